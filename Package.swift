@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+// mlcycle: the machine-learning lifecycle in one Swift binary. Layout and rules: DESIGN.md.
+import PackageDescription
+
+let package = Package(
+    name: "mlcycle",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mlcycle", targets: ["mlcycle"]),
+        .library(name: "MLCycleData", targets: ["MLCycleData"]),
+        .library(name: "MLCycleQuality", targets: ["MLCycleQuality"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // Core: pure Swift, no server, database or YAML package (DESIGN.md, "Rules of the house").
+        .target(name: "MLCycleData"),
+        .target(name: "MLCycleQuality", dependencies: ["MLCycleData"]),
+        .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality"]),
+        // Integrations: the only targets that may import a database driver or a YAML parser.
+        .target(name: "MLCycleSources", dependencies: [
+            "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "MLCycleProject", dependencies: [
+            "MLCycleData", "MLCycleQuality", .product(name: "Yams", package: "Yams"),
+        ]),
+        // The CLI: thin commands over the libraries.
+        .executableTarget(name: "mlcycle", dependencies: [
+            "MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleSources", "MLCycleProject",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "MLCycleDataTests", dependencies: ["MLCycleData", "MLCycleSources"]),
+        .testTarget(name: "MLCycleQualityTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleProject"]),
+        .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
+    ]
+)

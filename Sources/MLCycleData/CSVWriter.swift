@@ -1,0 +1,98 @@
+import Foundation
+
+/// Writes a `Table` as RFC 4180 CSV that `CSVReader` reads back to the same values and types.
+///
+/// Missing values are written as empty unquoted fields; a string that is empty, equals a missing-value token,
+/// has leading or trailing spaces, or contains the delimiter, a quote or a line break is quoted.
+public enum CSVWriter {
+    /// The CSV text of a table.
+    public static func string(_ table: Table, delimiter: Character = ",", missingTokens: [String] = CSVOptions.defaultMissingTokens) -> String {
+        var out = [UInt8]()
+        write(table, into: &out, delimiter: delimiter, missingTokens: missingTokens)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Writes a table to a file atomically (a temporary file renamed over the target).
+    public static func write(_ table: Table, to path: String, delimiter: Character = ",",
+                             missingTokens: [String] = CSVOptions.defaultMissingTokens) throws {
+        var out = [UInt8]()
+        out.reserveCapacity(table.rowCount * table.columnCount * 8)
+        write(table, into: &out, delimiter: delimiter, missingTokens: missingTokens)
+        try AtomicFile.write(Data(out), to: path)
+    }
+
+    static func write(_ table: Table, into out: inout [UInt8], delimiter: Character, missingTokens: [String]) {
+        let d = delimiter.asciiValue ?? 44
+        let tokens = Set(missingTokens)
+        func needsQuotes(_ s: String) -> Bool {
+            if tokens.contains(s) || s.isEmpty { return true }
+            if s.first == " " || s.last == " " || s.first == "\t" || s.last == "\t" { return true }
+            for b in s.utf8 where b == d || b == 34 || b == 10 || b == 13 { return true }
+            return false
+        }
+        func appendField(_ s: String, quote: Bool, to out: inout [UInt8]) {
+            if quote {
+                out.append(34)
+                for b in s.utf8 {
+                    if b == 34 { out.append(34) }
+                    out.append(b)
+                }
+                out.append(34)
+            } else {
+                out.append(contentsOf: s.utf8)
+            }
+        }
+        for (i, c) in table.columns.enumerated() {
+            if i > 0 { out.append(d) }
+            appendField(c.name, quote: needsQuotes(c.name), to: &out)
+        }
+        out.append(10)
+        // Per column: a function that appends row r's text.
+        let writers: [(Int, inout [UInt8]) -> Void] = table.columns.map { col in
+            let valid = col.validity
+            switch col.storage {
+            case .float64(let v): return { r, out in if valid?[r] ?? true { out.append(contentsOf: formatDouble(v[r]).utf8) } }
+            case .int64(let v): return { r, out in if valid?[r] ?? true { out.append(contentsOf: String(v[r]).utf8) } }
+            case .bool(let v): return { r, out in if valid?[r] ?? true { out.append(contentsOf: (v[r] ? "true" : "false").utf8) } }
+            case .date(let v): return { r, out in if valid?[r] ?? true { out.append(contentsOf: CalendarDate.isoString(days: v[r]).utf8) } }
+            case .timestamp(let v): return { r, out in if valid?[r] ?? true { out.append(contentsOf: CalendarDate.isoString(microseconds: v[r]).utf8) } }
+            case .string(let codes, let dict):
+                let quoted = dict.map(needsQuotes)
+                return { r, out in
+                    guard valid?[r] ?? true else { return }
+                    let code = Int(codes[r])
+                    appendField(dict[code], quote: quoted[code], to: &out)
+                }
+            }
+        }
+        for r in 0..<table.rowCount {
+            for (i, w) in writers.enumerated() {
+                if i > 0 { out.append(d) }
+                w(r, &out)
+            }
+            out.append(10)
+        }
+    }
+}
+
+/// Writes files atomically: a temporary file in the same folder, then a rename over the target.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent()
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        do {
+            try data.write(to: temporary)
+            if rename(temporary.path, url.path) != 0 {
+                let reason = String(cString: strerror(errno))
+                try? FileManager.default.removeItem(at: temporary)
+                throw DataError.unwritableFile(path: path, reason: reason)
+            }
+        } catch let e as DataError {
+            throw e
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw DataError.unwritableFile(path: path, reason: error.localizedDescription)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Basic statistics shared by the data layer, profiling and later stages; definitions follow numpy/pandas.
+public enum Statistics {
+    /// Sum with Neumaier compensation (accurate for long columns of mixed magnitude).
+    public static func sum(_ values: [Double]) -> Double {
+        values.withUnsafeBufferPointer { sum($0) }
+    }
+
+    public static func sum(_ values: UnsafeBufferPointer<Double>) -> Double {
+        var s = 0.0, c = 0.0
+        for v in values {
+            let t = s + v
+            if abs(s) >= abs(v) { c += (s - t) + v } else { c += (v - t) + s }
+            s = t
+        }
+        return s + c
+    }
+
+    /// Arithmetic mean (`nan` for no values).
+    public static func mean(_ values: [Double]) -> Double {
+        values.isEmpty ? .nan : sum(values) / Double(values.count)
+    }
+
+    /// Sample variance with `ddof` delta degrees of freedom (pandas' default is 1), two-pass.
+    public static func variance(_ values: [Double], ddof: Int = 1) -> Double {
+        let n = values.count
+        guard n > ddof else { return .nan }
+        let m = mean(values)
+        var s = 0.0, c = 0.0
+        for v in values {
+            let d = (v - m) * (v - m)
+            let t = s + d
+            if abs(s) >= abs(d) { c += (s - t) + d } else { c += (d - t) + s }
+            s = t
+        }
+        return (s + c) / Double(n - ddof)
+    }
+
+    public static func standardDeviation(_ values: [Double], ddof: Int = 1) -> Double {
+        variance(values, ddof: ddof).squareRoot()
+    }
+
+    /// Quantile of sorted values with linear interpolation (numpy's and pandas' default method).
+    public static func quantile(sorted values: [Double], _ q: Double) -> Double {
+        values.withUnsafeBufferPointer { quantile(sorted: $0, q) }
+    }
+
+    public static func quantile(sorted values: UnsafeBufferPointer<Double>, _ q: Double) -> Double {
+        let n = values.count
+        guard n > 0 else { return .nan }
+        let position = q * Double(n - 1)
+        let lower = Int(position.rounded(.down))
+        if lower >= n - 1 { return values[n - 1] }
+        let gamma = position - Double(lower)
+        let a = values[lower], b = values[lower + 1]
+        // numpy's _lerp: interpolate from the nearer end so the result stays inside [a, b].
+        return gamma >= 0.5 ? b - (b - a) * (1 - gamma) : a + (b - a) * gamma
+    }
+}
