@@ -94,3 +94,19 @@ final class SharedBuffer<T>: @unchecked Sendable {
         pointer.deallocate()
     }
 }
+
+/// `body(i)` for `i` in `0..<count`, computed on all cores, results in order.
+public func parallelMap<T>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    let slots = ParallelSlots<T>(count)
+    parallelFor(count) { i in slots[i] = body(i) }
+    return slots.values.map { $0! }
+}
+
+/// Runs two independent computations at once and returns both results.
+public func inParallel<A, B>(_ a: @Sendable () -> A, _ b: @Sendable () -> B) -> (A, B) {
+    let first = ParallelSlots<A>(1), second = ParallelSlots<B>(1)
+    parallelFor(2) { i in
+        if i == 0 { first[0] = a() } else { second[0] = b() }
+    }
+    return (first[0]!, second[0]!)
+}

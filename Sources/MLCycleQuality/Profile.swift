@@ -1,0 +1,163 @@
+import Foundation
+import MLCycleData
+
+/// A statistic that is a number, or a date/timestamp written as ISO text.
+public enum ProfileValue: Codable, Sendable, Equatable, CustomStringConvertible {
+    case number(Double)
+    case text(String)
+
+    public var number: Double? { if case .number(let d) = self { return d }; return nil }
+
+    public var description: String {
+        switch self {
+        case .number(let d): return formatDouble(d)
+        case .text(let s): return s
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let d = try? c.decode(Double.self) { self = .number(d) } else { self = .text(try c.decode(String.self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .number(let d): try c.encode(d)
+        case .text(let s): try c.encode(s)
+        }
+    }
+}
+
+/// One value and how often it occurs.
+public struct ValueCount: Codable, Sendable, Equatable {
+    public var value: String
+    public var count: Int
+}
+
+/// Equal-width histogram with numpy's bin rule (`numpy.histogram(values, bins)`).
+public struct Histogram: Codable, Sendable, Equatable {
+    public var edges: [Double]
+    public var counts: [Int]
+}
+
+/// The exploratory statistics of one column.
+public struct ColumnProfile: Codable, Sendable {
+    public var name: String
+    public var type: DataType
+    /// Non-missing values.
+    public var count: Int
+    public var missing: Int
+    /// Distinct non-missing values.
+    public var distinct: Int
+    public var mean: ProfileValue?
+    /// Sample standard deviation (ddof 1); days for dates, seconds for timestamps.
+    public var std: Double?
+    public var min: ProfileValue?
+    public var q05: ProfileValue?
+    public var q25: ProfileValue?
+    public var median: ProfileValue?
+    public var q75: ProfileValue?
+    public var q95: ProfileValue?
+    public var max: ProfileValue?
+    public var zeros: Int?
+    public var negatives: Int?
+    /// Values below q25 − 1.5·IQR or above q75 + 1.5·IQR.
+    public var outliers: Int?
+    public var histogram: Histogram?
+    /// The most frequent values, most frequent first (ties by value).
+    public var top: [ValueCount]
+
+    enum CodingKeys: String, CodingKey {
+        case name, type, count, missing, distinct, mean, std, min, q05, q25, median, q75, q95, max
+        case zeros, negatives, outliers, histogram, top
+    }
+
+    /// Every key is written, `null` where a statistic does not apply, so consumers see one shape.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(type, forKey: .type)
+        try c.encode(count, forKey: .count)
+        try c.encode(missing, forKey: .missing)
+        try c.encode(distinct, forKey: .distinct)
+        try c.encode(mean, forKey: .mean)
+        try c.encode(std, forKey: .std)
+        try c.encode(min, forKey: .min)
+        try c.encode(q05, forKey: .q05)
+        try c.encode(q25, forKey: .q25)
+        try c.encode(median, forKey: .median)
+        try c.encode(q75, forKey: .q75)
+        try c.encode(q95, forKey: .q95)
+        try c.encode(max, forKey: .max)
+        try c.encode(zeros, forKey: .zeros)
+        try c.encode(negatives, forKey: .negatives)
+        try c.encode(outliers, forKey: .outliers)
+        try c.encode(histogram, forKey: .histogram)
+        try c.encode(top, forKey: .top)
+    }
+}
+
+/// A symmetric matrix of pairwise statistics over some columns (`nil` where undefined).
+public struct CorrelationMatrix: Codable, Sendable {
+    public var columns: [String]
+    public var matrix: [[Double?]]
+
+    public func value(_ a: String, _ b: String) -> Double? {
+        guard let i = columns.firstIndex(of: a), let j = columns.firstIndex(of: b) else { return nil }
+        return matrix[i][j]
+    }
+}
+
+/// Pairwise associations between columns.
+public struct Correlations: Codable, Sendable {
+    /// Pearson correlation of numeric columns over pairwise-complete rows (pandas `corr()`).
+    public var pearson: CorrelationMatrix
+    /// Spearman rank correlation of numeric columns over pairwise-complete rows (pandas `corr("spearman")`).
+    public var spearman: CorrelationMatrix
+    /// Cramér's V of categorical columns (chi-square without continuity correction), pairwise-complete rows.
+    public var cramersV: CorrelationMatrix
+
+    enum CodingKeys: String, CodingKey {
+        case pearson, spearman
+        case cramersV = "cramers_v"
+    }
+}
+
+/// How strongly one feature goes with the target.
+public struct TargetAssociation: Codable, Sendable {
+    public var column: String
+    /// `pearson`, `spearman`, `cramers_v` or `correlation_ratio` (η).
+    public var measure: String
+    public var value: Double
+}
+
+/// The features most associated with a named target, strongest first.
+public struct TargetProfile: Codable, Sendable {
+    public var name: String
+    public var associations: [TargetAssociation]
+}
+
+/// The exploratory profile of a table.
+public struct TableProfile: Codable, Sendable {
+    public var rows: Int
+    public var duplicateRows: Int
+    public var columns: [ColumnProfile]
+    public var correlations: Correlations
+    public var target: TargetProfile?
+
+    enum CodingKeys: String, CodingKey {
+        case rows
+        case duplicateRows = "duplicate_rows"
+        case columns, correlations, target
+    }
+
+    public func column(_ name: String) -> ColumnProfile? { columns.first { $0.name == name } }
+
+    /// The profile as JSON (snake_case keys; undefined numbers are `null`).
+    public func jsonData(pretty: Bool = true) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        return try encoder.encode(self)
+    }
+}
