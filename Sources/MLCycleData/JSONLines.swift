@@ -54,48 +54,7 @@ public enum JSONLines {
             }
             lineStart = lineEnd + 1
         }
-        return try Table(columns: zip(names, cells).map { try column(named: $0, cells: $1) })
-    }
-
-    /// The narrowest type holding every cell without loss.
-    static func column(named name: String, cells: [Value]) throws -> Column {
-        var sawInt = false, sawFloat = false, sawBool = false, sawString = false
-        for v in cells {
-            switch v {
-            case .int64: sawInt = true
-            case .float64: sawFloat = true
-            case .bool: sawBool = true
-            case .string: sawString = true
-            default: break
-            }
-        }
-        let kinds = [sawInt || sawFloat, sawBool, sawString].filter { $0 }.count
-        if kinds == 0 { return try Column(name: name, type: .float64, values: cells) }
-        if kinds > 1 { return Column(name: name, strings: cells.map { $0.isMissing ? nil : $0.description }) }
-        if sawBool { return try Column(name: name, type: .bool, values: cells) }
-        if sawFloat {
-            return Column(name: name, doubles: cells.map { $0.doubleValue })
-        }
-        if sawInt { return try Column(name: name, type: .int64, values: cells) }
-        // Strings: dates written by the writer come back as dates.
-        var allDates = true, allTimestamps = true
-        for case .string(let s) in cells {
-            FieldParsing.withBytes(s) { p, n in
-                if allDates && FieldParsing.parseDate(p, n) == nil { allDates = false }
-                if allTimestamps && FieldParsing.parseTimestamp(p, n) == nil { allTimestamps = false }
-            }
-            if !allDates && !allTimestamps { break }
-        }
-        if allDates || allTimestamps {
-            let values: [Value] = cells.map { cell in
-                guard case .string(let s) = cell else { return .missing }
-                return FieldParsing.withBytes(s) { p, n in
-                    allDates ? .date(FieldParsing.parseDate(p, n)!) : .timestamp(FieldParsing.parseTimestamp(p, n)!)
-                }
-            }
-            return try Column(name: name, type: allDates ? .date : .timestamp, values: values)
-        }
-        return Column(name: name, strings: cells.map { if case .string(let s) = $0 { return s }; return nil })
+        return try Table(columns: zip(names, cells).map { try Column.inferring(name: $0, cells: $1) })
     }
 
     /// The JSON Lines text of a table; missing values are `null`, non-finite floats `NaN`/`Infinity` (as Python writes them).
@@ -326,4 +285,49 @@ struct JSONScanner {
         }
         throw error("unterminated array or object")
     }
+}
+
+extension Column {
+    /// A column of the narrowest type that holds every cell without loss (all ints → int64, any float → float64,
+    /// all booleans → bool, text that is all dates → date/timestamp, a mix of kinds → their text).
+    public static func inferring(name: String, cells: [Value]) throws -> Column {
+        var sawInt = false, sawFloat = false, sawBool = false, sawString = false
+        for v in cells {
+            switch v {
+            case .int64: sawInt = true
+            case .float64: sawFloat = true
+            case .bool: sawBool = true
+            case .string: sawString = true
+            default: break
+            }
+        }
+        let kinds = [sawInt || sawFloat, sawBool, sawString].filter { $0 }.count
+        if kinds == 0 { return try Column(name: name, type: .float64, values: cells) }
+        if kinds > 1 { return Column(name: name, strings: cells.map { $0.isMissing ? nil : $0.description }) }
+        if sawBool { return try Column(name: name, type: .bool, values: cells) }
+        if sawFloat {
+            return Column(name: name, doubles: cells.map { $0.doubleValue })
+        }
+        if sawInt { return try Column(name: name, type: .int64, values: cells) }
+        // Strings: dates written by the writer come back as dates.
+        var allDates = true, allTimestamps = true
+        for case .string(let s) in cells {
+            FieldParsing.withBytes(s) { p, n in
+                if allDates && FieldParsing.parseDate(p, n) == nil { allDates = false }
+                if allTimestamps && FieldParsing.parseTimestamp(p, n) == nil { allTimestamps = false }
+            }
+            if !allDates && !allTimestamps { break }
+        }
+        if allDates || allTimestamps {
+            let values: [Value] = cells.map { cell in
+                guard case .string(let s) = cell else { return .missing }
+                return FieldParsing.withBytes(s) { p, n in
+                    allDates ? .date(FieldParsing.parseDate(p, n)!) : .timestamp(FieldParsing.parseTimestamp(p, n)!)
+                }
+            }
+            return try Column(name: name, type: allDates ? .date : .timestamp, values: values)
+        }
+        return Column(name: name, strings: cells.map { if case .string(let s) = $0 { return s }; return nil })
+    }
+
 }

@@ -1,7 +1,215 @@
-import MLCycleData
+import ArgumentParser
 import Foundation
-let t0 = Date()
-let t = try CSVReader.read(path: CommandLine.arguments[1])
-print(t.rowCount, t.columnCount, Date().timeIntervalSince(t0))
-for c in t.columns.prefix(80) { print(c.name, c.type, c.missingCount, c[0]) }
-print(t.fingerprint())
+import MLCycleData
+import MLCycleProject
+import MLCycleQuality
+import MLCycleReport
+import MLCycleSources
+
+/// The mlcycle command line: thin commands over the libraries.
+@main
+struct MLCycle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mlcycle",
+        abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
+        version: "0.1.0",
+        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self]
+    )
+}
+
+/// Options every command that reads a table shares.
+struct InputOptions: ParsableArguments {
+    @Argument(help: "A CSV, TSV or JSON Lines file (or a SQLite database with --query).")
+    var file: String
+
+    @Option(help: "Field delimiter of a CSV file (one character; \\t for tab).")
+    var delimiter: String = ","
+
+    @Option(name: .customLong("na"), help: "A missing-value token (repeatable); replaces the defaults: '', NA, NaN, null, N/A.")
+    var missingTokens: [String] = []
+
+    @Option(name: .customLong("type"), help: "Force a column's type, as COLUMN=TYPE (float64, int64, bool, string, date, timestamp); repeatable.")
+    var types: [String] = []
+
+    @Option(help: "Read FILE as a SQLite database and take the table from this SQL query.")
+    var query: String?
+
+    func source() throws -> DataSource {
+        var options = CSVOptions()
+        let d = delimiter == "\\t" ? "\t" : delimiter
+        guard d.count == 1, let c = d.first else { throw ValidationError("--delimiter must be one character, not '\(delimiter)'") }
+        options.delimiter = c
+        if !missingTokens.isEmpty { options.missingTokens = missingTokens }
+        for spec in types {
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let t = DataType(rawValue: parts[1]) else {
+                throw ValidationError("--type takes COLUMN=TYPE with TYPE one of \(DataType.allCases.map(\.rawValue).joined(separator: ", ")); got '\(spec)'")
+            }
+            options.columnTypes[parts[0]] = t
+        }
+        return DataSource.forFile(file, query: query, csvOptions: options)
+    }
+
+    func load() throws -> MLCycleData.Table { try source().load() }
+}
+
+/// Runs a command body; a user error prints one clear line and exits with 2 (1 stays "checks failed").
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as ValidationError {
+        throw e
+    } catch {
+        let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
+        FileHandle.standardError.write(Data("mlcycle: error: \(message)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+/// Writes output to a file atomically, or to standard output for "-".
+func emit(_ data: Data, to path: String) throws {
+    if path == "-" {
+        FileHandle.standardOutput.write(data)
+        if data.last != 10 { FileHandle.standardOutput.write(Data("\n".utf8)) }
+    } else {
+        try AtomicFile.write(data, to: path)
+    }
+}
+
+func encodeJSON<T: Encodable>(_ value: T) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return try encoder.encode(value)
+}
+
+/// Pads or cuts text to a column width for terminal tables.
+func cell(_ s: String, _ width: Int, right: Bool = false) -> String {
+    let t = s.count > width ? String(s.prefix(width - 1)) + "…" : s
+    let pad = String(repeating: " ", count: max(0, width - t.count))
+    return right ? pad + t : t + pad
+}
+
+func compact(_ v: ProfileValue?) -> String {
+    guard let v else { return "" }
+    switch v {
+    case .text(let s): return s
+    case .number(let d):
+        if d == d.rounded(), abs(d) < 1e12 { return String(Int64(d)) }
+        return String(format: "%.4g", d)
+    }
+}
+
+struct Profile: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Profile a table: per-column statistics, correlations, duplicates.")
+
+    @OptionGroup var input: InputOptions
+
+    @Option(help: "A target column: list the columns most associated with it.")
+    var target: String?
+
+    @Option(help: "Write the profile as JSON to this file ('-' for standard output).")
+    var json: String?
+
+    @Option(help: "Write a self-contained HTML report to this file.")
+    var html: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let table = try input.load()
+            let profile = try Profiler.profile(table, options: ProfileOptions(target: target))
+            if let json { try emit(try profile.jsonData(), to: json) }
+            if let html {
+                let title = URL(fileURLWithPath: input.file).lastPathComponent
+                try emit(Data(ProfileReport.html(profile, title: title).utf8), to: html)
+            }
+            if json != "-" { printSummary(profile) }
+        }
+    }
+
+    func printSummary(_ p: TableProfile) {
+        print("\(input.file): \(p.rows) rows, \(p.columns.count) columns, \(p.duplicateRows) duplicate rows")
+        print([cell("column", 24), cell("type", 9), cell("missing", 8, right: true), cell("distinct", 9, right: true),
+               cell("mean", 11, right: true), cell("min", 11, right: true), cell("median", 11, right: true), cell("max", 11, right: true),
+               "  top"].joined(separator: " "))
+        for c in p.columns {
+            let top = c.top.first.map { "\($0.value) (\($0.count))" } ?? ""
+            print([cell(c.name, 24), cell(c.type.rawValue, 9), cell(String(c.missing), 8, right: true), cell(String(c.distinct), 9, right: true),
+                   cell(compact(c.mean), 11, right: true), cell(compact(c.min), 11, right: true), cell(compact(c.median), 11, right: true),
+                   cell(compact(c.max), 11, right: true), "  " + (c.type == .string || c.type == .bool ? top : "")].joined(separator: " "))
+        }
+        if let t = p.target {
+            print("\nstrongest associations with \(t.name):")
+            for a in t.associations.prefix(10) {
+                print("  \(cell(a.column, 24)) \(cell(a.measure, 18)) \(String(format: "%+.3f", a.value))")
+            }
+        }
+    }
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a table against rules; exit code 1 when an error-severity rule fails.")
+
+    @OptionGroup var input: InputOptions
+
+    @Option(help: "The rules file (YAML).")
+    var rules: String
+
+    @Option(help: "Write the report as JSON to this file ('-' for standard output).")
+    var json: String?
+
+    func run() throws {
+        var failed = false
+        try runReportingErrors {
+            let ruleSet = try RuleFile.load(path: rules)
+            let table = try input.load()
+            let report = Validator.validate(table, rules: ruleSet)
+            if let json { try emit(try encodeJSON(report), to: json) }
+            if json != "-" {
+                for r in report.results {
+                    let mark = r.passed ? "pass" : (r.severity == .error ? "FAIL" : "warn")
+                    print("\(mark)  \(r.rule)\(r.passed ? "" : " — \(r.message ?? "")")")
+                    for e in r.examples where !r.passed && e.row > 0 {
+                        print("        row \(e.row)\(e.value.isEmpty ? "" : ": \(e.value)")")
+                    }
+                }
+                print("\(report.results.count) rules on \(report.rows) rows: \(report.failedErrors) errors, \(report.failedWarnings) warnings")
+            }
+            failed = !report.passed
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+struct SuggestRules: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "suggest-rules",
+                                                    abstract: "Infer a starting rule set from a reference table (review it before use).")
+
+    @OptionGroup var input: InputOptions
+
+    @Option(help: "Write the rules to this YAML file (default: standard output).")
+    var out: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let table = try input.load()
+            let rules = try RuleSuggestion.suggest(from: table)
+            let text = try RuleFile.yaml(rules, header: "Rules suggested by mlcycle from \(URL(fileURLWithPath: input.file).lastPathComponent) (\(table.rowCount) rows).\nReview them: they describe this sample, not what must always hold.")
+            try emit(Data(text.utf8), to: out ?? "-")
+        }
+    }
+}
+
+struct Fingerprint: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a table's content fingerprint (SHA-256 of its canonical form).")
+
+    @OptionGroup var input: InputOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let table = try input.load()
+            print("\(table.fingerprint())  \(table.rowCount) rows × \(table.columnCount) columns  \(input.file)")
+        }
+    }
+}
