@@ -17,6 +17,8 @@ public enum FieldParsing {
         let c = p[s]
         if isDigit(c) || c == 45 /* - */ || c == 43 /* + */ || c == 46 /* . */ {
             if parseInt(p + s, e - s) != nil { return intBit | floatBit }
+            // An integer too large for int64 would be rounded as a float: keep it as text.
+            if isIntegerSyntax(p, s, e) { return 0 }
             if parseDouble(p + s, e - s) != nil { return floatBit }
             if isDigit(c), e - s >= 8 {
                 if parseDate(p + s, e - s) != nil { return dateBit | timestampBit }
@@ -30,6 +32,15 @@ public enum FieldParsing {
             if parseDouble(p + s, e - s) != nil { return floatBit }
         }
         return 0
+    }
+
+    @inlinable
+    static func isIntegerSyntax(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> Bool {
+        var i = s
+        if p[i] == 45 || p[i] == 43 { i += 1 }
+        guard i < e else { return false }
+        while i < e { if !isDigit(p[i]) { return false }; i += 1 }
+        return true
     }
 
     @inlinable
