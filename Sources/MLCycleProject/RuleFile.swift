@@ -92,7 +92,8 @@ public enum RuleFile {
                 if let v = s.string.flatMap(Severity.init(rawValue:)) { severity = v } else { problem(s, "severity", "expected 'error' or 'warning'") }
             }
             let name = m["name"]?.string
-            let checks = checkKeys.compactMap { key in m[key].map { (key, $0) } }
+            // Checks in the order the file gives them.
+            let checks = m.compactMap { pair in pair.key.string.flatMap { checkKeys.contains($0) ? ($0, pair.value) : nil } }
             if checks.isEmpty { problem(nil, "", "no check in this rule; add one of \(checkKeys.joined(separator: ", "))") }
             for (key, node) in checks {
                 let needsColumn = key != "row_count" && key != "expression"

@@ -37,7 +37,8 @@ public enum RuleSuggestion {
                 guard let lo = p.min?.number, let hi = p.max?.number, lo.isFinite, hi.isFinite else { break }
                 let margin = (hi - lo) * options.rangeMargin
                 var low = lo - margin, high = hi + margin
-                if lo >= 0 { low = max(0, low) }
+                // Positive data keeps at least half its smallest value, so a "price of 1" stays out of range.
+                if lo > 0 { low = max(low, lo / 2) } else if lo == 0 { low = 0 }
                 if col.type == .int64 { low = low.rounded(.down); high = high.rounded(.up) } else { low = round6(low, .down); high = round6(high, .up) }
                 rules.append(Rule(column: col.name, .range(min: .number(low), max: .number(high))))
             case .date:

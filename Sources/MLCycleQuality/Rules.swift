@@ -230,10 +230,10 @@ public enum Validator {
             if !failing.isEmpty { fail("\(failing.count) values repeat an earlier one", rows: failing, values: text) }
         case .range(let lo, let hi):
             do {
-                let low = try lo.map { try boundValue($0, for: col) }, high = try hi.map { try boundValue($0, for: col) }
-                guard let values = col.doubles(), col.type != .bool else {
+                guard col.type.isNumeric || col.type.isTemporal, let values = col.doubles() else {
                     throw DataError.invalidArgument("a range needs a numeric or date column, and '\(name)' is \(col.type)")
                 }
+                let low = try lo.map { try boundValue($0, for: col) }, high = try hi.map { try boundValue($0, for: col) }
                 var failing = [Int]()
                 for r in 0..<values.count where col.isValid(r) {
                     let v = values[r]

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+
+/// Runs the real `mlcycle` binary (built next to this test bundle) and captures what it prints.
+struct CLI {
+    static let binary: URL? = {
+        let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [bundleDir, bundleDir.deletingLastPathComponent(), Bundle.main.bundleURL.deletingLastPathComponent()]
+            .map { $0.appendingPathComponent("mlcycle") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+        let binary = try #require(binary, "the mlcycle binary was not built next to the tests")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+/// A fresh temporary folder with some files in it.
+func scratch(_ files: [String: String]) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    for (name, text) in files { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+    return dir
+}
+
+let housesCSV = """
+id,price,area,zone,built,remodeled
+1,200000,1000,RL,1990,2000
+2,1,1200,RM,2005,2001
+3,150000,,RL,1950,1960
+
+"""
+
+@Suite(.serialized) struct CLITests {
+    @Test func profileWritesTheContractedJSON() throws {
+        let dir = try scratch(["houses.csv": housesCSV])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["profile", "houses.csv", "--target", "price", "--json", "-"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["rows"] as? Int == 3)
+        #expect(json["duplicate_rows"] as? Int == 0)
+        let columns = try #require(json["columns"] as? [[String: Any]])
+        #expect(columns.map { $0["name"] as? String } == ["id", "price", "area", "zone", "built", "remodeled"])
+        for key in ["name", "type", "count", "missing", "distinct", "mean", "std", "min", "q05", "q25", "median", "q75", "q95", "max", "top"] {
+            #expect(columns.allSatisfy { $0.keys.contains(key) }, "every column has \(key)")
+        }
+        let area = columns[2]
+        #expect(area["missing"] as? Int == 1)
+        #expect(area["mean"] as? Double == 1100)
+        #expect(columns[3]["mean"] is NSNull)
+        #expect((columns[3]["top"] as? [[String: Any]])?.first?["value"] as? String == "RL")
+        #expect(json["correlations"] != nil)
+        #expect((json["target"] as? [String: Any])?["name"] as? String == "price")
+    }
+
+    @Test func profileWritesHTMLAndAHumanSummary() throws {
+        let dir = try scratch(["houses.csv": housesCSV])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["profile", "houses.csv", "--html", "report.html", "--json", "profile.json"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("houses.csv: 3 rows, 6 columns, 0 duplicate rows"))
+        let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.contains("<svg"))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("profile.json").path))
+    }
+
+    @Test func validateExitCodes() throws {
+        let dir = try scratch([
+            "houses.csv": housesCSV,
+            "ok.yaml": "rules:\n  - column: price\n    type: int64\n  - column: zone\n    allowed: [RL]\n    severity: warning\n",
+            "bad.yaml": "rules:\n  - column: price\n    range: {min: 10000}\n  - expression: remodeled >= built\n",
+            "broken.yaml": "rules:\n  - column: price\n    range: {min: cheap}\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ok = try CLI.run(["validate", "houses.csv", "--rules", "ok.yaml"], in: dir)
+        #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
+        #expect(ok.stdout.contains("0 errors, 1 warnings"))
+
+        let bad = try CLI.run(["validate", "houses.csv", "--rules", "bad.yaml", "--json", "-"], in: dir)
+        #expect(bad.status == 1)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(bad.stdout.utf8)) as? [String: Any])
+        #expect(report["passed"] as? Bool == false)
+        #expect(report["errors"] as? Int == 2)
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(results[0]["failing_rows"] as? Int == 1)
+        #expect((results[0]["examples"] as? [[String: Any]])?.first?["row"] as? Int == 2)
+        #expect((results[1]["examples"] as? [[String: Any]])?.first?["value"] as? String == "built=2005, remodeled=2001")
+
+        let broken = try CLI.run(["validate", "houses.csv", "--rules", "broken.yaml"], in: dir)
+        #expect(broken.status == 2)
+        #expect(broken.stderr.contains("broken.yaml:3: rules[0].range"))
+    }
+
+    @Test func suggestedRulesValidateTheirOwnData() throws {
+        let dir = try scratch(["houses.csv": housesCSV])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = try CLI.run(["suggest-rules", "houses.csv", "--out", "rules.yaml"], in: dir)
+        #expect(s.status == 0, "\(s.stderr)")
+        let yaml = try String(contentsOf: dir.appendingPathComponent("rules.yaml"), encoding: .utf8)
+        #expect(yaml.contains("column: price"))
+        let v = try CLI.run(["validate", "houses.csv", "--rules", "rules.yaml"], in: dir)
+        #expect(v.status == 0, "\(v.stdout)")
+    }
+
+    @Test func badInputIsOneClearLineAndExitCode2() throws {
+        let dir = try scratch(["ragged.csv": "a,b\n1,2\n3\n", "quote.csv": "a,b\n1,\"x\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ragged = try CLI.run(["profile", "ragged.csv"], in: dir)
+        #expect(ragged.status == 2)
+        #expect(ragged.stderr == "mlcycle: error: ragged.csv:3: the row has 1 field where the header has 2; check for a missing or extra delimiter, or quote fields that contain one\n")
+        let quote = try CLI.run(["profile", "quote.csv"], in: dir)
+        #expect(quote.status == 2)
+        #expect(quote.stderr.contains("quote.csv:2: column 2 (b): a quoted field is never closed"))
+        let missing = try CLI.run(["profile", "nope.csv"], in: dir)
+        #expect(missing.status == 2 && missing.stderr.contains("nope.csv: no such file"))
+        let target = try CLI.run(["profile", "ragged.csv", "--type", "a=bogus"], in: dir)
+        #expect(target.status != 0 && target.stderr.contains("--type takes COLUMN=TYPE"))
+    }
+
+    @Test func fingerprintIsStable() throws {
+        let dir = try scratch(["a.csv": "x,y\n1,2\n", "b.jsonl": "{\"x\": 1, \"y\": 2}\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = try CLI.run(["fingerprint", "a.csv"], in: dir), b = try CLI.run(["fingerprint", "b.jsonl"], in: dir)
+        #expect(a.status == 0 && b.status == 0)
+        #expect(a.stdout.prefix(64) == b.stdout.prefix(64))
+    }
+}
