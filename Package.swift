@@ -27,8 +27,10 @@ let package = Package(
         .target(name: "MLCycleProject", dependencies: [
             "MLCycleData", "MLCycleQuality", .product(name: "Yams", package: "Yams"),
         ]),
-        // The CLI: thin commands over the libraries.
+        // The CLI: thin commands over the libraries (plus one C call to tune glibc's allocator).
+        .target(name: "CMallocTuning"),
         .executableTarget(name: "mlcycle", dependencies: [
+            "CMallocTuning",
             "MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleSources", "MLCycleProject",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -100,52 +100,68 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         let skipBlank = options.skipBlankLines
         var i = begin
         var recordStart = begin
-        var fieldIndex = 0
-        var fieldStart = true
         @inline(__always) func endRecord(_ end: Int) {
             if !(skipBlank && end == recordStart) {
                 starts.append(recordStart)
                 ends.append(end)
             }
         }
+        // Only quotes and line breaks matter here; 8 bytes at a time are skipped when they hold neither
+        // (SWAR: a byte equal to c makes (w ^ c·0x0101…) have a zero byte).
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasByte(_ w: UInt64, _ c: UInt8) -> Bool {
+            let x = w ^ (ones &* UInt64(c))
+            return (x &- ones) & ~x & highs != 0
+        }
+        let raw = UnsafeRawPointer(p)
         while i < n {
-            let b = p[i]
-            if b == quote && fieldStart {
-                let openedAt = i
-                i += 1
-                while true {
-                    guard i < n, let q = memchr(p + i, Int32(quote), n - i) else {
-                        throw DataError.unterminatedQuote(file: fileName, line: lineNumber(at: openedAt),
-                                                          column: fieldIndex + 1, columnName: nil)
-                    }
-                    i = UnsafePointer<UInt8>(q.assumingMemoryBound(to: UInt8.self)) - p
-                    if i + 1 < n && p[i + 1] == quote { i += 2; continue }
-                    i += 1
-                    break
-                }
-                fieldStart = false
-                continue
+            if i + 8 <= n {
+                let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                if !hasByte(w, quote) && !hasByte(w, lf) && !hasByte(w, cr) { i += 8; continue }
             }
-            if b == delim {
-                fieldIndex += 1
-                fieldStart = true
+            let b = p[i]
+            if b == quote {
+                // A quote opens a quoted field only at the start of a field; elsewhere it is a literal character.
+                let atFieldStart = i == recordStart || p[i - 1] == delim
+                if atFieldStart {
+                    let openedAt = i
+                    i += 1
+                    while true {
+                        guard i < n, let q = memchr(p + i, Int32(quote), n - i) else {
+                            throw DataError.unterminatedQuote(file: fileName, line: lineNumber(at: openedAt),
+                                                              column: fieldIndex(of: openedAt, recordStart: recordStart), columnName: nil)
+                        }
+                        i = UnsafePointer<UInt8>(q.assumingMemoryBound(to: UInt8.self)) - p
+                        if i + 1 < n && p[i + 1] == quote { i += 2; continue }
+                        i += 1
+                        break
+                    }
+                    continue
+                }
             } else if b == lf {
                 endRecord(i > recordStart && p[i - 1] == cr ? i - 1 : i)
                 recordStart = i + 1
-                fieldIndex = 0
-                fieldStart = true
             } else if b == cr && (i + 1 >= n || p[i + 1] != lf) { // a lone CR (old Mac files) ends a line too
                 endRecord(i)
                 recordStart = i + 1
-                fieldIndex = 0
-                fieldStart = true
-            } else {
-                fieldStart = false
             }
             i += 1
         }
         if recordStart < n { endRecord(n) }
         return (starts, ends)
+    }
+
+    /// 1-based field number of the byte at `offset` within its record (only computed for error messages).
+    func fieldIndex(of offset: Int, recordStart: Int) -> Int {
+        var field = 1
+        var inQuotes = false
+        var i = recordStart
+        while i < offset {
+            if p[i] == Self.quote && (inQuotes || i == recordStart || p[i - 1] == delimiter) { inQuotes.toggle() }
+            if p[i] == delimiter && !inQuotes { field += 1 }
+            i += 1
+        }
+        return field
     }
 
     /// 1-based line number of a byte offset (only computed for error messages).
@@ -274,17 +290,40 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         let chunkCount = rowCount < 20_000 || threadCount == 1 ? 1 : min(threadCount * 8, rowCount / 2_000)
         let chunkBounds = (0...chunkCount).map { firstData + rowCount * $0 / chunkCount }
 
-        // Pass 2: which type each column can be read as (skipped for columns with a given type).
-        var types = names.map { options.columnTypes[$0] }
+        // Pass 2: types from a sample of rows (columns with a given type are skipped) …
+        let given = names.map { options.columnTypes[$0] }
+        var types = given
+        var unsure = Set<Int>()
         if types.contains(where: { $0 == nil }) {
-            let inferred = try inferTypes(records: records, chunkBounds: chunkBounds, names: names, fixed: types)
-            for c in 0..<columnCount where types[c] == nil { types[c] = inferred[c] }
+            let sampleEnd = min(firstData + rowCount, firstData + Self.inferenceSampleRows)
+            let (inferred, saw) = try inferTypes(records: records, chunkBounds: [firstData, sampleEnd], names: names, fixed: given)
+            for c in 0..<columnCount where types[c] == nil {
+                types[c] = inferred[c]
+                if !saw[c] && sampleEnd < firstData + rowCount { unsure.insert(c) } // no value in the sample to go by
+            }
         }
-        // Pass 3: convert into typed columns.
-        let columns = try convert(records: records, chunkBounds: chunkBounds, names: names,
-                                  types: types.map { $0 ?? .string }, rowCount: rowCount, firstData: firstData)
+        // Pass 3: … then convert every row with those types. A column where some later value does not fit its
+        // sampled type gets the full inference over all rows and is converted again: the result is the same as
+        // inferring from every row, at the cost of one pass in the common case instead of two.
+        var (columns, failed) = try convert(records: records, chunkBounds: chunkBounds, names: names,
+                                            types: types.map { $0 ?? .string }, strict: given.map { $0 != nil },
+                                            only: nil, rowCount: rowCount, firstData: firstData)
+        failed.formUnion(unsure)
+        if !failed.isEmpty {
+            var fixed = types
+            for c in failed { fixed[c] = nil }
+            let (full, _) = try inferTypes(records: records, chunkBounds: chunkBounds, names: names, fixed: fixed)
+            for c in failed { types[c] = full[c] }
+            let (redone, _) = try convert(records: records, chunkBounds: chunkBounds, names: names,
+                                          types: types.map { $0 ?? .string }, strict: types.map { _ in true },
+                                          only: failed, rowCount: rowCount, firstData: firstData)
+            for (c, column) in zip(failed.sorted(), redone) { columns[c] = column }
+        }
         return try Table(columns: columns)
     }
+
+    /// Rows whose values choose the first guess at the column types.
+    static let inferenceSampleRows = 20_000
 
     private func fieldCount(_ s: Int, _ e: Int, names: [String]?) throws -> Int {
         var dummy = FieldSpan()
@@ -321,7 +360,7 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
 
     // MARK: Pass 2
 
-    private func inferTypes(records: (starts: [Int], ends: [Int]), chunkBounds: [Int], names: [String], fixed: [DataType?]) throws -> [DataType] {
+    private func inferTypes(records: (starts: [Int], ends: [Int]), chunkBounds: [Int], names: [String], fixed: [DataType?]) throws -> (types: [DataType], sawValue: [Bool]) {
         let columnCount = names.count
         struct ChunkResult { var masks: [UInt8]; var sawValue: [Bool]; var error: DataError? }
         let results = ParallelSlots<ChunkResult>(chunkBounds.count - 1)
@@ -368,7 +407,7 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
                 saw[c] = saw[c] || result.sawValue[c]
             }
         }
-        return (0..<columnCount).map { c in
+        let types: [DataType] = (0..<columnCount).map { c in
             let m = masks[c]
             if !saw[c] { return .float64 } // every value missing: numeric, as pandas reads it
             if m & FieldParsing.intBit != 0 { return .int64 }
@@ -378,6 +417,7 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
             if m & FieldParsing.boolBit != 0 { return .bool }
             return .string
         }
+        return (types, saw)
     }
 
     // MARK: Pass 3
@@ -397,84 +437,121 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         }
     }
 
+    /// Where one column's parsed values go (pointers into `ColumnBuffers`, which outlive the parse).
+    struct ColumnSink: @unchecked Sendable { // each task writes only its own rows
+        let doubles: UnsafeMutablePointer<Double>?
+        let ints: UnsafeMutablePointer<Int64>?
+        let bools: UnsafeMutablePointer<Bool>?
+        let codes: UnsafeMutablePointer<UInt32>?
+        let validity: UnsafeMutablePointer<Bool>
+    }
+
+    /// Converts the columns in `only` (all when nil), in column order. A value that does not fit its type is an
+    /// error for `strict` columns; for the others the column is reported as failed (its type was a guess).
     private func convert(records: (starts: [Int], ends: [Int]), chunkBounds: [Int], names: [String],
-                         types: [DataType], rowCount: Int, firstData: Int) throws -> [Column] {
+                         types: [DataType], strict: [Bool], only: Set<Int>?, rowCount: Int, firstData: Int) throws -> (columns: [Column], failed: Set<Int>) {
         let columnCount = names.count
-        let buffers = types.map { ColumnBuffers(type: $0, rows: rowCount) }
-        struct ChunkResult { var interners: [ByteInterner?]; var anyMissing: [Bool]; var error: DataError? }
+        let selected = (0..<columnCount).map { only?.contains($0) ?? true }
+        var buffers: [ColumnBuffers?] = types.enumerated().map { c, t in selected[c] ? ColumnBuffers(type: t, rows: rowCount) : nil }
+        struct ChunkResult { var interners: [ByteInterner]; var anyMissing: [Bool]; var failed: [Bool]; var error: DataError? }
         let results = ParallelSlots<ChunkResult>(chunkBounds.count - 1)
         let starts = records.starts, ends = records.ends
+        // Raw pointers into the column buffers: trivial values, so the hot loop does no reference counting.
+        let sinks = buffers.map { b in
+            b.map { ColumnSink(doubles: $0.doubles?.pointer, ints: $0.ints?.pointer, bools: $0.bools?.pointer,
+                               codes: $0.codes?.pointer, validity: $0.validity.pointer) }
+        }
         parallelFor(chunkBounds.count - 1) { chunk in
-            var interners: [ByteInterner?] = types.map { $0 == .string ? ByteInterner() : nil }
+            var interners: [ByteInterner] = types.map { $0 == .string ? ByteInterner() : ByteInterner(capacity: 0) }
             var anyMissing = [Bool](repeating: false, count: columnCount)
+            var failed = [Bool](repeating: false, count: columnCount)
             var error: DataError? = nil
             let spans = UnsafeMutablePointer<FieldSpan>.allocate(capacity: columnCount)
             defer { spans.deallocate() }
             starts.withUnsafeBufferPointer { starts in
                 ends.withUnsafeBufferPointer { ends in
-                    for r in chunkBounds[chunk]..<chunkBounds[chunk + 1] {
-                        let row = r - firstData
-                        let count: Int
-                        do throws(TokenizeError) {
-                            count = try tokenize(starts[r], ends[r], into: spans, capacity: columnCount)
-                        } catch let e {
-                            error = dataError(e, names: names)
-                            return
-                        }
-                        if count != columnCount {
-                            error = .raggedRow(file: fileName, line: lineNumber(at: starts[r]), expected: columnCount, found: count)
-                            return
-                        }
-                        for c in 0..<columnCount {
-                            let s = spans[c]
-                            let b = buffers[c]
-                            if !s.quoted && missing.matches(p + s.start, s.length) {
-                                b.validity.pointer[row] = false
-                                anyMissing[c] = true
-                                continue
-                            }
-                            let fp = p + s.start
-                            var ok = true
-                            switch types[c] {
-                            case .float64:
-                                if let v = FieldParsing.parseDouble(fp, s.length) { b.doubles!.pointer[row] = v } else { ok = false }
-                            case .int64:
-                                if let v = FieldParsing.parseInt(fp, s.length) ?? lenientInt(fp, s.length) { b.ints!.pointer[row] = v } else { ok = false }
-                            case .date:
-                                if let v = FieldParsing.parseDate(fp, s.length) { b.ints!.pointer[row] = v } else { ok = false }
-                            case .timestamp:
-                                if let v = FieldParsing.parseTimestamp(fp, s.length) { b.ints!.pointer[row] = v } else { ok = false }
-                            case .bool:
-                                if let v = FieldParsing.parseBool(fp, s.length) { b.bools!.pointer[row] = v } else { ok = false }
-                            case .string:
-                                if s.escaped {
-                                    let bytes = unescapedBytes(s)
-                                    b.codes!.pointer[row] = bytes.withUnsafeBufferPointer { ub in
-                                        var zero: UInt8 = 0
-                                        return interners[c]!.intern(ub.baseAddress ?? withUnsafePointer(to: &zero) { $0 }, ub.count)
-                                    }
-                                } else {
-                                    b.codes!.pointer[row] = interners[c]!.intern(fp, s.length)
+                    sinks.withUnsafeBufferPointer { sinks in
+                        types.withUnsafeBufferPointer { types in
+                            for r in chunkBounds[chunk]..<chunkBounds[chunk + 1] {
+                                let row = r - firstData
+                                let count: Int
+                                do throws(TokenizeError) {
+                                    count = try tokenize(starts[r], ends[r], into: spans, capacity: columnCount)
+                                } catch let e {
+                                    error = dataError(e, names: names)
+                                    return
                                 }
-                            }
-                            if !ok {
-                                error = .invalidValue(file: fileName, line: lineNumber(at: starts[r]), column: c + 1,
-                                                      columnName: names[c], value: fieldString(s), expected: types[c])
-                                return
+                                if count != columnCount {
+                                    error = .raggedRow(file: fileName, line: lineNumber(at: starts[r]), expected: columnCount, found: count)
+                                    return
+                                }
+                                for c in 0..<columnCount {
+                                    guard let sink = sinks[c], !failed[c] else { continue }
+                                    let s = spans[c]
+                                    if !s.quoted && missing.matches(p + s.start, s.length) {
+                                        sink.validity[row] = false
+                                        anyMissing[c] = true
+                                        continue
+                                    }
+                                    let fp = p + s.start
+                                    var ok = true
+                                    switch types[c] {
+                                    case .float64:
+                                        if let v = FieldParsing.parseDouble(fp, s.length),
+                                           abs(v) < 9.2e18 || !FieldParsing.isIntegerSyntax(fp, 0, s.length) { // no rounded giant integers
+                                            sink.doubles![row] = v
+                                        } else { ok = false }
+                                    case .int64:
+                                        if let v = FieldParsing.parseInt(fp, s.length) ?? (strict[c] ? lenientInt(fp, s.length) : nil) {
+                                            sink.ints![row] = v
+                                        } else { ok = false }
+                                    case .date:
+                                        if let v = FieldParsing.parseDate(fp, s.length) { sink.ints![row] = v } else { ok = false }
+                                    case .timestamp:
+                                        if let v = FieldParsing.parseTimestamp(fp, s.length) { sink.ints![row] = v } else { ok = false }
+                                    case .bool:
+                                        if let v = FieldParsing.parseBool(fp, s.length) { sink.bools![row] = v } else { ok = false }
+                                    case .string:
+                                        if s.escaped {
+                                            let bytes = unescapedBytes(s)
+                                            sink.codes![row] = bytes.withUnsafeBufferPointer { ub in
+                                                interners[c].intern(ub.baseAddress ?? fp, ub.count)
+                                            }
+                                        } else {
+                                            sink.codes![row] = interners[c].intern(fp, s.length)
+                                        }
+                                    }
+                                    if !ok && !strict[c] {
+                                        failed[c] = true
+                                    } else if !ok {
+                                        error = .invalidValue(file: fileName, line: lineNumber(at: starts[r]), column: c + 1,
+                                                              columnName: names[c], value: fieldString(s), expected: types[c])
+                                        return
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
-            results[chunk] = ChunkResult(interners: interners, anyMissing: anyMissing, error: error)
+            results[chunk] = ChunkResult(interners: interners, anyMissing: anyMissing, failed: failed, error: error)
         }
         let chunkResults = results.values.compactMap { $0 }
         for r in chunkResults { if let e = r.error { throw e } }
 
+        var failedColumns = Set<Int>()
+        for r in chunkResults { for c in 0..<columnCount where r.failed[c] { failedColumns.insert(c) } }
         var columns = [Column]()
         columns.reserveCapacity(columnCount)
         for c in 0..<columnCount {
-            let b = buffers[c]
+            // Each column's parse buffer is released as soon as it is copied, so the peak stays near one copy.
+            guard let b = buffers[c] else { continue }
+            if failedColumns.contains(c) {
+                buffers[c] = nil
+                columns.append(Column(name: names[c], storage: .float64([])))  // replaced by the caller
+                continue
+            }
+            buffers[c] = nil
             let hasMissing = chunkResults.contains { $0.anyMissing[c] }
             let validity = hasMissing ? b.validity.toArray() : nil
             let storage: Column.Storage
@@ -486,11 +563,11 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
             case .bool: storage = .bool(b.bools!.toArray())
             case .string:
                 storage = mergeDictionaries(codes: b.codes!, chunkBounds: chunkBounds, firstData: firstData,
-                                            interners: chunkResults.map { $0.interners[c]! })
+                                            interners: chunkResults.map { $0.interners[c] })
             }
             columns.append(Column(name: names[c], storage: storage, validity: validity))
         }
-        return columns
+        return (columns, failedColumns)
     }
 
     /// Integers with leading zeros, accepted only when the user asked for an int64 column.
@@ -520,21 +597,33 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
 
 /// The missing-value tokens as bytes, for a fast check per field.
 struct MissingTokens: Sendable {
-    let tokens: [[UInt8]]
+    /// Tokens of up to 8 bytes packed little-endian into one word, with their lengths.
+    let packed: [(word: UInt64, length: Int)]
+    let long: [[UInt8]]
     let matchesEmpty: Bool
     let maxLength: Int
 
     init(_ tokens: [String]) {
-        self.tokens = tokens.filter { !$0.isEmpty }.map { Array($0.utf8) }
+        let bytes = tokens.filter { !$0.isEmpty }.map { Array($0.utf8) }
+        packed = bytes.filter { $0.count <= 8 }.map { b in
+            (b.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }, b.count)
+        }
+        long = bytes.filter { $0.count > 8 }
         matchesEmpty = tokens.contains("")
-        maxLength = self.tokens.map(\.count).max() ?? 0
+        maxLength = bytes.map(\.count).max() ?? 0
     }
 
     @inline(__always)
     func matches(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         if n == 0 { return matchesEmpty }
         if n > maxLength { return false }
-        for t in tokens where t.count == n {
+        if n <= 8 {
+            var word: UInt64 = 0
+            for k in 0..<n { word |= UInt64(p[k]) << (8 * UInt64(k)) }
+            for t in packed where t.length == n && t.word == word { return true }
+            return false
+        }
+        for t in long where t.count == n {
             var equal = true
             for k in 0..<n where t[k] != p[k] { equal = false; break }
             if equal { return true }

@@ -19,20 +19,22 @@ extension Table {
                 }
             }
         }
-        var firstByHash = [UInt64: [Int]]()
-        firstByHash.reserveCapacity(n)
+        // Sort rows by hash (stable, so earlier rows come first among equal hashes); only rows that share a
+        // hash are compared value by value.
+        let order = RadixSort.argsort(hashes)
         var mask = [Bool](repeating: false, count: n)
-        for r in 0..<n {
-            let h = hashes[r]
-            if let earlier = firstByHash[h] {
-                if earlier.contains(where: { rowsEqual($0, r) }) {
-                    mask[r] = true
-                } else {
-                    firstByHash[h]!.append(r)
+        var i = 0
+        while i < n {
+            var j = i + 1
+            while j < n && hashes[Int(order[j])] == hashes[Int(order[i])] { j += 1 }
+            if j - i > 1 {
+                var distinct = [Int(order[i])] // first row of each distinct value in this hash group
+                for k in (i + 1)..<j {
+                    let r = Int(order[k])
+                    if distinct.contains(where: { rowsEqual($0, r) }) { mask[r] = true } else { distinct.append(r) }
                 }
-            } else {
-                firstByHash[h] = [r]
             }
+            i = j
         }
         return mask
     }

@@ -35,7 +35,9 @@ public enum FieldParsing {
     }
 
     @inlinable
-    static func isIntegerSyntax(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> Bool {
+    static func isIntegerSyntax(_ p: UnsafePointer<UInt8>, _ s0: Int, _ e0: Int) -> Bool {
+        let (s, e) = trim(p, s0, e0)
+        guard s < e else { return false }
         var i = s
         if p[i] == 45 || p[i] == 43 { i += 1 }
         guard i < e else { return false }

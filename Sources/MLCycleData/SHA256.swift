@@ -19,14 +19,29 @@ public struct SHA256: Sendable {
 
     /// Adds bytes to the message.
     public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { update(raw: UnsafeRawBufferPointer($0)) }
+        if done == nil { Array(bytes).withUnsafeBytes { update(raw: $0) } }
+    }
+
+    /// Adds raw bytes; whole 64-byte blocks are compressed straight from the caller's memory.
+    public mutating func update(raw bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         length &+= UInt64(bytes.count)
-        for b in bytes {
-            buffer.append(b)
+        var i = 0
+        if !buffer.isEmpty {
+            let take = min(64 - buffer.count, bytes.count)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(start: base, count: take))
+            i = take
             if buffer.count == 64 {
-                compress(buffer)
+                buffer.withUnsafeBytes { compress($0.baseAddress!) }
                 buffer.removeAll(keepingCapacity: true)
             }
         }
+        while i + 64 <= bytes.count {
+            compress(base + i)
+            i += 64
+        }
+        if i < bytes.count { buffer.append(contentsOf: UnsafeRawBufferPointer(start: base + i, count: bytes.count - i)) }
     }
 
     /// Adds a value's little-endian bytes.
@@ -41,13 +56,9 @@ public struct SHA256: Sendable {
         let fill = (56 - (buffer.count + 1) % 64 + 64) % 64
         padding.append(contentsOf: repeatElement(0, count: fill))
         withUnsafeBytes(of: bitLength.bigEndian) { padding.append(contentsOf: $0) }
-        for b in padding {
-            buffer.append(b)
-            if buffer.count == 64 {
-                compress(buffer)
-                buffer.removeAll(keepingCapacity: true)
-            }
-        }
+        let savedLength = length
+        update(padding)
+        length = savedLength
         var out = [UInt8]()
         for s in state { withUnsafeBytes(of: s.bigEndian) { out.append(contentsOf: $0) } }
         return out
@@ -67,29 +78,32 @@ public struct SHA256: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private mutating func compress(_ block: [UInt8]) {
+    private mutating func compress(_ block: UnsafeRawPointer) {
         @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16 | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
+        var s = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for i in 0..<16 { w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+            for i in 16..<64 {
+                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            Self.k.withUnsafeBufferPointer { k in
+                var (a, b, c, d, e, f, g, h) = s
+                for i in 0..<64 {
+                    let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+                    let ch = (e & f) ^ (~e & g)
+                    let t1 = h &+ s1 &+ ch &+ k[i] &+ w[i]
+                    let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+                    let maj = (a & b) ^ (a & c) ^ (b & c)
+                    let t2 = s0 &+ maj
+                    h = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+                }
+                s = (s.0 &+ a, s.1 &+ b, s.2 &+ c, s.3 &+ d, s.4 &+ e, s.5 &+ f, s.6 &+ g, s.7 &+ h)
+            }
         }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var a = state[0], b = state[1], c = state[2], d = state[3], e = state[4], f = state[5], g = state[6], h = state[7]
-        for i in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ ch &+ Self.k[i] &+ w[i]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            h = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
-        state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
+        state[0] = s.0; state[1] = s.1; state[2] = s.2; state[3] = s.3
+        state[4] = s.4; state[5] = s.5; state[6] = s.6; state[7] = s.7
     }
 }
 
@@ -110,30 +124,43 @@ extension Table {
             let type = Array(c.type.rawValue.utf8)
             h.update(integer: UInt64(type.count))
             h.update(type)
-            // Values go through a block buffer so the hasher is fed in large pieces.
+            // Per row: a validity byte, then the value's bytes. Rows go through a block buffer so the hasher
+            // is fed in large pieces, with one typed loop per storage kind (no per-row dispatch).
             var block = [UInt8]()
-            block.reserveCapacity(1 << 16)
-            func flush() { h.update(block); block.removeAll(keepingCapacity: true) }
-            func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { block.append(contentsOf: $0) } }
-            let dictionaryBytes: [[UInt8]]? = {
-                if case .string(_, let dict) = c.storage { return dict.map { Array($0.utf8) } }
-                return nil
-            }()
-            for r in 0..<c.count {
-                guard c.isValid(r) else { block.append(0); continue }
-                block.append(1)
-                switch c.storage {
-                case .float64(let v): put(v[r].isNaN ? Double.nan.bitPattern : (v[r] == 0 ? 0 : v[r].bitPattern))
-                case .int64(let v), .date(let v), .timestamp(let v): put(v[r])
-                case .bool(let v): block.append(v[r] ? 1 : 0)
-                case .string(let codes, _):
-                    let s = dictionaryBytes![Int(codes[r])]
-                    put(UInt64(s.count))
-                    block.append(contentsOf: s)
+            block.reserveCapacity(1 << 16 + 64)
+            let valid = c.validity
+            func emit(_ count: Int, _ write: (Int, inout [UInt8]) -> Void) {
+                for r in 0..<count {
+                    if let valid, !valid[r] { block.append(0) } else { block.append(1); write(r, &block) }
+                    if block.count >= 1 << 16 {
+                        block.withUnsafeBytes { h.update(raw: $0) }
+                        block.removeAll(keepingCapacity: true)
+                    }
                 }
-                if block.count >= 1 << 16 { flush() }
+                block.withUnsafeBytes { h.update(raw: $0) }
             }
-            flush()
+            @inline(__always) func put(_ v: UInt64, _ b: inout [UInt8]) {
+                withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) }
+            }
+            switch c.storage {
+            case .float64(let v):
+                emit(v.count) { r, b in put(v[r].isNaN ? Double.nan.bitPattern : (v[r] == 0 ? 0 : v[r].bitPattern), &b) }
+            case .int64(let v), .date(let v), .timestamp(let v):
+                emit(v.count) { r, b in put(UInt64(bitPattern: v[r]), &b) }
+            case .bool(let v):
+                emit(v.count) { r, b in b.append(v[r] ? 1 : 0) }
+            case .string(let codes, let dict):
+                // Each distinct string's length-prefixed bytes, encoded once.
+                let encoded: [[UInt8]] = dict.map { str in
+                    var e = [UInt8]()
+                    withUnsafeBytes(of: UInt64(str.utf8.count).littleEndian) { e.append(contentsOf: $0) }
+                    e.append(contentsOf: str.utf8)
+                    return e
+                }
+                encoded.withUnsafeBufferPointer { enc in
+                    emit(codes.count) { r, b in b.append(contentsOf: enc[Int(codes[r])]) }
+                }
+            }
         }
         return SHA256.hexString(h.finalize())
     }

@@ -10,20 +10,27 @@ struct PairwiseStatistics: @unchecked Sendable {
     func compute() -> Correlations {
         let numericIndices = columns.indices.filter { columns[$0].type.isNumeric && numeric[$0] != nil }
         let numericColumns = numericIndices.map { numeric[$0]! }
-        // Average ranks over all rows, for columns with no missing value (the common case).
-        let fullRanks: [[Double]?] = parallelMap(numericColumns.count) { k in
-            numericColumns[k].validity == nil ? Self.averageRanks(numericColumns[k], keepingRowsOf: nil) : nil
+        // Columns with no missing value (the common case) are centred once, values and average ranks both,
+        // so each pair of them costs one dot product.
+        let ownRanks: [[Double]] = parallelMap(numericColumns.count) { k in Self.averageRanks(numericColumns[k], keepingRowsOf: nil) }
+        let centred: [Centred?] = parallelMap(numericColumns.count) { k in
+            numericColumns[k].validity == nil ? Centred(values: numericColumns[k].values, ranks: ownRanks[k]) : nil
         }
         let m = numericColumns.count
         let pairs = Self.upperTriangle(m)
         let values = parallelMap(pairs.count) { k -> (Double?, Double?) in
             let (i, j) = pairs[k]
+            if let a = centred[i], let b = centred[j] {
+                return (Self.correlation(a.values, a.mean, a.sumOfSquares, b.values, b.mean, b.sumOfSquares),
+                        Self.correlation(a.ranks, a.rankMean, a.rankSumOfSquares, b.ranks, b.rankMean, b.rankSumOfSquares))
+            }
             let a = numericColumns[i], b = numericColumns[j]
-            let pearson = Self.pearson(a.values, b.values, a.validity, b.validity)
-            let ra = fullRanks[i] ?? Self.averageRanks(a, keepingRowsOf: b.validity)
-            let rb = fullRanks[j] ?? Self.averageRanks(b, keepingRowsOf: a.validity)
-            let spearman = Self.pearson(ra, rb, a.validity, b.validity)
-            return (pearson, spearman)
+            let both = Self.bothValid(a.validity, b.validity, count: a.values.count)
+            let pearson = Self.pearson(a.values, b.values, both)
+            // A column's ranks change only where the other column is missing.
+            let ra = b.validity == nil ? ownRanks[i] : Self.averageRanks(a, keepingRowsOf: b.validity)
+            let rb = a.validity == nil ? ownRanks[j] : Self.averageRanks(b, keepingRowsOf: a.validity)
+            return (pearson, Self.pearson(ra, rb, both))
         }
         var pearson = identity(m), spearman = identity(m)
         for (k, (i, j)) in pairs.enumerated() {
@@ -34,7 +41,7 @@ struct PairwiseStatistics: @unchecked Sendable {
         for i in 0..<m {
             let c = numericColumns[i]
             let count = c.order.count
-            let constant = count < 2 || c.values[Int(c.order[0])] == c.values[Int(c.order[count - 1])]
+            let constant = count < 2 || c.sorted[0] == c.sorted[count - 1]
             if constant { pearson[i][i] = nil; spearman[i][i] = nil }
         }
         let names = numericIndices.map { columns[$0].name }
@@ -73,31 +80,77 @@ struct PairwiseStatistics: @unchecked Sendable {
         return n
     }
 
-    /// Pearson's r over rows valid in both (two-pass, so it stays accurate for large offsets); nil when undefined.
-    static func pearson(_ x: [Double], _ y: [Double], _ vx: [Bool]?, _ vy: [Bool]?) -> Double? {
-        let n = x.count
-        return x.withUnsafeBufferPointer { x in
+    /// A complete column's mean and sum of squared deviations, for values and for average ranks.
+    struct Centred: @unchecked Sendable {
+        let values: [Double], mean: Double, sumOfSquares: Double
+        let ranks: [Double], rankMean: Double, rankSumOfSquares: Double
+
+        init(values v: [Double], ranks r: [Double]) {
+            values = v
+            ranks = r
+            (mean, sumOfSquares) = Self.moments(v)
+            (rankMean, rankSumOfSquares) = Self.moments(r)
+        }
+
+        static func moments(_ v: [Double]) -> (Double, Double) {
+            guard !v.isEmpty else { return (0, 0) }
+            let mean = Statistics.mean(v)
+            var ss = 0.0
+            for x in v { ss += (x - mean) * (x - mean) }
+            return (mean, ss)
+        }
+    }
+
+    /// r of two complete columns from their means and sums of squares: one pass over the rows.
+    static func correlation(_ x: [Double], _ mx: Double, _ sxx: Double, _ y: [Double], _ my: Double, _ syy: Double) -> Double? {
+        guard x.count > 1, sxx > 0, syy > 0 else { return nil }
+        // Raw buffers: this runs once per pair of columns over every row.
+        let sxy = x.withUnsafeBufferPointer { x in
             y.withUnsafeBufferPointer { y in
-                // Raw buffers: this loop runs columns² / 2 times over every row.
-                let both: (Int) -> Bool
-                switch (vx, vy) {
-                case (nil, nil): both = { _ in true }
-                case (let a?, nil): both = { a[$0] }
-                case (nil, let b?): both = { b[$0] }
-                case (let a?, let b?): both = { a[$0] && b[$0] }
+                var s0 = 0.0, s1 = 0.0
+                var r = 0
+                while r + 1 < x.count {
+                    s0 += (x[r] - mx) * (y[r] - my)
+                    s1 += (x[r + 1] - mx) * (y[r + 1] - my)
+                    r += 2
                 }
-                var count = 0
-                var sx = 0.0, sy = 0.0
-                for r in 0..<n where both(r) { sx += x[r]; sy += y[r]; count += 1 }
-                guard count > 1 else { return nil }
-                let mx = sx / Double(count), my = sy / Double(count)
-                var sxy = 0.0, sxx = 0.0, syy = 0.0
-                for r in 0..<n where both(r) {
-                    let dx = x[r] - mx, dy = y[r] - my
-                    sxy += dx * dy; sxx += dx * dx; syy += dy * dy
+                if r < x.count { s0 += (x[r] - mx) * (y[r] - my) }
+                return s0 + s1
+            }
+        }
+        return Swift.max(-1, Swift.min(1, sxy / (sxx * syy).squareRoot()))
+    }
+
+    /// Rows where both columns are present.
+    static func bothValid(_ a: [Bool]?, _ b: [Bool]?, count: Int) -> [Bool] {
+        switch (a, b) {
+        case (nil, nil): return [Bool](repeating: true, count: count)
+        case (let a?, nil): return a
+        case (nil, let b?): return b
+        case (let a?, let b?): return zip(a, b).map { $0 && $1 }
+        }
+    }
+
+    /// Pearson's r over the rows in `mask` (two-pass, so it stays accurate for large offsets); nil when undefined.
+    static func pearson(_ x: [Double], _ y: [Double], _ mask: [Bool]) -> Double? {
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeBufferPointer { y in
+                mask.withUnsafeBufferPointer { both in
+                    // Raw buffers: this loop runs once per pair of columns over every row.
+                    let n = x.count
+                    var count = 0
+                    var sx = 0.0, sy = 0.0
+                    for r in 0..<n where both[r] { sx += x[r]; sy += y[r]; count += 1 }
+                    guard count > 1 else { return nil }
+                    let mx = sx / Double(count), my = sy / Double(count)
+                    var sxy = 0.0, sxx = 0.0, syy = 0.0
+                    for r in 0..<n where both[r] {
+                        let dx = x[r] - mx, dy = y[r] - my
+                        sxy += dx * dy; sxx += dx * dx; syy += dy * dy
+                    }
+                    guard sxx > 0, syy > 0 else { return nil }
+                    return Swift.max(-1, Swift.min(1, sxy / (sxx * syy).squareRoot()))
                 }
-                guard sxx > 0, syy > 0 else { return nil }
-                return Swift.max(-1, Swift.min(1, sxy / (sxx * syy).squareRoot()))
             }
         }
     }
@@ -106,17 +159,32 @@ struct PairwiseStatistics: @unchecked Sendable {
     /// `keepingRowsOf` is true too; other rows get 0 and are never read.
     static func averageRanks(_ c: Profiler.NumericColumn, keepingRowsOf other: [Bool]?) -> [Double] {
         var ranks = [Double](repeating: 0, count: c.values.count)
-        var kept = [Int32]()
-        kept.reserveCapacity(c.order.count)
-        if let other { for r in c.order where other[Int(r)] { kept.append(r) } } else { kept = c.order }
-        var i = 0
-        while i < kept.count {
-            var j = i + 1
-            let v = c.values[Int(kept[i])]
-            while j < kept.count && c.values[Int(kept[j])] == v { j += 1 }
-            let rank = Double(i + j + 1) / 2 // mean of ranks i+1 … j
-            for k in i..<j { ranks[Int(kept[k])] = rank }
-            i = j
+        // Walk the column in sorted order: values are read sequentially from `sorted`, only the rank writes jump.
+        ranks.withUnsafeMutableBufferPointer { ranks in
+            c.order.withUnsafeBufferPointer { order in
+                c.sorted.withUnsafeBufferPointer { sorted in
+                    var runStart = 0          // position (among kept rows) where the current run of ties starts
+                    var runRows = [Int32]()   // rows in the current run
+                    var kept = 0
+                    var runValue = 0.0
+                    func closeRun() {
+                        let rank = Double(runStart + kept + 1) / 2 // mean of ranks runStart+1 … kept
+                        for r in runRows { ranks[Int(r)] = rank }
+                        runRows.removeAll(keepingCapacity: true)
+                        runStart = kept
+                    }
+                    for k in 0..<order.count {
+                        let row = order[k]
+                        if let other, !other[Int(row)] { continue }
+                        let v = sorted[k]
+                        if !runRows.isEmpty && v != runValue { closeRun() }
+                        runValue = v
+                        runRows.append(row)
+                        kept += 1
+                    }
+                    if !runRows.isEmpty { closeRun() }
+                }
+            }
         }
         return ranks
     }
@@ -127,9 +195,24 @@ struct PairwiseStatistics: @unchecked Sendable {
         guard let (ca, la) = Profiler.categoryCodes(a), let (cb, lb) = Profiler.categoryCodes(b) else { return nil }
         var table = [Int](repeating: 0, count: la * lb)
         var n = 0
-        for r in 0..<ca.count where a.isValid(r) && b.isValid(r) {
-            table[Int(ca[r]) * lb + Int(cb[r])] += 1
-            n += 1
+        table.withUnsafeMutableBufferPointer { t in
+            ca.withUnsafeBufferPointer { ca in
+                cb.withUnsafeBufferPointer { cb in
+                    // Raw buffers: one pass over every row per pair of categorical columns.
+                    if a.validity == nil && b.validity == nil {
+                        for r in 0..<ca.count { t[Int(ca[r]) &* lb &+ Int(cb[r])] &+= 1 }
+                        n = ca.count
+                    } else {
+                        let both = bothValid(a.validity, b.validity, count: ca.count)
+                        both.withUnsafeBufferPointer { both in
+                            for r in 0..<ca.count where both[r] {
+                                t[Int(ca[r]) &* lb &+ Int(cb[r])] &+= 1
+                                n &+= 1
+                            }
+                        }
+                    }
+                }
+            }
         }
         guard n > 0 else { return nil }
         var rowSums = [Int](repeating: 0, count: la), colSums = [Int](repeating: 0, count: lb)

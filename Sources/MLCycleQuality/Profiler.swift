@@ -44,6 +44,8 @@ public enum Profiler {
         let validity: [Bool]?
         /// Valid rows in ascending value order.
         let order: [Int32]
+        /// The valid values in that order.
+        let sorted: [Double]
     }
 
     // MARK: One column
@@ -112,7 +114,7 @@ public enum Profiler {
             if v.isNaN { return nil }
             return isTemporal ? .text(temporalText(v, col.type)) : .number(v)
         }
-        let numeric = NumericColumn(values: values, validity: validity, order: order)
+        let numeric = NumericColumn(values: values, validity: validity, order: order, sorted: sorted)
         guard !sorted.isEmpty else { return (p, col.type.isNumeric ? numeric : nil) }
 
         let mean = Statistics.mean(sorted)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMallocTuning
 import Foundation
 import MLCycleData
 import MLCycleProject
@@ -9,6 +10,16 @@ import MLCycleSources
 /// The mlcycle command line: thin commands over the libraries.
 @main
 struct MLCycle: ParsableCommand {
+    static func main() {
+        mlcycle_keep_freed_memory()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "mlcycle",
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",

@@ -173,6 +173,27 @@ func dataError(_ body: () throws -> Void) -> DataError? {
         #expect(try one.column("note").missingCount == 0)
     }
 
+    @Test func typesAreInferredFromEveryRowNotJustTheFirstOnes() throws {
+        // The reader guesses from the first rows and must fall back when a later value does not fit.
+        let n = CSVParser.inferenceSampleRows + 5_000
+        var text = "late_float,late_text,late_zero,late_giant,empty_then_int,empty_then_text,steady\n"
+        for i in 0..<n {
+            let last = i == n - 1
+            text += [last ? "2.5" : "\(i)", last ? "x" : "\(i)", last ? "007" : "\(i)", last ? "99999999999999999999" : "\(i).5",
+                     i < n - 10 ? "" : "\(i)", i < n - 10 ? "" : "t\(i)", "\(i)"].joined(separator: ",") + "\n"
+        }
+        let t = try csv(text)
+        #expect(t.schema.map(\.type) == [.float64, .string, .string, .string, .int64, .string, .int64])
+        #expect(try t.column("late_float")[n - 1] == .float64(2.5))
+        #expect(try t.column("late_float")[3] == .float64(3))
+        #expect(try t.column("late_zero")[n - 1] == .string("007"))
+        #expect(try t.column("late_giant")[n - 1] == .string("99999999999999999999"))
+        #expect(try t.column("empty_then_int")[n - 1] == .int64(Int64(n - 1)))
+        #expect(try t.column("empty_then_int").missingCount == n - 10)
+        // The same text read with one thread and no sampling shortcut gives the same table.
+        #expect(try csv(text, CSVOptions(threads: 1)).fingerprint() == t.fingerprint())
+    }
+
     @Test func errorsFromLaterChunksReportTheirLine() {
         var text = "a,b\n"
         for i in 0..<50_000 { text += "\(i),\(i)\n" }
