@@ -587,6 +587,7 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         }
         parallelFor(interners.count) { chunk in
             let remap = remaps[chunk]
+            guard !remap.isEmpty else { return } // every value of this chunk is missing: codes are placeholders
             for r in (chunkBounds[chunk] - firstData)..<(chunkBounds[chunk + 1] - firstData) {
                 codes.pointer[r] = remap[Int(codes.pointer[r])]
             }
