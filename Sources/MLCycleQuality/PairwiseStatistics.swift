@@ -12,9 +12,8 @@ struct PairwiseStatistics: @unchecked Sendable {
         let numericColumns = numericIndices.map { numeric[$0]! }
         // Columns with no missing value (the common case) are centred once, values and average ranks both,
         // so each pair of them costs one dot product.
-        let ownRanks: [[Double]] = parallelMap(numericColumns.count) { k in Self.averageRanks(numericColumns[k], keepingRowsOf: nil) }
         let centred: [Centred?] = parallelMap(numericColumns.count) { k in
-            numericColumns[k].validity == nil ? Centred(values: numericColumns[k].values, ranks: ownRanks[k]) : nil
+            numericColumns[k].validity == nil ? Centred(values: numericColumns[k].values, ranks: numericColumns[k].ranks) : nil
         }
         let m = numericColumns.count
         let pairs = Self.upperTriangle(m)
@@ -26,11 +25,7 @@ struct PairwiseStatistics: @unchecked Sendable {
             }
             let a = numericColumns[i], b = numericColumns[j]
             let both = Self.bothValid(a.validity, b.validity, count: a.values.count)
-            let pearson = Self.pearson(a.values, b.values, both)
-            // A column's ranks change only where the other column is missing.
-            let ra = b.validity == nil ? ownRanks[i] : Self.averageRanks(a, keepingRowsOf: b.validity)
-            let rb = a.validity == nil ? ownRanks[j] : Self.averageRanks(b, keepingRowsOf: a.validity)
-            return (pearson, Self.pearson(ra, rb, both))
+            return (Self.pearson(a.values, b.values, both), Self.spearman(a, b, both))
         }
         var pearson = identity(m), spearman = identity(m)
         for (k, (i, j)) in pairs.enumerated() {
@@ -39,10 +34,7 @@ struct PairwiseStatistics: @unchecked Sendable {
         }
         // A column with fewer than two values has no defined correlation, not even with itself (as in pandas).
         for i in 0..<m {
-            let c = numericColumns[i]
-            let count = c.order.count
-            let constant = count < 2 || c.sorted[0] == c.sorted[count - 1]
-            if constant { pearson[i][i] = nil; spearman[i][i] = nil }
+            if numericColumns[i].isConstant { pearson[i][i] = nil; spearman[i][i] = nil }
         }
         let names = numericIndices.map { columns[$0].name }
 
@@ -157,33 +149,108 @@ struct PairwiseStatistics: @unchecked Sendable {
 
     /// Average ranks (1-based, ties share their mean rank) of a column's valid values, counting only rows where
     /// `keepingRowsOf` is true too; other rows get 0 and are never read.
-    static func averageRanks(_ c: Profiler.NumericColumn, keepingRowsOf other: [Bool]?) -> [Double] {
-        var ranks = [Double](repeating: 0, count: c.values.count)
-        // Walk the column in sorted order: values are read sequentially from `sorted`, only the rank writes jump.
-        ranks.withUnsafeMutableBufferPointer { ranks in
-            c.order.withUnsafeBufferPointer { order in
-                c.sorted.withUnsafeBufferPointer { sorted in
-                    var runStart = 0          // position (among kept rows) where the current run of ties starts
-                    var runRows = [Int32]()   // rows in the current run
-                    var kept = 0
-                    var runValue = 0.0
-                    func closeRun() {
-                        let rank = Double(runStart + kept + 1) / 2 // mean of ranks runStart+1 … kept
-                        for r in runRows { ranks[Int(r)] = rank }
-                        runRows.removeAll(keepingCapacity: true)
-                        runStart = kept
+    /// Spearman's ρ over the rows where both columns are present, from each column's own average ranks.
+    ///
+    /// Dropping the rows where the other column is missing lowers a row's rank by the number of dropped values
+    /// below it plus half the dropped values equal to it, and leaves the k kept ranks with mean (k + 1) / 2;
+    /// so one sequential pass suffices, with a table lookup for the shift.
+    static func spearman(_ a: Profiler.NumericColumn, _ b: Profiler.NumericColumn, _ both: [Bool]) -> Double? {
+        let sa = RankShift(a, droppedWhereMissing: b.validity), sb = RankShift(b, droppedWhereMissing: a.validity)
+        return a.ranks.withUnsafeBufferPointer { ar in
+            b.ranks.withUnsafeBufferPointer { br in
+                both.withUnsafeBufferPointer { both in
+                    // Raw buffers: one pass over every row per pair of numeric columns.
+                    var k = 0
+                    for r in 0..<ar.count where both[r] { k += 1 }
+                    guard k > 1 else { return nil }
+                    let mean = Double(k + 1) / 2
+                    var sxy = 0.0, sxx = 0.0, syy = 0.0
+                    for r in 0..<ar.count where both[r] {
+                        let x = ar[r] - sa.shift(ar[r]) - mean
+                        let y = br[r] - sb.shift(br[r]) - mean
+                        sxy += x * y; sxx += x * x; syy += y * y
                     }
-                    for k in 0..<order.count {
-                        let row = order[k]
-                        if let other, !other[Int(row)] { continue }
-                        let v = sorted[k]
-                        if !runRows.isEmpty && v != runValue { closeRun() }
-                        runValue = v
-                        runRows.append(row)
-                        kept += 1
-                    }
-                    if !runRows.isEmpty { closeRun() }
+                    guard sxx > 0, syy > 0 else { return nil }
+                    return Swift.max(-1, Swift.min(1, sxy / (sxx * syy).squareRoot()))
                 }
+            }
+        }
+    }
+
+    /// How much a column's average ranks drop when some of its rows are left out, looked up by rank.
+    ///
+    /// Ranks are monotone in value, so "dropped values below / equal to v" is "dropped ranks below / equal to
+    /// rank(v)". The distinct dropped ranks are kept sorted with their counts, and a bucket table over the rank
+    /// range finds the first candidate in O(1), so a lookup reads a few cache-resident entries.
+    struct RankShift {
+        private var unique: [Double] = []   // distinct dropped ranks, ascending
+        private var before: [Int] = []      // dropped ranks below unique[i]
+        private var count: [Int] = []       // dropped ranks equal to unique[i]
+        private var bucketStart: [Int32] = []
+        private var scale = 0.0
+        private var total = 0
+
+        init(_ c: Profiler.NumericColumn, droppedWhereMissing other: [Bool]?) {
+            guard let other else { return }
+            var dropped = [Double]()
+            for r in 0..<c.ranks.count where !other[r] && (c.validity?[r] ?? true) { dropped.append(c.ranks[r]) }
+            guard !dropped.isEmpty else { return }
+            dropped.sort()
+            total = dropped.count
+            var i = 0
+            while i < dropped.count {
+                var j = i + 1
+                while j < dropped.count && dropped[j] == dropped[i] { j += 1 }
+                unique.append(dropped[i]); before.append(i); count.append(j - i)
+                i = j
+            }
+            let buckets = Swift.min(1 << 16, Swift.max(1, c.ranks.count))
+            scale = Double(buckets) / Double(c.ranks.count + 1)
+            bucketStart = [Int32](repeating: Int32(unique.count), count: buckets + 1)
+            var u = unique.count - 1
+            for bucket in stride(from: buckets, through: 0, by: -1) {
+                // First unique rank whose bucket is >= this bucket.
+                while u >= 0 && Int(unique[u] * scale) >= bucket { u -= 1 }
+                bucketStart[bucket] = Int32(u + 1)
+            }
+        }
+
+        @inline(__always)
+        func shift(_ rank: Double) -> Double {
+            if total == 0 { return 0 }
+            var i = Int(bucketStart[Swift.min(Int(rank * scale), bucketStart.count - 1)])
+            while i < unique.count && unique[i] < rank { i += 1 }
+            guard i < unique.count else { return Double(total) }
+            return Double(before[i]) + (unique[i] == rank ? Double(count[i]) / 2 : 0)
+        }
+    }
+
+    /// Average ranks from a sort order; `sortedValue(k)` is the value at position k of that order.
+    static func averageRanks(order: [Int32], sortedValue: (Int) -> Double, rows: Int, keepingRowsOf other: [Bool]?) -> [Double] {
+        var ranks = [Double](repeating: 0, count: rows)
+        // Walk the column in sorted order; only the rank writes jump around.
+        ranks.withUnsafeMutableBufferPointer { ranks in
+            order.withUnsafeBufferPointer { order in
+                var runStart = 0          // position (among kept rows) where the current run of ties starts
+                var runRows = [Int32]()   // rows in the current run
+                var kept = 0
+                var runValue = 0.0
+                func closeRun() {
+                    let rank = Double(runStart + kept + 1) / 2 // mean of ranks runStart+1 … kept
+                    for r in runRows { ranks[Int(r)] = rank }
+                    runRows.removeAll(keepingCapacity: true)
+                    runStart = kept
+                }
+                for k in 0..<order.count {
+                    let row = order[k]
+                    if let other, !other[Int(row)] { continue }
+                    let v = sortedValue(k)
+                    if !runRows.isEmpty && v != runValue { closeRun() }
+                    runValue = v
+                    runRows.append(row)
+                    kept += 1
+                }
+                if !runRows.isEmpty { closeRun() }
             }
         }
         return ranks

@@ -42,10 +42,10 @@ public enum Profiler {
     struct NumericColumn: @unchecked Sendable {
         let values: [Double]
         let validity: [Bool]?
-        /// Valid rows in ascending value order.
-        let order: [Int32]
-        /// The valid values in that order.
-        let sorted: [Double]
+        /// Average rank of each valid row among the valid values (0 where missing).
+        let ranks: [Double]
+        /// Fewer than two distinct values: no correlation is defined.
+        let isConstant: Bool
     }
 
     // MARK: One column
@@ -114,8 +114,13 @@ public enum Profiler {
             if v.isNaN { return nil }
             return isTemporal ? .text(temporalText(v, col.type)) : .number(v)
         }
-        let numeric = NumericColumn(values: values, validity: validity, order: order, sorted: sorted)
-        guard !sorted.isEmpty else { return (p, col.type.isNumeric ? numeric : nil) }
+        // Ranks for Spearman are taken now, while the sorted values are at hand; they are not kept.
+        let numeric = col.type.isNumeric
+            ? NumericColumn(values: values, validity: validity,
+                            ranks: PairwiseStatistics.averageRanks(order: order, sortedValue: { sorted[$0] }, rows: values.count, keepingRowsOf: nil),
+                            isConstant: sorted.count < 2 || sorted[0] == sorted[sorted.count - 1])
+            : nil
+        guard !sorted.isEmpty else { return (p, numeric) }
 
         let mean = Statistics.mean(sorted)
         p.mean = stat(mean)
@@ -154,7 +159,7 @@ public enum Profiler {
             p.outliers = lowerBound(sorted, low) + (sorted.count - upperBound(sorted, high))
         }
         p.histogram = histogram(sorted: sorted, bins: options.histogramBins)
-        return (p, col.type.isNumeric ? numeric : nil)
+        return (p, numeric)
     }
 
     static func valueText(_ v: Double, _ type: DataType) -> String {
