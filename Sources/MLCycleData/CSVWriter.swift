@@ -76,8 +76,22 @@ public enum CSVWriter {
 }
 
 /// Writes files atomically: a temporary file in the same folder, then a rename over the target.
+///
+/// A target that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a named pipe) is written in place:
+/// renaming over a device would replace it with a plain file.
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            guard let handle = FileHandle(forWritingAtPath: path) else {
+                throw DataError.unwritableFile(path: path, reason: "cannot open it for writing")
+            }
+            defer { try? handle.close() }
+            do { try handle.write(contentsOf: data) } catch {
+                throw DataError.unwritableFile(path: path, reason: error.localizedDescription)
+            }
+            return
+        }
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent()
         let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")

@@ -240,6 +240,24 @@ func dataError(_ body: () throws -> Void) -> DataError? {
     }
 }
 
+@Suite struct AtomicFileTests {
+    @Test func replacesRegularFilesAndLeavesDevicesAlone() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-atomic-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("out.txt").path
+        try AtomicFile.write(Data("one".utf8), to: path)
+        try AtomicFile.write(Data("two".utf8), to: path)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "two")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["out.txt"]) // no temp file left
+        // Writing to /dev/null must keep it a character device (a rename would replace it with a plain file).
+        try AtomicFile.write(Data("x".utf8), to: "/dev/null")
+        var st = stat()
+        #expect(stat("/dev/null", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR)
+        #expect(dataError { try AtomicFile.write(Data(), to: "/nonexistent-dir/x.csv") } != nil)
+    }
+}
+
 /// A file from ../shared/data, or nil (with a note) where it is absent.
 func sharedData(_ name: String) -> String? {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
