@@ -139,13 +139,14 @@ public enum ProfileReport {
         let size = labelSpace + cell * Double(n)
         let showValues = n <= 15
         let font = n <= 30 ? 11 : 8
-        h.raw("<div class=\"scroll\"><svg class=\"heat\" width=\"\(Int(size + 10))\" height=\"\(Int(size + 10))\" font-size=\"\(font)\" role=\"img\">")
+        h.raw("<div class=\"scroll\"><svg class=\"heat\" width=\"\(Int(size + labelSpace * 0.6))\" height=\"\(Int(size + 10))\" font-size=\"\(font)\" role=\"img\">")
         for (i, name) in m.columns.enumerated() {
             let label = name.count > 18 ? String(name.prefix(17)) + "…" : name
             let y = labelSpace + Double(i) * cell + cell / 2 + 4
             h.raw("<text x=\(fmt(labelSpace - 4)) y=\(fmt(y)) text-anchor=\"end\">"); h.text(label); h.raw("</text>")
             let x = labelSpace + Double(i) * cell + cell / 2 + 4
-            h.raw("<text transform=\"translate(\(fmt(x)),\(fmt(labelSpace - 4))) rotate(-60)\">"); h.text(label); h.raw("</text>")
+            h.raw("<text transform=\"translate(\(String(format: "%.1f", x)),\(String(format: "%.1f", labelSpace - 4))) rotate(-60)\">")
+            h.text(label); h.raw("</text>")
         }
         for i in 0..<n {
             for j in 0..<n {
@@ -182,19 +183,21 @@ public enum ProfileReport {
         }
     }
 
-    /// Up to four significant digits, with thousands separators for large whole numbers.
+    /// Up to four significant digits; whole numbers from 10,000 on with thousands separators (years stay 2010).
     static func number(_ d: Double) -> String {
         guard d.isFinite else { return d.isNaN ? "NaN" : (d > 0 ? "∞" : "−∞") }
-        if d == d.rounded(), abs(d) < 1e15 {
+        if abs(d) >= 10_000 && abs(d) < 1e15 && (d == d.rounded() || abs(d) < 1e9) {
+            let d = d.rounded()
             let digits = String(Int64(abs(d)))
             var out = ""
             for (i, ch) in digits.enumerated() {
                 if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
                 out.append(ch)
             }
-            return (d < 0 ? "−" : "") + out
+            return (d < 0 ? "-" : "") + out
         }
-        if abs(d) >= 1e6 || abs(d) < 1e-3 { return String(format: "%.3e", d) }
+        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
+        if abs(d) >= 1e9 || abs(d) < 1e-3 { return String(format: "%.3e", d) }
         return String(format: "%.4g", d)
     }
 
