@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Times `mlcycle profile` against pandas (read_csv + describe(include="all") + corr()) on the same files,
+# whole process, median of 3 runs, with peak memory. Usage: bash Benchmarks/profile/run.sh [ames] [300000] [3000000]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [ $# -eq 0 ]; then sizes=(ames 300000 3000000); else sizes=("$@"); fi
+runs=3
+
+if ! [ -x /usr/bin/time ]; then apt-get update -qq && apt-get install -y -qq time; fi
+if ! [ -x Benchmarks/.venv/bin/python ]; then python3 -m venv Benchmarks/.venv; fi
+Benchmarks/.venv/bin/pip install -q pandas numpy
+pandas_version=$(Benchmarks/.venv/bin/python -c "import pandas; print(pandas.__version__)")
+if [ "${SKIP_MLCYCLE:-0}" != 1 ]; then swift build -c release --product mlcycle; fi
+
+mkdir -p Benchmarks/data
+files=()
+for size in "${sizes[@]}"; do
+    if [ "$size" = ames ]; then
+        if [ -f ../shared/data/ames.csv ]; then files+=(../shared/data/ames.csv); else echo "skipping ames: ../shared/data/ames.csv is absent"; fi
+    else
+        f="Benchmarks/data/profile_${size}.csv"
+        [ -f "$f" ] || Benchmarks/.venv/bin/python Benchmarks/profile/generate_data.py "$size" "$f"
+        files+=("$f")
+    fi
+done
+
+stats=$(mktemp)
+trap 'rm -f "$stats"' EXIT
+# median of the wall times and of the peak RSS (KiB) of $runs runs of a command
+measure() {
+    local times=() mems=() out
+    for _ in $(seq $runs); do
+        /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>&1
+        out=$(tail -1 "$stats")
+        times+=("${out% *}"); mems+=("${out#* }")
+    done
+    local t m
+    t=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p")
+    m=$(printf '%s\n' "${mems[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p")
+    echo "$t $m"
+}
+
+table="| file | rows | mlcycle s | pandas s | time ratio | mlcycle MiB | pandas MiB | memory ratio |
+|---|---:|---:|---:|---:|---:|---:|---:|"
+for f in "${files[@]}"; do
+    rows=$(( $(wc -l < "$f") - 1 ))
+    read -r pt pm < <(measure Benchmarks/.venv/bin/python Benchmarks/profile/pandas_profile.py "$f")
+    if [ "${SKIP_MLCYCLE:-0}" = 1 ]; then
+        table+=$'\n'"| $(basename "$f") | $rows | – | $pt | – | – | $((pm / 1024)) | – |"
+        continue
+    fi
+    read -r mt mm < <(measure .build/release/mlcycle profile "$f" --json /dev/null)
+    tr=$(python3 -c "print(f'{$mt / $pt:.2f}×')")
+    mr=$(python3 -c "print(f'{$mm / $pm:.2f}×')")
+    table+=$'\n'"| $(basename "$f") | $rows | $mt | $pt | $tr | $((mm / 1024)) | $((pm / 1024)) | $mr |"
+done
+
+header="Profile benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, pandas $pandas_version, median of $runs runs (ratio < 1: mlcycle is faster / smaller)."
+printf '%s\n\n%s\n' "$header" "$table" | tee Benchmarks/profile/results.md
