@@ -358,6 +358,30 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         return out
     }
 
+    // MARK: Walking records
+
+    /// Tokenizes the records `range`, checks that each has the header's field count, and calls `body` with the
+    /// record's index and its fields; stops at the first malformed record or the first error `body` returns.
+    @inline(__always)
+    func forEachRecord(_ range: Range<Int>, starts: UnsafeBufferPointer<Int>, ends: UnsafeBufferPointer<Int>,
+                       names: [String], spans: UnsafeMutablePointer<FieldSpan>,
+                       _ body: (Int, UnsafeMutablePointer<FieldSpan>) -> DataError?) -> DataError? {
+        let columnCount = names.count
+        for r in range {
+            let count: Int
+            do throws(TokenizeError) {
+                count = try tokenize(starts[r], ends[r], into: spans, capacity: columnCount)
+            } catch let e {
+                return dataError(e, names: names)
+            }
+            if count != columnCount {
+                return .raggedRow(file: fileName, line: lineNumber(at: starts[r]), expected: columnCount, found: count)
+            }
+            if let e = body(r, spans) { return e }
+        }
+        return nil
+    }
+
     // MARK: Pass 2
 
     private func inferTypes(records: (starts: [Int], ends: [Int]), chunkBounds: [Int], names: [String], fixed: [DataType?]) throws -> (types: [DataType], sawValue: [Bool]) {
@@ -374,24 +398,15 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
             defer { spans.deallocate() }
             starts.withUnsafeBufferPointer { starts in
                 ends.withUnsafeBufferPointer { ends in
-                    for r in chunkBounds[chunk]..<chunkBounds[chunk + 1] {
-                        let count: Int
-                        do throws(TokenizeError) {
-                            count = try tokenize(starts[r], ends[r], into: spans, capacity: columnCount)
-                        } catch let e {
-                            error = dataError(e, names: names)
-                            return
-                        }
-                        if count != columnCount {
-                            error = .raggedRow(file: fileName, line: lineNumber(at: starts[r]), expected: columnCount, found: count)
-                            return
-                        }
+                    error = forEachRecord(chunkBounds[chunk]..<chunkBounds[chunk + 1], starts: starts, ends: ends,
+                                          names: names, spans: spans) { _, spans in
                         for c in 0..<columnCount where masks[c] != 0 || !saw[c] {
                             let s = spans[c]
                             if !s.quoted && missing.matches(p + s.start, s.length) { continue }
                             saw[c] = true
                             if masks[c] != 0 { masks[c] &= FieldParsing.classify(p + s.start, s.length) }
                         }
+                        return nil
                     }
                 }
             }
@@ -472,19 +487,9 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
                 ends.withUnsafeBufferPointer { ends in
                     sinks.withUnsafeBufferPointer { sinks in
                         types.withUnsafeBufferPointer { types in
-                            for r in chunkBounds[chunk]..<chunkBounds[chunk + 1] {
+                            error = forEachRecord(chunkBounds[chunk]..<chunkBounds[chunk + 1], starts: starts, ends: ends,
+                                                  names: names, spans: spans) { r, spans in
                                 let row = r - firstData
-                                let count: Int
-                                do throws(TokenizeError) {
-                                    count = try tokenize(starts[r], ends[r], into: spans, capacity: columnCount)
-                                } catch let e {
-                                    error = dataError(e, names: names)
-                                    return
-                                }
-                                if count != columnCount {
-                                    error = .raggedRow(file: fileName, line: lineNumber(at: starts[r]), expected: columnCount, found: count)
-                                    return
-                                }
                                 for c in 0..<columnCount {
                                     guard let sink = sinks[c], !failed[c] else { continue }
                                     let s = spans[c]
@@ -524,11 +529,11 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
                                     if !ok && !strict[c] {
                                         failed[c] = true
                                     } else if !ok {
-                                        error = .invalidValue(file: fileName, line: lineNumber(at: starts[r]), column: c + 1,
-                                                              columnName: names[c], value: fieldString(s), expected: types[c])
-                                        return
+                                        return .invalidValue(file: fileName, line: lineNumber(at: starts[r]), column: c + 1,
+                                                             columnName: names[c], value: fieldString(s), expected: types[c])
                                     }
                                 }
+                                return nil
                             }
                         }
                     }
