@@ -19,8 +19,13 @@ let package = Package(
         // Core: pure Swift, no server, database or YAML package (DESIGN.md, "Rules of the house").
         .target(name: "MLCycleData"),
         .target(name: "MLCycleQuality", dependencies: ["MLCycleData"]),
+        .target(name: "MLCyclePrep", dependencies: ["MLCycleData"]),
+        .target(name: "MLCycleLearn", dependencies: ["MLCycleData"]),
+        .target(name: "MLCycleEvaluate", dependencies: ["MLCycleData", "MLCycleLearn"]),
+        .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleQuality"]),
         .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality"]),
-        // Integrations: the only targets that may import a database driver or a YAML parser.
+        // Integrations: the only targets that may import a database driver, a server or a YAML parser.
+        // MLCycleStore (GRDB, postgres-nio) and MLCycleServe (Hummingbird) join when their issues are built.
         .target(name: "MLCycleSources", dependencies: [
             "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -217,10 +217,26 @@ struct Fingerprint: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
+    @Option(help: "Write {fingerprint, rows, columns: [{name, type}]} as JSON to this file ('-' for standard output).")
+    var json: String?
+
+    struct Output: Encodable {
+        struct Field: Encodable { var name: String; var type: DataType }
+        var fingerprint: String
+        var rows: Int
+        var columns: [Field]
+    }
+
     func run() throws {
         try runReportingErrors {
             let table = try input.load()
-            print("\(table.fingerprint())  \(table.rowCount) rows × \(table.columnCount) columns  \(input.file)")
+            let fingerprint = table.fingerprint()
+            if let json {
+                let output = Output(fingerprint: fingerprint, rows: table.rowCount,
+                                    columns: table.schema.map { Output.Field(name: $0.name, type: $0.type) })
+                try emit(try encodeJSON(output), to: json)
+            }
+            if json != "-" { print("\(fingerprint)  \(table.rowCount) rows × \(table.columnCount) columns  \(input.file)") }
         }
     }
 }

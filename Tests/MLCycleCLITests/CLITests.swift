@@ -144,5 +144,10 @@ id,price,area,zone,built,remodeled
         let a = try CLI.run(["fingerprint", "a.csv"], in: dir), b = try CLI.run(["fingerprint", "b.jsonl"], in: dir)
         #expect(a.status == 0 && b.status == 0)
         #expect(a.stdout.prefix(64) == b.stdout.prefix(64))
+        let j = try CLI.run(["fingerprint", "a.csv", "--json", "-"], in: dir)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any])
+        #expect(parsed["fingerprint"] as? String == String(a.stdout.prefix(64)))
+        #expect(parsed["rows"] as? Int == 1)
+        #expect((parsed["columns"] as? [[String: Any]])?.first?["type"] as? String == "int64")
     }
 }

@@ -1,0 +1,2 @@
+// MLCycleMonitor: drift statistics, windows and alert rules. Depends on MLCycleData and MLCycleQuality.
+// Built by the monitoring issue; empty until then.
