@@ -2,6 +2,8 @@ import ArgumentParser
 import CMallocTuning
 import Foundation
 import MLCycleData
+import MLCycleEvaluate
+import MLCycleLearn
 import MLCycleProject
 import MLCycleQuality
 import MLCycleReport
@@ -24,7 +26,7 @@ struct MLCycle: ParsableCommand {
         commandName: "mlcycle",
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: "0.1.0",
-        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self]
+        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Train.self, Predict.self]
     )
 }
 
@@ -237,6 +239,117 @@ struct Fingerprint: ParsableCommand {
                 try emit(try encodeJSON(output), to: json)
             }
             if json != "-" { print("\(fingerprint)  \(table.rowCount) rows × \(table.columnCount) columns  \(input.file)") }
+        }
+    }
+}
+
+/// `--data FILE` plus the shared reading options (delimiter, missing tokens, forced types).
+struct DataOptions: ParsableArguments {
+    @Option(help: "A CSV, TSV or JSON Lines file.")
+    var data: String
+
+    @Option(help: "Field delimiter of a CSV file (one character; \\t for tab).")
+    var delimiter: String = ","
+
+    @Option(name: .customLong("na"), help: "A missing-value token (repeatable); replaces the defaults.")
+    var missingTokens: [String] = []
+
+    func csvOptions() throws -> CSVOptions {
+        var options = CSVOptions()
+        let d = delimiter == "\\t" ? "\t" : delimiter
+        guard d.count == 1, let c = d.first else { throw ValidationError("--delimiter must be one character, not '\(delimiter)'") }
+        options.delimiter = c
+        if !missingTokens.isEmpty { options.missingTokens = missingTokens }
+        return options
+    }
+
+    func load(_ path: String? = nil) throws -> MLCycleData.Table {
+        try DataSource.forFile(path ?? data, csvOptions: try csvOptions()).load()
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Fit a model on part of a table and measure it on the rest.")
+
+    @OptionGroup var input: DataOptions
+
+    @Option(help: "The column to predict.")
+    var target: String
+
+    @Option(help: "regression, binary or multiclass.")
+    var task: String
+
+    @Option(help: "The learner: \(TrainingRun.learners.joined(separator: ", ")) (tree, forest and gbdt are coming).")
+    var learner: String
+
+    @Option(name: .customLong("param"), help: "A hyperparameter as NAME=VALUE (repeatable), e.g. alpha=1 or C=0.5.")
+    var parameters: [String] = []
+
+    @Option(help: "A column not to learn from (repeatable), e.g. an ID.")
+    var drop: [String] = []
+
+    @Option(help: "Share of rows held out at random for testing.")
+    var testFraction: Double = 0.2
+
+    @Option(help: "Test on this file instead of a random part of --data.")
+    var test: String?
+
+    @Option(help: "Seed of the random split.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Write the fitted model (JSON) to this file.")
+    var out: String?
+
+    @Option(help: "Write the report as JSON to this file ('-' for standard output).")
+    var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            guard let task = Task(rawValue: self.task), task != .clustering else {
+                throw ValidationError("--task must be regression, binary or multiclass, not '\(self.task)'")
+            }
+            var params = [String: String]()
+            for p in parameters {
+                let parts = p.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw ValidationError("--param takes NAME=VALUE, got '\(p)'") }
+                params[parts[0]] = parts[1]
+            }
+            let table = try input.load()
+            let testTable = try test.map { try input.load($0) }
+            let (model, report) = try TrainingRun.run(table, options: TrainingOptions(
+                target: target, task: task, learner: learner, parameters: params, drop: drop,
+                testFraction: testFraction, testTable: testTable, seed: seed))
+            if let out { try model.write(to: out) }
+            if let json { try emit(try encodeJSON(report), to: json) }
+            if json != "-" {
+                print("\(learner) \(task.rawValue) on \(report.target): \(report.trainRows) training rows, \(report.testRows) test rows" +
+                      (report.rowsWithoutTarget > 0 ? " (\(report.rowsWithoutTarget) rows without a target left out)" : ""))
+                if let positive = report.positiveClass { print("positive class: \(positive)") }
+                for (name, value) in report.metrics.sorted(by: { $0.key < $1.key }) { print("  \(cell(name, 14)) \(String(format: "%.6g", value))") }
+                print(String(format: "  fit %.3f s, predict %.3f s", report.fitSeconds, report.predictSeconds))
+                if let out { print("model written to \(out)") }
+            }
+        }
+    }
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Score a table with a saved model; one output row per input row.")
+
+    @Option(help: "A model file written by `mlcycle train --out`.")
+    var model: String
+
+    @OptionGroup var input: DataOptions
+
+    @Option(help: "Write the predictions (CSV) to this file ('-' for standard output).")
+    var out: String
+
+    func run() throws {
+        try runReportingErrors {
+            let file = try ModelFile.load(path: model)
+            let table = try input.load()
+            let predictions = try file.model().predictTable(table)
+            try emit(Data(CSVWriter.string(predictions).utf8), to: out)
         }
     }
 }

@@ -1,0 +1,128 @@
+import Foundation
+import MLCycleData
+import MLCycleLearn
+
+/// What `mlcycle train` does: split, fit on the training part, measure on the test part.
+public struct TrainingOptions: Sendable {
+    public var target: String
+    public var task: Task
+    /// `linear` or `logistic` for now.
+    public var learner: String
+    public var parameters: [String: String]
+    public var drop: [String]
+    /// Share of rows held out at random for testing (ignored when `testTable` is given).
+    public var testFraction: Double
+    public var testTable: Table?
+    public var seed: UInt64
+
+    public init(target: String, task: Task, learner: String, parameters: [String: String] = [:], drop: [String] = [],
+                testFraction: Double = 0.2, testTable: Table? = nil, seed: UInt64 = 42) {
+        self.target = target
+        self.task = task
+        self.learner = learner
+        self.parameters = parameters
+        self.drop = drop
+        self.testFraction = testFraction
+        self.testTable = testTable
+        self.seed = seed
+    }
+}
+
+/// The outcome of a training run, as `train --json` prints it.
+public struct TrainingReport: Codable, Sendable {
+    public var task: Task
+    public var learner: String
+    public var target: String
+    public var trainRows: Int
+    public var testRows: Int
+    /// Rows left out because their target is missing.
+    public var rowsWithoutTarget: Int
+    /// The class whose precision, recall and probability are reported (binary tasks).
+    public var positiveClass: String?
+    public var metrics: [String: Double]
+    public var fitSeconds: Double
+    public var predictSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case task, learner, target, metrics
+        case trainRows = "train_rows", testRows = "test_rows", rowsWithoutTarget = "rows_without_target"
+        case positiveClass = "positive_class", fitSeconds = "fit_seconds", predictSeconds = "predict_seconds"
+    }
+}
+
+public enum TrainingRun {
+    public static let learners = ["linear", "logistic"]
+
+    public static func run(_ table: Table, options o: TrainingOptions) throws -> (ModelFile, TrainingReport) {
+        guard learners.contains(o.learner) else {
+            throw LearnError.unsupported("learner '\(o.learner)' is not built yet; available: \(learners.joined(separator: ", "))")
+        }
+        if o.learner == "linear" && o.task != .regression { throw LearnError.unsupported("the linear learner is for regression; use --learner logistic for classification") }
+        if o.learner == "logistic" && o.task == .regression { throw LearnError.unsupported("the logistic learner is for classification; use --learner linear for regression") }
+        guard o.testTable != nil || (o.testFraction > 0 && o.testFraction < 1) else {
+            throw LearnError.invalidParameter(name: "test-fraction", value: String(o.testFraction), expected: "a number between 0 and 1")
+        }
+        // Rows without a target take no part.
+        let (_, missingTarget) = try TargetValues.read(table, column: o.target, task: o.task == .binary ? .multiclass : o.task)
+        let missing = Set(missingTarget)
+        let labelled = table.taking((0..<table.rowCount).filter { !missing.contains($0) })
+        let train: Table, test: Table
+        if let t = o.testTable {
+            train = labelled
+            test = t.taking((0..<t.rowCount).filter { (try? t.column(o.target).isValid($0)) ?? false })
+        } else {
+            var rng = SeededGenerator(seed: o.seed)
+            var order = Array(0..<labelled.rowCount)
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
+            let testCount = max(1, Int((Double(labelled.rowCount) * o.testFraction).rounded()))
+            test = labelled.taking(Array(order[0..<min(testCount, order.count)]).sorted())
+            train = labelled.taking(Array(order[min(testCount, order.count)...]).sorted())
+        }
+        let schema = try FeatureSchema.infer(from: train, target: o.target, drop: o.drop)
+        let trainData = try schema.encode(train), testData = try schema.encode(test)
+        let started = Date()
+        let model: FittedModel
+        var positiveClass: String? = nil
+        switch o.learner {
+        case "linear":
+            let y = try TargetValues.read(train, column: o.target, task: .regression).0.numbers()
+            model = .linear(try LinearRegression(parameters: o.parameters).fit(schema: schema, data: trainData, target: y))
+        default:
+            let (y, labels) = try TargetValues.read(train, column: o.target, task: o.task).0.classes()
+            model = .logistic(try LogisticRegression(parameters: o.parameters).fit(schema: schema, data: trainData, classes: y, labels: labels))
+        }
+        let fitSeconds = Date().timeIntervalSince(started)
+        let predictStarted = Date()
+        let predictions = model.predict(testData)
+        let predictSeconds = Date().timeIntervalSince(predictStarted)
+
+        let metrics: [String: Double]
+        switch o.task {
+        case .regression:
+            let y = try TargetValues.read(test, column: o.target, task: .regression).0.numbers()
+            metrics = Metrics.regression(actual: y, predicted: predictions.values)
+        case .binary:
+            let labels = model.labels
+            let y = try TargetValues.read(test, column: o.target, task: .binary, labels: labels).0.classes().indices
+            let trainY = try TargetValues.read(train, column: o.target, task: .binary, labels: labels).0.classes().indices
+            if y.contains(-1) { throw LearnError.unsupported("the test data has a class the training data does not have") }
+            // The positive class is the minority class of the training data.
+            let ones = trainY.filter { $0 == 1 }.count
+            let positive = ones * 2 <= trainY.count ? 1 : 0
+            positiveClass = labels[positive]
+            metrics = Metrics.binary(positive: y.map { Int($0) == positive },
+                                     probability: (0..<test.rowCount).map { predictions.probability(row: $0, class: positive) })
+        case .multiclass:
+            let y = try TargetValues.read(test, column: o.target, task: .multiclass, labels: model.labels).0.classes().indices
+            if y.contains(-1) { throw LearnError.unsupported("the test data has a class the training data does not have; use a larger training part or stratify") }
+            metrics = Metrics.multiclass(actual: y.map(Int.init), probabilities: predictions.probabilities, classes: model.labels.count)
+        case .clustering:
+            throw LearnError.unsupported("clustering is not built yet")
+        }
+        let file = ModelFile(model: model, learner: o.learner, task: o.task, target: o.target, parameters: o.parameters)
+        let report = TrainingReport(task: o.task, learner: o.learner, target: o.target, trainRows: train.rowCount, testRows: test.rowCount,
+                                    rowsWithoutTarget: missing.count, positiveClass: positiveClass, metrics: metrics,
+                                    fitSeconds: fitSeconds, predictSeconds: predictSeconds)
+        return (file, report)
+    }
+}

@@ -1,0 +1,392 @@
+import Foundation
+import MLCycleData
+
+/// How features become the columns of a linear model: numbers as they are (missing → the training mean),
+/// categories one-hot with the first level as the reference (missing or unseen → all zeros).
+public struct DesignMatrixSpec: Codable, Sendable, Equatable {
+    public struct Term: Codable, Sendable, Equatable {
+        /// Index into the schema's features.
+        public var feature: Int
+        /// For a categorical feature: the level this indicator is 1 for.
+        public var level: Int?
+        /// The value used where a numeric feature is missing.
+        public var fill: Double
+        /// Readable name: the column, or `column=level`.
+        public var name: String
+    }
+    public var terms: [Term]
+
+    /// Terms for a schema, with fill values (means) from the training data.
+    static func fit(schema: FeatureSchema, data: Dataset) -> DesignMatrixSpec {
+        var terms = [Term]()
+        for (i, f) in schema.features.enumerated() {
+            switch data.columns[i] {
+            case .numeric(let v, let valid):
+                var sum = 0.0, n = 0
+                for r in 0..<v.count where valid?[r] ?? true { sum += v[r]; n += 1 }
+                terms.append(Term(feature: i, level: nil, fill: n > 0 ? sum / Double(n) : 0, name: f.name))
+            case .categorical(_, let levels):
+                for l in 1..<max(1, levels) { terms.append(Term(feature: i, level: l, fill: 0, name: "\(f.name)=\(f.levels?[l] ?? String(l))")) }
+            }
+        }
+        return DesignMatrixSpec(terms: terms)
+    }
+
+    /// The n × p matrix (row-major) of the terms for a dataset.
+    func matrix(_ data: Dataset) -> [Double] {
+        let p = terms.count, n = data.rows
+        var x = [Double](repeating: 0, count: n * p)
+        for (j, t) in terms.enumerated() {
+            switch data.columns[t.feature] {
+            case .numeric(let v, let valid):
+                for r in 0..<n { x[r * p + j] = (valid?[r] ?? true) ? v[r] : t.fill }
+            case .categorical(let codes, _):
+                let level = Int32(t.level ?? -1)
+                for r in 0..<n where codes[r] == level { x[r * p + j] = 1 }
+            }
+        }
+        return x
+    }
+}
+
+/// Dense symmetric positive-definite solves (Cholesky), for the normal equations and Newton steps.
+enum Cholesky {
+    /// Solves A x = b for a symmetric positive-definite `a` (n × n, row-major); nil when `a` is not positive definite.
+    static func solve(_ a: [Double], _ b: [Double], n: Int) -> [Double]? {
+        var l = a
+        // Factor A = L Lᵀ in place (lower triangle).
+        for j in 0..<n {
+            var d = l[j * n + j]
+            for k in 0..<j { d -= l[j * n + k] * l[j * n + k] }
+            guard d > 0, d.isFinite else { return nil }
+            let djj = d.squareRoot()
+            l[j * n + j] = djj
+            for i in (j + 1)..<max(j + 1, n) {
+                var s = l[i * n + j]
+                for k in 0..<j { s -= l[i * n + k] * l[j * n + k] }
+                l[i * n + j] = s / djj
+            }
+        }
+        var y = b
+        for i in 0..<n {
+            var s = y[i]
+            for k in 0..<i { s -= l[i * n + k] * y[k] }
+            y[i] = s / l[i * n + i]
+        }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            var s = y[i]
+            for k in (i + 1)..<max(i + 1, n) { s -= l[k * n + i] * y[k] }
+            y[i] = s / l[i * n + i]
+        }
+        return y
+    }
+}
+
+/// Column means and standard deviations of a row-major matrix (for standardising internally).
+func columnMoments(_ x: [Double], rows n: Int, columns p: Int) -> (mean: [Double], scale: [Double]) {
+    var mean = [Double](repeating: 0, count: p), scale = [Double](repeating: 0, count: p)
+    for r in 0..<n { for j in 0..<p { mean[j] += x[r * p + j] } }
+    for j in 0..<p { mean[j] /= Double(max(1, n)) }
+    for r in 0..<n { for j in 0..<p { let d = x[r * p + j] - mean[j]; scale[j] += d * d } }
+    for j in 0..<p { scale[j] = (scale[j] / Double(max(1, n))).squareRoot() }
+    return (mean, scale)
+}
+
+// MARK: - Linear regression
+
+/// Ordinary least squares, or ridge with `alpha > 0` (scikit-learn's `Ridge(alpha)`: the penalty is on the
+/// coefficients in original units, the intercept is not penalised). Solved exactly via the normal equations on
+/// internally standardised columns (Cholesky), not by gradient descent.
+public struct LinearRegression: Sendable {
+    public var alpha: Double
+
+    public static let parameterNames = ["alpha"]
+
+    public init(alpha: Double = 0) { self.alpha = alpha }
+
+    public init(parameters: [String: String]) throws {
+        self.init()
+        for (k, v) in parameters {
+            guard k == "alpha" else { throw LearnError.unknownParameter(name: k, known: Self.parameterNames) }
+            guard let a = Double(v), a >= 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a number ≥ 0") }
+            alpha = a
+        }
+    }
+
+    public func fit(schema: FeatureSchema, data: Dataset, target: [Double]) throws -> LinearRegressionModel {
+        guard data.rows >= 2 else { throw LearnError.tooFewRows(needed: 2, found: data.rows) }
+        let design = DesignMatrixSpec.fit(schema: schema, data: data)
+        let p = design.terms.count, n = data.rows
+        let x = design.matrix(data)
+        let (mean, scale) = columnMoments(x, rows: n, columns: p)
+        let yMean = Statistics.mean(target)
+        // Standardised columns; constant ones are left out (coefficient 0).
+        let active = (0..<p).filter { scale[$0] > 1e-12 * max(1, abs(mean[$0])) }
+        let q = active.count
+        var gram = [Double](repeating: 0, count: q * q), rhs = [Double](repeating: 0, count: q)
+        var z = [Double](repeating: 0, count: q)
+        for r in 0..<n {
+            for (a, j) in active.enumerated() { z[a] = (x[r * p + j] - mean[j]) / scale[j] }
+            let yc = target[r] - yMean
+            for a in 0..<q {
+                rhs[a] += z[a] * yc
+                for b in 0...a { gram[a * q + b] += z[a] * z[b] }
+            }
+        }
+        for a in 0..<q {
+            for b in 0..<a { gram[b * q + a] = gram[a * q + b] }
+            // w = β / s, so alpha·w² = (alpha / s²)·β²
+            gram[a * q + a] += alpha / (scale[active[a]] * scale[active[a]])
+        }
+        guard let beta = Cholesky.solve(gram, rhs, n: q) else {
+            throw LearnError.unsupported("the features are collinear (some column is a combination of others); drop one, or use ridge with --param alpha=1")
+        }
+        var coefficients = [Double](repeating: 0, count: p)
+        for (a, j) in active.enumerated() { coefficients[j] = beta[a] / scale[j] }
+        var intercept = yMean
+        for j in 0..<p { intercept -= coefficients[j] * mean[j] }
+        return LinearRegressionModel(schema: schema, design: design, coefficients: coefficients, intercept: intercept)
+    }
+}
+
+/// A fitted linear regression: `intercept + Σ coefficient · term`, coefficients in original units.
+public struct LinearRegressionModel: Codable, Sendable, Equatable {
+    public var schema: FeatureSchema
+    public var design: DesignMatrixSpec
+    public var coefficients: [Double]
+    public var intercept: Double
+
+    public func predict(_ data: Dataset) -> Predictions {
+        let p = coefficients.count
+        let x = design.matrix(data)
+        let values = (0..<data.rows).map { r in
+            var s = intercept
+            for j in 0..<p { s += coefficients[j] * x[r * p + j] }
+            return s
+        }
+        return Predictions(values: values, probabilities: [], classCount: 0)
+    }
+}
+
+// MARK: - Logistic regression
+
+/// L2-regularised logistic regression as scikit-learn's `LogisticRegression(C)`: minimises
+/// C · Σ log-loss + ½ ‖w‖² (intercepts not penalised), binary with one weight vector, multiclass multinomial
+/// (softmax). Solved by Newton's method with a backtracking line search to a gradient norm below `tol`.
+public struct LogisticRegression: Sendable {
+    public var c: Double
+    public var maxIterations: Int
+    public var tolerance: Double
+
+    public static let parameterNames = ["C", "max_iter", "tol"]
+
+    public init(c: Double = 1, maxIterations: Int = 100, tolerance: Double = 1e-10) {
+        self.c = c
+        self.maxIterations = maxIterations
+        self.tolerance = tolerance
+    }
+
+    public init(parameters: [String: String]) throws {
+        self.init()
+        for (k, v) in parameters {
+            switch k {
+            case "C":
+                guard let x = Double(v), x > 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a number > 0") }
+                c = x
+            case "max_iter":
+                guard let x = Int(v), x > 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number > 0") }
+                maxIterations = x
+            case "tol":
+                guard let x = Double(v), x > 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a number > 0") }
+                tolerance = x
+            default:
+                throw LearnError.unknownParameter(name: k, known: Self.parameterNames)
+            }
+        }
+    }
+
+    public func fit(schema: FeatureSchema, data: Dataset, classes y: [Int32], labels: [String]) throws -> LogisticRegressionModel {
+        guard data.rows >= 2 else { throw LearnError.tooFewRows(needed: 2, found: data.rows) }
+        let design = DesignMatrixSpec.fit(schema: schema, data: data)
+        let p = design.terms.count, n = data.rows
+        let x = design.matrix(data)
+        let (mean, rawScale) = columnMoments(x, rows: n, columns: p)
+        let scale = rawScale.map { $0 > 1e-12 ? $0 : 1 }
+        // Standardised design with a leading 1 for the intercept: z = [1, (x - mean) / scale].
+        let d = p + 1
+        var z = [Double](repeating: 0, count: n * d)
+        for r in 0..<n {
+            z[r * d] = 1
+            for j in 0..<p { z[r * d + j + 1] = (x[r * p + j] - mean[j]) / scale[j] }
+        }
+        // Penalty in standardised space: ½ Σ (β_j / s_j)² / C.
+        let penalty = [0] + (0..<p).map { rawScale[$0] > 1e-12 ? 1 / (c * scale[$0] * scale[$0]) : 1 / c }
+        let k = labels.count == 2 ? 1 : labels.count // binary: one weight vector, as scikit-learn
+        var beta = [Double](repeating: 0, count: k * d)
+        var iterations = 0
+        var converged = false
+        var previousLoss = Double.infinity
+        while iterations < maxIterations {
+            iterations += 1
+            let (loss, gradient, hessian) = Self.objective(beta, z: z, y: y, n: n, d: d, k: k, penalty: penalty, needHessian: true)
+            let gnorm = gradient.reduce(0) { max($0, abs($1)) }
+            if gnorm <= tolerance * Double(max(1, n)) || abs(previousLoss - loss) <= 1e-15 * max(1, abs(loss)) {
+                converged = true
+                break
+            }
+            previousLoss = loss
+            var h = hessian!
+            let size = k * d
+            // The multinomial intercepts are identified only up to a shared constant: a tiny ridge keeps H invertible.
+            if k > 1 { for cls in 0..<k { h[(cls * d) * size + cls * d] += 1e-12 } }
+            guard let step = Cholesky.solve(h, gradient, n: size) else {
+                throw LearnError.unsupported("logistic regression could not take a Newton step (the features are degenerate); drop constant or duplicated columns")
+            }
+            // Backtracking line search on the objective.
+            var t = 1.0
+            var accepted = false
+            let descent = zip(gradient, step).reduce(0) { $0 + $1.0 * $1.1 }
+            while t > 1e-10 {
+                let candidate = zip(beta, step).map { $0 - t * $1 }
+                let (newLoss, _, _) = Self.objective(candidate, z: z, y: y, n: n, d: d, k: k, penalty: penalty, needHessian: false)
+                if newLoss <= loss - 1e-4 * t * descent {
+                    beta = candidate
+                    accepted = true
+                    break
+                }
+                t /= 2
+            }
+            if !accepted { converged = true; break }
+        }
+        // Back to original units.
+        var coefficients = [Double](repeating: 0, count: k * p)
+        var intercepts = [Double](repeating: 0, count: k)
+        for cls in 0..<k {
+            var b = beta[cls * d]
+            for j in 0..<p {
+                let w = beta[cls * d + j + 1] / scale[j]
+                coefficients[cls * p + j] = w
+                b -= w * mean[j]
+            }
+            intercepts[cls] = b
+        }
+        if k > 1 { // report the symmetric solution: intercepts summing to zero
+            let m = intercepts.reduce(0, +) / Double(k)
+            intercepts = intercepts.map { $0 - m }
+        }
+        return LogisticRegressionModel(schema: schema, design: design, labels: labels, coefficients: coefficients,
+                                       intercepts: intercepts, iterations: iterations, converged: converged)
+    }
+
+    /// Penalised negative log-likelihood, its gradient and (optionally) its Hessian in the standardised space.
+    static func objective(_ beta: [Double], z: [Double], y: [Int32], n: Int, d: Int, k: Int, penalty: [Double],
+                          needHessian: Bool) -> (Double, [Double], [Double]?) {
+        let size = k * d
+        var loss = 0.0
+        var gradient = [Double](repeating: 0, count: size)
+        var hessian: [Double]? = needHessian ? [Double](repeating: 0, count: size * size) : nil
+        var scores = [Double](repeating: 0, count: max(k, 2))
+        var probs = [Double](repeating: 0, count: max(k, 2))
+        for r in 0..<n {
+            let row = r * d
+            if k == 1 {
+                var s = 0.0
+                for j in 0..<d { s += beta[j] * z[row + j] }
+                let yr = Double(y[r])
+                // log(1 + e^s) - y·s, computed stably
+                loss += (s > 0 ? s + log1p(exp(-s)) : log1p(exp(s))) - yr * s
+                let pr = 1 / (1 + exp(-s))
+                let g = pr - yr
+                for j in 0..<d { gradient[j] += g * z[row + j] }
+                if needHessian {
+                    let w = pr * (1 - pr)
+                    for a in 0..<d { for b in 0...a { hessian![a * size + b] += w * z[row + a] * z[row + b] } }
+                }
+            } else {
+                var maxScore = -Double.infinity
+                for cls in 0..<k {
+                    var s = 0.0
+                    for j in 0..<d { s += beta[cls * d + j] * z[row + j] }
+                    scores[cls] = s
+                    maxScore = max(maxScore, s)
+                }
+                var sum = 0.0
+                for cls in 0..<k { probs[cls] = exp(scores[cls] - maxScore); sum += probs[cls] }
+                for cls in 0..<k { probs[cls] /= sum }
+                let yr = Int(y[r])
+                loss += -(scores[yr] - maxScore - log(sum))
+                for cls in 0..<k {
+                    let g = probs[cls] - (cls == yr ? 1 : 0)
+                    for j in 0..<d { gradient[cls * d + j] += g * z[row + j] }
+                }
+                if needHessian {
+                    for c1 in 0..<k {
+                        for c2 in 0...c1 {
+                            let w = c1 == c2 ? probs[c1] * (1 - probs[c1]) : -probs[c1] * probs[c2]
+                            for a in 0..<d {
+                                let za = w * z[row + a]
+                                for b in 0..<d { hessian![(c1 * d + a) * size + c2 * d + b] += za * z[row + b] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for cls in 0..<k {
+            for j in 0..<d {
+                let i = cls * d + j
+                loss += 0.5 * penalty[j] * beta[i] * beta[i]
+                gradient[i] += penalty[j] * beta[i]
+                if needHessian { hessian![i * size + i] += penalty[j] }
+            }
+        }
+        if needHessian { // only the lower triangle was accumulated: mirror it
+            for a in 0..<size { for b in 0..<a { hessian![b * size + a] = hessian![a * size + b] } }
+        }
+        return (loss, gradient, hessian)
+    }
+}
+
+/// A fitted logistic regression; coefficients in original units, one row per class (one row for binary).
+public struct LogisticRegressionModel: Codable, Sendable, Equatable {
+    public var schema: FeatureSchema
+    public var design: DesignMatrixSpec
+    public var labels: [String]
+    /// Row-major: `weightRows × terms`.
+    public var coefficients: [Double]
+    public var intercepts: [Double]
+    public var iterations: Int
+    public var converged: Bool
+
+    public func predict(_ data: Dataset) -> Predictions {
+        let p = design.terms.count, k = intercepts.count, classes = labels.count
+        let x = design.matrix(data)
+        var values = [Double](repeating: 0, count: data.rows)
+        var probabilities = [Double](repeating: 0, count: data.rows * classes)
+        var scores = [Double](repeating: 0, count: k)
+        for r in 0..<data.rows {
+            for cls in 0..<k {
+                var s = intercepts[cls]
+                for j in 0..<p { s += coefficients[cls * p + j] * x[r * p + j] }
+                scores[cls] = s
+            }
+            if k == 1 {
+                let p1 = 1 / (1 + exp(-scores[0]))
+                probabilities[r * 2] = 1 - p1
+                probabilities[r * 2 + 1] = p1
+                values[r] = p1 > 0.5 ? 1 : 0
+            } else {
+                let m = scores.max() ?? 0
+                var sum = 0.0
+                for cls in 0..<k { sum += exp(scores[cls] - m) }
+                var best = 0
+                for cls in 0..<k {
+                    probabilities[r * classes + cls] = exp(scores[cls] - m) / sum
+                    if probabilities[r * classes + cls] > probabilities[r * classes + best] { best = cls }
+                }
+                values[r] = Double(best)
+            }
+        }
+        return Predictions(values: values, probabilities: probabilities, classCount: classes)
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import MLCycleData
+
+/// A fitted model of any learner.
+public enum FittedModel: Sendable, Equatable {
+    case linear(LinearRegressionModel)
+    case logistic(LogisticRegressionModel)
+
+    public var schema: FeatureSchema {
+        switch self {
+        case .linear(let m): return m.schema
+        case .logistic(let m): return m.schema
+        }
+    }
+
+    /// Class labels (classification), empty for regression.
+    public var labels: [String] {
+        switch self {
+        case .linear: return []
+        case .logistic(let m): return m.labels
+        }
+    }
+
+    public func predict(_ data: Dataset) -> Predictions {
+        switch self {
+        case .linear(let m): return m.predict(data)
+        case .logistic(let m): return m.predict(data)
+        }
+    }
+
+    /// Predictions for a table's rows, in order: `prediction` (the value, or the label) and, for classification,
+    /// `probability_<label>` per class. Columns the model does not use (such as the target) are ignored.
+    public func predictTable(_ table: Table) throws -> Table {
+        let p = predict(try schema.encode(table))
+        if labels.isEmpty { return try Table(columns: [Column(name: "prediction", doubles: p.values.map { $0 })]) }
+        var columns = [Column(name: "prediction", strings: p.values.map { labels[Int($0)] })]
+        for (k, label) in labels.enumerated() {
+            columns.append(Column(name: "probability_\(label)", doubles: (0..<table.rowCount).map { p.probability(row: $0, class: k) }))
+        }
+        return try Table(columns: columns)
+    }
+}
+
+/// The versioned JSON file a fitted model is saved in.
+///
+/// ```json
+/// {"format": "mlcycle-model", "version": 1, "learner": "linear", "task": "regression", "target": "Sale_Price",
+///  "parameters": {"alpha": "1"}, "created": "2026-11-24T23:00:00Z", "mlcycle_version": "0.1.0",
+///  "linear": {"schema": {...}, "design": {...}, "coefficients": [...], "intercept": 1.5}}
+/// ```
+/// Exactly one of the learner keys (`linear`, `logistic`) is present. Numbers are written with the shortest
+/// text that reads back to the same double, so a loaded model predicts bit for bit what the saved one did.
+public struct ModelFile: Codable, Sendable, Equatable {
+    public static let formatName = "mlcycle-model"
+    public static let currentVersion = 1
+
+    public var format: String
+    public var version: Int
+    public var learner: String
+    public var task: Task
+    public var target: String
+    public var parameters: [String: String]
+    public var created: String
+    public var mlcycleVersion: String
+    public var linear: LinearRegressionModel?
+    public var logistic: LogisticRegressionModel?
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, learner, task, target, parameters, created
+        case mlcycleVersion = "mlcycle_version"
+        case linear, logistic
+    }
+
+    public init(model: FittedModel, learner: String, task: Task, target: String, parameters: [String: String],
+                mlcycleVersion: String = "0.1.0") {
+        format = Self.formatName
+        version = Self.currentVersion
+        self.learner = learner
+        self.task = task
+        self.target = target
+        self.parameters = parameters
+        created = CalendarDate.isoString(microseconds: Int64(Date().timeIntervalSince1970) * 1_000_000)
+        self.mlcycleVersion = mlcycleVersion
+        switch model {
+        case .linear(let m): linear = m
+        case .logistic(let m): logistic = m
+        }
+    }
+
+    /// The model inside.
+    public func model() throws -> FittedModel {
+        if let linear { return .linear(linear) }
+        if let logistic { return .logistic(logistic) }
+        throw LearnError.modelFile(path: "model", reason: "the file holds no model for learner '\(learner)'")
+    }
+
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    /// Writes the model atomically.
+    public func write(to path: String) throws {
+        try AtomicFile.write(try jsonData(), to: path)
+    }
+
+    /// Reads a model file; a file that is not one, is damaged, or comes from a newer mlcycle is a clear error.
+    public static func load(path: String) throws -> ModelFile {
+        guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
+        return try decode(data, path: path)
+    }
+
+    public static func decode(_ data: Data, path: String = "model") throws -> ModelFile {
+        struct Header: Decodable { var format: String?; var version: Int? }
+        guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
+            throw LearnError.modelFile(path: path, reason: "not a model file (not JSON, or damaged)")
+        }
+        guard header.format == formatName else {
+            throw LearnError.modelFile(path: path, reason: "not an mlcycle model file (format is '\(header.format ?? "missing")')")
+        }
+        guard let version = header.version, version <= currentVersion, version >= 1 else {
+            throw LearnError.modelFile(path: path, reason: "model format version \(header.version.map(String.init) ?? "missing") is newer than this mlcycle reads (\(currentVersion)); upgrade mlcycle")
+        }
+        do {
+            let file = try JSONDecoder().decode(ModelFile.self, from: data)
+            _ = try file.model()
+            return file
+        } catch let e as LearnError {
+            throw LearnError.modelFile(path: path, reason: e.localizedDescription)
+        } catch {
+            throw LearnError.modelFile(path: path, reason: "the model is damaged: \(error)")
+        }
+    }
+}
