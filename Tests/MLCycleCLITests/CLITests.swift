@@ -150,4 +150,51 @@ id,price,area,zone,built,remodeled
         #expect(parsed["rows"] as? Int == 1)
         #expect((parsed["columns"] as? [[String: Any]])?.first?["type"] as? String == "int64")
     }
+
+    @Test func trainAndPredictFollowTheContract() throws {
+        var rows = "id,area,zone,price\n"
+        for i in 0..<60 { rows += "\(i),\(500 + i * 20),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300 + (i % 7))\n" }
+        let dir = try scratch(["houses.csv": rows, "new.csv": "zone,area,unused\nB,700,x\nQ,900,y\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try CLI.run(["train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
+                             "--drop", "id", "--param", "alpha=0.01", "--seed", "7", "--out", "model.json", "--json", "-"], in: dir)
+        #expect(t.status == 0, "\(t.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any])
+        let metrics = try #require(report["metrics"] as? [String: Double])
+        #expect(Set(metrics.keys) == ["rmse", "mae", "mape", "r2", "within_10pct"])
+        #expect((metrics["r2"] ?? 0) > 0.99)
+        #expect(report["train_rows"] as? Int == 48 && report["test_rows"] as? Int == 12)
+        #expect(report["fit_seconds"] is Double && report["predict_seconds"] is Double)
+
+        let p = try CLI.run(["predict", "--model", "model.json", "--data", "new.csv", "--out", "predictions.csv"], in: dir)
+        #expect(p.status == 0, "\(p.stderr)")
+        let out = try String(contentsOf: dir.appendingPathComponent("predictions.csv"), encoding: .utf8)
+        let lines = out.split(separator: "\n")
+        #expect(lines.first == "prediction")
+        #expect(lines.count == 3) // one row per input row, in order
+
+        let bad = try CLI.run(["predict", "--model", "houses.csv", "--data", "new.csv", "--out", "x.csv"], in: dir)
+        #expect(bad.status == 2 && bad.stderr.contains("not a model file"))
+        let unknown = try CLI.run(["train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
+                                   "--param", "lambda=1"], in: dir)
+        #expect(unknown.status == 2 && unknown.stderr.contains("unknown parameter 'lambda'"))
+        let missing = try CLI.run(["predict", "--model", "model.json", "--data", "houses.csv", "--out", "-"], in: dir)
+        #expect(missing.status == 0) // extra columns (id, price) are ignored
+    }
+
+    @Test func binaryTrainingReportsClassificationMetrics() throws {
+        var rows = "minutes,plan,churn\n"
+        for i in 0..<120 { rows += "\(i % 40),\(i % 5 == 0 ? "yes" : "no"),\((i % 40 > 28 || i % 5 == 0) && i % 3 != 0 ? "yes" : "no")\n" }
+        let dir = try scratch(["churn.csv": rows])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try CLI.run(["train", "--data", "churn.csv", "--target", "churn", "--task", "binary", "--learner", "logistic",
+                             "--out", "m.json", "--json", "-"], in: dir)
+        #expect(t.status == 0, "\(t.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any])
+        #expect(Set((report["metrics"] as? [String: Double] ?? [:]).keys) == ["auc", "logloss", "accuracy", "precision", "recall", "f1"])
+        #expect(report["positive_class"] as? String == "yes")
+        let p = try CLI.run(["predict", "--model", "m.json", "--data", "churn.csv", "--out", "-"], in: dir)
+        #expect(p.stdout.hasPrefix("prediction,probability_no,probability_yes\n"))
+        #expect(p.stdout.split(separator: "\n").count == 121)
+    }
 }
