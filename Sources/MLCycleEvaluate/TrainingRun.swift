@@ -51,7 +51,7 @@ public struct TrainingReport: Codable, Sendable {
 }
 
 public enum TrainingRun {
-    public static let learners = ["linear", "logistic"]
+    public static let learners = ["linear", "logistic", "gbdt"]
 
     public static func run(_ table: Table, options o: TrainingOptions) throws -> (ModelFile, TrainingReport) {
         guard learners.contains(o.learner) else {
@@ -59,6 +59,7 @@ public enum TrainingRun {
         }
         if o.learner == "linear" && o.task != .regression { throw LearnError.unsupported("the linear learner is for regression; use --learner logistic for classification") }
         if o.learner == "logistic" && o.task == .regression { throw LearnError.unsupported("the logistic learner is for classification; use --learner linear for regression") }
+        if o.learner == "gbdt" && o.task == .multiclass { throw LearnError.unsupported("multiclass boosting (softmax) is not built yet; use --learner logistic") }
         guard o.testTable != nil || (o.testFraction > 0 && o.testFraction < 1) else {
             throw LearnError.invalidParameter(name: "test-fraction", value: String(o.testFraction), expected: "a number between 0 and 1")
         }
@@ -87,6 +88,22 @@ public enum TrainingRun {
         case "linear":
             let y = try TargetValues.read(train, column: o.target, task: .regression).0.numbers()
             model = .linear(try LinearRegression(parameters: o.parameters).fit(schema: schema, data: trainData, target: y))
+        case "gbdt":
+            let parameters = try GBDTParameters(parameters: o.parameters, objective: o.task == .regression ? .regression : .binary)
+            let target = try TargetValues.read(train, column: o.target, task: o.task).0
+            if parameters.earlyStoppingRounds > 0 {
+                // Early stopping watches a seeded tenth of the training part; the test part stays unseen.
+                var rng = SeededGenerator(seed: o.seed &+ 1)
+                var order = Array(0..<trainData.rows)
+                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
+                let cut = max(1, trainData.rows / 10)
+                let fitRows = Array(order[cut...]).sorted(), watchRows = Array(order[..<cut]).sorted()
+                model = .gbdt(try GradientBoostedTrees(parameters: parameters).fit(
+                    schema: schema, data: trainData.taking(fitRows), target: target.taking(fitRows),
+                    validation: (trainData.taking(watchRows), target.taking(watchRows))))
+            } else {
+                model = .gbdt(try GradientBoostedTrees(parameters: parameters).fit(schema: schema, data: trainData, target: target))
+            }
         default:
             let (y, labels) = try TargetValues.read(train, column: o.target, task: o.task).0.classes()
             model = .logistic(try LogisticRegression(parameters: o.parameters).fit(schema: schema, data: trainData, classes: y, labels: labels))

@@ -5,11 +5,13 @@ import MLCycleData
 public enum FittedModel: Sendable, Equatable {
     case linear(LinearRegressionModel)
     case logistic(LogisticRegressionModel)
+    case gbdt(GBDTModel)
 
     public var schema: FeatureSchema {
         switch self {
         case .linear(let m): return m.schema
         case .logistic(let m): return m.schema
+        case .gbdt(let m): return m.schema
         }
     }
 
@@ -18,6 +20,7 @@ public enum FittedModel: Sendable, Equatable {
         switch self {
         case .linear: return []
         case .logistic(let m): return m.labels
+        case .gbdt(let m): return m.labels
         }
     }
 
@@ -25,6 +28,7 @@ public enum FittedModel: Sendable, Equatable {
         switch self {
         case .linear(let m): return m.predict(data)
         case .logistic(let m): return m.predict(data)
+        case .gbdt(let m): return m.predict(data)
         }
     }
 
@@ -48,7 +52,7 @@ public enum FittedModel: Sendable, Equatable {
 ///  "parameters": {"alpha": "1"}, "created": "2026-11-24T23:00:00Z", "mlcycle_version": "0.1.0",
 ///  "linear": {"schema": {...}, "design": {...}, "coefficients": [...], "intercept": 1.5}}
 /// ```
-/// Exactly one of the learner keys (`linear`, `logistic`) is present. Numbers are written with the shortest
+/// Exactly one of the learner keys (`linear`, `logistic`, `gbdt`) is present. Numbers are written with the shortest
 /// text that reads back to the same double, so a loaded model predicts bit for bit what the saved one did.
 public struct ModelFile: Codable, Sendable, Equatable {
     public static let formatName = "mlcycle-model"
@@ -64,11 +68,12 @@ public struct ModelFile: Codable, Sendable, Equatable {
     public var mlcycleVersion: String
     public var linear: LinearRegressionModel?
     public var logistic: LogisticRegressionModel?
+    public var gbdt: GBDTModel?
 
     enum CodingKeys: String, CodingKey {
         case format, version, learner, task, target, parameters, created
         case mlcycleVersion = "mlcycle_version"
-        case linear, logistic
+        case linear, logistic, gbdt
     }
 
     public init(model: FittedModel, learner: String, task: Task, target: String, parameters: [String: String],
@@ -84,6 +89,7 @@ public struct ModelFile: Codable, Sendable, Equatable {
         switch model {
         case .linear(let m): linear = m
         case .logistic(let m): logistic = m
+        case .gbdt(let m): gbdt = m
         }
     }
 
@@ -91,6 +97,7 @@ public struct ModelFile: Codable, Sendable, Equatable {
     public func model() throws -> FittedModel {
         if let linear { return .linear(linear) }
         if let logistic { return .logistic(logistic) }
+        if let gbdt { return .gbdt(gbdt) }
         throw LearnError.modelFile(path: "model", reason: "the file holds no model for learner '\(learner)'")
     }
 

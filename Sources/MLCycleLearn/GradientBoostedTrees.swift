@@ -1,0 +1,169 @@
+import Foundation
+import MLCycleData
+
+/// Hyperparameters of `GradientBoostedTrees`, named and defaulted as in LightGBM.
+public struct GBDTParameters: Codable, Sendable, Equatable {
+    public enum Objective: String, Codable, Sendable, CaseIterable { case regression, binary }
+    public var objective: Objective = .regression
+    public var numLeaves = 31
+    public var learningRate = 0.1
+    public var nEstimators = 100
+    /// -1: no limit.
+    public var maxDepth = -1
+    public var minDataInLeaf = 20
+    public var minSumHessianInLeaf = 1e-3
+    public var lambdaL2 = 0.0
+    public var minGainToSplit = 0.0
+    public var featureFraction = 1.0
+    public var baggingFraction = 1.0
+    /// Re-sample rows every this many iterations (0: no bagging, as in LightGBM).
+    public var baggingFreq = 0
+    public var maxBin = 255
+    /// Stop when the validation loss has not improved for this many rounds (0: off).
+    public var earlyStoppingRounds = 0
+    public var catSmooth = 10.0
+    public var catL2 = 10.0
+    public var maxCatThreshold = 32
+    public var maxCatToOnehot = 4
+    public var minDataPerGroup = 100
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    static var names: [String: WritableKeyPath<GBDTParameters, Double>] { [
+        "learning_rate": \.learningRate, "min_sum_hessian_in_leaf": \.minSumHessianInLeaf, "lambda_l2": \.lambdaL2,
+        "min_gain_to_split": \.minGainToSplit, "feature_fraction": \.featureFraction, "bagging_fraction": \.baggingFraction,
+        "cat_smooth": \.catSmooth, "cat_l2": \.catL2,
+    ] }
+    static var intNames: [String: WritableKeyPath<GBDTParameters, Int>] { [
+        "num_leaves": \.numLeaves, "n_estimators": \.nEstimators, "max_depth": \.maxDepth, "min_data_in_leaf": \.minDataInLeaf,
+        "bagging_freq": \.baggingFreq, "max_bin": \.maxBin, "early_stopping_rounds": \.earlyStoppingRounds,
+        "max_cat_threshold": \.maxCatThreshold, "max_cat_to_onehot": \.maxCatToOnehot, "min_data_per_group": \.minDataPerGroup,
+    ] }
+    static let aliases = ["num_iterations": "n_estimators", "num_boost_round": "n_estimators", "min_samples_leaf": "min_data_in_leaf",
+                          "reg_lambda": "lambda_l2", "colsample_bytree": "feature_fraction", "subsample": "bagging_fraction",
+                          "eta": "learning_rate", "early_stopping_round": "early_stopping_rounds"]
+
+    /// Parameters from `NAME=VALUE` text (LightGBM names and common aliases).
+    public init(parameters: [String: String], objective: Objective) throws {
+        self.objective = objective
+        for (rawName, v) in parameters {
+            let k = Self.aliases[rawName] ?? rawName
+            if let path = Self.names[k] {
+                guard let x = Double(v), x.isFinite, x >= 0 else { throw LearnError.invalidParameter(name: rawName, value: v, expected: "a number ≥ 0") }
+                self[keyPath: path] = x
+            } else if let path = Self.intNames[k] {
+                guard let x = Int(v) else { throw LearnError.invalidParameter(name: rawName, value: v, expected: "a whole number") }
+                self[keyPath: path] = x
+            } else if k == "seed" {
+                guard let x = UInt64(v) else { throw LearnError.invalidParameter(name: rawName, value: v, expected: "a whole number ≥ 0") }
+                seed = x
+            } else {
+                throw LearnError.unknownParameter(name: rawName, known: Array(Self.names.keys) + Array(Self.intNames.keys) + ["seed"])
+            }
+        }
+        func check(_ ok: Bool, _ name: String, _ value: String, _ expected: String) throws {
+            if !ok { throw LearnError.invalidParameter(name: name, value: value, expected: expected) }
+        }
+        try check(numLeaves >= 2, "num_leaves", String(numLeaves), "at least 2")
+        try check(nEstimators >= 1, "n_estimators", String(nEstimators), "at least 1")
+        try check(learningRate > 0, "learning_rate", String(learningRate), "a number > 0")
+        try check(maxBin >= 2 && maxBin <= 255, "max_bin", String(maxBin), "between 2 and 255")
+        try check(featureFraction > 0 && featureFraction <= 1, "feature_fraction", String(featureFraction), "a fraction in (0, 1]")
+        try check(baggingFraction > 0 && baggingFraction <= 1, "bagging_fraction", String(baggingFraction), "a fraction in (0, 1]")
+        try check(minDataInLeaf >= 1, "min_data_in_leaf", String(minDataInLeaf), "at least 1")
+    }
+}
+
+/// One regression tree as flat arrays (no per-node objects), in raw feature values.
+public struct BoostedTree: Codable, Sendable, Equatable {
+    /// Per internal node: the feature it splits on.
+    public var feature: [Int32] = []
+    /// Numeric split: values ≤ threshold go left.
+    public var threshold: [Double] = []
+    /// Categorical split: the index into `categorySets` of the bins that go left (-1 for numeric splits).
+    public var categorySet: [Int32] = []
+    /// Where missing values go.
+    public var missingLeft: [Bool] = []
+    /// Children: ≥ 0 an internal node, < 0 the leaf `~child`.
+    public var left: [Int32] = []
+    public var right: [Int32] = []
+    public var gain: [Double] = []
+    /// Bins (of the feature's `FeatureBins`) that go left, as 256-bit sets.
+    public var categorySets: [[UInt64]] = []
+    public var leafValues: [Double] = []
+}
+
+/// A fitted gradient-boosted ensemble.
+public struct GBDTModel: Codable, Sendable, Equatable {
+    public var schema: FeatureSchema
+    public var bins: [FeatureBins]
+    public var parameters: GBDTParameters
+    public var labels: [String]
+    public var initialScore: Double
+    public var trees: [BoostedTree]
+    /// Rounds kept (early stopping keeps the best).
+    public var bestIteration: Int
+
+    /// Raw scores (before the link function) for a dataset.
+    func rawScores(_ data: Dataset) -> [Double] {
+        var out = [Double](repeating: initialScore, count: data.rows)
+        let columns = data.columns
+        for tree in trees {
+            for r in 0..<data.rows { out[r] += tree.leafValues[Self.leaf(tree, columns, bins, row: r)] }
+        }
+        return out
+    }
+
+    @inline(__always)
+    static func leaf(_ t: BoostedTree, _ columns: [FeatureColumn], _ bins: [FeatureBins], row r: Int) -> Int {
+        if t.feature.isEmpty { return 0 }
+        var node = 0
+        while true {
+            let f = Int(t.feature[node])
+            let goLeft: Bool
+            switch columns[f] {
+            case .numeric(let v, let valid):
+                if let valid, !valid[r] { goLeft = t.missingLeft[node] } else { goLeft = v[r] <= t.threshold[node] }
+            case .categorical(let codes, _):
+                let c = codes[r]
+                let map = bins[f].levelBins
+                let bin = c >= 0 && Int(c) < map.count ? Int(map[Int(c)]) : 0
+                if bin == 0 { goLeft = t.missingLeft[node] } else {
+                    let set = t.categorySets[Int(t.categorySet[node])]
+                    goLeft = set[bin >> 6] & (1 << UInt64(bin & 63)) != 0
+                }
+            }
+            let next = goLeft ? t.left[node] : t.right[node]
+            if next < 0 { return Int(~next) }
+            node = Int(next)
+        }
+    }
+
+    public func predict(_ data: Dataset) -> Predictions {
+        let raw = rawScores(data)
+        switch parameters.objective {
+        case .regression:
+            return Predictions(values: raw, probabilities: [], classCount: 0)
+        case .binary:
+            var probabilities = [Double](repeating: 0, count: raw.count * 2)
+            var values = [Double](repeating: 0, count: raw.count)
+            for r in 0..<raw.count {
+                let p = 1 / (1 + exp(-raw[r]))
+                probabilities[2 * r] = 1 - p
+                probabilities[2 * r + 1] = p
+                values[r] = p > 0.5 ? 1 : 0
+            }
+            return Predictions(values: values, probabilities: probabilities, classCount: 2)
+        }
+    }
+
+    /// Split-count and total-gain importance per feature.
+    public func importance() -> [(feature: String, splits: Int, gain: Double)] {
+        var splits = [Int](repeating: 0, count: schema.features.count), gains = [Double](repeating: 0, count: schema.features.count)
+        for t in trees {
+            for (i, f) in t.feature.enumerated() { splits[Int(f)] += 1; gains[Int(f)] += t.gain[i] }
+        }
+        return schema.features.indices.map { (schema.features[$0].name, splits[$0], gains[$0]) }
+    }
+}

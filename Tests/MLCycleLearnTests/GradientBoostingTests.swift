@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+import MLCycleData
+@testable import MLCycleEvaluate
+@testable import MLCycleLearn
+
+@Suite struct GradientBoostingTests {
+    func fit(_ train: Table, target: String, objective: GBDTParameters.Objective, parameters: [String: String] = [:],
+             validation: Table? = nil) throws -> (GBDTModel, FeatureSchema) {
+        let schema = try FeatureSchema.infer(from: train, target: target)
+        let task: Task = objective == .regression ? .regression : .binary
+        let y = try TargetValues.read(train, column: target, task: task).0
+        let v = try validation.map { (try schema.encode($0), try TargetValues.read($0, column: target, task: task, labels: y.count > 0 && task == .binary ? try y.classes().labels : nil).0) }
+        let model = try GradientBoostedTrees(parameters: GBDTParameters(parameters: parameters, objective: objective))
+            .fit(schema: schema, data: try schema.encode(train), target: y, validation: v)
+        return (model, schema)
+    }
+
+    /// LightGBM 4.7 with the same parameters (num_leaves 31, learning_rate 0.1, 100 trees, min_data_in_leaf 20,
+    /// max_bin 255) on the same files; mlcycle must be within 2 % of its test error.
+    @Test func accuracyMatchesLightGBM() throws {
+        let ref = try fixtureJSON("gbdt.json")
+        let houses = try #require(ref["houses"] as? [String: Any]), churn = try #require(ref["churn"] as? [String: Any])
+
+        let (reg, regSchema) = try fit(try fixtureTable("gbdt_houses_train.csv"), target: "Sale_Price", objective: .regression)
+        let houseTest = try fixtureTable("gbdt_houses_test.csv")
+        let yh = try TargetValues.read(houseTest, column: "Sale_Price", task: .regression).0.numbers()
+        let rmse = Metrics.regression(actual: yh, predicted: reg.predict(try regSchema.encode(houseTest)).values)["rmse"]!
+        let lightgbmRMSE = try #require(houses["rmse"] as? Double)
+        #expect(rmse <= lightgbmRMSE * 1.02, "RMSE \(rmse) vs LightGBM \(lightgbmRMSE)")
+
+        let (clf, clfSchema) = try fit(try fixtureTable("gbdt_churn_train.csv"), target: "churn", objective: .binary)
+        let churnTest = try fixtureTable("gbdt_churn_test.csv")
+        let yc = try TargetValues.read(churnTest, column: "churn", task: .binary, labels: clf.labels).0.classes().indices
+        let p = clf.predict(try clfSchema.encode(churnTest))
+        let logloss = Metrics.binary(positive: yc.map { $0 == 1 }, probability: (0..<churnTest.rowCount).map { p.probability(row: $0, class: 1) })["logloss"]!
+        let lightgbmLogloss = try #require(churn["logloss"] as? Double)
+        #expect(logloss <= lightgbmLogloss * 1.02, "log-loss \(logloss) vs LightGBM \(lightgbmLogloss)")
+        // The 51-level `state` column is split natively (many-vs-many), not one-hot.
+        #expect(clf.trees.contains { !$0.categorySets.isEmpty })
+    }
+
+    @Test func trainingIsDeterministicAndRoundTripsBitForBit() throws {
+        let train = try fixtureTable("gbdt_churn_train.csv")
+        let params = ["n_estimators": "30", "bagging_fraction": "0.7", "bagging_freq": "1", "feature_fraction": "0.8", "seed": "5"]
+        let (a, schema) = try fit(train, target: "churn", objective: .binary, parameters: params)
+        let (b, _) = try fit(train, target: "churn", objective: .binary, parameters: params)
+        #expect(a == b)
+        let (c, _) = try fit(train, target: "churn", objective: .binary, parameters: params.merging(["seed": "6"]) { $1 })
+        #expect(a != c)
+        let file = ModelFile(model: .gbdt(a), learner: "gbdt", task: .binary, target: "churn", parameters: params)
+        let loaded = try ModelFile.decode(try file.jsonData())
+        let data = try schema.encode(train)
+        #expect(try loaded.model().predict(data).probabilities == a.predict(data).probabilities)
+        #expect(a.importance().contains { $0.splits > 0 && $0.gain > 0 })
+    }
+
+    @Test func missingValuesLearnTheirOwnDirection() throws {
+        // y is large exactly where x is missing: the split must send missing values their own way.
+        var text = "x,y\n"
+        for i in 0..<400 { text += i % 4 == 0 ? ",100\n" : "\(i % 50),\(i % 50)\n" }
+        let train = try CSVReader.read(string: text)
+        let (model, schema) = try fit(train, target: "y", objective: .regression, parameters: ["n_estimators": "50"])
+        let p = model.predict(try schema.encode(try CSVReader.read(string: "x\nNA\n10\n"))).values
+        try #require(p.count == 2)
+        #expect(abs(p[0] - 100) < 2, "missing → \(p[0])")
+        #expect(abs(p[1] - 10) < 2, "10 → \(p[1])")
+    }
+
+    @Test func manyLevelCategoriesSplitNatively() throws {
+        // 30 levels; y depends on which half of them a row's level is in.
+        var text = "level,noise,y\n"
+        var rng = SeededGenerator(seed: 1)
+        for _ in 0..<1500 {
+            let l = Int(rng.next(upperBound: 30))
+            text += "L\(l),\(rng.next(upperBound: 100)),\([3, 7, 11, 13, 17, 19, 23, 29, 2, 5, 8, 21, 25, 27, 0].contains(l) ? 10 : 0)\n"
+        }
+        let table = try CSVReader.read(string: text)
+        let (model, schema) = try fit(table, target: "y", objective: .regression, parameters: ["n_estimators": "20", "min_data_per_group": "20"])
+        let y = try TargetValues.read(table, column: "y", task: .regression).0.numbers()
+        let rmse = Metrics.regression(actual: y, predicted: model.predict(try schema.encode(table)).values)["rmse"]!
+        #expect(rmse < 0.7, "rmse \(rmse)")
+        #expect(model.trees[0].categorySets.count >= 1)
+        // A level never seen in training is treated as missing, not a crash.
+        let unseen = model.predict(try schema.encode(try CSVReader.read(string: "level,noise\nL99,5\n"))).values
+        #expect(unseen[0].isFinite)
+    }
+
+    @Test func earlyStoppingKeepsTheBestRound() throws {
+        let train = try fixtureTable("gbdt_houses_train.csv"), valid = try fixtureTable("gbdt_houses_test.csv")
+        let (model, _) = try fit(train, target: "Sale_Price", objective: .regression,
+                                 parameters: ["n_estimators": "400", "learning_rate": "0.3", "early_stopping_rounds": "10"], validation: valid)
+        #expect(model.trees.count < 400)
+        #expect(model.bestIteration == model.trees.count)
+    }
+
+    @Test func parametersAreChecked() {
+        #expect(throws: LearnError.self) { _ = try GBDTParameters(parameters: ["num_leaves": "1"], objective: .regression) }
+        #expect(throws: LearnError.self) { _ = try GBDTParameters(parameters: ["max_bin": "300"], objective: .regression) }
+        #expect(throws: LearnError.self) { _ = try GBDTParameters(parameters: ["leaves": "3"], objective: .regression) }
+        let aliased = try? GBDTParameters(parameters: ["num_iterations": "7", "min_samples_leaf": "3", "eta": "0.2"], objective: .binary)
+        #expect(aliased?.nEstimators == 7 && aliased?.minDataInLeaf == 3 && aliased?.learningRate == 0.2)
+    }
+}
