@@ -51,6 +51,41 @@ public struct DesignMatrixSpec: Codable, Sendable, Equatable {
 
 /// Dense symmetric positive-definite solves (Cholesky), for the normal equations and Newton steps.
 enum Cholesky {
+    /// Solves A x = b for a symmetric positive semi-definite `a`: a column whose pivot falls below `tolerance`
+    /// times its diagonal (a linear combination of earlier columns) is left out, its x set to 0. The result is a
+    /// least-squares solution with the same fitted values as any other; `dropped` lists the columns left out.
+    static func solveDroppingDependent(_ a: [Double], _ b: [Double], n: Int, tolerance: Double = 1e-9) -> (x: [Double], dropped: [Int]) {
+        var l = [Double](repeating: 0, count: n * n)
+        var keep = [Bool](repeating: true, count: n)
+        for j in 0..<n {
+            var d = a[j * n + j]
+            for k in 0..<j where keep[k] { d -= l[j * n + k] * l[j * n + k] }
+            if d <= tolerance * max(a[j * n + j], .leastNormalMagnitude) || !d.isFinite {
+                keep[j] = false
+                continue
+            }
+            let djj = d.squareRoot()
+            l[j * n + j] = djj
+            for i in (j + 1)..<max(j + 1, n) {
+                var s = a[i * n + j]
+                for k in 0..<j where keep[k] { s -= l[i * n + k] * l[j * n + k] }
+                l[i * n + j] = s / djj
+            }
+        }
+        var y = [Double](repeating: 0, count: n)
+        for i in 0..<n where keep[i] {
+            var s = b[i]
+            for k in 0..<i where keep[k] { s -= l[i * n + k] * y[k] }
+            y[i] = s / l[i * n + i]
+        }
+        for i in stride(from: n - 1, through: 0, by: -1) where keep[i] {
+            var s = y[i]
+            for k in (i + 1)..<max(i + 1, n) where keep[k] { s -= l[k * n + i] * y[k] }
+            y[i] = s / l[i * n + i]
+        }
+        return (y, (0..<n).filter { !keep[$0] })
+    }
+
     /// Solves A x = b for a symmetric positive-definite `a` (n × n, row-major); nil when `a` is not positive definite.
     static func solve(_ a: [Double], _ b: [Double], n: Int) -> [Double]? {
         var l = a
@@ -138,9 +173,9 @@ public struct LinearRegression: Sendable {
             // w = β / s, so alpha·w² = (alpha / s²)·β²
             gram[a * q + a] += alpha / (scale[active[a]] * scale[active[a]])
         }
-        guard let beta = Cholesky.solve(gram, rhs, n: q) else {
-            throw LearnError.unsupported("the features are collinear (some column is a combination of others); drop one, or use ridge with --param alpha=1")
-        }
+        // Columns that are combinations of earlier ones (collinear features) get coefficient 0, as a
+        // least-squares solution allows; the fitted values are the same as scikit-learn's minimum-norm ones.
+        let beta = Cholesky.solveDroppingDependent(gram, rhs, n: q).x
         var coefficients = [Double](repeating: 0, count: p)
         for (a, j) in active.enumerated() { coefficients[j] = beta[a] / scale[j] }
         var intercept = yMean

@@ -83,13 +83,22 @@ func expectNear(_ a: Double, _ b: Double, relative: Double, absolute: Double = 1
         #expect(throws: LearnError.missingFeature(name: "c")) { try schema.encode(try CSVReader.read(string: "x\n1\n")) }
     }
 
-    @Test func collinearFeaturesNeedRidge() throws {
-        let t = try CSVReader.read(string: "y,a,b\n1,1,2\n2,2,4\n3,3,6.0\n5,4,8\n")
+    @Test func collinearFeaturesStillFit() throws {
+        // b = 2a exactly: OLS leaves b out and still fits; ridge spreads the weight.
+        let t = try CSVReader.read(string: "y,a,b,c\n1,1,2,0\n2,2,4,1\n3,3,6.0,0\n5,4,8,1\n6,5,10,0\n")
         let schema = try FeatureSchema.infer(from: t, target: "y")
         let y = try TargetValues.read(t, column: "y", task: .regression).0.numbers()
-        #expect(throws: LearnError.self) { _ = try LinearRegression().fit(schema: schema, data: try schema.encode(t), target: y) }
+        let ols = try LinearRegression().fit(schema: schema, data: try schema.encode(t), target: y)
+        #expect(ols.coefficients[1] == 0)
+        // The fit is the least-squares one: regressing on a and c alone gives the same predictions.
+        let reduced = try t.dropping(["b"])
+        let rs = try FeatureSchema.infer(from: reduced, target: "y")
+        let direct = try LinearRegression().fit(schema: rs, data: try rs.encode(reduced), target: y)
+        for (p, q) in zip(ols.predict(try schema.encode(t)).values, direct.predict(try rs.encode(reduced)).values) {
+            expectNear(p, q, relative: 1e-9, "prediction")
+        }
         let ridge = try LinearRegression(alpha: 1).fit(schema: schema, data: try schema.encode(t), target: y)
-        #expect(ridge.coefficients.filter { !$0.isFinite }.isEmpty)
+        #expect(ridge.coefficients[0] != 0 && ridge.coefficients[1] != 0)
     }
 
     @Test func parametersAreChecked() {
