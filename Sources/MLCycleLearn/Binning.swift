@@ -83,8 +83,10 @@ public struct FeatureBins: Codable, Sendable, Equatable {
 struct BinnedData {
     let rows: Int
     let bins: [FeatureBins]
-    /// `codes[f * rows + r]`
+    /// `codes[f * rows + r]` (feature-major: partitioning a leaf reads one feature).
     let codes: [UInt8]
+    /// `rowCodes[r * features + f]` (row-major: building a histogram reads all of a row's bins at once).
+    let rowCodes: [UInt8]
 
     init(_ data: Dataset, bins: [FeatureBins]) {
         rows = data.rows
@@ -105,6 +107,16 @@ struct BinnedData {
             }
         }
         self.codes = codes
+        let features = bins.count
+        var rowCodes = [UInt8](repeating: 0, count: data.rows * features)
+        rowCodes.withUnsafeMutableBufferPointer { out in
+            codes.withUnsafeBufferPointer { codes in
+                for f in 0..<features {
+                    for r in 0..<n { out[r * features + f] = codes[f * n + r] }
+                }
+            }
+        }
+        self.rowCodes = rowCodes
     }
 }
 

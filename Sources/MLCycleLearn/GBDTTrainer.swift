@@ -33,9 +33,11 @@ public struct GradientBoostedTrees: Sendable {
             initial = log(mean / (1 - mean))
         }
         var scores = [Double](repeating: initial, count: n)
-        var gradients = [Double](repeating: 0, count: n), hessians = [Double](repeating: 0, count: n)
+        // Gradient and hessian of row r at [2r] and [2r + 1]: the histogram loop reads both with one cache miss.
+        var gradientPairs = [Double](repeating: 0, count: 2 * n)
         let validationY = try validation.map { try Self.response($0.target, objective: p.objective, labels: labels).0 }
         var validationScores = validation.map { [Double](repeating: initial, count: $0.data.rows) }
+        let validationBinned = validation.map { BinnedData($0.data, bins: bins) }
         var model = GBDTModel(schema: schema, bins: bins, parameters: p, labels: labels, initialScore: initial, trees: [], bestIteration: 0)
         var rng = SeededGenerator(seed: p.seed)
         var bag = Array(Int32(0)..<Int32(n))
@@ -43,7 +45,7 @@ public struct GradientBoostedTrees: Sendable {
 
         let grower = TreeGrower(binned: binned, parameters: p)
         for iteration in 0..<p.nEstimators {
-            Self.gradients(p.objective, y: y, scores: scores, gradients: &gradients, hessians: &hessians)
+            Self.gradients(p.objective, y: y, scores: scores, into: &gradientPairs)
             if p.baggingFreq > 0 && p.baggingFraction < 1 && iteration % p.baggingFreq == 0 {
                 let keep = max(1, Int((Double(n) * p.baggingFraction).rounded()))
                 var all = Array(Int32(0)..<Int32(n))
@@ -56,15 +58,25 @@ public struct GradientBoostedTrees: Sendable {
                 for i in 0..<keep { features.swapAt(i, i + Int(rng.next(upperBound: UInt64(bins.count - i)))) }
                 features = Array(features[0..<keep]).sorted()
             }
-            let (tree, binTree) = grower.grow(rows: bag, gradients: gradients, hessians: hessians, features: features)
-            // Every training row (bagged or not) moves by its leaf's value.
-            binTree.addLeafValues(binned, tree.leafValues, to: &scores)
-            model.trees.append(tree)
-            if let validation, let vy = validationY {
-                let columns = validation.data.columns
-                for r in 0..<validation.data.rows {
-                    validationScores![r] += tree.leafValues[GBDTModel.leaf(tree, columns, bins, row: r)]
+            let grown = grower.grow(rows: bag, gradients: gradientPairs, features: features)
+            let tree = grown.tree
+            // Every training row moves by its leaf's value: bagged rows from the partition, the others by traversal.
+            grown.rows.withUnsafeBufferPointer { rows in
+                scores.withUnsafeMutableBufferPointer { scores in
+                    for (leaf, range) in grown.leafRanges.enumerated() {
+                        let v = tree.leafValues[leaf]
+                        for i in range { scores[Int(rows[i])] += v }
+                    }
                 }
+            }
+            if bag.count < n {
+                var inBag = [Bool](repeating: false, count: n)
+                for r in bag { inBag[Int(r)] = true }
+                grown.binTree.addLeafValues(binned, tree.leafValues, to: &scores, skipping: inBag)
+            }
+            model.trees.append(tree)
+            if let validationBinned, let vy = validationY {
+                GBDTModel.addLeafValues(tree, validationBinned, rows: 0..<validationBinned.rows, into: &validationScores!)
                 let loss = Self.loss(p.objective, y: vy, scores: validationScores!)
                 if loss < bestLoss - 1e-15 { bestLoss = loss; bestIteration = iteration + 1 }
                 if p.earlyStoppingRounds > 0 && iteration + 1 - bestIteration >= p.earlyStoppingRounds { break }
@@ -90,16 +102,15 @@ public struct GradientBoostedTrees: Sendable {
         }
     }
 
-    static func gradients(_ objective: GBDTParameters.Objective, y: [Double], scores: [Double],
-                          gradients: inout [Double], hessians: inout [Double]) {
+    static func gradients(_ objective: GBDTParameters.Objective, y: [Double], scores: [Double], into pairs: inout [Double]) {
         switch objective {
         case .regression:
-            for r in 0..<y.count { gradients[r] = scores[r] - y[r]; hessians[r] = 1 }
+            for r in 0..<y.count { pairs[2 * r] = scores[r] - y[r]; pairs[2 * r + 1] = 1 }
         case .binary:
             for r in 0..<y.count {
                 let p = 1 / (1 + exp(-scores[r]))
-                gradients[r] = p - y[r]
-                hessians[r] = max(p * (1 - p), 1e-16)
+                pairs[2 * r] = p - y[r]
+                pairs[2 * r + 1] = max(p * (1 - p), 1e-16)
             }
         }
     }
@@ -128,14 +139,15 @@ struct BinTree {
     var left: [Int32] = []
     var right: [Int32] = []
 
-    func addLeafValues(_ binned: BinnedData, _ values: [Double], to scores: inout [Double]) {
+    /// Adds each row's leaf value to its score, for the rows not marked in `skipping`.
+    func addLeafValues(_ binned: BinnedData, _ values: [Double], to scores: inout [Double], skipping: [Bool]) {
         let n = binned.rows
         if feature.isEmpty {
-            for r in 0..<n { scores[r] += values[0] }
+            for r in 0..<n where !skipping[r] { scores[r] += values[0] }
             return
         }
         binned.codes.withUnsafeBufferPointer { codes in
-            for r in 0..<n {
+            for r in 0..<n where !skipping[r] {
                 var node = 0
                 while true {
                     let b = Int(codes[feature[node] * n + r])
@@ -152,22 +164,21 @@ struct BinTree {
     }
 }
 
-/// Gradient, hessian and count sums per bin of every feature.
+/// Gradient and hessian sums per bin of every feature, interleaved (`gh[2·bin]`, `gh[2·bin + 1]`) so one bin's
+/// pair shares a cache line. No counts are kept: like LightGBM, a bin's row count is estimated from its hessian.
 struct Histogram {
-    var g: [Double]
-    var h: [Double]
-    var c: [Int32]
+    var gh: [Double]
 
-    init(size: Int) {
-        g = [Double](repeating: 0, count: size)
-        h = [Double](repeating: 0, count: size)
-        c = [Int32](repeating: 0, count: size)
-    }
+    init(bins: Int) { gh = [Double](repeating: 0, count: 2 * bins) }
 
     /// `self - other`, bin by bin (the larger child's histogram from the parent's and the smaller child's).
     func subtracting(_ other: Histogram) -> Histogram {
         var out = self
-        for i in 0..<g.count { out.g[i] -= other.g[i]; out.h[i] -= other.h[i]; out.c[i] -= other.c[i] }
+        out.gh.withUnsafeMutableBufferPointer { o in
+            other.gh.withUnsafeBufferPointer { b in
+                for i in 0..<o.count { o[i] -= b[i] }
+            }
+        }
         return out
     }
 }
@@ -213,13 +224,22 @@ struct TreeGrower: @unchecked Sendable {
         var isLeft: Bool
     }
 
-    func grow(rows bag: [Int32], gradients: [Double], hessians: [Double], features: [Int]) -> (BoostedTree, BinTree) {
+    /// A grown tree, its bin-space twin, and which of the bagged rows ended in which leaf
+    /// (`rows[range]` for each leaf's range).
+    struct Grown {
+        var tree: BoostedTree
+        var binTree: BinTree
+        var rows: [Int32]
+        var leafRanges: [Range<Int>]
+    }
+
+    func grow(rows bag: [Int32], gradients: [Double], features: [Int]) -> Grown {
         let p = parameters
         var rows = bag
         var scratch = [Int32](repeating: 0, count: rows.count)
         var sumG = 0.0, sumH = 0.0
-        for r in rows { sumG += gradients[Int(r)]; sumH += hessians[Int(r)] }
-        let rootHist = histogram(rows: rows, start: 0, count: rows.count, gradients: gradients, hessians: hessians, features: features)
+        for r in rows { sumG += gradients[2 * Int(r)]; sumH += gradients[2 * Int(r) + 1] }
+        let rootHist = histogram(rows: rows, start: 0, count: rows.count, gradients: gradients, features: features)
         var leaves = [Leaf(start: 0, count: rows.count, sumG: sumG, sumH: sumH, lambda: p.lambdaL2, depth: 0, histogram: rootHist,
                            best: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: features), parent: -1, isLeft: false)]
         var tree = BoostedTree()
@@ -237,23 +257,30 @@ struct TreeGrower: @unchecked Sendable {
             var nl = 0, nr = 0
             let f = split.feature
             binned.codes.withUnsafeBufferPointer { codes in
-                let base = f * binned.rows
-                for i in leaf.start..<(leaf.start + leaf.count) {
-                    let r = rows[i]
-                    let b = Int(codes[base + Int(r)])
-                    let goLeft: Bool
-                    if b == 0 { goLeft = split.missingLeft } else if let set = split.categorySet {
-                        goLeft = set[b >> 6] & (1 << UInt64(b & 63)) != 0
-                    } else { goLeft = b <= split.binThreshold }
-                    if goLeft { rows[leaf.start + nl] = r; nl += 1 } else { scratch[nr] = r; nr += 1 }
+                rows.withUnsafeMutableBufferPointer { rows in
+                    scratch.withUnsafeMutableBufferPointer { scratch in
+                        // Raw buffers: every split walks all of its leaf's rows.
+                        let col = codes.baseAddress! + f * binned.rows
+                        let set = split.categorySet
+                        for i in leaf.start..<(leaf.start + leaf.count) {
+                            let r = rows[i]
+                            let b = Int(col[Int(r)])
+                            let goLeft: Bool
+                            if b == 0 { goLeft = split.missingLeft } else if let set {
+                                goLeft = set[b >> 6] & (1 << UInt64(b & 63)) != 0
+                            } else { goLeft = b <= split.binThreshold }
+                            if goLeft { rows[leaf.start + nl] = r; nl += 1 } else { scratch[nr] = r; nr += 1 }
+                        }
+                        for k in 0..<nr { rows[leaf.start + nl + k] = scratch[k] }
+                    }
                 }
-                for k in 0..<nr { rows[leaf.start + nl + k] = scratch[k] }
             }
             // The new internal node takes the leaf's place in the tree.
             let node = Int32(tree.feature.count)
             let bins = binned.bins[f]
             tree.feature.append(Int32(f))
             tree.threshold.append(split.categorySet == nil ? bins.upperBounds[split.binThreshold - 1] : 0)
+            tree.binThreshold.append(Int32(split.binThreshold))
             if let set = split.categorySet {
                 tree.categorySet.append(Int32(tree.categorySets.count))
                 tree.categorySets.append(set)
@@ -279,61 +306,73 @@ struct TreeGrower: @unchecked Sendable {
             let leftSmaller = nl <= nr
             let smallStart = leftSmaller ? leaf.start : leaf.start + nl
             let smallCount = leftSmaller ? nl : nr
-            let small = histogram(rows: rows, start: smallStart, count: smallCount, gradients: gradients, hessians: hessians, features: features)
+            let small = histogram(rows: rows, start: smallStart, count: smallCount, gradients: gradients, features: features)
             let large = leaf.histogram!.subtracting(small)
             let leftHist = leftSmaller ? small : large, rightHist = leftSmaller ? large : small
             let leftCount = nl, rightCount = nr
-            let (leftBest, rightBest) = inParallel(
-                { bestSplit(leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: features) },
-                { bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: features) })
+            let leftBest: SplitCandidate, rightBest: SplitCandidate
+            if totalBins >= 65_536 {
+                (leftBest, rightBest) = inParallel(
+                    { bestSplit(leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: features) },
+                    { bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: features) })
+            } else { // too little work to be worth waking a second thread
+                leftBest = bestSplit(leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: features)
+                rightBest = bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: features)
+            }
             leaves[leftLeaf] = Leaf(start: leaf.start, count: nl, sumG: split.leftG, sumH: split.leftH, lambda: split.childLambda, depth: leaf.depth + 1,
                                     histogram: leftHist, best: leftBest, parent: Int(node), isLeft: true)
             leaves.append(Leaf(start: leaf.start + nl, count: nr, sumG: rightG, sumH: rightH, lambda: split.childLambda, depth: leaf.depth + 1,
                                histogram: rightHist, best: rightBest, parent: Int(node), isLeft: false))
         }
         tree.leafValues = leaves.map { -$0.sumG / ($0.sumH + $0.lambda) * p.learningRate }
-        return (tree, binTree)
+        return Grown(tree: tree, binTree: binTree, rows: rows, leafRanges: leaves.map { $0.start..<($0.start + $0.count) })
     }
 
-    /// Sums of gradients, hessians and counts per bin over the rows `rows[start ..< start+count]`.
-    func histogram(rows: [Int32], start: Int, count: Int, gradients: [Double], hessians: [Double], features: [Int]) -> Histogram {
-        var hist = Histogram(size: totalBins)
-        // Gradients in the leaf's row order, so the per-feature loops read them sequentially.
-        var orderedG = [Double](repeating: 0, count: count), orderedH = [Double](repeating: 0, count: count)
-        var orderedRows = [Int32](repeating: 0, count: count)
-        for i in 0..<count {
-            let r = Int(rows[start + i])
-            orderedG[i] = gradients[r]; orderedH[i] = hessians[r]; orderedRows[i] = rows[start + i]
-        }
-        let og = orderedG, oh = orderedH, leafRows = orderedRows
-        let n = binned.rows
-        let work = count * features.count
-        hist.g.withUnsafeMutableBufferPointer { g in
-            hist.h.withUnsafeMutableBufferPointer { h in
-                hist.c.withUnsafeMutableBufferPointer { c in
-                    let gp = SendablePointer(g.baseAddress!), hp = SendablePointer(h.baseAddress!), cp = SendablePointer(c.baseAddress!)
-                    let build: @Sendable (Int) -> Void = { k in
-                        // Raw buffers: this is the hottest loop of training (rows × features per leaf).
-                        let f = features[k]
-                        let off = offsets[f]
-                        binned.codes.withUnsafeBufferPointer { codes in
-                            let col = codes.baseAddress! + f * n
-                            og.withUnsafeBufferPointer { og in
-                                oh.withUnsafeBufferPointer { oh in
-                                    leafRows.withUnsafeBufferPointer { lr in
-                                        for i in 0..<count {
-                                            let b = off + Int(col[Int(lr[i])])
-                                            gp.pointer[b] += og[i]
-                                            hp.pointer[b] += oh[i]
-                                            cp.pointer[b] += 1
+    /// Sums of gradients and hessians per bin over the rows `rows[start ..< start+count]` (`gradients` holds pairs).
+    ///
+    /// Row-wise, as LightGBM does with many features: each row's bins are contiguous, so a row costs one random
+    /// read for its gradient pair and one for its bins; large leaves are split across cores, each summing into its
+    /// own histogram, then added up.
+    func histogram(rows: [Int32], start: Int, count: Int, gradients: [Double], features: [Int]) -> Histogram {
+        let featureCount = binned.bins.count
+        let active = features.map { Int32($0) }
+        let binOffsets = offsets.map { Int32($0) }
+        let tasks = count * features.count >= 200_000 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
+        let partial: [[Double]] = parallelMap(tasks) { k in
+            var local = [Double](repeating: 0, count: 2 * totalBins)
+            let lo = start + count * k / tasks, hi = start + count * (k + 1) / tasks
+            // Raw buffers: this is the hottest loop of training (rows × features per leaf).
+            local.withUnsafeMutableBufferPointer { out in
+                rows.withUnsafeBufferPointer { rows in
+                    gradients.withUnsafeBufferPointer { gh in
+                        do {
+                            binned.rowCodes.withUnsafeBufferPointer { codes in
+                                active.withUnsafeBufferPointer { active in
+                                    binOffsets.withUnsafeBufferPointer { offsets in
+                                        for i in lo..<hi {
+                                            let r = Int(rows[i])
+                                            let gr = gh[2 * r], hr = gh[2 * r + 1]
+                                            let rowBins = codes.baseAddress! + r * featureCount
+                                            for f in active {
+                                                let b = 2 * (Int(offsets[Int(f)]) + Int(rowBins[Int(f)]))
+                                                out[b] += gr
+                                                out[b + 1] += hr
+                                            }
                                         }
                                     }
                                 }
                             }
                         }
                     }
-                    if work >= 50_000 { parallelFor(features.count, build) } else { for k in 0..<features.count { build(k) } }
                 }
+            }
+            return local
+        }
+        var hist = Histogram(bins: totalBins)
+        hist.gh = partial[0]
+        for k in 1..<partial.count {
+            hist.gh.withUnsafeMutableBufferPointer { o in
+                partial[k].withUnsafeBufferPointer { b in for i in 0..<o.count { o[i] += b[i] } }
             }
         }
         return hist
@@ -352,15 +391,18 @@ struct TreeGrower: @unchecked Sendable {
         guard count >= 2 * p.minDataInLeaf, sumH > 0 else { return best }
         let parentGain = leafGain(sumG, sumH, p.lambdaL2)
         let countFactor = Double(count) / sumH
-        @inline(__always) func rows(_ i: Int) -> Int { Int((hist.h[i] * countFactor).rounded()) }
+        return hist.gh.withUnsafeBufferPointer { gh in
+        @inline(__always) func g(_ i: Int) -> Double { gh[2 * i] }
+        @inline(__always) func h(_ i: Int) -> Double { gh[2 * i + 1] }
+        @inline(__always) func rows(_ i: Int) -> Int { Int(gh[2 * i + 1] * countFactor + 0.5) } // hessians are ≥ 0
         for f in features {
             let off = offsets[f], nb = binned.bins[f].count
-            let mg = hist.g[off], mh = hist.h[off], mc = hist.c[off] > 0 ? max(1, rows(off)) : 0
+            let mg = g(off), mh = h(off), mc = h(off) > 0 ? max(1, rows(off)) : 0
             if binned.bins[f].kind == .numeric {
                 for missingLeft in mc > 0 ? [false, true] : [false] {
                     var gl = missingLeft ? mg : 0, hl = missingLeft ? mh : 0, cl = missingLeft ? mc : 0
                     for t in 1..<max(1, nb - 1) {
-                        gl += hist.g[off + t]; hl += hist.h[off + t]; cl += rows(off + t)
+                        gl += g(off + t); hl += h(off + t); cl += rows(off + t)
                         let cr = count - cl
                         if cl < p.minDataInLeaf || hl < p.minSumHessianInLeaf { continue }
                         if cr < p.minDataInLeaf { break }
@@ -378,11 +420,11 @@ struct TreeGrower: @unchecked Sendable {
                 // one against the rest; with more, categories with at least `cat_smooth` rows are sorted by
                 // gradient/(hessian + cat_smooth) and prefixes from either end (at most half of them, and only every
                 // `min_data_per_group` rows) are tried, with the larger `lambda_l2 + cat_l2` on the children.
-                let present = (1..<nb).filter { hist.c[off + $0] > 0 }
+                let present = (1..<nb).filter { h(off + $0) > 0 }
                 guard present.count >= 2 else { continue }
                 if nb - 1 <= p.maxCatToOnehot {
                     for b in present {
-                        let gl = hist.g[off + b], hl = hist.h[off + b], cl = rows(off + b)
+                        let gl = g(off + b), hl = h(off + b), cl = rows(off + b)
                         let cr = count - cl, hr = sumH - hl
                         if cl < p.minDataInLeaf || hl < p.minSumHessianInLeaf || cr < p.minDataInLeaf || hr < p.minSumHessianInLeaf { continue }
                         let gain = leafGain(gl, hl, p.lambdaL2) + leafGain(sumG - gl, hr, p.lambdaL2) - parentGain
@@ -396,7 +438,7 @@ struct TreeGrower: @unchecked Sendable {
                     continue
                 }
                 let candidates = present.filter { Double(rows(off + $0)) >= p.catSmooth }
-                    .sorted { hist.g[off + $0] / (hist.h[off + $0] + p.catSmooth) < hist.g[off + $1] / (hist.h[off + $1] + p.catSmooth) }
+                    .sorted { g(off + $0) / (h(off + $0) + p.catSmooth) < g(off + $1) / (h(off + $1) + p.catSmooth) }
                 let used = candidates.count
                 guard used >= 2 else { continue }
                 let lambda = p.lambdaL2 + p.catL2
@@ -406,7 +448,7 @@ struct TreeGrower: @unchecked Sendable {
                     var set = [UInt64](repeating: 0, count: 4)
                     for b in order.prefix(maxLeft) {
                         let cb = rows(off + b)
-                        gl += hist.g[off + b]; hl += hist.h[off + b]; cl += cb; sinceLastTry += cb
+                        gl += g(off + b); hl += h(off + b); cl += cb; sinceLastTry += cb
                         set[b >> 6] |= 1 << UInt64(b & 63)
                         if cl < p.minDataInLeaf || hl < p.minSumHessianInLeaf { continue }
                         let cr = count - cl, hr = sumH - hl
@@ -423,5 +465,6 @@ struct TreeGrower: @unchecked Sendable {
             }
         }
         return best
+        }
     }
 }

@@ -81,6 +81,8 @@ public struct BoostedTree: Codable, Sendable, Equatable {
     public var feature: [Int32] = []
     /// Numeric split: values ≤ threshold go left.
     public var threshold: [Double] = []
+    /// The same split in bins of the feature's `FeatureBins`: bins 1…binThreshold go left (0 for categorical splits).
+    public var binThreshold: [Int32] = []
     /// Categorical split: the index into `categorySets` of the bins that go left (-1 for numeric splits).
     public var categorySet: [Int32] = []
     /// Where missing values go.
@@ -105,38 +107,56 @@ public struct GBDTModel: Codable, Sendable, Equatable {
     /// Rounds kept (early stopping keeps the best).
     public var bestIteration: Int
 
-    /// Raw scores (before the link function) for a dataset.
+    /// Raw scores (before the link function) for a dataset: its values are binned once with the training bins
+    /// (v ≤ upper bound of bin t ⟺ bin(v) ≤ t, so this is exactly the raw-threshold rule), then rows are scored
+    /// on all cores.
     func rawScores(_ data: Dataset) -> [Double] {
-        var out = [Double](repeating: initialScore, count: data.rows)
-        let columns = data.columns
-        for tree in trees {
-            for r in 0..<data.rows { out[r] += tree.leafValues[Self.leaf(tree, columns, bins, row: r)] }
+        let binned = BinnedData(data, bins: bins)
+        let n = data.rows
+        let chunks = n < 4096 ? 1 : ProcessInfo.processInfo.activeProcessorCount * 4
+        let parts = parallelMap(chunks) { k -> [Double] in
+            let lo = n * k / chunks, hi = n * (k + 1) / chunks
+            var out = [Double](repeating: initialScore, count: hi - lo)
+            for tree in trees { Self.addLeafValues(tree, binned, rows: lo..<hi, into: &out) }
+            return out
         }
-        return out
+        return parts.flatMap { $0 }
     }
 
-    @inline(__always)
-    static func leaf(_ t: BoostedTree, _ columns: [FeatureColumn], _ bins: [FeatureBins], row r: Int) -> Int {
-        if t.feature.isEmpty { return 0 }
-        var node = 0
-        while true {
-            let f = Int(t.feature[node])
-            let goLeft: Bool
-            switch columns[f] {
-            case .numeric(let v, let valid):
-                if let valid, !valid[r] { goLeft = t.missingLeft[node] } else { goLeft = v[r] <= t.threshold[node] }
-            case .categorical(let codes, _):
-                let c = codes[r]
-                let map = bins[f].levelBins
-                let bin = c >= 0 && Int(c) < map.count ? Int(map[Int(c)]) : 0
-                if bin == 0 { goLeft = t.missingLeft[node] } else {
-                    let set = t.categorySets[Int(t.categorySet[node])]
-                    goLeft = set[bin >> 6] & (1 << UInt64(bin & 63)) != 0
+    /// Adds `tree`'s leaf value for each row in `rows` to `out[row - rows.lowerBound]`.
+    static func addLeafValues(_ t: BoostedTree, _ binned: BinnedData, rows: Range<Int>, into out: inout [Double]) {
+        if t.feature.isEmpty {
+            for i in out.indices { out[i] += t.leafValues[0] }
+            return
+        }
+        let n = binned.rows
+        // Raw buffers: this loop is prediction (every row through every tree).
+        binned.codes.withUnsafeBufferPointer { codes in
+            t.feature.withUnsafeBufferPointer { feature in
+                t.binThreshold.withUnsafeBufferPointer { threshold in
+                    t.categorySet.withUnsafeBufferPointer { categorySet in
+                        t.left.withUnsafeBufferPointer { left in
+                            t.right.withUnsafeBufferPointer { right in
+                                t.missingLeft.withUnsafeBufferPointer { missingLeft in
+                                    for r in rows {
+                                        var node = 0
+                                        while true {
+                                            let b = Int(codes[Int(feature[node]) * n + r])
+                                            let goLeft: Bool
+                                            if b == 0 { goLeft = missingLeft[node] } else if categorySet[node] >= 0 {
+                                                goLeft = t.categorySets[Int(categorySet[node])][b >> 6] & (1 << UInt64(b & 63)) != 0
+                                            } else { goLeft = b <= Int(threshold[node]) }
+                                            let next = goLeft ? left[node] : right[node]
+                                            if next < 0 { out[r - rows.lowerBound] += t.leafValues[Int(~next)]; break }
+                                            node = Int(next)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            let next = goLeft ? t.left[node] : t.right[node]
-            if next < 0 { return Int(~next) }
-            node = Int(next)
         }
     }
 

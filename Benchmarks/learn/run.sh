@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Learner benchmark: mlcycle against LightGBM, XGBoost and scikit-learn on the same train/test files.
+# Usage: bash Benchmarks/learn/run.sh [--synthetic-rows N]   (default 1,000,000)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rows=1000000
+if [ "${1:-}" = "--synthetic-rows" ]; then rows=$2; fi
+data=Benchmarks/data/learn
+if ! [ -x Benchmarks/.venv/bin/python ]; then python3 -m venv Benchmarks/.venv; fi
+Benchmarks/.venv/bin/pip install -q pandas numpy lightgbm xgboost scikit-learn
+versions=$(Benchmarks/.venv/bin/python -c "import lightgbm, xgboost, sklearn; print(f'lightgbm {lightgbm.__version__}, xgboost {xgboost.__version__}, scikit-learn {sklearn.__version__}')")
+swift build -c release --product mlcycle
+if ! [ -f "$data/synthetic_train.csv" ] || [ "$(( $(wc -l < "$data/synthetic_train.csv") ))" -ne $(( rows * 8 / 10 + 1 )) ]; then
+    Benchmarks/.venv/bin/python Benchmarks/learn/prepare.py ../shared/data "$data" --synthetic-rows "$rows"
+fi
+
+gbdt=(--param n_estimators=500 --param learning_rate=0.05 --param num_leaves=31 --param max_bin=255 --param min_data_in_leaf=20)
+table="| data | learner | fit s | predict s | metric | value | vs | fit ratio | predict ratio | metric ratio |
+|---|---|---:|---:|---|---:|---|---:|---:|---:|"
+for spec in "ames Sale_Price regression rmse" "churn churn binary logloss" "synthetic y regression rmse"; do
+    read -r name target task metric <<< "$spec"
+    [ -f "$data/${name}_train.csv" ] || { echo "skipping $name (no data)"; continue; }
+    echo "== $name" >&2
+    Benchmarks/.venv/bin/python Benchmarks/learn/incumbents.py "$data" "$name" "$target" "$task" > "$data/${name}_incumbents.json"
+    baseline=linear; [ "$task" = binary ] && baseline=logistic
+    for learner in gbdt "$baseline"; do
+        extra=(); [ "$learner" = gbdt ] && extra=("${gbdt[@]}")
+        .build/release/mlcycle train --data "$data/${name}_train.csv" --test "$data/${name}_test.csv" --target "$target" --task "$task" \
+            --learner "$learner" "${extra[@]}" --json "$data/${name}_${learner}.json" > /dev/null
+    done
+    table+=$'\n'$(python3 - "$data" "$name" "$metric" "$baseline" <<'PY'
+import json, sys
+data, name, metric, baseline = sys.argv[1:]
+inc = json.load(open(f"{data}/{name}_incumbents.json"))
+rows = []
+for learner, against in [("gbdt", "lightgbm"), ("gbdt", "xgboost"), (baseline, f"sklearn_{baseline}")]:
+    ours = json.load(open(f"{data}/{name}_{learner}.json"))
+    if against not in inc:
+        continue
+    ref = inc[against]
+    m = ours["metrics"][metric]
+    rows.append(f"| {name} | {learner} | {ours['fit_seconds']:.3f} | {ours['predict_seconds']:.3f} | {metric} | {m:.6g} | {against} {ref['fit_seconds']:.3f} s / {ref['predict_seconds']:.3f} s / {ref[metric]:.6g} | "
+                f"{ours['fit_seconds'] / ref['fit_seconds']:.2f}× | {ours['predict_seconds'] / max(ref['predict_seconds'], 1e-9):.2f}× | {m / ref[metric]:.3f} |")
+print("\n".join(rows))
+PY
+)
+done
+header="Learner benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $versions; synthetic: $rows rows. Ratios are mlcycle / incumbent (< 1: faster, lower error)."
+printf '%s\n\n%s\n' "$header" "$table" | tee Benchmarks/learn/results.md
