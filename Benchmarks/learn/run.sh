@@ -23,7 +23,7 @@ for spec in "ames Sale_Price regression rmse" "churn churn binary logloss" "synt
     echo "== $name" >&2
     Benchmarks/.venv/bin/python Benchmarks/learn/incumbents.py "$data" "$name" "$target" "$task" > "$data/${name}_incumbents.json"
     baseline=linear; [ "$task" = binary ] && baseline=logistic
-    for learner in gbdt "$baseline"; do
+    for learner in gbdt forest "$baseline"; do
         extra=(); [ "$learner" = gbdt ] && extra=("${gbdt[@]}")
         .build/release/mlcycle train --data "$data/${name}_train.csv" --test "$data/${name}_test.csv" --target "$target" --task "$task" \
             --learner "$learner" "${extra[@]}" --json "$data/${name}_${learner}.json" > /dev/null
@@ -33,7 +33,7 @@ import json, sys
 data, name, metric, baseline = sys.argv[1:]
 inc = json.load(open(f"{data}/{name}_incumbents.json"))
 rows = []
-for learner, against in [("gbdt", "lightgbm"), ("gbdt", "xgboost"), (baseline, f"sklearn_{baseline}")]:
+for learner, against in [("gbdt", "lightgbm"), ("gbdt", "xgboost"), ("forest", "sklearn_forest"), (baseline, f"sklearn_{baseline}")]:
     ours = json.load(open(f"{data}/{name}_{learner}.json"))
     if against not in inc:
         continue

@@ -51,7 +51,7 @@ public struct TrainingReport: Codable, Sendable {
 }
 
 public enum TrainingRun {
-    public static let learners = ["linear", "logistic", "gbdt"]
+    public static let learners = ["linear", "logistic", "tree", "forest", "gbdt"]
 
     public static func run(_ table: Table, options o: TrainingOptions) throws -> (ModelFile, TrainingReport) {
         guard learners.contains(o.learner) else {
@@ -59,7 +59,9 @@ public enum TrainingRun {
         }
         if o.learner == "linear" && o.task != .regression { throw LearnError.unsupported("the linear learner is for regression; use --learner logistic for classification") }
         if o.learner == "logistic" && o.task == .regression { throw LearnError.unsupported("the logistic learner is for classification; use --learner linear for regression") }
-        if o.learner == "gbdt" && o.task == .multiclass { throw LearnError.unsupported("multiclass boosting (softmax) is not built yet; use --learner logistic") }
+        if ["gbdt", "tree", "forest"].contains(o.learner) && o.task == .multiclass {
+            throw LearnError.unsupported("multiclass trees, forests and boosting are not built yet; use --learner logistic")
+        }
         guard o.testTable != nil || (o.testFraction > 0 && o.testFraction < 1) else {
             throw LearnError.invalidParameter(name: "test-fraction", value: String(o.testFraction), expected: "a number between 0 and 1")
         }
@@ -93,7 +95,10 @@ public enum TrainingRun {
             let target = try TargetValues.read(train, column: o.target, task: o.task).0
             if parameters.earlyStoppingRounds > 0 {
                 // Early stopping watches a seeded tenth of the training part; the test part stays unseen.
-                var rng = SeededGenerator(seed: o.seed &+ 1)
+                // Its own stream: seeded from the split generator's first output, not seed + 1 (SplitMix64 would
+                // then replay the split's draws shifted by one).
+                var splitStream = SeededGenerator(seed: o.seed)
+                var rng = SeededGenerator(seed: splitStream.next())
                 var order = Array(0..<trainData.rows)
                 for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
                 let cut = max(1, trainData.rows / 10)
@@ -104,6 +109,10 @@ public enum TrainingRun {
             } else {
                 model = .gbdt(try GradientBoostedTrees(parameters: parameters).fit(schema: schema, data: trainData, target: target))
             }
+        case "tree", "forest":
+            let parameters = try ForestParameters(parameters: o.parameters, single: o.learner == "tree")
+            let target = try TargetValues.read(train, column: o.target, task: o.task).0
+            model = .forest(try RandomForest(parameters: parameters).fit(schema: schema, data: trainData, target: target))
         default:
             let (y, labels) = try TargetValues.read(train, column: o.target, task: o.task).0.classes()
             model = .logistic(try LogisticRegression(parameters: o.parameters).fit(schema: schema, data: trainData, classes: y, labels: labels))

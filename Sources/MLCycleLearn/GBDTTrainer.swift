@@ -233,25 +233,40 @@ struct TreeGrower: @unchecked Sendable {
         var leafRanges: [Range<Int>]
     }
 
-    func grow(rows bag: [Int32], gradients: [Double], features: [Int]) -> Grown {
+    /// Grows a tree on the bagged rows. With `featuresPerSplit`, each split looks at that many features drawn
+    /// (from `seed`) among `features`, as a random forest does. With `num_leaves` unlimited (`Int.max`), leaves are
+    /// split depth-first until no split gains, and histograms are dropped as soon as they are used.
+    func grow(rows bag: [Int32], gradients: [Double], features: [Int], featuresPerSplit: Int? = nil, seed: UInt64 = 0) -> Grown {
         let p = parameters
+        var rng = SeededGenerator(seed: seed)
+        func candidates() -> [Int] {
+            guard let k = featuresPerSplit, k < features.count else { return features }
+            var pool = features
+            for i in 0..<k { pool.swapAt(i, i + Int(rng.next(upperBound: UInt64(pool.count - i)))) }
+            return Array(pool[0..<k])
+        }
+        let depthFirst = p.numLeaves == Int.max
         var rows = bag
         var scratch = [Int32](repeating: 0, count: rows.count)
         var sumG = 0.0, sumH = 0.0
         for r in rows { sumG += gradients[2 * Int(r)]; sumH += gradients[2 * Int(r) + 1] }
         let rootHist = histogram(rows: rows, start: 0, count: rows.count, gradients: gradients, features: features)
         var leaves = [Leaf(start: 0, count: rows.count, sumG: sumG, sumH: sumH, lambda: p.lambdaL2, depth: 0, histogram: rootHist,
-                           best: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: features), parent: -1, isLeft: false)]
+                           best: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: candidates()), parent: -1, isLeft: false)]
+        var pending = [0] // leaves that may still split
         var tree = BoostedTree()
         var binTree = BinTree()
-        while leaves.count < p.numLeaves {
-            // The leaf whose best split gains most.
-            var chosen = -1
-            for (i, l) in leaves.enumerated() where l.best.gain > p.minGainToSplit && (p.maxDepth < 0 || l.depth < p.maxDepth) {
-                if chosen < 0 || l.best.gain > leaves[chosen].best.gain { chosen = i }
+        func splittable(_ l: Leaf) -> Bool { l.best.gain > p.minGainToSplit && (p.maxDepth < 0 || l.depth < p.maxDepth) }
+        pending = pending.filter { splittable(leaves[$0]) }
+        while leaves.count < p.numLeaves, !pending.isEmpty {
+            // Depth-first when unlimited; otherwise the leaf whose best split gains most (leaf-wise, as LightGBM).
+            var slot = pending.count - 1
+            if !depthFirst {
+                for k in 0..<pending.count where leaves[pending[k]].best.gain > leaves[pending[slot]].best.gain { slot = k }
             }
-            if chosen < 0 { break }
+            let chosen = pending.remove(at: slot)
             let leaf = leaves[chosen]
+            leaves[chosen].histogram = nil
             let split = leaf.best
             // Partition the leaf's rows: left ones first, stable.
             var nl = 0, nr = 0
@@ -310,19 +325,23 @@ struct TreeGrower: @unchecked Sendable {
             let large = leaf.histogram!.subtracting(small)
             let leftHist = leftSmaller ? small : large, rightHist = leftSmaller ? large : small
             let leftCount = nl, rightCount = nr
+            let leftFeatures = candidates(), rightFeatures = candidates()
             let leftBest: SplitCandidate, rightBest: SplitCandidate
             if totalBins >= 65_536 {
                 (leftBest, rightBest) = inParallel(
-                    { bestSplit(leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: features) },
-                    { bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: features) })
+                    { bestSplit(leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: leftFeatures) },
+                    { bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: rightFeatures) })
             } else { // too little work to be worth waking a second thread
-                leftBest = bestSplit(leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: features)
-                rightBest = bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: features)
+                leftBest = bestSplit(leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: leftFeatures)
+                rightBest = bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: rightFeatures)
             }
             leaves[leftLeaf] = Leaf(start: leaf.start, count: nl, sumG: split.leftG, sumH: split.leftH, lambda: split.childLambda, depth: leaf.depth + 1,
                                     histogram: leftHist, best: leftBest, parent: Int(node), isLeft: true)
             leaves.append(Leaf(start: leaf.start + nl, count: nr, sumG: rightG, sumH: rightH, lambda: split.childLambda, depth: leaf.depth + 1,
                                histogram: rightHist, best: rightBest, parent: Int(node), isLeft: false))
+            for child in [leftLeaf, rightLeaf] {
+                if splittable(leaves[child]) { pending.append(child) } else { leaves[child].histogram = nil }
+            }
         }
         tree.leafValues = leaves.map { -$0.sumG / ($0.sumH + $0.lambda) * p.learningRate }
         return Grown(tree: tree, binTree: binTree, rows: rows, leafRanges: leaves.map { $0.start..<($0.start + $0.count) })

@@ -6,12 +6,14 @@ public enum FittedModel: Sendable, Equatable {
     case linear(LinearRegressionModel)
     case logistic(LogisticRegressionModel)
     case gbdt(GBDTModel)
+    case forest(ForestModel)
 
     public var schema: FeatureSchema {
         switch self {
         case .linear(let m): return m.schema
         case .logistic(let m): return m.schema
         case .gbdt(let m): return m.schema
+        case .forest(let m): return m.schema
         }
     }
 
@@ -21,6 +23,7 @@ public enum FittedModel: Sendable, Equatable {
         case .linear: return []
         case .logistic(let m): return m.labels
         case .gbdt(let m): return m.labels
+        case .forest(let m): return m.labels
         }
     }
 
@@ -29,6 +32,7 @@ public enum FittedModel: Sendable, Equatable {
         case .linear(let m): return m.predict(data)
         case .logistic(let m): return m.predict(data)
         case .gbdt(let m): return m.predict(data)
+        case .forest(let m): return m.predict(data)
         }
     }
 
@@ -52,7 +56,7 @@ public enum FittedModel: Sendable, Equatable {
 ///  "parameters": {"alpha": "1"}, "created": "2026-11-24T23:00:00Z", "mlcycle_version": "0.1.0",
 ///  "linear": {"schema": {...}, "design": {...}, "coefficients": [...], "intercept": 1.5}}
 /// ```
-/// Exactly one of the learner keys (`linear`, `logistic`, `gbdt`) is present. Numbers are written with the shortest
+/// Exactly one of the learner keys (`linear`, `logistic`, `gbdt`, `forest` — which also holds a single `tree`) is present. Numbers are written with the shortest
 /// text that reads back to the same double, so a loaded model predicts bit for bit what the saved one did.
 public struct ModelFile: Codable, Sendable, Equatable {
     public static let formatName = "mlcycle-model"
@@ -69,11 +73,13 @@ public struct ModelFile: Codable, Sendable, Equatable {
     public var linear: LinearRegressionModel?
     public var logistic: LogisticRegressionModel?
     public var gbdt: GBDTModel?
+    /// Random forest or single decision tree.
+    public var forest: ForestModel?
 
     enum CodingKeys: String, CodingKey {
         case format, version, learner, task, target, parameters, created
         case mlcycleVersion = "mlcycle_version"
-        case linear, logistic, gbdt
+        case linear, logistic, gbdt, forest
     }
 
     public init(model: FittedModel, learner: String, task: Task, target: String, parameters: [String: String],
@@ -90,6 +96,7 @@ public struct ModelFile: Codable, Sendable, Equatable {
         case .linear(let m): linear = m
         case .logistic(let m): logistic = m
         case .gbdt(let m): gbdt = m
+        case .forest(let m): forest = m
         }
     }
 
@@ -98,6 +105,7 @@ public struct ModelFile: Codable, Sendable, Equatable {
         if let linear { return .linear(linear) }
         if let logistic { return .logistic(logistic) }
         if let gbdt { return .gbdt(gbdt) }
+        if let forest { return .forest(forest) }
         throw LearnError.modelFile(path: "model", reason: "the file holds no model for learner '\(learner)'")
     }
 
