@@ -37,9 +37,9 @@ data, name, metric, baseline = sys.argv[1:]
 inc = json.load(open(f"{data}/{name}_incumbents.json"))
 rows = []
 for learner, against in [("gbdt", "lightgbm"), ("gbdt", "xgboost"), ("forest", "sklearn_forest"), (baseline, f"sklearn_{baseline}")]:
-    ours = json.load(open(f"{data}/{name}_{learner}.json"))
     if against not in inc:
         continue
+    ours = json.load(open(f"{data}/{name}_{learner}.json"))
     ref = inc[against]
     m = ours["metrics"][metric]
     rows.append(f"| {name} | {learner} | {ours['fit_seconds']:.3f} | {ours['predict_seconds']:.3f} | {metric} | {m:.6g} | {against} {ref['fit_seconds']:.3f} s / {ref['predict_seconds']:.3f} s / {ref[metric]:.6g} | "
