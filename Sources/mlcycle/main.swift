@@ -30,11 +30,8 @@ struct MLCycle: ParsableCommand {
     )
 }
 
-/// Options every command that reads a table shares.
-struct InputOptions: ParsableArguments {
-    @Argument(help: "A CSV, TSV or JSON Lines file (or a SQLite database with --query).")
-    var file: String
-
+/// How to read a table: the CSV dialect and forced column types (shared by every command that reads data).
+struct ReadingOptions: ParsableArguments {
     @Option(help: "Field delimiter of a CSV file (one character; \\t for tab).")
     var delimiter: String = ","
 
@@ -44,10 +41,7 @@ struct InputOptions: ParsableArguments {
     @Option(name: .customLong("type"), help: "Force a column's type, as COLUMN=TYPE (float64, int64, bool, string, date, timestamp); repeatable.")
     var types: [String] = []
 
-    @Option(help: "Read FILE as a SQLite database and take the table from this SQL query.")
-    var query: String?
-
-    func source() throws -> DataSource {
+    func csvOptions() throws -> CSVOptions {
         var options = CSVOptions()
         let d = delimiter == "\\t" ? "\t" : delimiter
         guard d.count == 1, let c = d.first else { throw ValidationError("--delimiter must be one character, not '\(delimiter)'") }
@@ -60,10 +54,23 @@ struct InputOptions: ParsableArguments {
             }
             options.columnTypes[parts[0]] = t
         }
-        return DataSource.forFile(file, query: query, csvOptions: options)
+        return options
     }
+}
 
-    func load() throws -> MLCycleData.Table { try source().load() }
+/// A table given as the command's argument.
+struct InputOptions: ParsableArguments {
+    @Argument(help: "A CSV, TSV or JSON Lines file (or a SQLite database with --query).")
+    var file: String
+
+    @OptionGroup var reading: ReadingOptions
+
+    @Option(help: "Read FILE as a SQLite database and take the table from this SQL query.")
+    var query: String?
+
+    func load() throws -> MLCycleData.Table {
+        try DataSource.forFile(file, query: query, csvOptions: try reading.csvOptions()).load()
+    }
 }
 
 /// Runs a command body; a user error prints one clear line and exits with 2 (1 stays "checks failed").
@@ -243,28 +250,15 @@ struct Fingerprint: ParsableCommand {
     }
 }
 
-/// `--data FILE` plus the shared reading options (delimiter, missing tokens, forced types).
+/// A table given with `--data FILE`.
 struct DataOptions: ParsableArguments {
     @Option(help: "A CSV, TSV or JSON Lines file.")
     var data: String
 
-    @Option(help: "Field delimiter of a CSV file (one character; \\t for tab).")
-    var delimiter: String = ","
-
-    @Option(name: .customLong("na"), help: "A missing-value token (repeatable); replaces the defaults.")
-    var missingTokens: [String] = []
-
-    func csvOptions() throws -> CSVOptions {
-        var options = CSVOptions()
-        let d = delimiter == "\\t" ? "\t" : delimiter
-        guard d.count == 1, let c = d.first else { throw ValidationError("--delimiter must be one character, not '\(delimiter)'") }
-        options.delimiter = c
-        if !missingTokens.isEmpty { options.missingTokens = missingTokens }
-        return options
-    }
+    @OptionGroup var reading: ReadingOptions
 
     func load(_ path: String? = nil) throws -> MLCycleData.Table {
-        try DataSource.forFile(path ?? data, csvOptions: try csvOptions()).load()
+        try DataSource.forFile(path ?? data, csvOptions: try reading.csvOptions()).load()
     }
 }
 
