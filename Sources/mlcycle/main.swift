@@ -273,7 +273,7 @@ struct Train: ParsableCommand {
     @Option(help: "regression, binary or multiclass.")
     var task: String
 
-    @Option(help: "The learner: \(TrainingRun.learners.joined(separator: ", ")) (tree, forest and gbdt are coming).")
+    @Option(help: "The learner: \(TrainingRun.learners.joined(separator: ", ")).")
     var learner: String
 
     @Option(name: .customLong("param"), help: "A hyperparameter as NAME=VALUE (repeatable), e.g. alpha=1 or C=0.5.")
