@@ -55,7 +55,7 @@ public enum TrainingRun {
 
     public static func run(_ table: Table, options o: TrainingOptions) throws -> (ModelFile, TrainingReport) {
         guard learners.contains(o.learner) else {
-            throw LearnError.unsupported("learner '\(o.learner)' is not built yet; available: \(learners.joined(separator: ", "))")
+            throw LearnError.unsupported("unknown learner '\(o.learner)'; available: \(learners.joined(separator: ", "))")
         }
         if o.learner == "linear" && o.task != .regression { throw LearnError.unsupported("the linear learner is for regression; use --learner logistic for classification") }
         if o.learner == "logistic" && o.task == .regression { throw LearnError.unsupported("the logistic learner is for classification; use --learner linear for regression") }
