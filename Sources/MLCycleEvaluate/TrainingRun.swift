@@ -59,8 +59,8 @@ public enum TrainingRun {
         }
         if o.learner == "linear" && o.task != .regression { throw LearnError.unsupported("the linear learner is for regression; use --learner logistic for classification") }
         if o.learner == "logistic" && o.task == .regression { throw LearnError.unsupported("the logistic learner is for classification; use --learner linear for regression") }
-        if ["gbdt", "tree", "forest"].contains(o.learner) && o.task == .multiclass {
-            throw LearnError.unsupported("multiclass trees, forests and boosting are not built yet; use --learner logistic")
+        if ["tree", "forest"].contains(o.learner) && o.task == .multiclass {
+            throw LearnError.unsupported("multiclass trees and forests are not built yet; use --learner gbdt or logistic")
         }
         guard o.testTable != nil || (o.testFraction > 0 && o.testFraction < 1) else {
             throw LearnError.invalidParameter(name: "test-fraction", value: String(o.testFraction), expected: "a number between 0 and 1")
@@ -91,7 +91,8 @@ public enum TrainingRun {
             let y = try TargetValues.read(train, column: o.target, task: .regression).0.numbers()
             model = .linear(try LinearRegression(parameters: o.parameters).fit(schema: schema, data: trainData, target: y))
         case "gbdt":
-            let parameters = try GBDTParameters(parameters: o.parameters, objective: o.task == .regression ? .regression : .binary)
+            let parameters = try GBDTParameters(parameters: o.parameters,
+                                                objective: o.task == .regression ? .regression : (o.task == .binary ? .binary : .multiclass))
             let target = try TargetValues.read(train, column: o.target, task: o.task).0
             if parameters.earlyStoppingRounds > 0 {
                 // Early stopping watches a seeded tenth of the training part; the test part stays unseen.

@@ -25,27 +25,32 @@ public struct GradientBoostedTrees: Sendable {
             }
         }
         let binned = BinnedData(data, bins: bins)
-        let initial: Double
+        // One score per row and class: K columns for multiclass (one tree per class and round), one otherwise.
+        let k = p.objective == .multiclass ? labels.count : 1
+        let initial: [Double]
         switch p.objective {
-        case .regression: initial = Statistics.mean(y)
+        case .regression: initial = [Statistics.mean(y)]
         case .binary:
             let mean = min(max(Statistics.mean(y), 1e-15), 1 - 1e-15)
-            initial = log(mean / (1 - mean))
+            initial = [log(mean / (1 - mean))]
+        case .multiclass:
+            // All classes start at 0, as LightGBM's softmax does (starting from log class shares fits worse here).
+            initial = [Double](repeating: 0, count: k)
         }
-        var scores = [Double](repeating: initial, count: n)
+        var scores = initial.map { [Double](repeating: $0, count: n) }
         // Gradient and hessian of row r at [2r] and [2r + 1]: the histogram loop reads both with one cache miss.
         var gradientPairs = [Double](repeating: 0, count: 2 * n)
         let validationY = try validation.map { try Self.response($0.target, objective: p.objective, labels: labels).0 }
-        var validationScores = validation.map { [Double](repeating: initial, count: $0.data.rows) }
+        var validationScores = validation.map { v in initial.map { [Double](repeating: $0, count: v.data.rows) } }
         let validationBinned = validation.map { BinnedData($0.data, bins: bins) }
-        var model = GBDTModel(schema: schema, bins: bins, parameters: p, labels: labels, initialScore: initial, trees: [], bestIteration: 0)
+        var model = GBDTModel(schema: schema, bins: bins, parameters: p, labels: labels, initialScore: initial[0],
+                              initialScores: k > 1 ? initial : nil, trees: [], bestIteration: 0)
         var rng = SeededGenerator(seed: p.seed)
         var bag = Array(Int32(0)..<Int32(n))
         var bestLoss = Double.infinity, bestIteration = 0
 
         let grower = TreeGrower(binned: binned, parameters: p)
         for iteration in 0..<p.nEstimators {
-            Self.gradients(p.objective, y: y, scores: scores, into: &gradientPairs)
             if p.baggingFreq > 0 && p.baggingFraction < 1 && iteration % p.baggingFreq == 0 {
                 let keep = max(1, Int((Double(n) * p.baggingFraction).rounded()))
                 var all = Array(Int32(0)..<Int32(n))
@@ -58,38 +63,80 @@ public struct GradientBoostedTrees: Sendable {
                 for i in 0..<keep { features.swapAt(i, i + Int(rng.next(upperBound: UInt64(bins.count - i)))) }
                 features = Array(features[0..<keep]).sorted()
             }
-            let grown = grower.grow(rows: bag, gradients: gradientPairs, features: features)
-            let tree = grown.tree
-            // Every training row moves by its leaf's value: bagged rows from the partition, the others by traversal.
-            grown.rows.withUnsafeBufferPointer { rows in
-                scores.withUnsafeMutableBufferPointer { scores in
-                    for (leaf, range) in grown.leafRanges.enumerated() {
-                        let v = tree.leafValues[leaf]
-                        for i in range { scores[Int(rows[i])] += v }
+            // Multiclass: the softmax of the round's starting scores drives all K trees of the round.
+            let probabilities = k > 1 ? Self.softmax(scores) : []
+            for c in 0..<k {
+                if k > 1 {
+                    Self.multiclassGradients(probabilities, y: y, classIndex: c, classes: k, into: &gradientPairs)
+                } else {
+                    Self.gradients(p.objective, y: y, scores: scores[0], into: &gradientPairs)
+                }
+                let grown = grower.grow(rows: bag, gradients: gradientPairs, features: features)
+                let tree = grown.tree
+                // Every training row moves by its leaf's value: bagged rows from the partition, the others by traversal.
+                grown.rows.withUnsafeBufferPointer { rows in
+                    scores[c].withUnsafeMutableBufferPointer { scores in
+                        for (leaf, range) in grown.leafRanges.enumerated() {
+                            let v = tree.leafValues[leaf]
+                            for i in range { scores[Int(rows[i])] += v }
+                        }
                     }
                 }
+                if bag.count < n {
+                    var inBag = [Bool](repeating: false, count: n)
+                    for r in bag { inBag[Int(r)] = true }
+                    grown.binTree.addLeafValues(binned, tree.leafValues, to: &scores[c], skipping: inBag)
+                }
+                model.trees.append(tree)
+                if let validationBinned {
+                    GBDTModel.addLeafValues(tree, validationBinned, rows: 0..<validationBinned.rows, into: &validationScores![c])
+                }
             }
-            if bag.count < n {
-                var inBag = [Bool](repeating: false, count: n)
-                for r in bag { inBag[Int(r)] = true }
-                grown.binTree.addLeafValues(binned, tree.leafValues, to: &scores, skipping: inBag)
-            }
-            model.trees.append(tree)
-            if let validationBinned, let vy = validationY {
-                GBDTModel.addLeafValues(tree, validationBinned, rows: 0..<validationBinned.rows, into: &validationScores!)
-                let loss = Self.loss(p.objective, y: vy, scores: validationScores!)
+            if let vy = validationY, let vs = validationScores {
+                let loss = k > 1 ? Self.multiclassLoss(y: vy, scores: vs) : Self.loss(p.objective, y: vy, scores: vs[0])
                 if loss < bestLoss - 1e-15 { bestLoss = loss; bestIteration = iteration + 1 }
                 if p.earlyStoppingRounds > 0 && iteration + 1 - bestIteration >= p.earlyStoppingRounds { break }
             }
         }
         if validation != nil && p.earlyStoppingRounds > 0 {
-            model.trees = Array(model.trees.prefix(max(1, bestIteration)))
+            model.trees = Array(model.trees.prefix(max(1, bestIteration) * k))
         }
-        model.bestIteration = model.trees.count
+        model.bestIteration = model.trees.count / k
         return model
     }
 
-    /// The numbers the objective fits: values for regression, 0/1 for binary (labels[1] is 1).
+    /// Per row, the softmax over the class scores (`scores[class][row]`), as `[class][row]`.
+    static func softmax(_ scores: [[Double]]) -> [[Double]] {
+        let k = scores.count, n = scores.first?.count ?? 0
+        var out = [[Double]](repeating: [Double](repeating: 0, count: n), count: k)
+        for r in 0..<n {
+            var m = -Double.infinity
+            for c in 0..<k { m = max(m, scores[c][r]) }
+            var sum = 0.0
+            for c in 0..<k { let e = exp(scores[c][r] - m); out[c][r] = e; sum += e }
+            for c in 0..<k { out[c][r] /= sum }
+        }
+        return out
+    }
+
+    /// Softmax cross-entropy gradients for one class; the hessian carries LightGBM's factor K / (K − 1).
+    static func multiclassGradients(_ probabilities: [[Double]], y: [Double], classIndex c: Int, classes k: Int, into pairs: inout [Double]) {
+        let factor = Double(k) / Double(k - 1)
+        let p = probabilities[c]
+        for r in 0..<y.count {
+            pairs[2 * r] = p[r] - (Int(y[r]) == c ? 1 : 0)
+            pairs[2 * r + 1] = max(factor * p[r] * (1 - p[r]), 1e-16)
+        }
+    }
+
+    static func multiclassLoss(y: [Double], scores: [[Double]]) -> Double {
+        let p = softmax(scores)
+        var s = 0.0
+        for r in 0..<y.count { s -= log(max(p[Int(y[r])][r], 1e-15)) }
+        return s / Double(max(1, y.count))
+    }
+
+    /// The numbers the objective fits: values for regression, 0/1 for binary (labels[1] is 1), class indices for multiclass.
     static func response(_ target: TargetValues, objective: GBDTParameters.Objective, labels given: [String]? = nil) throws -> ([Double], [String]) {
         switch (objective, target) {
         case (.regression, .numbers(let v)): return (v, [])
@@ -97,6 +144,11 @@ public struct GradientBoostedTrees: Sendable {
             guard labels.count == 2 else { throw LearnError.unsupported("binary boosting needs exactly two classes, found \(labels.count)") }
             if let given, given != labels { throw LearnError.unsupported("the validation data's classes \(labels) differ from the training data's \(given)") }
             return (c.map { $0 == 1 ? 1 : 0 }, labels)
+        case (.multiclass, .classes(let c, let labels)):
+            guard labels.count >= 3 else { throw LearnError.unsupported("multiclass boosting needs at least three classes; use the binary objective") }
+            if let given, given != labels { throw LearnError.unsupported("the validation data's classes \(labels) differ from the training data's \(given)") }
+            if c.contains(where: { $0 < 0 }) { throw LearnError.unsupported("a class label is missing from the training classes") }
+            return (c.map(Double.init), labels)
         default:
             throw LearnError.unsupported("the target does not fit the \(objective.rawValue) objective")
         }
@@ -112,6 +164,8 @@ public struct GradientBoostedTrees: Sendable {
                 pairs[2 * r] = p - y[r]
                 pairs[2 * r + 1] = max(p * (1 - p), 1e-16)
             }
+        case .multiclass:
+            break // per class, from the softmax: multiclassGradients
         }
     }
 
@@ -125,6 +179,8 @@ public struct GradientBoostedTrees: Sendable {
                 let z = scores[r]
                 s += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - y[r] * z
             }
+        case .multiclass:
+            return multiclassLoss(y: y, scores: [scores])
         }
         return s / Double(max(1, y.count))
     }

@@ -3,7 +3,7 @@ import MLCycleData
 
 /// Hyperparameters of `GradientBoostedTrees`, named and defaulted as in LightGBM.
 public struct GBDTParameters: Codable, Sendable, Equatable {
-    public enum Objective: String, Codable, Sendable, CaseIterable { case regression, binary }
+    public enum Objective: String, Codable, Sendable, CaseIterable { case regression, binary, multiclass }
     public var objective: Objective = .regression
     public var numLeaves = 31
     public var learningRate = 0.1
@@ -103,6 +103,9 @@ public struct GBDTModel: Codable, Sendable, Equatable {
     public var parameters: GBDTParameters
     public var labels: [String]
     public var initialScore: Double
+    /// Multiclass: the starting score of each class (0, as in LightGBM); trees are then stored round by
+    /// round, one per class (`trees[round · K + class]`).
+    public var initialScores: [Double]?
     public var trees: [BoostedTree]
     /// Rounds kept (early stopping keeps the best).
     public var bestIteration: Int
@@ -110,17 +113,22 @@ public struct GBDTModel: Codable, Sendable, Equatable {
     /// Raw scores (before the link function) for a dataset: its values are binned once with the training bins
     /// (v ≤ upper bound of bin t ⟺ bin(v) ≤ t, so this is exactly the raw-threshold rule), then rows are scored
     /// on all cores.
-    func rawScores(_ data: Dataset) -> [Double] {
+    func rawScores(_ data: Dataset) -> [Double] { rawClassScores(data)[0] }
+
+    /// Raw scores per class (`[class][row]`; one class unless multiclass).
+    func rawClassScores(_ data: Dataset) -> [[Double]] {
         let binned = BinnedData(data, bins: bins)
         let n = data.rows
+        let starts = initialScores ?? [initialScore]
+        let k = starts.count
         let chunks = n < 4096 ? 1 : ProcessInfo.processInfo.activeProcessorCount * 4
-        let parts = parallelMap(chunks) { k -> [Double] in
-            let lo = n * k / chunks, hi = n * (k + 1) / chunks
-            var out = [Double](repeating: initialScore, count: hi - lo)
-            for tree in trees { Self.addLeafValues(tree, binned, rows: lo..<hi, into: &out) }
+        let parts = parallelMap(chunks) { part -> [[Double]] in
+            let lo = n * part / chunks, hi = n * (part + 1) / chunks
+            var out = starts.map { [Double](repeating: $0, count: hi - lo) }
+            for (t, tree) in trees.enumerated() { Self.addLeafValues(tree, binned, rows: lo..<hi, into: &out[t % k]) }
             return out
         }
-        return parts.flatMap { $0 }
+        return (0..<k).map { c in parts.flatMap { $0[c] } }
     }
 
     /// Adds `tree`'s leaf value for each row in `rows` to `out[row - rows.lowerBound]`.
@@ -161,6 +169,21 @@ public struct GBDTModel: Codable, Sendable, Equatable {
     }
 
     public func predict(_ data: Dataset) -> Predictions {
+        if parameters.objective == .multiclass {
+            let p = GradientBoostedTrees.softmax(rawClassScores(data))
+            let k = p.count, n = data.rows
+            var probabilities = [Double](repeating: 0, count: n * k)
+            var values = [Double](repeating: 0, count: n)
+            for r in 0..<n {
+                var best = 0
+                for c in 0..<k {
+                    probabilities[r * k + c] = p[c][r]
+                    if p[c][r] > p[best][r] { best = c }
+                }
+                values[r] = Double(best)
+            }
+            return Predictions(values: values, probabilities: probabilities, classCount: k)
+        }
         let raw = rawScores(data)
         switch parameters.objective {
         case .regression:
@@ -175,6 +198,8 @@ public struct GBDTModel: Codable, Sendable, Equatable {
                 values[r] = p > 0.5 ? 1 : 0
             }
             return Predictions(values: values, probabilities: probabilities, classCount: 2)
+        case .multiclass:
+            return Predictions(values: [], probabilities: [], classCount: 0) // handled above
         }
     }
 

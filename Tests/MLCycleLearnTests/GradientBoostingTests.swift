@@ -40,6 +40,27 @@ import MLCycleData
         #expect(clf.trees.contains { !$0.categorySets.isEmpty })
     }
 
+    /// LightGBM 4.7 multiclass (softmax, 5 classes) on the same files: within 2 % of its test log-loss.
+    @Test func multiclassMatchesLightGBM() throws {
+        let ref = try #require(try fixtureJSON("gbdt.json")["houses_multiclass"] as? [String: Any])
+        let (_, report) = try TrainingRun.run(try fixtureTable("gbdt_houses_train.csv"), options: TrainingOptions(
+            target: "Bldg_Type", task: .multiclass, learner: "gbdt", testTable: try fixtureTable("gbdt_houses_test.csv")))
+        let lightgbm = try #require(ref["logloss"] as? Double)
+        #expect(report.metrics["logloss"]! <= lightgbm * 1.02, "log-loss \(report.metrics["logloss"]!) vs LightGBM \(lightgbm)")
+        #expect(report.metrics["accuracy"]! > 0.9)
+        // K trees per round; probabilities of each row sum to 1 and round-trip through the model file.
+        let train = try fixtureTable("gbdt_houses_train.csv")
+        let (file, _) = try TrainingRun.run(train, options: TrainingOptions(target: "Bldg_Type", task: .multiclass, learner: "gbdt",
+                                                                            parameters: ["n_estimators": "10"]))
+        let model = try file.model()
+        guard case .gbdt(let gbdt) = model else { Issue.record("not a boosted model"); return }
+        #expect(gbdt.trees.count == 10 * 5)
+        let p = model.predict(try model.schema.encode(train.head(20)))
+        for r in 0..<20 { expectNear((0..<5).reduce(0) { $0 + p.probability(row: r, class: $1) }, 1, relative: 1e-12, "probability sum") }
+        let loaded = try ModelFile.decode(try file.jsonData()).model()
+        #expect(loaded.predict(try model.schema.encode(train.head(20))).probabilities == p.probabilities)
+    }
+
     @Test func trainingIsDeterministicAndRoundTripsBitForBit() throws {
         let train = try fixtureTable("gbdt_churn_train.csv")
         let params = ["n_estimators": "30", "bagging_fraction": "0.7", "bagging_freq": "1", "feature_fraction": "0.8", "seed": "5"]
