@@ -13,6 +13,8 @@ Writes:
   logistic.json   LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12) binary on churn.csv (churn),
                   and multinomial on houses.csv (Bldg_Type); multinomial intercepts are reported centred (mean 0),
                   since softmax intercepts are defined only up to a shared constant; predict_proba of the first rows
+  kmeans.json     KMeans(n_clusters=4, n_init=10) inertia on houses.csv's four numeric features and on blobs.csv
+                  (four well-separated Gaussian blobs)
   metrics.json    mean_squared_error (root), mean_absolute_error, mean_absolute_percentage_error, r2_score,
                   roc_auc_score, log_loss, accuracy_score, precision_score, recall_score, f1_score and macro F1
                   on fixed prediction vectors (with ties in the scores)
@@ -104,6 +106,16 @@ def main():
                        "macro_f1": float(metrics.f1_score(multi_true, multi_proba.argmax(axis=1), average="macro"))},
     }
     (out / "metrics.json").write_text(json.dumps(result, indent=1) + "\n")
+
+    from sklearn.cluster import KMeans
+    kx = houses[numeric].astype(float).to_numpy()
+    blobs = np.concatenate([rng.normal(loc=c, scale=0.3, size=(50, 2)) for c in [(0, 0), (4, 4), (0, 5), (6, 0)]])
+    pd.DataFrame(blobs, columns=["a", "b"]).round(6).to_csv(out / "blobs.csv", index=False)
+    blobs = pd.read_csv(out / "blobs.csv").to_numpy()
+    kmeans = {"generated_by": version,
+              "houses": {"features": numeric, "k": 4, "inertia": float(KMeans(n_clusters=4, n_init=10, random_state=0).fit(kx).inertia_)},
+              "blobs": {"k": 4, "inertia": float(KMeans(n_clusters=4, n_init=10, random_state=0).fit(blobs).inertia_)}}
+    (out / "kmeans.json").write_text(json.dumps(kmeans, indent=1) + "\n")
     print("wrote", ", ".join(p.name for p in sorted(out.glob("*.json"))))
 
 

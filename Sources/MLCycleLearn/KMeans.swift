@@ -1,0 +1,167 @@
+import Foundation
+import MLCycleData
+
+/// k-means clustering as scikit-learn's `KMeans`: greedy k-means++ initialisation, Lloyd iterations until the
+/// centres move less than `tol` (relative to the mean feature variance), the best of `n_init` restarts by inertia.
+/// Features are the linear models' design columns (numbers, one-hot categories, missing → training mean).
+public struct KMeans: Sendable {
+    public var clusters: Int
+    public var restarts: Int
+    public var maxIterations: Int
+    public var tolerance: Double
+    public var seed: UInt64
+
+    public static let parameterNames = ["n_clusters", "n_init", "max_iter", "tol", "seed"]
+
+    public init(clusters: Int = 8, restarts: Int = 1, maxIterations: Int = 300, tolerance: Double = 1e-4, seed: UInt64 = 0) {
+        self.clusters = clusters
+        self.restarts = restarts
+        self.maxIterations = maxIterations
+        self.tolerance = tolerance
+        self.seed = seed
+    }
+
+    public init(parameters: [String: String]) throws {
+        self.init()
+        for (k, v) in parameters {
+            switch k {
+            case "n_clusters", "k":
+                guard let x = Int(v), x >= 1 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number ≥ 1") }
+                clusters = x
+            case "n_init":
+                guard let x = Int(v), x >= 1 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number ≥ 1") }
+                restarts = x
+            case "max_iter":
+                guard let x = Int(v), x >= 1 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number ≥ 1") }
+                maxIterations = x
+            case "tol":
+                guard let x = Double(v), x >= 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a number ≥ 0") }
+                tolerance = x
+            case "seed", "random_state":
+                guard let x = UInt64(v) else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number ≥ 0") }
+                seed = x
+            default:
+                throw LearnError.unknownParameter(name: k, known: Self.parameterNames)
+            }
+        }
+    }
+
+    public func fit(schema: FeatureSchema, data: Dataset) throws -> KMeansModel {
+        let design = DesignMatrixSpec.fit(schema: schema, data: data)
+        let p = design.terms.count, n = data.rows
+        guard n >= clusters else { throw LearnError.tooFewRows(needed: clusters, found: n) }
+        guard p > 0 else { throw LearnError.unsupported("k-means needs at least one feature") }
+        let x = design.matrix(data)
+        let (_, scale) = columnMoments(x, rows: n, columns: p)
+        let threshold = tolerance * scale.reduce(0) { $0 + $1 * $1 } / Double(p)
+        var master = SeededGenerator(seed: seed)
+        let seeds = (0..<restarts).map { _ in master.next() }
+        let runs = parallelMap(restarts) { i in Self.run(x, n: n, p: p, k: clusters, maxIterations: maxIterations, threshold: threshold, seed: seeds[i]) }
+        let best = runs.min { $0.inertia < $1.inertia }!
+        return KMeansModel(schema: schema, design: design, centers: best.centers, inertia: best.inertia, iterations: best.iterations)
+    }
+
+    struct Run: Sendable { var centers: [Double]; var inertia: Double; var iterations: Int }
+
+    static func run(_ x: [Double], n: Int, p: Int, k: Int, maxIterations: Int, threshold: Double, seed: UInt64) -> Run {
+        var rng = SeededGenerator(seed: seed)
+        var centers = initialCenters(x, n: n, p: p, k: k, rng: &rng)
+        var labels = [Int](repeating: 0, count: n)
+        var distances = [Double](repeating: 0, count: n)
+        var iterations = 0
+        for iteration in 1...maxIterations {
+            iterations = iteration
+            assign(x, n: n, p: p, centers: centers, labels: &labels, distances: &distances)
+            var sums = [Double](repeating: 0, count: k * p), counts = [Int](repeating: 0, count: k)
+            for r in 0..<n {
+                counts[labels[r]] += 1
+                for j in 0..<p { sums[labels[r] * p + j] += x[r * p + j] }
+            }
+            var moved = [Bool](repeating: false, count: n)
+            for c in 0..<k where counts[c] == 0 {
+                // An empty cluster takes the point farthest from its centre (as scikit-learn relocates them).
+                let far = (0..<n).filter { !moved[$0] }.max { distances[$0] < distances[$1] }!
+                moved[far] = true
+                for j in 0..<p { sums[c * p + j] = x[far * p + j] }
+                counts[c] = 1
+            }
+            var shift = 0.0
+            for c in 0..<k {
+                for j in 0..<p {
+                    let v = sums[c * p + j] / Double(counts[c])
+                    shift += (v - centers[c * p + j]) * (v - centers[c * p + j])
+                    centers[c * p + j] = v
+                }
+            }
+            if shift <= threshold { break }
+        }
+        assign(x, n: n, p: p, centers: centers, labels: &labels, distances: &distances)
+        return Run(centers: centers, inertia: distances.reduce(0, +), iterations: iterations)
+    }
+
+    /// Squared distance of each row to its nearest centre, and which centre that is.
+    static func assign(_ x: [Double], n: Int, p: Int, centers: [Double], labels: inout [Int], distances: inout [Double]) {
+        let k = centers.count / p
+        for r in 0..<n {
+            var best = 0, bestD = Double.infinity
+            for c in 0..<k {
+                var d = 0.0
+                for j in 0..<p { let e = x[r * p + j] - centers[c * p + j]; d += e * e }
+                if d < bestD { bestD = d; best = c }
+            }
+            labels[r] = best
+            distances[r] = bestD
+        }
+    }
+
+    /// Greedy k-means++: each new centre is the best (by resulting inertia) of 2 + ln k candidates drawn with
+    /// probability proportional to the squared distance to the nearest centre so far.
+    static func initialCenters(_ x: [Double], n: Int, p: Int, k: Int, rng: inout SeededGenerator) -> [Double] {
+        func row(_ r: Int) -> ArraySlice<Double> { x[(r * p)..<((r + 1) * p)] }
+        func squaredDistance(_ r: Int, _ center: ArraySlice<Double>) -> Double {
+            var d = 0.0
+            for (j, c) in center.enumerated() { let e = x[r * p + j] - c; d += e * e }
+            return d
+        }
+        var centers = Array(row(Int(rng.next(upperBound: UInt64(n)))))
+        var closest = (0..<n).map { squaredDistance($0, centers[0..<p]) }
+        let trials = 2 + Int(log(Double(k)))
+        for _ in 1..<k {
+            let total = closest.reduce(0, +)
+            var bestCandidate = 0, bestPotential = Double.infinity, bestClosest = closest
+            for _ in 0..<trials {
+                var target = Double(rng.next() >> 11) / Double(1 << 53) * total
+                var candidate = n - 1
+                for r in 0..<n { target -= closest[r]; if target < 0 { candidate = r; break } }
+                let candidateRow = row(candidate)
+                let updated = (0..<n).map { min(closest[$0], squaredDistance($0, candidateRow)) }
+                let potential = updated.reduce(0, +)
+                if potential < bestPotential { bestPotential = potential; bestCandidate = candidate; bestClosest = updated }
+            }
+            centers += row(bestCandidate)
+            closest = bestClosest
+        }
+        return centers
+    }
+}
+
+/// A fitted k-means model: cluster centres in design-column units.
+public struct KMeansModel: Codable, Sendable, Equatable {
+    public var schema: FeatureSchema
+    public var design: DesignMatrixSpec
+    /// Row-major `clusters × terms`.
+    public var centers: [Double]
+    /// Sum of squared distances of the training rows to their centres.
+    public var inertia: Double
+    public var iterations: Int
+
+    public var clusterCount: Int { centers.count / max(1, design.terms.count) }
+
+    /// The nearest centre of each row (as `values`), and the squared distance to it in `probabilities`' place.
+    public func assign(_ data: Dataset) -> (labels: [Int], distances: [Double]) {
+        let p = design.terms.count
+        var labels = [Int](repeating: 0, count: data.rows), distances = [Double](repeating: 0, count: data.rows)
+        KMeans.assign(design.matrix(data), n: data.rows, p: p, centers: centers, labels: &labels, distances: &distances)
+        return (labels, distances)
+    }
+}
