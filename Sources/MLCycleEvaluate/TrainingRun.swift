@@ -51,9 +51,10 @@ public struct TrainingReport: Codable, Sendable {
 }
 
 public enum TrainingRun {
-    public static let learners = ["linear", "logistic", "tree", "forest", "gbdt"]
+    public static let learners = ["linear", "logistic", "tree", "forest", "gbdt", "kmeans"]
 
     public static func run(_ table: Table, options o: TrainingOptions) throws -> (ModelFile, TrainingReport) {
+        if o.task == .clustering || o.learner == "kmeans" { return try cluster(table, options: o) }
         guard learners.contains(o.learner) else {
             throw LearnError.unsupported("unknown learner '\(o.learner)'; available: \(learners.joined(separator: ", "))")
         }
@@ -144,12 +145,44 @@ public enum TrainingRun {
             if y.contains(-1) { throw LearnError.unsupported("the test data has a class the training data does not have; use a larger training part or stratify") }
             metrics = Metrics.multiclass(actual: y.map(Int.init), probabilities: predictions.probabilities, classes: model.labels.count)
         case .clustering:
-            throw LearnError.unsupported("clustering is not built yet")
+            throw LearnError.unsupported("clustering takes --learner kmeans")
         }
         let file = ModelFile(model: model, learner: o.learner, task: o.task, target: o.target, parameters: o.parameters)
         let report = TrainingReport(task: o.task, learner: o.learner, target: o.target, trainRows: train.rowCount, testRows: test.rowCount,
                                     rowsWithoutTarget: missing.count, positiveClass: positiveClass, metrics: metrics,
                                     fitSeconds: fitSeconds, predictSeconds: predictSeconds)
+        return (file, report)
+    }
+
+    /// k-means on every column but `--drop` (the target option is not used): fit on the training part, report the
+    /// inertia there and the mean squared distance to the nearest centre on the test part.
+    static func cluster(_ table: Table, options o: TrainingOptions) throws -> (ModelFile, TrainingReport) {
+        guard o.task == .clustering, o.learner == "kmeans" else {
+            throw LearnError.unsupported("clustering is --task clustering --learner kmeans")
+        }
+        let train: Table, test: Table
+        if let t = o.testTable {
+            (train, test) = (table, t)
+        } else {
+            var rng = SeededGenerator(seed: o.seed)
+            var order = Array(0..<table.rowCount)
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
+            let cut = max(1, Int((Double(table.rowCount) * o.testFraction).rounded()))
+            test = table.taking(Array(order[0..<min(cut, order.count)]).sorted())
+            train = table.taking(Array(order[min(cut, order.count)...]).sorted())
+        }
+        let schema = try FeatureSchema.infer(from: train, target: nil, drop: o.drop)
+        let started = Date()
+        let model = try KMeans(parameters: o.parameters).fit(schema: schema, data: try schema.encode(train))
+        let fitSeconds = Date().timeIntervalSince(started)
+        let predictStarted = Date()
+        let (_, distances) = model.assign(try schema.encode(test))
+        let predictSeconds = Date().timeIntervalSince(predictStarted)
+        let metrics = ["inertia": model.inertia, "test_mean_squared_distance": distances.reduce(0, +) / Double(max(1, distances.count)),
+                       "clusters": Double(model.clusterCount)]
+        let file = ModelFile(model: .kmeans(model), learner: "kmeans", task: .clustering, target: "", parameters: o.parameters)
+        let report = TrainingReport(task: .clustering, learner: "kmeans", target: "", trainRows: train.rowCount, testRows: test.rowCount,
+                                    rowsWithoutTarget: 0, positiveClass: nil, metrics: metrics, fitSeconds: fitSeconds, predictSeconds: predictSeconds)
         return (file, report)
     }
 }

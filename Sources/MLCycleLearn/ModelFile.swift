@@ -7,6 +7,7 @@ public enum FittedModel: Sendable, Equatable {
     case logistic(LogisticRegressionModel)
     case gbdt(GBDTModel)
     case forest(ForestModel)
+    case kmeans(KMeansModel)
 
     public var schema: FeatureSchema {
         switch self {
@@ -14,6 +15,7 @@ public enum FittedModel: Sendable, Equatable {
         case .logistic(let m): return m.schema
         case .gbdt(let m): return m.schema
         case .forest(let m): return m.schema
+        case .kmeans(let m): return m.schema
         }
     }
 
@@ -24,6 +26,7 @@ public enum FittedModel: Sendable, Equatable {
         case .logistic(let m): return m.labels
         case .gbdt(let m): return m.labels
         case .forest(let m): return m.labels
+        case .kmeans: return []
         }
     }
 
@@ -33,13 +36,22 @@ public enum FittedModel: Sendable, Equatable {
         case .logistic(let m): return m.predict(data)
         case .gbdt(let m): return m.predict(data)
         case .forest(let m): return m.predict(data)
+        case .kmeans(let m):
+            // The nearest cluster's index as the value; no probabilities.
+            return Predictions(values: m.assign(data).labels.map(Double.init), probabilities: [], classCount: 0)
         }
     }
 
     /// Predictions for a table's rows, in order: `prediction` (the value, or the label) and, for classification,
     /// `probability_<label>` per class. Columns the model does not use (such as the target) are ignored.
     public func predictTable(_ table: Table) throws -> Table {
-        let p = predict(try schema.encode(table))
+        let data = try schema.encode(table)
+        if case .kmeans(let m) = self {
+            let (clusters, distances) = m.assign(data)
+            return try Table(columns: [Column(name: "prediction", ints: clusters.map { Int64($0) }),
+                                       Column(name: "distance", doubles: distances.map { $0.squareRoot() })])
+        }
+        let p = predict(data)
         if labels.isEmpty { return try Table(columns: [Column(name: "prediction", doubles: p.values.map { $0 })]) }
         var columns = [Column(name: "prediction", strings: p.values.map { labels[Int($0)] })]
         for (k, label) in labels.enumerated() {
@@ -56,7 +68,8 @@ public enum FittedModel: Sendable, Equatable {
 ///  "parameters": {"alpha": "1"}, "created": "2026-11-24T23:00:00Z", "mlcycle_version": "0.1.0",
 ///  "linear": {"schema": {...}, "design": {...}, "coefficients": [...], "intercept": 1.5}}
 /// ```
-/// Exactly one of the learner keys (`linear`, `logistic`, `gbdt`, `forest` — which also holds a single `tree`) is present. Numbers are written with the shortest
+/// Exactly one of the learner keys (`linear`, `logistic`, `gbdt`, `forest` — which also holds a single `tree` —,
+/// `kmeans`) is present; `target` is empty for clustering. Numbers are written with the shortest
 /// text that reads back to the same double, so a loaded model predicts bit for bit what the saved one did.
 public struct ModelFile: Codable, Sendable, Equatable {
     public static let formatName = "mlcycle-model"
@@ -75,11 +88,12 @@ public struct ModelFile: Codable, Sendable, Equatable {
     public var gbdt: GBDTModel?
     /// Random forest or single decision tree.
     public var forest: ForestModel?
+    public var kmeans: KMeansModel?
 
     enum CodingKeys: String, CodingKey {
         case format, version, learner, task, target, parameters, created
         case mlcycleVersion = "mlcycle_version"
-        case linear, logistic, gbdt, forest
+        case linear, logistic, gbdt, forest, kmeans
     }
 
     public init(model: FittedModel, learner: String, task: Task, target: String, parameters: [String: String],
@@ -97,6 +111,7 @@ public struct ModelFile: Codable, Sendable, Equatable {
         case .logistic(let m): logistic = m
         case .gbdt(let m): gbdt = m
         case .forest(let m): forest = m
+        case .kmeans(let m): kmeans = m
         }
     }
 
@@ -106,6 +121,7 @@ public struct ModelFile: Codable, Sendable, Equatable {
         if let logistic { return .logistic(logistic) }
         if let gbdt { return .gbdt(gbdt) }
         if let forest { return .forest(forest) }
+        if let kmeans { return .kmeans(kmeans) }
         throw LearnError.modelFile(path: "model", reason: "the file holds no model for learner '\(learner)'")
     }
 

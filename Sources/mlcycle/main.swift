@@ -267,10 +267,10 @@ struct Train: ParsableCommand {
 
     @OptionGroup var input: DataOptions
 
-    @Option(help: "The column to predict.")
-    var target: String
+    @Option(help: "The column to predict (not used for clustering).")
+    var target: String?
 
-    @Option(help: "regression, binary or multiclass.")
+    @Option(help: "regression, binary, multiclass or clustering.")
     var task: String
 
     @Option(help: "The learner: \(TrainingRun.learners.joined(separator: ", ")).")
@@ -299,9 +299,10 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            guard let task = Task(rawValue: self.task), task != .clustering else {
-                throw ValidationError("--task must be regression, binary or multiclass, not '\(self.task)'")
+            guard let task = Task(rawValue: self.task) else {
+                throw ValidationError("--task must be regression, binary, multiclass or clustering, not '\(self.task)'")
             }
+            guard task == .clustering || target != nil else { throw ValidationError("--target is needed for a \(task.rawValue) task") }
             var params = [String: String]()
             for p in parameters {
                 let parts = p.split(separator: "=", maxSplits: 1).map(String.init)
@@ -311,12 +312,12 @@ struct Train: ParsableCommand {
             let table = try input.load()
             let testTable = try test.map { try input.load($0) }
             let (model, report) = try TrainingRun.run(table, options: TrainingOptions(
-                target: target, task: task, learner: learner, parameters: params, drop: drop,
+                target: target ?? "", task: task, learner: learner, parameters: params, drop: drop,
                 testFraction: testFraction, testTable: testTable, seed: seed))
             if let out { try model.write(to: out) }
             if let json { try emit(try encodeJSON(report), to: json) }
             if json != "-" {
-                print("\(learner) \(task.rawValue) on \(report.target): \(report.trainRows) training rows, \(report.testRows) test rows" +
+                print("\(learner) \(task.rawValue)\(report.target.isEmpty ? "" : " on \(report.target)"): \(report.trainRows) training rows, \(report.testRows) test rows" +
                       (report.rowsWithoutTarget > 0 ? " (\(report.rowsWithoutTarget) rows without a target left out)" : ""))
                 if let positive = report.positiveClass { print("positive class: \(positive)") }
                 for (name, value) in report.metrics.sorted(by: { $0.key < $1.key }) { print("  \(cell(name, 14)) \(String(format: "%.6g", value))") }

@@ -197,4 +197,25 @@ id,price,area,zone,built,remodeled
         #expect(p.stdout.hasPrefix("prediction,probability_no,probability_yes\n"))
         #expect(p.stdout.split(separator: "\n").count == 121)
     }
+
+    @Test func clusteringTrainsAndAssignsClusters() throws {
+        var rows = "x,y,label\n"
+        for i in 0..<90 { let c = i % 3; rows += "\(Double(c * 10) + Double(i % 7) * 0.1),\(Double(c * 5) - Double(i % 5) * 0.1),g\(c)\n" }
+        let dir = try scratch(["points.csv": rows])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try CLI.run(["train", "--data", "points.csv", "--task", "clustering", "--learner", "kmeans", "--drop", "label",
+                             "--param", "n_clusters=3", "--param", "n_init=4", "--out", "km.json", "--json", "-"], in: dir)
+        #expect(t.status == 0, "\(t.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any])
+        #expect((report["metrics"] as? [String: Double])?["clusters"] == 3)
+        let p = try CLI.run(["predict", "--model", "km.json", "--data", "points.csv", "--out", "-"], in: dir)
+        let lines = p.stdout.split(separator: "\n")
+        #expect(lines.first == "prediction,distance")
+        #expect(lines.count == 91)
+        // Rows of one group share a cluster.
+        let clusters = lines.dropFirst().map { $0.split(separator: ",")[0] }
+        for g in 0..<3 { #expect(Set(stride(from: g, to: 90, by: 3).map { clusters[$0] }).count == 1) }
+        let noTarget = try CLI.run(["train", "--data", "points.csv", "--task", "regression", "--learner", "linear"], in: dir)
+        #expect(noTarget.status != 0 && noTarget.stderr.contains("--target is needed"))
+    }
 }
