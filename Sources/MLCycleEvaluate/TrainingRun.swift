@@ -94,6 +94,7 @@ public enum TrainingRun {
         case "gbdt":
             let parameters = try GBDTParameters(parameters: o.parameters,
                                                 objective: o.task == .regression ? .regression : (o.task == .binary ? .binary : .multiclass))
+            // (`--param objective=regression_l1|huber|quantile` and `alpha` choose another regression loss.)
             let target = try TargetValues.read(train, column: o.target, task: o.task).0
             if parameters.earlyStoppingRounds > 0 {
                 // Early stopping watches a seeded tenth of the training part; the test part stays unseen.

@@ -3,7 +3,20 @@ import MLCycleData
 
 /// Hyperparameters of `GradientBoostedTrees`, named and defaulted as in LightGBM.
 public struct GBDTParameters: Codable, Sendable, Equatable {
-    public enum Objective: String, Codable, Sendable, CaseIterable { case regression, binary, multiclass }
+    public enum Objective: String, Codable, Sendable, CaseIterable {
+        /// Squared error.
+        case regression
+        /// Absolute error (LightGBM's `regression_l1`): leaves take the median residual of their rows.
+        case absoluteError = "regression_l1"
+        /// Huber loss with threshold `alpha`.
+        case huber
+        /// Pinball loss at level `alpha`: predicts that quantile (e.g. 0.9 for the top of a prediction range).
+        case quantile
+        case binary, multiclass
+
+        /// Objectives that predict a number.
+        public var isRegression: Bool { self != .binary && self != .multiclass }
+    }
     public var objective: Objective = .regression
     public var numLeaves = 31
     public var learningRate = 0.1
@@ -27,13 +40,15 @@ public struct GBDTParameters: Codable, Sendable, Equatable {
     public var maxCatToOnehot = 4
     public var minDataPerGroup = 100
     public var seed: UInt64 = 0
+    /// Quantile level (`quantile`) or Huber threshold (`huber`), as LightGBM's `alpha`.
+    public var alpha = 0.9
 
     public init() {}
 
     static var names: [String: WritableKeyPath<GBDTParameters, Double>] { [
         "learning_rate": \.learningRate, "min_sum_hessian_in_leaf": \.minSumHessianInLeaf, "lambda_l2": \.lambdaL2,
         "min_gain_to_split": \.minGainToSplit, "feature_fraction": \.featureFraction, "bagging_fraction": \.baggingFraction,
-        "cat_smooth": \.catSmooth, "cat_l2": \.catL2,
+        "cat_smooth": \.catSmooth, "cat_l2": \.catL2, "alpha": \.alpha,
     ] }
     static var intNames: [String: WritableKeyPath<GBDTParameters, Int>] { [
         "num_leaves": \.numLeaves, "n_estimators": \.nEstimators, "max_depth": \.maxDepth, "min_data_in_leaf": \.minDataInLeaf,
@@ -55,11 +70,20 @@ public struct GBDTParameters: Codable, Sendable, Equatable {
             } else if let path = Self.intNames[k] {
                 guard let x = Int(v) else { throw LearnError.invalidParameter(name: rawName, value: v, expected: "a whole number") }
                 self[keyPath: path] = x
+            } else if k == "objective" {
+                let names: [String: Objective] = ["regression": .regression, "l2": .regression, "mse": .regression,
+                                                  "regression_l1": .absoluteError, "l1": .absoluteError, "mae": .absoluteError,
+                                                  "huber": .huber, "quantile": .quantile]
+                guard objective.isRegression, let o = names[v] else {
+                    throw LearnError.invalidParameter(name: rawName, value: v, expected: objective.isRegression
+                        ? "regression, regression_l1 (mae), huber or quantile" : "the task's own objective (set by --task)")
+                }
+                self.objective = o
             } else if k == "seed" {
                 guard let x = UInt64(v) else { throw LearnError.invalidParameter(name: rawName, value: v, expected: "a whole number ≥ 0") }
                 seed = x
             } else {
-                throw LearnError.unknownParameter(name: rawName, known: Array(Self.names.keys) + Array(Self.intNames.keys) + ["seed"])
+                throw LearnError.unknownParameter(name: rawName, known: Array(Self.names.keys) + Array(Self.intNames.keys) + ["seed", "objective"])
             }
         }
         func check(_ ok: Bool, _ name: String, _ value: String, _ expected: String) throws {
@@ -72,6 +96,8 @@ public struct GBDTParameters: Codable, Sendable, Equatable {
         try check(featureFraction > 0 && featureFraction <= 1, "feature_fraction", String(featureFraction), "a fraction in (0, 1]")
         try check(baggingFraction > 0 && baggingFraction <= 1, "bagging_fraction", String(baggingFraction), "a fraction in (0, 1]")
         try check(minDataInLeaf >= 1, "min_data_in_leaf", String(minDataInLeaf), "at least 1")
+        try check(self.objective != .quantile || (alpha > 0 && alpha < 1), "alpha", String(alpha), "a quantile level between 0 and 1")
+        try check(self.objective != .huber || alpha > 0, "alpha", String(alpha), "a Huber threshold > 0")
     }
 }
 
@@ -186,7 +212,7 @@ public struct GBDTModel: Codable, Sendable, Equatable {
         }
         let raw = rawScores(data)
         switch parameters.objective {
-        case .regression:
+        case .regression, .absoluteError, .huber, .quantile:
             return Predictions(values: raw, probabilities: [], classCount: 0)
         case .binary:
             var probabilities = [Double](repeating: 0, count: raw.count * 2)

@@ -61,6 +61,50 @@ import MLCycleData
         #expect(loaded.predict(try model.schema.encode(train.head(20))).probabilities == p.probabilities)
     }
 
+    /// LightGBM 4.7's `regression_l1` and `quantile` (alpha 0.9) on the same files: within 2 % of its test MAE and
+    /// pinball loss; the 0.9 quantile covers most test prices.
+    @Test func absoluteErrorAndQuantileMatchLightGBM() throws {
+        let ref = try #require(try fixtureJSON("gbdt.json")["houses"] as? [String: Any])
+        let train = try fixtureTable("gbdt_houses_train.csv"), test = try fixtureTable("gbdt_houses_test.csv")
+        let y = try TargetValues.read(test, column: "Sale_Price", task: .regression).0.numbers()
+        func predictions(_ objective: String) throws -> [Double] {
+            let (file, _) = try TrainingRun.run(train, options: TrainingOptions(target: "Sale_Price", task: .regression, learner: "gbdt",
+                                                                                parameters: ["objective": objective], testTable: test))
+            let model = try file.model()
+            return model.predict(try model.schema.encode(test)).values
+        }
+        let l1 = try predictions("regression_l1")
+        let mae = zip(l1, y).reduce(0) { $0 + abs($1.0 - $1.1) } / Double(y.count)
+        let lightgbmMAE = try #require(ref["l1_mae"] as? Double)
+        #expect(mae <= lightgbmMAE * 1.02, "MAE \(mae) vs LightGBM \(lightgbmMAE)")
+        let q = try predictions("quantile")
+        let pinball = zip(y, q).reduce(0) { s, pair in let d = pair.0 - pair.1; return s + (d >= 0 ? 0.9 * d : -0.1 * d) } / Double(y.count)
+        let lightgbmPinball = try #require(ref["quantile_0.9_pinball"] as? Double)
+        #expect(pinball <= lightgbmPinball * 1.02, "pinball \(pinball) vs LightGBM \(lightgbmPinball)")
+        let coverage = Double(zip(y, q).filter { $0 <= $1 }.count) / Double(y.count)
+        #expect(coverage > 0.75 && coverage < 0.95, "coverage \(coverage)")
+    }
+
+    @Test func huberResistsOutliers() throws {
+        // y = 2x with a few wild values: squared error chases them, Huber (threshold 5) mostly does not.
+        var text = "x,y\n"
+        for i in 0..<600 { text += "\(i % 100),\(i % 50 == 0 ? 5000 : 2 * (i % 100))\n" }
+        let table = try CSVReader.read(string: text)
+        let clean = (0..<100).map { Double(2 * $0) }
+        func rmseOnClean(_ params: [String: String]) throws -> Double {
+            let (file, _) = try TrainingRun.run(table, options: TrainingOptions(target: "y", task: .regression, learner: "gbdt",
+                                                                                parameters: params.merging(["n_estimators": "200", "min_data_in_leaf": "5"]) { $1 }, testTable: table))
+            let model = try file.model()
+            let grid = try CSVReader.read(string: "x\n" + (0..<100).map(String.init).joined(separator: "\n") + "\n")
+            let p = model.predict(try model.schema.encode(grid)).values
+            return (zip(p, clean).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / 100).squareRoot()
+        }
+        let huber = try rmseOnClean(["objective": "huber", "alpha": "5"]), squared = try rmseOnClean([:])
+        #expect(huber < squared / 2, "huber \(huber) vs squared error \(squared)")
+        #expect(throws: LearnError.self) { _ = try GBDTParameters(parameters: ["objective": "quantile"], objective: .binary) }
+        #expect(throws: LearnError.self) { _ = try GBDTParameters(parameters: ["objective": "quantile", "alpha": "1.5"], objective: .regression) }
+    }
+
     @Test func trainingIsDeterministicAndRoundTripsBitForBit() throws {
         let train = try fixtureTable("gbdt_churn_train.csv")
         let params = ["n_estimators": "30", "bagging_fraction": "0.7", "bagging_freq": "1", "feature_fraction": "0.8", "seed": "5"]
