@@ -26,7 +26,7 @@ struct MLCycle: ParsableCommand {
         commandName: "mlcycle",
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: "0.1.0",
-        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Train.self, Predict.self]
+        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Train.self, Predict.self, Tune.self]
     )
 }
 
@@ -345,6 +345,72 @@ struct Predict: ParsableCommand {
             let table = try input.load()
             let predictions = try file.model().predictTable(table)
             try emit(Data(CSVWriter.string(predictions).utf8), to: out)
+        }
+    }
+}
+
+struct Tune: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Search hyperparameters by cross-validation and print a leaderboard.")
+
+    @OptionGroup var input: DataOptions
+
+    @Option(help: "The column to predict (not used for clustering).")
+    var target: String?
+
+    @Option(help: "regression, binary, multiclass or clustering.")
+    var task: String
+
+    @Option(help: "The learner: \(TrainingRun.learners.joined(separator: ", ")).")
+    var learner: String
+
+    @Option(help: "A parameter and its candidate values, as NAME=V1,V2,… (repeatable).")
+    var space: [String] = []
+
+    @Option(help: "grid (every combination) or random (draws from the grid).")
+    var search: String = "grid"
+
+    @Option(help: "At most this many candidates (random search draws this many; default 10).")
+    var trials: Int?
+
+    @Option(help: "Start no new candidate after this many seconds.")
+    var timeBudget: Double?
+
+    @Option(help: "k-fold cross-validation (0 or 1: one 20 % validation split).")
+    var folds: Int = 5
+
+    @Option(help: "The metric to rank by (default rmse, or logloss for classification).")
+    var metric: String?
+
+    @Option(help: "A column not to learn from (repeatable).")
+    var drop: [String] = []
+
+    @Option(help: "Seed of the folds and of random search.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Write the leaderboard as JSON to this file ('-' for standard output).")
+    var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            guard let task = Task(rawValue: self.task) else { throw ValidationError("--task must be regression, binary, multiclass or clustering") }
+            guard task == .clustering || target != nil else { throw ValidationError("--target is needed for a \(task.rawValue) task") }
+            guard let search = TuningOptions.Search(rawValue: self.search) else { throw ValidationError("--search must be grid or random") }
+            var grid = [String: [String]]()
+            for spec in space {
+                let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[1].isEmpty else { throw ValidationError("--space takes NAME=V1,V2,…, got '\(spec)'") }
+                grid[parts[0]] = parts[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            let board = try Tuning.run(try input.load(), options: TuningOptions(
+                target: target ?? "", task: task, learner: learner, space: grid, search: search, trials: trials,
+                timeBudget: timeBudget, folds: folds, metric: metric, drop: drop, seed: seed))
+            if let json { try emit(try encodeJSON(board), to: json) }
+            if json != "-" {
+                for e in board {
+                    let params = e.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                    print(String(format: "%3d  %@ %.6g ± %.3g  (fit %.2f s)  ", e.rank, e.metric, e.mean, e.std, e.fitSeconds) + params)
+                }
+            }
         }
     }
 }

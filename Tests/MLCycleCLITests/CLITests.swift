@@ -218,4 +218,21 @@ id,price,area,zone,built,remodeled
         let noTarget = try CLI.run(["train", "--data", "points.csv", "--task", "regression", "--learner", "linear"], in: dir)
         #expect(noTarget.status != 0 && noTarget.stderr.contains("--target is needed"))
     }
+
+    @Test func tuneReturnsALeaderboard() throws {
+        var rows = "area,zone,price\n"
+        for i in 0..<80 { rows += "\(500 + i * 20),\(["A", "B"][i % 2]),\(1000 + i * 40 + (i % 2) * 300 + (i % 7) * 11)\n" }
+        let dir = try scratch(["houses.csv": rows])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try CLI.run(["tune", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
+                             "--space", "alpha=0,10,1000", "--folds", "4", "--json", "-"], in: dir)
+        #expect(t.status == 0, "\(t.stderr)")
+        let board = try #require(try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [[String: Any]])
+        #expect(board.count == 3)
+        #expect(board.first?["rank"] as? Int == 1)
+        #expect((board.first?["parameters"] as? [String: String])?["alpha"] == "0")
+        let bad = try CLI.run(["tune", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
+                               "--space", "alpha"], in: dir)
+        #expect(bad.status != 0 && bad.stderr.contains("--space takes NAME=V1,V2"))
+    }
 }

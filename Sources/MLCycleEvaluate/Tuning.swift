@@ -1,0 +1,121 @@
+import Foundation
+import MLCycleData
+import MLCycleLearn
+
+/// How to search hyperparameters.
+public struct TuningOptions: Sendable {
+    public enum Search: String, Sendable, CaseIterable { case grid, random }
+    public var target: String
+    public var task: Task
+    public var learner: String
+    /// Candidate values per parameter (`num_leaves: ["15", "31", "63"]`); fixed ones have one value.
+    public var space: [String: [String]]
+    public var search: Search
+    /// At most this many trials (random search: how many to draw; grid: cut short after this many).
+    public var trials: Int?
+    /// Stop starting new trials after this many seconds.
+    public var timeBudget: Double?
+    /// k-fold cross-validation with k ≥ 2; 0 or 1: one seeded 80/20 validation split.
+    public var folds: Int
+    /// The metric to rank by (default: rmse for regression, logloss for classification).
+    public var metric: String?
+    public var drop: [String]
+    public var seed: UInt64
+
+    public init(target: String, task: Task, learner: String, space: [String: [String]], search: Search = .grid,
+                trials: Int? = nil, timeBudget: Double? = nil, folds: Int = 5, metric: String? = nil, drop: [String] = [], seed: UInt64 = 42) {
+        self.target = target
+        self.task = task
+        self.learner = learner
+        self.space = space
+        self.search = search
+        self.trials = trials
+        self.timeBudget = timeBudget
+        self.folds = folds
+        self.metric = metric
+        self.drop = drop
+        self.seed = seed
+    }
+}
+
+/// One tried parameter set and how it scored across the folds.
+public struct LeaderboardEntry: Codable, Sendable {
+    public var rank: Int
+    public var parameters: [String: String]
+    public var metric: String
+    public var mean: Double
+    public var std: Double
+    public var fitSeconds: Double
+
+    enum CodingKeys: String, CodingKey { case rank, parameters, metric, mean, std, fitSeconds = "fit_seconds" }
+}
+
+/// Grid or random search over hyperparameters, each candidate scored by cross-validation; returns a leaderboard,
+/// best first.
+public enum Tuning {
+    /// Metrics where a larger value is better (the others are errors).
+    public static let higherIsBetter: Set<String> = ["r2", "within_10pct", "auc", "accuracy", "precision", "recall", "f1", "macro_f1"]
+
+    public static func run(_ table: Table, options o: TuningOptions) throws -> [LeaderboardEntry] {
+        guard !o.space.isEmpty, o.space.values.allSatisfy({ !$0.isEmpty }) else {
+            throw LearnError.unsupported("the search space is empty; give each parameter at least one value (--space num_leaves=15,31,63)")
+        }
+        let metric = o.metric ?? (o.task == .regression ? "rmse" : (o.task == .clustering ? "inertia" : "logloss"))
+        let names = o.space.keys.sorted()
+        var candidates: [[String: String]]
+        var rng = SeededGenerator(seed: o.seed)
+        switch o.search {
+        case .grid:
+            candidates = [[:]]
+            for name in names { candidates = candidates.flatMap { c in o.space[name]!.map { c.merging([name: $0]) { $1 } } } }
+            if let t = o.trials { candidates = Array(candidates.prefix(t)) }
+        case .random:
+            let count = o.trials ?? 10
+            var seen = Set<[String: String]>()
+            candidates = []
+            var attempts = 0
+            let total = names.reduce(1) { $0 * o.space[$1]!.count }
+            while candidates.count < min(count, total) && attempts < count * 50 {
+                attempts += 1
+                let c = Dictionary(uniqueKeysWithValues: names.map { ($0, o.space[$0]![Int(rng.next(upperBound: UInt64(o.space[$0]!.count)))]) })
+                if seen.insert(c).inserted { candidates.append(c) }
+            }
+        }
+        // Folds: a seeded shuffle cut into k parts (or one 20 % validation part).
+        var order = Array(0..<table.rowCount)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
+        let k = max(1, o.folds)
+        let parts: [[Int]] = k >= 2
+            ? (0..<k).map { f in order.indices.filter { $0 % k == f }.map { order[$0] }.sorted() }
+            : [Array(order[0..<max(1, table.rowCount / 5)]).sorted()]
+        guard parts.allSatisfy({ !$0.isEmpty && $0.count < table.rowCount }) else {
+            throw LearnError.tooFewRows(needed: max(2, k), found: table.rowCount)
+        }
+        let started = Date()
+        var entries = [LeaderboardEntry]()
+        for parameters in candidates {
+            if let budget = o.timeBudget, Date().timeIntervalSince(started) > budget, !entries.isEmpty { break }
+            var scores = [Double]()
+            var fitSeconds = 0.0
+            for validation in parts {
+                let held = Set(validation)
+                let trainRows = (0..<table.rowCount).filter { !held.contains($0) }
+                let (_, report) = try TrainingRun.run(table.taking(trainRows), options: TrainingOptions(
+                    target: o.target, task: o.task, learner: o.learner, parameters: parameters, drop: o.drop,
+                    testTable: table.taking(validation), seed: o.seed))
+                guard let value = report.metrics[metric] else {
+                    throw LearnError.unsupported("the metric '\(metric)' is not reported for this task; choose one of \(report.metrics.keys.sorted().joined(separator: ", "))")
+                }
+                scores.append(value)
+                fitSeconds += report.fitSeconds
+            }
+            let mean = scores.reduce(0, +) / Double(scores.count)
+            let std = scores.count > 1 ? Statistics.standardDeviation(scores) : 0
+            entries.append(LeaderboardEntry(rank: 0, parameters: parameters, metric: metric, mean: mean, std: std, fitSeconds: fitSeconds))
+        }
+        let ascending = !higherIsBetter.contains(metric)
+        entries.sort { ascending ? $0.mean < $1.mean : $0.mean > $1.mean }
+        for i in entries.indices { entries[i].rank = i + 1 }
+        return entries
+    }
+}
