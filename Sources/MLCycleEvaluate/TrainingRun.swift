@@ -60,9 +60,6 @@ public enum TrainingRun {
         }
         if o.learner == "linear" && o.task != .regression { throw LearnError.unsupported("the linear learner is for regression; use --learner logistic for classification") }
         if o.learner == "logistic" && o.task == .regression { throw LearnError.unsupported("the logistic learner is for classification; use --learner linear for regression") }
-        if ["tree", "forest"].contains(o.learner) && o.task == .multiclass {
-            throw LearnError.unsupported("multiclass trees and forests are not built yet; use --learner gbdt or logistic")
-        }
         guard o.testTable != nil || (o.testFraction > 0 && o.testFraction < 1) else {
             throw LearnError.invalidParameter(name: "test-fraction", value: String(o.testFraction), expected: "a number between 0 and 1")
         }

@@ -335,18 +335,10 @@ struct TreeGrower: @unchecked Sendable {
         var leafRanges: [Range<Int>]
     }
 
-    /// Grows a tree on the bagged rows. With `featuresPerSplit`, each split looks at that many features drawn
-    /// (from `seed`) among `features`, as a random forest does. With `num_leaves` unlimited (`Int.max`), leaves are
-    /// split depth-first until no split gains, and histograms are dropped as soon as they are used.
-    func grow(rows bag: [Int32], gradients: [Double], features: [Int], featuresPerSplit: Int? = nil, seed: UInt64 = 0) -> Grown {
+    /// Grows a tree on the bagged rows. With `num_leaves` unlimited (`Int.max`), leaves are split depth-first until
+    /// no split gains, and histograms are dropped as soon as they are used.
+    func grow(rows bag: [Int32], gradients: [Double], features: [Int]) -> Grown {
         let p = parameters
-        var rng = SeededGenerator(seed: seed)
-        func candidates() -> [Int] {
-            guard let k = featuresPerSplit, k < features.count else { return features }
-            var pool = features
-            for i in 0..<k { pool.swapAt(i, i + Int(rng.next(upperBound: UInt64(pool.count - i)))) }
-            return Array(pool[0..<k])
-        }
         let depthFirst = p.numLeaves == Int.max
         var rows = bag
         var scratch = [Int32](repeating: 0, count: rows.count)
@@ -354,7 +346,7 @@ struct TreeGrower: @unchecked Sendable {
         for r in rows { sumG += gradients[2 * Int(r)]; sumH += gradients[2 * Int(r) + 1] }
         let rootHist = histogram(rows: rows, start: 0, count: rows.count, gradients: gradients, features: features)
         var leaves = [Leaf(start: 0, count: rows.count, sumG: sumG, sumH: sumH, lambda: p.lambdaL2, depth: 0, histogram: rootHist,
-                           best: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: candidates()), parent: -1, isLeft: false)]
+                           best: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: features), parent: -1, isLeft: false)]
         var pending = [0] // leaves that may still split
         var tree = BoostedTree()
         var binTree = BinTree()
@@ -427,7 +419,7 @@ struct TreeGrower: @unchecked Sendable {
             let large = leaf.histogram!.subtracting(small)
             let leftHist = leftSmaller ? small : large, rightHist = leftSmaller ? large : small
             let leftCount = nl, rightCount = nr
-            let leftFeatures = candidates(), rightFeatures = candidates()
+            let leftFeatures = features, rightFeatures = features
             let leftBest: SplitCandidate, rightBest: SplitCandidate
             if totalBins >= 65_536 {
                 (leftBest, rightBest) = inParallel(

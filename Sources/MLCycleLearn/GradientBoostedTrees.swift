@@ -159,8 +159,19 @@ public struct GBDTModel: Codable, Sendable, Equatable {
 
     /// Adds `tree`'s leaf value for each row in `rows` to `out[row - rows.lowerBound]`.
     static func addLeafValues(_ t: BoostedTree, _ binned: BinnedData, rows: Range<Int>, into out: inout [Double]) {
+        let lo = rows.lowerBound
+        out.withUnsafeMutableBufferPointer { out in
+            t.leafValues.withUnsafeBufferPointer { values in
+                forEachLeaf(t, binned, rows: rows) { r, leaf in out[r - lo] += values[leaf] }
+            }
+        }
+    }
+
+    /// Calls `body(row, leaf)` with the leaf each row in `rows` falls into.
+    @inline(__always)
+    static func forEachLeaf(_ t: BoostedTree, _ binned: BinnedData, rows: Range<Int>, _ body: (Int, Int) -> Void) {
         if t.feature.isEmpty {
-            for i in out.indices { out[i] += t.leafValues[0] }
+            for r in rows { body(r, 0) }
             return
         }
         let n = binned.rows
@@ -181,7 +192,7 @@ public struct GBDTModel: Codable, Sendable, Equatable {
                                                 goLeft = t.categorySets[Int(categorySet[node])][b >> 6] & (1 << UInt64(b & 63)) != 0
                                             } else { goLeft = b <= Int(threshold[node]) }
                                             let next = goLeft ? left[node] : right[node]
-                                            if next < 0 { out[r - rows.lowerBound] += t.leafValues[Int(~next)]; break }
+                                            if next < 0 { body(r, Int(~next)); break }
                                             node = Int(next)
                                         }
                                     }

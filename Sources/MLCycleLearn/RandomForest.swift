@@ -54,8 +54,8 @@ public struct ForestParameters: Codable, Sendable, Equatable {
 }
 
 /// Random forest (bootstrap rows, a random subset of features per split, trees grown deep on both cores) and,
-/// with one tree on all rows and features, the CART decision tree. Splits minimise squared error — for a 0/1 label
-/// that is exactly the Gini criterion — over the same binned histograms as the boosting engine.
+/// with one tree on all rows and features, the CART decision tree, for regression (squared error) and any number
+/// of classes (Gini), grown by `DecisionTreeGrower` over the same feature bins as the boosting engine.
 public struct RandomForest: Sendable {
     public var parameters: ForestParameters
 
@@ -65,14 +65,16 @@ public struct RandomForest: Sendable {
         let p = parameters
         let n = data.rows
         guard n >= 2 else { throw LearnError.tooFewRows(needed: 2, found: n) }
-        let objective: GBDTParameters.Objective
+        let response: DecisionTreeGrower.Response
+        var labels: [String] = []
         switch target {
-        case .numbers: objective = .regression
-        case .classes(_, let labels):
-            guard labels.count == 2 else { throw LearnError.unsupported("forests and trees handle regression and two classes so far; use --learner logistic for \(labels.count) classes") }
-            objective = .binary
+        case .numbers(let v): response = .values(v)
+        case .classes(let c, let l):
+            guard l.count >= 2 else { throw LearnError.unsupported("a classification target needs at least two classes, found \(l.count)") }
+            if c.contains(where: { $0 < 0 }) { throw LearnError.unsupported("a class label is missing from the training classes") }
+            response = .classes(c, count: l.count)
+            labels = l
         }
-        let (y, labels) = try GradientBoostedTrees.response(target, objective: objective)
         let bins: [FeatureBins] = parallelMap(data.columns.count) { f in
             switch data.columns[f] {
             case .numeric(let v, let valid): return FeatureBins.numeric(v, valid: valid, maxBin: p.maxBin)
@@ -80,28 +82,14 @@ public struct RandomForest: Sendable {
             }
         }
         let binned = BinnedData(data, bins: bins)
-        // Squared error as boosting from zero: gradient -y, hessian 1, no shrinkage, no L2 → a leaf's value is its mean.
-        var tree = GBDTParameters()
-        tree.numLeaves = Int.max
-        tree.maxDepth = p.maxDepth
-        tree.minDataInLeaf = p.minSamplesLeaf
-        tree.minSumHessianInLeaf = 0
-        tree.learningRate = 1
-        tree.lambdaL2 = 0
-        tree.catL2 = 0
-        tree.minDataPerGroup = 1
-        tree.catSmooth = 1
-        tree.minGainToSplit = p.minImpurityDecrease * Double(n)
-        var pairs = [Double](repeating: 1, count: 2 * n)
-        for r in 0..<n { pairs[2 * r] = -y[r] }
         let featureCount = bins.count
-        let perSplit: Int? = {
-            if let f = p.maxFeatures { return f >= 1 ? nil : max(1, Int((Double(featureCount) * f).rounded())) }
-            return objective == .binary ? max(1, Int(Double(featureCount).squareRoot())) : nil
+        // scikit-learn's defaults: every feature per split for regression, √features for classification.
+        let perSplit: Int = {
+            if let f = p.maxFeatures { return max(1, min(featureCount, Int((Double(featureCount) * f).rounded()))) }
+            return labels.isEmpty ? featureCount : max(1, Int(Double(featureCount).squareRoot()))
         }()
-        let grower = TreeGrower(binned: binned, parameters: tree)
-        let allFeatures = Array(0..<featureCount)
-        let gradients = pairs
+        let grower = DecisionTreeGrower(binned: binned, response: response, maxDepth: p.maxDepth,
+                                        minSamplesLeaf: p.minSamplesLeaf, minImpurityDecrease: p.minImpurityDecrease)
         // Trees on both cores; each from its own seed, drawn from one master generator, so the forest does not
         // depend on scheduling. (Seeding tree t with seed + t·γ would not do: γ is SplitMix64's own increment, so
         // tree t would replay tree 0's draws shifted by t.)
@@ -117,37 +105,45 @@ public struct RandomForest: Sendable {
             } else {
                 bag = Array(Int32(0)..<Int32(n))
             }
-            let g = grower.grow(rows: bag, gradients: gradients, features: allFeatures, featuresPerSplit: perSplit, seed: rng.next())
-            return (g.tree, inBag)
+            return (grower.grow(rows: bag, featuresPerSplit: perSplit, seed: rng.next()), inBag)
         }
         var model = ForestModel(schema: schema, bins: bins, parameters: p, labels: labels, trees: grown.map(\.0), oobScore: nil)
-        if p.bootstrap && p.nEstimators > 1 { model.oobScore = Self.outOfBagScore(model, binned: binned, y: y, inBag: grown.map(\.1), objective: objective) }
+        if p.bootstrap && p.nEstimators > 1 { model.oobScore = Self.outOfBagScore(model, binned: binned, target: target, inBag: grown.map(\.1)) }
         return model
     }
 
     /// R² (regression) or accuracy (classification) of each row's average over the trees that did not see it.
-    static func outOfBagScore(_ model: ForestModel, binned: BinnedData, y: [Double], inBag: [[Bool]], objective: GBDTParameters.Objective) -> Double? {
-        let n = y.count
-        var sum = [Double](repeating: 0, count: n), votes = [Int](repeating: 0, count: n)
+    static func outOfBagScore(_ model: ForestModel, binned: BinnedData, target: TargetValues, inBag: [[Bool]]) -> Double? {
+        let n = binned.rows, w = model.leafWidth
+        var sum = [Double](repeating: 0, count: n * w), votes = [Int](repeating: 0, count: n)
         for (t, tree) in model.trees.enumerated() {
-            var values = [Double](repeating: 0, count: n)
-            GBDTModel.addLeafValues(tree, binned, rows: 0..<n, into: &values)
-            for r in 0..<n where !inBag[t][r] { sum[r] += values[r]; votes[r] += 1 }
+            GBDTModel.forEachLeaf(tree, binned, rows: 0..<n) { r, leaf in
+                guard !inBag[t][r] else { return }
+                for c in 0..<w { sum[r * w + c] += tree.leafValues[leaf * w + c] }
+                votes[r] += 1
+            }
         }
         let scored = (0..<n).filter { votes[$0] > 0 }
         guard scored.count > 1 else { return nil }
-        if objective == .binary {
-            let correct = scored.filter { (sum[$0] / Double(votes[$0]) > 0.5) == (y[$0] == 1) }.count
+        switch target {
+        case .classes(let c, _):
+            let correct = scored.filter { r in
+                if w == 1 { return (sum[r] / Double(votes[r]) > 0.5) == (c[r] == 1) }
+                let row = sum[(r * w)..<(r * w + w)]
+                return row.firstIndex(of: row.max()!)! - r * w == Int(c[r])
+            }.count
             return Double(correct) / Double(scored.count)
+        case .numbers(let y):
+            let mean = scored.reduce(0) { $0 + y[$1] } / Double(scored.count)
+            var ss = 0.0, se = 0.0
+            for r in scored { let e = sum[r] / Double(votes[r]) - y[r]; se += e * e; ss += (y[r] - mean) * (y[r] - mean) }
+            return ss > 0 ? 1 - se / ss : nil
         }
-        let mean = scored.reduce(0) { $0 + y[$1] } / Double(scored.count)
-        var ss = 0.0, se = 0.0
-        for r in scored { let e = sum[r] / Double(votes[r]) - y[r]; se += e * e; ss += (y[r] - mean) * (y[r] - mean) }
-        return ss > 0 ? 1 - se / ss : nil
     }
 }
 
-/// A fitted forest (or single tree): the average of its trees' leaf values — means, or class-1 shares.
+/// A fitted forest (or single tree): the average of its trees' leaf values — means, class-1 shares (two classes)
+/// or per-class shares (`leafValues[leaf · K + class]`, three classes or more).
 public struct ForestModel: Codable, Sendable, Equatable {
     public var schema: FeatureSchema
     public var bins: [FeatureBins]
@@ -157,18 +153,39 @@ public struct ForestModel: Codable, Sendable, Equatable {
     /// Out-of-bag R² or accuracy (bootstrap forests only).
     public var oobScore: Double?
 
+    /// Values per leaf: one (a mean, or the share of the second class) or, for three classes or more, one per class.
+    public var leafWidth: Int { labels.count > 2 ? labels.count : 1 }
+
     public func predict(_ data: Dataset) -> Predictions {
         let binned = BinnedData(data, bins: bins)
-        let n = data.rows
+        let n = data.rows, w = leafWidth
         let chunks = n < 4096 ? 1 : ProcessInfo.processInfo.activeProcessorCount * 4
         let parts = parallelMap(chunks) { k -> [Double] in
             let lo = n * k / chunks, hi = n * (k + 1) / chunks
-            var out = [Double](repeating: 0, count: hi - lo)
-            for tree in trees { GBDTModel.addLeafValues(tree, binned, rows: lo..<hi, into: &out) }
-            return out.map { $0 / Double(trees.count) } // each leaf holds its rows' mean (-Σ(-y) / count)
+            var out = [Double](repeating: 0, count: (hi - lo) * w)
+            for tree in trees {
+                if w == 1 {
+                    GBDTModel.addLeafValues(tree, binned, rows: lo..<hi, into: &out)
+                } else {
+                    GBDTModel.forEachLeaf(tree, binned, rows: lo..<hi) { r, leaf in
+                        for c in 0..<w { out[(r - lo) * w + c] += tree.leafValues[leaf * w + c] }
+                    }
+                }
+            }
+            let count = Double(max(1, trees.count))
+            return out.map { $0 / count } // the mean over trees of each leaf's mean or class shares
         }
         let values = parts.flatMap { $0 }
         if labels.isEmpty { return Predictions(values: values, probabilities: [], classCount: 0) }
+        if w > 1 {
+            var predicted = [Double](repeating: 0, count: n)
+            for r in 0..<n {
+                var best = 0
+                for c in 1..<w where values[r * w + c] > values[r * w + best] { best = c }
+                predicted[r] = Double(best)
+            }
+            return Predictions(values: predicted, probabilities: values, classCount: w)
+        }
         var probabilities = [Double](repeating: 0, count: 2 * n)
         for r in 0..<n {
             let p1 = min(1, max(0, values[r]))
