@@ -20,7 +20,9 @@ let package = Package(
         .target(name: "MLCycleData"),
         .target(name: "MLCycleQuality", dependencies: ["MLCycleData"]),
         .target(name: "MLCyclePrep", dependencies: ["MLCycleData"]),
-        .target(name: "MLCycleLearn", dependencies: ["MLCycleData"]),
+        .target(name: "MLCycleLearn", dependencies: ["MLCycleData", "CPrefetch"]),
+        // A cache prefetch hint for the learners' gather loops (Swift has no intrinsic for it).
+        .target(name: "CPrefetch"),
         .target(name: "MLCycleEvaluate", dependencies: ["MLCycleData", "MLCycleLearn"]),
         .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleQuality"]),
         .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality"]),
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "MLCycleDataTests", dependencies: ["MLCycleData", "MLCycleSources"]),
         .testTarget(name: "MLCycleQualityTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleProject"]),
         .testTarget(name: "MLCycleLearnTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate"]),
+        .testTarget(name: "MLCycleEvaluateTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate"]),
         .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
     ]
 )

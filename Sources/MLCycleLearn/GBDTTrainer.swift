@@ -1,3 +1,4 @@
+import CPrefetch
 import Foundation
 import MLCycleData
 
@@ -462,7 +463,15 @@ struct TreeGrower: @unchecked Sendable {
                             binned.rowCodes.withUnsafeBufferPointer { codes in
                                 active.withUnsafeBufferPointer { active in
                                     binOffsets.withUnsafeBufferPointer { offsets in
+                                        // Rows of a leaf lie far apart in memory: prefetch the gradient pair and bins of the
+                                        // row `distance` ahead, so the cache misses overlap instead of stalling each row.
+                                        let distance = 16
                                         for i in lo..<hi {
+                                            if i + distance < hi {
+                                                let ahead = Int(rows[i + distance])
+                                                mlcycle_prefetch(gh.baseAddress! + 2 * ahead)
+                                                mlcycle_prefetch(codes.baseAddress! + ahead * featureCount)
+                                            }
                                             let r = Int(rows[i])
                                             let gr = gh[2 * r], hr = gh[2 * r + 1]
                                             let rowBins = codes.baseAddress! + r * featureCount
