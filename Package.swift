@@ -32,20 +32,21 @@ let package = Package(
             "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .target(name: "MLCycleProject", dependencies: [
-            "MLCycleData", "MLCycleQuality", .product(name: "Yams", package: "Yams"),
+            "MLCycleData", "MLCycleQuality", "MLCyclePrep", .product(name: "Yams", package: "Yams"),
         ]),
         // The CLI: thin commands over the libraries (plus one C call to tune glibc's allocator).
         .target(name: "CMallocTuning"),
         .executableTarget(name: "mlcycle", dependencies: [
             "CMallocTuning",
             "MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleSources", "MLCycleProject",
-            "MLCycleLearn", "MLCycleEvaluate",
+            "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MLCycleDataTests", dependencies: ["MLCycleData", "MLCycleSources"]),
         .testTarget(name: "MLCycleQualityTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleProject"]),
         .testTarget(name: "MLCycleLearnTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate"]),
-        .testTarget(name: "MLCycleEvaluateTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate"]),
+        .testTarget(name: "MLCycleEvaluateTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleProject"]),
+        .testTarget(name: "MLCyclePrepTests", dependencies: ["MLCycleData", "MLCyclePrep", "MLCycleProject"]),
         .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
     ]
 )

@@ -5,6 +5,7 @@ import MLCycleData
 import MLCycleEvaluate
 import MLCycleLearn
 import MLCycleProject
+import MLCyclePrep
 import MLCycleQuality
 import MLCycleReport
 import MLCycleSources
@@ -26,7 +27,7 @@ struct MLCycle: ParsableCommand {
         commandName: "mlcycle",
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: "0.1.0",
-        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Train.self, Predict.self, Tune.self]
+        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Tune.self]
     )
 }
 
@@ -288,6 +289,9 @@ struct Train: ParsableCommand {
     @Option(help: "Test on this file instead of a random part of --data.")
     var test: String?
 
+    @Option(help: "Test on the rows whose value in this column is 'test' (as `mlcycle prepare` writes in `split`); the rest train.")
+    var splitColumn: String?
+
     @Option(help: "Seed of the random split.")
     var seed: UInt64 = 42
 
@@ -309,8 +313,16 @@ struct Train: ParsableCommand {
                 guard parts.count == 2 else { throw ValidationError("--param takes NAME=VALUE, got '\(p)'") }
                 params[parts[0]] = parts[1]
             }
-            let table = try input.load()
-            let testTable = try test.map { try input.load($0) }
+            var table = try input.load()
+            var testTable = try test.map { try input.load($0) }
+            if let splitColumn {
+                guard testTable == nil else { throw ValidationError("use --test or --split-column, not both") }
+                let part = try table.column(splitColumn)
+                let isTest = (0..<table.rowCount).map { part.isValid($0) && part[$0].description == "test" }
+                guard isTest.contains(true) else { throw ValidationError("no row has '\(splitColumn)' = test") }
+                testTable = try table.filtered(isTest).dropping([splitColumn])
+                table = try table.filtered(isTest.map { !$0 }).dropping([splitColumn])
+            }
             let (model, report) = try TrainingRun.run(table, options: TrainingOptions(
                 target: target ?? "", task: task, learner: learner, parameters: params, drop: drop,
                 testFraction: testFraction, testTable: testTable, seed: seed))
@@ -345,6 +357,62 @@ struct Predict: ParsableCommand {
             let table = try input.load()
             let predictions = try file.model().predictTable(table)
             try emit(Data(CSVWriter.string(predictions).utf8), to: out)
+        }
+    }
+}
+
+struct Prepare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge sources, clean, split and transform a table with a pipeline file; statistics come from training rows only.")
+
+    @Option(help: "The table to prepare (optional when the pipeline lists its own sources).")
+    var data: String?
+
+    @OptionGroup var reading: ReadingOptions
+
+    @Option(help: "A pipeline file (YAML: sources, steps, split).")
+    var pipeline: String?
+
+    @Option(help: "Apply this fitted pipeline (from --fitted) instead of fitting one: every row is transformed, none dropped.")
+    var apply: String?
+
+    @Option(help: "The target column (needed for target encoding; never transformed).")
+    var target: String?
+
+    @Option(help: "Write the prepared rows (CSV, with a `split` column when the pipeline splits) to this file ('-' for standard output).")
+    var out: String
+
+    @Option(help: "Write the fitted pipeline (JSON) to this file.")
+    var fitted: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let main = try data.map { try DataSource.forFile($0, csvOptions: try reading.csvOptions()).load() }
+            if let apply {
+                guard let bytes = FileManager.default.contents(atPath: apply) else { throw DataError.fileNotFound(path: apply) }
+                guard let main else { throw ValidationError("--apply needs --data: the rows to transform") }
+                let prepared = try FittedPipeline.decode(bytes, path: apply).transform(main, serving: true)
+                try emit(Data(CSVWriter.string(prepared.table).utf8), to: out)
+                for (row, reasons) in prepared.rowIssues.sorted(by: { $0.key < $1.key }).prefix(20) {
+                    FileHandle.standardError.write(Data("row \(row + 1): \(reasons.joined(separator: "; "))\n".utf8))
+                }
+                return
+            }
+            guard let pipeline else { throw ValidationError("name a pipeline file with --pipeline (or a fitted one with --apply)") }
+            let spec = try PipelineFile.load(path: pipeline)
+            let directory = (pipeline as NSString).deletingLastPathComponent
+            let result = try PreparationRun.run(spec, directory: directory.isEmpty ? "." : directory, main: main, target: target)
+            try emit(Data(CSVWriter.string(result.table).utf8), to: out)
+            if let fitted { try emit(try result.pipeline.jsonData(), to: fitted) }
+            if out != "-" {
+                var parts = [String]()
+                if let split = result.table["split"] {
+                    var counts = [String: Int]()
+                    for r in 0..<split.count { counts[split[r].description, default: 0] += 1 }
+                    parts = ["train", "validation", "test"].compactMap { p in counts[p].map { "\($0) \(p)" } }
+                }
+                print("\(result.collected.rowCount) rows collected → \(result.table.rowCount) prepared (\(parts.joined(separator: ", "))), \(result.table.columnCount) columns → \(out)")
+            }
         }
     }
 }

@@ -1,0 +1,119 @@
+import Foundation
+import MLCycleData
+
+/// A table after preparation, with the rows a serving-mode run would have dropped in training and why.
+public struct PreparedTable: Sendable {
+    public var table: Table
+    /// Row index → reasons (serving mode only: duplicates are kept, failed filters are reported here).
+    public var rowIssues: [Int: [String]]
+}
+
+/// A value a missing cell is filled with.
+public enum FillValue: Codable, Sendable, Equatable {
+    case number(Double)
+    case text(String)
+}
+
+/// A fitted preparation step: the spec plus every statistic learned from training rows.
+public enum FittedStep: Codable, Sendable, Equatable {
+    case dropDuplicates(keys: [String])
+    case filter(expression: String, flag: String?)
+    case text(columns: [String], trim: Bool, fold: PreparationStep.TextCase?, words: [String: String], values: [String: String])
+    case parseDates(columns: [String], formats: [String])
+    /// `fill` overall; with `groupBy`, `groups[key]` first (key: the group's values joined by U+001F).
+    case impute(column: String, fill: FillValue, groupBy: [String], groups: [String: FillValue], indicator: Bool)
+    case oneHot(column: String, levels: [String], other: Bool)
+    case ordinal(column: String, order: [String])
+    case frequency(column: String, shares: [String: Double])
+    case target(column: String, means: [String: Double], prior: Double)
+    case scale(column: String, center: Double, scale: Double)
+    case log(columns: [String])
+    case derive(name: String, expression: String)
+    case drop(columns: [String])
+}
+
+/// The fitted pipeline that travels in a model bundle: training and serving apply exactly the same steps.
+public struct FittedPipeline: Codable, Sendable, Equatable {
+    public static let formatName = "mlcycle-pipeline"
+    public static let formatVersion = 1
+    public var format = FittedPipeline.formatName
+    public var version = FittedPipeline.formatVersion
+    public var steps: [FittedStep]
+    /// The columns (and types) the pipeline was fitted on, in order.
+    public var inputSchema: [ColumnSpec]
+    /// The columns it produces.
+    public var outputSchema: [ColumnSpec]
+
+    public struct ColumnSpec: Codable, Sendable, Equatable {
+        public var name: String
+        public var type: DataType
+    }
+
+    /// Applies the fitted steps. In serving mode no row is dropped: duplicates stay and rows failing a filter are
+    /// listed in `rowIssues`. A column the pipeline needs that is absent is an error naming it; an unseen category
+    /// follows each encoder's documented fallback.
+    public func transform(_ table: Table, serving: Bool = false) throws -> PreparedTable {
+        var t = table
+        var issues = [Int: [String]]()
+        var rowIds = Array(0..<table.rowCount) // for issue reporting: current row → input row
+        for step in steps {
+            if serving {
+                switch step {
+                case .dropDuplicates: continue
+                case .filter(let expression, nil):
+                    let keep = try Transforms.filterMask(t, expression: expression)
+                    for (r, ok) in keep.enumerated() where !ok { issues[rowIds[r], default: []].append("fails '\(expression)'") }
+                    continue
+                default: break
+                }
+            }
+            let (next, kept) = try Transforms.apply(step, to: t)
+            if let kept { rowIds = kept.map { rowIds[$0] } }
+            t = next
+        }
+        return PreparedTable(table: t, rowIssues: issues)
+    }
+
+    /// Encodes as JSON (sorted keys, so the same pipeline always gives the same bytes).
+    public func jsonData() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try e.encode(self)
+    }
+
+    /// Decodes a fitted pipeline, refusing other formats and newer versions with a clear message.
+    public static func decode(_ data: Data, path: String = "pipeline") throws -> FittedPipeline {
+        struct Header: Decodable { var format: String?; var version: Int? }
+        guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
+            throw PrepError.invalid(step: path, reason: "not a fitted pipeline (not JSON, or damaged)")
+        }
+        guard header.format == formatName else { throw PrepError.invalid(step: path, reason: "not an mlcycle fitted pipeline (format \(header.format ?? "missing"))") }
+        guard let v = header.version, v <= formatVersion else {
+            throw PrepError.invalid(step: path, reason: "format version \(header.version ?? 0) is newer than this mlcycle reads (\(formatVersion)); upgrade mlcycle")
+        }
+        do { return try JSONDecoder().decode(FittedPipeline.self, from: data) } catch {
+            throw PrepError.invalid(step: path, reason: "damaged fitted pipeline: \(error)")
+        }
+    }
+}
+
+/// Fits preparation steps on training rows.
+public enum PreparationPipeline {
+    /// Fits `steps` one after another on `table` (the training rows), each on the output of the steps before it,
+    /// and returns the fitted pipeline with the prepared training table. Target encoding is fitted out of fold
+    /// here, so the training rows' encodings never use their own targets; `transform` on new rows uses all of them.
+    public static func fit(_ steps: [PreparationStep], on table: Table, target: String? = nil, seed: UInt64 = 42) throws -> (FittedPipeline, Table) {
+        var t = table
+        var fitted = [FittedStep]()
+        for step in steps {
+            let (parts, trainingTable) = try Transforms.fit(step, on: t, target: target, seed: seed)
+            fitted.append(contentsOf: parts)
+            if let trainingTable { t = trainingTable } else {
+                for part in parts { t = try Transforms.apply(part, to: t).0 }
+            }
+        }
+        let pipeline = FittedPipeline(steps: fitted, inputSchema: table.columns.map { .init(name: $0.name, type: $0.type) },
+                                      outputSchema: t.columns.map { .init(name: $0.name, type: $0.type) })
+        return (pipeline, t)
+    }
+}
