@@ -151,6 +151,39 @@ id,price,area,zone,built,remodeled
         #expect((parsed["columns"] as? [[String: Any]])?.first?["type"] as? String == "int64")
     }
 
+    @Test func prepareFitsOnTrainingRowsAndAppliesTheFittedPipeline() throws {
+        var csv = "id,area,hood,price\n"
+        for i in 0..<100 { csv += "\(i),\(i % 9 == 0 ? "" : String(100 + i)),\(i % 2 == 0 ? "north" : "south"),\(1000 * (i + 1))\n" }
+        let dir = try scratch(["houses.csv": csv, "new.csv": "id,area,hood,price\n200,,north,5\n201,50,east,1\n",
+                               "pipeline.yaml": """
+                               steps:
+                                 - filter: "price > 1000"
+                                 - impute: {columns: [area], strategy: median, by: [hood], indicator: true}
+                                 - encode: {columns: [hood], method: one_hot}
+                               split: {method: random, test: 0.25, seed: 3}
+                               """,
+                               "bad.yaml": "steps:\n  - impute: {columns: [area], strategy: average}\n  - nope: 1\n"])
+        let r = try CLI.run(["prepare", "--data", "houses.csv", "--pipeline", "pipeline.yaml", "--target", "price",
+                             "--out", "prepared.csv", "--fitted", "fitted.json"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("100 rows collected → 99 prepared (75 train, 24 test)"), "\(r.stdout)")
+        let prepared = try String(contentsOf: dir.appendingPathComponent("prepared.csv"), encoding: .utf8)
+        #expect(prepared.hasPrefix("id,area,price,area_was_missing,hood_north,hood_south,split\n"))
+        let applied = try CLI.run(["prepare", "--apply", "fitted.json", "--data", "new.csv", "--out", "-"], in: dir)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        // Serving keeps the row that fails the filter and says so; an unseen neighbourhood has no one-hot column set.
+        #expect(applied.stdout.split(separator: "\n").count == 3)
+        #expect(applied.stdout.contains("201,50,1,false,0.0,0.0"), "\(applied.stdout)")
+        #expect(applied.stderr.contains("row 1: fails 'price > 1000'"), "\(applied.stderr)")
+        let bad = try CLI.run(["prepare", "--data", "houses.csv", "--pipeline", "bad.yaml", "--out", "x.csv"], in: dir)
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("bad.yaml:2: steps[0].impute.strategy") && bad.stderr.contains("bad.yaml:3: steps[1]"), "\(bad.stderr)")
+        let trained = try CLI.run(["train", "--data", "prepared.csv", "--split-column", "split", "--target", "price",
+                                   "--task", "regression", "--learner", "linear", "--json", "-"], in: dir)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stdout.contains("\"test_rows\" : 24"))
+    }
+
     @Test func trainAndPredictFollowTheContract() throws {
         var rows = "id,area,zone,price\n"
         for i in 0..<60 { rows += "\(i),\(500 + i * 20),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300 + (i % 7))\n" }
