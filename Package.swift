@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "CPrefetch"),
         .target(name: "MLCycleEvaluate", dependencies: ["MLCycleData", "MLCycleLearn"]),
         .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleQuality"]),
-        .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality"]),
+        .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate"]),
         // Integrations: the only targets that may import a database driver, a server or a YAML parser.
         // MLCycleStore (GRDB, postgres-nio) and MLCycleServe (Hummingbird) join when their issues are built.
         .target(name: "MLCycleSources", dependencies: [

@@ -285,3 +285,25 @@ public enum PipelineFile {
         do { _ = try MLCycleData.Expression.parse(text); return nil } catch { return error.localizedDescription }
     }
 }
+
+/// Reads gate rules from YAML: `gates: ["within_10pct >= 0.80", "every slice of price_band: mape <= 0.15"]`
+/// (or a bare list).
+public enum GateFile {
+    public static func load(path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    public static func parse(_ yaml: String, file: String = "<gates>") throws -> [String] {
+        let root: Node?
+        do { root = try Yams.compose(yaml: yaml) } catch {
+            throw SpecFileError(file: file, problems: [.init(line: nil, path: "(file)", message: "not valid YAML: \(error)")])
+        }
+        let r = SpecReader()
+        var list: Node? = root
+        if case .some(.mapping) = root { list = r.mapping(root, "(file)", allowed: ["gates"])?["gates"] }
+        let rules = r.strings(list, "gates") ?? []
+        if !r.problems.isEmpty { throw SpecFileError(file: file, problems: r.problems) }
+        return rules
+    }
+}

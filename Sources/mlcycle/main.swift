@@ -27,7 +27,7 @@ struct MLCycle: ParsableCommand {
         commandName: "mlcycle",
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: "0.1.0",
-        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Tune.self]
+        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Evaluate.self, Tune.self]
     )
 }
 
@@ -414,6 +414,82 @@ struct Prepare: ParsableCommand {
                 print("\(result.collected.rowCount) rows collected → \(result.table.rowCount) prepared (\(parts.joined(separator: ", "))), \(result.table.columnCount) columns → \(out)")
             }
         }
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Judge a model on labelled rows: metrics, slices, fairness, importance, comparison, gates; exit 1 when a gate fails.")
+
+    @Option(help: "A model file written by `mlcycle train --out`.")
+    var model: String
+
+    @OptionGroup var input: DataOptions
+
+    @Option(help: "The target column.")
+    var target: String
+
+    @Option(help: "Slice results by a column: COL (categories, or quintiles of a number) or COL:EDGE,EDGE,… (repeatable).")
+    var slice: [String] = []
+
+    @Option(help: "Compare the metric and the bias across the groups of a column (repeatable).")
+    var group: [String] = []
+
+    @Option(help: "A YAML file of gate rules (`gates: [\"within_10pct >= 0.80\", …]`).")
+    var gates: String?
+
+    @Option(help: "A gate rule (repeatable), e.g. 'mape <= 0.10' or 'auc >= baseline + 0.02'.")
+    var gate: [String] = []
+
+    @Option(help: "A baseline or champion model compared on the same rows (paired bootstrap).")
+    var baseline: String?
+
+    @Option(help: "Lower and upper quantile models: their range's coverage is reported.")
+    var lower: String?
+    @Option(help: "See --lower.")
+    var upper: String?
+
+    @Option(help: "Binary: the positive class (default: the minority class of the data).")
+    var positive: String?
+
+    @Option(help: "The metric slices, groups and importances are ranked by (default: mape, or logloss for classes).")
+    var metric: String?
+
+    @Option(help: "Binary: predict positive at this probability or above.")
+    var threshold: Double = 0.5
+
+    @Option(help: "Seed of the shuffles and bootstrap samples.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Write the report as JSON to this file ('-' for standard output).")
+    var json: String?
+
+    @Option(help: "Write the HTML evaluation report to this file.")
+    var html: String?
+
+    func run() throws {
+        var failed = false
+        try runReportingErrors {
+            let file = try ModelFile.load(path: model)
+            let table = try input.load()
+            var options = EvaluationOptions(target: target)
+            options.slices = try slice.map { try SliceSpec(parsing: $0) }
+            options.groups = group
+            options.gates = try (gates.map { try GateFile.load(path: $0) } ?? []) + gate
+            options.baseline = try baseline.map { try ModelFile.load(path: $0) }
+            options.lower = try lower.map { try ModelFile.load(path: $0) }
+            options.upper = try upper.map { try ModelFile.load(path: $0) }
+            options.positive = positive
+            options.metric = metric
+            options.threshold = threshold
+            options.seed = seed
+            let report = try Evaluation.run(model: file, data: table, options: options)
+            if let json { try emit(try encodeJSON(report), to: json) }
+            if let html { try emit(Data(EvaluationReportPage.html(report, title: "\(file.learner) on \(input.data)").utf8), to: html) }
+            if json != "-" { print(EvaluationReportPage.text(report)) }
+            failed = !report.passed
+        }
+        if failed { throw ExitCode(1) }
     }
 }
 

@@ -1,0 +1,490 @@
+import Foundation
+import MLCycleData
+import MLCycleLearn
+
+/// A column to slice results by: its categories, or numeric bins (`edges`, or quintiles when nil).
+public struct SliceSpec: Sendable, Equatable {
+    public var column: String
+    public var edges: [Double]?
+
+    public init(column: String, edges: [Double]? = nil) {
+        self.column = column
+        self.edges = edges
+    }
+
+    /// `COLUMN` or `COLUMN:EDGE,EDGE,…` (e.g. `Sale_Price:100000,200000,500000,1000000`).
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        column = parts[0]
+        if parts.count > 1 {
+            let values = parts[1].split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+                throw EvaluationError.invalid("slice '\(text)': after the colon give bin edges as numbers, e.g. price:100000,200000")
+            }
+            edges = values.map { $0! }.sorted()
+        }
+    }
+}
+
+/// What to evaluate besides the overall metrics.
+public struct EvaluationOptions: Sendable {
+    public var target: String
+    /// Binary: the positive class (default: the minority class of the evaluation data).
+    public var positive: String?
+    public var slices: [SliceSpec] = []
+    /// Columns whose groups are compared for fairness / bias.
+    public var groups: [String] = []
+    /// Gate rules, e.g. `within_10pct >= 0.80`, `auc >= baseline + 0.02`, `every slice of price_band: mape <= 0.15`.
+    public var gates: [String] = []
+    /// A baseline (or champion) model compared on the same rows with a paired bootstrap.
+    public var baseline: ModelFile?
+    /// Quantile models whose predictions bound a prediction range (their empirical coverage is reported).
+    public var lower: ModelFile?
+    public var upper: ModelFile?
+    /// The metric slices and importances are ranked by (default: mape for regression, logloss for classes).
+    public var metric: String?
+    public var threshold = 0.5
+    public var permutationRepeats = 5
+    public var bootstrapSamples = 1000
+    public var seed: UInt64 = 42
+
+    public init(target: String) { self.target = target }
+}
+
+public enum EvaluationError: LocalizedError, Equatable, Sendable {
+    case invalid(String)
+    public var errorDescription: String? {
+        switch self { case .invalid(let m): return m }
+    }
+}
+
+/// The verdict on a model: metrics overall and per slice, fairness, explanations, comparison and gates.
+public struct EvaluationReport: Codable, Sendable {
+    public struct Slice: Codable, Sendable {
+        public var column: String
+        public var value: String
+        public var rows: Int
+        public var metrics: [String: Double]
+        /// How much worse than overall on the ranking metric (positive: worse).
+        public var gap: Double
+        /// Whether an `every slice` gate fails on this slice.
+        public var flagged: Bool
+    }
+    public struct Gate: Codable, Sendable {
+        public var rule: String
+        public var passed: Bool
+        public var value: Double?
+        public var reason: String
+    }
+    public struct Group: Codable, Sendable {
+        public var value: String
+        public var rows: Int
+        public var metric: Double
+        /// Regression: mean (prediction − actual) / mean actual; classes: predicted minus actual positive rate.
+        public var bias: Double
+        /// "over" or "under" (prediction above or below the truth on average), or "none".
+        public var direction: String
+    }
+    public struct Fairness: Codable, Sendable {
+        public var column: String
+        public var metric: String
+        public var groups: [Group]
+        /// Worst minus best group value of the metric, and the smaller over the larger.
+        public var largestGap: Double
+        public var ratio: Double
+    }
+    public struct Importance: Codable, Sendable {
+        public var feature: String
+        /// Mean increase of the ranking metric's loss when the feature is shuffled (higher: more important).
+        public var mean: Double
+        public var std: Double
+        /// Total split gain (tree models), or nil.
+        public var gain: Double?
+    }
+    public struct PartialDependence: Codable, Sendable {
+        public var feature: String
+        public var values: [String]
+        /// Mean prediction (binary: probability of the positive class) with the feature set to each value.
+        public var predictions: [Double]
+    }
+    public struct Comparison: Codable, Sendable {
+        public var metric: String
+        public var candidate: Double
+        public var baseline: Double
+        /// Candidate minus baseline, and its 95 % paired-bootstrap interval.
+        public var difference: Double
+        public var low: Double
+        public var high: Double
+        public var samples: Int
+    }
+    public struct Ranges: Codable, Sendable {
+        /// The share of rows whose actual value lies in [lower, upper].
+        public var coverage: Double
+        /// What the quantile models promise (upper α − lower α), when both are quantile gbdt models.
+        public var nominal: Double?
+        public var meanWidth: Double
+    }
+    public struct Curves: Codable, Sendable {
+        /// ROC points (false positive rate, true positive rate) and PR points (recall, precision), binary only.
+        public var roc: [[Double]]
+        public var pr: [[Double]]
+        /// Calibration in ten bins of predicted probability: [mean predicted, observed rate, rows].
+        public var calibration: [[Double]]
+    }
+
+    public var task: Task
+    public var rows: Int
+    public var positiveClass: String?
+    public var rankingMetric: String
+    public var metrics: [String: Double]
+    public var slices: [Slice]
+    public var gates: [Gate]
+    public var fairness: [Fairness]
+    public var importance: [Importance]
+    public var partialDependence: [PartialDependence]
+    public var comparison: Comparison?
+    public var ranges: Ranges?
+    /// Rows: actual; columns: predicted (binary: negative, positive).
+    public var confusion: [[Int]]?
+    public var labels: [String]
+    public var curves: Curves?
+    /// Up to 2,000 (actual, predicted) pairs for a scatter plot and residuals (regression; binary: probability).
+    public var sample: [[Double]]
+
+    /// True when every gate passed (and there was at least none failing).
+    public var passed: Bool { gates.allSatisfy(\.passed) }
+
+    enum CodingKeys: String, CodingKey {
+        case task, rows, metrics, slices, gates, fairness, importance, comparison, ranges, confusion, labels, curves, sample, passed
+        case positiveClass = "positive_class", rankingMetric = "ranking_metric", partialDependence = "partial_dependence"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(task, forKey: .task); try c.encode(rows, forKey: .rows); try c.encodeIfPresent(positiveClass, forKey: .positiveClass)
+        try c.encode(rankingMetric, forKey: .rankingMetric); try c.encode(metrics, forKey: .metrics); try c.encode(slices, forKey: .slices)
+        try c.encode(gates, forKey: .gates); try c.encode(passed, forKey: .passed); try c.encode(fairness, forKey: .fairness)
+        try c.encode(importance, forKey: .importance); try c.encode(partialDependence, forKey: .partialDependence)
+        try c.encodeIfPresent(comparison, forKey: .comparison); try c.encodeIfPresent(ranges, forKey: .ranges)
+        try c.encodeIfPresent(confusion, forKey: .confusion); try c.encode(labels, forKey: .labels)
+        try c.encodeIfPresent(curves, forKey: .curves); try c.encode(sample, forKey: .sample)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        task = try c.decode(Task.self, forKey: .task); rows = try c.decode(Int.self, forKey: .rows)
+        positiveClass = try c.decodeIfPresent(String.self, forKey: .positiveClass); rankingMetric = try c.decode(String.self, forKey: .rankingMetric)
+        metrics = try c.decode([String: Double].self, forKey: .metrics); slices = try c.decode([Slice].self, forKey: .slices)
+        gates = try c.decode([Gate].self, forKey: .gates); fairness = try c.decode([Fairness].self, forKey: .fairness)
+        importance = try c.decode([Importance].self, forKey: .importance); partialDependence = try c.decode([PartialDependence].self, forKey: .partialDependence)
+        comparison = try c.decodeIfPresent(Comparison.self, forKey: .comparison); ranges = try c.decodeIfPresent(Ranges.self, forKey: .ranges)
+        confusion = try c.decodeIfPresent([[Int]].self, forKey: .confusion); labels = try c.decode([String].self, forKey: .labels)
+        curves = try c.decodeIfPresent(Curves.self, forKey: .curves); sample = try c.decode([[Double]].self, forKey: .sample)
+    }
+
+    init(task: Task, rows: Int, positiveClass: String?, rankingMetric: String, metrics: [String: Double], labels: [String]) {
+        self.task = task; self.rows = rows; self.positiveClass = positiveClass; self.rankingMetric = rankingMetric
+        self.metrics = metrics; self.labels = labels
+        slices = []; gates = []; fairness = []; importance = []; partialDependence = []; sample = []
+    }
+}
+
+/// Metrics where a larger value is better (the rest are losses).
+public let higherIsBetter: Set<String> = ["r2", "within_10pct", "auc", "pr_auc", "accuracy", "precision", "recall", "f1", "macro_f1", "weighted_f1"]
+
+/// Scores a model on labelled rows and builds the report.
+public enum Evaluation {
+    /// The truth of the evaluation rows, in the model's terms.
+    struct Truth {
+        var task: Task
+        var values: [Double] = []       // regression
+        var classes: [Int] = []         // classification (index into labels)
+        var positive = 1                // binary: the positive class index
+        var labels: [String] = []
+    }
+
+    public static func run(model file: ModelFile, data table: Table, options o: EvaluationOptions) throws -> EvaluationReport {
+        let model = try file.model()
+        guard file.task != .clustering else { throw EvaluationError.invalid("evaluation needs a supervised model (regression, binary or multiclass)") }
+        guard table[o.target] != nil else { throw EvaluationError.invalid("no column '\(o.target)' (the target) in the data; columns: \(table.columnNames.prefix(20).joined(separator: ", "))") }
+        // Rows without a target cannot be scored.
+        let targetColumn = try table.column(o.target)
+        let labelled = (0..<table.rowCount).filter { targetColumn.isValid($0) }
+        guard !labelled.isEmpty else { throw EvaluationError.invalid("no row has a value in '\(o.target)'") }
+        let t = labelled.count == table.rowCount ? table : table.taking(labelled)
+        var truth = Truth(task: file.task, labels: model.labels)
+        switch file.task {
+        case .regression:
+            truth.values = try TargetValues.read(t, column: o.target, task: .regression).0.numbers()
+        case .binary, .multiclass:
+            let y = try TargetValues.read(t, column: o.target, task: file.task, labels: model.labels).0.classes().indices
+            if let bad = y.firstIndex(of: -1) {
+                throw EvaluationError.invalid("row \(labelled[bad] + 1) has class '\(try t.column(o.target)[bad])', which the model never saw (it knows: \(model.labels.joined(separator: ", ")))")
+            }
+            truth.classes = y.map(Int.init)
+            if file.task == .binary {
+                if let p = o.positive {
+                    guard let i = model.labels.firstIndex(of: p) else { throw EvaluationError.invalid("--positive \(p) is not a class of the model (\(model.labels.joined(separator: ", ")))") }
+                    truth.positive = i
+                } else {
+                    truth.positive = truth.classes.filter { $0 == 1 }.count * 2 <= truth.classes.count ? 1 : 0
+                }
+            }
+        case .clustering: break
+        }
+        let predictions = model.predict(try model.schema.encode(t))
+        let metric = o.metric ?? (file.task == .regression ? "mape" : "logloss")
+        let all = Array(0..<t.rowCount)
+        let overall = metrics(truth, predictions, rows: all, threshold: o.threshold)
+        guard overall[metric] != nil else {
+            throw EvaluationError.invalid("--metric \(metric) is not a \(file.task.rawValue) metric (\(overall.keys.sorted().joined(separator: ", ")))")
+        }
+        var report = EvaluationReport(task: file.task, rows: t.rowCount, positiveClass: file.task == .binary ? model.labels[truth.positive] : nil,
+                                      rankingMetric: metric, metrics: overall, labels: model.labels)
+        let loss = { (m: [String: Double]) -> Double in
+            let v = m[metric] ?? .nan
+            return higherIsBetter.contains(metric) ? -v : v
+        }
+
+        // Slices, worst first.
+        for spec in o.slices {
+            for (value, rows) in try sliceRows(t, spec) where !rows.isEmpty {
+                let m = metrics(truth, predictions, rows: rows, threshold: o.threshold)
+                report.slices.append(.init(column: spec.column, value: value, rows: rows.count, metrics: m,
+                                           gap: loss(m) - loss(overall), flagged: false))
+            }
+        }
+        report.slices.sort { $0.gap > $1.gap }
+
+        // Fairness: the ranking metric and the bias sign per group.
+        for column in o.groups {
+            var groups = [EvaluationReport.Group]()
+            for (value, rows) in try sliceRows(t, SliceSpec(column: column)) where !rows.isEmpty {
+                let m = metrics(truth, predictions, rows: rows, threshold: o.threshold)
+                let b = bias(truth, predictions, rows: rows)
+                groups.append(.init(value: value, rows: rows.count, metric: m[metric] ?? .nan, bias: b,
+                                    direction: abs(b) < 1e-12 ? "none" : (b > 0 ? "over" : "under")))
+            }
+            let values = groups.map(\.metric).filter { $0.isFinite }
+            let lo = values.min() ?? .nan, hi = values.max() ?? .nan
+            report.fairness.append(.init(column: column, metric: metric, groups: groups.sorted { $0.metric < $1.metric },
+                                         largestGap: hi - lo, ratio: hi != 0 ? lo / hi : .nan))
+        }
+
+        // Explanations: permutation importance for every feature, gain for trees, partial dependence for the top 3.
+        var rng = SeededGenerator(seed: o.seed)
+        let gains = gainImportance(model)
+        let base = loss(overall)
+        for feature in model.schema.features.map(\.name) {
+            guard let column = t[feature] else { continue }
+            var increases = [Double]()
+            for _ in 0..<max(1, o.permutationRepeats) {
+                var order = Array(0..<t.rowCount)
+                order.shuffle(using: &rng)
+                let shuffled = try t.setting(column.taking(order))
+                let p = model.predict(try model.schema.encode(shuffled))
+                increases.append(loss(metrics(truth, p, rows: all, threshold: o.threshold)) - base)
+            }
+            let mean = increases.reduce(0, +) / Double(increases.count)
+            let sd = (increases.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(increases.count)).squareRoot()
+            report.importance.append(.init(feature: feature, mean: mean, std: sd, gain: gains[feature]))
+        }
+        report.importance.sort { $0.mean > $1.mean }
+        let pdRows = t.rowCount > 500 ? t.taking(Array(0..<t.rowCount).shuffled(using: &rng).prefix(500).sorted()) : t
+        for item in report.importance.prefix(3) {
+            report.partialDependence.append(try partialDependence(model, pdRows, feature: item.feature, positive: truth.positive, task: file.task))
+        }
+
+        // Comparison with a baseline on the same rows: a paired bootstrap of the metric difference.
+        var flagged = Set<String>()
+        if let baseline = o.baseline {
+            let b = try baseline.model()
+            guard baseline.task == file.task else { throw EvaluationError.invalid("the baseline is a \(baseline.task.rawValue) model, the candidate \(file.task.rawValue)") }
+            guard b.labels == model.labels else { throw EvaluationError.invalid("the baseline's classes \(b.labels) differ from the candidate's \(model.labels)") }
+            let bp = b.predict(try b.schema.encode(t))
+            let baseMetrics = metrics(truth, bp, rows: all, threshold: o.threshold)
+            var differences = [Double]()
+            for _ in 0..<max(1, o.bootstrapSamples) {
+                let rows = (0..<t.rowCount).map { _ in Int(rng.next(upperBound: UInt64(t.rowCount))) }
+                let c = metrics(truth, predictions, rows: rows, threshold: o.threshold)[metric] ?? .nan
+                let d = metrics(truth, bp, rows: rows, threshold: o.threshold)[metric] ?? .nan
+                if c.isFinite && d.isFinite { differences.append(c - d) }
+            }
+            differences.sort()
+            let q = { (p: Double) in differences.isEmpty ? Double.nan : Metrics.quantile(differences, p) }
+            report.comparison = .init(metric: metric, candidate: overall[metric] ?? .nan, baseline: baseMetrics[metric] ?? .nan,
+                                      difference: (overall[metric] ?? .nan) - (baseMetrics[metric] ?? .nan),
+                                      low: q(0.025), high: q(0.975), samples: differences.count)
+            (report.gates, flagged) = try gates(o.gates, report: report, baseline: baseMetrics)
+        } else {
+            (report.gates, flagged) = try gates(o.gates, report: report, baseline: nil)
+        }
+        for i in report.slices.indices where flagged.contains("\(report.slices[i].column)\u{1F}\(report.slices[i].value)") {
+            report.slices[i].flagged = true
+        }
+
+        // Prediction ranges from two quantile models.
+        if let lower = o.lower, let upper = o.upper, file.task == .regression {
+            let lo = try lower.model().predictTable(t), hi = try upper.model().predictTable(t)
+            let l = try lo.column("prediction").doubles() ?? [], h = try hi.column("prediction").doubles() ?? []
+            var covered = 0, width = 0.0
+            for r in 0..<t.rowCount {
+                let a = min(l[r], h[r]), b = max(l[r], h[r])
+                if truth.values[r] >= a && truth.values[r] <= b { covered += 1 }
+                width += b - a
+            }
+            var nominal: Double?
+            if let a = Double(lower.parameters["alpha"] ?? ""), let b = Double(upper.parameters["alpha"] ?? ""),
+               lower.parameters["objective"] == "quantile", upper.parameters["objective"] == "quantile" { nominal = b - a }
+            report.ranges = .init(coverage: Double(covered) / Double(t.rowCount), nominal: nominal, meanWidth: width / Double(t.rowCount))
+        }
+
+        // Confusion, curves and a sample of points for the report.
+        switch file.task {
+        case .regression:
+            report.sample = sampleRows(t.rowCount, &rng).map { [truth.values[$0], predictions.values[$0]] }
+        case .binary:
+            let y = truth.classes.map { $0 == truth.positive }
+            let p = (0..<t.rowCount).map { predictions.probability(row: $0, class: truth.positive) }
+            report.confusion = Metrics.binaryConfusion(positive: y, probability: p, threshold: o.threshold)
+            report.curves = curves(y, p)
+            report.sample = sampleRows(t.rowCount, &rng).map { [y[$0] ? 1 : 0, p[$0]] }
+        case .multiclass:
+            report.confusion = Metrics.multiclassConfusion(actual: truth.classes, probabilities: predictions.probabilities, classes: model.labels.count)
+        case .clustering: break
+        }
+        return report
+    }
+
+    /// The task's metrics on a subset of rows (indices may repeat, as in a bootstrap sample).
+    static func metrics(_ truth: Truth, _ p: Predictions, rows: [Int], threshold: Double) -> [String: Double] {
+        switch truth.task {
+        case .regression:
+            return Metrics.regression(actual: rows.map { truth.values[$0] }, predicted: rows.map { p.values[$0] })
+        case .binary:
+            return Metrics.binary(positive: rows.map { truth.classes[$0] == truth.positive },
+                                  probability: rows.map { p.probability(row: $0, class: truth.positive) }, threshold: threshold)
+        case .multiclass:
+            let k = p.classCount
+            var probabilities = [Double]()
+            probabilities.reserveCapacity(rows.count * k)
+            for r in rows { probabilities.append(contentsOf: p.probabilities[(r * k)..<(r * k + k)]) }
+            return Metrics.multiclass(actual: rows.map { truth.classes[$0] }, probabilities: probabilities, classes: k)
+        case .clustering:
+            return [:]
+        }
+    }
+
+    static func bias(_ truth: Truth, _ p: Predictions, rows: [Int]) -> Double {
+        switch truth.task {
+        case .regression:
+            let actual = rows.reduce(0) { $0 + truth.values[$1] }
+            let error = rows.reduce(0) { $0 + p.values[$1] - truth.values[$1] }
+            return actual != 0 ? error / abs(actual) : error
+        case .binary:
+            let predicted = rows.reduce(0.0) { $0 + p.probability(row: $1, class: truth.positive) }
+            let actual = Double(rows.filter { truth.classes[$0] == truth.positive }.count)
+            return (predicted - actual) / Double(max(1, rows.count))
+        default:
+            return 0 // no single direction over several classes
+        }
+    }
+
+    /// Rows per slice: each category (missing as "(missing)"), or numeric bins labelled `[lo, hi)`.
+    static func sliceRows(_ t: Table, _ spec: SliceSpec) throws -> [(String, [Int])] {
+        guard let c = t[spec.column] else {
+            throw EvaluationError.invalid("no column '\(spec.column)' to slice by; columns: \(t.columnNames.prefix(20).joined(separator: ", "))")
+        }
+        let n = t.rowCount
+        if c.type.isNumeric, let v = c.doubles() {
+            var edges = spec.edges ?? []
+            if spec.edges == nil {
+                let present = (0..<n).filter { c.isValid($0) }.map { v[$0] }.sorted()
+                // Quintiles (fewer bins when values repeat).
+                edges = Array(Set((1..<5).map { Metrics.quantile(present, Double($0) / 5) })).sorted()
+            }
+            func edge(_ x: Double) -> String { x.rounded() == x && abs(x) < 1e15 ? String(Int64(x)) : formatDouble(x) }
+            func label(_ i: Int) -> String {
+                if edges.isEmpty { return "all" }
+                if i == 0 { return "< \(edge(edges[0]))" }
+                if i == edges.count { return "≥ \(edge(edges[edges.count - 1]))" }
+                return "[\(edge(edges[i - 1])), \(edge(edges[i])))"
+            }
+            var bins = [[Int]](repeating: [], count: edges.count + 1)
+            var missing = [Int]()
+            for r in 0..<n {
+                guard c.isValid(r) else { missing.append(r); continue }
+                var i = 0
+                while i < edges.count && v[r] >= edges[i] { i += 1 }
+                bins[i].append(r)
+            }
+            return bins.enumerated().map { (label($0), $1) } + (missing.isEmpty ? [] : [("(missing)", missing)])
+        }
+        var byValue = [String: [Int]]()
+        for r in 0..<n { byValue[c.isValid(r) ? c[r].description : "(missing)", default: []].append(r) }
+        return byValue.keys.sorted().map { ($0, byValue[$0]!) }
+    }
+
+    static func gainImportance(_ model: FittedModel) -> [String: Double] {
+        let trees: [BoostedTree]
+        switch model {
+        case .gbdt(let m): trees = m.trees
+        case .forest(let m): trees = m.trees
+        default: return [:]
+        }
+        var out = [String: Double]()
+        let names = model.schema.features.map(\.name)
+        for tree in trees { for (i, f) in tree.feature.enumerated() { out[names[Int(f)], default: 0] += tree.gain[i] } }
+        return out
+    }
+
+    static func partialDependence(_ model: FittedModel, _ t: Table, feature: String, positive: Int, task: Task) throws -> EvaluationReport.PartialDependence {
+        let c = try t.column(feature)
+        var values = [Value]()
+        if c.type.isNumeric, let v = c.doubles() {
+            let present = (0..<c.count).filter { c.isValid($0) }.map { v[$0] }.sorted()
+            var seen = Set<Double>()
+            for i in 0..<10 where !present.isEmpty {
+                let q = Metrics.quantile(present, 0.05 + 0.9 * Double(i) / 9)
+                if seen.insert(q).inserted { values.append(.float64(q)) }
+            }
+        } else {
+            var counts = [String: Int]()
+            for r in 0..<c.count where c.isValid(r) { counts[c[r].description, default: 0] += 1 }
+            values = counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(10).map { .string($0.key) }
+        }
+        var means = [Double]()
+        for value in values {
+            let constant = try Column(name: feature, type: c.type == .int64 ? .float64 : c.type,
+                                      values: [Value](repeating: value, count: t.rowCount))
+            let p = model.predict(try model.schema.encode(try t.setting(constant)))
+            let outputs = task == .regression ? p.values : (0..<t.rowCount).map { p.probability(row: $0, class: positive) }
+            means.append(outputs.reduce(0, +) / Double(max(1, outputs.count)))
+        }
+        return .init(feature: feature, values: values.map(\.description), predictions: means)
+    }
+
+    static func curves(_ y: [Bool], _ p: [Double]) -> EvaluationReport.Curves {
+        let positives = Double(y.filter { $0 }.count), negatives = Double(y.count) - positives
+        let order = p.indices.sorted { p[$0] > p[$1] }
+        var roc: [[Double]] = [[0, 0]]
+        var tp = 0.0, fp = 0.0, i = 0
+        while i < order.count {
+            let s = p[order[i]]
+            while i < order.count && p[order[i]] == s { if y[order[i]] { tp += 1 } else { fp += 1 }; i += 1 }
+            roc.append([negatives > 0 ? fp / negatives : 0, positives > 0 ? tp / positives : 0])
+        }
+        let pr = Metrics.precisionRecallCurve(positive: y, score: p).map { [$0.recall, $0.precision] }
+        var calibration = [[Double]]()
+        for b in 0..<10 {
+            let rows = p.indices.filter { min(9, Int(p[$0] * 10)) == b }
+            guard !rows.isEmpty else { continue }
+            calibration.append([rows.reduce(0) { $0 + p[$1] } / Double(rows.count), Double(rows.filter { y[$0] }.count) / Double(rows.count), Double(rows.count)])
+        }
+        return .init(roc: roc, pr: pr, calibration: calibration)
+    }
+
+    static func sampleRows(_ n: Int, _ rng: inout SeededGenerator) -> [Int] {
+        n <= 2000 ? Array(0..<n) : Array(Array(0..<n).shuffled(using: &rng).prefix(2000)).sorted()
+    }
+}
