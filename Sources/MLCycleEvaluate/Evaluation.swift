@@ -323,8 +323,13 @@ public enum Evaluation {
             report.slices[i].flagged = true
         }
 
-        // Prediction ranges from two quantile models.
-        if let lower = o.lower, let upper = o.upper, file.task == .regression {
+        // Prediction ranges: the model file's calibrated range, or two quantile models given apart.
+        if let range = file.range, o.lower == nil, file.task == .regression {
+            let (l, h) = range.bounds(try model.schema.encode(t))
+            let covered = (0..<t.rowCount).filter { truth.values[$0] >= l[$0] && truth.values[$0] <= h[$0] }.count
+            report.ranges = .init(coverage: Double(covered) / Double(t.rowCount), nominal: range.level,
+                                  meanWidth: zip(l, h).reduce(0) { $0 + $1.1 - $1.0 } / Double(t.rowCount))
+        } else if let lower = o.lower, let upper = o.upper, file.task == .regression {
             let lo = try lower.model().predictTable(t), hi = try upper.model().predictTable(t)
             let l = try lo.column("prediction").doubles() ?? [], h = try hi.column("prediction").doubles() ?? []
             var covered = 0, width = 0.0

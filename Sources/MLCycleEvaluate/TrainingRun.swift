@@ -14,9 +14,12 @@ public struct TrainingOptions: Sendable {
     public var testFraction: Double
     public var testTable: Table?
     public var seed: UInt64
+    /// Regression: also fit a calibrated prediction range with this coverage (e.g. 0.9).
+    public var range: Double?
 
     public init(target: String, task: Task, learner: String, parameters: [String: String] = [:], drop: [String] = [],
-                testFraction: Double = 0.2, testTable: Table? = nil, seed: UInt64 = 42) {
+                testFraction: Double = 0.2, testTable: Table? = nil, seed: UInt64 = 42, range: Double? = nil) {
+        self.range = range
         self.target = target
         self.task = task
         self.learner = learner
@@ -122,7 +125,7 @@ public enum TrainingRun {
         let predictions = model.predict(testData)
         let predictSeconds = Date().timeIntervalSince(predictStarted)
 
-        let metrics: [String: Double]
+        var metrics: [String: Double]
         switch o.task {
         case .regression:
             let y = try TargetValues.read(test, column: o.target, task: .regression).0.numbers()
@@ -145,7 +148,21 @@ public enum TrainingRun {
         case .clustering:
             throw LearnError.unsupported("clustering takes --learner kmeans")
         }
-        let file = ModelFile(model: model, learner: o.learner, task: o.task, target: o.target, parameters: o.parameters)
+        var file = ModelFile(model: model, learner: o.learner, task: o.task, target: o.target, parameters: o.parameters)
+        if let level = o.range {
+            guard o.task == .regression else { throw LearnError.unsupported("--range is for regression (a range of values)") }
+            // The quantile models take the gbdt's own parameters when the learner is gbdt, LightGBM's defaults otherwise.
+            var base = o.learner == "gbdt" ? try GBDTParameters(parameters: o.parameters.filter { $0.key != "objective" && $0.key != "alpha" }, objective: .regression)
+                                           : GBDTParameters()
+            base.earlyStoppingRounds = 0
+            let y = try TargetValues.read(train, column: o.target, task: .regression).0.numbers()
+            let range = try PredictionRange.fit(schema: schema, data: trainData, target: y, level: level, parameters: base, seed: o.seed)
+            file.range = range
+            let (lo, hi) = range.bounds(testData)
+            let actual = try TargetValues.read(test, column: o.target, task: .regression).0.numbers()
+            metrics["range_coverage"] = Double((0..<actual.count).filter { actual[$0] >= lo[$0] && actual[$0] <= hi[$0] }.count) / Double(max(1, actual.count))
+            metrics["range_width"] = zip(lo, hi).reduce(0) { $0 + $1.1 - $1.0 } / Double(max(1, actual.count))
+        }
         let report = TrainingReport(task: o.task, learner: o.learner, target: o.target, trainRows: train.rowCount, testRows: test.rowCount,
                                     rowsWithoutTarget: missing.count, positiveClass: positiveClass, metrics: metrics,
                                     fitSeconds: fitSeconds, predictSeconds: predictSeconds)

@@ -69,7 +69,7 @@ public enum FittedModel: Sendable, Equatable {
 ///  "linear": {"schema": {...}, "design": {...}, "coefficients": [...], "intercept": 1.5}}
 /// ```
 /// Exactly one of the learner keys (`linear`, `logistic`, `gbdt`, `forest` — which also holds a single `tree` —,
-/// `kmeans`) is present; `target` is empty for clustering. Numbers are written with the shortest
+/// `kmeans`) is present, and for regression optionally `range` (two quantile models and a conformal adjustment); `target` is empty for clustering. Numbers are written with the shortest
 /// text that reads back to the same double, so a loaded model predicts bit for bit what the saved one did.
 public struct ModelFile: Codable, Sendable, Equatable {
     public static let formatName = "mlcycle-model"
@@ -89,11 +89,13 @@ public struct ModelFile: Codable, Sendable, Equatable {
     /// Random forest or single decision tree.
     public var forest: ForestModel?
     public var kmeans: KMeansModel?
+    /// Regression: a calibrated prediction range (`train --range 0.9`), or nil.
+    public var range: PredictionRange?
 
     enum CodingKeys: String, CodingKey {
         case format, version, learner, task, target, parameters, created
         case mlcycleVersion = "mlcycle_version"
-        case linear, logistic, gbdt, forest, kmeans
+        case linear, logistic, gbdt, forest, kmeans, range
     }
 
     public init(model: FittedModel, learner: String, task: Task, target: String, parameters: [String: String],
@@ -113,6 +115,17 @@ public struct ModelFile: Codable, Sendable, Equatable {
         case .forest(let m): forest = m
         case .kmeans(let m): kmeans = m
         }
+    }
+
+    /// Predictions as `FittedModel.predictTable` gives them, plus `lower` and `upper` when the file holds a range.
+    public func predictTable(_ table: Table) throws -> Table {
+        let model = try self.model()
+        var out = try model.predictTable(table)
+        if let range {
+            let (lo, hi) = range.bounds(try model.schema.encode(table))
+            out = try out.setting(Column(name: "lower", doubles: lo)).setting(Column(name: "upper", doubles: hi))
+        }
+        return out
     }
 
     /// The model inside.

@@ -292,6 +292,9 @@ struct Train: ParsableCommand {
     @Option(help: "Test on the rows whose value in this column is 'test' (as `mlcycle prepare` writes in `split`); the rest train.")
     var splitColumn: String?
 
+    @Option(help: "Regression: also fit a calibrated prediction range covering this share of rows (e.g. 0.9); predict then writes lower and upper.")
+    var range: Double?
+
     @Option(help: "Seed of the random split.")
     var seed: UInt64 = 42
 
@@ -325,7 +328,7 @@ struct Train: ParsableCommand {
             }
             let (model, report) = try TrainingRun.run(table, options: TrainingOptions(
                 target: target ?? "", task: task, learner: learner, parameters: params, drop: drop,
-                testFraction: testFraction, testTable: testTable, seed: seed))
+                testFraction: testFraction, testTable: testTable, seed: seed, range: range))
             if let out { try model.write(to: out) }
             if let json { try emit(try encodeJSON(report), to: json) }
             if json != "-" {
@@ -355,7 +358,7 @@ struct Predict: ParsableCommand {
         try runReportingErrors {
             let file = try ModelFile.load(path: model)
             let table = try input.load()
-            let predictions = try file.model().predictTable(table)
+            let predictions = try file.predictTable(table)
             try emit(Data(CSVWriter.string(predictions).utf8), to: out)
         }
     }
