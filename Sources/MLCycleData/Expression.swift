@@ -16,7 +16,8 @@ public struct ExpressionError: LocalizedError, Equatable, Sendable {
 ///
 /// Literals: numbers, `'text'` or `"text"`, `true`, `false`, `null`. Columns by name, or in backticks when the name
 /// has spaces. Operators: `+ - * / %`, `== != < <= > >=` (`=` means `==`), `and or not` (also `&& || !`).
-/// Functions: `abs min max log exp sqrt round if is_missing coalesce lower upper len contains year month day weekday`.
+/// Functions: `abs min max log exp sqrt round if is_missing coalesce lower upper len contains year month day weekday`
+/// and `days_between(a, b)` (days from date a to date b).
 /// Missing values propagate (`1 + missing` is missing); `and`/`or` use three-valued logic as SQL does.
 public indirect enum Expression: Sendable, CustomStringConvertible {
     case literal(Value)
@@ -26,7 +27,8 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
     case call(String, [Expression])
 
     public static let functions: Set<String> = ["abs", "min", "max", "log", "exp", "sqrt", "round", "if", "is_missing",
-                                                "coalesce", "lower", "upper", "len", "contains", "year", "month", "day", "weekday"]
+                                                "coalesce", "lower", "upper", "len", "contains", "year", "month", "day", "weekday",
+                                                "days_between"]
 
     /// Parses an expression; errors name the position.
     public static func parse(_ text: String) throws -> Expression {
@@ -245,6 +247,7 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
         case "month": return .int64(Int64(CalendarDate.civil(days: try days(values[0])).month))
         case "day": return .int64(Int64(CalendarDate.civil(days: try days(values[0])).day))
         case "weekday": return .int64(Int64(CalendarDate.weekday(days: try days(values[0]))))
+        case "days_between": return .int64(try days(values[1]) - days(values[0]))
         default: throw typeError("unknown function \(f)()")
         }
     }
@@ -400,7 +403,7 @@ struct ExpressionParser {
                 case "if": 3...3
                 case "min", "max", "coalesce": 1...64
                 case "round": 1...2
-                case "contains": 2...2
+                case "contains", "days_between": 2...2
                 default: 1...1
                 }
                 guard arity.contains(args.count) else {

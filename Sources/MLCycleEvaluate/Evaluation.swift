@@ -36,8 +36,12 @@ public struct EvaluationOptions: Sendable {
     public var groups: [String] = []
     /// Gate rules, e.g. `within_10pct >= 0.80`, `auc >= baseline + 0.02`, `every slice of price_band: mape <= 0.15`.
     public var gates: [String] = []
-    /// A baseline (or champion) model compared on the same rows with a paired bootstrap.
+    /// A baseline model and the current champion, each compared with the candidate on the same rows (paired bootstrap).
     public var baseline: ModelFile?
+    public var champion: ModelFile?
+    /// Binary: also find the threshold that reaches this precision (with the most recall), or this recall.
+    public var targetPrecision: Double?
+    public var targetRecall: Double?
     /// Quantile models whose predictions bound a prediction range (their empirical coverage is reported).
     public var lower: ModelFile?
     public var upper: ModelFile?
@@ -108,6 +112,8 @@ public struct EvaluationReport: Codable, Sendable {
         public var predictions: [Double]
     }
     public struct Comparison: Codable, Sendable {
+        /// "baseline" or "champion".
+        public var against: String
         public var metric: String
         public var candidate: Double
         public var baseline: Double
@@ -142,7 +148,9 @@ public struct EvaluationReport: Codable, Sendable {
     public var fairness: [Fairness]
     public var importance: [Importance]
     public var partialDependence: [PartialDependence]
-    public var comparison: Comparison?
+    public var comparisons: [Comparison]
+    /// Binary: the threshold chosen for a target precision or recall, and what it gives.
+    public var operatingPoint: Metrics.OperatingPoint?
     public var ranges: Ranges?
     /// Rows: actual; columns: predicted (binary: negative, positive).
     public var confusion: [[Int]]?
@@ -155,8 +163,9 @@ public struct EvaluationReport: Codable, Sendable {
     public var passed: Bool { gates.allSatisfy(\.passed) }
 
     enum CodingKeys: String, CodingKey {
-        case task, rows, metrics, slices, gates, fairness, importance, comparison, ranges, confusion, labels, curves, sample, passed
+        case task, rows, metrics, slices, gates, fairness, importance, comparisons, ranges, confusion, labels, curves, sample, passed
         case positiveClass = "positive_class", rankingMetric = "ranking_metric", partialDependence = "partial_dependence"
+        case operatingPoint = "operating_point"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -165,7 +174,8 @@ public struct EvaluationReport: Codable, Sendable {
         try c.encode(rankingMetric, forKey: .rankingMetric); try c.encode(metrics, forKey: .metrics); try c.encode(slices, forKey: .slices)
         try c.encode(gates, forKey: .gates); try c.encode(passed, forKey: .passed); try c.encode(fairness, forKey: .fairness)
         try c.encode(importance, forKey: .importance); try c.encode(partialDependence, forKey: .partialDependence)
-        try c.encodeIfPresent(comparison, forKey: .comparison); try c.encodeIfPresent(ranges, forKey: .ranges)
+        try c.encode(comparisons, forKey: .comparisons); try c.encodeIfPresent(operatingPoint, forKey: .operatingPoint)
+        try c.encodeIfPresent(ranges, forKey: .ranges)
         try c.encodeIfPresent(confusion, forKey: .confusion); try c.encode(labels, forKey: .labels)
         try c.encodeIfPresent(curves, forKey: .curves); try c.encode(sample, forKey: .sample)
     }
@@ -177,7 +187,8 @@ public struct EvaluationReport: Codable, Sendable {
         metrics = try c.decode([String: Double].self, forKey: .metrics); slices = try c.decode([Slice].self, forKey: .slices)
         gates = try c.decode([Gate].self, forKey: .gates); fairness = try c.decode([Fairness].self, forKey: .fairness)
         importance = try c.decode([Importance].self, forKey: .importance); partialDependence = try c.decode([PartialDependence].self, forKey: .partialDependence)
-        comparison = try c.decodeIfPresent(Comparison.self, forKey: .comparison); ranges = try c.decodeIfPresent(Ranges.self, forKey: .ranges)
+        comparisons = try c.decode([Comparison].self, forKey: .comparisons); ranges = try c.decodeIfPresent(Ranges.self, forKey: .ranges)
+        operatingPoint = try c.decodeIfPresent(Metrics.OperatingPoint.self, forKey: .operatingPoint)
         confusion = try c.decodeIfPresent([[Int]].self, forKey: .confusion); labels = try c.decode([String].self, forKey: .labels)
         curves = try c.decodeIfPresent(Curves.self, forKey: .curves); sample = try c.decode([[Double]].self, forKey: .sample)
     }
@@ -185,7 +196,7 @@ public struct EvaluationReport: Codable, Sendable {
     init(task: Task, rows: Int, positiveClass: String?, rankingMetric: String, metrics: [String: Double], labels: [String]) {
         self.task = task; self.rows = rows; self.positiveClass = positiveClass; self.rankingMetric = rankingMetric
         self.metrics = metrics; self.labels = labels
-        slices = []; gates = []; fairness = []; importance = []; partialDependence = []; sample = []
+        slices = []; gates = []; fairness = []; importance = []; partialDependence = []; sample = []; comparisons = []
     }
 }
 
@@ -295,14 +306,16 @@ public enum Evaluation {
             report.partialDependence.append(try partialDependence(model, pdRows, feature: item.feature, positive: truth.positive, task: file.task))
         }
 
-        // Comparison with a baseline on the same rows: a paired bootstrap of the metric difference.
-        var flagged = Set<String>()
-        if let baseline = o.baseline {
-            let b = try baseline.model()
-            guard baseline.task == file.task else { throw EvaluationError.invalid("the baseline is a \(baseline.task.rawValue) model, the candidate \(file.task.rawValue)") }
-            guard b.labels == model.labels else { throw EvaluationError.invalid("the baseline's classes \(b.labels) differ from the candidate's \(model.labels)") }
+        // Comparison with the baseline and the champion on the same rows: a paired bootstrap of the metric difference.
+        var references = [String: [String: Double]]()
+        for (name, other) in [("baseline", o.baseline), ("champion", o.champion)] {
+            guard let other else { continue }
+            let b = try other.model()
+            guard other.task == file.task else { throw EvaluationError.invalid("the \(name) is a \(other.task.rawValue) model, the candidate \(file.task.rawValue)") }
+            guard b.labels == model.labels else { throw EvaluationError.invalid("the \(name)'s classes \(b.labels) differ from the candidate's \(model.labels)") }
             let bp = b.predict(try b.schema.encode(t))
-            let baseMetrics = metrics(truth, bp, rows: all, threshold: o.threshold)
+            let otherMetrics = metrics(truth, bp, rows: all, threshold: o.threshold)
+            references[name] = otherMetrics
             var differences = [Double]()
             for _ in 0..<max(1, o.bootstrapSamples) {
                 let rows = (0..<t.rowCount).map { _ in Int(rng.next(upperBound: UInt64(t.rowCount))) }
@@ -312,13 +325,12 @@ public enum Evaluation {
             }
             differences.sort()
             let q = { (p: Double) in differences.isEmpty ? Double.nan : Metrics.quantile(differences, p) }
-            report.comparison = .init(metric: metric, candidate: overall[metric] ?? .nan, baseline: baseMetrics[metric] ?? .nan,
-                                      difference: (overall[metric] ?? .nan) - (baseMetrics[metric] ?? .nan),
-                                      low: q(0.025), high: q(0.975), samples: differences.count)
-            (report.gates, flagged) = try gates(o.gates, report: report, baseline: baseMetrics)
-        } else {
-            (report.gates, flagged) = try gates(o.gates, report: report, baseline: nil)
+            report.comparisons.append(.init(against: name, metric: metric, candidate: overall[metric] ?? .nan, baseline: otherMetrics[metric] ?? .nan,
+                                            difference: (overall[metric] ?? .nan) - (otherMetrics[metric] ?? .nan),
+                                            low: q(0.025), high: q(0.975), samples: differences.count))
         }
+        let flagged: Set<String>
+        (report.gates, flagged) = try gates(o.gates, report: report, references: references)
         for i in report.slices.indices where flagged.contains("\(report.slices[i].column)\u{1F}\(report.slices[i].value)") {
             report.slices[i].flagged = true
         }
@@ -351,6 +363,8 @@ public enum Evaluation {
         case .binary:
             let y = truth.classes.map { $0 == truth.positive }
             let p = (0..<t.rowCount).map { predictions.probability(row: $0, class: truth.positive) }
+            if let target = o.targetPrecision { report.operatingPoint = Metrics.threshold(forPrecision: target, positive: y, score: p) }
+            if let target = o.targetRecall { report.operatingPoint = Metrics.threshold(forRecall: target, positive: y, score: p) }
             report.confusion = Metrics.binaryConfusion(positive: y, probability: p, threshold: o.threshold)
             report.curves = curves(y, p)
             report.sample = sampleRows(t.rowCount, &rng).map { [y[$0] ? 1 : 0, p[$0]] }

@@ -3,11 +3,11 @@ import Foundation
 /// Gate rules: the conditions a model must meet to be promotable.
 ///
 /// Forms: `METRIC OP NUMBER` (`within_10pct >= 0.80`, optionally followed by `on test`), `METRIC OP baseline [± NUMBER]`
-/// (`auc >= baseline + 0.02`, needs a baseline model) and `every slice of COLUMN: METRIC OP NUMBER` (each slice of
+/// (`auc >= baseline + 0.02`, needs a baseline model; `champion` likewise) and `every slice of COLUMN: METRIC OP NUMBER` (each slice of
 /// that column, as listed with `--slice`). OP is one of `>= <= > < ==`.
 extension Evaluation {
     /// The verdict of each rule, and the slices (`column` U+001F `value`) that fail an `every slice` rule.
-    static func gates(_ rules: [String], report: EvaluationReport, baseline: [String: Double]?) throws -> ([EvaluationReport.Gate], Set<String>) {
+    static func gates(_ rules: [String], report: EvaluationReport, references: [String: [String: Double]]) throws -> ([EvaluationReport.Gate], Set<String>) {
         var out = [EvaluationReport.Gate]()
         var flagged = Set<String>()
         for rule in rules {
@@ -17,7 +17,7 @@ extension Evaluation {
                 let rest = text.dropFirst("every slice of ".count)
                 guard let colon = rest.firstIndex(of: ":") else { throw bad(rule, "write 'every slice of COLUMN: METRIC OP NUMBER'") }
                 let column = rest[..<colon].trimmingCharacters(in: .whitespaces)
-                let (metric, op, limit) = try comparison(String(rest[rest.index(after: colon)...]), rule: rule, baseline: baseline)
+                let (metric, op, limit) = try comparison(String(rest[rest.index(after: colon)...]), rule: rule, references: references)
                 let slices = report.slices.filter { $0.column == column }
                 guard !slices.isEmpty else { throw bad(rule, "no slices of '\(column)': add --slice \(column)") }
                 let failing = slices.filter { s in s.metrics[metric].map { !holds($0, op, limit) } ?? true }
@@ -28,7 +28,7 @@ extension Evaluation {
                                      : "\(failing.count) of \(slices.count) slices fail: " + failing.prefix(5).map { "\($0.value) (\(formatNumber($0.metrics[metric] ?? .nan)), \($0.rows) rows)" }.joined(separator: ", ")))
                 continue
             }
-            let (metric, op, limit) = try comparison(text, rule: rule, baseline: baseline)
+            let (metric, op, limit) = try comparison(text, rule: rule, references: references)
             guard let value = report.metrics[metric] else { throw bad(rule, "'\(metric)' is not a metric of this model (\(report.metrics.keys.sorted().joined(separator: ", ")))") }
             let ok = holds(value, op, limit)
             out.append(.init(rule: rule, passed: ok, value: value,
@@ -37,7 +37,7 @@ extension Evaluation {
         return (out, flagged)
     }
 
-    static func comparison(_ text: String, rule: String, baseline: [String: Double]?) throws -> (String, String, Double) {
+    static func comparison(_ text: String, rule: String, references: [String: [String: Double]]) throws -> (String, String, Double) {
         let ops = [">=", "<=", "==", ">", "<"]
         guard let op = ops.first(where: { text.contains($0) }), let range = text.range(of: op) else {
             throw bad(rule, "no comparison; write e.g. 'within_10pct >= 0.80'")
@@ -45,13 +45,13 @@ extension Evaluation {
         let metric = text[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
         var right = text[range.upperBound...].trimmingCharacters(in: .whitespaces)
         var limit = 0.0
-        if right.hasPrefix("baseline") {
-            guard let baseline else { throw bad(rule, "compares with the baseline: give a baseline model (--baseline MODEL)") }
-            guard let b = baseline[metric] else { throw bad(rule, "the baseline has no '\(metric)'") }
+        if let name = ["baseline", "champion"].first(where: { right.hasPrefix($0) }) {
+            guard let other = references[name] else { throw bad(rule, "compares with the \(name): give its model (--\(name) MODEL)") }
+            guard let b = other[metric] else { throw bad(rule, "the \(name) has no '\(metric)'") }
             limit = b
-            right = right.dropFirst("baseline".count).replacingOccurrences(of: " ", with: "")
+            right = right.dropFirst(name.count).replacingOccurrences(of: " ", with: "")
             if !right.isEmpty {
-                guard let delta = Double(right) else { throw bad(rule, "after 'baseline' write + or − a number, e.g. baseline + 0.02") }
+                guard let delta = Double(right) else { throw bad(rule, "after '\(name)' write + or − a number, e.g. \(name) + 0.02") }
                 limit += delta
             }
         } else {

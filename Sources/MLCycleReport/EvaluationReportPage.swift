@@ -31,9 +31,16 @@ public enum EvaluationReportPage {
         h.raw("<h2 id=\"metrics\">Metrics</h2><table><thead><tr><th>metric</th><th>value</th></tr></thead><tbody>")
         for (k, v) in r.metrics.sorted(by: { $0.key < $1.key }) { h.raw("<tr><td>"); h.text(k); h.raw("</td><td>"); h.text(num(v)); h.raw("</td></tr>") }
         h.raw("</tbody></table>")
-        if let c = r.comparison {
-            h.raw("<p id=\"comparison\">"); h.text("Against the baseline: \(c.metric) \(num(c.candidate)) vs \(num(c.baseline)), difference \(num(c.difference)) (95 % paired bootstrap interval \(num(c.low)) to \(num(c.high)), \(c.samples) samples).")
-            h.raw("</p>")
+        if !r.comparisons.isEmpty {
+            h.raw("<div id=\"comparison\">")
+            for c in r.comparisons {
+                h.raw("<p>"); h.text("Against the \(c.against): \(c.metric) \(num(c.candidate)) vs \(num(c.baseline)), difference \(num(c.difference)) (95 % paired bootstrap interval \(num(c.low)) to \(num(c.high)), \(c.samples) samples).")
+                h.raw("</p>")
+            }
+            h.raw("</div>")
+        }
+        if let op = r.operatingPoint {
+            h.raw("<p id=\"threshold\">"); h.text("Chosen threshold \(num(op.threshold)): precision \(num(op.precision)), recall \(num(op.recall))."); h.raw("</p>")
         }
         if let g = r.ranges {
             h.raw("<p id=\"ranges\">"); h.text("Prediction ranges cover \(pct(g.coverage)) of the rows\(g.nominal.map { " (promised: \(pct($0)))" } ?? ""), mean width \(num(g.meanWidth)).")
@@ -131,7 +138,8 @@ public enum EvaluationReportPage {
     public static func text(_ r: EvaluationReport) -> String {
         var lines = ["\(r.task.rawValue), \(r.rows) rows\(r.positiveClass.map { ", positive class \($0)" } ?? "")"]
         for (k, v) in r.metrics.sorted(by: { $0.key < $1.key }) { lines.append("  \(k.padding(toLength: 14, withPad: " ", startingAt: 0)) \(num(v))") }
-        if let c = r.comparison { lines.append("vs baseline: \(c.metric) \(num(c.difference)) (95 % interval \(num(c.low)) to \(num(c.high)))") }
+        for c in r.comparisons { lines.append("vs \(c.against): \(c.metric) \(num(c.difference)) (95 % interval \(num(c.low)) to \(num(c.high)))") }
+        if let op = r.operatingPoint { lines.append("threshold \(num(op.threshold)): precision \(num(op.precision)), recall \(num(op.recall))") }
         if let g = r.ranges { lines.append("ranges cover \(pct(g.coverage))\(g.nominal.map { " (promised \(pct($0)))" } ?? "")") }
         for s in r.slices.prefix(5) { lines.append("slice \(s.column) = \(s.value): \(r.rankingMetric) \(num(s.metrics[r.rankingMetric] ?? .nan)) on \(s.rows) rows\(s.flagged ? "  ✘" : "")") }
         for g in r.gates { lines.append("\(g.passed ? "✔" : "✘") \(g.rule): \(g.reason)") }

@@ -444,8 +444,17 @@ struct Evaluate: ParsableCommand {
     @Option(help: "A gate rule (repeatable), e.g. 'mape <= 0.10' or 'auc >= baseline + 0.02'.")
     var gate: [String] = []
 
-    @Option(help: "A baseline or champion model compared on the same rows (paired bootstrap).")
+    @Option(help: "A baseline model compared on the same rows (paired bootstrap).")
     var baseline: String?
+
+    @Option(help: "The current champion, compared the same way.")
+    var champion: String?
+
+    @Option(help: "Binary: choose the threshold reaching this precision with the most recall.")
+    var targetPrecision: Double?
+
+    @Option(help: "Binary: choose the highest threshold reaching this recall.")
+    var targetRecall: Double?
 
     @Option(help: "Lower and upper quantile models: their range's coverage is reported.")
     var lower: String?
@@ -480,6 +489,9 @@ struct Evaluate: ParsableCommand {
             options.groups = group
             options.gates = try (gates.map { try GateFile.load(path: $0) } ?? []) + gate
             options.baseline = try baseline.map { try ModelFile.load(path: $0) }
+            options.champion = try champion.map { try ModelFile.load(path: $0) }
+            options.targetPrecision = targetPrecision
+            options.targetRecall = targetRecall
             options.lower = try lower.map { try ModelFile.load(path: $0) }
             options.upper = try upper.map { try ModelFile.load(path: $0) }
             options.positive = positive

@@ -68,12 +68,17 @@ import MLCycleLearn
         let good = try fit("linear"), blind = try fit("linear", drop: ["size"])
         var options = EvaluationOptions(target: "price")
         options.baseline = blind
-        options.gates = ["mape <= baseline - 0.05"]
+        options.champion = good
+        options.gates = ["mape <= baseline - 0.05", "mape <= champion"]
         options.permutationRepeats = 1
         options.bootstrapSamples = 300
         let report = try Evaluation.run(model: good, data: try Self.houses(300, seed: 3), options: options)
-        let c = try #require(report.comparison)
+        let c = try #require(report.comparisons.first { $0.against == "baseline" })
         #expect(c.metric == "mape" && c.samples == 300)
+        // Against itself as champion: no difference at all, in every resample.
+        let same = try #require(report.comparisons.first { $0.against == "champion" })
+        #expect(same.difference == 0 && same.low == 0 && same.high == 0)
+        #expect(report.gates.map(\.passed) == [true, true])
         #expect(abs(c.difference - (c.candidate - c.baseline)) < 1e-12)
         #expect(c.low <= c.difference && c.difference <= c.high && c.high < 0) // clearly better, the interval says so
         #expect(report.gates.first?.passed == true)
@@ -156,8 +161,11 @@ import MLCycleLearn
         var options = EvaluationOptions(target: "y")
         options.positive = "churn"
         options.permutationRepeats = 1
+        options.targetPrecision = 0.8
         let report = try Evaluation.run(model: model, data: table.slice(400..<600), options: options)
         #expect(report.positiveClass == "churn")
+        let point = try #require(report.operatingPoint)
+        #expect(point.precision >= 0.8)
         let curves = try #require(report.curves)
         #expect(curves.roc.first == [0, 0] && curves.roc.last == [1, 1])
         #expect(try #require(report.confusion).flatMap { $0 }.reduce(0, +) == 200)

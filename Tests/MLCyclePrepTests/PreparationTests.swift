@@ -134,6 +134,9 @@ private func strings(_ t: Table, _ name: String) throws -> [String?] {
             .derive(name: "per_sqft", expression: "price / area"),
             .derive(name: "new_build", expression: "if(year(sold) - built <= 1, 'yes', 'no')"),
         ], on: t)
+        let (_, spans) = try PreparationPipeline.fit([.derive(name: "days", expression: "days_between(listed, sold)")],
+                                                    on: try table("listed,sold\n2010-01-01,2010-03-01\n2012-02-28,2012-03-01"))
+        #expect(try doubles(spans, "days") == [59, 2])
         #expect(try doubles(derived, "age") == [20, 0])
         #expect(try doubles(derived, "per_sqft") == [100, nil]) // division by zero is missing
         #expect(try strings(derived, "new_build") == ["no", "yes"])
