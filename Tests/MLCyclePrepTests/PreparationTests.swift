@@ -109,14 +109,17 @@ private func strings(_ t: Table, _ name: String) throws -> [String?] {
         4 Pine Rd,2009-13-01,200000,-5
         """)
         let steps: [PreparationStep] = [
-            .text(columns: ["address"], trim: true, fold: .lower, words: ["st.": "street", "ave": "avenue", "rd": "road"], values: [:]),
+            .text(columns: ["address"], trim: true, fold: .lower, words: ["st.": "street", "ave": "avenue", "rd": "road"],
+                  values: ["4 pine road": "4 pine road (corner)"]),
             .parseDates(columns: ["sold"], formats: ["yyyy-MM-dd", "MM/dd/yyyy"]),
             .dropDuplicates(keys: ["address", "sold"]),
             .filter(expression: "price > 1000", flag: nil),
             .filter(expression: "area > 0", flag: "bad_area"),
         ]
         let (fitted, prepared) = try PreparationPipeline.fit(steps, on: raw)
-        #expect(try strings(prepared, "address") == ["12 oak street", "4 pine road"])
+        #expect(try strings(prepared, "address") == ["12 oak street", "4 pine road (corner)"])
+        let (_, dropped) = try PreparationPipeline.fit([.drop(columns: ["area"])], on: raw)
+        #expect(dropped.columnNames == ["address", "sold", "price"])
         // 2009-13-01 names no real date: missing, not a guess.
         #expect(try strings(prepared, "sold") == ["2008-06-15", nil])
         #expect(try strings(prepared, "bad_area") == ["false", "true"])
