@@ -27,7 +27,10 @@ let package = Package(
         .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleQuality"]),
         .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate"]),
         // Integrations: the only targets that may import a database driver, a server or a YAML parser.
-        // MLCycleStore (GRDB, postgres-nio) and MLCycleServe (Hummingbird) join when their issues are built.
+        // MLCycleServe (Hummingbird) joins when its issue is built; PostgreSQL (postgres-nio) with the team store.
+        .target(name: "MLCycleStore", dependencies: [
+            "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .target(name: "MLCycleSources", dependencies: [
             "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -46,6 +49,7 @@ let package = Package(
         .testTarget(name: "MLCycleQualityTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleProject"]),
         .testTarget(name: "MLCycleLearnTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate"]),
         .testTarget(name: "MLCycleEvaluateTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleProject", "MLCycleReport"]),
+        .testTarget(name: "MLCycleStoreTests", dependencies: ["MLCycleData", "MLCycleStore"]),
         .testTarget(name: "MLCyclePrepTests", dependencies: ["MLCycleData", "MLCyclePrep", "MLCycleProject"]),
         .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
     ]

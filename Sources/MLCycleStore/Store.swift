@@ -1,0 +1,199 @@
+import Foundation
+
+/// Where the lifecycle's records live: projects, dataset snapshots, runs with their metrics and logs,
+/// content-addressed artefacts, model versions, aliases and an append-only audit log.
+///
+/// The contract is in Swift types, not SQL: the SQLite implementation (`SQLiteStore`) is the embedded default, and a
+/// PostgreSQL one implements the same protocol against the same schema.
+public protocol Store: Sendable {
+    /// Creates the project if needed.
+    func ensureProject(_ name: String) throws
+
+    /// Records a dataset snapshot (once per fingerprint) and returns it.
+    @discardableResult
+    func recordDataset(_ snapshot: DatasetSnapshot) throws -> DatasetSnapshot
+    func dataset(fingerprint: String) throws -> DatasetSnapshot?
+
+    /// Starts a run (status `running`) and returns it with its id.
+    func startRun(_ run: NewRun) throws -> RunRecord
+    func logMetric(run: Int64, name: String, value: Double, step: Int) throws
+    func appendLog(run: Int64, _ line: String) throws
+    func finishRun(_ id: Int64, status: RunStatus, outputs: [String: String]) throws
+    func run(_ id: Int64) throws -> RunRecord?
+    func runs(project: String?, limit: Int) throws -> [RunRecord]
+    func metrics(run: Int64) throws -> [MetricPoint]
+    func logs(run: Int64) throws -> [String]
+    /// The newest finished run of `stage` in `project` whose inputs hashed to `inputHash` (for caching), or nil.
+    func cachedRun(project: String, stage: String, inputHash: String) throws -> RunRecord?
+    /// Marks runs left `running` by a process that no longer exists as `failed`; returns their ids.
+    func recoverAbandonedRuns() throws -> [Int64]
+
+    /// Stores bytes under their SHA-256 (written atomically; the same content is stored once) and returns the hash.
+    @discardableResult
+    func putArtifact(_ data: Data) throws -> String
+    /// The bytes stored under `sha256`, verified against it.
+    func artifact(_ sha256: String) throws -> Data
+
+    /// Registers the next version of model `name`.
+    func registerModel(_ version: NewModelVersion, actor: String) throws -> ModelVersion
+    func modelNames() throws -> [String]
+    func modelVersions(_ name: String) throws -> [ModelVersion]
+    func modelVersion(_ name: String, version: Int) throws -> ModelVersion?
+    /// Points `alias` of model `name` at `version` (nil removes it), recording who, why and what it pointed at before.
+    func setAlias(_ name: String, alias: String, version: Int?, actor: String, action: String, reason: String) throws
+    func aliases(_ name: String) throws -> [String: Int]
+    /// The alias history is in the audit log; this is the version an alias pointed at before its latest move.
+    func previousVersion(_ name: String, alias: String) throws -> Int?
+    func audit(model: String?) throws -> [AuditEntry]
+}
+
+public enum RunStatus: String, Codable, Sendable, CaseIterable {
+    case running, finished, failed, skipped
+}
+
+public struct DatasetSnapshot: Codable, Sendable, Equatable {
+    public var fingerprint: String
+    public var rows: Int
+    /// Column names and types, as `name:type`.
+    public var schema: [String]
+    /// Where the rows came from (files, queries, the pipeline that merged them).
+    public var sources: [String]
+    /// The artefact holding the profile (JSON), if one was made.
+    public var profileArtifact: String?
+    public var created: Date
+
+    public init(fingerprint: String, rows: Int, schema: [String], sources: [String], profileArtifact: String? = nil, created: Date = Date()) {
+        self.fingerprint = fingerprint
+        self.rows = rows
+        self.schema = schema
+        self.sources = sources
+        self.profileArtifact = profileArtifact
+        self.created = created
+    }
+}
+
+/// What a run is started with.
+public struct NewRun: Sendable {
+    public var project: String
+    public var stage: String
+    public var inputHash: String
+    public var params: [String: String]
+    public var tags: [String: String]
+    public var specHash: String?
+    public var gitCommit: String?
+    public var mlcycleVersion: String
+    public var host: String
+    public var pid: Int32
+
+    public init(project: String, stage: String, inputHash: String, params: [String: String] = [:], tags: [String: String] = [:],
+                specHash: String? = nil, gitCommit: String? = nil, mlcycleVersion: String = mlcycleVersionString,
+                host: String = ProcessInfo.processInfo.hostName, pid: Int32 = ProcessInfo.processInfo.processIdentifier) {
+        self.project = project
+        self.stage = stage
+        self.inputHash = inputHash
+        self.params = params
+        self.tags = tags
+        self.specHash = specHash
+        self.gitCommit = gitCommit
+        self.mlcycleVersion = mlcycleVersion
+        self.host = host
+        self.pid = pid
+    }
+}
+
+/// mlcycle's version, as recorded with every run.
+public let mlcycleVersionString = "0.1.0"
+
+public struct RunRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var project: String
+    public var stage: String
+    public var status: RunStatus
+    public var started: Date
+    public var ended: Date?
+    public var inputHash: String
+    public var params: [String: String]
+    public var tags: [String: String]
+    /// What the stage produced (artefact hashes, model versions, …), by name.
+    public var outputs: [String: String]
+    public var specHash: String?
+    public var gitCommit: String?
+    public var mlcycleVersion: String
+    public var host: String
+    public var pid: Int32
+}
+
+public struct MetricPoint: Codable, Sendable, Equatable {
+    public var name: String
+    public var value: Double
+    public var step: Int
+    public var at: Date
+}
+
+public struct NewModelVersion: Sendable {
+    public var name: String
+    /// The artefact holding the model bundle.
+    public var bundle: String
+    public var metrics: [String: Double]
+    public var gatesPassed: Bool
+    /// Gate verdicts as `rule → reason`, passed ones prefixed with "passed: ".
+    public var gates: [String]
+    public var run: Int64?
+    public var datasets: [String]
+    public var specHash: String?
+
+    public init(name: String, bundle: String, metrics: [String: Double], gatesPassed: Bool, gates: [String], run: Int64?,
+                datasets: [String], specHash: String?) {
+        self.name = name
+        self.bundle = bundle
+        self.metrics = metrics
+        self.gatesPassed = gatesPassed
+        self.gates = gates
+        self.run = run
+        self.datasets = datasets
+        self.specHash = specHash
+    }
+}
+
+public struct ModelVersion: Codable, Sendable, Equatable {
+    public var name: String
+    public var version: Int
+    public var bundle: String
+    public var metrics: [String: Double]
+    public var gatesPassed: Bool
+    public var gates: [String]
+    public var run: Int64?
+    public var datasets: [String]
+    public var specHash: String?
+    public var created: Date
+}
+
+public struct AuditEntry: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var at: Date
+    public var actor: String
+    /// register, promote, rollback, approve, alias, delete, …
+    public var action: String
+    public var model: String?
+    public var version: Int?
+    public var alias: String?
+    public var previousVersion: Int?
+    public var reason: String
+}
+
+public enum StoreError: LocalizedError, Equatable, Sendable {
+    case notFound(String)
+    case corruptArtifact(sha256: String, path: String)
+    case invalid(String)
+    case database(String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .notFound(let what): return "not found: \(what)"
+        case .corruptArtifact(let sha, let path):
+            return "the artefact \(sha.prefix(12))… at \(path) does not match its SHA-256: it was changed or damaged on disk; restore it or re-run the stage that made it"
+        case .invalid(let message): return message
+        case .database(let message): return "store: \(message)"
+        }
+    }
+}
