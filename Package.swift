@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "MLCycleLearn", dependencies: ["MLCycleData", "CPrefetch"]),
         // A cache prefetch hint for the learners' gather loops (Swift has no intrinsic for it).
         .target(name: "CPrefetch"),
-        .target(name: "MLCycleEvaluate", dependencies: ["MLCycleData", "MLCycleLearn"]),
+        .target(name: "MLCycleEvaluate", dependencies: ["MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn"]),
         .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleQuality"]),
         .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate"]),
         // Integrations: the only targets that may import a database driver, a server or a YAML parser.
@@ -35,7 +35,8 @@ let package = Package(
             "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .target(name: "MLCycleProject", dependencies: [
-            "MLCycleData", "MLCycleQuality", "MLCyclePrep", .product(name: "Yams", package: "Yams"),
+            "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleReport", "MLCycleStore",
+            .product(name: "Yams", package: "Yams"),
         ]),
         // The CLI: thin commands over the libraries (plus one C call to tune glibc's allocator).
         .target(name: "CMallocTuning"),
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "MLCycleEvaluateTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleProject", "MLCycleReport"]),
         .testTarget(name: "MLCycleStoreTests", dependencies: ["MLCycleData", "MLCycleStore"]),
         .testTarget(name: "MLCyclePrepTests", dependencies: ["MLCycleData", "MLCyclePrep", "MLCycleProject"]),
+        .testTarget(name: "MLCycleProjectTests", dependencies: ["MLCycleData", "MLCyclePrep", "MLCycleProject", "MLCycleStore", "MLCycleEvaluate"]),
         .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
     ]
 )

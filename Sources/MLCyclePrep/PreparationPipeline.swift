@@ -61,6 +61,9 @@ public struct FittedPipeline: Codable, Sendable, Equatable {
                 switch step {
                 case .dropDuplicates: continue
                 case .filter(let expression, nil):
+                    // A filter on a column serving rows do not carry (the target, say) is a training-only check.
+                    let columns = (try? MLCycleData.Expression.parse(expression).columns) ?? []
+                    if columns.contains(where: { t.columnIndex($0) == nil }) { continue }
                     let keep = try Transforms.filterMask(t, expression: expression)
                     for (r, ok) in keep.enumerated() where !ok { issues[rowIds[r], default: []].append("fails '\(expression)'") }
                     continue

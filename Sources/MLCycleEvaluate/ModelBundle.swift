@@ -1,0 +1,151 @@
+import Foundation
+import MLCycleData
+import MLCycleLearn
+import MLCyclePrep
+import MLCycleQuality
+
+/// Everything serving and monitoring need to use a model exactly as it was trained, in one versioned JSON file:
+/// the fitted preparation pipeline, the fitted model (with its calibrated range, if any), the input schema and scope
+/// rules, reference statistics of the training inputs (for drift), the evaluation, and the lineage.
+public struct ModelBundle: Codable, Sendable {
+    public static let formatName = "mlcycle-bundle"
+    public static let formatVersion = 1
+
+    public var format = ModelBundle.formatName
+    public var version = ModelBundle.formatVersion
+    public var name: String
+    public var task: Task
+    public var target: String
+    /// The raw columns a request must carry (the pipeline's input, without the target).
+    public var inputSchema: [FittedPipeline.ColumnSpec]
+    /// Expressions every in-scope row satisfies (e.g. `sale_price between …` is checked on labelled rows,
+    /// `building_type in […]` at serving); rows outside get no prediction.
+    public var scope: [String]
+    public var pipeline: FittedPipeline
+    public var model: ModelFile
+    public var reference: ReferenceStatistics
+    public var evaluation: EvaluationReport?
+    public var lineage: Lineage
+
+    public struct Lineage: Codable, Sendable, Equatable {
+        /// Fingerprints of the dataset snapshots the model was trained on.
+        public var datasets: [String]
+        public var specHash: String?
+        public var gitCommit: String?
+        public var run: Int64?
+        public var mlcycleVersion: String
+        public var created: String
+
+        public init(datasets: [String], specHash: String? = nil, gitCommit: String? = nil, run: Int64? = nil, mlcycleVersion: String = "0.1.0",
+                    created: String = CalendarDate.isoString(microseconds: Int64(Date().timeIntervalSince1970) * 1_000_000)) {
+            self.datasets = datasets
+            self.specHash = specHash
+            self.gitCommit = gitCommit
+            self.run = run
+            self.mlcycleVersion = mlcycleVersion
+            self.created = created
+        }
+    }
+
+    public init(name: String, target: String, scope: [String], pipeline: FittedPipeline, model: ModelFile, reference: ReferenceStatistics,
+                evaluation: EvaluationReport?, lineage: Lineage) {
+        self.name = name
+        task = model.task
+        self.target = target
+        inputSchema = pipeline.inputSchema.filter { $0.name != target }
+        self.scope = scope
+        self.pipeline = pipeline
+        self.model = model
+        self.reference = reference
+        self.evaluation = evaluation
+        self.lineage = lineage
+    }
+
+    /// One scored row: the prediction (value or label), class probabilities, a range, or why there is none.
+    public struct Scored: Sendable, Equatable {
+        public var prediction: String?
+        public var value: Double?
+        public var probabilities: [String: Double]
+        public var range: [Double]?
+        /// "ok", or "unavailable" with `reasons`.
+        public var status: String
+        public var reasons: [String]
+    }
+
+    /// Prepares raw rows with the fitted pipeline (serving mode: no row is dropped) and scores them. A row outside
+    /// the scope, or that a training filter would have removed, is `unavailable` with the reason, not a guess.
+    /// A missing input column or a wrong type is an error naming the column.
+    public func score(_ raw: Table) throws -> [Scored] {
+        for column in inputSchema where raw[column.name] == nil {
+            // Columns only training filters read (e.g. the target) may be absent; the pipeline says what it needs.
+            if pipelineNeeds(column.name) { throw PrepError.missingColumn(step: "input", column: column.name, available: raw.columnNames) }
+        }
+        let prepared = try pipeline.transform(raw, serving: true)
+        var reasons = prepared.rowIssues
+        for rule in scope {
+            let e = try MLCycleData.Expression.parse(rule)
+            guard e.columns.allSatisfy({ raw[$0] != nil }) else { continue } // e.g. a rule on the target, absent at serving
+            for (r, v) in try e.evaluate(on: raw).enumerated() {
+                if case .bool(true) = v { continue }
+                reasons[r, default: []].append("outside scope: \(rule)")
+            }
+        }
+        let out = try model.predictTable(prepared.table)
+        let labels = try model.model().labels
+        let prediction = try out.column("prediction")
+        let lower = out["lower"], upper = out["upper"]
+        let probabilities = labels.map { out["probability_\($0)"] }
+        return (0..<raw.rowCount).map { r in
+            if let why = reasons[r], !why.isEmpty {
+                return Scored(prediction: nil, value: nil, probabilities: [:], range: nil, status: "unavailable", reasons: why)
+            }
+            var p = [String: Double]()
+            for (k, label) in labels.enumerated() { if let c = probabilities[k], let v = c.doubles()?[r] { p[label] = v } }
+            let value = labels.isEmpty ? prediction.doubles()?[r] : nil
+            let range = lower.flatMap { lo in upper.map { hi in [lo.doubles()?[r] ?? .nan, hi.doubles()?[r] ?? .nan] } }
+            return Scored(prediction: prediction.isValid(r) ? prediction[r].description : nil, value: value, probabilities: p, range: range,
+                          status: prediction.isValid(r) ? "ok" : "unavailable", reasons: prediction.isValid(r) ? [] : ["no prediction"])
+        }
+    }
+
+    /// Whether a column is read by a step that runs at serving time (filters without a flag do not run there).
+    func pipelineNeeds(_ column: String) -> Bool {
+        if model.task != .clustering, let schema = try? model.model().schema, schema.features.contains(where: { $0.name == column }) { return true }
+        for step in pipeline.steps {
+            switch step {
+            case .filter(_, nil), .dropDuplicates: continue
+            case .filter(let e, _), .derive(_, let e):
+                if ((try? MLCycleData.Expression.parse(e).columns) ?? []).contains(column) { return true }
+            case .text(let cs, _, _, _, _), .parseDates(let cs, _), .log(let cs):
+                if cs.contains(column) { return true }
+            case .impute(let c, _, let by, _, _):
+                if c == column || by.contains(column) { return true }
+            case .oneHot(let c, _, _), .ordinal(let c, _), .frequency(let c, _), .target(let c, _, _), .scale(let c, _, _):
+                if c == column { return true }
+            case .drop: continue
+            }
+        }
+        return false
+    }
+
+    public func jsonData() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return try e.encode(self)
+    }
+
+    /// Reads a bundle; another format, a newer version or a damaged file is a clear error.
+    public static func decode(_ data: Data, path: String = "bundle") throws -> ModelBundle {
+        struct Header: Decodable { var format: String?; var version: Int? }
+        guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
+            throw EvaluationError.invalid("\(path): not a model bundle (not JSON, or damaged)")
+        }
+        guard header.format == formatName else { throw EvaluationError.invalid("\(path): not an mlcycle model bundle (format \(header.format ?? "missing"))") }
+        guard let v = header.version, v <= formatVersion else {
+            throw EvaluationError.invalid("\(path): bundle format version \(header.version ?? 0) is newer than this mlcycle reads (\(formatVersion)); upgrade mlcycle")
+        }
+        do { return try JSONDecoder().decode(ModelBundle.self, from: data) } catch {
+            throw EvaluationError.invalid("\(path): damaged model bundle: \(error)")
+        }
+    }
+}

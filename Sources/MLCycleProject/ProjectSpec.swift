@@ -1,0 +1,282 @@
+import Foundation
+import MLCycleData
+import MLCycleLearn
+import MLCyclePrep
+import MLCycleQuality
+import Yams
+
+/// A whole project, as `mlcycle.yaml` declares it, in the order of the lifecycle.
+public struct ProjectSpec: Sendable {
+    public struct Problem: Sendable, Equatable {
+        public var name: String
+        public var owner: String?
+        public var task: Task
+        public var target: String
+        public var goal: String?
+        /// The success metric and threshold, as a gate rule (`within_10pct >= 0.80`).
+        public var success: String?
+        /// Row conditions (expressions); rows outside are left out of training and flagged at serving.
+        public var scope: [String]
+    }
+    public struct Candidate: Sendable, Equatable {
+        public var name: String
+        public var learner: String
+        public var parameters: [String: String]
+        /// Values to search per parameter (tuning), e.g. `num_leaves: [15, 31, 63]`.
+        public var space: [String: [String]]
+    }
+    public struct Tuning: Sendable, Equatable {
+        public var search: String // grid or random
+        public var trials: Int?
+        public var folds: Int
+        public var timeBudget: Double?
+    }
+    public struct EvaluationSection: Sendable, Equatable {
+        public var metric: String?
+        public var slices: [String]
+        public var groups: [String]
+        public var gates: [String]
+        public var range: Double?
+    }
+    public struct Release: Sendable, Equatable {
+        public var approvers: [String]
+        public var canary: Double
+        public var shadow: Bool
+        public var autoPromote: Bool
+    }
+    public struct Monitoring: Sendable, Equatable {
+        public var window: String
+        /// Alert rules: a condition with a name, severity and cool-down.
+        public var alerts: [Alert]
+        public var driftThresholds: [String: Double]
+    }
+    public struct Alert: Sendable, Equatable {
+        public var name: String
+        public var when: String
+        public var severity: String
+        public var cooldown: String
+    }
+    public struct Retraining: Sendable, Equatable {
+        public var schedule: String?
+        public var on: [String]
+        public var window: String?
+        public var promote: String // "auto" or "approval"
+        public var margin: Double
+    }
+
+    public var problem: Problem
+    public var preparation: PreparationSpec
+    /// Rules files (relative to the spec) checked on each source by name, and on the merged table (`merged`).
+    public var validation: [String: String]
+    public var candidates: [Candidate]
+    public var tuning: Tuning?
+    public var evaluation: EvaluationSection
+    public var release: Release
+    public var monitoring: Monitoring?
+    public var retraining: Retraining?
+    /// SHA-256 of the spec file's bytes.
+    public var hash: String
+}
+
+/// Reads `mlcycle.yaml`; every problem is reported at once with its line and field path.
+public enum ProjectFile {
+    public static let learners = ["linear", "logistic", "tree", "forest", "gbdt", "kmeans"]
+
+    public static func load(path: String) throws -> ProjectSpec {
+        guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    public static func parse(_ yaml: String, file: String = "mlcycle.yaml") throws -> ProjectSpec {
+        let root: Node?
+        do { root = try Yams.compose(yaml: yaml) } catch {
+            throw SpecFileError(file: file, problems: [.init(line: nil, path: "(file)", message: "not valid YAML: \(error)")])
+        }
+        let r = SpecReader()
+        let top = r.mapping(root, "(file)", allowed: ["problem", "sources", "validation", "preparation", "split", "candidates", "tuning",
+                                                       "evaluation", "release", "monitoring", "retraining"]) ?? [:]
+        if root == nil { r.problem(nil, "(file)", "the file is empty: start from `mlcycle init`") }
+
+        // problem
+        var problem = ProjectSpec.Problem(name: "project", owner: nil, task: .regression, target: "", goal: nil, success: nil, scope: [])
+        if let p = r.mapping(top["problem"], "problem", allowed: ["name", "owner", "task", "target", "goal", "success", "scope"]) {
+            problem.name = r.required(r.string(p["name"], "problem.name"), p["name"], "problem.name", "the project's name") ?? "project"
+            problem.owner = r.string(p["owner"], "problem.owner")
+            if let t = r.required(r.string(p["task"], "problem.task"), p["task"], "problem.task", "regression, binary, multiclass or clustering") {
+                if let task = Task(rawValue: t) { problem.task = task } else {
+                    r.problem(p["task"], "problem.task", "expected regression, binary, multiclass or clustering, found '\(t)'")
+                }
+            }
+            problem.target = r.string(p["target"], "problem.target") ?? ""
+            if problem.target.isEmpty && problem.task != .clustering { r.problem(p["target"] ?? top["problem"], "problem.target", "missing: the column to predict") }
+            problem.goal = r.string(p["goal"], "problem.goal")
+            problem.success = r.string(p["success"], "problem.success")
+            if let s = problem.success { checkRule(s, p["success"], "problem.success", r) }
+            problem.scope = (r.strings(p["scope"], "problem.scope") ?? []).map(scopeExpression)
+            for (i, e) in problem.scope.enumerated() {
+                if let message = PipelineFile.expressionProblem(e) { r.problem(p["scope"], "problem.scope[\(i)]", message) }
+            }
+        } else {
+            r.problem(root, "problem", "missing: name, task, target, goal and success metric")
+        }
+
+        // sources, preparation, split: the pipeline file's grammar.
+        var pipelineTop = [String: Node]()
+        if let s = top["sources"] { pipelineTop["sources"] = s }
+        if let s = top["split"] { pipelineTop["split"] = s }
+        if let p = top["preparation"] {
+            if case .sequence = p { pipelineTop["steps"] = p } else if let m = r.mapping(p, "preparation", allowed: ["steps"]) { pipelineTop["steps"] = m["steps"] }
+        }
+        let preparation = PipelineFile.read(pipelineTop, r)
+        if preparation.sources.isEmpty { r.problem(root, "sources", "missing: at least one source (path to a CSV or JSON Lines file)") }
+
+        // validation: source name (or "merged") → rules file
+        var validation = [String: String]()
+        if let v = top["validation"] {
+            let names = Set(preparation.sources.map(\.name) + ["merged"])
+            if case .mapping(let m) = v {
+                for (k, node) in m {
+                    guard let key = k.string else { continue }
+                    if !names.contains(key) { r.problem(k, "validation.\(key)", "no source is called '\(key)' (sources: \(names.sorted().joined(separator: ", ")))") }
+                    if let path = r.string(node, "validation.\(key)") { validation[key] = path }
+                }
+            } else { r.problem(v, "validation", "expected source name: rules file, e.g. 'sales: sales-rules.yaml'") }
+        }
+
+        // candidates
+        var candidates = [ProjectSpec.Candidate]()
+        if case .some(.sequence(let seq)) = top["candidates"] {
+            for (i, node) in seq.enumerated() {
+                let path = "candidates[\(i)]"
+                guard let m = r.mapping(node, path, allowed: ["name", "learner", "params", "space"]) else { continue }
+                guard let learner = r.required(r.string(m["learner"], "\(path).learner"), m["learner"], "\(path).learner", "one of \(learners.joined(separator: ", "))") else { continue }
+                if !learners.contains(learner) { r.problem(m["learner"], "\(path).learner", "unknown learner '\(learner)' (expected one of \(learners.joined(separator: ", ")))") }
+                var space = [String: [String]]()
+                if let sm = m["space"] {
+                    if case .mapping(let entries) = sm {
+                        for (k, v) in entries { if let key = k.string, let values = r.strings(v, "\(path).space.\(key)") { space[key] = values } }
+                    } else { r.problem(sm, "\(path).space", "expected parameter: [values], e.g. num_leaves: [15, 31, 63]") }
+                }
+                let name = r.string(m["name"], "\(path).name") ?? learner
+                if candidates.contains(where: { $0.name == name }) { r.problem(m["name"] ?? node, "\(path).name", "two candidates are called '\(name)'; name them apart") }
+                candidates.append(.init(name: name, learner: learner, parameters: r.stringMap(m["params"], "\(path).params") ?? [:], space: space))
+            }
+        } else if let c = top["candidates"] {
+            r.problem(c, "candidates", "expected a list of candidates, the baseline first")
+        } else {
+            r.problem(root, "candidates", "missing: the learners to try, the baseline first")
+        }
+
+        var tuning: ProjectSpec.Tuning?
+        if let t = r.mapping(top["tuning"], "tuning", allowed: ["search", "trials", "folds", "time_budget"]) {
+            let search = r.string(t["search"], "tuning.search") ?? "grid"
+            if !["grid", "random"].contains(search) { r.problem(t["search"], "tuning.search", "expected grid or random") }
+            tuning = .init(search: search, trials: r.int(t["trials"], "tuning.trials", min: 1), folds: r.int(t["folds"], "tuning.folds", min: 0) ?? 3,
+                           timeBudget: r.double(t["time_budget"], "tuning.time_budget", in: 0...1e7))
+        }
+
+        var evaluation = ProjectSpec.EvaluationSection(metric: nil, slices: [], groups: [], gates: [], range: nil)
+        if let e = r.mapping(top["evaluation"], "evaluation", allowed: ["metric", "slices", "groups", "fairness", "gates", "range"]) {
+            evaluation.metric = r.string(e["metric"], "evaluation.metric")
+            evaluation.slices = r.strings(e["slices"], "evaluation.slices") ?? []
+            for (i, s) in evaluation.slices.enumerated() {
+                if (try? MLCycleEvaluateSlice.check(s)) == nil { r.problem(e["slices"], "evaluation.slices[\(i)]", "write COLUMN or COLUMN:EDGE,EDGE,…") }
+            }
+            evaluation.groups = (r.strings(e["groups"], "evaluation.groups") ?? []) + (r.strings(e["fairness"], "evaluation.fairness") ?? [])
+            evaluation.gates = r.strings(e["gates"], "evaluation.gates") ?? []
+            for (i, g) in evaluation.gates.enumerated() { checkRule(g, e["gates"], "evaluation.gates[\(i)]", r) }
+            evaluation.range = r.double(e["range"], "evaluation.range", in: 0.01...0.999)
+        }
+        if let success = problem.success, !evaluation.gates.contains(success) { evaluation.gates.insert(success, at: 0) }
+
+        var release = ProjectSpec.Release(approvers: [], canary: 0, shadow: false, autoPromote: true)
+        if let rel = r.mapping(top["release"], "release", allowed: ["approvers", "canary", "shadow", "auto_promote"]) {
+            release.approvers = r.strings(rel["approvers"], "release.approvers") ?? []
+            if let c = r.string(rel["canary"], "release.canary") {
+                let share = c.hasSuffix("%") ? Double(c.dropLast()).map { $0 / 100 } : Double(c)
+                if let share, share >= 0, share <= 1 { release.canary = share } else { r.problem(rel["canary"], "release.canary", "expected a share such as 10% or 0.1") }
+            }
+            release.shadow = r.bool(rel["shadow"], "release.shadow") ?? false
+            release.autoPromote = r.bool(rel["auto_promote"], "release.auto_promote") ?? release.approvers.isEmpty
+        }
+
+        var monitoring: ProjectSpec.Monitoring?
+        if let m = r.mapping(top["monitoring"], "monitoring", allowed: ["window", "alerts", "drift"]) {
+            var alerts = [ProjectSpec.Alert]()
+            if case .some(.sequence(let seq)) = m["alerts"] {
+                for (i, node) in seq.enumerated() {
+                    let path = "monitoring.alerts[\(i)]"
+                    guard let a = r.mapping(node, path, allowed: ["name", "when", "severity", "cooldown"]) else { continue }
+                    guard let when = r.required(r.string(a["when"], "\(path).when"), a["when"], "\(path).when", "the condition, e.g. mape > 0.12 over 7d") else { continue }
+                    let severity = r.string(a["severity"], "\(path).severity") ?? "warning"
+                    if !["info", "warning", "critical"].contains(severity) { r.problem(a["severity"], "\(path).severity", "expected info, warning or critical") }
+                    let cooldown = r.string(a["cooldown"], "\(path).cooldown") ?? "1h"
+                    if !isDuration(cooldown) { r.problem(a["cooldown"], "\(path).cooldown", "expected a duration such as 30m, 1h, 7d") }
+                    alerts.append(.init(name: r.string(a["name"], "\(path).name") ?? "alert\(i + 1)", when: when, severity: severity, cooldown: cooldown))
+                }
+            }
+            var drift = [String: Double]()
+            if let d = m["drift"], case .mapping(let entries) = d {
+                for (k, v) in entries { if let key = k.string, let x = r.double(v, "monitoring.drift.\(key)", in: 0...1e6) { drift[key] = x } }
+            }
+            let window = r.string(m["window"], "monitoring.window") ?? "1d"
+            if !isDuration(window) { r.problem(m["window"], "monitoring.window", "expected a duration such as 1h, 1d, 7d") }
+            monitoring = .init(window: window, alerts: alerts, driftThresholds: drift)
+        }
+
+        var retraining: ProjectSpec.Retraining?
+        if let t = r.mapping(top["retraining"], "retraining", allowed: ["schedule", "on", "window", "promote", "margin"]) {
+            let schedule = r.string(t["schedule"], "retraining.schedule")
+            if let s = schedule, s.split(separator: " ").count != 5 { r.problem(t["schedule"], "retraining.schedule", "expected cron's five fields, e.g. \"0 3 1 */3 *\"") }
+            let on = r.strings(t["on"], "retraining.on") ?? []
+            let alertNames = Set(monitoring?.alerts.map(\.name) ?? [])
+            for name in on where !alertNames.contains(name) { r.problem(t["on"], "retraining.on", "no alert is called '\(name)' in monitoring.alerts") }
+            let promote = r.string(t["promote"], "retraining.promote") ?? "approval"
+            if !["auto", "approval"].contains(promote) { r.problem(t["promote"], "retraining.promote", "expected auto or approval") }
+            retraining = .init(schedule: schedule, on: on, window: r.string(t["window"], "retraining.window"), promote: promote,
+                               margin: r.double(t["margin"], "retraining.margin", in: 0...1e9) ?? 0)
+        }
+
+        if !r.problems.isEmpty { throw SpecFileError(file: file, problems: r.problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
+        var hasher = MLCycleData.SHA256()
+        hasher.update(Array(yaml.utf8))
+        return ProjectSpec(problem: problem, preparation: preparation, validation: validation, candidates: candidates, tuning: tuning,
+                           evaluation: evaluation, release: release, monitoring: monitoring, retraining: retraining,
+                           hash: MLCycleData.SHA256.hexString(hasher.finalize()))
+    }
+
+    /// `price between 100000 and 800000` → `price >= 100000 and price <= 800000`; `kind in [A, B]` → `kind == 'A' or …`.
+    static func scopeExpression(_ text: String) -> String {
+        let words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        if words.count == 5, words[1] == "between", words[3] == "and" {
+            return "\(words[0]) >= \(words[2]) and \(words[0]) <= \(words[4])"
+        }
+        if words.count >= 3, words[1] == "in", let open = text.firstIndex(of: "["), let close = text.lastIndex(of: "]"), open < close {
+            let items = text[text.index(after: open)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }
+            return "(" + items.map { "\(words[0]) == '\($0)'" }.joined(separator: " or ") + ")"
+        }
+        return text
+    }
+
+    static func isDuration(_ s: String) -> Bool {
+        guard let unit = s.last, "smhdw".contains(unit), let n = Double(s.dropLast()), n > 0 else { return false }
+        return true
+    }
+
+    /// A gate rule must compare a metric with a number, the baseline or the champion.
+    static func checkRule(_ rule: String, _ node: Node?, _ path: String, _ r: SpecReader) {
+        let ops = [">=", "<=", "==", ">", "<"]
+        guard ops.contains(where: { rule.contains($0) }) else { r.problem(node, path, "'\(rule)' has no comparison; write e.g. within_10pct >= 0.80"); return }
+    }
+}
+
+/// Checks `--slice`-style text without importing the evaluation module's types into the spec's grammar.
+enum MLCycleEvaluateSlice {
+    static func check(_ text: String) throws {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard let first = parts.first, !first.isEmpty else { throw SpecFileError(file: "", problems: []) }
+        if parts.count > 1, parts[1].split(separator: ",").contains(where: { Double($0.trimmingCharacters(in: .whitespaces)) == nil }) {
+            throw SpecFileError(file: "", problems: [])
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+@testable import MLCycleProject
+
+@Suite struct ProjectSpecTests {
+    let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("examples")
+
+    @Test func theHousePriceSpecReadsInFull() throws {
+        let spec = try ProjectFile.load(path: examples.appendingPathComponent("house-prices/mlcycle.yaml").path)
+        #expect(spec.problem.name == "house-prices" && spec.problem.task == .regression && spec.problem.target == "sale_price")
+        #expect(spec.problem.scope.first == "sale_price >= 10000 and sale_price <= 800000")
+        #expect(spec.problem.scope.last?.hasPrefix("(building_type == 'OneFam' or") == true)
+        #expect(spec.preparation.sources.map(\.name) == ["sales", "tax", "neighborhoods"])
+        #expect(spec.preparation.steps.count == 10 && spec.preparation.split?.testFraction == 0.2)
+        #expect(spec.candidates.map(\.learner) == ["linear", "forest", "gbdt"])
+        #expect(spec.evaluation.gates.first == "within_10pct >= 0.80" && spec.evaluation.range == 0.9)
+        #expect(spec.release.canary == 0.1 && !spec.release.autoPromote && spec.release.approvers == ["lead-appraiser"])
+        #expect(spec.monitoring?.alerts.map(\.name) == ["accuracy-drop", "drift"])
+        #expect(spec.retraining?.on == ["accuracy-drop"] && spec.retraining?.schedule == "0 3 1 */3 *")
+        #expect(spec.hash.count == 64)
+    }
+
+    @Test func aBadSpecGetsEveryProblemWithLineAndPath() throws {
+        let yaml = """
+        problem:
+          name: p
+          task: regresion
+        sources:
+          - path: data.csv
+        candidates:
+          - learner: xgb
+        evaluation:
+          gates: [within_10pct 0.8]
+        monitoring:
+          alerts:
+            - {when: "mape > 0.1", severity: loud, cooldown: soon}
+        retraining:
+          schedule: "every day"
+          on: [nothing]
+        colour: blue
+        """
+        do {
+            _ = try ProjectFile.parse(yaml, file: "mlcycle.yaml")
+            Issue.record("a bad spec was accepted")
+        } catch let e as SpecFileError {
+            let text = e.localizedDescription
+            for expected in ["mlcycle.yaml:3: problem.task", "problem.target", "mlcycle.yaml:7: candidates[0].learner",
+                             "mlcycle.yaml:9: evaluation.gates[0]", "mlcycle.yaml:12: monitoring.alerts[0].severity",
+                             "monitoring.alerts[0].cooldown", "mlcycle.yaml:14: retraining.schedule", "retraining.on",
+                             "mlcycle.yaml:16: (file).colour"] {
+                #expect(text.contains(expected), "missing '\(expected)' in:\n\(text)")
+            }
+            #expect(e.problems.count >= 9)
+        }
+    }
+}
