@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(name: "mlcycle", dependencies: [
             "CMallocTuning",
             "MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleSources", "MLCycleProject",
-            "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep",
+            "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MLCycleDataTests", dependencies: ["MLCycleData", "MLCycleSources"]),

@@ -9,6 +9,7 @@ import MLCyclePrep
 import MLCycleQuality
 import MLCycleReport
 import MLCycleSources
+import MLCycleStore
 
 /// The mlcycle command line: thin commands over the libraries.
 @main
@@ -27,7 +28,8 @@ struct MLCycle: ParsableCommand {
         commandName: "mlcycle",
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: "0.1.0",
-        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Evaluate.self, Tune.self]
+        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Evaluate.self, Tune.self,
+                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self]
     )
 }
 
@@ -570,6 +572,230 @@ struct Tune: ParsableCommand {
                     print(String(format: "%3d  %@ %.6g ± %.3g  (fit %.2f s)  ", e.rank, e.metric, e.mean, e.std, e.fitSeconds) + params)
                 }
             }
+        }
+    }
+}
+
+
+// MARK: The project lifecycle and the registry
+
+/// `--store PATH` (default: `.mlcycle/` in the project directory) and `--json`.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The store folder (default: .mlcycle in the project directory, or in the current one).")
+    var store: String?
+
+    func open(_ directory: String = ".") throws -> SQLiteStore {
+        let store = try SQLiteStore(directory: self.store ?? (directory as NSString).appendingPathComponent(".mlcycle"))
+        _ = try store.recoverAbandonedRuns()
+        return store
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a project (mlcycle.yaml): collect → validate → profile → prepare → train → evaluate → register; unchanged stages are reused.")
+
+    @Argument(help: "The project directory (holding mlcycle.yaml).")
+    var directory: String = "."
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: "Run this stage and every later one even if their inputs did not change (collect, validate, profile, prepare, train, evaluate, register).")
+    var from: String?
+
+    @Flag(help: "Print nothing but errors.")
+    var quiet = false
+
+    @Option(help: "Write the run summary as JSON to this file ('-' for standard output).")
+    var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let spec = try ProjectFile.load(path: (directory as NSString).appendingPathComponent("mlcycle.yaml"))
+            let store = try storeOptions.open(directory)
+            var fromStage: Stage?
+            if let from {
+                guard let s = Stage(rawValue: from) else { throw ValidationError("--from takes one of: \(Stage.allCases.map(\.rawValue).joined(separator: ", "))") }
+                fromStage = s
+            }
+            let chatty = !quiet && json != "-"
+            if chatty { print("\(spec.problem.name): \(spec.problem.goal ?? spec.problem.task.rawValue)") }
+            let runner = Runner(spec: spec, directory: directory, store: store, from: fromStage, progress: { line in if chatty { print("  " + line) } })
+            let summary = try runner.run()
+            if let json { try emit(try encodeJSON(summary), to: json) }
+            guard chatty else { return }
+            print("\nleaderboard (test rows, ranked by \(summary.rankingMetric)):")
+            let extra = spec.problem.task == .regression ? "within_10pct" : "auc"
+            print("  \(cell("candidate", 12)) \(cell("learner", 8)) \(cell(summary.rankingMetric, 10)) \(cell(extra, 12)) fit s")
+            for c in summary.leaderboard {
+                print("  \(cell(c.name, 12)) \(cell(c.learner, 8)) \(cell(String(format: "%.4f", c.metrics[summary.rankingMetric] ?? .nan), 10)) \(cell(String(format: "%.4f", c.metrics[extra] ?? .nan), 12)) \(String(format: "%.2f", c.fitSeconds))")
+            }
+            print("\ngates for \(summary.chosen ?? "?"):")
+            for g in summary.gates { print("  \(g.passed ? "✔" : "✘") \(g.rule): \(g.reason)") }
+            if let v = summary.registered {
+                print("\nverdict: \(summary.passed == true ? "passes every gate" : "fails a gate — registered as \(v.name) v\(v.version), not promotable")")
+                if let alias = summary.alias { print("registered \(v.name) v\(v.version) as \(alias)") }
+            }
+            if let report = summary.report { print("report: \(report)") }
+            let timings = summary.stages.map { "\($0.stage.rawValue) \($0.status == "cached" ? "cached" : String(format: "%.1fs", $0.seconds))" }
+            print("stages: " + timings.joined(separator: ", "))
+        }
+    }
+}
+
+struct Runs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List recent runs (newest first).")
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Only this project's runs.") var project: String?
+    @Option(help: "How many.") var limit = 30
+    @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let runs = try storeOptions.open().runs(project: project, limit: limit)
+            if let json { try emit(try encodeJSON(runs), to: json); if json == "-" { return } }
+            for r in runs {
+                let seconds = r.ended.map { String(format: "%.1f s", $0.timeIntervalSince(r.started)) } ?? "-"
+                print("\(cell(String(r.id), 6)) \(cell(r.project, 16)) \(cell(r.stage, 9)) \(cell(r.status.rawValue, 9)) \(cell(seconds, 9)) \(r.params["candidate"] ?? "")")
+            }
+        }
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one run: parameters, metrics, outputs and log.")
+    @Argument(help: "The run id.") var id: Int64
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
+
+    struct Output: Encodable { var run: RunRecord; var metrics: [MetricPoint]; var log: [String] }
+
+    func run() throws {
+        try runReportingErrors {
+            let store = try storeOptions.open()
+            guard let r = try store.run(id) else { throw StoreError.notFound("run \(id)") }
+            let output = Output(run: r, metrics: try store.metrics(run: id), log: try store.logs(run: id))
+            if let json { try emit(try encodeJSON(output), to: json); if json == "-" { return } }
+            print("run \(r.id): \(r.project) \(r.stage), \(r.status.rawValue); mlcycle \(r.mlcycleVersion) on \(r.host)\(r.gitCommit.map { ", git \($0.prefix(12))" } ?? "")")
+            print("inputs \(r.inputHash.prefix(16))…, spec \(r.specHash?.prefix(16) ?? "-")")
+            for (k, v) in r.params.sorted(by: { $0.key < $1.key }) { print("  param \(k) = \(v)") }
+            for m in output.metrics { print("  metric \(m.name)[\(m.step)] = \(m.value)") }
+            for (k, v) in r.outputs.sorted(by: { $0.key < $1.key }) { print("  output \(k) = \(v)") }
+            for line in output.log { print("  log: \(line)") }
+        }
+    }
+}
+
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List registered models with their versions and aliases.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let store = try storeOptions.open()
+            var out = [String: [String: Int]]()
+            for name in try store.modelNames() { out[name] = try store.aliases(name) }
+            if let json { try emit(try encodeJSON(out), to: json); if json == "-" { return } }
+            for name in try store.modelNames() {
+                let versions = try store.modelVersions(name)
+                let aliases = out[name]?.sorted { $0.key < $1.key }.map { "\($0.key) → v\($0.value)" }.joined(separator: ", ") ?? ""
+                print("\(name): \(versions.count) version\(versions.count == 1 ? "" : "s")\(aliases.isEmpty ? "" : "; \(aliases)")")
+            }
+        }
+    }
+}
+
+/// NAME, NAME@ALIAS or NAME:VERSION.
+func resolveModel(_ reference: String, in store: Store) throws -> ModelVersion {
+    if let colon = reference.lastIndex(of: ":"), let v = Int(reference[reference.index(after: colon)...]) {
+        let name = String(reference[..<colon])
+        guard let version = try store.modelVersion(name, version: v) else { throw StoreError.notFound("model \(name) version \(v)") }
+        return version
+    }
+    let parts = reference.split(separator: "@", maxSplits: 1).map(String.init)
+    let name = parts[0], alias = parts.count > 1 ? parts[1] : "champion"
+    if let v = try store.aliases(name)[alias], let version = try store.modelVersion(name, version: v) { return version }
+    if parts.count == 1, let latest = try store.modelVersions(name).last { return latest }
+    throw StoreError.notFound("model \(reference) (no such name or alias; see mlcycle models)")
+}
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "model", abstract: "Show a model version: NAME[@ALIAS|:VERSION].")
+    @Argument(help: "NAME, NAME@ALIAS or NAME:VERSION.") var reference: String
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let store = try storeOptions.open()
+            let v = try resolveModel(reference, in: store)
+            if let json { try emit(try encodeJSON(v), to: json); if json == "-" { return } }
+            let aliases = try store.aliases(v.name).filter { $0.value == v.version }.keys.sorted()
+            print("\(v.name) v\(v.version)\(aliases.isEmpty ? "" : " (\(aliases.joined(separator: ", ")))"): gates \(v.gatesPassed ? "passed" : "failed")")
+            for (k, x) in v.metrics.sorted(by: { $0.key < $1.key }) { print("  \(cell(k, 14)) \(String(format: "%.6g", x))") }
+            for g in v.gates { print("  \(g)") }
+            print("bundle \(v.bundle), run \(v.run.map(String.init) ?? "-")")
+        }
+    }
+}
+
+struct Promote: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Point an alias (default champion) at a model version; refused when its gates failed.")
+    @Argument(help: "NAME:VERSION.") var reference: String
+    @Option(help: "The alias.") var to = "champion"
+    @Option(help: "Why (kept in the audit log).") var reason: String
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let store = try storeOptions.open()
+            let v = try resolveModel(reference, in: store)
+            guard v.gatesPassed else { throw StoreError.invalid("\(v.name) v\(v.version) failed its gates and cannot be promoted: \(v.gates.filter { $0.hasPrefix("failed") }.joined(separator: "; "))") }
+            try store.setAlias(v.name, alias: to, version: v.version, actor: ProcessInfo.processInfo.environment["USER"] ?? "mlcycle", action: "promote", reason: reason)
+            print("\(v.name) \(to) → v\(v.version)")
+        }
+    }
+}
+
+struct Rollback: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Point an alias (default champion) back at the version it had before its last move.")
+    @Argument(help: "The model name.") var name: String
+    @Option(help: "The alias.") var alias = "champion"
+    @Option(help: "Why (kept in the audit log).") var reason = "rollback"
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let store = try storeOptions.open()
+            guard let previous = try store.previousVersion(name, alias: alias) else {
+                throw StoreError.invalid("\(name)@\(alias) has no earlier version to go back to")
+            }
+            try store.setAlias(name, alias: alias, version: previous, actor: ProcessInfo.processInfo.environment["USER"] ?? "mlcycle", action: "rollback", reason: reason)
+            print("\(name) \(alias) → v\(previous)")
+        }
+    }
+}
+
+struct Lineage: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Trace a model version back to its data and run: dataset → run → model, with hashes.")
+    @Argument(help: "NAME[@ALIAS|:VERSION].") var reference: String
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
+
+    struct Output: Encodable { var model: ModelVersion; var run: RunRecord?; var datasets: [DatasetSnapshot]; var audit: [AuditEntry] }
+
+    func run() throws {
+        try runReportingErrors {
+            let store = try storeOptions.open()
+            let v = try resolveModel(reference, in: store)
+            let output = Output(model: v, run: try v.run.flatMap { try store.run($0) }, datasets: try v.datasets.compactMap { try store.dataset(fingerprint: $0) },
+                                audit: try store.audit(model: v.name).filter { $0.version == v.version })
+            if let json { try emit(try encodeJSON(output), to: json); if json == "-" { return } }
+            for d in output.datasets { print("dataset \(d.fingerprint)  \(d.rows) rows from \(d.sources.joined(separator: ", "))") }
+            if let r = output.run { print("  → run \(r.id) (\(r.stage)) spec \(r.specHash ?? "-"), git \(r.gitCommit ?? "-"), mlcycle \(r.mlcycleVersion)") }
+            print("  → model \(v.name) v\(v.version), bundle \(v.bundle)")
+            for a in output.audit { print("  audit: \(a.action) by \(a.actor): \(a.reason)") }
         }
     }
 }

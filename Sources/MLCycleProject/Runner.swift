@@ -1,0 +1,329 @@
+import Foundation
+import MLCycleData
+import MLCycleEvaluate
+import MLCycleLearn
+import MLCyclePrep
+import MLCycleQuality
+import MLCycleReport
+import MLCycleStore
+
+/// The lifecycle's stages, in order.
+public enum Stage: String, CaseIterable, Codable, Sendable {
+    case collect, validate, profile, prepare, train, evaluate, register
+}
+
+/// What `mlcycle run` reports.
+public struct RunSummary: Codable, Sendable {
+    public struct StageResult: Codable, Sendable {
+        public var stage: Stage
+        /// ran, cached or failed
+        public var status: String
+        public var seconds: Double
+        public var run: Int64?
+        public var detail: String
+    }
+    public struct Candidate: Codable, Sendable {
+        public var name: String
+        public var learner: String
+        public var parameters: [String: String]
+        public var metrics: [String: Double]
+        public var fitSeconds: Double
+        public var model: String
+    }
+    public var project: String
+    public var stages: [StageResult] = []
+    /// Candidates, best first on the ranking metric.
+    public var leaderboard: [Candidate] = []
+    public var rankingMetric = ""
+    public var chosen: String?
+    public var passed: Bool?
+    public var gates: [EvaluationReport.Gate] = []
+    public var report: String?
+    public var registered: ModelVersion?
+    public var alias: String?
+}
+
+/// Runs a project's stages against a store, skipping each stage whose inputs (hashed) did not change since it last
+/// finished, and recording every stage as a run with its parameters, metrics, logs and outputs.
+public final class Runner {
+    public let spec: ProjectSpec
+    public let directory: String
+    public let store: Store
+    public var from: Stage?
+    public var actor: String
+    /// Called with one line per stage as it ends (the CLI prints it).
+    public var progress: (String) -> Void
+
+    public init(spec: ProjectSpec, directory: String, store: Store, from: Stage? = nil, actor: String = ProcessInfo.processInfo.environment["USER"] ?? "mlcycle",
+                progress: @escaping (String) -> Void = { _ in }) {
+        self.spec = spec
+        self.directory = directory
+        self.store = store
+        self.from = from
+        self.actor = actor
+        self.progress = progress
+    }
+
+    var summary = RunSummary(project: "")
+    var project: String { spec.problem.name }
+
+    static func hash(_ parts: [String]) -> String {
+        var h = MLCycleData.SHA256()
+        for p in parts { h.update(Array(p.utf8)); h.update([0]) }
+        return MLCycleData.SHA256.hexString(h.finalize())
+    }
+
+    static func fileHash(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
+        var h = MLCycleData.SHA256()
+        data.withUnsafeBytes { h.update(raw: $0) }
+        return MLCycleData.SHA256.hexString(h.finalize())
+    }
+
+    func path(_ p: String) -> String { p.hasPrefix("/") ? p : (directory as NSString).appendingPathComponent(p) }
+
+    /// Runs `body` as stage `stage` unless a finished run with the same inputs exists (and `from` does not force
+    /// it); either way returns the stage's outputs.
+    func stage(_ stage: Stage, inputs: [String], params: [String: String] = [:], detail: ([String: String]) -> String,
+               _ body: (Int64) throws -> [String: String]) throws -> [String: String] {
+        let inputHash = Self.hash([stage.rawValue] + inputs)
+        let forced = from.map { Stage.allCases.firstIndex(of: $0)! <= Stage.allCases.firstIndex(of: stage)! } ?? false
+        let started = Date()
+        if !forced, let cached = try store.cachedRun(project: project, stage: stage.rawValue, inputHash: inputHash) {
+            let outputs = cached.outputs
+            summary.stages.append(.init(stage: stage, status: "cached", seconds: 0, run: cached.id, detail: detail(outputs)))
+            progress(line(stage, "cached", 0, detail(outputs)))
+            return outputs
+        }
+        let run = try store.startRun(NewRun(project: project, stage: stage.rawValue, inputHash: inputHash, params: params, specHash: spec.hash,
+                                            gitCommit: Self.gitCommit(directory)))
+        do {
+            let outputs = try body(run.id)
+            try store.finishRun(run.id, status: .finished, outputs: outputs)
+            let seconds = Date().timeIntervalSince(started)
+            summary.stages.append(.init(stage: stage, status: "ran", seconds: seconds, run: run.id, detail: detail(outputs)))
+            progress(line(stage, "ran", seconds, detail(outputs)))
+            return outputs
+        } catch {
+            try? store.appendLog(run: run.id, "failed: \(error.localizedDescription)")
+            try? store.finishRun(run.id, status: .failed, outputs: [:])
+            let seconds = Date().timeIntervalSince(started)
+            summary.stages.append(.init(stage: stage, status: "failed", seconds: seconds, run: run.id, detail: error.localizedDescription))
+            progress(line(stage, "failed", seconds, error.localizedDescription))
+            throw error
+        }
+    }
+
+    func line(_ stage: Stage, _ status: String, _ seconds: Double, _ detail: String) -> String {
+        "\(stage.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(status.padding(toLength: 7, withPad: " ", startingAt: 0)) \(String(format: "%6.1f s", seconds))  \(detail)"
+    }
+
+    static func gitCommit(_ directory: String) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = ["-C", directory, "rev-parse", "HEAD"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func table(_ sha: String) throws -> Table { try CSVReader.read(string: String(decoding: try store.artifact(sha), as: UTF8.self), name: "artefact \(sha.prefix(12))") }
+    func put(_ table: Table) throws -> String { try store.putArtifact(Data(CSVWriter.string(table).utf8)) }
+
+    /// Runs every stage and returns the summary; a stage that fails stops the run (and is recorded as failed).
+    public func run() throws -> RunSummary {
+        summary = RunSummary(project: project)
+        try store.ensureProject(project)
+        let target = spec.problem.target
+
+        // collect: read and merge the sources.
+        let sourceHashes = try spec.preparation.sources.map { try Self.fileHash(path($0.path)) }
+        let collected = try stage(.collect, inputs: sourceHashes + [Self.stable(spec.preparation.sources)],
+                                  detail: { "\($0["rows"] ?? "?") rows, dataset \($0["fingerprint"]?.prefix(12) ?? "?")" }) { run in
+            let t = try PreparationRun.collect(spec.preparation, directory: directory, main: nil)
+            let fingerprint = t.fingerprint()
+            try store.recordDataset(DatasetSnapshot(fingerprint: fingerprint, rows: t.rowCount, schema: t.schema.map { "\($0.name):\($0.type)" },
+                                                    sources: spec.preparation.sources.map { "\($0.name): \($0.path)" }))
+            try store.logMetric(run: run, name: "rows", value: Double(t.rowCount), step: 0)
+            return ["table": try put(t), "fingerprint": fingerprint, "rows": String(t.rowCount)]
+        }
+        guard let tableSHA = collected["table"], let fingerprint = collected["fingerprint"] else { throw StoreError.invalid("collect left no table") }
+        let merged = try table(tableSHA)
+
+        // validate: rules on the sources and the merged table; an error-severity failure stops the run.
+        let ruleFiles = spec.validation.sorted { $0.key < $1.key }
+        _ = try stage(.validate, inputs: [fingerprint] + sourceHashes + (try ruleFiles.map { "\($0.key)=\(try Self.fileHash(path($0.value)))" }),
+                      detail: { "\($0["rules"] ?? "0") rules, \($0["warnings"] ?? "0") warnings" }) { run in
+            var rules = 0, warnings = 0
+            for (name, file) in ruleFiles {
+                let checked: Table
+                if name == "merged" { checked = merged } else {
+                    guard let source = spec.preparation.sources.first(where: { $0.name == name }) else { continue }
+                    checked = try CSVReader.read(path: path(source.path))
+                }
+                let report = Validator.validate(checked, rules: try RuleFile.load(path: path(file)))
+                rules += report.results.count
+                warnings += report.results.filter { !$0.passed }.count
+                for r in report.results where !r.passed { try store.appendLog(run: run, "\(name): \(r.severity) \(r.rule): \(r.message ?? "\(r.failingRows) failing rows")") }
+                if !report.passed {
+                    throw StoreError.invalid("validation of \(name) failed \(report.failedErrors) error rule(s): " +
+                                             report.results.filter { !$0.passed && $0.severity == .error }.map(\.rule).joined(separator: "; "))
+                }
+            }
+            return ["rules": String(rules), "warnings": String(warnings)]
+        }
+
+        // profile: the statistics of the merged table (JSON artefact and an HTML page).
+        let reports = (directory as NSString).appendingPathComponent(".mlcycle/reports")
+        _ = try stage(.profile, inputs: [fingerprint, target], detail: { _ in "profile of the merged table" }) { _ in
+            let profile = try Profiler.profile(merged, options: ProfileOptions(target: target.isEmpty ? nil : target))
+            try FileManager.default.createDirectory(atPath: reports, withIntermediateDirectories: true)
+            let htmlPath = (reports as NSString).appendingPathComponent("profile-\(fingerprint.prefix(12)).html")
+            try AtomicFile.write(Data(ProfileReport.html(profile, title: project).utf8), to: htmlPath)
+            let e = JSONEncoder()
+            e.outputFormatting = .sortedKeys
+            return ["profile": try store.putArtifact(try e.encode(profile)), "html": htmlPath]
+        }
+
+        // prepare: rows outside the scope are left out, the split is made, the steps are fitted on training rows.
+        let prepared = try stage(.prepare, inputs: [fingerprint, target, Self.stable(spec.preparation.steps),
+                                                    Self.stable(spec.preparation.split), spec.problem.scope.joined(separator: "\n")],
+                                 detail: { "\($0["rows"] ?? "?") rows (\($0["test_rows"] ?? "?") test), \($0["out_of_scope"] ?? "0") out of scope" }) { run in
+            var inScope = [Bool](repeating: true, count: merged.rowCount)
+            for rule in spec.problem.scope {
+                for (r, v) in try MLCycleData.Expression.parse(rule).evaluate(on: merged).enumerated() {
+                    if case .bool(true) = v { continue }
+                    inScope[r] = false
+                }
+            }
+            let scoped = try merged.filtered(inScope)
+            var prepSpec = spec.preparation
+            prepSpec.sources = []
+            if prepSpec.split == nil { prepSpec.split = SplitSpec() }
+            let result = try PreparationRun.run(prepSpec, directory: directory, main: scoped, target: target.isEmpty ? nil : target)
+            let testRows = (0..<result.table.rowCount).filter { (try? result.table.column("split")[$0].description) == "test" }.count
+            try store.logMetric(run: run, name: "rows", value: Double(result.table.rowCount), step: 0)
+            return ["prepared": try put(result.table), "pipeline": try store.putArtifact(try result.pipeline.jsonData()),
+                    "rows": String(result.table.rowCount), "test_rows": String(testRows), "out_of_scope": String(inScope.filter { !$0 }.count)]
+        }
+        guard let preparedSHA = prepared["prepared"], let pipelineSHA = prepared["pipeline"] else { throw StoreError.invalid("prepare left no table") }
+        let preparedTable = try table(preparedSHA)
+        let split = try preparedTable.column("split")
+        let isTest = (0..<preparedTable.rowCount).map { split[$0].description == "test" }
+        let trainTable = try preparedTable.filtered(isTest.map { !$0 }).dropping(["split"])
+        let testTable = try preparedTable.filtered(isTest).dropping(["split"])
+
+        // train: every candidate (tuned first when it has a search space), measured on the test rows.
+        let metric = spec.evaluation.metric ?? (spec.problem.task == .regression ? "mape" : "logloss")
+        summary.rankingMetric = metric
+        for candidate in spec.candidates {
+            let outputs = try stage(.train, inputs: [preparedSHA, candidate.name, candidate.learner, String(describing: candidate.parameters.sorted { $0.key < $1.key }),
+                                                     String(describing: candidate.space.sorted { $0.key < $1.key }), String(describing: spec.tuning),
+                                                     String(describing: spec.evaluation.range)],
+                                    params: candidate.parameters.merging(["candidate": candidate.name, "learner": candidate.learner]) { a, _ in a },
+                                    detail: { "\(candidate.name): \(metric) \($0[metric].flatMap(Double.init).map { String(format: "%.4f", $0) } ?? "?")" }) { run in
+                var parameters = candidate.parameters
+                if !candidate.space.isEmpty {
+                    let tuning = spec.tuning ?? ProjectSpec.Tuning(search: "grid", trials: nil, folds: 3, timeBudget: nil)
+                    let board = try Tuning.run(trainTable, options: TuningOptions(
+                        target: target, task: spec.problem.task, learner: candidate.learner, space: candidate.space,
+                        search: TuningOptions.Search(rawValue: tuning.search) ?? .grid, trials: tuning.trials, timeBudget: tuning.timeBudget,
+                        folds: max(2, tuning.folds), metric: metric))
+                    if let best = board.first { parameters.merge(best.parameters) { _, b in b } }
+                    for (i, entry) in board.enumerated() { try store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i) }
+                }
+                let (file, report) = try TrainingRun.run(trainTable, options: TrainingOptions(
+                    target: target, task: spec.problem.task, learner: candidate.learner, parameters: parameters, testTable: testTable,
+                    range: spec.problem.task == .regression ? spec.evaluation.range : nil))
+                for (k, v) in report.metrics { try store.logMetric(run: run, name: k, value: v, step: 0) }
+                var out = ["model": try store.putArtifact(try file.jsonData()), "fit_seconds": String(report.fitSeconds),
+                           "parameters": Runner.json(parameters)]
+                for (k, v) in report.metrics { out[k] = String(v) }
+                return out
+            }
+            var metrics = [String: Double]()
+            for (k, v) in outputs { if let x = Double(v), k != "fit_seconds" { metrics[k] = x } }
+            summary.leaderboard.append(.init(name: candidate.name, learner: candidate.learner,
+                                             parameters: (try? JSONDecoder().decode([String: String].self, from: Data((outputs["parameters"] ?? "{}").utf8))) ?? [:],
+                                             metrics: metrics, fitSeconds: Double(outputs["fit_seconds"] ?? "") ?? 0, model: outputs["model"] ?? ""))
+        }
+        let better = { (a: Double, b: Double) in higherIsBetter.contains(metric) ? a > b : a < b }
+        summary.leaderboard.sort { better($0.metrics[metric] ?? .nan, $1.metrics[metric] ?? .nan) }
+        guard let best = summary.leaderboard.first(where: { ($0.metrics[metric] ?? .nan).isFinite }) else {
+            throw StoreError.invalid("no candidate produced a \(metric)")
+        }
+        summary.chosen = best.name
+        let baseline = spec.candidates.first.flatMap { first in summary.leaderboard.first { $0.name == first.name } }
+
+        // evaluate: the best candidate against the baseline, with slices, groups and gates.
+        let evaluated = try stage(.evaluate, inputs: [best.model, baseline?.model ?? "", testTable.fingerprint(), spec.evaluation.gates.joined(separator: "\n"),
+                                                      spec.evaluation.slices.joined(separator: "\n"), spec.evaluation.groups.joined(separator: "\n"), metric],
+                                  detail: { "\(best.name): \($0["passed"] == "true" ? "passes every gate" : "fails a gate")" }) { run in
+            let model = try ModelFile.decode(try store.artifact(best.model))
+            var options = EvaluationOptions(target: target)
+            options.slices = try spec.evaluation.slices.map { try SliceSpec(parsing: $0) }
+            options.groups = spec.evaluation.groups
+            options.gates = spec.evaluation.gates
+            options.metric = metric
+            if let baseline, baseline.name != best.name { options.baseline = try ModelFile.decode(try store.artifact(baseline.model)) }
+            else if let baseline { options.baseline = try ModelFile.decode(try store.artifact(baseline.model)) }
+            let report = try Evaluation.run(model: model, data: testTable, options: options)
+            for (k, v) in report.metrics { try store.logMetric(run: run, name: k, value: v, step: 0) }
+            for g in report.gates { try store.appendLog(run: run, "\(g.passed ? "pass" : "FAIL") \(g.rule): \(g.reason)") }
+            try FileManager.default.createDirectory(atPath: reports, withIntermediateDirectories: true)
+            let htmlPath = (reports as NSString).appendingPathComponent("evaluation-\(project)-run\(run).html")
+            try AtomicFile.write(Data(EvaluationReportPage.html(report, title: "\(project): \(best.name)").utf8), to: htmlPath)
+            let e = JSONEncoder()
+            e.outputFormatting = .sortedKeys
+            return ["evaluation": try store.putArtifact(try e.encode(report)), "html": htmlPath, "passed": String(report.passed)]
+        }
+        let evaluation = try JSONDecoder().decode(EvaluationReport.self, from: try store.artifact(evaluated["evaluation"] ?? ""))
+        summary.passed = evaluation.passed
+        summary.gates = evaluation.gates
+        summary.report = evaluated["html"]
+
+        // register: the bundle becomes a model version; the challenger alias only when the gates pass.
+        let registered = try stage(.register, inputs: [best.model, pipelineSHA, evaluated["evaluation"] ?? "", fingerprint, spec.problem.scope.joined(separator: "\n")],
+                                   detail: { "\(project) v\($0["version"] ?? "?")\($0["alias"].map { " → \($0)" } ?? " (not promotable: gates failed)")" }) { run in
+            let model = try ModelFile.decode(try store.artifact(best.model))
+            let pipeline = try FittedPipeline.decode(try store.artifact(pipelineSHA))
+            let reference = ReferenceStatistics.compute(merged, excluding: target.isEmpty ? [] : [target])
+            let bundle = ModelBundle(name: project, target: target, scope: spec.problem.scope, pipeline: pipeline, model: model, reference: reference,
+                                     evaluation: evaluation, lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: Self.gitCommit(directory), run: run))
+            let bundleSHA = try store.putArtifact(try bundle.jsonData())
+            let version = try store.registerModel(NewModelVersion(
+                name: project, bundle: bundleSHA, metrics: evaluation.metrics, gatesPassed: evaluation.passed,
+                gates: evaluation.gates.map { "\($0.passed ? "passed" : "failed"): \($0.rule) — \($0.reason)" }, run: run,
+                datasets: [fingerprint], specHash: spec.hash), actor: actor)
+            var out = ["bundle": bundleSHA, "version": String(version.version)]
+            if evaluation.passed {
+                let hasChampion = try store.aliases(project)["champion"] != nil
+                let alias = !hasChampion && spec.release.autoPromote ? "champion" : "challenger"
+                try store.setAlias(project, alias: alias, version: version.version, actor: actor, action: "promote",
+                                   reason: alias == "champion" ? "first version to pass the gates (auto-promotion)" : "passed the gates")
+                out["alias"] = alias
+            }
+            return out
+        }
+        if let v = Int(registered["version"] ?? "") { summary.registered = try store.modelVersion(project, version: v) }
+        summary.alias = registered["alias"]
+        return summary
+    }
+
+    /// A stable text form of a spec part for input hashes (sorted keys: dictionaries print in random order).
+    static func stable<T: Encodable>(_ value: T) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    static func json(_ value: [String: String]) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return String(decoding: (try? e.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
