@@ -29,7 +29,7 @@ struct MLCycle: ParsableCommand {
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: "0.1.0",
         subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Evaluate.self, Tune.self,
-                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self]
+                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self]
     )
 }
 
@@ -796,6 +796,39 @@ struct Lineage: ParsableCommand {
             if let r = output.run { print("  → run \(r.id) (\(r.stage)) spec \(r.specHash ?? "-"), git \(r.gitCommit ?? "-"), mlcycle \(r.mlcycleVersion)") }
             print("  → model \(v.name) v\(v.version), bundle \(v.bundle)")
             for a in output.audit { print("  audit: \(a.action) by \(a.actor): \(a.reason)") }
+        }
+    }
+}
+
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write the evaluation report (HTML) of a registered model version.")
+    @Argument(help: "NAME[@ALIAS|:VERSION].") var reference: String
+    @Option(help: "The HTML file to write.") var html: String
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let store = try storeOptions.open()
+            let v = try resolveModel(reference, in: store)
+            let bundle = try ModelBundle.decode(try store.artifact(v.bundle), path: "\(v.name) v\(v.version)")
+            guard let evaluation = bundle.evaluation else { throw StoreError.invalid("\(v.name) v\(v.version) has no evaluation in its bundle") }
+            try emit(Data(EvaluationReportPage.html(evaluation, title: "\(v.name) v\(v.version)").utf8), to: html)
+            if html != "-" { print("report of \(v.name) v\(v.version) → \(html)") }
+        }
+    }
+}
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start a project: a commented mlcycle.yaml and a sample of data that runs as is.")
+    @Argument(help: "The new project's directory.") var directory: String
+    @Option(help: "regression or binary.") var template = "regression"
+
+    func run() throws {
+        try runReportingErrors {
+            guard let t = ProjectTemplate(rawValue: template) else { throw ValidationError("--template is regression or binary, not '\(template)'") }
+            let written = try t.write(to: directory)
+            print("wrote \(written.joined(separator: ", ")) in \(directory); next: mlcycle run \(directory)")
         }
     }
 }
