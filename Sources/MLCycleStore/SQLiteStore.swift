@@ -23,11 +23,22 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA foreign_keys = ON") }
-        do {
-            pool = try DatabasePool(path: (directory as NSString).appendingPathComponent("store.sqlite"), configuration: config)
-            try Self.migrator.migrate(pool)
-        } catch let e as DatabaseError {
-            throw StoreError.database("cannot open \(directory): \(e.message ?? e.description)")
+        // Two processes creating the store at the same moment both try to switch the new file to WAL, which SQLite
+        // answers with "locked" without waiting: open again after a short pause, for up to 30 s.
+        let path = (directory as NSString).appendingPathComponent("store.sqlite")
+        var attempt = 0
+        while true {
+            do {
+                let pool = try DatabasePool(path: path, configuration: config)
+                try Self.migrator.migrate(pool)
+                self.pool = pool
+                break
+            } catch let e as DatabaseError where (e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED) && attempt < 300 {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.05 + Double(attempt % 5) * 0.02)
+            } catch let e as DatabaseError {
+                throw StoreError.database("cannot open \(directory): \(e.message ?? e.description)")
+            }
         }
     }
 

@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+/// `mlcycle init`, `run` and the registry commands, driven through the real binary.
+@Suite(.serialized) struct ProjectCLITests {
+    func newProject(_ template: String = "regression") throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-cli-project-\(UUID().uuidString)")
+        let r = try CLI.run(["init", dir.path, "--template", template])
+        #expect(r.status == 0, "\(r.stderr)")
+        return dir
+    }
+
+    @Test func initRunTwiceAndTheRegistryCommands() throws {
+        let dir = try newProject()
+        #expect(try CLI.run(["init", dir.path]).status == 2) // never overwrites a project
+        let first = try CLI.run(["run", dir.path])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("leaderboard") && first.stdout.contains("registered prices v1 as champion"), "\(first.stdout)")
+        let second = try CLI.run(["run", dir.path, "--json", "-"])
+        #expect(second.status == 0)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])
+        let statuses = (summary["stages"] as? [[String: Any]] ?? []).compactMap { $0["status"] as? String }
+        #expect(statuses.count == 8 && statuses.allSatisfy { $0 == "cached" })
+
+        let store = dir.appendingPathComponent(".mlcycle").path
+        // A second version (forced training with a different seed of the split is a new dataset split → new models).
+        let spec = dir.appendingPathComponent("mlcycle.yaml")
+        try (try String(contentsOf: spec, encoding: .utf8)).replacingOccurrences(of: "seed: 42", with: "seed: 7").write(to: spec, atomically: true, encoding: .utf8)
+        let third = try CLI.run(["run", dir.path])
+        #expect(third.status == 0 && third.stdout.contains("registered prices v2 as challenger"), "\(third.stdout)")
+        let models = try CLI.run(["models", "--store", store])
+        #expect(models.stdout.contains("prices: 2 versions; challenger → v2, champion → v1"), "\(models.stdout)")
+        #expect(try CLI.run(["promote", "prices:2", "--reason", "better on fresh data", "--store", store]).stdout.contains("champion → v2"))
+        #expect(try CLI.run(["model", "prices", "--store", store]).stdout.hasPrefix("prices v2 (challenger, champion)"))
+        #expect(try CLI.run(["rollback", "prices", "--reason", "complaints", "--store", store]).stdout.contains("champion → v1"))
+        let lineage = try CLI.run(["lineage", "prices@champion", "--store", store, "--json", "-"])
+        let l = try #require(try JSONSerialization.jsonObject(with: Data(lineage.stdout.utf8)) as? [String: Any])
+        let model = try #require(l["model"] as? [String: Any]), datasets = try #require(l["datasets"] as? [[String: Any]])
+        #expect(model["version"] as? Int == 1 && datasets.first?["fingerprint"] as? String == (model["datasets"] as? [String])?.first)
+        let audit = (l["audit"] as? [[String: Any]] ?? []).compactMap { $0["action"] as? String }
+        #expect(audit == ["register", "promote", "rollback"], "\(audit)")
+        let report = try CLI.run(["report", "prices:2", "--html", dir.appendingPathComponent("r.html").path, "--store", store])
+        let page = try String(contentsOf: dir.appendingPathComponent("r.html"), encoding: .utf8)
+        #expect(report.status == 0 && page.contains("id=\"verdict\""))
+        #expect(try CLI.run(["model", "nothing", "--store", store]).status == 2)
+        #expect(try CLI.run(["run", dir.path, "--from", "nowhere"]).status != 0)
+    }
+
+    @Test func aBadSpecIsOneMessageWithEveryProblem() throws {
+        let dir = try newProject()
+        try "problem: {name: x, task: guess}\nsources: []\n".write(to: dir.appendingPathComponent("mlcycle.yaml"), atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", dir.path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("problem.task") && r.stderr.contains("candidates"), "\(r.stderr)")
+    }
+
+    @Test func aRunKilledMidTrainLeavesAFailedRunAndNoModel() throws {
+        let dir = try newProject()
+        let spec = dir.appendingPathComponent("mlcycle.yaml")
+        let text = try String(contentsOf: spec, encoding: .utf8)
+        try text.replacingOccurrences(of: "n_estimators: 300", with: "n_estimators: 100000").write(to: spec, atomically: true, encoding: .utf8)
+        let binary = try #require(CLI.binary)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", dir.path, "--quiet"]
+        try process.run()
+        // Wait until the gbdt is training (the store says so), then kill the process outright.
+        let database = dir.appendingPathComponent(".mlcycle/store.sqlite").path
+        var training = false
+        for _ in 0..<600 where !training {
+            Thread.sleep(forTimeInterval: 0.1)
+            let q = try CLI.run(["runs", "--store", dir.appendingPathComponent(".mlcycle").path, "--json", "-"])
+            let runs = (try? JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [[String: Any]]) ?? []
+            training = runs.contains { $0["stage"] as? String == "train" && $0["status"] as? String == "running" && ($0["params"] as? [String: String])?["candidate"] == "gbdt" }
+        }
+        #expect(training && FileManager.default.fileExists(atPath: database))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        // The next command that opens the store finds the dead run and marks it failed; nothing half-made is registered.
+        let runs = try CLI.run(["runs", "--store", dir.appendingPathComponent(".mlcycle").path, "--json", "-"])
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
+        #expect(list.first?["stage"] as? String == "train" && list.first?["status"] as? String == "failed", "\(list.first ?? [:])")
+        #expect(try CLI.run(["models", "--store", dir.appendingPathComponent(".mlcycle").path]).stdout.isEmpty)
+        // And the project runs to the end afterwards (the finished stages before the kill are reused).
+        try text.write(to: spec, atomically: true, encoding: .utf8)
+        let again = try CLI.run(["run", dir.path, "--json", "-"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        let stages = (summary["stages"] as? [[String: Any]] ?? []).map { "\($0["stage"] ?? ""):\($0["status"] ?? "")" }
+        #expect(stages.prefix(5) == ["collect:cached", "validate:cached", "profile:cached", "prepare:cached", "train:cached"], "\(stages)")
+        #expect((summary["registered"] as? [String: Any])?["version"] as? Int == 1)
+    }
+
+    @Test func twoProcessesRunningAtOnceShareOneStore() throws {
+        let a = try newProject(), b = try newProject("binary")
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-shared-\(UUID().uuidString)").path
+        let binary = try #require(CLI.binary)
+        let processes = [a, b].map { dir -> Process in
+            let p = Process()
+            p.executableURL = binary
+            p.arguments = ["run", dir.path, "--store", store, "--quiet"]
+            return p
+        }
+        for p in processes { try p.run() }
+        for p in processes { p.waitUntilExit() }
+        #expect(processes.map(\.terminationStatus) == [0, 0])
+        let models = try CLI.run(["models", "--store", store])
+        #expect(models.stdout.contains("churn: 1 version") && models.stdout.contains("prices: 1 version"), "\(models.stdout)")
+        let runs = try CLI.run(["runs", "--store", store, "--json", "-", "--limit", "100"])
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
+        #expect(list.count == 16 && list.allSatisfy { $0["status"] as? String == "finished" })
+    }
+}
