@@ -23,9 +23,13 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA foreign_keys = ON") }
-        // Two processes creating the store at the same moment both try to switch the new file to WAL, which SQLite
-        // answers with "locked" without waiting: open again after a short pause, for up to 30 s.
+        // Two processes opening a new store at the same moment would both switch the file to WAL (SQLite answers the
+        // second with "locked", without waiting) and both apply the first migration: opening and migrating hold an
+        // exclusive lock on `open.lock`, and a "locked" answer is retried after a short pause, for up to 30 s.
         let path = (directory as NSString).appendingPathComponent("store.sqlite")
+        let lock = open((directory as NSString).appendingPathComponent("open.lock"), O_CREAT | O_RDWR, 0o644)
+        if lock >= 0 { _ = flock(lock, LOCK_EX) }
+        defer { if lock >= 0 { _ = flock(lock, LOCK_UN); close(lock) } }
         var attempt = 0
         while true {
             do {
