@@ -21,9 +21,13 @@ public struct TuningOptions: Sendable {
     public var metric: String?
     public var drop: [String]
     public var seed: UInt64
+    /// Called after each tried parameter set with (done, total), e.g. for a progress counter.
+    public var progress: (@Sendable (Int, Int) -> Void)?
 
     public init(target: String, task: Task, learner: String, space: [String: [String]], search: Search = .grid,
-                trials: Int? = nil, timeBudget: Double? = nil, folds: Int = 5, metric: String? = nil, drop: [String] = [], seed: UInt64 = 42) {
+                trials: Int? = nil, timeBudget: Double? = nil, folds: Int = 5, metric: String? = nil, drop: [String] = [], seed: UInt64 = 42,
+                progress: (@Sendable (Int, Int) -> Void)? = nil) {
+        self.progress = progress
         self.target = target
         self.task = task
         self.learner = learner
@@ -53,8 +57,6 @@ public struct LeaderboardEntry: Codable, Sendable {
 /// Grid or random search over hyperparameters, each candidate scored by cross-validation; returns a leaderboard,
 /// best first.
 public enum Tuning {
-    /// Metrics where a larger value is better (the others are errors).
-    public static let higherIsBetter: Set<String> = ["r2", "within_10pct", "auc", "accuracy", "precision", "recall", "f1", "macro_f1"]
 
     public static func run(_ table: Table, options o: TuningOptions) throws -> [LeaderboardEntry] {
         guard !o.space.isEmpty, o.space.values.allSatisfy({ !$0.isEmpty }) else {
@@ -112,8 +114,9 @@ public enum Tuning {
             let mean = scores.reduce(0, +) / Double(scores.count)
             let std = scores.count > 1 ? Statistics.standardDeviation(scores) : 0
             entries.append(LeaderboardEntry(rank: 0, parameters: parameters, metric: metric, mean: mean, std: std, fitSeconds: fitSeconds))
+            o.progress?(entries.count, candidates.count)
         }
-        let ascending = !higherIsBetter.contains(metric)
+        let ascending = !MLCycleEvaluate.higherIsBetter.contains(metric)
         entries.sort { ascending ? $0.mean < $1.mean : $0.mean > $1.mean }
         for i in entries.indices { entries[i].rank = i + 1 }
         return entries

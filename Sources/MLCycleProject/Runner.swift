@@ -53,6 +53,8 @@ public final class Runner {
     public var actor: String
     /// Called with one line per stage as it ends (the CLI prints it).
     public var progress: (String) -> Void
+    /// Called while a long stage works (which candidate, which tuning trial); the CLI overwrites one terminal line.
+    public var counter: @Sendable (String) -> Void = { _ in }
 
     public init(spec: ProjectSpec, directory: String, store: Store, from: Stage? = nil, actor: String = ProcessInfo.processInfo.environment["USER"] ?? "mlcycle",
                 progress: @escaping (String) -> Void = { _ in }) {
@@ -186,7 +188,9 @@ public final class Runner {
             try AtomicFile.write(Data(ProfileReport.html(profile, title: project).utf8), to: htmlPath)
             let e = JSONEncoder()
             e.outputFormatting = .sortedKeys
-            return ["profile": try store.putArtifact(try e.encode(profile)), "html": htmlPath]
+            let artifact = try store.putArtifact(try e.encode(profile))
+            try store.attachProfile(fingerprint: fingerprint, artifact: artifact)
+            return ["profile": artifact, "html": htmlPath]
         }
 
         // prepare: rows outside the scope are left out, the split is made, the steps are fitted on training rows.
@@ -220,7 +224,9 @@ public final class Runner {
         // train: every candidate (tuned first when it has a search space), measured on the test rows.
         let metric = spec.evaluation.metric ?? (spec.problem.task == .regression ? "mape" : "logloss")
         summary.rankingMetric = metric
-        for candidate in spec.candidates {
+        for (index, candidate) in spec.candidates.enumerated() {
+            let counter = self.counter, total = spec.candidates.count
+            counter("train     [\(index + 1)/\(total)] \(candidate.name) (\(candidate.learner))")
             let outputs = try stage(.train, inputs: [preparedSHA, candidate.name, candidate.learner, String(describing: candidate.parameters.sorted { $0.key < $1.key }),
                                                      String(describing: candidate.space.sorted { $0.key < $1.key }), String(describing: spec.tuning),
                                                      String(describing: spec.evaluation.range)],
@@ -232,7 +238,9 @@ public final class Runner {
                     let board = try Tuning.run(trainTable, options: TuningOptions(
                         target: target, task: spec.problem.task, learner: candidate.learner, space: candidate.space,
                         search: TuningOptions.Search(rawValue: tuning.search) ?? .grid, trials: tuning.trials, timeBudget: tuning.timeBudget,
-                        folds: max(2, tuning.folds), metric: metric))
+                        folds: max(2, tuning.folds), metric: metric, progress: { done, trials in
+                            counter("train     [\(index + 1)/\(total)] \(candidate.name): tuning trial \(done)/\(trials)")
+                        }))
                     if let best = board.first { parameters.merge(best.parameters) { _, b in b } }
                     for (i, entry) in board.enumerated() { try store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i) }
                 }

@@ -138,6 +138,13 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
+    public func attachProfile(fingerprint: String, artifact: String) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE dataset SET profile_artifact = ? WHERE fingerprint = ?", arguments: [artifact, fingerprint])
+            if db.changesCount == 0 { throw StoreError.notFound("dataset \(fingerprint)") }
+        }
+    }
+
     // MARK: Runs
 
     public func startRun(_ n: NewRun) throws -> RunRecord {

@@ -13,6 +13,8 @@ public protocol Store: Sendable {
     @discardableResult
     func recordDataset(_ snapshot: DatasetSnapshot) throws -> DatasetSnapshot
     func dataset(fingerprint: String) throws -> DatasetSnapshot?
+    /// Links a stored profile (an artefact) to a dataset snapshot.
+    func attachProfile(fingerprint: String, artifact: String) throws
 
     /// Starts a run (status `running`) and returns it with its id.
     func startRun(_ run: NewRun) throws -> RunRecord

@@ -620,7 +620,12 @@ struct Run: ParsableCommand {
             }
             let chatty = !quiet && json != "-"
             if chatty { print("\(spec.problem.name): \(spec.problem.goal ?? spec.problem.task.rawValue)") }
-            let runner = Runner(spec: spec, directory: directory, store: store, from: fromStage, progress: { line in if chatty { print("  " + line) } })
+            // On a terminal, a counter line for long stages is rewritten in place and cleared by the stage's own line.
+            let live = chatty && isatty(STDOUT_FILENO) == 1
+            let runner = Runner(spec: spec, directory: directory, store: store, from: fromStage, progress: { line in
+                if chatty { print((live ? "\r\u{1B}[K" : "") + "  " + line) }
+            })
+            if live { runner.counter = { text in FileHandle.standardOutput.write(Data(("\r\u{1B}[K  " + text + " …").utf8)) } }
             let summary = try runner.run()
             if let json { try emit(try encodeJSON(summary), to: json) }
             guard chatty else { return }

@@ -49,6 +49,10 @@ func smallProject(gates: [String] = ["within_10pct >= 0.9"], autoPromote: Bool =
         #expect(first.passed == true && first.alias == "champion") // the first version to pass, auto-promoted
         let v1 = try #require(first.registered)
         #expect(v1.version == 1 && v1.gatesPassed && v1.datasets.count == 1)
+        // The dataset snapshot knows its rows, schema, sources and profile.
+        let snapshot = try #require(try store.dataset(fingerprint: v1.datasets[0]))
+        #expect(snapshot.rows == 300 && snapshot.schema.contains("price:float64") && snapshot.sources == ["houses: houses.csv"])
+        #expect(try store.artifact(try #require(snapshot.profileArtifact)).count > 100)
         #expect(try store.aliases("small") == ["champion": 1])
         #expect(FileManager.default.fileExists(atPath: try #require(first.report)))
         // The bundle is in the store, verified, and scores raw rows (no target) like training did.
