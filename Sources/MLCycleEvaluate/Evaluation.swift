@@ -79,6 +79,13 @@ public struct EvaluationReport: Codable, Sendable {
         public var passed: Bool
         public var value: Double?
         public var reason: String
+
+        public init(rule: String, passed: Bool, value: Double?, reason: String) {
+            self.rule = rule
+            self.passed = passed
+            self.value = value
+            self.reason = reason
+        }
     }
     public struct Group: Codable, Sendable {
         public var value: String

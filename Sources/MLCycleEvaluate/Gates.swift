@@ -6,6 +6,11 @@ import Foundation
 /// (`auc >= baseline + 0.02`, needs a baseline model; `champion` likewise) and `every slice of COLUMN: METRIC OP NUMBER` (each slice of
 /// that column, as listed with `--slice`). OP is one of `>= <= > < ==`.
 extension Evaluation {
+    /// The verdict of gate rules on a report; `references` holds the metrics of "baseline" and "champion".
+    public static func verdicts(_ rules: [String], report: EvaluationReport, references: [String: [String: Double]]) throws -> [EvaluationReport.Gate] {
+        try gates(rules, report: report, references: references).0
+    }
+
     /// The verdict of each rule, and the slices (`column` U+001F `value`) that fail an `every slice` rule.
     static func gates(_ rules: [String], report: EvaluationReport, references: [String: [String: Double]]) throws -> ([EvaluationReport.Gate], Set<String>) {
         var out = [EvaluationReport.Gate]()

@@ -149,3 +149,49 @@ public struct ModelBundle: Codable, Sendable {
         }
     }
 }
+
+extension Evaluation {
+    /// Compares two bundles on the same raw labelled rows — each applies its own pipeline, so a champion trained
+    /// with another preparation is compared fairly — with a paired bootstrap of the metric difference over the rows
+    /// both could score. `against` names the other side ("champion").
+    public static func compare(_ candidate: ModelBundle, with other: ModelBundle, against: String, rows raw: Table, metric: String,
+                               threshold: Double = 0.5, samples: Int = 1000, seed: UInt64 = 42) throws -> EvaluationReport.Comparison {
+        guard candidate.task == other.task else { throw EvaluationError.invalid("the \(against) is a \(other.task.rawValue) model, the candidate \(candidate.task.rawValue)") }
+        let target = candidate.target
+        guard let y = raw[target] else { throw EvaluationError.invalid("no column '\(target)' (the target) in the comparison rows") }
+        let a = try candidate.score(raw), b = try other.score(raw)
+        let rows = (0..<raw.rowCount).filter { y.isValid($0) && a[$0].status == "ok" && b[$0].status == "ok" }
+        guard rows.count >= 10 else { throw EvaluationError.invalid("only \(rows.count) rows could be scored by both models; too few to compare") }
+        var truth = Truth(task: candidate.task)
+        func predictions(_ s: [ModelBundle.Scored], labels: [String]) -> Predictions {
+            if candidate.task == .regression { return Predictions(values: rows.map { s[$0].value ?? .nan }, probabilities: [], classCount: 0) }
+            let k = labels.count
+            var p = [Double](repeating: 0, count: rows.count * k)
+            for (i, r) in rows.enumerated() { for (c, l) in labels.enumerated() { p[i * k + c] = s[r].probabilities[l] ?? 0 } }
+            return Predictions(values: [], probabilities: p, classCount: k)
+        }
+        let labels = try candidate.model.model().labels
+        if candidate.task == .regression {
+            truth.values = rows.map { y.doubles()?[$0] ?? .nan }
+        } else {
+            truth.labels = labels
+            truth.classes = rows.map { labels.firstIndex(of: y[$0].description) ?? -1 }
+            guard !truth.classes.contains(-1) else { throw EvaluationError.invalid("a comparison row has a class the candidate never saw") }
+            truth.positive = truth.classes.filter { $0 == 1 }.count * 2 <= truth.classes.count ? 1 : 0
+        }
+        let pa = predictions(a, labels: labels), pb = predictions(b, labels: labels)
+        let all = Array(0..<rows.count)
+        let ma = metrics(truth, pa, rows: all, threshold: threshold), mb = metrics(truth, pb, rows: all, threshold: threshold)
+        guard let va = ma[metric], let vb = mb[metric] else { throw EvaluationError.invalid("'\(metric)' is not a \(candidate.task.rawValue) metric") }
+        var rng = SeededGenerator(seed: seed)
+        var differences = [Double]()
+        for _ in 0..<max(1, samples) {
+            let pick = all.map { _ in Int(rng.next(upperBound: UInt64(all.count))) }
+            let c = metrics(truth, pa, rows: pick, threshold: threshold)[metric] ?? .nan, d = metrics(truth, pb, rows: pick, threshold: threshold)[metric] ?? .nan
+            if c.isFinite && d.isFinite { differences.append(c - d) }
+        }
+        differences.sort()
+        let q = { (p: Double) in differences.isEmpty ? Double.nan : Metrics.quantile(differences, p) }
+        return .init(against: against, metric: metric, candidate: va, baseline: vb, difference: va - vb, low: q(0.025), high: q(0.975), samples: differences.count)
+    }
+}

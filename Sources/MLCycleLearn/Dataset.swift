@@ -202,5 +202,11 @@ public struct Predictions: Sendable {
     public var probabilities: [Double]
     public var classCount: Int
 
+    public init(values: [Double], probabilities: [Double], classCount: Int) {
+        self.values = values
+        self.probabilities = probabilities
+        self.classCount = classCount
+    }
+
     public func probability(row: Int, class k: Int) -> Double { probabilities[row * classCount + k] }
 }

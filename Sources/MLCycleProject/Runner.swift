@@ -267,19 +267,44 @@ public final class Runner {
         summary.chosen = best.name
         let baseline = spec.candidates.first.flatMap { first in summary.leaderboard.first { $0.name == first.name } }
 
-        // evaluate: the best candidate against the baseline, with slices, groups and gates.
+        // evaluate: the best candidate against the baseline and the current champion, with slices, groups and gates.
+        // The champion, unless it is this very model (registered by an earlier run of the same inputs).
+        let championVersion = try store.aliases(project)["champion"].flatMap { try store.modelVersion(project, version: $0) }
+            .flatMap { v -> ModelVersion? in
+                let model = try v.run.flatMap { try store.run($0) }?.outputs["model"]
+                return model == best.model ? nil : v
+            }
+        let championGates = spec.evaluation.gates.filter { $0.contains("champion") }
         let evaluated = try stage(.evaluate, inputs: [best.model, baseline?.model ?? "", testTable.fingerprint(), spec.evaluation.gates.joined(separator: "\n"),
-                                                      spec.evaluation.slices.joined(separator: "\n"), spec.evaluation.groups.joined(separator: "\n"), metric],
+                                                      spec.evaluation.slices.joined(separator: "\n"), spec.evaluation.groups.joined(separator: "\n"), metric,
+                                                      championVersion?.bundle ?? "no champion"],
                                   detail: { "\(best.name): \($0["passed"] == "true" ? "passes every gate" : "fails a gate")" }) { run in
             let model = try ModelFile.decode(try store.artifact(best.model))
             var options = EvaluationOptions(target: target)
             options.slices = try spec.evaluation.slices.map { try SliceSpec(parsing: $0) }
             options.groups = spec.evaluation.groups
-            options.gates = spec.evaluation.gates
+            options.gates = spec.evaluation.gates.filter { !$0.contains("champion") }
             options.metric = metric
-            if let baseline, baseline.name != best.name { options.baseline = try ModelFile.decode(try store.artifact(baseline.model)) }
-            else if let baseline { options.baseline = try ModelFile.decode(try store.artifact(baseline.model)) }
-            let report = try Evaluation.run(model: model, data: testTable, options: options)
+            if let baseline { options.baseline = try ModelFile.decode(try store.artifact(baseline.model)) }
+            var report = try Evaluation.run(model: model, data: testTable, options: options)
+            // The champion answers with its own pipeline: both bundles score the raw test rows.
+            var references = [String: [String: Double]]()
+            if let championVersion {
+                let champion = try ModelBundle.decode(try store.artifact(championVersion.bundle))
+                let candidate = ModelBundle(name: project, target: target, scope: spec.problem.scope,
+                                            pipeline: try FittedPipeline.decode(try store.artifact(pipelineSHA)), model: model,
+                                            reference: ReferenceStatistics(columns: []), evaluation: nil, lineage: .init(datasets: [fingerprint]))
+                let comparison = try Evaluation.compare(candidate, with: champion, against: "champion v\(championVersion.version)",
+                                                        rows: try rawTestRows(merged), metric: metric)
+                report.comparisons.append(comparison)
+                references["champion"] = [metric: comparison.baseline]
+                // Both measured on the same rows: the candidate's own value there is what the rule compares.
+                var sameRows = report
+                sameRows.metrics[metric] = comparison.candidate
+                report.gates += try Evaluation.verdicts(championGates, report: sameRows, references: references)
+            } else {
+                report.gates += championGates.map { EvaluationReport.Gate(rule: $0, passed: true, value: nil, reason: "no champion yet") }
+            }
             for (k, v) in report.metrics { try store.logMetric(run: run, name: k, value: v, step: 0) }
             for g in report.gates { try store.appendLog(run: run, "\(g.passed ? "pass" : "FAIL") \(g.rule): \(g.reason)") }
             try FileManager.default.createDirectory(atPath: reports, withIntermediateDirectories: true)
@@ -307,7 +332,7 @@ public final class Runner {
                 name: project, bundle: bundleSHA, metrics: evaluation.metrics, gatesPassed: evaluation.passed,
                 gates: evaluation.gates.map { "\($0.passed ? "passed" : "failed"): \($0.rule) — \($0.reason)" }, run: run,
                 datasets: [fingerprint], specHash: spec.hash), actor: actor)
-            var out = ["bundle": bundleSHA, "version": String(version.version)]
+            var out = ["bundle": bundleSHA, "version": String(version.version), "model": best.model]
             if evaluation.passed {
                 let hasChampion = try store.aliases(project)["champion"] != nil
                 let alias = !hasChampion && spec.release.autoPromote ? "champion" : "challenger"
@@ -327,6 +352,20 @@ public final class Runner {
         let e = JSONEncoder()
         e.outputFormatting = .sortedKeys
         return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    /// The raw (collected, in-scope) rows the split put in the test part: what serving would have been sent.
+    func rawTestRows(_ merged: Table) throws -> Table {
+        var inScope = [Bool](repeating: true, count: merged.rowCount)
+        for rule in spec.problem.scope {
+            for (r, v) in try MLCycleData.Expression.parse(rule).evaluate(on: merged).enumerated() {
+                if case .bool(true) = v { continue }
+                inScope[r] = false
+            }
+        }
+        let scoped = try merged.filtered(inScope)
+        let parts = try Splitter.assign(scoped, spec.preparation.split ?? SplitSpec())
+        return scoped.taking(parts.indices.filter { parts[$0] == .test })
     }
 
     static func json(_ value: [String: String]) -> String {

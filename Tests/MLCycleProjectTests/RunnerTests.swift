@@ -95,4 +95,25 @@ func smallProject(gates: [String] = ["within_10pct >= 0.9"], autoPromote: Bool =
         #expect(try store.logs(run: try #require(runs.first?.id)).contains { $0.contains("100000") })
         #expect(try store.modelNames().isEmpty)
     }
+
+    @Test func aChallengerIsComparedWithTheChampionOnTheSameRawRows() throws {
+        let dir = try smallProject(gates: ["within_10pct >= 0.9", "mape <= champion + 0.01"])
+        let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
+        let first = try Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store).run()
+        #expect(first.alias == "champion")
+        #expect(first.gates.first { $0.rule.contains("champion") }?.reason == "no champion yet")
+        // Another split gives new models: the best must be compared with champion v1, which answers with its own pipeline.
+        let path = "\(dir)/mlcycle.yaml"
+        try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "seed: 1}", with: "seed: 2}")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let second = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
+        let evaluateRun = try #require(second.stages.last { $0.stage == .evaluate }?.run)
+        let artifact = try #require(try store.run(evaluateRun)?.outputs["evaluation"])
+        let evaluation = try JSONDecoder().decode(EvaluationReport.self, from: try store.artifact(artifact))
+        let comparison = try #require(evaluation.comparisons.first { $0.against == "champion v1" })
+        #expect(comparison.metric == "mape" && comparison.samples == 1000 && comparison.low <= comparison.difference && comparison.difference <= comparison.high)
+        let gate = try #require(second.gates.first { $0.rule == "mape <= champion + 0.01" })
+        #expect(gate.value == comparison.candidate)
+        #expect(second.alias == (second.passed == true ? "challenger" : nil))
+    }
 }
