@@ -35,7 +35,7 @@ let package = Package(
             "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .target(name: "MLCycleProject", dependencies: [
-            "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleReport", "MLCycleStore",
+            "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleReport", "MLCycleStore", "MLCycleSources",
             .product(name: "Yams", package: "Yams"),
         ]),
         // The CLI: thin commands over the libraries (plus one C call to tune glibc's allocator).
@@ -52,7 +52,9 @@ let package = Package(
         .testTarget(name: "MLCycleEvaluateTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleProject", "MLCycleReport"]),
         .testTarget(name: "MLCycleStoreTests", dependencies: ["MLCycleData", "MLCycleStore"]),
         .testTarget(name: "MLCyclePrepTests", dependencies: ["MLCycleData", "MLCyclePrep", "MLCycleProject"]),
-        .testTarget(name: "MLCycleProjectTests", dependencies: ["MLCycleData", "MLCyclePrep", "MLCycleProject", "MLCycleStore", "MLCycleEvaluate"]),
+        .testTarget(name: "MLCycleProjectTests", dependencies: [
+            "MLCycleData", "MLCyclePrep", "MLCycleProject", "MLCycleStore", "MLCycleEvaluate", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
     ]
 )

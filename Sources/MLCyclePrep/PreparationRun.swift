@@ -15,11 +15,22 @@ public enum PreparationRun {
     /// Reads and joins the spec's sources (paths relative to `directory`); `main` stands in for the first source
     /// when the spec has none. Each source's own steps are fitted on that whole source: keep them to row-wise
     /// cleaning (text, dates, duplicates) — statistics belong in the main steps, fitted on training rows only.
-    public static func collect(_ spec: PreparationSpec, directory: String, main: Table?) throws -> Table {
+    /// Reads one source's file (given its resolved path). The default reads CSV and JSON Lines; the CLI passes one
+    /// that also runs SQLite queries (this module stays free of database code).
+    public typealias SourceReader = @Sendable (SourceSpec, String) throws -> Table
+
+    public static let fileReader: SourceReader = { source, path in
+        if source.query != nil {
+            throw PrepError.invalid(step: "source \(source.name)", reason: "a query source needs the SQLite reader (mlcycle run and prepare have it)")
+        }
+        return path.hasSuffix(".jsonl") || path.hasSuffix(".ndjson") ? try JSONLines.read(path: path) : try CSVReader.read(path: path)
+    }
+
+    public static func collect(_ spec: PreparationSpec, directory: String, main: Table?, reader: SourceReader = fileReader) throws -> Table {
         var merged: Table? = main
         for (i, source) in spec.sources.enumerated() {
             let path = source.path.hasPrefix("/") ? source.path : (directory as NSString).appendingPathComponent(source.path)
-            var t = path.hasSuffix(".jsonl") || path.hasSuffix(".ndjson") ? try JSONLines.read(path: path) : try CSVReader.read(path: path)
+            var t = try reader(source, path)
             if !source.steps.isEmpty { t = try PreparationPipeline.fit(source.steps, on: t).1 }
             if let left = merged, i > 0 || main != nil {
                 guard let join = source.join else {
@@ -45,8 +56,8 @@ public enum PreparationRun {
     }
 
     /// Collects, splits (when the spec has a split), fits the steps on the training rows and applies them to all.
-    public static func run(_ spec: PreparationSpec, directory: String, main: Table?, target: String?) throws -> PreparationResult {
-        let collected = try collect(spec, directory: directory, main: main)
+    public static func run(_ spec: PreparationSpec, directory: String, main: Table?, target: String?, reader: SourceReader = fileReader) throws -> PreparationResult {
+        let collected = try collect(spec, directory: directory, main: main, reader: reader)
         if let target, collected[target] == nil {
             throw PrepError.missingColumn(step: "target", column: target, available: collected.columnNames)
         }

@@ -21,15 +21,18 @@ public struct PreparationSpec: Codable, Sendable, Equatable {
 /// One table to read, with its own clean-up steps and how it joins onto the tables before it.
 public struct SourceSpec: Codable, Sendable, Equatable {
     public var name: String
-    /// A CSV or JSON Lines file, relative to the pipeline file.
+    /// A CSV or JSON Lines file, or a SQLite database with `query`, relative to the pipeline file.
     public var path: String
+    /// A SQL query, when `path` is a SQLite database.
+    public var query: String?
     public var steps: [PreparationStep]
     /// nil for the first source.
     public var join: JoinSpec?
 
-    public init(name: String, path: String, steps: [PreparationStep] = [], join: JoinSpec? = nil) {
+    public init(name: String, path: String, query: String? = nil, steps: [PreparationStep] = [], join: JoinSpec? = nil) {
         self.name = name
         self.path = path
+        self.query = query
         self.steps = steps
         self.join = join
     }

@@ -1,6 +1,7 @@
 import Foundation
 import MLCycleData
 import MLCyclePrep
+import MLCycleSources
 import Yams
 
 /// Problems found in a YAML spec, all at once, each with its line and field path.
@@ -93,7 +94,7 @@ final class SpecReader {
 /// ```yaml
 /// sources:                       # optional: without it, the table given with --data is prepared
 ///   - name: sales
-///     path: sales.csv            # relative to this file; .csv or .jsonl
+///     path: sales.csv            # relative to this file; .csv or .jsonl, or a SQLite file with query: "SELECT …"
 ///     steps:
 ///       - drop_duplicates: [address, sale_date]
 ///       - text: {columns: [address], trim: true, case: lower, words: {st: street, "st.": street}}
@@ -114,6 +115,12 @@ final class SpecReader {
 /// split: {method: random, test: 0.2, validation: 0, seed: 42}   # stratified/time/group need column:
 /// ```
 public enum PipelineFile {
+    /// Reads CSV, JSON Lines and SQLite-query sources (the reader `mlcycle prepare` and `mlcycle run` use).
+    public static let sourceReader: PreparationRun.SourceReader = { source, path in
+        if let query = source.query { return try SQLiteSource.read(database: path, query: query) }
+        return try PreparationRun.fileReader(source, path)
+    }
+
     public static func load(path: String) throws -> PreparationSpec {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
         return try parse(String(decoding: data, as: UTF8.self), file: path)
@@ -142,7 +149,7 @@ public enum PipelineFile {
             if case .sequence(let seq) = sources {
                 for (i, node) in seq.enumerated() {
                     let path = "\(prefix)sources[\(i)]"
-                    guard let m = r.mapping(node, path, allowed: ["name", "path", "steps", "join"]) else { continue }
+                    guard let m = r.mapping(node, path, allowed: ["name", "path", "query", "steps", "join"]) else { continue }
                     let name = r.string(m["name"], "\(path).name") ?? "source\(i + 1)"
                     guard let file = r.required(r.string(m["path"], "\(path).path"), m["path"], "\(path).path", "the file to read") else { continue }
                     var join: JoinSpec?
@@ -155,7 +162,8 @@ public enum PipelineFile {
                         if !["left", "inner"].contains(kind) { r.problem(j["kind"], "\(path).join.kind", "expected left or inner") }
                         join = JoinSpec(keys: keys, kind: kind)
                     }
-                    spec.sources.append(SourceSpec(name: name, path: file, steps: steps(m["steps"], "\(path).steps", r), join: join))
+                    spec.sources.append(SourceSpec(name: name, path: file, query: r.string(m["query"], "\(path).query"),
+                                                   steps: steps(m["steps"], "\(path).steps", r), join: join))
                 }
             } else {
                 r.problem(sources, "\(prefix)sources", "expected a list of sources")

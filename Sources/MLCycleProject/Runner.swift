@@ -143,10 +143,10 @@ public final class Runner {
         let target = spec.problem.target
 
         // collect: read and merge the sources.
-        let sourceHashes = try spec.preparation.sources.map { try Self.fileHash(path($0.path)) }
+        let sourceHashes = try spec.preparation.sources.map { try Self.fileHash(path($0.path)) + ($0.query ?? "") }
         let collected = try stage(.collect, inputs: sourceHashes + [Self.stable(spec.preparation.sources)],
                                   detail: { "\($0["rows"] ?? "?") rows, dataset \($0["fingerprint"]?.prefix(12) ?? "?")" }) { run in
-            let t = try PreparationRun.collect(spec.preparation, directory: directory, main: nil)
+            let t = try PreparationRun.collect(spec.preparation, directory: directory, main: nil, reader: PipelineFile.sourceReader)
             let fingerprint = t.fingerprint()
             try store.recordDataset(DatasetSnapshot(fingerprint: fingerprint, rows: t.rowCount, schema: t.schema.map { "\($0.name):\($0.type)" },
                                                     sources: spec.preparation.sources.map { "\($0.name): \($0.path)" }))
@@ -165,7 +165,7 @@ public final class Runner {
                 let checked: Table
                 if name == "merged" { checked = merged } else {
                     guard let source = spec.preparation.sources.first(where: { $0.name == name }) else { continue }
-                    checked = try CSVReader.read(path: path(source.path))
+                    checked = try PipelineFile.sourceReader(source, path(source.path))
                 }
                 let report = Validator.validate(checked, rules: try RuleFile.load(path: path(file)))
                 rules += report.results.count

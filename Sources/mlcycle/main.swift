@@ -406,7 +406,7 @@ struct Prepare: ParsableCommand {
             guard let pipeline else { throw ValidationError("name a pipeline file with --pipeline (or a fitted one with --apply)") }
             let spec = try PipelineFile.load(path: pipeline)
             let directory = (pipeline as NSString).deletingLastPathComponent
-            let result = try PreparationRun.run(spec, directory: directory.isEmpty ? "." : directory, main: main, target: target)
+            let result = try PreparationRun.run(spec, directory: directory.isEmpty ? "." : directory, main: main, target: target, reader: PipelineFile.sourceReader)
             try emit(Data(CSVWriter.string(result.table).utf8), to: out)
             if let fitted { try emit(try result.pipeline.jsonData(), to: fitted) }
             if out != "-" {
@@ -751,6 +751,7 @@ struct Promote: ParsableCommand {
     @Option(help: "The alias.") var to = "champion"
     @Option(help: "Why (kept in the audit log).") var reason: String
     @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Write {name, alias, version} as JSON to this file ('-' for standard output).") var json: String?
 
     func run() throws {
         try runReportingErrors {
@@ -758,7 +759,8 @@ struct Promote: ParsableCommand {
             let v = try resolveModel(reference, in: store)
             guard v.gatesPassed else { throw StoreError.invalid("\(v.name) v\(v.version) failed its gates and cannot be promoted: \(v.gates.filter { $0.hasPrefix("failed") }.joined(separator: "; "))") }
             try store.setAlias(v.name, alias: to, version: v.version, actor: ProcessInfo.processInfo.environment["USER"] ?? "mlcycle", action: "promote", reason: reason)
-            print("\(v.name) \(to) → v\(v.version)")
+            if let json { try emit(try encodeJSON(AliasMove(name: v.name, alias: to, version: v.version)), to: json) }
+            if json != "-" { print("\(v.name) \(to) → v\(v.version)") }
         }
     }
 }
@@ -769,6 +771,7 @@ struct Rollback: ParsableCommand {
     @Option(help: "The alias.") var alias = "champion"
     @Option(help: "Why (kept in the audit log).") var reason = "rollback"
     @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Write {name, alias, version} as JSON to this file ('-' for standard output).") var json: String?
 
     func run() throws {
         try runReportingErrors {
@@ -777,7 +780,8 @@ struct Rollback: ParsableCommand {
                 throw StoreError.invalid("\(name)@\(alias) has no earlier version to go back to")
             }
             try store.setAlias(name, alias: alias, version: previous, actor: ProcessInfo.processInfo.environment["USER"] ?? "mlcycle", action: "rollback", reason: reason)
-            print("\(name) \(alias) → v\(previous)")
+            if let json { try emit(try encodeJSON(AliasMove(name: name, alias: alias, version: previous)), to: json) }
+            if json != "-" { print("\(name) \(alias) → v\(previous)") }
         }
     }
 }
@@ -811,6 +815,7 @@ struct Report: ParsableCommand {
     @Argument(help: "NAME[@ALIAS|:VERSION].") var reference: String
     @Option(help: "The HTML file to write.") var html: String
     @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Write the version's evaluation as JSON to this file ('-' for standard output).") var json: String?
 
     func run() throws {
         try runReportingErrors {
@@ -819,7 +824,8 @@ struct Report: ParsableCommand {
             let bundle = try ModelBundle.decode(try store.artifact(v.bundle), path: "\(v.name) v\(v.version)")
             guard let evaluation = bundle.evaluation else { throw StoreError.invalid("\(v.name) v\(v.version) has no evaluation in its bundle") }
             try emit(Data(EvaluationReportPage.html(evaluation, title: "\(v.name) v\(v.version)").utf8), to: html)
-            if html != "-" { print("report of \(v.name) v\(v.version) → \(html)") }
+            if let json { try emit(try encodeJSON(evaluation), to: json) }
+            if html != "-" && json != "-" { print("report of \(v.name) v\(v.version) → \(html)") }
         }
     }
 }
@@ -836,4 +842,12 @@ struct Init: ParsableCommand {
             print("wrote \(written.joined(separator: ", ")) in \(directory); next: mlcycle run \(directory)")
         }
     }
+}
+
+
+/// What promote and rollback print with --json.
+struct AliasMove: Encodable {
+    var name: String
+    var alias: String
+    var version: Int
 }

@@ -4,6 +4,7 @@ import MLCycleData
 @testable import MLCycleProject
 @testable import MLCycleStore
 import MLCycleEvaluate
+import GRDB
 
 /// A small project in a temporary folder: price = 100 + 50 · size (± 2 %), with a linear baseline and a gbdt.
 func smallProject(gates: [String] = ["within_10pct >= 0.9"], autoPromote: Bool = true) throws -> String {
@@ -115,5 +116,23 @@ func smallProject(gates: [String] = ["within_10pct >= 0.9"], autoPromote: Bool =
         let gate = try #require(second.gates.first { $0.rule == "mape <= champion + 0.01" })
         #expect(gate.value == comparison.candidate)
         #expect(second.alias == (second.passed == true ? "challenger" : nil))
+    }
+
+    @Test func aSourceCanBeASQLiteQuery() throws {
+        let dir = try smallProject()
+        let queue = try DatabaseQueue(path: "\(dir)/extra.sqlite")
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE kinds (kind TEXT, premium REAL); INSERT INTO kinds VALUES ('a', 1.5), ('b', 1.0), ('c', 9.0)")
+        }
+        let path = "\(dir)/mlcycle.yaml"
+        try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "  - {name: houses, path: houses.csv}", with: """
+          - {name: houses, path: houses.csv}
+          - {name: kinds, path: extra.sqlite, query: "SELECT kind, premium FROM kinds WHERE premium < 5", join: {on: [kind], kind: left}}
+        """).write(toFile: path, atomically: true, encoding: .utf8)
+        let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
+        let summary = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
+        let fingerprint = try #require(summary.registered?.datasets.first)
+        let snapshot = try #require(try store.dataset(fingerprint: fingerprint))
+        #expect(snapshot.schema.contains("premium:float64") && snapshot.sources.contains("kinds: extra.sqlite"))
     }
 }
