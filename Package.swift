@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
     ],
     targets: [
         // Core: pure Swift, no server, database or YAML package (DESIGN.md, "Rules of the house").
@@ -27,7 +28,10 @@ let package = Package(
         .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleQuality"]),
         .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate"]),
         // Integrations: the only targets that may import a database driver, a server or a YAML parser.
-        // MLCycleServe (Hummingbird) joins when its issue is built; PostgreSQL (postgres-nio) with the team store.
+        // The model server (Hummingbird 2); PostgreSQL (postgres-nio) comes with the team store.
+        .target(name: "MLCycleServe", dependencies: [
+            "MLCycleData", "MLCycleEvaluate", "MLCycleStore", .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .target(name: "MLCycleStore", dependencies: [
             "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -43,13 +47,17 @@ let package = Package(
         .executableTarget(name: "mlcycle", dependencies: [
             "CMallocTuning",
             "MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleSources", "MLCycleProject",
-            "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore",
+            "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore", "MLCycleServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MLCycleDataTests", dependencies: ["MLCycleData", "MLCycleSources"]),
         .testTarget(name: "MLCycleQualityTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleProject"]),
         .testTarget(name: "MLCycleLearnTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate"]),
         .testTarget(name: "MLCycleEvaluateTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleProject", "MLCycleReport"]),
+        .testTarget(name: "MLCycleServeTests", dependencies: [
+            "MLCycleData", "MLCycleEvaluate", "MLCycleStore", "MLCycleServe", "MLCycleProject",
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "MLCycleStoreTests", dependencies: ["MLCycleData", "MLCycleStore"]),
         .testTarget(name: "MLCyclePrepTests", dependencies: ["MLCycleData", "MLCyclePrep", "MLCycleProject"]),
         .testTarget(name: "MLCycleProjectTests", dependencies: [

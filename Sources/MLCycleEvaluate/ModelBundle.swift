@@ -109,7 +109,7 @@ public struct ModelBundle: Codable, Sendable {
     }
 
     /// Whether a column is read by a step that runs at serving time (filters without a flag do not run there).
-    func pipelineNeeds(_ column: String) -> Bool {
+    public func pipelineNeeds(_ column: String) -> Bool {
         if model.task != .clustering, let schema = try? model.model().schema, schema.features.contains(where: { $0.name == column }) { return true }
         for step in pipeline.steps {
             switch step {

@@ -10,15 +10,20 @@ import MLCycleQuality
 import MLCycleReport
 import MLCycleSources
 import MLCycleStore
+import MLCycleServe
 
 /// The mlcycle command line: thin commands over the libraries.
 @main
-struct MLCycle: ParsableCommand {
-    static func main() {
+struct MLCycle: AsyncParsableCommand {
+    static func main() async {
         mlcycle_keep_freed_memory()
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             exit(withError: error)
         }
@@ -29,7 +34,7 @@ struct MLCycle: ParsableCommand {
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: "0.1.0",
         subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Evaluate.self, Tune.self,
-                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self]
+                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self, Serve.self]
     )
 }
 
@@ -850,4 +855,36 @@ struct AliasMove: Encodable {
     var name: String
     var alias: String
     var version: Int
+}
+
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve registered models (by alias, default champion) or one bundle over HTTP: /v1/models/{name}/predict, /health, /ready, /metrics.")
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: "A model to serve, NAME or NAME@ALIAS (repeatable; default: every registered model's champion).")
+    var model: [String] = []
+
+    @Option(help: "Serve this bundle file instead of the store's models.")
+    var bundle: String?
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on.")
+    var port = 8080
+
+    func run() async throws {
+        let catalog: ModelCatalog
+        do {
+            catalog = try bundle.map { try ModelCatalog(bundlePath: $0) } ?? ModelCatalog(store: try storeOptions.open(), models: ModelCatalog.aliases(model))
+        } catch {
+            FileHandle.standardError.write(Data("mlcycle: error: \((error as? LocalizedError)?.errorDescription ?? String(describing: error))\n".utf8))
+            throw ExitCode(2)
+        }
+        print("serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)")
+        try await ModelServer(catalog: catalog).run(host: host, port: port)
+    }
 }

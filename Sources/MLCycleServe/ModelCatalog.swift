@@ -1,0 +1,77 @@
+import Foundation
+import MLCycleData
+import MLCycleEvaluate
+import MLCycleStore
+
+/// The models a server answers for, resolved at request time: a bundle file served under its name, or registered
+/// models whose alias (default `champion`) is looked up in the store on every request — a promotion or rollback
+/// takes effect on the next request, with no restart. Bundles are decoded once per content hash and kept.
+public final class ModelCatalog: @unchecked Sendable {
+    /// A model ready to answer: its bundle and the version that answers.
+    public struct Resolved: Sendable {
+        public var name: String
+        /// "v3" for a registered version, "bundle" for a file.
+        public var version: String
+        public var bundle: ModelBundle
+    }
+
+    enum Source {
+        case bundles([String: ModelBundle])
+        case store(any Store, models: [String: String])
+    }
+
+    let source: Source
+    private let lock = NSLock()
+    private var decoded = [String: ModelBundle]()
+
+    /// Serves one bundle file under its own name.
+    public init(bundlePath: String) throws {
+        guard let data = FileManager.default.contents(atPath: bundlePath) else { throw DataError.fileNotFound(path: bundlePath) }
+        let bundle = try ModelBundle.decode(data, path: bundlePath)
+        source = .bundles([bundle.name: bundle])
+    }
+
+    /// Serves registered models: `models` maps a name to the alias to follow (`champion` when given as NAME).
+    public init(store: any Store, models: [String: String]) {
+        source = .store(store, models: models)
+    }
+
+    /// Parses `NAME` or `NAME@ALIAS` arguments.
+    public static func aliases(_ arguments: [String]) -> [String: String] {
+        var out = [String: String]()
+        for a in arguments {
+            let parts = a.split(separator: "@", maxSplits: 1).map(String.init)
+            out[parts[0]] = parts.count > 1 ? parts[1] : "champion"
+        }
+        return out
+    }
+
+    /// The names served.
+    public func names() throws -> [String] {
+        switch source {
+        case .bundles(let b): return b.keys.sorted()
+        case .store(let store, let models): return models.isEmpty ? try store.modelNames() : models.keys.sorted()
+        }
+    }
+
+    /// The model answering for `name` now, or nil if there is none (unknown name, or no version under the alias).
+    public func resolve(_ name: String) throws -> Resolved? {
+        switch source {
+        case .bundles(let b):
+            return b[name].map { Resolved(name: name, version: "bundle", bundle: $0) }
+        case .store(let store, let models):
+            guard models.isEmpty || models[name] != nil else { return nil }
+            let alias = models[name] ?? "champion"
+            guard let v = try store.aliases(name)[alias], let version = try store.modelVersion(name, version: v) else { return nil }
+            lock.lock()
+            let cached = decoded[version.bundle]
+            lock.unlock()
+            if let cached { return Resolved(name: name, version: "v\(version.version)", bundle: cached) }
+            let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(name) v\(version.version)")
+            lock.lock()
+            decoded[version.bundle] = bundle
+            lock.unlock()
+            return Resolved(name: name, version: "v\(version.version)", bundle: bundle)
+        }
+    }
+}

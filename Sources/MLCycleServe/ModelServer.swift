@@ -1,0 +1,179 @@
+import Foundation
+import Hummingbird
+import MLCycleData
+import MLCycleEvaluate
+import NIOCore
+
+/// Request counts and latencies, exposed at `/metrics` in Prometheus' text format.
+public final class ServerMetrics: @unchecked Sendable {
+    /// Latency histogram bucket bounds, in seconds.
+    static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+    private let lock = NSLock()
+    private var requests = [String: Int]()        // "model|version|code"
+    private var latency = [String: [Int]]()         // "model|version" → counts per bucket (+Inf last)
+    private var latencySum = [String: Double]()
+    private var rows = [String: Int]()
+
+    func record(model: String, version: String, code: Int, seconds: Double, rows n: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        requests["\(model)|\(version)|\(code)", default: 0] += 1
+        let key = "\(model)|\(version)"
+        var counts = latency[key] ?? [Int](repeating: 0, count: Self.buckets.count + 1)
+        counts[Self.buckets.firstIndex { seconds <= $0 } ?? Self.buckets.count] += 1
+        latency[key] = counts
+        latencySum[key, default: 0] += seconds
+        rows[key, default: 0] += n
+    }
+
+    /// Prometheus exposition text.
+    public func text() -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        func labels(_ key: String, _ names: [String]) -> String {
+            zip(names, key.split(separator: "|", omittingEmptySubsequences: false)).map { "\($0)=\"\(escape(String($1)))\"" }.joined(separator: ",")
+        }
+        var out = "# HELP mlcycle_requests_total Prediction requests by model, version and HTTP status.\n# TYPE mlcycle_requests_total counter\n"
+        for (k, v) in requests.sorted(by: { $0.key < $1.key }) { out += "mlcycle_requests_total{\(labels(k, ["model", "version", "code"]))} \(v)\n" }
+        out += "# HELP mlcycle_predicted_rows_total Rows scored.\n# TYPE mlcycle_predicted_rows_total counter\n"
+        for (k, v) in rows.sorted(by: { $0.key < $1.key }) { out += "mlcycle_predicted_rows_total{\(labels(k, ["model", "version"]))} \(v)\n" }
+        out += "# HELP mlcycle_request_duration_seconds Time to answer a prediction request.\n# TYPE mlcycle_request_duration_seconds histogram\n"
+        for (k, counts) in latency.sorted(by: { $0.key < $1.key }) {
+            let l = labels(k, ["model", "version"])
+            var cumulative = 0
+            for (i, bound) in Self.buckets.enumerated() {
+                cumulative += counts[i]
+                out += "mlcycle_request_duration_seconds_bucket{\(l),le=\"\(bound)\"} \(cumulative)\n"
+            }
+            cumulative += counts[Self.buckets.count]
+            out += "mlcycle_request_duration_seconds_bucket{\(l),le=\"+Inf\"} \(cumulative)\n"
+            out += "mlcycle_request_duration_seconds_sum{\(l)} \(latencySum[k] ?? 0)\n"
+            out += "mlcycle_request_duration_seconds_count{\(l)} \(cumulative)\n"
+        }
+        return out
+    }
+
+    func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
+
+/// The HTTP model server: native JSON and CSV prediction, model listing, health, readiness and metrics.
+public struct ModelServer: Sendable {
+    public let catalog: ModelCatalog
+    public let metrics = ServerMetrics()
+    /// Larger request bodies are refused with 413.
+    public var maxBodyBytes = 16 << 20
+
+    public init(catalog: ModelCatalog) { self.catalog = catalog }
+
+    static func json(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return bytes(data, status: status, type: "application/json")
+    }
+
+    static func bytes(_ data: Data, status: HTTPResponse.Status = .ok, type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func error(_ e: RequestError) -> Response {
+        bytes(e.json, status: HTTPResponse.Status(code: e.status), type: "application/json")
+    }
+
+    /// The router with every endpoint.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        let catalog = self.catalog, metrics = self.metrics, limit = maxBodyBytes
+        router.get("health") { _, _ in Self.json(["status": "ok"]) }
+        router.get("ready") { _, _ -> Response in
+            let names = (try? catalog.names()) ?? []
+            let ready = names.compactMap { try? catalog.resolve($0) }
+            return ready.isEmpty ? Self.json(["status": "no model loaded", "models": names], status: .serviceUnavailable)
+                                 : Self.json(["status": "ready", "models": ready.map { "\($0.name) \($0.version)" }])
+        }
+        router.get("metrics") { _, _ in Self.bytes(Data(metrics.text().utf8), type: "text/plain; version=0.0.4") }
+        router.get("v1/models") { _, _ -> Response in
+            var list = [[String: Any]]()
+            for name in try catalog.names() {
+                guard let m = try catalog.resolve(name) else { continue }
+                list.append(["name": name, "version": m.version, "task": m.bundle.task.rawValue, "target": m.bundle.target])
+            }
+            return Self.json(["models": list])
+        }
+        router.get("v1/models/:name") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            guard let m = try catalog.resolve(name) else { return Self.error(RequestError(status: 404, "no model called '\(name)'")) }
+            return Self.json(Self.describe(m))
+        }
+        router.post("v1/models/:name/predict") { request, context -> Response in
+            let started = Date()
+            let name = try context.parameters.require("name")
+            guard let m = try catalog.resolve(name) else {
+                metrics.record(model: name, version: "-", code: 404, seconds: Date().timeIntervalSince(started), rows: 0)
+                return Self.error(RequestError(status: 404, "no model called '\(name)' (served: \((try? catalog.names())?.joined(separator: ", ") ?? ""))"))
+            }
+            var request = request
+            let body: ByteBuffer
+            do { body = try await request.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
+                metrics.record(model: name, version: m.version, code: 413, seconds: Date().timeIntervalSince(started), rows: 0)
+                return Self.error(RequestError(status: 413, "the request body is larger than \(limit >> 20) MB; send fewer rows per request"))
+            }
+            let csv = request.headers[.contentType]?.hasPrefix("text/csv") == true
+            do {
+                let table: Table
+                if csv {
+                    table = try RowDecoder.table(fromCSV: String(buffer: body), bundle: m.bundle)
+                } else {
+                    table = try RowDecoder.table(try RowDecoder.rows(fromJSON: Data(buffer: body)), bundle: m.bundle)
+                }
+                let scored = try m.bundle.score(table)
+                let response = csv ? Self.bytes(Data(Self.csv(scored, version: m.version).utf8), type: "text/csv")
+                                   : Self.json(["model": name, "model_version": m.version, "predictions": scored.map { Self.row($0, version: m.version) }])
+                metrics.record(model: name, version: m.version, code: 200, seconds: Date().timeIntervalSince(started), rows: table.rowCount)
+                return response
+            } catch let e as RequestError {
+                metrics.record(model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
+                return Self.error(e)
+            } catch {
+                // A pipeline or model refusing the rows (a missing column, a wrong type): the client's to fix.
+                metrics.record(model: name, version: m.version, code: 400, seconds: Date().timeIntervalSince(started), rows: 0)
+                return Self.error(RequestError(error.localizedDescription))
+            }
+        }
+        return router
+    }
+
+    static func describe(_ m: ModelCatalog.Resolved) -> [String: Any] {
+        var o: [String: Any] = ["name": m.name, "version": m.version, "task": m.bundle.task.rawValue, "target": m.bundle.target,
+                                "inputs": m.bundle.inputSchema.map { ["name": $0.name, "type": $0.type.rawValue] },
+                                "scope": m.bundle.scope, "lineage": ["datasets": m.bundle.lineage.datasets, "created": m.bundle.lineage.created]]
+        if let e = m.bundle.evaluation { o["metrics"] = e.metrics }
+        return o
+    }
+
+    static func row(_ s: ModelBundle.Scored, version: String) -> [String: Any] {
+        var o: [String: Any] = ["id": UUID().uuidString.lowercased(), "status": s.status, "model_version": version]
+        if let v = s.value { o["prediction"] = v } else if let p = s.prediction { o["prediction"] = p } else { o["prediction"] = NSNull() }
+        if let r = s.range { o["range"] = r }
+        if !s.probabilities.isEmpty { o["probabilities"] = s.probabilities }
+        if !s.reasons.isEmpty { o["reasons"] = s.reasons }
+        return o
+    }
+
+    static func csv(_ scored: [ModelBundle.Scored], version: String) -> String {
+        var out = "prediction,lower,upper,status,model_version\n"
+        for s in scored {
+            let p = s.value.map { formatDouble($0) } ?? s.prediction ?? ""
+            out += "\(p),\(s.range.map { formatDouble($0[0]) } ?? ""),\(s.range.map { formatDouble($0[1]) } ?? ""),\(s.status),\(version)\n"
+        }
+        return out
+    }
+
+    /// Runs the server until the process is stopped.
+    public func run(host: String, port: Int) async throws {
+        let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port)))
+        try await app.runService()
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import MLCycleData
+import MLCycleEvaluate
+import MLCycleProject
+import MLCycleStore
+import Testing
+@testable import MLCycleServe
+
+/// A registered model to serve: price = 100 + 50 · size (± 2 %) for kinds a and b, scope `size between 1 and 10`.
+func servedProject() throws -> (store: SQLiteStore, dir: String) {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-serve-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    var rng = SeededGenerator(seed: 5)
+    var csv = "id,size,kind,price\n"
+    for i in 0..<300 {
+        let size = 1 + Double(rng.next(upperBound: 900)) / 100
+        let noise = 1 + (Double(rng.next(upperBound: 41)) - 20) / 1000
+        csv += "\(i),\(size),\(i % 3 == 0 ? "a" : "b"),\(((100 + 50 * size) * noise * 100).rounded() / 100)\n"
+    }
+    try csv.write(toFile: "\(dir)/houses.csv", atomically: true, encoding: .utf8)
+    try """
+    problem: {name: small, task: regression, target: price, scope: ["size between 1 and 10"]}
+    sources: [{name: houses, path: houses.csv}]
+    preparation: [{drop: [id]}]       # requests need not send what training dropped
+    split: {method: random, test: 0.25, seed: 1}
+    candidates: [{name: gbdt, learner: gbdt, params: {n_estimators: 60}}]
+    evaluation: {range: 0.9, gates: ["mape <= 0.5"]}
+    """.write(toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
+    let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
+    _ = try Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store).run()
+    return (store, dir)
+}
+
+func body(_ s: String) -> ByteBuffer { ByteBuffer(string: s) }
+
+func object(_ response: TestResponse) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
+}
+
+@Suite struct ServerTests {
+    @Test func predictionsHealthModelsAndMetrics() async throws {
+        let (store, _) = try servedProject()
+        let server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
+        let app = Application(router: server.router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/ready", method: .get) { r in
+                #expect(r.status == .ok)
+                let o = try object(r)
+                #expect(o["models"] as? [String] == ["small v1"])
+            }
+            try await client.execute(uri: "/v1/models/small", method: .get) { r in
+                let o = try object(r)
+                #expect(o["version"] as? String == "v1" && (o["inputs"] as? [[String: Any]])?.map { $0["name"] as? String } == ["id", "size", "kind"])
+            }
+            let records = #"{"records": [{"size": 5, "kind": "a"}, {"size": 8.5, "kind": "b"}, {"size": 40, "kind": "a"}]}"#
+            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(records)) { r in
+                #expect(r.status == .ok)
+                let predictions = try #require(try object(r)["predictions"] as? [[String: Any]])
+                #expect(predictions.count == 3)
+                let first = predictions[0]
+                #expect(first["status"] as? String == "ok" && first["model_version"] as? String == "v1" && (first["id"] as? String)?.count == 36)
+                #expect(abs((first["prediction"] as? Double ?? 0) - 350) < 25)
+                let range = try #require(first["range"] as? [Double])
+                #expect(range[0] < 350 && range[1] > 350)
+                // Outside the project's scope: no guess, the reason instead.
+                #expect(predictions[2]["status"] as? String == "unavailable")
+                #expect((predictions[2]["reasons"] as? [String])?.first?.contains("outside scope") == true)
+            }
+            // Columnar form and CSV give the same answers.
+            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"columns": ["size", "kind"], "data": [[5, "a"]]}"#)) { r in
+                let p = try #require(try object(r)["predictions"] as? [[String: Any]])
+                #expect(abs((p[0]["prediction"] as? Double ?? 0) - 350) < 25)
+            }
+            var csvHeaders = HTTPFields()
+            csvHeaders[.contentType] = "text/csv"
+            try await client.execute(uri: "/v1/models/small/predict", method: .post, headers: csvHeaders, body: body("size,kind\n5,a\n")) { r in
+                #expect(r.status == .ok && r.headers[.contentType] == "text/csv")
+                #expect(String(buffer: r.body).hasPrefix("prediction,lower,upper,status,model_version\n"))
+            }
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                let text = String(buffer: r.body)
+                #expect(text.contains(#"mlcycle_requests_total{model="small",version="v1",code="200"} 3"#), "\(text)")
+                #expect(text.contains(#"mlcycle_request_duration_seconds_count{model="small",version="v1"} 3"#))
+            }
+        }
+    }
+
+    @Test func badRequestsAreClear4xxAndNeverCrash() async throws {
+        let (store, _) = try servedProject()
+        var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
+        server.maxBodyBytes = 2000
+        let app = Application(router: server.router())
+        try await app.test(.router) { client in
+            func expect(_ payload: String, _ status: HTTPResponse.Status, field: String? = nil, row: Int? = nil, contains text: String,
+                        sourceLocation: SourceLocation = #_sourceLocation) async throws {
+                try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(payload)) { r in
+                    #expect(r.status == status, "\(payload) → \(r.status)", sourceLocation: sourceLocation)
+                    let o = try object(r)
+                    #expect((o["error"] as? String)?.contains(text) == true, "\(o)", sourceLocation: sourceLocation)
+                    if let field { #expect(o["field"] as? String == field, sourceLocation: sourceLocation) }
+                    if let row { #expect(o["row"] as? Int == row, sourceLocation: sourceLocation) }
+                }
+            }
+            try await expect("not json", .badRequest, contains: "not valid JSON")
+            try await expect(#"{"rows": []}"#, .badRequest, contains: "records")
+            try await expect(#"{"records": [{"size": 5, "kind": "a", "colour": "red"}]}"#, .badRequest, field: "colour", row: 0, contains: "unknown column")
+            try await expect(#"{"records": [{"kind": "a"}]}"#, .badRequest, field: "size", contains: "missing column")
+            try await expect(#"{"records": [{"size": 5, "kind": "a"}, {"size": "five", "kind": "b"}]}"#, .badRequest, field: "size", row: 1, contains: "must be a number")
+            try await expect(#"{"records": [{"size": true, "kind": "a"}]}"#, .badRequest, field: "size", row: 0, contains: "must be a number")
+            try await expect(#"{"records": [{"size": 5, "kind": 3}]}"#, .badRequest, field: "kind", row: 0, contains: "must be text")
+            try await expect(#"{"columns": ["size", "kind"], "data": [[5]]}"#, .badRequest, row: 0, contains: "has 1 values for 2 columns")
+            try await expect(#"{"records": []}"#, .badRequest, contains: "no rows")
+            try await expect(#"{"records": [\#(String(repeating: #"{"size": 5, "kind": "a"},"#, count: 100))]}"#, .contentTooLarge, contains: "larger than")
+            try await client.execute(uri: "/v1/models/nothing/predict", method: .post, body: body("{}")) { #expect($0.status == .notFound) }
+            // A missing value is not an error: the model handles it (or the row is reported unavailable).
+            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [{"size": null, "kind": "a"}]}"#)) { r in
+                #expect(r.status == .ok)
+            }
+        }
+    }
+
+    @Test func aPromotionIsPickedUpWithoutARestart() async throws {
+        let (store, dir) = try servedProject()
+        let server = ModelServer(catalog: ModelCatalog(store: store, models: ["small": "champion"]))
+        let app = Application(router: server.router())
+        // A second version from another split, promoted while the server runs.
+        let path = "\(dir)/mlcycle.yaml"
+        try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "seed: 1}", with: "seed: 2}").write(toFile: path, atomically: true, encoding: .utf8)
+        try await app.test(.router) { client in
+            let request = #"{"records": [{"size": 5, "kind": "a"}]}"#
+            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(request)) { r in
+                let o = try object(r)
+                #expect(((o["predictions"] as? [[String: Any]])?.first?["model_version"] as? String) == "v1")
+            }
+            _ = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
+            try store.setAlias("small", alias: "champion", version: 2, actor: "test", action: "promote", reason: "hot swap")
+            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(request)) { r in
+                let o = try object(r)
+                #expect(((o["predictions"] as? [[String: Any]])?.first?["model_version"] as? String) == "v2")
+            }
+        }
+    }
+}
