@@ -142,7 +142,122 @@ public struct ModelServer: Sendable {
                 return Self.error(RequestError(error.localizedDescription))
             }
         }
+        compatibility(router)
         return router
+    }
+
+    /// Scores rows for a resolved model; the rows come from any of the request shapes.
+    func score(_ m: ModelCatalog.Resolved, rows: () throws -> Table, started: Date) throws -> [ModelBundle.Scored] {
+        do {
+            let table = try rows()
+            let scored = try m.bundle.score(table)
+            metrics.record(model: m.name, version: m.version, code: 200, seconds: Date().timeIntervalSince(started), rows: table.rowCount)
+            return scored
+        } catch let e as RequestError {
+            metrics.record(model: m.name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
+            throw e
+        } catch {
+            metrics.record(model: m.name, version: m.version, code: 400, seconds: Date().timeIntervalSince(started), rows: 0)
+            throw RequestError(error.localizedDescription)
+        }
+    }
+
+    /// The request shapes clients of other servers already send: MLflow's scoring protocol (`/invocations`,
+    /// `/ping`, `/version`) for the first served model, and the Open Inference Protocol v2 (`/v2/...`).
+    func compatibility(_ router: Router<BasicRequestContext>) {
+        let catalog = self.catalog, limit = maxBodyBytes
+        let server = self
+        @Sendable func body(_ request: Request) async throws -> ByteBuffer {
+            var request = request
+            do { return try await request.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
+                throw RequestError(status: 413, "the request body is larger than \(limit >> 20) MB; send fewer rows per request")
+            }
+        }
+        // MLflow: the first served model answers.
+        router.get("ping") { _, _ in Self.bytes(Data("\n".utf8), type: "application/json") }
+        router.get("version") { _, _ in Self.bytes(Data("mlcycle 0.1.0".utf8), type: "text/plain") }
+        router.post("invocations") { request, _ -> Response in
+            let started = Date()
+            do {
+                guard let name = try catalog.names().first, let m = try catalog.resolve(name) else {
+                    throw RequestError(status: 503, "no model is loaded")
+                }
+                let data = try await body(request)
+                let csv = request.headers[.contentType]?.hasPrefix("text/csv") == true
+                let scored = try server.score(m, rows: {
+                    csv ? try RowDecoder.table(fromCSV: String(buffer: data), bundle: m.bundle)
+                        : try RowDecoder.table(try RowDecoder.rows(fromJSON: Data(buffer: data)), bundle: m.bundle)
+                }, started: started)
+                return Self.json(["predictions": scored.map { s -> Any in s.value ?? s.prediction.map { $0 as Any } ?? NSNull() }])
+            } catch let e as RequestError {
+                return Self.error(e)
+            }
+        }
+        // Open Inference Protocol v2.
+        router.get("v2/health/live") { _, _ in Self.json(["live": true]) }
+        router.get("v2/health/ready") { _, _ -> Response in
+            let ready = ((try? catalog.names()) ?? []).contains { (try? catalog.resolve($0)) != nil }
+            return Self.json(["ready": ready], status: ready ? .ok : .serviceUnavailable)
+        }
+        router.get("v2/models/:name") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            guard let m = try catalog.resolve(name) else { return Self.error(RequestError(status: 404, "no model called '\(name)'")) }
+            return Self.json(["name": name, "versions": [m.version], "platform": "mlcycle",
+                              "inputs": m.bundle.inputSchema.map { ["name": $0.name, "datatype": Self.tensorType($0.type), "shape": [-1]] },
+                              "outputs": [["name": "prediction", "datatype": m.bundle.task == .regression ? "FP64" : "BYTES", "shape": [-1]]]])
+        }
+        router.get("v2/models/:name/ready") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            let ready = (try? catalog.resolve(name)) != nil
+            return Self.json(["name": name, "ready": ready], status: ready ? .ok : .notFound)
+        }
+        router.post("v2/models/:name/infer") { request, context -> Response in
+            let started = Date()
+            do {
+                let name = try context.parameters.require("name")
+                guard let m = try catalog.resolve(name) else { throw RequestError(status: 404, "no model called '\(name)'") }
+                let data = try await body(request)
+                let object = try? JSONSerialization.jsonObject(with: Data(buffer: data))
+                guard let o = object as? [String: Any], let inputs = o["inputs"] as? [[String: Any]] else {
+                    throw RequestError("give {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}, …]}, one tensor per column", field: "inputs")
+                }
+                var columns = [String: [Any]]()
+                for (i, t) in inputs.enumerated() {
+                    guard let n = t["name"] as? String, let values = t["data"] as? [Any] else {
+                        throw RequestError("input \(i) needs a name and a flat data list", field: "inputs", row: i)
+                    }
+                    columns[n] = values
+                }
+                let scored = try server.score(m, rows: { try RowDecoder.table(try RowDecoder.columns(Array(columns.keys), columns), bundle: m.bundle) }, started: started)
+                let regression = m.bundle.task == .regression
+                var outputs: [[String: Any]] = [["name": "prediction", "shape": [scored.count], "datatype": regression ? "FP64" : "BYTES",
+                                                 "data": scored.map { s -> Any in regression ? (s.value ?? Double.nan) : (s.prediction ?? "") }],
+                                                ["name": "status", "shape": [scored.count], "datatype": "BYTES", "data": scored.map(\.status)]]
+                if scored.contains(where: { $0.range != nil }) {
+                    outputs.append(["name": "range", "shape": [scored.count, 2], "datatype": "FP64", "data": scored.flatMap { $0.range ?? [Double.nan, Double.nan] }])
+                }
+                // JSON has no NaN: an unavailable row's number is null.
+                let cleaned = outputs.map { o -> [String: Any] in
+                    var o = o
+                    if let d = o["data"] as? [Double] { o["data"] = d.map { $0.isFinite ? $0 as Any : NSNull() } }
+                    return o
+                }
+                var response: [String: Any] = ["model_name": name, "model_version": m.version, "outputs": cleaned]
+                if let id = o["id"] { response["id"] = id }
+                return Self.json(response)
+            } catch let e as RequestError {
+                return Self.error(e)
+            }
+        }
+    }
+
+    static func tensorType(_ t: DataType) -> String {
+        switch t {
+        case .float64: return "FP64"
+        case .int64: return "INT64"
+        case .bool: return "BOOL"
+        case .string, .date, .timestamp: return "BYTES"
+        }
     }
 
     static func describe(_ m: ModelCatalog.Resolved) -> [String: Any] {

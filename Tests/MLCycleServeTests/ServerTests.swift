@@ -143,4 +143,60 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             }
         }
     }
+
+    /// MLflow's scoring protocol with the payloads its documentation gives (pyfunc scoring server, 2.x).
+    @Test func mlflowScoringProtocol() async throws {
+        let (store, _) = try servedProject()
+        let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/ping", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/version", method: .get) { #expect(String(buffer: $0.body).hasPrefix("mlcycle")) }
+            for payload in [#"{"dataframe_split": {"columns": ["size", "kind"], "data": [[5, "a"], [8, "b"]]}}"#,
+                            #"{"dataframe_records": [{"size": 5, "kind": "a"}, {"size": 8, "kind": "b"}]}"#,
+                            #"{"instances": [{"size": 5, "kind": "a"}, {"size": 8, "kind": "b"}]}"#,
+                            #"{"inputs": {"size": [5, 8], "kind": ["a", "b"]}}"#] {
+                try await client.execute(uri: "/invocations", method: .post, body: body(payload)) { r in
+                    #expect(r.status == .ok, "\(payload)")
+                    let o = try object(r)
+                    let p = try #require(o["predictions"] as? [Double], "\(o)")
+                    #expect(p.count == 2 && abs(p[0] - 350) < 25 && abs(p[1] - 500) < 30)
+                }
+            }
+            var csv = HTTPFields()
+            csv[.contentType] = "text/csv"
+            try await client.execute(uri: "/invocations", method: .post, headers: csv, body: body("size,kind\n5,a\n")) { r in
+                let o = try object(r)
+                #expect((o["predictions"] as? [Double])?.count == 1)
+            }
+            try await client.execute(uri: "/invocations", method: .post, body: body(#"{"dataframe_split": {"columns": ["size"], "data": [["x"]]}}"#)) { r in
+                #expect(r.status == .badRequest)
+            }
+        }
+    }
+
+    /// The Open Inference Protocol v2 (KServe / Triton): health, metadata and columnar tensors.
+    @Test func openInferenceProtocolV2() async throws {
+        let (store, _) = try servedProject()
+        let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v2/health/live", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v2/health/ready", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v2/models/small", method: .get) { r in
+                let o = try object(r)
+                #expect(o["versions"] as? [String] == ["v1"] && (o["inputs"] as? [[String: Any]])?.first?["datatype"] as? String == "INT64")
+            }
+            let infer = #"{"id": "42", "inputs": [{"name": "size", "shape": [2], "datatype": "FP64", "data": [5, 8]}, {"name": "kind", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]}]}"#
+            try await client.execute(uri: "/v2/models/small/infer", method: .post, body: body(infer)) { r in
+                #expect(r.status == .ok)
+                let o = try object(r)
+                #expect(o["id"] as? String == "42" && o["model_version"] as? String == "v1")
+                let outputs = try #require(o["outputs"] as? [[String: Any]])
+                let prediction = try #require(outputs.first { $0["name"] as? String == "prediction" })
+                #expect((prediction["data"] as? [Double])?.count == 2 && prediction["shape"] as? [Int] == [2])
+                #expect(outputs.contains { $0["name"] as? String == "range" && $0["shape"] as? [Int] == [2, 2] })
+            }
+            try await client.execute(uri: "/v2/models/small/infer", method: .post, body: body(#"{"inputs": [{"shape": [1]}]}"#)) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/v2/models/none/ready", method: .get) { #expect($0.status == .notFound) }
+        }
+    }
 }
