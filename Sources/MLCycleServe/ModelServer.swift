@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MLCycleData
 import MLCycleEvaluate
+import MLCycleStore
 import NIOCore
 
 /// Request counts and latencies, exposed at `/metrics` in Prometheus' text format.
@@ -62,10 +63,34 @@ public final class ServerMetrics: @unchecked Sendable {
 public struct ModelServer: Sendable {
     public let catalog: ModelCatalog
     public let metrics = ServerMetrics()
+    /// Where predictions are logged and feedback is recorded (nil when serving a bundle without a store).
+    public let log: PredictionLog?
     /// Larger request bodies are refused with 413.
     public var maxBodyBytes = 16 << 20
 
-    public init(catalog: ModelCatalog) { self.catalog = catalog }
+    public init(catalog: ModelCatalog, log: PredictionLog? = nil) {
+        self.catalog = catalog
+        self.log = log
+    }
+
+    /// Queues one log record per scored row (ids as returned to the client).
+    func logRows(_ m: ModelCatalog.Resolved, _ table: Table, _ scored: [ModelBundle.Scored], ids: [String], seconds: Double) {
+        guard let log else { return }
+        let now = Date()
+        var records = [PredictionRecord]()
+        records.reserveCapacity(scored.count)
+        for (r, s) in scored.enumerated() {
+            var inputs = [String: Any]()
+            for c in table.columns where c.isValid(r) {
+                let v = c[r]
+                inputs[c.name] = v.doubleValue.map { $0 as Any } ?? v.description
+            }
+            let json = (try? JSONSerialization.data(withJSONObject: inputs, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            records.append(PredictionRecord(id: ids[r], model: m.name, version: m.version, at: now, latencySeconds: seconds, inputs: json,
+                                            prediction: s.value.map { formatDouble($0) } ?? s.prediction, status: s.status))
+        }
+        log.append(records)
+    }
 
     static func json(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
@@ -85,7 +110,7 @@ public struct ModelServer: Sendable {
     /// The router with every endpoint.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
-        let catalog = self.catalog, metrics = self.metrics, limit = maxBodyBytes
+        let catalog = self.catalog, metrics = self.metrics, limit = maxBodyBytes, server = self
         router.get("health") { _, _ in Self.json(["status": "ok"]) }
         router.get("ready") { _, _ -> Response in
             let names = (try? catalog.names()) ?? []
@@ -93,7 +118,49 @@ public struct ModelServer: Sendable {
             return ready.isEmpty ? Self.json(["status": "no model loaded", "models": names], status: .serviceUnavailable)
                                  : Self.json(["status": "ready", "models": ready.map { "\($0.name) \($0.version)" }])
         }
-        router.get("metrics") { _, _ in Self.bytes(Data(metrics.text().utf8), type: "text/plain; version=0.0.4") }
+        router.get("metrics") { _, _ -> Response in
+            var text = metrics.text()
+            if let log = server.log {
+                let c = log.counts
+                text += "# HELP mlcycle_prediction_log_queue_depth Predictions waiting to be written to the store.\n# TYPE mlcycle_prediction_log_queue_depth gauge\n"
+                text += "mlcycle_prediction_log_queue_depth \(c.depth)\n"
+                text += "# HELP mlcycle_prediction_log_dropped_total Predictions not logged because the queue was full.\n# TYPE mlcycle_prediction_log_dropped_total counter\n"
+                text += "mlcycle_prediction_log_dropped_total \(c.dropped)\n"
+                text += "# HELP mlcycle_prediction_log_written_total Predictions written to the store.\n# TYPE mlcycle_prediction_log_written_total counter\n"
+                text += "mlcycle_prediction_log_written_total \(c.written)\n"
+            }
+            return Self.bytes(Data(text.utf8), type: "text/plain; version=0.0.4")
+        }
+        // Ground truth (or a person's override) for earlier predictions, one or a batch.
+        router.post("v1/feedback") { request, _ -> Response in
+            guard let log = server.log else { return Self.error(RequestError(status: 503, "feedback needs a store: serve with --store")) }
+            var request = request
+            let data: ByteBuffer
+            do { data = try await request.collectBody(upTo: limit) } catch { return Self.error(RequestError(status: 413, "the feedback body is too large")) }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any] else {
+                return Self.error(RequestError("the body must be {\"prediction_id\", \"actual\"} or {\"feedback\": [...]}"))
+            }
+            let items = (object["feedback"] as? [[String: Any]]) ?? [object]
+            var records = [FeedbackRecord]()
+            for (i, item) in items.enumerated() {
+                guard let id = item["prediction_id"] as? String, !id.isEmpty else {
+                    return Self.error(RequestError("feedback \(i) has no prediction_id", field: "prediction_id", row: i))
+                }
+                guard let actual = item["actual"], !(actual is NSNull) else {
+                    return Self.error(RequestError("feedback \(i) has no actual value", field: "actual", row: i))
+                }
+                let source = item["source"] as? String ?? "ground_truth"
+                guard ["ground_truth", "override"].contains(source) else {
+                    return Self.error(RequestError("source must be ground_truth or override", field: "source", row: i))
+                }
+                let text = (actual as? String) ?? (actual as? NSNumber).map { RowDecoder.isBool($0) ? ($0.boolValue ? "true" : "false") : formatDouble($0.doubleValue) } ?? "\(actual)"
+                records.append(FeedbackRecord(predictionID: id, actual: text, source: source))
+            }
+            do { try log.store.recordFeedback(records) } catch {
+                return Self.error(RequestError(status: 503, "the store could not record the feedback: \(error.localizedDescription); retry"))
+            }
+            return Self.json(["recorded": records.count])
+        }
         router.get("v1/models") { _, _ -> Response in
             var list = [[String: Any]]()
             for name in try catalog.names() {
@@ -129,9 +196,13 @@ public struct ModelServer: Sendable {
                     table = try RowDecoder.table(try RowDecoder.rows(fromJSON: Data(buffer: body)), bundle: m.bundle)
                 }
                 let scored = try m.bundle.score(table)
-                let response = csv ? Self.bytes(Data(Self.csv(scored, version: m.version).utf8), type: "text/csv")
-                                   : Self.json(["model": name, "model_version": m.version, "predictions": scored.map { Self.row($0, version: m.version) }])
-                metrics.record(model: name, version: m.version, code: 200, seconds: Date().timeIntervalSince(started), rows: table.rowCount)
+                let ids = scored.map { _ in UUID().uuidString.lowercased() }
+                let response = csv ? Self.bytes(Data(Self.csv(scored, ids: ids, version: m.version).utf8), type: "text/csv")
+                                   : Self.json(["model": name, "model_version": m.version,
+                                                "predictions": zip(scored, ids).map { Self.row($0, id: $1, version: m.version) }])
+                let seconds = Date().timeIntervalSince(started)
+                metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
+                server.logRows(m, table, scored, ids: ids, seconds: seconds)
                 return response
             } catch let e as RequestError {
                 metrics.record(model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
@@ -268,8 +339,8 @@ public struct ModelServer: Sendable {
         return o
     }
 
-    static func row(_ s: ModelBundle.Scored, version: String) -> [String: Any] {
-        var o: [String: Any] = ["id": UUID().uuidString.lowercased(), "status": s.status, "model_version": version]
+    static func row(_ s: ModelBundle.Scored, id: String, version: String) -> [String: Any] {
+        var o: [String: Any] = ["id": id, "status": s.status, "model_version": version]
         if let v = s.value { o["prediction"] = v } else if let p = s.prediction { o["prediction"] = p } else { o["prediction"] = NSNull() }
         if let r = s.range { o["range"] = r }
         if !s.probabilities.isEmpty { o["probabilities"] = s.probabilities }
@@ -277,11 +348,11 @@ public struct ModelServer: Sendable {
         return o
     }
 
-    static func csv(_ scored: [ModelBundle.Scored], version: String) -> String {
-        var out = "prediction,lower,upper,status,model_version\n"
-        for s in scored {
+    static func csv(_ scored: [ModelBundle.Scored], ids: [String], version: String) -> String {
+        var out = "id,prediction,lower,upper,status,model_version\n"
+        for (s, id) in zip(scored, ids) {
             let p = s.value.map { formatDouble($0) } ?? s.prediction ?? ""
-            out += "\(p),\(s.range.map { formatDouble($0[0]) } ?? ""),\(s.range.map { formatDouble($0[1]) } ?? ""),\(s.status),\(version)\n"
+            out += "\(id),\(p),\(s.range.map { formatDouble($0[0]) } ?? ""),\(s.range.map { formatDouble($0[1]) } ?? ""),\(s.status),\(version)\n"
         }
         return out
     }
@@ -289,6 +360,8 @@ public struct ModelServer: Sendable {
     /// Runs the server until the process is stopped.
     public func run(host: String, port: Int) async throws {
         let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port)))
+        let writer = log.map { log in Task.detached { await log.run() } }
+        defer { writer?.cancel() }
         try await app.runService()
     }
 }

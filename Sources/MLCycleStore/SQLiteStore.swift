@@ -78,6 +78,15 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
             """)
         }
+        m.registerMigration("v2") { db in
+            try db.execute(sql: """
+            CREATE TABLE prediction (id TEXT PRIMARY KEY, model TEXT NOT NULL, version TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
+                                     latency DOUBLE PRECISION NOT NULL, inputs TEXT NOT NULL, prediction TEXT, status TEXT NOT NULL);
+            CREATE INDEX prediction_model_at ON prediction(model, at);
+            CREATE TABLE feedback (prediction_id TEXT NOT NULL, actual TEXT NOT NULL, source TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
+            CREATE INDEX feedback_prediction ON feedback(prediction_id);
+            """)
+        }
         return m
     }
 
@@ -364,6 +373,53 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 AuditEntry(id: $0["id"], at: Date(timeIntervalSince1970: $0["at"]), actor: $0["actor"], action: $0["action"], model: $0["model"],
                            version: $0["version"], alias: $0["alias"], previousVersion: $0["previous_version"], reason: $0["reason"])
             }
+        }
+    }
+
+    // MARK: Predictions and feedback
+
+    public func logPredictions(_ batch: [PredictionRecord]) throws {
+        guard !batch.isEmpty else { return }
+        try write { db in
+            let statement = try db.makeStatement(sql: """
+            INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO NOTHING
+            """)
+            for p in batch {
+                try statement.execute(arguments: [p.id, p.model, p.version, p.at.timeIntervalSince1970, p.latencySeconds, p.inputs, p.prediction, p.status])
+            }
+        }
+    }
+
+    public func recordFeedback(_ batch: [FeedbackRecord]) throws {
+        guard !batch.isEmpty else { return }
+        try write { db in
+            let statement = try db.makeStatement(sql: "INSERT INTO feedback (prediction_id, actual, source, at) VALUES (?, ?, ?, ?)")
+            for f in batch { try statement.execute(arguments: [f.predictionID, f.actual, f.source, f.at.timeIntervalSince1970]) }
+        }
+    }
+
+    public func predictions(model: String, since: Date?, limit: Int) throws -> [PredictionRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM prediction WHERE model = ? AND at >= ? ORDER BY at LIMIT ?",
+                             arguments: [model, since?.timeIntervalSince1970 ?? 0, limit]).map {
+                PredictionRecord(id: $0["id"], model: $0["model"], version: $0["version"], at: Date(timeIntervalSince1970: $0["at"]),
+                                 latencySeconds: $0["latency"], inputs: $0["inputs"], prediction: $0["prediction"], status: $0["status"])
+            }
+        }
+    }
+
+    public func feedback(predictionIDs: [String]) throws -> [FeedbackRecord] {
+        guard !predictionIDs.isEmpty else { return [] }
+        return try read { db in
+            var out = [FeedbackRecord]()
+            for chunk in stride(from: 0, to: predictionIDs.count, by: 500).map({ Array(predictionIDs[$0..<min($0 + 500, predictionIDs.count)]) }) {
+                let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                out += try Row.fetchAll(db, sql: "SELECT * FROM feedback WHERE prediction_id IN (\(marks)) ORDER BY at", arguments: StatementArguments(chunk)).map {
+                    FeedbackRecord(predictionID: $0["prediction_id"], actual: $0["actual"], source: $0["source"], at: Date(timeIntervalSince1970: $0["at"]))
+                }
+            }
+            return out
         }
     }
 }

@@ -47,6 +47,53 @@ public protocol Store: Sendable {
     /// The alias history is in the audit log; this is the version an alias pointed at before its latest move.
     func previousVersion(_ name: String, alias: String) throws -> Int?
     func audit(model: String?) throws -> [AuditEntry]
+
+    /// Appends served predictions (one transaction per batch).
+    func logPredictions(_ batch: [PredictionRecord]) throws
+    /// Records ground truth (or a human override) for earlier predictions.
+    func recordFeedback(_ batch: [FeedbackRecord]) throws
+    func predictions(model: String, since: Date?, limit: Int) throws -> [PredictionRecord]
+    func feedback(predictionIDs: [String]) throws -> [FeedbackRecord]
+}
+
+/// One served prediction, as logged.
+public struct PredictionRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var model: String
+    public var version: String
+    public var at: Date
+    public var latencySeconds: Double
+    /// The row's inputs, as JSON.
+    public var inputs: String
+    /// The prediction (value or label) as text, nil when unavailable.
+    public var prediction: String?
+    public var status: String
+
+    public init(id: String, model: String, version: String, at: Date, latencySeconds: Double, inputs: String, prediction: String?, status: String) {
+        self.id = id
+        self.model = model
+        self.version = version
+        self.at = at
+        self.latencySeconds = latencySeconds
+        self.inputs = inputs
+        self.prediction = prediction
+        self.status = status
+    }
+}
+
+/// The true outcome of a prediction, or a person's correction of it (`source: override`).
+public struct FeedbackRecord: Codable, Sendable, Equatable {
+    public var predictionID: String
+    public var actual: String
+    public var source: String
+    public var at: Date
+
+    public init(predictionID: String, actual: String, source: String = "ground_truth", at: Date = Date()) {
+        self.predictionID = predictionID
+        self.actual = actual
+        self.source = source
+        self.at = at
+    }
 }
 
 public enum RunStatus: String, Codable, Sendable, CaseIterable {

@@ -878,13 +878,20 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let catalog: ModelCatalog
+        var log: PredictionLog?
         do {
-            catalog = try bundle.map { try ModelCatalog(bundlePath: $0) } ?? ModelCatalog(store: try storeOptions.open(), models: ModelCatalog.aliases(model))
+            if let bundle {
+                catalog = try ModelCatalog(bundlePath: bundle)
+            } else {
+                let store = try storeOptions.open()
+                catalog = ModelCatalog(store: store, models: ModelCatalog.aliases(model))
+                log = PredictionLog(store: store)
+            }
         } catch {
             FileHandle.standardError.write(Data("mlcycle: error: \((error as? LocalizedError)?.errorDescription ?? String(describing: error))\n".utf8))
             throw ExitCode(2)
         }
         print("serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)")
-        try await ModelServer(catalog: catalog).run(host: host, port: port)
+        try await ModelServer(catalog: catalog, log: log).run(host: host, port: port)
     }
 }

@@ -78,7 +78,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             csvHeaders[.contentType] = "text/csv"
             try await client.execute(uri: "/v1/models/small/predict", method: .post, headers: csvHeaders, body: body("size,kind\n5,a\n")) { r in
                 #expect(r.status == .ok && r.headers[.contentType] == "text/csv")
-                #expect(String(buffer: r.body).hasPrefix("prediction,lower,upper,status,model_version\n"))
+                #expect(String(buffer: r.body).hasPrefix("id,prediction,lower,upper,status,model_version\n"))
             }
             try await client.execute(uri: "/metrics", method: .get) { r in
                 let text = String(buffer: r.body)
@@ -197,6 +197,46 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             }
             try await client.execute(uri: "/v2/models/small/infer", method: .post, body: body(#"{"inputs": [{"shape": [1]}]}"#)) { #expect($0.status == .badRequest) }
             try await client.execute(uri: "/v2/models/none/ready", method: .get) { #expect($0.status == .notFound) }
+        }
+    }
+
+    @Test func predictionsAreLoggedThroughABoundedQueueAndFeedbackIsRecorded() async throws {
+        let (store, _) = try servedProject()
+        let log = PredictionLog(store: store, capacity: 3)
+        let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
+        try await app.test(.router) { client in
+            let ids: [String] = try await client.execute(uri: "/v1/models/small/predict", method: .post,
+                                                         body: body(#"{"records": [{"size": 5, "kind": "a"}, {"size": 6, "kind": "b"}]}"#)) { r in
+                let o = try object(r)
+                return (o["predictions"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            }
+            #expect(ids.count == 2)
+            // The queue holds 3: two more rows fit one, the other is dropped and counted — the request still succeeds.
+            try await client.execute(uri: "/v1/models/small/predict", method: .post,
+                                     body: body(#"{"records": [{"size": 7, "kind": "a"}, {"size": 8, "kind": "b"}]}"#)) { #expect($0.status == .ok) }
+            #expect(log.counts.depth == 3 && log.counts.dropped == 1)
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                let text = String(buffer: r.body)
+                #expect(text.contains("mlcycle_prediction_log_queue_depth 3") && text.contains("mlcycle_prediction_log_dropped_total 1"), "\(text)")
+            }
+            log.flush()
+            let logged = try store.predictions(model: "small", since: nil, limit: 10)
+            #expect(logged.count == 3 && Set(ids).isSubset(of: Set(logged.map(\.id))))
+            #expect(logged.first?.version == "v1" && logged.first?.inputs.contains("\"size\":5") == true)
+            // Feedback, one and a batch (an agent's override too), joins back by prediction id.
+            try await client.execute(uri: "/v1/feedback", method: .post, body: body(#"{"prediction_id": "\#(ids[0])", "actual": 351.5}"#)) { r in
+                #expect(r.status == .ok)
+            }
+            try await client.execute(uri: "/v1/feedback", method: .post,
+                                     body: body(#"{"feedback": [{"prediction_id": "\#(ids[1])", "actual": 410, "source": "override"}]}"#)) { #expect($0.status == .ok) }
+            let feedback = try store.feedback(predictionIDs: ids)
+            #expect(feedback.map(\.actual) == ["351.5", "410.0"] && feedback.map(\.source) == ["ground_truth", "override"], "\(feedback)")
+            try await client.execute(uri: "/v1/feedback", method: .post, body: body(#"{"actual": 3}"#)) { r in
+                #expect(r.status == .badRequest)
+                let o = try object(r)
+                #expect(o["field"] as? String == "prediction_id")
+            }
+            try await client.execute(uri: "/v1/feedback", method: .post, body: body(#"{"prediction_id": "x", "actual": 3, "source": "guess"}"#)) { #expect($0.status == .badRequest) }
         }
     }
 }

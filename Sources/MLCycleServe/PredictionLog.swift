@@ -1,0 +1,66 @@
+import Foundation
+import MLCycleStore
+
+/// A bounded queue between serving and the store: the request path only appends (under a lock, never waiting for
+/// the database); a background task writes batches. When the queue is full, new records are dropped and counted —
+/// serving stays fast and the loss is visible in /metrics rather than silent.
+public final class PredictionLog: @unchecked Sendable {
+    public let store: any Store
+    public let capacity: Int
+    private let lock = NSLock()
+    private var queue = [PredictionRecord]()
+    private var droppedCount = 0
+    private var writtenCount = 0
+    private var failedWrites = 0
+
+    public init(store: any Store, capacity: Int = 50_000) {
+        self.store = store
+        self.capacity = capacity
+    }
+
+    /// Adds records; those that do not fit are dropped (and counted).
+    public func append(_ records: [PredictionRecord]) {
+        lock.lock()
+        let room = max(0, capacity - queue.count)
+        queue.append(contentsOf: records.prefix(room))
+        droppedCount += max(0, records.count - room)
+        lock.unlock()
+    }
+
+    /// (queued, dropped, written, failed batch writes).
+    public var counts: (depth: Int, dropped: Int, written: Int, failed: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (queue.count, droppedCount, writtenCount, failedWrites)
+    }
+
+    /// Writes what is queued now (the background task calls this; tests and shutdown too).
+    public func flush() {
+        lock.lock()
+        let batch = queue
+        queue.removeAll(keepingCapacity: true)
+        lock.unlock()
+        guard !batch.isEmpty else { return }
+        do {
+            try store.logPredictions(batch)
+            lock.lock(); writtenCount += batch.count; lock.unlock()
+        } catch {
+            // The store refused (busy past its timeout, disk full): put the batch back if there is room, else count it.
+            lock.lock()
+            failedWrites += 1
+            let room = max(0, capacity - queue.count)
+            queue.insert(contentsOf: batch.prefix(room), at: 0)
+            droppedCount += max(0, batch.count - room)
+            lock.unlock()
+        }
+    }
+
+    /// Drains the queue every `interval` until the task is cancelled, then once more.
+    public func run(interval: Duration = .milliseconds(100)) async {
+        while !Task.isCancelled {
+            flush()
+            try? await Task.sleep(for: interval)
+        }
+        flush()
+    }
+}
