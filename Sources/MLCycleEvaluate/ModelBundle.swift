@@ -26,6 +26,20 @@ public struct ModelBundle: Codable, Sendable {
     public var reference: ReferenceStatistics
     public var evaluation: EvaluationReport?
     public var lineage: Lineage
+    /// How a server rolls this model out against a challenger (from the project's `release` section).
+    public var release: Release?
+
+    public struct Release: Codable, Sendable, Equatable {
+        /// Share of requests the challenger answers (0…1).
+        public var canary: Double
+        /// Whether the challenger also scores every request in the background (logged, never returned).
+        public var shadow: Bool
+
+        public init(canary: Double, shadow: Bool) {
+            self.canary = canary
+            self.shadow = shadow
+        }
+    }
 
     public struct Lineage: Codable, Sendable, Equatable {
         /// Fingerprints of the dataset snapshots the model was trained on.

@@ -325,8 +325,9 @@ public final class Runner {
             let model = try ModelFile.decode(try store.artifact(best.model))
             let pipeline = try FittedPipeline.decode(try store.artifact(pipelineSHA))
             let reference = ReferenceStatistics.compute(merged, excluding: target.isEmpty ? [] : [target])
-            let bundle = ModelBundle(name: project, target: target, scope: spec.problem.scope, pipeline: pipeline, model: model, reference: reference,
+            var bundle = ModelBundle(name: project, target: target, scope: spec.problem.scope, pipeline: pipeline, model: model, reference: reference,
                                      evaluation: evaluation, lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: Self.gitCommit(directory), run: run))
+            bundle.release = .init(canary: spec.release.canary, shadow: spec.release.shadow)
             let bundleSHA = try store.putArtifact(try bundle.jsonData())
             let version = try store.registerModel(NewModelVersion(
                 name: project, bundle: bundleSHA, metrics: evaluation.metrics, gatesPassed: evaluation.passed,

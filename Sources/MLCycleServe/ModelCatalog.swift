@@ -54,14 +54,36 @@ public final class ModelCatalog: @unchecked Sendable {
         }
     }
 
+    /// Who answers a request for `name`: the champion, or — for the canary share of requests, sticky by `key` when
+    /// one is given — the challenger; and the challenger again as a shadow when the release policy asks for one.
+    public func route(_ name: String, key: String?) throws -> (answer: Resolved, shadow: Resolved?)? {
+        guard let primary = try resolve(name) else { return nil }
+        guard case .store = source, let policy = primary.bundle.release, policy.canary > 0 || policy.shadow,
+              let challenger = try resolve(name, alias: "challenger"), challenger.version != primary.version else {
+            return (primary, nil)
+        }
+        let draw: Double
+        if let key {
+            // FNV-1a of the key: the same key always lands on the same side.
+            var h: UInt64 = 0xcbf29ce484222325
+            for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+            draw = Double(h % 1_000_000) / 1_000_000
+        } else {
+            draw = Double.random(in: 0..<1)
+        }
+        if draw < policy.canary { return (challenger, nil) }
+        return (primary, policy.shadow ? challenger : nil)
+    }
+
     /// The model answering for `name` now, or nil if there is none (unknown name, or no version under the alias).
-    public func resolve(_ name: String) throws -> Resolved? {
+    public func resolve(_ name: String, alias override: String? = nil) throws -> Resolved? {
         switch source {
         case .bundles(let b):
+            guard override == nil else { return nil }
             return b[name].map { Resolved(name: name, version: "bundle", bundle: $0) }
         case .store(let store, let models):
             guard models.isEmpty || models[name] != nil else { return nil }
-            let alias = models[name] ?? "champion"
+            let alias = override ?? models[name] ?? "champion"
             guard let v = try store.aliases(name)[alias], let version = try store.modelVersion(name, version: v) else { return nil }
             lock.lock()
             let cached = decoded[version.bundle]

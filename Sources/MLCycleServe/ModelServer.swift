@@ -177,7 +177,8 @@ public struct ModelServer: Sendable {
         router.post("v1/models/:name/predict") { request, context -> Response in
             let started = Date()
             let name = try context.parameters.require("name")
-            guard let m = try catalog.resolve(name) else {
+            let key = request.headers.first { $0.name.canonicalName == "x-request-key" }?.value ?? request.uri.queryParameters.get("key").map { String($0) }
+            guard let (m, shadow) = try catalog.route(name, key: key) else {
                 metrics.record(model: name, version: "-", code: 404, seconds: Date().timeIntervalSince(started), rows: 0)
                 return Self.error(RequestError(status: 404, "no model called '\(name)' (served: \((try? catalog.names())?.joined(separator: ", ") ?? ""))"))
             }
@@ -203,6 +204,17 @@ public struct ModelServer: Sendable {
                 let seconds = Date().timeIntervalSince(started)
                 metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
                 server.logRows(m, table, scored, ids: ids, seconds: seconds)
+                if let shadow {
+                    // The challenger scores a copy in the background: logged beside the answer (same ids, status
+                    // "shadow"), never returned, and the champion's answer does not wait for it.
+                    Task.detached {
+                        let shadowStarted = Date()
+                        guard let shadowScored = try? shadow.bundle.score(table) else { return }
+                        server.logRows(shadow, table, shadowScored.map { var s = $0; s.status = "shadow"; return s },
+                                       ids: ids.map { $0 + "-shadow" }, seconds: Date().timeIntervalSince(shadowStarted))
+                        metrics.record(model: name, version: shadow.version + " (shadow)", code: 200, seconds: Date().timeIntervalSince(shadowStarted), rows: table.rowCount)
+                    }
+                }
                 return response
             } catch let e as RequestError {
                 metrics.record(model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)

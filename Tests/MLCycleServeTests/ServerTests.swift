@@ -9,7 +9,7 @@ import Testing
 @testable import MLCycleServe
 
 /// A registered model to serve: price = 100 + 50 · size (± 2 %) for kinds a and b, scope `size between 1 and 10`.
-func servedProject() throws -> (store: SQLiteStore, dir: String) {
+func servedProject(release: String = "") throws -> (store: SQLiteStore, dir: String) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-serve-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     var rng = SeededGenerator(seed: 5)
@@ -27,6 +27,7 @@ func servedProject() throws -> (store: SQLiteStore, dir: String) {
     split: {method: random, test: 0.25, seed: 1}
     candidates: [{name: gbdt, learner: gbdt, params: {n_estimators: 60}}]
     evaluation: {range: 0.9, gates: ["mape <= 0.5"]}
+    \(release)
     """.write(toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
     let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
     _ = try Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store).run()
@@ -238,5 +239,67 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             }
             try await client.execute(uri: "/v1/feedback", method: .post, body: body(#"{"prediction_id": "x", "actual": 3, "source": "guess"}"#)) { #expect($0.status == .badRequest) }
         }
+    }
+
+    /// A champion (v1) and a challenger (v2) of the same project, served under its release policy.
+    func championAndChallenger(_ release: String) throws -> SQLiteStore {
+        let (store, dir) = try servedProject(release: release)
+        let path = "\(dir)/mlcycle.yaml"
+        try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "seed: 1}", with: "seed: 2}").write(toFile: path, atomically: true, encoding: .utf8)
+        _ = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
+        #expect(try store.aliases("small") == ["champion": 1, "challenger": 2])
+        return store
+    }
+
+    @Test func aCanaryGetsItsShareStickyByKey() async throws {
+        let store = try championAndChallenger("release: {canary: 30%}")
+        let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
+        try await app.test(.router) { client in
+            var challenger = 0
+            let n = 1000
+            for _ in 0..<n {
+                try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)) { r in
+                    let o = try object(r)
+                    if o["model_version"] as? String == "v2" { challenger += 1 }
+                }
+            }
+            // 30 % of 1000: the standard deviation is 14.5 requests; 5 of them either way is the tolerance.
+            #expect(abs(Double(challenger) / Double(n) - 0.3) < 0.0725, "challenger answered \(challenger) of \(n)")
+            // A request key always lands on the same side.
+            var versions = Set<String>()
+            for _ in 0..<20 {
+                try await client.execute(uri: "/v1/models/small/predict?key=customer-17", method: .post, body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)) { r in
+                    let o = try object(r)
+                    versions.insert(o["model_version"] as? String ?? "")
+                }
+            }
+            #expect(versions.count == 1)
+        }
+    }
+
+    @Test func aShadowScoresInTheBackgroundAndIsNeverReturned() async throws {
+        let store = try championAndChallenger("release: {shadow: true}")
+        let log = PredictionLog(store: store)
+        let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
+        let ids: [String] = try await app.test(.router) { client in
+            var ids = [String]()
+            for _ in 0..<5 {
+                try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)) { r in
+                    let o = try object(r)
+                    #expect(o["model_version"] as? String == "v1") // the champion always answers
+                    ids += (o["predictions"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                }
+            }
+            return ids
+        }
+        // The shadow's scores arrive in the log shortly after, under the same ids.
+        var shadows = [PredictionRecord]()
+        for _ in 0..<100 where shadows.count < 5 {
+            try await Task.sleep(for: .milliseconds(20))
+            log.flush()
+            shadows = try store.predictions(model: "small", since: nil, limit: 100).filter { $0.status == "shadow" }
+        }
+        #expect(shadows.count == 5 && shadows.allSatisfy { $0.version == "v2" })
+        #expect(Set(shadows.map { String($0.id.dropLast("-shadow".count)) }) == Set(ids))
     }
 }
