@@ -67,6 +67,24 @@ public struct ModelServer: Sendable {
     public let log: PredictionLog?
     /// Larger request bodies are refused with 413.
     public var maxBodyBytes = 16 << 20
+    /// Bearer token the admin endpoints require (they are off without one).
+    public var adminToken: String?
+    /// Bearer token the prediction endpoints require, if set.
+    public var predictToken: String?
+
+    /// Compares a request's `Authorization: Bearer …` with the token in constant time (no early exit on a mismatch).
+    static func authorized(_ request: Request, token: String) -> Bool {
+        guard let header = request.headers.first(where: { $0.name.canonicalName == "authorization" })?.value,
+              header.hasPrefix("Bearer ") else { return false }
+        let given = Array(header.dropFirst(7).utf8), expected = Array(token.utf8)
+        var difference = UInt8(given.count == expected.count ? 0 : 1)
+        for i in 0..<max(given.count, expected.count) {
+            difference |= (i < given.count ? given[i] : 0) ^ (i < expected.count ? expected[i] : 0)
+        }
+        return difference == 0
+    }
+
+    static let unauthorized = error(RequestError(status: 401, "missing or wrong bearer token (Authorization: Bearer …)"))
 
     public init(catalog: ModelCatalog, log: PredictionLog? = nil) {
         self.catalog = catalog
@@ -131,6 +149,38 @@ public struct ModelServer: Sendable {
             }
             return Self.bytes(Data(text.utf8), type: "text/plain; version=0.0.4")
         }
+        // Admin: move an alias (promote) or move it back (rollback); the next request is answered by the new version.
+        router.post("v1/admin/models/:name/:action") { request, context -> Response in
+            guard let token = server.adminToken else { return Self.error(RequestError(status: 503, "admin endpoints are off: start the server with MLCYCLE_ADMIN_TOKEN set")) }
+            guard Self.authorized(request, token: token) else { return Self.unauthorized }
+            guard case .store(let store, _) = catalog.source else { return Self.error(RequestError(status: 409, "a bundle served without a store has no aliases")) }
+            let name = try context.parameters.require("name"), action = try context.parameters.require("action")
+            var request = request
+            let data = (try? await request.collectBody(upTo: 1 << 16)) ?? ByteBuffer()
+            let o = (try? JSONSerialization.jsonObject(with: Data(buffer: data))) as? [String: Any] ?? [:]
+            let alias = o["alias"] as? String ?? "champion", reason = o["reason"] as? String ?? "via the admin endpoint"
+            let actor = o["actor"] as? String ?? "admin"
+            do {
+                switch action {
+                case "promote":
+                    guard let version = o["version"] as? Int else { return Self.error(RequestError("give the version to promote: {\"version\": 3}", field: "version")) }
+                    guard let v = try store.modelVersion(name, version: version) else { return Self.error(RequestError(status: 404, "no version \(version) of \(name)")) }
+                    guard v.gatesPassed else { return Self.error(RequestError(status: 409, "\(name) v\(version) failed its gates and cannot be promoted")) }
+                    try store.setAlias(name, alias: alias, version: version, actor: actor, action: "promote", reason: reason)
+                    return Self.json(["name": name, "alias": alias, "version": version])
+                case "rollback":
+                    guard let previous = try store.previousVersion(name, alias: alias) else {
+                        return Self.error(RequestError(status: 409, "\(name)@\(alias) has no earlier version"))
+                    }
+                    try store.setAlias(name, alias: alias, version: previous, actor: actor, action: "rollback", reason: reason)
+                    return Self.json(["name": name, "alias": alias, "version": previous])
+                default:
+                    return Self.error(RequestError(status: 404, "unknown admin action '\(action)' (promote or rollback)"))
+                }
+            } catch {
+                return Self.error(RequestError(status: 500, "the store refused: \(error.localizedDescription)"))
+            }
+        }
         // Ground truth (or a person's override) for earlier predictions, one or a batch.
         router.post("v1/feedback") { request, _ -> Response in
             guard let log = server.log else { return Self.error(RequestError(status: 503, "feedback needs a store: serve with --store")) }
@@ -175,6 +225,7 @@ public struct ModelServer: Sendable {
             return Self.json(Self.describe(m))
         }
         router.post("v1/models/:name/predict") { request, context -> Response in
+            if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
             let started = Date()
             let name = try context.parameters.require("name")
             let key = request.headers.first { $0.name.canonicalName == "x-request-key" }?.value ?? request.uri.queryParameters.get("key").map { String($0) }
@@ -260,6 +311,7 @@ public struct ModelServer: Sendable {
         router.get("ping") { _, _ in Self.bytes(Data("\n".utf8), type: "application/json") }
         router.get("version") { _, _ in Self.bytes(Data("mlcycle 0.1.0".utf8), type: "text/plain") }
         router.post("invocations") { request, _ -> Response in
+            if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
             let started = Date()
             do {
                 guard let name = try catalog.names().first, let m = try catalog.resolve(name) else {
@@ -295,6 +347,7 @@ public struct ModelServer: Sendable {
             return Self.json(["name": name, "ready": ready], status: ready ? .ok : .notFound)
         }
         router.post("v2/models/:name/infer") { request, context -> Response in
+            if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
             let started = Date()
             do {
                 let name = try context.parameters.require("name")

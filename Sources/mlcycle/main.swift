@@ -891,7 +891,20 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("mlcycle: error: \((error as? LocalizedError)?.errorDescription ?? String(describing: error))\n".utf8))
             throw ExitCode(2)
         }
-        print("serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)")
-        try await ModelServer(catalog: catalog, log: log).run(host: host, port: port)
+        var server = ModelServer(catalog: catalog, log: log)
+        // Tokens come from the environment (or a file named there), never from the command line, where `ps` shows them.
+        func token(_ name: String) -> String? {
+            let env = ProcessInfo.processInfo.environment
+            if let t = env[name], !t.isEmpty { return t }
+            if let file = env[name + "_FILE"], let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return nil
+        }
+        server.adminToken = token("MLCYCLE_ADMIN_TOKEN")
+        server.predictToken = token("MLCYCLE_PREDICT_TOKEN")
+        print("serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)" +
+              (server.adminToken == nil ? " (admin endpoints off: set MLCYCLE_ADMIN_TOKEN)" : ""))
+        try await server.run(host: host, port: port)
     }
 }

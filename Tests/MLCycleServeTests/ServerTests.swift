@@ -302,4 +302,55 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         #expect(shadows.count == 5 && shadows.allSatisfy { $0.version == "v2" })
         #expect(Set(shadows.map { String($0.id.dropLast("-shadow".count)) }) == Set(ids))
     }
+
+    @Test func adminPromoteAndRollbackUnderLoadDropNoRequest() async throws {
+        let store = try championAndChallenger("")
+        var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
+        server.adminToken = "s3cret"
+        let app = Application(router: server.router())
+        try await app.test(.router) { client in
+            // Without the token, or with a wrong one: 401. Predictions need none (no predict token set).
+            try await client.execute(uri: "/v1/admin/models/small/promote", method: .post, body: body(#"{"version": 2}"#)) { #expect($0.status == .unauthorized) }
+            var wrong = HTTPFields()
+            wrong[.authorization] = "Bearer s3cre"
+            try await client.execute(uri: "/v1/admin/models/small/promote", method: .post, headers: wrong, body: body(#"{"version": 2}"#)) { #expect($0.status == .unauthorized) }
+            var authorization = HTTPFields()
+            authorization[.authorization] = "Bearer s3cret"
+            let auth = authorization
+            // Requests keep flowing on four workers while the champion moves back and forth.
+            let failures = try await withThrowingTaskGroup(of: (Int, Set<String>).self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        var failed = 0
+                        var versions = Set<String>()
+                        for _ in 0..<60 {
+                            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)) { r in
+                                if r.status != .ok { failed += 1 }
+                                let o = try object(r)
+                                versions.insert(o["model_version"] as? String ?? "?")
+                            }
+                        }
+                        return (failed, versions)
+                    }
+                }
+                group.addTask {
+                    for i in 0..<6 {
+                        let path = i % 2 == 0 ? "promote" : "rollback"
+                        try await client.execute(uri: "/v1/admin/models/small/\(path)", method: .post, headers: auth,
+                                                 body: body(#"{"version": 2, "reason": "load test"}"#)) { #expect($0.status == .ok) }
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
+                    return (0, [])
+                }
+                var failed = 0
+                var seen = Set<String>()
+                for try await (f, v) in group { failed += f; seen.formUnion(v) }
+                return (failed, seen)
+            }
+            #expect(failures.0 == 0)
+            #expect(failures.1.isSubset(of: ["v1", "v2"]) && !failures.1.isEmpty)
+            #expect(try store.audit(model: "small").filter { $0.reason == "load test" }.count == 6)
+            try await client.execute(uri: "/v1/admin/models/small/promote", method: .post, headers: auth, body: body(#"{"version": 9}"#)) { #expect($0.status == .notFound) }
+        }
+    }
 }
