@@ -353,7 +353,7 @@ struct Train: ParsableCommand {
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Score a table with a saved model; one output row per input row.")
 
-    @Option(help: "A model file written by `mlcycle train --out`.")
+    @Option(help: "A model file written by `mlcycle train --out`, a bundle file, or a registered model NAME[@ALIAS|:VERSION].")
     var model: String
 
     @OptionGroup var input: DataOptions
@@ -361,13 +361,39 @@ struct Predict: ParsableCommand {
     @Option(help: "Write the predictions (CSV) to this file ('-' for standard output).")
     var out: String
 
+    @OptionGroup var storeOptions: StoreOptions
+
     func run() throws {
         try runReportingErrors {
-            let file = try ModelFile.load(path: model)
             let table = try input.load()
-            let predictions = try file.predictTable(table)
-            try emit(Data(CSVWriter.string(predictions).utf8), to: out)
+            if FileManager.default.fileExists(atPath: model), let data = FileManager.default.contents(atPath: model) {
+                if (try? ModelBundle.decode(data, path: model)) == nil {
+                    let predictions = try ModelFile.decode(data, path: model).predictTable(table)
+                    try emit(Data(CSVWriter.string(predictions).utf8), to: out)
+                    return
+                }
+                try emit(Data(Self.csv(try ModelBundle.decode(data, path: model).score(table)).utf8), to: out)
+                return
+            }
+            // A registered model: its bundle applies its own preparation, scope and range, as the server does.
+            let store = try storeOptions.open()
+            let version = try resolveModel(model, in: store)
+            let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
+            try emit(Data(Self.csv(try bundle.score(table)).utf8), to: out)
+            if out != "-" { print("\(table.rowCount) rows scored by \(version.name) v\(version.version) → \(out)") }
         }
+    }
+
+    /// One row per input row: prediction, lower, upper, status and the reasons a row is unavailable.
+    static func csv(_ scored: [ModelBundle.Scored]) throws -> String {
+        let columns = [
+            Column(name: "prediction", strings: scored.map { s in s.value.map { formatDouble($0) } ?? s.prediction }),
+            Column(name: "lower", doubles: scored.map { $0.range?[0] }),
+            Column(name: "upper", doubles: scored.map { $0.range?[1] }),
+            Column(name: "status", strings: scored.map(\.status)),
+            Column(name: "reasons", strings: scored.map { $0.reasons.isEmpty ? nil : $0.reasons.joined(separator: "; ") }),
+        ]
+        return CSVWriter.string(try MLCycleData.Table(columns: columns))
     }
 }
 

@@ -42,6 +42,12 @@ import Testing
         let report = try CLI.run(["report", "prices:2", "--html", dir.appendingPathComponent("r.html").path, "--store", store])
         let page = try String(contentsOf: dir.appendingPathComponent("r.html"), encoding: .utf8)
         #expect(report.status == 0 && page.contains("id=\"verdict\""))
+        // Batch scoring by name: the registered bundle applies its own preparation, scope and range.
+        try "id,area_sqft,rooms,district,built\n1,1500,3,north,1990\n2,50000,9,south,2000\n".write(to: dir.appendingPathComponent("new.csv"), atomically: true, encoding: .utf8)
+        let scored = try CLI.run(["predict", "--model", "prices@champion", "--store", store, "--data", dir.appendingPathComponent("new.csv").path, "--out", "-"])
+        let lines = scored.stdout.split(separator: "\n")
+        #expect(scored.status == 0 && lines.first == "prediction,lower,upper,status,reasons" && lines.count == 3, "\(scored.stdout)\(scored.stderr)")
+        #expect(lines.count == 3 && lines[1].hasSuffix(",ok,") && lines[2].contains("unavailable,outside scope"))
         #expect(try CLI.run(["model", "nothing", "--store", store]).status == 2)
         #expect(try CLI.run(["run", dir.path, "--from", "nowhere"]).status != 0)
     }
