@@ -130,6 +130,7 @@ public struct ModelServer: Sendable {
         let router = Router()
         let catalog = self.catalog, metrics = self.metrics, limit = maxBodyBytes, server = self
         router.get("health") { _, _ in Self.json(["status": "ok"]) }
+        router.get("openapi.json") { _, _ in Self.bytes(Data(OpenAPI.document.utf8), type: "application/json") }
         router.get("ready") { _, _ -> Response in
             let names = (try? catalog.names()) ?? []
             let ready = names.compactMap { try? catalog.resolve($0) }

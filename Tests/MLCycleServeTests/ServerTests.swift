@@ -47,6 +47,13 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         let app = Application(router: server.router())
         try await app.test(.router) { client in
             try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/openapi.json", method: .get) { r in
+                let o = try object(r)
+                let paths = try #require(o["paths"] as? [String: Any])
+                for p in ["/health", "/ready", "/metrics", "/v1/models", "/v1/models/{name}", "/v1/models/{name}/predict", "/v1/feedback"] {
+                    #expect(paths[p] != nil, "the OpenAPI document lacks \(p)")
+                }
+            }
             try await client.execute(uri: "/ready", method: .get) { r in
                 #expect(r.status == .ok)
                 let o = try object(r)

@@ -1,0 +1,72 @@
+import Foundation
+
+/// The OpenAPI 3.0 description of the native API, served at `/openapi.json`.
+enum OpenAPI {
+    static let document: String = """
+    {
+      "openapi": "3.0.3",
+      "info": {"title": "mlcycle model server", "version": "0.1.0",
+               "description": "Predictions from registered models (by alias) or a bundle, feedback, health and metrics."},
+      "paths": {
+        "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"type": "string"}}}}}}}}},
+        "/ready": {"get": {"summary": "Readiness: at least one model loaded", "responses": {
+          "200": {"description": "ready", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "503": {"description": "no model loaded", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/v1/models": {"get": {"summary": "Served models", "responses": {"200": {"description": "the models", "content": {"application/json": {"schema": {
+          "type": "object", "properties": {"models": {"type": "array", "items": {"$ref": "#/components/schemas/ModelSummary"}}}}}}}}}},
+        "/v1/models/{name}": {"get": {"summary": "One model: input schema, version, metrics, lineage",
+          "parameters": [{"$ref": "#/components/parameters/Name"}],
+          "responses": {"200": {"description": "the model", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "404": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/models/{name}/predict": {"post": {"summary": "Score rows",
+          "parameters": [{"$ref": "#/components/parameters/Name"},
+                         {"name": "key", "in": "query", "required": false, "schema": {"type": "string"}, "description": "sticky canary routing key"}],
+          "requestBody": {"required": true, "content": {
+            "application/json": {"schema": {"oneOf": [
+              {"type": "object", "required": ["records"], "properties": {"records": {"type": "array", "items": {"type": "object"}}}},
+              {"type": "object", "required": ["columns", "data"], "properties": {"columns": {"type": "array", "items": {"type": "string"}},
+                                                                                "data": {"type": "array", "items": {"type": "array", "items": {}}}}}]}},
+            "text/csv": {"schema": {"type": "string"}}}},
+          "responses": {
+            "200": {"description": "one prediction per row", "content": {"application/json": {"schema": {"type": "object", "properties": {
+              "model": {"type": "string"}, "model_version": {"type": "string"},
+              "predictions": {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}}}}},
+              "text/csv": {"schema": {"type": "string"}}}},
+            "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+            "404": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/feedback": {"post": {"summary": "Ground truth or a human override for earlier predictions",
+          "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
+            {"$ref": "#/components/schemas/Feedback"},
+            {"type": "object", "required": ["feedback"], "properties": {"feedback": {"type": "array", "items": {"$ref": "#/components/schemas/Feedback"}}}}]}}}},
+          "responses": {"200": {"description": "recorded", "content": {"application/json": {"schema": {"type": "object", "properties": {"recorded": {"type": "integer"}}}}}},
+                        "400": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/admin/models/{name}/{action}": {"post": {"summary": "Promote (move an alias to a version) or roll back",
+          "security": [{"bearer": []}],
+          "parameters": [{"$ref": "#/components/parameters/Name"},
+                         {"name": "action", "in": "path", "required": true, "schema": {"type": "string", "enum": ["promote", "rollback"]}}],
+          "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+            "version": {"type": "integer"}, "alias": {"type": "string"}, "reason": {"type": "string"}, "actor": {"type": "string"}}}}}},
+          "responses": {"200": {"description": "the alias moved", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                        "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
+                        "503": {"$ref": "#/components/responses/Error"}}}}
+      },
+      "components": {
+        "parameters": {"Name": {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}},
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "responses": {"Error": {"description": "what to fix", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+        "schemas": {
+          "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}, "field": {"type": "string"}, "row": {"type": "integer"}}},
+          "ModelSummary": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "task": {"type": "string"}, "target": {"type": "string"}}},
+          "Prediction": {"type": "object", "required": ["id", "status", "model_version"], "properties": {
+            "id": {"type": "string"}, "prediction": {"nullable": true}, "range": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}, "model_version": {"type": "string"},
+            "status": {"type": "string", "enum": ["ok", "unavailable"]}, "reasons": {"type": "array", "items": {"type": "string"}}}},
+          "Feedback": {"type": "object", "required": ["prediction_id", "actual"], "properties": {
+            "prediction_id": {"type": "string"}, "actual": {}, "source": {"type": "string", "enum": ["ground_truth", "override"]}}}
+        }
+      }
+    }
+    """
+}
