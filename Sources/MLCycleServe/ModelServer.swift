@@ -152,7 +152,9 @@ public struct ModelServer: Sendable {
         }
         // Admin: move an alias (promote) or move it back (rollback); the next request is answered by the new version.
         router.post("v1/admin/models/:name/:action") { request, context -> Response in
-            guard let token = server.adminToken else { return Self.error(RequestError(status: 503, "admin endpoints are off: start the server with MLCYCLE_ADMIN_TOKEN set")) }
+            guard let token = server.adminToken else {
+                return Self.error(RequestError(status: 401, "admin endpoints are off: start the server with MLCYCLE_ADMIN_TOKEN set"))
+            }
             guard Self.authorized(request, token: token) else { return Self.unauthorized }
             guard case .store(let store, _) = catalog.source else { return Self.error(RequestError(status: 409, "a bundle served without a store has no aliases")) }
             let name = try context.parameters.require("name"), action = try context.parameters.require("action")
@@ -197,10 +199,10 @@ public struct ModelServer: Sendable {
                 guard let id = item["prediction_id"] as? String, !id.isEmpty else {
                     return Self.error(RequestError("feedback \(i) has no prediction_id", field: "prediction_id", row: i))
                 }
-                guard let actual = item["actual"], !(actual is NSNull) else {
-                    return Self.error(RequestError("feedback \(i) has no actual value", field: "actual", row: i))
+                guard let actual = item["actual"], actual is String || actual is NSNumber else {
+                    return Self.error(RequestError("feedback \(i) needs an actual value (a number, text or true/false)", field: "actual", row: i))
                 }
-                let source = item["source"] as? String ?? "ground_truth"
+                let source = item["source"].map { ($0 as? String) ?? "" } ?? "ground_truth"
                 guard ["ground_truth", "override"].contains(source) else {
                     return Self.error(RequestError("source must be ground_truth or override", field: "source", row: i))
                 }
@@ -278,6 +280,22 @@ public struct ModelServer: Sendable {
             }
         }
         compatibility(router)
+        // A method a path does not take is 405 (with Allow), not 404.
+        let declared: [(String, [HTTPRequest.Method])] = [
+            ("health", [.get]), ("ready", [.get]), ("metrics", [.get]), ("openapi.json", [.get]), ("v1/models", [.get]),
+            ("v1/models/:name", [.get]), ("v1/models/:name/predict", [.post]), ("v1/feedback", [.post]),
+            ("v1/admin/models/:name/:action", [.post]), ("invocations", [.post]), ("ping", [.get]), ("version", [.get]),
+        ]
+        for (path, allowed) in declared {
+            let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .trace, .options] + [HTTPRequest.Method("QUERY")].compactMap { $0 }
+            for method in methods where !allowed.contains(method) {
+                router.on(RouterPath(path), method: method) { _, _ -> Response in
+                    var response = Self.error(RequestError(status: 405, "\(method.rawValue) is not allowed here; use \(allowed.map(\.rawValue).joined(separator: ", "))"))
+                    response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+                    return response
+                }
+            }
+        }
         return router
     }
 

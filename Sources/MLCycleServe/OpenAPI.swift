@@ -19,14 +19,16 @@ enum OpenAPI {
           "parameters": [{"$ref": "#/components/parameters/Name"}],
           "responses": {"200": {"description": "the model", "content": {"application/json": {"schema": {"type": "object"}}}},
                         "404": {"$ref": "#/components/responses/Error"}}}},
-        "/v1/models/{name}/predict": {"post": {"summary": "Score rows",
+        "/v1/models/{name}/predict": {"post": {"summary": "Score rows (the columns of the model's input schema: see GET /v1/models/{name})",
           "parameters": [{"$ref": "#/components/parameters/Name"},
                          {"name": "key", "in": "query", "required": false, "schema": {"type": "string"}, "description": "sticky canary routing key"}],
           "requestBody": {"required": true, "content": {
             "application/json": {"schema": {"oneOf": [
-              {"type": "object", "required": ["records"], "properties": {"records": {"type": "array", "items": {"type": "object"}}}},
-              {"type": "object", "required": ["columns", "data"], "properties": {"columns": {"type": "array", "items": {"type": "string"}},
-                                                                                "data": {"type": "array", "items": {"type": "array", "items": {}}}}}]}},
+              {"type": "object", "required": ["records"], "additionalProperties": false,
+               "properties": {"records": {"type": "array", "minItems": 1, "items": {"type": "object"}}}},
+              {"type": "object", "required": ["columns", "data"], "additionalProperties": false,
+               "properties": {"columns": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                              "data": {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": {}}}}}]}},
             "text/csv": {"schema": {"type": "string"}}}},
           "responses": {
             "200": {"description": "one prediction per row", "content": {"application/json": {"schema": {"type": "object", "properties": {
@@ -38,14 +40,15 @@ enum OpenAPI {
         "/v1/feedback": {"post": {"summary": "Ground truth or a human override for earlier predictions",
           "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
             {"$ref": "#/components/schemas/Feedback"},
-            {"type": "object", "required": ["feedback"], "properties": {"feedback": {"type": "array", "items": {"$ref": "#/components/schemas/Feedback"}}}}]}}}},
+            {"type": "object", "required": ["feedback"], "additionalProperties": false,
+             "properties": {"feedback": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Feedback"}}}}]}}}},
           "responses": {"200": {"description": "recorded", "content": {"application/json": {"schema": {"type": "object", "properties": {"recorded": {"type": "integer"}}}}}},
                         "400": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
         "/v1/admin/models/{name}/{action}": {"post": {"summary": "Promote (move an alias to a version) or roll back",
           "security": [{"bearer": []}],
           "parameters": [{"$ref": "#/components/parameters/Name"},
                          {"name": "action", "in": "path", "required": true, "schema": {"type": "string", "enum": ["promote", "rollback"]}}],
-          "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+          "requestBody": {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
             "version": {"type": "integer"}, "alias": {"type": "string"}, "reason": {"type": "string"}, "actor": {"type": "string"}}}}}},
           "responses": {"200": {"description": "the alias moved", "content": {"application/json": {"schema": {"type": "object"}}}},
                         "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
@@ -63,8 +66,8 @@ enum OpenAPI {
             "id": {"type": "string"}, "prediction": {"nullable": true}, "range": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
             "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}, "model_version": {"type": "string"},
             "status": {"type": "string", "enum": ["ok", "unavailable"]}, "reasons": {"type": "array", "items": {"type": "string"}}}},
-          "Feedback": {"type": "object", "required": ["prediction_id", "actual"], "properties": {
-            "prediction_id": {"type": "string"}, "actual": {}, "source": {"type": "string", "enum": ["ground_truth", "override"]}}}
+          "Feedback": {"type": "object", "required": ["prediction_id", "actual"], "additionalProperties": false, "properties": {
+            "prediction_id": {"type": "string", "minLength": 1}, "actual": {"oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}]}, "source": {"type": "string", "enum": ["ground_truth", "override"]}}}
         }
       }
     }
