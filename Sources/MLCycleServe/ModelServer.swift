@@ -130,7 +130,10 @@ public struct ModelServer: Sendable {
         let router = Router()
         let catalog = self.catalog, metrics = self.metrics, limit = maxBodyBytes, server = self
         router.get("health") { _, _ in Self.json(["status": "ok"]) }
-        router.get("openapi.json") { _, _ in Self.bytes(Data(OpenAPI.document.utf8), type: "application/json") }
+        router.get("openapi.json") { _, _ -> Response in
+            let models = ((try? catalog.names()) ?? []).compactMap { try? catalog.resolve($0) }
+            return Self.bytes(OpenAPI.document(for: models), type: "application/json")
+        }
         router.get("ready") { _, _ -> Response in
             let names = (try? catalog.names()) ?? []
             let ready = names.compactMap { try? catalog.resolve($0) }
@@ -193,9 +196,16 @@ public struct ModelServer: Sendable {
             guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any] else {
                 return Self.error(RequestError("the body must be {\"prediction_id\", \"actual\"} or {\"feedback\": [...]}"))
             }
+            if object["feedback"] != nil, let extra = object.keys.sorted().first(where: { $0 != "feedback" }) {
+                return Self.error(RequestError("unknown field '\(extra)' beside \"feedback\"", field: extra))
+            }
             let items = (object["feedback"] as? [[String: Any]]) ?? [object]
+            guard !items.isEmpty else { return Self.error(RequestError("\"feedback\" is empty", field: "feedback")) }
             var records = [FeedbackRecord]()
             for (i, item) in items.enumerated() {
+                if let extra = item.keys.sorted().first(where: { !["prediction_id", "actual", "source"].contains($0) }) {
+                    return Self.error(RequestError("unknown field '\(extra)' in feedback \(i)", field: extra, row: i))
+                }
                 guard let id = item["prediction_id"] as? String, !id.isEmpty else {
                     return Self.error(RequestError("feedback \(i) has no prediction_id", field: "prediction_id", row: i))
                 }
@@ -248,7 +258,7 @@ public struct ModelServer: Sendable {
                 if csv {
                     table = try RowDecoder.table(fromCSV: String(buffer: body), bundle: m.bundle)
                 } else {
-                    table = try RowDecoder.table(try RowDecoder.rows(fromJSON: Data(buffer: body)), bundle: m.bundle)
+                    table = try RowDecoder.table(try RowDecoder.rows(fromJSON: Data(buffer: body), strict: true), bundle: m.bundle)
                 }
                 let scored = try m.bundle.score(table)
                 let ids = scored.map { _ in UUID().uuidString.lowercased() }
@@ -282,8 +292,8 @@ public struct ModelServer: Sendable {
         compatibility(router)
         // A method a path does not take is 405 (with Allow), not 404.
         let declared: [(String, [HTTPRequest.Method])] = [
-            ("health", [.get]), ("ready", [.get]), ("metrics", [.get]), ("openapi.json", [.get]), ("v1/models", [.get]),
-            ("v1/models/:name", [.get]), ("v1/models/:name/predict", [.post]), ("v1/feedback", [.post]),
+            ("health", [.get]), ("ready", [.get]), ("metrics", [.get]), ("v1/models", [.get]),
+            ("v1/models/:name", [.get]), ("v1/models/:name/predict", [.post]), ("v1/feedback", [.post]), ("openapi.json", [.get]),
             ("v1/admin/models/:name/:action", [.post]), ("invocations", [.post]), ("ping", [.get]), ("version", [.get]),
         ]
         for (path, allowed) in declared {

@@ -73,3 +73,42 @@ enum OpenAPI {
     }
     """
 }
+
+extension OpenAPI {
+    /// The document for the models served now: each model's predict path gets its own request schema (its input
+    /// columns and their types), so the description says exactly what the server accepts.
+    static func document(for models: [ModelCatalog.Resolved]) -> Data {
+        guard var doc = (try? JSONSerialization.jsonObject(with: Data(document.utf8))) as? [String: Any],
+              var paths = doc["paths"] as? [String: Any], let generic = paths["/v1/models/{name}/predict"] as? [String: Any],
+              var post = generic["post"] as? [String: Any] else { return Data(document.utf8) }
+        if !models.isEmpty { paths.removeValue(forKey: "/v1/models/{name}/predict") }
+        for m in models {
+            var properties = [String: Any]()
+            for c in m.bundle.inputSchema {
+                var p: [String: Any]
+                switch c.type {
+                case .float64: p = ["type": "number"]
+                case .int64: p = ["type": "integer", "minimum": -9_000_000_000_000_000, "maximum": 9_000_000_000_000_000]
+                case .bool: p = ["type": "boolean"]
+                case .string: p = ["type": "string"]
+                case .date: p = ["type": "string", "format": "date"]
+                case .timestamp: p = ["type": "string", "format": "date-time"]
+                }
+                p["nullable"] = true
+                properties[c.name] = p
+            }
+            properties[m.bundle.target] = [:] as [String: Any] // a labelled row may carry its target; it is ignored
+            let required = m.bundle.inputSchema.map(\.name).filter { m.bundle.pipelineNeeds($0) }
+            let record: [String: Any] = ["type": "object", "additionalProperties": false, "properties": properties, "required": required]
+            post["summary"] = "Score rows with \(m.name)"
+            post["parameters"] = [["name": "key", "in": "query", "required": false, "schema": ["type": "string"], "description": "sticky canary routing key"]]
+            post["requestBody"] = ["required": true, "content": ["application/json": ["schema": [
+                "type": "object", "required": ["records"], "additionalProperties": false,
+                "properties": ["records": ["type": "array", "minItems": 1, "maxItems": 10_000, "items": record]]]]]]
+            // (CSV bodies are accepted too — a header row of these columns, then rows — but JSON Schema cannot say so.)
+            paths["/v1/models/\(m.name)/predict"] = ["post": post]
+        }
+        doc["paths"] = paths
+        return (try? JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys])) ?? Data(document.utf8)
+    }
+}

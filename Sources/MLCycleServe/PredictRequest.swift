@@ -30,12 +30,15 @@ public struct RequestError: Error, Sendable, Equatable {
 public enum RowDecoder {
     /// Rows from `{"records": [{col: value, …}]}` or `{"columns": [...], "data": [[...]]}` (also MLflow's
     /// `dataframe_records` / `dataframe_split`, `instances` and `inputs`).
-    public static func rows(fromJSON data: Data) throws -> [[String: Any]] {
+    public static func rows(fromJSON data: Data, strict: Bool = false) throws -> [[String: Any]] {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
             throw RequestError("the body is not valid JSON: \((error as NSError).localizedDescription)")
         }
         guard let body = object as? [String: Any] else { throw RequestError("the body must be a JSON object with \"records\" or \"columns\" and \"data\"") }
+        if strict, let extra = body.keys.sorted().first(where: { !["records", "columns", "data"].contains($0) }) {
+            throw RequestError("unknown field '\(extra)'; the body holds \"records\", or \"columns\" and \"data\"", field: extra)
+        }
         if let records = body["records"] ?? body["dataframe_records"] ?? body["instances"] ?? body["inputs"] {
             if let list = records as? [[String: Any]] { return list }
             if let columnar = records as? [String: [Any]] { return try columns(Array(columnar.keys), columnar) }
@@ -85,11 +88,12 @@ public enum RowDecoder {
         }
         var columns = [Column]()
         for spec in bundle.inputSchema {
-            let present = rows.contains { $0[spec.name] != nil }
-            if !present {
-                if bundle.pipelineNeeds(spec.name) { throw RequestError("missing column '\(spec.name)'", field: spec.name, row: 0) }
-                continue
+            let needed = bundle.pipelineNeeds(spec.name)
+            if needed, let r = rows.firstIndex(where: { $0[spec.name] == nil }) {
+                // Every row names every column the model reads (null for a missing value).
+                throw RequestError("missing column '\(spec.name)' (send null for a missing value)", field: spec.name, row: r)
             }
+            if !rows.contains(where: { $0[spec.name] != nil }) { continue }
             var values = [Value]()
             values.reserveCapacity(rows.count)
             for (i, row) in rows.enumerated() {
@@ -113,7 +117,7 @@ public enum RowDecoder {
             let d = n.doubleValue
             guard d.isFinite else { throw RequestError("'\(field)' must be a finite number", field: field, row: row) }
             if type == .int64 {
-                guard d.rounded() == d, abs(d) < 9e15 else { throw wrong("a whole number") }
+                guard d.rounded() == d, abs(d) <= 9e15 else { throw wrong("a whole number") }
                 return .int64(Int64(d))
             }
             return .float64(d)
