@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Contract test of the model server against its own OpenAPI document, with schemathesis from PyPI:
+# Contract tests of the model server: schemathesis (from PyPI) against its own OpenAPI document, then the clients
+# users already have (Tests/Contract/clients.py: MLflow payloads with requests, tritonclient for the v2 protocol).
+# Schemathesis:
 # every generated request that the document allows must be answered as documented (and every one it forbids refused).
 # Usage: bash Tests/Contract/serve-openapi.sh [path/to/mlcycle]   (default: .build/debug/mlcycle, built by `swift test`)
 set -euo pipefail
@@ -16,3 +18,6 @@ port=$((20000 + RANDOM % 20000))
 server=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/ready" > /dev/null && break; sleep 0.2; done
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" --checks all --max-examples 50 --seed 1
+# The clients users already have: MLflow's documented payloads with requests, and tritonclient for the v2 protocol.
+if ! "$venv/bin/python" -c "import tritonclient.http, requests" 2> /dev/null; then "$venv/bin/pip" install -q "tritonclient[http]" requests; fi
+"$venv/bin/python" Tests/Contract/clients.py "http://127.0.0.1:$port"
