@@ -84,6 +84,29 @@ public struct ModelBundle: Codable, Sendable {
         /// "ok", or "unavailable" with `reasons`.
         public var status: String
         public var reasons: [String]
+        /// Inputs unlike the training data (a number outside its range, a category never seen): the answer is
+        /// given, but with low confidence.
+        public var warnings: [String] = []
+        public var confidence: String { warnings.isEmpty ? "normal" : "low" }
+    }
+
+    /// Per row, how its inputs differ from the training data (reference statistics): numbers outside the training
+    /// range, categories the training data never had.
+    public func novelty(_ raw: Table) -> [[String]] {
+        var out = [[String]](repeating: [], count: raw.rowCount)
+        for ref in reference.columns {
+            guard let c = raw[ref.name] else { continue }
+            if let sample = ref.sample, let lo = sample.first, let hi = sample.last, let v = c.doubles(), c.type.isNumeric || c.type.isTemporal {
+                for r in 0..<c.count where c.isValid(r) && (v[r] < lo || v[r] > hi) {
+                    out[r].append("\(ref.name) \(c[r]) is outside the training range \(formatDouble(lo))–\(formatDouble(hi))")
+                }
+            } else if let counts = ref.counts, counts["(other)"] == nil {
+                for r in 0..<c.count where c.isValid(r) && counts[c[r].description] == nil {
+                    out[r].append("\(ref.name) '\(c[r])' was never seen in training")
+                }
+            }
+        }
+        return out
     }
 
     /// Prepares raw rows with the fitted pipeline (serving mode: no row is dropped) and scores them. A row outside
@@ -109,6 +132,7 @@ public struct ModelBundle: Codable, Sendable {
         let prediction = try out.column("prediction")
         let lower = out["lower"], upper = out["upper"]
         let probabilities = labels.map { out["probability_\($0)"] }
+        let novel = novelty(raw)
         return (0..<raw.rowCount).map { r in
             if let why = reasons[r], !why.isEmpty {
                 return Scored(prediction: nil, value: nil, probabilities: [:], range: nil, status: "unavailable", reasons: why)
@@ -118,7 +142,8 @@ public struct ModelBundle: Codable, Sendable {
             let value = labels.isEmpty ? prediction.doubles()?[r] : nil
             let range = lower.flatMap { lo in upper.map { hi in [lo.doubles()?[r] ?? .nan, hi.doubles()?[r] ?? .nan] } }
             return Scored(prediction: prediction.isValid(r) ? prediction[r].description : nil, value: value, probabilities: p, range: range,
-                          status: prediction.isValid(r) ? "ok" : "unavailable", reasons: prediction.isValid(r) ? [] : ["no prediction"])
+                          status: prediction.isValid(r) ? "ok" : "unavailable", reasons: prediction.isValid(r) ? [] : ["no prediction"],
+                          warnings: novel[r])
         }
     }
 

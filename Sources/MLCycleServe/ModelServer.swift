@@ -439,6 +439,10 @@ public struct ModelServer: Sendable {
         if let r = s.range { o["range"] = r }
         if !s.probabilities.isEmpty { o["probabilities"] = s.probabilities }
         if !s.reasons.isEmpty { o["reasons"] = s.reasons }
+        if s.status == "ok" {
+            o["confidence"] = s.confidence
+            if !s.warnings.isEmpty { o["warnings"] = s.warnings }
+        }
         return o
     }
 

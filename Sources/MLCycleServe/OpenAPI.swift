@@ -65,7 +65,8 @@ enum OpenAPI {
           "Prediction": {"type": "object", "required": ["id", "status", "model_version"], "properties": {
             "id": {"type": "string"}, "prediction": {"nullable": true}, "range": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
             "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}, "model_version": {"type": "string"},
-            "status": {"type": "string", "enum": ["ok", "unavailable"]}, "reasons": {"type": "array", "items": {"type": "string"}}}},
+            "status": {"type": "string", "enum": ["ok", "unavailable"]}, "reasons": {"type": "array", "items": {"type": "string"}},
+            "confidence": {"type": "string", "enum": ["normal", "low"]}, "warnings": {"type": "array", "items": {"type": "string"}}}},
           "Feedback": {"type": "object", "required": ["prediction_id", "actual"], "additionalProperties": false, "properties": {
             "prediction_id": {"type": "string", "minLength": 1}, "actual": {"oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}]}, "source": {"type": "string", "enum": ["ground_truth", "override"]}}}
         }

@@ -63,7 +63,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 let o = try object(r)
                 #expect(o["version"] as? String == "v1" && (o["inputs"] as? [[String: Any]])?.map { $0["name"] as? String } == ["id", "size", "kind"])
             }
-            let records = #"{"records": [{"size": 5, "kind": "a"}, {"size": 8.5, "kind": "b"}, {"size": 40, "kind": "a"}]}"#
+            let records = #"{"records": [{"size": 5, "kind": "a"}, {"size": 8.5, "kind": "z"}, {"size": 40, "kind": "a"}]}"#
             try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(records)) { r in
                 #expect(r.status == .ok)
                 let predictions = try #require(try object(r)["predictions"] as? [[String: Any]])
@@ -71,6 +71,10 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 let first = predictions[0]
                 #expect(first["status"] as? String == "ok" && first["model_version"] as? String == "v1" && (first["id"] as? String)?.count == 36)
                 #expect(abs((first["prediction"] as? Double ?? 0) - 350) < 25)
+                #expect(first["confidence"] as? String == "normal" && first["warnings"] == nil)
+                // A category the training data never had: answered, with low confidence and why.
+                #expect(predictions[1]["status"] as? String == "ok" && predictions[1]["confidence"] as? String == "low")
+                #expect((predictions[1]["warnings"] as? [String])?.first == "kind 'z' was never seen in training")
                 let range = try #require(first["range"] as? [Double])
                 #expect(range[0] < 350 && range[1] > 350)
                 // Outside the project's scope: no guess, the reason instead.
@@ -94,6 +98,16 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 #expect(text.contains(#"mlcycle_request_duration_seconds_count{model="small",version="v1"} 3"#))
             }
         }
+    }
+
+    @Test func inputsUnlikeTheTrainingDataAreFlagged() throws {
+        let (store, _) = try servedProject()
+        let v = try #require(try store.modelVersion("small", version: 1))
+        let bundle = try ModelBundle.decode(try store.artifact(v.bundle))
+        let novelty = bundle.novelty(try CSVReader.read(string: "size,kind\n5,a\n12.5,a\n0.2,q\n"))
+        #expect(novelty[0].isEmpty)
+        #expect(novelty[1].count == 1 && novelty[1][0].hasPrefix("size 12.5 is outside the training range 1"))
+        #expect(novelty[2].count == 2 && novelty[2][1] == "kind 'q' was never seen in training")
     }
 
     @Test func badRequestsAreClear4xxAndNeverCrash() async throws {
