@@ -323,18 +323,11 @@ public enum Evaluation {
             let bp = b.predict(try b.schema.encode(t))
             let otherMetrics = metrics(truth, bp, rows: all, threshold: o.threshold)
             references[name] = otherMetrics
-            var differences = [Double]()
-            for _ in 0..<max(1, o.bootstrapSamples) {
-                let rows = (0..<t.rowCount).map { _ in Int(rng.next(upperBound: UInt64(t.rowCount))) }
-                let c = metrics(truth, predictions, rows: rows, threshold: o.threshold)[metric] ?? .nan
-                let d = metrics(truth, bp, rows: rows, threshold: o.threshold)[metric] ?? .nan
-                if c.isFinite && d.isFinite { differences.append(c - d) }
-            }
-            differences.sort()
-            let q = { (p: Double) in differences.isEmpty ? Double.nan : Metrics.quantile(differences, p) }
+            let interval = pairedBootstrap(truth, predictions, bp, rows: t.rowCount, metric: metric, threshold: o.threshold,
+                                           samples: o.bootstrapSamples, rng: &rng)
             report.comparisons.append(.init(against: name, metric: metric, candidate: overall[metric] ?? .nan, baseline: otherMetrics[metric] ?? .nan,
                                             difference: (overall[metric] ?? .nan) - (otherMetrics[metric] ?? .nan),
-                                            low: q(0.025), high: q(0.975), samples: differences.count))
+                                            low: interval.low, high: interval.high, samples: interval.samples))
         }
         let flagged: Set<String>
         (report.gates, flagged) = try gates(o.gates, report: report, references: references)
@@ -382,6 +375,22 @@ public enum Evaluation {
         return report
     }
 
+    /// The 95 % interval of metric(a) − metric(b) over `samples` bootstrap resamples of the same `rows` rows (paired:
+    /// both sides scored on each resample), and how many resamples gave a finite difference.
+    static func pairedBootstrap(_ truth: Truth, _ a: Predictions, _ b: Predictions, rows n: Int, metric: String, threshold: Double,
+                                samples: Int, rng: inout SeededGenerator) -> (low: Double, high: Double, samples: Int) {
+        var differences = [Double]()
+        for _ in 0..<max(1, samples) {
+            let rows = (0..<n).map { _ in Int(rng.next(upperBound: UInt64(n))) }
+            let c = metrics(truth, a, rows: rows, threshold: threshold)[metric] ?? .nan
+            let d = metrics(truth, b, rows: rows, threshold: threshold)[metric] ?? .nan
+            if c.isFinite && d.isFinite { differences.append(c - d) }
+        }
+        differences.sort()
+        let q = { (p: Double) in differences.isEmpty ? Double.nan : Statistics.quantile(sorted: differences, p) }
+        return (q(0.025), q(0.975), differences.count)
+    }
+
     /// The task's metrics on a subset of rows (indices may repeat, as in a bootstrap sample).
     static func metrics(_ truth: Truth, _ p: Predictions, rows: [Int], threshold: Double) -> [String: Double] {
         switch truth.task {
@@ -427,7 +436,7 @@ public enum Evaluation {
             if spec.edges == nil {
                 let present = (0..<n).filter { c.isValid($0) }.map { v[$0] }.sorted()
                 // Quintiles (fewer bins when values repeat).
-                edges = Array(Set((1..<5).map { Metrics.quantile(present, Double($0) / 5) })).sorted()
+                edges = Array(Set((1..<5).map { Statistics.quantile(sorted: present, Double($0) / 5) })).sorted()
             }
             func edge(_ x: Double) -> String { x.rounded() == x && abs(x) < 1e15 ? String(Int64(x)) : formatDouble(x) }
             func label(_ i: Int) -> String {
@@ -471,7 +480,7 @@ public enum Evaluation {
             let present = (0..<c.count).filter { c.isValid($0) }.map { v[$0] }.sorted()
             var seen = Set<Double>()
             for i in 0..<10 where !present.isEmpty {
-                let q = Metrics.quantile(present, 0.05 + 0.9 * Double(i) / 9)
+                let q = Statistics.quantile(sorted: present, 0.05 + 0.9 * Double(i) / 9)
                 if seen.insert(q).inserted { values.append(.float64(q)) }
             }
         } else {

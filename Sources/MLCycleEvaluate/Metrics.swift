@@ -28,14 +28,6 @@ public enum Metrics {
         return Double(hits) / Double(y.count)
     }
 
-    /// numpy's linear-interpolation quantile of sorted values.
-    public static func quantile(_ sorted: [Double], _ q: Double) -> Double {
-        guard !sorted.isEmpty else { return .nan }
-        let h = Double(sorted.count - 1) * q
-        let lo = Int(h.rounded(.down)), hi = min(lo + 1, sorted.count - 1)
-        return sorted[lo] + (sorted[hi] - sorted[lo]) * (h - Double(lo))
-    }
-
     /// numpy's median (the mean of the two middle values for an even count).
     static func median(_ x: [Double]) -> Double {
         guard !x.isEmpty else { return .nan }

@@ -223,14 +223,8 @@ extension Evaluation {
         let ma = metrics(truth, pa, rows: all, threshold: threshold), mb = metrics(truth, pb, rows: all, threshold: threshold)
         guard let va = ma[metric], let vb = mb[metric] else { throw EvaluationError.invalid("'\(metric)' is not a \(candidate.task.rawValue) metric") }
         var rng = SeededGenerator(seed: seed)
-        var differences = [Double]()
-        for _ in 0..<max(1, samples) {
-            let pick = all.map { _ in Int(rng.next(upperBound: UInt64(all.count))) }
-            let c = metrics(truth, pa, rows: pick, threshold: threshold)[metric] ?? .nan, d = metrics(truth, pb, rows: pick, threshold: threshold)[metric] ?? .nan
-            if c.isFinite && d.isFinite { differences.append(c - d) }
-        }
-        differences.sort()
-        let q = { (p: Double) in differences.isEmpty ? Double.nan : Metrics.quantile(differences, p) }
-        return .init(against: against, metric: metric, candidate: va, baseline: vb, difference: va - vb, low: q(0.025), high: q(0.975), samples: differences.count)
+        let interval = pairedBootstrap(truth, pa, pb, rows: all.count, metric: metric, threshold: threshold, samples: samples, rng: &rng)
+        return .init(against: against, metric: metric, candidate: va, baseline: vb, difference: va - vb,
+                     low: interval.low, high: interval.high, samples: interval.samples)
     }
 }

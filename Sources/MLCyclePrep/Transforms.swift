@@ -77,8 +77,8 @@ enum Transforms {
                     return .scale(column: c, center: lo, scale: hi > lo ? hi - lo : 1)
                 case .robust:
                     let s = v.sorted()
-                    let iqr = quantile(s, 0.75) - quantile(s, 0.25)
-                    return .scale(column: c, center: quantile(s, 0.5), scale: iqr > 0 ? iqr : 1)
+                    let iqr = Statistics.quantile(sorted: s, 0.75) - Statistics.quantile(sorted: s, 0.25)
+                    return .scale(column: c, center: Statistics.quantile(sorted: s, 0.5), scale: iqr > 0 ? iqr : 1)
                 }
             }, nil)
         case .log(let columns):
@@ -121,7 +121,7 @@ enum Transforms {
                 guard let x = Double(s) else { throw PrepError.invalid(step: "impute \(c)", reason: "the constant '\(s)' is not a number") }
                 return .number(x)
             case .mean: return v.isEmpty ? nil : .number(v.reduce(0, +) / Double(v.count))
-            case .median: return v.isEmpty ? nil : .number(quantile(v.sorted(), 0.5))
+            case .median: return v.isEmpty ? nil : .number(Statistics.quantile(sorted: v.sorted(), 0.5))
             case .mostFrequent:
                 var counts = [Double: Int]()
                 for x in v { counts[x, default: 0] += 1 }
@@ -347,14 +347,6 @@ enum Transforms {
         guard !groupBy.isEmpty else { return nil }
         let cols = try groupBy.map { try column(t, $0, "impute") }
         return (0..<t.rowCount).map { r in cols.map { $0.isValid(r) ? $0[r].description : "" }.joined(separator: "\u{1F}") }
-    }
-
-    /// numpy's linear-interpolation quantile of sorted values.
-    static func quantile(_ s: [Double], _ q: Double) -> Double {
-        guard !s.isEmpty else { return .nan }
-        let h = Double(s.count - 1) * q
-        let lo = Int(h.rounded(.down)), hi = min(lo + 1, s.count - 1)
-        return s[lo] + (s[hi] - s[lo]) * (h - Double(lo))
     }
 
     /// Evaluates an expression; a column it reads that the table lacks is a `PrepError` naming the step.

@@ -197,13 +197,7 @@ public final class Runner {
         let prepared = try stage(.prepare, inputs: [fingerprint, target, Self.stable(spec.preparation.steps),
                                                     Self.stable(spec.preparation.split), spec.problem.scope.joined(separator: "\n")],
                                  detail: { "\($0["rows"] ?? "?") rows (\($0["test_rows"] ?? "?") test), \($0["out_of_scope"] ?? "0") out of scope" }) { run in
-            var inScope = [Bool](repeating: true, count: merged.rowCount)
-            for rule in spec.problem.scope {
-                for (r, v) in try MLCycleData.Expression.parse(rule).evaluate(on: merged).enumerated() {
-                    if case .bool(true) = v { continue }
-                    inScope[r] = false
-                }
-            }
+            let inScope = try scopeMask(merged)
             let scoped = try merged.filtered(inScope)
             var prepSpec = spec.preparation
             prepSpec.sources = []
@@ -355,8 +349,8 @@ public final class Runner {
         return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self)
     }
 
-    /// The raw (collected, in-scope) rows the split put in the test part: what serving would have been sent.
-    func rawTestRows(_ merged: Table) throws -> Table {
+    /// True for the rows every scope rule holds on (a missing result is out of scope).
+    func scopeMask(_ merged: Table) throws -> [Bool] {
         var inScope = [Bool](repeating: true, count: merged.rowCount)
         for rule in spec.problem.scope {
             for (r, v) in try MLCycleData.Expression.parse(rule).evaluate(on: merged).enumerated() {
@@ -364,7 +358,12 @@ public final class Runner {
                 inScope[r] = false
             }
         }
-        let scoped = try merged.filtered(inScope)
+        return inScope
+    }
+
+    /// The raw (collected, in-scope) rows the split put in the test part: what serving would have been sent.
+    func rawTestRows(_ merged: Table) throws -> Table {
+        let scoped = try merged.filtered(try scopeMask(merged))
         let parts = try Splitter.assign(scoped, spec.preparation.split ?? SplitSpec())
         return scoped.taking(parts.indices.filter { parts[$0] == .test })
     }
