@@ -67,6 +67,8 @@ public final class Runner {
     }
 
     var summary = RunSummary(project: "")
+    /// The project's git commit, asked of git once per runner rather than once per stage.
+    lazy var commit: String? = Self.gitCommit(directory)
     var project: String { spec.problem.name }
 
     static func hash(_ parts: [String]) -> String {
@@ -98,7 +100,7 @@ public final class Runner {
             return outputs
         }
         let run = try store.startRun(NewRun(project: project, stage: stage.rawValue, inputHash: inputHash, params: params, specHash: spec.hash,
-                                            gitCommit: Self.gitCommit(directory)))
+                                            gitCommit: commit))
         do {
             let outputs = try body(run.id)
             try store.finishRun(run.id, status: .finished, outputs: outputs)
@@ -320,7 +322,7 @@ public final class Runner {
             let pipeline = try FittedPipeline.decode(try store.artifact(pipelineSHA))
             let reference = ReferenceStatistics.compute(merged, excluding: target.isEmpty ? [] : [target])
             var bundle = ModelBundle(name: project, target: target, scope: spec.problem.scope, pipeline: pipeline, model: model, reference: reference,
-                                     evaluation: evaluation, lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: Self.gitCommit(directory), run: run))
+                                     evaluation: evaluation, lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: commit, run: run))
             bundle.release = .init(canary: spec.release.canary, shadow: spec.release.shadow)
             let bundleSHA = try store.putArtifact(try bundle.jsonData())
             let version = try store.registerModel(NewModelVersion(
