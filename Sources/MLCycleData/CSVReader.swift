@@ -49,6 +49,93 @@ public enum CSVReader {
         if file.bytes.isEmpty { throw DataError.emptyFile(path: name) }
         return try CSVParser(bytes: file.bytes, fileName: name, options: options).parse()
     }
+
+    /// Reads a CSV file a block of records at a time (about `blockBytes` each, cut at record ends), so a file far
+    /// larger than memory streams through `body`; each block is parsed on all cores. Every block has the header's
+    /// columns; give `options.columnTypes` so that every block gets the same types (otherwise each infers its own).
+    /// `firstRow` is the block's first data row (0-based, across the file); errors name the file's own line numbers.
+    public static func forEachBlock(path: String, options: CSVOptions = CSVOptions(), blockBytes: Int = 32 << 20,
+                                    _ body: (_ block: Table, _ firstRow: Int) throws -> Void) throws {
+        let file = try MappedFile(path: path)
+        let bytes = file.bytes
+        if bytes.isEmpty { throw DataError.emptyFile(path: path) }
+        guard let base = bytes.baseAddress, let delimiter = options.delimiter.asciiValue else {
+            // An invalid delimiter: let the whole-file reader report it.
+            try body(try CSVParser(bytes: bytes, fileName: path, options: options).parse(), 0)
+            return
+        }
+        let n = bytes.count
+        var start = n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF ? 3 : 0
+        var header = [UInt8]()
+        if options.hasHeader {
+            let end = recordBoundary(base, n, from: start, atLeast: start + 1, delimiter: delimiter)
+            header = Array(UnsafeBufferPointer(start: base + start, count: end - start))
+            if header.last != 10 && header.last != 13 { header.append(10) }
+            start = end
+        }
+        var line = options.hasHeader ? 2 : 1, row = 0, first = true
+        while start < n || first {
+            let end = start < n ? recordBoundary(base, n, from: start, atLeast: min(n, start + max(1, blockBytes)), delimiter: delimiter) : n
+            var buffer = header
+            buffer.append(contentsOf: UnsafeBufferPointer(start: base + start, count: end - start))
+            let table: Table = try buffer.withUnsafeBufferPointer { b in
+                var parser = try CSVParser(bytes: b, fileName: path, options: options)
+                parser.lineOffset = line - (options.hasHeader ? 2 : 1)
+                return try parser.parse()
+            }
+            if table.rowCount > 0 || first { try body(table, row) }
+            row += table.rowCount
+            line += lineBreaks(base + start, end - start)
+            first = false
+            start = end
+        }
+    }
+
+    /// The column names a CSV file's header gives (as `read` would name them), reading only the first record.
+    public static func columnNames(path: String, options: CSVOptions = CSVOptions()) throws -> [String] {
+        let file = try MappedFile(path: path)
+        guard let base = file.bytes.baseAddress, !file.bytes.isEmpty else { throw DataError.emptyFile(path: path) }
+        let start = file.bytes.count >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF ? 3 : 0
+        let end = recordBoundary(base, file.bytes.count, from: start, atLeast: start + 1, delimiter: options.delimiter.asciiValue ?? 44)
+        var o = options
+        o.columnTypes = [:]
+        return try CSVParser(bytes: UnsafeBufferPointer(start: base + start, count: end - start), fileName: path, options: o).parse().columnNames
+    }
+
+    /// The offset just after the first record end at or beyond `limit`, scanning from `start` (a record start) and
+    /// honouring quotes as the parser does: a quote opens a quoted field only at the start of a field.
+    static func recordBoundary(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, atLeast limit: Int, delimiter: UInt8) -> Int {
+        var i = start, atFieldStart = true, quoted = false
+        while i < n {
+            let b = p[i]
+            if quoted {
+                if b == 34 {
+                    if i + 1 < n && p[i + 1] == 34 { i += 2; continue }
+                    quoted = false
+                }
+                i += 1
+                continue
+            }
+            switch b {
+            case 34 where atFieldStart: quoted = true; atFieldStart = false
+            case delimiter: atFieldStart = true
+            case 10, 13:
+                if b == 13 && i + 1 < n && p[i + 1] == 10 { i += 1 }
+                atFieldStart = true
+                if i + 1 >= limit { return i + 1 }
+            default: atFieldStart = false
+            }
+            i += 1
+        }
+        return n
+    }
+
+    /// Line breaks (LF, CRLF or a lone CR) in `count` bytes, for the line numbers of later blocks.
+    static func lineBreaks(_ p: UnsafePointer<UInt8>, _ count: Int) -> Int {
+        var lines = 0
+        for i in 0..<count where p[i] == 10 || (p[i] == 13 && (i + 1 >= count || p[i + 1] != 10)) { lines += 1 }
+        return lines
+    }
 }
 
 /// One field of a record: where its content is, and whether it was quoted (and holds doubled quotes).
@@ -76,6 +163,9 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
     let options: CSVOptions
     let delimiter: UInt8
     let missing: MissingTokens
+    /// Added to the line number of every data row reported, when the buffer is one block of a larger file (the
+    /// header, if any, stays line 1).
+    var lineOffset = 0
 
     init(bytes: UnsafeBufferPointer<UInt8>, fileName: String, options: CSVOptions) throws {
         guard let d = options.delimiter.asciiValue, d != Self.quote, d != Self.lf, d != Self.cr else {
@@ -172,7 +262,7 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
             if p[i] == Self.lf || (p[i] == Self.cr && (i + 1 >= n || p[i + 1] != Self.lf)) { line += 1 }
             i += 1
         }
-        return line
+        return line > (options.hasHeader ? 1 : 0) ? line + lineOffset : line
     }
 
     // MARK: Tokenizing one record

@@ -21,7 +21,16 @@ public enum CSVWriter {
         try AtomicFile.write(Data(out), to: path)
     }
 
-    static func write(_ table: Table, into out: inout [UInt8], delimiter: Character, missingTokens: [String]) {
+    /// The CSV bytes of a table, with or without the header line (later blocks of a streamed file go without).
+    public static func bytes(_ table: Table, header: Bool = true, delimiter: Character = ",",
+                             missingTokens: [String] = CSVOptions.defaultMissingTokens) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(table.rowCount * table.columnCount * 8)
+        write(table, into: &out, delimiter: delimiter, missingTokens: missingTokens, header: header)
+        return out
+    }
+
+    static func write(_ table: Table, into out: inout [UInt8], delimiter: Character, missingTokens: [String], header: Bool = true) {
         let d = delimiter.asciiValue ?? 44
         let tokens = Set(missingTokens)
         func needsQuotes(_ s: String) -> Bool {
@@ -42,11 +51,13 @@ public enum CSVWriter {
                 out.append(contentsOf: s.utf8)
             }
         }
-        for (i, c) in table.columns.enumerated() {
-            if i > 0 { out.append(d) }
-            appendField(c.name, quote: needsQuotes(c.name), to: &out)
+        if header {
+            for (i, c) in table.columns.enumerated() {
+                if i > 0 { out.append(d) }
+                appendField(c.name, quote: needsQuotes(c.name), to: &out)
+            }
+            out.append(10)
         }
-        out.append(10)
         // Per column: a function that appends row r's text.
         let writers: [(Int, inout [UInt8]) -> Void] = table.columns.map { col in
             let valid = col.validity
@@ -107,6 +118,64 @@ public enum AtomicFile {
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw DataError.unwritableFile(path: path, reason: error.localizedDescription)
+        }
+    }
+}
+
+/// A file written piece by piece that appears whole or not at all: pieces go to a temporary file in the same
+/// folder, renamed over the target by `commit()`; dropped without `commit()`, the temporary file is removed.
+/// A target that is not a regular file (`/dev/stdout`, a pipe) is written in place, as `AtomicFile` does.
+public final class AtomicFileWriter {
+    private let handle: FileHandle
+    private let path: String
+    private let temporary: String?
+
+    public init(path: String) throws {
+        self.path = path
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            temporary = nil
+        } else {
+            let url = URL(fileURLWithPath: path)
+            let t = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
+            guard FileManager.default.createFile(atPath: t, contents: nil) else {
+                throw DataError.unwritableFile(path: path, reason: "cannot create a file in its folder")
+            }
+            temporary = t
+        }
+        guard let h = FileHandle(forWritingAtPath: temporary ?? path) else {
+            if let temporary { try? FileManager.default.removeItem(atPath: temporary) }
+            throw DataError.unwritableFile(path: path, reason: "cannot open it for writing")
+        }
+        handle = h
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: [UInt8]) throws {
+        do { try handle.write(contentsOf: bytes) } catch {
+            throw DataError.unwritableFile(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    /// Closes the file and moves it into place.
+    public func commit() throws {
+        try? handle.synchronize()
+        try? handle.close()
+        guard let temporary else { return }
+        if rename(temporary, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw DataError.unwritableFile(path: path, reason: reason)
+        }
+        committed = true
+    }
+
+    private var committed = false
+
+    deinit {
+        if !committed, let temporary {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: temporary)
         }
     }
 }

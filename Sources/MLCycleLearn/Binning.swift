@@ -88,14 +88,16 @@ struct BinnedData {
     /// `rowCodes[r * features + f]` (row-major: building a histogram reads all of a row's bins at once).
     let rowCodes: [UInt8]
 
-    init(_ data: Dataset, bins: [FeatureBins]) {
+    /// `rowMajor: false` skips `rowCodes` (prediction reads `codes` only). Fewer than 1024 rows are binned on the
+    /// calling thread: waking other cores costs more than it saves (a served request is often one row).
+    init(_ data: Dataset, bins: [FeatureBins], rowMajor: Bool = true) {
         rows = data.rows
         self.bins = bins
         var codes = [UInt8](repeating: 0, count: data.rows * bins.count)
         let n = data.rows
         codes.withUnsafeMutableBufferPointer { out in
             let base = SendablePointer(out.baseAddress!)
-            parallelFor(bins.count) { f in
+            let binFeature: @Sendable (Int) -> Void = { f in
                 let o = base.pointer + f * n
                 switch data.columns[f] {
                 case .numeric(let v, let valid):
@@ -105,9 +107,11 @@ struct BinnedData {
                     for r in 0..<n { o[r] = c[r] >= 0 && Int(c[r]) < map.count ? map[Int(c[r])] : 0 }
                 }
             }
+            if n < 1024 { for f in 0..<bins.count { binFeature(f) } } else { parallelFor(bins.count, binFeature) }
         }
         self.codes = codes
         let features = bins.count
+        guard rowMajor else { rowCodes = []; return }
         var rowCodes = [UInt8](repeating: 0, count: data.rows * features)
         rowCodes.withUnsafeMutableBufferPointer { out in
             codes.withUnsafeBufferPointer { codes in

@@ -135,6 +135,13 @@ public struct GBDTModel: Codable, Sendable, Equatable {
     public var trees: [BoostedTree]
     /// Rounds kept (early stopping keeps the best).
     public var bestIteration: Int
+    /// The trees packed for prediction, built on first use and shared by copies (derived data: not saved, not
+    /// compared).
+    let packed = PackedTreesCache()
+
+    enum CodingKeys: String, CodingKey {
+        case schema, bins, parameters, labels, initialScore, initialScores, trees, bestIteration
+    }
 
     /// Raw scores (before the link function) for a dataset: its values are binned once with the training bins
     /// (v ≤ upper bound of bin t ⟺ bin(v) ≤ t, so this is exactly the raw-threshold rule), then rows are scored
@@ -143,17 +150,20 @@ public struct GBDTModel: Codable, Sendable, Equatable {
 
     /// Raw scores per class (`[class][row]`; one class unless multiclass).
     func rawClassScores(_ data: Dataset) -> [[Double]] {
-        let binned = BinnedData(data, bins: bins)
+        let binned = BinnedData(data, bins: bins, rowMajor: false)
         let n = data.rows
         let starts = initialScores ?? [initialScore]
         let k = starts.count
-        let chunks = n < 4096 ? 1 : ProcessInfo.processInfo.activeProcessorCount * 4
-        let parts = parallelMap(chunks) { part -> [[Double]] in
-            let lo = n * part / chunks, hi = n * (part + 1) / chunks
-            var out = starts.map { [Double](repeating: $0, count: hi - lo) }
-            for (t, tree) in trees.enumerated() { Self.addLeafValues(tree, binned, rows: lo..<hi, into: &out[t % k]) }
+        let packed = self.packed.trees(for: trees)
+        @Sendable func score(_ rows: Range<Int>) -> [[Double]] {
+            var out = starts.map { [Double](repeating: $0, count: rows.count) }
+            for c in 0..<k { packed.addLeafValues(binned, rows: rows, trees: stride(from: c, to: packed.roots.count, by: k), into: &out[c]) }
             return out
         }
+        // A small request is scored on the calling thread: waking the other cores costs more than it saves.
+        if n < 4096 { return score(0..<n) }
+        let chunks = ProcessInfo.processInfo.activeProcessorCount * 4
+        let parts = parallelMap(chunks) { part in score(n * part / chunks..<n * (part + 1) / chunks) }
         return (0..<k).map { c in parts.flatMap { $0[c] } }
     }
 
@@ -248,4 +258,100 @@ public struct GBDTModel: Codable, Sendable, Equatable {
         }
         return schema.features.indices.map { (schema.features[$0].name, splits[$0], gains[$0]) }
     }
+}
+
+/// Every tree of an ensemble in one array of nodes, for prediction: one 20-byte node per split instead of seven
+/// parallel arrays per tree, no per-tree array retains (which cost more than the traversal when a served request
+/// is one row), and one pass over flat buffers.
+struct PackedTrees: Sendable {
+    struct Node {
+        var feature: Int32
+        /// Numeric split: bins 1…threshold go left. Categorical split: −1 − (index of its 4-word bin set).
+        var threshold: Int32
+        /// A child ≥ 0 is a node; < 0 is the leaf `~child` (an index into `leafValues`).
+        var left: Int32
+        var right: Int32
+        var missingLeft: Bool
+    }
+    var nodes: [Node] = []
+    var leafValues: [Double] = []
+    var categoryWords: [UInt64] = []
+    /// Each tree's root, as a child reference (a tree without splits is a leaf).
+    var roots: [Int32] = []
+
+    init(_ trees: [BoostedTree]) {
+        for t in trees {
+            let nodeBase = Int32(nodes.count), leafBase = Int32(leafValues.count)
+            func child(_ c: Int32) -> Int32 { c >= 0 ? nodeBase + c : ~(leafBase + ~c) }
+            roots.append(t.feature.isEmpty ? ~leafBase : nodeBase)
+            for i in t.feature.indices {
+                var threshold = t.binThreshold[i]
+                if t.categorySet[i] >= 0 {
+                    threshold = -1 - Int32(categoryWords.count / 4)
+                    var words = t.categorySets[Int(t.categorySet[i])]
+                    words += [UInt64](repeating: 0, count: max(0, 4 - words.count))
+                    categoryWords += words.prefix(4)
+                }
+                nodes.append(Node(feature: t.feature[i], threshold: threshold, left: child(t.left[i]), right: child(t.right[i]),
+                                  missingLeft: t.missingLeft[i]))
+            }
+            leafValues += t.leafValues
+        }
+    }
+
+    /// Adds the leaf values of the trees in `trees` for each row in `rows` to `out[row - rows.lowerBound]`.
+    func addLeafValues(_ binned: BinnedData, rows: Range<Int>, trees: StrideTo<Int>, into out: inout [Double]) {
+        let n = binned.rows, lo = rows.lowerBound
+        // Raw buffers: this loop is prediction (every row through every tree).
+        out.withUnsafeMutableBufferPointer { out in
+            binned.codes.withUnsafeBufferPointer { codes in
+                nodes.withUnsafeBufferPointer { nodes in
+                    leafValues.withUnsafeBufferPointer { leaves in
+                        categoryWords.withUnsafeBufferPointer { words in
+                            roots.withUnsafeBufferPointer { roots in
+                                for t in trees {
+                                    let root = roots[t]
+                                    for r in rows {
+                                        var ref = root
+                                        while ref >= 0 {
+                                            let node = nodes[Int(ref)]
+                                            let b = Int32(codes[Int(node.feature) * n + r])
+                                            let goLeft: Bool
+                                            if b == 0 { goLeft = node.missingLeft } else if node.threshold >= 0 {
+                                                goLeft = b <= node.threshold
+                                            } else {
+                                                let set = Int(-1 - node.threshold) * 4
+                                                goLeft = words[set + Int(b >> 6)] & (1 << UInt64(b & 63)) != 0
+                                            }
+                                            ref = goLeft ? node.left : node.right
+                                        }
+                                        out[r - lo] += leaves[Int(~ref)]
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Holds a model's `PackedTrees`, built on first use (under a lock; prediction runs on many threads). Rebuilt if
+/// the model's tree count changed since (training appends trees and early stopping cuts them).
+final class PackedTreesCache: @unchecked Sendable, Equatable {
+    private let lock = NSLock()
+    private var packed: PackedTrees?
+
+    func trees(for trees: [BoostedTree]) -> PackedTrees {
+        lock.lock()
+        defer { lock.unlock() }
+        if let packed, packed.roots.count == trees.count { return packed }
+        let built = PackedTrees(trees)
+        packed = built
+        return built
+    }
+
+    /// Derived data: two models with equal trees are equal whatever their caches hold.
+    static func == (a: PackedTreesCache, b: PackedTreesCache) -> Bool { true }
 }

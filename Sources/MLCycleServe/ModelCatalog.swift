@@ -4,8 +4,10 @@ import MLCycleEvaluate
 import MLCycleStore
 
 /// The models a server answers for, resolved at request time: a bundle file served under its name, or registered
-/// models whose alias (default `champion`) is looked up in the store on every request — a promotion or rollback
-/// takes effect on the next request, with no restart. Bundles are decoded once per content hash and kept.
+/// models whose alias (default `champion`) is looked up in the store — again at most `aliasRefresh` seconds after
+/// the last look (1 s by default; reading the store on every request cost more than scoring a row), and at once
+/// after `invalidate()`, which the admin endpoints call. A promotion or rollback so takes effect without a restart.
+/// Bundles are decoded once per content hash and kept.
 public final class ModelCatalog: @unchecked Sendable {
     /// A model ready to answer: its bundle and the version that answers.
     public struct Resolved: Sendable {
@@ -23,17 +25,34 @@ public final class ModelCatalog: @unchecked Sendable {
     let source: Source
     private let lock = NSLock()
     private var decoded = [String: ModelBundle]()
+    /// "name@alias" → what it resolved to, and when (seconds since the reference date).
+    private var resolved = [String: Lookup]()
+    private struct Lookup { var model: Resolved?; var at: Double }
+    /// How long an alias lookup is trusted before the store is asked again, in seconds (0: every request).
+    public let aliasRefresh: Double
+    private var cachedNames: (names: [String], at: Double)?
+
+    /// Forgets every alias lookup: the next request asks the store (after a promotion or rollback).
+    public func invalidate() {
+        lock.lock()
+        resolved.removeAll()
+        cachedNames = nil
+        lock.unlock()
+    }
 
     /// Serves one bundle file under its own name.
     public init(bundlePath: String) throws {
         guard let data = FileManager.default.contents(atPath: bundlePath) else { throw DataError.fileNotFound(path: bundlePath) }
         let bundle = try ModelBundle.decode(data, path: bundlePath)
         source = .bundles([bundle.name: bundle])
+        aliasRefresh = 0
     }
 
-    /// Serves registered models: `models` maps a name to the alias to follow (`champion` when given as NAME).
-    public init(store: any Store, models: [String: String]) {
+    /// Serves registered models: `models` maps a name to the alias to follow (`champion` when given as NAME);
+    /// aliases are looked up again `aliasRefresh` seconds after the last look.
+    public init(store: any Store, models: [String: String], aliasRefresh: Double = 1) {
         source = .store(store, models: models)
+        self.aliasRefresh = aliasRefresh
     }
 
     /// Parses `NAME` or `NAME@ALIAS` arguments.
@@ -50,7 +69,18 @@ public final class ModelCatalog: @unchecked Sendable {
     public func names() throws -> [String] {
         switch source {
         case .bundles(let b): return b.keys.sorted()
-        case .store(let store, let models): return models.isEmpty ? try store.modelNames() : models.keys.sorted()
+        case .store(let store, let models):
+            guard models.isEmpty else { return models.keys.sorted() }
+            let now = Date().timeIntervalSinceReferenceDate
+            lock.lock()
+            let recent = cachedNames
+            lock.unlock()
+            if let recent, now - recent.at < aliasRefresh { return recent.names }
+            let names = try store.modelNames()
+            lock.lock()
+            cachedNames = (names, now)
+            lock.unlock()
+            return names
         }
     }
 
@@ -84,16 +114,29 @@ public final class ModelCatalog: @unchecked Sendable {
         case .store(let store, let models):
             guard models.isEmpty || models[name] != nil else { return nil }
             let alias = override ?? models[name] ?? "champion"
-            guard let v = try store.aliases(name)[alias], let version = try store.modelVersion(name, version: v) else { return nil }
+            let key = "\(name)@\(alias)", now = Date().timeIntervalSinceReferenceDate
             lock.lock()
-            let cached = decoded[version.bundle]
+            let recent = resolved[key]
             lock.unlock()
-            if let cached { return Resolved(name: name, version: "v\(version.version)", bundle: cached) }
-            let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(name) v\(version.version)")
+            if let recent, now - recent.at < aliasRefresh { return recent.model }
+            let answer = try lookUp(store, name: name, alias: alias)
             lock.lock()
-            decoded[version.bundle] = bundle
+            resolved[key] = Lookup(model: answer, at: now)
             lock.unlock()
-            return Resolved(name: name, version: "v\(version.version)", bundle: bundle)
+            return answer
         }
+    }
+
+    private func lookUp(_ store: any Store, name: String, alias: String) throws -> Resolved? {
+        guard let v = try store.aliases(name)[alias], let version = try store.modelVersion(name, version: v) else { return nil }
+        lock.lock()
+        let cached = decoded[version.bundle]
+        lock.unlock()
+        if let cached { return Resolved(name: name, version: "v\(version.version)", bundle: cached) }
+        let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(name) v\(version.version)")
+        lock.lock()
+        decoded[version.bundle] = bundle
+        lock.unlock()
+        return Resolved(name: name, version: "v\(version.version)", bundle: bundle)
     }
 }

@@ -91,23 +91,78 @@ public struct ModelServer: Sendable {
         self.log = log
     }
 
-    /// Queues one log record per scored row (ids as returned to the client).
+    /// Queues one log record per scored row (ids as returned to the client); inputs as a JSON object in the
+    /// model's column order.
     func logRows(_ m: ModelCatalog.Resolved, _ table: Table, _ scored: [ModelBundle.Scored], ids: [String], seconds: Double) {
         guard let log else { return }
         let now = Date()
         var records = [PredictionRecord]()
         records.reserveCapacity(scored.count)
+        let names = table.columns.map { c -> [UInt8] in var j = JSONText(capacity: c.name.utf8.count + 3); j.key(c.name); return j.bytes }
         for (r, s) in scored.enumerated() {
-            var inputs = [String: Any]()
-            for c in table.columns where c.isValid(r) {
-                let v = c[r]
-                inputs[c.name] = v.doubleValue.map { $0 as Any } ?? v.description
+            var inputs = JSONText(capacity: 32 * table.columnCount)
+            inputs.raw("{")
+            var first = true
+            for (c, column) in table.columns.enumerated() where column.isValid(r) {
+                if !first { inputs.comma() }
+                first = false
+                inputs.bytes.append(contentsOf: names[c])
+                inputs.cell(column, r)
             }
-            let json = (try? JSONSerialization.data(withJSONObject: inputs, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            records.append(PredictionRecord(id: ids[r], model: m.name, version: m.version, at: now, latencySeconds: seconds, inputs: json,
+            inputs.raw("}")
+            records.append(PredictionRecord(id: ids[r], model: m.name, version: m.version, at: now, latencySeconds: seconds,
+                                            inputs: String(decoding: inputs.bytes, as: UTF8.self),
                                             prediction: s.value.map { formatDouble($0) } ?? s.prediction, status: s.status))
         }
         log.append(records)
+    }
+
+    /// One answered request: the version that answered, the rows as read, their answers and ids.
+    struct Answer {
+        var model: ModelCatalog.Resolved
+        var table: Table
+        var scored: [ModelBundle.Scored]
+        var ids: [String]
+    }
+
+    /// Scores rows for `name` as the release policy routes them (a canary share to the challenger, a shadow copy),
+    /// records the metrics and logs every answered row — the one path behind the native, MLflow and v2 endpoints.
+    /// `rows` reads the request for the bundle that answers; what it throws is the client's to fix (4xx).
+    func predict(_ name: String, key: String?, started: Date, rows: (ModelBundle) throws -> Table) throws -> Answer {
+        guard let (m, shadow) = try catalog.route(name, key: key) else {
+            metrics.record(model: name, version: "-", code: 404, seconds: Date().timeIntervalSince(started), rows: 0)
+            throw RequestError(status: 404, "no model called '\(name)' (served: \((try? catalog.names())?.joined(separator: ", ") ?? ""))")
+        }
+        let table: Table, scored: [ModelBundle.Scored]
+        do {
+            table = try rows(m.bundle)
+            scored = try m.bundle.score(table)
+        } catch let e as RequestError {
+            metrics.record(model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
+            throw e
+        } catch {
+            // A pipeline or model refusing the rows (a missing column, a wrong type): the client's to fix.
+            metrics.record(model: name, version: m.version, code: 400, seconds: Date().timeIntervalSince(started), rows: 0)
+            throw RequestError(error.localizedDescription)
+        }
+        let ids = scored.map { _ in UUID().uuidString.lowercased() }
+        let seconds = Date().timeIntervalSince(started)
+        metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
+        logRows(m, table, scored, ids: ids, seconds: seconds)
+        if let shadow {
+            // The challenger scores a copy in the background: logged beside the answer (same ids + "-shadow", status
+            // "shadow"), never returned, and the champion's answer does not wait for it.
+            let server = self
+            Task.detached {
+                let shadowStarted = Date()
+                guard let shadowScored = try? shadow.bundle.score(table) else { return }
+                server.logRows(shadow, table, shadowScored.map { var s = $0; s.status = "shadow"; return s },
+                               ids: ids.map { $0 + "-shadow" }, seconds: Date().timeIntervalSince(shadowStarted))
+                server.metrics.record(model: name, version: shadow.version + " (shadow)", code: 200,
+                                      seconds: Date().timeIntervalSince(shadowStarted), rows: table.rowCount)
+            }
+        }
+        return Answer(model: m, table: table, scored: scored, ids: ids)
     }
 
     static func json(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
@@ -173,12 +228,14 @@ public struct ModelServer: Sendable {
                     guard let v = try store.modelVersion(name, version: version) else { return Self.error(RequestError(status: 404, "no version \(version) of \(name)")) }
                     guard v.gatesPassed else { return Self.error(RequestError(status: 409, "\(name) v\(version) failed its gates and cannot be promoted")) }
                     try store.setAlias(name, alias: alias, version: version, actor: actor, action: "promote", reason: reason)
+                    catalog.invalidate()
                     return Self.json(["name": name, "alias": alias, "version": version])
                 case "rollback":
                     guard let previous = try store.previousVersion(name, alias: alias) else {
                         return Self.error(RequestError(status: 409, "\(name)@\(alias) has no earlier version"))
                     }
                     try store.setAlias(name, alias: alias, version: previous, actor: actor, action: "rollback", reason: reason)
+                    catalog.invalidate()
                     return Self.json(["name": name, "alias": alias, "version": previous])
                 default:
                     return Self.error(RequestError(status: 404, "unknown admin action '\(action)' (promote or rollback)"))
@@ -242,51 +299,31 @@ public struct ModelServer: Sendable {
             let started = Date()
             let name = try context.parameters.require("name")
             let key = request.headers.first { $0.name.canonicalName == "x-request-key" }?.value ?? request.uri.queryParameters.get("key").map { String($0) }
-            guard let (m, shadow) = try catalog.route(name, key: key) else {
-                metrics.record(model: name, version: "-", code: 404, seconds: Date().timeIntervalSince(started), rows: 0)
-                return Self.error(RequestError(status: 404, "no model called '\(name)' (served: \((try? catalog.names())?.joined(separator: ", ") ?? ""))"))
-            }
             var request = request
             let body: ByteBuffer
             do { body = try await request.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
-                metrics.record(model: name, version: m.version, code: 413, seconds: Date().timeIntervalSince(started), rows: 0)
+                metrics.record(model: name, version: "-", code: 413, seconds: Date().timeIntervalSince(started), rows: 0)
                 return Self.error(RequestError(status: 413, "the request body is larger than \(limit >> 20) MB; send fewer rows per request"))
             }
             let csv = request.headers[.contentType]?.hasPrefix("text/csv") == true
             do {
-                let table: Table
-                if csv {
-                    table = try RowDecoder.table(fromCSV: String(buffer: body), bundle: m.bundle)
-                } else {
-                    table = try RowDecoder.table(try RowDecoder.rows(fromJSON: Data(buffer: body), strict: true), bundle: m.bundle)
+                let a = try server.predict(name, key: key, started: started) { bundle in
+                    csv ? try RowDecoder.table(fromCSV: String(buffer: body), bundle: bundle)
+                        : try RowDecoder.table(try RowDecoder.cells(fromJSON: Data(buffer: body), strict: true), bundle: bundle)
                 }
-                let scored = try m.bundle.score(table)
-                let ids = scored.map { _ in UUID().uuidString.lowercased() }
-                let response = csv ? Self.bytes(Data(Self.csv(scored, ids: ids, version: m.version).utf8), type: "text/csv")
-                                   : Self.json(["model": name, "model_version": m.version,
-                                                "predictions": zip(scored, ids).map { Self.row($0, id: $1, version: m.version) }])
-                let seconds = Date().timeIntervalSince(started)
-                metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
-                server.logRows(m, table, scored, ids: ids, seconds: seconds)
-                if let shadow {
-                    // The challenger scores a copy in the background: logged beside the answer (same ids, status
-                    // "shadow"), never returned, and the champion's answer does not wait for it.
-                    Task.detached {
-                        let shadowStarted = Date()
-                        guard let shadowScored = try? shadow.bundle.score(table) else { return }
-                        server.logRows(shadow, table, shadowScored.map { var s = $0; s.status = "shadow"; return s },
-                                       ids: ids.map { $0 + "-shadow" }, seconds: Date().timeIntervalSince(shadowStarted))
-                        metrics.record(model: name, version: shadow.version + " (shadow)", code: 200, seconds: Date().timeIntervalSince(shadowStarted), rows: table.rowCount)
-                    }
+                if csv { return Self.bytes(Data(Self.csv(a.scored, ids: a.ids, version: a.model.version).utf8), type: "text/csv") }
+                var j = JSONText(capacity: 64 + 160 * a.scored.count)
+                j.raw("{\"model\":"); j.string(name)
+                j.raw(",\"model_version\":"); j.string(a.model.version)
+                j.raw(",\"predictions\":[")
+                for (r, s) in a.scored.enumerated() {
+                    if r > 0 { j.comma() }
+                    Self.row(s, id: a.ids[r], version: a.model.version, into: &j)
                 }
-                return response
+                j.raw("]}")
+                return Self.bytes(j.data, type: "application/json")
             } catch let e as RequestError {
-                metrics.record(model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
                 return Self.error(e)
-            } catch {
-                // A pipeline or model refusing the rows (a missing column, a wrong type): the client's to fix.
-                metrics.record(model: name, version: m.version, code: 400, seconds: Date().timeIntervalSince(started), rows: 0)
-                return Self.error(RequestError(error.localizedDescription))
             }
         }
         compatibility(router)
@@ -309,22 +346,6 @@ public struct ModelServer: Sendable {
         return router
     }
 
-    /// Scores rows for a resolved model; the rows come from any of the request shapes.
-    func score(_ m: ModelCatalog.Resolved, rows: () throws -> Table, started: Date) throws -> [ModelBundle.Scored] {
-        do {
-            let table = try rows()
-            let scored = try m.bundle.score(table)
-            metrics.record(model: m.name, version: m.version, code: 200, seconds: Date().timeIntervalSince(started), rows: table.rowCount)
-            return scored
-        } catch let e as RequestError {
-            metrics.record(model: m.name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
-            throw e
-        } catch {
-            metrics.record(model: m.name, version: m.version, code: 400, seconds: Date().timeIntervalSince(started), rows: 0)
-            throw RequestError(error.localizedDescription)
-        }
-    }
-
     /// The request shapes clients of other servers already send: MLflow's scoring protocol (`/invocations`,
     /// `/ping`, `/version`) for the first served model, and the Open Inference Protocol v2 (`/v2/...`).
     func compatibility(_ router: Router<BasicRequestContext>) {
@@ -343,18 +364,24 @@ public struct ModelServer: Sendable {
             if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
             let started = Date()
             do {
-                guard let name = try catalog.names().first, let m = try catalog.resolve(name) else {
-                    throw RequestError(status: 503, "no model is loaded")
-                }
+                guard let name = try catalog.names().first else { throw RequestError(status: 503, "no model is loaded") }
                 let data = try await body(request)
                 let csv = request.headers[.contentType]?.hasPrefix("text/csv") == true
-                let scored = try server.score(m, rows: {
-                    csv ? try RowDecoder.table(fromCSV: String(buffer: data), bundle: m.bundle)
-                        : try RowDecoder.table(try RowDecoder.rows(fromJSON: Data(buffer: data)), bundle: m.bundle)
-                }, started: started)
-                return Self.json(["predictions": scored.map { s -> Any in s.value ?? s.prediction.map { $0 as Any } ?? NSNull() }])
+                let a = try server.predict(name, key: request.headers.first { $0.name.canonicalName == "x-request-key" }?.value, started: started) { bundle in
+                    csv ? try RowDecoder.table(fromCSV: String(buffer: data), bundle: bundle)
+                        : try RowDecoder.table(try RowDecoder.cells(fromJSON: Data(buffer: data)), bundle: bundle)
+                }
+                var j = JSONText(capacity: 32 + 24 * a.scored.count)
+                j.raw("{\"predictions\":[")
+                for (r, s) in a.scored.enumerated() {
+                    if r > 0 { j.comma() }
+                    if let v = s.value { j.number(v) } else if let p = s.prediction { j.string(p) } else { j.raw("null") }
+                }
+                j.raw("]}")
+                return Self.bytes(j.data, type: "application/json")
             } catch let e as RequestError {
-                return Self.error(e)
+                // The first model has no version under its alias (yet): not ready, rather than unknown.
+                return Self.error(e.status == 404 ? RequestError(status: 503, "no model is loaded") : e)
             }
         }
         // Open Inference Protocol v2.
@@ -380,20 +407,23 @@ public struct ModelServer: Sendable {
             let started = Date()
             do {
                 let name = try context.parameters.require("name")
-                guard let m = try catalog.resolve(name) else { throw RequestError(status: 404, "no model called '\(name)'") }
+                guard try catalog.resolve(name) != nil else { throw RequestError(status: 404, "no model called '\(name)'") }
                 let data = try await body(request)
-                let object = try? JSONSerialization.jsonObject(with: Data(buffer: data))
-                guard let o = object as? [String: Any], let inputs = o["inputs"] as? [[String: Any]] else {
+                let o = try? RowDecoder.parse(Data(buffer: data))
+                guard let o, case .array(let inputs) = o["inputs"] ?? .null else {
                     throw RequestError("give {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}, …]}, one tensor per column", field: "inputs")
                 }
-                var columns = [String: [Any]]()
+                var columns = [(String, JSONValue)]()
                 for (i, t) in inputs.enumerated() {
-                    guard let n = t["name"] as? String, let values = t["data"] as? [Any] else {
+                    guard case .string(let n) = t["name"] ?? .null, case .array = t["data"] ?? .null else {
                         throw RequestError("input \(i) needs a name and a flat data list", field: "inputs", row: i)
                     }
-                    columns[n] = values
+                    columns.append((n, t["data"]!))
                 }
-                let scored = try server.score(m, rows: { try RowDecoder.table(try RowDecoder.columns(Array(columns.keys), columns), bundle: m.bundle) }, started: started)
+                let a = try server.predict(name, key: nil, started: started) { bundle in
+                    try RowDecoder.table(try RowDecoder.columns(columns), bundle: bundle)
+                }
+                let scored = a.scored, m = a.model
                 let regression = m.bundle.task == .regression
                 var outputs: [[String: Any]] = [["name": "prediction", "shape": [scored.count], "datatype": regression ? "FP64" : "BYTES",
                                                  "data": scored.map { s -> Any in regression ? (s.value ?? Double.nan) : (s.prediction ?? "") }],
@@ -408,7 +438,7 @@ public struct ModelServer: Sendable {
                     return o
                 }
                 var response: [String: Any] = ["model_name": name, "model_version": m.version, "outputs": cleaned]
-                if let id = o["id"] { response["id"] = id }
+                if case .string(let id) = o["id"] ?? .null { response["id"] = id }
                 return Self.json(response)
             } catch let e as RequestError {
                 return Self.error(e)
@@ -433,17 +463,29 @@ public struct ModelServer: Sendable {
         return o
     }
 
-    static func row(_ s: ModelBundle.Scored, id: String, version: String) -> [String: Any] {
-        var o: [String: Any] = ["id": id, "status": s.status, "model_version": version]
-        if let v = s.value { o["prediction"] = v } else if let p = s.prediction { o["prediction"] = p } else { o["prediction"] = NSNull() }
-        if let r = s.range { o["range"] = r }
-        if !s.probabilities.isEmpty { o["probabilities"] = s.probabilities }
-        if !s.reasons.isEmpty { o["reasons"] = s.reasons }
-        if s.status == "ok" {
-            o["confidence"] = s.confidence
-            if !s.warnings.isEmpty { o["warnings"] = s.warnings }
+    /// One row's answer, keys sorted: `{confidence?, id, model_version, prediction, probabilities?, range?,
+    /// reasons?, status, warnings?}`.
+    static func row(_ s: ModelBundle.Scored, id: String, version: String, into j: inout JSONText) {
+        j.raw("{")
+        if s.status == "ok" { j.raw("\"confidence\":"); j.string(s.confidence); j.comma() }
+        j.raw("\"id\":"); j.string(id)
+        j.raw(",\"model_version\":"); j.string(version)
+        j.raw(",\"prediction\":")
+        if let v = s.value { j.number(v) } else if let p = s.prediction { j.string(p) } else { j.raw("null") }
+        if !s.probabilities.isEmpty {
+            j.raw(",\"probabilities\":{")
+            for (i, (label, p)) in s.probabilities.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { j.comma() }
+                j.key(label)
+                j.number(p)
+            }
+            j.raw("}")
         }
-        return o
+        if let r = s.range { j.raw(",\"range\":["); j.number(r[0]); j.comma(); j.number(r[1]); j.raw("]") }
+        if !s.reasons.isEmpty { j.raw(",\"reasons\":"); j.strings(s.reasons) }
+        j.raw(",\"status\":"); j.string(s.status)
+        if s.status == "ok" && !s.warnings.isEmpty { j.raw(",\"warnings\":"); j.strings(s.warnings) }
+        j.raw("}")
     }
 
     static func csv(_ scored: [ModelBundle.Scored], ids: [String], version: String) -> String {
@@ -457,9 +499,12 @@ public struct ModelServer: Sendable {
 
     /// Runs the server until the process is stopped.
     public func run(host: String, port: Int) async throws {
+        // Every model is decoded before the first request: a large bundle decoded on demand kept the first requests
+        // waiting a quarter of a second.
+        for name in (try? catalog.names()) ?? [] { _ = try? catalog.resolve(name) }
         let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port)))
-        let writer = log.map { log in Task.detached { await log.run() } }
-        defer { writer?.cancel() }
+        log?.start()
+        defer { log?.stop() }
         try await app.runService()
     }
 }

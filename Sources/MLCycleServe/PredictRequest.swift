@@ -28,39 +28,181 @@ public struct RequestError: Error, Sendable, Equatable {
 
 /// Turns request rows into a table of the bundle's input schema, checking every value.
 public enum RowDecoder {
-    /// Rows from `{"records": [{col: value, …}]}` or `{"columns": [...], "data": [[...]]}` (also MLflow's
-    /// `dataframe_records` / `dataframe_split`, `instances` and `inputs`).
-    public static func rows(fromJSON data: Data, strict: Bool = false) throws -> [[String: Any]] {
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
-            throw RequestError("the body is not valid JSON: \((error as NSError).localizedDescription)")
+    /// Request rows as cells: `cells[column][row]`, for the column names in `names`; nil where a row does not
+    /// name the column at all (which differs from an explicit null).
+    public struct Cells {
+        public var names: [String]
+        public var cells: [[JSONValue?]]
+        public var rowCount: Int
+    }
+
+    /// Parses a JSON body; malformed JSON is a 400 saying where.
+    public static func parse(_ data: Data) throws -> JSONValue {
+        do { return try JSONValue.parse(data) } catch {
+            throw RequestError("the body is not valid JSON: \(error.localizedDescription)")
         }
-        guard let body = object as? [String: Any] else { throw RequestError("the body must be a JSON object with \"records\" or \"columns\" and \"data\"") }
-        if strict, let extra = body.keys.sorted().first(where: { !["records", "columns", "data"].contains($0) }) {
+    }
+
+    /// Rows from `{"records": [{col: value, …}]}` or `{"columns": [...], "data": [[...]]}` (also MLflow's
+    /// `dataframe_records` / `dataframe_split`, `instances` and `inputs`, and a column-oriented `{col: [values]}`).
+    public static func cells(fromJSON data: Data, strict: Bool = false) throws -> Cells {
+        guard case .object(let members) = try parse(data) else {
+            throw RequestError("the body must be a JSON object with \"records\" or \"columns\" and \"data\"")
+        }
+        let body = JSONValue.object(members)
+        if strict, let extra = members.map(\.0).sorted().first(where: { !["records", "columns", "data"].contains($0) }) {
             throw RequestError("unknown field '\(extra)'; the body holds \"records\", or \"columns\" and \"data\"", field: extra)
         }
         if let records = body["records"] ?? body["dataframe_records"] ?? body["instances"] ?? body["inputs"] {
-            if let list = records as? [[String: Any]] { return list }
-            if let columnar = records as? [String: [Any]] { return try columns(Array(columnar.keys), columnar) }
-            throw RequestError("\"records\" must be a list of objects, one per row", field: "records")
-        }
-        if let split = (body["dataframe_split"] as? [String: Any]) ?? (body["columns"] != nil ? body : nil) {
-            guard let names = split["columns"] as? [String] else { throw RequestError("\"columns\" must be a list of column names", field: "columns") }
-            guard let rows = split["data"] as? [[Any]] else { throw RequestError("\"data\" must be a list of rows (lists of values)", field: "data") }
-            return try rows.enumerated().map { i, row in
-                guard row.count == names.count else {
-                    throw RequestError("row \(i) has \(row.count) values for \(names.count) columns", field: "data", row: i)
+            switch records {
+            case .array(let list):
+                var index = [String: Int](), names = [String](), cells = [[JSONValue?]]()
+                for (r, item) in list.enumerated() {
+                    guard case .object(let row) = item else { throw RequestError("\"records\" must be a list of objects, one per row", field: "records", row: r) }
+                    for (k, v) in row {
+                        let c: Int
+                        if let known = index[k] { c = known } else {
+                            c = names.count
+                            index[k] = c
+                            names.append(k)
+                            cells.append([JSONValue?](repeating: nil, count: list.count))
+                        }
+                        cells[c][r] = v
+                    }
                 }
-                return Dictionary(uniqueKeysWithValues: zip(names, row))
+                return Cells(names: names, cells: cells, rowCount: list.count)
+            case .object(let columnar):
+                return try columns(columnar.map { ($0.0, $0.1) })
+            default:
+                throw RequestError("\"records\" must be a list of objects, one per row", field: "records")
             }
+        }
+        if let split = body["dataframe_split"] ?? (body["columns"] != nil ? body : nil) {
+            guard case .array(let nameValues) = split["columns"] ?? .null,
+                  let names = Optional(nameValues.compactMap { v -> String? in if case .string(let s) = v { return s }; return nil }),
+                  names.count == nameValues.count else {
+                throw RequestError("\"columns\" must be a list of column names", field: "columns")
+            }
+            guard case .array(let rows) = split["data"] ?? .null else { throw RequestError("\"data\" must be a list of rows (lists of values)", field: "data") }
+            var cells = [[JSONValue?]](repeating: [JSONValue?](repeating: nil, count: rows.count), count: names.count)
+            for (r, row) in rows.enumerated() {
+                guard case .array(let values) = row else { throw RequestError("\"data\" must be a list of rows (lists of values)", field: "data", row: r) }
+                guard values.count == names.count else {
+                    throw RequestError("row \(r) has \(values.count) values for \(names.count) columns", field: "data", row: r)
+                }
+                for (c, v) in values.enumerated() { cells[c][r] = v }
+            }
+            return Cells(names: names, cells: cells, rowCount: rows.count)
         }
         throw RequestError("give rows as {\"records\": [{…}]} or {\"columns\": […], \"data\": [[…]]}")
     }
 
-    static func columns(_ names: [String], _ columnar: [String: [Any]]) throws -> [[String: Any]] {
-        let n = columnar.values.first?.count ?? 0
-        for (k, v) in columnar where v.count != n { throw RequestError("column \(k) has \(v.count) values, others \(n)", field: k) }
-        return (0..<n).map { i in Dictionary(uniqueKeysWithValues: names.map { ($0, columnar[$0]![i]) }) }
+    /// Rows from one list of values per column (all the same length).
+    public static func columns(_ columnar: [(String, JSONValue)]) throws -> Cells {
+        var names = [String](), cells = [[JSONValue?]]()
+        var n: Int?
+        for (k, v) in columnar {
+            guard case .array(let values) = v else { throw RequestError("column \(k) must be a list of values", field: k) }
+            if let n, values.count != n { throw RequestError("column \(k) has \(values.count) values, others \(n)", field: k) }
+            n = values.count
+            names.append(k)
+            cells.append(values.map { Optional($0) })
+        }
+        return Cells(names: names, cells: cells, rowCount: n ?? 0)
+    }
+
+    /// Checks each value against the input schema and builds the table: an unknown column, a missing required one,
+    /// a wrong type or a non-finite number is a 400 naming the field and the row.
+    public static func table(_ rows: Cells, bundle: ModelBundle) throws -> Table {
+        guard rows.rowCount > 0 else { throw RequestError("no rows to predict", field: "records") }
+        let known = Set(bundle.inputSchema.map(\.name) + [bundle.target])
+        // The first row (then the first name) that holds an unknown column.
+        var unknown: (row: Int, name: String)?
+        for (c, name) in rows.names.enumerated() where !known.contains(name) {
+            guard let r = rows.cells[c].firstIndex(where: { $0 != nil }) else { continue }
+            if unknown == nil || r < unknown!.row || (r == unknown!.row && name < unknown!.name) { unknown = (r, name) }
+        }
+        if let unknown {
+            throw RequestError("unknown column '\(unknown.name)' (the model reads: \(bundle.inputSchema.map(\.name).joined(separator: ", ")))", field: unknown.name, row: unknown.row)
+        }
+        let index = Dictionary(rows.names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        var columns = [Column]()
+        for spec in bundle.inputSchema {
+            let given = index[spec.name].map { rows.cells[$0] }
+            if bundle.pipelineNeeds(spec.name) {
+                // Every row names every column the model reads (null for a missing value).
+                let r = given.map { $0.firstIndex { $0 == nil } } ?? 0
+                if let r { throw RequestError("missing column '\(spec.name)' (send null for a missing value)", field: spec.name, row: r) }
+            }
+            guard let given, given.contains(where: { $0 != nil }) else { continue }
+            do { columns.append(try column(given, spec: spec)) } catch let e as RequestError { throw e } catch {
+                throw RequestError("column '\(spec.name)': \(error.localizedDescription)", field: spec.name)
+            }
+        }
+        do { return try Table(columns: columns) } catch { throw RequestError(error.localizedDescription) }
+    }
+
+    /// One column of the schema's type from JSON cells (absent and null cells are missing values).
+    static func column(_ cells: [JSONValue?], spec: FittedPipeline.ColumnSpec) throws -> Column {
+        let field = spec.name
+        func wrong(_ v: JSONValue, _ r: Int, _ expected: String) -> RequestError {
+            RequestError("'\(field)' must be \(expected), got \(v.described)", field: field, row: r)
+        }
+        var valid = [Bool](repeating: true, count: cells.count)
+        var anyMissing = false
+        switch spec.type {
+        case .float64, .int64:
+            var doubles = [Double](repeating: 0, count: cells.count), ints = [Int64](repeating: 0, count: cells.count)
+            for (r, cell) in cells.enumerated() {
+                switch cell ?? .null {
+                case .null: valid[r] = false; anyMissing = true
+                case .number(let d):
+                    guard d.isFinite else { throw RequestError("'\(field)' must be a finite number", field: field, row: r) }
+                    if spec.type == .int64 {
+                        guard d.rounded() == d, abs(d) <= 9e15 else { throw wrong(cell!, r, "a whole number") }
+                        ints[r] = Int64(d)
+                    } else { doubles[r] = d }
+                case let v: throw wrong(v, r, "a number")
+                }
+            }
+            let validity = anyMissing ? valid : nil
+            return spec.type == .int64 ? Column(name: field, storage: .int64(ints), validity: validity)
+                                       : Column(name: field, storage: .float64(doubles), validity: validity)
+        case .bool:
+            var values = [Bool](repeating: false, count: cells.count)
+            for (r, cell) in cells.enumerated() {
+                switch cell ?? .null {
+                case .null: valid[r] = false; anyMissing = true
+                case .bool(let b): values[r] = b
+                case let v: throw wrong(v, r, "true or false")
+                }
+            }
+            return Column(name: field, storage: .bool(values), validity: anyMissing ? valid : nil)
+        case .string:
+            var values = [String?](repeating: nil, count: cells.count)
+            for (r, cell) in cells.enumerated() {
+                switch cell ?? .null {
+                case .null: continue
+                case .string(let s): values[r] = s
+                case let v: throw wrong(v, r, "text")
+                }
+            }
+            return Column(name: field, strings: values)
+        case .date, .timestamp:
+            var values = [Int64](repeating: 0, count: cells.count)
+            for (r, cell) in cells.enumerated() {
+                switch cell ?? .null {
+                case .null: valid[r] = false; anyMissing = true
+                case .string(let s):
+                    let parsed = FieldParsing.withBytes(s) { p, n in spec.type == .date ? FieldParsing.parseDate(p, n) : FieldParsing.parseTimestamp(p, n) }
+                    guard let v = parsed else { throw wrong(cell!, r, "a date (yyyy-MM-dd or MM/dd/yyyy)") }
+                    values[r] = v
+                case let v: throw wrong(v, r, "a date as text (yyyy-MM-dd)")
+                }
+            }
+            return spec.type == .date ? Column(name: field, storage: .date(values), validity: anyMissing ? valid : nil)
+                                      : Column(name: field, storage: .timestamp(values), validity: anyMissing ? valid : nil)
+        }
     }
 
     /// Rows from CSV text (header first), read as the bundle's schema types.
@@ -76,73 +218,6 @@ public enum RowDecoder {
         }
     }
 
-    /// Checks each value against the input schema and builds the table: an unknown column, a missing required one,
-    /// a wrong type or a non-finite number is a 400 naming the field and the row.
-    public static func table(_ rows: [[String: Any]], bundle: ModelBundle) throws -> Table {
-        guard !rows.isEmpty else { throw RequestError("no rows to predict", field: "records") }
-        let known = Set(bundle.inputSchema.map(\.name) + [bundle.target])
-        for (i, row) in rows.enumerated() {
-            if let unknown = row.keys.sorted().first(where: { !known.contains($0) }) {
-                throw RequestError("unknown column '\(unknown)' (the model reads: \(bundle.inputSchema.map(\.name).joined(separator: ", ")))", field: unknown, row: i)
-            }
-        }
-        var columns = [Column]()
-        for spec in bundle.inputSchema {
-            let needed = bundle.pipelineNeeds(spec.name)
-            if needed, let r = rows.firstIndex(where: { $0[spec.name] == nil }) {
-                // Every row names every column the model reads (null for a missing value).
-                throw RequestError("missing column '\(spec.name)' (send null for a missing value)", field: spec.name, row: r)
-            }
-            if !rows.contains(where: { $0[spec.name] != nil }) { continue }
-            var values = [Value]()
-            values.reserveCapacity(rows.count)
-            for (i, row) in rows.enumerated() {
-                values.append(try value(row[spec.name], type: spec.type, field: spec.name, row: i))
-            }
-            do { columns.append(try Column(name: spec.name, type: spec.type, values: values)) } catch {
-                throw RequestError("column '\(spec.name)': \(error.localizedDescription)", field: spec.name)
-            }
-        }
-        do { return try Table(columns: columns) } catch { throw RequestError(error.localizedDescription) }
-    }
-
-    static func value(_ raw: Any?, type: DataType, field: String, row: Int) throws -> Value {
-        guard let raw, !(raw is NSNull) else { return .missing }
-        func wrong(_ expected: String) -> RequestError {
-            RequestError("'\(field)' must be \(expected), got \(describe(raw))", field: field, row: row)
-        }
-        switch type {
-        case .float64, .int64:
-            guard let n = raw as? NSNumber, !isBool(n) else { throw wrong("a number") }
-            let d = n.doubleValue
-            guard d.isFinite else { throw RequestError("'\(field)' must be a finite number", field: field, row: row) }
-            if type == .int64 {
-                guard d.rounded() == d, abs(d) <= 9e15 else { throw wrong("a whole number") }
-                return .int64(Int64(d))
-            }
-            return .float64(d)
-        case .bool:
-            guard let n = raw as? NSNumber, isBool(n) else { throw wrong("true or false") }
-            return .bool(n.boolValue)
-        case .string:
-            if let s = raw as? String { return .string(s) }
-            throw wrong("text")
-        case .date, .timestamp:
-            guard let s = raw as? String else { throw wrong("a date as text (yyyy-MM-dd)") }
-            let parsed = FieldParsing.withBytes(s) { p, n in type == .date ? FieldParsing.parseDate(p, n) : FieldParsing.parseTimestamp(p, n) }
-            guard let v = parsed else { throw wrong("a date (yyyy-MM-dd or MM/dd/yyyy)") }
-            return type == .date ? .date(v) : .timestamp(v)
-        }
-    }
-
     /// JSON's true and false arrive as NSNumbers of type char ("c"); numbers never do.
     static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
-
-    static func describe(_ v: Any) -> String {
-        if let s = v as? String { return "\"\(s.prefix(40))\"" }
-        if let n = v as? NSNumber { return isBool(n) ? (n.boolValue ? "true" : "false") : n.stringValue }
-        if v is [Any] { return "a list" }
-        if v is [String: Any] { return "an object" }
-        return "\(v)"
-    }
 }

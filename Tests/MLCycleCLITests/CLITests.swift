@@ -214,6 +214,19 @@ id,price,area,zone,built,remodeled
         #expect(unknown.status == 2 && unknown.stderr.contains("unknown parameter 'lambda'"))
         let missing = try CLI.run(["predict", "--model", "model.json", "--data", "houses.csv", "--out", "-"], in: dir)
         #expect(missing.status == 0) // extra columns (id, price) are ignored
+
+        // Large files stream through in blocks: 100-byte blocks give the same output as one block.
+        let whole = try CLI.run(["predict", "--model", "model.json", "--data", "houses.csv", "--out", "whole.csv"], in: dir)
+        let blocks = try CLI.run(["predict", "--model", "model.json", "--data", "houses.csv", "--out", "blocks.csv", "--block-bytes", "100"], in: dir)
+        #expect(whole.status == 0 && blocks.status == 0, "\(blocks.stderr)")
+        let a = try String(contentsOf: dir.appendingPathComponent("whole.csv"), encoding: .utf8)
+        let b = try String(contentsOf: dir.appendingPathComponent("blocks.csv"), encoding: .utf8)
+        #expect(a == b && a.split(separator: "\n").count == 61)
+        // A bad value in a later block names its line in the file; nothing is written.
+        try (rows + "60,lots,A,1000\n").write(to: dir.appendingPathComponent("bad.csv"), atomically: true, encoding: .utf8)
+        let failed = try CLI.run(["predict", "--model", "model.json", "--data", "bad.csv", "--out", "bad-out.csv", "--block-bytes", "100"], in: dir)
+        #expect(failed.status == 2 && failed.stderr.contains("bad.csv:62: column 2 (area)"), "\(failed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad-out.csv").path))
     }
 
     @Test func binaryTrainingReportsClassificationMetrics() throws {

@@ -268,3 +268,52 @@ func sharedData(_ name: String) -> String? {
     print("skipping: \(name) is not in ../shared/data or examples/")
     return nil
 }
+
+@Suite struct CSVBlockTests {
+    /// Writes text to a temporary file.
+    func file(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "blocks-\(UUID().uuidString).csv"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func blocksTogetherEqualTheWholeFile() throws {
+        // Quoted line breaks, doubled quotes, CRLF and a quote inside an unquoted field, at every block size.
+        var text = "\u{FEFF}id,note,value\r\n"
+        for i in 0..<50 {
+            let note = i % 4 == 0 ? "\"two\nlines, \"\"q\"\"\"" : (i % 4 == 1 ? "5\" tall" : "plain \(i)")
+            text += "\(i),\(note),\(Double(i) * 1.5)\r\n"
+        }
+        let path = try file(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let whole = try CSVReader.read(path: path)
+        for size in [1, 7, 64, 333, 1 << 20] {
+            var rows = 0
+            var ids = [String](), notes = [String]()
+            try CSVReader.forEachBlock(path: path, options: CSVOptions(columnTypes: ["id": .int64, "note": .string, "value": .float64]),
+                                       blockBytes: size) { block, firstRow in
+                #expect(firstRow == rows)
+                #expect(block.columnNames == ["id", "note", "value"])
+                rows += block.rowCount
+                ids += (0..<block.rowCount).map { block["id"]![$0].description }
+                notes += (0..<block.rowCount).map { block["note"]![$0].description }
+            }
+            #expect(rows == 50)
+            #expect(ids == (0..<50).map { whole["id"]![$0].description })
+            #expect(notes == (0..<50).map { whole["note"]![$0].description })
+        }
+        #expect(try CSVReader.columnNames(path: path) == ["id", "note", "value"])
+    }
+
+    @Test func anErrorInALaterBlockNamesTheFilesLine() throws {
+        var text = "a,b\n"
+        for i in 0..<30 { text += "\(i),\(i)\n" }
+        text += "x,31\n" // line 32
+        let path = try file(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let error = dataError {
+            try CSVReader.forEachBlock(path: path, options: CSVOptions(columnTypes: ["a": .int64]), blockBytes: 16) { _, _ in }
+        }
+        #expect(error?.localizedDescription.contains(".csv:32: column 1 (a)") == true, "\(String(describing: error))")
+    }
+}

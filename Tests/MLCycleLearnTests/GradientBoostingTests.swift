@@ -149,6 +149,16 @@ import MLCycleData
         // A level never seen in training is treated as missing, not a crash.
         let unseen = model.predict(try schema.encode(try CSVReader.read(string: "level,noise\nL99,5\n"))).values
         #expect(unseen[0].isFinite)
+
+        // Prediction walks the trees packed into one node array; it must give exactly what walking each tree gives
+        // (categorical sets, missing values, unseen levels), for one row and for many.
+        let probe = try CSVReader.read(string: "level,noise\nL3,5\nL99,\n,50\nL29,99\n" + (0..<5000).map { "L\($0 % 31),\($0 % 100)\n" }.joined())
+        let data = try schema.encode(probe)
+        let binned = BinnedData(data, bins: model.bins)
+        var expected = [Double](repeating: model.initialScore, count: data.rows)
+        for tree in model.trees { GBDTModel.addLeafValues(tree, binned, rows: 0..<data.rows, into: &expected) }
+        #expect(model.rawScores(data) == expected)
+        #expect(model.rawScores(try schema.encode(try CSVReader.read(string: "level,noise\nL99,\n"))) == [expected[1]])
     }
 
     @Test func earlyStoppingKeepsTheBestRound() throws {

@@ -146,9 +146,11 @@ func object(_ response: TestResponse) throws -> [String: Any] {
 
     @Test func aPromotionIsPickedUpWithoutARestart() async throws {
         let (store, dir) = try servedProject()
-        let server = ModelServer(catalog: ModelCatalog(store: store, models: ["small": "champion"]))
+        // Aliases are looked up again 0.2 s after the last look (1 s by default).
+        let server = ModelServer(catalog: ModelCatalog(store: store, models: ["small": "champion"], aliasRefresh: 0.2))
         let app = Application(router: server.router())
-        // A second version from another split, promoted while the server runs.
+        // A second version from another split, promoted (by another process, as `mlcycle promote` does) while the
+        // server runs.
         let path = "\(dir)/mlcycle.yaml"
         try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "seed: 1}", with: "seed: 2}").write(toFile: path, atomically: true, encoding: .utf8)
         try await app.test(.router) { client in
@@ -159,6 +161,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             }
             _ = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
             try store.setAlias("small", alias: "champion", version: 2, actor: "test", action: "promote", reason: "hot swap")
+            try await Task.sleep(for: .milliseconds(250))
             try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(request)) { r in
                 let o = try object(r)
                 #expect(((o["predictions"] as? [[String: Any]])?.first?["model_version"] as? String) == "v2")
@@ -375,3 +378,40 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         }
     }
 }
+
+@Suite struct JSONValueTests {
+    /// The request parser reads what Foundation reads, with the same numbers and strings.
+    @Test func agreesWithFoundation() throws {
+        let texts = [
+            #"{"a": 1, "b": -2.5e3, "c": "x\"y\\z\n\u00e9\ud83d\ude00", "d": [true, false, null], "e": {}, "f": []}"#,
+            #"[0, -0, 1e-7, 123456789012345678, 0.1, 1.7976931348623157e308, 9007199254740993]"#,
+            #"  {"records": [{"size": 5, "kind": "a"}, {"size": null, "kind": "caf\u00e9"}]}  "#,
+        ]
+        func same(_ v: JSONValue, _ f: Any) -> Bool {
+            switch v {
+            case .null: return f is NSNull
+            case .bool(let b): return (f as? NSNumber).map { RowDecoder.isBool($0) && $0.boolValue == b } ?? false
+            case .number(let d): return (f as? NSNumber).map { !RowDecoder.isBool($0) && $0.doubleValue == d } ?? false
+            case .string(let s): return f as? String == s
+            case .array(let a): return (f as? [Any]).map { $0.count == a.count && zip(a, $0).allSatisfy(same) } ?? false
+            case .object(let o):
+                guard let d = f as? [String: Any], d.count == o.count else { return false }
+                return o.allSatisfy { k, v in d[k].map { same(v, $0) } ?? false }
+            }
+        }
+        for text in texts {
+            let ours = try JSONValue.parse(Data(text.utf8))
+            let theirs = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+            #expect(same(ours, theirs), "\(text)")
+        }
+    }
+
+    @Test func malformedJSONIsAnErrorThatSaysWhere() {
+        for text in ["", "{", #"{"a" 1}"#, "[1,]", "01", "1.", "-", #""abc"#, "tru", #"{"a": 1} x"#, "\"a\u{1}\"", #""\x""#, #""\ud800\u0041""#] {
+            #expect(throws: (any Error).self, "\(text)") { try JSONValue.parse(Data(text.utf8)) }
+        }
+        #expect((try? JSONValue.parse(Data("[1, 2".utf8))) == nil)
+        do { _ = try JSONValue.parse(Data(#"{"a": tru}"#.utf8)) } catch { #expect(error.localizedDescription.contains("at byte 6")) }
+    }
+}
+
