@@ -56,6 +56,8 @@ done
 bench mlflow-batch-c4 http://127.0.0.1:18081/invocations "$out/batch_mlflow.json" 4
 bench mlcycle-batch-c4 "$native" "$out/batch_native.json" 4
 bench mlcycle-invocations-batch-c4 http://127.0.0.1:18080/invocations "$out/batch_mlflow.json" 4
+# The HTTP floor: mlcycle's GET /health (no model, no body) at 64 connections, same machine, same wrk.
+wrk -t1 -c64 -d"$duration" --latency http://127.0.0.1:18080/health > "$results/mlcycle-health-c64.txt"
 log_writes=$(curl -s http://127.0.0.1:18080/metrics | awk '/^mlcycle_prediction_log_(written|dropped)_total/ {printf "%s %s; ", $1, $2}')
 
 header="Serving benchmark, $(date -u +%Y-%m-%d), $(nproc) cores (servers and wrk share them), $versions; wrk -t1, $duration per line. Prediction log: $log_writes"

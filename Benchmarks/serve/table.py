@@ -29,4 +29,7 @@ for payload, conns in [("single", 4), ("single", 64), ("batch", 4)]:
         rows = "1 row" if payload == "single" else "1000 rows"
         lines.append(f"| {rows} | {conns} | {server} | {rps:,.0f} | {p50 * 1e3:.2f} | {p99 * 1e3:.2f} | {errors} | "
                      f"{rps / base[0]:.1f}× | {p99 / base[2]:.3f}× |")
+rps, p50, p99, errors = read("mlcycle-health-c64")
+lines += ["", f"The HTTP floor on this machine: mlcycle's `GET /health` (no model, no body) at 64 connections answers "
+              f"{rps:,.0f} requests/s with p50 {p50 * 1e3:.2f} ms and p99 {p99 * 1e3:.2f} ms ({errors} errors)."]
 print("\n".join(lines))
