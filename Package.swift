@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "CPrefetch"),
         .target(name: "MLCycleEvaluate", dependencies: ["MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn"]),
         .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleQuality"]),
-        .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate"]),
+        .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate", "MLCycleMonitor"]),
         // Integrations: the only targets that may import a database driver, a server or a YAML parser.
         // The model server (Hummingbird 2); PostgreSQL (postgres-nio) comes with the team store.
         .target(name: "MLCycleServe", dependencies: [
@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(name: "mlcycle", dependencies: [
             "CMallocTuning",
             "MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleSources", "MLCycleProject",
-            "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore", "MLCycleServe",
+            "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore", "MLCycleServe", "MLCycleMonitor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MLCycleDataTests", dependencies: ["MLCycleData", "MLCycleSources"]),
@@ -63,6 +63,7 @@ let package = Package(
         .testTarget(name: "MLCycleProjectTests", dependencies: [
             "MLCycleData", "MLCyclePrep", "MLCycleProject", "MLCycleStore", "MLCycleEvaluate", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        .testTarget(name: "MLCycleMonitorTests", dependencies: ["MLCycleData", "MLCycleMonitor"]),
         .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
     ]
 )

@@ -4,6 +4,7 @@ import Foundation
 import MLCycleData
 import MLCycleEvaluate
 import MLCycleLearn
+import MLCycleMonitor
 import MLCycleProject
 import MLCyclePrep
 import MLCycleQuality
@@ -34,7 +35,7 @@ struct MLCycle: AsyncParsableCommand {
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: "0.1.0",
         subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Evaluate.self, Tune.self,
-                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self, Serve.self]
+                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self, Serve.self, Drift.self]
     )
 }
 
@@ -173,6 +174,64 @@ struct Profile: ParsableCommand {
                 print("  \(cell(a.column, 24)) \(cell(a.measure, 18)) \(String(format: "%+.3f", a.value))")
             }
         }
+    }
+}
+
+struct Drift: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare a current table with a reference, column by column; exit code 1 when the dataset drifts.",
+        discussion: """
+        Each column gets the test Evidently would choose: with at most 1,000 reference values, Kolmogorov–Smirnov \
+        for numbers (more than 5 distinct values), a two-proportion z-test for two categories, chi-square for \
+        more (p < 0.05 drifts); with more, the Wasserstein distance normed by the reference's standard deviation \
+        for numbers and the Jensen–Shannon distance for categories (> 0.1 drifts). PSI, KS, chi-square, \
+        Wasserstein and Jensen–Shannon are reported wherever they apply. The dataset drifts when at least \
+        --drift-share of its columns do.
+        """)
+
+    @Option(help: "The reference table (e.g. the training data): CSV, TSV or JSON Lines.") var reference: String
+    @Option(help: "The current table.") var current: String
+    @Option(parsing: .upToNextOption, help: "Columns to compare (default: every column both tables have); commas or spaces between names.")
+    var columns: [String] = []
+    @Option(name: .customLong("rule"), help: "COLUMN=METHOD[:THRESHOLD] (repeatable): ks, chi2, z, wasserstein, jensen_shannon or psi, e.g. living_area=psi:0.25.")
+    var rules: [String] = []
+    @Option(help: "The share of drifted columns at which the dataset drifts.") var driftShare = 0.5
+    @OptionGroup var reading: ReadingOptions
+    @Option(help: "Write the report as JSON to this file ('-' for standard output).") var json: String?
+    @Option(help: "Write an HTML report (verdict, table, a distribution overlay per column) to this file.") var html: String?
+
+    func run() throws {
+        var drifted = false
+        try runReportingErrors {
+            let options = try reading.csvOptions()
+            let ref = try DataSource.forFile(reference, csvOptions: options).load()
+            // The current table is read with the reference's types, so a column means the same on both sides.
+            var currentOptions = options
+            if case .csv(let path, let o) = DataSource.forFile(current, csvOptions: options) {
+                currentOptions = o
+                let present = Set(try CSVReader.columnNames(path: path, options: o))
+                for c in ref.columns where present.contains(c.name) && currentOptions.columnTypes[c.name] == nil { currentOptions.columnTypes[c.name] = c.type }
+            }
+            let cur = try DataSource.forFile(current, csvOptions: currentOptions).load()
+            var driftOptions = DriftOptions()
+            driftOptions.driftShare = driftShare
+            for spec in rules {
+                let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+                let methodParts = parts.count == 2 ? parts[1].split(separator: ":", maxSplits: 1).map(String.init) : []
+                guard parts.count == 2, let method = DriftRule.Method(rawValue: methodParts[0]),
+                      methodParts.count == 1 || Double(methodParts[1]) != nil else {
+                    throw ValidationError("--rule takes COLUMN=METHOD[:THRESHOLD] with METHOD one of \(DriftRule.Method.allCases.map(\.rawValue).joined(separator: ", ")); got '\(spec)'")
+                }
+                driftOptions.rules[parts[0]] = DriftRule(method: method, threshold: methodParts.count == 2 ? Double(methodParts[1]) : nil)
+            }
+            let names = columns.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+            let report = try DriftDetector.compare(reference: ref, current: cur, columns: names.isEmpty ? nil : names, options: driftOptions)
+            if let json { try emit(try encodeJSON(report), to: json) }
+            if let html { try AtomicFile.write(Data(DriftReportPage.html(report, title: "\(current) vs \(reference)").utf8), to: html) }
+            if json != "-" { print(DriftReportPage.text(report), terminator: "") }
+            drifted = report.datasetDrift
+        }
+        if drifted { throw ExitCode(1) }
     }
 }
 
