@@ -867,6 +867,8 @@ struct Promote: ParsableCommand {
     @Argument(help: "NAME:VERSION.") var reference: String
     @Option(help: "The alias.") var to = "champion"
     @Option(help: "Why (kept in the audit log).") var reason: String
+    @Flag(help: "Promote a version that failed its gates: a person's decision, kept in the audit log as such with the reason.")
+    var overrideGates = false
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write {name, alias, version} as JSON to this file ('-' for standard output).") var json: String?
 
@@ -874,8 +876,11 @@ struct Promote: ParsableCommand {
         try runReportingErrors {
             let store = try storeOptions.open()
             let v = try resolveModel(reference, in: store)
-            guard v.gatesPassed else { throw StoreError.invalid("\(v.name) v\(v.version) failed its gates and cannot be promoted: \(v.gates.filter { $0.hasPrefix("failed") }.joined(separator: "; "))") }
-            try store.setAlias(v.name, alias: to, version: v.version, actor: ProcessInfo.processInfo.environment["USER"] ?? "mlcycle", action: "promote", reason: reason)
+            guard v.gatesPassed || overrideGates else {
+                throw StoreError.invalid("\(v.name) v\(v.version) failed its gates and cannot be promoted: \(v.gates.filter { $0.hasPrefix("failed") }.joined(separator: "; ")) (--override-gates promotes it anyway, on the record)")
+            }
+            try store.setAlias(v.name, alias: to, version: v.version, actor: ProcessInfo.processInfo.environment["USER"] ?? "mlcycle",
+                               action: v.gatesPassed ? "promote" : "promote (gates overridden)", reason: reason)
             if let json { try emit(try encodeJSON(AliasMove(name: v.name, alias: to, version: v.version)), to: json) }
             if json != "-" { print("\(v.name) \(to) → v\(v.version)") }
         }
