@@ -25,7 +25,7 @@ let package = Package(
         // A cache prefetch hint for the learners' gather loops (Swift has no intrinsic for it).
         .target(name: "CPrefetch"),
         .target(name: "MLCycleEvaluate", dependencies: ["MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn"]),
-        .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleQuality"]),
+        .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate"]),
         .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate", "MLCycleMonitor"]),
         // Integrations: the only targets that may import a database driver, a server or a YAML parser.
         // The model server (Hummingbird 2); PostgreSQL (postgres-nio) comes with the team store.
@@ -40,7 +40,7 @@ let package = Package(
         ]),
         .target(name: "MLCycleProject", dependencies: [
             "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleReport", "MLCycleStore", "MLCycleSources",
-            .product(name: "Yams", package: "Yams"),
+            "MLCycleMonitor", .product(name: "Yams", package: "Yams"),
         ]),
         // The CLI: thin commands over the libraries (plus one C call to tune glibc's allocator).
         .target(name: "CMallocTuning"),
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "MLCycleProjectTests", dependencies: [
             "MLCycleData", "MLCyclePrep", "MLCycleProject", "MLCycleStore", "MLCycleEvaluate", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .testTarget(name: "MLCycleMonitorTests", dependencies: ["MLCycleData", "MLCycleMonitor"]),
+        .testTarget(name: "MLCycleMonitorTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleMonitor"]),
         .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
     ]
 )

@@ -8,7 +8,7 @@ import pandas as pd
 which, reference, current = sys.argv[1:]
 ref = pd.read_csv(reference)
 cur = pd.read_csv(current)
-categorical = [c for c in ref.columns if ref[c].dtype == object]
+categorical = [c for c in ref.columns if not pd.api.types.is_numeric_dtype(ref[c])]
 numeric = [c for c in ref.columns if c not in categorical]
 
 if which == "evidently":

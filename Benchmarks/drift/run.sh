@@ -16,7 +16,7 @@ versions+=", $(Benchmarks/.venv-evidently/bin/python -c "import evidently, panda
 swift build -c release --product mlcycle
 measure() { # label command...: prints "seconds peak_mb"
     /usr/bin/time -f "%e %M" -o /tmp/drift-time.txt "$@" > /dev/null 2>&1 || [ $? -eq 1 ] # exit 1 = drift found
-    awk '{printf "%s %.0f", $1, $2 / 1024}' /tmp/drift-time.txt
+    tail -1 /tmp/drift-time.txt | awk '{printf "%s %.0f", $1, $2 / 1024}'
 }
 table="| rows per table | tool | seconds | peak MB | time vs mlcycle | memory vs mlcycle |
 |---:|---|---:|---:|---:|---:|"

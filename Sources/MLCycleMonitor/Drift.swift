@@ -1,5 +1,6 @@
 import Foundation
 import MLCycleData
+import MLCycleQuality
 
 /// How one column's drift is judged: the method and its threshold (a p-value below it, or a distance above it,
 /// means drift).
@@ -233,5 +234,73 @@ public enum DriftDetector {
         return ColumnDrift(name: name, type: type, drifted: drifted, method: rule.method == .z && t.z == nil ? "chi2" : rule.method.rawValue,
                            threshold: rule.threshold, score: score, tests: t, missingReference: missingRef, missingCurrent: missingCur,
                            unseenCategories: unseen, bins: labels, referenceShares: rc.map { $0 / sr }, currentShares: cc.map { $0 / sc })
+    }
+}
+
+extension DriftDetector {
+    /// Compares current rows with the reference statistics a model bundle carries (a sample of each numeric input,
+    /// the count of each category): the drift of served inputs against training, without the training data.
+    public static func compare(reference: ReferenceStatistics, current: Table, options: DriftOptions = DriftOptions()) throws -> DriftReport {
+        var columns = [Column](), kept = [String]()
+        for ref in reference.columns where current[ref.name] != nil {
+            if let sample = ref.sample {
+                columns.append(Column(name: ref.name, doubles: sample.map { Optional($0) }))
+            } else if let counts = ref.counts {
+                var values = [String?]()
+                values.reserveCapacity(counts.values.reduce(0, +))
+                for (label, n) in counts.sorted(by: { $0.key < $1.key }) { values += repeatElement(Optional(label), count: n) }
+                columns.append(Column(name: ref.name, strings: values))
+            } else { continue }
+            kept.append(ref.name)
+        }
+        guard !kept.isEmpty else { throw MonitorError.invalid("the reference statistics share no column with the current rows") }
+        // The current side as numbers where the reference holds numbers (dates as days, as the reference keeps them).
+        var currentColumns = [Column]()
+        for name in kept {
+            let c = current[name]!
+            if reference[name]?.sample != nil, numbers(c) == nil {
+                throw MonitorError.invalid("column '\(name)' is numeric in training but \(c.type.rawValue) in the current rows")
+            }
+            currentColumns.append(c)
+        }
+        var report = try compare(reference: try Table(columns: columns), current: try Table(columns: currentColumns), options: options)
+        for i in report.columns.indices {
+            if let ref = reference[report.columns[i].name], ref.rows > 0 { report.columns[i].missingReference = Double(ref.missing) / Double(ref.rows) }
+        }
+        report.referenceRows = reference.columns.map(\.rows).max() ?? 0
+        return report
+    }
+
+    /// The served inputs the prediction log kept (one JSON object per row), as a table of the reference's columns
+    /// that the rows carry, with the reference's types; a value of the wrong type is a missing value.
+    public static func table(loggedInputs: [String], reference: ReferenceStatistics) throws -> Table {
+        let parsed = loggedInputs.map { (try? JSONValue.parse(Data($0.utf8))) ?? .null }
+        var columns = [Column]()
+        // Columns no served row carries (e.g. an ID the pipeline drops) are left out.
+        for ref in reference.columns where parsed.contains(where: { $0[ref.name] != nil }) {
+            if ref.sample != nil {
+                let values: [Double?] = parsed.map { row in
+                    switch row[ref.name] ?? .null {
+                    case .number(let d): return d
+                    case .bool(let b): return b ? 1 : 0
+                    case .string(let s):
+                        let v = FieldParsing.withBytes(s) { p, n in ref.type == .timestamp ? FieldParsing.parseTimestamp(p, n) : FieldParsing.parseDate(p, n) }
+                        return v.map(Double.init)
+                    default: return nil
+                    }
+                }
+                columns.append(Column(name: ref.name, doubles: values))
+            } else {
+                columns.append(Column(name: ref.name, strings: parsed.map { row in
+                    switch row[ref.name] ?? .null {
+                    case .string(let s): return s
+                    case .bool(let b): return b ? "true" : "false"
+                    case .number(let d): return formatDouble(d)
+                    default: return nil
+                    }
+                }))
+            }
+        }
+        return try Table(columns: columns)
     }
 }

@@ -49,6 +49,8 @@ public struct ProjectSpec: Sendable {
         /// Alert rules: a condition with a name, severity and cool-down.
         public var alerts: [Alert]
         public var driftThresholds: [String: Double]
+        /// Where fired alerts are POSTed as JSON (nil: nowhere).
+        public var webhook: String? = nil
     }
     public struct Alert: Sendable, Equatable {
         public var name: String
@@ -201,7 +203,7 @@ public enum ProjectFile {
         }
 
         var monitoring: ProjectSpec.Monitoring?
-        if let m = r.mapping(top["monitoring"], "monitoring", allowed: ["window", "alerts", "drift"]) {
+        if let m = r.mapping(top["monitoring"], "monitoring", allowed: ["window", "alerts", "drift", "webhook"]) {
             var alerts = [ProjectSpec.Alert]()
             if case .some(.sequence(let seq)) = m["alerts"] {
                 for (i, node) in seq.enumerated() {
@@ -221,7 +223,11 @@ public enum ProjectFile {
             }
             let window = r.string(m["window"], "monitoring.window") ?? "1d"
             if !isDuration(window) { r.problem(m["window"], "monitoring.window", "expected a duration such as 1h, 1d, 7d") }
-            monitoring = .init(window: window, alerts: alerts, driftThresholds: drift)
+            let webhook = r.string(m["webhook"], "monitoring.webhook")
+            if let w = webhook, !(w.hasPrefix("http://") || w.hasPrefix("https://")) {
+                r.problem(m["webhook"], "monitoring.webhook", "expected an http:// or https:// URL")
+            }
+            monitoring = .init(window: window, alerts: alerts, driftThresholds: drift, webhook: webhook)
         }
 
         var retraining: ProjectSpec.Retraining?

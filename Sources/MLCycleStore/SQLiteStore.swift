@@ -87,6 +87,15 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             CREATE INDEX feedback_prediction ON feedback(prediction_id);
             """)
         }
+        m.registerMigration("v3") { db in
+            try db.execute(sql: """
+            CREATE TABLE alert (id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, name TEXT NOT NULL, severity TEXT NOT NULL,
+                                rule TEXT NOT NULL, value DOUBLE PRECISION, threshold DOUBLE PRECISION NOT NULL,
+                                window_start DOUBLE PRECISION NOT NULL, window_end DOUBLE PRECISION NOT NULL, reason TEXT NOT NULL,
+                                at DOUBLE PRECISION NOT NULL, delivery TEXT NOT NULL);
+            CREATE INDEX alert_model_name ON alert(model, name, at);
+            """)
+        }
         return m
     }
 
@@ -405,6 +414,34 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                              arguments: [model, since?.timeIntervalSince1970 ?? 0, limit]).map {
                 PredictionRecord(id: $0["id"], model: $0["model"], version: $0["version"], at: Date(timeIntervalSince1970: $0["at"]),
                                  latencySeconds: $0["latency"], inputs: $0["inputs"], prediction: $0["prediction"], status: $0["status"])
+            }
+        }
+    }
+
+    public func recordAlert(_ alert: AlertRecord) throws -> Int {
+        try write { db in
+            try db.execute(sql: """
+            INSERT INTO alert (model, name, severity, rule, value, threshold, window_start, window_end, reason, at, delivery)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [alert.model, alert.name, alert.severity, alert.rule, alert.value, alert.threshold,
+                             alert.windowStart.timeIntervalSince1970, alert.windowEnd.timeIntervalSince1970, alert.reason,
+                             alert.at.timeIntervalSince1970, alert.delivery])
+            return Int(db.lastInsertedRowID)
+        }
+    }
+
+    public func setAlertDelivery(_ id: Int, _ delivery: String) throws {
+        try write { db in try db.execute(sql: "UPDATE alert SET delivery = ? WHERE id = ?", arguments: [delivery, id]) }
+    }
+
+    public func alerts(model: String?, limit: Int) throws -> [AlertRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM alert WHERE (? IS NULL OR model = ?) ORDER BY at DESC, id DESC LIMIT ?",
+                             arguments: [model, model, limit]).map {
+                AlertRecord(id: $0["id"], model: $0["model"], name: $0["name"], severity: $0["severity"], rule: $0["rule"], value: $0["value"],
+                            threshold: $0["threshold"], windowStart: Date(timeIntervalSince1970: $0["window_start"]),
+                            windowEnd: Date(timeIntervalSince1970: $0["window_end"]), reason: $0["reason"],
+                            at: Date(timeIntervalSince1970: $0["at"]), delivery: $0["delivery"])
             }
         }
     }

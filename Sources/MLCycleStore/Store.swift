@@ -54,6 +54,36 @@ public protocol Store: Sendable {
     func recordFeedback(_ batch: [FeedbackRecord]) throws
     func predictions(model: String, since: Date?, limit: Int) throws -> [PredictionRecord]
     func feedback(predictionIDs: [String]) throws -> [FeedbackRecord]
+
+    /// Keeps a fired alert (with the numbers that fired it); returns its id.
+    func recordAlert(_ alert: AlertRecord) throws -> Int
+    /// Records how the alert's webhook delivery went ("sent", "failed after 4 attempts: …", "no webhook").
+    func setAlertDelivery(_ id: Int, _ delivery: String) throws
+    /// Fired alerts, newest first (all models when nil).
+    func alerts(model: String?, limit: Int) throws -> [AlertRecord]
+}
+
+/// A fired alert as stored.
+public struct AlertRecord: Codable, Sendable, Equatable {
+    public var id: Int
+    public var model: String
+    public var name: String
+    public var severity: String
+    public var rule: String
+    public var value: Double?
+    public var threshold: Double
+    public var windowStart: Date
+    public var windowEnd: Date
+    public var reason: String
+    public var at: Date
+    public var delivery: String
+
+    public init(id: Int = 0, model: String, name: String, severity: String, rule: String, value: Double?, threshold: Double,
+                windowStart: Date, windowEnd: Date, reason: String, at: Date, delivery: String) {
+        self.id = id; self.model = model; self.name = name; self.severity = severity; self.rule = rule; self.value = value
+        self.threshold = threshold; self.windowStart = windowStart; self.windowEnd = windowEnd; self.reason = reason
+        self.at = at; self.delivery = delivery
+    }
 }
 
 /// One served prediction, as logged.

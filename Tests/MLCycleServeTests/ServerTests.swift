@@ -415,3 +415,48 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     }
 }
 
+
+@Suite struct MonitoringPassTests {
+    /// Serve, log, send feedback, then one monitoring pass: windows, drift and a fired alert — stored with its numbers,
+    /// its failed webhook delivery recorded, and quiet within its cool-down.
+    @Test func servedPredictionsAreMonitoredAndAlertsStored() async throws {
+        let (store, dir) = try servedProject(release: """
+        monitoring:
+          window: 1h
+          webhook: http://127.0.0.1:9/alerts
+          alerts:
+            - {name: accuracy-drop, when: "mape > 0.2 over 1h", severity: critical, cooldown: 1d}
+            - {name: busy, when: "volume > 1000 over 1h", severity: info, cooldown: 1h}
+        """)
+        let log = PredictionLog(store: store)
+        let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
+        try await app.test(.router) { client in
+            let rows = (1...40).map { #"{"size": \#(1 + Double($0 % 9)), "kind": "\#($0 % 2 == 0 ? "a" : "b")"}"# }.joined(separator: ",")
+            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [\#(rows)]}"#)) { r in
+                let predictions = try object(r)["predictions"] as? [[String: Any]]
+                #expect(predictions?.count == 40)
+            }
+        }
+        log.flush()
+        // The truth is twice the estimate: MAPE 0.5.
+        let logged = try store.predictions(model: "small", since: nil, limit: 100)
+        try store.recordFeedback(logged.compactMap { p in p.prediction.flatMap(Double.init).map { FeedbackRecord(predictionID: p.id, actual: String($0 * 2)) } })
+        var pass = MonitoringPass(store: store, spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"))
+        pass.webhookAttempts = 2
+        pass.webhookPause = 0.01
+        let version = try #require(try store.modelVersion("small", version: 1))
+        let now = Date().addingTimeInterval(1)
+        let out = try pass.run(version, at: now)
+        let last = try #require(out.windows.last)
+        #expect(last.volume == 40 && last.labelled == 40 && abs((last.metrics["mape"] ?? 0) - 0.5) < 1e-9)
+        #expect(out.drift?.columns.map(\.name).sorted() == ["kind", "size"])
+        #expect(out.alerts.map(\.fired) == [true, false])
+        #expect(out.fired.count == 1 && out.fired[0].delivery.hasPrefix("failed after 2 attempts"))
+        let stored = try store.alerts(model: "small", limit: 10)
+        #expect(stored.count == 1 && stored[0].name == "accuracy-drop" && abs((stored[0].value ?? 0) - 0.5) < 1e-9 && stored[0].delivery.hasPrefix("failed"))
+        // Within the cool-down the same alert stays quiet.
+        let again = try pass.run(version, at: now.addingTimeInterval(60))
+        let all = try store.alerts(model: nil, limit: 10)
+        #expect(again.alerts[0].fired && again.fired.isEmpty && all.count == 1)
+    }
+}

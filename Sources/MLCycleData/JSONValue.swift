@@ -30,7 +30,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// How a value is named in an error message.
-    var described: String {
+    public var described: String {
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"

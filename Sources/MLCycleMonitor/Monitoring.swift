@@ -1,0 +1,108 @@
+import Foundation
+import MLCycleData
+import MLCycleEvaluate
+
+/// One served prediction as monitoring reads it (from the store's prediction log, joined with its feedback).
+public struct ServedPrediction: Sendable {
+    public var at: Date
+    public var version: String
+    public var latencySeconds: Double
+    /// "ok", "unavailable" (shadow answers are left out before monitoring).
+    public var status: String
+    public var prediction: String?
+    /// Ground truth or a person's override, when feedback arrived.
+    public var actual: String?
+
+    public init(at: Date, version: String, latencySeconds: Double, status: String, prediction: String?, actual: String?) {
+        self.at = at
+        self.version = version
+        self.latencySeconds = latencySeconds
+        self.status = status
+        self.prediction = prediction
+        self.actual = actual
+    }
+}
+
+/// What happened in one time window: volume, answers, latency and — where feedback exists — the same metrics as
+/// evaluation.
+public struct WindowSummary: Codable, Sendable, Equatable {
+    public var start: Date
+    public var end: Date
+    public var volume: Int
+    public var unavailable: Int
+    public var unavailableShare: Double
+    public var latencyP50: Double?
+    public var latencyP95: Double?
+    public var latencyP99: Double?
+    public var labelled: Int
+    /// Regression: mape, mae, rmse, within_10pct, … (Metrics.regression); classification: accuracy.
+    public var metrics: [String: Double]
+    public var predictionMean: Double?
+    public var versions: [String: Int]
+
+    enum CodingKeys: String, CodingKey {
+        case start, end, volume, unavailable, unavailableShare = "unavailable_share", latencyP50 = "latency_p50"
+        case latencyP95 = "latency_p95", latencyP99 = "latency_p99", labelled, metrics, predictionMean = "prediction_mean", versions
+    }
+}
+
+/// Durations as the spec writes them: `30s`, `15m`, `1h`, `1d`, `2w`, and `6M` (months of 30 days).
+public enum MonitoringDuration {
+    public static func seconds(_ text: String) -> Double? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard let unit = t.last, let n = Double(t.dropLast()), n > 0 else { return nil }
+        switch unit {
+        case "s": return n
+        case "m": return n * 60
+        case "h": return n * 3600
+        case "d": return n * 86_400
+        case "w": return n * 7 * 86_400
+        case "M": return n * 30 * 86_400
+        default: return nil
+        }
+    }
+}
+
+public enum Monitoring {
+    /// Summarises the predictions in [start, end). `regression` picks the metrics computed on labelled rows.
+    public static func summarize(_ rows: [ServedPrediction], start: Date, end: Date, regression: Bool) -> WindowSummary {
+        let inside = rows.filter { $0.at >= start && $0.at < end }
+        let latencies = inside.map(\.latencySeconds).sorted()
+        func q(_ p: Double) -> Double? { latencies.isEmpty ? nil : Statistics.quantile(sorted: latencies, p) }
+        let unavailable = inside.filter { $0.status != "ok" }.count
+        var versions = [String: Int]()
+        for r in inside { versions[r.version, default: 0] += 1 }
+        var metrics = [String: Double]()
+        var labelled = 0
+        let numbers = inside.compactMap { $0.status == "ok" ? $0.prediction.flatMap(Double.init) : nil }
+        if regression {
+            var y = [Double](), p = [Double]()
+            for r in inside where r.status == "ok" {
+                if let a = r.actual.flatMap(Double.init), let v = r.prediction.flatMap(Double.init) { y.append(a); p.append(v) }
+            }
+            labelled = y.count
+            if !y.isEmpty { metrics = Metrics.regression(actual: y, predicted: p) }
+        } else {
+            var right = 0
+            for r in inside where r.status == "ok" {
+                if let a = r.actual, let v = r.prediction { labelled += 1; if a == v { right += 1 } }
+            }
+            if labelled > 0 { metrics["accuracy"] = Double(right) / Double(labelled) }
+        }
+        return WindowSummary(start: start, end: end, volume: inside.count, unavailable: unavailable,
+                             unavailableShare: inside.isEmpty ? 0 : Double(unavailable) / Double(inside.count),
+                             latencyP50: q(0.5), latencyP95: q(0.95), latencyP99: q(0.99), labelled: labelled, metrics: metrics,
+                             predictionMean: numbers.isEmpty ? nil : numbers.reduce(0, +) / Double(numbers.count), versions: versions)
+    }
+
+    /// Consecutive windows of `size` seconds ending at `end`, oldest first, back to the first prediction (at most
+    /// `limit` windows).
+    public static func windows(_ rows: [ServedPrediction], size: Double, end: Date, regression: Bool, limit: Int = 366) -> [WindowSummary] {
+        guard let first = rows.map(\.at).min() else { return [] }
+        let count = min(limit, max(1, Int((end.timeIntervalSince(first) / size).rounded(.up))))
+        return (0..<count).reversed().map { k in
+            let stop = end.addingTimeInterval(-Double(k) * size)
+            return summarize(rows, start: stop.addingTimeInterval(-size), end: stop, regression: regression)
+        }
+    }
+}

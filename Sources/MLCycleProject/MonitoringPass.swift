@@ -1,0 +1,114 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MLCycleData
+import MLCycleEvaluate
+import MLCycleMonitor
+import MLCycleStore
+
+/// One monitoring pass over a served model (`mlcycle monitor`, and the loop of `mlcycle watch`): windows of its
+/// prediction log with the metrics its feedback allows, drift of the last window against the training reference in
+/// its bundle, and the project's alert rules — a fired alert is stored with its numbers (unless it fired within its
+/// cool-down) and sent to the webhook.
+public struct MonitoringPass {
+    public struct Output: Encodable, Sendable {
+        public var model: String
+        public var version: String
+        public var window: String
+        public var windows: [WindowSummary]
+        public var drift: DriftReport?
+        public var alerts: [AlertCheck]
+        public var fired: [AlertRecord]
+    }
+
+    public var store: any Store
+    public var spec: ProjectSpec?
+    /// Webhook deliveries: attempts, and the first pause between them (doubled each time).
+    public var webhookAttempts = 4
+    public var webhookPause = 0.5
+
+    public init(store: any Store, spec: ProjectSpec?) {
+        self.store = store
+        self.spec = spec
+    }
+
+    /// Monitors `version` (its bundle) as of `moment` with windows of `window` (default: the spec's, else 1d).
+    public func run(_ version: ModelVersion, window: String? = nil, at moment: Date = Date()) throws -> Output {
+        let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
+        let windowText = window ?? spec?.monitoring?.window ?? "1d"
+        guard let size = MonitoringDuration.seconds(windowText) else { throw MonitorError.invalid("the window must be a duration such as 1h, 1d, 7d; got '\(windowText)'") }
+        let alertRules = spec?.monitoring?.alerts ?? []
+        let spans = try alertRules.map { a -> Double in
+            let c = try AlertCondition.parse(a.when)
+            return (c.ofPrevious.map { 2 * $0 } ?? c.over) ?? size
+        }
+        let since = moment.addingTimeInterval(-max(size * 30, spans.max() ?? 0))
+        let records = try store.predictions(model: version.name, since: since, limit: 10_000_000).filter { $0.status != "shadow" && $0.at < moment }
+        var actual = [String: String]()
+        for f in try store.feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual } // the latest wins
+        let served = records.map { ServedPrediction(at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
+                                                    prediction: $0.prediction, actual: actual[$0.id]) }
+        let regression = bundle.task == .regression
+        let drift: (Date, Date) throws -> DriftReport? = { start, end in
+            let inputs = records.filter { $0.at >= start && $0.at < end && $0.status == "ok" }.map(\.inputs)
+            guard !inputs.isEmpty else { return nil }
+            return try DriftDetector.compare(reference: bundle.reference, current: try DriftDetector.table(loggedInputs: inputs, reference: bundle.reference))
+        }
+        let checker = AlertChecker(predictions: served, regression: regression, window: size, drift: drift)
+        var checks = [AlertCheck](), fired = [AlertRecord]()
+        let previous = try store.alerts(model: version.name, limit: 1000)
+        for a in alertRules {
+            let check = try checker.check(name: a.name, severity: a.severity, rule: a.when, at: moment)
+            checks.append(check)
+            guard check.fired else { continue }
+            // Within its cool-down an alert that fired already stays quiet.
+            let cooldown = MonitoringDuration.seconds(a.cooldown) ?? 3600
+            if let last = previous.first(where: { $0.name == a.name }), moment >= last.at, moment.timeIntervalSince(last.at) < cooldown { continue }
+            var record = AlertRecord(model: version.name, name: a.name, severity: a.severity, rule: a.when, value: check.value, threshold: check.threshold,
+                                     windowStart: check.windowStart, windowEnd: check.windowEnd, reason: check.reason, at: moment,
+                                     delivery: spec?.monitoring?.webhook == nil ? "no webhook" : "pending")
+            record.id = try store.recordAlert(record)
+            if let hook = spec?.monitoring?.webhook {
+                record.delivery = Webhook.post(record, to: hook, attempts: webhookAttempts, firstPause: webhookPause)
+                try store.setAlertDelivery(record.id, record.delivery)
+            }
+            fired.append(record)
+        }
+        let windows = Monitoring.windows(served, size: size, end: moment, regression: regression, limit: 30)
+        let last = try drift(moment.addingTimeInterval(-size), moment)
+        return Output(model: version.name, version: "v\(version.version)", window: windowText, windows: windows, drift: last, alerts: checks, fired: fired)
+    }
+}
+
+/// Sends an alert to a webhook as JSON (POST), retrying with back-off; returns what happened, for the store — a
+/// failure is recorded, never dropped silently.
+public enum Webhook {
+    public static func post(_ alert: AlertRecord, to url: String, attempts: Int = 4, firstPause: Double = 0.5) -> String {
+        guard let target = URL(string: url) else { return "failed: '\(url)' is not a URL" }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        guard let body = try? encoder.encode(alert) else { return "failed: could not encode the alert" }
+        var lastError = ""
+        for attempt in 1...attempts {
+            var request = URLRequest(url: target, timeoutInterval: 10)
+            request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = body
+            let done = DispatchSemaphore(value: 0)
+            final class Outcome: @unchecked Sendable { var status = 0; var error: String? } // written once, read after the signal
+            let outcome = Outcome()
+            URLSession.shared.dataTask(with: request) { _, response, error in
+                outcome.status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                outcome.error = error?.localizedDescription
+                done.signal()
+            }.resume()
+            done.wait()
+            if (200..<300).contains(outcome.status) { return "sent (attempt \(attempt))" }
+            lastError = outcome.error ?? "HTTP \(outcome.status)"
+            if attempt < attempts { Thread.sleep(forTimeInterval: firstPause * pow(2, Double(attempt - 1))) }
+        }
+        return "failed after \(attempts) attempts: \(lastError)"
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import MLCycleData
+import MLCycleQuality
+@testable import MLCycleMonitor
+
+@Suite struct AlertTests {
+    @Test func conditionsParseAndBadOnesSayWhy() throws {
+        let a = try AlertCondition.parse("mape > 0.12 over 7d")
+        #expect(a.metric == "mape" && a.comparison == .gt && a.threshold == 0.12 && a.over == 7 * 86_400)
+        let b = try AlertCondition.parse("volume < 50% of previous 7d")
+        #expect(b.metric == "volume" && b.threshold == 0.5 && b.ofPrevious == 7 * 86_400)
+        let c = try AlertCondition.parse("latency_p99 > 250ms over 1h")
+        #expect(abs(c.threshold - 0.25) < 1e-12 && c.over == 3600)
+        let d = try AlertCondition.parse("psi(living_area_sqft) >= 0.25")
+        #expect(d.metric == "psi" && d.column == "living_area_sqft" && d.comparison == .ge)
+        for bad in ["mape", "speed > 3", "mape >> 3", "mape > lots", "psi > 0.2", "mape > 0.1 over soon", "volume < 0.5 of previous 7d"] {
+            #expect(throws: MonitorError.self, "\(bad)") { try AlertCondition.parse(bad) }
+        }
+    }
+
+    /// A week of served prices with feedback: the first days are accurate, the last days 30 % off.
+    func week() -> (rows: [ServedPrediction], end: Date) {
+        let start = Date(timeIntervalSince1970: 1_262_304_000) // 2010-01-01
+        var rows = [ServedPrediction]()
+        for day in 0..<14 {
+            for i in 0..<(day < 7 ? 40 : 20) {
+                let actual = 100_000.0 + Double(i) * 1000
+                let off = day >= 11 ? 1.3 : 1.02
+                rows.append(ServedPrediction(at: start.addingTimeInterval(Double(day) * 86_400 + Double(i) * 60), version: "v1",
+                                             latencySeconds: 0.001 * Double(i % 10 + 1), status: i == 0 ? "unavailable" : "ok",
+                                             prediction: i == 0 ? nil : String(actual * off), actual: String(actual)))
+            }
+        }
+        return (rows, start.addingTimeInterval(14 * 86_400))
+    }
+
+    @Test func windowsCountAndMeasure() throws {
+        let (rows, end) = week()
+        let windows = Monitoring.windows(rows, size: 86_400, end: end, regression: true)
+        #expect(windows.count == 14 && windows.map(\.volume).reduce(0, +) == rows.count)
+        #expect(windows[0].volume == 40 && windows[0].unavailable == 1 && abs(windows[0].unavailableShare - 1.0 / 40) < 1e-12)
+        #expect(abs(windows[0].metrics["mape"]! - 0.02) < 1e-9 && abs(windows[13].metrics["mape"]! - 0.3) < 1e-9)
+        #expect(windows[0].labelled == 39 && windows[0].latencyP50 != nil)
+    }
+
+    @Test func rulesFireOnTheNumbers() throws {
+        let (rows, end) = week()
+        let checker = AlertChecker(predictions: rows, regression: true, window: 86_400, drift: { _, _ in nil })
+        let accuracy = try checker.check(name: "accuracy-drop", severity: "critical", rule: "mape > 0.12 over 3d", at: end)
+        #expect(accuracy.fired && abs(accuracy.value! - 0.3) < 1e-9)
+        let calm = try checker.check(name: "early", severity: "warning", rule: "mape > 0.12 over 3d", at: end.addingTimeInterval(-5 * 86_400))
+        #expect(!calm.fired)
+        let volume = try checker.check(name: "volume", severity: "warning", rule: "volume < 60% of previous 7d", at: end)
+        #expect(volume.fired && abs(volume.value! - 0.5) < 1e-12) // 140 rows this week, 280 the week before
+        let quiet = try checker.check(name: "drift", severity: "warning", rule: "drift_share > 0.3", at: end)
+        #expect(!quiet.fired && quiet.value == nil && quiet.reason.contains("nothing served"))
+    }
+
+    @Test func servedInputsDriftAgainstTheBundlesReference() throws {
+        var rng = SeededGenerator(seed: 9)
+        let training = try Table(columns: [Column(name: "area", doubles: (0..<2000).map { _ in 800 + Double(rng.next(upperBound: 2000)) }),
+                                           Column(name: "kind", strings: (0..<2000).map { _ in ["a", "b", "c"][Int(rng.next(upperBound: 3))] })])
+        let reference = ReferenceStatistics.compute(training)
+        let logged = (0..<300).map { i in #"{"area":\#(1600 + Double(i % 50) * 40),"kind":"\#(["a", "c", "d"][i % 3])"}"# }
+        let current = try DriftDetector.table(loggedInputs: logged, reference: reference)
+        let report = try DriftDetector.compare(reference: reference, current: current)
+        #expect(report.columns.map(\.name) == ["area", "kind"])
+        #expect(report.columns[0].method == "wasserstein" && report.columns[0].drifted)
+        #expect(report.columns[1].unseenCategories == ["d"] && report.columns[1].drifted)
+        let checker = AlertChecker(predictions: [], regression: true, window: 86_400, drift: { _, _ in report })
+        let psi = try checker.check(name: "area-shift", severity: "warning", rule: "psi(area) > 0.25", at: Date())
+        #expect(psi.fired && abs(psi.value! - report.columns[0].tests.psi) < 1e-12)
+        #expect(throws: MonitorError.self) { try checker.check(name: "x", severity: "warning", rule: "psi(nope) > 0.25", at: Date()) }
+    }
+}
