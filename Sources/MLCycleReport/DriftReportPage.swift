@@ -19,6 +19,20 @@ public enum DriftReportPage {
         h.raw("<p class=\"summary\"><span><b>"); h.text(String(r.referenceRows)); h.raw("</b> reference rows</span><span><b>")
         h.text(String(r.currentRows)); h.raw("</b> current rows</span><span><b>"); h.text(EvaluationReportPage.pct(r.driftShare)); h.raw("</b> drifted</span></p>")
 
+        table(r, into: &h)
+        h.raw("<div class=\"grid\">")
+        for c in r.columns {
+            h.raw("<section class=\"card\" id=\"col-\(EvaluationReportPage.esc(c.name))\"><h3>"); h.text(c.name); h.raw("</h3>")
+            overlay(c, into: &h)
+            h.raw("<p class=\"legend\"><span class=\"swatch ref\"></span>reference <span class=\"swatch cur\"></span>current — ")
+            h.text("\(c.method) \(EvaluationReportPage.num(c.score)) (threshold \(EvaluationReportPage.num(c.threshold)))"); h.raw("</p></section>")
+        }
+        h.raw("</div></main></body></html>\n")
+        return h.output
+    }
+
+    /// The table of every column's method, score and threshold, drifted columns first.
+    static func table(_ r: DriftReport, into h: inout HTMLBuilder) {
         h.raw("<section class=\"card wide\"><h2>Columns</h2><table id=\"drift-table\"><thead><tr><th>column</th><th>type</th><th>method</th>")
         h.raw("<th>score</th><th>threshold</th><th>drift</th><th>PSI</th><th>KS p</th><th>missing ref → cur</th><th>unseen</th></tr></thead><tbody>")
         for c in r.columns.sorted(by: { ($0.drifted ? 0 : 1, $0.name) < ($1.drifted ? 0 : 1, $1.name) }) {
@@ -29,15 +43,7 @@ public enum DriftReportPage {
             h.raw("</td><td>"); h.text("\(EvaluationReportPage.pct(c.missingReference)) → \(EvaluationReportPage.pct(c.missingCurrent))")
             h.raw("</td><td>"); h.text(c.unseenCategories.prefix(5).joined(separator: ", ")); h.raw("</td></tr>")
         }
-        h.raw("</tbody></table></section><div class=\"grid\">")
-        for c in r.columns {
-            h.raw("<section class=\"card\" id=\"col-\(EvaluationReportPage.esc(c.name))\"><h3>"); h.text(c.name); h.raw("</h3>")
-            overlay(c, into: &h)
-            h.raw("<p class=\"legend\"><span class=\"swatch ref\"></span>reference <span class=\"swatch cur\"></span>current — ")
-            h.text("\(c.method) \(EvaluationReportPage.num(c.score)) (threshold \(EvaluationReportPage.num(c.threshold)))"); h.raw("</p></section>")
-        }
-        h.raw("</div></main></body></html>\n")
-        return h.output
+        h.raw("</tbody></table></section>")
     }
 
     /// Side-by-side bars of each bin's share in the reference and the current data.

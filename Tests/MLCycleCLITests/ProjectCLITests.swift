@@ -48,6 +48,20 @@ import Testing
         let lines = scored.stdout.split(separator: "\n")
         #expect(scored.status == 0 && lines.first == "prediction,lower,upper,status,reasons" && lines.count == 3, "\(scored.stdout)\(scored.stderr)")
         #expect(lines.count == 3 && lines[1].hasSuffix(",ok,") && lines[2].contains("unavailable,outside scope"))
+
+        // A person approves the challenger (audited); the version must be named.
+        let approved = try CLI.run(["approve", "prices:2", "--reason", "reviewed the slices", "--as", "lead", "--project", dir.path])
+        #expect(approved.status == 0 && approved.stdout.contains("champion → v2 (approved by lead)"), "\(approved.stderr)")
+        let unnamed = try CLI.run(["approve", "prices", "--reason", "x", "--project", dir.path])
+        #expect(unnamed.status != 0 && unnamed.stderr.contains("NAME:VERSION"), "\(unnamed.stderr)")
+        // One monitoring pass with nothing served yet: the rule cannot be measured and says so; nothing fires.
+        let monitored = try CLI.run(["monitor", "prices", "--project", dir.path, "--json", "-", "--html", dir.appendingPathComponent("m.html").path])
+        let m = try #require(try JSONSerialization.jsonObject(with: Data(monitored.stdout.utf8)) as? [String: Any], "\(monitored.stderr)")
+        let checks = m["alerts"] as? [[String: Any]] ?? []
+        #expect(m["version"] as? String == "v2" && checks.count == 1 && checks[0]["fired"] as? Bool == false)
+        #expect((checks.first?["reason"] as? String)?.contains("nothing served") == true)
+        #expect(try String(contentsOf: dir.appendingPathComponent("m.html"), encoding: .utf8).contains("No alert firing"))
+        #expect(try CLI.run(["alerts", "prices", "--store", store]).stdout.contains("no alert has fired for prices"))
         #expect(try CLI.run(["model", "nothing", "--store", store]).status == 2)
         #expect(try CLI.run(["run", dir.path, "--from", "nowhere"]).status != 0)
     }

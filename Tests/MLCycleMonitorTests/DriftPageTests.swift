@@ -22,3 +22,26 @@ import MLCycleReport
         #expect(text.contains("area") && text.contains(report.datasetDrift ? "dataset drift" : "no dataset drift"))
     }
 }
+
+@Suite struct MonitoringPageTests {
+    @Test func thePageShowsSeriesRulesHistoryAndDrift() throws {
+        let (rows, end) = AlertTests().week()
+        let windows = Monitoring.windows(rows, size: 86_400, end: end, regression: true)
+        let checker = AlertChecker(predictions: rows, regression: true, window: 86_400, drift: { _, _ in nil })
+        let checks = [try checker.check(name: "accuracy-drop", severity: "critical", rule: "mape > 0.12 over 3d", at: end),
+                      try checker.check(name: "quiet", severity: "warning", rule: "volume < 10% of previous 7d", at: end)]
+        let reference = try Table(columns: [Column(name: "area", doubles: (0..<400).map { Double($0) })])
+        let current = try Table(columns: [Column(name: "area", doubles: (0..<300).map { Double($0) + 250 })])
+        let drift = try DriftDetector.compare(reference: reference, current: current)
+        let page = MonitoringReportPage.html(model: "prices", version: "v2", window: "1d", windows: windows, drift: drift, checks: checks,
+                                             history: [.init(at: end, name: "accuracy-drop", severity: "critical", reason: "mape is 0.3 <high>", delivery: "sent (attempt 1)")])
+        #expect(page.contains("1 alert firing: accuracy-drop"))
+        #expect(page.contains("id=\"series\"") && page.contains("id=\"alerts\"") && page.contains("id=\"history\"") && page.contains("id=\"drift-table\""))
+        #expect(page.contains("mape on rows with feedback (alert at 0.12)"))
+        #expect(page.contains("&lt;high&gt;"))
+        #expect(page.components(separatedBy: "<svg").count - 1 == 5) // four series and the drifted column's overlay
+        for tag in ["section", "table", "svg", "tr", "main"] {
+            #expect(page.components(separatedBy: "<\(tag)").count == page.components(separatedBy: "</\(tag)>").count, "unbalanced <\(tag)>")
+        }
+    }
+}

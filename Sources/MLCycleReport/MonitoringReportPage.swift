@@ -1,0 +1,88 @@
+import Foundation
+import MLCycleData
+import MLCycleMonitor
+
+/// Renders a monitoring pass as one self-contained HTML page: time series of volume, latency and the metric (with
+/// its alert threshold), the alert rules' state, the alerts that fired, and the drift of the last window.
+public enum MonitoringReportPage {
+    /// An alert that fired, as the history lists it.
+    public struct FiredAlert: Sendable {
+        public var at: Date
+        public var name: String
+        public var severity: String
+        public var reason: String
+        public var delivery: String
+        public init(at: Date, name: String, severity: String, reason: String, delivery: String) {
+            self.at = at; self.name = name; self.severity = severity; self.reason = reason; self.delivery = delivery
+        }
+    }
+
+    public static func html(model: String, version: String, window: String, windows: [WindowSummary], drift: DriftReport?,
+                            checks: [AlertCheck], history: [FiredAlert]) -> String {
+        var h = HTMLBuilder()
+        h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
+        h.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
+        h.raw("<title>"); h.text("Monitoring: \(model)"); h.raw("</title><style>\(ProfileReport.css)\(EvaluationReportPage.css)\(DriftReportPage.css)</style></head><body><main>")
+        h.raw("<h1>"); h.text("Monitoring: \(model) \(version)"); h.raw("</h1>")
+        let firing = checks.filter(\.fired)
+        h.raw("<section id=\"verdict\" class=\"verdict \(firing.isEmpty ? "pass" : "fail")\"><b>")
+        h.text(firing.isEmpty ? "No alert firing" : "\(firing.count) alert\(firing.count == 1 ? "" : "s") firing: \(firing.map(\.name).joined(separator: ", "))")
+        h.raw("</b></section>")
+        let served = windows.map(\.volume).reduce(0, +)
+        h.raw("<p class=\"summary\"><span><b>"); h.text(String(served)); h.raw("</b> predictions in "); h.text(String(windows.count))
+        h.raw(" windows of "); h.text(window); h.raw("</span><span><b>"); h.text(String(windows.map(\.labelled).reduce(0, +))); h.raw("</b> with feedback</span></p>")
+
+        let formatter = ISO8601DateFormatter()
+        let xs = windows.map { $0.end.timeIntervalSince1970 / 86_400 }
+        h.raw("<div class=\"grid\" id=\"series\">")
+        EvaluationReportPage.card("Volume per window", into: &h) { h in
+            EvaluationReportPage.lines([zip(xs, windows.map { Double($0.volume) }).map { [$0, $1] }], xLabel: "day", yLabel: "predictions", diagonal: false, into: &h)
+        }
+        EvaluationReportPage.card("Latency p99 (ms)", into: &h) { h in
+            EvaluationReportPage.lines([zip(xs, windows.map { ($0.latencyP99 ?? .nan) * 1000 }).map { [$0, $1] }], xLabel: "day", yLabel: "ms", diagonal: false, into: &h)
+        }
+        EvaluationReportPage.card("Unavailable answers", into: &h) { h in
+            EvaluationReportPage.lines([zip(xs, windows.map(\.unavailableShare)).map { [$0, $1] }], xLabel: "day", yLabel: "share", diagonal: false, into: &h)
+        }
+        let metric = windows.contains { $0.metrics["mape"] != nil } ? "mape" : (windows.contains { $0.metrics["accuracy"] != nil } ? "accuracy" : nil)
+        if let metric {
+            let threshold = checks.first { $0.rule.hasPrefix(metric + " ") }?.threshold
+            EvaluationReportPage.card("\(metric) on rows with feedback\(threshold.map { " (alert at \(EvaluationReportPage.num($0)))" } ?? "")", into: &h) { h in
+                var series = [zip(xs, windows.map { $0.metrics[metric] ?? .nan }).map { [$0, $1] }]
+                if let threshold, let first = xs.first, let last = xs.last { series.append([[first, threshold], [last, threshold]]) }
+                EvaluationReportPage.lines(series, xLabel: "day", yLabel: metric, diagonal: false, into: &h)
+            }
+        }
+        h.raw("</div>")
+
+        h.raw("<section class=\"card wide\" id=\"alerts\"><h2>Alert rules</h2><table><thead><tr><th>alert</th><th>severity</th><th>rule</th><th>value</th><th>state</th></tr></thead><tbody>")
+        for c in checks {
+            h.raw("<tr class=\"\(c.fired ? "bad" : "ok")\"><td>"); h.text(c.name); h.raw("</td><td>"); h.text(c.severity); h.raw("</td><td><code>"); h.text(c.rule)
+            h.raw("</code></td><td>"); h.text(c.value.map(EvaluationReportPage.num) ?? "—"); h.raw("</td><td>"); h.text(c.fired ? "firing" : c.reason); h.raw("</td></tr>")
+        }
+        h.raw("</tbody></table></section>")
+        h.raw("<section class=\"card wide\" id=\"history\"><h2>Fired alerts</h2>")
+        if history.isEmpty { h.raw("<p>None has fired.</p>") } else {
+            h.raw("<table><thead><tr><th>at</th><th>alert</th><th>severity</th><th>why</th><th>webhook</th></tr></thead><tbody>")
+            for a in history {
+                h.raw("<tr><td>"); h.text(formatter.string(from: a.at)); h.raw("</td><td>"); h.text(a.name); h.raw("</td><td>"); h.text(a.severity)
+                h.raw("</td><td>"); h.text(a.reason); h.raw("</td><td>"); h.text(a.delivery); h.raw("</td></tr>")
+            }
+            h.raw("</tbody></table>")
+        }
+        h.raw("</section>")
+        if let drift {
+            h.raw("<h2>Drift of the last window against training</h2>")
+            DriftReportPage.table(drift, into: &h)
+            h.raw("<div class=\"grid\">")
+            for c in drift.columns where c.drifted {
+                h.raw("<section class=\"card\"><h3>"); h.text(c.name); h.raw("</h3>")
+                DriftReportPage.overlay(c, into: &h)
+                h.raw("</section>")
+            }
+            h.raw("</div>")
+        }
+        h.raw("</main></body></html>\n")
+        return h.output
+    }
+}
