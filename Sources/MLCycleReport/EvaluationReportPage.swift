@@ -195,15 +195,20 @@ public enum EvaluationReportPage {
         h.raw("</svg>")
     }
 
-    static func lines(_ series: [[[Double]]], xLabel: String, yLabel: String, diagonal: Bool, into h: inout HTMLBuilder) {
+    static func lines(_ series: [[[Double]]], xLabel: String, yLabel: String, diagonal: Bool, dots: Bool = false, into h: inout HTMLBuilder) {
         let xs = series.flatMap { $0.map { $0[0] } }.filter { $0.isFinite }, ys = series.flatMap { $0.map { $0[1] } }.filter { $0.isFinite }
         let xr = diagonal ? (0.0, 1.0) : (xs.min() ?? 0, xs.max() ?? 1)
         let yr = diagonal ? (0.0, 1.0) : (ys.min() ?? 0, ys.max() ?? 1)
         frame(xr, yr, xLabel: xLabel, yLabel: yLabel, into: &h)
         if diagonal { h.raw("<line x1=\"\(px(0, xr))\" y1=\"\(py(0, yr))\" x2=\"\(px(1, xr))\" y2=\"\(py(1, yr))\" stroke=\"#8a91a0\" stroke-dasharray=\"4 3\"/>") }
-        for s in series {
+        for (index, s) in series.enumerated() {
             let pts = s.filter { $0[0].isFinite && $0[1].isFinite }.map { "\(f1(px($0[0], xr))),\(f1(py($0[1], yr)))" }.joined(separator: " ")
             h.raw("<polyline points=\"\(pts)\" fill=\"none\" stroke=\"#2f5d9a\" stroke-width=\"1.8\"/>")
+            if dots && index == 0 { // the first series' points (a single window is a point, not a line)
+                for p in s where p[0].isFinite && p[1].isFinite {
+                    h.raw("<circle cx=\"\(f1(px(p[0], xr)))\" cy=\"\(f1(py(p[1], yr)))\" r=\"2.5\" fill=\"#2f5d9a\"/>")
+                }
+            }
         }
         h.raw("</svg>")
     }

@@ -33,16 +33,18 @@ public enum MonitoringReportPage {
         h.raw(" windows of "); h.text(window); h.raw("</span><span><b>"); h.text(String(windows.map(\.labelled).reduce(0, +))); h.raw("</b> with feedback</span></p>")
 
         let formatter = ISO8601DateFormatter()
-        let xs = windows.map { $0.end.timeIntervalSince1970 / 86_400 }
+        // x: the window's number, 1 the oldest (the last one ends at the time in the heading of each chart's axis).
+        let xs = windows.indices.map { Double($0 + 1) }
+        let axis = "window (the last ends \(windows.last.map { formatter.string(from: $0.end) } ?? "-"))"
         h.raw("<div class=\"grid\" id=\"series\">")
         EvaluationReportPage.card("Volume per window", into: &h) { h in
-            EvaluationReportPage.lines([zip(xs, windows.map { Double($0.volume) }).map { [$0, $1] }], xLabel: "day", yLabel: "predictions", diagonal: false, into: &h)
+            EvaluationReportPage.lines([zip(xs, windows.map { Double($0.volume) }).map { [$0, $1] }], xLabel: axis, yLabel: "predictions", diagonal: false, dots: true, into: &h)
         }
         EvaluationReportPage.card("Latency p99 (ms)", into: &h) { h in
-            EvaluationReportPage.lines([zip(xs, windows.map { ($0.latencyP99 ?? .nan) * 1000 }).map { [$0, $1] }], xLabel: "day", yLabel: "ms", diagonal: false, into: &h)
+            EvaluationReportPage.lines([zip(xs, windows.map { ($0.latencyP99 ?? .nan) * 1000 }).map { [$0, $1] }], xLabel: axis, yLabel: "ms", diagonal: false, dots: true, into: &h)
         }
         EvaluationReportPage.card("Unavailable answers", into: &h) { h in
-            EvaluationReportPage.lines([zip(xs, windows.map(\.unavailableShare)).map { [$0, $1] }], xLabel: "day", yLabel: "share", diagonal: false, into: &h)
+            EvaluationReportPage.lines([zip(xs, windows.map(\.unavailableShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
         }
         let metric = windows.contains { $0.metrics["mape"] != nil } ? "mape" : (windows.contains { $0.metrics["accuracy"] != nil } ? "accuracy" : nil)
         if let metric {
@@ -50,7 +52,7 @@ public enum MonitoringReportPage {
             EvaluationReportPage.card("\(metric) on rows with feedback\(threshold.map { " (alert at \(EvaluationReportPage.num($0)))" } ?? "")", into: &h) { h in
                 var series = [zip(xs, windows.map { $0.metrics[metric] ?? .nan }).map { [$0, $1] }]
                 if let threshold, let first = xs.first, let last = xs.last { series.append([[first, threshold], [last, threshold]]) }
-                EvaluationReportPage.lines(series, xLabel: "day", yLabel: metric, diagonal: false, into: &h)
+                EvaluationReportPage.lines(series, xLabel: axis, yLabel: metric, diagonal: false, dots: true, into: &h)
             }
         }
         h.raw("</div>")
