@@ -11,7 +11,7 @@ import MLCycleStore
 /// prediction log with the metrics its feedback allows, drift of the last window against the training reference in
 /// its bundle, and the project's alert rules — a fired alert is stored with its numbers (unless it fired within its
 /// cool-down) and sent to the webhook.
-public struct MonitoringPass {
+public struct MonitoringPass: Sendable {
     public struct Output: Encodable, Sendable {
         public var model: String
         public var version: String
@@ -34,7 +34,8 @@ public struct MonitoringPass {
     }
 
     /// Monitors `version` (its bundle) as of `moment` with windows of `window` (default: the spec's, else 1d).
-    public func run(_ version: ModelVersion, window: String? = nil, at moment: Date = Date()) throws -> Output {
+    /// With `recordAlerts: false` (a page view) rules are checked but nothing is stored or sent.
+    public func run(_ version: ModelVersion, window: String? = nil, at moment: Date = Date(), recordAlerts: Bool = true) throws -> Output {
         let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
         let windowText = window ?? spec?.monitoring?.window ?? "1d"
         guard let size = MonitoringDuration.seconds(windowText) else { throw MonitorError.invalid("the window must be a duration such as 1h, 1d, 7d; got '\(windowText)'") }
@@ -61,7 +62,7 @@ public struct MonitoringPass {
         for a in alertRules {
             let check = try checker.check(name: a.name, severity: a.severity, rule: a.when, at: moment)
             checks.append(check)
-            guard check.fired else { continue }
+            guard check.fired, recordAlerts else { continue }
             // Within its cool-down an alert that fired already stays quiet.
             let cooldown = MonitoringDuration.seconds(a.cooldown) ?? 3600
             if let last = previous.first(where: { $0.name == a.name }), moment >= last.at, moment.timeIntervalSince(last.at) < cooldown { continue }

@@ -7,10 +7,7 @@ import MLCycleMonitor
 public enum DriftReportPage {
     public static func html(_ r: DriftReport, title: String) -> String {
         var h = HTMLBuilder()
-        h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
-        h.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-        h.raw("<title>"); h.text("Drift: \(title)"); h.raw("</title><style>\(ProfileReport.css)\(EvaluationReportPage.css)\(css)</style></head><body><main>")
-        h.raw("<h1>"); h.text("Drift: \(title)"); h.raw("</h1>")
+        h.page(title: "Drift: \(title)", heading: "Drift: \(title)", css: "\(ProfileReport.css)\(EvaluationReportPage.css)\(css)")
         let drifted = r.columns.filter(\.drifted)
         h.raw("<section id=\"verdict\" class=\"verdict \(r.datasetDrift ? "fail" : "pass")\"><b>")
         h.text(r.datasetDrift ? "Dataset drift: \(drifted.count) of \(r.columns.count) columns drifted" :

@@ -6,10 +6,7 @@ import MLCycleEvaluate
 public enum EvaluationReportPage {
     public static func html(_ r: EvaluationReport, title: String) -> String {
         var h = HTMLBuilder()
-        h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
-        h.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-        h.raw("<title>"); h.text("Evaluation of \(title)"); h.raw("</title><style>\(ProfileReport.css)\(css)</style></head><body><main>")
-        h.raw("<h1>"); h.text("Evaluation: \(title)"); h.raw("</h1>")
+        h.page(title: "Evaluation of \(title)", heading: "Evaluation: \(title)", css: "\(ProfileReport.css)\(css)")
 
         // Headline verdict.
         h.raw("<section id=\"verdict\" class=\"verdict \(r.gates.isEmpty ? "none" : (r.passed ? "pass" : "fail"))\"><b>")

@@ -20,10 +20,7 @@ public enum MonitoringReportPage {
     public static func html(model: String, version: String, window: String, windows: [WindowSummary], drift: DriftReport?,
                             checks: [AlertCheck], history: [FiredAlert]) -> String {
         var h = HTMLBuilder()
-        h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
-        h.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-        h.raw("<title>"); h.text("Monitoring: \(model)"); h.raw("</title><style>\(ProfileReport.css)\(EvaluationReportPage.css)\(DriftReportPage.css)</style></head><body><main>")
-        h.raw("<h1>"); h.text("Monitoring: \(model) \(version)"); h.raw("</h1>")
+        h.page(title: "Monitoring: \(model)", heading: "Monitoring: \(model) \(version)", css: "\(ProfileReport.css)\(EvaluationReportPage.css)\(DriftReportPage.css)")
         let firing = checks.filter(\.fired)
         h.raw("<section id=\"verdict\" class=\"verdict \(firing.isEmpty ? "pass" : "fail")\"><b>")
         h.text(firing.isEmpty ? "No alert firing" : "\(firing.count) alert\(firing.count == 1 ? "" : "s") firing: \(firing.map(\.name).joined(separator: ", "))")

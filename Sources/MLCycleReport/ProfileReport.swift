@@ -8,10 +8,7 @@ public enum ProfileReport {
         var h = HTMLBuilder()
         let missingCells = profile.columns.reduce(0) { $0 + $1.missing }
         let cells = max(1, profile.rows * max(1, profile.columns.count))
-        h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
-        h.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-        h.raw("<title>"); h.text("Profile of \(title)"); h.raw("</title><style>\(css)</style></head><body><main>")
-        h.raw("<h1>"); h.text(title); h.raw("</h1>")
+        h.page(title: "Profile of \(title)", heading: "\(title)", css: css)
         h.raw("<p class=\"summary\">")
         for (label, value) in [("rows", number(Double(profile.rows))), ("columns", String(profile.columns.count)),
                                ("duplicate rows", number(Double(profile.duplicateRows))),
@@ -239,6 +236,14 @@ struct HTMLBuilder {
     init() { output.reserveCapacity(1 << 16) }
 
     mutating func raw(_ s: String) { output += s }
+
+    /// The page's head (title, inline CSS) and its opening: `<body><main><h1>heading</h1>`.
+    mutating func page(title: String, heading: String, css: String) {
+        raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
+        raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
+        raw("<title>"); text(title); raw("</title><style>\(css)</style></head><body><main>")
+        raw("<h1>"); text(heading); raw("</h1>")
+    }
 
     mutating func text(_ s: String) {
         for ch in s.unicodeScalars {

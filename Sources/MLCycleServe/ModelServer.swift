@@ -71,6 +71,9 @@ public struct ModelServer: Sendable {
     public var adminToken: String?
     /// Bearer token the prediction endpoints require, if set.
     public var predictToken: String?
+    /// The monitoring page of a model (HTML), or nil for an unknown one: served at `/ui/monitoring/{name}` when set.
+    /// The CLI supplies it (a monitoring pass needs the project's rules, which the server does not read itself).
+    public var monitoringPage: (@Sendable (String) throws -> String?)?
 
     /// Compares a request's `Authorization: Bearer …` with the token in constant time (no early exit on a mismatch).
     static func authorized(_ request: Request, token: String) -> Bool {
@@ -185,6 +188,16 @@ public struct ModelServer: Sendable {
         let router = Router()
         let catalog = self.catalog, metrics = self.metrics, limit = maxBodyBytes, server = self
         router.get("health") { _, _ in Self.json(["status": "ok"]) }
+        router.get("ui/monitoring/:name") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            guard let page = server.monitoringPage else { return Self.error(RequestError(status: 404, "the monitoring page needs a store: serve with --store")) }
+            do {
+                guard let html = try page(name) else { return Self.error(RequestError(status: 404, "no model called '\(name)'")) }
+                return Self.bytes(Data(html.utf8), type: "text/html; charset=utf-8")
+            } catch {
+                return Self.error(RequestError(status: 500, "the monitoring pass failed: \(error.localizedDescription)"))
+            }
+        }
         router.get("openapi.json") { _, _ -> Response in
             let models = ((try? catalog.names()) ?? []).compactMap { try? catalog.resolve($0) }
             return Self.bytes(OpenAPI.document(for: models), type: "application/json")

@@ -993,22 +993,41 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The port to listen on.")
     var port = 8080
 
+    @Option(help: "The project directory whose mlcycle.yaml gives the monitoring window and alert rules for /ui/monitoring/{model}.")
+    var project: String?
+
     func run() async throws {
         let catalog: ModelCatalog
         var log: PredictionLog?
+        var pass: MonitoringPass?
         do {
             if let bundle {
                 catalog = try ModelCatalog(bundlePath: bundle)
             } else {
-                let store = try storeOptions.open()
+                let store = try storeOptions.open(project ?? ".")
                 catalog = ModelCatalog(store: store, models: ModelCatalog.aliases(model))
                 log = PredictionLog(store: store)
+                let spec = try project.map { try ProjectFile.load(path: ($0 as NSString).appendingPathComponent("mlcycle.yaml")) }
+                pass = MonitoringPass(store: store, spec: spec)
             }
         } catch {
             FileHandle.standardError.write(Data("mlcycle: error: \((error as? LocalizedError)?.errorDescription ?? String(describing: error))\n".utf8))
             throw ExitCode(2)
         }
         var server = ModelServer(catalog: catalog, log: log)
+        if let pass {
+            // Alerts are checked and shown here but never stored or sent: that is `mlcycle monitor`'s job.
+            let store = pass.store
+            server.monitoringPage = { name in
+                guard let v = try store.aliases(name)["champion"].flatMap({ try store.modelVersion(name, version: $0) }) else { return nil }
+                let out = try pass.run(v, recordAlerts: false)
+                let history = try store.alerts(model: name, limit: 200).map {
+                    MonitoringReportPage.FiredAlert(at: $0.at, name: $0.name, severity: $0.severity, reason: $0.reason, delivery: $0.delivery)
+                }
+                return MonitoringReportPage.html(model: out.model, version: out.version, window: out.window, windows: out.windows,
+                                                 drift: out.drift, checks: out.alerts, history: history)
+            }
+        }
         // Tokens come from the environment (or a file named there), never from the command line, where `ps` shows them.
         func token(_ name: String) -> String? {
             let env = ProcessInfo.processInfo.environment

@@ -460,3 +460,23 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         #expect(again.alerts[0].fired && again.fired.isEmpty && all.count == 1)
     }
 }
+
+@Suite struct MonitoringRouteTests {
+    @Test func theMonitoringPageIsServedPerModel() async throws {
+        let (store, _) = try servedProject()
+        var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
+        let bare = Application(router: server.router())
+        try await bare.test(.router) { client in
+            try await client.execute(uri: "/ui/monitoring/small", method: .get) { #expect($0.status == .notFound) }
+        }
+        server.monitoringPage = { name in name == "small" ? "<html><h1>\(name)</h1></html>" : nil }
+        let app = Application(router: server.router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/ui/monitoring/small", method: .get) { r in
+                #expect(r.status == .ok && r.headers[.contentType]?.hasPrefix("text/html") == true)
+                #expect(String(buffer: r.body).contains("<h1>small</h1>"))
+            }
+            try await client.execute(uri: "/ui/monitoring/other", method: .get) { #expect($0.status == .notFound) }
+        }
+    }
+}
