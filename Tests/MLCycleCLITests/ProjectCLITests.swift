@@ -62,6 +62,17 @@ import Testing
         #expect((checks.first?["reason"] as? String)?.contains("nothing served") == true)
         #expect(try String(contentsOf: dir.appendingPathComponent("m.html"), encoding: .utf8).contains("No alert firing"))
         #expect(try CLI.run(["alerts", "prices", "--store", store]).stdout.contains("no alert has fired for prices"))
+        // A version that fails its gates is promoted only on a person's explicit, audited override.
+        try (try String(contentsOf: spec, encoding: .utf8)).replacingOccurrences(of: "seed: 7", with: "seed: 11")
+            .replacingOccurrences(of: "- mape <= baseline ", with: "- r2 >= 1.5\n    - mape <= baseline ").write(to: spec, atomically: true, encoding: .utf8)
+        let failing = try CLI.run(["run", dir.path])
+        #expect(failing.stdout.contains("registered as prices v3, not promotable"), "\(failing.stdout)")
+        let refused = try CLI.run(["promote", "prices:3", "--reason", "trial", "--store", store])
+        #expect(refused.status == 2 && refused.stderr.contains("--override-gates"))
+        #expect(try CLI.run(["promote", "prices:3", "--reason", "trial", "--override-gates", "--store", store]).stdout.contains("champion → v3"))
+        let overridden = try CLI.run(["lineage", "prices:3", "--store", store, "--json", "-"])
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(overridden.stdout.utf8)) as? [String: Any])
+        #expect((o["audit"] as? [[String: Any]] ?? []).contains { $0["action"] as? String == "promote (gates overridden)" })
         #expect(try CLI.run(["model", "nothing", "--store", store]).status == 2)
         #expect(try CLI.run(["run", dir.path, "--from", "nowhere"]).status != 0)
     }
