@@ -136,13 +136,9 @@ public enum DriftDetector {
                            referenceRows: reference.rowCount, currentRows: current.rowCount, columns: results)
     }
 
+    /// A column's present values as numbers (dates as days); nil for text and booleans, which drift as categories.
     static func numbers(_ c: Column) -> [Double]? {
-        switch c.storage {
-        case .float64(let v): return c.validity == nil ? v : v.indices.filter { c.isValid($0) }.map { v[$0] }
-        case .int64(let v): return v.indices.filter { c.isValid($0) }.map { Double(v[$0]) }
-        case .date(let v), .timestamp(let v): return v.indices.filter { c.isValid($0) }.map { Double(v[$0]) }
-        default: return nil
-        }
+        c.type == .bool ? nil : c.validDoubles()
     }
 
     static func labels(_ c: Column) -> [String] {
@@ -150,8 +146,8 @@ public enum DriftDetector {
     }
 
     static func column(_ name: String, _ ref: Column, _ cur: Column, _ options: DriftOptions) throws -> ColumnDrift {
-        let missingRef = ref.count == 0 ? 0 : Double(ref.count - (0..<ref.count).filter { ref.isValid($0) }.count) / Double(ref.count)
-        let missingCur = cur.count == 0 ? 0 : Double(cur.count - (0..<cur.count).filter { cur.isValid($0) }.count) / Double(cur.count)
+        let missingRef = ref.count == 0 ? 0 : Double(ref.missingCount) / Double(ref.count)
+        let missingCur = cur.count == 0 ? 0 : Double(cur.missingCount) / Double(cur.count)
         let refNumbers = numbers(ref), curNumbers = numbers(cur)
         let distinct = refNumbers.map { Set($0).count } ?? 0
         let numeric = refNumbers != nil && curNumbers != nil && distinct > 5

@@ -51,10 +51,16 @@ public struct MonitoringPass: Sendable {
         let served = records.map { ServedPrediction(at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
                                                     prediction: $0.prediction, actual: actual[$0.id]) }
         let regression = bundle.task == .regression
+        // Drift rules over the monitoring window and the page's last-window drift ask for the same span: computed once.
+        final class DriftCache { var reports = [ClosedRange<Date>: DriftReport?]() }
+        let cache = DriftCache()
         let drift: (Date, Date) throws -> DriftReport? = { start, end in
+            if let known = cache.reports[start...end] { return known }
             let inputs = records.filter { $0.at >= start && $0.at < end && $0.status == "ok" }.map(\.inputs)
-            guard !inputs.isEmpty else { return nil }
-            return try DriftDetector.compare(reference: bundle.reference, current: try DriftDetector.table(loggedInputs: inputs, reference: bundle.reference))
+            let report = inputs.isEmpty ? nil
+                : try DriftDetector.compare(reference: bundle.reference, current: try DriftDetector.table(loggedInputs: inputs, reference: bundle.reference))
+            cache.reports[start...end] = report
+            return report
         }
         let checker = AlertChecker(predictions: served, regression: regression, window: size, drift: drift)
         var checks = [AlertCheck](), fired = [AlertRecord]()
