@@ -14,7 +14,7 @@ public struct AlertCondition: Sendable, Equatable {
     public var ofPrevious: Double?
 
     /// Metrics a condition may name; drift metrics take a column in parentheses.
-    public static let windowMetrics = ["volume", "unavailable_share", "latency_p50", "latency_p95", "latency_p99", "prediction_mean",
+    public static let windowMetrics = ["volume", "error_rate", "unavailable_share", "latency_p50", "latency_p95", "latency_p99", "prediction_mean",
                                        "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "drift_share"]
     public static let columnMetrics = ["psi", "jensen_shannon", "wasserstein", "ks"]
 
@@ -148,6 +148,7 @@ public struct AlertChecker {
     static func metric(_ name: String, _ w: WindowSummary) -> Double? {
         switch name {
         case "volume": return Double(w.volume)
+        case "error_rate": return w.volume + w.errors.values.reduce(0, +) == 0 ? nil : w.errorRate
         case "unavailable_share": return w.volume == 0 ? nil : w.unavailableShare
         case "latency_p50": return w.latencyP50
         case "latency_p95": return w.latencyP95

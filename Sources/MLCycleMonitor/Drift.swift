@@ -238,14 +238,18 @@ extension DriftDetector {
     /// the count of each category): the drift of served inputs against training, without the training data.
     public static func compare(reference: ReferenceStatistics, current: Table, options: DriftOptions = DriftOptions()) throws -> DriftReport {
         var columns = [Column](), kept = [String]()
-        for ref in reference.columns where current[ref.name] != nil {
+        // A column's sample holds its present values only, so columns with missing values are shorter: each is
+        // padded with missing values (which every test drops) to one length; missing rates come from the statistics.
+        let shared = reference.columns.filter { current[$0.name] != nil }
+        let length = shared.map { $0.sample?.count ?? $0.counts?.values.reduce(0, +) ?? 0 }.max() ?? 0
+        for ref in shared {
             if let sample = ref.sample {
-                columns.append(Column(name: ref.name, doubles: sample.map { Optional($0) }))
+                columns.append(Column(name: ref.name, doubles: sample.map { Optional($0) } + [Double?](repeating: nil, count: length - sample.count)))
             } else if let counts = ref.counts {
                 var values = [String?]()
-                values.reserveCapacity(counts.values.reduce(0, +))
+                values.reserveCapacity(length)
                 for (label, n) in counts.sorted(by: { $0.key < $1.key }) { values += repeatElement(Optional(label), count: n) }
-                columns.append(Column(name: ref.name, strings: values))
+                columns.append(Column(name: ref.name, strings: values + [String?](repeating: nil, count: length - values.count)))
             } else { continue }
             kept.append(ref.name)
         }

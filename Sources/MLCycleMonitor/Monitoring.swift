@@ -7,7 +7,7 @@ public struct ServedPrediction: Sendable {
     public var at: Date
     public var version: String
     public var latencySeconds: Double
-    /// "ok", "unavailable" (shadow answers are left out before monitoring).
+    /// "ok", "unavailable", or "error CODE" for a refused request (shadow answers are left out before monitoring).
     public var status: String
     public var prediction: String?
     /// Ground truth or a person's override, when feedback arrived.
@@ -28,7 +28,12 @@ public struct ServedPrediction: Sendable {
 public struct WindowSummary: Codable, Sendable, Equatable {
     public var start: Date
     public var end: Date
+    /// Rows answered.
     public var volume: Int
+    /// Refused requests by HTTP status code ("400": 3).
+    public var errors: [String: Int]
+    /// Refused requests over refused requests plus answered rows.
+    public var errorRate: Double
     public var unavailable: Int
     public var unavailableShare: Double
     public var latencyP50: Double?
@@ -41,7 +46,7 @@ public struct WindowSummary: Codable, Sendable, Equatable {
     public var versions: [String: Int]
 
     enum CodingKeys: String, CodingKey {
-        case start, end, volume, unavailable, unavailableShare = "unavailable_share", latencyP50 = "latency_p50"
+        case start, end, volume, errors, errorRate = "error_rate", unavailable, unavailableShare = "unavailable_share", latencyP50 = "latency_p50"
         case latencyP95 = "latency_p95", latencyP99 = "latency_p99", labelled, metrics, predictionMean = "prediction_mean", versions
     }
 }
@@ -66,7 +71,13 @@ public enum MonitoringDuration {
 public enum Monitoring {
     /// Summarises the predictions in [start, end). `regression` picks the metrics computed on labelled rows.
     public static func summarize(_ rows: [ServedPrediction], start: Date, end: Date, regression: Bool) -> WindowSummary {
-        let inside = rows.filter { $0.at >= start && $0.at < end }
+        var errors = [String: Int]()
+        let inside = rows.filter { r in
+            guard r.at >= start && r.at < end else { return false }
+            if r.status.hasPrefix("error ") { errors[String(r.status.dropFirst(6)), default: 0] += 1; return false }
+            return true
+        }
+        let failed = errors.values.reduce(0, +)
         let latencies = inside.map(\.latencySeconds).sorted()
         func q(_ p: Double) -> Double? { latencies.isEmpty ? nil : Statistics.quantile(sorted: latencies, p) }
         let unavailable = inside.filter { $0.status != "ok" }.count
@@ -89,7 +100,8 @@ public enum Monitoring {
             }
             if labelled > 0 { metrics["accuracy"] = Double(right) / Double(labelled) }
         }
-        return WindowSummary(start: start, end: end, volume: inside.count, unavailable: unavailable,
+        return WindowSummary(start: start, end: end, volume: inside.count, errors: errors,
+                             errorRate: failed == 0 ? 0 : Double(failed) / Double(failed + inside.count), unavailable: unavailable,
                              unavailableShare: inside.isEmpty ? 0 : Double(unavailable) / Double(inside.count),
                              latencyP50: q(0.5), latencyP95: q(0.95), latencyP99: q(0.99), labelled: labelled, metrics: metrics,
                              predictionMean: numbers.isEmpty ? nil : numbers.reduce(0, +) / Double(numbers.count), versions: versions)

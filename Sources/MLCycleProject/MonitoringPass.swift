@@ -1,10 +1,8 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import MLCycleData
 import MLCycleEvaluate
 import MLCycleMonitor
+import MLCycleReport
 import MLCycleStore
 
 /// One monitoring pass over a served model (`mlcycle monitor`, and the loop of `mlcycle watch`): windows of its
@@ -88,6 +86,23 @@ public struct MonitoringPass: Sendable {
     }
 }
 
+extension MonitoringPass {
+    /// The monitoring page of a pass: its windows, rules and drift, with the fired alerts and the retrainings from
+    /// the store.
+    public func html(_ output: Output) throws -> String {
+        let history = try store.alerts(model: output.model, limit: 200).map {
+            MonitoringReportPage.FiredAlert(at: $0.at, name: $0.name, severity: $0.severity, reason: $0.reason, delivery: $0.delivery)
+        }
+        let retrainings = try Retrainer.history(store, project: output.model).map {
+            MonitoringReportPage.Retraining(at: $0.at, trigger: $0.trigger,
+                                            versions: "champion \($0.champion.map { "v\($0)" } ?? "none") vs v\($0.challenger.map(String.init) ?? "?")",
+                                            verdict: $0.verdict, detail: $0.detail)
+        }
+        return MonitoringReportPage.html(model: output.model, version: output.version, window: output.window, windows: output.windows,
+                                         drift: output.drift, checks: output.alerts, history: history, retrainings: retrainings)
+    }
+}
+
 /// Sends an alert to a webhook as JSON (POST), retrying with back-off; returns what happened, for the store — a
 /// failure is recorded, never dropped silently.
 public enum Webhook {
@@ -99,21 +114,9 @@ public enum Webhook {
         guard let body = try? encoder.encode(alert) else { return "failed: could not encode the alert" }
         var lastError = ""
         for attempt in 1...attempts {
-            var request = URLRequest(url: target, timeoutInterval: 10)
-            request.httpMethod = "POST"
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = body
-            let done = DispatchSemaphore(value: 0)
-            final class Outcome: @unchecked Sendable { var status = 0; var error: String? } // written once, read after the signal
-            let outcome = Outcome()
-            URLSession.shared.dataTask(with: request) { _, response, error in
-                outcome.status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                outcome.error = error?.localizedDescription
-                done.signal()
-            }.resume()
-            done.wait()
-            if (200..<300).contains(outcome.status) { return "sent (attempt \(attempt))" }
-            lastError = outcome.error ?? "HTTP \(outcome.status)"
+            let answer = HTTPCall.send("POST", target, body: body, headers: ["Content-Type": "application/json"], timeout: 10)
+            if (200..<300).contains(answer.status) { return "sent (attempt \(attempt))" }
+            lastError = answer.error ?? "HTTP \(answer.status)"
             if attempt < attempts { Thread.sleep(forTimeInterval: firstPause * pow(2, Double(attempt - 1))) }
         }
         return "failed after \(attempts) attempts: \(lastError)"

@@ -1,6 +1,7 @@
 import Foundation
 import MLCycleData
 import MLCycleLearn
+import MLCycleMonitor
 import MLCyclePrep
 import MLCycleQuality
 import Yams
@@ -64,6 +65,8 @@ public struct ProjectSpec: Sendable {
         public var window: String?
         public var promote: String // "auto" or "approval"
         public var margin: Double
+        /// The most recent share of the labelled feedback rows kept out of training to compare challenger and champion.
+        public var holdout: Double = 0.25
     }
 
     public var problem: Problem
@@ -231,16 +234,20 @@ public enum ProjectFile {
         }
 
         var retraining: ProjectSpec.Retraining?
-        if let t = r.mapping(top["retraining"], "retraining", allowed: ["schedule", "on", "window", "promote", "margin"]) {
+        if let t = r.mapping(top["retraining"], "retraining", allowed: ["schedule", "on", "window", "promote", "margin", "holdout"]) {
             let schedule = r.string(t["schedule"], "retraining.schedule")
-            if let s = schedule, s.split(separator: " ").count != 5 { r.problem(t["schedule"], "retraining.schedule", "expected cron's five fields, e.g. \"0 3 1 */3 *\"") }
+            if let s = schedule {
+                do { _ = try CronSchedule(parsing: s) } catch { r.problem(t["schedule"], "retraining.schedule", error.localizedDescription) }
+            }
+            if let w = t["window"].flatMap({ $0.string }), !isDuration(w) { r.problem(t["window"], "retraining.window", "expected a duration such as 90d or 6M (months of 30 days)") }
             let on = r.strings(t["on"], "retraining.on") ?? []
             let alertNames = Set(monitoring?.alerts.map(\.name) ?? [])
             for name in on where !alertNames.contains(name) { r.problem(t["on"], "retraining.on", "no alert is called '\(name)' in monitoring.alerts") }
             let promote = r.string(t["promote"], "retraining.promote") ?? "approval"
             if !["auto", "approval"].contains(promote) { r.problem(t["promote"], "retraining.promote", "expected auto or approval") }
             retraining = .init(schedule: schedule, on: on, window: r.string(t["window"], "retraining.window"), promote: promote,
-                               margin: r.double(t["margin"], "retraining.margin", in: 0...1e9) ?? 0)
+                               margin: r.double(t["margin"], "retraining.margin", in: 0...1e9) ?? 0,
+                               holdout: r.double(t["holdout"], "retraining.holdout", in: 0.05...0.9) ?? 0.25)
         }
 
         if !r.problems.isEmpty { throw SpecFileError(file: file, problems: r.problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
@@ -264,10 +271,7 @@ public enum ProjectFile {
         return text
     }
 
-    static func isDuration(_ s: String) -> Bool {
-        guard let unit = s.last, "smhdw".contains(unit), let n = Double(s.dropLast()), n > 0 else { return false }
-        return true
-    }
+    static func isDuration(_ s: String) -> Bool { MonitoringDuration.seconds(s) != nil }
 
     /// A gate rule must compare a metric with a number, the baseline or the champion.
     static func checkRule(_ rule: String, _ node: Node?, _ path: String, _ r: SpecReader) {

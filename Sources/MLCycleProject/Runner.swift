@@ -41,6 +41,8 @@ public struct RunSummary: Codable, Sendable {
     public var report: String?
     public var registered: ModelVersion?
     public var alias: String?
+    /// The chosen candidate against the baseline and the champion (paired, on the same rows).
+    public var comparisons: [EvaluationReport.Comparison] = []
 }
 
 /// Runs a project's stages against a store, skipping each stage whose inputs (hashed) did not change since it last
@@ -55,6 +57,11 @@ public final class Runner {
     public var progress: (String) -> Void
     /// Called while a long stage works (which candidate, which tuning trial); the CLI overwrites one terminal line.
     public var counter: @Sendable (String) -> Void = { _ in }
+    /// Labelled rows from served predictions (retraining): appended to the collected sources.
+    public var feedbackRows: LabelledRows?
+    /// Labelled rows the chosen candidate and the champion are compared on (retraining: the most recent ones);
+    /// without them, the raw rows of the test split.
+    public var comparisonRows: LabelledRows?
 
     public init(spec: ProjectSpec, directory: String, store: Store, from: Stage? = nil, actor: String = ProcessInfo.processInfo.environment["USER"] ?? "mlcycle",
                 progress: @escaping (String) -> Void = { _ in }) {
@@ -146,14 +153,18 @@ public final class Runner {
 
         // collect: read and merge the sources.
         let sourceHashes = try spec.preparation.sources.map { try Self.fileHash(path($0.path)) + ($0.query ?? "") }
-        let collected = try stage(.collect, inputs: sourceHashes + [Self.stable(spec.preparation.sources)],
-                                  detail: { "\($0["rows"] ?? "?") rows, dataset \($0["fingerprint"]?.prefix(12) ?? "?")" }) { run in
-            let t = try PreparationRun.collect(spec.preparation, directory: directory, main: nil, reader: PipelineFile.sourceReader)
+        let collected = try stage(.collect, inputs: sourceHashes + [Self.stable(spec.preparation.sources), feedbackRows?.key ?? ""],
+                                  detail: { "\($0["rows"] ?? "?") rows\($0["feedback_rows"].map { " (\($0) from feedback)" } ?? ""), dataset \($0["fingerprint"]?.prefix(12) ?? "?")" }) { run in
+            var t = try PreparationRun.collect(spec.preparation, directory: directory, main: nil, reader: PipelineFile.sourceReader)
+            let sourceRows = t.rowCount
+            if let feedbackRows, !feedbackRows.rows.isEmpty { t = try Table.concatenate([t, try feedbackRows.table(like: t, target: target)]) }
             let fingerprint = t.fingerprint()
             try store.recordDataset(DatasetSnapshot(fingerprint: fingerprint, rows: t.rowCount, schema: t.schema.map { "\($0.name):\($0.type)" },
                                                     sources: spec.preparation.sources.map { "\($0.name): \($0.path)" }))
             try store.logMetric(run: run, name: "rows", value: Double(t.rowCount), step: 0)
-            return ["table": try put(t), "fingerprint": fingerprint, "rows": String(t.rowCount)]
+            var out = ["table": try put(t), "fingerprint": fingerprint, "rows": String(t.rowCount)]
+            if t.rowCount > sourceRows { out["feedback_rows"] = String(t.rowCount - sourceRows) }
+            return out
         }
         guard let tableSHA = collected["table"], let fingerprint = collected["fingerprint"] else { throw StoreError.invalid("collect left no table") }
         let merged = try table(tableSHA)
@@ -273,7 +284,7 @@ public final class Runner {
         let championGates = spec.evaluation.gates.filter { $0.contains("champion") }
         let evaluated = try stage(.evaluate, inputs: [best.model, baseline?.model ?? "", testTable.fingerprint(), spec.evaluation.gates.joined(separator: "\n"),
                                                       spec.evaluation.slices.joined(separator: "\n"), spec.evaluation.groups.joined(separator: "\n"), metric,
-                                                      championVersion?.bundle ?? "no champion"],
+                                                      championVersion?.bundle ?? "no champion", comparisonRows?.key ?? ""],
                                   detail: { "\(best.name): \($0["passed"] == "true" ? "passes every gate" : "fails a gate")" }) { run in
             let model = try ModelFile.decode(try store.artifact(best.model))
             var options = EvaluationOptions(target: target)
@@ -290,8 +301,10 @@ public final class Runner {
                 let candidate = ModelBundle(name: project, target: target, scope: spec.problem.scope,
                                             pipeline: try FittedPipeline.decode(try store.artifact(pipelineSHA)), model: model,
                                             reference: ReferenceStatistics(columns: []), evaluation: nil, lineage: .init(datasets: [fingerprint]))
+                let rows = try comparisonRows.map { try $0.table(like: merged, target: target) } ?? rawTestRows(merged)
                 let comparison = try Evaluation.compare(candidate, with: champion, against: "champion v\(championVersion.version)",
-                                                        rows: try rawTestRows(merged), metric: metric)
+                                                        rows: rows, metric: metric)
+                try store.appendLog(run: run, "champion v\(championVersion.version) compared on \(rows.rowCount) \(comparisonRows == nil ? "test" : "recent labelled") rows")
                 report.comparisons.append(comparison)
                 references["champion"] = [metric: comparison.baseline]
                 // Both measured on the same rows: the candidate's own value there is what the rule compares.
@@ -314,6 +327,7 @@ public final class Runner {
         summary.passed = evaluation.passed
         summary.gates = evaluation.gates
         summary.report = evaluated["html"]
+        summary.comparisons = evaluation.comparisons
 
         // register: the bundle becomes a model version; the challenger alias only when the gates pass.
         let registered = try stage(.register, inputs: [best.model, pipelineSHA, evaluated["evaluation"] ?? "", fingerprint, spec.problem.scope.joined(separator: "\n")],

@@ -17,8 +17,20 @@ public enum MonitoringReportPage {
         }
     }
 
+    /// One retraining as the page lists it.
+    public struct Retraining: Sendable {
+        public var at: Date
+        public var trigger: String
+        public var versions: String
+        public var verdict: String
+        public var detail: String
+        public init(at: Date, trigger: String, versions: String, verdict: String, detail: String) {
+            self.at = at; self.trigger = trigger; self.versions = versions; self.verdict = verdict; self.detail = detail
+        }
+    }
+
     public static func html(model: String, version: String, window: String, windows: [WindowSummary], drift: DriftReport?,
-                            checks: [AlertCheck], history: [FiredAlert]) -> String {
+                            checks: [AlertCheck], history: [FiredAlert], retrainings: [Retraining] = []) -> String {
         var h = HTMLBuilder()
         h.page(title: "Monitoring: \(model)", heading: "Monitoring: \(model) \(version)", css: "\(ProfileReport.css)\(EvaluationReportPage.css)\(DriftReportPage.css)")
         let firing = checks.filter(\.fired)
@@ -39,6 +51,13 @@ public enum MonitoringReportPage {
         }
         EvaluationReportPage.card("Latency p99 (ms)", into: &h) { h in
             EvaluationReportPage.lines([zip(xs, windows.map { ($0.latencyP99 ?? .nan) * 1000 }).map { [$0, $1] }], xLabel: axis, yLabel: "ms", diagonal: false, dots: true, into: &h)
+        }
+        EvaluationReportPage.card("Refused requests (error rate)", into: &h) { h in
+            EvaluationReportPage.lines([zip(xs, windows.map(\.errorRate)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
+            let codes = windows.reduce(into: [String: Int]()) { all, w in for (k, v) in w.errors { all[k, default: 0] += v } }
+            if !codes.isEmpty {
+                h.raw("<p>"); h.text("by status code: " + codes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")); h.raw("</p>")
+            }
         }
         EvaluationReportPage.card("Unavailable answers", into: &h) { h in
             EvaluationReportPage.lines([zip(xs, windows.map(\.unavailableShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
@@ -66,6 +85,16 @@ public enum MonitoringReportPage {
             for a in history {
                 h.raw("<tr><td>"); h.text(formatter.string(from: a.at)); h.raw("</td><td>"); h.text(a.name); h.raw("</td><td>"); h.text(a.severity)
                 h.raw("</td><td>"); h.text(a.reason); h.raw("</td><td>"); h.text(a.delivery); h.raw("</td></tr>")
+            }
+            h.raw("</tbody></table>")
+        }
+        h.raw("</section>")
+        h.raw("<section class=\"card wide\" id=\"retraining\"><h2>Retraining</h2>")
+        if retrainings.isEmpty { h.raw("<p>No retraining yet.</p>") } else {
+            h.raw("<table><thead><tr><th>at</th><th>trigger</th><th>versions</th><th>verdict</th><th>measured</th></tr></thead><tbody>")
+            for r in retrainings {
+                h.raw("<tr class=\"\(r.verdict == "promoted" ? "ok" : "")\"><td>"); h.text(formatter.string(from: r.at)); h.raw("</td><td>"); h.text(r.trigger)
+                h.raw("</td><td>"); h.text(r.versions); h.raw("</td><td>"); h.text(r.verdict); h.raw("</td><td>"); h.text(r.detail); h.raw("</td></tr>")
             }
             h.raw("</tbody></table>")
         }

@@ -74,6 +74,18 @@ public struct ModelServer: Sendable {
     /// The monitoring page of a model (HTML), or nil for an unknown one: served at `/ui/monitoring/{name}` when set.
     /// The CLI supplies it (a monitoring pass needs the project's rules, which the server does not read itself).
     public var monitoringPage: (@Sendable (String) throws -> String?)?
+    /// When true, a native prediction request may say when it happened (`X-MLCycle-Time: 2008-03-15T00:00:00Z`) and
+    /// is logged at that time — for replaying history through the server (`mlcycle serve --replay-clock`); off, the
+    /// header is refused so live logs keep the server's own clock.
+    public var replayClock = false
+
+    /// The time a request asks to be logged at (`X-MLCycle-Time`), nil without the header.
+    func requestedTime(_ request: Request) throws -> Date? {
+        guard let text = request.headers.first(where: { $0.name.canonicalName == "x-mlcycle-time" })?.value else { return nil }
+        guard replayClock else { throw RequestError("X-MLCycle-Time is honoured only by a server started with --replay-clock (for replays); leave it out") }
+        guard let date = ISO8601DateFormatter().date(from: text) else { throw RequestError("X-MLCycle-Time must be an ISO 8601 time such as 2008-03-15T00:00:00Z; got '\(text)'") }
+        return date
+    }
 
     /// Compares a request's `Authorization: Bearer …` with the token in constant time (no early exit on a mismatch).
     static func authorized(_ request: Request, token: String) -> Bool {
@@ -96,9 +108,9 @@ public struct ModelServer: Sendable {
 
     /// Queues one log record per scored row (ids as returned to the client); inputs as a JSON object in the
     /// model's column order.
-    func logRows(_ m: ModelCatalog.Resolved, _ table: Table, _ scored: [ModelBundle.Scored], ids: [String], seconds: Double) {
+    func logRows(_ m: ModelCatalog.Resolved, _ table: Table, _ scored: [ModelBundle.Scored], ids: [String], seconds: Double, at: Date? = nil) {
         guard let log else { return }
-        let now = Date()
+        let now = at ?? Date()
         var records = [PredictionRecord]()
         records.reserveCapacity(scored.count)
         let names = table.columns.map { c -> [UInt8] in var j = JSONText(capacity: c.name.utf8.count + 3); j.key(c.name); return j.bytes }
@@ -120,6 +132,12 @@ public struct ModelServer: Sendable {
         log.append(records)
     }
 
+    /// Logs a refused request as one record (status `error CODE`, no inputs, no prediction).
+    func logFailure(_ m: ModelCatalog.Resolved, code: Int, seconds: Double, at: Date?) {
+        log?.append([PredictionRecord(id: UUID().uuidString.lowercased(), model: m.name, version: m.version, at: at ?? Date(),
+                                      latencySeconds: seconds, inputs: "{}", prediction: nil, status: "error \(code)")])
+    }
+
     /// One answered request: the version that answered, the rows as read, their answers and ids.
     struct Answer {
         var model: ModelCatalog.Resolved
@@ -131,7 +149,9 @@ public struct ModelServer: Sendable {
     /// Scores rows for `name` as the release policy routes them (a canary share to the challenger, a shadow copy),
     /// records the metrics and logs every answered row — the one path behind the native, MLflow and v2 endpoints.
     /// `rows` reads the request for the bundle that answers; what it throws is the client's to fix (4xx).
-    func predict(_ name: String, key: String?, started: Date, rows: (ModelBundle) throws -> Table) throws -> Answer {
+    /// A request refused after its model was found is logged too (status `error 400`, no inputs), so monitoring can
+    /// show the error rate by status code per window.
+    func predict(_ name: String, key: String?, started: Date, at: Date? = nil, rows: (ModelBundle) throws -> Table) throws -> Answer {
         guard let (m, shadow) = try catalog.route(name, key: key) else {
             metrics.record(model: name, version: "-", code: 404, seconds: Date().timeIntervalSince(started), rows: 0)
             throw RequestError(status: 404, "no model called '\(name)' (served: \((try? catalog.names())?.joined(separator: ", ") ?? ""))")
@@ -142,16 +162,18 @@ public struct ModelServer: Sendable {
             scored = try m.bundle.score(table)
         } catch let e as RequestError {
             metrics.record(model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
+            logFailure(m, code: e.status, seconds: Date().timeIntervalSince(started), at: at)
             throw e
         } catch {
             // A pipeline or model refusing the rows (a missing column, a wrong type): the client's to fix.
             metrics.record(model: name, version: m.version, code: 400, seconds: Date().timeIntervalSince(started), rows: 0)
+            logFailure(m, code: 400, seconds: Date().timeIntervalSince(started), at: at)
             throw RequestError(error.localizedDescription)
         }
         let ids = scored.map { _ in UUID().uuidString.lowercased() }
         let seconds = Date().timeIntervalSince(started)
         metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
-        logRows(m, table, scored, ids: ids, seconds: seconds)
+        logRows(m, table, scored, ids: ids, seconds: seconds, at: at)
         if let shadow {
             // The challenger scores a copy in the background: logged beside the answer (same ids + "-shadow", status
             // "shadow"), never returned, and the champion's answer does not wait for it.
@@ -160,7 +182,7 @@ public struct ModelServer: Sendable {
                 let shadowStarted = Date()
                 guard let shadowScored = try? shadow.bundle.score(table) else { return }
                 server.logRows(shadow, table, shadowScored.map { var s = $0; s.status = "shadow"; return s },
-                               ids: ids.map { $0 + "-shadow" }, seconds: Date().timeIntervalSince(shadowStarted))
+                               ids: ids.map { $0 + "-shadow" }, seconds: Date().timeIntervalSince(shadowStarted), at: at)
                 server.metrics.record(model: name, version: shadow.version + " (shadow)", code: 200,
                                       seconds: Date().timeIntervalSince(shadowStarted), rows: table.rowCount)
             }
@@ -320,7 +342,7 @@ public struct ModelServer: Sendable {
             }
             let csv = request.headers[.contentType]?.hasPrefix("text/csv") == true
             do {
-                let a = try server.predict(name, key: key, started: started) { bundle in
+                let a = try server.predict(name, key: key, started: started, at: try server.requestedTime(request)) { bundle in
                     csv ? try RowDecoder.table(fromCSV: String(buffer: body), bundle: bundle)
                         : try RowDecoder.table(try RowDecoder.cells(fromJSON: Data(buffer: body), strict: true), bundle: bundle)
                 }

@@ -35,7 +35,7 @@ struct MLCycle: AsyncParsableCommand {
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: "0.1.0",
         subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Evaluate.self, Tune.self,
-                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Alerts.self, Approve.self]
+                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Alerts.self, Approve.self, Retrain.self, Watch.self, Replay.self]
     )
 }
 
@@ -996,6 +996,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The project directory whose mlcycle.yaml gives the monitoring window and alert rules for /ui/monitoring/{model}.")
     var project: String?
 
+    @Flag(help: "Log each native prediction at the time its X-MLCycle-Time header gives (for mlcycle replay); without it the header is refused.")
+    var replayClock = false
+
     func run() async throws {
         let catalog: ModelCatalog
         var log: PredictionLog?
@@ -1020,12 +1023,7 @@ struct Serve: AsyncParsableCommand {
             let store = pass.store
             server.monitoringPage = { name in
                 guard let v = try store.aliases(name)["champion"].flatMap({ try store.modelVersion(name, version: $0) }) else { return nil }
-                let out = try pass.run(v, recordAlerts: false)
-                let history = try store.alerts(model: name, limit: 200).map {
-                    MonitoringReportPage.FiredAlert(at: $0.at, name: $0.name, severity: $0.severity, reason: $0.reason, delivery: $0.delivery)
-                }
-                return MonitoringReportPage.html(model: out.model, version: out.version, window: out.window, windows: out.windows,
-                                                 drift: out.drift, checks: out.alerts, history: history)
+                return try pass.html(try pass.run(v, recordAlerts: false))
             }
         }
         // Tokens come from the environment (or a file named there), never from the command line, where `ps` shows them.
@@ -1037,6 +1035,7 @@ struct Serve: AsyncParsableCommand {
             }
             return nil
         }
+        server.replayClock = replayClock
         server.adminToken = token("MLCYCLE_ADMIN_TOKEN")
         server.predictToken = token("MLCYCLE_PREDICT_TOKEN")
         print("serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)" +

@@ -28,32 +28,23 @@ struct Monitor: ParsableCommand {
             let specPath = (project as NSString).appendingPathComponent("mlcycle.yaml")
             let spec = FileManager.default.fileExists(atPath: specPath) ? try ProjectFile.load(path: specPath) : nil
             let store = try storeOptions.open(project)
-            let moment = try now.map { text -> Date in
-                guard let d = ISO8601DateFormatter().date(from: text) else { throw ValidationError("--now takes an ISO 8601 time such as 2010-06-30T00:00:00Z; got '\(text)'") }
-                return d
-            } ?? Date()
-            let output = try MonitoringPass(store: store, spec: spec).run(try resolveModel(name, in: store), window: window, at: moment)
+            let moment = try moment(now)
+            let pass = MonitoringPass(store: store, spec: spec)
+            let output = try pass.run(try resolveModel(name, in: store), window: window, at: moment)
             if let json { try emit(try encodeJSON(output), to: json) }
-            if let html {
-                let history = try store.alerts(model: output.model, limit: 200).map {
-                    MonitoringReportPage.FiredAlert(at: $0.at, name: $0.name, severity: $0.severity, reason: $0.reason, delivery: $0.delivery)
-                }
-                let page = MonitoringReportPage.html(model: output.model, version: output.version, window: output.window, windows: output.windows,
-                                                     drift: output.drift, checks: output.alerts, history: history)
-                try AtomicFile.write(Data(page.utf8), to: html)
-            }
+            if let html { try AtomicFile.write(Data(try pass.html(output).utf8), to: html) }
             if json != "-" { print(Self.text(output), terminator: "") }
         }
     }
 
     static func text(_ o: Output) -> String {
         var out = "\(o.model) \(o.version), windows of \(o.window):\n"
-        out += "window end             volume  unavail  p50 ms   p99 ms  labelled  metric\n"
+        out += "window end             volume  errors  unavail  p50 ms   p99 ms  labelled  metric\n"
         let formatter = ISO8601DateFormatter()
         for w in o.windows.suffix(10) {
             let metric = w.metrics["mape"].map { String(format: "mape %.4f", $0) } ?? w.metrics["accuracy"].map { String(format: "accuracy %.4f", $0) } ?? "-"
             out += formatter.string(from: w.end).padding(toLength: 22, withPad: " ", startingAt: 0)
-                + String(format: "%7d  %6.1f%%  %7.2f  %7.2f  %8d  ", w.volume, w.unavailableShare * 100, (w.latencyP50 ?? .nan) * 1000, (w.latencyP99 ?? .nan) * 1000, w.labelled)
+                + String(format: "%7d  %5.1f%%  %6.1f%%  %7.2f  %7.2f  %8d  ", w.volume, w.errorRate * 100, w.unavailableShare * 100, (w.latencyP50 ?? .nan) * 1000, (w.latencyP99 ?? .nan) * 1000, w.labelled)
                 + metric + "\n"
         }
         if let d = o.drift {
@@ -116,6 +107,114 @@ struct Approve: ParsableCommand {
             guard v.gatesPassed else { throw StoreError.invalid("\(v.name) v\(v.version) failed its gates; an approval cannot override them (promote --override-gates is the explicit exception)") }
             try store.setAlias(v.name, alias: "champion", version: v.version, actor: who, action: "approve", reason: reason)
             print("\(v.name) champion → v\(v.version) (approved by \(who))")
+        }
+    }
+}
+
+/// The moment a command acts as of: `--now` (ISO 8601, for replays) or the clock.
+func moment(_ now: String?) throws -> Date {
+    guard let now else { return Date() }
+    guard let d = ISO8601DateFormatter().date(from: now) else { throw ValidationError("--now takes an ISO 8601 time such as 2010-06-30T00:00:00Z; got '\(now)'") }
+    return d
+}
+
+/// `mlcycle retrain`: one retraining now (for cron users and people): sources plus recent labelled served rows,
+/// the pipeline again, the new version against the champion on the most recent labelled rows, the promotion policy.
+struct Retrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Retrain a project's model on its sources plus recent labelled served rows; compare with the champion; promote as the spec's policy says.")
+    @Argument(help: "The model (project) name.") var name: String
+    @Option(help: "Why (kept with the retraining).") var reason = "asked for by hand"
+    @Option(help: "The project directory (holding mlcycle.yaml).") var project = "."
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Retrain as of this moment (ISO 8601; default: now) — for replays.") var now: String?
+    @Option(help: "Write the outcome as JSON to this file ('-' for standard output).") var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let spec = try ProjectFile.load(path: (project as NSString).appendingPathComponent("mlcycle.yaml"))
+            guard spec.problem.name == name else { throw ValidationError("\(project)/mlcycle.yaml is the project '\(spec.problem.name)', not '\(name)'; give --project the right directory") }
+            let chatty = json != "-"
+            let retrainer = Retrainer(spec: spec, directory: project, store: try storeOptions.open(project),
+                                      actor: ProcessInfo.processInfo.environment["USER"].map { "\($0) (mlcycle retrain)" } ?? "mlcycle retrain",
+                                      progress: { if chatty { print("  " + $0) } })
+            let outcome = try retrainer.retrain(trigger: "manual", reason: reason, at: try moment(now))
+            if let json { try emit(try encodeJSON(outcome), to: json) }
+            if chatty { print(Self.text(outcome)) }
+        }
+    }
+
+    static func text(_ o: RetrainOutcome) -> String {
+        "retrain (\(o.trigger)): \(o.feedbackRows) labelled served rows added, \(o.comparisonRows) recent ones to compare on\n" +
+        "v\(o.challenger.map(String.init) ?? "?") — \(o.verdict): \(o.detail)"
+    }
+}
+
+/// `mlcycle watch`: the long-running loop — a monitoring pass on a clock, retraining when an alert named in
+/// `retraining.on` fires or the schedule comes due.
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Watch a project's champion: monitor on a clock, fire alerts, retrain on retraining.on alerts and retraining.schedule.")
+    @Argument(help: "The project directory (holding mlcycle.yaml).") var directory = "."
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Time between passes, e.g. 60s, 5m, 1h.") var every = "5m"
+    @Flag(help: "One pass, then exit (cron users; with --now for replays).") var once = false
+    @Option(help: "With --once: act as of this moment (ISO 8601).") var now: String?
+    @Option(help: "With --once and a schedule: the moment of the previous pass (the schedule fires in between).") var since: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let spec = try ProjectFile.load(path: (directory as NSString).appendingPathComponent("mlcycle.yaml"))
+            let watcher = try Watcher(spec: spec, directory: directory, store: try storeOptions.open(directory))
+            guard let seconds = MonitoringDuration.seconds(every) else { throw ValidationError("--every takes a duration such as 60s, 5m, 1h; got '\(every)'") }
+            let formatter = ISO8601DateFormatter()
+            var previous = try since.map { try moment($0) }
+            repeat {
+                let at = try moment(once ? now : nil)
+                let step = try watcher.step(at: at, previous: previous)
+                print("\(formatter.string(from: at))  " + (step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "\n    ")))
+                previous = at
+                if !once { Thread.sleep(forTimeInterval: seconds) }
+            } while !once
+        }
+    }
+}
+
+/// `mlcycle replay`: history through a running server, in time order, with feedback and the watcher stepping on the
+/// replayed clock — the way to rehearse the whole loop on past data.
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a labelled CSV through a running server (started with --replay-clock) in time order, with feedback; optionally watch as it goes.")
+    @Argument(help: "The CSV file of past rows with their times and true values.") var file: String
+    @Option(help: "The server's address.") var url = "http://127.0.0.1:8080"
+    @Option(help: "The model to call.") var model: String
+    @Option(help: "The column holding each row's time (a date or timestamp).") var time: String
+    @Option(help: "The column holding the true value, sent as feedback (never to predict).") var actual: String
+    @Option(help: "With --watch: step length of the replayed clock, e.g. 1M (calendar months), 7d, 1h.") var every = "1M"
+    @Option(help: "A project directory to watch at every step (monitoring, alerts, retraining), as mlcycle watch would.") var watch: String?
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var reading: ReadingOptions
+    @Option(help: "Write the summary as JSON to this file ('-' for standard output).") var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            guard let server = URL(string: url), server.scheme != nil else { throw ValidationError("--url must be an address such as http://127.0.0.1:8080") }
+            let table = try CSVReader.read(path: file, options: try reading.csvOptions())
+            var watcher: Watcher?
+            if let watch {
+                let spec = try ProjectFile.load(path: (watch as NSString).appendingPathComponent("mlcycle.yaml"))
+                watcher = try Watcher(spec: spec, directory: watch, store: try storeOptions.open(watch))
+            }
+            let chatty = json != "-"
+            var replay = MLCycleProject.Replay(server: server, model: model, table: table, timeColumn: time, actualColumn: actual, step: every, watcher: watcher)
+            replay.token = ProcessInfo.processInfo.environment["MLCYCLE_PREDICT_TOKEN"]
+            replay.progress = { if chatty { print($0) } }
+            let summary = try replay.run()
+            if let json { try emit(try encodeJSON(summary), to: json) }
+            if chatty {
+                print("replayed \(summary.rows) rows in \(summary.requests) requests, \(summary.feedback) with feedback; answered by " +
+                      summary.answeredBy.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+            }
         }
     }
 }

@@ -1,0 +1,179 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MLCycleData
+import MLCycleMonitor
+
+/// A blocking HTTP call (the CLI's replay and the webhook are sequential by nature).
+enum HTTPCall {
+    struct Answer { var status: Int; var body: Data; var error: String? }
+
+    static func send(_ method: String, _ url: URL, body: Data? = nil, headers: [String: String] = [:], timeout: Double = 30) -> Answer {
+        var request = URLRequest(url: url, timeoutInterval: timeout)
+        request.httpMethod = method
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        request.httpBody = body
+        let done = DispatchSemaphore(value: 0)
+        final class Box: @unchecked Sendable { var answer = Answer(status: 0, body: Data(), error: nil) } // written once, read after the signal
+        let box = Box()
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            box.answer = Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data ?? Data(), error: error?.localizedDescription)
+            done.signal()
+        }.resume()
+        done.wait()
+        return box.answer
+    }
+}
+
+/// Replays recorded history through a running model server, in time order: each row is sent to the native predict
+/// endpoint at its own time (`X-MLCycle-Time`; the server must run with `--replay-clock`), its true value follows as
+/// feedback, and at each step boundary (e.g. every calendar month) the watcher runs as of that moment — so alerts,
+/// retraining and promotion happen as they would have, and the server answers with whatever the champion is then.
+public struct Replay {
+    public struct Summary: Encodable, Sendable {
+        public var rows: Int
+        public var requests: Int
+        public var feedback: Int
+        /// Which version answered how many rows.
+        public var answeredBy: [String: Int]
+        public var steps: [Watcher.Step]
+    }
+
+    public var server: URL
+    public var model: String
+    public var table: Table
+    public var timeColumn: String
+    public var actualColumn: String
+    /// Step length: `1M` (calendar months), `7d`, `1h`, …
+    public var step: String
+    public var token: String?
+    public var watcher: Watcher?
+    public var progress: (String) -> Void = { _ in }
+
+    public init(server: URL, model: String, table: Table, timeColumn: String, actualColumn: String, step: String = "1M", watcher: Watcher?) {
+        self.server = server
+        self.model = model
+        self.table = table
+        self.timeColumn = timeColumn
+        self.actualColumn = actualColumn
+        self.step = step
+        self.watcher = watcher
+    }
+
+    static let calendar = CronSchedule.calendar
+
+    /// The first step boundary after `date`.
+    func boundary(after date: Date) throws -> Date {
+        if step.last == "M" {
+            guard let n = Int(step.dropLast()), n > 0 else { throw ReplayError.invalid("--every takes a duration such as 1M, 7d or 1h; got '\(step)'") }
+            let c = Self.calendar.dateComponents([.year, .month], from: date)
+            guard let start = Self.calendar.date(from: c), let next = Self.calendar.date(byAdding: .month, value: n, to: start) else {
+                throw ReplayError.invalid("cannot step months from \(date)")
+            }
+            return next
+        }
+        guard let seconds = MonitoringDuration.seconds(step) else { throw ReplayError.invalid("--every takes a duration such as 1M, 7d or 1h; got '\(step)'") }
+        let day = Self.calendar.startOfDay(for: date)
+        return day.addingTimeInterval((date.timeIntervalSince(day) / seconds).rounded(.down) * seconds + seconds)
+    }
+
+    public func run() throws -> Summary {
+        guard let time = table[timeColumn] else { throw ReplayError.invalid("the file has no column '\(timeColumn)' (columns: \(table.columnNames.joined(separator: ", ")))") }
+        guard table[actualColumn] != nil else { throw ReplayError.invalid("the file has no column '\(actualColumn)' for the true values") }
+        var moments = [Date?]()
+        for r in 0..<table.rowCount {
+            switch time[r] {
+            case .date(let days): moments.append(Date(timeIntervalSince1970: Double(days) * 86_400))
+            case .timestamp(let micros): moments.append(Date(timeIntervalSince1970: Double(micros) / 1e6))
+            case .missing: moments.append(nil)
+            default: throw ReplayError.invalid("'\(timeColumn)' must hold dates or timestamps (e.g. 2008-03-15); row \(r + 1) holds '\(time[r].description)'")
+            }
+        }
+        if let r = moments.firstIndex(where: { $0 == nil }) { throw ReplayError.invalid("row \(r + 1) has no '\(timeColumn)'; every replayed row needs its time") }
+        let order = (0..<table.rowCount).sorted { (moments[$0]!, $0) < (moments[$1]!, $1) }
+        let inputs = try table.dropping([actualColumn])
+        let actual = try table.column(actualColumn)
+        let iso = ISO8601DateFormatter()
+        let predictURL = server.appendingPathComponent("v1/models").appendingPathComponent(model).appendingPathComponent("predict")
+        let feedbackURL = server.appendingPathComponent("v1/feedback")
+        var auth = [String: String]()
+        if let token { auth["Authorization"] = "Bearer \(token)" }
+
+        var summary = Summary(rows: 0, requests: 0, feedback: 0, answeredBy: [:], steps: [])
+        var previous: Date?
+        var next = try order.first.map { try boundary(after: moments[$0]!) }
+        func watch(until moment: Date) throws {
+            while let b = next, b <= moment {
+                if let watcher {
+                    let s = try watcher.step(at: b, previous: previous)
+                    for n in s.notes { progress("\(iso.string(from: b)): \(n)") }
+                    if let o = s.retrain, ["promoted", "first champion"].contains(o.verdict), let v = o.challenger { waitForVersion("v\(v)") }
+                    summary.steps.append(s)
+                }
+                previous = b
+                next = try boundary(after: b)
+            }
+        }
+        var i = 0
+        while i < order.count {
+            let at = moments[order[i]]!
+            try watch(until: at)
+            var j = i
+            while j < order.count, moments[order[j]]! == at { j += 1 }
+            let rows = Array(order[i..<j])
+            let body = Data(CSVWriter.string(inputs.taking(rows)).utf8)
+            let answer = HTTPCall.send("POST", predictURL, body: body, headers: auth.merging(["Content-Type": "text/csv", "X-MLCycle-Time": iso.string(from: at)]) { a, _ in a })
+            guard answer.status == 200 else {
+                throw ReplayError.server("the server refused the rows of \(iso.string(from: at)) (HTTP \(answer.status)): \(answer.error ?? String(decoding: answer.body, as: UTF8.self))")
+            }
+            let answered = try CSVReader.read(string: String(decoding: answer.body, as: UTF8.self), name: "server answer",
+                                              options: CSVOptions(columnTypes: ["id": .string, "model_version": .string]))
+            let ids = try answered.column("id"), versions = try answered.column("model_version")
+            guard answered.rowCount == rows.count else { throw ReplayError.server("the server answered \(answered.rowCount) rows for \(rows.count)") }
+            var feedback = [[String: Any]]()
+            for (k, r) in rows.enumerated() {
+                summary.answeredBy[versions[k].description, default: 0] += 1
+                let truth: Any
+                switch actual[r] {
+                case .missing: continue
+                case .float64(let d): truth = d
+                case .int64(let n): truth = n
+                case .bool(let b): truth = b
+                default: truth = actual[r].description
+                }
+                feedback.append(["prediction_id": ids[k].description, "actual": truth])
+            }
+            if !feedback.isEmpty {
+                let sent = HTTPCall.send("POST", feedbackURL, body: try JSONSerialization.data(withJSONObject: ["feedback": feedback]),
+                                         headers: auth.merging(["Content-Type": "application/json"]) { a, _ in a })
+                guard sent.status == 200 else { throw ReplayError.server("the server refused feedback (HTTP \(sent.status)): \(sent.error ?? String(decoding: sent.body, as: UTF8.self))") }
+            }
+            summary.rows += rows.count
+            summary.requests += 1
+            summary.feedback += feedback.count
+            i = j
+        }
+        if let last = order.last { try watch(until: try boundary(after: moments[last]!)) }
+        return summary
+    }
+
+    /// Waits (up to 10 s) until the server answers with `version`: it sees alias moves within a second.
+    func waitForVersion(_ version: String) {
+        let url = server.appendingPathComponent("v1/models").appendingPathComponent(model)
+        for _ in 0..<100 {
+            let a = HTTPCall.send("GET", url, headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:])
+            if let o = try? JSONSerialization.jsonObject(with: a.body) as? [String: Any], o["version"] as? String == version { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        progress("the server did not switch to \(version) within 10 s; replaying on")
+    }
+}
+
+public enum ReplayError: Error, LocalizedError, Equatable {
+    case invalid(String)
+    case server(String)
+    public var errorDescription: String? {
+        switch self { case .invalid(let m), .server(let m): return m }
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+import MLCycleData
+import MLCycleEvaluate
+import MLCycleMonitor
+import MLCycleStore
+
+/// Served rows whose true value came back as feedback: their logged inputs (a JSON object each) and the actual.
+public struct LabelledRows: Sendable {
+    public struct Row: Sendable {
+        public var inputs: String
+        public var actual: String
+        public var at: Date
+    }
+    public var rows: [Row]
+
+    public init(rows: [Row]) { self.rows = rows }
+
+    /// A content key for stage caching (the same rows give the same key).
+    public var key: String {
+        var h = MLCycleData.SHA256()
+        for r in rows { h.update(Array(r.inputs.utf8)); h.update([0]); h.update(Array(r.actual.utf8)); h.update([1]) }
+        return MLCycleData.SHA256.hexString(h.finalize())
+    }
+
+    /// The rows as a table with `like`'s columns and types: each value read from the logged inputs as the sources'
+    /// CSV would have been read (a column the request did not carry is missing), the target from the feedback.
+    public func table(like: Table, target: String) throws -> Table {
+        var csv = like.columnNames.map(Self.field).joined(separator: ",") + "\n"
+        for (i, row) in rows.enumerated() {
+            guard case .object = try? JSONValue.parse(Data(row.inputs.utf8)) else {
+                throw StoreError.invalid("logged prediction \(i + 1) has inputs that are not a JSON object")
+            }
+            let inputs = (try? JSONValue.parse(Data(row.inputs.utf8))) ?? .null
+            csv += like.columnNames.map { name -> String in
+                if name == target { return Double(row.actual).map(Self.number) ?? Self.field(row.actual) }
+                switch inputs[name] ?? .null {
+                case .string(let s): return Self.field(s)
+                case .number(let d): return Self.number(d)
+                case .bool(let b): return b ? "true" : "false"
+                default: return ""
+                }
+            }.joined(separator: ",") + "\n"
+        }
+        var types = [String: DataType]()
+        for c in like.columns { types[c.name] = c.type }
+        return try CSVReader.read(string: csv, name: "feedback rows", options: CSVOptions(columnTypes: types, threads: 1))
+    }
+
+    /// JSON (and feedback) has one number type: whole numbers are written whole, so integer columns read them back.
+    static func number(_ d: Double) -> String { d.rounded() == d && abs(d) < 9e15 ? String(Int64(d)) : formatDouble(d) }
+
+    static func field(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// What one retraining did, kept as the outputs of a `retrain` run in the store.
+public struct RetrainOutcome: Codable, Sendable {
+    /// "manual", "schedule 0 3 1 */3 *" or "alert accuracy-drop #12".
+    public var trigger: String
+    public var reason: String
+    public var at: Date
+    /// How far back feedback rows were taken ("12M"; nil: all of them).
+    public var window: String?
+    /// Labelled served rows added to training, and the most recent ones kept out to compare on.
+    public var feedbackRows: Int
+    public var comparisonRows: Int
+    public var champion: Int?
+    public var challenger: Int?
+    public var metric: String
+    /// Both models' metric on the comparison rows, the difference (challenger − champion) and its 95 % interval.
+    public var championValue: Double?
+    public var challengerValue: Double?
+    public var difference: Double?
+    public var low: Double?
+    public var high: Double?
+    public var gatesPassed: Bool
+    /// promoted, awaiting approval, kept champion, not promotable, unchanged, first champion
+    public var verdict: String
+    public var detail: String
+    public var run: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case trigger, reason, at, window, feedbackRows = "feedback_rows", comparisonRows = "comparison_rows", champion, challenger, metric
+        case championValue = "champion_value", challengerValue = "challenger_value", difference, low, high
+        case gatesPassed = "gates_passed", verdict, detail, run
+    }
+}
+
+/// Retrains a project's model: re-collects its sources plus the labelled rows served within `retraining.window`,
+/// keeps the most recent `retraining.holdout` share of those out, reruns the pipeline, compares the new candidate
+/// with the champion on the kept-out rows (paired bootstrap) and applies the promotion policy — automatic when the
+/// candidate passes its gates and beats the champion by `retraining.margin`, else it waits for `mlcycle approve`.
+/// Everything is recorded: a `retrain` run with the trigger, the data, the versions compared and the verdict.
+public final class Retrainer {
+    public let spec: ProjectSpec
+    public let directory: String
+    public let store: Store
+    public var actor: String
+    public var progress: (String) -> Void
+
+    public init(spec: ProjectSpec, directory: String, store: Store, actor: String = "mlcycle retrain", progress: @escaping (String) -> Void = { _ in }) {
+        self.spec = spec
+        self.directory = directory
+        self.store = store
+        self.actor = actor
+        self.progress = progress
+    }
+
+    /// Fewer recent labelled rows than this are not kept out to compare on.
+    public static let minimumComparisonRows = 30
+
+    /// The labelled served rows of `model` in (`since`, `before`), oldest first (shadow answers and refused requests
+    /// left out; the latest feedback for a prediction wins).
+    public static func labelledRows(_ store: Store, model: String, since: Date?, before: Date) throws -> LabelledRows {
+        let records = try store.predictions(model: model, since: since, limit: 10_000_000).filter { $0.status == "ok" && $0.at < before }
+        var actual = [String: String]()
+        for f in try store.feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual }
+        let rows = records.compactMap { r in actual[r.id].map { LabelledRows.Row(inputs: r.inputs, actual: $0, at: r.at) } }
+        return LabelledRows(rows: rows.sorted { $0.at < $1.at })
+    }
+
+    /// Runs one retraining as of `moment` (replays pass the replayed time).
+    public func retrain(trigger: String, reason: String, at moment: Date = Date()) throws -> RetrainOutcome {
+        let name = spec.problem.name
+        let policy = spec.retraining ?? ProjectSpec.Retraining(schedule: nil, on: [], window: nil, promote: "approval", margin: 0)
+        let metric = spec.evaluation.metric ?? (spec.problem.task == .regression ? "mape" : "logloss")
+        try store.ensureProject(name)
+        let since = try policy.window.map { w -> Date in
+            guard let s = MonitoringDuration.seconds(w) else { throw MonitorError.invalid("retraining.window must be a duration such as 6M; got '\(w)'") }
+            return moment.addingTimeInterval(-s)
+        }
+        let labelled = try Self.labelledRows(store, model: name, since: since, before: moment)
+        // The most recent rows judge the models; fewer than 30 are too few to judge on, so then all of them train and
+        // the comparison falls back to the raw rows of the test split.
+        let share = Int((Double(labelled.rows.count) * policy.holdout).rounded())
+        let kept = share >= Self.minimumComparisonRows ? share : 0
+        let training = LabelledRows(rows: Array(labelled.rows.prefix(labelled.rows.count - kept)))
+        let comparison = LabelledRows(rows: Array(labelled.rows.suffix(kept)))
+        let championBefore = try store.aliases(name)["champion"]
+
+        let run = try store.startRun(NewRun(project: name, stage: "retrain", inputHash: Runner.hash(["retrain", trigger, String(moment.timeIntervalSince1970)]),
+                                            params: ["trigger": trigger, "reason": reason, "window": policy.window ?? "all",
+                                                     "promote": policy.promote, "margin": formatDouble(policy.margin)],
+                                            specHash: spec.hash, gitCommit: Runner.gitCommit(directory)))
+        var outcome = RetrainOutcome(trigger: trigger, reason: reason, at: moment, window: policy.window, feedbackRows: training.rows.count,
+                                     comparisonRows: comparison.rows.count, champion: championBefore, challenger: nil, metric: metric,
+                                     gatesPassed: false, verdict: "failed", detail: "", run: run.id)
+        do {
+            try store.appendLog(run: run.id, "\(trigger): \(reason)")
+            try store.appendLog(run: run.id, "\(labelled.rows.count) labelled served rows\(policy.window.map { " in the last \($0)" } ?? ""): \(training.rows.count) added to training, the latest \(comparison.rows.count) kept to compare on")
+            let runner = Runner(spec: spec, directory: directory, store: store, actor: actor, progress: progress)
+            runner.feedbackRows = training
+            runner.comparisonRows = comparison.rows.isEmpty ? nil : comparison
+            let summary = try runner.run()
+            guard let version = summary.registered else { throw StoreError.invalid("the pipeline registered no version") }
+            outcome.challenger = version.version
+            outcome.gatesPassed = version.gatesPassed
+            if outcome.comparisonRows > 0, let c = summary.comparisons.first(where: { $0.against.hasPrefix("champion") }) {
+                outcome.championValue = c.baseline
+                outcome.challengerValue = c.candidate
+                outcome.difference = c.difference
+                outcome.low = c.low
+                outcome.high = c.high
+            }
+            decide(&outcome, version: version, policy: policy, championBefore: championBefore, summary: summary)
+            if outcome.verdict == "promoted" {
+                try store.setAlias(name, alias: "champion", version: version.version, actor: actor, action: "promote",
+                                   reason: "retrain (\(trigger)): \(outcome.detail)")
+            }
+            try store.appendLog(run: run.id, "\(outcome.verdict): \(outcome.detail)")
+            try store.finishRun(run.id, status: .finished, outputs: try Self.outputs(outcome))
+            return outcome
+        } catch {
+            try? store.appendLog(run: run.id, "failed: \(error.localizedDescription)")
+            outcome.detail = error.localizedDescription
+            try? store.finishRun(run.id, status: .failed, outputs: (try? Self.outputs(outcome)) ?? [:])
+            throw error
+        }
+    }
+
+    /// The promotion policy, applied to what the run produced.
+    func decide(_ o: inout RetrainOutcome, version: ModelVersion, policy: ProjectSpec.Retraining, championBefore: Int?, summary: RunSummary) {
+        let f = { (x: Double?) in x.map { String(format: "%.4f", $0) } ?? "?" }
+        if version.version == championBefore {
+            o.verdict = "unchanged"
+            o.detail = "the pipeline produced the champion again (no new data or spec)"
+        } else if !version.gatesPassed {
+            o.verdict = "not promotable"
+            o.detail = "v\(version.version) failed its gates: " + summary.gates.filter { !$0.passed }.map(\.rule).joined(separator: "; ")
+        } else if championBefore == nil {
+            o.verdict = summary.alias == "champion" ? "first champion" : "awaiting approval"
+            o.detail = "v\(version.version) passed its gates; there was no champion"
+        } else if o.comparisonRows == 0 {
+            // The test split's rows are no fair judge here: the champion may have learnt from them.
+            o.verdict = "awaiting approval"
+            o.detail = "v\(version.version) passed its gates, but fewer than \(Self.minimumComparisonRows) recent labelled rows could be kept out to compare it with champion v\(championBefore ?? 0) (raise retraining.window or wait for feedback); mlcycle approve \(spec.problem.name):\(version.version) --reason … makes it the champion"
+        } else if let champion = o.championValue, let challenger = o.challengerValue {
+            let gain = higherIsBetter.contains(o.metric) ? challenger - champion : champion - challenger
+            let measured = "\(o.metric) \(f(champion)) (champion v\(championBefore ?? 0)) → \(f(challenger)) (v\(version.version)) on the \(o.comparisonRows) most recent labelled rows"
+            if gain < policy.margin || gain <= 0 {
+                o.verdict = "kept champion"
+                o.detail = measured + "; not better by the margin \(formatDouble(policy.margin))"
+            } else if policy.promote == "auto" {
+                o.verdict = "promoted"
+                o.detail = measured
+            } else {
+                o.verdict = "awaiting approval"
+                o.detail = measured + "; mlcycle approve \(spec.problem.name):\(version.version) --reason … makes it the champion"
+            }
+        } else {
+            o.verdict = "awaiting approval"
+            o.detail = "v\(version.version) passed its gates; no comparison with the champion could be made"
+        }
+    }
+
+    static func outputs(_ o: RetrainOutcome) throws -> [String: String] {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        e.outputFormatting = .sortedKeys
+        return ["outcome": String(decoding: try e.encode(o), as: UTF8.self), "verdict": o.verdict, "challenger": o.challenger.map(String.init) ?? ""]
+    }
+
+    /// The project's retrainings, newest first.
+    public static func history(_ store: Store, project: String, limit: Int = 100) throws -> [RetrainOutcome] {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return try store.runs(project: project, limit: 100_000).filter { $0.stage == "retrain" }.prefix(limit).compactMap { r in
+            guard let text = r.outputs["outcome"], var o = try? d.decode(RetrainOutcome.self, from: Data(text.utf8)) else { return nil }
+            o.run = r.id
+            return o
+        }
+    }
+}
+
+/// One step of `mlcycle watch`: a monitoring pass over the champion (alerts stored and sent), then a retraining when
+/// a fired alert is one `retraining.on` names or the schedule came due since the last step.
+public final class Watcher {
+    public struct Step: Encodable, Sendable {
+        public var at: Date
+        public var monitored: MonitoringPass.Output?
+        public var retrain: RetrainOutcome?
+        public var notes: [String]
+    }
+
+    public let spec: ProjectSpec
+    public let directory: String
+    public let store: Store
+    public var progress: (String) -> Void = { _ in }
+    public var webhookAttempts = 4
+    public var webhookPause = 0.5
+    let schedule: CronSchedule?
+
+    public init(spec: ProjectSpec, directory: String, store: Store) throws {
+        self.spec = spec
+        self.directory = directory
+        self.store = store
+        schedule = try spec.retraining?.schedule.map { try CronSchedule(parsing: $0) }
+    }
+
+    /// Watches as of `moment`; `previous` is the moment of the step before (the schedule fires in between).
+    public func step(at moment: Date, previous: Date?) throws -> Step {
+        let name = spec.problem.name
+        var step = Step(at: moment, monitored: nil, retrain: nil, notes: [])
+        var trigger: (String, String)?
+        if let v = try store.aliases(name)["champion"], let version = try store.modelVersion(name, version: v) {
+            var pass = MonitoringPass(store: store, spec: spec)
+            pass.webhookAttempts = webhookAttempts
+            pass.webhookPause = webhookPause
+            let output = try pass.run(version, at: moment)
+            step.monitored = output
+            for f in output.fired { step.notes.append("alert \(f.name) (\(f.severity)): \(f.reason)") }
+            if let f = output.fired.first(where: { spec.retraining?.on.contains($0.name) == true }) {
+                trigger = ("alert \(f.name) #\(f.id)", f.reason)
+            }
+        } else {
+            step.notes.append("\(name) has no champion to monitor")
+        }
+        if trigger == nil, let schedule, let previous, schedule.fires(after: previous, through: moment) {
+            trigger = ("schedule \(schedule.text)", "the retraining schedule came due")
+        }
+        if let (what, why) = trigger {
+            let retrainer = Retrainer(spec: spec, directory: directory, store: store, progress: progress)
+            let outcome = try retrainer.retrain(trigger: what, reason: why, at: moment)
+            step.retrain = outcome
+            step.notes.append("retrained (\(what)): v\(outcome.challenger.map(String.init) ?? "?") \(outcome.verdict) — \(outcome.detail)")
+        }
+        return step
+    }
+}
