@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import MLCycleData
 import MLCycleMonitor
+import MLCycleStore
 
 /// A blocking HTTP call (the CLI's replay and the webhook are sequential by nature).
 enum HTTPCall {
@@ -102,10 +103,12 @@ public struct Replay {
 
         var summary = Summary(rows: 0, requests: 0, feedback: 0, answeredBy: [:], steps: [])
         var previous: Date?
+        let first = order.first.map { moments[$0]! } ?? Date()
         var next = try order.first.map { try boundary(after: moments[$0]!) }
         func watch(until moment: Date) throws {
             while let b = next, b <= moment {
                 if let watcher {
+                    waitForLog(watcher.store, since: first, rows: summary.rows)
                     let s = try watcher.step(at: b, previous: previous)
                     for n in s.notes { progress("\(iso.string(from: b)): \(n)") }
                     if let o = s.retrain, ["promoted", "first champion"].contains(o.verdict), let v = o.challenger { waitForVersion("v\(v)") }
@@ -156,6 +159,17 @@ public struct Replay {
         }
         if let last = order.last { try watch(until: try boundary(after: moments[last]!)) }
         return summary
+    }
+
+    /// Waits (up to 10 s) until the server's prediction log has stored every row sent so far: it writes in the
+    /// background, and the watcher must see what was served before the step.
+    func waitForLog(_ store: Store, since: Date, rows: Int) {
+        for _ in 0..<200 {
+            let logged = (try? store.predictions(model: model, since: since, limit: 10_000_000).filter { $0.status != "shadow" }.count) ?? 0
+            if logged >= rows { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        progress("the server's prediction log has not stored every replayed row within 10 s; watching on")
     }
 
     /// Waits (up to 10 s) until the server answers with `version`: it sees alias moves within a second.

@@ -10,6 +10,7 @@ public struct LabelledRows: Sendable {
         public var inputs: String
         public var actual: String
         public var at: Date
+        public init(inputs: String, actual: String, at: Date) { self.inputs = inputs; self.actual = actual; self.at = at }
     }
     public var rows: [Row]
 
@@ -139,6 +140,8 @@ public final class Retrainer {
         let training = LabelledRows(rows: Array(labelled.rows.prefix(labelled.rows.count - kept)))
         let comparison = LabelledRows(rows: Array(labelled.rows.suffix(kept)))
         let championBefore = try store.aliases(name)["champion"]
+        // The champion's fitted model (an artefact hash): the same one again means nothing changed.
+        let championModel = try championBefore.flatMap { try store.modelVersion(name, version: $0) }?.run.flatMap { try store.run($0) }?.outputs["model"]
 
         let run = try store.startRun(NewRun(project: name, stage: "retrain", inputHash: Runner.hash(["retrain", trigger, String(moment.timeIntervalSince1970)]),
                                             params: ["trigger": trigger, "reason": reason, "window": policy.window ?? "all",
@@ -164,7 +167,7 @@ public final class Retrainer {
                 outcome.low = c.low
                 outcome.high = c.high
             }
-            decide(&outcome, version: version, policy: policy, championBefore: championBefore, summary: summary)
+            decide(&outcome, version: version, policy: policy, championBefore: championBefore, championModel: championModel, summary: summary)
             if outcome.verdict == "promoted" {
                 try store.setAlias(name, alias: "champion", version: version.version, actor: actor, action: "promote",
                                    reason: "retrain (\(trigger)): \(outcome.detail)")
@@ -181,9 +184,9 @@ public final class Retrainer {
     }
 
     /// The promotion policy, applied to what the run produced.
-    func decide(_ o: inout RetrainOutcome, version: ModelVersion, policy: ProjectSpec.Retraining, championBefore: Int?, summary: RunSummary) {
+    func decide(_ o: inout RetrainOutcome, version: ModelVersion, policy: ProjectSpec.Retraining, championBefore: Int?, championModel: String?, summary: RunSummary) {
         let f = { (x: Double?) in x.map { String(format: "%.4f", $0) } ?? "?" }
-        if version.version == championBefore {
+        if version.version == championBefore || (championModel != nil && championModel == summary.leaderboard.first { $0.name == summary.chosen }?.model) {
             o.verdict = "unchanged"
             o.detail = "the pipeline produced the champion again (no new data or spec)"
         } else if !version.gatesPassed {
