@@ -5,6 +5,14 @@ import MLCycleQuality
 /// How one column's drift is judged: the method and its threshold (a p-value below it, or a distance above it,
 /// means drift).
 public struct DriftRule: Sendable, Equatable {
+    /// The same method with another threshold (nil keeps this one).
+    public func with(threshold: Double?) -> DriftRule {
+        guard let threshold else { return self }
+        var r = self
+        r.threshold = threshold
+        return r
+    }
+
     public enum Method: String, Sendable, CaseIterable {
         case ks, chi2, z, wasserstein, jensenShannon = "jensen_shannon", psi
         /// p-value tests drift below the threshold; distances drift above it.
@@ -30,6 +38,9 @@ public struct DriftRule: Sendable, Equatable {
 public struct DriftOptions: Sendable {
     /// A rule per column name, overriding the default choice.
     public var rules: [String: DriftRule] = [:]
+    /// A threshold per column name for its default test (a p-value for KS / chi-square / z, a distance otherwise);
+    /// the spec's `monitoring.drift`.
+    public var thresholds: [String: Double] = [:]
     /// The dataset drifts when at least this share of its columns drift.
     public var driftShare = 0.5
     /// Reference-quantile bins for PSI and Jensen–Shannon on numeric columns.
@@ -178,7 +189,7 @@ public enum DriftDetector {
             let std = (r.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(r.count)).squareRoot()
             let tests = ColumnDrift.Tests(ks: .init(statistic: ks.statistic, pValue: ks.pValue), psi: DriftStatistics.populationStabilityIndex(rc, cc),
                                           wasserstein: w, wassersteinNormed: w / max(std, 0.001), jensenShannon: DriftStatistics.jensenShannon(rc, cc))
-            let rule = options.rules[name] ?? defaultRule(numeric: true, referenceCount: r.count, categories: distinct)
+            let rule = options.rules[name] ?? defaultRule(numeric: true, referenceCount: r.count, categories: distinct).with(threshold: options.thresholds[name])
             var labels = [String]()
             for i in 0...edges.count {
                 func label(_ x: Double) -> String { String(format: "%.6g", x) }
@@ -207,7 +218,7 @@ public enum DriftDetector {
         }
         let tests = ColumnDrift.Tests(chi2: .init(statistic: chi.statistic, pValue: chi.pValue), z: z,
                                       psi: DriftStatistics.populationStabilityIndex(rc, cc), jensenShannon: DriftStatistics.jensenShannon(rc, cc))
-        let rule = options.rules[name] ?? defaultRule(numeric: false, referenceCount: r.count, categories: Set(r).count)
+        let rule = options.rules[name] ?? defaultRule(numeric: false, referenceCount: r.count, categories: Set(r).count).with(threshold: options.thresholds[name])
         return try verdict(name, "categorical", rule, tests, missingRef, missingCur, unseen, categories, rc, cc)
     }
 

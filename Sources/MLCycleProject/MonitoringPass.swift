@@ -49,6 +49,8 @@ public struct MonitoringPass: Sendable {
         let served = records.map { ServedPrediction(at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
                                                     prediction: $0.prediction, actual: actual[$0.id]) }
         let regression = bundle.task == .regression
+        var driftOptions = DriftOptions()
+        driftOptions.thresholds = spec?.monitoring?.driftThresholds ?? [:]
         // Drift rules over the monitoring window and the page's last-window drift ask for the same span: computed once.
         final class DriftCache { var reports = [ClosedRange<Date>: DriftReport?]() }
         let cache = DriftCache()
@@ -56,7 +58,8 @@ public struct MonitoringPass: Sendable {
             if let known = cache.reports[start...end] { return known }
             let inputs = records.filter { $0.at >= start && $0.at < end && $0.status == "ok" }.map(\.inputs)
             let report = inputs.isEmpty ? nil
-                : try DriftDetector.compare(reference: bundle.reference, current: try DriftDetector.table(loggedInputs: inputs, reference: bundle.reference))
+                : try DriftDetector.compare(reference: bundle.reference, current: try DriftDetector.table(loggedInputs: inputs, reference: bundle.reference),
+                                            options: driftOptions)
             cache.reports[start...end] = report
             return report
         }

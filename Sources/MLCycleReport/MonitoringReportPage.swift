@@ -89,6 +89,8 @@ public enum MonitoringReportPage {
             h.raw("</tbody></table>")
         }
         h.raw("</section>")
+        // Verdicts and reasons are sentences: wrapped and read left to right.
+        h.raw("<style>#retraining td,#history td{white-space:normal;text-align:left}</style>")
         h.raw("<section class=\"card wide\" id=\"retraining\"><h2>Retraining</h2>")
         if retrainings.isEmpty { h.raw("<p>No retraining yet.</p>") } else {
             h.raw("<table><thead><tr><th>at</th><th>trigger</th><th>versions</th><th>verdict</th><th>measured</th></tr></thead><tbody>")

@@ -119,3 +119,18 @@ func expectNear(_ a: Double, _ b: Double, relative: Double = 1e-9, absolute: Dou
         #expect(throws: MonitorError.self) { try DriftDetector.compare(reference: reference, current: current, options: options) }
     }
 }
+
+@Suite struct DriftThresholdTests {
+    /// The spec's `monitoring.drift` thresholds replace the default test's threshold, per column, keeping its method.
+    @Test func aColumnThresholdKeepsTheMethodAndMovesTheLine() throws {
+        let reference = try Table(columns: [Column(name: "x", doubles: (0..<2000).map { Double($0 % 100) })])
+        let current = try Table(columns: [Column(name: "x", doubles: (0..<200).map { Double($0 % 100) + 15 })])
+        let plain = try DriftDetector.compare(reference: reference, current: current)
+        let column = try #require(plain.columns.first)
+        #expect(column.method == "wasserstein" && column.drifted && column.threshold == 0.1)
+        var options = DriftOptions()
+        options.thresholds = ["x": 0.9]
+        let relaxed = try #require(try DriftDetector.compare(reference: reference, current: current, options: options).columns.first)
+        #expect(relaxed.method == "wasserstein" && !relaxed.drifted && relaxed.threshold == 0.9 && relaxed.score == column.score)
+    }
+}
