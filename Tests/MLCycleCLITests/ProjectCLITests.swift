@@ -141,4 +141,27 @@ import Testing
         let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
         #expect(list.count == 16 && list.allSatisfy { $0["status"] as? String == "finished" })
     }
+
+    /// `retrain`, `watch --once` and `replay` through the binary: the project name is checked, a manual retraining
+    /// with no served rows registers the pipeline's model again and says so, a step of `watch` reports, and a replay
+    /// of a file without its time column says what is missing.
+    @Test func retrainWatchAndReplayCommands() throws {
+        let dir = try newProject()
+        #expect(try CLI.run(["run", dir.path, "--quiet"]).status == 0)
+        let wrong = try CLI.run(["retrain", "other", "--project", dir.path])
+        #expect(wrong.status != 0 && wrong.stderr.contains("is the project 'prices', not 'other'"), "\(wrong.stderr)")
+        let retrain = try CLI.run(["retrain", "prices", "--project", dir.path, "--reason", "by hand", "--json", "-"])
+        #expect(retrain.status == 0, "\(retrain.stderr)")
+        let outcome = try #require(try JSONSerialization.jsonObject(with: Data(retrain.stdout.utf8)) as? [String: Any])
+        #expect(outcome["trigger"] as? String == "manual" && outcome["reason"] as? String == "by hand" && outcome["feedback_rows"] as? Int == 0)
+        #expect(outcome["verdict"] as? String == "unchanged", "\(outcome)")
+        let runs = try CLI.run(["runs", "--store", dir.appendingPathComponent(".mlcycle").path])
+        #expect(runs.stdout.contains("retrain"), "\(runs.stdout)")
+        let watch = try CLI.run(["watch", dir.path, "--once", "--now", "2030-01-01T00:00:00Z"])
+        #expect(watch.status == 0 && watch.stdout.hasPrefix("2030-01-01T00:00:00Z"), "\(watch.stdout)\(watch.stderr)")
+        try "price,area_sqft\n1,2\n".write(to: dir.appendingPathComponent("past.csv"), atomically: true, encoding: .utf8)
+        let replay = try CLI.run(["replay", dir.appendingPathComponent("past.csv").path, "--model", "prices", "--time", "sold", "--actual", "price",
+                                  "--url", "http://127.0.0.1:9"])
+        #expect(replay.status == 2 && replay.stderr.contains("no column 'sold'"), "\(replay.stderr)")
+    }
 }
