@@ -39,7 +39,8 @@ import MLCycleReport
         #expect(page.contains("id=\"series\"") && page.contains("id=\"alerts\"") && page.contains("id=\"history\"") && page.contains("id=\"drift-table\""))
         #expect(page.contains("mape on rows with feedback (alert at 0.12)"))
         #expect(page.contains("&lt;high&gt;"))
-        #expect(page.components(separatedBy: "<svg").count - 1 == 5) // four series and the drifted column's overlay
+        #expect(page.components(separatedBy: "<svg").count - 1 == 6) // five series and the drifted column's overlay
+        #expect(page.contains("Refused requests (error rate)") && page.contains("id=\"retraining\"") && page.contains("No retraining yet."))
         for tag in ["section", "table", "svg", "tr", "main"] {
             #expect(page.components(separatedBy: "<\(tag)").count == page.components(separatedBy: "</\(tag)>").count, "unbalanced <\(tag)>")
         }
