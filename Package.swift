@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "MLCycleProjectTests", dependencies: [
             "MLCycleData", "MLCyclePrep", "MLCycleProject", "MLCycleStore", "MLCycleEvaluate", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .testTarget(name: "MLCycleMonitorTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleMonitor", "MLCycleReport"]),
+        .testTarget(name: "MLCycleMonitorTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleReport"]),
         .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
     ]
 )

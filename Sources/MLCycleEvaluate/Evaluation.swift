@@ -426,7 +426,7 @@ public enum Evaluation {
     }
 
     /// Rows per slice: each category (missing as "(missing)"), or numeric bins labelled `[lo, hi)`.
-    static func sliceRows(_ t: Table, _ spec: SliceSpec) throws -> [(String, [Int])] {
+    public static func sliceRows(_ t: Table, _ spec: SliceSpec) throws -> [(String, [Int])] {
         guard let c = t[spec.column] else {
             throw EvaluationError.invalid("no column '\(spec.column)' to slice by; columns: \(t.columnNames.prefix(20).joined(separator: ", "))")
         }

@@ -14,8 +14,9 @@ public struct AlertCondition: Sendable, Equatable {
     public var ofPrevious: Double?
 
     /// Metrics a condition may name; drift metrics take a column in parentheses.
-    public static let windowMetrics = ["volume", "error_rate", "unavailable_share", "latency_p50", "latency_p95", "latency_p99", "prediction_mean",
-                                       "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "drift_share"]
+    public static let windowMetrics = ["volume", "error_rate", "unavailable_share", "confidence_mean", "low_confidence_share", "latency_p50", "latency_p95", "latency_p99", "prediction_mean",
+                                       "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "drift_share",
+                                       "prediction_psi", "prediction_jensen_shannon", "prediction_wasserstein", "prediction_ks"]
     public static let columnMetrics = ["psi", "jensen_shannon", "wasserstein", "ks"]
 
     /// Parses a condition; the error says what is wrong and gives an example.
@@ -93,6 +94,8 @@ public struct AlertChecker {
     public var window: Double
     /// The drift of the inputs served in [start, end) against the training reference (nil: nothing served).
     public var drift: (Date, Date) throws -> DriftReport?
+    /// The drift of the answers given in [start, end) against the answers on the test rows (nil: nothing to compare).
+    public var predictionDrift: (Date, Date) throws -> ColumnDrift? = { _, _ in nil }
 
     public init(predictions: [ServedPrediction], regression: Bool, window: Double, drift: @escaping (Date, Date) throws -> DriftReport?) {
         self.predictions = predictions
@@ -111,17 +114,16 @@ public struct AlertChecker {
         case "drift_share":
             value = try drift(start, now)?.driftShare
             if value == nil { reason = "nothing served in the window" }
+        case let m where m.hasPrefix("prediction_") && m != "prediction_mean":
+            guard let col = try predictionDrift(start, now) else { reason = "no answers in the window, or no test-row answers in the bundle to compare with"; break }
+            value = Self.test(String(m.dropFirst("prediction_".count)), col)
+            if value == nil { reason = "\(m) does not apply to \(col.type) answers" }
         case let m where AlertCondition.columnMetrics.contains(m):
             guard let report = try drift(start, now) else { reason = "nothing served in the window"; break }
             guard let col = report.columns.first(where: { $0.name == c.column }) else {
                 throw MonitorError.invalid("alert '\(name)': no input column '\(c.column ?? "")' (the model reads \(report.columns.map(\.name).joined(separator: ", ")))")
             }
-            switch m {
-            case "psi": value = col.tests.psi
-            case "jensen_shannon": value = col.tests.jensenShannon
-            case "wasserstein": value = col.tests.wassersteinNormed
-            default: value = col.tests.ks?.statistic
-            }
+            value = Self.test(m, col)
             if value == nil { reason = "\(m) does not apply to \(col.type) column \(col.name)" }
         default:
             let current = Monitoring.summarize(predictions, start: start, end: now, regression: regression)
@@ -145,6 +147,16 @@ public struct AlertChecker {
                           windowStart: start, windowEnd: now, reason: reason)
     }
 
+    /// A column metric of a column's drift: psi, jensen_shannon, wasserstein (normed) or the KS statistic.
+    static func test(_ name: String, _ col: ColumnDrift) -> Double? {
+        switch name {
+        case "psi": return col.tests.psi
+        case "jensen_shannon": return col.tests.jensenShannon
+        case "wasserstein": return col.tests.wassersteinNormed
+        default: return col.tests.ks?.statistic
+        }
+    }
+
     static func metric(_ name: String, _ w: WindowSummary) -> Double? {
         switch name {
         case "volume": return Double(w.volume)
@@ -154,6 +166,8 @@ public struct AlertChecker {
         case "latency_p95": return w.latencyP95
         case "latency_p99": return w.latencyP99
         case "prediction_mean": return w.predictionMean
+        case "confidence_mean": return w.confidenceMean
+        case "low_confidence_share": return w.volume == 0 ? nil : w.lowConfidenceShare
         default: return w.metrics[name]
         }
     }

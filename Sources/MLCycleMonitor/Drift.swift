@@ -115,8 +115,35 @@ public enum MonitorError: Error, LocalizedError, Equatable {
     }
 }
 
+/// What a model answered on its test rows, the reference for prediction drift: numbers (regression) or the count of
+/// each predicted label (classes).
+public enum PredictionReference: Sendable, Equatable {
+    case numbers([Double])
+    case counts([String: Int])
+}
+
 /// Compares a current table with a reference, column by column.
 public enum DriftDetector {
+    /// The drift of served answers (the output distribution) against the answers on the test rows, by the tests an
+    /// input column named "prediction" would get; nil when there is nothing to compare.
+    public static func predictionDrift(reference: PredictionReference, served: [String], options: DriftOptions = DriftOptions()) throws -> ColumnDrift? {
+        let ref: Column, cur: Column
+        switch reference {
+        case .numbers(let values):
+            let current = served.compactMap(Double.init)
+            guard !values.isEmpty, !current.isEmpty else { return nil }
+            ref = Column(name: "prediction", doubles: values.map { Optional($0) })
+            cur = Column(name: "prediction", doubles: current.map { Optional($0) })
+        case .counts(let counts):
+            guard counts.values.reduce(0, +) > 0, !served.isEmpty else { return nil }
+            var values = [String?]()
+            for (label, n) in counts.sorted(by: { $0.key < $1.key }) { values += repeatElement(Optional(label), count: n) }
+            ref = Column(name: "prediction", strings: values)
+            cur = Column(name: "prediction", strings: served.map { Optional($0) })
+        }
+        return try compare(reference: try Table(columns: [ref]), current: try Table(columns: [cur]), options: options).columns.first
+    }
+
     /// The default rule for a column, as Evidently picks it: with at most 1,000 reference values, KS for numbers
     /// (more than 5 distinct values), a z-test for two categories and chi-square for more; with more, the normed
     /// Wasserstein distance for numbers and Jensen–Shannon for categories (threshold 0.1).

@@ -12,8 +12,15 @@ public struct ServedPrediction: Sendable {
     public var prediction: String?
     /// Ground truth or a person's override, when feedback arrived.
     public var actual: String?
+    /// Classifiers: the predicted class's probability.
+    public var confidence: Double?
+    /// Answered with low confidence (inputs unlike the training data).
+    public var lowConfidence: Bool
 
-    public init(at: Date, version: String, latencySeconds: Double, status: String, prediction: String?, actual: String?) {
+    public init(at: Date, version: String, latencySeconds: Double, status: String, prediction: String?, actual: String?,
+                confidence: Double? = nil, lowConfidence: Bool = false) {
+        self.confidence = confidence
+        self.lowConfidence = lowConfidence
         self.at = at
         self.version = version
         self.latencySeconds = latencySeconds
@@ -43,11 +50,15 @@ public struct WindowSummary: Codable, Sendable, Equatable {
     /// Regression: mape, mae, rmse, within_10pct, … (Metrics.regression); classification: accuracy.
     public var metrics: [String: Double]
     public var predictionMean: Double?
+    /// Classifiers: the mean probability of the predicted class over answered rows.
+    public var confidenceMean: Double?
+    /// The share of answered rows given with low confidence (inputs unlike the training data).
+    public var lowConfidenceShare: Double
     public var versions: [String: Int]
 
     enum CodingKeys: String, CodingKey {
         case start, end, volume, errors, errorRate = "error_rate", unavailable, unavailableShare = "unavailable_share", latencyP50 = "latency_p50"
-        case latencyP95 = "latency_p95", latencyP99 = "latency_p99", labelled, metrics, predictionMean = "prediction_mean", versions
+        case latencyP95 = "latency_p95", latencyP99 = "latency_p99", labelled, metrics, predictionMean = "prediction_mean", confidenceMean = "confidence_mean", lowConfidenceShare = "low_confidence_share", versions
     }
 }
 
@@ -100,11 +111,16 @@ public enum Monitoring {
             }
             if labelled > 0 { metrics["accuracy"] = Double(right) / Double(labelled) }
         }
+        let answered = inside.filter { $0.status == "ok" }
+        let confidences = answered.compactMap(\.confidence)
         return WindowSummary(start: start, end: end, volume: inside.count, errors: errors,
                              errorRate: failed == 0 ? 0 : Double(failed) / Double(failed + inside.count), unavailable: unavailable,
                              unavailableShare: inside.isEmpty ? 0 : Double(unavailable) / Double(inside.count),
                              latencyP50: q(0.5), latencyP95: q(0.95), latencyP99: q(0.99), labelled: labelled, metrics: metrics,
-                             predictionMean: numbers.isEmpty ? nil : numbers.reduce(0, +) / Double(numbers.count), versions: versions)
+                             predictionMean: numbers.isEmpty ? nil : numbers.reduce(0, +) / Double(numbers.count),
+                             confidenceMean: confidences.isEmpty ? nil : confidences.reduce(0, +) / Double(confidences.count),
+                             lowConfidenceShare: answered.isEmpty ? 0 : Double(answered.filter(\.lowConfidence).count) / Double(answered.count),
+                             versions: versions)
     }
 
     /// Consecutive windows of `size` seconds ending at `end`, oldest first, back to the first prediction (at most
@@ -116,5 +132,43 @@ public enum Monitoring {
             let stop = end.addingTimeInterval(-Double(k) * size)
             return summarize(rows, start: stop.addingTimeInterval(-size), end: stop, regression: regression)
         }
+    }
+}
+
+/// The evaluation metrics on one slice of the labelled served rows.
+public struct SliceSummary: Codable, Sendable, Equatable {
+    public var column: String
+    public var value: String
+    public var rows: Int
+    public var metrics: [String: Double]
+    public init(column: String, value: String, rows: Int, metrics: [String: Double]) {
+        self.column = column; self.value = value; self.rows = rows; self.metrics = metrics
+    }
+}
+
+extension Monitoring {
+    /// Metrics per slice (the spec's evaluation slices) of labelled served rows: `inputs` holds their served inputs
+    /// (the target column is added from `actual`), `predictions` their answers. A slice on a column the requests do
+    /// not carry (one the pipeline derives) is left out.
+    public static func slices(_ inputs: Table, target: String, predictions: [String], actual: [String], specs: [SliceSpec], regression: Bool) throws -> [SliceSummary] {
+        guard inputs.rowCount == actual.count, predictions.count == actual.count, !actual.isEmpty else { return [] }
+        var columns = inputs.columns.filter { $0.name != target }
+        columns.append(regression ? Column(name: target, doubles: actual.map(Double.init)) : Column(name: target, strings: actual.map { Optional($0) }))
+        let table = try Table(columns: columns)
+        var out = [SliceSummary]()
+        for spec in specs where table[spec.column] != nil {
+            for (value, rows) in try Evaluation.sliceRows(table, spec) where !rows.isEmpty {
+                var metrics = [String: Double]()
+                if regression {
+                    var y = [Double](), p = [Double]()
+                    for r in rows { if let a = Double(actual[r]), let v = Double(predictions[r]) { y.append(a); p.append(v) } }
+                    if !y.isEmpty { metrics = Metrics.regression(actual: y, predicted: p) }
+                } else {
+                    metrics["accuracy"] = Double(rows.filter { actual[$0] == predictions[$0] }.count) / Double(rows.count)
+                }
+                out.append(SliceSummary(column: spec.column, value: value, rows: rows.count, metrics: metrics))
+            }
+        }
+        return out
     }
 }

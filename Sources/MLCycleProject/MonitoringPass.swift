@@ -16,6 +16,10 @@ public struct MonitoringPass: Sendable {
         public var window: String
         public var windows: [WindowSummary]
         public var drift: DriftReport?
+        /// The last window's answers against the answers on the test rows (the output distribution).
+        public var predictionDrift: ColumnDrift?
+        /// The metrics per evaluation slice on the last window's labelled rows.
+        public var slices: [SliceSummary]
         public var alerts: [AlertCheck]
         public var fired: [AlertRecord]
     }
@@ -47,7 +51,7 @@ public struct MonitoringPass: Sendable {
         var actual = [String: String]()
         for f in try store.feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual } // the latest wins
         let served = records.map { ServedPrediction(at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
-                                                    prediction: $0.prediction, actual: actual[$0.id]) }
+                                                    prediction: $0.prediction, actual: actual[$0.id], confidence: $0.confidence, lowConfidence: $0.lowConfidence) }
         let regression = bundle.task == .regression
         var driftOptions = DriftOptions()
         driftOptions.thresholds = spec?.monitoring?.driftThresholds ?? [:]
@@ -63,7 +67,26 @@ public struct MonitoringPass: Sendable {
             cache.reports[start...end] = report
             return report
         }
-        let checker = AlertChecker(predictions: served, regression: regression, window: size, drift: drift)
+        // The answers on the test rows, kept in the bundle's evaluation: the reference for prediction drift.
+        let predictionReference: PredictionReference? = bundle.evaluation.flatMap { e in
+            if regression { return e.sample.isEmpty ? nil : .numbers(e.sample.compactMap { $0.count > 1 ? $0[1] : nil }) }
+            guard let confusion = e.confusion, let width = confusion.first?.count else { return nil }
+            var counts = [String: Int]()
+            if e.task == .binary, let positive = e.positiveClass, width == 2, let negative = e.labels.first(where: { $0 != positive }) {
+                counts[negative] = confusion.reduce(0) { $0 + $1[0] }
+                counts[positive] = confusion.reduce(0) { $0 + $1[1] }
+            } else if width == e.labels.count {
+                for (j, label) in e.labels.enumerated() { counts[label] = confusion.reduce(0) { $0 + $1[j] } }
+            }
+            return counts.isEmpty ? nil : .counts(counts)
+        }
+        let predictionDrift: (Date, Date) throws -> ColumnDrift? = { start, end in
+            guard let predictionReference else { return nil }
+            let answers = records.filter { $0.at >= start && $0.at < end && $0.status == "ok" }.compactMap(\.prediction)
+            return try DriftDetector.predictionDrift(reference: predictionReference, served: answers)
+        }
+        var checker = AlertChecker(predictions: served, regression: regression, window: size, drift: drift)
+        checker.predictionDrift = predictionDrift
         var checks = [AlertCheck](), fired = [AlertRecord]()
         let previous = try store.alerts(model: version.name, limit: 1000)
         for a in alertRules {
@@ -84,8 +107,18 @@ public struct MonitoringPass: Sendable {
             fired.append(record)
         }
         let windows = Monitoring.windows(served, size: size, end: moment, regression: regression, limit: 30)
-        let last = try drift(moment.addingTimeInterval(-size), moment)
-        return Output(model: version.name, version: "v\(version.version)", window: windowText, windows: windows, drift: last, alerts: checks, fired: fired)
+        let lastStart = moment.addingTimeInterval(-size)
+        let last = try drift(lastStart, moment)
+        // Slices of the last window's labelled answers.
+        let labelled = records.filter { $0.at >= lastStart && $0.at < moment && $0.status == "ok" && $0.prediction != nil && actual[$0.id] != nil }
+        var slices = [SliceSummary]()
+        if !labelled.isEmpty, let specs = try spec.map({ try $0.evaluation.slices.map { try SliceSpec(parsing: $0) } }), !specs.isEmpty {
+            slices = try Monitoring.slices(try DriftDetector.table(loggedInputs: labelled.map(\.inputs), reference: bundle.reference), target: bundle.target,
+                                           predictions: labelled.compactMap(\.prediction), actual: labelled.compactMap { actual[$0.id] }, specs: specs,
+                                           regression: regression)
+        }
+        return Output(model: version.name, version: "v\(version.version)", window: windowText, windows: windows, drift: last,
+                      predictionDrift: try predictionDrift(lastStart, moment), slices: slices, alerts: checks, fired: fired)
     }
 }
 
@@ -102,7 +135,8 @@ extension MonitoringPass {
                                             verdict: $0.verdict, detail: $0.detail)
         }
         return MonitoringReportPage.html(model: output.model, version: output.version, window: output.window, windows: output.windows,
-                                         drift: output.drift, checks: output.alerts, history: history, retrainings: retrainings)
+                                         drift: output.drift, checks: output.alerts, history: history, retrainings: retrainings,
+                                         predictionDrift: output.predictionDrift, slices: output.slices)
     }
 }
 

@@ -30,7 +30,8 @@ public enum MonitoringReportPage {
     }
 
     public static func html(model: String, version: String, window: String, windows: [WindowSummary], drift: DriftReport?,
-                            checks: [AlertCheck], history: [FiredAlert], retrainings: [Retraining] = []) -> String {
+                            checks: [AlertCheck], history: [FiredAlert], retrainings: [Retraining] = [],
+                            predictionDrift: ColumnDrift? = nil, slices: [SliceSummary] = []) -> String {
         var h = HTMLBuilder()
         h.page(title: "Monitoring: \(model)", heading: "Monitoring: \(model) \(version)", css: "\(ProfileReport.css)\(EvaluationReportPage.css)\(DriftReportPage.css)")
         let firing = checks.filter(\.fired)
@@ -59,6 +60,14 @@ public enum MonitoringReportPage {
                 h.raw("<p>"); h.text("by status code: " + codes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")); h.raw("</p>")
             }
         }
+        EvaluationReportPage.card("Low-confidence answers (inputs unlike training)", into: &h) { h in
+            EvaluationReportPage.lines([zip(xs, windows.map(\.lowConfidenceShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
+        }
+        if windows.contains(where: { $0.confidenceMean != nil }) {
+            EvaluationReportPage.card("Mean confidence (probability of the predicted class)", into: &h) { h in
+                EvaluationReportPage.lines([zip(xs, windows.map { $0.confidenceMean ?? .nan }).map { [$0, $1] }], xLabel: axis, yLabel: "probability", diagonal: false, dots: true, into: &h)
+            }
+        }
         EvaluationReportPage.card("Unavailable answers", into: &h) { h in
             EvaluationReportPage.lines([zip(xs, windows.map(\.unavailableShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
         }
@@ -72,6 +81,19 @@ public enum MonitoringReportPage {
             }
         }
         h.raw("</div>")
+        if !slices.isEmpty {
+            let metric = slices.contains { $0.metrics["mape"] != nil } ? "mape" : "accuracy"
+            h.raw("<section class=\"card wide\" id=\"slices\"><h2>")
+            h.text("\(metric) by slice, last window")
+            h.raw("</h2><table><thead><tr><th>column</th><th>slice</th><th>rows</th><th>")
+            h.text(metric)
+            h.raw("</th></tr></thead><tbody>")
+            for s in slices {
+                h.raw("<tr><td>"); h.text(s.column); h.raw("</td><td>"); h.text(s.value); h.raw("</td><td>"); h.text(String(s.rows))
+                h.raw("</td><td>"); h.text(s.metrics[metric].map(EvaluationReportPage.num) ?? "—"); h.raw("</td></tr>")
+            }
+            h.raw("</tbody></table></section>")
+        }
 
         h.raw("<section class=\"card wide\" id=\"alerts\"><h2>Alert rules</h2><table><thead><tr><th>alert</th><th>severity</th><th>rule</th><th>value</th><th>state</th></tr></thead><tbody>")
         for c in checks {
@@ -101,6 +123,13 @@ public enum MonitoringReportPage {
             h.raw("</tbody></table>")
         }
         h.raw("</section>")
+        if let p = predictionDrift {
+            h.raw("<section class=\"card wide\" id=\"prediction-drift\"><h2>Prediction drift, last window</h2><p>")
+            h.text("Answers against the answers on the test rows: \(p.method) \(EvaluationReportPage.num(p.score)) (threshold \(EvaluationReportPage.num(p.threshold))) — \(p.drifted ? "drifted" : "no drift"); PSI \(EvaluationReportPage.num(p.tests.psi))")
+            h.raw("</p>")
+            DriftReportPage.overlay(p, into: &h)
+            h.raw("</section>")
+        }
         if let drift {
             h.raw("<h2>Drift of the last window against training</h2>")
             DriftReportPage.table(drift, into: &h)

@@ -127,7 +127,8 @@ public struct ModelServer: Sendable {
             inputs.raw("}")
             records.append(PredictionRecord(id: ids[r], model: m.name, version: m.version, at: now, latencySeconds: seconds,
                                             inputs: String(decoding: inputs.bytes, as: UTF8.self),
-                                            prediction: s.value.map { formatDouble($0) } ?? s.prediction, status: s.status))
+                                            prediction: s.value.map { formatDouble($0) } ?? s.prediction, status: s.status,
+                                            confidence: s.prediction.flatMap { s.probabilities[$0] }, lowConfidence: !s.warnings.isEmpty))
         }
         log.append(records)
     }

@@ -96,6 +96,12 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             CREATE INDEX alert_model_name ON alert(model, name, at);
             """)
         }
+        m.registerMigration("v4") { db in
+            try db.execute(sql: """
+            ALTER TABLE prediction ADD COLUMN confidence DOUBLE PRECISION;
+            ALTER TABLE prediction ADD COLUMN low_confidence INTEGER NOT NULL DEFAULT 0;
+            """)
+        }
         return m
     }
 
@@ -391,11 +397,13 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         guard !batch.isEmpty else { return }
         try write { db in
             let statement = try db.makeStatement(sql: """
-            INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status, confidence, low_confidence)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO NOTHING
             """)
             for p in batch {
-                try statement.execute(arguments: [p.id, p.model, p.version, p.at.timeIntervalSince1970, p.latencySeconds, p.inputs, p.prediction, p.status])
+                try statement.execute(arguments: [p.id, p.model, p.version, p.at.timeIntervalSince1970, p.latencySeconds, p.inputs, p.prediction, p.status,
+                                                  p.confidence, p.lowConfidence ? 1 : 0])
             }
         }
     }
@@ -413,7 +421,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             try Row.fetchAll(db, sql: "SELECT * FROM prediction WHERE model = ? AND at >= ? ORDER BY at LIMIT ?",
                              arguments: [model, since?.timeIntervalSince1970 ?? 0, limit]).map {
                 PredictionRecord(id: $0["id"], model: $0["model"], version: $0["version"], at: Date(timeIntervalSince1970: $0["at"]),
-                                 latencySeconds: $0["latency"], inputs: $0["inputs"], prediction: $0["prediction"], status: $0["status"])
+                                 latencySeconds: $0["latency"], inputs: $0["inputs"], prediction: $0["prediction"], status: $0["status"],
+                                 confidence: $0["confidence"], lowConfidence: ($0["low_confidence"] as Int? ?? 0) != 0)
             }
         }
     }

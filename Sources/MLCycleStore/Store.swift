@@ -98,8 +98,16 @@ public struct PredictionRecord: Codable, Sendable, Equatable {
     /// The prediction (value or label) as text, nil when unavailable.
     public var prediction: String?
     public var status: String
+    /// Classifiers: the probability of the predicted class.
+    public var confidence: Double?
+    /// The inputs were unlike the training data (a number outside its range, an unseen category): answered with low
+    /// confidence.
+    public var lowConfidence: Bool
 
-    public init(id: String, model: String, version: String, at: Date, latencySeconds: Double, inputs: String, prediction: String?, status: String) {
+    public init(id: String, model: String, version: String, at: Date, latencySeconds: Double, inputs: String, prediction: String?, status: String,
+                confidence: Double? = nil, lowConfidence: Bool = false) {
+        self.confidence = confidence
+        self.lowConfidence = lowConfidence
         self.id = id
         self.model = model
         self.version = version

@@ -53,6 +53,9 @@ struct Monitor: ParsableCommand {
         } else {
             out += "drift in the last window: nothing served\n"
         }
+        if let p = o.predictionDrift {
+            out += "prediction drift in the last window: \(p.method) \(String(format: "%.4g", p.score)) (threshold \(String(format: "%.4g", p.threshold))): \(p.drifted ? "drifted" : "no drift")\n"
+        }
         for a in o.alerts {
             out += "\(a.fired ? "FIRED" : "ok   ")  \(a.name) (\(a.severity)): \(a.reason)\n"
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MLCycleData
+import MLCycleEvaluate
 import MLCycleQuality
 @testable import MLCycleMonitor
 
@@ -72,5 +73,44 @@ import MLCycleQuality
         let psi = try checker.check(name: "area-shift", severity: "warning", rule: "psi(area) > 0.25", at: Date())
         #expect(psi.fired && abs(psi.value! - report.columns[0].tests.psi) < 1e-12)
         #expect(throws: MonitorError.self) { try checker.check(name: "x", severity: "warning", rule: "psi(nope) > 0.25", at: Date()) }
+    }
+}
+
+@Suite struct ServedOutputTests {
+    /// Confidence per window: the mean probability of the predicted class, and the share of low-confidence answers.
+    @Test func windowsAverageConfidence() {
+        let t0 = Date(timeIntervalSince1970: 0)
+        let rows = [ServedPrediction(at: t0, version: "v1", latencySeconds: 0.01, status: "ok", prediction: "yes", actual: nil, confidence: 0.9, lowConfidence: false),
+                    ServedPrediction(at: t0, version: "v1", latencySeconds: 0.01, status: "ok", prediction: "no", actual: nil, confidence: 0.6, lowConfidence: true),
+                    ServedPrediction(at: t0, version: "v1", latencySeconds: 0.01, status: "unavailable", prediction: nil, actual: nil)]
+        let w = Monitoring.summarize(rows, start: t0, end: t0.addingTimeInterval(60), regression: false)
+        #expect(abs((w.confidenceMean ?? 0) - 0.75) < 1e-12 && w.lowConfidenceShare == 0.5)
+    }
+
+    /// Prediction drift is the drift of a column named "prediction": the same tests on the answers.
+    @Test func predictionDriftIsTheOutputColumnsDrift() throws {
+        let reference = (0..<500).map { Double($0 % 50) }, served = (0..<80).map { Double($0 % 50) + 20 }
+        let drift = try #require(try DriftDetector.predictionDrift(reference: .numbers(reference), served: served.map { String($0) }))
+        let direct = try DriftDetector.compare(reference: Table(columns: [Column(name: "prediction", doubles: reference.map { Optional($0) })]),
+                                               current: Table(columns: [Column(name: "prediction", doubles: served.map { Optional($0) })])).columns[0]
+        #expect(drift.method == "ks" && drift.score == direct.score && drift.drifted)
+        let labels = try #require(try DriftDetector.predictionDrift(reference: .counts(["yes": 30, "no": 70]), served: Array(repeating: "yes", count: 40)))
+        #expect(labels.type == "categorical" && labels.drifted)
+        #expect(try DriftDetector.predictionDrift(reference: .numbers(reference), served: []) == nil)
+        // As an alert metric.
+        let t0 = Date(timeIntervalSince1970: 0)
+        var checker = AlertChecker(predictions: [], regression: true, window: 60, drift: { _, _ in nil })
+        checker.predictionDrift = { _, _ in drift }
+        let check = try checker.check(name: "answers", severity: "info", rule: "prediction_psi > 0.1", at: t0)
+        #expect(check.fired && check.value == drift.tests.psi)
+    }
+
+    /// Metrics per slice of labelled answers, on input columns and on the target (from feedback).
+    @Test func slicesOfLabelledAnswers() throws {
+        let inputs = try Table(columns: [Column(name: "kind", strings: ["a", "a", "b", "b"])])
+        let slices = try Monitoring.slices(inputs, target: "price", predictions: ["110", "90", "200", "300"], actual: ["100", "100", "200", "200"],
+                                           specs: [SliceSpec(column: "kind"), SliceSpec(column: "price", edges: [150]), SliceSpec(column: "derived")], regression: true)
+        #expect(slices.map { "\($0.column)=\($0.value):\($0.rows)" } == ["kind=a:2", "kind=b:2", "price=< 150:2", "price=≥ 150:2"])
+        #expect(abs((slices[0].metrics["mape"] ?? 0) - 0.1) < 1e-12 && abs((slices[1].metrics["mape"] ?? 0) - 0.25) < 1e-12)
     }
 }

@@ -39,10 +39,21 @@ import MLCycleReport
         #expect(page.contains("id=\"series\"") && page.contains("id=\"alerts\"") && page.contains("id=\"history\"") && page.contains("id=\"drift-table\""))
         #expect(page.contains("mape on rows with feedback (alert at 0.12)"))
         #expect(page.contains("&lt;high&gt;"))
-        #expect(page.components(separatedBy: "<svg").count - 1 == 6) // five series and the drifted column's overlay
+        #expect(page.components(separatedBy: "<svg").count - 1 == 7) // six series and the drifted column's overlay
         #expect(page.contains("Refused requests (error rate)") && page.contains("id=\"retraining\"") && page.contains("No retraining yet."))
         for tag in ["section", "table", "svg", "tr", "main"] {
             #expect(page.components(separatedBy: "<\(tag)").count == page.components(separatedBy: "</\(tag)>").count, "unbalanced <\(tag)>")
+        }
+        // With prediction drift, slices and a retraining.
+        let answers = try #require(try DriftDetector.predictionDrift(reference: .numbers((0..<300).map(Double.init)), served: (0..<50).map { String($0 * 9) }))
+        let full = MonitoringReportPage.html(model: "prices", version: "v2", window: "1d", windows: windows, drift: drift, checks: checks, history: [],
+                                             retrainings: [.init(at: end, trigger: "alert accuracy-drop #3", versions: "champion v1 vs v2", verdict: "promoted",
+                                                                 detail: "mape 0.2 → 0.1")],
+                                             predictionDrift: answers, slices: [SliceSummary(column: "kind", value: "a", rows: 3, metrics: ["mape": 0.25])])
+        #expect(full.contains("id=\"prediction-drift\"") && full.contains("id=\"slices\"") && full.contains("alert accuracy-drop #3") && full.contains("mape 0.2 → 0.1"))
+        #expect(full.components(separatedBy: "<svg").count - 1 == 8)
+        for tag in ["section", "table", "svg", "tr"] {
+            #expect(full.components(separatedBy: "<\(tag)").count == full.components(separatedBy: "</\(tag)>").count, "unbalanced <\(tag)>")
         }
     }
 }

@@ -67,6 +67,33 @@ func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async th
     }
 }
 
+@Suite struct LoggedConfidenceTests {
+    /// An answer whose inputs are unlike the training data (an unseen kind) is logged with low confidence, and the
+    /// window shows the share; the store keeps both fields.
+    @Test func lowConfidenceAnswersAreLoggedAndCounted() async throws {
+        let (store, _) = try servedProject()
+        let log = PredictionLog(store: store)
+        let server = ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log)
+        try await Application(router: server.router()).test(.router) { client in
+            try await client.execute(uri: "/v1/models/small/predict", method: .post,
+                                     body: body(#"{"records": [{"size": 3, "kind": "a"}, {"size": 3, "kind": "zzz"}]}"#)) { r in
+                #expect(r.status == .ok)
+            }
+        }
+        log.flush()
+        let logged = try store.predictions(model: "small", since: nil, limit: 10).sorted { $0.inputs < $1.inputs }
+        #expect(logged.map(\.lowConfidence) == [false, true] && logged.allSatisfy { $0.confidence == nil })
+        let served = logged.map { ServedPrediction(at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
+                                                   prediction: $0.prediction, actual: nil, confidence: $0.confidence, lowConfidence: $0.lowConfidence) }
+        let w = Monitoring.summarize(served, start: Date().addingTimeInterval(-3600), end: Date().addingTimeInterval(1), regression: true)
+        #expect(w.lowConfidenceShare == 0.5 && w.confidenceMean == nil)
+        let record = PredictionRecord(id: "c1", model: "small", version: "v1", at: Date(timeIntervalSince1970: 5), latencySeconds: 0.1, inputs: "{}",
+                                      prediction: "yes", status: "ok", confidence: 0.83, lowConfidence: true)
+        try store.logPredictions([record])
+        #expect(try store.predictions(model: "small", since: nil, limit: 10).first { $0.id == "c1" } == record)
+    }
+}
+
 @Suite struct WebhookTests {
     /// A receiver that fails the first delivery and takes the second: the alert arrives as JSON, the outcome says so.
     @Test func alertsReachAWorkingReceiverAfterARetry() async throws {
@@ -176,5 +203,10 @@ func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async th
         let end = try #require(ISO8601DateFormatter().date(from: "2010-08-01T00:00:00Z"))
         let html = try pass.html(try pass.run(champion, window: "30d", at: end, recordAlerts: false))
         #expect(html.contains("id=\"retraining\"") && html.contains("promoted") && html.contains("accuracy-drop"))
+        // The last window's answers against the test rows' answers, and its metric per evaluation slice.
+        let output = try pass.run(champion, window: "90d", at: end, recordAlerts: false)
+        #expect(output.predictionDrift?.type == "numeric")
+        #expect(Set(output.slices.map(\.column)) == ["Neighborhood", "Sale_Price"] && output.slices.allSatisfy { $0.metrics["mape"] != nil })
+        #expect(output.slices.filter { $0.column == "Sale_Price" }.map(\.rows).reduce(0, +) == output.windows.last?.labelled)
     }
 }
