@@ -15,7 +15,7 @@ public struct AlertCondition: Sendable, Equatable {
 
     /// Metrics a condition may name; drift metrics take a column in parentheses.
     public static let windowMetrics = ["volume", "error_rate", "unavailable_share", "confidence_mean", "low_confidence_share", "latency_p50", "latency_p95", "latency_p99", "prediction_mean",
-                                       "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "drift_share",
+                                       "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "precision", "recall", "f1", "auc", "logloss", "drift_share",
                                        "prediction_psi", "prediction_jensen_shannon", "prediction_wasserstein", "prediction_ks"]
     public static let columnMetrics = ["psi", "jensen_shannon", "wasserstein", "ks"]
 
@@ -96,6 +96,8 @@ public struct AlertChecker {
     public var drift: (Date, Date) throws -> DriftReport?
     /// The drift of the answers given in [start, end) against the answers on the test rows (nil: nothing to compare).
     public var predictionDrift: (Date, Date) throws -> ColumnDrift? = { _, _ in nil }
+    /// A binary classifier's positive class (precision, recall, AUC per window).
+    public var positive: String?
 
     public init(predictions: [ServedPrediction], regression: Bool, window: Double, drift: @escaping (Date, Date) throws -> DriftReport?) {
         self.predictions = predictions
@@ -126,10 +128,10 @@ public struct AlertChecker {
             value = Self.test(m, col)
             if value == nil { reason = "\(m) does not apply to \(col.type) column \(col.name)" }
         default:
-            let current = Monitoring.summarize(predictions, start: start, end: now, regression: regression)
+            let current = Monitoring.summarize(predictions, start: start, end: now, regression: regression, positive: positive)
             value = Self.metric(c.metric, current)
             if let p = c.ofPrevious {
-                let before = Monitoring.summarize(predictions, start: start.addingTimeInterval(-p), end: start, regression: regression)
+                let before = Monitoring.summarize(predictions, start: start.addingTimeInterval(-p), end: start, regression: regression, positive: positive)
                 if let v = value, let b = Self.metric(c.metric, before), b > 0 { value = v / b } else {
                     value = nil
                     reason = "nothing to compare with in the previous \(Int(p / 86_400)) days"

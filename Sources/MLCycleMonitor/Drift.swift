@@ -85,9 +85,21 @@ public struct ColumnDrift: Encodable, Sendable {
     public var bins: [String]
     public var referenceShares: [Double]
     public var currentShares: [Double]
+    /// The usual reading of the PSI, whatever test decides: below 0.1 "none", below 0.25 "moderate", else "major".
+    public var psiLevel: String { tests.psi < 0.1 ? "none" : tests.psi < 0.25 ? "moderate" : "major" }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name); try c.encode(type, forKey: .type); try c.encode(drifted, forKey: .drifted)
+        try c.encode(method, forKey: .method); try c.encode(threshold, forKey: .threshold); try c.encode(score, forKey: .score)
+        try c.encode(tests, forKey: .tests); try c.encode(psiLevel, forKey: .psiLevel); try c.encode(bins, forKey: .bins)
+        try c.encode(missingReference, forKey: .missingReference); try c.encode(missingCurrent, forKey: .missingCurrent)
+        try c.encode(unseenCategories, forKey: .unseenCategories)
+        try c.encode(referenceShares, forKey: .referenceShares); try c.encode(currentShares, forKey: .currentShares)
+    }
 
     enum CodingKeys: String, CodingKey {
-        case name, type, drifted, method, threshold, score, tests, bins
+        case name, type, drifted, method, threshold, score, tests, bins, psiLevel = "psi_level"
         case missingReference = "missing_reference", missingCurrent = "missing_current", unseenCategories = "unseen_categories"
         case referenceShares = "reference_shares", currentShares = "current_shares"
     }

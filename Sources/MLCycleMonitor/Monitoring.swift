@@ -80,8 +80,10 @@ public enum MonitoringDuration {
 }
 
 public enum Monitoring {
-    /// Summarises the predictions in [start, end). `regression` picks the metrics computed on labelled rows.
-    public static func summarize(_ rows: [ServedPrediction], start: Date, end: Date, regression: Bool) -> WindowSummary {
+    /// Summarises the predictions in [start, end). `regression` picks the metrics computed on labelled rows; for a
+    /// binary classifier, `positive` (its positive class) adds precision, recall and F1 from the served labels, and
+    /// AUC and log-loss from the logged class probabilities.
+    public static func summarize(_ rows: [ServedPrediction], start: Date, end: Date, regression: Bool, positive: String? = nil) -> WindowSummary {
         var errors = [String: Int]()
         let inside = rows.filter { r in
             guard r.at >= start && r.at < end else { return false }
@@ -105,11 +107,30 @@ public enum Monitoring {
             labelled = y.count
             if !y.isEmpty { metrics = Metrics.regression(actual: y, predicted: p) }
         } else {
-            var right = 0
+            var right = 0, tp = 0, fp = 0, fn = 0
+            var isPositive = [Bool](), probability = [Double]()
             for r in inside where r.status == "ok" {
-                if let a = r.actual, let v = r.prediction { labelled += 1; if a == v { right += 1 } }
+                guard let a = r.actual, let v = r.prediction else { continue }
+                labelled += 1
+                if a == v { right += 1 }
+                guard let positive else { continue }
+                let actual = a == positive, said = v == positive
+                if actual && said { tp += 1 } else if said { fp += 1 } else if actual { fn += 1 }
+                // The logged confidence is the predicted class's probability: the positive class's follows.
+                if let c = r.confidence { isPositive.append(actual); probability.append(said ? c : 1 - c) }
             }
             if labelled > 0 { metrics["accuracy"] = Double(right) / Double(labelled) }
+            if positive != nil, labelled > 0 {
+                let precision = tp + fp > 0 ? Double(tp) / Double(tp + fp) : 0, recall = tp + fn > 0 ? Double(tp) / Double(tp + fn) : 0
+                metrics["precision"] = precision
+                metrics["recall"] = recall
+                metrics["f1"] = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
+                if isPositive.count == labelled {
+                    let scored = Metrics.binary(positive: isPositive, probability: probability)
+                    if let auc = scored["auc"], auc.isFinite { metrics["auc"] = auc }
+                    metrics["logloss"] = scored["logloss"]
+                }
+            }
         }
         let answered = inside.filter { $0.status == "ok" }
         let confidences = answered.compactMap(\.confidence)
@@ -125,12 +146,12 @@ public enum Monitoring {
 
     /// Consecutive windows of `size` seconds ending at `end`, oldest first, back to the first prediction (at most
     /// `limit` windows).
-    public static func windows(_ rows: [ServedPrediction], size: Double, end: Date, regression: Bool, limit: Int = 366) -> [WindowSummary] {
+    public static func windows(_ rows: [ServedPrediction], size: Double, end: Date, regression: Bool, positive: String? = nil, limit: Int = 366) -> [WindowSummary] {
         guard let first = rows.map(\.at).min() else { return [] }
         let count = min(limit, max(1, Int((end.timeIntervalSince(first) / size).rounded(.up))))
         return (0..<count).reversed().map { k in
             let stop = end.addingTimeInterval(-Double(k) * size)
-            return summarize(rows, start: stop.addingTimeInterval(-size), end: stop, regression: regression)
+            return summarize(rows, start: stop.addingTimeInterval(-size), end: stop, regression: regression, positive: positive)
         }
     }
 }

@@ -87,6 +87,8 @@ public struct MonitoringPass: Sendable {
         }
         var checker = AlertChecker(predictions: served, regression: regression, window: size, drift: drift)
         checker.predictionDrift = predictionDrift
+        let positive = bundle.task == .binary ? bundle.evaluation?.positiveClass : nil
+        checker.positive = positive
         var checks = [AlertCheck](), fired = [AlertRecord]()
         let previous = try store.alerts(model: version.name, limit: 1000)
         for a in alertRules {
@@ -106,7 +108,7 @@ public struct MonitoringPass: Sendable {
             }
             fired.append(record)
         }
-        let windows = Monitoring.windows(served, size: size, end: moment, regression: regression, limit: 30)
+        let windows = Monitoring.windows(served, size: size, end: moment, regression: regression, positive: positive, limit: 30)
         let lastStart = moment.addingTimeInterval(-size)
         let last = try drift(lastStart, moment)
         // Slices of the last window's labelled answers.

@@ -36,7 +36,7 @@ public enum DriftReportPage {
             h.raw("<tr class=\"\(c.drifted ? "bad" : "ok")\"><td><a href=\"#col-\(EvaluationReportPage.esc(c.name))\">"); h.text(c.name); h.raw("</a></td><td>")
             h.text(c.type); h.raw("</td><td>"); h.text(c.method); h.raw("</td><td>"); h.text(EvaluationReportPage.num(c.score))
             h.raw("</td><td>"); h.text(EvaluationReportPage.num(c.threshold)); h.raw("</td><td>"); h.text(c.drifted ? "drifted" : "—")
-            h.raw("</td><td>"); h.text(EvaluationReportPage.num(c.tests.psi)); h.raw("</td><td>"); h.text(c.tests.ks.map { EvaluationReportPage.num($0.pValue) } ?? "")
+            h.raw("</td><td>"); h.text(EvaluationReportPage.num(c.tests.psi) + (c.psiLevel == "none" ? "" : " (\(c.psiLevel))")); h.raw("</td><td>"); h.text(c.tests.ks.map { EvaluationReportPage.num($0.pValue) } ?? "")
             h.raw("</td><td>"); h.text("\(EvaluationReportPage.pct(c.missingReference)) → \(EvaluationReportPage.pct(c.missingCurrent))")
             h.raw("</td><td>"); h.text(c.unseenCategories.prefix(5).joined(separator: ", ")); h.raw("</td></tr>")
         }

@@ -87,6 +87,22 @@ import MLCycleQuality
         #expect(abs((w.confidenceMean ?? 0) - 0.75) < 1e-12 && w.lowConfidenceShare == 0.5)
     }
 
+    /// A binary classifier's windows: precision, recall and F1 from the served labels; AUC and log-loss from the
+    /// logged probability of the predicted class (so P(positive) = p or 1 − p).
+    @Test func binaryWindowsHaveRecallAndAUC() {
+        let t0 = Date(timeIntervalSince1970: 0)
+        func row(_ said: String, _ p: Double, _ actual: String) -> ServedPrediction {
+            ServedPrediction(at: t0, version: "v1", latencySeconds: 0.01, status: "ok", prediction: said, actual: actual, confidence: p)
+        }
+        let rows = [row("yes", 0.9, "yes"), row("yes", 0.6, "no"), row("no", 0.8, "no"), row("no", 0.7, "yes")]
+        let w = Monitoring.summarize(rows, start: t0, end: t0.addingTimeInterval(60), regression: false, positive: "yes")
+        #expect(w.metrics["accuracy"] == 0.5 && w.metrics["precision"] == 0.5 && w.metrics["recall"] == 0.5 && w.metrics["f1"] == 0.5)
+        // Positives score 0.9 and 0.3, negatives 0.6 and 0.2: three of four pairs in order.
+        #expect(w.metrics["auc"] == 0.75)
+        #expect(abs((w.metrics["logloss"] ?? 0) - -(log(0.9) + log(0.4) + log(0.8) + log(0.3)) / 4) < 1e-12)
+        #expect(Monitoring.summarize(rows, start: t0, end: t0.addingTimeInterval(60), regression: false).metrics.keys.sorted() == ["accuracy"])
+    }
+
     /// Prediction drift is the drift of a column named "prediction": the same tests on the answers.
     @Test func predictionDriftIsTheOutputColumnsDrift() throws {
         let reference = (0..<500).map { Double($0 % 50) }, served = (0..<80).map { Double($0 % 50) + 20 }

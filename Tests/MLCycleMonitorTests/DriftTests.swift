@@ -132,5 +132,9 @@ func expectNear(_ a: Double, _ b: Double, relative: Double = 1e-9, absolute: Dou
         options.thresholds = ["x": 0.9]
         let relaxed = try #require(try DriftDetector.compare(reference: reference, current: current, options: options).columns.first)
         #expect(relaxed.method == "wasserstein" && !relaxed.drifted && relaxed.threshold == 0.9 && relaxed.score == column.score)
+        // The PSI's usual reading rides along, in the JSON too.
+        #expect(column.psiLevel == (column.tests.psi < 0.1 ? "none" : column.tests.psi < 0.25 ? "moderate" : "major"))
+        let json = String(decoding: try JSONEncoder().encode(column), as: UTF8.self)
+        #expect(json.contains("\"psi_level\":\"\(column.psiLevel)\"") && json.contains("\"tests\""))
     }
 }
