@@ -91,12 +91,13 @@ public struct ModelBundle: Codable, Sendable {
     }
 
     /// Per row, how its inputs differ from the training data (reference statistics): numbers outside the training
-    /// range, categories the training data never had.
+    /// range, categories the training data never had. Dates and times are not checked: served rows come after the
+    /// training period by nature, and every one of them would be flagged.
     public func novelty(_ raw: Table) -> [[String]] {
         var out = [[String]](repeating: [], count: raw.rowCount)
         for ref in reference.columns {
-            guard let c = raw[ref.name] else { continue }
-            if let sample = ref.sample, let lo = sample.first, let hi = sample.last, let v = c.doubles(), c.type.isNumeric || c.type.isTemporal {
+            guard let c = raw[ref.name], !c.type.isTemporal else { continue }
+            if let sample = ref.sample, let lo = sample.first, let hi = sample.last, let v = c.doubles(), c.type.isNumeric {
                 for r in 0..<c.count where c.isValid(r) && (v[r] < lo || v[r] > hi) {
                     out[r].append("\(ref.name) \(c[r]) is outside the training range \(formatDouble(lo))–\(formatDouble(hi))")
                 }

@@ -69,6 +69,8 @@ public struct RetrainOutcome: Codable, Sendable {
     public var comparisonRows: Int
     public var champion: Int?
     public var challenger: Int?
+    /// The fingerprint of the collected table the new version learnt from (sources plus served rows).
+    public var dataset: String?
     public var metric: String
     /// Both models' metric on the comparison rows, the difference (challenger − champion) and its 95 % interval.
     public var championValue: Double?
@@ -83,7 +85,7 @@ public struct RetrainOutcome: Codable, Sendable {
     public var run: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case trigger, reason, at, window, feedbackRows = "feedback_rows", comparisonRows = "comparison_rows", champion, challenger, metric
+        case trigger, reason, at, window, feedbackRows = "feedback_rows", comparisonRows = "comparison_rows", champion, challenger, dataset, metric
         case championValue = "champion_value", challengerValue = "challenger_value", difference, low, high
         case gatesPassed = "gates_passed", verdict, detail, run
     }
@@ -159,6 +161,7 @@ public final class Retrainer {
             let summary = try runner.run()
             guard let version = summary.registered else { throw StoreError.invalid("the pipeline registered no version") }
             outcome.challenger = version.version
+            outcome.dataset = version.datasets.first
             outcome.gatesPassed = version.gatesPassed
             if outcome.comparisonRows > 0, let c = summary.comparisons.first(where: { $0.against.hasPrefix("champion") }) {
                 outcome.championValue = c.baseline

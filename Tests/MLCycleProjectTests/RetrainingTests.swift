@@ -65,6 +65,7 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
         // The collected table holds the 300 source rows and the 150 served ones.
         let collect = try #require(try store.runs(project: "shift", limit: 50).first { $0.stage == "collect" && $0.outputs["feedback_rows"] != nil })
         #expect(collect.outputs["rows"] == "450" && collect.outputs["feedback_rows"] == "150")
+        #expect(outcome.dataset == collect.outputs["fingerprint"])
         let history = try Retrainer.history(store, project: "shift")
         #expect(history.count == 1 && history[0].verdict == "promoted" && history[0].run == outcome.run && history[0].trigger == "manual")
         let runID = try #require(outcome.run)
