@@ -728,7 +728,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let spec = try ProjectFile.load(path: (directory as NSString).appendingPathComponent("mlcycle.yaml"))
+            let spec = try projectSpec(directory)
             let store = try storeOptions.open(directory)
             var fromStage: Stage?
             if let from {
@@ -1010,7 +1010,7 @@ struct Serve: AsyncParsableCommand {
                 let store = try storeOptions.open(project ?? ".")
                 catalog = ModelCatalog(store: store, models: ModelCatalog.aliases(model))
                 log = PredictionLog(store: store)
-                let spec = try project.map { try ProjectFile.load(path: ($0 as NSString).appendingPathComponent("mlcycle.yaml")) }
+                let spec = try project.map { try projectSpec($0) }
                 pass = MonitoringPass(store: store, spec: spec)
             }
         } catch {

@@ -25,8 +25,7 @@ struct Monitor: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let specPath = (project as NSString).appendingPathComponent("mlcycle.yaml")
-            let spec = FileManager.default.fileExists(atPath: specPath) ? try ProjectFile.load(path: specPath) : nil
+            let spec = try projectSpecIfPresent(project)
             let store = try storeOptions.open(project)
             let moment = try moment(now)
             let pass = MonitoringPass(store: store, spec: spec)
@@ -98,8 +97,7 @@ struct Approve: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let specPath = (project as NSString).appendingPathComponent("mlcycle.yaml")
-            let spec = FileManager.default.fileExists(atPath: specPath) ? try ProjectFile.load(path: specPath) : nil
+            let spec = try projectSpecIfPresent(project)
             let who = approver ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
             if let approvers = spec?.release.approvers, !approvers.isEmpty, !approvers.contains(who) {
                 throw StoreError.invalid("\(who) is not an approver of this project (release.approvers: \(approvers.joined(separator: ", "))); use --as NAME")
@@ -135,7 +133,7 @@ struct Retrain: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let spec = try ProjectFile.load(path: (project as NSString).appendingPathComponent("mlcycle.yaml"))
+            let spec = try projectSpec(project)
             guard spec.problem.name == name else { throw ValidationError("\(project)/mlcycle.yaml is the project '\(spec.problem.name)', not '\(name)'; give --project the right directory") }
             let chatty = json != "-"
             let retrainer = Retrainer(spec: spec, directory: project, store: try storeOptions.open(project),
@@ -167,7 +165,7 @@ struct Watch: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let spec = try ProjectFile.load(path: (directory as NSString).appendingPathComponent("mlcycle.yaml"))
+            let spec = try projectSpec(directory)
             let watcher = try Watcher(spec: spec, directory: directory, store: try storeOptions.open(directory))
             guard let seconds = MonitoringDuration.seconds(every) else { throw ValidationError("--every takes a duration such as 60s, 5m, 1h; got '\(every)'") }
             let formatter = ISO8601DateFormatter()
@@ -205,7 +203,7 @@ struct Replay: ParsableCommand {
             let table = try CSVReader.read(path: file, options: try reading.csvOptions())
             var watcher: Watcher?
             if let watch {
-                let spec = try ProjectFile.load(path: (watch as NSString).appendingPathComponent("mlcycle.yaml"))
+                let spec = try projectSpec(watch)
                 watcher = try Watcher(spec: spec, directory: watch, store: try storeOptions.open(watch))
             }
             let chatty = json != "-"
@@ -220,4 +218,14 @@ struct Replay: ParsableCommand {
             }
         }
     }
+}
+
+/// The project's spec: DIR/mlcycle.yaml.
+func projectSpec(_ directory: String) throws -> ProjectSpec {
+    try ProjectFile.load(path: (directory as NSString).appendingPathComponent("mlcycle.yaml"))
+}
+
+/// The project's spec when DIR holds one (commands that also work on a bare store).
+func projectSpecIfPresent(_ directory: String) throws -> ProjectSpec? {
+    FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("mlcycle.yaml")) ? try projectSpec(directory) : nil
 }
