@@ -48,24 +48,23 @@ public struct MonitoringPass: Sendable {
         }
         let since = moment.addingTimeInterval(-max(size * 30, spans.max() ?? 0))
         let records = try store.predictions(model: version.name, since: since, limit: 10_000_000).filter { $0.status != "shadow" && $0.at < moment }
-        var actual = [String: String]()
-        for f in try store.feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual } // the latest wins
+        let actual = try store.latestActuals(for: records)
         let served = records.map { ServedPrediction(at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
                                                     prediction: $0.prediction, actual: actual[$0.id], confidence: $0.confidence, lowConfidence: $0.lowConfidence) }
         let regression = bundle.task == .regression
         var driftOptions = DriftOptions()
         driftOptions.thresholds = spec?.monitoring?.driftThresholds ?? [:]
-        // Drift rules over the monitoring window and the page's last-window drift ask for the same span: computed once.
-        final class DriftCache { var reports = [ClosedRange<Date>: DriftReport?]() }
-        let cache = DriftCache()
+        /// The rows answered in [start, end).
+        func answered(_ start: Date, _ end: Date) -> [PredictionRecord] { records.filter { $0.at >= start && $0.at < end && $0.status == "ok" } }
+        // Drift rules over the monitoring window and the page's last window ask for the same span: computed once.
+        let driftBySpan = SpanMemo<DriftReport?>(), predictionDriftBySpan = SpanMemo<ColumnDrift?>()
         let drift: (Date, Date) throws -> DriftReport? = { start, end in
-            if let known = cache.reports[start...end] { return known }
-            let inputs = records.filter { $0.at >= start && $0.at < end && $0.status == "ok" }.map(\.inputs)
-            let report = inputs.isEmpty ? nil
-                : try DriftDetector.compare(reference: bundle.reference, current: try DriftDetector.table(loggedInputs: inputs, reference: bundle.reference),
-                                            options: driftOptions)
-            cache.reports[start...end] = report
-            return report
+            try driftBySpan.value(start, end) {
+                let inputs = answered(start, end).map(\.inputs)
+                return inputs.isEmpty ? nil
+                    : try DriftDetector.compare(reference: bundle.reference, current: try DriftDetector.table(loggedInputs: inputs, reference: bundle.reference),
+                                                options: driftOptions)
+            }
         }
         // The answers on the test rows, kept in the bundle's evaluation: the reference for prediction drift.
         let predictionReference: PredictionReference? = bundle.evaluation.flatMap { e in
@@ -82,8 +81,9 @@ public struct MonitoringPass: Sendable {
         }
         let predictionDrift: (Date, Date) throws -> ColumnDrift? = { start, end in
             guard let predictionReference else { return nil }
-            let answers = records.filter { $0.at >= start && $0.at < end && $0.status == "ok" }.compactMap(\.prediction)
-            return try DriftDetector.predictionDrift(reference: predictionReference, served: answers)
+            return try predictionDriftBySpan.value(start, end) {
+                try DriftDetector.predictionDrift(reference: predictionReference, served: answered(start, end).compactMap(\.prediction))
+            }
         }
         var checker = AlertChecker(predictions: served, regression: regression, window: size, drift: drift)
         checker.predictionDrift = predictionDrift
@@ -112,7 +112,7 @@ public struct MonitoringPass: Sendable {
         let lastStart = moment.addingTimeInterval(-size)
         let last = try drift(lastStart, moment)
         // Slices of the last window's labelled answers.
-        let labelled = records.filter { $0.at >= lastStart && $0.at < moment && $0.status == "ok" && $0.prediction != nil && actual[$0.id] != nil }
+        let labelled = answered(lastStart, moment).filter { $0.prediction != nil && actual[$0.id] != nil }
         var slices = [SliceSummary]()
         if !labelled.isEmpty, let specs = try spec.map({ try $0.evaluation.slices.map { try SliceSpec(parsing: $0) } }), !specs.isEmpty {
             slices = try Monitoring.slices(try DriftDetector.table(loggedInputs: labelled.map(\.inputs), reference: bundle.reference), target: bundle.target,
@@ -121,6 +121,17 @@ public struct MonitoringPass: Sendable {
         }
         return Output(model: version.name, version: "v\(version.version)", window: windowText, windows: windows, drift: last,
                       predictionDrift: try predictionDrift(lastStart, moment), slices: slices, alerts: checks, fired: fired)
+    }
+}
+
+/// Values computed once per time span within one pass.
+final class SpanMemo<Value> {
+    private var values = [ClosedRange<Date>: Value]()
+    func value(_ start: Date, _ end: Date, _ make: () throws -> Value) rethrows -> Value {
+        if let known = values[start...end] { return known }
+        let made = try make()
+        values[start...end] = made
+        return made
     }
 }
 

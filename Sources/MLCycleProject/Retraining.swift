@@ -28,10 +28,9 @@ public struct LabelledRows: Sendable {
     public func table(like: Table, target: String) throws -> Table {
         var csv = like.columnNames.map(Self.field).joined(separator: ",") + "\n"
         for (i, row) in rows.enumerated() {
-            guard case .object = try? JSONValue.parse(Data(row.inputs.utf8)) else {
+            guard let inputs = try? JSONValue.parse(Data(row.inputs.utf8)), case .object = inputs else {
                 throw StoreError.invalid("logged prediction \(i + 1) has inputs that are not a JSON object")
             }
-            let inputs = (try? JSONValue.parse(Data(row.inputs.utf8))) ?? .null
             csv += like.columnNames.map { name -> String in
                 if name == target { return Double(row.actual).map(Self.number) ?? Self.field(row.actual) }
                 switch inputs[name] ?? .null {
@@ -118,8 +117,7 @@ public final class Retrainer {
     /// left out; the latest feedback for a prediction wins).
     public static func labelledRows(_ store: Store, model: String, since: Date?, before: Date) throws -> LabelledRows {
         let records = try store.predictions(model: model, since: since, limit: 10_000_000).filter { $0.status == "ok" && $0.at < before }
-        var actual = [String: String]()
-        for f in try store.feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual }
+        let actual = try store.latestActuals(for: records)
         let rows = records.compactMap { r in actual[r.id].map { LabelledRows.Row(inputs: r.inputs, actual: $0, at: r.at) } }
         return LabelledRows(rows: rows.sorted { $0.at < $1.at })
     }

@@ -86,6 +86,16 @@ public struct AlertRecord: Codable, Sendable, Equatable {
     }
 }
 
+extension Store {
+    /// The true value fed back for each of `records` that has one, by prediction id (the latest feedback wins: a
+    /// person's later override replaces an earlier truth).
+    public func latestActuals(for records: [PredictionRecord]) throws -> [String: String] {
+        var actual = [String: String]()
+        for f in try feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual } // ordered by time
+        return actual
+    }
+}
+
 /// One served prediction, as logged.
 public struct PredictionRecord: Codable, Sendable, Equatable {
     public var id: String
