@@ -15,8 +15,10 @@ public struct AlertCondition: Sendable, Equatable {
 
     /// Metrics a condition may name; drift metrics take a column in parentheses.
     public static let windowMetrics = ["volume", "error_rate", "unavailable_share", "confidence_mean", "low_confidence_share", "latency_p50", "latency_p95", "latency_p99", "prediction_mean",
-                                       "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "precision", "recall", "f1", "auc", "logloss", "drift_share",
-                                       "prediction_psi", "prediction_jensen_shannon", "prediction_wasserstein", "prediction_ks"]
+                                       "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "precision", "recall", "f1", "auc", "logloss", "drift_share"]
+        + predictionMetrics
+    /// The column metrics of the answers' drift against the answers on the test rows.
+    public static let predictionMetrics = columnMetrics.map { "prediction_" + $0 }
     public static let columnMetrics = ["psi", "jensen_shannon", "wasserstein", "ks"]
 
     /// Parses a condition; the error says what is wrong and gives an example.
@@ -116,7 +118,7 @@ public struct AlertChecker {
         case "drift_share":
             value = try drift(start, now)?.driftShare
             if value == nil { reason = "nothing served in the window" }
-        case let m where m.hasPrefix("prediction_") && m != "prediction_mean":
+        case let m where AlertCondition.predictionMetrics.contains(m):
             guard let col = try predictionDrift(start, now) else { reason = "no answers in the window, or no test-row answers in the bundle to compare with"; break }
             value = Self.test(String(m.dropFirst("prediction_".count)), col)
             if value == nil { reason = "\(m) does not apply to \(col.type) answers" }
