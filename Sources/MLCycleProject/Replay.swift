@@ -82,17 +82,16 @@ public struct Replay {
     public func run() throws -> Summary {
         guard let time = table[timeColumn] else { throw ReplayError.invalid("the file has no column '\(timeColumn)' (columns: \(table.columnNames.joined(separator: ", ")))") }
         guard table[actualColumn] != nil else { throw ReplayError.invalid("the file has no column '\(actualColumn)' for the true values") }
-        var moments = [Date?]()
+        var moments = [Date]()
         for r in 0..<table.rowCount {
             switch time[r] {
             case .date(let days): moments.append(Date(timeIntervalSince1970: Double(days) * 86_400))
             case .timestamp(let micros): moments.append(Date(timeIntervalSince1970: Double(micros) / 1e6))
-            case .missing: moments.append(nil)
+            case .missing: throw ReplayError.invalid("row \(r + 1) has no '\(timeColumn)'; every replayed row needs its time")
             default: throw ReplayError.invalid("'\(timeColumn)' must hold dates or timestamps (e.g. 2008-03-15); row \(r + 1) holds '\(time[r].description)'")
             }
         }
-        if let r = moments.firstIndex(where: { $0 == nil }) { throw ReplayError.invalid("row \(r + 1) has no '\(timeColumn)'; every replayed row needs its time") }
-        let order = (0..<table.rowCount).sorted { (moments[$0]!, $0) < (moments[$1]!, $1) }
+        let order = (0..<table.rowCount).sorted { (moments[$0], $0) < (moments[$1], $1) }
         let inputs = try table.dropping([actualColumn])
         let actual = try table.column(actualColumn)
         let iso = ISO8601DateFormatter()
@@ -103,8 +102,8 @@ public struct Replay {
 
         var summary = Summary(rows: 0, requests: 0, feedback: 0, answeredBy: [:], steps: [])
         var previous: Date?
-        let first = order.first.map { moments[$0]! } ?? Date()
-        var next = try order.first.map { try boundary(after: moments[$0]!) }
+        let first = order.first.map { moments[$0] } ?? Date()
+        var next = try order.first.map { try boundary(after: moments[$0]) }
         func watch(until moment: Date) throws {
             while let b = next, b <= moment {
                 if let watcher {
@@ -120,10 +119,10 @@ public struct Replay {
         }
         var i = 0
         while i < order.count {
-            let at = moments[order[i]]!
+            let at = moments[order[i]]
             try watch(until: at)
             var j = i
-            while j < order.count, moments[order[j]]! == at { j += 1 }
+            while j < order.count, moments[order[j]] == at { j += 1 }
             let rows = Array(order[i..<j])
             let body = Data(CSVWriter.string(inputs.taking(rows)).utf8)
             let answer = HTTPCall.send("POST", predictURL, body: body, headers: auth.merging(["Content-Type": "text/csv", "X-MLCycle-Time": iso.string(from: at)]) { a, _ in a })
@@ -157,7 +156,7 @@ public struct Replay {
             summary.feedback += feedback.count
             i = j
         }
-        if let last = order.last { try watch(until: try boundary(after: moments[last]!)) }
+        if let last = order.last { try watch(until: try boundary(after: moments[last])) }
         return summary
     }
 
