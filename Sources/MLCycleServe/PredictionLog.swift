@@ -63,7 +63,7 @@ public final class PredictionLog: @unchecked Sendable {
         let thread = Thread { [self] in
             while !stopping { flush(); usleep(micros) }
             flush()
-            lock.lock(); stopped = true; lock.unlock()
+            finished.signal()
         }
         thread.name = "mlcycle-prediction-log"
         thread.start()
@@ -72,17 +72,12 @@ public final class PredictionLog: @unchecked Sendable {
     /// Stops the writer started by `start()` after a last flush, and waits for it.
     public func stop() {
         lock.lock(); stopFlag = true; lock.unlock()
-        while true {
-            lock.lock()
-            let done = stopped
-            lock.unlock()
-            if done { return }
-            usleep(1_000)
-        }
+        finished.wait()
     }
 
     private var stopFlag = false
-    private var stopped = false
+    /// Signalled by the writer thread after its last flush.
+    private let finished = DispatchSemaphore(value: 0)
     private var stopping: Bool {
         lock.lock()
         defer { lock.unlock() }
