@@ -86,17 +86,10 @@ public struct ColumnDrift: Encodable, Sendable {
     public var referenceShares: [Double]
     public var currentShares: [Double]
     /// The usual reading of the PSI, whatever test decides: below 0.1 "none", below 0.25 "moderate", else "major".
-    public var psiLevel: String { tests.psi < 0.1 ? "none" : tests.psi < 0.25 ? "moderate" : "major" }
+    public var psiLevel: String
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name); try c.encode(type, forKey: .type); try c.encode(drifted, forKey: .drifted)
-        try c.encode(method, forKey: .method); try c.encode(threshold, forKey: .threshold); try c.encode(score, forKey: .score)
-        try c.encode(tests, forKey: .tests); try c.encode(psiLevel, forKey: .psiLevel); try c.encode(bins, forKey: .bins)
-        try c.encode(missingReference, forKey: .missingReference); try c.encode(missingCurrent, forKey: .missingCurrent)
-        try c.encode(unseenCategories, forKey: .unseenCategories)
-        try c.encode(referenceShares, forKey: .referenceShares); try c.encode(currentShares, forKey: .currentShares)
-    }
+    /// The PSI's usual reading.
+    public static func level(psi: Double) -> String { psi < 0.1 ? "none" : psi < 0.25 ? "moderate" : "major" }
 
     enum CodingKeys: String, CodingKey {
         case name, type, drifted, method, threshold, score, tests, bins, psiLevel = "psi_level"
@@ -279,7 +272,8 @@ public enum DriftDetector {
         let sr = max(rc.reduce(0, +), 1), sc = max(cc.reduce(0, +), 1)
         return ColumnDrift(name: name, type: type, drifted: drifted, method: rule.method == .z && t.z == nil ? "chi2" : rule.method.rawValue,
                            threshold: rule.threshold, score: score, tests: t, missingReference: missingRef, missingCurrent: missingCur,
-                           unseenCategories: unseen, bins: labels, referenceShares: rc.map { $0 / sr }, currentShares: cc.map { $0 / sc })
+                           unseenCategories: unseen, bins: labels, referenceShares: rc.map { $0 / sr }, currentShares: cc.map { $0 / sc },
+                           psiLevel: ColumnDrift.level(psi: t.psi))
     }
 }
 
