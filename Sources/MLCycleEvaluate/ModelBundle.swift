@@ -50,7 +50,7 @@ public struct ModelBundle: Codable, Sendable {
         public var mlcycleVersion: String
         public var created: String
 
-        public init(datasets: [String], specHash: String? = nil, gitCommit: String? = nil, run: Int64? = nil, mlcycleVersion: String = "0.1.0",
+        public init(datasets: [String], specHash: String? = nil, gitCommit: String? = nil, run: Int64? = nil, mlcycleVersion: String = MLCycleVersion.current,
                     created: String = CalendarDate.isoString(microseconds: Int64(Date().timeIntervalSince1970) * 1_000_000)) {
             self.datasets = datasets
             self.specHash = specHash

@@ -6,8 +6,8 @@ import MLCycleLearn
 public struct TrainingOptions: Sendable {
     public var target: String
     public var task: Task
-    /// `linear` or `logistic` for now.
-    public var learner: String
+    public var learner: LearnerKind
+    /// Hyperparameters as `NAME=VALUE` text; parsed once into the learner's typed parameters.
     public var parameters: [String: String]
     public var drop: [String]
     /// Share of rows held out at random for testing (ignored when `testTable` is given).
@@ -17,7 +17,7 @@ public struct TrainingOptions: Sendable {
     /// Regression: also fit a calibrated prediction range with this coverage (e.g. 0.9).
     public var range: Double?
 
-    public init(target: String, task: Task, learner: String, parameters: [String: String] = [:], drop: [String] = [],
+    public init(target: String, task: Task, learner: LearnerKind, parameters: [String: String] = [:], drop: [String] = [],
                 testFraction: Double = 0.2, testTable: Table? = nil, seed: UInt64 = 42, range: Double? = nil) {
         self.range = range
         self.target = target
@@ -34,7 +34,7 @@ public struct TrainingOptions: Sendable {
 /// The outcome of a training run, as `train --json` prints it.
 public struct TrainingReport: Codable, Sendable {
     public var task: Task
-    public var learner: String
+    public var learner: LearnerKind
     public var target: String
     public var trainRows: Int
     public var testRows: Int
@@ -54,15 +54,9 @@ public struct TrainingReport: Codable, Sendable {
 }
 
 public enum TrainingRun {
-    public static let learners = ["linear", "logistic", "tree", "forest", "gbdt", "kmeans"]
-
     public static func run(_ table: Table, options o: TrainingOptions) throws -> (ModelFile, TrainingReport) {
-        if o.task == .clustering || o.learner == "kmeans" { return try cluster(table, options: o) }
-        guard learners.contains(o.learner) else {
-            throw LearnError.unsupported("unknown learner '\(o.learner)'; available: \(learners.joined(separator: ", "))")
-        }
-        if o.learner == "linear" && o.task != .regression { throw LearnError.unsupported("the linear learner is for regression; use --learner logistic for classification") }
-        if o.learner == "logistic" && o.task == .regression { throw LearnError.unsupported("the logistic learner is for classification; use --learner linear for regression") }
+        let parameters = try o.learner.parameters(o.parameters, task: o.task)
+        if o.task == .clustering { return try cluster(table, options: o, parameters: parameters) }
         guard o.testTable != nil || (o.testFraction > 0 && o.testFraction < 1) else {
             throw LearnError.invalidParameter(name: "test-fraction", value: String(o.testFraction), expected: "a number between 0 and 1")
         }
@@ -85,40 +79,23 @@ public enum TrainingRun {
         let schema = try FeatureSchema.infer(from: train, target: o.target, drop: o.drop)
         let trainData = try schema.encode(train), testData = try schema.encode(test)
         let started = Date()
-        let model: FittedModel
         var positiveClass: String? = nil
-        switch o.learner {
-        case "linear":
-            let y = try TargetValues.read(train, column: o.target, task: .regression).0.numbers()
-            model = .linear(try LinearRegression(parameters: o.parameters).fit(schema: schema, data: trainData, target: y))
-        case "gbdt":
-            let parameters = try GBDTParameters(parameters: o.parameters,
-                                                objective: o.task == .regression ? .regression : (o.task == .binary ? .binary : .multiclass))
-            // (`--param objective=regression_l1|huber|quantile` and `alpha` choose another regression loss.)
-            let target = try TargetValues.read(train, column: o.target, task: o.task).0
-            if parameters.earlyStoppingRounds > 0 {
-                // Early stopping watches a seeded tenth of the training part; the test part stays unseen.
-                // Its own stream: seeded from the split generator's first output, not seed + 1 (SplitMix64 would
-                // then replay the split's draws shifted by one).
-                var splitStream = SeededGenerator(seed: o.seed)
-                var rng = SeededGenerator(seed: splitStream.next())
-                var order = Array(0..<trainData.rows)
-                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
-                let cut = max(1, trainData.rows / 10)
-                let fitRows = Array(order[cut...]).sorted(), watchRows = Array(order[..<cut]).sorted()
-                model = .gbdt(try GradientBoostedTrees(parameters: parameters).fit(
-                    schema: schema, data: trainData.taking(fitRows), target: target.taking(fitRows),
-                    validation: (trainData.taking(watchRows), target.taking(watchRows))))
-            } else {
-                model = .gbdt(try GradientBoostedTrees(parameters: parameters).fit(schema: schema, data: trainData, target: target))
-            }
-        case "tree", "forest":
-            let parameters = try ForestParameters(parameters: o.parameters, single: o.learner == "tree")
-            let target = try TargetValues.read(train, column: o.target, task: o.task).0
-            model = .forest(try RandomForest(parameters: parameters).fit(schema: schema, data: trainData, target: target))
-        default:
-            let (y, labels) = try TargetValues.read(train, column: o.target, task: o.task).0.classes()
-            model = .logistic(try LogisticRegression(parameters: o.parameters).fit(schema: schema, data: trainData, classes: y, labels: labels))
+        let target = try TargetValues.read(train, column: o.target, task: o.task).0
+        let model: FittedModel
+        if parameters.watchesValidation {
+            // Early stopping watches a seeded tenth of the training part; the test part stays unseen.
+            // Its own stream: seeded from the split generator's first output, not seed + 1 (SplitMix64 would
+            // then replay the split's draws shifted by one).
+            var splitStream = SeededGenerator(seed: o.seed)
+            var rng = SeededGenerator(seed: splitStream.next())
+            var order = Array(0..<trainData.rows)
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
+            let cut = max(1, trainData.rows / 10)
+            let fitRows = Array(order[cut...]).sorted(), watchRows = Array(order[..<cut]).sorted()
+            model = try parameters.fit(schema: schema, data: trainData.taking(fitRows), target: target.taking(fitRows),
+                                       validation: (trainData.taking(watchRows), target.taking(watchRows)))
+        } else {
+            model = try parameters.fit(schema: schema, data: trainData, target: target)
         }
         let fitSeconds = Date().timeIntervalSince(started)
         let predictStarted = Date()
@@ -152,8 +129,8 @@ public enum TrainingRun {
         if let level = o.range {
             guard o.task == .regression else { throw LearnError.unsupported("--range is for regression (a range of values)") }
             // The quantile models take the gbdt's own parameters when the learner is gbdt, LightGBM's defaults otherwise.
-            var base = o.learner == "gbdt" ? try GBDTParameters(parameters: o.parameters.filter { $0.key != "objective" && $0.key != "alpha" }, objective: .regression)
-                                           : GBDTParameters()
+            var base = GBDTParameters()
+            if case .gbdt(let own) = parameters { (base, base.objective, base.alpha) = (own, .regression, GBDTParameters().alpha) }
             base.earlyStoppingRounds = 0
             let y = try TargetValues.read(train, column: o.target, task: .regression).0.numbers()
             let range = try PredictionRange.fit(schema: schema, data: trainData, target: y, level: level, parameters: base, seed: o.seed)
@@ -171,10 +148,7 @@ public enum TrainingRun {
 
     /// k-means on every column but `--drop` (the target option is not used): fit on the training part, report the
     /// inertia there and the mean squared distance to the nearest centre on the test part.
-    static func cluster(_ table: Table, options o: TrainingOptions) throws -> (ModelFile, TrainingReport) {
-        guard o.task == .clustering, o.learner == "kmeans" else {
-            throw LearnError.unsupported("clustering is --task clustering --learner kmeans")
-        }
+    static func cluster(_ table: Table, options o: TrainingOptions, parameters: LearnerParameters) throws -> (ModelFile, TrainingReport) {
         let train: Table, test: Table
         if let t = o.testTable {
             (train, test) = (table, t)
@@ -188,15 +162,17 @@ public enum TrainingRun {
         }
         let schema = try FeatureSchema.infer(from: train, target: nil, drop: o.drop)
         let started = Date()
-        let model = try KMeans(parameters: o.parameters).fit(schema: schema, data: try schema.encode(train))
+        guard case .kmeans(let model) = try parameters.fit(schema: schema, data: try schema.encode(train), target: nil) else {
+            throw LearnError.unsupported("clustering is --task clustering --learner kmeans")
+        }
         let fitSeconds = Date().timeIntervalSince(started)
         let predictStarted = Date()
         let (_, distances) = model.assign(try schema.encode(test))
         let predictSeconds = Date().timeIntervalSince(predictStarted)
         let metrics = ["inertia": model.inertia, "test_mean_squared_distance": distances.reduce(0, +) / Double(max(1, distances.count)),
                        "clusters": Double(model.clusterCount)]
-        let file = ModelFile(model: .kmeans(model), learner: "kmeans", task: .clustering, target: "", parameters: o.parameters)
-        let report = TrainingReport(task: .clustering, learner: "kmeans", target: "", trainRows: train.rowCount, testRows: test.rowCount,
+        let file = ModelFile(model: .kmeans(model), learner: .kmeans, task: .clustering, target: "", parameters: o.parameters)
+        let report = TrainingReport(task: .clustering, learner: .kmeans, target: "", trainRows: train.rowCount, testRows: test.rowCount,
                                     rowsWithoutTarget: 0, positiveClass: nil, metrics: metrics, fitSeconds: fitSeconds, predictSeconds: predictSeconds)
         return (file, report)
     }

@@ -4,10 +4,10 @@ import MLCycleLearn
 
 /// How to search hyperparameters.
 public struct TuningOptions: Sendable {
-    public enum Search: String, Sendable, CaseIterable { case grid, random }
+    public enum Search: String, Codable, Sendable, CaseIterable { case grid, random }
     public var target: String
     public var task: Task
-    public var learner: String
+    public var learner: LearnerKind
     /// Candidate values per parameter (`num_leaves: ["15", "31", "63"]`); fixed ones have one value.
     public var space: [String: [String]]
     public var search: Search
@@ -24,7 +24,7 @@ public struct TuningOptions: Sendable {
     /// Called after each tried parameter set with (done, total), e.g. for a progress counter.
     public var progress: (@Sendable (Int, Int) -> Void)?
 
-    public init(target: String, task: Task, learner: String, space: [String: [String]], search: Search = .grid,
+    public init(target: String, task: Task, learner: LearnerKind, space: [String: [String]], search: Search = .grid,
                 trials: Int? = nil, timeBudget: Double? = nil, folds: Int = 5, metric: String? = nil, drop: [String] = [], seed: UInt64 = 42,
                 progress: (@Sendable (Int, Int) -> Void)? = nil) {
         self.progress = progress
@@ -83,6 +83,8 @@ public enum Tuning {
                 if seen.insert(c).inserted { candidates.append(c) }
             }
         }
+        // Every candidate's text is checked against the learner's parameters before the first fit.
+        for candidate in candidates { _ = try o.learner.parameters(candidate, task: o.task) }
         // Folds: a seeded shuffle cut into k parts (or one 20 % validation part).
         var order = Array(0..<table.rowCount)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }

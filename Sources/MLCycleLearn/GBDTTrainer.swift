@@ -13,6 +13,10 @@ public struct GradientBoostedTrees: Sendable {
 
     public init(parameters: GBDTParameters = GBDTParameters()) { self.parameters = parameters }
 
+    public func fit(_ training: TrainingSet) throws -> GBDTModel {
+        try fit(schema: training.schema, data: training.data, target: try training.requiredTarget(), validation: training.validation)
+    }
+
     public func fit(schema: FeatureSchema, data: Dataset, target: TargetValues,
                     validation: (data: Dataset, target: TargetValues)? = nil) throws -> GBDTModel {
         let p = parameters
@@ -26,23 +30,13 @@ public struct GradientBoostedTrees: Sendable {
             }
         }
         let binned = BinnedData(data, bins: bins)
+        let objective = p.objective.loss(alpha: p.alpha, classes: labels.count)
         // One score per row and class: K columns for multiclass (one tree per class and round), one otherwise.
-        let k = p.objective == .multiclass ? labels.count : 1
-        let initial: [Double]
-        switch p.objective {
-        case .regression, .huber: initial = [Statistics.mean(y)]
-        case .absoluteError: initial = [Self.leafPercentile(sorted: y.sorted(), 0.5)]
-        case .quantile: initial = [Self.leafPercentile(sorted: y.sorted(), p.alpha)]
-        case .binary:
-            let mean = min(max(Statistics.mean(y), 1e-15), 1 - 1e-15)
-            initial = [log(mean / (1 - mean))]
-        case .multiclass:
-            // All classes start at 0, as LightGBM's softmax does (starting from log class shares fits worse here).
-            initial = [Double](repeating: 0, count: k)
-        }
+        let k = objective.scoreColumns
+        let initial = objective.initialScores(y)
         var scores = initial.map { [Double](repeating: $0, count: n) }
         // Gradient and hessian of row r at [2r] and [2r + 1]: the histogram loop reads both with one cache miss.
-        var gradientPairs = [Double](repeating: 0, count: 2 * n)
+        var gradientPairs = [[Double]](repeating: [Double](repeating: 0, count: 2 * n), count: k)
         let validationY = try validation.map { try Self.response($0.target, objective: p.objective, labels: labels).0 }
         var validationScores = validation.map { v in initial.map { [Double](repeating: $0, count: v.data.rows) } }
         let validationBinned = validation.map { BinnedData($0.data, bins: bins) }
@@ -66,16 +60,11 @@ public struct GradientBoostedTrees: Sendable {
                 for i in 0..<keep { features.swapAt(i, i + Int(rng.next(upperBound: UInt64(bins.count - i)))) }
                 features = Array(features[0..<keep]).sorted()
             }
-            // Multiclass: the softmax of the round's starting scores drives all K trees of the round.
-            let probabilities = k > 1 ? Self.softmax(scores) : []
+            // The round's starting scores drive all K trees of the round (multiclass: through their softmax).
+            objective.gradients(y: y, scores: scores, into: &gradientPairs)
             for c in 0..<k {
-                if k > 1 {
-                    Self.multiclassGradients(probabilities, y: y, classIndex: c, classes: k, into: &gradientPairs)
-                } else {
-                    Self.gradients(p.objective, y: y, scores: scores[0], into: &gradientPairs, alpha: p.alpha)
-                }
-                var grown = grower.grow(rows: bag, gradients: gradientPairs, features: features)
-                if let level = Self.renewalQuantile(p) {
+                var grown = grower.grow(rows: bag, gradients: gradientPairs[c], features: features)
+                if let level = objective.leafRefitQuantile {
                     // Absolute error and quantile: a leaf's value is the median / α-quantile of its rows' residuals
                     // (LightGBM renews these leaves the same way), shrunk by the learning rate.
                     for (leaf, range) in grown.leafRanges.enumerated() where !range.isEmpty {
@@ -104,7 +93,7 @@ public struct GradientBoostedTrees: Sendable {
                 }
             }
             if let vy = validationY, let vs = validationScores {
-                let loss = k > 1 ? Self.multiclassLoss(y: vy, scores: vs) : Self.loss(p.objective, y: vy, scores: vs[0], alpha: p.alpha)
+                let loss = objective.loss(y: vy, scores: vs)
                 if loss < bestLoss - 1e-15 { bestLoss = loss; bestIteration = iteration + 1 }
                 if p.earlyStoppingRounds > 0 && iteration + 1 - bestIteration >= p.earlyStoppingRounds { break }
             }
@@ -114,37 +103,6 @@ public struct GradientBoostedTrees: Sendable {
         }
         model.bestIteration = model.trees.count / k
         return model
-    }
-
-    /// Per row, the softmax over the class scores (`scores[class][row]`), as `[class][row]`.
-    static func softmax(_ scores: [[Double]]) -> [[Double]] {
-        let k = scores.count, n = scores.first?.count ?? 0
-        var out = [[Double]](repeating: [Double](repeating: 0, count: n), count: k)
-        for r in 0..<n {
-            var m = -Double.infinity
-            for c in 0..<k { m = max(m, scores[c][r]) }
-            var sum = 0.0
-            for c in 0..<k { let e = exp(scores[c][r] - m); out[c][r] = e; sum += e }
-            for c in 0..<k { out[c][r] /= sum }
-        }
-        return out
-    }
-
-    /// Softmax cross-entropy gradients for one class; the hessian carries LightGBM's factor K / (K − 1).
-    static func multiclassGradients(_ probabilities: [[Double]], y: [Double], classIndex c: Int, classes k: Int, into pairs: inout [Double]) {
-        let factor = Double(k) / Double(k - 1)
-        let p = probabilities[c]
-        for r in 0..<y.count {
-            pairs[2 * r] = p[r] - (Int(y[r]) == c ? 1 : 0)
-            pairs[2 * r + 1] = max(factor * p[r] * (1 - p[r]), 1e-16)
-        }
-    }
-
-    static func multiclassLoss(y: [Double], scores: [[Double]]) -> Double {
-        let p = softmax(scores)
-        var s = 0.0
-        for r in 0..<y.count { s -= log(max(p[Int(y[r])][r], 1e-15)) }
-        return s / Double(max(1, y.count))
     }
 
     /// The numbers the objective fits: values for regression, 0/1 for binary (labels[1] is 1), class indices for multiclass.
@@ -179,58 +137,6 @@ public struct GradientBoostedTrees: Sendable {
         return v1 - (v1 - v2) * (position - Double(k))
     }
 
-    /// The quantile leaf values are re-estimated at (absolute error: the median), or nil.
-    static func renewalQuantile(_ p: GBDTParameters) -> Double? {
-        switch p.objective {
-        case .absoluteError: return 0.5
-        case .quantile: return p.alpha
-        default: return nil
-        }
-    }
-
-    static func gradients(_ objective: GBDTParameters.Objective, y: [Double], scores: [Double], into pairs: inout [Double],
-                          alpha: Double = 0.9) {
-        switch objective {
-        case .absoluteError:
-            for r in 0..<y.count { let d = scores[r] - y[r]; pairs[2 * r] = d > 0 ? 1 : (d < 0 ? -1 : 0); pairs[2 * r + 1] = 1 }
-        case .huber:
-            for r in 0..<y.count { let d = scores[r] - y[r]; pairs[2 * r] = abs(d) <= alpha ? d : (d > 0 ? alpha : -alpha); pairs[2 * r + 1] = 1 }
-        case .quantile:
-            for r in 0..<y.count { pairs[2 * r] = scores[r] - y[r] >= 0 ? 1 - alpha : -alpha; pairs[2 * r + 1] = 1 }
-        case .regression:
-            for r in 0..<y.count { pairs[2 * r] = scores[r] - y[r]; pairs[2 * r + 1] = 1 }
-        case .binary:
-            for r in 0..<y.count {
-                let p = 1 / (1 + exp(-scores[r]))
-                pairs[2 * r] = p - y[r]
-                pairs[2 * r + 1] = max(p * (1 - p), 1e-16)
-            }
-        case .multiclass:
-            break // per class, from the softmax: multiclassGradients
-        }
-    }
-
-    static func loss(_ objective: GBDTParameters.Objective, y: [Double], scores: [Double], alpha: Double = 0.9) -> Double {
-        var s = 0.0
-        switch objective {
-        case .absoluteError:
-            for r in 0..<y.count { s += abs(scores[r] - y[r]) }
-        case .huber:
-            for r in 0..<y.count { let d = abs(scores[r] - y[r]); s += d <= alpha ? 0.5 * d * d : alpha * (d - 0.5 * alpha) }
-        case .quantile:
-            for r in 0..<y.count { let d = y[r] - scores[r]; s += d >= 0 ? alpha * d : (alpha - 1) * d }
-        case .regression:
-            for r in 0..<y.count { s += (scores[r] - y[r]) * (scores[r] - y[r]) }
-        case .binary:
-            for r in 0..<y.count {
-                let z = scores[r]
-                s += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - y[r] * z
-            }
-        case .multiclass:
-            return multiclassLoss(y: y, scores: [scores])
-        }
-        return s / Double(max(1, y.count))
-    }
 }
 
 /// A tree in bin space, used during training to move every training row's score.

@@ -45,47 +45,47 @@ public struct GBDTParameters: Codable, Sendable, Equatable {
 
     public init() {}
 
-    static var names: [String: WritableKeyPath<GBDTParameters, Double>] { [
-        "learning_rate": \.learningRate, "min_sum_hessian_in_leaf": \.minSumHessianInLeaf, "lambda_l2": \.lambdaL2,
-        "min_gain_to_split": \.minGainToSplit, "feature_fraction": \.featureFraction, "bagging_fraction": \.baggingFraction,
-        "cat_smooth": \.catSmooth, "cat_l2": \.catL2, "alpha": \.alpha,
-    ] }
-    static var intNames: [String: WritableKeyPath<GBDTParameters, Int>] { [
-        "num_leaves": \.numLeaves, "n_estimators": \.nEstimators, "max_depth": \.maxDepth, "min_data_in_leaf": \.minDataInLeaf,
-        "bagging_freq": \.baggingFreq, "max_bin": \.maxBin, "early_stopping_rounds": \.earlyStoppingRounds,
-        "max_cat_threshold": \.maxCatThreshold, "max_cat_to_onehot": \.maxCatToOnehot, "min_data_per_group": \.minDataPerGroup,
-    ] }
-    static let aliases = ["num_iterations": "n_estimators", "num_boost_round": "n_estimators", "min_samples_leaf": "min_data_in_leaf",
-                          "reg_lambda": "lambda_l2", "colsample_bytree": "feature_fraction", "subsample": "bagging_fraction",
-                          "eta": "learning_rate", "early_stopping_round": "early_stopping_rounds"]
-
-    /// Parameters from `NAME=VALUE` text (LightGBM names and common aliases).
-    public init(parameters: [String: String], objective: Objective) throws {
-        self.objective = objective
-        for (rawName, v) in parameters {
-            let k = Self.aliases[rawName] ?? rawName
-            if let path = Self.names[k] {
-                guard let x = Double(v), x.isFinite, x >= 0 else { throw LearnError.invalidParameter(name: rawName, value: v, expected: "a number ≥ 0") }
-                self[keyPath: path] = x
-            } else if let path = Self.intNames[k] {
-                guard let x = Int(v) else { throw LearnError.invalidParameter(name: rawName, value: v, expected: "a whole number") }
-                self[keyPath: path] = x
-            } else if k == "objective" {
-                let names: [String: Objective] = ["regression": .regression, "l2": .regression, "mse": .regression,
-                                                  "regression_l1": .absoluteError, "l1": .absoluteError, "mae": .absoluteError,
-                                                  "huber": .huber, "quantile": .quantile]
-                guard objective.isRegression, let o = names[v] else {
-                    throw LearnError.invalidParameter(name: rawName, value: v, expected: objective.isRegression
-                        ? "regression, regression_l1 (mae), huber or quantile" : "the task's own objective (set by --task)")
-                }
-                self.objective = o
-            } else if k == "seed" {
-                guard let x = UInt64(v) else { throw LearnError.invalidParameter(name: rawName, value: v, expected: "a whole number ≥ 0") }
-                seed = x
-            } else {
-                throw LearnError.unknownParameter(name: rawName, known: Array(Self.names.keys) + Array(Self.intNames.keys) + ["seed", "objective"])
-            }
+    /// The hyperparameters `NAME=VALUE` text may set (LightGBM's names and common aliases); ranges that depend on
+    /// each other are checked after all are read.
+    static var table: [Hyperparameter<GBDTParameters>] {
+        func number(_ name: String, aliases: [String] = [], _ path: WritableKeyPath<GBDTParameters, Double>) -> Hyperparameter<GBDTParameters> {
+            .number(name, aliases: aliases, path, expected: "a number ≥ 0") { $0 >= 0 }
         }
+        func whole(_ name: String, aliases: [String] = [], _ path: WritableKeyPath<GBDTParameters, Int>) -> Hyperparameter<GBDTParameters> {
+            .whole(name, aliases: aliases, path, expected: "a whole number")
+        }
+        let objectives: [String: Objective] = ["regression": .regression, "l2": .regression, "mse": .regression,
+                                               "regression_l1": .absoluteError, "l1": .absoluteError, "mae": .absoluteError,
+                                               "huber": .huber, "quantile": .quantile]
+        return [
+            number("learning_rate", aliases: ["eta"], \.learningRate),
+            number("min_sum_hessian_in_leaf", \.minSumHessianInLeaf),
+            number("lambda_l2", aliases: ["reg_lambda"], \.lambdaL2),
+            number("min_gain_to_split", \.minGainToSplit),
+            number("feature_fraction", aliases: ["colsample_bytree"], \.featureFraction),
+            number("bagging_fraction", aliases: ["subsample"], \.baggingFraction),
+            number("cat_smooth", \.catSmooth), number("cat_l2", \.catL2), number("alpha", \.alpha),
+            whole("num_leaves", \.numLeaves), whole("n_estimators", aliases: ["num_iterations", "num_boost_round"], \.nEstimators),
+            whole("max_depth", \.maxDepth), whole("min_data_in_leaf", aliases: ["min_samples_leaf"], \.minDataInLeaf),
+            whole("bagging_freq", \.baggingFreq), whole("max_bin", \.maxBin),
+            whole("early_stopping_rounds", aliases: ["early_stopping_round"], \.earlyStoppingRounds),
+            whole("max_cat_threshold", \.maxCatThreshold), whole("max_cat_to_onehot", \.maxCatToOnehot),
+            whole("min_data_per_group", \.minDataPerGroup),
+            .seed(\.seed),
+            // Only among the regression losses: the task fixes binary and multiclass.
+            Hyperparameter("objective", expected: "regression, regression_l1 (mae), huber or quantile for a regression task") { p, text in
+                guard p.objective.isRegression, let o = objectives[text] else { return false }
+                p.objective = o
+                return true
+            },
+        ]
+    }
+
+    /// Parameters from `NAME=VALUE` text (LightGBM names and common aliases), for the task's `objective`.
+    public init(parameters: [String: String], objective: Objective) throws {
+        var defaults = GBDTParameters()
+        defaults.objective = objective
+        self = try Hyperparameters.parse(parameters, into: defaults, table: Self.table)
         func check(_ ok: Bool, _ name: String, _ value: String, _ expected: String) throws {
             if !ok { throw LearnError.invalidParameter(name: name, value: value, expected: expected) }
         }
@@ -123,7 +123,7 @@ public struct BoostedTree: Codable, Sendable, Equatable {
 }
 
 /// A fitted gradient-boosted ensemble.
-public struct GBDTModel: Codable, Sendable, Equatable {
+public struct GBDTModel: FittedLearner {
     public var schema: FeatureSchema
     public var bins: [FeatureBins]
     public var parameters: GBDTParameters
@@ -216,39 +216,12 @@ public struct GBDTModel: Codable, Sendable, Equatable {
     }
 
     public func predict(_ data: Dataset) -> Predictions {
-        if parameters.objective == .multiclass {
-            let p = GradientBoostedTrees.softmax(rawClassScores(data))
-            let k = p.count, n = data.rows
-            var probabilities = [Double](repeating: 0, count: n * k)
-            var values = [Double](repeating: 0, count: n)
-            for r in 0..<n {
-                var best = 0
-                for c in 0..<k {
-                    probabilities[r * k + c] = p[c][r]
-                    if p[c][r] > p[best][r] { best = c }
-                }
-                values[r] = Double(best)
-            }
-            return Predictions(values: values, probabilities: probabilities, classCount: k)
-        }
-        let raw = rawScores(data)
-        switch parameters.objective {
-        case .regression, .absoluteError, .huber, .quantile:
-            return Predictions(values: raw, probabilities: [], classCount: 0)
-        case .binary:
-            var probabilities = [Double](repeating: 0, count: raw.count * 2)
-            var values = [Double](repeating: 0, count: raw.count)
-            for r in 0..<raw.count {
-                let p = 1 / (1 + exp(-raw[r]))
-                probabilities[2 * r] = 1 - p
-                probabilities[2 * r + 1] = p
-                values[r] = p > 0.5 ? 1 : 0
-            }
-            return Predictions(values: values, probabilities: probabilities, classCount: 2)
-        case .multiclass:
-            return Predictions(values: [], probabilities: [], classCount: 0) // handled above
-        }
+        parameters.objective.loss(alpha: parameters.alpha, classes: labels.count)
+            .predictions(fromRawScores: rawClassScores(data))
     }
+
+    /// Total split gain per feature.
+    public func featureImportances() -> [Double]? { importance().map(\.gain) }
 
     /// Split-count and total-gain importance per feature.
     public func importance() -> [(feature: String, splits: Int, gain: Double)] {

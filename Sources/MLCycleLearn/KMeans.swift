@@ -4,14 +4,40 @@ import MLCycleData
 /// k-means clustering as scikit-learn's `KMeans`: greedy k-means++ initialisation, Lloyd iterations until the
 /// centres move less than `tol` (relative to the mean feature variance), the best of `n_init` restarts by inertia.
 /// Features are the linear models' design columns (numbers, one-hot categories, missing → training mean).
-public struct KMeans: Sendable {
+public struct KMeans: Learner {
     public var clusters: Int
     public var restarts: Int
     public var maxIterations: Int
     public var tolerance: Double
     public var seed: UInt64
 
-    public static let parameterNames = ["n_clusters", "n_init", "max_iter", "tol", "seed"]
+    /// The hyperparameters (scikit-learn's names).
+    public struct Parameters: Codable, Sendable, Equatable {
+        public var clusters = 8
+        public var restarts = 1
+        public var maxIterations = 300
+        public var tolerance = 1e-4
+        public var seed: UInt64 = 0
+
+        public init() {}
+
+        /// From `NAME=VALUE` text.
+        public init(_ text: [String: String]) throws {
+            self = try Hyperparameters.parse(text, into: Parameters(), table: [
+                .whole("n_clusters", aliases: ["k"], \.clusters, expected: "a whole number ≥ 1") { $0 >= 1 },
+                .whole("n_init", \.restarts, expected: "a whole number ≥ 1") { $0 >= 1 },
+                .whole("max_iter", \.maxIterations, expected: "a whole number ≥ 1") { $0 >= 1 },
+                .number("tol", \.tolerance, expected: "a number ≥ 0") { $0 >= 0 },
+                .seed(\.seed),
+            ])
+        }
+    }
+
+    public var parameters: Parameters {
+        var p = Parameters()
+        (p.clusters, p.restarts, p.maxIterations, p.tolerance, p.seed) = (clusters, restarts, maxIterations, tolerance, seed)
+        return p
+    }
 
     public init(clusters: Int = 8, restarts: Int = 1, maxIterations: Int = 300, tolerance: Double = 1e-4, seed: UInt64 = 0) {
         self.clusters = clusters
@@ -21,30 +47,14 @@ public struct KMeans: Sendable {
         self.seed = seed
     }
 
-    public init(parameters: [String: String]) throws {
-        self.init()
-        for (k, v) in parameters {
-            switch k {
-            case "n_clusters", "k":
-                guard let x = Int(v), x >= 1 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number ≥ 1") }
-                clusters = x
-            case "n_init":
-                guard let x = Int(v), x >= 1 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number ≥ 1") }
-                restarts = x
-            case "max_iter":
-                guard let x = Int(v), x >= 1 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number ≥ 1") }
-                maxIterations = x
-            case "tol":
-                guard let x = Double(v), x >= 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a number ≥ 0") }
-                tolerance = x
-            case "seed", "random_state":
-                guard let x = UInt64(v) else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number ≥ 0") }
-                seed = x
-            default:
-                throw LearnError.unknownParameter(name: k, known: Self.parameterNames)
-            }
-        }
+    public init(parameters p: Parameters) {
+        self.init(clusters: p.clusters, restarts: p.restarts, maxIterations: p.maxIterations, tolerance: p.tolerance, seed: p.seed)
     }
+
+    public init(parameters: [String: String]) throws { self.init(parameters: try Parameters(parameters)) }
+
+    /// Clusters every row; the target, if any, is not used.
+    public func fit(_ training: TrainingSet) throws -> KMeansModel { try fit(schema: training.schema, data: training.data) }
 
     public func fit(schema: FeatureSchema, data: Dataset) throws -> KMeansModel {
         let design = DesignMatrixSpec.fit(schema: schema, data: data)
@@ -146,7 +156,8 @@ public struct KMeans: Sendable {
 }
 
 /// A fitted k-means model: cluster centres in design-column units.
-public struct KMeansModel: Codable, Sendable, Equatable {
+public struct KMeansModel: FittedLearner {
+    public var labels: [String] { [] }
     public var schema: FeatureSchema
     public var design: DesignMatrixSpec
     /// Row-major `clusters × terms`.
@@ -156,6 +167,11 @@ public struct KMeansModel: Codable, Sendable, Equatable {
     public var iterations: Int
 
     public var clusterCount: Int { centers.count / max(1, design.terms.count) }
+
+    /// The nearest cluster's index as the value; no probabilities.
+    public func predict(_ data: Dataset) -> Predictions {
+        Predictions(values: assign(data).labels.map(Double.init), probabilities: [], classCount: 0)
+    }
 
     /// The nearest centre of each row (as `values`), and the squared distance to it in `probabilities`' place.
     public func assign(_ data: Dataset) -> (labels: [Int], distances: [Double]) {

@@ -132,20 +132,37 @@ func columnMoments(_ x: [Double], rows n: Int, columns p: Int) -> (mean: [Double
 /// Ordinary least squares, or ridge with `alpha > 0` (scikit-learn's `Ridge(alpha)`: the penalty is on the
 /// coefficients in original units, the intercept is not penalised). Solved exactly via the normal equations on
 /// internally standardised columns (Cholesky), not by gradient descent.
-public struct LinearRegression: Sendable {
+public struct LinearRegression: Learner {
     public var alpha: Double
 
-    public static let parameterNames = ["alpha"]
+    /// The hyperparameters (scikit-learn's names).
+    public struct Parameters: Codable, Sendable, Equatable {
+        /// Ridge penalty (0: ordinary least squares).
+        public var alpha = 0.0
+
+        public init() {}
+
+        /// From `NAME=VALUE` text.
+        public init(_ text: [String: String]) throws {
+            self = try Hyperparameters.parse(text, into: Parameters(), table: [
+                .number("alpha", \.alpha, expected: "a number ≥ 0") { $0 >= 0 },
+            ])
+        }
+    }
+
+    public var parameters: Parameters { var p = Parameters(); p.alpha = alpha; return p }
 
     public init(alpha: Double = 0) { self.alpha = alpha }
 
-    public init(parameters: [String: String]) throws {
-        self.init()
-        for (k, v) in parameters {
-            guard k == "alpha" else { throw LearnError.unknownParameter(name: k, known: Self.parameterNames) }
-            guard let a = Double(v), a >= 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a number ≥ 0") }
-            alpha = a
+    public init(parameters: Parameters) { alpha = parameters.alpha }
+
+    public init(parameters: [String: String]) throws { self.init(parameters: try Parameters(parameters)) }
+
+    public func fit(_ training: TrainingSet) throws -> LinearRegressionModel {
+        guard case .numbers(let y) = try training.requiredTarget() else {
+            throw LearnError.unsupported("the linear learner is for regression; use --learner logistic for classification")
         }
+        return try fit(schema: training.schema, data: training.data, target: y)
     }
 
     public func fit(schema: FeatureSchema, data: Dataset, target: [Double]) throws -> LinearRegressionModel {
@@ -185,7 +202,8 @@ public struct LinearRegression: Sendable {
 }
 
 /// A fitted linear regression: `intercept + Σ coefficient · term`, coefficients in original units.
-public struct LinearRegressionModel: Codable, Sendable, Equatable {
+public struct LinearRegressionModel: FittedLearner {
+    public var labels: [String] { [] }
     public var schema: FeatureSchema
     public var design: DesignMatrixSpec
     public var coefficients: [Double]
@@ -208,12 +226,35 @@ public struct LinearRegressionModel: Codable, Sendable, Equatable {
 /// L2-regularised logistic regression as scikit-learn's `LogisticRegression(C)`: minimises
 /// C · Σ log-loss + ½ ‖w‖² (intercepts not penalised), binary with one weight vector, multiclass multinomial
 /// (softmax). Solved by Newton's method with a backtracking line search to a gradient norm below `tol`.
-public struct LogisticRegression: Sendable {
+public struct LogisticRegression: Learner {
     public var c: Double
     public var maxIterations: Int
     public var tolerance: Double
 
-    public static let parameterNames = ["C", "max_iter", "tol"]
+    /// The hyperparameters (scikit-learn's names).
+    public struct Parameters: Codable, Sendable, Equatable {
+        /// Inverse regularisation strength.
+        public var c = 1.0
+        public var maxIterations = 100
+        public var tolerance = 1e-10
+
+        public init() {}
+
+        /// From `NAME=VALUE` text.
+        public init(_ text: [String: String]) throws {
+            self = try Hyperparameters.parse(text, into: Parameters(), table: [
+                .number("C", \.c, expected: "a number > 0") { $0 > 0 },
+                .whole("max_iter", \.maxIterations, expected: "a whole number > 0") { $0 > 0 },
+                .number("tol", \.tolerance, expected: "a number > 0") { $0 > 0 },
+            ])
+        }
+    }
+
+    public var parameters: Parameters {
+        var p = Parameters()
+        (p.c, p.maxIterations, p.tolerance) = (c, maxIterations, tolerance)
+        return p
+    }
 
     public init(c: Double = 1, maxIterations: Int = 100, tolerance: Double = 1e-10) {
         self.c = c
@@ -221,23 +262,15 @@ public struct LogisticRegression: Sendable {
         self.tolerance = tolerance
     }
 
-    public init(parameters: [String: String]) throws {
-        self.init()
-        for (k, v) in parameters {
-            switch k {
-            case "C":
-                guard let x = Double(v), x > 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a number > 0") }
-                c = x
-            case "max_iter":
-                guard let x = Int(v), x > 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number > 0") }
-                maxIterations = x
-            case "tol":
-                guard let x = Double(v), x > 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a number > 0") }
-                tolerance = x
-            default:
-                throw LearnError.unknownParameter(name: k, known: Self.parameterNames)
-            }
+    public init(parameters p: Parameters) { self.init(c: p.c, maxIterations: p.maxIterations, tolerance: p.tolerance) }
+
+    public init(parameters: [String: String]) throws { self.init(parameters: try Parameters(parameters)) }
+
+    public func fit(_ training: TrainingSet) throws -> LogisticRegressionModel {
+        guard case .classes(let y, let labels) = try training.requiredTarget() else {
+            throw LearnError.unsupported("the logistic learner is for classification; use --learner linear for regression")
         }
+        return try fit(schema: training.schema, data: training.data, classes: y, labels: labels)
     }
 
     public func fit(schema: FeatureSchema, data: Dataset, classes y: [Int32], labels: [String]) throws -> LogisticRegressionModel {
@@ -383,7 +416,7 @@ public struct LogisticRegression: Sendable {
 }
 
 /// A fitted logistic regression; coefficients in original units, one row per class (one row for binary).
-public struct LogisticRegressionModel: Codable, Sendable, Equatable {
+public struct LogisticRegressionModel: FittedLearner {
     public var schema: FeatureSchema
     public var design: DesignMatrixSpec
     public var labels: [String]

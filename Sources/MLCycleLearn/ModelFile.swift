@@ -9,38 +9,23 @@ public enum FittedModel: Sendable, Equatable {
     case forest(ForestModel)
     case kmeans(KMeansModel)
 
-    public var schema: FeatureSchema {
+    /// The fitted model behind the fitted-model contract.
+    public var fitted: any FittedLearner {
         switch self {
-        case .linear(let m): return m.schema
-        case .logistic(let m): return m.schema
-        case .gbdt(let m): return m.schema
-        case .forest(let m): return m.schema
-        case .kmeans(let m): return m.schema
+        case .linear(let m): return m
+        case .logistic(let m): return m
+        case .gbdt(let m): return m
+        case .forest(let m): return m
+        case .kmeans(let m): return m
         }
     }
+
+    public var schema: FeatureSchema { fitted.schema }
 
     /// Class labels (classification), empty for regression.
-    public var labels: [String] {
-        switch self {
-        case .linear: return []
-        case .logistic(let m): return m.labels
-        case .gbdt(let m): return m.labels
-        case .forest(let m): return m.labels
-        case .kmeans: return []
-        }
-    }
+    public var labels: [String] { fitted.labels }
 
-    public func predict(_ data: Dataset) -> Predictions {
-        switch self {
-        case .linear(let m): return m.predict(data)
-        case .logistic(let m): return m.predict(data)
-        case .gbdt(let m): return m.predict(data)
-        case .forest(let m): return m.predict(data)
-        case .kmeans(let m):
-            // The nearest cluster's index as the value; no probabilities.
-            return Predictions(values: m.assign(data).labels.map(Double.init), probabilities: [], classCount: 0)
-        }
-    }
+    public func predict(_ data: Dataset) -> Predictions { fitted.predict(data) }
 
     /// Predictions for a table's rows, in order: `prediction` (the value, or the label) and, for classification,
     /// `probability_<label>` per class. Columns the model does not use (such as the target) are ignored.
@@ -77,7 +62,7 @@ public struct ModelFile: Codable, Sendable, Equatable {
 
     public var format: String
     public var version: Int
-    public var learner: String
+    public var learner: LearnerKind
     public var task: Task
     public var target: String
     public var parameters: [String: String]
@@ -98,8 +83,8 @@ public struct ModelFile: Codable, Sendable, Equatable {
         case linear, logistic, gbdt, forest, kmeans, range
     }
 
-    public init(model: FittedModel, learner: String, task: Task, target: String, parameters: [String: String],
-                mlcycleVersion: String = "0.1.0") {
+    public init(model: FittedModel, learner: LearnerKind, task: Task, target: String, parameters: [String: String],
+                mlcycleVersion: String = MLCycleVersion.current) {
         format = Self.formatName
         version = Self.currentVersion
         self.learner = learner

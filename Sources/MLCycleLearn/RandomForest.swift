@@ -20,46 +20,44 @@ public struct ForestParameters: Codable, Sendable, Equatable {
 
     /// Parameters from `NAME=VALUE` text; `single` makes it one tree on all rows and features (the `tree` learner).
     public init(parameters: [String: String], single: Bool) throws {
-        if single { nEstimators = 1; bootstrap = false; maxFeatures = 1 }
-        for (k, v) in parameters {
-            func int(_ min: Int) throws -> Int {
-                guard let x = Int(v), x >= min else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number ≥ \(min)") }
-                return x
-            }
-            switch k {
-            case "n_estimators" where !single: nEstimators = try int(1)
-            case "max_depth": maxDepth = try int(-1)
-            case "min_samples_leaf", "min_data_in_leaf": minSamplesLeaf = try int(1)
-            case "max_bin": maxBin = try int(2); if maxBin > 255 { throw LearnError.invalidParameter(name: k, value: v, expected: "at most 255") }
-            case "seed", "random_state":
-                guard let x = UInt64(v) else { throw LearnError.invalidParameter(name: k, value: v, expected: "a whole number ≥ 0") }
-                seed = x
-            case "bootstrap" where !single:
-                guard let b = Bool(v.lowercased()) else { throw LearnError.invalidParameter(name: k, value: v, expected: "true or false") }
-                bootstrap = b
-            case "min_impurity_decrease":
-                guard let x = Double(v), x >= 0 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a number ≥ 0") }
-                minImpurityDecrease = x
-            case "max_features":
-                if v == "sqrt" { maxFeatures = nil } else {
-                    guard let x = Double(v), x > 0, x <= 1 else { throw LearnError.invalidParameter(name: k, value: v, expected: "a fraction in (0, 1] or sqrt") }
-                    maxFeatures = x
-                }
-            default:
-                let known = ["max_depth", "min_samples_leaf", "min_impurity_decrease", "max_features", "max_bin", "seed"] + (single ? [] : ["n_estimators", "bootstrap"])
-                throw LearnError.unknownParameter(name: k, known: known)
-            }
+        var defaults = ForestParameters()
+        if single { defaults.nEstimators = 1; defaults.bootstrap = false; defaults.maxFeatures = 1 }
+        var table: [Hyperparameter<ForestParameters>] = [
+            .whole("max_depth", \.maxDepth, expected: "a whole number ≥ -1") { $0 >= -1 },
+            .whole("min_samples_leaf", aliases: ["min_data_in_leaf"], \.minSamplesLeaf, expected: "a whole number ≥ 1") { $0 >= 1 },
+            .number("min_impurity_decrease", \.minImpurityDecrease, expected: "a number ≥ 0") { $0 >= 0 },
+            Hyperparameter("max_features", expected: "a fraction in (0, 1] or sqrt") { p, text in
+                if text == "sqrt" { p.maxFeatures = nil; return true }
+                guard let x = Double(text), x > 0, x <= 1 else { return false }
+                p.maxFeatures = x
+                return true
+            },
+            .whole("max_bin", \.maxBin, expected: "a whole number from 2 to 255") { $0 >= 2 && $0 <= 255 },
+            .seed(\.seed),
+        ]
+        if !single {
+            table.insert(.whole("n_estimators", \.nEstimators, expected: "a whole number ≥ 1") { $0 >= 1 }, at: 0)
+            table.append(Hyperparameter("bootstrap", expected: "true or false") { p, text in
+                guard let b = Bool(text.lowercased()) else { return false }
+                p.bootstrap = b
+                return true
+            })
         }
+        self = try Hyperparameters.parse(parameters, into: defaults, table: table)
     }
 }
 
 /// Random forest (bootstrap rows, a random subset of features per split, trees grown deep on both cores) and,
 /// with one tree on all rows and features, the CART decision tree, for regression (squared error) and any number
 /// of classes (Gini), grown by `DecisionTreeGrower` over the same feature bins as the boosting engine.
-public struct RandomForest: Sendable {
+public struct RandomForest: Learner {
     public var parameters: ForestParameters
 
     public init(parameters: ForestParameters = ForestParameters()) { self.parameters = parameters }
+
+    public func fit(_ training: TrainingSet) throws -> ForestModel {
+        try fit(schema: training.schema, data: training.data, target: try training.requiredTarget())
+    }
 
     public func fit(schema: FeatureSchema, data: Dataset, target: TargetValues) throws -> ForestModel {
         let p = parameters
@@ -144,7 +142,7 @@ public struct RandomForest: Sendable {
 
 /// A fitted forest (or single tree): the average of its trees' leaf values — means, class-1 shares (two classes)
 /// or per-class shares (`leafValues[leaf · K + class]`, three classes or more).
-public struct ForestModel: Codable, Sendable, Equatable {
+public struct ForestModel: FittedLearner {
     public var schema: FeatureSchema
     public var bins: [FeatureBins]
     public var parameters: ForestParameters

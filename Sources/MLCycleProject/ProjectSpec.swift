@@ -1,5 +1,6 @@
 import Foundation
 import MLCycleData
+import MLCycleEvaluate
 import MLCycleLearn
 import MLCycleMonitor
 import MLCyclePrep
@@ -21,13 +22,13 @@ public struct ProjectSpec: Sendable {
     }
     public struct Candidate: Sendable, Equatable {
         public var name: String
-        public var learner: String
+        public var learner: LearnerKind
         public var parameters: [String: String]
         /// Values to search per parameter (tuning), e.g. `num_leaves: [15, 31, 63]`.
         public var space: [String: [String]]
     }
-    public struct Tuning: Sendable, Equatable {
-        public var search: String // grid or random
+    public struct Tuning: Codable, Sendable, Equatable {
+        public var search: TuningOptions.Search
         public var trials: Int?
         public var folds: Int
         public var timeBudget: Double?
@@ -85,8 +86,6 @@ public struct ProjectSpec: Sendable {
 
 /// Reads `mlcycle.yaml`; every problem is reported at once with its line and field path.
 public enum ProjectFile {
-    public static let learners = ["linear", "logistic", "tree", "forest", "gbdt", "kmeans"]
-
     public static func load(path: String) throws -> ProjectSpec {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
         return try parse(String(decoding: data, as: UTF8.self), file: path)
@@ -154,17 +153,25 @@ public enum ProjectFile {
             for (i, node) in seq.enumerated() {
                 let path = "candidates[\(i)]"
                 guard let m = r.mapping(node, path, allowed: ["name", "learner", "params", "space"]) else { continue }
-                guard let learner = r.required(r.string(m["learner"], "\(path).learner"), m["learner"], "\(path).learner", "one of \(learners.joined(separator: ", "))") else { continue }
-                if !learners.contains(learner) { r.problem(m["learner"], "\(path).learner", "unknown learner '\(learner)' (expected one of \(learners.joined(separator: ", ")))") }
+                let learners = LearnerKind.names.joined(separator: ", ")
+                guard let learnerName = r.required(r.string(m["learner"], "\(path).learner"), m["learner"], "\(path).learner", "one of \(learners)") else { continue }
+                guard let learner = LearnerKind(rawValue: learnerName) else {
+                    r.problem(m["learner"], "\(path).learner", "unknown learner '\(learnerName)' (expected one of \(learners))")
+                    continue
+                }
                 var space = [String: [String]]()
                 if let sm = m["space"] {
                     if case .mapping(let entries) = sm {
                         for (k, v) in entries { if let key = k.string, let values = r.strings(v, "\(path).space.\(key)") { space[key] = values } }
                     } else { r.problem(sm, "\(path).space", "expected parameter: [values], e.g. num_leaves: [15, 31, 63]") }
                 }
-                let name = r.string(m["name"], "\(path).name") ?? learner
+                let name = r.string(m["name"], "\(path).name") ?? learnerName
                 if candidates.contains(where: { $0.name == name }) { r.problem(m["name"] ?? node, "\(path).name", "two candidates are called '\(name)'; name them apart") }
-                candidates.append(.init(name: name, learner: learner, parameters: r.stringMap(m["params"], "\(path).params") ?? [:], space: space))
+                let parameters = r.stringMap(m["params"], "\(path).params") ?? [:]
+                do { _ = try learner.parameters(parameters, task: problem.task) } catch {
+                    r.problem(m["params"] ?? m["learner"], "\(path).params", error.localizedDescription)
+                }
+                candidates.append(.init(name: name, learner: learner, parameters: parameters, space: space))
             }
         } else if let c = top["candidates"] {
             r.problem(c, "candidates", "expected a list of candidates, the baseline first")
@@ -174,8 +181,9 @@ public enum ProjectFile {
 
         var tuning: ProjectSpec.Tuning?
         if let t = r.mapping(top["tuning"], "tuning", allowed: ["search", "trials", "folds", "time_budget"]) {
-            let search = r.string(t["search"], "tuning.search") ?? "grid"
-            if !["grid", "random"].contains(search) { r.problem(t["search"], "tuning.search", "expected grid or random") }
+            let searchName = r.string(t["search"], "tuning.search") ?? "grid"
+            let search = TuningOptions.Search(rawValue: searchName) ?? .grid
+            if TuningOptions.Search(rawValue: searchName) == nil { r.problem(t["search"], "tuning.search", "expected grid or random") }
             tuning = .init(search: search, trials: r.int(t["trials"], "tuning.trials", min: 1), folds: r.int(t["folds"], "tuning.folds", min: 0) ?? 3,
                            timeBudget: r.double(t["time_budget"], "tuning.time_budget", in: 0...1e7))
         }

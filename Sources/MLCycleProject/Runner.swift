@@ -24,7 +24,7 @@ public struct RunSummary: Codable, Sendable {
     }
     public struct Candidate: Codable, Sendable {
         public var name: String
-        public var learner: String
+        public var learner: LearnerKind
         public var parameters: [String: String]
         public var metrics: [String: Double]
         public var fitSeconds: Double
@@ -97,7 +97,7 @@ public final class Runner {
     /// it); either way returns the stage's outputs.
     func stage(_ stage: Stage, inputs: [String], params: [String: String] = [:], detail: ([String: String]) -> String,
                _ body: (Int64) throws -> [String: String]) throws -> [String: String] {
-        let inputHash = Self.hash([stage.rawValue] + inputs)
+        let inputHash = Self.hash([stage.rawValue, MLCycleVersion.current] + inputs)
         let forced = from.map { Stage.allCases.firstIndex(of: $0)! <= Stage.allCases.firstIndex(of: stage)! } ?? false
         let started = Date()
         if !forced, let cached = try store.cachedRun(project: project, stage: stage.rawValue, inputHash: inputHash) {
@@ -234,17 +234,19 @@ public final class Runner {
         for (index, candidate) in spec.candidates.enumerated() {
             let counter = self.counter, total = spec.candidates.count
             counter("train     [\(index + 1)/\(total)] \(candidate.name) (\(candidate.learner))")
-            let outputs = try stage(.train, inputs: [preparedSHA, candidate.name, candidate.learner, String(describing: candidate.parameters.sorted { $0.key < $1.key }),
-                                                     String(describing: candidate.space.sorted { $0.key < $1.key }), String(describing: spec.tuning),
-                                                     String(describing: spec.evaluation.range)],
-                                    params: candidate.parameters.merging(["candidate": candidate.name, "learner": candidate.learner]) { a, _ in a },
+            // The key holds the learner's typed parameters (defaults filled in), so a change of a default or of the
+            // learner itself (mlcycle's version is in every key) never reuses a stale model.
+            let typed = try candidate.learner.parameters(candidate.parameters, task: spec.problem.task)
+            let outputs = try stage(.train, inputs: [preparedSHA, candidate.name, Runner.json(typed), Runner.json(candidate.space),
+                                                     Runner.json(spec.tuning), Runner.json(spec.evaluation.range)],
+                                    params: candidate.parameters.merging(["candidate": candidate.name, "learner": candidate.learner.rawValue]) { a, _ in a },
                                     detail: { "\(candidate.name): \(metric) \($0[metric].flatMap(Double.init).map { String(format: "%.4f", $0) } ?? "?")" }) { run in
                 var parameters = candidate.parameters
                 if !candidate.space.isEmpty {
-                    let tuning = spec.tuning ?? ProjectSpec.Tuning(search: "grid", trials: nil, folds: 3, timeBudget: nil)
+                    let tuning = spec.tuning ?? ProjectSpec.Tuning(search: .grid, trials: nil, folds: 3, timeBudget: nil)
                     let board = try Tuning.run(trainTable, options: TuningOptions(
                         target: target, task: spec.problem.task, learner: candidate.learner, space: candidate.space,
-                        search: TuningOptions.Search(rawValue: tuning.search) ?? .grid, trials: tuning.trials, timeBudget: tuning.timeBudget,
+                        search: tuning.search, trials: tuning.trials, timeBudget: tuning.timeBudget,
                         folds: max(2, tuning.folds), metric: metric, progress: { done, trials in
                             counter("train     [\(index + 1)/\(total)] \(candidate.name): tuning trial \(done)/\(trials)")
                         }))
@@ -384,9 +386,10 @@ public final class Runner {
         return scoped.taking(parts.indices.filter { parts[$0] == .test })
     }
 
-    static func json(_ value: [String: String]) -> String {
+    /// Canonical JSON (sorted keys) of a value, for stage keys and outputs.
+    static func json<T: Encodable>(_ value: T) -> String {
         let e = JSONEncoder()
         e.outputFormatting = .sortedKeys
-        return String(decoding: (try? e.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+        return String(decoding: (try? e.encode(value)) ?? Data("null".utf8), as: UTF8.self)
     }
 }

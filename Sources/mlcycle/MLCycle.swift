@@ -33,7 +33,7 @@ struct MLCycle: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mlcycle",
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
-        version: "0.1.0",
+        version: MLCycleVersion.current,
         subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Evaluate.self, Tune.self,
                       Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Alerts.self, Approve.self, Retrain.self, Watch.self, Replay.self]
     )
@@ -337,11 +337,11 @@ struct Train: ParsableCommand {
     @Option(help: "The column to predict (not used for clustering).")
     var target: String?
 
-    @Option(help: "regression, binary, multiclass or clustering.")
-    var task: String
+    @Option(help: "What to learn.")
+    var task: Task
 
-    @Option(help: "The learner: \(TrainingRun.learners.joined(separator: ", ")).")
-    var learner: String
+    @Option(help: "The learner.")
+    var learner: LearnerKind
 
     @Option(name: .customLong("param"), help: "A hyperparameter as NAME=VALUE (repeatable), e.g. alpha=1 or C=0.5.")
     var parameters: [String] = []
@@ -372,16 +372,8 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            guard let task = Task(rawValue: self.task) else {
-                throw ValidationError("--task must be regression, binary, multiclass or clustering, not '\(self.task)'")
-            }
             guard task == .clustering || target != nil else { throw ValidationError("--target is needed for a \(task.rawValue) task") }
-            var params = [String: String]()
-            for p in parameters {
-                let parts = p.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2 else { throw ValidationError("--param takes NAME=VALUE, got '\(p)'") }
-                params[parts[0]] = parts[1]
-            }
+            let params = try Hyperparameters.assignments(parameters)
             var table = try input.load()
             var testTable = try test.map { try input.load($0) }
             if let splitColumn {
@@ -635,17 +627,17 @@ struct Tune: ParsableCommand {
     @Option(help: "The column to predict (not used for clustering).")
     var target: String?
 
-    @Option(help: "regression, binary, multiclass or clustering.")
-    var task: String
+    @Option(help: "What to learn.")
+    var task: Task
 
-    @Option(help: "The learner: \(TrainingRun.learners.joined(separator: ", ")).")
-    var learner: String
+    @Option(help: "The learner.")
+    var learner: LearnerKind
 
     @Option(help: "A parameter and its candidate values, as NAME=V1,V2,… (repeatable).")
     var space: [String] = []
 
     @Option(help: "grid (every combination) or random (draws from the grid).")
-    var search: String = "grid"
+    var search: TuningOptions.Search = .grid
 
     @Option(help: "At most this many candidates (random search draws this many; default 10).")
     var trials: Int?
@@ -670,14 +662,11 @@ struct Tune: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            guard let task = Task(rawValue: self.task) else { throw ValidationError("--task must be regression, binary, multiclass or clustering") }
             guard task == .clustering || target != nil else { throw ValidationError("--target is needed for a \(task.rawValue) task") }
-            guard let search = TuningOptions.Search(rawValue: self.search) else { throw ValidationError("--search must be grid or random") }
             var grid = [String: [String]]()
-            for spec in space {
-                let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, !parts[1].isEmpty else { throw ValidationError("--space takes NAME=V1,V2,…, got '\(spec)'") }
-                grid[parts[0]] = parts[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            for (name, values) in try Hyperparameters.assignments(space, option: "--space", form: "NAME=V1,V2,…") {
+                guard !values.isEmpty else { throw ValidationError("--space takes NAME=V1,V2,…, got '\(name)='") }
+                grid[name] = values.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             }
             let board = try Tuning.run(try input.load(), options: TuningOptions(
                 target: target ?? "", task: task, learner: learner, space: grid, search: search, trials: trials,
@@ -717,8 +706,8 @@ struct Run: ParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
 
-    @Option(help: "Run this stage and every later one even if their inputs did not change (collect, validate, profile, prepare, train, evaluate, register).")
-    var from: String?
+    @Option(help: "Run this stage and every later one even if their inputs did not change.")
+    var from: Stage?
 
     @Flag(help: "Print nothing but errors.")
     var quiet = false
@@ -730,16 +719,11 @@ struct Run: ParsableCommand {
         try runReportingErrors {
             let spec = try projectSpec(directory)
             let store = try storeOptions.open(directory)
-            var fromStage: Stage?
-            if let from {
-                guard let s = Stage(rawValue: from) else { throw ValidationError("--from takes one of: \(Stage.allCases.map(\.rawValue).joined(separator: ", "))") }
-                fromStage = s
-            }
             let chatty = !quiet && json != "-"
             if chatty { print("\(spec.problem.name): \(spec.problem.goal ?? spec.problem.task.rawValue)") }
             // On a terminal, a counter line for long stages is rewritten in place and cleared by the stage's own line.
             let live = chatty && isatty(STDOUT_FILENO) == 1
-            let runner = Runner(spec: spec, directory: directory, store: store, from: fromStage, progress: { line in
+            let runner = Runner(spec: spec, directory: directory, store: store, from: from, progress: { line in
                 if chatty { print((live ? "\r\u{1B}[K" : "") + "  " + line) }
             })
             if live { runner.counter = { text in FileHandle.standardOutput.write(Data(("\r\u{1B}[K  " + text + " …").utf8)) } }
@@ -750,7 +734,7 @@ struct Run: ParsableCommand {
             let extra = spec.problem.task == .regression ? "within_10pct" : "auc"
             print("  \(cell("candidate", 12)) \(cell("learner", 8)) \(cell(summary.rankingMetric, 10)) \(cell(extra, 12)) fit s")
             for c in summary.leaderboard {
-                print("  \(cell(c.name, 12)) \(cell(c.learner, 8)) \(cell(String(format: "%.4f", c.metrics[summary.rankingMetric] ?? .nan), 10)) \(cell(String(format: "%.4f", c.metrics[extra] ?? .nan), 12)) \(String(format: "%.2f", c.fitSeconds))")
+                print("  \(cell(c.name, 12)) \(cell(c.learner.rawValue, 8)) \(cell(String(format: "%.4f", c.metrics[summary.rankingMetric] ?? .nan), 10)) \(cell(String(format: "%.4f", c.metrics[extra] ?? .nan), 12)) \(String(format: "%.2f", c.fitSeconds))")
             }
             print("\ngates for \(summary.chosen ?? "?"):")
             for g in summary.gates { print("  \(g.passed ? "✔" : "✘") \(g.rule): \(g.reason)") }
@@ -955,12 +939,11 @@ struct Report: ParsableCommand {
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start a project: a commented mlcycle.yaml and a sample of data that runs as is.")
     @Argument(help: "The new project's directory.") var directory: String
-    @Option(help: "regression or binary.") var template = "regression"
+    @Option(help: "The kind of project to start from.") var template: ProjectTemplate = .regression
 
     func run() throws {
         try runReportingErrors {
-            guard let t = ProjectTemplate(rawValue: template) else { throw ValidationError("--template is regression or binary, not '\(template)'") }
-            let written = try t.write(to: directory)
+            let written = try template.write(to: directory)
             print("wrote \(written.joined(separator: ", ")) in \(directory); next: mlcycle run \(directory)")
         }
     }

@@ -23,14 +23,14 @@ import MLCycleLearn
                                    Column(name: "segment", strings: segment), Column(name: "price", doubles: price)])
     }
 
-    func fit(_ learner: String, _ parameters: [String: String] = [:], drop: [String] = []) throws -> ModelFile {
+    func fit(_ learner: LearnerKind, _ parameters: [String: String] = [:], drop: [String] = []) throws -> ModelFile {
         try TrainingRun.run(try Self.houses(400, seed: 1), options: TrainingOptions(
             target: "price", task: .regression, learner: learner, parameters: parameters, drop: drop,
             testTable: try Self.houses(100, seed: 9))).0
     }
 
     @Test func slicesFairnessImportanceAndGates() throws {
-        let model = try fit("linear")
+        let model = try fit(.linear)
         var options = EvaluationOptions(target: "price")
         options.slices = [SliceSpec(column: "segment"), try SliceSpec(parsing: "size:4,8")]
         options.groups = ["segment"]
@@ -65,7 +65,7 @@ import MLCycleLearn
     }
 
     @Test func pairedBootstrapComparisonWithABaseline() throws {
-        let good = try fit("linear"), blind = try fit("linear", drop: ["size"])
+        let good = try fit(.linear), blind = try fit(.linear, drop: ["size"])
         var options = EvaluationOptions(target: "price")
         options.baseline = blind
         options.champion = good
@@ -85,14 +85,14 @@ import MLCycleLearn
     }
 
     @Test func rangesReportTheirCoverageAndCalibratedOnesKeepTheirPromise() throws {
-        let lower = try fit("gbdt", ["objective": "quantile", "alpha": "0.05", "n_estimators": "150", "min_data_in_leaf": "10"])
-        let upper = try fit("gbdt", ["objective": "quantile", "alpha": "0.95", "n_estimators": "150", "min_data_in_leaf": "10"])
+        let lower = try fit(.gbdt, ["objective": "quantile", "alpha": "0.05", "n_estimators": "150", "min_data_in_leaf": "10"])
+        let upper = try fit(.gbdt, ["objective": "quantile", "alpha": "0.95", "n_estimators": "150", "min_data_in_leaf": "10"])
         var options = EvaluationOptions(target: "price")
         options.lower = lower
         options.upper = upper
         options.permutationRepeats = 1
         let data = try Self.houses(1000, seed: 4)
-        let report = try Evaluation.run(model: try fit("gbdt"), data: data, options: options)
+        let report = try Evaluation.run(model: try fit(.gbdt), data: data, options: options)
         let ranges = try #require(report.ranges)
         #expect(ranges.nominal.map { abs($0 - 0.9) < 1e-12 } == true)
         // The coverage is what the rows show: the share of actual prices inside [lower, upper].
@@ -105,7 +105,7 @@ import MLCycleLearn
         #expect(ranges.coverage < 0.85, "coverage \(ranges.coverage)")
         // ...while the calibrated range of `train --range 0.9` (conformalized on held-out rows) keeps its promise.
         let (file, trained) = try TrainingRun.run(try Self.houses(800, seed: 1), options: TrainingOptions(
-            target: "price", task: .regression, learner: "gbdt", testTable: try Self.houses(100, seed: 9), range: 0.9))
+            target: "price", task: .regression, learner: .gbdt, testTable: try Self.houses(100, seed: 9), range: 0.9))
         #expect(trained.metrics["range_coverage"] != nil && trained.metrics["range_width"] != nil)
         options.lower = nil
         options.upper = nil
@@ -118,12 +118,12 @@ import MLCycleLearn
     }
 
     @Test func theHTMLReportHasEverySectionAndBalancedMarkup() throws {
-        let model = try fit("gbdt", ["n_estimators": "50"])
+        let model = try fit(.gbdt, ["n_estimators": "50"])
         var options = EvaluationOptions(target: "price")
         options.slices = [SliceSpec(column: "segment")]
         options.groups = ["segment"]
         options.gates = ["within_10pct >= 0.99"]
-        options.baseline = try fit("linear")
+        options.baseline = try fit(.linear)
         options.permutationRepeats = 1
         options.bootstrapSamples = 50
         let report = try Evaluation.run(model: model, data: try Self.houses(200, seed: 5), options: options)
@@ -156,7 +156,7 @@ import MLCycleLearn
             y.append(Double(rng.next(upperBound: 1000)) / 100 < v * 0.6 ? "churn" : "stay")
         }
         let table = try Table(columns: [Column(name: "x", doubles: x), Column(name: "y", strings: y)])
-        let model = try TrainingRun.run(table.slice(0..<400), options: TrainingOptions(target: "y", task: .binary, learner: "logistic",
+        let model = try TrainingRun.run(table.slice(0..<400), options: TrainingOptions(target: "y", task: .binary, learner: .logistic,
                                                                                       testTable: table.slice(400..<600))).0
         var options = EvaluationOptions(target: "y")
         options.positive = "churn"

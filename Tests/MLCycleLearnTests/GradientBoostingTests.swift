@@ -44,13 +44,13 @@ import MLCycleData
     @Test func multiclassMatchesLightGBM() throws {
         let ref = try #require(try fixtureJSON("gbdt.json")["houses_multiclass"] as? [String: Any])
         let (_, report) = try TrainingRun.run(try fixtureTable("gbdt_houses_train.csv"), options: TrainingOptions(
-            target: "Bldg_Type", task: .multiclass, learner: "gbdt", testTable: try fixtureTable("gbdt_houses_test.csv")))
+            target: "Bldg_Type", task: .multiclass, learner: .gbdt, testTable: try fixtureTable("gbdt_houses_test.csv")))
         let lightgbm = try #require(ref["logloss"] as? Double)
         #expect(report.metrics["logloss"]! <= lightgbm * 1.02, "log-loss \(report.metrics["logloss"]!) vs LightGBM \(lightgbm)")
         #expect(report.metrics["accuracy"]! > 0.9)
         // K trees per round; probabilities of each row sum to 1 and round-trip through the model file.
         let train = try fixtureTable("gbdt_houses_train.csv")
-        let (file, _) = try TrainingRun.run(train, options: TrainingOptions(target: "Bldg_Type", task: .multiclass, learner: "gbdt",
+        let (file, _) = try TrainingRun.run(train, options: TrainingOptions(target: "Bldg_Type", task: .multiclass, learner: .gbdt,
                                                                             parameters: ["n_estimators": "10"]))
         let model = try file.model()
         guard case .gbdt(let gbdt) = model else { Issue.record("not a boosted model"); return }
@@ -68,7 +68,7 @@ import MLCycleData
         let train = try fixtureTable("gbdt_houses_train.csv"), test = try fixtureTable("gbdt_houses_test.csv")
         let y = try TargetValues.read(test, column: "Sale_Price", task: .regression).0.numbers()
         func predictions(_ objective: String) throws -> [Double] {
-            let (file, _) = try TrainingRun.run(train, options: TrainingOptions(target: "Sale_Price", task: .regression, learner: "gbdt",
+            let (file, _) = try TrainingRun.run(train, options: TrainingOptions(target: "Sale_Price", task: .regression, learner: .gbdt,
                                                                                 parameters: ["objective": objective], testTable: test))
             let model = try file.model()
             return model.predict(try model.schema.encode(test)).values
@@ -92,7 +92,7 @@ import MLCycleData
         let table = try CSVReader.read(string: text)
         let clean = (0..<100).map { Double(2 * $0) }
         func rmseOnClean(_ params: [String: String]) throws -> Double {
-            let (file, _) = try TrainingRun.run(table, options: TrainingOptions(target: "y", task: .regression, learner: "gbdt",
+            let (file, _) = try TrainingRun.run(table, options: TrainingOptions(target: "y", task: .regression, learner: .gbdt,
                                                                                 parameters: params.merging(["n_estimators": "200", "min_data_in_leaf": "5"]) { $1 }, testTable: table))
             let model = try file.model()
             let grid = try CSVReader.read(string: "x\n" + (0..<100).map(String.init).joined(separator: "\n") + "\n")
@@ -113,7 +113,7 @@ import MLCycleData
         #expect(a == b)
         let (c, _) = try fit(train, target: "churn", objective: .binary, parameters: params.merging(["seed": "6"]) { $1 })
         #expect(a != c)
-        let file = ModelFile(model: .gbdt(a), learner: "gbdt", task: .binary, target: "churn", parameters: params)
+        let file = ModelFile(model: .gbdt(a), learner: .gbdt, task: .binary, target: "churn", parameters: params)
         let loaded = try ModelFile.decode(try file.jsonData())
         let data = try schema.encode(train)
         #expect(try loaded.model().predict(data).probabilities == a.predict(data).probabilities)

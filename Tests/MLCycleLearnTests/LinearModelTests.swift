@@ -112,7 +112,7 @@ func expectNear(_ a: Double, _ b: Double, relative: Double, absolute: Double = 1
 @Suite struct ModelFileTests {
     func trained() throws -> (ModelFile, Table) {
         let table = try fixtureTable("churn.csv")
-        let (file, _) = try TrainingRun.run(table, options: TrainingOptions(target: "churn", task: .binary, learner: "logistic", parameters: ["C": "0.5"]))
+        let (file, _) = try TrainingRun.run(table, options: TrainingOptions(target: "churn", task: .binary, learner: .logistic, parameters: ["C": "0.5"]))
         return (file, table)
     }
 

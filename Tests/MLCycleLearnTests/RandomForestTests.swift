@@ -5,7 +5,7 @@ import MLCycleData
 @testable import MLCycleLearn
 
 @Suite struct RandomForestTests {
-    func run(_ name: String, learner: String, parameters: [String: String] = [:]) throws -> TrainingReport {
+    func run(_ name: String, learner: LearnerKind, parameters: [String: String] = [:]) throws -> TrainingReport {
         let target = name == "houses" ? "Sale_Price" : "churn"
         let (_, report) = try TrainingRun.run(try fixtureTable("gbdt_\(name)_train.csv"), options: TrainingOptions(
             target: target, task: name == "houses" ? .regression : .binary, learner: learner, parameters: parameters,
@@ -24,14 +24,14 @@ import MLCycleData
         let sklearnForestRMSE = try value(houses, "sklearn_forest", "rmse"), sklearnTreeRMSE = try value(houses, "sklearn_tree", "rmse")
         let sklearnForestAccuracy = try value(churn, "sklearn_forest", "accuracy"), sklearnForestAUC = try value(churn, "sklearn_forest", "auc")
         let sklearnTreeAccuracy = try value(churn, "sklearn_tree", "accuracy")
-        let forestRMSE = try run("houses", learner: "forest").metrics["rmse"]!
+        let forestRMSE = try run("houses", learner: .forest).metrics["rmse"]!
         #expect(forestRMSE <= sklearnForestRMSE * 1.02, "forest RMSE \(forestRMSE)")
-        let treeRMSE = try run("houses", learner: "tree").metrics["rmse"]!
+        let treeRMSE = try run("houses", learner: .tree).metrics["rmse"]!
         #expect(treeRMSE <= sklearnTreeRMSE * 1.05, "tree RMSE \(treeRMSE)")
-        let forest = try run("churn", learner: "forest").metrics
+        let forest = try run("churn", learner: .forest).metrics
         #expect(forest["accuracy"]! >= sklearnForestAccuracy - 0.01)
         #expect(forest["auc"]! >= sklearnForestAUC - 0.02)
-        let tree = try run("churn", learner: "tree").metrics
+        let tree = try run("churn", learner: .tree).metrics
         #expect(tree["accuracy"]! >= sklearnTreeAccuracy - 0.03)
     }
 
@@ -50,7 +50,7 @@ import MLCycleData
         #expect(oob > 0.7 && oob < 1, "out-of-bag R² \(oob)")
         p.seed = 4
         #expect(try RandomForest(parameters: p).fit(schema: schema, data: data, target: y) != a)
-        let file = ModelFile(model: .forest(a), learner: "forest", task: .regression, target: "Sale_Price", parameters: [:])
+        let file = ModelFile(model: .forest(a), learner: .forest, task: .regression, target: "Sale_Price", parameters: [:])
         #expect(try ModelFile.decode(try file.jsonData()).model().predict(data).values == a.predict(data).values)
     }
 
@@ -80,14 +80,14 @@ import MLCycleData
         let refForestAccuracy = try #require(forestRef["accuracy"]), refForestLogLoss = try #require(forestRef["logloss"])
         let refTreeAccuracy = try #require(treeRef["accuracy"])
         let train = try fixtureTable("gbdt_houses_train.csv"), test = try fixtureTable("gbdt_houses_test.csv")
-        func run(_ learner: String) throws -> (ModelFile, TrainingReport) {
+        func run(_ learner: LearnerKind) throws -> (ModelFile, TrainingReport) {
             try TrainingRun.run(train, options: TrainingOptions(target: "Bldg_Type", task: .multiclass, learner: learner, testTable: test))
         }
-        let (forestFile, forest) = try run("forest")
+        let (forestFile, forest) = try run(.forest)
         let accuracy = try #require(forest.metrics["accuracy"]), logLoss = try #require(forest.metrics["logloss"])
         #expect(accuracy >= refForestAccuracy - 0.01)
         #expect(logLoss <= refForestLogLoss * 1.25)
-        let tree = try run("tree").1
+        let tree = try run(.tree).1
         let treeAccuracy = try #require(tree.metrics["accuracy"])
         #expect(treeAccuracy >= refTreeAccuracy - 0.03)
         let model = try forestFile.model()

@@ -13,7 +13,7 @@ import Testing
         #expect(spec.problem.scope.last?.hasPrefix("(building_type == 'OneFam' or") == true)
         #expect(spec.preparation.sources.map(\.name) == ["sales", "tax", "neighborhoods"])
         #expect(spec.preparation.steps.count == 10 && spec.preparation.split?.testFraction == 0.2)
-        #expect(spec.candidates.map(\.learner) == ["linear", "forest", "gbdt"])
+        #expect(spec.candidates.map(\.learner.rawValue) == ["linear", "forest", "gbdt"])
         #expect(spec.evaluation.gates.first == "within_10pct >= 0.80" && spec.evaluation.range == 0.9)
         #expect(spec.release.canary == 0.1 && !spec.release.autoPromote && spec.release.approvers == ["lead-appraiser"])
         #expect(spec.monitoring?.alerts.map(\.name) == ["accuracy-drop", "drift"])
