@@ -170,8 +170,8 @@ public final class Retrainer {
             }
             decide(&outcome, version: version, policy: policy, championBefore: championBefore, championModel: championModel, summary: summary)
             if outcome.verdict == "promoted" {
-                try store.setAlias(name, alias: "champion", version: version.version, actor: actor, action: "promote",
-                                   reason: "retrain (\(trigger)): \(outcome.detail)")
+                try ModelRegistry(store: store, approvers: spec.release.approvers)
+                    .promote(version, by: .policy(actor), reason: "retrain (\(trigger)): \(outcome.detail)")
             }
             try store.appendLog(run: run.id, "\(outcome.verdict): \(outcome.detail)")
             try store.finishRun(run.id, status: .finished, outputs: try Self.outputs(outcome))

@@ -341,16 +341,17 @@ public final class Runner {
                                      evaluation: evaluation, lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: commit, run: run))
             bundle.release = .init(canary: spec.release.canary, shadow: spec.release.shadow)
             let bundleSHA = try store.putArtifact(try bundle.jsonData())
-            let version = try store.registerModel(NewModelVersion(
+            let registry = ModelRegistry(store: store, approvers: spec.release.approvers)
+            let version = try registry.register(NewModelVersion(
                 name: project, bundle: bundleSHA, metrics: evaluation.metrics, gatesPassed: evaluation.passed,
                 gates: evaluation.gates.map { "\($0.passed ? "passed" : "failed"): \($0.rule) — \($0.reason)" }, run: run,
-                datasets: [fingerprint], specHash: spec.hash), actor: actor)
+                datasets: [fingerprint], specHash: spec.hash), by: .policy(actor))
             var out = ["bundle": bundleSHA, "version": String(version.version), "model": best.model]
             if evaluation.passed {
-                let hasChampion = try store.aliases(project)["champion"] != nil
+                let hasChampion = try registry.version(project, alias: "champion") != nil
                 let alias = !hasChampion && spec.release.autoPromote ? "champion" : "challenger"
-                try store.setAlias(project, alias: alias, version: version.version, actor: actor, action: "promote",
-                                   reason: alias == "champion" ? "first version to pass the gates (auto-promotion)" : "passed the gates")
+                try registry.promote(version, to: alias, by: .policy(actor),
+                                     reason: alias == "champion" ? "first version to pass the gates (auto-promotion)" : "passed the gates")
                 out["alias"] = alias
             }
             return out

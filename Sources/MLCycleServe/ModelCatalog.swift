@@ -55,12 +55,16 @@ public final class ModelCatalog: @unchecked Sendable {
         self.aliasRefresh = aliasRefresh
     }
 
-    /// Parses `NAME` or `NAME@ALIAS` arguments.
-    public static func aliases(_ arguments: [String]) -> [String: String] {
+    /// Parses `NAME` or `NAME@ALIAS` arguments (a server follows aliases, so `NAME:VERSION` is refused).
+    public static func aliases(_ arguments: [String]) throws -> [String: String] {
         var out = [String: String]()
         for a in arguments {
-            let parts = a.split(separator: "@", maxSplits: 1).map(String.init)
-            out[parts[0]] = parts.count > 1 ? parts[1] : "champion"
+            switch try ModelReference(parsing: a) {
+            case .name(let name): out[name] = "champion"
+            case .alias(let name, let alias): out[name] = alias
+            case .version(let name, _):
+                throw RegistryError.badReference(a, "a server follows an alias; serve \(name) or \(name)@ALIAS and point the alias at the version")
+            }
         }
         return out
     }

@@ -69,6 +69,8 @@ public struct ModelServer: Sendable {
     public var maxBodyBytes = 16 << 20
     /// Bearer token the admin endpoints require (they are off without one).
     public var adminToken: String?
+    /// The project's `release.approvers`: when set, only they may promote through the admin endpoint.
+    public var approvers: [String] = []
     /// Bearer token the prediction endpoints require, if set.
     public var predictToken: String?
     /// The monitoring page of a model (HTML), or nil for an unknown one: served at `/ui/monitoring/{name}` when set.
@@ -254,28 +256,28 @@ public struct ModelServer: Sendable {
             let name = try context.parameters.require("name"), action = try context.parameters.require("action")
             var request = request
             let data = (try? await request.collectBody(upTo: 1 << 16)) ?? ByteBuffer()
-            let o = (try? JSONSerialization.jsonObject(with: Data(buffer: data))) as? [String: Any] ?? [:]
-            let alias = o["alias"] as? String ?? "champion", reason = o["reason"] as? String ?? "via the admin endpoint"
-            let actor = o["actor"] as? String ?? "admin"
+            let body: AdminRequest
+            do { body = data.readableBytes == 0 ? AdminRequest() : try JSONDecoder().decode(AdminRequest.self, from: Data(buffer: data)) } catch {
+                return Self.error(RequestError("the body must be {\"version\", \"alias\", \"reason\", \"actor\"} (all optional but version for promote)"))
+            }
+            let alias = body.alias ?? "champion", reason = body.reason ?? "via the admin endpoint"
+            let registry = ModelRegistry(store: store, approvers: server.approvers), actor = RegistryActor.person(body.actor ?? "admin")
             do {
+                let move: AliasMove
                 switch action {
                 case "promote":
-                    guard let version = o["version"] as? Int else { return Self.error(RequestError("give the version to promote: {\"version\": 3}", field: "version")) }
+                    guard let version = body.version else { return Self.error(RequestError("give the version to promote: {\"version\": 3}", field: "version")) }
                     guard let v = try store.modelVersion(name, version: version) else { return Self.error(RequestError(status: 404, "no version \(version) of \(name)")) }
-                    guard v.gatesPassed else { return Self.error(RequestError(status: 409, "\(name) v\(version) failed its gates and cannot be promoted")) }
-                    try store.setAlias(name, alias: alias, version: version, actor: actor, action: "promote", reason: reason)
-                    catalog.invalidate()
-                    return Self.json(["name": name, "alias": alias, "version": version])
+                    move = try registry.promote(v, to: alias, by: actor, reason: reason)
                 case "rollback":
-                    guard let previous = try store.previousVersion(name, alias: alias) else {
-                        return Self.error(RequestError(status: 409, "\(name)@\(alias) has no earlier version"))
-                    }
-                    try store.setAlias(name, alias: alias, version: previous, actor: actor, action: "rollback", reason: reason)
-                    catalog.invalidate()
-                    return Self.json(["name": name, "alias": alias, "version": previous])
+                    move = try registry.rollback(name, alias: alias, by: actor, reason: reason)
                 default:
                     return Self.error(RequestError(status: 404, "unknown admin action '\(action)' (promote or rollback)"))
                 }
+                catalog.invalidate()
+                return Self.json(["name": move.name, "alias": move.alias, "version": move.version])
+            } catch let refused as RegistryError {
+                return Self.error(RequestError(status: 409, refused.localizedDescription))
             } catch {
                 return Self.error(RequestError(status: 500, "the store refused: \(error.localizedDescription)"))
             }
@@ -543,4 +545,12 @@ public struct ModelServer: Sendable {
         defer { log?.stop() }
         try await app.runService()
     }
+}
+
+/// The body of `POST /v1/admin/models/{name}/{promote|rollback}`.
+struct AdminRequest: Decodable {
+    var version: Int?
+    var alias: String?
+    var reason: String?
+    var actor: String?
 }

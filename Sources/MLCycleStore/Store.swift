@@ -1,4 +1,5 @@
 import Foundation
+import MLCycleData
 
 /// Where the lifecycle's records live: projects, dataset snapshots, runs with their metrics and logs,
 /// content-addressed artefacts, model versions, aliases and an append-only audit log.
@@ -199,7 +200,7 @@ public struct NewRun: Sendable {
 }
 
 /// mlcycle's version, as recorded with every run.
-public let mlcycleVersionString = "0.1.0"
+public let mlcycleVersionString = MLCycleVersion.current
 
 public struct RunRecord: Codable, Sendable, Equatable {
     public var id: Int64

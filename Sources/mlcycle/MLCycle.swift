@@ -813,17 +813,19 @@ struct Models: ParsableCommand {
 }
 
 /// NAME, NAME@ALIAS or NAME:VERSION.
+/// A registered model by reference (`NAME`, `NAME@ALIAS`, `NAME:VERSION`).
 func resolveModel(_ reference: String, in store: Store) throws -> ModelVersion {
-    if let colon = reference.lastIndex(of: ":"), let v = Int(reference[reference.index(after: colon)...]) {
-        let name = String(reference[..<colon])
-        guard let version = try store.modelVersion(name, version: v) else { throw StoreError.notFound("model \(name) version \(v)") }
-        return version
-    }
-    let parts = reference.split(separator: "@", maxSplits: 1).map(String.init)
-    let name = parts[0], alias = parts.count > 1 ? parts[1] : "champion"
-    if let v = try store.aliases(name)[alias], let version = try store.modelVersion(name, version: v) { return version }
-    if parts.count == 1, let latest = try store.modelVersions(name).last { return latest }
-    throw StoreError.notFound("model \(reference) (no such name or alias; see mlcycle models)")
+    try ModelRegistry(store: store).resolve(reference)
+}
+
+/// The person running the command: `--as NAME`, or $USER.
+func person(_ named: String?) -> RegistryActor {
+    .person(named ?? ProcessInfo.processInfo.environment["USER"] ?? "mlcycle")
+}
+
+/// The registry of a store, with the approvers of the project in `directory` when it holds an mlcycle.yaml.
+func registry(_ store: Store, project directory: String) throws -> ModelRegistry {
+    ModelRegistry(store: store, approvers: try projectSpecIfPresent(directory)?.release.approvers ?? [])
 }
 
 struct ModelCommand: ParsableCommand {
@@ -853,20 +855,17 @@ struct Promote: ParsableCommand {
     @Option(help: "Why (kept in the audit log).") var reason: String
     @Flag(help: "Promote a version that failed its gates: a person's decision, kept in the audit log as such with the reason.")
     var overrideGates = false
+    @Option(name: .customLong("as"), help: "Who promotes (default: $USER); must be among release.approvers when the spec lists them.") var actor: String?
+    @Option(help: "The project directory (its mlcycle.yaml lists the approvers).") var project = "."
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write {name, alias, version} as JSON to this file ('-' for standard output).") var json: String?
 
     func run() throws {
         try runReportingErrors {
-            let store = try storeOptions.open()
-            let v = try resolveModel(reference, in: store)
-            guard v.gatesPassed || overrideGates else {
-                throw StoreError.invalid("\(v.name) v\(v.version) failed its gates and cannot be promoted: \(v.gates.filter { $0.hasPrefix("failed") }.joined(separator: "; ")) (--override-gates promotes it anyway, on the record)")
-            }
-            try store.setAlias(v.name, alias: to, version: v.version, actor: ProcessInfo.processInfo.environment["USER"] ?? "mlcycle",
-                               action: v.gatesPassed ? "promote" : "promote (gates overridden)", reason: reason)
-            if let json { try emit(try encodeJSON(AliasMove(name: v.name, alias: to, version: v.version)), to: json) }
-            if json != "-" { print("\(v.name) \(to) → v\(v.version)") }
+            let registry = try registry(try storeOptions.open(project), project: project)
+            let move = try registry.promote(try registry.resolve(reference), to: to, by: person(actor), reason: reason, overrideGates: overrideGates)
+            if let json { try emit(try encodeJSON(move), to: json) }
+            if json != "-" { print("\(move.name) \(move.alias) → v\(move.version)") }
         }
     }
 }
@@ -876,18 +875,15 @@ struct Rollback: ParsableCommand {
     @Argument(help: "The model name.") var name: String
     @Option(help: "The alias.") var alias = "champion"
     @Option(help: "Why (kept in the audit log).") var reason = "rollback"
+    @Option(name: .customLong("as"), help: "Who rolls back (default: $USER).") var actor: String?
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write {name, alias, version} as JSON to this file ('-' for standard output).") var json: String?
 
     func run() throws {
         try runReportingErrors {
-            let store = try storeOptions.open()
-            guard let previous = try store.previousVersion(name, alias: alias) else {
-                throw StoreError.invalid("\(name)@\(alias) has no earlier version to go back to")
-            }
-            try store.setAlias(name, alias: alias, version: previous, actor: ProcessInfo.processInfo.environment["USER"] ?? "mlcycle", action: "rollback", reason: reason)
-            if let json { try emit(try encodeJSON(AliasMove(name: name, alias: alias, version: previous)), to: json) }
-            if json != "-" { print("\(name) \(alias) → v\(previous)") }
+            let move = try ModelRegistry(store: try storeOptions.open()).rollback(name, alias: alias, by: person(actor), reason: reason)
+            if let json { try emit(try encodeJSON(move), to: json) }
+            if json != "-" { print("\(move.name) \(move.alias) → v\(move.version)") }
         }
     }
 }
@@ -950,12 +946,6 @@ struct Init: ParsableCommand {
 }
 
 
-/// What promote and rollback print with --json.
-struct AliasMove: Encodable {
-    var name: String
-    var alias: String
-    var version: Int
-}
 
 
 struct Serve: AsyncParsableCommand {
@@ -991,7 +981,7 @@ struct Serve: AsyncParsableCommand {
                 catalog = try ModelCatalog(bundlePath: bundle)
             } else {
                 let store = try storeOptions.open(project ?? ".")
-                catalog = ModelCatalog(store: store, models: ModelCatalog.aliases(model))
+                catalog = ModelCatalog(store: store, models: try ModelCatalog.aliases(model))
                 log = PredictionLog(store: store)
                 let spec = try project.map { try projectSpec($0) }
                 pass = MonitoringPass(store: store, spec: spec)
@@ -1001,6 +991,7 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         var server = ModelServer(catalog: catalog, log: log)
+        server.approvers = pass?.spec?.release.approvers ?? []
         if let pass {
             // Alerts are checked and shown here but never stored or sent: that is `mlcycle monitor`'s job.
             let store = pass.store

@@ -97,17 +97,13 @@ struct Approve: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let spec = try projectSpecIfPresent(project)
-            let who = approver ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
-            if let approvers = spec?.release.approvers, !approvers.isEmpty, !approvers.contains(who) {
-                throw StoreError.invalid("\(who) is not an approver of this project (release.approvers: \(approvers.joined(separator: ", "))); use --as NAME")
+            guard case .version = try ModelReference(parsing: reference) else {
+                throw ValidationError("give the version to approve as NAME:VERSION, e.g. house-prices:3")
             }
-            guard reference.contains(":") else { throw ValidationError("give the version to approve as NAME:VERSION, e.g. house-prices:3") }
-            let store = try storeOptions.open(project)
-            let v = try resolveModel(reference, in: store)
-            guard v.gatesPassed else { throw StoreError.invalid("\(v.name) v\(v.version) failed its gates; an approval cannot override them (promote --override-gates is the explicit exception)") }
-            try store.setAlias(v.name, alias: "champion", version: v.version, actor: who, action: "approve", reason: reason)
-            print("\(v.name) champion → v\(v.version) (approved by \(who))")
+            let registry = try registry(try storeOptions.open(project), project: project)
+            let who = person(approver)
+            let move = try registry.approve(try registry.resolve(reference), by: who, reason: reason)
+            print("\(move.name) champion → v\(move.version) (approved by \(who.name))")
         }
     }
 }
