@@ -30,10 +30,8 @@ public enum JSONLines {
             line += 1
             var lineEnd = lineStart
             while lineEnd < n && bytes[lineEnd] != 10 { lineEnd += 1 }
-            var scanner = JSONScanner(bytes: bytes, position: lineStart, end: lineEnd, file: name, line: line)
-            scanner.skipSpace()
-            if !scanner.atEnd {
-                let object = try scanner.parseTopLevelObject()
+            let object = try Self.object(bytes, from: lineStart, to: lineEnd, file: name, line: line)
+            if let object {
                 for (key, value) in object {
                     let c: Int
                     if let existing = columnIndex[key] {
@@ -59,26 +57,17 @@ public enum JSONLines {
 
     /// The JSON Lines text of a table; missing values are `null`, non-finite floats `NaN`/`Infinity` (as Python writes them).
     public static func string(_ table: Table) -> String {
-        var out = ""
-        let keys = table.columnNames.map { jsonString($0) }
+        var out = JSONWriter(capacity: 64 * table.rowCount, nonFinite: .pythonLiterals)
         for r in 0..<table.rowCount {
-            out += "{"
+            out.raw("{")
             for (i, c) in table.columns.enumerated() {
-                if i > 0 { out += "," }
-                out += keys[i] + ":"
-                switch c[r] {
-                case .missing: out += "null"
-                case .float64(let v):
-                    if v.isNaN { out += "NaN" } else if v.isInfinite { out += v > 0 ? "Infinity" : "-Infinity" } else { out += formatDouble(v) }
-                case .int64(let v): out += String(v)
-                case .bool(let v): out += v ? "true" : "false"
-                case .string(let s): out += jsonString(s)
-                case .date, .timestamp: out += jsonString(c[r].description)
-                }
+                if i > 0 { out.comma() }
+                out.key(c.name)
+                out.cell(c, r)
             }
-            out += "}\n"
+            out.raw("}\n")
         }
-        return out
+        return String(decoding: out.bytes, as: UTF8.self)
     }
 
     /// Writes a table as JSON Lines, atomically.
@@ -86,204 +75,74 @@ public enum JSONLines {
         try AtomicFile.write(Data(string(table).utf8), to: path)
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
+    /// One line's object — `{ "key": value, … }` — with scalars as `Value`s (integers exact as int64) and nested
+    /// arrays and objects as their JSON text; nil for a blank line. Errors name the file, line and character.
+    static func object(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, file: String, line: Int) throws -> [(String, Value)]? {
+        var p = JSONParser(bytes, from: start, to: end, nonFiniteLiterals: true)
+        func failure(_ message: String, at offset: Int) -> DataError {
+            .invalidJSON(file: file, line: line, reason: "\(message) at character \(offset - start + 1)")
+        }
+        do {
+            p.skipSpace()
+            if p.atEnd { return nil }
+            guard p.b[p.i] == UInt8(ascii: "{") else { throw p.fail("expected '{' (each line must be one JSON object)") }
+            p.i += 1
+            var members = [(String, Value)]()
+            p.skipSpace()
+            if !p.atEnd, p.b[p.i] == UInt8(ascii: "}") {
+                p.i += 1
+            } else {
+                while true {
+                    p.skipSpace()
+                    guard !p.atEnd, p.b[p.i] == 34 else { throw p.fail("expected a quoted key") }
+                    let key = try p.string()
+                    p.skipSpace()
+                    guard !p.atEnd, p.b[p.i] == UInt8(ascii: ":") else { throw p.fail("expected ':' after the key") }
+                    p.i += 1
+                    p.skipSpace()
+                    members.append((key, try cell(&p)))
+                    p.skipSpace()
+                    guard !p.atEnd else { throw p.fail("the object is not closed with '}'") }
+                    if p.b[p.i] == UInt8(ascii: ",") { p.i += 1; continue }
+                    if p.b[p.i] == UInt8(ascii: "}") { p.i += 1; break }
+                    throw p.fail("expected ',' or '}'")
                 }
             }
+            p.skipSpace()
+            guard p.atEnd else { throw p.fail("unexpected text after the object") }
+            return members
+        } catch let f as JSONParser.Failure {
+            throw failure(f.message, at: f.offset)
         }
-        return out + "\""
-    }
-}
-
-/// A strict JSON scanner over one line (RFC 8259, plus Python's NaN/Infinity), with positions for errors.
-struct JSONScanner {
-    let bytes: UnsafeBufferPointer<UInt8>
-    var position: Int
-    let end: Int
-    let file: String
-    let line: Int
-
-    var atEnd: Bool { position >= end }
-
-    func error(_ what: String) -> DataError {
-        .invalidJSON(file: file, line: line, reason: "\(what) at character \(position - lineStartOffset + 1)")
     }
 
-    private var lineStartOffset: Int {
-        var s = position
-        while s > 0 && bytes[s - 1] != 10 { s -= 1 }
-        return s
-    }
-
-    mutating func skipSpace() {
-        while position < end, bytes[position] == 32 || bytes[position] == 9 || bytes[position] == 13 { position += 1 }
-    }
-
-    mutating func expect(_ c: UInt8, _ what: String) throws {
-        skipSpace()
-        guard position < end, bytes[position] == c else { throw error("expected \(what)") }
-        position += 1
-    }
-
-    /// `{ "key": value, … }` with scalar values kept as `Value`s and nested ones as JSON text.
-    mutating func parseTopLevelObject() throws -> [(String, Value)] {
-        try expect(123, "'{' (each line must be one JSON object)")
-        var members = [(String, Value)]()
-        skipSpace()
-        if position < end, bytes[position] == 125 { position += 1; return try finish(members) }
-        while true {
-            skipSpace()
-            guard position < end, bytes[position] == 34 else { throw error("expected a quoted key") }
-            let key = try parseString()
-            try expect(58, "':' after the key")
-            skipSpace()
-            members.append((key, try parseValue()))
-            skipSpace()
-            guard position < end else { throw error("the object is not closed with '}'") }
-            if bytes[position] == 44 { position += 1; continue }
-            if bytes[position] == 125 { position += 1; break }
-            throw error("expected ',' or '}'")
-        }
-        return try finish(members)
-    }
-
-    private mutating func finish(_ members: [(String, Value)]) throws -> [(String, Value)] {
-        skipSpace()
-        guard atEnd else { throw error("unexpected text after the object") }
-        return members
-    }
-
-    mutating func parseValue() throws -> Value {
-        guard position < end else { throw error("expected a value") }
-        let c = bytes[position]
+    /// A member's value as a cell.
+    private static func cell(_ p: inout JSONParser) throws -> Value {
+        guard !p.atEnd else { throw p.fail("expected a value") }
+        let c = p.b[p.i]
         switch c {
-        case 34: return .string(try parseString())
-        case 123, 91:
-            let start = position
-            try skipNested()
-            return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
-        case 116: try literal("true"); return .bool(true)
-        case 102: try literal("false"); return .bool(false)
-        case 110: try literal("null"); return .missing
-        case 78: try literal("NaN"); return .float64(.nan)
-        case 73: try literal("Infinity"); return .float64(.infinity)
-        default:
-            if c == 45, position + 1 < end, bytes[position + 1] == 73 {
-                position += 1
-                try literal("Infinity")
-                return .float64(-.infinity)
-            }
-            return try parseNumber()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            if c == UInt8(ascii: "-"), p.i + 1 < p.n, p.b[p.i + 1] == UInt8(ascii: "I") { break }
+            let start = p.i
+            let (range, isInteger) = try p.numberToken()
+            let base = p.b.baseAddress! + range.lowerBound
+            if isInteger, let v = FieldParsing.parseInt(base, range.count) { return .int64(v) }
+            if let d = FieldParsing.parseDouble(base, range.count) { return .float64(d) }
+            p.i = start
+            throw p.fail("invalid number")
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let start = p.i
+            _ = try p.value(depth: 1)
+            return .string(String(decoding: UnsafeBufferPointer(rebasing: p.b[start..<p.i]), as: UTF8.self))
+        default: break
         }
-    }
-
-    private mutating func literal(_ word: String) throws {
-        for b in word.utf8 {
-            guard position < end, bytes[position] == b else { throw error("expected '\(word)'") }
-            position += 1
+        switch try p.value(depth: 1) {
+        case .null: return .missing
+        case .bool(let v): return .bool(v)
+        case .number(let d): return .float64(d)
+        case .string(let s): return .string(s)
+        case .array, .object: return .missing // handled above
         }
-    }
-
-    private mutating func parseNumber() throws -> Value {
-        let start = position
-        while position < end, let b = Optional(bytes[position]), (b >= 48 && b <= 57) || b == 45 || b == 43 || b == 46 || b == 101 || b == 69 {
-            position += 1
-        }
-        let count = position - start
-        guard count > 0, let base = bytes.baseAddress else { throw error("expected a value") }
-        let isInteger = !UnsafeBufferPointer(rebasing: bytes[start..<position]).contains { $0 == 46 || $0 == 101 || $0 == 69 }
-        if isInteger, let v = FieldParsing.parseInt(base + start, count) { return .int64(v) }
-        if let d = FieldParsing.parseDouble(base + start, count) { return .float64(d) }
-        position = start
-        throw error("invalid number")
-    }
-
-    mutating func parseString() throws -> String {
-        position += 1 // opening quote
-        var out = [UInt8]()
-        while true {
-            guard position < end else { throw error("unterminated string") }
-            let b = bytes[position]
-            if b == 34 { position += 1; break }
-            if b == 92 {
-                position += 1
-                guard position < end else { throw error("unterminated escape") }
-                let e = bytes[position]
-                position += 1
-                switch e {
-                case 34: out.append(34)
-                case 92: out.append(92)
-                case 47: out.append(47)
-                case 98: out.append(8)
-                case 102: out.append(12)
-                case 110: out.append(10)
-                case 114: out.append(13)
-                case 116: out.append(9)
-                case 117:
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar) { // surrogate pair
-                        guard position + 1 < end, bytes[position] == 92, bytes[position + 1] == 117 else { throw error("unpaired surrogate") }
-                        position += 2
-                        let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
-                    out.append(contentsOf: Array(String(Character(u)).utf8))
-                default: throw error("invalid escape '\\\(String(decoding: [e], as: UTF8.self))'")
-                }
-                continue
-            }
-            out.append(b)
-            position += 1
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private mutating func hex4() throws -> UInt32 {
-        guard position + 4 <= end else { throw error("short \\u escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[position]
-            let d: UInt32
-            switch b {
-            case 48...57: d = UInt32(b - 48)
-            case 97...102: d = UInt32(b - 87)
-            case 65...70: d = UInt32(b - 55)
-            default: throw error("invalid hex digit in \\u escape")
-            }
-            v = v * 16 + d
-            position += 1
-        }
-        return v
-    }
-
-    /// Skips a nested array or object, strings included.
-    private mutating func skipNested() throws {
-        var depth = 0
-        while position < end {
-            let b = bytes[position]
-            if b == 34 { _ = try parseString(); continue }
-            if b == 123 || b == 91 { depth += 1 }
-            if b == 125 || b == 93 {
-                depth -= 1
-                if depth == 0 { position += 1; return }
-            }
-            position += 1
-        }
-        throw error("unterminated array or object")
     }
 }
 

@@ -133,21 +133,21 @@ public struct Replay {
                                               options: CSVOptions(columnTypes: ["id": .string, "model_version": .string]))
             let ids = try answered.column("id"), versions = try answered.column("model_version")
             guard answered.rowCount == rows.count else { throw ReplayError.server("the server answered \(answered.rowCount) rows for \(rows.count)") }
-            var feedback = [[String: Any]]()
+            var feedback = [Feedback]()
             for (k, r) in rows.enumerated() {
                 summary.answeredBy[versions[k].description, default: 0] += 1
-                let truth: Any
+                let truth: JSONValue
                 switch actual[r] {
                 case .missing: continue
-                case .float64(let d): truth = d
-                case .int64(let n): truth = n
-                case .bool(let b): truth = b
-                default: truth = actual[r].description
+                case .float64(let d): truth = .number(d)
+                case .int64(let n): truth = .number(Double(n))
+                case .bool(let b): truth = .bool(b)
+                default: truth = .string(actual[r].description)
                 }
-                feedback.append(["prediction_id": ids[k].description, "actual": truth])
+                feedback.append(Feedback(prediction_id: ids[k].description, actual: truth))
             }
             if !feedback.isEmpty {
-                let sent = HTTPCall.send("POST", feedbackURL, body: try JSONSerialization.data(withJSONObject: ["feedback": feedback]),
+                let sent = HTTPCall.send("POST", feedbackURL, body: try JSONEncoder().encode(["feedback": feedback]),
                                          headers: auth.merging(["Content-Type": "application/json"]) { a, _ in a })
                 guard sent.status == 200 else { throw ReplayError.server("the server refused feedback (HTTP \(sent.status)): \(sent.error ?? String(decoding: sent.body, as: UTF8.self))") }
             }
@@ -176,11 +176,17 @@ public struct Replay {
         let url = server.appendingPathComponent("v1/models").appendingPathComponent(model)
         for _ in 0..<100 {
             let a = HTTPCall.send("GET", url, headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:])
-            if let o = try? JSONSerialization.jsonObject(with: a.body) as? [String: Any], o["version"] as? String == version { return }
+            if (try? JSONValue.parse(a.body))?["version"] == .string(version) { return }
             Thread.sleep(forTimeInterval: 0.1)
         }
         progress("the server did not switch to \(version) within 10 s; replaying on")
     }
+}
+
+/// One row of `POST /v1/feedback`.
+private struct Feedback: Encodable {
+    var prediction_id: String
+    var actual: JSONValue
 }
 
 public enum ReplayError: Error, LocalizedError, Equatable {

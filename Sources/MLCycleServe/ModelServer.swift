@@ -115,9 +115,9 @@ public struct ModelServer: Sendable {
         let now = at ?? Date()
         var records = [PredictionRecord]()
         records.reserveCapacity(scored.count)
-        let names = table.columns.map { c -> [UInt8] in var j = JSONText(capacity: c.name.utf8.count + 3); j.key(c.name); return j.bytes }
+        let names = table.columns.map { c -> [UInt8] in var j = JSONWriter(capacity: c.name.utf8.count + 3); j.key(c.name); return j.bytes }
         for (r, s) in scored.enumerated() {
-            var inputs = JSONText(capacity: 32 * table.columnCount)
+            var inputs = JSONWriter(capacity: 32 * table.columnCount)
             inputs.raw("{")
             var first = true
             for (c, column) in table.columns.enumerated() where column.isValid(r) {
@@ -193,8 +193,16 @@ public struct ModelServer: Sendable {
         return Answer(model: m, table: table, scored: scored, ids: ids)
     }
 
-    static func json(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+    /// Keys sorted, as every answer of the server writes them.
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    /// A typed answer as JSON (the endpoints that are not hot; predictions are written by `JSONWriter`).
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         return bytes(data, status: status, type: "application/json")
     }
 
@@ -230,8 +238,9 @@ public struct ModelServer: Sendable {
         router.get("ready") { _, _ -> Response in
             let names = (try? catalog.names()) ?? []
             let ready = names.compactMap { try? catalog.resolve($0) }
-            return ready.isEmpty ? Self.json(["status": "no model loaded", "models": names], status: .serviceUnavailable)
-                                 : Self.json(["status": "ready", "models": ready.map { "\($0.name) \($0.version)" }])
+            struct Readiness: Encodable { var status: String; var models: [String] }
+            return ready.isEmpty ? Self.json(Readiness(status: "no model loaded", models: names), status: .serviceUnavailable)
+                                 : Self.json(Readiness(status: "ready", models: ready.map { "\($0.name) \($0.version)" }))
         }
         router.get("metrics") { _, _ -> Response in
             var text = metrics.text()
@@ -275,7 +284,7 @@ public struct ModelServer: Sendable {
                     return Self.error(RequestError(status: 404, "unknown admin action '\(action)' (promote or rollback)"))
                 }
                 catalog.invalidate()
-                return Self.json(["name": move.name, "alias": move.alias, "version": move.version])
+                return Self.json(move)
             } catch let refused as RegistryError {
                 return Self.error(RequestError(status: 409, refused.localizedDescription))
             } catch {
@@ -288,31 +297,11 @@ public struct ModelServer: Sendable {
             var request = request
             let data: ByteBuffer
             do { data = try await request.collectBody(upTo: limit) } catch { return Self.error(RequestError(status: 413, "the feedback body is too large")) }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any] else {
+            let records: [FeedbackRecord]
+            do { records = try JSONDecoder().decode(FeedbackRequest.self, from: Data(buffer: data)).records } catch let e as RequestError {
+                return Self.error(e)
+            } catch {
                 return Self.error(RequestError("the body must be {\"prediction_id\", \"actual\"} or {\"feedback\": [...]}"))
-            }
-            if object["feedback"] != nil, let extra = object.keys.sorted().first(where: { $0 != "feedback" }) {
-                return Self.error(RequestError("unknown field '\(extra)' beside \"feedback\"", field: extra))
-            }
-            let items = (object["feedback"] as? [[String: Any]]) ?? [object]
-            guard !items.isEmpty else { return Self.error(RequestError("\"feedback\" is empty", field: "feedback")) }
-            var records = [FeedbackRecord]()
-            for (i, item) in items.enumerated() {
-                if let extra = item.keys.sorted().first(where: { !["prediction_id", "actual", "source"].contains($0) }) {
-                    return Self.error(RequestError("unknown field '\(extra)' in feedback \(i)", field: extra, row: i))
-                }
-                guard let id = item["prediction_id"] as? String, !id.isEmpty else {
-                    return Self.error(RequestError("feedback \(i) has no prediction_id", field: "prediction_id", row: i))
-                }
-                guard let actual = item["actual"], actual is String || actual is NSNumber else {
-                    return Self.error(RequestError("feedback \(i) needs an actual value (a number, text or true/false)", field: "actual", row: i))
-                }
-                let source = item["source"].map { ($0 as? String) ?? "" } ?? "ground_truth"
-                guard ["ground_truth", "override"].contains(source) else {
-                    return Self.error(RequestError("source must be ground_truth or override", field: "source", row: i))
-                }
-                let text = (actual as? String) ?? (actual as? NSNumber).map { RowDecoder.isBool($0) ? ($0.boolValue ? "true" : "false") : formatDouble($0.doubleValue) } ?? "\(actual)"
-                records.append(FeedbackRecord(predictionID: id, actual: text, source: source))
             }
             do { try log.store.recordFeedback(records) } catch {
                 return Self.error(RequestError(status: 503, "the store could not record the feedback: \(error.localizedDescription); retry"))
@@ -320,10 +309,11 @@ public struct ModelServer: Sendable {
             return Self.json(["recorded": records.count])
         }
         router.get("v1/models") { _, _ -> Response in
-            var list = [[String: Any]]()
+            struct Listed: Encodable { var name, version, task, target: String }
+            var list = [Listed]()
             for name in try catalog.names() {
                 guard let m = try catalog.resolve(name) else { continue }
-                list.append(["name": name, "version": m.version, "task": m.bundle.task.rawValue, "target": m.bundle.target])
+                list.append(Listed(name: name, version: m.version, task: m.bundle.task.rawValue, target: m.bundle.target))
             }
             return Self.json(["models": list])
         }
@@ -350,7 +340,7 @@ public struct ModelServer: Sendable {
                         : try RowDecoder.table(try RowDecoder.cells(fromJSON: Data(buffer: body), strict: true), bundle: bundle)
                 }
                 if csv { return Self.bytes(Data(Self.csv(a.scored, ids: a.ids, version: a.model.version).utf8), type: "text/csv") }
-                var j = JSONText(capacity: 64 + 160 * a.scored.count)
+                var j = JSONWriter(capacity: 64 + 160 * a.scored.count)
                 j.raw("{\"model\":"); j.string(name)
                 j.raw(",\"model_version\":"); j.string(a.model.version)
                 j.raw(",\"predictions\":[")
@@ -409,7 +399,7 @@ public struct ModelServer: Sendable {
                     csv ? try RowDecoder.table(fromCSV: String(buffer: data), bundle: bundle)
                         : try RowDecoder.table(try RowDecoder.cells(fromJSON: Data(buffer: data)), bundle: bundle)
                 }
-                var j = JSONText(capacity: 32 + 24 * a.scored.count)
+                var j = JSONWriter(capacity: 32 + 24 * a.scored.count)
                 j.raw("{\"predictions\":[")
                 for (r, s) in a.scored.enumerated() {
                     if r > 0 { j.comma() }
@@ -431,14 +421,16 @@ public struct ModelServer: Sendable {
         router.get("v2/models/:name") { _, context -> Response in
             let name = try context.parameters.require("name")
             guard let m = try catalog.resolve(name) else { return Self.error(RequestError(status: 404, "no model called '\(name)'")) }
-            return Self.json(["name": name, "versions": [m.version], "platform": "mlcycle",
-                              "inputs": m.bundle.inputSchema.map { ["name": $0.name, "datatype": Self.tensorType($0.type), "shape": [-1]] },
-                              "outputs": [["name": "prediction", "datatype": m.bundle.task == .regression ? "FP64" : "BYTES", "shape": [-1]]]])
+            struct Tensor: Encodable { var name, datatype: String; var shape = [-1] }
+            struct Metadata: Encodable { var name: String; var versions: [String]; var platform = "mlcycle"; var inputs, outputs: [Tensor] }
+            return Self.json(Metadata(name: name, versions: [m.version], inputs: m.bundle.inputSchema.map { Tensor(name: $0.name, datatype: Self.tensorType($0.type)) },
+                                      outputs: [Tensor(name: "prediction", datatype: m.bundle.task == .regression ? "FP64" : "BYTES")]))
         }
         router.get("v2/models/:name/ready") { _, context -> Response in
             let name = try context.parameters.require("name")
             let ready = (try? catalog.resolve(name)) != nil
-            return Self.json(["name": name, "ready": ready], status: ready ? .ok : .notFound)
+            struct Readiness: Encodable { var name: String; var ready: Bool }
+            return Self.json(Readiness(name: name, ready: ready), status: ready ? .ok : .notFound)
         }
         router.post("v2/models/:name/infer") { request, context -> Response in
             if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
@@ -463,21 +455,19 @@ public struct ModelServer: Sendable {
                 }
                 let scored = a.scored, m = a.model
                 let regression = m.bundle.task == .regression
-                var outputs: [[String: Any]] = [["name": "prediction", "shape": [scored.count], "datatype": regression ? "FP64" : "BYTES",
-                                                 "data": scored.map { s -> Any in regression ? (s.value ?? Double.nan) : (s.prediction ?? "") }],
-                                                ["name": "status", "shape": [scored.count], "datatype": "BYTES", "data": scored.map(\.status)]]
+                // JSON has no NaN: an unavailable row's number is null (JSONValue writes non-finite numbers so).
+                struct Output: Encodable { var name: String; var shape: [Int]; var datatype: String; var data: [JSONValue] }
+                struct Inference: Encodable { var model_name, model_version: String; var outputs: [Output]; var id: String? }
+                var outputs = [Output(name: "prediction", shape: [scored.count], datatype: regression ? "FP64" : "BYTES",
+                                      data: scored.map { s in regression ? .number(s.value ?? .nan) : .string(s.prediction ?? "") }),
+                               Output(name: "status", shape: [scored.count], datatype: "BYTES", data: scored.map { .string($0.status) })]
                 if scored.contains(where: { $0.range != nil }) {
-                    outputs.append(["name": "range", "shape": [scored.count, 2], "datatype": "FP64", "data": scored.flatMap { $0.range ?? [Double.nan, Double.nan] }])
+                    outputs.append(Output(name: "range", shape: [scored.count, 2], datatype: "FP64",
+                                          data: scored.flatMap { ($0.range ?? [.nan, .nan]).map(JSONValue.number) }))
                 }
-                // JSON has no NaN: an unavailable row's number is null.
-                let cleaned = outputs.map { o -> [String: Any] in
-                    var o = o
-                    if let d = o["data"] as? [Double] { o["data"] = d.map { $0.isFinite ? $0 as Any : NSNull() } }
-                    return o
-                }
-                var response: [String: Any] = ["model_name": name, "model_version": m.version, "outputs": cleaned]
-                if case .string(let id) = o["id"] ?? .null { response["id"] = id }
-                return Self.json(response)
+                var id: String?
+                if case .string(let given) = o["id"] ?? .null { id = given }
+                return Self.json(Inference(model_name: name, model_version: m.version, outputs: outputs, id: id))
             } catch let e as RequestError {
                 return Self.error(e)
             }
@@ -493,17 +483,26 @@ public struct ModelServer: Sendable {
         }
     }
 
-    static func describe(_ m: ModelCatalog.Resolved) -> [String: Any] {
-        var o: [String: Any] = ["name": m.name, "version": m.version, "task": m.bundle.task.rawValue, "target": m.bundle.target,
-                                "inputs": m.bundle.inputSchema.map { ["name": $0.name, "type": $0.type.rawValue] },
-                                "scope": m.bundle.scope, "lineage": ["datasets": m.bundle.lineage.datasets, "created": m.bundle.lineage.created]]
-        if let e = m.bundle.evaluation { o["metrics"] = e.metrics }
-        return o
+    /// `GET /v1/models/{name}`.
+    struct ModelDescription: Encodable {
+        struct Input: Encodable { var name, type: String }
+        struct Lineage: Encodable { var datasets: [String]; var created: String }
+        var name, version, task, target: String
+        var inputs: [Input]
+        var scope: [String]
+        var lineage: Lineage
+        var metrics: [String: Double]?
+    }
+
+    static func describe(_ m: ModelCatalog.Resolved) -> ModelDescription {
+        ModelDescription(name: m.name, version: m.version, task: m.bundle.task.rawValue, target: m.bundle.target,
+                         inputs: m.bundle.inputSchema.map { .init(name: $0.name, type: $0.type.rawValue) }, scope: m.bundle.scope,
+                         lineage: .init(datasets: m.bundle.lineage.datasets, created: m.bundle.lineage.created), metrics: m.bundle.evaluation?.metrics)
     }
 
     /// One row's answer, keys sorted: `{confidence?, id, model_version, prediction, probabilities?, range?,
     /// reasons?, status, warnings?}`.
-    static func row(_ s: ModelBundle.Scored, id: String, version: String, into j: inout JSONText) {
+    static func row(_ s: ModelBundle.Scored, id: String, version: String, into j: inout JSONWriter) {
         j.raw("{")
         if s.status == "ok" { j.raw("\"confidence\":"); j.string(s.confidence); j.comma() }
         j.raw("\"id\":"); j.string(id)
@@ -553,4 +552,48 @@ struct AdminRequest: Decodable {
     var alias: String?
     var reason: String?
     var actor: String?
+}
+
+/// The body of `POST /v1/feedback`: one `{prediction_id, actual, source?}` or `{"feedback": [...]}`; an unknown
+/// field, a missing id or actual, or another source is refused naming the field and the row.
+struct FeedbackRequest: Decodable {
+    var records: [FeedbackRecord]
+
+    init(from decoder: any Decoder) throws {
+        let top = try decoder.container(keyedBy: JSONKey.self)
+        guard top.contains(JSONKey("feedback")) else {
+            records = [try Self.record(decoder, row: 0)]
+            return
+        }
+        if let extra = top.allKeys.map(\.stringValue).sorted().first(where: { $0 != "feedback" }) {
+            throw RequestError("unknown field '\(extra)' beside \"feedback\"", field: extra)
+        }
+        var list = try top.nestedUnkeyedContainer(forKey: JSONKey("feedback"))
+        var records = [FeedbackRecord]()
+        while !list.isAtEnd { records.append(try Self.record(try list.superDecoder(), row: records.count)) }
+        guard !records.isEmpty else { throw RequestError("\"feedback\" is empty", field: "feedback") }
+        self.records = records
+    }
+
+    static func record(_ decoder: any Decoder, row i: Int) throws -> FeedbackRecord {
+        let item = try decoder.container(keyedBy: JSONKey.self)
+        if let extra = item.allKeys.map(\.stringValue).sorted().first(where: { !["prediction_id", "actual", "source"].contains($0) }) {
+            throw RequestError("unknown field '\(extra)' in feedback \(i)", field: extra, row: i)
+        }
+        guard let id = try? item.decode(String.self, forKey: JSONKey("prediction_id")), !id.isEmpty else {
+            throw RequestError("feedback \(i) has no prediction_id", field: "prediction_id", row: i)
+        }
+        let text: String
+        switch try? item.decode(JSONValue.self, forKey: JSONKey("actual")) {
+        case .string(let s): text = s
+        case .number(let d): text = formatDouble(d)
+        case .bool(let b): text = b ? "true" : "false"
+        default: throw RequestError("feedback \(i) needs an actual value (a number, text or true/false)", field: "actual", row: i)
+        }
+        let source = item.contains(JSONKey("source")) ? ((try? item.decode(String.self, forKey: JSONKey("source"))) ?? "") : "ground_truth"
+        guard ["ground_truth", "override"].contains(source) else {
+            throw RequestError("source must be ground_truth or override", field: "source", row: i)
+        }
+        return FeedbackRecord(predictionID: id, actual: text, source: source)
+    }
 }

@@ -1,11 +1,12 @@
 import Foundation
+import MLCycleData
 
 /// The OpenAPI 3.0 description of the native API, served at `/openapi.json`.
 enum OpenAPI {
     static let document: String = """
     {
       "openapi": "3.0.3",
-      "info": {"title": "mlcycle model server", "version": "0.1.0",
+      "info": {"title": "mlcycle model server", "version": "\(MLCycleVersion.current)",
                "description": "Predictions from registered models (by alias) or a bundle, feedback, health and metrics."},
       "paths": {
         "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"type": "string"}}}}}}}}},
@@ -76,40 +77,46 @@ enum OpenAPI {
 }
 
 extension OpenAPI {
+    /// The generic document, parsed once (a test checks it equals `docs/openapi.json`).
+    static let generic: JSONValue = (try? JSONValue.parse(Data(document.utf8))) ?? .object([])
+
     /// The document for the models served now: each model's predict path gets its own request schema (its input
-    /// columns and their types), so the description says exactly what the server accepts.
+    /// columns and their types, from its bundle), so the description says exactly what the server accepts.
     static func document(for models: [ModelCatalog.Resolved]) -> Data {
-        guard var doc = (try? JSONSerialization.jsonObject(with: Data(document.utf8))) as? [String: Any],
-              var paths = doc["paths"] as? [String: Any], let generic = paths["/v1/models/{name}/predict"] as? [String: Any],
-              var post = generic["post"] as? [String: Any] else { return Data(document.utf8) }
-        if !models.isEmpty { paths.removeValue(forKey: "/v1/models/{name}/predict") }
+        var doc = generic
+        guard var paths = doc["paths"], let post = paths["/v1/models/{name}/predict"]?["post"] else { return Data(document.utf8) }
+        if !models.isEmpty { paths.remove("/v1/models/{name}/predict") }
         for m in models {
-            var properties = [String: Any]()
+            var properties = [(String, JSONValue)]()
             for c in m.bundle.inputSchema {
-                var p: [String: Any]
+                var p: [(String, JSONValue)]
                 switch c.type {
-                case .float64: p = ["type": "number"]
-                case .int64: p = ["type": "integer", "minimum": -9_000_000_000_000_000, "maximum": 9_000_000_000_000_000]
-                case .bool: p = ["type": "boolean"]
-                case .string: p = ["type": "string"]
-                case .date: p = ["type": "string", "format": "date"]
-                case .timestamp: p = ["type": "string", "format": "date-time"]
+                case .float64: p = [("type", "number")]
+                case .int64: p = [("type", "integer"), ("minimum", .number(-9_000_000_000_000_000)), ("maximum", .number(9_000_000_000_000_000))]
+                case .bool: p = [("type", "boolean")]
+                case .string: p = [("type", "string")]
+                case .date: p = [("type", "string"), ("format", "date")]
+                case .timestamp: p = [("type", "string"), ("format", "date-time")]
                 }
-                p["nullable"] = true
-                properties[c.name] = p
+                p.append(("nullable", .bool(true)))
+                properties.append((c.name, .object(p)))
             }
-            properties[m.bundle.target] = [:] as [String: Any] // a labelled row may carry its target; it is ignored
+            properties.append((m.bundle.target, .object([]))) // a labelled row may carry its target; it is ignored
             let required = m.bundle.inputSchema.map(\.name).filter { m.bundle.pipelineNeeds($0) }
-            let record: [String: Any] = ["type": "object", "additionalProperties": false, "properties": properties, "required": required]
-            post["summary"] = "Score rows with \(m.name)"
-            post["parameters"] = [["name": "key", "in": "query", "required": false, "schema": ["type": "string"], "description": "sticky canary routing key"]]
-            post["requestBody"] = ["required": true, "content": ["application/json": ["schema": [
-                "type": "object", "required": ["records"], "additionalProperties": false,
-                "properties": ["records": ["type": "array", "minItems": 1, "maxItems": 10_000, "items": record]]]]]]
+            let record: JSONValue = .object([("type", "object"), ("additionalProperties", .bool(false)), ("properties", .object(properties)),
+                                             ("required", .array(required.map(JSONValue.string)))])
+            var operation = post
+            operation.set("summary", .string("Score rows with \(m.name)"))
+            operation.set("parameters", .array([.object([("name", "key"), ("in", "query"), ("required", .bool(false)),
+                                                         ("schema", .object([("type", "string")])), ("description", "sticky canary routing key")])]))
+            operation.set("requestBody", .object([("required", .bool(true)), ("content", .object([("application/json", .object([("schema", .object([
+                ("type", "object"), ("required", .array(["records"])), ("additionalProperties", .bool(false)),
+                ("properties", .object([("records", .object([("type", "array"), ("minItems", .number(1)), ("maxItems", .number(10_000)), ("items", record)]))])),
+            ]))]))]))]))
             // (CSV bodies are accepted too — a header row of these columns, then rows — but JSON Schema cannot say so.)
-            paths["/v1/models/\(m.name)/predict"] = ["post": post]
+            paths.set("/v1/models/\(m.name)/predict", .object([("post", operation)]))
         }
-        doc["paths"] = paths
-        return (try? JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys])) ?? Data(document.utf8)
+        doc.set("paths", paths)
+        return (try? ModelServer.encoder.encode(doc)) ?? Data(document.utf8)
     }
 }

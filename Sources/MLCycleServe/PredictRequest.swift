@@ -19,10 +19,8 @@ public struct RequestError: Error, Sendable, Equatable {
 
     /// `{"error": …, "field": …, "row": …}`.
     public var json: Data {
-        var o: [String: Any] = ["error": message]
-        if let field { o["field"] = field }
-        if let row { o["row"] = row }
-        return (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{\"error\":\"bad request\"}".utf8)
+        struct Body: Encodable { var error: String; var field: String?; var row: Int? }
+        return (try? ModelServer.encoder.encode(Body(error: message, field: field, row: row))) ?? Data("{\"error\":\"bad request\"}".utf8)
     }
 }
 
@@ -217,7 +215,4 @@ public enum RowDecoder {
             throw RequestError(error.localizedDescription)
         }
     }
-
-    /// JSON's true and false arrive as NSNumbers of type char ("c"); numbers never do.
-    static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
 }

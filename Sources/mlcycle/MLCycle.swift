@@ -35,7 +35,7 @@ struct MLCycle: AsyncParsableCommand {
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: MLCycleVersion.current,
         subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Evaluate.self, Tune.self,
-                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Alerts.self, Approve.self, Retrain.self, Watch.self, Replay.self]
+                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Alerts.self, Approve.self, Retrain.self, Watch.self, Replay.self, Reference.self]
     )
 }
 

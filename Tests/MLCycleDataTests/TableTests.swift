@@ -183,6 +183,39 @@ import Testing
         #expect(dataError { _ = try JSONLines.read(string: "{\"a\": 1, \"a\": 2}\n") } != nil)
         #expect(dataError { _ = try JSONLines.read(string: "{\"a\": 1} x\n") } != nil)
     }
+
+    /// A lone high surrogate followed by another escape is an error naming the line, never a trap; so are lone
+    /// surrogates of either kind. A proper pair decodes.
+    @Test func badSurrogatesAreErrorsNotTraps() throws {
+        for bad in [#"{"a":"\ud800\u0041"}"#, #"{"a":"\ud800"}"#, #"{"a":"\udc00"}"#, #"{"a":"\ud800x"}"#] {
+            let e = dataError { _ = try JSONLines.read(string: "{\"a\": \"ok\"}\n" + bad + "\n", name: "s.jsonl") }
+            guard case .invalidJSON(let file, let line, let reason) = e else {
+                Issue.record("expected invalidJSON for \(bad), got \(String(describing: e))")
+                continue
+            }
+            #expect(file == "s.jsonl" && line == 2 && reason.contains("surrogate"), "\(reason)")
+            #expect(throws: (any Error).self) { _ = try JSONValue.parse(Data(bad.utf8)) }
+        }
+        let pair = try JSONLines.read(string: #"{"a":"\ud83c\udfe0"}"# + "\n")
+        #expect(try pair.column("a")[0] == .string("🏠"))
+        #expect(try JSONValue.parse(Data(#"{"a":"\ud83c\udfe0"}"#.utf8))["a"] == .string("🏠"))
+    }
+
+    /// One writer for both: JSON Lines keeps NaN and infinities as Python writes them (and reads them back); an
+    /// HTTP answer writes them as null.
+    @Test func nonFiniteNumbersFollowTheWritersPolicy() throws {
+        let t = try Table(columns: [Column(name: "x", doubles: [.nan, .infinity, -.infinity, 1.5])])
+        let text = JSONLines.string(t)
+        #expect(text == "{\"x\":NaN}\n{\"x\":Infinity}\n{\"x\":-Infinity}\n{\"x\":1.5}\n")
+        let back = try JSONLines.read(string: text).column("x").doubles() ?? []
+        #expect(back.count == 4 && back[0].isNaN && back[1] == .infinity && back[2] == -.infinity && back[3] == 1.5)
+        var http = JSONWriter()
+        http.number(.nan)
+        http.comma()
+        http.number(.infinity)
+        #expect(String(decoding: http.bytes, as: UTF8.self) == "null,null")
+        #expect(throws: (any Error).self) { _ = try JSONValue.parse(Data("NaN".utf8)) }
+    }
 }
 
 @Suite struct FieldParsingTests {

@@ -390,8 +390,8 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         func same(_ v: JSONValue, _ f: Any) -> Bool {
             switch v {
             case .null: return f is NSNull
-            case .bool(let b): return (f as? NSNumber).map { RowDecoder.isBool($0) && $0.boolValue == b } ?? false
-            case .number(let d): return (f as? NSNumber).map { !RowDecoder.isBool($0) && $0.doubleValue == d } ?? false
+            case .bool(let b): return (f as? NSNumber).map { foundationBool($0) && $0.boolValue == b } ?? false
+            case .number(let d): return (f as? NSNumber).map { !foundationBool($0) && $0.doubleValue == d } ?? false
             case .string(let s): return f as? String == s
             case .array(let a): return (f as? [Any]).map { $0.count == a.count && zip(a, $0).allSatisfy(same) } ?? false
             case .object(let o):
@@ -480,3 +480,6 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         }
     }
 }
+
+/// Foundation's JSON reader gives true and false as NSNumbers of type char ("c"); numbers never are.
+private func foundationBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }

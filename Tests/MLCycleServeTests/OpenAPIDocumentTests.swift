@@ -1,0 +1,36 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import MLCycleData
+import MLCycleStore
+import Testing
+@testable import MLCycleServe
+
+/// The committed `docs/openapi.json` is what the server serves (with no model registered, so every path is the
+/// generic one): the HTTP reference cannot drift from the server.
+@Suite struct OpenAPIDocumentTests {
+    /// Objects with their members sorted by key, all the way down, so two texts compare by content.
+    static func canonical(_ v: JSONValue) -> JSONValue {
+        switch v {
+        case .object(let members): return .object(members.sorted { $0.0 < $1.0 }.map { ($0.0, canonical($0.1)) })
+        case .array(let items): return .array(items.map(canonical))
+        default: return v
+        }
+    }
+
+    @Test func theCommittedDocumentIsWhatTheServerServes() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let committed = try JSONValue.parse(try Data(contentsOf: root.appendingPathComponent("docs/openapi.json")))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-openapi-\(UUID().uuidString)").path
+        let server = ModelServer(catalog: ModelCatalog(store: try SQLiteStore(directory: dir), models: [:]))
+        let app = Application(router: server.router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/openapi.json", method: .get) { r in
+                #expect(r.status == .ok)
+                let served = try JSONValue.parse(Data(buffer: r.body))
+                #expect(Self.canonical(served) == Self.canonical(committed),
+                        "docs/openapi.json differs from the served document: regenerate it with docs/generate.sh")
+            }
+        }
+    }
+}
