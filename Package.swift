@@ -1,5 +1,5 @@
 // swift-tools-version: 6.1
-// mlcycle: the machine-learning lifecycle in one Swift binary. Layout and rules: DESIGN.md.
+// mlcycle: the machine-learning lifecycle in one Swift binary. Layout and rules: docs/architecture.md.
 import PackageDescription
 
 let package = Package(

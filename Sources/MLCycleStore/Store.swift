@@ -4,8 +4,8 @@ import MLCycleData
 /// Where the lifecycle's records live: projects, dataset snapshots, runs with their metrics and logs,
 /// content-addressed artefacts, model versions, aliases and an append-only audit log.
 ///
-/// The contract is in Swift types, not SQL: the SQLite implementation (`SQLiteStore`) is the embedded default, and a
-/// PostgreSQL one implements the same protocol against the same schema.
+/// The contract is in Swift types, not SQL: the SQLite implementation (`SQLiteStore`) is the embedded default; a
+/// team store on PostgreSQL is to implement the same protocol against the same schema.
 public protocol Store: Sendable {
     /// Creates the project if needed.
     func ensureProject(_ name: String) throws

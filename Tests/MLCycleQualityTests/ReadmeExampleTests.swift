@@ -3,7 +3,7 @@ import Testing
 import MLCycleData
 import MLCycleQuality
 
-/// The README's "Using the libraries from Swift" example, run on the bundled data, so the README stays true.
+/// The example of docs/library.md ("Using the libraries from Swift"), run on the bundled data, so the page stays true.
 @Test func readmeLibraryExampleRuns() throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let table = try CSVReader.read(path: root.appendingPathComponent("examples/house-prices/ames.csv").path)
