@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // Core: pure Swift, no server, database or YAML package (DESIGN.md, "Rules of the house").
@@ -24,13 +26,16 @@ let package = Package(
         .target(name: "MLCycleLearn", dependencies: ["MLCycleData", "CPrefetch"]),
         // A cache prefetch hint for the learners' gather loops (Swift has no intrinsic for it).
         .target(name: "CPrefetch"),
-        .target(name: "MLCycleEvaluate", dependencies: ["MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn"]),
-        .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate"]),
-        .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate", "MLCycleMonitor"]),
+        // Metrics (scikit-learn's definitions) and slicing: shared by evaluation and monitoring, free of learners.
+        .target(name: "MLCycleMetrics", dependencies: ["MLCycleData"]),
+        .target(name: "MLCycleEvaluate", dependencies: ["MLCycleData", "MLCycleMetrics", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn"]),
+        .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleMetrics", "MLCycleQuality"]),
+        .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleMonitor"]),
         // Integrations: the only targets that may import a database driver, a server or a YAML parser.
         // The model server (Hummingbird 2); PostgreSQL (postgres-nio) comes with the team store.
         .target(name: "MLCycleServe", dependencies: [
-            "MLCycleData", "MLCycleEvaluate", "MLCycleStore", .product(name: "Hummingbird", package: "hummingbird"),
+            "MLCycleData", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleStore", .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
         ]),
         .target(name: "MLCycleStore", dependencies: [
             "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
@@ -39,31 +44,38 @@ let package = Package(
             "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .target(name: "MLCycleProject", dependencies: [
-            "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleReport", "MLCycleStore", "MLCycleSources",
-            "MLCycleMonitor", .product(name: "Yams", package: "Yams"),
+            "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleReport", "MLCycleStore",
+            "MLCycleSources", "MLCycleMonitor", .product(name: "Yams", package: "Yams"),
         ]),
         // The CLI: thin commands over the libraries (plus one C call to tune glibc's allocator).
         .target(name: "CMallocTuning"),
         .executableTarget(name: "mlcycle", dependencies: [
             "CMallocTuning",
             "MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleSources", "MLCycleProject",
-            "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore", "MLCycleServe", "MLCycleMonitor",
+            "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore", "MLCycleServe", "MLCycleMonitor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "MLCycleDataTests", dependencies: ["MLCycleData", "MLCycleSources"]),
+        .testTarget(name: "MLCycleDataTests", dependencies: ["MLCycleData", "MLCycleSources", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "MLCycleQualityTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleProject"]),
-        .testTarget(name: "MLCycleLearnTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate"]),
-        .testTarget(name: "MLCycleEvaluateTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleEvaluate", "MLCyclePrep", "MLCycleProject", "MLCycleReport"]),
+        .testTarget(name: "MLCycleLearnTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate"]),
+        .testTarget(name: "MLCycleEvaluateTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCyclePrep", "MLCycleProject", "MLCycleReport"]),
         .testTarget(name: "MLCycleServeTests", dependencies: [
-            "MLCycleData", "MLCycleEvaluate", "MLCycleStore", "MLCycleServe", "MLCycleProject",
+            "MLCycleData", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleStore", "MLCycleServe", "MLCycleProject",
             .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
         ]),
-        .testTarget(name: "MLCycleStoreTests", dependencies: ["MLCycleData", "MLCycleStore"]),
+        .testTarget(name: "MLCycleStoreTests", dependencies: ["MLCycleData", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "MLCyclePrepTests", dependencies: ["MLCycleData", "MLCyclePrep", "MLCycleProject"]),
         .testTarget(name: "MLCycleProjectTests", dependencies: [
-            "MLCycleData", "MLCyclePrep", "MLCycleProject", "MLCycleStore", "MLCycleEvaluate", .product(name: "GRDB", package: "GRDB.swift"),
+            "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleProject", "MLCycleStore",
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .testTarget(name: "MLCycleMonitorTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleReport"]),
+        .testTarget(name: "MLCycleMonitorTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleReport"]),
         .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
     ]
 )
+
+// Every file imports the modules whose members it uses (not only those some other file happened to import).
+for target in package.targets where !target.name.hasPrefix("C") {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

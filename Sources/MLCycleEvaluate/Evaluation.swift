@@ -1,30 +1,7 @@
 import Foundation
 import MLCycleData
 import MLCycleLearn
-
-/// A column to slice results by: its categories, or numeric bins (`edges`, or quintiles when nil).
-public struct SliceSpec: Sendable, Equatable {
-    public var column: String
-    public var edges: [Double]?
-
-    public init(column: String, edges: [Double]? = nil) {
-        self.column = column
-        self.edges = edges
-    }
-
-    /// `COLUMN` or `COLUMN:EDGE,EDGE,…` (e.g. `Sale_Price:100000,200000,500000,1000000`).
-    public init(parsing text: String) throws {
-        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
-        column = parts[0]
-        if parts.count > 1 {
-            let values = parts[1].split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
-                throw EvaluationError.invalid("slice '\(text)': after the colon give bin edges as numbers, e.g. price:100000,200000")
-            }
-            edges = values.map { $0! }.sorted()
-        }
-    }
-}
+import MLCycleMetrics
 
 /// What to evaluate besides the overall metrics.
 public struct EvaluationOptions: Sendable {
@@ -207,8 +184,6 @@ public struct EvaluationReport: Codable, Sendable {
     }
 }
 
-/// Metrics where a larger value is better (the rest are losses).
-public let higherIsBetter: Set<String> = ["r2", "within_10pct", "auc", "pr_auc", "accuracy", "precision", "recall", "f1", "macro_f1", "weighted_f1"]
 
 /// Scores a model on labelled rows and builds the report.
 public enum Evaluation {
@@ -266,7 +241,7 @@ public enum Evaluation {
 
         // Slices, worst first.
         for spec in o.slices {
-            for (value, rows) in try sliceRows(t, spec) where !rows.isEmpty {
+            for (value, rows) in try spec.rows(in: t) where !rows.isEmpty {
                 let m = metrics(truth, predictions, rows: rows, threshold: o.threshold)
                 report.slices.append(.init(column: spec.column, value: value, rows: rows.count, metrics: m,
                                            gap: loss(m) - loss(overall), flagged: false))
@@ -277,7 +252,7 @@ public enum Evaluation {
         // Fairness: the ranking metric and the bias sign per group.
         for column in o.groups {
             var groups = [EvaluationReport.Group]()
-            for (value, rows) in try sliceRows(t, SliceSpec(column: column)) where !rows.isEmpty {
+            for (value, rows) in try SliceSpec(column: column).rows(in: t) where !rows.isEmpty {
                 let m = metrics(truth, predictions, rows: rows, threshold: o.threshold)
                 let b = bias(truth, predictions, rows: rows)
                 groups.append(.init(value: value, rows: rows.count, metric: m[metric] ?? .nan, bias: b,
@@ -426,40 +401,6 @@ public enum Evaluation {
     }
 
     /// Rows per slice: each category (missing as "(missing)"), or numeric bins labelled `[lo, hi)`.
-    public static func sliceRows(_ t: Table, _ spec: SliceSpec) throws -> [(String, [Int])] {
-        guard let c = t[spec.column] else {
-            throw EvaluationError.invalid("no column '\(spec.column)' to slice by; columns: \(t.columnNames.prefix(20).joined(separator: ", "))")
-        }
-        let n = t.rowCount
-        if c.type.isNumeric, let v = c.doubles() {
-            var edges = spec.edges ?? []
-            if spec.edges == nil {
-                let present = (0..<n).filter { c.isValid($0) }.map { v[$0] }.sorted()
-                // Quintiles (fewer bins when values repeat).
-                edges = Array(Set((1..<5).map { Statistics.quantile(sorted: present, Double($0) / 5) })).sorted()
-            }
-            func edge(_ x: Double) -> String { x.rounded() == x && abs(x) < 1e15 ? String(Int64(x)) : formatDouble(x) }
-            func label(_ i: Int) -> String {
-                if edges.isEmpty { return "all" }
-                if i == 0 { return "< \(edge(edges[0]))" }
-                if i == edges.count { return "≥ \(edge(edges[edges.count - 1]))" }
-                return "[\(edge(edges[i - 1])), \(edge(edges[i])))"
-            }
-            var bins = [[Int]](repeating: [], count: edges.count + 1)
-            var missing = [Int]()
-            for r in 0..<n {
-                guard c.isValid(r) else { missing.append(r); continue }
-                var i = 0
-                while i < edges.count && v[r] >= edges[i] { i += 1 }
-                bins[i].append(r)
-            }
-            return bins.enumerated().map { (label($0), $1) } + (missing.isEmpty ? [] : [("(missing)", missing)])
-        }
-        var byValue = [String: [Int]]()
-        for r in 0..<n { byValue[c.isValid(r) ? c[r].description : "(missing)", default: []].append(r) }
-        return byValue.keys.sorted().map { ($0, byValue[$0]!) }
-    }
-
     static func gainImportance(_ model: FittedModel) -> [String: Double] {
         let trees: [BoostedTree]
         switch model {

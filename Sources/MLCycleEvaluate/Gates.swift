@@ -1,4 +1,5 @@
 import Foundation
+import MLCycleMetrics
 
 /// Gate rules: the conditions a model must meet to be promotable.
 ///

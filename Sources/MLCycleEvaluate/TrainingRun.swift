@@ -1,6 +1,7 @@
 import Foundation
 import MLCycleData
 import MLCycleLearn
+import MLCycleMetrics
 
 /// What `mlcycle train` does: split, fit on the training part, measure on the test part.
 public struct TrainingOptions: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import MLCycleData
 import MLCycleLearn
+import MLCycleMetrics
 
 /// How to search hyperparameters.
 public struct TuningOptions: Sendable {
@@ -118,7 +119,7 @@ public enum Tuning {
             entries.append(LeaderboardEntry(rank: 0, parameters: parameters, metric: metric, mean: mean, std: std, fitSeconds: fitSeconds))
             o.progress?(entries.count, candidates.count)
         }
-        let ascending = !MLCycleEvaluate.higherIsBetter.contains(metric)
+        let ascending = !MLCycleMetrics.higherIsBetter.contains(metric)
         entries.sort { ascending ? $0.mean < $1.mean : $0.mean > $1.mean }
         for i in entries.indices { entries[i].rank = i + 1 }
         return entries

@@ -8,7 +8,7 @@ import MLCycleData
 /// gains most, finding splits from per-leaf gradient/hessian histograms (the larger child's histogram is the
 /// parent's minus the smaller child's). Missing values go to whichever side gains more; categorical features split
 /// many-vs-many over categories sorted by gradient/hessian ratio.
-public struct GradientBoostedTrees: Sendable {
+public struct GradientBoostedTrees: Learner {
     public var parameters: GBDTParameters
 
     public init(parameters: GBDTParameters = GBDTParameters()) { self.parameters = parameters }

@@ -1,6 +1,6 @@
 import Foundation
 import MLCycleData
-import MLCycleEvaluate
+import MLCycleMetrics
 
 /// One served prediction as monitoring reads it (from the store's prediction log, joined with its feedback).
 public struct ServedPrediction: Sendable {
@@ -178,7 +178,7 @@ extension Monitoring {
         let table = try Table(columns: columns)
         var out = [SliceSummary]()
         for spec in specs where table[spec.column] != nil {
-            for (value, rows) in try Evaluation.sliceRows(table, spec) where !rows.isEmpty {
+            for (value, rows) in try spec.rows(in: table) where !rows.isEmpty {
                 var metrics = [String: Double]()
                 if regression {
                     var y = [Double](), p = [Double]()

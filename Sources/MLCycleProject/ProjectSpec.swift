@@ -2,6 +2,7 @@ import Foundation
 import MLCycleData
 import MLCycleEvaluate
 import MLCycleLearn
+import MLCycleMetrics
 import MLCycleMonitor
 import MLCyclePrep
 import MLCycleQuality
@@ -173,6 +174,7 @@ public enum ProjectFile {
                 }
                 candidates.append(.init(name: name, learner: learner, parameters: parameters, space: space))
             }
+            if seq.isEmpty { r.problem(top["candidates"], "candidates", "the list is empty: give the learners to try, the baseline first") }
         } else if let c = top["candidates"] {
             r.problem(c, "candidates", "expected a list of candidates, the baseline first")
         } else {
@@ -193,7 +195,7 @@ public enum ProjectFile {
             evaluation.metric = r.string(e["metric"], "evaluation.metric")
             evaluation.slices = r.strings(e["slices"], "evaluation.slices") ?? []
             for (i, s) in evaluation.slices.enumerated() {
-                if (try? MLCycleEvaluateSlice.check(s)) == nil { r.problem(e["slices"], "evaluation.slices[\(i)]", "write COLUMN or COLUMN:EDGE,EDGE,…") }
+                if (try? SliceSpec(parsing: s)) == nil { r.problem(e["slices"], "evaluation.slices[\(i)]", "write COLUMN or COLUMN:EDGE,EDGE,…") }
             }
             evaluation.groups = (r.strings(e["groups"], "evaluation.groups") ?? []) + (r.strings(e["fairness"], "evaluation.fairness") ?? [])
             evaluation.gates = r.strings(e["gates"], "evaluation.gates") ?? []
@@ -285,16 +287,5 @@ public enum ProjectFile {
     static func checkRule(_ rule: String, _ node: Node?, _ path: String, _ r: SpecReader) {
         let ops = [">=", "<=", "==", ">", "<"]
         guard ops.contains(where: { rule.contains($0) }) else { r.problem(node, path, "'\(rule)' has no comparison; write e.g. within_10pct >= 0.80"); return }
-    }
-}
-
-/// Checks `--slice`-style text without importing the evaluation module's types into the spec's grammar.
-enum MLCycleEvaluateSlice {
-    static func check(_ text: String) throws {
-        let parts = text.split(separator: ":", maxSplits: 1)
-        guard let first = parts.first, !first.isEmpty else { throw SpecFileError(file: "", problems: []) }
-        if parts.count > 1, parts[1].split(separator: ",").contains(where: { Double($0.trimmingCharacters(in: .whitespaces)) == nil }) {
-            throw SpecFileError(file: "", problems: [])
-        }
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import MLCycleData
 import MLCycleEvaluate
+import MLCycleLearn
+import MLCycleMetrics
 import MLCycleMonitor
 import MLCycleStore
 

@@ -2,6 +2,7 @@ import Foundation
 import MLCycleData
 import MLCycleEvaluate
 import MLCycleLearn
+import MLCycleMetrics
 import MLCyclePrep
 import MLCycleQuality
 import MLCycleReport
@@ -245,7 +246,9 @@ public final class Runner {
                 if !candidate.space.isEmpty {
                     let tuning = spec.tuning ?? ProjectSpec.Tuning(search: .grid, trials: nil, folds: 3, timeBudget: nil)
                     let board = try Tuning.run(trainTable, options: TuningOptions(
-                        target: target, task: spec.problem.task, learner: candidate.learner, space: candidate.space,
+                        // Every trial holds the candidate's fixed parameters; the space varies the rest.
+                        target: target, task: spec.problem.task, learner: candidate.learner,
+                        space: candidate.parameters.mapValues { [$0] }.merging(candidate.space) { _, searched in searched },
                         search: tuning.search, trials: tuning.trials, timeBudget: tuning.timeBudget,
                         folds: max(2, tuning.folds), metric: metric, progress: { done, trials in
                             counter("train     [\(index + 1)/\(total)] \(candidate.name): tuning trial \(done)/\(trials)")

@@ -1,6 +1,8 @@
 import Foundation
 import MLCycleData
 import MLCycleEvaluate
+import MLCycleLearn
+import MLCycleMetrics
 
 /// Renders an evaluation as one self-contained HTML page (inline CSS and SVG, no scripts) or as terminal text.
 public enum EvaluationReportPage {

@@ -2,8 +2,11 @@ import Foundation
 import Hummingbird
 import MLCycleData
 import MLCycleEvaluate
+import MLCycleLearn
+import MLCyclePrep
 import MLCycleStore
 import NIOCore
+import NIOFoundationEssentialsCompat
 
 /// Request counts and latencies, exposed at `/metrics` in Prometheus' text format.
 public final class ServerMetrics: @unchecked Sendable {
@@ -181,7 +184,7 @@ public struct ModelServer: Sendable {
             // The challenger scores a copy in the background: logged beside the answer (same ids + "-shadow", status
             // "shadow"), never returned, and the champion's answer does not wait for it.
             let server = self
-            Task.detached {
+            _Concurrency.Task.detached {
                 let shadowStarted = Date()
                 guard let shadowScored = try? shadow.bundle.score(table) else { return }
                 server.logRows(shadow, table, shadowScored.map { var s = $0; s.status = "shadow"; return s },

@@ -1,5 +1,7 @@
 import Foundation
 import MLCycleData
+import MLCycleEvaluate
+import MLCyclePrep
 
 /// The OpenAPI 3.0 description of the native API, served at `/openapi.json`.
 enum OpenAPI {

@@ -4,6 +4,7 @@ import Foundation
 import MLCycleData
 import MLCycleEvaluate
 import MLCycleLearn
+import MLCycleMetrics
 import MLCycleMonitor
 import MLCycleProject
 import MLCyclePrep

@@ -1,4 +1,5 @@
 import Foundation
+import MLCycleLearn
 import Testing
 import MLCycleData
 import MLCycleEvaluate

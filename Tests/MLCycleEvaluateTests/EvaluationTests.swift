@@ -4,6 +4,7 @@ import MLCycleData
 import MLCycleLearn
 @testable import MLCycleEvaluate
 @testable import MLCycleReport
+import MLCycleMetrics
 
 /// Evaluation on a synthetic table whose answers are known: price = 100 + 50·size, exact in segment "calm",
 /// noisy (±30 %) in segment "wild"; `noise` carries no signal.

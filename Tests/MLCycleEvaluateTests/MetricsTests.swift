@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MLCycleEvaluate
+import MLCycleMetrics
 
 /// Every metric against scikit-learn on Tests/Fixtures/evaluate/metrics.json (make_metric_fixtures.py), to 1e-9.
 @Suite struct MetricsTests {

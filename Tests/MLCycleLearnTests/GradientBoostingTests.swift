@@ -3,6 +3,7 @@ import Testing
 import MLCycleData
 @testable import MLCycleEvaluate
 @testable import MLCycleLearn
+import MLCycleMetrics
 
 @Suite struct GradientBoostingTests {
     func fit(_ train: Table, target: String, objective: GBDTParameters.Objective, parameters: [String: String] = [:],

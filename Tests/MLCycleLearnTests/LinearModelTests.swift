@@ -3,6 +3,7 @@ import Testing
 import MLCycleData
 @testable import MLCycleEvaluate
 @testable import MLCycleLearn
+import MLCycleMetrics
 
 let learnFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/learn")

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import MLCycleData
 import MLCycleEvaluate
+import MLCycleMetrics
 import MLCycleQuality
 @testable import MLCycleMonitor
 

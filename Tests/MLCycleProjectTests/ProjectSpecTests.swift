@@ -1,4 +1,6 @@
 import Foundation
+import MLCycleLearn
+import MLCyclePrep
 import Testing
 @testable import MLCycleProject
 

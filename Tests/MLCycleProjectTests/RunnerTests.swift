@@ -1,4 +1,5 @@
 import Foundation
+import MLCycleQuality
 import Testing
 import MLCycleData
 @testable import MLCycleProject

@@ -7,6 +7,7 @@ import MLCycleEvaluate
 import MLCycleMonitor
 import MLCycleProject
 import MLCycleStore
+import NIOFoundationEssentialsCompat
 import Synchronization
 import Testing
 @testable import MLCycleServe

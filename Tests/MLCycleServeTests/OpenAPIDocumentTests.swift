@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import MLCycleData
 import MLCycleStore
+import NIOFoundationEssentialsCompat
 import Testing
 @testable import MLCycleServe
 

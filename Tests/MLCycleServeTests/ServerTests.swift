@@ -3,8 +3,10 @@ import Hummingbird
 import HummingbirdTesting
 import MLCycleData
 import MLCycleEvaluate
+import MLCycleMonitor
 import MLCycleProject
 import MLCycleStore
+import NIOFoundationEssentialsCompat
 import Testing
 @testable import MLCycleServe
 
