@@ -16,11 +16,13 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
-        // Core: pure Swift, no server, database or YAML package (DESIGN.md, "Rules of the house").
-        .target(name: "MLCycleData"),
+        // Core: no server, database or YAML package (docs/architecture.md); hashing is swift-crypto's.
+        .target(name: "MLCycleData", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "MLCycleQuality", dependencies: ["MLCycleData"]),
         .target(name: "MLCyclePrep", dependencies: ["MLCycleData"]),
         .target(name: "MLCycleLearn", dependencies: ["MLCycleData", "CPrefetch"]),
@@ -36,6 +38,7 @@ let package = Package(
         .target(name: "MLCycleServe", dependencies: [
             "MLCycleData", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleStore", .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
+            .product(name: "DequeModule", package: "swift-collections"),
         ]),
         .target(name: "MLCycleStore", dependencies: [
             "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),

@@ -255,6 +255,8 @@ public struct ModelServer: Sendable {
                 text += "mlcycle_prediction_log_dropped_total \(c.dropped)\n"
                 text += "# HELP mlcycle_prediction_log_written_total Predictions written to the store.\n# TYPE mlcycle_prediction_log_written_total counter\n"
                 text += "mlcycle_prediction_log_written_total \(c.written)\n"
+                text += "# HELP mlcycle_prediction_log_failed_writes_total Batch writes the store refused (their rows are queued again, or dropped when the queue is full).\n# TYPE mlcycle_prediction_log_failed_writes_total counter\n"
+                text += "mlcycle_prediction_log_failed_writes_total \(c.failed)\n"
             }
             return Self.bytes(Data(text.utf8), type: "text/plain; version=0.0.4")
         }

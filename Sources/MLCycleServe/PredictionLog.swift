@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import MLCycleStore
 
@@ -8,7 +9,7 @@ public final class PredictionLog: @unchecked Sendable {
     public let store: any Store
     public let capacity: Int
     private let lock = NSLock()
-    private var queue = [PredictionRecord]()
+    private var queue = Deque<PredictionRecord>()
     private var droppedCount = 0
     private var writtenCount = 0
     private var failedWrites = 0
@@ -37,7 +38,7 @@ public final class PredictionLog: @unchecked Sendable {
     /// Writes what is queued now (the background task calls this; tests and shutdown too).
     public func flush() {
         lock.lock()
-        let batch = queue
+        let batch = Array(queue)
         queue.removeAll(keepingCapacity: true)
         lock.unlock()
         guard !batch.isEmpty else { return }
@@ -49,7 +50,7 @@ public final class PredictionLog: @unchecked Sendable {
             lock.lock()
             failedWrites += 1
             let room = max(0, capacity - queue.count)
-            queue.insert(contentsOf: batch.prefix(room), at: 0)
+            queue.prepend(contentsOf: batch.prefix(room))
             droppedCount += max(0, batch.count - room)
             lock.unlock()
         }
