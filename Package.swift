@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
@@ -38,7 +41,8 @@ let package = Package(
         .target(name: "MLCycleServe", dependencies: [
             "MLCycleData", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleStore", .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
-            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "DequeModule", package: "swift-collections"), .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MLCycleStore", dependencies: [
             "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
@@ -48,7 +52,7 @@ let package = Package(
         ]),
         .target(name: "MLCycleProject", dependencies: [
             "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleReport", "MLCycleStore",
-            "MLCycleSources", "MLCycleMonitor", .product(name: "Yams", package: "Yams"),
+            "MLCycleSources", "MLCycleMonitor", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
         ]),
         // The CLI: thin commands over the libraries (plus one C call to tune glibc's allocator).
         .target(name: "CMallocTuning"),

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MLCycleData
 import MLCycleEvaluate
 import MLCycleLearn
@@ -256,6 +257,8 @@ public final class Watcher {
     public var progress: (String) -> Void = { _ in }
     public var webhookAttempts = 4
     public var webhookPause = 0.5
+    /// Where each step is logged (monitoring notes, retraining verdicts).
+    public var logger = Logger(label: "mlcycle.watch")
     let schedule: CronSchedule?
 
     public init(spec: ProjectSpec, directory: String, store: Store) throws {
@@ -263,6 +266,18 @@ public final class Watcher {
         self.directory = directory
         self.store = store
         schedule = try spec.retraining?.schedule.map { try CronSchedule(parsing: $0) }
+    }
+
+    /// Steps on the clock every `interval` seconds until the process is stopped, starting after `previous` (the
+    /// moment of an earlier pass, if any); each step goes to `report` and to the log.
+    public func run(every interval: Double, since previous: Date? = nil, report: (Step) -> Void) throws -> Never {
+        var previous = previous
+        while true {
+            let at = Date()
+            report(try step(at: at, previous: previous))
+            previous = at
+            Thread.sleep(forTimeInterval: interval)
+        }
     }
 
     /// Watches as of `moment`; `previous` is the moment of the step before (the schedule fires in between).
@@ -292,6 +307,8 @@ public final class Watcher {
             step.retrain = outcome
             step.notes.append("retrained (\(what)): v\(outcome.challenger.map(String.init) ?? "?") \(outcome.verdict) — \(outcome.detail)")
         }
+        logger.info("\(step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "; "))",
+                    metadata: ["model": "\(name)", "at": "\(ISO8601DateFormatter().string(from: moment))"])
         return step
     }
 }

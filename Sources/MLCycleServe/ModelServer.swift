@@ -1,71 +1,42 @@
 import Foundation
 import Hummingbird
+import Logging
 import MLCycleData
 import MLCycleEvaluate
 import MLCycleLearn
 import MLCyclePrep
 import MLCycleStore
 import NIOCore
+import Prometheus
 import NIOFoundationEssentialsCompat
 
-/// Request counts and latencies, exposed at `/metrics` in Prometheus' text format.
-public final class ServerMetrics: @unchecked Sendable {
+/// The server's Prometheus metrics (swift-prometheus), names as documented: requests by model, version and status,
+/// rows scored, latency histogram; the prediction log's counters live in the same registry, and so does what
+/// Hummingbird's metrics middleware records through swift-metrics when the CLI bootstraps it.
+public final class ServerMetrics: Sendable {
     /// Latency histogram bucket bounds, in seconds.
     static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
-    private let lock = NSLock()
-    private var requests = [String: Int]()        // "model|version|code"
-    private var latency = [String: [Int]]()         // "model|version" → counts per bucket (+Inf last)
-    private var latencySum = [String: Double]()
-    private var rows = [String: Int]()
+    public let registry: PrometheusCollectorRegistry
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }
 
     func record(model: String, version: String, code: Int, seconds: Double, rows n: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        requests["\(model)|\(version)|\(code)", default: 0] += 1
-        let key = "\(model)|\(version)"
-        var counts = latency[key] ?? [Int](repeating: 0, count: Self.buckets.count + 1)
-        counts[Self.buckets.firstIndex { seconds <= $0 } ?? Self.buckets.count] += 1
-        latency[key] = counts
-        latencySum[key, default: 0] += seconds
-        rows[key, default: 0] += n
+        registry.makeCounter(name: "mlcycle_requests_total", labels: [("model", model), ("version", version), ("code", String(code))],
+                             help: "Prediction requests by model, version and HTTP status.").increment()
+        let labels = [("model", model), ("version", version)]
+        registry.makeCounter(name: "mlcycle_predicted_rows_total", labels: labels, help: "Rows scored.").increment(by: Int64(n))
+        registry.makeValueHistogram(name: "mlcycle_request_duration_seconds", labels: labels, buckets: Self.buckets,
+                                    help: "Time to answer a prediction request.").record(seconds)
     }
 
     /// Prometheus exposition text.
-    public func text() -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        func labels(_ key: String, _ names: [String]) -> String {
-            zip(names, key.split(separator: "|", omittingEmptySubsequences: false)).map { "\($0)=\"\(escape(String($1)))\"" }.joined(separator: ",")
-        }
-        var out = "# HELP mlcycle_requests_total Prediction requests by model, version and HTTP status.\n# TYPE mlcycle_requests_total counter\n"
-        for (k, v) in requests.sorted(by: { $0.key < $1.key }) { out += "mlcycle_requests_total{\(labels(k, ["model", "version", "code"]))} \(v)\n" }
-        out += "# HELP mlcycle_predicted_rows_total Rows scored.\n# TYPE mlcycle_predicted_rows_total counter\n"
-        for (k, v) in rows.sorted(by: { $0.key < $1.key }) { out += "mlcycle_predicted_rows_total{\(labels(k, ["model", "version"]))} \(v)\n" }
-        out += "# HELP mlcycle_request_duration_seconds Time to answer a prediction request.\n# TYPE mlcycle_request_duration_seconds histogram\n"
-        for (k, counts) in latency.sorted(by: { $0.key < $1.key }) {
-            let l = labels(k, ["model", "version"])
-            var cumulative = 0
-            for (i, bound) in Self.buckets.enumerated() {
-                cumulative += counts[i]
-                out += "mlcycle_request_duration_seconds_bucket{\(l),le=\"\(bound)\"} \(cumulative)\n"
-            }
-            cumulative += counts[Self.buckets.count]
-            out += "mlcycle_request_duration_seconds_bucket{\(l),le=\"+Inf\"} \(cumulative)\n"
-            out += "mlcycle_request_duration_seconds_sum{\(l)} \(latencySum[k] ?? 0)\n"
-            out += "mlcycle_request_duration_seconds_count{\(l)} \(cumulative)\n"
-        }
-        return out
-    }
-
-    func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
-    }
+    public func text() -> String { registry.emitToString() }
 }
 
 /// The HTTP model server: native JSON and CSV prediction, model listing, health, readiness and metrics.
 public struct ModelServer: Sendable {
     public let catalog: ModelCatalog
-    public let metrics = ServerMetrics()
+    public let metrics: ServerMetrics
     /// Where predictions are logged and feedback is recorded (nil when serving a bundle without a store).
     public let log: PredictionLog?
     /// Larger request bodies are refused with 413.
@@ -76,6 +47,24 @@ public struct ModelServer: Sendable {
     public var approvers: [String] = []
     /// Bearer token the prediction endpoints require, if set.
     public var predictToken: String?
+    /// Where the server logs (start, stop, and each request when `logRequests` is on).
+    public var logger = Logger(label: "mlcycle.serve")
+    /// Logs every request (method, path, status) at info level through Hummingbird's request-log middleware.
+    public var logRequests = false
+
+    /// The bearer tokens from the environment: `MLCYCLE_ADMIN_TOKEN` and `MLCYCLE_PREDICT_TOKEN`, each also as a file
+    /// named by `…_FILE` (for secrets mounted as files).
+    public mutating func readTokens(from environment: [String: String] = ProcessInfo.processInfo.environment) {
+        func token(_ name: String) -> String? {
+            if let t = environment[name], !t.isEmpty { return t }
+            if let file = environment[name + "_FILE"], let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return nil
+        }
+        adminToken = token("MLCYCLE_ADMIN_TOKEN")
+        predictToken = token("MLCYCLE_PREDICT_TOKEN")
+    }
     /// The monitoring page of a model (HTML), or nil for an unknown one: served at `/ui/monitoring/{name}` when set.
     /// The CLI supplies it (a monitoring pass needs the project's rules, which the server does not read itself).
     public var monitoringPage: (@Sendable (String) throws -> String?)?
@@ -106,9 +95,10 @@ public struct ModelServer: Sendable {
 
     static let unauthorized = error(RequestError(status: 401, "missing or wrong bearer token (Authorization: Bearer …)"))
 
-    public init(catalog: ModelCatalog, log: PredictionLog? = nil) {
+    public init(catalog: ModelCatalog, log: PredictionLog? = nil, metrics: ServerMetrics = ServerMetrics()) {
         self.catalog = catalog
         self.log = log
+        self.metrics = metrics
     }
 
     /// Queues one log record per scored row (ids as returned to the client); inputs as a JSON object in the
@@ -222,6 +212,7 @@ public struct ModelServer: Sendable {
     /// The router with every endpoint.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        if logRequests { router.add(middleware: LogRequestsMiddleware(.info)) }
         let catalog = self.catalog, metrics = self.metrics, limit = maxBodyBytes, server = self
         router.get("health") { _, _ in Self.json(["status": "ok"]) }
         router.get("ui/monitoring/:name") { _, context -> Response in
@@ -246,19 +237,8 @@ public struct ModelServer: Sendable {
                                  : Self.json(Readiness(status: "ready", models: ready.map { "\($0.name) \($0.version)" }))
         }
         router.get("metrics") { _, _ -> Response in
-            var text = metrics.text()
-            if let log = server.log {
-                let c = log.counts
-                text += "# HELP mlcycle_prediction_log_queue_depth Predictions waiting to be written to the store.\n# TYPE mlcycle_prediction_log_queue_depth gauge\n"
-                text += "mlcycle_prediction_log_queue_depth \(c.depth)\n"
-                text += "# HELP mlcycle_prediction_log_dropped_total Predictions not logged because the queue was full.\n# TYPE mlcycle_prediction_log_dropped_total counter\n"
-                text += "mlcycle_prediction_log_dropped_total \(c.dropped)\n"
-                text += "# HELP mlcycle_prediction_log_written_total Predictions written to the store.\n# TYPE mlcycle_prediction_log_written_total counter\n"
-                text += "mlcycle_prediction_log_written_total \(c.written)\n"
-                text += "# HELP mlcycle_prediction_log_failed_writes_total Batch writes the store refused (their rows are queued again, or dropped when the queue is full).\n# TYPE mlcycle_prediction_log_failed_writes_total counter\n"
-                text += "mlcycle_prediction_log_failed_writes_total \(c.failed)\n"
-            }
-            return Self.bytes(Data(text.utf8), type: "text/plain; version=0.0.4")
+            server.log?.publish(to: metrics.registry)
+            return Self.bytes(Data(metrics.registry.emitToBuffer()), type: "text/plain; version=0.0.4")
         }
         // Admin: move an alias (promote) or move it back (rollback); the next request is answered by the new version.
         router.post("v1/admin/models/:name/:action") { request, context -> Response in
@@ -544,7 +524,7 @@ public struct ModelServer: Sendable {
         // Every model is decoded before the first request: a large bundle decoded on demand kept the first requests
         // waiting a quarter of a second.
         for name in (try? catalog.names()) ?? [] { _ = try? catalog.resolve(name) }
-        let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port)))
+        let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
         log?.start()
         defer { log?.stop() }
         try await app.runService()

@@ -1,6 +1,7 @@
 import DequeModule
 import Foundation
 import MLCycleStore
+import Prometheus
 
 /// A bounded queue between serving and the store: the request path only appends (under a lock, never waiting for
 /// the database); a background task writes batches. When the queue is full, new records are dropped and counted —
@@ -34,6 +35,26 @@ public final class PredictionLog: @unchecked Sendable {
         defer { lock.unlock() }
         return (queue.count, droppedCount, writtenCount, failedWrites)
     }
+
+    /// Sets the log's metrics in `registry` to their values now (at each scrape of /metrics).
+    func publish(to registry: PrometheusCollectorRegistry) {
+        let c = counts
+        registry.makeGauge(name: "mlcycle_prediction_log_queue_depth", help: "Predictions waiting to be written to the store.").set(Double(c.depth))
+        // Counters only rise: each is brought up to the log's own count.
+        func counter(_ name: String, _ help: String, _ value: Int, _ published: inout Int) {
+            registry.makeCounter(name: name, help: help).increment(by: Int64(value - published))
+            published = value
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        counter("mlcycle_prediction_log_dropped_total", "Predictions not logged because the queue was full.", c.dropped, &published.dropped)
+        counter("mlcycle_prediction_log_written_total", "Predictions written to the store.", c.written, &published.written)
+        counter("mlcycle_prediction_log_failed_writes_total",
+                "Batch writes the store refused (their rows are queued again, or dropped when the queue is full).", c.failed, &published.failed)
+    }
+
+    /// What `publish` last brought the registry's counters to.
+    private var published = (dropped: 0, written: 0, failed: 0)
 
     /// Writes what is queued now (the background task calls this; tests and shutdown too).
     public func flush() {

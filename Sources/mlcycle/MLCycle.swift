@@ -973,6 +973,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Log each native prediction at the time its X-MLCycle-Time header gives (for mlcycle replay); without it the header is refused.")
     var replayClock = false
 
+    @Flag(help: "Log every request (method, path, status) to standard error.")
+    var logRequests = false
+
     func run() async throws {
         let catalog: ModelCatalog
         var log: PredictionLog?
@@ -1002,17 +1005,9 @@ struct Serve: AsyncParsableCommand {
             }
         }
         // Tokens come from the environment (or a file named there), never from the command line, where `ps` shows them.
-        func token(_ name: String) -> String? {
-            let env = ProcessInfo.processInfo.environment
-            if let t = env[name], !t.isEmpty { return t }
-            if let file = env[name + "_FILE"], let text = try? String(contentsOfFile: file, encoding: .utf8) {
-                return text.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            return nil
-        }
         server.replayClock = replayClock
-        server.adminToken = token("MLCYCLE_ADMIN_TOKEN")
-        server.predictToken = token("MLCYCLE_PREDICT_TOKEN")
+        server.logRequests = logRequests
+        server.readTokens()
         print("serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)" +
               (server.adminToken == nil ? " (admin endpoints off: set MLCYCLE_ADMIN_TOKEN)" : ""))
         try await server.run(host: host, port: port)

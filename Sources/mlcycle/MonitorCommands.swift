@@ -165,14 +165,11 @@ struct Watch: ParsableCommand {
             let watcher = try Watcher(spec: spec, directory: directory, store: try storeOptions.open(directory))
             guard let seconds = MonitoringDuration.seconds(every) else { throw ValidationError("--every takes a duration such as 60s, 5m, 1h; got '\(every)'") }
             let formatter = ISO8601DateFormatter()
-            var previous = try since.map { try moment($0) }
-            repeat {
-                let at = try moment(once ? now : nil)
-                let step = try watcher.step(at: at, previous: previous)
-                print("\(formatter.string(from: at))  " + (step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "\n    ")))
-                previous = at
-                if !once { Thread.sleep(forTimeInterval: seconds) }
-            } while !once
+            let show = { (step: Watcher.Step) in
+                print("\(formatter.string(from: step.at))  " + (step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "\n    ")))
+            }
+            let previous = try since.map { try moment($0) }
+            if once { show(try watcher.step(at: try moment(now), previous: previous)) } else { try watcher.run(every: seconds, since: previous, report: show) }
         }
     }
 }
