@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
@@ -53,6 +54,8 @@ let package = Package(
         .target(name: "MLCycleProject", dependencies: [
             "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleReport", "MLCycleStore",
             "MLCycleSources", "MLCycleMonitor", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
         ]),
         // The CLI: thin commands over the libraries (plus one C call to tune glibc's allocator).
         .target(name: "CMallocTuning"),

@@ -6,6 +6,7 @@ import MLCycleMetrics
 import MLCycleMonitor
 import MLCycleReport
 import MLCycleStore
+import NIOHTTP1
 
 /// One monitoring pass over a served model (`mlcycle monitor`, and the loop of `mlcycle watch`): windows of its
 /// prediction log with the metrics its feedback allows, drift of the last window against the training reference in
@@ -39,7 +40,7 @@ public struct MonitoringPass: Sendable {
 
     /// Monitors `version` (its bundle) as of `moment` with windows of `window` (default: the spec's, else 1d).
     /// With `recordAlerts: false` (a page view) rules are checked but nothing is stored or sent.
-    public func run(_ version: ModelVersion, window: String? = nil, at moment: Date = Date(), recordAlerts: Bool = true) throws -> Output {
+    public func run(_ version: ModelVersion, window: String? = nil, at moment: Date = Date(), recordAlerts: Bool = true) async throws -> Output {
         let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
         let windowText = window ?? spec?.monitoring?.window ?? "1d"
         guard let size = MonitoringDuration.seconds(windowText) else { throw MonitorError.invalid("the window must be a duration such as 1h, 1d, 7d; got '\(windowText)'") }
@@ -105,7 +106,7 @@ public struct MonitoringPass: Sendable {
                                      delivery: spec?.monitoring?.webhook == nil ? "no webhook" : "pending")
             record.id = try store.recordAlert(record)
             if let hook = spec?.monitoring?.webhook {
-                record.delivery = Webhook.post(record, to: hook, attempts: webhookAttempts, firstPause: webhookPause)
+                record.delivery = await Webhook.post(record, to: hook, attempts: webhookAttempts, firstPause: webhookPause)
                 try store.setAlertDelivery(record.id, record.delivery)
             }
             fired.append(record)
@@ -158,7 +159,7 @@ extension MonitoringPass {
 /// Sends an alert to a webhook as JSON (POST), retrying with back-off; returns what happened, for the store — a
 /// failure is recorded, never dropped silently.
 public enum Webhook {
-    public static func post(_ alert: AlertRecord, to url: String, attempts: Int = 4, firstPause: Double = 0.5) -> String {
+    public static func post(_ alert: AlertRecord, to url: String, attempts: Int = 4, firstPause: Double = 0.5) async -> String {
         guard let target = URL(string: url) else { return "failed: '\(url)' is not a URL" }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
@@ -166,10 +167,10 @@ public enum Webhook {
         guard let body = try? encoder.encode(alert) else { return "failed: could not encode the alert" }
         var lastError = ""
         for attempt in 1...attempts {
-            let answer = HTTPCall.send("POST", target, body: body, headers: ["Content-Type": "application/json"], timeout: 10)
+            let answer = await HTTPCall.send(.POST, target, body: body, headers: ["Content-Type": "application/json"], timeout: 10)
             if (200..<300).contains(answer.status) { return "sent (attempt \(attempt))" }
             lastError = answer.error ?? "HTTP \(answer.status)"
-            if attempt < attempts { Thread.sleep(forTimeInterval: firstPause * pow(2, Double(attempt - 1))) }
+            if attempt < attempts { await HTTPCall.pause(firstPause * pow(2, Double(attempt - 1))) }
         }
         return "failed after \(attempts) attempts: \(lastError)"
     }

@@ -1,29 +1,34 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import AsyncHTTPClient
 import MLCycleData
 import MLCycleMonitor
 import MLCycleStore
+import NIOCore
+import NIOFoundationEssentialsCompat
+import NIOHTTP1
 
-/// A blocking HTTP call (the CLI's replay and the webhook are sequential by nature).
+/// An HTTP call through async-http-client's shared client (replay and webhooks); a failure to connect is an answer
+/// with status 0 and the error, for the caller to report.
 enum HTTPCall {
     struct Answer { var status: Int; var body: Data; var error: String? }
 
-    static func send(_ method: String, _ url: URL, body: Data? = nil, headers: [String: String] = [:], timeout: Double = 30) -> Answer {
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = method
-        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
-        request.httpBody = body
-        let done = DispatchSemaphore(value: 0)
-        final class Box: @unchecked Sendable { var answer = Answer(status: 0, body: Data(), error: nil) } // written once, read after the signal
-        let box = Box()
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            box.answer = Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data ?? Data(), error: error?.localizedDescription)
-            done.signal()
-        }.resume()
-        done.wait()
-        return box.answer
+    static func send(_ method: HTTPMethod, _ url: URL, body: Data? = nil, headers: [String: String] = [:], timeout: Double = 30) async -> Answer {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = method
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            let bytes = try await response.body.collect(upTo: 256 << 20)
+            return Answer(status: Int(response.status.code), body: Data(buffer: bytes), error: nil)
+        } catch {
+            return Answer(status: 0, body: Data(), error: String(describing: error))
+        }
+    }
+
+    /// Waits without holding a thread (replay and webhook back-off).
+    static func pause(_ seconds: Double) async {
+        try? await _Concurrency.Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
     }
 }
 
@@ -79,7 +84,7 @@ public struct Replay {
         return day.addingTimeInterval((date.timeIntervalSince(day) / seconds).rounded(.down) * seconds + seconds)
     }
 
-    public func run() throws -> Summary {
+    public func run() async throws -> Summary {
         guard let time = table[timeColumn] else { throw ReplayError.invalid("the file has no column '\(timeColumn)' (columns: \(table.columnNames.joined(separator: ", ")))") }
         guard table[actualColumn] != nil else { throw ReplayError.invalid("the file has no column '\(actualColumn)' for the true values") }
         var moments = [Date]()
@@ -104,13 +109,13 @@ public struct Replay {
         var previous: Date?
         let first = order.first.map { moments[$0] } ?? Date()
         var next = try order.first.map { try boundary(after: moments[$0]) }
-        func watch(until moment: Date) throws {
+        func watch(until moment: Date) async throws {
             while let b = next, b <= moment {
                 if let watcher {
-                    waitForLog(watcher.store, since: first, rows: summary.rows)
-                    let s = try watcher.step(at: b, previous: previous)
+                    await waitForLog(watcher.store, since: first, rows: summary.rows)
+                    let s = try await watcher.step(at: b, previous: previous)
                     for n in s.notes { progress("\(iso.string(from: b)): \(n)") }
-                    if let o = s.retrain, ["promoted", "first champion"].contains(o.verdict), let v = o.challenger { waitForVersion("v\(v)") }
+                    if let o = s.retrain, ["promoted", "first champion"].contains(o.verdict), let v = o.challenger { await waitForVersion("v\(v)") }
                     summary.steps.append(s)
                 }
                 previous = b
@@ -120,12 +125,12 @@ public struct Replay {
         var i = 0
         while i < order.count {
             let at = moments[order[i]]
-            try watch(until: at)
+            try await watch(until: at)
             var j = i
             while j < order.count, moments[order[j]] == at { j += 1 }
             let rows = Array(order[i..<j])
             let body = Data(CSVWriter.string(inputs.taking(rows)).utf8)
-            let answer = HTTPCall.send("POST", predictURL, body: body, headers: auth.merging(["Content-Type": "text/csv", "X-MLCycle-Time": iso.string(from: at)]) { a, _ in a })
+            let answer = await HTTPCall.send(.POST, predictURL, body: body, headers: auth.merging(["Content-Type": "text/csv", "X-MLCycle-Time": iso.string(from: at)]) { a, _ in a })
             guard answer.status == 200 else {
                 throw ReplayError.server("the server refused the rows of \(iso.string(from: at)) (HTTP \(answer.status)): \(answer.error ?? String(decoding: answer.body, as: UTF8.self))")
             }
@@ -147,7 +152,7 @@ public struct Replay {
                 feedback.append(Feedback(prediction_id: ids[k].description, actual: truth))
             }
             if !feedback.isEmpty {
-                let sent = HTTPCall.send("POST", feedbackURL, body: try JSONEncoder().encode(["feedback": feedback]),
+                let sent = await HTTPCall.send(.POST, feedbackURL, body: try JSONEncoder().encode(["feedback": feedback]),
                                          headers: auth.merging(["Content-Type": "application/json"]) { a, _ in a })
                 guard sent.status == 200 else { throw ReplayError.server("the server refused feedback (HTTP \(sent.status)): \(sent.error ?? String(decoding: sent.body, as: UTF8.self))") }
             }
@@ -156,28 +161,28 @@ public struct Replay {
             summary.feedback += feedback.count
             i = j
         }
-        if let last = order.last { try watch(until: try boundary(after: moments[last])) }
+        if let last = order.last { try await watch(until: try boundary(after: moments[last])) }
         return summary
     }
 
     /// Waits (up to 10 s) until the server's prediction log has stored every row sent so far: it writes in the
     /// background, and the watcher must see what was served before the step.
-    func waitForLog(_ store: Store, since: Date, rows: Int) {
+    func waitForLog(_ store: Store, since: Date, rows: Int) async {
         for _ in 0..<200 {
             let logged = (try? store.predictions(model: model, since: since, limit: 10_000_000).filter { $0.status != "shadow" }.count) ?? 0
             if logged >= rows { return }
-            Thread.sleep(forTimeInterval: 0.05)
+            await HTTPCall.pause(0.05)
         }
         progress("the server's prediction log has not stored every replayed row within 10 s; watching on")
     }
 
     /// Waits (up to 10 s) until the server answers with `version`: it sees alias moves within a second.
-    func waitForVersion(_ version: String) {
+    func waitForVersion(_ version: String) async {
         let url = server.appendingPathComponent("v1/models").appendingPathComponent(model)
         for _ in 0..<100 {
-            let a = HTTPCall.send("GET", url, headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:])
+            let a = await HTTPCall.send(.GET, url, headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:])
             if (try? JSONValue.parse(a.body))?["version"] == .string(version) { return }
-            Thread.sleep(forTimeInterval: 0.1)
+            await HTTPCall.pause(0.1)
         }
         progress("the server did not switch to \(version) within 10 s; replaying on")
     }

@@ -270,18 +270,18 @@ public final class Watcher {
 
     /// Steps on the clock every `interval` seconds until the process is stopped, starting after `previous` (the
     /// moment of an earlier pass, if any); each step goes to `report` and to the log.
-    public func run(every interval: Double, since previous: Date? = nil, report: (Step) -> Void) throws -> Never {
+    public func run(every interval: Double, since previous: Date? = nil, report: (Step) -> Void) async throws -> Never {
         var previous = previous
         while true {
             let at = Date()
-            report(try step(at: at, previous: previous))
+            report(try await step(at: at, previous: previous))
             previous = at
-            Thread.sleep(forTimeInterval: interval)
+            await HTTPCall.pause(interval)
         }
     }
 
     /// Watches as of `moment`; `previous` is the moment of the step before (the schedule fires in between).
-    public func step(at moment: Date, previous: Date?) throws -> Step {
+    public func step(at moment: Date, previous: Date?) async throws -> Step {
         let name = spec.problem.name
         var step = Step(at: moment, monitored: nil, retrain: nil, notes: [])
         var trigger: (String, String)?
@@ -289,7 +289,7 @@ public final class Watcher {
             var pass = MonitoringPass(store: store, spec: spec)
             pass.webhookAttempts = webhookAttempts
             pass.webhookPause = webhookPause
-            let output = try pass.run(version, at: moment)
+            let output = try await pass.run(version, at: moment)
             step.monitored = output
             for f in output.fired { step.notes.append("alert \(f.name) (\(f.severity)): \(f.reason)") }
             if let f = output.fired.first(where: { spec.retraining?.on.contains($0.name) == true }) {

@@ -67,7 +67,7 @@ public struct ModelServer: Sendable {
     }
     /// The monitoring page of a model (HTML), or nil for an unknown one: served at `/ui/monitoring/{name}` when set.
     /// The CLI supplies it (a monitoring pass needs the project's rules, which the server does not read itself).
-    public var monitoringPage: (@Sendable (String) throws -> String?)?
+    public var monitoringPage: (@Sendable (String) async throws -> String?)?
     /// When true, a native prediction request may say when it happened (`X-MLCycle-Time: 2008-03-15T00:00:00Z`) and
     /// is logged at that time — for replaying history through the server (`mlcycle serve --replay-clock`); off, the
     /// header is refused so live logs keep the server's own clock.
@@ -219,7 +219,7 @@ public struct ModelServer: Sendable {
             let name = try context.parameters.require("name")
             guard let page = server.monitoringPage else { return Self.error(RequestError(status: 404, "the monitoring page needs a store: serve with --store")) }
             do {
-                guard let html = try page(name) else { return Self.error(RequestError(status: 404, "no model called '\(name)'")) }
+                guard let html = try await page(name) else { return Self.error(RequestError(status: 404, "no model called '\(name)'")) }
                 return Self.bytes(Data(html.utf8), type: "text/html; charset=utf-8")
             } catch {
                 return Self.error(RequestError(status: 500, "the monitoring pass failed: \(error.localizedDescription)"))

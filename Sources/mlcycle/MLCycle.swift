@@ -84,6 +84,21 @@ struct InputOptions: ParsableArguments {
 }
 
 /// Runs a command body; a user error prints one clear line and exits with 2 (1 stays "checks failed").
+/// The same for async commands.
+func runReportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as ValidationError {
+        throw e
+    } catch {
+        let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
+        FileHandle.standardError.write(Data("mlcycle: error: \(message)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
 func runReportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
@@ -1001,7 +1016,7 @@ struct Serve: AsyncParsableCommand {
             let store = pass.store
             server.monitoringPage = { name in
                 guard let v = try store.aliases(name)["champion"].flatMap({ try store.modelVersion(name, version: $0) }) else { return nil }
-                return try pass.html(try pass.run(v, recordAlerts: false))
+                return try pass.html(try await pass.run(v, recordAlerts: false))
             }
         }
         // Tokens come from the environment (or a file named there), never from the command line, where `ps` shows them.

@@ -9,7 +9,7 @@ import MLCycleStore
 
 /// `mlcycle monitor`: one pass over a served model's prediction log — windows, drift of the last window against
 /// the training reference, and the project's alert rules (fired ones stored and sent to the webhook).
-struct Monitor: ParsableCommand {
+struct Monitor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "One monitoring pass over a served model: volume, latency, answers, metrics from feedback, drift, alerts.")
 
@@ -23,13 +23,13 @@ struct Monitor: ParsableCommand {
 
     typealias Output = MonitoringPass.Output
 
-    func run() throws {
-        try runReportingErrors {
+    func run() async throws {
+        try await runReportingErrors {
             let spec = try projectSpecIfPresent(project)
             let store = try storeOptions.open(project)
             let moment = try moment(now)
             let pass = MonitoringPass(store: store, spec: spec)
-            let output = try pass.run(try resolveModel(name, in: store), window: window, at: moment)
+            let output = try await pass.run(try resolveModel(name, in: store), window: window, at: moment)
             if let json { try emit(try encodeJSON(output), to: json) }
             if let html { try AtomicFile.write(Data(try pass.html(output).utf8), to: html) }
             if json != "-" { print(Self.text(output), terminator: "") }
@@ -149,7 +149,7 @@ struct Retrain: ParsableCommand {
 
 /// `mlcycle watch`: the long-running loop — a monitoring pass on a clock, retraining when an alert named in
 /// `retraining.on` fires or the schedule comes due.
-struct Watch: ParsableCommand {
+struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Watch a project's champion: monitor on a clock, fire alerts, retrain on retraining.on alerts and retraining.schedule.")
     @Argument(help: "The project directory (holding mlcycle.yaml).") var directory = "."
@@ -159,8 +159,8 @@ struct Watch: ParsableCommand {
     @Option(help: "With --once: act as of this moment (ISO 8601).") var now: String?
     @Option(help: "With --once and a schedule: the moment of the previous pass (the schedule fires in between).") var since: String?
 
-    func run() throws {
-        try runReportingErrors {
+    func run() async throws {
+        try await runReportingErrors {
             let spec = try projectSpec(directory)
             let watcher = try Watcher(spec: spec, directory: directory, store: try storeOptions.open(directory))
             guard let seconds = MonitoringDuration.seconds(every) else { throw ValidationError("--every takes a duration such as 60s, 5m, 1h; got '\(every)'") }
@@ -169,14 +169,14 @@ struct Watch: ParsableCommand {
                 print("\(formatter.string(from: step.at))  " + (step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "\n    ")))
             }
             let previous = try since.map { try moment($0) }
-            if once { show(try watcher.step(at: try moment(now), previous: previous)) } else { try watcher.run(every: seconds, since: previous, report: show) }
+            if once { show(try await watcher.step(at: try moment(now), previous: previous)) } else { try await watcher.run(every: seconds, since: previous, report: show) }
         }
     }
 }
 
 /// `mlcycle replay`: history through a running server, in time order, with feedback and the watcher stepping on the
 /// replayed clock — the way to rehearse the whole loop on past data.
-struct Replay: ParsableCommand {
+struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay a labelled CSV through a running server (started with --replay-clock) in time order, with feedback; optionally watch as it goes.")
     @Argument(help: "The CSV file of past rows with their times and true values.") var file: String
@@ -190,8 +190,8 @@ struct Replay: ParsableCommand {
     @OptionGroup var reading: ReadingOptions
     @Option(help: "Write the summary as JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
+    func run() async throws {
+        try await runReportingErrors {
             guard let server = URL(string: url), server.scheme != nil else { throw ValidationError("--url must be an address such as http://127.0.0.1:8080") }
             let table = try CSVReader.read(path: file, options: try reading.csvOptions())
             var watcher: Watcher?
@@ -203,7 +203,7 @@ struct Replay: ParsableCommand {
             var replay = MLCycleProject.Replay(server: server, model: model, table: table, timeColumn: time, actualColumn: actual, step: every, watcher: watcher)
             replay.token = ProcessInfo.processInfo.environment["MLCYCLE_PREDICT_TOKEN"]
             replay.progress = { if chatty { print($0) } }
-            let summary = try replay.run()
+            let summary = try await replay.run()
             if let json { try emit(try encodeJSON(summary), to: json) }
             if chatty {
                 print("replayed \(summary.rows) rows in \(summary.requests) requests, \(summary.feedback) with feedback; answered by " +

@@ -106,21 +106,21 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
     }
 
     /// `mlcycle watch`'s step: an alert named in retraining.on retrains; so does the schedule coming due.
-    @Test func alertsAndTheScheduleTriggerRetraining() throws {
+    @Test func alertsAndTheScheduleTriggerRetraining() async throws {
         let p = try shiftedProject(retraining: "retraining: {on: [accuracy-drop], schedule: \"0 3 * * *\", window: 90d, promote: auto}",
                                    alerts: "monitoring: {window: 1d, alerts: [{name: accuracy-drop, when: \"mape > 0.1 over 30d\", severity: critical, cooldown: 30d}]}")
         let watcher = try Watcher(spec: p.spec, directory: p.dir, store: p.store)
-        let step = try watcher.step(at: p.now, previous: nil)
+        let step = try await watcher.step(at: p.now, previous: nil)
         #expect(step.monitored?.fired.map(\.name) == ["accuracy-drop"])
         let retrain = try #require(step.retrain)
         #expect(retrain.trigger.hasPrefix("alert accuracy-drop #") && retrain.verdict == "promoted")
         // The alert is in its cool-down a minute later; 03:00 UTC does not fall in (now, now + 1 min].
         let later = p.now.addingTimeInterval(60)
-        let quiet = try watcher.step(at: later, previous: p.now)
+        let quiet = try await watcher.step(at: later, previous: p.now)
         #expect(quiet.retrain == nil && quiet.monitored?.fired.isEmpty == true)
         // The next 03:00 UTC after `later` comes due.
         let due = try #require(CronSchedule(parsing: "0 3 * * *").next(after: later))
-        let scheduled = try watcher.step(at: due, previous: later)
+        let scheduled = try await watcher.step(at: due, previous: later)
         #expect(scheduled.retrain?.trigger == "schedule 0 3 * * *")
     }
 

@@ -12,19 +12,6 @@ import Synchronization
 import Testing
 @testable import MLCycleServe
 
-/// Hands a value to another thread that alone uses it.
-final class UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
-
-/// Runs blocking work (URLSession behind a semaphore) off the cooperative threads.
-func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { c in
-        Thread { c.resume(with: Result { try work() }) }.start()
-    }
-}
-
 @Suite struct ReplayClockTests {
     func at(_ time: String) -> HTTPFields {
         var h = HTTPFields()
@@ -112,7 +99,7 @@ func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async th
             let alert = AlertRecord(model: "small", name: "accuracy-drop", severity: "critical", rule: "mape > 0.2 over 1h", value: 0.5, threshold: 0.2,
                                     windowStart: Date(timeIntervalSince1970: 0), windowEnd: Date(timeIntervalSince1970: 3600), reason: "mape is 0.5",
                                     at: Date(timeIntervalSince1970: 3600), delivery: "pending")
-            let outcome = try await offThread { Webhook.post(alert, to: "http://127.0.0.1:\(port)/hook", attempts: 3, firstPause: 0.01) }
+            let outcome = await Webhook.post(alert, to: "http://127.0.0.1:\(port)/hook", attempts: 3, firstPause: 0.01)
             #expect(outcome == "sent (attempt 2)")
         }
         let bodies = received.withLock { $0 }
@@ -153,8 +140,7 @@ func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async th
             let watcher = try Watcher(spec: spec, directory: dir, store: store)
             let replay = Replay(server: try #require(URL(string: "http://127.0.0.1:\(port)")), model: "market-shift", table: later,
                                 timeColumn: "sale_date", actualColumn: "Sale_Price", step: "1M", watcher: watcher)
-            let box = UncheckedBox(replay)
-            return try await offThread { try box.value.run() }
+            return try await replay.run()
         }
         log.stop()
         #expect(summary.rows == 1611 && summary.feedback == 1611)
@@ -202,10 +188,10 @@ func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async th
         let championNumber = try #require(try store.aliases("market-shift")["champion"])
         let champion = try #require(try store.modelVersion("market-shift", version: championNumber))
         let end = try #require(ISO8601DateFormatter().date(from: "2010-08-01T00:00:00Z"))
-        let html = try pass.html(try pass.run(champion, window: "30d", at: end, recordAlerts: false))
+        let html = try pass.html(try await pass.run(champion, window: "30d", at: end, recordAlerts: false))
         #expect(html.contains("id=\"retraining\"") && html.contains("promoted") && html.contains("accuracy-drop"))
         // The last window's answers against the test rows' answers, and its metric per evaluation slice.
-        let output = try pass.run(champion, window: "90d", at: end, recordAlerts: false)
+        let output = try await pass.run(champion, window: "90d", at: end, recordAlerts: false)
         #expect(output.predictionDrift?.type == "numeric")
         #expect(Set(output.slices.map(\.column)) == ["Neighborhood", "Sale_Price"] && output.slices.allSatisfy { $0.metrics["mape"] != nil })
         #expect(output.slices.filter { $0.column == "Sale_Price" }.map(\.rows).reduce(0, +) == output.windows.last?.labelled)

@@ -448,7 +448,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         pass.webhookPause = 0.01
         let version = try #require(try store.modelVersion("small", version: 1))
         let now = Date().addingTimeInterval(1)
-        let out = try pass.run(version, at: now)
+        let out = try await pass.run(version, at: now)
         let last = try #require(out.windows.last)
         #expect(last.volume == 40 && last.labelled == 40 && abs((last.metrics["mape"] ?? 0) - 0.5) < 1e-9)
         #expect(out.drift?.columns.map(\.name).sorted() == ["kind", "size"])
@@ -457,7 +457,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         let stored = try store.alerts(model: "small", limit: 10)
         #expect(stored.count == 1 && stored[0].name == "accuracy-drop" && abs((stored[0].value ?? 0) - 0.5) < 1e-9 && stored[0].delivery.hasPrefix("failed"))
         // Within the cool-down the same alert stays quiet.
-        let again = try pass.run(version, at: now.addingTimeInterval(60))
+        let again = try await pass.run(version, at: now.addingTimeInterval(60))
         let all = try store.alerts(model: nil, limit: 10)
         #expect(again.alerts[0].fired && again.fired.isEmpty && all.count == 1)
     }
