@@ -33,7 +33,7 @@ public enum MonitoringReportPage {
                             checks: [AlertCheck], history: [FiredAlert], retrainings: [Retraining] = [],
                             predictionDrift: ColumnDrift? = nil, slices: [SliceSummary] = []) -> String {
         var h = HTMLBuilder()
-        h.page(title: "Monitoring: \(model)", heading: "Monitoring: \(model) \(version)", css: "\(ProfileReport.css)\(EvaluationReportPage.css)\(DriftReportPage.css)")
+        h.page(title: "Monitoring: \(model)", heading: "Monitoring: \(model) \(version)", css: "\(ReportStyle.base)\(ReportStyle.charts)\(ReportStyle.drift)")
         let firing = checks.filter(\.fired)
         h.raw("<section id=\"verdict\" class=\"verdict \(firing.isEmpty ? "pass" : "fail")\"><b>")
         h.text(firing.isEmpty ? "No alert firing" : "\(firing.count) alert\(firing.count == 1 ? "" : "s") firing: \(firing.map(\.name).joined(separator: ", "))")
@@ -47,37 +47,37 @@ public enum MonitoringReportPage {
         let xs = windows.indices.map { Double($0 + 1) }
         let axis = "window (the last ends \(windows.last.map { formatter.string(from: $0.end) } ?? "-"))"
         h.raw("<div class=\"grid\" id=\"series\">")
-        EvaluationReportPage.card("Volume per window", into: &h) { h in
-            EvaluationReportPage.lines([zip(xs, windows.map { Double($0.volume) }).map { [$0, $1] }], xLabel: axis, yLabel: "predictions", diagonal: false, dots: true, into: &h)
+        Charts.card("Volume per window", into: &h) { h in
+            Charts.lines([zip(xs, windows.map { Double($0.volume) }).map { [$0, $1] }], xLabel: axis, yLabel: "predictions", diagonal: false, dots: true, into: &h)
         }
-        EvaluationReportPage.card("Latency p99 (ms)", into: &h) { h in
-            EvaluationReportPage.lines([zip(xs, windows.map { ($0.latencyP99 ?? .nan) * 1000 }).map { [$0, $1] }], xLabel: axis, yLabel: "ms", diagonal: false, dots: true, into: &h)
+        Charts.card("Latency p99 (ms)", into: &h) { h in
+            Charts.lines([zip(xs, windows.map { ($0.latencyP99 ?? .nan) * 1000 }).map { [$0, $1] }], xLabel: axis, yLabel: "ms", diagonal: false, dots: true, into: &h)
         }
-        EvaluationReportPage.card("Refused requests (error rate)", into: &h) { h in
-            EvaluationReportPage.lines([zip(xs, windows.map(\.errorRate)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
+        Charts.card("Refused requests (error rate)", into: &h) { h in
+            Charts.lines([zip(xs, windows.map(\.errorRate)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
             let codes = windows.reduce(into: [String: Int]()) { all, w in for (k, v) in w.errors { all[k, default: 0] += v } }
             if !codes.isEmpty {
                 h.raw("<p>"); h.text("by status code: " + codes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")); h.raw("</p>")
             }
         }
-        EvaluationReportPage.card("Low-confidence answers (inputs unlike training)", into: &h) { h in
-            EvaluationReportPage.lines([zip(xs, windows.map(\.lowConfidenceShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
+        Charts.card("Low-confidence answers (inputs unlike training)", into: &h) { h in
+            Charts.lines([zip(xs, windows.map(\.lowConfidenceShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
         }
         if windows.contains(where: { $0.confidenceMean != nil }) {
-            EvaluationReportPage.card("Mean confidence (probability of the predicted class)", into: &h) { h in
-                EvaluationReportPage.lines([zip(xs, windows.map { $0.confidenceMean ?? .nan }).map { [$0, $1] }], xLabel: axis, yLabel: "probability", diagonal: false, dots: true, into: &h)
+            Charts.card("Mean confidence (probability of the predicted class)", into: &h) { h in
+                Charts.lines([zip(xs, windows.map { $0.confidenceMean ?? .nan }).map { [$0, $1] }], xLabel: axis, yLabel: "probability", diagonal: false, dots: true, into: &h)
             }
         }
-        EvaluationReportPage.card("Unavailable answers", into: &h) { h in
-            EvaluationReportPage.lines([zip(xs, windows.map(\.unavailableShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
+        Charts.card("Unavailable answers", into: &h) { h in
+            Charts.lines([zip(xs, windows.map(\.unavailableShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
         }
         let metric = windows.contains { $0.metrics["mape"] != nil } ? "mape" : (windows.contains { $0.metrics["accuracy"] != nil } ? "accuracy" : nil)
         if let metric {
             let threshold = checks.first { $0.rule.hasPrefix(metric + " ") }?.threshold
-            EvaluationReportPage.card("\(metric) on rows with feedback\(threshold.map { " (alert at \(EvaluationReportPage.num($0)))" } ?? "")", into: &h) { h in
+            Charts.card("\(metric) on rows with feedback\(threshold.map { " (alert at \(ReportFormat.num($0)))" } ?? "")", into: &h) { h in
                 var series = [zip(xs, windows.map { $0.metrics[metric] ?? .nan }).map { [$0, $1] }]
                 if let threshold, let first = xs.first, let last = xs.last { series.append([[first, threshold], [last, threshold]]) }
-                EvaluationReportPage.lines(series, xLabel: axis, yLabel: metric, diagonal: false, dots: true, into: &h)
+                Charts.lines(series, xLabel: axis, yLabel: metric, diagonal: false, dots: true, into: &h)
             }
         }
         h.raw("</div>")
@@ -90,7 +90,7 @@ public enum MonitoringReportPage {
             h.raw("</th></tr></thead><tbody>")
             for s in slices {
                 h.raw("<tr><td>"); h.text(s.column); h.raw("</td><td>"); h.text(s.value); h.raw("</td><td>"); h.text(String(s.rows))
-                h.raw("</td><td>"); h.text(s.metrics[metric].map(EvaluationReportPage.num) ?? "—"); h.raw("</td></tr>")
+                h.raw("</td><td>"); h.text(s.metrics[metric].map(ReportFormat.num) ?? "—"); h.raw("</td></tr>")
             }
             h.raw("</tbody></table></section>")
         }
@@ -98,7 +98,7 @@ public enum MonitoringReportPage {
         h.raw("<section class=\"card wide\" id=\"alerts\"><h2>Alert rules</h2><table><thead><tr><th>alert</th><th>severity</th><th>rule</th><th>value</th><th>state</th></tr></thead><tbody>")
         for c in checks {
             h.raw("<tr class=\"\(c.fired ? "bad" : "ok")\"><td>"); h.text(c.name); h.raw("</td><td>"); h.text(c.severity); h.raw("</td><td><code>"); h.text(c.rule)
-            h.raw("</code></td><td>"); h.text(c.value.map(EvaluationReportPage.num) ?? "—"); h.raw("</td><td>"); h.text(c.fired ? "firing" : c.reason); h.raw("</td></tr>")
+            h.raw("</code></td><td>"); h.text(c.value.map(ReportFormat.num) ?? "—"); h.raw("</td><td>"); h.text(c.fired ? "firing" : c.reason); h.raw("</td></tr>")
         }
         h.raw("</tbody></table></section>")
         h.raw("<section class=\"card wide\" id=\"history\"><h2>Fired alerts</h2>")
@@ -125,18 +125,18 @@ public enum MonitoringReportPage {
         h.raw("</section>")
         if let p = predictionDrift {
             h.raw("<section class=\"card wide\" id=\"prediction-drift\"><h2>Prediction drift, last window</h2><p>")
-            h.text("Answers against the answers on the test rows: \(p.method) \(EvaluationReportPage.num(p.score)) (threshold \(EvaluationReportPage.num(p.threshold))) — \(p.drifted ? "drifted" : "no drift"); PSI \(EvaluationReportPage.num(p.tests.psi))")
+            h.text("Answers against the answers on the test rows: \(p.method) \(ReportFormat.num(p.score)) (threshold \(ReportFormat.num(p.threshold))) — \(p.drifted ? "drifted" : "no drift"); PSI \(ReportFormat.num(p.tests.psi))")
             h.raw("</p>")
-            DriftReportPage.overlay(p, into: &h)
+            DriftSections.overlay(p, into: &h)
             h.raw("</section>")
         }
         if let drift {
             h.raw("<h2>Drift of the last window against training</h2>")
-            DriftReportPage.table(drift, into: &h)
+            DriftSections.table(drift, into: &h)
             h.raw("<div class=\"grid\">")
             for c in drift.columns where c.drifted {
                 h.raw("<section class=\"card\"><h3>"); h.text(c.name); h.raw("</h3>")
-                DriftReportPage.overlay(c, into: &h)
+                DriftSections.overlay(c, into: &h)
                 h.raw("</section>")
             }
             h.raw("</div>")

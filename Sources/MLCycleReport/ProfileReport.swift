@@ -8,7 +8,7 @@ public enum ProfileReport {
         var h = HTMLBuilder()
         let missingCells = profile.columns.reduce(0) { $0 + $1.missing }
         let cells = max(1, profile.rows * max(1, profile.columns.count))
-        h.page(title: "Profile of \(title)", heading: "\(title)", css: css)
+        h.page(title: "Profile of \(title)", heading: "\(title)", css: ReportStyle.base)
         h.raw("<p class=\"summary\">")
         for (label, value) in [("rows", number(Double(profile.rows))), ("columns", String(profile.columns.count)),
                                ("duplicate rows", number(Double(profile.duplicateRows))),
@@ -208,53 +208,5 @@ public enum ProfileReport {
 
     static func anchor(_ name: String) -> String {
         String(name.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) ? Character($0) : "-" })
-    }
-
-    static let css = """
-    body{margin:0;background:#f6f7f9;color:#1d2330;font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
-    main{max-width:1240px;margin:0 auto;padding:24px}
-    h1{margin:0 0 6px;font-size:26px}h2{margin:28px 0 10px;font-size:19px;border-bottom:1px solid #dde1e7;padding-bottom:4px}
-    h3{margin:0 0 8px;font-size:15px;overflow-wrap:anywhere}h3 small{color:#6b7383;font-weight:normal}
-    .summary span{display:inline-block;margin-right:22px;color:#4a5262}.summary b{color:#1d2330;font-size:17px}
-    table{border-collapse:collapse;background:#fff;font-size:13px}th,td{padding:4px 9px;border-bottom:1px solid #eceff3;text-align:right;white-space:nowrap}
-    th{background:#eef1f5;position:sticky;top:0}td:first-child,th:first-child{text-align:left}td.warn{color:#b03a2e;font-weight:600}
-    a{color:#2f5d9a;text-decoration:none}.scroll{overflow-x:auto;max-width:100%}
-    .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
-    .card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:12px 14px}
-    .chart{width:100%;height:auto;font-size:10px;fill:#4a5262}
-    dl{display:grid;grid-template-columns:auto 1fr auto 1fr;gap:2px 10px;margin:8px 0 0;font-size:12.5px}
-    dt{color:#6b7383}dd{margin:0;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
-    .heatmap{display:inline-block;vertical-align:top;margin:0 18px 12px 0}.heat text{fill:#333}
-    footer{margin:30px 0 10px;color:#8a91a0;font-size:12px}
-    """
-}
-
-/// Builds HTML, escaping every piece of user text.
-struct HTMLBuilder {
-    private(set) var output = ""
-
-    init() { output.reserveCapacity(1 << 16) }
-
-    mutating func raw(_ s: String) { output += s }
-
-    /// The page's head (title, inline CSS) and its opening: `<body><main><h1>heading</h1>`.
-    mutating func page(title: String, heading: String, css: String) {
-        raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
-        raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-        raw("<title>"); text(title); raw("</title><style>\(css)</style></head><body><main>")
-        raw("<h1>"); text(heading); raw("</h1>")
-    }
-
-    mutating func text(_ s: String) {
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "&": output += "&amp;"
-            case "<": output += "&lt;"
-            case ">": output += "&gt;"
-            case "\"": output += "&quot;"
-            case "'": output += "&#39;"
-            default: output.unicodeScalars.append(ch)
-            }
-        }
     }
 }
