@@ -77,3 +77,13 @@ public enum Splitter {
         return parts
     }
 }
+
+extension Splitter {
+    /// The rows a split column (as `mlcycle prepare` writes it: `train`, `validation`, `test`) marks `test`, and the
+    /// rest, both without that column.
+    public static func byColumn(_ table: Table, column: String) throws -> (train: Table, test: Table) {
+        guard let part = table[column] else { throw PrepError.missingColumn(step: "split", column: column, available: table.columnNames) }
+        let isTest = (0..<table.rowCount).map { part.isValid($0) && part[$0].description == SplitPart.test.rawValue }
+        return (try table.filtered(isTest.map { !$0 }).dropping([column]), try table.filtered(isTest).dropping([column]))
+    }
+}

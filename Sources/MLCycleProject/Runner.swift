@@ -224,10 +224,7 @@ public final class Runner {
         }
         guard let preparedSHA = prepared["prepared"], let pipelineSHA = prepared["pipeline"] else { throw StoreError.invalid("prepare left no table") }
         let preparedTable = try table(preparedSHA)
-        let split = try preparedTable.column("split")
-        let isTest = (0..<preparedTable.rowCount).map { split[$0].description == "test" }
-        let trainTable = try preparedTable.filtered(isTest.map { !$0 }).dropping(["split"])
-        let testTable = try preparedTable.filtered(isTest).dropping(["split"])
+        let (trainTable, testTable) = try Splitter.byColumn(preparedTable, column: "split")
 
         // train: every candidate (tuned first when it has a search space), measured on the test rows.
         let metric = spec.evaluation.metric ?? (spec.problem.task == .regression ? "mape" : "logloss")

@@ -394,11 +394,9 @@ struct Train: ParsableCommand {
             var testTable = try test.map { try input.load($0) }
             if let splitColumn {
                 guard testTable == nil else { throw ValidationError("use --test or --split-column, not both") }
-                let part = try table.column(splitColumn)
-                let isTest = (0..<table.rowCount).map { part.isValid($0) && part[$0].description == "test" }
-                guard isTest.contains(true) else { throw ValidationError("no row has '\(splitColumn)' = test") }
-                testTable = try table.filtered(isTest).dropping([splitColumn])
-                table = try table.filtered(isTest.map { !$0 }).dropping([splitColumn])
+                let parts = try Splitter.byColumn(table, column: splitColumn)
+                guard parts.test.rowCount > 0 else { throw ValidationError("no row has '\(splitColumn)' = test") }
+                (table, testTable) = (parts.train, parts.test)
             }
             let (model, report) = try TrainingRun.run(table, options: TrainingOptions(
                 target: target ?? "", task: task, learner: learner, parameters: params, drop: drop,
@@ -434,60 +432,10 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            // What scores a block of rows, and the input types it was trained on (so every block reads alike).
-            let score: (MLCycleData.Table) throws -> MLCycleData.Table
-            let types: [String: DataType]
-            var scoredBy: String?
-            if FileManager.default.fileExists(atPath: model), let data = FileManager.default.contents(atPath: model) {
-                if let bundle = try? ModelBundle.decode(data, path: model) {
-                    score = { try Self.table(try bundle.score($0)) }
-                    types = Dictionary(bundle.inputSchema.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
-                } else {
-                    let file = try ModelFile.decode(data, path: model)
-                    score = { try file.predictTable($0) }
-                    types = Dictionary((try file.model().schema.features).map { ($0.name, $0.sourceType) }, uniquingKeysWith: { a, _ in a })
-                }
-            } else {
-                // A registered model: its bundle applies its own preparation, scope and range, as the server does.
-                let store = try storeOptions.open()
-                let version = try resolveModel(model, in: store)
-                let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
-                score = { try Self.table(try bundle.score($0)) }
-                types = Dictionary(bundle.inputSchema.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
-                scoredBy = "\(version.name) v\(version.version)"
-            }
-            var rows = 0
-            guard case .csv(_, var options) = DataSource.forFile(input.data, csvOptions: try input.reading.csvOptions()) else {
-                let table = try input.load()
-                rows = table.rowCount
-                try emit(Data(CSVWriter.bytes(try score(table))), to: out)
-                if out != "-", let scoredBy { print("\(rows) rows scored by \(scoredBy) → \(out)") }
-                return
-            }
-            // CSV streams through in blocks: memory stays flat however large the file, each block is parsed and
-            // scored on every core, and the output appears whole (temporary file + rename) or not at all.
-            let present = Set(try CSVReader.columnNames(path: input.data, options: options))
-            for (name, type) in types where present.contains(name) && options.columnTypes[name] == nil { options.columnTypes[name] = type }
-            let writer = try AtomicFileWriter(path: out == "-" ? "/dev/stdout" : out)
-            try CSVReader.forEachBlock(path: input.data, options: options, blockBytes: blockBytes) { block, firstRow in
-                try writer.write(CSVWriter.bytes(try score(block), header: firstRow == 0))
-                rows += block.rowCount
-            }
-            try writer.commit()
-            if out != "-", let scoredBy { print("\(rows) rows scored by \(scoredBy) → \(out)") }
+            let scorer = try BatchScorer.load(model) { try storeOptions.open() }
+            let rows = try scorer.score(file: input.data, csvOptions: try input.reading.csvOptions(), to: out, blockBytes: blockBytes)
+            if out != "-", let scoredBy = scorer.scoredBy { print("\(rows) rows scored by \(scoredBy) → \(out)") }
         }
-    }
-
-    /// One row per input row: prediction, lower, upper, status and the reasons a row is unavailable.
-    static func table(_ scored: [ModelBundle.Scored]) throws -> MLCycleData.Table {
-        let columns = [
-            Column(name: "prediction", strings: scored.map { s in s.value.map { formatDouble($0) } ?? s.prediction }),
-            Column(name: "lower", doubles: scored.map { $0.range?[0] }),
-            Column(name: "upper", doubles: scored.map { $0.range?[1] }),
-            Column(name: "status", strings: scored.map(\.status)),
-            Column(name: "reasons", strings: scored.map { $0.reasons.isEmpty ? nil : $0.reasons.joined(separator: "; ") }),
-        ]
-        return try MLCycleData.Table(columns: columns)
     }
 }
 

@@ -1,0 +1,83 @@
+import Foundation
+import MLCycleData
+import MLCycleEvaluate
+import MLCycleLearn
+import MLCyclePrep
+import MLCycleSources
+import MLCycleStore
+
+/// Batch scoring (`mlcycle predict`): a model file, a bundle file or a registered model scores a table, one output
+/// row per input row. CSV streams through in blocks — memory stays flat however large the file, each block is
+/// parsed and scored on every core, read with the types the model was trained on, and the output appears whole
+/// (temporary file + rename) or not at all.
+public struct BatchScorer {
+    /// Scores one block of rows.
+    public let score: (Table) throws -> Table
+    /// The input columns' types in training, so every block reads alike.
+    public let inputTypes: [String: DataType]
+    /// `NAME vN` for a registered model, nil for a file.
+    public let scoredBy: String?
+
+    /// `reference` is a model file (`mlcycle train --out`), a bundle file, or a registered model NAME[@ALIAS|:VERSION]
+    /// in the store `store` opens (only asked for when `reference` is not a file). A damaged file is its own error.
+    public static func load(_ reference: String, store: () throws -> any Store) throws -> BatchScorer {
+        if let data = FileManager.default.contents(atPath: reference) {
+            struct Header: Decodable { var format: String? }
+            if (try? JSONDecoder().decode(Header.self, from: data))?.format == ModelBundle.formatName {
+                return BatchScorer(bundle: try ModelBundle.decode(data, path: reference), scoredBy: nil)
+            }
+            let file = try ModelFile.decode(data, path: reference)
+            let features = try file.model().schema.features
+            return BatchScorer(score: { try file.predictTable($0) },
+                               inputTypes: Dictionary(features.map { ($0.name, $0.sourceType) }, uniquingKeysWith: { a, _ in a }), scoredBy: nil)
+        }
+        // A registered model: its bundle applies its own preparation, scope and range, as the server does.
+        let store = try store()
+        let version = try ModelRegistry(store: store).resolve(reference)
+        let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
+        return BatchScorer(bundle: bundle, scoredBy: "\(version.name) v\(version.version)")
+    }
+
+    init(score: @escaping (Table) throws -> Table, inputTypes: [String: DataType], scoredBy: String?) {
+        self.score = score
+        self.inputTypes = inputTypes
+        self.scoredBy = scoredBy
+    }
+
+    init(bundle: ModelBundle, scoredBy: String?) {
+        self.init(score: { try Self.table(try bundle.score($0)) },
+                  inputTypes: Dictionary(bundle.inputSchema.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a }), scoredBy: scoredBy)
+    }
+
+    /// Scores the table in `path` into `out` (CSV; "-" for standard output) and returns how many rows it scored.
+    public func score(file path: String, csvOptions: CSVOptions, to out: String, blockBytes: Int = 32 << 20) throws -> Int {
+        guard case .csv(_, var options) = DataSource.forFile(path, csvOptions: csvOptions) else {
+            let table = try DataSource.forFile(path, csvOptions: csvOptions).load()
+            let bytes = CSVWriter.bytes(try score(table))
+            if out == "-" { FileHandle.standardOutput.write(Data(bytes)) } else { try AtomicFile.write(Data(bytes), to: out) }
+            return table.rowCount
+        }
+        let present = Set(try CSVReader.columnNames(path: path, options: options))
+        for (name, type) in inputTypes where present.contains(name) && options.columnTypes[name] == nil { options.columnTypes[name] = type }
+        let writer = try AtomicFileWriter(path: out == "-" ? "/dev/stdout" : out)
+        var rows = 0
+        try CSVReader.forEachBlock(path: path, options: options, blockBytes: blockBytes) { block, firstRow in
+            try writer.write(CSVWriter.bytes(try score(block), header: firstRow == 0))
+            rows += block.rowCount
+        }
+        try writer.commit()
+        return rows
+    }
+
+    /// One row per input row: prediction, lower, upper, status and the reasons a row is unavailable.
+    static func table(_ scored: [ModelBundle.Scored]) throws -> Table {
+        let columns = [
+            Column(name: "prediction", strings: scored.map { s in s.value.map { formatDouble($0) } ?? s.prediction }),
+            Column(name: "lower", doubles: scored.map { $0.range?[0] }),
+            Column(name: "upper", doubles: scored.map { $0.range?[1] }),
+            Column(name: "status", strings: scored.map(\.status)),
+            Column(name: "reasons", strings: scored.map { $0.reasons.isEmpty ? nil : $0.reasons.joined(separator: "; ") }),
+        ]
+        return try Table(columns: columns)
+    }
+}
