@@ -34,53 +34,101 @@ let package = Package(
         .target(name: "CPrefetch"),
         // Metrics (scikit-learn's definitions) and slicing: shared by evaluation and monitoring, free of learners.
         .target(name: "MLCycleMetrics", dependencies: ["MLCycleData"]),
-        .target(name: "MLCycleEvaluate", dependencies: ["MLCycleData", "MLCycleMetrics", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn"]),
+        .target(
+            name: "MLCycleEvaluate",
+            dependencies: ["MLCycleData", "MLCycleMetrics", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn"]),
         .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleMetrics", "MLCycleQuality"]),
-        .target(name: "MLCycleReport", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleMonitor"]),
+        .target(
+            name: "MLCycleReport",
+            dependencies: [
+                "MLCycleData", "MLCycleQuality", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleMonitor",
+            ]),
         // Integrations: the only targets that may import a database driver, a server or a YAML parser.
         // The model server (Hummingbird 2); PostgreSQL (postgres-nio) comes with the team store.
-        .target(name: "MLCycleServe", dependencies: [
-            "MLCycleData", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleStore", .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
-            .product(name: "DequeModule", package: "swift-collections"), .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .target(name: "MLCycleStore", dependencies: [
-            "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
-        .target(name: "MLCycleSources", dependencies: [
-            "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
-        .target(name: "MLCycleProject", dependencies: [
-            "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleReport", "MLCycleStore",
-            "MLCycleSources", "MLCycleMonitor", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
-            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
-        ]),
+        .target(
+            name: "MLCycleServe",
+            dependencies: [
+                "MLCycleData", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "MLCycleStore",
+            dependencies: [
+                "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .target(
+            name: "MLCycleSources",
+            dependencies: [
+                "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .target(
+            name: "MLCycleProject",
+            dependencies: [
+                "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate",
+                "MLCycleReport", "MLCycleStore",
+                "MLCycleSources", "MLCycleMonitor", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
+            ]),
         // The CLI: thin commands over the libraries (plus one C call to tune glibc's allocator).
         .target(name: "CMallocTuning"),
-        .executableTarget(name: "mlcycle", dependencies: [
-            "CMallocTuning",
-            "MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleSources", "MLCycleProject",
-            "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore", "MLCycleServe", "MLCycleMonitor",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .testTarget(name: "MLCycleDataTests", dependencies: ["MLCycleData", "MLCycleSources", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "MLCycleQualityTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleProject"]),
-        .testTarget(name: "MLCycleLearnTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate"]),
-        .testTarget(name: "MLCycleEvaluateTests", dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCyclePrep", "MLCycleProject", "MLCycleReport"]),
-        .testTarget(name: "MLCycleServeTests", dependencies: [
-            "MLCycleData", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleStore", "MLCycleServe", "MLCycleProject",
-            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
-            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
-        ]),
-        .testTarget(name: "MLCycleStoreTests", dependencies: ["MLCycleData", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .executableTarget(
+            name: "mlcycle",
+            dependencies: [
+                "CMallocTuning",
+                "MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleSources", "MLCycleProject",
+                "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore", "MLCycleServe",
+                "MLCycleMonitor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "MLCycleDataTests",
+            dependencies: ["MLCycleData", "MLCycleSources", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "MLCycleQualityTests",
+            dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleProject"]),
+        .testTarget(
+            name: "MLCycleLearnTests",
+            dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate"]),
+        .testTarget(
+            name: "MLCycleEvaluateTests",
+            dependencies: [
+                "MLCycleData", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCyclePrep", "MLCycleProject",
+                "MLCycleReport",
+            ]),
+        .testTarget(
+            name: "MLCycleServeTests",
+            dependencies: [
+                "MLCycleData", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleStore", "MLCycleServe", "MLCycleProject",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
+            ]),
+        .testTarget(
+            name: "MLCycleStoreTests",
+            dependencies: ["MLCycleData", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "MLCyclePrepTests", dependencies: ["MLCycleData", "MLCyclePrep", "MLCycleProject"]),
-        .testTarget(name: "MLCycleProjectTests", dependencies: [
-            "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleProject", "MLCycleStore",
-            .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
-        .testTarget(name: "MLCycleMonitorTests", dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleReport"]),
+        .testTarget(
+            name: "MLCycleProjectTests",
+            dependencies: [
+                "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleMonitor",
+                "MLCycleProject", "MLCycleStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .testTarget(
+            name: "MLCycleMonitorTests",
+            dependencies: [
+                "MLCycleData", "MLCycleQuality", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleReport",
+            ]),
         .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
     ]
 )

@@ -18,9 +18,11 @@ public struct CSVOptions: Sendable {
     /// Skip lines that are completely empty (as pandas does) instead of reading them as a record.
     public var skipBlankLines: Bool
 
-    public init(delimiter: Character = ",", hasHeader: Bool = true,
-                missingTokens: [String] = CSVOptions.defaultMissingTokens,
-                columnTypes: [String: DataType] = [:], threads: Int = 0, skipBlankLines: Bool = true) {
+    public init(
+        delimiter: Character = ",", hasHeader: Bool = true,
+        missingTokens: [String] = CSVOptions.defaultMissingTokens,
+        columnTypes: [String: DataType] = [:], threads: Int = 0, skipBlankLines: Bool = true
+    ) {
         self.delimiter = delimiter
         self.hasHeader = hasHeader
         self.missingTokens = missingTokens
@@ -44,7 +46,9 @@ public enum CSVReader {
     }
 
     /// Reads CSV text held in memory; `name` stands for the file name in error messages.
-    public static func read(string: String, name: String = "<string>", options: CSVOptions = CSVOptions()) throws -> Table {
+    public static func read(string: String, name: String = "<string>", options: CSVOptions = CSVOptions()) throws
+        -> Table
+    {
         let file = MappedFile(copying: Array(string.utf8))
         if file.bytes.isEmpty { throw DataError.emptyFile(path: name) }
         return try CSVParser(bytes: file.bytes, fileName: name, options: options).parse()
@@ -54,8 +58,10 @@ public enum CSVReader {
     /// larger than memory streams through `body`; each block is parsed on all cores. Every block has the header's
     /// columns; give `options.columnTypes` so that every block gets the same types (otherwise each infers its own).
     /// `firstRow` is the block's first data row (0-based, across the file); errors name the file's own line numbers.
-    public static func forEachBlock(path: String, options: CSVOptions = CSVOptions(), blockBytes: Int = 32 << 20,
-                                    _ body: (_ block: Table, _ firstRow: Int) throws -> Void) throws {
+    public static func forEachBlock(
+        path: String, options: CSVOptions = CSVOptions(), blockBytes: Int = 32 << 20,
+        _ body: (_ block: Table, _ firstRow: Int) throws -> Void
+    ) throws {
         let file = try MappedFile(path: path)
         let bytes = file.bytes
         if bytes.isEmpty { throw DataError.emptyFile(path: path) }
@@ -73,9 +79,14 @@ public enum CSVReader {
             if header.last != 10 && header.last != 13 { header.append(10) }
             start = end
         }
-        var line = options.hasHeader ? 2 : 1, row = 0, first = true
+        var line = options.hasHeader ? 2 : 1
+        var row = 0
+        var first = true
         while start < n || first {
-            let end = start < n ? recordBoundary(base, n, from: start, atLeast: min(n, start + max(1, blockBytes)), delimiter: delimiter) : n
+            let end =
+                start < n
+                ? recordBoundary(
+                    base, n, from: start, atLeast: min(n, start + max(1, blockBytes)), delimiter: delimiter) : n
             var buffer = header
             buffer.append(contentsOf: UnsafeBufferPointer(start: base + start, count: end - start))
             let table: Table = try buffer.withUnsafeBufferPointer { b in
@@ -96,28 +107,40 @@ public enum CSVReader {
         let file = try MappedFile(path: path)
         guard let base = file.bytes.baseAddress, !file.bytes.isEmpty else { throw DataError.emptyFile(path: path) }
         let start = file.bytes.count >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF ? 3 : 0
-        let end = recordBoundary(base, file.bytes.count, from: start, atLeast: start + 1, delimiter: options.delimiter.asciiValue ?? 44)
+        let end = recordBoundary(
+            base, file.bytes.count, from: start, atLeast: start + 1, delimiter: options.delimiter.asciiValue ?? 44)
         var o = options
         o.columnTypes = [:]
-        return try CSVParser(bytes: UnsafeBufferPointer(start: base + start, count: end - start), fileName: path, options: o).parse().columnNames
+        return try CSVParser(
+            bytes: UnsafeBufferPointer(start: base + start, count: end - start), fileName: path, options: o
+        ).parse().columnNames
     }
 
     /// The offset just after the first record end at or beyond `limit`, scanning from `start` (a record start) and
     /// honouring quotes as the parser does: a quote opens a quoted field only at the start of a field.
-    static func recordBoundary(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, atLeast limit: Int, delimiter: UInt8) -> Int {
-        var i = start, atFieldStart = true, quoted = false
+    static func recordBoundary(
+        _ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, atLeast limit: Int, delimiter: UInt8
+    ) -> Int {
+        var i = start
+        var atFieldStart = true
+        var quoted = false
         while i < n {
             let b = p[i]
             if quoted {
                 if b == 34 {
-                    if i + 1 < n && p[i + 1] == 34 { i += 2; continue }
+                    if i + 1 < n && p[i + 1] == 34 {
+                        i += 2
+                        continue
+                    }
                     quoted = false
                 }
                 i += 1
                 continue
             }
             switch b {
-            case 34 where atFieldStart: quoted = true; atFieldStart = false
+            case 34 where atFieldStart:
+                quoted = true
+                atFieldStart = false
             case delimiter: atFieldStart = true
             case 10, 13:
                 if b == 13 && i + 1 < n && p[i + 1] == 10 { i += 1 }
@@ -148,13 +171,16 @@ struct FieldSpan {
 
 /// A malformed record found while tokenizing; turned into a `DataError` with a line number by the parser.
 struct TokenizeError: Error {
-    enum Kind { case unexpectedAfterQuote(UInt8), unterminatedQuote }
+    enum Kind {
+        case unexpectedAfterQuote(UInt8)
+        case unterminatedQuote
+    }
     let kind: Kind
     let offset: Int
     let field: Int
 }
 
-struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, shared by the parsing tasks
+struct CSVParser: @unchecked Sendable {  // read-only view of the file's bytes, shared by the parsing tasks
     static let quote: UInt8 = 34, lf: UInt8 = 10, cr: UInt8 = 13
 
     let p: UnsafePointer<UInt8>
@@ -169,7 +195,9 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
 
     init(bytes: UnsafeBufferPointer<UInt8>, fileName: String, options: CSVOptions) throws {
         guard let d = options.delimiter.asciiValue, d != Self.quote, d != Self.lf, d != Self.cr else {
-            throw DataError.invalidArgument("the CSV delimiter must be one ASCII character other than a quote or a line break, not '\(options.delimiter)'")
+            throw DataError.invalidArgument(
+                "the CSV delimiter must be one ASCII character other than a quote or a line break, not '\(options.delimiter)'"
+            )
         }
         self.p = bytes.baseAddress!
         self.n = bytes.count
@@ -183,10 +211,14 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
 
     /// Start and end offsets of every non-blank record; `end` excludes the line break.
     func scanRecords(from begin: Int) throws -> (starts: [Int], ends: [Int]) {
-        var starts = [Int](), ends = [Int]()
+        var starts = [Int]()
+        var ends = [Int]()
         starts.reserveCapacity(n / 48 + 1)
         ends.reserveCapacity(n / 48 + 1)
-        let delim = delimiter, quote = Self.quote, lf = Self.lf, cr = Self.cr
+        let delim = delimiter
+        let quote = Self.quote
+        let lf = Self.lf
+        let cr = Self.cr
         let skipBlank = options.skipBlankLines
         var i = begin
         var recordStart = begin
@@ -198,7 +230,8 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         }
         // Only quotes and line breaks matter here; 8 bytes at a time are skipped when they hold neither
         // (SWAR: a byte equal to c makes (w ^ c·0x0101…) have a zero byte).
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func hasByte(_ w: UInt64, _ c: UInt8) -> Bool {
             let x = w ^ (ones &* UInt64(c))
             return (x &- ones) & ~x & highs != 0
@@ -207,7 +240,10 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         while i < n {
             if i + 8 <= n {
                 let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                if !hasByte(w, quote) && !hasByte(w, lf) && !hasByte(w, cr) { i += 8; continue }
+                if !hasByte(w, quote) && !hasByte(w, lf) && !hasByte(w, cr) {
+                    i += 8
+                    continue
+                }
             }
             let b = p[i]
             if b == quote {
@@ -218,11 +254,15 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
                     i += 1
                     while true {
                         guard i < n, let q = memchr(p + i, Int32(quote), n - i) else {
-                            throw DataError.unterminatedQuote(file: fileName, line: lineNumber(at: openedAt),
-                                                              column: fieldIndex(of: openedAt, recordStart: recordStart), columnName: nil)
+                            throw DataError.unterminatedQuote(
+                                file: fileName, line: lineNumber(at: openedAt),
+                                column: fieldIndex(of: openedAt, recordStart: recordStart), columnName: nil)
                         }
                         i = UnsafePointer<UInt8>(q.assumingMemoryBound(to: UInt8.self)) - p
-                        if i + 1 < n && p[i + 1] == quote { i += 2; continue }
+                        if i + 1 < n && p[i + 1] == quote {
+                            i += 2
+                            continue
+                        }
                         i += 1
                         break
                     }
@@ -231,7 +271,7 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
             } else if b == lf {
                 endRecord(i > recordStart && p[i - 1] == cr ? i - 1 : i)
                 recordStart = i + 1
-            } else if b == cr && (i + 1 >= n || p[i + 1] != lf) { // a lone CR (old Mac files) ends a line too
+            } else if b == cr && (i + 1 >= n || p[i + 1] != lf) {  // a lone CR (old Mac files) ends a line too
                 endRecord(i)
                 recordStart = i + 1
             }
@@ -269,8 +309,11 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
 
     /// Splits the record `[s, e)` into fields; returns the number of fields (spans beyond `capacity` are not stored).
     @inline(__always)
-    func tokenize(_ s: Int, _ e: Int, into spans: UnsafeMutablePointer<FieldSpan>, capacity: Int) throws(TokenizeError) -> Int {
-        let delim = delimiter, quote = Self.quote
+    func tokenize(_ s: Int, _ e: Int, into spans: UnsafeMutablePointer<FieldSpan>, capacity: Int) throws(TokenizeError)
+        -> Int
+    {
+        let delim = delimiter
+        let quote = Self.quote
         var i = s
         var f = 0
         while true {
@@ -282,7 +325,11 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
                 while true {
                     while j < e && p[j] != quote { j += 1 }
                     guard j < e else { throw TokenizeError(kind: .unterminatedQuote, offset: i, field: f) }
-                    if j + 1 < e && p[j + 1] == quote { escaped = true; j += 2; continue }
+                    if j + 1 < e && p[j + 1] == quote {
+                        escaped = true
+                        j += 2
+                        continue
+                    }
                     break
                 }
                 span = FieldSpan(start: contentStart, length: j - contentStart, quoted: true, escaped: escaped)
@@ -299,7 +346,7 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
             if f < capacity { spans[f] = span }
             f += 1
             if i >= e { break }
-            i += 1 // the delimiter
+            i += 1  // the delimiter
         }
         return f
     }
@@ -329,8 +376,9 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         case .unterminatedQuote:
             return .unterminatedQuote(file: fileName, line: line, column: error.field + 1, columnName: name)
         case .unexpectedAfterQuote(let c):
-            return .unexpectedCharacterAfterQuote(file: fileName, line: line, column: error.field + 1, columnName: name,
-                                                  character: String(decoding: [c], as: UTF8.self))
+            return .unexpectedCharacterAfterQuote(
+                file: fileName, line: line, column: error.field + 1, columnName: name,
+                character: String(decoding: [c], as: UTF8.self))
         }
     }
 
@@ -338,13 +386,15 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
 
     func parse() throws -> Table {
         var begin = 0
-        if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { begin = 3 } // UTF-8 byte-order mark
+        if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { begin = 3 }  // UTF-8 byte-order mark
         let records: (starts: [Int], ends: [Int])
         do {
             records = try scanRecords(from: begin)
         } catch DataError.unterminatedQuote(let file, let line, let column, _) {
-            throw DataError.unterminatedQuote(file: file, line: line, column: column,
-                                              columnName: line > 1 ? bestEffortHeader(begin).flatMap { column <= $0.count ? $0[column - 1] : nil } : nil)
+            throw DataError.unterminatedQuote(
+                file: file, line: line, column: column,
+                columnName: line > 1
+                    ? bestEffortHeader(begin).flatMap { column <= $0.count ? $0[column - 1] : nil } : nil)
         }
         guard !records.starts.isEmpty else { throw DataError.emptyFile(path: fileName) }
 
@@ -370,10 +420,11 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         let columnCount = names.count
 
         if rowCount == 0 {
-            return try Table(columns: names.map { name in
-                let type = options.columnTypes[name] ?? .string
-                return try Column(name: name, type: type, values: [])
-            })
+            return try Table(
+                columns: names.map { name in
+                    let type = options.columnTypes[name] ?? .string
+                    return try Column(name: name, type: type, values: [])
+                })
         }
 
         let threadCount = options.threads > 0 ? options.threads : ProcessInfo.processInfo.activeProcessorCount
@@ -386,27 +437,30 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         var unsure = Set<Int>()
         if types.contains(where: { $0 == nil }) {
             let sampleEnd = min(firstData + rowCount, firstData + Self.inferenceSampleRows)
-            let (inferred, saw) = try inferTypes(records: records, chunkBounds: [firstData, sampleEnd], names: names, fixed: given)
+            let (inferred, saw) = try inferTypes(
+                records: records, chunkBounds: [firstData, sampleEnd], names: names, fixed: given)
             for c in 0..<columnCount where types[c] == nil {
                 types[c] = inferred[c]
-                if !saw[c] && sampleEnd < firstData + rowCount { unsure.insert(c) } // no value in the sample to go by
+                if !saw[c] && sampleEnd < firstData + rowCount { unsure.insert(c) }  // no value in the sample to go by
             }
         }
         // Pass 3: … then convert every row with those types. A column where some later value does not fit its
         // sampled type gets the full inference over all rows and is converted again: the result is the same as
         // inferring from every row, at the cost of one pass in the common case instead of two.
-        var (columns, failed) = try convert(records: records, chunkBounds: chunkBounds, names: names,
-                                            types: types.map { $0 ?? .string }, strict: given.map { $0 != nil },
-                                            only: nil, rowCount: rowCount, firstData: firstData)
+        var (columns, failed) = try convert(
+            records: records, chunkBounds: chunkBounds, names: names,
+            types: types.map { $0 ?? .string }, strict: given.map { $0 != nil },
+            only: nil, rowCount: rowCount, firstData: firstData)
         failed.formUnion(unsure)
         if !failed.isEmpty {
             var fixed = types
             for c in failed { fixed[c] = nil }
             let (full, _) = try inferTypes(records: records, chunkBounds: chunkBounds, names: names, fixed: fixed)
             for c in failed { types[c] = full[c] }
-            let (redone, _) = try convert(records: records, chunkBounds: chunkBounds, names: names,
-                                          types: types.map { $0 ?? .string }, strict: types.map { _ in true },
-                                          only: failed, rowCount: rowCount, firstData: firstData)
+            let (redone, _) = try convert(
+                records: records, chunkBounds: chunkBounds, names: names,
+                types: types.map { $0 ?? .string }, strict: types.map { _ in true },
+                only: failed, rowCount: rowCount, firstData: firstData)
             for (c, column) in zip(failed.sorted(), redone) { columns[c] = column }
         }
         return try Table(columns: columns)
@@ -453,9 +507,11 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
     /// Tokenizes the records `range`, checks that each has the header's field count, and calls `body` with the
     /// record's index and its fields; stops at the first malformed record or the first error `body` returns.
     @inline(__always)
-    func forEachRecord(_ range: Range<Int>, starts: UnsafeBufferPointer<Int>, ends: UnsafeBufferPointer<Int>,
-                       names: [String], spans: UnsafeMutablePointer<FieldSpan>,
-                       _ body: (Int, UnsafeMutablePointer<FieldSpan>) -> DataError?) -> DataError? {
+    func forEachRecord(
+        _ range: Range<Int>, starts: UnsafeBufferPointer<Int>, ends: UnsafeBufferPointer<Int>,
+        names: [String], spans: UnsafeMutablePointer<FieldSpan>,
+        _ body: (Int, UnsafeMutablePointer<FieldSpan>) -> DataError?
+    ) -> DataError? {
         let columnCount = names.count
         for r in range {
             let count: Int
@@ -474,11 +530,18 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
 
     // MARK: Pass 2
 
-    private func inferTypes(records: (starts: [Int], ends: [Int]), chunkBounds: [Int], names: [String], fixed: [DataType?]) throws -> (types: [DataType], sawValue: [Bool]) {
+    private func inferTypes(
+        records: (starts: [Int], ends: [Int]), chunkBounds: [Int], names: [String], fixed: [DataType?]
+    ) throws -> (types: [DataType], sawValue: [Bool]) {
         let columnCount = names.count
-        struct ChunkResult { var masks: [UInt8]; var sawValue: [Bool]; var error: DataError? }
+        struct ChunkResult {
+            var masks: [UInt8]
+            var sawValue: [Bool]
+            var error: DataError?
+        }
         let results = ParallelSlots<ChunkResult>(chunkBounds.count - 1)
-        let starts = records.starts, ends = records.ends
+        let starts = records.starts
+        let ends = records.ends
         parallelFor(chunkBounds.count - 1) { chunk in
             var masks = [UInt8](repeating: FieldParsing.allBits, count: columnCount)
             var saw = [Bool](repeating: false, count: columnCount)
@@ -488,8 +551,10 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
             defer { spans.deallocate() }
             starts.withUnsafeBufferPointer { starts in
                 ends.withUnsafeBufferPointer { ends in
-                    error = forEachRecord(chunkBounds[chunk]..<chunkBounds[chunk + 1], starts: starts, ends: ends,
-                                          names: names, spans: spans) { _, spans in
+                    error = forEachRecord(
+                        chunkBounds[chunk]..<chunkBounds[chunk + 1], starts: starts, ends: ends,
+                        names: names, spans: spans
+                    ) { _, spans in
                         for c in 0..<columnCount where masks[c] != 0 || !saw[c] {
                             let s = spans[c]
                             if !s.quoted && missing.matches(p + s.start, s.length) { continue }
@@ -514,7 +579,7 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         }
         let types: [DataType] = (0..<columnCount).map { c in
             let m = masks[c]
-            if !saw[c] { return .float64 } // every value missing: numeric, as pandas reads it
+            if !saw[c] { return .float64 }  // every value missing: numeric, as pandas reads it
             if m & FieldParsing.intBit != 0 { return .int64 }
             if m & FieldParsing.floatBit != 0 { return .float64 }
             if m & FieldParsing.dateBit != 0 { return .date }
@@ -543,7 +608,7 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
     }
 
     /// Where one column's parsed values go (pointers into `ColumnBuffers`, which outlive the parse).
-    struct ColumnSink: @unchecked Sendable { // each task writes only its own rows
+    struct ColumnSink: @unchecked Sendable {  // each task writes only its own rows
         let doubles: UnsafeMutablePointer<Double>?
         let ints: UnsafeMutablePointer<Int64>?
         let bools: UnsafeMutablePointer<Bool>?
@@ -553,18 +618,31 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
 
     /// Converts the columns in `only` (all when nil), in column order. A value that does not fit its type is an
     /// error for `strict` columns; for the others the column is reported as failed (its type was a guess).
-    private func convert(records: (starts: [Int], ends: [Int]), chunkBounds: [Int], names: [String],
-                         types: [DataType], strict: [Bool], only: Set<Int>?, rowCount: Int, firstData: Int) throws -> (columns: [Column], failed: Set<Int>) {
+    private func convert(
+        records: (starts: [Int], ends: [Int]), chunkBounds: [Int], names: [String],
+        types: [DataType], strict: [Bool], only: Set<Int>?, rowCount: Int, firstData: Int
+    ) throws -> (columns: [Column], failed: Set<Int>) {
         let columnCount = names.count
         let selected = (0..<columnCount).map { only?.contains($0) ?? true }
-        var buffers: [ColumnBuffers?] = types.enumerated().map { c, t in selected[c] ? ColumnBuffers(type: t, rows: rowCount) : nil }
-        struct ChunkResult { var interners: [ByteInterner]; var anyMissing: [Bool]; var failed: [Bool]; var error: DataError? }
+        var buffers: [ColumnBuffers?] = types.enumerated().map { c, t in
+            selected[c] ? ColumnBuffers(type: t, rows: rowCount) : nil
+        }
+        struct ChunkResult {
+            var interners: [ByteInterner]
+            var anyMissing: [Bool]
+            var failed: [Bool]
+            var error: DataError?
+        }
         let results = ParallelSlots<ChunkResult>(chunkBounds.count - 1)
-        let starts = records.starts, ends = records.ends
+        let starts = records.starts
+        let ends = records.ends
         // Raw pointers into the column buffers: trivial values, so the hot loop does no reference counting.
         let sinks = buffers.map { b in
-            b.map { ColumnSink(doubles: $0.doubles?.pointer, ints: $0.ints?.pointer, bools: $0.bools?.pointer,
-                               codes: $0.codes?.pointer, validity: $0.validity.pointer) }
+            b.map {
+                ColumnSink(
+                    doubles: $0.doubles?.pointer, ints: $0.ints?.pointer, bools: $0.bools?.pointer,
+                    codes: $0.codes?.pointer, validity: $0.validity.pointer)
+            }
         }
         parallelFor(chunkBounds.count - 1) { chunk in
             var interners: [ByteInterner] = types.map { $0 == .string ? ByteInterner() : ByteInterner(capacity: 0) }
@@ -577,8 +655,10 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
                 ends.withUnsafeBufferPointer { ends in
                     sinks.withUnsafeBufferPointer { sinks in
                         types.withUnsafeBufferPointer { types in
-                            error = forEachRecord(chunkBounds[chunk]..<chunkBounds[chunk + 1], starts: starts, ends: ends,
-                                                  names: names, spans: spans) { r, spans in
+                            error = forEachRecord(
+                                chunkBounds[chunk]..<chunkBounds[chunk + 1], starts: starts, ends: ends,
+                                names: names, spans: spans
+                            ) { r, spans in
                                 let row = r - firstData
                                 for c in 0..<columnCount {
                                     guard let sink = sinks[c], !failed[c] else { continue }
@@ -593,19 +673,38 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
                                     switch types[c] {
                                     case .float64:
                                         if let v = FieldParsing.parseDouble(fp, s.length),
-                                           abs(v) < 9.2e18 || !FieldParsing.isIntegerSyntax(fp, 0, s.length) { // no rounded giant integers
+                                            abs(v) < 9.2e18 || !FieldParsing.isIntegerSyntax(fp, 0, s.length)
+                                        {  // no rounded giant integers
                                             sink.doubles![row] = v
-                                        } else { ok = false }
+                                        } else {
+                                            ok = false
+                                        }
                                     case .int64:
-                                        if let v = FieldParsing.parseInt(fp, s.length) ?? (strict[c] ? lenientInt(fp, s.length) : nil) {
+                                        if let v = FieldParsing.parseInt(fp, s.length)
+                                            ?? (strict[c] ? lenientInt(fp, s.length) : nil)
+                                        {
                                             sink.ints![row] = v
-                                        } else { ok = false }
+                                        } else {
+                                            ok = false
+                                        }
                                     case .date:
-                                        if let v = FieldParsing.parseDate(fp, s.length) { sink.ints![row] = v } else { ok = false }
+                                        if let v = FieldParsing.parseDate(fp, s.length) {
+                                            sink.ints![row] = v
+                                        } else {
+                                            ok = false
+                                        }
                                     case .timestamp:
-                                        if let v = FieldParsing.parseTimestamp(fp, s.length) { sink.ints![row] = v } else { ok = false }
+                                        if let v = FieldParsing.parseTimestamp(fp, s.length) {
+                                            sink.ints![row] = v
+                                        } else {
+                                            ok = false
+                                        }
                                     case .bool:
-                                        if let v = FieldParsing.parseBool(fp, s.length) { sink.bools![row] = v } else { ok = false }
+                                        if let v = FieldParsing.parseBool(fp, s.length) {
+                                            sink.bools![row] = v
+                                        } else {
+                                            ok = false
+                                        }
                                     case .string:
                                         if s.escaped {
                                             let bytes = unescapedBytes(s)
@@ -619,8 +718,9 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
                                     if !ok && !strict[c] {
                                         failed[c] = true
                                     } else if !ok {
-                                        return .invalidValue(file: fileName, line: lineNumber(at: starts[r]), column: c + 1,
-                                                             columnName: names[c], value: fieldString(s), expected: types[c])
+                                        return .invalidValue(
+                                            file: fileName, line: lineNumber(at: starts[r]), column: c + 1,
+                                            columnName: names[c], value: fieldString(s), expected: types[c])
                                     }
                                 }
                                 return nil
@@ -657,8 +757,9 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
             case .timestamp: storage = .timestamp(b.ints!.toArray())
             case .bool: storage = .bool(b.bools!.toArray())
             case .string:
-                storage = mergeDictionaries(codes: b.codes!, chunkBounds: chunkBounds, firstData: firstData,
-                                            interners: chunkResults.map { $0.interners[c] })
+                storage = mergeDictionaries(
+                    codes: b.codes!, chunkBounds: chunkBounds, firstData: firstData,
+                    interners: chunkResults.map { $0.interners[c] })
             }
             columns.append(Column(name: names[c], storage: storage, validity: validity))
         }
@@ -667,12 +768,15 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
 
     /// Integers with leading zeros, accepted only when the user asked for an int64 column.
     private func lenientInt(_ fp: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
-        let text = String(decoding: UnsafeBufferPointer(start: fp, count: n), as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        let text = String(decoding: UnsafeBufferPointer(start: fp, count: n), as: UTF8.self).trimmingCharacters(
+            in: .whitespaces)
         return Int64(text)
     }
 
     /// Each chunk coded its strings on its own; give them one dictionary in order of first appearance.
-    private func mergeDictionaries(codes: SharedBuffer<UInt32>, chunkBounds: [Int], firstData: Int, interners: [ByteInterner]) -> Column.Storage {
+    private func mergeDictionaries(
+        codes: SharedBuffer<UInt32>, chunkBounds: [Int], firstData: Int, interners: [ByteInterner]
+    ) -> Column.Storage {
         if interners.count == 1 {
             return .string(codes: codes.toArray(), dictionary: interners[0].strings())
         }
@@ -682,7 +786,7 @@ struct CSVParser: @unchecked Sendable { // read-only view of the file's bytes, s
         }
         parallelFor(interners.count) { chunk in
             let remap = remaps[chunk]
-            guard !remap.isEmpty else { return } // every value of this chunk is missing: codes are placeholders
+            guard !remap.isEmpty else { return }  // every value of this chunk is missing: codes are placeholders
             for r in (chunkBounds[chunk] - firstData)..<(chunkBounds[chunk + 1] - firstData) {
                 codes.pointer[r] = remap[Int(codes.pointer[r])]
             }
@@ -721,7 +825,10 @@ struct MissingTokens: Sendable {
         }
         for t in long where t.count == n {
             var equal = true
-            for k in 0..<n where t[k] != p[k] { equal = false; break }
+            for k in 0..<n where t[k] != p[k] {
+                equal = false
+                break
+            }
             if equal { return true }
         }
         return false

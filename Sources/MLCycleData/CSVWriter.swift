@@ -6,15 +6,19 @@ import Foundation
 /// has leading or trailing spaces, or contains the delimiter, a quote or a line break is quoted.
 public enum CSVWriter {
     /// The CSV text of a table.
-    public static func string(_ table: Table, delimiter: Character = ",", missingTokens: [String] = CSVOptions.defaultMissingTokens) -> String {
+    public static func string(
+        _ table: Table, delimiter: Character = ",", missingTokens: [String] = CSVOptions.defaultMissingTokens
+    ) -> String {
         var out = [UInt8]()
         write(table, into: &out, delimiter: delimiter, missingTokens: missingTokens)
         return String(decoding: out, as: UTF8.self)
     }
 
     /// Writes a table to a file atomically (a temporary file renamed over the target).
-    public static func write(_ table: Table, to path: String, delimiter: Character = ",",
-                             missingTokens: [String] = CSVOptions.defaultMissingTokens) throws {
+    public static func write(
+        _ table: Table, to path: String, delimiter: Character = ",",
+        missingTokens: [String] = CSVOptions.defaultMissingTokens
+    ) throws {
         var out = [UInt8]()
         out.reserveCapacity(table.rowCount * table.columnCount * 8)
         write(table, into: &out, delimiter: delimiter, missingTokens: missingTokens)
@@ -22,15 +26,19 @@ public enum CSVWriter {
     }
 
     /// The CSV bytes of a table, with or without the header line (later blocks of a streamed file go without).
-    public static func bytes(_ table: Table, header: Bool = true, delimiter: Character = ",",
-                             missingTokens: [String] = CSVOptions.defaultMissingTokens) -> [UInt8] {
+    public static func bytes(
+        _ table: Table, header: Bool = true, delimiter: Character = ",",
+        missingTokens: [String] = CSVOptions.defaultMissingTokens
+    ) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(table.rowCount * table.columnCount * 8)
         write(table, into: &out, delimiter: delimiter, missingTokens: missingTokens, header: header)
         return out
     }
 
-    static func write(_ table: Table, into out: inout [UInt8], delimiter: Character, missingTokens: [String], header: Bool = true) {
+    static func write(
+        _ table: Table, into out: inout [UInt8], delimiter: Character, missingTokens: [String], header: Bool = true
+    ) {
         let d = delimiter.asciiValue ?? 44
         let tokens = Set(missingTokens)
         func needsQuotes(_ s: String) -> Bool {
@@ -62,11 +70,19 @@ public enum CSVWriter {
         let writers: [(Int, inout [UInt8]) -> Void] = table.columns.map { col in
             let valid = col.validity
             switch col.storage {
-            case .float64(let v): return { r, out in if valid?[r] ?? true { out.append(contentsOf: formatDouble(v[r]).utf8) } }
+            case .float64(let v):
+                return { r, out in if valid?[r] ?? true { out.append(contentsOf: formatDouble(v[r]).utf8) } }
             case .int64(let v): return { r, out in if valid?[r] ?? true { out.append(contentsOf: String(v[r]).utf8) } }
-            case .bool(let v): return { r, out in if valid?[r] ?? true { out.append(contentsOf: (v[r] ? "true" : "false").utf8) } }
-            case .date(let v): return { r, out in if valid?[r] ?? true { out.append(contentsOf: CalendarDate.isoString(days: v[r]).utf8) } }
-            case .timestamp(let v): return { r, out in if valid?[r] ?? true { out.append(contentsOf: CalendarDate.isoString(microseconds: v[r]).utf8) } }
+            case .bool(let v):
+                return { r, out in if valid?[r] ?? true { out.append(contentsOf: (v[r] ? "true" : "false").utf8) } }
+            case .date(let v):
+                return { r, out in
+                    if valid?[r] ?? true { out.append(contentsOf: CalendarDate.isoString(days: v[r]).utf8) }
+                }
+            case .timestamp(let v):
+                return { r, out in
+                    if valid?[r] ?? true { out.append(contentsOf: CalendarDate.isoString(microseconds: v[r]).utf8) }
+                }
             case .string(let codes, let dict):
                 let quoted = dict.map(needsQuotes)
                 return { r, out in
@@ -137,7 +153,9 @@ public final class AtomicFileWriter {
             temporary = nil
         } else {
             let url = URL(fileURLWithPath: path)
-            let t = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
+            let t = url.deletingLastPathComponent().appendingPathComponent(
+                ".\(url.lastPathComponent).\(UUID().uuidString).tmp"
+            ).path
             guard FileManager.default.createFile(atPath: t, contents: nil) else {
                 throw DataError.unwritableFile(path: path, reason: "cannot create a file in its folder")
             }

@@ -44,7 +44,7 @@ public enum CalendarDate {
 
     /// Day of the week, 0 = Monday … 6 = Sunday.
     public static func weekday(days: Int64) -> Int {
-        let w = (days + 3) % 7 // 1970-01-01 was a Thursday
+        let w = (days + 3) % 7  // 1970-01-01 was a Thursday
         return Int(w < 0 ? w + 7 : w)
     }
 
@@ -58,10 +58,15 @@ public enum CalendarDate {
     public static func isoString(microseconds t: Int64) -> String {
         var days = t / microsecondsPerDay
         var rest = t % microsecondsPerDay
-        if rest < 0 { rest += microsecondsPerDay; days -= 1 }
+        if rest < 0 {
+            rest += microsecondsPerDay
+            days -= 1
+        }
         let secs = rest / 1_000_000
         let micros = rest % 1_000_000
-        var s = isoString(days: days) + "T" + pad(Int(secs / 3600), 2) + ":" + pad(Int(secs / 60 % 60), 2) + ":" + pad(Int(secs % 60), 2)
+        var s =
+            isoString(days: days) + "T" + pad(Int(secs / 3600), 2) + ":" + pad(Int(secs / 60 % 60), 2) + ":"
+            + pad(Int(secs % 60), 2)
         if micros != 0 { s += "." + pad(Int(micros), 6) }
         return s + "Z"
     }

@@ -204,7 +204,10 @@ extension Column {
         var codes = [UInt32]()
         codes.reserveCapacity(strings.count)
         for s in strings {
-            guard let s else { codes.append(0); continue }
+            guard let s else {
+                codes.append(0)
+                continue
+            }
             if let c = lookup[s] {
                 codes.append(c)
             } else {
@@ -225,47 +228,62 @@ extension Column {
         }
         switch type {
         case .float64:
-            self.init(name: name, storage: .float64(try values.map {
-                if $0.isMissing { return 0 }
-                if case .string = $0 { throw mismatch($0) }
-                guard let d = $0.doubleValue else { throw mismatch($0) }
-                return d
-            }), validity: validity)
+            self.init(
+                name: name,
+                storage: .float64(
+                    try values.map {
+                        if $0.isMissing { return 0 }
+                        if case .string = $0 { throw mismatch($0) }
+                        guard let d = $0.doubleValue else { throw mismatch($0) }
+                        return d
+                    }), validity: validity)
         case .int64:
-            self.init(name: name, storage: .int64(try values.map {
-                switch $0 {
-                case .missing: return 0
-                case .int64(let v): return v
-                default: throw mismatch($0)
-                }
-            }), validity: validity)
+            self.init(
+                name: name,
+                storage: .int64(
+                    try values.map {
+                        switch $0 {
+                        case .missing: return 0
+                        case .int64(let v): return v
+                        default: throw mismatch($0)
+                        }
+                    }), validity: validity)
         case .bool:
-            self.init(name: name, storage: .bool(try values.map {
-                switch $0 {
-                case .missing: return false
-                case .bool(let v): return v
-                default: throw mismatch($0)
-                }
-            }), validity: validity)
+            self.init(
+                name: name,
+                storage: .bool(
+                    try values.map {
+                        switch $0 {
+                        case .missing: return false
+                        case .bool(let v): return v
+                        default: throw mismatch($0)
+                        }
+                    }), validity: validity)
         case .string:
             self.init(name: name, strings: values.map { $0.isMissing ? nil : $0.description })
         case .date:
-            self.init(name: name, storage: .date(try values.map {
-                switch $0 {
-                case .missing: return 0
-                case .date(let v): return v
-                default: throw mismatch($0)
-                }
-            }), validity: validity)
+            self.init(
+                name: name,
+                storage: .date(
+                    try values.map {
+                        switch $0 {
+                        case .missing: return 0
+                        case .date(let v): return v
+                        default: throw mismatch($0)
+                        }
+                    }), validity: validity)
         case .timestamp:
-            self.init(name: name, storage: .timestamp(try values.map {
-                switch $0 {
-                case .missing: return 0
-                case .timestamp(let v): return v
-                case .date(let d): return d * CalendarDate.microsecondsPerDay
-                default: throw mismatch($0)
-                }
-            }), validity: validity)
+            self.init(
+                name: name,
+                storage: .timestamp(
+                    try values.map {
+                        switch $0 {
+                        case .missing: return 0
+                        case .timestamp(let v): return v
+                        case .date(let d): return d * CalendarDate.microsecondsPerDay
+                        default: throw mismatch($0)
+                        }
+                    }), validity: validity)
         }
     }
 }

@@ -29,19 +29,28 @@ public enum DataError: LocalizedError, Equatable, Sendable {
         case .emptyFile(let path):
             return "\(path): the file is empty; a CSV file needs at least a header row"
         case .unterminatedQuote(let file, let line, let column, let name):
-            return "\(file):\(line): column \(column)\(Self.named(name)): a quoted field is never closed; add the closing '\"' (write a quote inside a quoted field as '\"\"')"
+            return
+                "\(file):\(line): column \(column)\(Self.named(name)): a quoted field is never closed; add the closing '\"' (write a quote inside a quoted field as '\"\"')"
         case .unexpectedCharacterAfterQuote(let file, let line, let column, let name, let character):
-            return "\(file):\(line): column \(column)\(Self.named(name)): unexpected '\(character)' after a closing quote; a quoted field must end at a delimiter or the end of the line (write a quote inside a quoted field as '\"\"')"
+            return
+                "\(file):\(line): column \(column)\(Self.named(name)): unexpected '\(character)' after a closing quote; a quoted field must end at a delimiter or the end of the line (write a quote inside a quoted field as '\"\"')"
         case .raggedRow(let file, let line, let expected, let found):
-            return "\(file):\(line): the row has \(found) field\(found == 1 ? "" : "s") where the header has \(expected); check for a missing or extra delimiter, or quote fields that contain one"
+            return
+                "\(file):\(line): the row has \(found) field\(found == 1 ? "" : "s") where the header has \(expected); check for a missing or extra delimiter, or quote fields that contain one"
         case .invalidValue(let file, let line, let column, let name, let value, let expected):
             let shown = value.count > 60 ? String(value.prefix(60)) + "…" : value
-            return "\(file):\(line): column \(column) (\(name)): '\(shown)' is not a valid \(expected); fix the value or read the column as another type"
+            return
+                "\(file):\(line): column \(column) (\(name)): '\(shown)' is not a valid \(expected); fix the value or read the column as another type"
         case .invalidJSON(let file, let line, let reason):
             return "\(file):\(line): \(reason)"
         case .columnNotFound(let name, let available):
-            let near = available.filter { $0.lowercased() == name.lowercased() || $0.lowercased().contains(name.lowercased()) }
-            let hint = near.isEmpty ? "columns are: \(available.prefix(20).joined(separator: ", "))\(available.count > 20 ? ", …" : "")" : "did you mean \(near.prefix(3).joined(separator: ", "))?"
+            let near = available.filter {
+                $0.lowercased() == name.lowercased() || $0.lowercased().contains(name.lowercased())
+            }
+            let hint =
+                near.isEmpty
+                ? "columns are: \(available.prefix(20).joined(separator: ", "))\(available.count > 20 ? ", …" : "")"
+                : "did you mean \(near.prefix(3).joined(separator: ", "))?"
             return "no column named '\(name)'; \(hint)"
         case .duplicateColumn(let name):
             return "the column name '\(name)' is used twice; column names must be unique"

@@ -28,7 +28,7 @@ extension Table {
             var j = i + 1
             while j < n && hashes[Int(order[j])] == hashes[Int(order[i])] { j += 1 }
             if j - i > 1 {
-                var distinct = [Int(order[i])] // first row of each distinct value in this hash group
+                var distinct = [Int(order[i])]  // first row of each distinct value in this hash group
                 for k in (i + 1)..<j {
                     let r = Int(order[k])
                     if distinct.contains(where: { rowsEqual($0, r) }) { mask[r] = true } else { distinct.append(r) }
@@ -46,7 +46,8 @@ extension Table {
 
     func rowsEqual(_ a: Int, _ b: Int) -> Bool {
         for c in columns {
-            let va = c.isValid(a), vb = c.isValid(b)
+            let va = c.isValid(a)
+            let vb = c.isValid(b)
             if va != vb { return false }
             if !va { continue }
             switch c.storage {

@@ -26,9 +26,11 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
     case binary(String, Expression, Expression)
     case call(String, [Expression])
 
-    public static let functions: Set<String> = ["abs", "min", "max", "log", "exp", "sqrt", "round", "if", "is_missing",
-                                                "coalesce", "lower", "upper", "len", "contains", "year", "month", "day", "weekday",
-                                                "days_between"]
+    public static let functions: Set<String> = [
+        "abs", "min", "max", "log", "exp", "sqrt", "round", "if", "is_missing",
+        "coalesce", "lower", "upper", "len", "contains", "year", "month", "day", "weekday",
+        "days_between",
+    ]
 
     /// Parses an expression; errors name the position.
     public static func parse(_ text: String) throws -> Expression {
@@ -82,7 +84,8 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
             return .bool(!b)
         case .binary(let op, let a, let b):
             if op == "and" || op == "or" { return try logical(op, a, b, r, cols) }
-            let x = try a.evaluate(row: r, columns: cols), y = try b.evaluate(row: r, columns: cols)
+            let x = try a.evaluate(row: r, columns: cols)
+            let y = try b.evaluate(row: r, columns: cols)
             if x.isMissing || y.isMissing { return .missing }
             return try Self.apply(op, x, y)
         case .call(let f, let args):
@@ -90,11 +93,16 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
         }
     }
 
-    private func isText(_ v: Value) -> Bool { if case .string = v { return true }; return false }
+    private func isText(_ v: Value) -> Bool {
+        if case .string = v { return true }
+        return false
+    }
 
     private func typeError(_ message: String) -> DataError { .invalidArgument("expression \(description): \(message)") }
 
-    private func logical(_ op: String, _ a: Expression, _ b: Expression, _ r: Int, _ cols: [String: Column]) throws -> Value {
+    private func logical(_ op: String, _ a: Expression, _ b: Expression, _ r: Int, _ cols: [String: Column]) throws
+        -> Value
+    {
         func truth(_ v: Value) throws -> Bool? {
             if v.isMissing { return nil }
             guard case .bool(let t) = v else { throw typeError("'\(op)' needs true/false values, got \(v)") }
@@ -140,10 +148,18 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
             if op == "+", case .string(let s) = x, case .string(let t) = y { return .string(s + t) }
             if case .int64(let s) = x, case .int64(let t) = y, op != "/" {
                 switch op {
-                case "+": let (v, o) = s.addingReportingOverflow(t); if !o { return .int64(v) }
-                case "-": let (v, o) = s.subtractingReportingOverflow(t); if !o { return .int64(v) }
-                case "*": let (v, o) = s.multipliedReportingOverflow(by: t); if !o { return .int64(v) }
-                case "%": if t == 0 { return .missing }; return .int64(s % t)
+                case "+":
+                    let (v, o) = s.addingReportingOverflow(t)
+                    if !o { return .int64(v) }
+                case "-":
+                    let (v, o) = s.subtractingReportingOverflow(t)
+                    if !o { return .int64(v) }
+                case "*":
+                    let (v, o) = s.multipliedReportingOverflow(by: t)
+                    if !o { return .int64(v) }
+                case "%":
+                    if t == 0 { return .missing }
+                    return .int64(s % t)
                 default: break
                 }
             }
@@ -160,7 +176,10 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
         }
     }
 
-    private static func isString(_ v: Value) -> Bool { if case .string = v { return true }; return false }
+    private static func isString(_ v: Value) -> Bool {
+        if case .string = v { return true }
+        return false
+    }
 
     private static func describe(_ v: Value) -> String {
         switch v {
@@ -218,7 +237,10 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
         func days(_ v: Value) throws -> Int64 {
             switch v {
             case .date(let d): return d
-            case .timestamp(let t): return t >= 0 ? t / CalendarDate.microsecondsPerDay : (t - CalendarDate.microsecondsPerDay + 1) / CalendarDate.microsecondsPerDay
+            case .timestamp(let t):
+                return t >= 0
+                    ? t / CalendarDate.microsecondsPerDay
+                    : (t - CalendarDate.microsecondsPerDay + 1) / CalendarDate.microsecondsPerDay
             default: throw typeError("\(f)() needs a date, got \(v)")
             }
         }
@@ -232,9 +254,13 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
                 if case .bool(let less) = try Self.apply("<", v, best), less == (f == "min") { best = v }
             }
             return best
-        case "log": let x = try number(values[0]); return x > 0 ? .float64(Foundation.log(x)) : .missing
+        case "log":
+            let x = try number(values[0])
+            return x > 0 ? .float64(Foundation.log(x)) : .missing
         case "exp": return .float64(Foundation.exp(try number(values[0])))
-        case "sqrt": let x = try number(values[0]); return x >= 0 ? .float64(x.squareRoot()) : .missing
+        case "sqrt":
+            let x = try number(values[0])
+            return x >= 0 ? .float64(x.squareRoot()) : .missing
         case "round":
             let digits = values.count > 1 ? try number(values[1]) : 0
             let scale = pow(10, digits)
@@ -282,7 +308,9 @@ struct ExpressionParser {
         skipSpace()
         let t = Array(token)
         guard i + t.count <= chars.count, Array(chars[i..<(i + t.count)]) == t else { return false }
-        if t.last!.isLetter, i + t.count < chars.count, chars[i + t.count].isLetter || chars[i + t.count].isNumber || chars[i + t.count] == "_" {
+        if t.last!.isLetter, i + t.count < chars.count,
+            chars[i + t.count].isLetter || chars[i + t.count].isNumber || chars[i + t.count] == "_"
+        {
             return false
         }
         i += t.count
@@ -323,14 +351,28 @@ struct ExpressionParser {
     mutating func parseAdditive() throws -> Expression {
         var e = try parseMultiplicative()
         while true {
-            if accept("+") { e = .binary("+", e, try parseMultiplicative()) } else if accept("-") { e = .binary("-", e, try parseMultiplicative()) } else { return e }
+            if accept("+") {
+                e = .binary("+", e, try parseMultiplicative())
+            } else if accept("-") {
+                e = .binary("-", e, try parseMultiplicative())
+            } else {
+                return e
+            }
         }
     }
 
     mutating func parseMultiplicative() throws -> Expression {
         var e = try parseUnary()
         while true {
-            if accept("*") { e = .binary("*", e, try parseUnary()) } else if accept("/") { e = .binary("/", e, try parseUnary()) } else if accept("%") { e = .binary("%", e, try parseUnary()) } else { return e }
+            if accept("*") {
+                e = .binary("*", e, try parseUnary())
+            } else if accept("/") {
+                e = .binary("/", e, try parseUnary())
+            } else if accept("%") {
+                e = .binary("%", e, try parseUnary())
+            } else {
+                return e
+            }
         }
     }
 
@@ -354,7 +396,10 @@ struct ExpressionParser {
             let start = i
             i += 1
             var s = ""
-            while i < chars.count && chars[i] != c { s.append(chars[i]); i += 1 }
+            while i < chars.count && chars[i] != c {
+                s.append(chars[i])
+                i += 1
+            }
             guard i < chars.count else { throw fail("the text starting here is never closed with \(c)", at: start) }
             i += 1
             return .literal(.string(s))
@@ -363,15 +408,20 @@ struct ExpressionParser {
             let start = i
             i += 1
             var s = ""
-            while i < chars.count && chars[i] != "`" { s.append(chars[i]); i += 1 }
+            while i < chars.count && chars[i] != "`" {
+                s.append(chars[i])
+                i += 1
+            }
             guard i < chars.count else { throw fail("the column name starting here is never closed with `", at: start) }
             i += 1
             return .column(s)
         }
         if c.isNumber || c == "." {
             let start = i
-            while i < chars.count && (chars[i].isNumber || chars[i] == "." || chars[i] == "e" || chars[i] == "E"
-                                      || ((chars[i] == "-" || chars[i] == "+") && (chars[i - 1] == "e" || chars[i - 1] == "E"))) { i += 1 }
+            while i < chars.count
+                && (chars[i].isNumber || chars[i] == "." || chars[i] == "e" || chars[i] == "E"
+                    || ((chars[i] == "-" || chars[i] == "+") && (chars[i - 1] == "e" || chars[i - 1] == "E")))
+            { i += 1 }
             let token = String(chars[start..<i])
             if let v = Int64(token) { return .literal(.int64(v)) }
             if let d = Double(token) { return .literal(.float64(d)) }
@@ -379,7 +429,9 @@ struct ExpressionParser {
         }
         if c.isLetter || c == "_" {
             let start = i
-            while i < chars.count && (chars[i].isLetter || chars[i].isNumber || chars[i] == "_" || chars[i] == ".") { i += 1 }
+            while i < chars.count && (chars[i].isLetter || chars[i].isNumber || chars[i] == "_" || chars[i] == ".") {
+                i += 1
+            }
             let name = String(chars[start..<i])
             switch name.lowercased() {
             case "true": return .literal(.bool(true))
@@ -391,7 +443,9 @@ struct ExpressionParser {
             if i < chars.count && chars[i] == "(" {
                 let f = name.lowercased()
                 guard Expression.functions.contains(f) else {
-                    throw fail("unknown function '\(name)'; functions are \(Expression.functions.sorted().joined(separator: ", "))", at: start)
+                    throw fail(
+                        "unknown function '\(name)'; functions are \(Expression.functions.sorted().joined(separator: ", "))",
+                        at: start)
                 }
                 i += 1
                 var args = [Expression]()
@@ -399,15 +453,18 @@ struct ExpressionParser {
                     repeat { args.append(try parseOr()) } while accept(",")
                     guard accept(")") else { throw fail("expected ',' or ')' in the arguments of \(f)()") }
                 }
-                let arity: ClosedRange<Int> = switch f {
-                case "if": 3...3
-                case "min", "max", "coalesce": 1...64
-                case "round": 1...2
-                case "contains", "days_between": 2...2
-                default: 1...1
-                }
+                let arity: ClosedRange<Int> =
+                    switch f {
+                    case "if": 3...3
+                    case "min", "max", "coalesce": 1...64
+                    case "round": 1...2
+                    case "contains", "days_between": 2...2
+                    default: 1...1
+                    }
                 guard arity.contains(args.count) else {
-                    throw fail("\(f)() takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)") argument\(arity.upperBound == 1 ? "" : "s"), got \(args.count)", at: start)
+                    throw fail(
+                        "\(f)() takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)") argument\(arity.upperBound == 1 ? "" : "s"), got \(args.count)",
+                        at: start)
                 }
                 return .call(f, args)
             }

@@ -6,7 +6,8 @@ import Foundation
 /// for a field that turns out to be a number, a date or a boolean.
 public enum FieldParsing {
     /// Bits of `classify`: which types a field's text can be read as without losing anything.
-    public static let intBit: UInt8 = 1, floatBit: UInt8 = 2, dateBit: UInt8 = 4, timestampBit: UInt8 = 8, boolBit: UInt8 = 16
+    public static let intBit: UInt8 = 1, floatBit: UInt8 = 2, dateBit: UInt8 = 4, timestampBit: UInt8 = 8,
+        boolBit: UInt8 = 16
     public static let allBits: UInt8 = 31
 
     /// Which types the text can be read as (an int is also a float; a date is also a timestamp).
@@ -41,7 +42,10 @@ public enum FieldParsing {
         var i = s
         if p[i] == 45 || p[i] == 43 { i += 1 }
         guard i < e else { return false }
-        while i < e { if !isDigit(p[i]) { return false }; i += 1 }
+        while i < e {
+            if !isDigit(p[i]) { return false }
+            i += 1
+        }
         return true
     }
 
@@ -50,7 +54,8 @@ public enum FieldParsing {
 
     @inlinable
     static func trim(_ p: UnsafePointer<UInt8>, _ s0: Int, _ e0: Int) -> (Int, Int) {
-        var s = s0, e = e0
+        var s = s0
+        var e = e0
         while s < e, p[s] == 32 || p[s] == 9 { s += 1 }
         while e > s, p[e - 1] == 32 || p[e - 1] == 9 { e -= 1 }
         return (s, e)
@@ -63,9 +68,12 @@ public enum FieldParsing {
         var i = s0
         guard i < e else { return nil }
         var negative = false
-        if p0[i] == 45 || p0[i] == 43 { negative = p0[i] == 45; i += 1 }
+        if p0[i] == 45 || p0[i] == 43 {
+            negative = p0[i] == 45
+            i += 1
+        }
         guard i < e else { return nil }
-        if p0[i] == 48 && e - i > 1 { return nil } // leading zero
+        if p0[i] == 48 && e - i > 1 { return nil }  // leading zero
         var v: UInt64 = 0
         while i < e {
             let d = p0[i] &- 48
@@ -95,25 +103,33 @@ public enum FieldParsing {
         var i = s0
         guard i < e else { return nil }
         var negative = false
-        if p0[i] == 45 || p0[i] == 43 { negative = p0[i] == 45; i += 1 }
+        if p0[i] == 45 || p0[i] == 43 {
+            negative = p0[i] == 45
+            i += 1
+        }
         guard i < e else { return nil }
         let c0 = p0[i]
-        if c0 == 105 || c0 == 73 || c0 == 110 || c0 == 78 { // inf / infinity; NaN is a missing-value token, not a number
+        if c0 == 105 || c0 == 73 || c0 == 110 || c0 == 78 {  // inf / infinity; NaN is a missing-value token, not a number
             let len = e - i
             guard len == 3 || len == 8 else { return nil }
             let word = String(decoding: UnsafeBufferPointer(start: p0 + i, count: len), as: UTF8.self).lowercased()
             guard word == "inf" || word == "infinity" else { return nil }
             return negative ? -.infinity : .infinity
         }
-        if c0 == 48, i + 1 < e, isDigit(p0[i + 1]) { return nil } // leading zero: "007.5" stays text
+        if c0 == 48, i + 1 < e, isDigit(p0[i + 1]) { return nil }  // leading zero: "007.5" stays text
         var mantissa: UInt64 = 0
         var digits = 0
-        var dropped = 0 // digits beyond 19 that do not fit the mantissa
+        var dropped = 0  // digits beyond 19 that do not fit the mantissa
         var sawDigit = false
         var exponent = 0
         while i < e, isDigit(p0[i]) {
             sawDigit = true
-            if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(p0[i] &- 48); if mantissa != 0 { digits += 1 } } else { dropped += 1 }
+            if digits < 19 {
+                mantissa = mantissa &* 10 &+ UInt64(p0[i] &- 48)
+                if mantissa != 0 { digits += 1 }
+            } else {
+                dropped += 1
+            }
             i += 1
         }
         exponent += dropped
@@ -121,7 +137,13 @@ public enum FieldParsing {
             i += 1
             while i < e, isDigit(p0[i]) {
                 sawDigit = true
-                if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(p0[i] &- 48); if mantissa != 0 { digits += 1 }; exponent -= 1 } else { dropped += 1 }
+                if digits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(p0[i] &- 48)
+                    if mantissa != 0 { digits += 1 }
+                    exponent -= 1
+                } else {
+                    dropped += 1
+                }
                 i += 1
             }
         }
@@ -129,7 +151,10 @@ public enum FieldParsing {
         if i < e, p0[i] == 101 || p0[i] == 69 {
             i += 1
             var expNegative = false
-            if i < e, p0[i] == 45 || p0[i] == 43 { expNegative = p0[i] == 45; i += 1 }
+            if i < e, p0[i] == 45 || p0[i] == 43 {
+                expNegative = p0[i] == 45
+                i += 1
+            }
             guard i < e else { return nil }
             var ev = 0
             while i < e, isDigit(p0[i]) {
@@ -186,9 +211,9 @@ public enum FieldParsing {
             guard let slash1 = (1...2).first(where: { p[$0] == 47 }) else { return nil }
             let dayStart = slash1 + 1
             guard let slash2 = (dayStart + 1...min(dayStart + 2, n - 1)).first(where: { p[$0] == 47 }),
-                  n - slash2 - 1 == 4,
-                  let m = digits(p, 0, slash1), let d = digits(p, dayStart, slash2 - dayStart),
-                  let y = digits(p, slash2 + 1, 4)
+                n - slash2 - 1 == 4,
+                let m = digits(p, 0, slash1), let d = digits(p, dayStart, slash2 - dayStart),
+                let y = digits(p, slash2 + 1, 4)
             else { return nil }
             return CalendarDate.days(year: y, month: m, day: d)
         }
@@ -203,7 +228,7 @@ public enum FieldParsing {
         let p = p0 + s
         if let d = parseDate(p, n) { return d * CalendarDate.microsecondsPerDay }
         guard n >= 16, p[10] == 84 || p[10] == 32, let day = parseDate(p, 10),
-              let hh = digits(p, 11, 2), p[13] == 58, let mm = digits(p, 14, 2), hh < 24, mm < 60
+            let hh = digits(p, 11, 2), p[13] == 58, let mm = digits(p, 14, 2), hh < 24, mm < 60
         else { return nil }
         var i = 16
         var seconds = 0
@@ -226,7 +251,7 @@ public enum FieldParsing {
         }
         var offsetMinutes = 0
         if i < n {
-            if p[i] == 90 && i + 1 == n { // Z
+            if p[i] == 90 && i + 1 == n {  // Z
                 i += 1
             } else if p[i] == 43 || p[i] == 45 {
                 let sign = p[i] == 45 ? -1 : 1

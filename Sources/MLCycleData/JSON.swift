@@ -12,7 +12,8 @@ struct JSONParser {
     /// Python's `NaN`, `Infinity` and `-Infinity` are read as numbers (JSON Lines written by pandas has them).
     let nonFiniteLiterals: Bool
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0, to end: Int? = nil, nonFiniteLiterals: Bool = false) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0, to end: Int? = nil, nonFiniteLiterals: Bool = false)
+    {
         b = bytes
         i = start
         n = end ?? bytes.count
@@ -41,7 +42,10 @@ struct JSONParser {
             i += 1
             var members = [(String, JSONValue)]()
             skipSpace()
-            if i < n, b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+            if i < n, b[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(members)
+            }
             while true {
                 skipSpace()
                 guard i < n, b[i] == 34 else { throw fail("expected a quoted key") }
@@ -53,30 +57,55 @@ struct JSONParser {
                 members.append((key, try value(depth: depth + 1)))
                 skipSpace()
                 guard i < n else { throw fail("unexpected end of the body inside an object") }
-                if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                if b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                if b[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if b[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return .object(members)
+                }
                 throw fail("expected ',' or '}' in an object")
             }
         case UInt8(ascii: "["):
             i += 1
             var items = [JSONValue]()
             skipSpace()
-            if i < n, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            if i < n, b[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(items)
+            }
             while true {
                 skipSpace()
                 items.append(try value(depth: depth + 1))
                 skipSpace()
                 guard i < n else { throw fail("unexpected end of the body inside a list") }
-                if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                if b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                if b[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if b[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return .array(items)
+                }
                 throw fail("expected ',' or ']' in a list")
             }
         case 34: return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
-        case UInt8(ascii: "N") where nonFiniteLiterals: try literal("NaN"); return .number(.nan)
-        case UInt8(ascii: "I") where nonFiniteLiterals: try literal("Infinity"); return .number(.infinity)
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
+        case UInt8(ascii: "N") where nonFiniteLiterals:
+            try literal("NaN")
+            return .number(.nan)
+        case UInt8(ascii: "I") where nonFiniteLiterals:
+            try literal("Infinity")
+            return .number(.infinity)
         case UInt8(ascii: "-") where nonFiniteLiterals && i + 1 < n && b[i + 1] == UInt8(ascii: "I"):
             i += 1
             try literal("Infinity")
@@ -88,7 +117,9 @@ struct JSONParser {
 
     mutating func literal(_ word: StaticString) throws {
         let count = word.utf8CodeUnitCount
-        guard i + count <= n, memcmp(b.baseAddress! + i, word.utf8Start, count) == 0 else { throw fail("unexpected word") }
+        guard i + count <= n, memcmp(b.baseAddress! + i, word.utf8Start, count) == 0 else {
+            throw fail("unexpected word")
+        }
         i += count
     }
 
@@ -120,10 +151,14 @@ struct JSONParser {
     mutating func number() throws -> Double {
         let start = i
         var negative = false
-        if b[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        if b[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
         guard i < n, b[i] >= 48, b[i] <= 57 else { throw fail("a number needs digits") }
         if b[i] == 48, i + 1 < n, b[i + 1] >= 48, b[i + 1] <= 57 { throw fail("a number cannot start with 0") }
-        var mantissa: Int64 = 0, digits = 0
+        var mantissa: Int64 = 0
+        var digits = 0
         while i < n, b[i] >= 48, b[i] <= 57 {
             if digits < 18 { mantissa = mantissa * 10 + Int64(b[i] - 48) }
             digits += 1
@@ -166,9 +201,16 @@ struct JSONParser {
         while true {
             guard i < n else { throw fail("unterminated string") }
             let c = b[i]
-            if c == 34 { i += 1; return String(decoding: out, as: UTF8.self) }
+            if c == 34 {
+                i += 1
+                return String(decoding: out, as: UTF8.self)
+            }
             if c < 32 { throw fail("a control character must be escaped inside a string") }
-            if c != 92 { out.append(c); i += 1; continue }
+            if c != 92 {
+                out.append(c)
+                i += 1
+                continue
+            }
             i += 1
             guard i < n else { throw fail("unterminated escape") }
             let e = b[i]
@@ -185,13 +227,19 @@ struct JSONParser {
                 if (0xD800..<0xDC00).contains(scalar) {
                     // A high surrogate must be followed by an escaped low one (checked before the arithmetic, which
                     // would trap on anything else).
-                    guard i + 1 < n, b[i] == 92, b[i + 1] == UInt8(ascii: "u") else { throw fail("a high surrogate (\\u\(String(scalar, radix: 16))) must be followed by a low one") }
+                    guard i + 1 < n, b[i] == 92, b[i + 1] == UInt8(ascii: "u") else {
+                        throw fail("a high surrogate (\\u\(String(scalar, radix: 16))) must be followed by a low one")
+                    }
                     i += 2
                     let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else { throw fail("a high surrogate must be followed by a low one, not \\u\(String(low, radix: 16))") }
+                    guard (0xDC00..<0xE000).contains(low) else {
+                        throw fail("a high surrogate must be followed by a low one, not \\u\(String(low, radix: 16))")
+                    }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 }
-                guard let u = Unicode.Scalar(scalar) else { throw fail("\\u\(String(scalar, radix: 16)) is not a character (a lone surrogate)") }
+                guard let u = Unicode.Scalar(scalar) else {
+                    throw fail("\\u\(String(scalar, radix: 16)) is not a character (a lone surrogate)")
+                }
                 out.append(contentsOf: Array(String(Character(u)).utf8))
             default: throw fail("unknown escape '\\\(Character(Unicode.Scalar(e)))'")
             }
@@ -246,11 +294,21 @@ public struct JSONWriter: Sendable {
         bytes.append(34)
         for b in s.utf8 {
             switch b {
-            case 34: bytes.append(92); bytes.append(34)
-            case 92: bytes.append(92); bytes.append(92)
-            case 10: bytes.append(92); bytes.append(110)
-            case 13: bytes.append(92); bytes.append(114)
-            case 9: bytes.append(92); bytes.append(116)
+            case 34:
+                bytes.append(92)
+                bytes.append(34)
+            case 92:
+                bytes.append(92)
+                bytes.append(92)
+            case 10:
+                bytes.append(92)
+                bytes.append(110)
+            case 13:
+                bytes.append(92)
+                bytes.append(114)
+            case 9:
+                bytes.append(92)
+                bytes.append(116)
             case 0..<32:
                 let hex: [UInt8] = Array("0123456789abcdef".utf8)
                 bytes.append(contentsOf: [92, 117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
@@ -262,7 +320,10 @@ public struct JSONWriter: Sendable {
 
     /// A number in the shortest text that reads back to the same double; non-finite ones as `nonFinite` says.
     public mutating func number(_ d: Double) {
-        if d.isFinite { bytes.append(contentsOf: formatDouble(d).utf8); return }
+        if d.isFinite {
+            bytes.append(contentsOf: formatDouble(d).utf8)
+            return
+        }
         switch nonFinite {
         case .null: raw("null")
         case .pythonLiterals: if d.isNaN { raw("NaN") } else if d > 0 { raw("Infinity") } else { raw("-Infinity") }
@@ -293,7 +354,10 @@ public struct JSONWriter: Sendable {
 
     /// A table cell: a number, true/false, or text (dates as ISO text); a missing cell is `null`.
     public mutating func cell(_ column: Column, _ row: Int) {
-        guard column.isValid(row) else { raw("null"); return }
+        guard column.isValid(row) else {
+            raw("null")
+            return
+        }
         switch column.storage {
         case .float64(let v): number(v[row])
         case .int64(let v): integer(v[row])

@@ -21,7 +21,7 @@ public enum JSONLines {
     static func read(bytes: UnsafeBufferPointer<UInt8>, name: String) throws -> Table {
         var names = [String]()
         var columnIndex = [String: Int]()
-        var cells = [[Value]]() // per column
+        var cells = [[Value]]()  // per column
         var rows = 0
         var lineStart = 0
         var line = 0
@@ -43,7 +43,8 @@ public enum JSONLines {
                         cells.append(Array(repeating: .missing, count: rows))
                     }
                     if cells[c].count > rows {
-                        throw DataError.invalidJSON(file: name, line: line, reason: "the key '\(key)' appears twice in one object")
+                        throw DataError.invalidJSON(
+                            file: name, line: line, reason: "the key '\(key)' appears twice in one object")
                     }
                     cells[c].append(value)
                 }
@@ -77,7 +78,9 @@ public enum JSONLines {
 
     /// One line's object — `{ "key": value, … }` — with scalars as `Value`s (integers exact as int64) and nested
     /// arrays and objects as their JSON text; nil for a blank line. Errors name the file, line and character.
-    static func object(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, file: String, line: Int) throws -> [(String, Value)]? {
+    static func object(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, file: String, line: Int)
+        throws -> [(String, Value)]?
+    {
         var p = JSONParser(bytes, from: start, to: end, nonFiniteLiterals: true)
         func failure(_ message: String, at offset: Int) -> DataError {
             .invalidJSON(file: file, line: line, reason: "\(message) at character \(offset - start + 1)")
@@ -85,7 +88,9 @@ public enum JSONLines {
         do {
             p.skipSpace()
             if p.atEnd { return nil }
-            guard p.b[p.i] == UInt8(ascii: "{") else { throw p.fail("expected '{' (each line must be one JSON object)") }
+            guard p.b[p.i] == UInt8(ascii: "{") else {
+                throw p.fail("expected '{' (each line must be one JSON object)")
+            }
             p.i += 1
             var members = [(String, Value)]()
             p.skipSpace()
@@ -103,8 +108,14 @@ public enum JSONLines {
                     members.append((key, try cell(&p)))
                     p.skipSpace()
                     guard !p.atEnd else { throw p.fail("the object is not closed with '}'") }
-                    if p.b[p.i] == UInt8(ascii: ",") { p.i += 1; continue }
-                    if p.b[p.i] == UInt8(ascii: "}") { p.i += 1; break }
+                    if p.b[p.i] == UInt8(ascii: ",") {
+                        p.i += 1
+                        continue
+                    }
+                    if p.b[p.i] == UInt8(ascii: "}") {
+                        p.i += 1
+                        break
+                    }
                     throw p.fail("expected ',' or '}'")
                 }
             }
@@ -141,7 +152,7 @@ public enum JSONLines {
         case .bool(let v): return .bool(v)
         case .number(let d): return .float64(d)
         case .string(let s): return .string(s)
-        case .array, .object: return .missing // handled above
+        case .array, .object: return .missing  // handled above
         }
     }
 }
@@ -150,7 +161,10 @@ extension Column {
     /// A column of the narrowest type that holds every cell without loss (all ints → int64, any float → float64,
     /// all booleans → bool, text that is all dates → date/timestamp, a mix of kinds → their text).
     public static func inferring(name: String, cells: [Value]) throws -> Column {
-        var sawInt = false, sawFloat = false, sawBool = false, sawString = false
+        var sawInt = false
+        var sawFloat = false
+        var sawBool = false
+        var sawString = false
         for v in cells {
             switch v {
             case .int64: sawInt = true
@@ -169,7 +183,8 @@ extension Column {
         }
         if sawInt { return try Column(name: name, type: .int64, values: cells) }
         // Strings: dates written by the writer come back as dates.
-        var allDates = true, allTimestamps = true
+        var allDates = true
+        var allTimestamps = true
         for case .string(let s) in cells {
             FieldParsing.withBytes(s) { p, n in
                 if allDates && FieldParsing.parseDate(p, n) == nil { allDates = false }
@@ -186,7 +201,12 @@ extension Column {
             }
             return try Column(name: name, type: allDates ? .date : .timestamp, values: values)
         }
-        return Column(name: name, strings: cells.map { if case .string(let s) = $0 { return s }; return nil })
+        return Column(
+            name: name,
+            strings: cells.map {
+                if case .string(let s) = $0 { return s }
+                return nil
+            })
     }
 
 }

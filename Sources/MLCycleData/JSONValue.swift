@@ -18,7 +18,8 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
         case (.number(let x), .number(let y)): return x == y
         case (.string(let x), .string(let y)): return x == y
         case (.array(let x), .array(let y)): return x == y
-        case (.object(let x), .object(let y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.object(let x), .object(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
     }
@@ -35,7 +36,11 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
     /// Sets an object's member (replacing one with that key, else appending); no effect on other values.
     public mutating func set(_ key: String, _ value: JSONValue) {
         guard case .object(var members) = self else { return }
-        if let i = members.lastIndex(where: { $0.0 == key }) { members[i].1 = value } else { members.append((key, value)) }
+        if let i = members.lastIndex(where: { $0.0 == key }) {
+            members[i].1 = value
+        } else {
+            members.append((key, value))
+        }
         self = .object(members)
     }
 
@@ -70,7 +75,6 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
     }
 }
 
-
 /// Any JSON value inside a `Codable` type (a feedback's `actual`, a tensor's mixed data).
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
@@ -85,7 +89,11 @@ extension JSONValue: Codable {
             return
         }
         let single = try decoder.singleValueContainer()
-        if single.decodeNil() { self = .null } else if let b = try? single.decode(Bool.self) { self = .bool(b) } else if let d = try? single.decode(Double.self) {
+        if single.decodeNil() {
+            self = .null
+        } else if let b = try? single.decode(Bool.self) {
+            self = .bool(b)
+        } else if let d = try? single.decode(Double.self) {
             self = .number(d)
         } else {
             self = .string(try single.decode(String.self))
@@ -101,10 +109,18 @@ extension JSONValue: Codable {
         case .array(let items):
             var c = encoder.unkeyedContainer()
             for v in items { try c.encode(v) }
-        case .null: var c = encoder.singleValueContainer(); try c.encodeNil()
-        case .bool(let b): var c = encoder.singleValueContainer(); try c.encode(b)
-        case .number(let d): var c = encoder.singleValueContainer(); if d.isFinite { try c.encode(d) } else { try c.encodeNil() }
-        case .string(let s): var c = encoder.singleValueContainer(); try c.encode(s)
+        case .null:
+            var c = encoder.singleValueContainer()
+            try c.encodeNil()
+        case .bool(let b):
+            var c = encoder.singleValueContainer()
+            try c.encode(b)
+        case .number(let d):
+            var c = encoder.singleValueContainer()
+            if d.isFinite { try c.encode(d) } else { try c.encodeNil() }
+        case .string(let s):
+            var c = encoder.singleValueContainer()
+            try c.encode(s)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A read-only view of a file's bytes: memory-mapped when possible, so a large CSV is never copied.
@@ -24,7 +25,8 @@ final class MappedFile: @unchecked Sendable {
         }
         let size = Int(st.st_size)
         if (st.st_mode & S_IFMT) == S_IFREG, size > 0,
-           let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED {
+            let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED
+        {
             _ = madvise(p, size, MADV_SEQUENTIAL)
             bytes = UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: size)
             mapped = true
@@ -104,7 +106,8 @@ public func parallelMap<T>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
 
 /// Runs two independent computations at once and returns both results.
 public func inParallel<A, B>(_ a: @Sendable () -> A, _ b: @Sendable () -> B) -> (A, B) {
-    let first = ParallelSlots<A>(1), second = ParallelSlots<B>(1)
+    let first = ParallelSlots<A>(1)
+    let second = ParallelSlots<B>(1)
     parallelFor(2) { i in
         if i == 0 { first[0] = a() } else { second[0] = b() }
     }

@@ -30,8 +30,12 @@ public enum RadixSort {
         var sortedKeys = keys
         var scratchKeys = [UInt64](repeating: 0, count: n)
         // Which bits vary at all: passes over constant digits are skipped.
-        var orAll: UInt64 = 0, andAll: UInt64 = ~0
-        for k in keys { orAll |= k; andAll &= k }
+        var orAll: UInt64 = 0
+        var andAll: UInt64 = ~0
+        for k in keys {
+            orAll |= k
+            andAll &= k
+        }
         let varying = orAll ^ andAll
         let bitsPerPass = 11
         let buckets = 1 << bitsPerPass
@@ -49,7 +53,11 @@ public enum RadixSort {
                                     for i in 0..<buckets { cnt[i] = 0 }
                                     for i in 0..<n { cnt[Int((src[i] >> UInt64(shift)) & mask)] += 1 }
                                     var total = 0
-                                    for i in 0..<buckets { let c = cnt[i]; cnt[i] = total; total += c }
+                                    for i in 0..<buckets {
+                                        let c = cnt[i]
+                                        cnt[i] = total
+                                        total += c
+                                    }
                                     for i in 0..<n {
                                         let d = Int((src[i] >> UInt64(shift)) & mask)
                                         let pos = cnt[d]

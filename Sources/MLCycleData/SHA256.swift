@@ -36,7 +36,10 @@ public struct SHA256 {
     public static func hexString(_ digest: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
-        for b in digest { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        for b in digest {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
         return String(decoding: out, as: UTF8.self)
     }
 }
@@ -65,7 +68,12 @@ extension Table {
             let valid = c.validity
             func emit(_ count: Int, _ write: (Int, inout [UInt8]) -> Void) {
                 for r in 0..<count {
-                    if let valid, !valid[r] { block.append(0) } else { block.append(1); write(r, &block) }
+                    if let valid, !valid[r] {
+                        block.append(0)
+                    } else {
+                        block.append(1)
+                        write(r, &block)
+                    }
                     if block.count >= 1 << 16 {
                         block.withUnsafeBytes { h.update(raw: $0) }
                         block.removeAll(keepingCapacity: true)
@@ -78,7 +86,8 @@ extension Table {
             }
             switch c.storage {
             case .float64(let v):
-                emit(v.count) { r, b in put(v[r].isNaN ? Double.nan.bitPattern : (v[r] == 0 ? 0 : v[r].bitPattern), &b) }
+                emit(v.count) { r, b in put(v[r].isNaN ? Double.nan.bitPattern : (v[r] == 0 ? 0 : v[r].bitPattern), &b)
+                }
             case .int64(let v), .date(let v), .timestamp(let v):
                 emit(v.count) { r, b in put(UInt64(bitPattern: v[r]), &b) }
             case .bool(let v):

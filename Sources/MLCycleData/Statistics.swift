@@ -8,7 +8,8 @@ public enum Statistics {
     }
 
     public static func sum(_ values: UnsafeBufferPointer<Double>) -> Double {
-        var s = 0.0, c = 0.0
+        var s = 0.0
+        var c = 0.0
         for v in values {
             let t = s + v
             if abs(s) >= abs(v) { c += (s - t) + v } else { c += (v - t) + s }
@@ -27,7 +28,8 @@ public enum Statistics {
         let n = values.count
         guard n > ddof else { return .nan }
         let m = mean(values)
-        var s = 0.0, c = 0.0
+        var s = 0.0
+        var c = 0.0
         for v in values {
             let d = (v - m) * (v - m)
             let t = s + d
@@ -53,7 +55,8 @@ public enum Statistics {
         let lower = Int(position.rounded(.down))
         if lower >= n - 1 { return values[n - 1] }
         let gamma = position - Double(lower)
-        let a = values[lower], b = values[lower + 1]
+        let a = values[lower]
+        let b = values[lower + 1]
         // numpy's _lerp: interpolate from the nearer end so the result stays inside [a, b].
         return gamma >= 0.5 ? b - (b - a) * (1 - gamma) : a + (b - a) * gamma
     }

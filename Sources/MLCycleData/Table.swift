@@ -9,7 +9,9 @@ public struct Table: Sendable {
         let rows = columns.first?.count ?? 0
         var index = [String: Int]()
         for (i, c) in columns.enumerated() {
-            guard c.count == rows else { throw DataError.lengthMismatch(column: c.name, expected: rows, found: c.count) }
+            guard c.count == rows else {
+                throw DataError.lengthMismatch(column: c.name, expected: rows, found: c.count)
+            }
             guard index[c.name] == nil else { throw DataError.duplicateColumn(name: c.name) }
             index[c.name] = i
         }
@@ -76,7 +78,8 @@ public struct Table: Sendable {
     /// The rows where `mask` is true.
     public func filtered(_ mask: [Bool]) throws -> Table {
         guard mask.count == rowCount else {
-            throw DataError.invalidArgument("the row mask has \(mask.count) entries where the table has \(rowCount) rows")
+            throw DataError.invalidArgument(
+                "the row mask has \(mask.count) entries where the table has \(rowCount) rows")
         }
         var indices = [Int]()
         indices.reserveCapacity(rowCount)
@@ -109,11 +112,14 @@ extension Table {
     public func sample(count: Int, seed: UInt64, replace: Bool = false) throws -> Table {
         guard count >= 0 else { throw DataError.invalidArgument("a sample size must not be negative (got \(count))") }
         guard replace || count <= rowCount else {
-            throw DataError.invalidArgument("cannot sample \(count) rows without replacement from a table of \(rowCount)")
+            throw DataError.invalidArgument(
+                "cannot sample \(count) rows without replacement from a table of \(rowCount)")
         }
         var rng = SeededGenerator(seed: seed)
         if replace {
-            guard rowCount > 0 || count == 0 else { throw DataError.invalidArgument("cannot sample from an empty table") }
+            guard rowCount > 0 || count == 0 else {
+                throw DataError.invalidArgument("cannot sample from an empty table")
+            }
             return taking((0..<count).map { _ in Int(rng.next(upperBound: UInt64(rowCount))) })
         }
         // Partial Fisher–Yates: the first `count` positions of a seeded shuffle.
@@ -127,7 +133,9 @@ extension Table {
 
     /// A fraction of the rows (rounded to the nearest row), without replacement.
     public func sample(fraction: Double, seed: UInt64) throws -> Table {
-        guard fraction >= 0, fraction <= 1 else { throw DataError.invalidArgument("a sample fraction must be between 0 and 1 (got \(fraction))") }
+        guard fraction >= 0, fraction <= 1 else {
+            throw DataError.invalidArgument("a sample fraction must be between 0 and 1 (got \(fraction))")
+        }
         return try sample(count: Int((Double(rowCount) * fraction).rounded()), seed: seed)
     }
 }
@@ -166,17 +174,22 @@ extension Table {
             var parts = [Column]()
             for (k, t) in tables.enumerated() {
                 guard let c = t[template.name] else {
-                    throw DataError.schemaMismatch(reason: "table \(k + 1) has no column '\(template.name)' to concatenate")
+                    throw DataError.schemaMismatch(
+                        reason: "table \(k + 1) has no column '\(template.name)' to concatenate")
                 }
                 guard c.type == template.type else {
-                    throw DataError.schemaMismatch(reason: "column '\(template.name)' is \(template.type) in table 1 but \(c.type) in table \(k + 1); convert one before concatenating")
+                    throw DataError.schemaMismatch(
+                        reason:
+                            "column '\(template.name)' is \(template.type) in table 1 but \(c.type) in table \(k + 1); convert one before concatenating"
+                    )
                 }
                 parts.append(c)
             }
             columns.append(Column.concatenate(parts))
         }
         for (k, t) in tables.enumerated() where t.columnCount != first.columnCount {
-            throw DataError.schemaMismatch(reason: "table \(k + 1) has \(t.columnCount) columns where table 1 has \(first.columnCount)")
+            throw DataError.schemaMismatch(
+                reason: "table \(k + 1) has \(t.columnCount) columns where table 1 has \(first.columnCount)")
         }
         return try Table(columns: columns)
     }
@@ -187,14 +200,40 @@ extension Column {
     static func concatenate(_ parts: [Column]) -> Column {
         let name = parts[0].name
         let anyMissing = parts.contains { $0.validity != nil }
-        let validity: [Bool]? = anyMissing ? parts.flatMap { $0.validity ?? Array(repeating: true, count: $0.count) } : nil
+        let validity: [Bool]? =
+            anyMissing ? parts.flatMap { $0.validity ?? Array(repeating: true, count: $0.count) } : nil
         let storage: Storage
         switch parts[0].storage {
-        case .float64: storage = .float64(parts.flatMap { if case .float64(let v) = $0.storage { return v }; return [] })
-        case .int64: storage = .int64(parts.flatMap { if case .int64(let v) = $0.storage { return v }; return [] })
-        case .bool: storage = .bool(parts.flatMap { if case .bool(let v) = $0.storage { return v }; return [] })
-        case .date: storage = .date(parts.flatMap { if case .date(let v) = $0.storage { return v }; return [] })
-        case .timestamp: storage = .timestamp(parts.flatMap { if case .timestamp(let v) = $0.storage { return v }; return [] })
+        case .float64:
+            storage = .float64(
+                parts.flatMap {
+                    if case .float64(let v) = $0.storage { return v }
+                    return []
+                })
+        case .int64:
+            storage = .int64(
+                parts.flatMap {
+                    if case .int64(let v) = $0.storage { return v }
+                    return []
+                })
+        case .bool:
+            storage = .bool(
+                parts.flatMap {
+                    if case .bool(let v) = $0.storage { return v }
+                    return []
+                })
+        case .date:
+            storage = .date(
+                parts.flatMap {
+                    if case .date(let v) = $0.storage { return v }
+                    return []
+                })
+        case .timestamp:
+            storage = .timestamp(
+                parts.flatMap {
+                    if case .timestamp(let v) = $0.storage { return v }
+                    return []
+                })
         case .string:
             var interner = ByteInterner()
             var codes = [UInt32]()

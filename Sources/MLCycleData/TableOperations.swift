@@ -28,7 +28,7 @@ struct RowKeys {
             case .float64(let v):
                 put { r in
                     let d = v[r]
-                    if d == 0 { return 0 } // -0.0 equals 0.0
+                    if d == 0 { return 0 }  // -0.0 equals 0.0
                     if d.isNaN { return Double.nan.bitPattern }
                     return d.bitPattern
                 }
@@ -72,7 +72,7 @@ struct RowKeys {
 
     /// A group id per row (0, 1, … in order of first appearance) and the first row of each group.
     func groups() -> (ids: [Int], firstRows: [Int]) {
-        var buckets = [UInt64: [Int]]() // hash → group ids with that hash
+        var buckets = [UInt64: [Int]]()  // hash → group ids with that hash
         var ids = [Int](repeating: 0, count: rows)
         var firstRows = [Int]()
         for r in 0..<rows {
@@ -126,7 +126,8 @@ extension Table {
             let compareValues: (Int, Int) -> Int
             switch col.storage {
             case .float64(let v): compareValues = { v[$0] < v[$1] ? -1 : (v[$0] > v[$1] ? 1 : 0) }
-            case .int64(let v), .date(let v), .timestamp(let v): compareValues = { v[$0] < v[$1] ? -1 : (v[$0] > v[$1] ? 1 : 0) }
+            case .int64(let v), .date(let v), .timestamp(let v):
+                compareValues = { v[$0] < v[$1] ? -1 : (v[$0] > v[$1] ? 1 : 0) }
             case .bool(let v): compareValues = { v[$0] == v[$1] ? 0 : (v[$1] ? -1 : 1) }
             case .string(let codes, let dict):
                 let order = dict.indices.sorted { dict[$0] < dict[$1] }
@@ -135,8 +136,9 @@ extension Table {
                 compareValues = { rank[Int(codes[$0])] - rank[Int(codes[$1])] }
             }
             return { a, b in
-                let va = valid?[a] ?? true, vb = valid?[b] ?? true
-                if !va || !vb { return va == vb ? 0 : (va ? -1 : 1) } // missing last, whatever the direction
+                let va = valid?[a] ?? true
+                let vb = valid?[b] ?? true
+                if !va || !vb { return va == vb ? 0 : (va ? -1 : 1) }  // missing last, whatever the direction
                 return sign * compareValues(a, b)
             }
         }
@@ -197,8 +199,10 @@ extension Table {
                 continue
             }
             guard col.type != .string, col.type != .bool || agg.function == .sum || agg.function == .mean,
-                  let values = col.doubles() else {
-                throw DataError.invalidArgument("cannot take the \(agg.function.rawValue) of \(col.type) column '\(colName)'")
+                let values = col.doubles()
+            else {
+                throw DataError.invalidArgument(
+                    "cannot take the \(agg.function.rawValue) of \(col.type) column '\(colName)'")
             }
             var perGroup = [[Double]](repeating: [], count: groupCount)
             for r in 0..<rowCount where col.isValid(r) { perGroup[ids[r]].append(values[r]) }
@@ -215,7 +219,10 @@ extension Table {
             case .mean:
                 out.append(Column(name: agg.name, doubles: perGroup.map { $0.isEmpty ? nil : Statistics.mean($0) }))
             case .median:
-                out.append(Column(name: agg.name, doubles: perGroup.map { $0.isEmpty ? nil : Statistics.quantile(sorted: $0.sorted(), 0.5) }))
+                out.append(
+                    Column(
+                        name: agg.name,
+                        doubles: perGroup.map { $0.isEmpty ? nil : Statistics.quantile(sorted: $0.sorted(), 0.5) }))
             case .min, .max:
                 let pick: ([Double]) -> Double? = agg.function == .min ? { $0.min() } : { $0.max() }
                 let picked = perGroup.map(pick)
@@ -249,19 +256,28 @@ extension Table {
     ///
     /// Missing keys never match (as in SQL). A left row matching several right rows appears once per match,
     /// in left order then right order. Right columns whose names clash with left ones get `suffix`.
-    public func joined(with right: Table, on keys: [(left: String, right: String)], kind: JoinKind = .inner,
-                       suffix: String = "_right") throws -> Table {
+    public func joined(
+        with right: Table, on keys: [(left: String, right: String)], kind: JoinKind = .inner,
+        suffix: String = "_right"
+    ) throws -> Table {
         guard !keys.isEmpty else { throw DataError.invalidArgument("a join needs at least one key column") }
-        var leftKeyColumns = [Column](), rightKeyColumns = [Column]()
-        var leftCodes = [[UInt32]?](), rightCodes = [[UInt32]?]()
+        var leftKeyColumns = [Column]()
+        var rightKeyColumns = [Column]()
+        var leftCodes = [[UInt32]?]()
+        var rightCodes = [[UInt32]?]()
         for (l, r) in keys {
-            let lc = try column(l), rc = try right.column(r)
+            let lc = try column(l)
+            let rc = try right.column(r)
             guard lc.type == rc.type else {
-                throw DataError.schemaMismatch(reason: "cannot join \(lc.type) column '\(l)' with \(rc.type) column '\(r)'; convert one side first")
+                throw DataError.schemaMismatch(
+                    reason: "cannot join \(lc.type) column '\(l)' with \(rc.type) column '\(r)'; convert one side first"
+                )
             }
             let (a, b) = sharedStringCodes(lc, rc)
-            leftKeyColumns.append(lc); rightKeyColumns.append(rc)
-            leftCodes.append(a); rightCodes.append(b)
+            leftKeyColumns.append(lc)
+            rightKeyColumns.append(rc)
+            leftCodes.append(a)
+            rightCodes.append(b)
         }
         let lk = RowKeys(columns: leftKeyColumns, stringCodes: leftCodes)
         let rk = RowKeys(columns: rightKeyColumns, stringCodes: rightCodes)
@@ -269,7 +285,8 @@ extension Table {
         for r in 0..<right.rowCount where rk.isComplete(r, keyCount: keys.count) {
             index[rk.hashes[r], default: []].append(r)
         }
-        var leftRows = [Int](), rightRows = [Int]()
+        var leftRows = [Int]()
+        var rightRows = [Int]()
         leftRows.reserveCapacity(rowCount)
         rightRows.reserveCapacity(rowCount)
         for l in 0..<rowCount {

@@ -35,7 +35,9 @@ public struct EvaluationOptions: Sendable {
 public enum EvaluationError: LocalizedError, Equatable, Sendable {
     case invalid(String)
     public var errorDescription: String? {
-        switch self { case .invalid(let m): return m }
+        switch self {
+        case .invalid(let m): return m
+        }
     }
 }
 
@@ -147,59 +149,100 @@ public struct EvaluationReport: Codable, Sendable {
     public var passed: Bool { gates.allSatisfy(\.passed) }
 
     enum CodingKeys: String, CodingKey {
-        case task, rows, metrics, slices, gates, fairness, importance, comparisons, ranges, confusion, labels, curves, sample, passed
-        case positiveClass = "positive_class", rankingMetric = "ranking_metric", partialDependence = "partial_dependence"
+        case task, rows, metrics, slices, gates, fairness, importance, comparisons, ranges, confusion, labels, curves,
+            sample, passed
+        case positiveClass = "positive_class"
+        case rankingMetric = "ranking_metric"
+        case partialDependence = "partial_dependence"
         case operatingPoint = "operating_point"
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(task, forKey: .task); try c.encode(rows, forKey: .rows); try c.encodeIfPresent(positiveClass, forKey: .positiveClass)
-        try c.encode(rankingMetric, forKey: .rankingMetric); try c.encode(metrics, forKey: .metrics); try c.encode(slices, forKey: .slices)
-        try c.encode(gates, forKey: .gates); try c.encode(passed, forKey: .passed); try c.encode(fairness, forKey: .fairness)
-        try c.encode(importance, forKey: .importance); try c.encode(partialDependence, forKey: .partialDependence)
-        try c.encode(comparisons, forKey: .comparisons); try c.encodeIfPresent(operatingPoint, forKey: .operatingPoint)
+        try c.encode(task, forKey: .task)
+        try c.encode(rows, forKey: .rows)
+        try c.encodeIfPresent(positiveClass, forKey: .positiveClass)
+        try c.encode(rankingMetric, forKey: .rankingMetric)
+        try c.encode(metrics, forKey: .metrics)
+        try c.encode(slices, forKey: .slices)
+        try c.encode(gates, forKey: .gates)
+        try c.encode(passed, forKey: .passed)
+        try c.encode(fairness, forKey: .fairness)
+        try c.encode(importance, forKey: .importance)
+        try c.encode(partialDependence, forKey: .partialDependence)
+        try c.encode(comparisons, forKey: .comparisons)
+        try c.encodeIfPresent(operatingPoint, forKey: .operatingPoint)
         try c.encodeIfPresent(ranges, forKey: .ranges)
-        try c.encodeIfPresent(confusion, forKey: .confusion); try c.encode(labels, forKey: .labels)
-        try c.encodeIfPresent(curves, forKey: .curves); try c.encode(sample, forKey: .sample)
+        try c.encodeIfPresent(confusion, forKey: .confusion)
+        try c.encode(labels, forKey: .labels)
+        try c.encodeIfPresent(curves, forKey: .curves)
+        try c.encode(sample, forKey: .sample)
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        task = try c.decode(Task.self, forKey: .task); rows = try c.decode(Int.self, forKey: .rows)
-        positiveClass = try c.decodeIfPresent(String.self, forKey: .positiveClass); rankingMetric = try c.decode(String.self, forKey: .rankingMetric)
-        metrics = try c.decode([String: Double].self, forKey: .metrics); slices = try c.decode([Slice].self, forKey: .slices)
-        gates = try c.decode([Gate].self, forKey: .gates); fairness = try c.decode([Fairness].self, forKey: .fairness)
-        importance = try c.decode([Importance].self, forKey: .importance); partialDependence = try c.decode([PartialDependence].self, forKey: .partialDependence)
-        comparisons = try c.decode([Comparison].self, forKey: .comparisons); ranges = try c.decodeIfPresent(Ranges.self, forKey: .ranges)
+        task = try c.decode(Task.self, forKey: .task)
+        rows = try c.decode(Int.self, forKey: .rows)
+        positiveClass = try c.decodeIfPresent(String.self, forKey: .positiveClass)
+        rankingMetric = try c.decode(String.self, forKey: .rankingMetric)
+        metrics = try c.decode([String: Double].self, forKey: .metrics)
+        slices = try c.decode([Slice].self, forKey: .slices)
+        gates = try c.decode([Gate].self, forKey: .gates)
+        fairness = try c.decode([Fairness].self, forKey: .fairness)
+        importance = try c.decode([Importance].self, forKey: .importance)
+        partialDependence = try c.decode([PartialDependence].self, forKey: .partialDependence)
+        comparisons = try c.decode([Comparison].self, forKey: .comparisons)
+        ranges = try c.decodeIfPresent(Ranges.self, forKey: .ranges)
         operatingPoint = try c.decodeIfPresent(Metrics.OperatingPoint.self, forKey: .operatingPoint)
-        confusion = try c.decodeIfPresent([[Int]].self, forKey: .confusion); labels = try c.decode([String].self, forKey: .labels)
-        curves = try c.decodeIfPresent(Curves.self, forKey: .curves); sample = try c.decode([[Double]].self, forKey: .sample)
+        confusion = try c.decodeIfPresent([[Int]].self, forKey: .confusion)
+        labels = try c.decode([String].self, forKey: .labels)
+        curves = try c.decodeIfPresent(Curves.self, forKey: .curves)
+        sample = try c.decode([[Double]].self, forKey: .sample)
     }
 
-    init(task: Task, rows: Int, positiveClass: String?, rankingMetric: String, metrics: [String: Double], labels: [String]) {
-        self.task = task; self.rows = rows; self.positiveClass = positiveClass; self.rankingMetric = rankingMetric
-        self.metrics = metrics; self.labels = labels
-        slices = []; gates = []; fairness = []; importance = []; partialDependence = []; sample = []; comparisons = []
+    init(
+        task: Task, rows: Int, positiveClass: String?, rankingMetric: String, metrics: [String: Double],
+        labels: [String]
+    ) {
+        self.task = task
+        self.rows = rows
+        self.positiveClass = positiveClass
+        self.rankingMetric = rankingMetric
+        self.metrics = metrics
+        self.labels = labels
+        slices = []
+        gates = []
+        fairness = []
+        importance = []
+        partialDependence = []
+        sample = []
+        comparisons = []
     }
 }
-
 
 /// Scores a model on labelled rows and builds the report.
 public enum Evaluation {
     /// The truth of the evaluation rows, in the model's terms.
     struct Truth {
         var task: Task
-        var values: [Double] = []       // regression
-        var classes: [Int] = []         // classification (index into labels)
-        var positive = 1                // binary: the positive class index
+        var values: [Double] = []  // regression
+        var classes: [Int] = []  // classification (index into labels)
+        var positive = 1  // binary: the positive class index
         var labels: [String] = []
     }
 
-    public static func run(model file: ModelFile, data table: Table, options o: EvaluationOptions) throws -> EvaluationReport {
+    public static func run(model file: ModelFile, data table: Table, options o: EvaluationOptions) throws
+        -> EvaluationReport
+    {
         let model = try file.model()
-        guard file.task != .clustering else { throw EvaluationError.invalid("evaluation needs a supervised model (regression, binary or multiclass)") }
-        guard table[o.target] != nil else { throw EvaluationError.invalid("no column '\(o.target)' (the target) in the data; columns: \(table.columnNames.prefix(20).joined(separator: ", "))") }
+        guard file.task != .clustering else {
+            throw EvaluationError.invalid("evaluation needs a supervised model (regression, binary or multiclass)")
+        }
+        guard table[o.target] != nil else {
+            throw EvaluationError.invalid(
+                "no column '\(o.target)' (the target) in the data; columns: \(table.columnNames.prefix(20).joined(separator: ", "))"
+            )
+        }
         // Rows without a target cannot be scored.
         let targetColumn = try table.column(o.target)
         let labelled = (0..<table.rowCount).filter { targetColumn.isValid($0) }
@@ -210,14 +253,20 @@ public enum Evaluation {
         case .regression:
             truth.values = try TargetValues.read(t, column: o.target, task: .regression).0.numbers()
         case .binary, .multiclass:
-            let y = try TargetValues.read(t, column: o.target, task: file.task, labels: model.labels).0.classes().indices
+            let y = try TargetValues.read(t, column: o.target, task: file.task, labels: model.labels).0.classes()
+                .indices
             if let bad = y.firstIndex(of: -1) {
-                throw EvaluationError.invalid("row \(labelled[bad] + 1) has class '\(try t.column(o.target)[bad])', which the model never saw (it knows: \(model.labels.joined(separator: ", ")))")
+                throw EvaluationError.invalid(
+                    "row \(labelled[bad] + 1) has class '\(try t.column(o.target)[bad])', which the model never saw (it knows: \(model.labels.joined(separator: ", ")))"
+                )
             }
             truth.classes = y.map(Int.init)
             if file.task == .binary {
                 if let p = o.positive {
-                    guard let i = model.labels.firstIndex(of: p) else { throw EvaluationError.invalid("--positive \(p) is not a class of the model (\(model.labels.joined(separator: ", ")))") }
+                    guard let i = model.labels.firstIndex(of: p) else {
+                        throw EvaluationError.invalid(
+                            "--positive \(p) is not a class of the model (\(model.labels.joined(separator: ", ")))")
+                    }
                     truth.positive = i
                 } else {
                     truth.positive = truth.classes.filter { $0 == 1 }.count * 2 <= truth.classes.count ? 1 : 0
@@ -230,10 +279,13 @@ public enum Evaluation {
         let all = Array(0..<t.rowCount)
         let overall = metrics(truth, predictions, rows: all, threshold: o.threshold)
         guard overall[metric] != nil else {
-            throw EvaluationError.invalid("--metric \(metric) is not a \(file.task.rawValue) metric (\(overall.keys.sorted().joined(separator: ", ")))")
+            throw EvaluationError.invalid(
+                "--metric \(metric) is not a \(file.task.rawValue) metric (\(overall.keys.sorted().joined(separator: ", ")))"
+            )
         }
-        var report = EvaluationReport(task: file.task, rows: t.rowCount, positiveClass: file.task == .binary ? model.labels[truth.positive] : nil,
-                                      rankingMetric: metric, metrics: overall, labels: model.labels)
+        var report = EvaluationReport(
+            task: file.task, rows: t.rowCount, positiveClass: file.task == .binary ? model.labels[truth.positive] : nil,
+            rankingMetric: metric, metrics: overall, labels: model.labels)
         let loss = { (m: [String: Double]) -> Double in
             let v = m[metric] ?? .nan
             return higherIsBetter.contains(metric) ? -v : v
@@ -243,8 +295,10 @@ public enum Evaluation {
         for spec in o.slices {
             for (value, rows) in try spec.rows(in: t) where !rows.isEmpty {
                 let m = metrics(truth, predictions, rows: rows, threshold: o.threshold)
-                report.slices.append(.init(column: spec.column, value: value, rows: rows.count, metrics: m,
-                                           gap: loss(m) - loss(overall), flagged: false))
+                report.slices.append(
+                    .init(
+                        column: spec.column, value: value, rows: rows.count, metrics: m,
+                        gap: loss(m) - loss(overall), flagged: false))
             }
         }
         report.slices.sort { $0.gap > $1.gap }
@@ -255,13 +309,18 @@ public enum Evaluation {
             for (value, rows) in try SliceSpec(column: column).rows(in: t) where !rows.isEmpty {
                 let m = metrics(truth, predictions, rows: rows, threshold: o.threshold)
                 let b = bias(truth, predictions, rows: rows)
-                groups.append(.init(value: value, rows: rows.count, metric: m[metric] ?? .nan, bias: b,
-                                    direction: abs(b) < 1e-12 ? "none" : (b > 0 ? "over" : "under")))
+                groups.append(
+                    .init(
+                        value: value, rows: rows.count, metric: m[metric] ?? .nan, bias: b,
+                        direction: abs(b) < 1e-12 ? "none" : (b > 0 ? "over" : "under")))
             }
             let values = groups.map(\.metric).filter { $0.isFinite }
-            let lo = values.min() ?? .nan, hi = values.max() ?? .nan
-            report.fairness.append(.init(column: column, metric: metric, groups: groups.sorted { $0.metric < $1.metric },
-                                         largestGap: hi - lo, ratio: hi != 0 ? lo / hi : .nan))
+            let lo = values.min() ?? .nan
+            let hi = values.max() ?? .nan
+            report.fairness.append(
+                .init(
+                    column: column, metric: metric, groups: groups.sorted { $0.metric < $1.metric },
+                    largestGap: hi - lo, ratio: hi != 0 ? lo / hi : .nan))
         }
 
         // Explanations: permutation importance for every feature, gain for trees, partial dependence for the top 3.
@@ -285,7 +344,8 @@ public enum Evaluation {
         report.importance.sort { $0.mean > $1.mean }
         let pdRows = t.rowCount > 500 ? t.taking(Array(0..<t.rowCount).shuffled(using: &rng).prefix(500).sorted()) : t
         for item in report.importance.prefix(3) {
-            report.partialDependence.append(try partialDependence(model, pdRows, feature: item.feature, positive: truth.positive, task: file.task))
+            report.partialDependence.append(
+                try partialDependence(model, pdRows, feature: item.feature, positive: truth.positive, task: file.task))
         }
 
         // Comparison with the baseline and the champion on the same rows: a paired bootstrap of the metric difference.
@@ -293,20 +353,31 @@ public enum Evaluation {
         for (name, other) in [("baseline", o.baseline), ("champion", o.champion)] {
             guard let other else { continue }
             let b = try other.model()
-            guard other.task == file.task else { throw EvaluationError.invalid("the \(name) is a \(other.task.rawValue) model, the candidate \(file.task.rawValue)") }
-            guard b.labels == model.labels else { throw EvaluationError.invalid("the \(name)'s classes \(b.labels) differ from the candidate's \(model.labels)") }
+            guard other.task == file.task else {
+                throw EvaluationError.invalid(
+                    "the \(name) is a \(other.task.rawValue) model, the candidate \(file.task.rawValue)")
+            }
+            guard b.labels == model.labels else {
+                throw EvaluationError.invalid(
+                    "the \(name)'s classes \(b.labels) differ from the candidate's \(model.labels)")
+            }
             let bp = b.predict(try b.schema.encode(t))
             let otherMetrics = metrics(truth, bp, rows: all, threshold: o.threshold)
             references[name] = otherMetrics
-            let interval = pairedBootstrap(truth, predictions, bp, rows: t.rowCount, metric: metric, threshold: o.threshold,
-                                           samples: o.bootstrapSamples, rng: &rng)
-            report.comparisons.append(.init(against: name, metric: metric, candidate: overall[metric] ?? .nan, baseline: otherMetrics[metric] ?? .nan,
-                                            difference: (overall[metric] ?? .nan) - (otherMetrics[metric] ?? .nan),
-                                            low: interval.low, high: interval.high, samples: interval.samples))
+            let interval = pairedBootstrap(
+                truth, predictions, bp, rows: t.rowCount, metric: metric, threshold: o.threshold,
+                samples: o.bootstrapSamples, rng: &rng)
+            report.comparisons.append(
+                .init(
+                    against: name, metric: metric, candidate: overall[metric] ?? .nan,
+                    baseline: otherMetrics[metric] ?? .nan,
+                    difference: (overall[metric] ?? .nan) - (otherMetrics[metric] ?? .nan),
+                    low: interval.low, high: interval.high, samples: interval.samples))
         }
         let flagged: Set<String>
         (report.gates, flagged) = try gates(o.gates, report: report, references: references)
-        for i in report.slices.indices where flagged.contains("\(report.slices[i].column)\u{1F}\(report.slices[i].value)") {
+        for i in report.slices.indices
+        where flagged.contains("\(report.slices[i].column)\u{1F}\(report.slices[i].value)") {
             report.slices[i].flagged = true
         }
 
@@ -314,21 +385,30 @@ public enum Evaluation {
         if let range = file.range, o.lower == nil, file.task == .regression {
             let (l, h) = range.bounds(try model.schema.encode(t))
             let covered = (0..<t.rowCount).filter { truth.values[$0] >= l[$0] && truth.values[$0] <= h[$0] }.count
-            report.ranges = .init(coverage: Double(covered) / Double(t.rowCount), nominal: range.level,
-                                  meanWidth: zip(l, h).reduce(0) { $0 + $1.1 - $1.0 } / Double(t.rowCount))
+            report.ranges = .init(
+                coverage: Double(covered) / Double(t.rowCount), nominal: range.level,
+                meanWidth: zip(l, h).reduce(0) { $0 + $1.1 - $1.0 } / Double(t.rowCount))
         } else if let lower = o.lower, let upper = o.upper, file.task == .regression {
-            let lo = try lower.model().predictTable(t), hi = try upper.model().predictTable(t)
-            let l = try lo.column("prediction").doubles() ?? [], h = try hi.column("prediction").doubles() ?? []
-            var covered = 0, width = 0.0
+            let lo = try lower.model().predictTable(t)
+            let hi = try upper.model().predictTable(t)
+            let l = try lo.column("prediction").doubles() ?? []
+            let h = try hi.column("prediction").doubles() ?? []
+            var covered = 0
+            var width = 0.0
             for r in 0..<t.rowCount {
-                let a = min(l[r], h[r]), b = max(l[r], h[r])
+                let a = min(l[r], h[r])
+                let b = max(l[r], h[r])
                 if truth.values[r] >= a && truth.values[r] <= b { covered += 1 }
                 width += b - a
             }
             var nominal: Double?
             if let a = Double(lower.parameters["alpha"] ?? ""), let b = Double(upper.parameters["alpha"] ?? ""),
-               lower.parameters["objective"] == "quantile", upper.parameters["objective"] == "quantile" { nominal = b - a }
-            report.ranges = .init(coverage: Double(covered) / Double(t.rowCount), nominal: nominal, meanWidth: width / Double(t.rowCount))
+                lower.parameters["objective"] == "quantile", upper.parameters["objective"] == "quantile"
+            {
+                nominal = b - a
+            }
+            report.ranges = .init(
+                coverage: Double(covered) / Double(t.rowCount), nominal: nominal, meanWidth: width / Double(t.rowCount))
         }
 
         // Confusion, curves and a sample of points for the report.
@@ -338,13 +418,18 @@ public enum Evaluation {
         case .binary:
             let y = truth.classes.map { $0 == truth.positive }
             let p = (0..<t.rowCount).map { predictions.probability(row: $0, class: truth.positive) }
-            if let target = o.targetPrecision { report.operatingPoint = Metrics.threshold(forPrecision: target, positive: y, score: p) }
-            if let target = o.targetRecall { report.operatingPoint = Metrics.threshold(forRecall: target, positive: y, score: p) }
+            if let target = o.targetPrecision {
+                report.operatingPoint = Metrics.threshold(forPrecision: target, positive: y, score: p)
+            }
+            if let target = o.targetRecall {
+                report.operatingPoint = Metrics.threshold(forRecall: target, positive: y, score: p)
+            }
             report.confusion = Metrics.binaryConfusion(positive: y, probability: p, threshold: o.threshold)
             report.curves = curves(y, p)
             report.sample = sampleRows(t.rowCount, &rng).map { [y[$0] ? 1 : 0, p[$0]] }
         case .multiclass:
-            report.confusion = Metrics.multiclassConfusion(actual: truth.classes, probabilities: predictions.probabilities, classes: model.labels.count)
+            report.confusion = Metrics.multiclassConfusion(
+                actual: truth.classes, probabilities: predictions.probabilities, classes: model.labels.count)
         case .clustering: break
         }
         return report
@@ -352,8 +437,10 @@ public enum Evaluation {
 
     /// The 95 % interval of metric(a) − metric(b) over `samples` bootstrap resamples of the same `rows` rows (paired:
     /// both sides scored on each resample), and how many resamples gave a finite difference.
-    static func pairedBootstrap(_ truth: Truth, _ a: Predictions, _ b: Predictions, rows n: Int, metric: String, threshold: Double,
-                                samples: Int, rng: inout SeededGenerator) -> (low: Double, high: Double, samples: Int) {
+    static func pairedBootstrap(
+        _ truth: Truth, _ a: Predictions, _ b: Predictions, rows n: Int, metric: String, threshold: Double,
+        samples: Int, rng: inout SeededGenerator
+    ) -> (low: Double, high: Double, samples: Int) {
         var differences = [Double]()
         for _ in 0..<max(1, samples) {
             let rows = (0..<n).map { _ in Int(rng.next(upperBound: UInt64(n))) }
@@ -372,8 +459,9 @@ public enum Evaluation {
         case .regression:
             return Metrics.regression(actual: rows.map { truth.values[$0] }, predicted: rows.map { p.values[$0] })
         case .binary:
-            return Metrics.binary(positive: rows.map { truth.classes[$0] == truth.positive },
-                                  probability: rows.map { p.probability(row: $0, class: truth.positive) }, threshold: threshold)
+            return Metrics.binary(
+                positive: rows.map { truth.classes[$0] == truth.positive },
+                probability: rows.map { p.probability(row: $0, class: truth.positive) }, threshold: threshold)
         case .multiclass:
             let k = p.classCount
             var probabilities = [Double]()
@@ -396,7 +484,7 @@ public enum Evaluation {
             let actual = Double(rows.filter { truth.classes[$0] == truth.positive }.count)
             return (predicted - actual) / Double(max(1, rows.count))
         default:
-            return 0 // no single direction over several classes
+            return 0  // no single direction over several classes
         }
     }
 
@@ -414,7 +502,9 @@ public enum Evaluation {
         return out
     }
 
-    static func partialDependence(_ model: FittedModel, _ t: Table, feature: String, positive: Int, task: Task) throws -> EvaluationReport.PartialDependence {
+    static func partialDependence(_ model: FittedModel, _ t: Table, feature: String, positive: Int, task: Task) throws
+        -> EvaluationReport.PartialDependence
+    {
         let c = try t.column(feature)
         var values = [Value]()
         if c.type.isNumeric, let v = c.doubles() {
@@ -427,27 +517,37 @@ public enum Evaluation {
         } else {
             var counts = [String: Int]()
             for r in 0..<c.count where c.isValid(r) { counts[c[r].description, default: 0] += 1 }
-            values = counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(10).map { .string($0.key) }
+            values = counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(10).map {
+                .string($0.key)
+            }
         }
         var means = [Double]()
         for value in values {
-            let constant = try Column(name: feature, type: c.type == .int64 ? .float64 : c.type,
-                                      values: [Value](repeating: value, count: t.rowCount))
+            let constant = try Column(
+                name: feature, type: c.type == .int64 ? .float64 : c.type,
+                values: [Value](repeating: value, count: t.rowCount))
             let p = model.predict(try model.schema.encode(try t.setting(constant)))
-            let outputs = task == .regression ? p.values : (0..<t.rowCount).map { p.probability(row: $0, class: positive) }
+            let outputs =
+                task == .regression ? p.values : (0..<t.rowCount).map { p.probability(row: $0, class: positive) }
             means.append(outputs.reduce(0, +) / Double(max(1, outputs.count)))
         }
         return .init(feature: feature, values: values.map(\.description), predictions: means)
     }
 
     static func curves(_ y: [Bool], _ p: [Double]) -> EvaluationReport.Curves {
-        let positives = Double(y.filter { $0 }.count), negatives = Double(y.count) - positives
+        let positives = Double(y.filter { $0 }.count)
+        let negatives = Double(y.count) - positives
         let order = p.indices.sorted { p[$0] > p[$1] }
         var roc: [[Double]] = [[0, 0]]
-        var tp = 0.0, fp = 0.0, i = 0
+        var tp = 0.0
+        var fp = 0.0
+        var i = 0
         while i < order.count {
             let s = p[order[i]]
-            while i < order.count && p[order[i]] == s { if y[order[i]] { tp += 1 } else { fp += 1 }; i += 1 }
+            while i < order.count && p[order[i]] == s {
+                if y[order[i]] { tp += 1 } else { fp += 1 }
+                i += 1
+            }
             roc.append([negatives > 0 ? fp / negatives : 0, positives > 0 ? tp / positives : 0])
         }
         let pr = Metrics.precisionRecallCurve(positive: y, score: p).map { [$0.recall, $0.precision] }
@@ -455,7 +555,10 @@ public enum Evaluation {
         for b in 0..<10 {
             let rows = p.indices.filter { min(9, Int(p[$0] * 10)) == b }
             guard !rows.isEmpty else { continue }
-            calibration.append([rows.reduce(0) { $0 + p[$1] } / Double(rows.count), Double(rows.filter { y[$0] }.count) / Double(rows.count), Double(rows.count)])
+            calibration.append([
+                rows.reduce(0) { $0 + p[$1] } / Double(rows.count),
+                Double(rows.filter { y[$0] }.count) / Double(rows.count), Double(rows.count),
+            ])
         }
         return .init(roc: roc, pr: pr, calibration: calibration)
     }

@@ -50,8 +50,11 @@ public struct ModelBundle: Codable, Sendable {
         public var mlcycleVersion: String
         public var created: String
 
-        public init(datasets: [String], specHash: String? = nil, gitCommit: String? = nil, run: Int64? = nil, mlcycleVersion: String = MLCycleVersion.current,
-                    created: String = CalendarDate.isoString(microseconds: Int64(Date().timeIntervalSince1970) * 1_000_000)) {
+        public init(
+            datasets: [String], specHash: String? = nil, gitCommit: String? = nil, run: Int64? = nil,
+            mlcycleVersion: String = MLCycleVersion.current,
+            created: String = CalendarDate.isoString(microseconds: Int64(Date().timeIntervalSince1970) * 1_000_000)
+        ) {
             self.datasets = datasets
             self.specHash = specHash
             self.gitCommit = gitCommit
@@ -61,8 +64,11 @@ public struct ModelBundle: Codable, Sendable {
         }
     }
 
-    public init(name: String, target: String, scope: [String], pipeline: FittedPipeline, model: ModelFile, reference: ReferenceStatistics,
-                evaluation: EvaluationReport?, lineage: Lineage) {
+    public init(
+        name: String, target: String, scope: [String], pipeline: FittedPipeline, model: ModelFile,
+        reference: ReferenceStatistics,
+        evaluation: EvaluationReport?, lineage: Lineage
+    ) {
         self.name = name
         task = model.task
         self.target = target
@@ -97,9 +103,12 @@ public struct ModelBundle: Codable, Sendable {
         var out = [[String]](repeating: [], count: raw.rowCount)
         for ref in reference.columns {
             guard let c = raw[ref.name], !c.type.isTemporal else { continue }
-            if let sample = ref.sample, let lo = sample.first, let hi = sample.last, let v = c.doubles(), c.type.isNumeric {
+            if let sample = ref.sample, let lo = sample.first, let hi = sample.last, let v = c.doubles(),
+                c.type.isNumeric
+            {
                 for r in 0..<c.count where c.isValid(r) && (v[r] < lo || v[r] > hi) {
-                    out[r].append("\(ref.name) \(c[r]) is outside the training range \(formatDouble(lo))–\(formatDouble(hi))")
+                    out[r].append(
+                        "\(ref.name) \(c[r]) is outside the training range \(formatDouble(lo))–\(formatDouble(hi))")
                 }
             } else if let counts = ref.counts, counts["(other)"] == nil {
                 for r in 0..<c.count where c.isValid(r) && counts[c[r].description] == nil {
@@ -116,13 +125,15 @@ public struct ModelBundle: Codable, Sendable {
     public func score(_ raw: Table) throws -> [Scored] {
         for column in inputSchema where raw[column.name] == nil {
             // Columns only training filters read (e.g. the target) may be absent; the pipeline says what it needs.
-            if pipelineNeeds(column.name) { throw PrepError.missingColumn(step: "input", column: column.name, available: raw.columnNames) }
+            if pipelineNeeds(column.name) {
+                throw PrepError.missingColumn(step: "input", column: column.name, available: raw.columnNames)
+            }
         }
         let prepared = try pipeline.transform(raw, serving: true)
         var reasons = prepared.rowIssues
         for rule in scope {
             let e = try MLCycleData.Expression.parse(rule)
-            guard e.columns.allSatisfy({ raw[$0] != nil }) else { continue } // e.g. a rule on the target, absent at serving
+            guard e.columns.allSatisfy({ raw[$0] != nil }) else { continue }  // e.g. a rule on the target, absent at serving
             for (r, v) in try e.evaluate(on: raw).enumerated() {
                 if case .bool(true) = v { continue }
                 reasons[r, default: []].append("outside scope: \(rule)")
@@ -131,26 +142,37 @@ public struct ModelBundle: Codable, Sendable {
         let out = try model.predictTable(prepared.table)
         let labels = try model.model().labels
         let prediction = try out.column("prediction")
-        let lower = out["lower"], upper = out["upper"]
+        let lower = out["lower"]
+        let upper = out["upper"]
         let probabilities = labels.map { out["probability_\($0)"] }
         let novel = novelty(raw)
         return (0..<raw.rowCount).map { r in
             if let why = reasons[r], !why.isEmpty {
-                return Scored(prediction: nil, value: nil, probabilities: [:], range: nil, status: "unavailable", reasons: why)
+                return Scored(
+                    prediction: nil, value: nil, probabilities: [:], range: nil, status: "unavailable", reasons: why)
             }
             var p = [String: Double]()
-            for (k, label) in labels.enumerated() { if let c = probabilities[k], let v = c.doubles()?[r] { p[label] = v } }
+            for (k, label) in labels.enumerated() {
+                if let c = probabilities[k], let v = c.doubles()?[r] { p[label] = v }
+            }
             let value = labels.isEmpty ? prediction.doubles()?[r] : nil
             let range = lower.flatMap { lo in upper.map { hi in [lo.doubles()?[r] ?? .nan, hi.doubles()?[r] ?? .nan] } }
-            return Scored(prediction: prediction.isValid(r) ? prediction[r].description : nil, value: value, probabilities: p, range: range,
-                          status: prediction.isValid(r) ? "ok" : "unavailable", reasons: prediction.isValid(r) ? [] : ["no prediction"],
-                          warnings: novel[r])
+            return Scored(
+                prediction: prediction.isValid(r) ? prediction[r].description : nil, value: value, probabilities: p,
+                range: range,
+                status: prediction.isValid(r) ? "ok" : "unavailable",
+                reasons: prediction.isValid(r) ? [] : ["no prediction"],
+                warnings: novel[r])
         }
     }
 
     /// Whether a column is read by a step that runs at serving time (filters without a flag do not run there).
     public func pipelineNeeds(_ column: String) -> Bool {
-        if model.task != .clustering, let schema = try? model.model().schema, schema.features.contains(where: { $0.name == column }) { return true }
+        if model.task != .clustering, let schema = try? model.model().schema,
+            schema.features.contains(where: { $0.name == column })
+        {
+            return true
+        }
         for step in pipeline.steps {
             switch step {
             case .filter(_, nil), .dropDuplicates: continue
@@ -160,7 +182,8 @@ public struct ModelBundle: Codable, Sendable {
                 if cs.contains(column) { return true }
             case .impute(let c, _, let by, _, _):
                 if c == column || by.contains(column) { return true }
-            case .oneHot(let c, _, _), .ordinal(let c, _), .frequency(let c, _), .target(let c, _, _), .scale(let c, _, _):
+            case .oneHot(let c, _, _), .ordinal(let c, _), .frequency(let c, _), .target(let c, _, _),
+                .scale(let c, _, _):
                 if c == column { return true }
             case .drop: continue
             }
@@ -176,13 +199,20 @@ public struct ModelBundle: Codable, Sendable {
 
     /// Reads a bundle; another format, a newer version or a damaged file is a clear error.
     public static func decode(_ data: Data, path: String = "bundle") throws -> ModelBundle {
-        struct Header: Decodable { var format: String?; var version: Int? }
+        struct Header: Decodable {
+            var format: String?
+            var version: Int?
+        }
         guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
             throw EvaluationError.invalid("\(path): not a model bundle (not JSON, or damaged)")
         }
-        guard header.format == formatName else { throw EvaluationError.invalid("\(path): not an mlcycle model bundle (format \(header.format ?? "missing"))") }
+        guard header.format == formatName else {
+            throw EvaluationError.invalid("\(path): not an mlcycle model bundle (format \(header.format ?? "missing"))")
+        }
         guard let v = header.version, v <= formatVersion else {
-            throw EvaluationError.invalid("\(path): bundle format version \(header.version ?? 0) is newer than this mlcycle reads (\(formatVersion)); upgrade mlcycle")
+            throw EvaluationError.invalid(
+                "\(path): bundle format version \(header.version ?? 0) is newer than this mlcycle reads (\(formatVersion)); upgrade mlcycle"
+            )
         }
         do { return try JSONDecoder().decode(ModelBundle.self, from: data) } catch {
             throw EvaluationError.invalid("\(path): damaged model bundle: \(error)")
@@ -194,20 +224,34 @@ extension Evaluation {
     /// Compares two bundles on the same raw labelled rows — each applies its own pipeline, so a champion trained
     /// with another preparation is compared fairly — with a paired bootstrap of the metric difference over the rows
     /// both could score. `against` names the other side ("champion").
-    public static func compare(_ candidate: ModelBundle, with other: ModelBundle, against: String, rows raw: Table, metric: String,
-                               threshold: Double = 0.5, samples: Int = 1000, seed: UInt64 = 42) throws -> EvaluationReport.Comparison {
-        guard candidate.task == other.task else { throw EvaluationError.invalid("the \(against) is a \(other.task.rawValue) model, the candidate \(candidate.task.rawValue)") }
+    public static func compare(
+        _ candidate: ModelBundle, with other: ModelBundle, against: String, rows raw: Table, metric: String,
+        threshold: Double = 0.5, samples: Int = 1000, seed: UInt64 = 42
+    ) throws -> EvaluationReport.Comparison {
+        guard candidate.task == other.task else {
+            throw EvaluationError.invalid(
+                "the \(against) is a \(other.task.rawValue) model, the candidate \(candidate.task.rawValue)")
+        }
         let target = candidate.target
-        guard let y = raw[target] else { throw EvaluationError.invalid("no column '\(target)' (the target) in the comparison rows") }
-        let a = try candidate.score(raw), b = try other.score(raw)
+        guard let y = raw[target] else {
+            throw EvaluationError.invalid("no column '\(target)' (the target) in the comparison rows")
+        }
+        let a = try candidate.score(raw)
+        let b = try other.score(raw)
         let rows = (0..<raw.rowCount).filter { y.isValid($0) && a[$0].status == "ok" && b[$0].status == "ok" }
-        guard rows.count >= 10 else { throw EvaluationError.invalid("only \(rows.count) rows could be scored by both models; too few to compare") }
+        guard rows.count >= 10 else {
+            throw EvaluationError.invalid("only \(rows.count) rows could be scored by both models; too few to compare")
+        }
         var truth = Truth(task: candidate.task)
         func predictions(_ s: [ModelBundle.Scored], labels: [String]) -> Predictions {
-            if candidate.task == .regression { return Predictions(values: rows.map { s[$0].value ?? .nan }, probabilities: [], classCount: 0) }
+            if candidate.task == .regression {
+                return Predictions(values: rows.map { s[$0].value ?? .nan }, probabilities: [], classCount: 0)
+            }
             let k = labels.count
             var p = [Double](repeating: 0, count: rows.count * k)
-            for (i, r) in rows.enumerated() { for (c, l) in labels.enumerated() { p[i * k + c] = s[r].probabilities[l] ?? 0 } }
+            for (i, r) in rows.enumerated() {
+                for (c, l) in labels.enumerated() { p[i * k + c] = s[r].probabilities[l] ?? 0 }
+            }
             return Predictions(values: [], probabilities: p, classCount: k)
         }
         let labels = try candidate.model.model().labels
@@ -216,16 +260,24 @@ extension Evaluation {
         } else {
             truth.labels = labels
             truth.classes = rows.map { labels.firstIndex(of: y[$0].description) ?? -1 }
-            guard !truth.classes.contains(-1) else { throw EvaluationError.invalid("a comparison row has a class the candidate never saw") }
+            guard !truth.classes.contains(-1) else {
+                throw EvaluationError.invalid("a comparison row has a class the candidate never saw")
+            }
             truth.positive = truth.classes.filter { $0 == 1 }.count * 2 <= truth.classes.count ? 1 : 0
         }
-        let pa = predictions(a, labels: labels), pb = predictions(b, labels: labels)
+        let pa = predictions(a, labels: labels)
+        let pb = predictions(b, labels: labels)
         let all = Array(0..<rows.count)
-        let ma = metrics(truth, pa, rows: all, threshold: threshold), mb = metrics(truth, pb, rows: all, threshold: threshold)
-        guard let va = ma[metric], let vb = mb[metric] else { throw EvaluationError.invalid("'\(metric)' is not a \(candidate.task.rawValue) metric") }
+        let ma = metrics(truth, pa, rows: all, threshold: threshold)
+        let mb = metrics(truth, pb, rows: all, threshold: threshold)
+        guard let va = ma[metric], let vb = mb[metric] else {
+            throw EvaluationError.invalid("'\(metric)' is not a \(candidate.task.rawValue) metric")
+        }
         var rng = SeededGenerator(seed: seed)
-        let interval = pairedBootstrap(truth, pa, pb, rows: all.count, metric: metric, threshold: threshold, samples: samples, rng: &rng)
-        return .init(against: against, metric: metric, candidate: va, baseline: vb, difference: va - vb,
-                     low: interval.low, high: interval.high, samples: interval.samples)
+        let interval = pairedBootstrap(
+            truth, pa, pb, rows: all.count, metric: metric, threshold: threshold, samples: samples, rng: &rng)
+        return .init(
+            against: against, metric: metric, candidate: va, baseline: vb, difference: va - vb,
+            low: interval.low, high: interval.high, samples: interval.samples)
     }
 }

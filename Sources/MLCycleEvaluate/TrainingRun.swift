@@ -18,8 +18,10 @@ public struct TrainingOptions: Sendable {
     /// Regression: also fit a calibrated prediction range with this coverage (e.g. 0.9).
     public var range: Double?
 
-    public init(target: String, task: Task, learner: LearnerKind, parameters: [String: String] = [:], drop: [String] = [],
-                testFraction: Double = 0.2, testTable: Table? = nil, seed: UInt64 = 42, range: Double? = nil) {
+    public init(
+        target: String, task: Task, learner: LearnerKind, parameters: [String: String] = [:], drop: [String] = [],
+        testFraction: Double = 0.2, testTable: Table? = nil, seed: UInt64 = 42, range: Double? = nil
+    ) {
         self.range = range
         self.target = target
         self.task = task
@@ -49,8 +51,12 @@ public struct TrainingReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case task, learner, target, metrics
-        case trainRows = "train_rows", testRows = "test_rows", rowsWithoutTarget = "rows_without_target"
-        case positiveClass = "positive_class", fitSeconds = "fit_seconds", predictSeconds = "predict_seconds"
+        case trainRows = "train_rows"
+        case testRows = "test_rows"
+        case rowsWithoutTarget = "rows_without_target"
+        case positiveClass = "positive_class"
+        case fitSeconds = "fit_seconds"
+        case predictSeconds = "predict_seconds"
     }
 }
 
@@ -59,26 +65,32 @@ public enum TrainingRun {
         let parameters = try o.learner.parameters(o.parameters, task: o.task)
         if o.task == .clustering { return try cluster(table, options: o, parameters: parameters) }
         guard o.testTable != nil || (o.testFraction > 0 && o.testFraction < 1) else {
-            throw LearnError.invalidParameter(name: "test-fraction", value: String(o.testFraction), expected: "a number between 0 and 1")
+            throw LearnError.invalidParameter(
+                name: "test-fraction", value: String(o.testFraction), expected: "a number between 0 and 1")
         }
         // Rows without a target take no part.
-        let (_, missingTarget) = try TargetValues.read(table, column: o.target, task: o.task == .binary ? .multiclass : o.task)
+        let (_, missingTarget) = try TargetValues.read(
+            table, column: o.target, task: o.task == .binary ? .multiclass : o.task)
         let missing = Set(missingTarget)
         let labelled = table.taking((0..<table.rowCount).filter { !missing.contains($0) })
-        let train: Table, test: Table
+        let train: Table
+        let test: Table
         if let t = o.testTable {
             train = labelled
             test = t.taking((0..<t.rowCount).filter { (try? t.column(o.target).isValid($0)) ?? false })
         } else {
             var rng = SeededGenerator(seed: o.seed)
             var order = Array(0..<labelled.rowCount)
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
+            for i in stride(from: order.count - 1, to: 0, by: -1) {
+                order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1))))
+            }
             let testCount = max(1, Int((Double(labelled.rowCount) * o.testFraction).rounded()))
             test = labelled.taking(Array(order[0..<min(testCount, order.count)]).sorted())
             train = labelled.taking(Array(order[min(testCount, order.count)...]).sorted())
         }
         let schema = try FeatureSchema.infer(from: train, target: o.target, drop: o.drop)
-        let trainData = try schema.encode(train), testData = try schema.encode(test)
+        let trainData = try schema.encode(train)
+        let testData = try schema.encode(test)
         let started = Date()
         var positiveClass: String? = nil
         let target = try TargetValues.read(train, column: o.target, task: o.task).0
@@ -90,11 +102,15 @@ public enum TrainingRun {
             var splitStream = SeededGenerator(seed: o.seed)
             var rng = SeededGenerator(seed: splitStream.next())
             var order = Array(0..<trainData.rows)
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
+            for i in stride(from: order.count - 1, to: 0, by: -1) {
+                order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1))))
+            }
             let cut = max(1, trainData.rows / 10)
-            let fitRows = Array(order[cut...]).sorted(), watchRows = Array(order[..<cut]).sorted()
-            model = try parameters.fit(schema: schema, data: trainData.taking(fitRows), target: target.taking(fitRows),
-                                       validation: (trainData.taking(watchRows), target.taking(watchRows)))
+            let fitRows = Array(order[cut...]).sorted()
+            let watchRows = Array(order[..<cut]).sorted()
+            model = try parameters.fit(
+                schema: schema, data: trainData.taking(fitRows), target: target.taking(fitRows),
+                validation: (trainData.taking(watchRows), target.taking(watchRows)))
         } else {
             model = try parameters.fit(schema: schema, data: trainData, target: target)
         }
@@ -111,70 +127,99 @@ public enum TrainingRun {
         case .binary:
             let labels = model.labels
             let y = try TargetValues.read(test, column: o.target, task: .binary, labels: labels).0.classes().indices
-            let trainY = try TargetValues.read(train, column: o.target, task: .binary, labels: labels).0.classes().indices
-            if y.contains(-1) { throw LearnError.unsupported("the test data has a class the training data does not have") }
+            let trainY = try TargetValues.read(train, column: o.target, task: .binary, labels: labels).0.classes()
+                .indices
+            if y.contains(-1) {
+                throw LearnError.unsupported("the test data has a class the training data does not have")
+            }
             // The positive class is the minority class of the training data.
             let ones = trainY.filter { $0 == 1 }.count
             let positive = ones * 2 <= trainY.count ? 1 : 0
             positiveClass = labels[positive]
-            metrics = Metrics.binary(positive: y.map { Int($0) == positive },
-                                     probability: (0..<test.rowCount).map { predictions.probability(row: $0, class: positive) })
+            metrics = Metrics.binary(
+                positive: y.map { Int($0) == positive },
+                probability: (0..<test.rowCount).map { predictions.probability(row: $0, class: positive) })
         case .multiclass:
-            let y = try TargetValues.read(test, column: o.target, task: .multiclass, labels: model.labels).0.classes().indices
-            if y.contains(-1) { throw LearnError.unsupported("the test data has a class the training data does not have; use a larger training part or stratify") }
-            metrics = Metrics.multiclass(actual: y.map(Int.init), probabilities: predictions.probabilities, classes: model.labels.count)
+            let y = try TargetValues.read(test, column: o.target, task: .multiclass, labels: model.labels).0.classes()
+                .indices
+            if y.contains(-1) {
+                throw LearnError.unsupported(
+                    "the test data has a class the training data does not have; use a larger training part or stratify")
+            }
+            metrics = Metrics.multiclass(
+                actual: y.map(Int.init), probabilities: predictions.probabilities, classes: model.labels.count)
         case .clustering:
             throw LearnError.unsupported("clustering takes --learner kmeans")
         }
         var file = ModelFile(model: model, learner: o.learner, task: o.task, target: o.target, parameters: o.parameters)
         if let level = o.range {
-            guard o.task == .regression else { throw LearnError.unsupported("--range is for regression (a range of values)") }
+            guard o.task == .regression else {
+                throw LearnError.unsupported("--range is for regression (a range of values)")
+            }
             // The quantile models take the gbdt's own parameters when the learner is gbdt, LightGBM's defaults otherwise.
             var base = GBDTParameters()
-            if case .gbdt(let own) = parameters { (base, base.objective, base.alpha) = (own, .regression, GBDTParameters().alpha) }
+            if case .gbdt(let own) = parameters {
+                (base, base.objective, base.alpha) = (own, .regression, GBDTParameters().alpha)
+            }
             base.earlyStoppingRounds = 0
             let y = try TargetValues.read(train, column: o.target, task: .regression).0.numbers()
-            let range = try PredictionRange.fit(schema: schema, data: trainData, target: y, level: level, parameters: base, seed: o.seed)
+            let range = try PredictionRange.fit(
+                schema: schema, data: trainData, target: y, level: level, parameters: base, seed: o.seed)
             file.range = range
             let (lo, hi) = range.bounds(testData)
             let actual = try TargetValues.read(test, column: o.target, task: .regression).0.numbers()
-            metrics["range_coverage"] = Double((0..<actual.count).filter { actual[$0] >= lo[$0] && actual[$0] <= hi[$0] }.count) / Double(max(1, actual.count))
+            metrics["range_coverage"] =
+                Double((0..<actual.count).filter { actual[$0] >= lo[$0] && actual[$0] <= hi[$0] }.count)
+                / Double(max(1, actual.count))
             metrics["range_width"] = zip(lo, hi).reduce(0) { $0 + $1.1 - $1.0 } / Double(max(1, actual.count))
         }
-        let report = TrainingReport(task: o.task, learner: o.learner, target: o.target, trainRows: train.rowCount, testRows: test.rowCount,
-                                    rowsWithoutTarget: missing.count, positiveClass: positiveClass, metrics: metrics,
-                                    fitSeconds: fitSeconds, predictSeconds: predictSeconds)
+        let report = TrainingReport(
+            task: o.task, learner: o.learner, target: o.target, trainRows: train.rowCount, testRows: test.rowCount,
+            rowsWithoutTarget: missing.count, positiveClass: positiveClass, metrics: metrics,
+            fitSeconds: fitSeconds, predictSeconds: predictSeconds)
         return (file, report)
     }
 
     /// k-means on every column but `--drop` (the target option is not used): fit on the training part, report the
     /// inertia there and the mean squared distance to the nearest centre on the test part.
-    static func cluster(_ table: Table, options o: TrainingOptions, parameters: LearnerParameters) throws -> (ModelFile, TrainingReport) {
-        let train: Table, test: Table
+    static func cluster(_ table: Table, options o: TrainingOptions, parameters: LearnerParameters) throws -> (
+        ModelFile, TrainingReport
+    ) {
+        let train: Table
+        let test: Table
         if let t = o.testTable {
             (train, test) = (table, t)
         } else {
             var rng = SeededGenerator(seed: o.seed)
             var order = Array(0..<table.rowCount)
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
+            for i in stride(from: order.count - 1, to: 0, by: -1) {
+                order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1))))
+            }
             let cut = max(1, Int((Double(table.rowCount) * o.testFraction).rounded()))
             test = table.taking(Array(order[0..<min(cut, order.count)]).sorted())
             train = table.taking(Array(order[min(cut, order.count)...]).sorted())
         }
         let schema = try FeatureSchema.infer(from: train, target: nil, drop: o.drop)
         let started = Date()
-        guard case .kmeans(let model) = try parameters.fit(schema: schema, data: try schema.encode(train), target: nil) else {
+        guard case .kmeans(let model) = try parameters.fit(schema: schema, data: try schema.encode(train), target: nil)
+        else {
             throw LearnError.unsupported("clustering is --task clustering --learner kmeans")
         }
         let fitSeconds = Date().timeIntervalSince(started)
         let predictStarted = Date()
         let (_, distances) = model.assign(try schema.encode(test))
         let predictSeconds = Date().timeIntervalSince(predictStarted)
-        let metrics = ["inertia": model.inertia, "test_mean_squared_distance": distances.reduce(0, +) / Double(max(1, distances.count)),
-                       "clusters": Double(model.clusterCount)]
-        let file = ModelFile(model: .kmeans(model), learner: .kmeans, task: .clustering, target: "", parameters: o.parameters)
-        let report = TrainingReport(task: .clustering, learner: .kmeans, target: "", trainRows: train.rowCount, testRows: test.rowCount,
-                                    rowsWithoutTarget: 0, positiveClass: nil, metrics: metrics, fitSeconds: fitSeconds, predictSeconds: predictSeconds)
+        let metrics = [
+            "inertia": model.inertia,
+            "test_mean_squared_distance": distances.reduce(0, +) / Double(max(1, distances.count)),
+            "clusters": Double(model.clusterCount),
+        ]
+        let file = ModelFile(
+            model: .kmeans(model), learner: .kmeans, task: .clustering, target: "", parameters: o.parameters)
+        let report = TrainingReport(
+            task: .clustering, learner: .kmeans, target: "", trainRows: train.rowCount, testRows: test.rowCount,
+            rowsWithoutTarget: 0, positiveClass: nil, metrics: metrics, fitSeconds: fitSeconds,
+            predictSeconds: predictSeconds)
         return (file, report)
     }
 }

@@ -25,9 +25,12 @@ public struct TuningOptions: Sendable {
     /// Called after each tried parameter set with (done, total), e.g. for a progress counter.
     public var progress: (@Sendable (Int, Int) -> Void)?
 
-    public init(target: String, task: Task, learner: LearnerKind, space: [String: [String]], search: Search = .grid,
-                trials: Int? = nil, timeBudget: Double? = nil, folds: Int = 5, metric: String? = nil, drop: [String] = [], seed: UInt64 = 42,
-                progress: (@Sendable (Int, Int) -> Void)? = nil) {
+    public init(
+        target: String, task: Task, learner: LearnerKind, space: [String: [String]], search: Search = .grid,
+        trials: Int? = nil, timeBudget: Double? = nil, folds: Int = 5, metric: String? = nil, drop: [String] = [],
+        seed: UInt64 = 42,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) {
         self.progress = progress
         self.target = target
         self.task = task
@@ -52,7 +55,10 @@ public struct LeaderboardEntry: Codable, Sendable {
     public var std: Double
     public var fitSeconds: Double
 
-    enum CodingKeys: String, CodingKey { case rank, parameters, metric, mean, std, fitSeconds = "fit_seconds" }
+    enum CodingKeys: String, CodingKey {
+        case rank, parameters, metric, mean, std
+        case fitSeconds = "fit_seconds"
+    }
 }
 
 /// Grid or random search over hyperparameters, each candidate scored by cross-validation; returns a leaderboard,
@@ -61,7 +67,8 @@ public enum Tuning {
 
     public static func run(_ table: Table, options o: TuningOptions) throws -> [LeaderboardEntry] {
         guard !o.space.isEmpty, o.space.values.allSatisfy({ !$0.isEmpty }) else {
-            throw LearnError.unsupported("the search space is empty; give each parameter at least one value (--space num_leaves=15,31,63)")
+            throw LearnError.unsupported(
+                "the search space is empty; give each parameter at least one value (--space num_leaves=15,31,63)")
         }
         let metric = o.metric ?? (o.task == .regression ? "rmse" : (o.task == .clustering ? "inertia" : "logloss"))
         let names = o.space.keys.sorted()
@@ -70,7 +77,9 @@ public enum Tuning {
         switch o.search {
         case .grid:
             candidates = [[:]]
-            for name in names { candidates = candidates.flatMap { c in o.space[name]!.map { c.merging([name: $0]) { $1 } } } }
+            for name in names {
+                candidates = candidates.flatMap { c in o.space[name]!.map { c.merging([name: $0]) { $1 } } }
+            }
             if let t = o.trials { candidates = Array(candidates.prefix(t)) }
         case .random:
             let count = o.trials ?? 10
@@ -80,7 +89,10 @@ public enum Tuning {
             let total = names.reduce(1) { $0 * o.space[$1]!.count }
             while candidates.count < min(count, total) && attempts < count * 50 {
                 attempts += 1
-                let c = Dictionary(uniqueKeysWithValues: names.map { ($0, o.space[$0]![Int(rng.next(upperBound: UInt64(o.space[$0]!.count)))]) })
+                let c = Dictionary(
+                    uniqueKeysWithValues: names.map {
+                        ($0, o.space[$0]![Int(rng.next(upperBound: UInt64(o.space[$0]!.count)))])
+                    })
                 if seen.insert(c).inserted { candidates.append(c) }
             }
         }
@@ -88,9 +100,12 @@ public enum Tuning {
         for candidate in candidates { _ = try o.learner.parameters(candidate, task: o.task) }
         // Folds: a seeded shuffle cut into k parts (or one 20 % validation part).
         var order = Array(0..<table.rowCount)
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1)))) }
+        for i in stride(from: order.count - 1, to: 0, by: -1) {
+            order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1))))
+        }
         let k = max(1, o.folds)
-        let parts: [[Int]] = k >= 2
+        let parts: [[Int]] =
+            k >= 2
             ? (0..<k).map { f in order.indices.filter { $0 % k == f }.map { order[$0] }.sorted() }
             : [Array(order[0..<max(1, table.rowCount / 5)]).sorted()]
         guard parts.allSatisfy({ !$0.isEmpty && $0.count < table.rowCount }) else {
@@ -105,18 +120,24 @@ public enum Tuning {
             for validation in parts {
                 let held = Set(validation)
                 let trainRows = (0..<table.rowCount).filter { !held.contains($0) }
-                let (_, report) = try TrainingRun.run(table.taking(trainRows), options: TrainingOptions(
-                    target: o.target, task: o.task, learner: o.learner, parameters: parameters, drop: o.drop,
-                    testTable: table.taking(validation), seed: o.seed))
+                let (_, report) = try TrainingRun.run(
+                    table.taking(trainRows),
+                    options: TrainingOptions(
+                        target: o.target, task: o.task, learner: o.learner, parameters: parameters, drop: o.drop,
+                        testTable: table.taking(validation), seed: o.seed))
                 guard let value = report.metrics[metric] else {
-                    throw LearnError.unsupported("the metric '\(metric)' is not reported for this task; choose one of \(report.metrics.keys.sorted().joined(separator: ", "))")
+                    throw LearnError.unsupported(
+                        "the metric '\(metric)' is not reported for this task; choose one of \(report.metrics.keys.sorted().joined(separator: ", "))"
+                    )
                 }
                 scores.append(value)
                 fitSeconds += report.fitSeconds
             }
             let mean = scores.reduce(0, +) / Double(scores.count)
             let std = scores.count > 1 ? Statistics.standardDeviation(scores) : 0
-            entries.append(LeaderboardEntry(rank: 0, parameters: parameters, metric: metric, mean: mean, std: std, fitSeconds: fitSeconds))
+            entries.append(
+                LeaderboardEntry(
+                    rank: 0, parameters: parameters, metric: metric, mean: mean, std: std, fitSeconds: fitSeconds))
             o.progress?(entries.count, candidates.count)
         }
         let ascending = !MLCycleMetrics.higherIsBetter.contains(metric)

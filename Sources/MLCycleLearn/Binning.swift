@@ -27,9 +27,15 @@ public struct FeatureBins: Codable, Sendable, Equatable {
         }
         sample.sort()
         // Distinct values with their counts.
-        var distinct = [Double](), counts = [Int]()
+        var distinct = [Double]()
+        var counts = [Int]()
         for v in sample {
-            if let last = distinct.last, last == v { counts[counts.count - 1] += 1 } else { distinct.append(v); counts.append(1) }
+            if let last = distinct.last, last == v {
+                counts[counts.count - 1] += 1
+            } else {
+                distinct.append(v)
+                counts.append(1)
+            }
         }
         var upper = [Double]()
         if distinct.count <= maxBin {
@@ -61,7 +67,7 @@ public struct FeatureBins: Codable, Sendable, Equatable {
         var bins = [UInt8](repeating: 0, count: levels)
         let own = min(levels, levels > capacity + 1 ? capacity : levels)
         for (rank, level) in byFrequency.enumerated() {
-            bins[level] = UInt8(rank < own ? rank + 1 : own + 1) // the rarest levels share an "other" bin
+            bins[level] = UInt8(rank < own ? rank + 1 : own + 1)  // the rarest levels share an "other" bin
         }
         let used = levels > own ? own + 1 : own
         return FeatureBins(kind: .categorical, upperBounds: [], levelBins: bins, count: used + 1)
@@ -70,7 +76,8 @@ public struct FeatureBins: Codable, Sendable, Equatable {
     /// The bin of a numeric value.
     @inline(__always)
     func bin(_ v: Double) -> UInt8 {
-        var lo = 0, hi = upperBounds.count
+        var lo = 0
+        var hi = upperBounds.count
         while lo < hi {
             let mid = (lo + hi) >> 1
             if upperBounds[mid] < v { lo = mid + 1 } else { hi = mid }
@@ -111,7 +118,10 @@ struct BinnedData {
         }
         self.codes = codes
         let features = bins.count
-        guard rowMajor else { rowCodes = []; return }
+        guard rowMajor else {
+            rowCodes = []
+            return
+        }
         var rowCodes = [UInt8](repeating: 0, count: data.rows * features)
         rowCodes.withUnsafeMutableBufferPointer { out in
             codes.withUnsafeBufferPointer { codes in

@@ -93,7 +93,10 @@ struct HuberLoss: RegressionObjective {
     var alpha: Double
     func initialScores(_ y: [Double]) -> [Double] { [Statistics.mean(y)] }
     func gradient(_ d: Double) -> Double { abs(d) <= alpha ? d : (d > 0 ? alpha : -alpha) }
-    func rowLoss(_ d: Double) -> Double { let a = abs(d); return a <= alpha ? 0.5 * a * a : alpha * (a - 0.5 * alpha) }
+    func rowLoss(_ d: Double) -> Double {
+        let a = abs(d)
+        return a <= alpha ? 0.5 * a * a : alpha * (a - 0.5 * alpha)
+    }
 }
 
 /// Pinball loss at level `alpha`: predicts that quantile; leaves take the α-quantile of their rows' residuals.
@@ -181,7 +184,8 @@ struct MulticlassLogLoss: BoostingObjective {
 
     func predictions(fromRawScores raw: [[Double]]) -> Predictions {
         let p = Self.softmax(raw)
-        let k = p.count, n = raw.first?.count ?? 0
+        let k = p.count
+        let n = raw.first?.count ?? 0
         var probabilities = [Double](repeating: 0, count: n * k)
         var values = [Double](repeating: 0, count: n)
         for r in 0..<n {
@@ -197,13 +201,18 @@ struct MulticlassLogLoss: BoostingObjective {
 
     /// Per row, the softmax over the class scores (`scores[class][row]`), as `[class][row]`.
     static func softmax(_ scores: [[Double]]) -> [[Double]] {
-        let k = scores.count, n = scores.first?.count ?? 0
+        let k = scores.count
+        let n = scores.first?.count ?? 0
         var out = [[Double]](repeating: [Double](repeating: 0, count: n), count: k)
         for r in 0..<n {
             var m = -Double.infinity
             for c in 0..<k { m = max(m, scores[c][r]) }
             var sum = 0.0
-            for c in 0..<k { let e = exp(scores[c][r] - m); out[c][r] = e; sum += e }
+            for c in 0..<k {
+                let e = exp(scores[c][r] - m)
+                out[c][r] = e
+                sum += e
+            }
             for c in 0..<k { out[c][r] /= sum }
         }
         return out

@@ -25,12 +25,14 @@ public enum LearnError: LocalizedError, Equatable, Sendable {
         case .unknownParameter(let name, let known):
             return "unknown parameter '\(name)'; this learner takes \(known.sorted().joined(separator: ", "))"
         case .targetType(let column, let task, let found):
-            return "the target '\(column)' is \(found), which does not fit a \(task.rawValue) task" +
-                (task == .regression ? "; regression needs a numeric target" : "; classification needs a text, boolean or integer label")
+            return "the target '\(column)' is \(found), which does not fit a \(task.rawValue) task"
+                + (task == .regression
+                    ? "; regression needs a numeric target" : "; classification needs a text, boolean or integer label")
         case .tooFewRows(let needed, let found):
             return "training needs at least \(needed) rows with a target, found \(found)"
         case .tooFewClasses(let column, let found):
-            return "the target '\(column)' has \(found) class\(found == 1 ? "" : "es"); classification needs at least two"
+            return
+                "the target '\(column)' has \(found) class\(found == 1 ? "" : "es"); classification needs at least two"
         case .missingFeature(let name):
             return "the data has no column '\(name)', which the model was trained on"
         case .featureType(let name, let expected, let found):
@@ -68,8 +70,10 @@ public struct FeatureSchema: Codable, Sendable, Equatable {
             if case .string(let codes, let dict) = c.storage {
                 var used = Set<UInt32>()
                 for r in 0..<codes.count where c.isValid(r) { used.insert(codes[r]) }
-                features.append(FeatureSpec(name: c.name, kind: .categorical, sourceType: .string,
-                                            levels: used.map { dict[Int($0)] }.sorted()))
+                features.append(
+                    FeatureSpec(
+                        name: c.name, kind: .categorical, sourceType: .string,
+                        levels: used.map { dict[Int($0)] }.sorted()))
             } else {
                 features.append(FeatureSpec(name: c.name, kind: .numeric, sourceType: c.type, levels: nil))
             }
@@ -127,12 +131,15 @@ public struct Dataset: Sendable {
 
     /// The rows at `indices`.
     public func taking(_ indices: [Int]) -> Dataset {
-        Dataset(rows: indices.count, columns: columns.map { col in
-            switch col {
-            case .numeric(let v, let valid): return .numeric(indices.map { v[$0] }, valid: valid.map { m in indices.map { m[$0] } })
-            case .categorical(let codes, let levels): return .categorical(indices.map { codes[$0] }, levels: levels)
-            }
-        })
+        Dataset(
+            rows: indices.count,
+            columns: columns.map { col in
+                switch col {
+                case .numeric(let v, let valid):
+                    return .numeric(indices.map { v[$0] }, valid: valid.map { m in indices.map { m[$0] } })
+                case .categorical(let codes, let levels): return .categorical(indices.map { codes[$0] }, levels: levels)
+                }
+            })
     }
 }
 
@@ -149,15 +156,21 @@ public enum TargetValues: Sendable, Equatable {
     }
 
     /// Reads the target column for a task; rows whose target is missing are returned in `missingRows`.
-    public static func read(_ table: Table, column: String, task: Task, labels given: [String]? = nil) throws -> (TargetValues, missingRows: [Int]) {
+    public static func read(_ table: Table, column: String, task: Task, labels given: [String]? = nil) throws -> (
+        TargetValues, missingRows: [Int]
+    ) {
         let c = try table.column(column)
         let missing = (0..<c.count).filter { !c.isValid($0) }
         switch task {
         case .regression:
-            guard c.type.isNumeric || c.type == .bool, let v = c.doubles() else { throw LearnError.targetType(column: column, task: task, found: c.type) }
+            guard c.type.isNumeric || c.type == .bool, let v = c.doubles() else {
+                throw LearnError.targetType(column: column, task: task, found: c.type)
+            }
             return (.numbers(v), missing)
         case .binary, .multiclass:
-            guard c.type == .string || c.type == .bool || c.type == .int64 else { throw LearnError.targetType(column: column, task: task, found: c.type) }
+            guard c.type == .string || c.type == .bool || c.type == .int64 else {
+                throw LearnError.targetType(column: column, task: task, found: c.type)
+            }
             let text = (0..<c.count).map { c.isValid($0) ? c[$0].description : "" }
             let labels = given ?? Array(Set((0..<c.count).filter { c.isValid($0) }.map { text[$0] })).sorted()
             var index = [String: Int32]()
@@ -165,7 +178,9 @@ public enum TargetValues: Sendable, Equatable {
             if given == nil {
                 if labels.count < 2 { throw LearnError.tooFewClasses(column: column, found: labels.count) }
                 if task == .binary && labels.count != 2 {
-                    throw LearnError.unsupported("the target '\(column)' has \(labels.count) classes; use --task multiclass, or binary for exactly two")
+                    throw LearnError.unsupported(
+                        "the target '\(column)' has \(labels.count) classes; use --task multiclass, or binary for exactly two"
+                    )
                 }
             }
             return (.classes(text.map { index[$0] ?? -1 }, labels: labels), missing)
@@ -176,13 +191,17 @@ public enum TargetValues: Sendable, Equatable {
 
     /// The numbers of a regression target.
     public func numbers() throws -> [Double] {
-        guard case .numbers(let v) = self else { throw LearnError.unsupported("this target holds classes, not numbers") }
+        guard case .numbers(let v) = self else {
+            throw LearnError.unsupported("this target holds classes, not numbers")
+        }
         return v
     }
 
     /// The class indices and labels of a classification target.
     public func classes() throws -> (indices: [Int32], labels: [String]) {
-        guard case .classes(let c, let labels) = self else { throw LearnError.unsupported("this target holds numbers, not classes") }
+        guard case .classes(let c, let labels) = self else {
+            throw LearnError.unsupported("this target holds numbers, not classes")
+        }
         return (c, labels)
     }
 

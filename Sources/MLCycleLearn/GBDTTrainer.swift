@@ -14,11 +14,15 @@ public struct GradientBoostedTrees: Learner {
     public init(parameters: GBDTParameters = GBDTParameters()) { self.parameters = parameters }
 
     public func fit(_ training: TrainingSet) throws -> GBDTModel {
-        try fit(schema: training.schema, data: training.data, target: try training.requiredTarget(), validation: training.validation)
+        try fit(
+            schema: training.schema, data: training.data, target: try training.requiredTarget(),
+            validation: training.validation)
     }
 
-    public func fit(schema: FeatureSchema, data: Dataset, target: TargetValues,
-                    validation: (data: Dataset, target: TargetValues)? = nil) throws -> GBDTModel {
+    public func fit(
+        schema: FeatureSchema, data: Dataset, target: TargetValues,
+        validation: (data: Dataset, target: TargetValues)? = nil
+    ) throws -> GBDTModel {
         let p = parameters
         let n = data.rows
         guard n >= 2 else { throw LearnError.tooFewRows(needed: 2, found: n) }
@@ -40,11 +44,13 @@ public struct GradientBoostedTrees: Learner {
         let validationY = try validation.map { try Self.response($0.target, objective: p.objective, labels: labels).0 }
         var validationScores = validation.map { v in initial.map { [Double](repeating: $0, count: v.data.rows) } }
         let validationBinned = validation.map { BinnedData($0.data, bins: bins) }
-        var model = GBDTModel(schema: schema, bins: bins, parameters: p, labels: labels, initialScore: initial[0],
-                              initialScores: k > 1 ? initial : nil, trees: [], bestIteration: 0)
+        var model = GBDTModel(
+            schema: schema, bins: bins, parameters: p, labels: labels, initialScore: initial[0],
+            initialScores: k > 1 ? initial : nil, trees: [], bestIteration: 0)
         var rng = SeededGenerator(seed: p.seed)
         var bag = Array(Int32(0)..<Int32(n))
-        var bestLoss = Double.infinity, bestIteration = 0
+        var bestLoss = Double.infinity
+        var bestIteration = 0
 
         let grower = TreeGrower(binned: binned, parameters: p)
         for iteration in 0..<p.nEstimators {
@@ -89,12 +95,16 @@ public struct GradientBoostedTrees: Learner {
                 }
                 model.trees.append(tree)
                 if let validationBinned {
-                    GBDTModel.addLeafValues(tree, validationBinned, rows: 0..<validationBinned.rows, into: &validationScores![c])
+                    GBDTModel.addLeafValues(
+                        tree, validationBinned, rows: 0..<validationBinned.rows, into: &validationScores![c])
                 }
             }
             if let vy = validationY, let vs = validationScores {
                 let loss = objective.loss(y: vy, scores: vs)
-                if loss < bestLoss - 1e-15 { bestLoss = loss; bestIteration = iteration + 1 }
+                if loss < bestLoss - 1e-15 {
+                    bestLoss = loss
+                    bestIteration = iteration + 1
+                }
                 if p.earlyStoppingRounds > 0 && iteration + 1 - bestIteration >= p.earlyStoppingRounds { break }
             }
         }
@@ -106,17 +116,32 @@ public struct GradientBoostedTrees: Learner {
     }
 
     /// The numbers the objective fits: values for regression, 0/1 for binary (labels[1] is 1), class indices for multiclass.
-    static func response(_ target: TargetValues, objective: GBDTParameters.Objective, labels given: [String]? = nil) throws -> ([Double], [String]) {
+    static func response(_ target: TargetValues, objective: GBDTParameters.Objective, labels given: [String]? = nil)
+        throws -> ([Double], [String])
+    {
         switch (objective, target) {
         case (let o, .numbers(let v)) where o.isRegression: return (v, [])
         case (.binary, .classes(let c, let labels)):
-            guard labels.count == 2 else { throw LearnError.unsupported("binary boosting needs exactly two classes, found \(labels.count)") }
-            if let given, given != labels { throw LearnError.unsupported("the validation data's classes \(labels) differ from the training data's \(given)") }
+            guard labels.count == 2 else {
+                throw LearnError.unsupported("binary boosting needs exactly two classes, found \(labels.count)")
+            }
+            if let given, given != labels {
+                throw LearnError.unsupported(
+                    "the validation data's classes \(labels) differ from the training data's \(given)")
+            }
             return (c.map { $0 == 1 ? 1 : 0 }, labels)
         case (.multiclass, .classes(let c, let labels)):
-            guard labels.count >= 3 else { throw LearnError.unsupported("multiclass boosting needs at least three classes; use the binary objective") }
-            if let given, given != labels { throw LearnError.unsupported("the validation data's classes \(labels) differ from the training data's \(given)") }
-            if c.contains(where: { $0 < 0 }) { throw LearnError.unsupported("a class label is missing from the training classes") }
+            guard labels.count >= 3 else {
+                throw LearnError.unsupported(
+                    "multiclass boosting needs at least three classes; use the binary objective")
+            }
+            if let given, given != labels {
+                throw LearnError.unsupported(
+                    "the validation data's classes \(labels) differ from the training data's \(given)")
+            }
+            if c.contains(where: { $0 < 0 }) {
+                throw LearnError.unsupported("a class label is missing from the training classes")
+            }
             return (c.map(Double.init), labels)
         default:
             throw LearnError.unsupported("the target does not fit the \(objective.rawValue) objective")
@@ -133,7 +158,8 @@ public struct GradientBoostedTrees: Learner {
         let k = Int(position)
         if k < 1 { return x[n - 1] }
         if k >= n { return x[0] }
-        let v1 = x[n - k], v2 = x[n - k - 1] // the k-th and (k+1)-th largest
+        let v1 = x[n - k]
+        let v2 = x[n - k - 1]  // the k-th and (k+1)-th largest
         return v1 - (v1 - v2) * (position - Double(k))
     }
 
@@ -161,11 +187,18 @@ struct BinTree {
                 while true {
                     let b = Int(codes[feature[node] * n + r])
                     let goLeft: Bool
-                    if b == 0 { goLeft = missingLeft[node] } else if let set = categorySet[node] {
+                    if b == 0 {
+                        goLeft = missingLeft[node]
+                    } else if let set = categorySet[node] {
                         goLeft = set[b >> 6] & (1 << UInt64(b & 63)) != 0
-                    } else { goLeft = b <= binThreshold[node] }
+                    } else {
+                        goLeft = b <= binThreshold[node]
+                    }
                     let next = goLeft ? left[node] : right[node]
-                    if next < 0 { scores[r] += values[Int(~next)]; break }
+                    if next < 0 {
+                        scores[r] += values[Int(~next)]
+                        break
+                    }
                     node = Int(next)
                 }
             }
@@ -214,8 +247,12 @@ struct TreeGrower: @unchecked Sendable {
     init(binned: BinnedData, parameters: GBDTParameters) {
         self.binned = binned
         self.parameters = parameters
-        var o = [Int](), t = 0
-        for b in binned.bins { o.append(t); t += b.count }
+        var o = [Int]()
+        var t = 0
+        for b in binned.bins {
+            o.append(t)
+            t += b.count
+        }
         offsets = o
         totalBins = t
     }
@@ -249,28 +286,41 @@ struct TreeGrower: @unchecked Sendable {
         let depthFirst = p.numLeaves == Int.max
         var rows = bag
         var scratch = [Int32](repeating: 0, count: rows.count)
-        var sumG = 0.0, sumH = 0.0
-        for r in rows { sumG += gradients[2 * Int(r)]; sumH += gradients[2 * Int(r) + 1] }
+        var sumG = 0.0
+        var sumH = 0.0
+        for r in rows {
+            sumG += gradients[2 * Int(r)]
+            sumH += gradients[2 * Int(r) + 1]
+        }
         let rootHist = histogram(rows: rows, start: 0, count: rows.count, gradients: gradients, features: features)
-        var leaves = [Leaf(start: 0, count: rows.count, sumG: sumG, sumH: sumH, lambda: p.lambdaL2, depth: 0, histogram: rootHist,
-                           best: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: features), parent: -1, isLeft: false)]
-        var pending = [0] // leaves that may still split
+        var leaves = [
+            Leaf(
+                start: 0, count: rows.count, sumG: sumG, sumH: sumH, lambda: p.lambdaL2, depth: 0, histogram: rootHist,
+                best: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: features), parent: -1,
+                isLeft: false)
+        ]
+        var pending = [0]  // leaves that may still split
         var tree = BoostedTree()
         var binTree = BinTree()
-        func splittable(_ l: Leaf) -> Bool { l.best.gain > p.minGainToSplit && (p.maxDepth < 0 || l.depth < p.maxDepth) }
+        func splittable(_ l: Leaf) -> Bool {
+            l.best.gain > p.minGainToSplit && (p.maxDepth < 0 || l.depth < p.maxDepth)
+        }
         pending = pending.filter { splittable(leaves[$0]) }
         while leaves.count < p.numLeaves, !pending.isEmpty {
             // Depth-first when unlimited; otherwise the leaf whose best split gains most (leaf-wise, as LightGBM).
             var slot = pending.count - 1
             if !depthFirst {
-                for k in 0..<pending.count where leaves[pending[k]].best.gain > leaves[pending[slot]].best.gain { slot = k }
+                for k in 0..<pending.count where leaves[pending[k]].best.gain > leaves[pending[slot]].best.gain {
+                    slot = k
+                }
             }
             let chosen = pending.remove(at: slot)
             let leaf = leaves[chosen]
             leaves[chosen].histogram = nil
             let split = leaf.best
             // Partition the leaf's rows: left ones first, stable.
-            var nl = 0, nr = 0
+            var nl = 0
+            var nr = 0
             let f = split.feature
             binned.codes.withUnsafeBufferPointer { codes in
                 rows.withUnsafeMutableBufferPointer { rows in
@@ -282,10 +332,20 @@ struct TreeGrower: @unchecked Sendable {
                             let r = rows[i]
                             let b = Int(col[Int(r)])
                             let goLeft: Bool
-                            if b == 0 { goLeft = split.missingLeft } else if let set {
+                            if b == 0 {
+                                goLeft = split.missingLeft
+                            } else if let set {
                                 goLeft = set[b >> 6] & (1 << UInt64(b & 63)) != 0
-                            } else { goLeft = b <= split.binThreshold }
-                            if goLeft { rows[leaf.start + nl] = r; nl += 1 } else { scratch[nr] = r; nr += 1 }
+                            } else {
+                                goLeft = b <= split.binThreshold
+                            }
+                            if goLeft {
+                                rows[leaf.start + nl] = r
+                                nl += 1
+                            } else {
+                                scratch[nr] = r
+                                nr += 1
+                            }
                         }
                         for k in 0..<nr { rows[leaf.start + nl + k] = scratch[k] }
                     }
@@ -309,43 +369,66 @@ struct TreeGrower: @unchecked Sendable {
             binTree.binThreshold.append(split.binThreshold)
             binTree.categorySet.append(split.categorySet)
             binTree.missingLeft.append(split.missingLeft)
-            let leftLeaf = chosen, rightLeaf = leaves.count
-            tree.left.append(~Int32(leftLeaf)); tree.right.append(~Int32(rightLeaf))
-            binTree.left.append(~Int32(leftLeaf)); binTree.right.append(~Int32(rightLeaf))
+            let leftLeaf = chosen
+            let rightLeaf = leaves.count
+            tree.left.append(~Int32(leftLeaf))
+            tree.right.append(~Int32(rightLeaf))
+            binTree.left.append(~Int32(leftLeaf))
+            binTree.right.append(~Int32(rightLeaf))
             if leaf.parent >= 0 {
-                if leaf.isLeft { tree.left[leaf.parent] = node; binTree.left[leaf.parent] = node } else {
-                    tree.right[leaf.parent] = node; binTree.right[leaf.parent] = node
+                if leaf.isLeft {
+                    tree.left[leaf.parent] = node
+                    binTree.left[leaf.parent] = node
+                } else {
+                    tree.right[leaf.parent] = node
+                    binTree.right[leaf.parent] = node
                 }
             }
             // Children: build the smaller one's histogram, subtract for the larger.
-            let rightG = leaf.sumG - split.leftG, rightH = leaf.sumH - split.leftH
+            let rightG = leaf.sumG - split.leftG
+            let rightH = leaf.sumH - split.leftH
             let leftSmaller = nl <= nr
             let smallStart = leftSmaller ? leaf.start : leaf.start + nl
             let smallCount = leftSmaller ? nl : nr
-            let small = histogram(rows: rows, start: smallStart, count: smallCount, gradients: gradients, features: features)
+            let small = histogram(
+                rows: rows, start: smallStart, count: smallCount, gradients: gradients, features: features)
             let large = leaf.histogram!.subtracting(small)
-            let leftHist = leftSmaller ? small : large, rightHist = leftSmaller ? large : small
-            let leftCount = nl, rightCount = nr
-            let leftFeatures = features, rightFeatures = features
-            let leftBest: SplitCandidate, rightBest: SplitCandidate
+            let leftHist = leftSmaller ? small : large
+            let rightHist = leftSmaller ? large : small
+            let leftCount = nl
+            let rightCount = nr
+            let leftFeatures = features
+            let rightFeatures = features
+            let leftBest: SplitCandidate
+            let rightBest: SplitCandidate
             if totalBins >= 65_536 {
                 (leftBest, rightBest) = inParallel(
-                    { bestSplit(leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: leftFeatures) },
+                    {
+                        bestSplit(
+                            leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: leftFeatures)
+                    },
                     { bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: rightFeatures) })
-            } else { // too little work to be worth waking a second thread
-                leftBest = bestSplit(leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: leftFeatures)
+            } else {  // too little work to be worth waking a second thread
+                leftBest = bestSplit(
+                    leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: leftFeatures)
                 rightBest = bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: rightFeatures)
             }
-            leaves[leftLeaf] = Leaf(start: leaf.start, count: nl, sumG: split.leftG, sumH: split.leftH, lambda: split.childLambda, depth: leaf.depth + 1,
-                                    histogram: leftHist, best: leftBest, parent: Int(node), isLeft: true)
-            leaves.append(Leaf(start: leaf.start + nl, count: nr, sumG: rightG, sumH: rightH, lambda: split.childLambda, depth: leaf.depth + 1,
-                               histogram: rightHist, best: rightBest, parent: Int(node), isLeft: false))
+            leaves[leftLeaf] = Leaf(
+                start: leaf.start, count: nl, sumG: split.leftG, sumH: split.leftH, lambda: split.childLambda,
+                depth: leaf.depth + 1,
+                histogram: leftHist, best: leftBest, parent: Int(node), isLeft: true)
+            leaves.append(
+                Leaf(
+                    start: leaf.start + nl, count: nr, sumG: rightG, sumH: rightH, lambda: split.childLambda,
+                    depth: leaf.depth + 1,
+                    histogram: rightHist, best: rightBest, parent: Int(node), isLeft: false))
             for child in [leftLeaf, rightLeaf] {
                 if splittable(leaves[child]) { pending.append(child) } else { leaves[child].histogram = nil }
             }
         }
         tree.leafValues = leaves.map { -$0.sumG / ($0.sumH + $0.lambda) * p.learningRate }
-        return Grown(tree: tree, binTree: binTree, rows: rows, leafRanges: leaves.map { $0.start..<($0.start + $0.count) })
+        return Grown(
+            tree: tree, binTree: binTree, rows: rows, leafRanges: leaves.map { $0.start..<($0.start + $0.count) })
     }
 
     /// Sums of gradients and hessians per bin over the rows `rows[start ..< start+count]` (`gradients` holds pairs).
@@ -360,7 +443,8 @@ struct TreeGrower: @unchecked Sendable {
         let tasks = count * features.count >= 200_000 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
         let partial: [[Double]] = parallelMap(tasks) { k in
             var local = [Double](repeating: 0, count: 2 * totalBins)
-            let lo = start + count * k / tasks, hi = start + count * (k + 1) / tasks
+            let lo = start + count * k / tasks
+            let hi = start + count * (k + 1) / tasks
             // Raw buffers: this is the hottest loop of training (rows × features per leaf).
             local.withUnsafeMutableBufferPointer { out in
                 rows.withUnsafeBufferPointer { rows in
@@ -379,7 +463,8 @@ struct TreeGrower: @unchecked Sendable {
                                                 mlcycle_prefetch(codes.baseAddress! + ahead * featureCount)
                                             }
                                             let r = Int(rows[i])
-                                            let gr = gh[2 * r], hr = gh[2 * r + 1]
+                                            let gr = gh[2 * r]
+                                            let hr = gh[2 * r + 1]
                                             let rowBins = codes.baseAddress! + r * featureCount
                                             for f in active {
                                                 let b = 2 * (Int(offsets[Int(f)]) + Int(rowBins[Int(f)]))
@@ -420,79 +505,105 @@ struct TreeGrower: @unchecked Sendable {
         let parentGain = leafGain(sumG, sumH, p.lambdaL2)
         let countFactor = Double(count) / sumH
         return hist.gh.withUnsafeBufferPointer { gh in
-        @inline(__always) func g(_ i: Int) -> Double { gh[2 * i] }
-        @inline(__always) func h(_ i: Int) -> Double { gh[2 * i + 1] }
-        @inline(__always) func rows(_ i: Int) -> Int { Int(gh[2 * i + 1] * countFactor + 0.5) } // hessians are ≥ 0
-        for f in features {
-            let off = offsets[f], nb = binned.bins[f].count
-            let mg = g(off), mh = h(off), mc = h(off) > 0 ? max(1, rows(off)) : 0
-            if binned.bins[f].kind == .numeric {
-                for missingLeft in mc > 0 ? [false, true] : [false] {
-                    var gl = missingLeft ? mg : 0, hl = missingLeft ? mh : 0, cl = missingLeft ? mc : 0
-                    for t in 1..<max(1, nb - 1) {
-                        gl += g(off + t); hl += h(off + t); cl += rows(off + t)
-                        let cr = count - cl
-                        if cl < p.minDataInLeaf || hl < p.minSumHessianInLeaf { continue }
-                        if cr < p.minDataInLeaf { break }
-                        let hr = sumH - hl
-                        if hr < p.minSumHessianInLeaf { break }
-                        let gain = leafGain(gl, hl, p.lambdaL2) + leafGain(sumG - gl, hr, p.lambdaL2) - parentGain
-                        if gain > best.gain {
-                            best = SplitCandidate(gain: gain, feature: f, binThreshold: t, categorySet: nil, missingLeft: missingLeft,
-                                                  leftG: gl, leftH: hl, leftC: cl, childLambda: p.lambdaL2)
+            @inline(__always) func g(_ i: Int) -> Double { gh[2 * i] }
+            @inline(__always) func h(_ i: Int) -> Double { gh[2 * i + 1] }
+            @inline(__always) func rows(_ i: Int) -> Int { Int(gh[2 * i + 1] * countFactor + 0.5) }  // hessians are ≥ 0
+            for f in features {
+                let off = offsets[f]
+                let nb = binned.bins[f].count
+                let mg = g(off)
+                let mh = h(off)
+                let mc = h(off) > 0 ? max(1, rows(off)) : 0
+                if binned.bins[f].kind == .numeric {
+                    for missingLeft in mc > 0 ? [false, true] : [false] {
+                        var gl = missingLeft ? mg : 0
+                        var hl = missingLeft ? mh : 0
+                        var cl = missingLeft ? mc : 0
+                        for t in 1..<max(1, nb - 1) {
+                            gl += g(off + t)
+                            hl += h(off + t)
+                            cl += rows(off + t)
+                            let cr = count - cl
+                            if cl < p.minDataInLeaf || hl < p.minSumHessianInLeaf { continue }
+                            if cr < p.minDataInLeaf { break }
+                            let hr = sumH - hl
+                            if hr < p.minSumHessianInLeaf { break }
+                            let gain = leafGain(gl, hl, p.lambdaL2) + leafGain(sumG - gl, hr, p.lambdaL2) - parentGain
+                            if gain > best.gain {
+                                best = SplitCandidate(
+                                    gain: gain, feature: f, binThreshold: t, categorySet: nil, missingLeft: missingLeft,
+                                    leftG: gl, leftH: hl, leftC: cl, childLambda: p.lambdaL2)
+                            }
                         }
                     }
-                }
-            } else {
-                // Categories (bins 1…); missing (bin 0) always goes right. As in LightGBM: few categories are tried
-                // one against the rest; with more, categories with at least `cat_smooth` rows are sorted by
-                // gradient/(hessian + cat_smooth) and prefixes from either end (at most half of them, and only every
-                // `min_data_per_group` rows) are tried, with the larger `lambda_l2 + cat_l2` on the children.
-                let present = (1..<nb).filter { h(off + $0) > 0 }
-                guard present.count >= 2 else { continue }
-                if nb - 1 <= p.maxCatToOnehot {
-                    for b in present {
-                        let gl = g(off + b), hl = h(off + b), cl = rows(off + b)
-                        let cr = count - cl, hr = sumH - hl
-                        if cl < p.minDataInLeaf || hl < p.minSumHessianInLeaf || cr < p.minDataInLeaf || hr < p.minSumHessianInLeaf { continue }
-                        let gain = leafGain(gl, hl, p.lambdaL2) + leafGain(sumG - gl, hr, p.lambdaL2) - parentGain
-                        if gain > best.gain {
-                            var set = [UInt64](repeating: 0, count: 4)
+                } else {
+                    // Categories (bins 1…); missing (bin 0) always goes right. As in LightGBM: few categories are tried
+                    // one against the rest; with more, categories with at least `cat_smooth` rows are sorted by
+                    // gradient/(hessian + cat_smooth) and prefixes from either end (at most half of them, and only every
+                    // `min_data_per_group` rows) are tried, with the larger `lambda_l2 + cat_l2` on the children.
+                    let present = (1..<nb).filter { h(off + $0) > 0 }
+                    guard present.count >= 2 else { continue }
+                    if nb - 1 <= p.maxCatToOnehot {
+                        for b in present {
+                            let gl = g(off + b)
+                            let hl = h(off + b)
+                            let cl = rows(off + b)
+                            let cr = count - cl
+                            let hr = sumH - hl
+                            if cl < p.minDataInLeaf || hl < p.minSumHessianInLeaf || cr < p.minDataInLeaf
+                                || hr < p.minSumHessianInLeaf
+                            {
+                                continue
+                            }
+                            let gain = leafGain(gl, hl, p.lambdaL2) + leafGain(sumG - gl, hr, p.lambdaL2) - parentGain
+                            if gain > best.gain {
+                                var set = [UInt64](repeating: 0, count: 4)
+                                set[b >> 6] |= 1 << UInt64(b & 63)
+                                best = SplitCandidate(
+                                    gain: gain, feature: f, binThreshold: 0, categorySet: set, missingLeft: false,
+                                    leftG: gl, leftH: hl, leftC: cl, childLambda: p.lambdaL2)
+                            }
+                        }
+                        continue
+                    }
+                    let candidates = present.filter { Double(rows(off + $0)) >= p.catSmooth }
+                        .sorted {
+                            g(off + $0) / (h(off + $0) + p.catSmooth) < g(off + $1) / (h(off + $1) + p.catSmooth)
+                        }
+                    let used = candidates.count
+                    guard used >= 2 else { continue }
+                    let lambda = p.lambdaL2 + p.catL2
+                    let maxLeft = min(p.maxCatThreshold, (used + 1) / 2)
+                    for order in [candidates, Array(candidates.reversed())] {
+                        var gl = 0.0
+                        var hl = 0.0
+                        var cl = 0
+                        var sinceLastTry = 0
+                        var set = [UInt64](repeating: 0, count: 4)
+                        for b in order.prefix(maxLeft) {
+                            let cb = rows(off + b)
+                            gl += g(off + b)
+                            hl += h(off + b)
+                            cl += cb
+                            sinceLastTry += cb
                             set[b >> 6] |= 1 << UInt64(b & 63)
-                            best = SplitCandidate(gain: gain, feature: f, binThreshold: 0, categorySet: set, missingLeft: false,
-                                                  leftG: gl, leftH: hl, leftC: cl, childLambda: p.lambdaL2)
-                        }
-                    }
-                    continue
-                }
-                let candidates = present.filter { Double(rows(off + $0)) >= p.catSmooth }
-                    .sorted { g(off + $0) / (h(off + $0) + p.catSmooth) < g(off + $1) / (h(off + $1) + p.catSmooth) }
-                let used = candidates.count
-                guard used >= 2 else { continue }
-                let lambda = p.lambdaL2 + p.catL2
-                let maxLeft = min(p.maxCatThreshold, (used + 1) / 2)
-                for order in [candidates, Array(candidates.reversed())] {
-                    var gl = 0.0, hl = 0.0, cl = 0, sinceLastTry = 0
-                    var set = [UInt64](repeating: 0, count: 4)
-                    for b in order.prefix(maxLeft) {
-                        let cb = rows(off + b)
-                        gl += g(off + b); hl += h(off + b); cl += cb; sinceLastTry += cb
-                        set[b >> 6] |= 1 << UInt64(b & 63)
-                        if cl < p.minDataInLeaf || hl < p.minSumHessianInLeaf { continue }
-                        let cr = count - cl, hr = sumH - hl
-                        if cr < p.minDataInLeaf || cr < p.minDataPerGroup || hr < p.minSumHessianInLeaf { break }
-                        if sinceLastTry < p.minDataPerGroup { continue }
-                        sinceLastTry = 0
-                        let gain = leafGain(gl, hl, lambda) + leafGain(sumG - gl, hr, lambda) - parentGain
-                        if gain > best.gain {
-                            best = SplitCandidate(gain: gain, feature: f, binThreshold: 0, categorySet: set, missingLeft: false,
-                                                  leftG: gl, leftH: hl, leftC: cl, childLambda: lambda)
+                            if cl < p.minDataInLeaf || hl < p.minSumHessianInLeaf { continue }
+                            let cr = count - cl
+                            let hr = sumH - hl
+                            if cr < p.minDataInLeaf || cr < p.minDataPerGroup || hr < p.minSumHessianInLeaf { break }
+                            if sinceLastTry < p.minDataPerGroup { continue }
+                            sinceLastTry = 0
+                            let gain = leafGain(gl, hl, lambda) + leafGain(sumG - gl, hr, lambda) - parentGain
+                            if gain > best.gain {
+                                best = SplitCandidate(
+                                    gain: gain, feature: f, binThreshold: 0, categorySet: set, missingLeft: false,
+                                    leftG: gl, leftH: hl, leftC: cl, childLambda: lambda)
+                            }
                         }
                     }
                 }
             }
-        }
-        return best
+            return best
         }
     }
 }

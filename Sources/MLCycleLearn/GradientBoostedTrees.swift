@@ -48,15 +48,21 @@ public struct GBDTParameters: Codable, Sendable, Equatable {
     /// The hyperparameters `NAME=VALUE` text may set (LightGBM's names and common aliases); ranges that depend on
     /// each other are checked after all are read.
     static var table: [Hyperparameter<GBDTParameters>] {
-        func number(_ name: String, aliases: [String] = [], _ path: WritableKeyPath<GBDTParameters, Double>) -> Hyperparameter<GBDTParameters> {
+        func number(_ name: String, aliases: [String] = [], _ path: WritableKeyPath<GBDTParameters, Double>)
+            -> Hyperparameter<GBDTParameters>
+        {
             .number(name, aliases: aliases, path, expected: "a number ≥ 0") { $0 >= 0 }
         }
-        func whole(_ name: String, aliases: [String] = [], _ path: WritableKeyPath<GBDTParameters, Int>) -> Hyperparameter<GBDTParameters> {
+        func whole(_ name: String, aliases: [String] = [], _ path: WritableKeyPath<GBDTParameters, Int>)
+            -> Hyperparameter<GBDTParameters>
+        {
             .whole(name, aliases: aliases, path, expected: "a whole number")
         }
-        let objectives: [String: Objective] = ["regression": .regression, "l2": .regression, "mse": .regression,
-                                               "regression_l1": .absoluteError, "l1": .absoluteError, "mae": .absoluteError,
-                                               "huber": .huber, "quantile": .quantile]
+        let objectives: [String: Objective] = [
+            "regression": .regression, "l2": .regression, "mse": .regression,
+            "regression_l1": .absoluteError, "l1": .absoluteError, "mae": .absoluteError,
+            "huber": .huber, "quantile": .quantile,
+        ]
         return [
             number("learning_rate", aliases: ["eta"], \.learningRate),
             number("min_sum_hessian_in_leaf", \.minSumHessianInLeaf),
@@ -65,7 +71,8 @@ public struct GBDTParameters: Codable, Sendable, Equatable {
             number("feature_fraction", aliases: ["colsample_bytree"], \.featureFraction),
             number("bagging_fraction", aliases: ["subsample"], \.baggingFraction),
             number("cat_smooth", \.catSmooth), number("cat_l2", \.catL2), number("alpha", \.alpha),
-            whole("num_leaves", \.numLeaves), whole("n_estimators", aliases: ["num_iterations", "num_boost_round"], \.nEstimators),
+            whole("num_leaves", \.numLeaves),
+            whole("n_estimators", aliases: ["num_iterations", "num_boost_round"], \.nEstimators),
             whole("max_depth", \.maxDepth), whole("min_data_in_leaf", aliases: ["min_samples_leaf"], \.minDataInLeaf),
             whole("bagging_freq", \.baggingFreq), whole("max_bin", \.maxBin),
             whole("early_stopping_rounds", aliases: ["early_stopping_round"], \.earlyStoppingRounds),
@@ -73,7 +80,9 @@ public struct GBDTParameters: Codable, Sendable, Equatable {
             whole("min_data_per_group", \.minDataPerGroup),
             .seed(\.seed),
             // Only among the regression losses: the task fixes binary and multiclass.
-            Hyperparameter("objective", expected: "regression, regression_l1 (mae), huber or quantile for a regression task") { p, text in
+            Hyperparameter(
+                "objective", expected: "regression, regression_l1 (mae), huber or quantile for a regression task"
+            ) { p, text in
                 guard p.objective.isRegression, let o = objectives[text] else { return false }
                 p.objective = o
                 return true
@@ -93,10 +102,16 @@ public struct GBDTParameters: Codable, Sendable, Equatable {
         try check(nEstimators >= 1, "n_estimators", String(nEstimators), "at least 1")
         try check(learningRate > 0, "learning_rate", String(learningRate), "a number > 0")
         try check(maxBin >= 2 && maxBin <= 255, "max_bin", String(maxBin), "between 2 and 255")
-        try check(featureFraction > 0 && featureFraction <= 1, "feature_fraction", String(featureFraction), "a fraction in (0, 1]")
-        try check(baggingFraction > 0 && baggingFraction <= 1, "bagging_fraction", String(baggingFraction), "a fraction in (0, 1]")
+        try check(
+            featureFraction > 0 && featureFraction <= 1, "feature_fraction", String(featureFraction),
+            "a fraction in (0, 1]")
+        try check(
+            baggingFraction > 0 && baggingFraction <= 1, "bagging_fraction", String(baggingFraction),
+            "a fraction in (0, 1]")
         try check(minDataInLeaf >= 1, "min_data_in_leaf", String(minDataInLeaf), "at least 1")
-        try check(self.objective != .quantile || (alpha > 0 && alpha < 1), "alpha", String(alpha), "a quantile level between 0 and 1")
+        try check(
+            self.objective != .quantile || (alpha > 0 && alpha < 1), "alpha", String(alpha),
+            "a quantile level between 0 and 1")
         try check(self.objective != .huber || alpha > 0, "alpha", String(alpha), "a Huber threshold > 0")
     }
 }
@@ -157,7 +172,10 @@ public struct GBDTModel: FittedLearner {
         let packed = self.packed.trees(for: trees)
         @Sendable func score(_ rows: Range<Int>) -> [[Double]] {
             var out = starts.map { [Double](repeating: $0, count: rows.count) }
-            for c in 0..<k { packed.addLeafValues(binned, rows: rows, trees: stride(from: c, to: packed.roots.count, by: k), into: &out[c]) }
+            for c in 0..<k {
+                packed.addLeafValues(
+                    binned, rows: rows, trees: stride(from: c, to: packed.roots.count, by: k), into: &out[c])
+            }
             return out
         }
         // A small request is scored on the calling thread: waking the other cores costs more than it saves.
@@ -198,11 +216,20 @@ public struct GBDTModel: FittedLearner {
                                         while true {
                                             let b = Int(codes[Int(feature[node]) * n + r])
                                             let goLeft: Bool
-                                            if b == 0 { goLeft = missingLeft[node] } else if categorySet[node] >= 0 {
-                                                goLeft = t.categorySets[Int(categorySet[node])][b >> 6] & (1 << UInt64(b & 63)) != 0
-                                            } else { goLeft = b <= Int(threshold[node]) }
+                                            if b == 0 {
+                                                goLeft = missingLeft[node]
+                                            } else if categorySet[node] >= 0 {
+                                                goLeft =
+                                                    t.categorySets[Int(categorySet[node])][b >> 6]
+                                                    & (1 << UInt64(b & 63)) != 0
+                                            } else {
+                                                goLeft = b <= Int(threshold[node])
+                                            }
                                             let next = goLeft ? left[node] : right[node]
-                                            if next < 0 { body(r, Int(~next)); break }
+                                            if next < 0 {
+                                                body(r, Int(~next))
+                                                break
+                                            }
                                             node = Int(next)
                                         }
                                     }
@@ -225,9 +252,13 @@ public struct GBDTModel: FittedLearner {
 
     /// Split-count and total-gain importance per feature.
     public func importance() -> [(feature: String, splits: Int, gain: Double)] {
-        var splits = [Int](repeating: 0, count: schema.features.count), gains = [Double](repeating: 0, count: schema.features.count)
+        var splits = [Int](repeating: 0, count: schema.features.count)
+        var gains = [Double](repeating: 0, count: schema.features.count)
         for t in trees {
-            for (i, f) in t.feature.enumerated() { splits[Int(f)] += 1; gains[Int(f)] += t.gain[i] }
+            for (i, f) in t.feature.enumerated() {
+                splits[Int(f)] += 1
+                gains[Int(f)] += t.gain[i]
+            }
         }
         return schema.features.indices.map { (schema.features[$0].name, splits[$0], gains[$0]) }
     }
@@ -254,7 +285,8 @@ struct PackedTrees: Sendable {
 
     init(_ trees: [BoostedTree]) {
         for t in trees {
-            let nodeBase = Int32(nodes.count), leafBase = Int32(leafValues.count)
+            let nodeBase = Int32(nodes.count)
+            let leafBase = Int32(leafValues.count)
             func child(_ c: Int32) -> Int32 { c >= 0 ? nodeBase + c : ~(leafBase + ~c) }
             roots.append(t.feature.isEmpty ? ~leafBase : nodeBase)
             for i in t.feature.indices {
@@ -265,8 +297,10 @@ struct PackedTrees: Sendable {
                     words += [UInt64](repeating: 0, count: max(0, 4 - words.count))
                     categoryWords += words.prefix(4)
                 }
-                nodes.append(Node(feature: t.feature[i], threshold: threshold, left: child(t.left[i]), right: child(t.right[i]),
-                                  missingLeft: t.missingLeft[i]))
+                nodes.append(
+                    Node(
+                        feature: t.feature[i], threshold: threshold, left: child(t.left[i]), right: child(t.right[i]),
+                        missingLeft: t.missingLeft[i]))
             }
             leafValues += t.leafValues
         }
@@ -274,7 +308,8 @@ struct PackedTrees: Sendable {
 
     /// Adds the leaf values of the trees in `trees` for each row in `rows` to `out[row - rows.lowerBound]`.
     func addLeafValues(_ binned: BinnedData, rows: Range<Int>, trees: StrideTo<Int>, into out: inout [Double]) {
-        let n = binned.rows, lo = rows.lowerBound
+        let n = binned.rows
+        let lo = rows.lowerBound
         // Raw buffers: this loop is prediction (every row through every tree).
         out.withUnsafeMutableBufferPointer { out in
             binned.codes.withUnsafeBufferPointer { codes in
@@ -290,7 +325,9 @@ struct PackedTrees: Sendable {
                                             let node = nodes[Int(ref)]
                                             let b = Int32(codes[Int(node.feature) * n + r])
                                             let goLeft: Bool
-                                            if b == 0 { goLeft = node.missingLeft } else if node.threshold >= 0 {
+                                            if b == 0 {
+                                                goLeft = node.missingLeft
+                                            } else if node.threshold >= 0 {
                                                 goLeft = b <= node.threshold
                                             } else {
                                                 let set = Int(-1 - node.threshold) * 4

@@ -23,23 +23,29 @@ public struct KMeans: Learner {
 
         /// From `NAME=VALUE` text.
         public init(_ text: [String: String]) throws {
-            self = try Hyperparameters.parse(text, into: Parameters(), table: [
-                .whole("n_clusters", aliases: ["k"], \.clusters, expected: "a whole number ≥ 1") { $0 >= 1 },
-                .whole("n_init", \.restarts, expected: "a whole number ≥ 1") { $0 >= 1 },
-                .whole("max_iter", \.maxIterations, expected: "a whole number ≥ 1") { $0 >= 1 },
-                .number("tol", \.tolerance, expected: "a number ≥ 0") { $0 >= 0 },
-                .seed(\.seed),
-            ])
+            self = try Hyperparameters.parse(
+                text, into: Parameters(),
+                table: [
+                    .whole("n_clusters", aliases: ["k"], \.clusters, expected: "a whole number ≥ 1") { $0 >= 1 },
+                    .whole("n_init", \.restarts, expected: "a whole number ≥ 1") { $0 >= 1 },
+                    .whole("max_iter", \.maxIterations, expected: "a whole number ≥ 1") { $0 >= 1 },
+                    .number("tol", \.tolerance, expected: "a number ≥ 0") { $0 >= 0 },
+                    .seed(\.seed),
+                ])
         }
     }
 
     public var parameters: Parameters {
         var p = Parameters()
-        (p.clusters, p.restarts, p.maxIterations, p.tolerance, p.seed) = (clusters, restarts, maxIterations, tolerance, seed)
+        (p.clusters, p.restarts, p.maxIterations, p.tolerance, p.seed) = (
+            clusters, restarts, maxIterations, tolerance, seed
+        )
         return p
     }
 
-    public init(clusters: Int = 8, restarts: Int = 1, maxIterations: Int = 300, tolerance: Double = 1e-4, seed: UInt64 = 0) {
+    public init(
+        clusters: Int = 8, restarts: Int = 1, maxIterations: Int = 300, tolerance: Double = 1e-4, seed: UInt64 = 0
+    ) {
         self.clusters = clusters
         self.restarts = restarts
         self.maxIterations = maxIterations
@@ -48,17 +54,22 @@ public struct KMeans: Learner {
     }
 
     public init(parameters p: Parameters) {
-        self.init(clusters: p.clusters, restarts: p.restarts, maxIterations: p.maxIterations, tolerance: p.tolerance, seed: p.seed)
+        self.init(
+            clusters: p.clusters, restarts: p.restarts, maxIterations: p.maxIterations, tolerance: p.tolerance,
+            seed: p.seed)
     }
 
     public init(parameters: [String: String]) throws { self.init(parameters: try Parameters(parameters)) }
 
     /// Clusters every row; the target, if any, is not used.
-    public func fit(_ training: TrainingSet) throws -> KMeansModel { try fit(schema: training.schema, data: training.data) }
+    public func fit(_ training: TrainingSet) throws -> KMeansModel {
+        try fit(schema: training.schema, data: training.data)
+    }
 
     public func fit(schema: FeatureSchema, data: Dataset) throws -> KMeansModel {
         let design = DesignMatrixSpec.fit(schema: schema, data: data)
-        let p = design.terms.count, n = data.rows
+        let p = design.terms.count
+        let n = data.rows
         guard n >= clusters else { throw LearnError.tooFewRows(needed: clusters, found: n) }
         guard p > 0 else { throw LearnError.unsupported("k-means needs at least one feature") }
         let x = design.matrix(data)
@@ -66,12 +77,19 @@ public struct KMeans: Learner {
         let threshold = tolerance * scale.reduce(0) { $0 + $1 * $1 } / Double(p)
         var master = SeededGenerator(seed: seed)
         let seeds = (0..<restarts).map { _ in master.next() }
-        let runs = parallelMap(restarts) { i in Self.run(x, n: n, p: p, k: clusters, maxIterations: maxIterations, threshold: threshold, seed: seeds[i]) }
+        let runs = parallelMap(restarts) { i in
+            Self.run(x, n: n, p: p, k: clusters, maxIterations: maxIterations, threshold: threshold, seed: seeds[i])
+        }
         let best = runs.min { $0.inertia < $1.inertia }!
-        return KMeansModel(schema: schema, design: design, centers: best.centers, inertia: best.inertia, iterations: best.iterations)
+        return KMeansModel(
+            schema: schema, design: design, centers: best.centers, inertia: best.inertia, iterations: best.iterations)
     }
 
-    struct Run: Sendable { var centers: [Double]; var inertia: Double; var iterations: Int }
+    struct Run: Sendable {
+        var centers: [Double]
+        var inertia: Double
+        var iterations: Int
+    }
 
     static func run(_ x: [Double], n: Int, p: Int, k: Int, maxIterations: Int, threshold: Double, seed: UInt64) -> Run {
         var rng = SeededGenerator(seed: seed)
@@ -82,7 +100,8 @@ public struct KMeans: Learner {
         for iteration in 1...maxIterations {
             iterations = iteration
             assign(x, n: n, p: p, centers: centers, labels: &labels, distances: &distances)
-            var sums = [Double](repeating: 0, count: k * p), counts = [Int](repeating: 0, count: k)
+            var sums = [Double](repeating: 0, count: k * p)
+            var counts = [Int](repeating: 0, count: k)
             for r in 0..<n {
                 counts[labels[r]] += 1
                 for j in 0..<p { sums[labels[r] * p + j] += x[r * p + j] }
@@ -110,14 +129,22 @@ public struct KMeans: Learner {
     }
 
     /// Squared distance of each row to its nearest centre, and which centre that is.
-    static func assign(_ x: [Double], n: Int, p: Int, centers: [Double], labels: inout [Int], distances: inout [Double]) {
+    static func assign(_ x: [Double], n: Int, p: Int, centers: [Double], labels: inout [Int], distances: inout [Double])
+    {
         let k = centers.count / p
         for r in 0..<n {
-            var best = 0, bestD = Double.infinity
+            var best = 0
+            var bestD = Double.infinity
             for c in 0..<k {
                 var d = 0.0
-                for j in 0..<p { let e = x[r * p + j] - centers[c * p + j]; d += e * e }
-                if d < bestD { bestD = d; best = c }
+                for j in 0..<p {
+                    let e = x[r * p + j] - centers[c * p + j]
+                    d += e * e
+                }
+                if d < bestD {
+                    bestD = d
+                    best = c
+                }
             }
             labels[r] = best
             distances[r] = bestD
@@ -130,7 +157,10 @@ public struct KMeans: Learner {
         func row(_ r: Int) -> ArraySlice<Double> { x[(r * p)..<((r + 1) * p)] }
         func squaredDistance(_ r: Int, _ center: ArraySlice<Double>) -> Double {
             var d = 0.0
-            for (j, c) in center.enumerated() { let e = x[r * p + j] - c; d += e * e }
+            for (j, c) in center.enumerated() {
+                let e = x[r * p + j] - c
+                d += e * e
+            }
             return d
         }
         var centers = Array(row(Int(rng.next(upperBound: UInt64(n)))))
@@ -138,15 +168,27 @@ public struct KMeans: Learner {
         let trials = 2 + Int(log(Double(k)))
         for _ in 1..<k {
             let total = closest.reduce(0, +)
-            var bestCandidate = 0, bestPotential = Double.infinity, bestClosest = closest
+            var bestCandidate = 0
+            var bestPotential = Double.infinity
+            var bestClosest = closest
             for _ in 0..<trials {
                 var target = Double(rng.next() >> 11) / Double(1 << 53) * total
                 var candidate = n - 1
-                for r in 0..<n { target -= closest[r]; if target < 0 { candidate = r; break } }
+                for r in 0..<n {
+                    target -= closest[r]
+                    if target < 0 {
+                        candidate = r
+                        break
+                    }
+                }
                 let candidateRow = row(candidate)
                 let updated = (0..<n).map { min(closest[$0], squaredDistance($0, candidateRow)) }
                 let potential = updated.reduce(0, +)
-                if potential < bestPotential { bestPotential = potential; bestCandidate = candidate; bestClosest = updated }
+                if potential < bestPotential {
+                    bestPotential = potential
+                    bestCandidate = candidate
+                    bestClosest = updated
+                }
             }
             centers += row(bestCandidate)
             closest = bestClosest
@@ -176,7 +218,8 @@ public struct KMeansModel: FittedLearner {
     /// The nearest centre of each row (as `values`), and the squared distance to it in `probabilities`' place.
     public func assign(_ data: Dataset) -> (labels: [Int], distances: [Double]) {
         let p = design.terms.count
-        var labels = [Int](repeating: 0, count: data.rows), distances = [Double](repeating: 0, count: data.rows)
+        var labels = [Int](repeating: 0, count: data.rows)
+        var distances = [Double](repeating: 0, count: data.rows)
         KMeans.assign(design.matrix(data), n: data.rows, p: p, centers: centers, labels: &labels, distances: &distances)
         return (labels, distances)
     }

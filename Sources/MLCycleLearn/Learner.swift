@@ -12,15 +12,17 @@ public enum LearnerKind: String, CaseIterable, Codable, Sendable {
     public func check(task: Task) throws {
         switch (self, task) {
         case (.kmeans, .clustering), (.linear, .regression), (.logistic, .binary), (.logistic, .multiclass),
-             (.tree, .regression), (.tree, .binary), (.tree, .multiclass), (.forest, .regression), (.forest, .binary),
-             (.forest, .multiclass), (.gbdt, .regression), (.gbdt, .binary), (.gbdt, .multiclass):
+            (.tree, .regression), (.tree, .binary), (.tree, .multiclass), (.forest, .regression), (.forest, .binary),
+            (.forest, .multiclass), (.gbdt, .regression), (.gbdt, .binary), (.gbdt, .multiclass):
             return
         case (.kmeans, _), (_, .clustering):
             throw LearnError.unsupported("clustering is --task clustering --learner kmeans")
         case (.linear, _):
-            throw LearnError.unsupported("the linear learner is for regression; use --learner logistic for classification")
+            throw LearnError.unsupported(
+                "the linear learner is for regression; use --learner logistic for classification")
         case (.logistic, _):
-            throw LearnError.unsupported("the logistic learner is for classification; use --learner linear for regression")
+            throw LearnError.unsupported(
+                "the logistic learner is for classification; use --learner linear for regression")
         default:
             throw LearnError.unsupported("the \(rawValue) learner does not solve a \(task.rawValue) task")
         }
@@ -69,8 +71,10 @@ public enum LearnerParameters: Codable, Sendable, Equatable {
 
     /// Fits the learner these parameters belong to. `target` is nil for clustering; `validation` is used by
     /// learners that watch held-out rows.
-    public func fit(schema: FeatureSchema, data: Dataset, target: TargetValues?,
-                    validation: (data: Dataset, target: TargetValues)? = nil) throws -> FittedModel {
+    public func fit(
+        schema: FeatureSchema, data: Dataset, target: TargetValues?,
+        validation: (data: Dataset, target: TargetValues)? = nil
+    ) throws -> FittedModel {
         let training = TrainingSet(schema: schema, data: data, target: target, validation: validation)
         switch self {
         case .linear(let p): return .linear(try LinearRegression(parameters: p).fit(training))
@@ -89,8 +93,10 @@ public struct TrainingSet {
     public var target: TargetValues?
     public var validation: (data: Dataset, target: TargetValues)?
 
-    public init(schema: FeatureSchema, data: Dataset, target: TargetValues?,
-                validation: (data: Dataset, target: TargetValues)? = nil) {
+    public init(
+        schema: FeatureSchema, data: Dataset, target: TargetValues?,
+        validation: (data: Dataset, target: TargetValues)? = nil
+    ) {
         self.schema = schema
         self.data = data
         self.target = target
@@ -99,7 +105,9 @@ public struct TrainingSet {
 
     /// The target, which a supervised learner needs.
     func requiredTarget() throws -> TargetValues {
-        guard let target else { throw LearnError.unsupported("this learner needs a target; only kmeans clusters without one") }
+        guard let target else {
+            throw LearnError.unsupported("this learner needs a target; only kmeans clusters without one")
+        }
         return target
     }
 }
@@ -140,7 +148,8 @@ public struct Hyperparameter<Parameters> {
     public let expected: String
     let apply: (inout Parameters, String) -> Bool
 
-    init(_ name: String, aliases: [String] = [], expected: String, apply: @escaping (inout Parameters, String) -> Bool) {
+    init(_ name: String, aliases: [String] = [], expected: String, apply: @escaping (inout Parameters, String) -> Bool)
+    {
         self.name = name
         self.aliases = aliases
         self.expected = expected
@@ -148,8 +157,10 @@ public struct Hyperparameter<Parameters> {
     }
 
     /// A number with a validity check.
-    static func number(_ name: String, aliases: [String] = [], _ path: WritableKeyPath<Parameters, Double>,
-                       expected: String, valid: @escaping (Double) -> Bool) -> Self {
+    static func number(
+        _ name: String, aliases: [String] = [], _ path: WritableKeyPath<Parameters, Double>,
+        expected: String, valid: @escaping (Double) -> Bool
+    ) -> Self {
         Self(name, aliases: aliases, expected: expected) { p, text in
             guard let x = Double(text), x.isFinite, valid(x) else { return false }
             p[keyPath: path] = x
@@ -158,8 +169,10 @@ public struct Hyperparameter<Parameters> {
     }
 
     /// A whole number with a validity check.
-    static func whole(_ name: String, aliases: [String] = [], _ path: WritableKeyPath<Parameters, Int>,
-                      expected: String, valid: @escaping (Int) -> Bool = { _ in true }) -> Self {
+    static func whole(
+        _ name: String, aliases: [String] = [], _ path: WritableKeyPath<Parameters, Int>,
+        expected: String, valid: @escaping (Int) -> Bool = { _ in true }
+    ) -> Self {
         Self(name, aliases: aliases, expected: expected) { p, text in
             guard let x = Int(text), valid(x) else { return false }
             p[keyPath: path] = x
@@ -181,7 +194,9 @@ public struct Hyperparameter<Parameters> {
 public enum Hyperparameters {
     /// `NAME=VALUE` assignments (as `--param` takes them) into a dictionary; `option` and `form` are what the
     /// error names.
-    public static func assignments(_ texts: [String], option: String = "--param", form: String = "NAME=VALUE") throws -> [String: String] {
+    public static func assignments(_ texts: [String], option: String = "--param", form: String = "NAME=VALUE") throws
+        -> [String: String]
+    {
         var out = [String: String]()
         for text in texts {
             guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
@@ -200,7 +215,9 @@ public enum Hyperparameters {
             guard let h = table.first(where: { $0.name == name || $0.aliases.contains(name) }) else {
                 throw LearnError.unknownParameter(name: name, known: table.map(\.name))
             }
-            guard h.apply(&p, value) else { throw LearnError.invalidParameter(name: name, value: value, expected: h.expected) }
+            guard h.apply(&p, value) else {
+                throw LearnError.invalidParameter(name: name, value: value, expected: h.expected)
+            }
         }
         return p
     }

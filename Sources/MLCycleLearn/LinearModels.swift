@@ -22,11 +22,17 @@ public struct DesignMatrixSpec: Codable, Sendable, Equatable {
         for (i, f) in schema.features.enumerated() {
             switch data.columns[i] {
             case .numeric(let v, let valid):
-                var sum = 0.0, n = 0
-                for r in 0..<v.count where valid?[r] ?? true { sum += v[r]; n += 1 }
+                var sum = 0.0
+                var n = 0
+                for r in 0..<v.count where valid?[r] ?? true {
+                    sum += v[r]
+                    n += 1
+                }
                 terms.append(Term(feature: i, level: nil, fill: n > 0 ? sum / Double(n) : 0, name: f.name))
             case .categorical(_, let levels):
-                for l in 1..<max(1, levels) { terms.append(Term(feature: i, level: l, fill: 0, name: "\(f.name)=\(f.levels?[l] ?? String(l))")) }
+                for l in 1..<max(1, levels) {
+                    terms.append(Term(feature: i, level: l, fill: 0, name: "\(f.name)=\(f.levels?[l] ?? String(l))"))
+                }
             }
         }
         return DesignMatrixSpec(terms: terms)
@@ -34,7 +40,8 @@ public struct DesignMatrixSpec: Codable, Sendable, Equatable {
 
     /// The n × p matrix (row-major) of the terms for a dataset.
     func matrix(_ data: Dataset) -> [Double] {
-        let p = terms.count, n = data.rows
+        let p = terms.count
+        let n = data.rows
         var x = [Double](repeating: 0, count: n * p)
         for (j, t) in terms.enumerated() {
             switch data.columns[t.feature] {
@@ -54,7 +61,9 @@ enum Cholesky {
     /// Solves A x = b for a symmetric positive semi-definite `a`: a column whose pivot falls below `tolerance`
     /// times its diagonal (a linear combination of earlier columns) is left out, its x set to 0. The result is a
     /// least-squares solution with the same fitted values as any other; `dropped` lists the columns left out.
-    static func solveDroppingDependent(_ a: [Double], _ b: [Double], n: Int, tolerance: Double = 1e-9) -> (x: [Double], dropped: [Int]) {
+    static func solveDroppingDependent(_ a: [Double], _ b: [Double], n: Int, tolerance: Double = 1e-9) -> (
+        x: [Double], dropped: [Int]
+    ) {
         var l = [Double](repeating: 0, count: n * n)
         var keep = [Bool](repeating: true, count: n)
         for j in 0..<n {
@@ -119,10 +128,16 @@ enum Cholesky {
 
 /// Column means and standard deviations of a row-major matrix (for standardising internally).
 func columnMoments(_ x: [Double], rows n: Int, columns p: Int) -> (mean: [Double], scale: [Double]) {
-    var mean = [Double](repeating: 0, count: p), scale = [Double](repeating: 0, count: p)
+    var mean = [Double](repeating: 0, count: p)
+    var scale = [Double](repeating: 0, count: p)
     for r in 0..<n { for j in 0..<p { mean[j] += x[r * p + j] } }
     for j in 0..<p { mean[j] /= Double(max(1, n)) }
-    for r in 0..<n { for j in 0..<p { let d = x[r * p + j] - mean[j]; scale[j] += d * d } }
+    for r in 0..<n {
+        for j in 0..<p {
+            let d = x[r * p + j] - mean[j]
+            scale[j] += d * d
+        }
+    }
     for j in 0..<p { scale[j] = (scale[j] / Double(max(1, n))).squareRoot() }
     return (mean, scale)
 }
@@ -144,13 +159,19 @@ public struct LinearRegression: Learner {
 
         /// From `NAME=VALUE` text.
         public init(_ text: [String: String]) throws {
-            self = try Hyperparameters.parse(text, into: Parameters(), table: [
-                .number("alpha", \.alpha, expected: "a number ≥ 0") { $0 >= 0 },
-            ])
+            self = try Hyperparameters.parse(
+                text, into: Parameters(),
+                table: [
+                    .number("alpha", \.alpha, expected: "a number ≥ 0") { $0 >= 0 }
+                ])
         }
     }
 
-    public var parameters: Parameters { var p = Parameters(); p.alpha = alpha; return p }
+    public var parameters: Parameters {
+        var p = Parameters()
+        p.alpha = alpha
+        return p
+    }
 
     public init(alpha: Double = 0) { self.alpha = alpha }
 
@@ -160,7 +181,8 @@ public struct LinearRegression: Learner {
 
     public func fit(_ training: TrainingSet) throws -> LinearRegressionModel {
         guard case .numbers(let y) = try training.requiredTarget() else {
-            throw LearnError.unsupported("the linear learner is for regression; use --learner logistic for classification")
+            throw LearnError.unsupported(
+                "the linear learner is for regression; use --learner logistic for classification")
         }
         return try fit(schema: training.schema, data: training.data, target: y)
     }
@@ -168,14 +190,16 @@ public struct LinearRegression: Learner {
     public func fit(schema: FeatureSchema, data: Dataset, target: [Double]) throws -> LinearRegressionModel {
         guard data.rows >= 2 else { throw LearnError.tooFewRows(needed: 2, found: data.rows) }
         let design = DesignMatrixSpec.fit(schema: schema, data: data)
-        let p = design.terms.count, n = data.rows
+        let p = design.terms.count
+        let n = data.rows
         let x = design.matrix(data)
         let (mean, scale) = columnMoments(x, rows: n, columns: p)
         let yMean = Statistics.mean(target)
         // Standardised columns; constant ones are left out (coefficient 0).
         let active = (0..<p).filter { scale[$0] > 1e-12 * max(1, abs(mean[$0])) }
         let q = active.count
-        var gram = [Double](repeating: 0, count: q * q), rhs = [Double](repeating: 0, count: q)
+        var gram = [Double](repeating: 0, count: q * q)
+        var rhs = [Double](repeating: 0, count: q)
         var z = [Double](repeating: 0, count: q)
         for r in 0..<n {
             for (a, j) in active.enumerated() { z[a] = (x[r * p + j] - mean[j]) / scale[j] }
@@ -242,11 +266,13 @@ public struct LogisticRegression: Learner {
 
         /// From `NAME=VALUE` text.
         public init(_ text: [String: String]) throws {
-            self = try Hyperparameters.parse(text, into: Parameters(), table: [
-                .number("C", \.c, expected: "a number > 0") { $0 > 0 },
-                .whole("max_iter", \.maxIterations, expected: "a whole number > 0") { $0 > 0 },
-                .number("tol", \.tolerance, expected: "a number > 0") { $0 > 0 },
-            ])
+            self = try Hyperparameters.parse(
+                text, into: Parameters(),
+                table: [
+                    .number("C", \.c, expected: "a number > 0") { $0 > 0 },
+                    .whole("max_iter", \.maxIterations, expected: "a whole number > 0") { $0 > 0 },
+                    .number("tol", \.tolerance, expected: "a number > 0") { $0 > 0 },
+                ])
         }
     }
 
@@ -268,15 +294,19 @@ public struct LogisticRegression: Learner {
 
     public func fit(_ training: TrainingSet) throws -> LogisticRegressionModel {
         guard case .classes(let y, let labels) = try training.requiredTarget() else {
-            throw LearnError.unsupported("the logistic learner is for classification; use --learner linear for regression")
+            throw LearnError.unsupported(
+                "the logistic learner is for classification; use --learner linear for regression")
         }
         return try fit(schema: training.schema, data: training.data, classes: y, labels: labels)
     }
 
-    public func fit(schema: FeatureSchema, data: Dataset, classes y: [Int32], labels: [String]) throws -> LogisticRegressionModel {
+    public func fit(schema: FeatureSchema, data: Dataset, classes y: [Int32], labels: [String]) throws
+        -> LogisticRegressionModel
+    {
         guard data.rows >= 2 else { throw LearnError.tooFewRows(needed: 2, found: data.rows) }
         let design = DesignMatrixSpec.fit(schema: schema, data: data)
-        let p = design.terms.count, n = data.rows
+        let p = design.terms.count
+        let n = data.rows
         let x = design.matrix(data)
         let (mean, rawScale) = columnMoments(x, rows: n, columns: p)
         let scale = rawScale.map { $0 > 1e-12 ? $0 : 1 }
@@ -289,14 +319,15 @@ public struct LogisticRegression: Learner {
         }
         // Penalty in standardised space: ½ Σ (β_j / s_j)² / C.
         let penalty = [0] + (0..<p).map { rawScale[$0] > 1e-12 ? 1 / (c * scale[$0] * scale[$0]) : 1 / c }
-        let k = labels.count == 2 ? 1 : labels.count // binary: one weight vector, as scikit-learn
+        let k = labels.count == 2 ? 1 : labels.count  // binary: one weight vector, as scikit-learn
         var beta = [Double](repeating: 0, count: k * d)
         var iterations = 0
         var converged = false
         var previousLoss = Double.infinity
         while iterations < maxIterations {
             iterations += 1
-            let (loss, gradient, hessian) = Self.objective(beta, z: z, y: y, n: n, d: d, k: k, penalty: penalty, needHessian: true)
+            let (loss, gradient, hessian) = Self.objective(
+                beta, z: z, y: y, n: n, d: d, k: k, penalty: penalty, needHessian: true)
             let gnorm = gradient.reduce(0) { max($0, abs($1)) }
             if gnorm <= tolerance * Double(max(1, n)) || abs(previousLoss - loss) <= 1e-15 * max(1, abs(loss)) {
                 converged = true
@@ -308,7 +339,9 @@ public struct LogisticRegression: Learner {
             // The multinomial intercepts are identified only up to a shared constant: a tiny ridge keeps H invertible.
             if k > 1 { for cls in 0..<k { h[(cls * d) * size + cls * d] += 1e-12 } }
             guard let step = Cholesky.solve(h, gradient, n: size) else {
-                throw LearnError.unsupported("logistic regression could not take a Newton step (the features are degenerate); drop constant or duplicated columns")
+                throw LearnError.unsupported(
+                    "logistic regression could not take a Newton step (the features are degenerate); drop constant or duplicated columns"
+                )
             }
             // Backtracking line search on the objective.
             var t = 1.0
@@ -316,7 +349,8 @@ public struct LogisticRegression: Learner {
             let descent = zip(gradient, step).reduce(0) { $0 + $1.0 * $1.1 }
             while t > 1e-10 {
                 let candidate = zip(beta, step).map { $0 - t * $1 }
-                let (newLoss, _, _) = Self.objective(candidate, z: z, y: y, n: n, d: d, k: k, penalty: penalty, needHessian: false)
+                let (newLoss, _, _) = Self.objective(
+                    candidate, z: z, y: y, n: n, d: d, k: k, penalty: penalty, needHessian: false)
                 if newLoss <= loss - 1e-4 * t * descent {
                     beta = candidate
                     accepted = true
@@ -324,7 +358,10 @@ public struct LogisticRegression: Learner {
                 }
                 t /= 2
             }
-            if !accepted { converged = true; break }
+            if !accepted {
+                converged = true
+                break
+            }
         }
         // Back to original units.
         var coefficients = [Double](repeating: 0, count: k * p)
@@ -338,17 +375,20 @@ public struct LogisticRegression: Learner {
             }
             intercepts[cls] = b
         }
-        if k > 1 { // report the symmetric solution: intercepts summing to zero
+        if k > 1 {  // report the symmetric solution: intercepts summing to zero
             let m = intercepts.reduce(0, +) / Double(k)
             intercepts = intercepts.map { $0 - m }
         }
-        return LogisticRegressionModel(schema: schema, design: design, labels: labels, coefficients: coefficients,
-                                       intercepts: intercepts, iterations: iterations, converged: converged)
+        return LogisticRegressionModel(
+            schema: schema, design: design, labels: labels, coefficients: coefficients,
+            intercepts: intercepts, iterations: iterations, converged: converged)
     }
 
     /// Penalised negative log-likelihood, its gradient and (optionally) its Hessian in the standardised space.
-    static func objective(_ beta: [Double], z: [Double], y: [Int32], n: Int, d: Int, k: Int, penalty: [Double],
-                          needHessian: Bool) -> (Double, [Double], [Double]?) {
+    static func objective(
+        _ beta: [Double], z: [Double], y: [Int32], n: Int, d: Int, k: Int, penalty: [Double],
+        needHessian: Bool
+    ) -> (Double, [Double], [Double]?) {
         let size = k * d
         var loss = 0.0
         var gradient = [Double](repeating: 0, count: size)
@@ -379,7 +419,10 @@ public struct LogisticRegression: Learner {
                     maxScore = max(maxScore, s)
                 }
                 var sum = 0.0
-                for cls in 0..<k { probs[cls] = exp(scores[cls] - maxScore); sum += probs[cls] }
+                for cls in 0..<k {
+                    probs[cls] = exp(scores[cls] - maxScore)
+                    sum += probs[cls]
+                }
                 for cls in 0..<k { probs[cls] /= sum }
                 let yr = Int(y[r])
                 loss += -(scores[yr] - maxScore - log(sum))
@@ -408,7 +451,7 @@ public struct LogisticRegression: Learner {
                 if needHessian { hessian![i * size + i] += penalty[j] }
             }
         }
-        if needHessian { // only the lower triangle was accumulated: mirror it
+        if needHessian {  // only the lower triangle was accumulated: mirror it
             for a in 0..<size { for b in 0..<a { hessian![b * size + a] = hessian![a * size + b] } }
         }
         return (loss, gradient, hessian)
@@ -427,7 +470,9 @@ public struct LogisticRegressionModel: FittedLearner {
     public var converged: Bool
 
     public func predict(_ data: Dataset) -> Predictions {
-        let p = design.terms.count, k = intercepts.count, classes = labels.count
+        let p = design.terms.count
+        let k = intercepts.count
+        let classes = labels.count
         let x = design.matrix(data)
         var values = [Double](repeating: 0, count: data.rows)
         var probabilities = [Double](repeating: 0, count: data.rows * classes)

@@ -33,14 +33,19 @@ public enum FittedModel: Sendable, Equatable {
         let data = try schema.encode(table)
         if case .kmeans(let m) = self {
             let (clusters, distances) = m.assign(data)
-            return try Table(columns: [Column(name: "prediction", ints: clusters.map { Int64($0) }),
-                                       Column(name: "distance", doubles: distances.map { $0.squareRoot() })])
+            return try Table(columns: [
+                Column(name: "prediction", ints: clusters.map { Int64($0) }),
+                Column(name: "distance", doubles: distances.map { $0.squareRoot() }),
+            ])
         }
         let p = predict(data)
         if labels.isEmpty { return try Table(columns: [Column(name: "prediction", doubles: p.values.map { $0 })]) }
         var columns = [Column(name: "prediction", strings: p.values.map { labels[Int($0)] })]
         for (k, label) in labels.enumerated() {
-            columns.append(Column(name: "probability_\(label)", doubles: (0..<table.rowCount).map { p.probability(row: $0, class: k) }))
+            columns.append(
+                Column(
+                    name: "probability_\(label)", doubles: (0..<table.rowCount).map { p.probability(row: $0, class: k) }
+                ))
         }
         return try Table(columns: columns)
     }
@@ -83,8 +88,10 @@ public struct ModelFile: Codable, Sendable, Equatable {
         case linear, logistic, gbdt, forest, kmeans, range
     }
 
-    public init(model: FittedModel, learner: LearnerKind, task: Task, target: String, parameters: [String: String],
-                mlcycleVersion: String = MLCycleVersion.current) {
+    public init(
+        model: FittedModel, learner: LearnerKind, task: Task, target: String, parameters: [String: String],
+        mlcycleVersion: String = MLCycleVersion.current
+    ) {
         format = Self.formatName
         version = Self.currentVersion
         self.learner = learner
@@ -141,15 +148,23 @@ public struct ModelFile: Codable, Sendable, Equatable {
     }
 
     public static func decode(_ data: Data, path: String = "model") throws -> ModelFile {
-        struct Header: Decodable { var format: String?; var version: Int? }
+        struct Header: Decodable {
+            var format: String?
+            var version: Int?
+        }
         guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
             throw LearnError.modelFile(path: path, reason: "not a model file (not JSON, or damaged)")
         }
         guard header.format == formatName else {
-            throw LearnError.modelFile(path: path, reason: "not an mlcycle model file (format is '\(header.format ?? "missing")')")
+            throw LearnError.modelFile(
+                path: path, reason: "not an mlcycle model file (format is '\(header.format ?? "missing")')")
         }
         guard let version = header.version, version <= currentVersion, version >= 1 else {
-            throw LearnError.modelFile(path: path, reason: "model format version \(header.version.map(String.init) ?? "missing") is newer than this mlcycle reads (\(currentVersion)); upgrade mlcycle")
+            throw LearnError.modelFile(
+                path: path,
+                reason:
+                    "model format version \(header.version.map(String.init) ?? "missing") is newer than this mlcycle reads (\(currentVersion)); upgrade mlcycle"
+            )
         }
         do {
             let file = try JSONDecoder().decode(ModelFile.self, from: data)

@@ -16,35 +16,51 @@ public struct PredictionRange: Codable, Sendable, Equatable {
 
     /// Fits the two quantile models on all but a seeded `calibrationFraction` of the rows, then measures how far
     /// outside the raw range the held-out rows fall and keeps the ⌈(n + 1)·level⌉-th smallest of those distances.
-    public static func fit(schema: FeatureSchema, data: Dataset, target y: [Double], level: Double,
-                           parameters base: GBDTParameters, calibrationFraction: Double = 0.2, seed: UInt64 = 42) throws -> PredictionRange {
-        guard level > 0 && level < 1 else { throw LearnError.invalidParameter(name: "range", value: String(level), expected: "a coverage between 0 and 1, e.g. 0.9") }
+    public static func fit(
+        schema: FeatureSchema, data: Dataset, target y: [Double], level: Double,
+        parameters base: GBDTParameters, calibrationFraction: Double = 0.2, seed: UInt64 = 42
+    ) throws -> PredictionRange {
+        guard level > 0 && level < 1 else {
+            throw LearnError.invalidParameter(
+                name: "range", value: String(level), expected: "a coverage between 0 and 1, e.g. 0.9")
+        }
         let n = data.rows
         let calibrationCount = Int((Double(n) * calibrationFraction).rounded())
-        guard calibrationCount >= 20, n - calibrationCount >= 20 else { throw LearnError.tooFewRows(needed: 100, found: n) }
+        guard calibrationCount >= 20, n - calibrationCount >= 20 else {
+            throw LearnError.tooFewRows(needed: 100, found: n)
+        }
         var rng = SeededGenerator(seed: seed)
         var order = Array(0..<n)
         order.shuffle(using: &rng)
-        let calibration = Array(order[..<calibrationCount]).sorted(), fitting = Array(order[calibrationCount...]).sorted()
+        let calibration = Array(order[..<calibrationCount]).sorted()
+        let fitting = Array(order[calibrationCount...]).sorted()
         func quantileModel(_ alpha: Double) throws -> GBDTModel {
             var p = base
             p.objective = .quantile
             p.alpha = alpha
-            return try GradientBoostedTrees(parameters: p).fit(schema: schema, data: data.taking(fitting),
-                                                               target: .numbers(fitting.map { y[$0] }))
+            return try GradientBoostedTrees(parameters: p).fit(
+                schema: schema, data: data.taking(fitting),
+                target: .numbers(fitting.map { y[$0] }))
         }
-        let lower = try quantileModel((1 - level) / 2), upper = try quantileModel((1 + level) / 2)
+        let lower = try quantileModel((1 - level) / 2)
+        let upper = try quantileModel((1 + level) / 2)
         let held = data.taking(calibration)
-        let lo = lower.predict(held).values, hi = upper.predict(held).values
-        var scores = calibration.indices.map { i in max(min(lo[i], hi[i]) - y[calibration[i]], y[calibration[i]] - max(lo[i], hi[i])) }
+        let lo = lower.predict(held).values
+        let hi = upper.predict(held).values
+        var scores = calibration.indices.map { i in
+            max(min(lo[i], hi[i]) - y[calibration[i]], y[calibration[i]] - max(lo[i], hi[i]))
+        }
         scores.sort()
         let k = min(scores.count, Int((Double(scores.count + 1) * level).rounded(.up)))
-        return PredictionRange(level: level, lower: lower, upper: upper, adjustment: scores[max(0, k - 1)], calibrationRows: calibrationCount)
+        return PredictionRange(
+            level: level, lower: lower, upper: upper, adjustment: scores[max(0, k - 1)],
+            calibrationRows: calibrationCount)
     }
 
     /// The range for each row.
     public func bounds(_ data: Dataset) -> (lower: [Double], upper: [Double]) {
-        let lo = lower.predict(data).values, hi = upper.predict(data).values
+        let lo = lower.predict(data).values
+        let hi = upper.predict(data).values
         return (zip(lo, hi).map { min($0, $1) - adjustment }, zip(lo, hi).map { max($0, $1) + adjustment })
     }
 }

@@ -21,13 +21,21 @@ public struct ForestParameters: Codable, Sendable, Equatable {
     /// Parameters from `NAME=VALUE` text; `single` makes it one tree on all rows and features (the `tree` learner).
     public init(parameters: [String: String], single: Bool) throws {
         var defaults = ForestParameters()
-        if single { defaults.nEstimators = 1; defaults.bootstrap = false; defaults.maxFeatures = 1 }
+        if single {
+            defaults.nEstimators = 1
+            defaults.bootstrap = false
+            defaults.maxFeatures = 1
+        }
         var table: [Hyperparameter<ForestParameters>] = [
             .whole("max_depth", \.maxDepth, expected: "a whole number ≥ -1") { $0 >= -1 },
-            .whole("min_samples_leaf", aliases: ["min_data_in_leaf"], \.minSamplesLeaf, expected: "a whole number ≥ 1") { $0 >= 1 },
+            .whole("min_samples_leaf", aliases: ["min_data_in_leaf"], \.minSamplesLeaf, expected: "a whole number ≥ 1")
+            { $0 >= 1 },
             .number("min_impurity_decrease", \.minImpurityDecrease, expected: "a number ≥ 0") { $0 >= 0 },
             Hyperparameter("max_features", expected: "a fraction in (0, 1] or sqrt") { p, text in
-                if text == "sqrt" { p.maxFeatures = nil; return true }
+                if text == "sqrt" {
+                    p.maxFeatures = nil
+                    return true
+                }
                 guard let x = Double(text), x > 0, x <= 1 else { return false }
                 p.maxFeatures = x
                 return true
@@ -37,11 +45,12 @@ public struct ForestParameters: Codable, Sendable, Equatable {
         ]
         if !single {
             table.insert(.whole("n_estimators", \.nEstimators, expected: "a whole number ≥ 1") { $0 >= 1 }, at: 0)
-            table.append(Hyperparameter("bootstrap", expected: "true or false") { p, text in
-                guard let b = Bool(text.lowercased()) else { return false }
-                p.bootstrap = b
-                return true
-            })
+            table.append(
+                Hyperparameter("bootstrap", expected: "true or false") { p, text in
+                    guard let b = Bool(text.lowercased()) else { return false }
+                    p.bootstrap = b
+                    return true
+                })
         }
         self = try Hyperparameters.parse(parameters, into: defaults, table: table)
     }
@@ -68,8 +77,12 @@ public struct RandomForest: Learner {
         switch target {
         case .numbers(let v): response = .values(v)
         case .classes(let c, let l):
-            guard l.count >= 2 else { throw LearnError.unsupported("a classification target needs at least two classes, found \(l.count)") }
-            if c.contains(where: { $0 < 0 }) { throw LearnError.unsupported("a class label is missing from the training classes") }
+            guard l.count >= 2 else {
+                throw LearnError.unsupported("a classification target needs at least two classes, found \(l.count)")
+            }
+            if c.contains(where: { $0 < 0 }) {
+                throw LearnError.unsupported("a class label is missing from the training classes")
+            }
             response = .classes(c, count: l.count)
             labels = l
         }
@@ -86,8 +99,9 @@ public struct RandomForest: Learner {
             if let f = p.maxFeatures { return max(1, min(featureCount, Int((Double(featureCount) * f).rounded()))) }
             return labels.isEmpty ? featureCount : max(1, Int(Double(featureCount).squareRoot()))
         }()
-        let grower = DecisionTreeGrower(binned: binned, response: response, maxDepth: p.maxDepth,
-                                        minSamplesLeaf: p.minSamplesLeaf, minImpurityDecrease: p.minImpurityDecrease)
+        let grower = DecisionTreeGrower(
+            binned: binned, response: response, maxDepth: p.maxDepth,
+            minSamplesLeaf: p.minSamplesLeaf, minImpurityDecrease: p.minImpurityDecrease)
         // Trees on both cores; each from its own seed, drawn from one master generator, so the forest does not
         // depend on scheduling. (Seeding tree t with seed + t·γ would not do: γ is SplitMix64's own increment, so
         // tree t would replay tree 0's draws shifted by t.)
@@ -105,15 +119,22 @@ public struct RandomForest: Learner {
             }
             return (grower.grow(rows: bag, featuresPerSplit: perSplit, seed: rng.next()), inBag)
         }
-        var model = ForestModel(schema: schema, bins: bins, parameters: p, labels: labels, trees: grown.map(\.0), oobScore: nil)
-        if p.bootstrap && p.nEstimators > 1 { model.oobScore = Self.outOfBagScore(model, binned: binned, target: target, inBag: grown.map(\.1)) }
+        var model = ForestModel(
+            schema: schema, bins: bins, parameters: p, labels: labels, trees: grown.map(\.0), oobScore: nil)
+        if p.bootstrap && p.nEstimators > 1 {
+            model.oobScore = Self.outOfBagScore(model, binned: binned, target: target, inBag: grown.map(\.1))
+        }
         return model
     }
 
     /// R² (regression) or accuracy (classification) of each row's average over the trees that did not see it.
-    static func outOfBagScore(_ model: ForestModel, binned: BinnedData, target: TargetValues, inBag: [[Bool]]) -> Double? {
-        let n = binned.rows, w = model.leafWidth
-        var sum = [Double](repeating: 0, count: n * w), votes = [Int](repeating: 0, count: n)
+    static func outOfBagScore(_ model: ForestModel, binned: BinnedData, target: TargetValues, inBag: [[Bool]])
+        -> Double?
+    {
+        let n = binned.rows
+        let w = model.leafWidth
+        var sum = [Double](repeating: 0, count: n * w)
+        var votes = [Int](repeating: 0, count: n)
         for (t, tree) in model.trees.enumerated() {
             GBDTModel.forEachLeaf(tree, binned, rows: 0..<n) { r, leaf in
                 guard !inBag[t][r] else { return }
@@ -133,8 +154,13 @@ public struct RandomForest: Learner {
             return Double(correct) / Double(scored.count)
         case .numbers(let y):
             let mean = scored.reduce(0) { $0 + y[$1] } / Double(scored.count)
-            var ss = 0.0, se = 0.0
-            for r in scored { let e = sum[r] / Double(votes[r]) - y[r]; se += e * e; ss += (y[r] - mean) * (y[r] - mean) }
+            var ss = 0.0
+            var se = 0.0
+            for r in scored {
+                let e = sum[r] / Double(votes[r]) - y[r]
+                se += e * e
+                ss += (y[r] - mean) * (y[r] - mean)
+            }
             return ss > 0 ? 1 - se / ss : nil
         }
     }
@@ -156,10 +182,12 @@ public struct ForestModel: FittedLearner {
 
     public func predict(_ data: Dataset) -> Predictions {
         let binned = BinnedData(data, bins: bins)
-        let n = data.rows, w = leafWidth
+        let n = data.rows
+        let w = leafWidth
         let chunks = n < 4096 ? 1 : ProcessInfo.processInfo.activeProcessorCount * 4
         let parts = parallelMap(chunks) { k -> [Double] in
-            let lo = n * k / chunks, hi = n * (k + 1) / chunks
+            let lo = n * k / chunks
+            let hi = n * (k + 1) / chunks
             var out = [Double](repeating: 0, count: (hi - lo) * w)
             for tree in trees {
                 if w == 1 {
@@ -171,7 +199,7 @@ public struct ForestModel: FittedLearner {
                 }
             }
             let count = Double(max(1, trees.count))
-            return out.map { $0 / count } // the mean over trees of each leaf's mean or class shares
+            return out.map { $0 / count }  // the mean over trees of each leaf's mean or class shares
         }
         let values = parts.flatMap { $0 }
         if labels.isEmpty { return Predictions(values: values, probabilities: [], classCount: 0) }

@@ -6,18 +6,22 @@ public enum Metrics {
     public static func regression(actual y: [Double], predicted p: [Double]) -> [String: Double] {
         let n = Double(y.count)
         guard !y.isEmpty, y.count == p.count else { return [:] }
-        var se = 0.0, ae = 0.0
+        var se = 0.0
+        var ae = 0.0
         var ape = [Double](repeating: 0, count: y.count)
         for i in 0..<y.count {
             let e = p[i] - y[i]
             se += e * e
             ae += abs(e)
-            ape[i] = abs(e) / max(abs(y[i]), Double.ulpOfOne) // sklearn's mean_absolute_percentage_error
+            ape[i] = abs(e) / max(abs(y[i]), Double.ulpOfOne)  // sklearn's mean_absolute_percentage_error
         }
         let mean = y.reduce(0, +) / n
         let ss = y.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
-        return ["rmse": (se / n).squareRoot(), "mae": ae / n, "mape": ape.reduce(0, +) / n, "median_ape": median(ape),
-                "r2": ss > 0 ? 1 - se / ss : (se == 0 ? 1 : 0), "within_10pct": within(actual: y, predicted: p, share: 0.10)]
+        return [
+            "rmse": (se / n).squareRoot(), "mae": ae / n, "mape": ape.reduce(0, +) / n, "median_ape": median(ape),
+            "r2": ss > 0 ? 1 - se / ss : (se == 0 ? 1 : 0),
+            "within_10pct": within(actual: y, predicted: p, share: 0.10),
+        ]
     }
 
     /// The share of predictions within `share` (0.1: 10 %) of the actual value — the house-price business metric.
@@ -31,18 +35,24 @@ public enum Metrics {
     /// numpy's median (the mean of the two middle values for an even count).
     static func median(_ x: [Double]) -> Double {
         guard !x.isEmpty else { return .nan }
-        let s = x.sorted(), m = s.count / 2
+        let s = x.sorted()
+        let m = s.count / 2
         return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2
     }
 
     /// auc, pr_auc, logloss, brier, accuracy, precision, recall, f1 for a binary task; `positive` holds true for the
     /// positive class, `probability` the predicted probability of it, and a row is predicted positive when
     /// its probability is at least `threshold`.
-    public static func binary(positive y: [Bool], probability p: [Double], threshold: Double = 0.5) -> [String: Double] {
+    public static func binary(positive y: [Bool], probability p: [Double], threshold: Double = 0.5) -> [String: Double]
+    {
         guard !y.isEmpty, y.count == p.count else { return [:] }
         let c = binaryConfusion(positive: y, probability: p, threshold: threshold)
-        let tn = Double(c[0][0]), fp = Double(c[0][1]), fn = Double(c[1][0]), tp = Double(c[1][1])
-        var loss = 0.0, brier = 0.0
+        let tn = Double(c[0][0])
+        let fp = Double(c[0][1])
+        let fn = Double(c[1][0])
+        let tp = Double(c[1][1])
+        var loss = 0.0
+        var brier = 0.0
         let eps = Double.ulpOfOne
         for i in 0..<y.count {
             let q = min(max(p[i], eps), 1 - eps)
@@ -53,14 +63,18 @@ public enum Metrics {
         let n = Double(y.count)
         let precision = tp + fp > 0 ? tp / (tp + fp) : 0
         let recall = tp + fn > 0 ? tp / (tp + fn) : 0
-        return ["auc": rocAUC(positive: y, score: p) ?? .nan, "pr_auc": averagePrecision(positive: y, score: p) ?? .nan,
-                "logloss": loss / n, "brier": brier / n, "accuracy": (tp + tn) / n, "precision": precision, "recall": recall,
-                "f1": precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0]
+        return [
+            "auc": rocAUC(positive: y, score: p) ?? .nan, "pr_auc": averagePrecision(positive: y, score: p) ?? .nan,
+            "logloss": loss / n, "brier": brier / n, "accuracy": (tp + tn) / n, "precision": precision,
+            "recall": recall,
+            "f1": precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0,
+        ]
     }
 
     /// Counts `[[tn, fp], [fn, tp]]` (rows: actual negative, positive; columns: predicted), as scikit-learn's
     /// `confusion_matrix(labels=[False, True])`.
-    public static func binaryConfusion(positive y: [Bool], probability p: [Double], threshold: Double = 0.5) -> [[Int]] {
+    public static func binaryConfusion(positive y: [Bool], probability p: [Double], threshold: Double = 0.5) -> [[Int]]
+    {
         var m = [[0, 0], [0, 0]]
         for i in 0..<min(y.count, p.count) { m[y[i] ? 1 : 0][p[i] >= threshold ? 1 : 0] += 1 }
         return m
@@ -78,7 +92,8 @@ public enum Metrics {
             for k in i..<j where y[order[k]] { rankSum += rank }
             i = j
         }
-        let positives = Double(y.filter { $0 }.count), negatives = Double(y.count) - positives
+        let positives = Double(y.filter { $0 }.count)
+        let negatives = Double(y.count) - positives
         guard positives > 0, negatives > 0 else { return nil }
         return (rankSum - positives * (positives + 1) / 2) / (positives * negatives)
     }
@@ -97,7 +112,9 @@ public enum Metrics {
         guard positives > 0 else { return [] }
         let order = score.indices.sorted { score[$0] > score[$1] }
         var points = [OperatingPoint]()
-        var tp = 0.0, fp = 0.0, i = 0
+        var tp = 0.0
+        var fp = 0.0
+        var i = 0
         while i < order.count {
             let s = score[order[i]]
             while i < order.count && score[order[i]] == s {
@@ -114,7 +131,8 @@ public enum Metrics {
     public static func averagePrecision(positive y: [Bool], score: [Double]) -> Double? {
         let curve = precisionRecallCurve(positive: y, score: score)
         guard !curve.isEmpty else { return nil }
-        var ap = 0.0, previousRecall = 0.0
+        var ap = 0.0
+        var previousRecall = 0.0
         for point in curve {
             ap += (point.recall - previousRecall) * point.precision
             previousRecall = point.recall
@@ -147,17 +165,22 @@ public enum Metrics {
             loss -= log(q / max(sum, eps))
         }
         let m = multiclassConfusion(actual: y, probabilities: probabilities, classes: k)
-        var correct = 0.0, macro = 0.0, weighted = 0.0
+        var correct = 0.0
+        var macro = 0.0
+        var weighted = 0.0
         for c in 0..<k {
             let tp = Double(m[c][c])
-            let support = Double(m[c].reduce(0, +)), predicted = Double((0..<k).reduce(0) { $0 + m[$1][c] })
+            let support = Double(m[c].reduce(0, +))
+            let predicted = Double((0..<k).reduce(0) { $0 + m[$1][c] })
             correct += tp
             let f1 = support + predicted > 0 ? 2 * tp / (support + predicted) : 0
             macro += f1
             weighted += f1 * support
         }
-        return ["accuracy": correct / Double(n), "logloss": loss / Double(n), "macro_f1": macro / Double(k),
-                "weighted_f1": weighted / Double(n)]
+        return [
+            "accuracy": correct / Double(n), "logloss": loss / Double(n), "macro_f1": macro / Double(k),
+            "weighted_f1": weighted / Double(n),
+        ]
     }
 
     /// Counts `m[actual][predicted]` with the most probable class as the prediction.

@@ -5,12 +5,16 @@ import MLCycleData
 public enum MetricsError: LocalizedError, Equatable, Sendable {
     case invalid(String)
     public var errorDescription: String? {
-        switch self { case .invalid(let m): return m }
+        switch self {
+        case .invalid(let m): return m
+        }
     }
 }
 
 /// Metrics where a larger value is better (the rest are losses).
-public let higherIsBetter: Set<String> = ["r2", "within_10pct", "auc", "pr_auc", "accuracy", "precision", "recall", "f1", "macro_f1", "weighted_f1"]
+public let higherIsBetter: Set<String> = [
+    "r2", "within_10pct", "auc", "pr_auc", "accuracy", "precision", "recall", "f1", "macro_f1", "weighted_f1",
+]
 
 /// A column to slice results by: its categories, or numeric bins (`edges`, or quintiles when nil).
 public struct SliceSpec: Sendable, Equatable {
@@ -32,7 +36,8 @@ public struct SliceSpec: Sendable, Equatable {
         if parts.count > 1 {
             let values = parts[1].split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
-                throw MetricsError.invalid("slice '\(text)': after the colon give bin edges as numbers, e.g. price:100000,200000")
+                throw MetricsError.invalid(
+                    "slice '\(text)': after the colon give bin edges as numbers, e.g. price:100000,200000")
             }
             edges = values.map { $0! }.sorted()
         }
@@ -43,7 +48,8 @@ public struct SliceSpec: Sendable, Equatable {
     public func rows(in t: Table) throws -> [(String, [Int])] {
         let spec = self
         guard let c = t[spec.column] else {
-            throw MetricsError.invalid("no column '\(spec.column)' to slice by; columns: \(t.columnNames.prefix(20).joined(separator: ", "))")
+            throw MetricsError.invalid(
+                "no column '\(spec.column)' to slice by; columns: \(t.columnNames.prefix(20).joined(separator: ", "))")
         }
         let n = t.rowCount
         if c.type.isNumeric, let v = c.doubles() {
@@ -63,7 +69,10 @@ public struct SliceSpec: Sendable, Equatable {
             var bins = [[Int]](repeating: [], count: edges.count + 1)
             var missing = [Int]()
             for r in 0..<n {
-                guard c.isValid(r) else { missing.append(r); continue }
+                guard c.isValid(r) else {
+                    missing.append(r)
+                    continue
+                }
                 var i = 0
                 while i < edges.count && v[r] >= edges[i] { i += 1 }
                 bins[i].append(r)

@@ -3,7 +3,12 @@ import Foundation
 /// An alert's condition, parsed from the spec's `when`: `mape > 0.12 over 7d`, `latency_p99 > 1s over 1h`,
 /// `volume < 50% of previous 7d`, `drift_share > 0.3`, `psi(living_area_sqft) > 0.25`.
 public struct AlertCondition: Sendable, Equatable {
-    public enum Comparison: String, Sendable { case gt = ">", ge = ">=", lt = "<", le = "<=" }
+    public enum Comparison: String, Sendable {
+        case gt = ">"
+        case ge = ">="
+        case lt = "<"
+        case le = "<="
+    }
     public var metric: String
     public var column: String?
     public var comparison: Comparison
@@ -14,8 +19,13 @@ public struct AlertCondition: Sendable, Equatable {
     public var ofPrevious: Double?
 
     /// Metrics a condition may name; drift metrics take a column in parentheses.
-    public static let windowMetrics = ["volume", "error_rate", "unavailable_share", "confidence_mean", "low_confidence_share", "latency_p50", "latency_p95", "latency_p99", "prediction_mean",
-                                       "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "precision", "recall", "f1", "auc", "logloss", "drift_share"]
+    public static let windowMetrics =
+        [
+            "volume", "error_rate", "unavailable_share", "confidence_mean", "low_confidence_share", "latency_p50",
+            "latency_p95", "latency_p99", "prediction_mean",
+            "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "precision", "recall", "f1", "auc",
+            "logloss", "drift_share",
+        ]
         + predictionMetrics
     /// The column metrics of the answers' drift against the answers on the test rows.
     public static let predictionMetrics = columnMetrics.map { "prediction_" + $0 }
@@ -24,11 +34,14 @@ public struct AlertCondition: Sendable, Equatable {
     /// Parses a condition; the error says what is wrong and gives an example.
     public static func parse(_ text: String) throws -> AlertCondition {
         func fail(_ why: String) -> MonitorError {
-            MonitorError.invalid("alert condition '\(text)': \(why) (e.g. \"mape > 0.12 over 7d\", \"volume < 50% of previous 7d\", \"psi(living_area_sqft) > 0.25\")")
+            MonitorError.invalid(
+                "alert condition '\(text)': \(why) (e.g. \"mape > 0.12 over 7d\", \"volume < 50% of previous 7d\", \"psi(living_area_sqft) > 0.25\")"
+            )
         }
         var words = text.split(separator: " ").map(String.init)
         guard words.count >= 3 else { throw fail("expected METRIC OP VALUE") }
-        var metric = words.removeFirst(), column: String?
+        var metric = words.removeFirst()
+        var column: String?
         if let open = metric.firstIndex(of: "("), metric.hasSuffix(")") {
             column = String(metric[metric.index(after: open)..<metric.index(before: metric.endIndex)])
             metric = String(metric[..<open])
@@ -36,28 +49,47 @@ public struct AlertCondition: Sendable, Equatable {
                 throw fail("\(metric)(…) is not a column metric; use one of \(columnMetrics.joined(separator: ", "))")
             }
         } else if !windowMetrics.contains(metric) {
-            throw fail("unknown metric '\(metric)'; use one of \(windowMetrics.joined(separator: ", ")) or \(columnMetrics.map { "\($0)(column)" }.joined(separator: ", "))")
+            throw fail(
+                "unknown metric '\(metric)'; use one of \(windowMetrics.joined(separator: ", ")) or \(columnMetrics.map { "\($0)(column)" }.joined(separator: ", "))"
+            )
         }
-        guard let comparison = Comparison(rawValue: words.removeFirst()) else { throw fail("expected >, >=, < or <= after the metric") }
+        guard let comparison = Comparison(rawValue: words.removeFirst()) else {
+            throw fail("expected >, >=, < or <= after the metric")
+        }
         let value = words.removeFirst()
         let threshold: Double
         var percent = false
-        if value.hasSuffix("%"), let n = Double(value.dropLast()) { threshold = n / 100; percent = true }
-        else if value.hasSuffix("ms"), let n = Double(value.dropLast(2)) { threshold = n / 1000 }
-        else if value.hasSuffix("s"), let n = Double(value.dropLast()) { threshold = n }
-        else if let n = Double(value) { threshold = n }
-        else { throw fail("'\(value)' is not a number") }
-        var over: Double?, previous: Double?
+        if value.hasSuffix("%"), let n = Double(value.dropLast()) {
+            threshold = n / 100
+            percent = true
+        } else if value.hasSuffix("ms"), let n = Double(value.dropLast(2)) {
+            threshold = n / 1000
+        } else if value.hasSuffix("s"), let n = Double(value.dropLast()) {
+            threshold = n
+        } else if let n = Double(value) {
+            threshold = n
+        } else {
+            throw fail("'\(value)' is not a number")
+        }
+        var over: Double?
+        var previous: Double?
         while !words.isEmpty {
             let w = words.removeFirst()
-            if w == "over", let d = words.first.flatMap(MonitoringDuration.seconds) { over = d; words.removeFirst() }
-            else if w == "of", words.count >= 2, words[0] == "previous", let d = MonitoringDuration.seconds(words[1]) {
+            if w == "over", let d = words.first.flatMap(MonitoringDuration.seconds) {
+                over = d
+                words.removeFirst()
+            } else if w == "of", words.count >= 2, words[0] == "previous", let d = MonitoringDuration.seconds(words[1])
+            {
                 guard percent else { throw fail("'of previous' compares with a share, e.g. 50%") }
                 previous = d
                 words.removeFirst(2)
-            } else { throw fail("unexpected '\(w)'") }
+            } else {
+                throw fail("unexpected '\(w)'")
+            }
         }
-        return AlertCondition(metric: metric, column: column, comparison: comparison, threshold: threshold, over: over, ofPrevious: previous)
+        return AlertCondition(
+            metric: metric, column: column, comparison: comparison, threshold: threshold, over: over,
+            ofPrevious: previous)
     }
 
     func holds(_ value: Double) -> Bool {
@@ -84,7 +116,10 @@ public struct AlertCheck: Codable, Sendable, Equatable {
     public var reason: String
 
     enum CodingKeys: String, CodingKey {
-        case name, severity, rule, fired, value, threshold, windowStart = "window_start", windowEnd = "window_end", reason
+        case name, severity, rule, fired, value, threshold
+        case windowStart = "window_start"
+        case windowEnd = "window_end"
+        case reason
     }
 }
 
@@ -101,7 +136,10 @@ public struct AlertChecker {
     /// A binary classifier's positive class (precision, recall, AUC per window).
     public var positive: String?
 
-    public init(predictions: [ServedPrediction], regression: Bool, window: Double, drift: @escaping (Date, Date) throws -> DriftReport?) {
+    public init(
+        predictions: [ServedPrediction], regression: Bool, window: Double,
+        drift: @escaping (Date, Date) throws -> DriftReport?
+    ) {
         self.predictions = predictions
         self.regression = regression
         self.window = window
@@ -119,36 +157,53 @@ public struct AlertChecker {
             value = try drift(start, now)?.driftShare
             if value == nil { reason = "nothing served in the window" }
         case let m where AlertCondition.predictionMetrics.contains(m):
-            guard let col = try predictionDrift(start, now) else { reason = "no answers in the window, or no test-row answers in the bundle to compare with"; break }
+            guard let col = try predictionDrift(start, now) else {
+                reason = "no answers in the window, or no test-row answers in the bundle to compare with"
+                break
+            }
             value = Self.test(String(m.dropFirst("prediction_".count)), col)
             if value == nil { reason = "\(m) does not apply to \(col.type) answers" }
         case let m where AlertCondition.columnMetrics.contains(m):
-            guard let report = try drift(start, now) else { reason = "nothing served in the window"; break }
+            guard let report = try drift(start, now) else {
+                reason = "nothing served in the window"
+                break
+            }
             guard let col = report.columns.first(where: { $0.name == c.column }) else {
-                throw MonitorError.invalid("alert '\(name)': no input column '\(c.column ?? "")' (the model reads \(report.columns.map(\.name).joined(separator: ", ")))")
+                throw MonitorError.invalid(
+                    "alert '\(name)': no input column '\(c.column ?? "")' (the model reads \(report.columns.map(\.name).joined(separator: ", ")))"
+                )
             }
             value = Self.test(m, col)
             if value == nil { reason = "\(m) does not apply to \(col.type) column \(col.name)" }
         default:
-            let current = Monitoring.summarize(predictions, start: start, end: now, regression: regression, positive: positive)
+            let current = Monitoring.summarize(
+                predictions, start: start, end: now, regression: regression, positive: positive)
             value = Self.metric(c.metric, current)
             if let p = c.ofPrevious {
-                let before = Monitoring.summarize(predictions, start: start.addingTimeInterval(-p), end: start, regression: regression, positive: positive)
-                if let v = value, let b = Self.metric(c.metric, before), b > 0 { value = v / b } else {
+                let before = Monitoring.summarize(
+                    predictions, start: start.addingTimeInterval(-p), end: start, regression: regression,
+                    positive: positive)
+                if let v = value, let b = Self.metric(c.metric, before), b > 0 {
+                    value = v / b
+                } else {
                     value = nil
                     reason = "nothing to compare with in the previous \(Int(p / 86_400)) days"
                 }
             }
             if value == nil && reason.isEmpty {
-                reason = current.volume == 0 ? "nothing served in the window" : "no labelled rows in the window (send feedback)"
+                reason =
+                    current.volume == 0
+                    ? "nothing served in the window" : "no labelled rows in the window (send feedback)"
             }
         }
         let fired = value.map(c.holds) ?? false
         if let v = value {
-            reason = "\(c.metric)\(c.column.map { "(\($0))" } ?? "") is \(String(format: "%.4g", v))\(c.ofPrevious != nil ? " of the previous window" : ""); fires when \(c.comparison.rawValue) \(String(format: "%.4g", c.threshold))"
+            reason =
+                "\(c.metric)\(c.column.map { "(\($0))" } ?? "") is \(String(format: "%.4g", v))\(c.ofPrevious != nil ? " of the previous window" : ""); fires when \(c.comparison.rawValue) \(String(format: "%.4g", c.threshold))"
         }
-        return AlertCheck(name: name, severity: severity, rule: rule, fired: fired, value: value, threshold: c.threshold,
-                          windowStart: start, windowEnd: now, reason: reason)
+        return AlertCheck(
+            name: name, severity: severity, rule: rule, fired: fired, value: value, threshold: c.threshold,
+            windowStart: start, windowEnd: now, reason: reason)
     }
 
     /// A column metric of a column's drift: psi, jensen_shannon, wasserstein (normed) or the KS statistic.

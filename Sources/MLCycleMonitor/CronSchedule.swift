@@ -12,7 +12,9 @@ public struct CronSchedule: Sendable, Equatable {
     public init(parsing text: String) throws {
         let fields = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard fields.count == 5 else {
-            throw MonitorError.invalid("schedule '\(text)': expected cron's five fields (minute hour day-of-month month day-of-week), e.g. \"0 3 1 */3 *\"")
+            throw MonitorError.invalid(
+                "schedule '\(text)': expected cron's five fields (minute hour day-of-month month day-of-week), e.g. \"0 3 1 */3 *\""
+            )
         }
         func field(_ k: Int, _ name: String, _ range: ClosedRange<Int>) throws -> Set<Int> {
             var values = Set<Int>()
@@ -20,20 +22,30 @@ public struct CronSchedule: Sendable, Equatable {
                 let pieces = part.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
                 var step = 1
                 if pieces.count == 2 {
-                    guard let n = Int(pieces[1]), n > 0 else { throw MonitorError.invalid("schedule '\(text)': the \(name) step '\(pieces[1])' is not a positive number") }
+                    guard let n = Int(pieces[1]), n > 0 else {
+                        throw MonitorError.invalid(
+                            "schedule '\(text)': the \(name) step '\(pieces[1])' is not a positive number")
+                    }
                     step = n
                 }
-                var low = range.lowerBound, high = range.upperBound
+                var low = range.lowerBound
+                var high = range.upperBound
                 if pieces[0] != "*" {
-                    let bounds = pieces[0].split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { Int($0) }
+                    let bounds = pieces[0].split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map {
+                        Int($0)
+                    }
                     guard let first = bounds.first ?? nil, bounds.allSatisfy({ $0 != nil }) else {
-                        throw MonitorError.invalid("schedule '\(text)': the \(name) field '\(fields[k])' is not *, a number, a range a-b or a step */n")
+                        throw MonitorError.invalid(
+                            "schedule '\(text)': the \(name) field '\(fields[k])' is not *, a number, a range a-b or a step */n"
+                        )
                     }
                     low = first
                     high = bounds.count == 2 ? (bounds[1] ?? first) : (pieces.count == 2 ? range.upperBound : first)
                 }
                 guard range.contains(low), range.contains(high), low <= high else {
-                    throw MonitorError.invalid("schedule '\(text)': the \(name) must lie in \(range.lowerBound)-\(range.upperBound); got '\(part)'")
+                    throw MonitorError.invalid(
+                        "schedule '\(text)': the \(name) must lie in \(range.lowerBound)-\(range.upperBound); got '\(part)'"
+                    )
                 }
                 values.formUnion(stride(from: low, through: high, by: step))
             }
@@ -58,8 +70,11 @@ public struct CronSchedule: Sendable, Equatable {
 
     func dayMatches(_ date: Date) -> Bool {
         let c = Self.calendar.dateComponents([.day, .month, .weekday], from: date)
-        guard let day = c.day, let month = c.month, let weekday = c.weekday, months.contains(month) else { return false }
-        let byDay = days.contains(day), byWeekday = weekdays.contains(weekday - 1)
+        guard let day = c.day, let month = c.month, let weekday = c.weekday, months.contains(month) else {
+            return false
+        }
+        let byDay = days.contains(day)
+        let byWeekday = weekdays.contains(weekday - 1)
         if anyDay && anyWeekday { return true }
         if anyDay { return byWeekday }
         if anyWeekday { return byDay }
@@ -71,7 +86,8 @@ public struct CronSchedule: Sendable, Equatable {
     public func next(after date: Date) -> Date? {
         let cal = Self.calendar
         let start = cal.startOfDay(for: date)
-        let sortedHours = hours.sorted(), sortedMinutes = minutes.sorted()
+        let sortedHours = hours.sorted()
+        let sortedMinutes = minutes.sorted()
         for offset in 0..<(366 * 8) {
             guard let day = cal.date(byAdding: .day, value: offset, to: start), dayMatches(day) else { continue }
             for h in sortedHours {

@@ -14,7 +14,9 @@ public struct DriftRule: Sendable, Equatable {
     }
 
     public enum Method: String, Sendable, CaseIterable {
-        case ks, chi2, z, wasserstein, jensenShannon = "jensen_shannon", psi
+        case ks, chi2, z, wasserstein
+        case jensenShannon = "jensen_shannon"
+        case psi
         /// p-value tests drift below the threshold; distances drift above it.
         public var isTest: Bool { self == .ks || self == .chi2 || self == .z }
         public var defaultThreshold: Double {
@@ -54,7 +56,10 @@ public struct ColumnDrift: Encodable, Sendable {
     public struct Test: Encodable, Sendable {
         public var statistic: Double
         public var pValue: Double
-        enum CodingKeys: String, CodingKey { case statistic, pValue = "p_value" }
+        enum CodingKeys: String, CodingKey {
+            case statistic
+            case pValue = "p_value"
+        }
     }
     public struct Tests: Encodable, Sendable {
         public var ks: Test?
@@ -66,7 +71,9 @@ public struct ColumnDrift: Encodable, Sendable {
         public var wassersteinNormed: Double?
         public var jensenShannon: Double
         enum CodingKeys: String, CodingKey {
-            case ks, chi2, z, psi, wasserstein, wassersteinNormed = "wasserstein_normed", jensenShannon = "jensen_shannon"
+            case ks, chi2, z, psi, wasserstein
+            case wassersteinNormed = "wasserstein_normed"
+            case jensenShannon = "jensen_shannon"
         }
     }
     public var name: String
@@ -92,9 +99,13 @@ public struct ColumnDrift: Encodable, Sendable {
     public static func level(psi: Double) -> String { psi < 0.1 ? "none" : psi < 0.25 ? "moderate" : "major" }
 
     enum CodingKeys: String, CodingKey {
-        case name, type, drifted, method, threshold, score, tests, bins, psiLevel = "psi_level"
-        case missingReference = "missing_reference", missingCurrent = "missing_current", unseenCategories = "unseen_categories"
-        case referenceShares = "reference_shares", currentShares = "current_shares"
+        case name, type, drifted, method, threshold, score, tests, bins
+        case psiLevel = "psi_level"
+        case missingReference = "missing_reference"
+        case missingCurrent = "missing_current"
+        case unseenCategories = "unseen_categories"
+        case referenceShares = "reference_shares"
+        case currentShares = "current_shares"
     }
 }
 
@@ -107,8 +118,12 @@ public struct DriftReport: Encodable, Sendable {
     public var currentRows: Int
     public var columns: [ColumnDrift]
     enum CodingKeys: String, CodingKey {
-        case driftShare = "drift_share", datasetDrift = "dataset_drift", driftShareThreshold = "drift_share_threshold"
-        case referenceRows = "reference_rows", currentRows = "current_rows", columns
+        case driftShare = "drift_share"
+        case datasetDrift = "dataset_drift"
+        case driftShareThreshold = "drift_share_threshold"
+        case referenceRows = "reference_rows"
+        case currentRows = "current_rows"
+        case columns
     }
 }
 
@@ -116,7 +131,9 @@ public struct DriftReport: Encodable, Sendable {
 public enum MonitorError: Error, LocalizedError, Equatable {
     case invalid(String)
     public var errorDescription: String? {
-        switch self { case .invalid(let m): return m }
+        switch self {
+        case .invalid(let m): return m
+        }
     }
 }
 
@@ -131,8 +148,11 @@ public enum PredictionReference: Sendable, Equatable {
 public enum DriftDetector {
     /// The drift of served answers (the output distribution) against the answers on the test rows, by the tests an
     /// input column named "prediction" would get; nil when there is nothing to compare.
-    public static func predictionDrift(reference: PredictionReference, served: [String], options: DriftOptions = DriftOptions()) throws -> ColumnDrift? {
-        let ref: Column, cur: Column
+    public static func predictionDrift(
+        reference: PredictionReference, served: [String], options: DriftOptions = DriftOptions()
+    ) throws -> ColumnDrift? {
+        let ref: Column
+        let cur: Column
         switch reference {
         case .numbers(let values):
             let current = served.compactMap(Double.init)
@@ -142,11 +162,14 @@ public enum DriftDetector {
         case .counts(let counts):
             guard counts.values.reduce(0, +) > 0, !served.isEmpty else { return nil }
             var values = [String?]()
-            for (label, n) in counts.sorted(by: { $0.key < $1.key }) { values += repeatElement(Optional(label), count: n) }
+            for (label, n) in counts.sorted(by: { $0.key < $1.key }) {
+                values += repeatElement(Optional(label), count: n)
+            }
             ref = Column(name: "prediction", strings: values)
             cur = Column(name: "prediction", strings: served.map { Optional($0) })
         }
-        return try compare(reference: try Table(columns: [ref]), current: try Table(columns: [cur]), options: options).columns.first
+        return try compare(reference: try Table(columns: [ref]), current: try Table(columns: [cur]), options: options)
+            .columns.first
     }
 
     /// The default rule for a column, as Evidently picks it: with at most 1,000 reference values, KS for numbers
@@ -161,22 +184,35 @@ public enum DriftDetector {
     }
 
     /// Compares `current` with `reference` on `columns` (default: every column both have).
-    public static func compare(reference: Table, current: Table, columns: [String]? = nil, options: DriftOptions = DriftOptions()) throws -> DriftReport {
+    public static func compare(
+        reference: Table, current: Table, columns: [String]? = nil, options: DriftOptions = DriftOptions()
+    ) throws -> DriftReport {
         let names = columns ?? reference.columnNames.filter { current[$0] != nil }
-        guard !names.isEmpty else { throw MonitorError.invalid("the reference and current tables share no column to compare") }
+        guard !names.isEmpty else {
+            throw MonitorError.invalid("the reference and current tables share no column to compare")
+        }
         for n in names {
-            if reference[n] == nil { throw MonitorError.invalid("no column '\(n)' in the reference (it has: \(reference.columnNames.joined(separator: ", ")))") }
-            if current[n] == nil { throw MonitorError.invalid("no column '\(n)' in the current data (it has: \(current.columnNames.joined(separator: ", ")))") }
+            if reference[n] == nil {
+                throw MonitorError.invalid(
+                    "no column '\(n)' in the reference (it has: \(reference.columnNames.joined(separator: ", ")))")
+            }
+            if current[n] == nil {
+                throw MonitorError.invalid(
+                    "no column '\(n)' in the current data (it has: \(current.columnNames.joined(separator: ", ")))")
+            }
         }
         for (n, _) in options.rules where !names.contains(n) {
             throw MonitorError.invalid("a drift rule names '\(n)', which is not among the compared columns")
         }
-        let results = try parallelMap(names.count) { i in Result { try column(names[i], reference[names[i]]!, current[names[i]]!, options) } }
-            .map { try $0.get() }
+        let results = try parallelMap(names.count) { i in
+            Result { try column(names[i], reference[names[i]]!, current[names[i]]!, options) }
+        }
+        .map { try $0.get() }
         let drifted = results.filter(\.drifted).count
         let share = Double(drifted) / Double(results.count)
-        return DriftReport(driftShare: share, datasetDrift: share >= options.driftShare, driftShareThreshold: options.driftShare,
-                           referenceRows: reference.rowCount, currentRows: current.rowCount, columns: results)
+        return DriftReport(
+            driftShare: share, datasetDrift: share >= options.driftShare, driftShareThreshold: options.driftShare,
+            referenceRows: reference.rowCount, currentRows: current.rowCount, columns: results)
     }
 
     /// A column's present values as numbers (dates as days); nil for text and booleans, which drift as categories.
@@ -191,10 +227,13 @@ public enum DriftDetector {
     static func column(_ name: String, _ ref: Column, _ cur: Column, _ options: DriftOptions) throws -> ColumnDrift {
         let missingRef = ref.count == 0 ? 0 : Double(ref.missingCount) / Double(ref.count)
         let missingCur = cur.count == 0 ? 0 : Double(cur.missingCount) / Double(cur.count)
-        let refNumbers = numbers(ref), curNumbers = numbers(cur)
+        let refNumbers = numbers(ref)
+        let curNumbers = numbers(cur)
         let distinct = refNumbers.map { Set($0).count } ?? 0
         let numeric = refNumbers != nil && curNumbers != nil && distinct > 5
-        if let r = refNumbers, r.isEmpty { throw MonitorError.invalid("column '\(name)' has no value in the reference") }
+        if let r = refNumbers, r.isEmpty {
+            throw MonitorError.invalid("column '\(name)' has no value in the reference")
+        }
 
         if numeric, let r = refNumbers, let c = curNumbers {
             guard !c.isEmpty else { throw MonitorError.invalid("column '\(name)' has no value in the current data") }
@@ -208,36 +247,54 @@ public enum DriftDetector {
             func counts(_ v: [Double]) -> [Double] {
                 var out = [Double](repeating: 0, count: edges.count + 1)
                 for x in v {
-                    var lo = 0, hi = edges.count
-                    while lo < hi { let mid = (lo + hi) / 2; if edges[mid] < x { lo = mid + 1 } else { hi = mid } }
+                    var lo = 0
+                    var hi = edges.count
+                    while lo < hi {
+                        let mid = (lo + hi) / 2
+                        if edges[mid] < x { lo = mid + 1 } else { hi = mid }
+                    }
                     out[lo] += 1
                 }
                 return out
             }
-            let rc = counts(r), cc = counts(c)
+            let rc = counts(r)
+            let cc = counts(c)
             let ks = DriftStatistics.kolmogorovSmirnov(r, c)
             let w = DriftStatistics.wasserstein(r, c)
             let mean = r.reduce(0, +) / Double(r.count)
             let std = (r.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(r.count)).squareRoot()
-            let tests = ColumnDrift.Tests(ks: .init(statistic: ks.statistic, pValue: ks.pValue), psi: DriftStatistics.populationStabilityIndex(rc, cc),
-                                          wasserstein: w, wassersteinNormed: w / max(std, 0.001), jensenShannon: DriftStatistics.jensenShannon(rc, cc))
-            let rule = options.rules[name] ?? defaultRule(numeric: true, referenceCount: r.count, categories: distinct).with(threshold: options.thresholds[name])
+            let tests = ColumnDrift.Tests(
+                ks: .init(statistic: ks.statistic, pValue: ks.pValue),
+                psi: DriftStatistics.populationStabilityIndex(rc, cc),
+                wasserstein: w, wassersteinNormed: w / max(std, 0.001),
+                jensenShannon: DriftStatistics.jensenShannon(rc, cc))
+            let rule =
+                options.rules[name]
+                ?? defaultRule(numeric: true, referenceCount: r.count, categories: distinct).with(
+                    threshold: options.thresholds[name])
             var labels = [String]()
             for i in 0...edges.count {
                 func label(_ x: Double) -> String { String(format: "%.6g", x) }
-                let lo = i == 0 ? "" : label(edges[i - 1]), hi = i == edges.count ? "" : label(edges[i])
+                let lo = i == 0 ? "" : label(edges[i - 1])
+                let hi = i == edges.count ? "" : label(edges[i])
                 labels.append(i == 0 ? "≤ \(hi)" : (i == edges.count ? "> \(lo)" : "\(lo)–\(hi)"))
             }
             return try verdict(name, "numeric", rule, tests, missingRef, missingCur, [], labels, rc, cc)
         }
 
         // Categorical: counts over the categories seen on either side, the reference's first.
-        let r = labels(ref), c = labels(cur)
+        let r = labels(ref)
+        let c = labels(cur)
         guard !r.isEmpty else { throw MonitorError.invalid("column '\(name)' has no value in the reference") }
         guard !c.isEmpty else { throw MonitorError.invalid("column '\(name)' has no value in the current data") }
-        var index = [String: Int](), categories = [String]()
-        for v in r + c where index[v] == nil { index[v] = categories.count; categories.append(v) }
-        var rc = [Double](repeating: 0, count: categories.count), cc = rc
+        var index = [String: Int]()
+        var categories = [String]()
+        for v in r + c where index[v] == nil {
+            index[v] = categories.count
+            categories.append(v)
+        }
+        var rc = [Double](repeating: 0, count: categories.count)
+        var cc = rc
         for v in r { rc[index[v]!] += 1 }
         for v in c { cc[index[v]!] += 1 }
         let referenceSet = Set(r)
@@ -245,17 +302,25 @@ public enum DriftDetector {
         let chi = DriftStatistics.chiSquareContingency(rc, cc)
         var z: ColumnDrift.Test?
         if categories.count == 2 {
-            let t = DriftStatistics.proportionZTest(reference: (rc[0], Double(r.count)), current: (cc[0], Double(c.count)))
+            let t = DriftStatistics.proportionZTest(
+                reference: (rc[0], Double(r.count)), current: (cc[0], Double(c.count)))
             z = .init(statistic: t.statistic, pValue: t.pValue)
         }
-        let tests = ColumnDrift.Tests(chi2: .init(statistic: chi.statistic, pValue: chi.pValue), z: z,
-                                      psi: DriftStatistics.populationStabilityIndex(rc, cc), jensenShannon: DriftStatistics.jensenShannon(rc, cc))
-        let rule = options.rules[name] ?? defaultRule(numeric: false, referenceCount: r.count, categories: Set(r).count).with(threshold: options.thresholds[name])
+        let tests = ColumnDrift.Tests(
+            chi2: .init(statistic: chi.statistic, pValue: chi.pValue), z: z,
+            psi: DriftStatistics.populationStabilityIndex(rc, cc), jensenShannon: DriftStatistics.jensenShannon(rc, cc))
+        let rule =
+            options.rules[name]
+            ?? defaultRule(numeric: false, referenceCount: r.count, categories: Set(r).count).with(
+                threshold: options.thresholds[name])
         return try verdict(name, "categorical", rule, tests, missingRef, missingCur, unseen, categories, rc, cc)
     }
 
-    static func verdict(_ name: String, _ type: String, _ rule: DriftRule, _ t: ColumnDrift.Tests, _ missingRef: Double, _ missingCur: Double,
-                        _ unseen: [String], _ labels: [String], _ rc: [Double], _ cc: [Double]) throws -> ColumnDrift {
+    static func verdict(
+        _ name: String, _ type: String, _ rule: DriftRule, _ t: ColumnDrift.Tests, _ missingRef: Double,
+        _ missingCur: Double,
+        _ unseen: [String], _ labels: [String], _ rc: [Double], _ cc: [Double]
+    ) throws -> ColumnDrift {
         let score: Double?
         switch rule.method {
         case .ks: score = t.ks?.pValue
@@ -266,50 +331,72 @@ public enum DriftDetector {
         case .psi: score = t.psi
         }
         guard let score else {
-            throw MonitorError.invalid("column '\(name)' is \(type): the \(rule.method.rawValue) test does not apply to it")
+            throw MonitorError.invalid(
+                "column '\(name)' is \(type): the \(rule.method.rawValue) test does not apply to it")
         }
         let drifted = rule.method.isTest ? score < rule.threshold : score > rule.threshold
-        let sr = max(rc.reduce(0, +), 1), sc = max(cc.reduce(0, +), 1)
-        return ColumnDrift(name: name, type: type, drifted: drifted, method: rule.method == .z && t.z == nil ? "chi2" : rule.method.rawValue,
-                           threshold: rule.threshold, score: score, tests: t, missingReference: missingRef, missingCurrent: missingCur,
-                           unseenCategories: unseen, bins: labels, referenceShares: rc.map { $0 / sr }, currentShares: cc.map { $0 / sc },
-                           psiLevel: ColumnDrift.level(psi: t.psi))
+        let sr = max(rc.reduce(0, +), 1)
+        let sc = max(cc.reduce(0, +), 1)
+        return ColumnDrift(
+            name: name, type: type, drifted: drifted,
+            method: rule.method == .z && t.z == nil ? "chi2" : rule.method.rawValue,
+            threshold: rule.threshold, score: score, tests: t, missingReference: missingRef, missingCurrent: missingCur,
+            unseenCategories: unseen, bins: labels, referenceShares: rc.map { $0 / sr },
+            currentShares: cc.map { $0 / sc },
+            psiLevel: ColumnDrift.level(psi: t.psi))
     }
 }
 
 extension DriftDetector {
     /// Compares current rows with the reference statistics a model bundle carries (a sample of each numeric input,
     /// the count of each category): the drift of served inputs against training, without the training data.
-    public static func compare(reference: ReferenceStatistics, current: Table, options: DriftOptions = DriftOptions()) throws -> DriftReport {
-        var columns = [Column](), kept = [String]()
+    public static func compare(reference: ReferenceStatistics, current: Table, options: DriftOptions = DriftOptions())
+        throws -> DriftReport
+    {
+        var columns = [Column]()
+        var kept = [String]()
         // A column's sample holds its present values only, so columns with missing values are shorter: each is
         // padded with missing values (which every test drops) to one length; missing rates come from the statistics.
         let shared = reference.columns.filter { current[$0.name] != nil }
         let length = shared.map { $0.sample?.count ?? $0.counts?.values.reduce(0, +) ?? 0 }.max() ?? 0
         for ref in shared {
             if let sample = ref.sample {
-                columns.append(Column(name: ref.name, doubles: sample.map { Optional($0) } + [Double?](repeating: nil, count: length - sample.count)))
+                columns.append(
+                    Column(
+                        name: ref.name,
+                        doubles: sample.map { Optional($0) } + [Double?](repeating: nil, count: length - sample.count)))
             } else if let counts = ref.counts {
                 var values = [String?]()
                 values.reserveCapacity(length)
-                for (label, n) in counts.sorted(by: { $0.key < $1.key }) { values += repeatElement(Optional(label), count: n) }
-                columns.append(Column(name: ref.name, strings: values + [String?](repeating: nil, count: length - values.count)))
-            } else { continue }
+                for (label, n) in counts.sorted(by: { $0.key < $1.key }) {
+                    values += repeatElement(Optional(label), count: n)
+                }
+                columns.append(
+                    Column(name: ref.name, strings: values + [String?](repeating: nil, count: length - values.count)))
+            } else {
+                continue
+            }
             kept.append(ref.name)
         }
-        guard !kept.isEmpty else { throw MonitorError.invalid("the reference statistics share no column with the current rows") }
+        guard !kept.isEmpty else {
+            throw MonitorError.invalid("the reference statistics share no column with the current rows")
+        }
         // The current side as numbers where the reference holds numbers (dates as days, as the reference keeps them).
         var currentColumns = [Column]()
         for name in kept {
             let c = current[name]!
             if reference[name]?.sample != nil, numbers(c) == nil {
-                throw MonitorError.invalid("column '\(name)' is numeric in training but \(c.type.rawValue) in the current rows")
+                throw MonitorError.invalid(
+                    "column '\(name)' is numeric in training but \(c.type.rawValue) in the current rows")
             }
             currentColumns.append(c)
         }
-        var report = try compare(reference: try Table(columns: columns), current: try Table(columns: currentColumns), options: options)
+        var report = try compare(
+            reference: try Table(columns: columns), current: try Table(columns: currentColumns), options: options)
         for i in report.columns.indices {
-            if let ref = reference[report.columns[i].name], ref.rows > 0 { report.columns[i].missingReference = Double(ref.missing) / Double(ref.rows) }
+            if let ref = reference[report.columns[i].name], ref.rows > 0 {
+                report.columns[i].missingReference = Double(ref.missing) / Double(ref.rows)
+            }
         }
         report.referenceRows = reference.columns.map(\.rows).max() ?? 0
         return report
@@ -328,21 +415,26 @@ extension DriftDetector {
                     case .number(let d): return d
                     case .bool(let b): return b ? 1 : 0
                     case .string(let s):
-                        let v = FieldParsing.withBytes(s) { p, n in ref.type == .timestamp ? FieldParsing.parseTimestamp(p, n) : FieldParsing.parseDate(p, n) }
+                        let v = FieldParsing.withBytes(s) { p, n in
+                            ref.type == .timestamp ? FieldParsing.parseTimestamp(p, n) : FieldParsing.parseDate(p, n)
+                        }
                         return v.map(Double.init)
                     default: return nil
                     }
                 }
                 columns.append(Column(name: ref.name, doubles: values))
             } else {
-                columns.append(Column(name: ref.name, strings: parsed.map { row in
-                    switch row[ref.name] ?? .null {
-                    case .string(let s): return s
-                    case .bool(let b): return b ? "true" : "false"
-                    case .number(let d): return formatDouble(d)
-                    default: return nil
-                    }
-                }))
+                columns.append(
+                    Column(
+                        name: ref.name,
+                        strings: parsed.map { row in
+                            switch row[ref.name] ?? .null {
+                            case .string(let s): return s
+                            case .bool(let b): return b ? "true" : "false"
+                            case .number(let d): return formatDouble(d)
+                            default: return nil
+                            }
+                        }))
             }
         }
         return try Table(columns: columns)

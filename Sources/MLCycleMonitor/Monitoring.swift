@@ -17,8 +17,10 @@ public struct ServedPrediction: Sendable {
     /// Answered with low confidence (inputs unlike the training data).
     public var lowConfidence: Bool
 
-    public init(at: Date, version: String, latencySeconds: Double, status: String, prediction: String?, actual: String?,
-                confidence: Double? = nil, lowConfidence: Bool = false) {
+    public init(
+        at: Date, version: String, latencySeconds: Double, status: String, prediction: String?, actual: String?,
+        confidence: Double? = nil, lowConfidence: Bool = false
+    ) {
         self.confidence = confidence
         self.lowConfidence = lowConfidence
         self.at = at
@@ -57,8 +59,18 @@ public struct WindowSummary: Codable, Sendable, Equatable {
     public var versions: [String: Int]
 
     enum CodingKeys: String, CodingKey {
-        case start, end, volume, errors, errorRate = "error_rate", unavailable, unavailableShare = "unavailable_share", latencyP50 = "latency_p50"
-        case latencyP95 = "latency_p95", latencyP99 = "latency_p99", labelled, metrics, predictionMean = "prediction_mean", confidenceMean = "confidence_mean", lowConfidenceShare = "low_confidence_share", versions
+        case start, end, volume, errors
+        case errorRate = "error_rate"
+        case unavailable
+        case unavailableShare = "unavailable_share"
+        case latencyP50 = "latency_p50"
+        case latencyP95 = "latency_p95"
+        case latencyP99 = "latency_p99"
+        case labelled, metrics
+        case predictionMean = "prediction_mean"
+        case confidenceMean = "confidence_mean"
+        case lowConfidenceShare = "low_confidence_share"
+        case versions
     }
 }
 
@@ -83,11 +95,16 @@ public enum Monitoring {
     /// Summarises the predictions in [start, end). `regression` picks the metrics computed on labelled rows; for a
     /// binary classifier, `positive` (its positive class) adds precision, recall and F1 from the served labels, and
     /// AUC and log-loss from the logged class probabilities.
-    public static func summarize(_ rows: [ServedPrediction], start: Date, end: Date, regression: Bool, positive: String? = nil) -> WindowSummary {
+    public static func summarize(
+        _ rows: [ServedPrediction], start: Date, end: Date, regression: Bool, positive: String? = nil
+    ) -> WindowSummary {
         var errors = [String: Int]()
         let inside = rows.filter { r in
             guard r.at >= start && r.at < end else { return false }
-            if r.status.hasPrefix("error ") { errors[String(r.status.dropFirst(6)), default: 0] += 1; return false }
+            if r.status.hasPrefix("error ") {
+                errors[String(r.status.dropFirst(6)), default: 0] += 1
+                return false
+            }
             return true
         }
         let failed = errors.values.reduce(0, +)
@@ -100,28 +117,41 @@ public enum Monitoring {
         var labelled = 0
         let numbers = inside.compactMap { $0.status == "ok" ? $0.prediction.flatMap(Double.init) : nil }
         if regression {
-            var y = [Double](), p = [Double]()
+            var y = [Double]()
+            var p = [Double]()
             for r in inside where r.status == "ok" {
-                if let a = r.actual.flatMap(Double.init), let v = r.prediction.flatMap(Double.init) { y.append(a); p.append(v) }
+                if let a = r.actual.flatMap(Double.init), let v = r.prediction.flatMap(Double.init) {
+                    y.append(a)
+                    p.append(v)
+                }
             }
             labelled = y.count
             if !y.isEmpty { metrics = Metrics.regression(actual: y, predicted: p) }
         } else {
-            var right = 0, tp = 0, fp = 0, fn = 0
-            var isPositive = [Bool](), probability = [Double]()
+            var right = 0
+            var tp = 0
+            var fp = 0
+            var fn = 0
+            var isPositive = [Bool]()
+            var probability = [Double]()
             for r in inside where r.status == "ok" {
                 guard let a = r.actual, let v = r.prediction else { continue }
                 labelled += 1
                 if a == v { right += 1 }
                 guard let positive else { continue }
-                let actual = a == positive, said = v == positive
+                let actual = a == positive
+                let said = v == positive
                 if actual && said { tp += 1 } else if said { fp += 1 } else if actual { fn += 1 }
                 // The logged confidence is the predicted class's probability: the positive class's follows.
-                if let c = r.confidence { isPositive.append(actual); probability.append(said ? c : 1 - c) }
+                if let c = r.confidence {
+                    isPositive.append(actual)
+                    probability.append(said ? c : 1 - c)
+                }
             }
             if labelled > 0 { metrics["accuracy"] = Double(right) / Double(labelled) }
             if positive != nil, labelled > 0 {
-                let precision = tp + fp > 0 ? Double(tp) / Double(tp + fp) : 0, recall = tp + fn > 0 ? Double(tp) / Double(tp + fn) : 0
+                let precision = tp + fp > 0 ? Double(tp) / Double(tp + fp) : 0
+                let recall = tp + fn > 0 ? Double(tp) / Double(tp + fn) : 0
                 metrics["precision"] = precision
                 metrics["recall"] = recall
                 metrics["f1"] = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
@@ -134,24 +164,29 @@ public enum Monitoring {
         }
         let answered = inside.filter { $0.status == "ok" }
         let confidences = answered.compactMap(\.confidence)
-        return WindowSummary(start: start, end: end, volume: inside.count, errors: errors,
-                             errorRate: failed == 0 ? 0 : Double(failed) / Double(failed + inside.count), unavailable: unavailable,
-                             unavailableShare: inside.isEmpty ? 0 : Double(unavailable) / Double(inside.count),
-                             latencyP50: q(0.5), latencyP95: q(0.95), latencyP99: q(0.99), labelled: labelled, metrics: metrics,
-                             predictionMean: numbers.isEmpty ? nil : numbers.reduce(0, +) / Double(numbers.count),
-                             confidenceMean: confidences.isEmpty ? nil : confidences.reduce(0, +) / Double(confidences.count),
-                             lowConfidenceShare: answered.isEmpty ? 0 : Double(answered.filter(\.lowConfidence).count) / Double(answered.count),
-                             versions: versions)
+        return WindowSummary(
+            start: start, end: end, volume: inside.count, errors: errors,
+            errorRate: failed == 0 ? 0 : Double(failed) / Double(failed + inside.count), unavailable: unavailable,
+            unavailableShare: inside.isEmpty ? 0 : Double(unavailable) / Double(inside.count),
+            latencyP50: q(0.5), latencyP95: q(0.95), latencyP99: q(0.99), labelled: labelled, metrics: metrics,
+            predictionMean: numbers.isEmpty ? nil : numbers.reduce(0, +) / Double(numbers.count),
+            confidenceMean: confidences.isEmpty ? nil : confidences.reduce(0, +) / Double(confidences.count),
+            lowConfidenceShare: answered.isEmpty
+                ? 0 : Double(answered.filter(\.lowConfidence).count) / Double(answered.count),
+            versions: versions)
     }
 
     /// Consecutive windows of `size` seconds ending at `end`, oldest first, back to the first prediction (at most
     /// `limit` windows).
-    public static func windows(_ rows: [ServedPrediction], size: Double, end: Date, regression: Bool, positive: String? = nil, limit: Int = 366) -> [WindowSummary] {
+    public static func windows(
+        _ rows: [ServedPrediction], size: Double, end: Date, regression: Bool, positive: String? = nil, limit: Int = 366
+    ) -> [WindowSummary] {
         guard let first = rows.map(\.at).min() else { return [] }
         let count = min(limit, max(1, Int((end.timeIntervalSince(first) / size).rounded(.up))))
         return (0..<count).reversed().map { k in
             let stop = end.addingTimeInterval(-Double(k) * size)
-            return summarize(rows, start: stop.addingTimeInterval(-size), end: stop, regression: regression, positive: positive)
+            return summarize(
+                rows, start: stop.addingTimeInterval(-size), end: stop, regression: regression, positive: positive)
         }
     }
 }
@@ -163,7 +198,10 @@ public struct SliceSummary: Codable, Sendable, Equatable {
     public var rows: Int
     public var metrics: [String: Double]
     public init(column: String, value: String, rows: Int, metrics: [String: Double]) {
-        self.column = column; self.value = value; self.rows = rows; self.metrics = metrics
+        self.column = column
+        self.value = value
+        self.rows = rows
+        self.metrics = metrics
     }
 }
 
@@ -171,21 +209,33 @@ extension Monitoring {
     /// Metrics per slice (the spec's evaluation slices) of labelled served rows: `inputs` holds their served inputs
     /// (the target column is added from `actual`), `predictions` their answers. A slice on a column the requests do
     /// not carry (one the pipeline derives) is left out.
-    public static func slices(_ inputs: Table, target: String, predictions: [String], actual: [String], specs: [SliceSpec], regression: Bool) throws -> [SliceSummary] {
+    public static func slices(
+        _ inputs: Table, target: String, predictions: [String], actual: [String], specs: [SliceSpec], regression: Bool
+    ) throws -> [SliceSummary] {
         guard inputs.rowCount == actual.count, predictions.count == actual.count, !actual.isEmpty else { return [] }
         var columns = inputs.columns.filter { $0.name != target }
-        columns.append(regression ? Column(name: target, doubles: actual.map(Double.init)) : Column(name: target, strings: actual.map { Optional($0) }))
+        columns.append(
+            regression
+                ? Column(name: target, doubles: actual.map(Double.init))
+                : Column(name: target, strings: actual.map { Optional($0) }))
         let table = try Table(columns: columns)
         var out = [SliceSummary]()
         for spec in specs where table[spec.column] != nil {
             for (value, rows) in try spec.rows(in: table) where !rows.isEmpty {
                 var metrics = [String: Double]()
                 if regression {
-                    var y = [Double](), p = [Double]()
-                    for r in rows { if let a = Double(actual[r]), let v = Double(predictions[r]) { y.append(a); p.append(v) } }
+                    var y = [Double]()
+                    var p = [Double]()
+                    for r in rows {
+                        if let a = Double(actual[r]), let v = Double(predictions[r]) {
+                            y.append(a)
+                            p.append(v)
+                        }
+                    }
                     if !y.isEmpty { metrics = Metrics.regression(actual: y, predicted: p) }
                 } else {
-                    metrics["accuracy"] = Double(rows.filter { actual[$0] == predictions[$0] }.count) / Double(rows.count)
+                    metrics["accuracy"] =
+                        Double(rows.filter { actual[$0] == predictions[$0] }.count) / Double(rows.count)
                 }
                 out.append(SliceSummary(column: spec.column, value: value, rows: rows.count, metrics: metrics))
             }

@@ -18,7 +18,9 @@ public enum FillValue: Codable, Sendable, Equatable {
 public enum FittedStep: Codable, Sendable, Equatable {
     case dropDuplicates(keys: [String])
     case filter(expression: String, flag: String?)
-    case text(columns: [String], trim: Bool, fold: PreparationStep.TextCase?, words: [String: String], values: [String: String])
+    case text(
+        columns: [String], trim: Bool, fold: PreparationStep.TextCase?, words: [String: String],
+        values: [String: String])
     case parseDates(columns: [String], formats: [String])
     /// `fill` overall; with `groupBy`, `groups[key]` first (key: the group's values joined by U+001F).
     case impute(column: String, fill: FillValue, groupBy: [String], groups: [String: FillValue], indicator: Bool)
@@ -55,7 +57,7 @@ public struct FittedPipeline: Codable, Sendable, Equatable {
     public func transform(_ table: Table, serving: Bool = false) throws -> PreparedTable {
         var t = table
         var issues = [Int: [String]]()
-        var rowIds = Array(0..<table.rowCount) // for issue reporting: current row → input row
+        var rowIds = Array(0..<table.rowCount)  // for issue reporting: current row → input row
         for step in steps {
             if serving {
                 switch step {
@@ -65,7 +67,9 @@ public struct FittedPipeline: Codable, Sendable, Equatable {
                     let columns = (try? MLCycleData.Expression.parse(expression).columns) ?? []
                     if columns.contains(where: { t.columnIndex($0) == nil }) { continue }
                     let keep = try Transforms.filterMask(t, expression: expression)
-                    for (r, ok) in keep.enumerated() where !ok { issues[rowIds[r], default: []].append("fails '\(expression)'") }
+                    for (r, ok) in keep.enumerated() where !ok {
+                        issues[rowIds[r], default: []].append("fails '\(expression)'")
+                    }
                     continue
                 default: break
                 }
@@ -86,13 +90,23 @@ public struct FittedPipeline: Codable, Sendable, Equatable {
 
     /// Decodes a fitted pipeline, refusing other formats and newer versions with a clear message.
     public static func decode(_ data: Data, path: String = "pipeline") throws -> FittedPipeline {
-        struct Header: Decodable { var format: String?; var version: Int? }
+        struct Header: Decodable {
+            var format: String?
+            var version: Int?
+        }
         guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
             throw PrepError.invalid(step: path, reason: "not a fitted pipeline (not JSON, or damaged)")
         }
-        guard header.format == formatName else { throw PrepError.invalid(step: path, reason: "not an mlcycle fitted pipeline (format \(header.format ?? "missing"))") }
+        guard header.format == formatName else {
+            throw PrepError.invalid(
+                step: path, reason: "not an mlcycle fitted pipeline (format \(header.format ?? "missing"))")
+        }
         guard let v = header.version, v <= formatVersion else {
-            throw PrepError.invalid(step: path, reason: "format version \(header.version ?? 0) is newer than this mlcycle reads (\(formatVersion)); upgrade mlcycle")
+            throw PrepError.invalid(
+                step: path,
+                reason:
+                    "format version \(header.version ?? 0) is newer than this mlcycle reads (\(formatVersion)); upgrade mlcycle"
+            )
         }
         do { return try JSONDecoder().decode(FittedPipeline.self, from: data) } catch {
             throw PrepError.invalid(step: path, reason: "damaged fitted pipeline: \(error)")
@@ -105,18 +119,23 @@ public enum PreparationPipeline {
     /// Fits `steps` one after another on `table` (the training rows), each on the output of the steps before it,
     /// and returns the fitted pipeline with the prepared training table. Target encoding is fitted out of fold
     /// here, so the training rows' encodings never use their own targets; `transform` on new rows uses all of them.
-    public static func fit(_ steps: [PreparationStep], on table: Table, target: String? = nil, seed: UInt64 = 42) throws -> (FittedPipeline, Table) {
+    public static func fit(_ steps: [PreparationStep], on table: Table, target: String? = nil, seed: UInt64 = 42) throws
+        -> (FittedPipeline, Table)
+    {
         var t = table
         var fitted = [FittedStep]()
         for step in steps {
             let (parts, trainingTable) = try Transforms.fit(step, on: t, target: target, seed: seed)
             fitted.append(contentsOf: parts)
-            if let trainingTable { t = trainingTable } else {
+            if let trainingTable {
+                t = trainingTable
+            } else {
                 for part in parts { t = try Transforms.apply(part, to: t).0 }
             }
         }
-        let pipeline = FittedPipeline(steps: fitted, inputSchema: table.columns.map { .init(name: $0.name, type: $0.type) },
-                                      outputSchema: t.columns.map { .init(name: $0.name, type: $0.type) })
+        let pipeline = FittedPipeline(
+            steps: fitted, inputSchema: table.columns.map { .init(name: $0.name, type: $0.type) },
+            outputSchema: t.columns.map { .init(name: $0.name, type: $0.type) })
         return (pipeline, t)
     }
 }

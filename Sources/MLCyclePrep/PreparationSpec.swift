@@ -29,7 +29,8 @@ public struct SourceSpec: Codable, Sendable, Equatable {
     /// nil for the first source.
     public var join: JoinSpec?
 
-    public init(name: String, path: String, query: String? = nil, steps: [PreparationStep] = [], join: JoinSpec? = nil) {
+    public init(name: String, path: String, query: String? = nil, steps: [PreparationStep] = [], join: JoinSpec? = nil)
+    {
         self.name = name
         self.path = path
         self.query = query
@@ -41,12 +42,15 @@ public struct SourceSpec: Codable, Sendable, Equatable {
 /// Join keys (same name on both sides, or `left:right` pairs) and kind.
 public struct JoinSpec: Codable, Sendable, Equatable {
     public var keys: [JoinKey]
-    public var kind: String // "left" or "inner"
+    public var kind: String  // "left" or "inner"
 
     public struct JoinKey: Codable, Sendable, Equatable {
         public var left: String
         public var right: String
-        public init(left: String, right: String) { self.left = left; self.right = right }
+        public init(left: String, right: String) {
+            self.left = left
+            self.right = right
+        }
     }
 
     public init(keys: [JoinKey], kind: String = "left") {
@@ -74,7 +78,10 @@ public struct SplitSpec: Codable, Sendable, Equatable {
     public var testFraction: Double
     public var seed: UInt64
 
-    public init(method: Method = .random, column: String? = nil, validationFraction: Double = 0, testFraction: Double = 0.2, seed: UInt64 = 42) {
+    public init(
+        method: Method = .random, column: String? = nil, validationFraction: Double = 0, testFraction: Double = 0.2,
+        seed: UInt64 = 42
+    ) {
         self.method = method
         self.column = column
         self.validationFraction = validationFraction
@@ -158,7 +165,8 @@ public enum PrepError: LocalizedError, Equatable, Sendable {
     public var errorDescription: String? {
         switch self {
         case .missingColumn(let step, let column, let available):
-            return "\(step): no column '\(column)' (columns: \(available.prefix(30).joined(separator: ", "))\(available.count > 30 ? ", …" : ""))"
+            return
+                "\(step): no column '\(column)' (columns: \(available.prefix(30).joined(separator: ", "))\(available.count > 30 ? ", …" : ""))"
         case .wrongType(let step, let column, let expected, let found):
             return "\(step): column '\(column)' is \(found), expected \(expected)"
         case .invalid(let step, let reason):

@@ -11,8 +11,13 @@ public enum SplitPart: String, Codable, Sendable, CaseIterable {
 public enum Splitter {
     public static func assign(_ table: Table, _ spec: SplitSpec) throws -> [SplitPart] {
         let n = table.rowCount
-        guard spec.testFraction >= 0, spec.validationFraction >= 0, spec.testFraction + spec.validationFraction < 1 else {
-            throw PrepError.invalid(step: "split", reason: "test (\(spec.testFraction)) and validation (\(spec.validationFraction)) fractions must be ≥ 0 and leave rows to train on")
+        guard spec.testFraction >= 0, spec.validationFraction >= 0, spec.testFraction + spec.validationFraction < 1
+        else {
+            throw PrepError.invalid(
+                step: "split",
+                reason:
+                    "test (\(spec.testFraction)) and validation (\(spec.validationFraction)) fractions must be ≥ 0 and leave rows to train on"
+            )
         }
         var parts = [SplitPart](repeating: .train, count: n)
         var rng = SeededGenerator(seed: spec.seed)
@@ -25,8 +30,12 @@ public enum Splitter {
             }
         }
         func requireColumn() throws -> Column {
-            guard let name = spec.column else { throw PrepError.invalid(step: "split", reason: "a \(spec.method.rawValue) split needs 'column'") }
-            guard let c = table[name] else { throw PrepError.missingColumn(step: "split", column: name, available: table.columnNames) }
+            guard let name = spec.column else {
+                throw PrepError.invalid(step: "split", reason: "a \(spec.method.rawValue) split needs 'column'")
+            }
+            guard let c = table[name] else {
+                throw PrepError.missingColumn(step: "split", column: name, available: table.columnNames)
+            }
             return c
         }
         switch spec.method {
@@ -48,10 +57,17 @@ public enum Splitter {
             // The latest rows are the test part, the ones before them validation: train on the past only.
             let c = try requireColumn()
             guard c.type.isNumeric || c.type.isTemporal, let t = c.doubles() else {
-                throw PrepError.wrongType(step: "split", column: c.name, expected: "a date, time or number", found: c.type)
+                throw PrepError.wrongType(
+                    step: "split", column: c.name, expected: "a date, time or number", found: c.type)
             }
             let missing = (0..<n).filter { !c.isValid($0) }.count
-            if missing > 0 { throw PrepError.invalid(step: "split", reason: "\(missing) rows have no '\(c.name)'; a time split needs every row's time (impute or filter them first)") }
+            if missing > 0 {
+                throw PrepError.invalid(
+                    step: "split",
+                    reason:
+                        "\(missing) rows have no '\(c.name)'; a time split needs every row's time (impute or filter them first)"
+                )
+            }
             let newestFirst = (0..<n).sorted { t[$0] > t[$1] || (t[$0] == t[$1] && $0 > $1) }
             cut(newestFirst)
         case .group:
@@ -61,8 +77,10 @@ public enum Splitter {
             for r in 0..<n { byGroup[c.isValid(r) ? c[r].description : "", default: []].append(r) }
             var groups = byGroup.keys.sorted()
             groups.shuffle(using: &rng)
-            let testRows = Double(n) * spec.testFraction, validationRows = Double(n) * spec.validationFraction
-            var inTest = 0.0, inValidation = 0.0
+            let testRows = Double(n) * spec.testFraction
+            let validationRows = Double(n) * spec.validationFraction
+            var inTest = 0.0
+            var inValidation = 0.0
             for g in groups {
                 let rows = byGroup[g]!
                 if inTest + Double(rows.count) / 2 <= testRows {
@@ -82,8 +100,12 @@ extension Splitter {
     /// The rows a split column (as `mlcycle prepare` writes it: `train`, `validation`, `test`) marks `test`, and the
     /// rest, both without that column.
     public static func byColumn(_ table: Table, column: String) throws -> (train: Table, test: Table) {
-        guard let part = table[column] else { throw PrepError.missingColumn(step: "split", column: column, available: table.columnNames) }
+        guard let part = table[column] else {
+            throw PrepError.missingColumn(step: "split", column: column, available: table.columnNames)
+        }
         let isTest = (0..<table.rowCount).map { part.isValid($0) && part[$0].description == SplitPart.test.rawValue }
-        return (try table.filtered(isTest.map { !$0 }).dropping([column]), try table.filtered(isTest).dropping([column]))
+        return (
+            try table.filtered(isTest.map { !$0 }).dropping([column]), try table.filtered(isTest).dropping([column])
+        )
     }
 }

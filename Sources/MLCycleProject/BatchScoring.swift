@@ -28,13 +28,16 @@ public struct BatchScorer {
             }
             let file = try ModelFile.decode(data, path: reference)
             let features = try file.model().schema.features
-            return BatchScorer(score: { try file.predictTable($0) },
-                               inputTypes: Dictionary(features.map { ($0.name, $0.sourceType) }, uniquingKeysWith: { a, _ in a }), scoredBy: nil)
+            return BatchScorer(
+                score: { try file.predictTable($0) },
+                inputTypes: Dictionary(features.map { ($0.name, $0.sourceType) }, uniquingKeysWith: { a, _ in a }),
+                scoredBy: nil)
         }
         // A registered model: its bundle applies its own preparation, scope and range, as the server does.
         let store = try store()
         let version = try ModelRegistry(store: store).resolve(reference)
-        let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
+        let bundle = try ModelBundle.decode(
+            try store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
         return BatchScorer(bundle: bundle, scoredBy: "\(version.name) v\(version.version)")
     }
 
@@ -45,20 +48,30 @@ public struct BatchScorer {
     }
 
     init(bundle: ModelBundle, scoredBy: String?) {
-        self.init(score: { try Self.table(try bundle.score($0)) },
-                  inputTypes: Dictionary(bundle.inputSchema.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a }), scoredBy: scoredBy)
+        self.init(
+            score: { try Self.table(try bundle.score($0)) },
+            inputTypes: Dictionary(bundle.inputSchema.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a }),
+            scoredBy: scoredBy)
     }
 
     /// Scores the table in `path` into `out` (CSV; "-" for standard output) and returns how many rows it scored.
-    public func score(file path: String, csvOptions: CSVOptions, to out: String, blockBytes: Int = 32 << 20) throws -> Int {
+    public func score(file path: String, csvOptions: CSVOptions, to out: String, blockBytes: Int = 32 << 20) throws
+        -> Int
+    {
         guard case .csv(_, var options) = DataSource.forFile(path, csvOptions: csvOptions) else {
             let table = try DataSource.forFile(path, csvOptions: csvOptions).load()
             let bytes = CSVWriter.bytes(try score(table))
-            if out == "-" { FileHandle.standardOutput.write(Data(bytes)) } else { try AtomicFile.write(Data(bytes), to: out) }
+            if out == "-" {
+                FileHandle.standardOutput.write(Data(bytes))
+            } else {
+                try AtomicFile.write(Data(bytes), to: out)
+            }
             return table.rowCount
         }
         let present = Set(try CSVReader.columnNames(path: path, options: options))
-        for (name, type) in inputTypes where present.contains(name) && options.columnTypes[name] == nil { options.columnTypes[name] = type }
+        for (name, type) in inputTypes where present.contains(name) && options.columnTypes[name] == nil {
+            options.columnTypes[name] = type
+        }
         let writer = try AtomicFileWriter(path: out == "-" ? "/dev/stdout" : out)
         var rows = 0
         try CSVReader.forEachBlock(path: path, options: options, blockBytes: blockBytes) { block, firstRow in
@@ -76,7 +89,8 @@ public struct BatchScorer {
             Column(name: "lower", doubles: scored.map { $0.range?[0] }),
             Column(name: "upper", doubles: scored.map { $0.range?[1] }),
             Column(name: "status", strings: scored.map(\.status)),
-            Column(name: "reasons", strings: scored.map { $0.reasons.isEmpty ? nil : $0.reasons.joined(separator: "; ") }),
+            Column(
+                name: "reasons", strings: scored.map { $0.reasons.isEmpty ? nil : $0.reasons.joined(separator: "; ") }),
         ]
         return try Table(columns: columns)
     }

@@ -12,7 +12,8 @@ public struct SpecFileError: LocalizedError, Sendable {
 
     public var errorDescription: String? {
         let lines = problems.map { p in "\(file):\(p.line.map(String.init) ?? "?"): \(p.path): \(p.message)" }
-        return "\(file) has \(problems.count) problem\(problems.count == 1 ? "" : "s"):\n" + lines.joined(separator: "\n")
+        return "\(file) has \(problems.count) problem\(problems.count == 1 ? "" : "s"):\n"
+            + lines.joined(separator: "\n")
     }
 }
 
@@ -27,11 +28,20 @@ final class SpecReader {
     /// A mapping's entries by key; unknown keys are reported.
     func mapping(_ node: Node?, _ path: String, allowed: Set<String>) -> [String: Node]? {
         guard let node else { return nil }
-        guard case .mapping(let m) = node else { problem(node, path, "expected a mapping (key: value)"); return nil }
+        guard case .mapping(let m) = node else {
+            problem(node, path, "expected a mapping (key: value)")
+            return nil
+        }
         var out = [String: Node]()
         for (k, v) in m {
-            guard let key = k.string else { problem(k, path, "keys must be text"); continue }
-            if !allowed.contains(key) { problem(k, "\(path).\(key)", "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))") }
+            guard let key = k.string else {
+                problem(k, path, "keys must be text")
+                continue
+            }
+            if !allowed.contains(key) {
+                problem(
+                    k, "\(path).\(key)", "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+            }
             out[key] = v
         }
         return out
@@ -39,7 +49,10 @@ final class SpecReader {
 
     func string(_ node: Node?, _ path: String) -> String? {
         guard let node else { return nil }
-        guard case .scalar(let s) = node else { problem(node, path, "expected a single value"); return nil }
+        guard case .scalar(let s) = node else {
+            problem(node, path, "expected a single value")
+            return nil
+        }
         return s.string
     }
 
@@ -49,13 +62,18 @@ final class SpecReader {
         switch node {
         case .scalar(let s): return [s.string]
         case .sequence(let seq): return seq.enumerated().compactMap { string($1, "\(path)[\($0)]") }
-        default: problem(node, path, "expected a list of values"); return nil
+        default:
+            problem(node, path, "expected a list of values")
+            return nil
         }
     }
 
     func stringMap(_ node: Node?, _ path: String) -> [String: String]? {
         guard let node else { return nil }
-        guard case .mapping(let m) = node else { problem(node, path, "expected a mapping such as {from: to}"); return nil }
+        guard case .mapping(let m) = node else {
+            problem(node, path, "expected a mapping such as {from: to}")
+            return nil
+        }
         var out = [String: String]()
         for (k, v) in m { if let key = k.string, let value = string(v, "\(path).\(key)") { out[key] = value } }
         return out
@@ -63,14 +81,23 @@ final class SpecReader {
 
     func double(_ node: Node?, _ path: String, in range: ClosedRange<Double>? = nil) -> Double? {
         guard let s = string(node, path) else { return nil }
-        guard let x = Double(s), x.isFinite else { problem(node, path, "expected a number, found '\(s)'"); return nil }
-        if let range, !range.contains(x) { problem(node, path, "\(s) is outside \(range.lowerBound)…\(range.upperBound)"); return nil }
+        guard let x = Double(s), x.isFinite else {
+            problem(node, path, "expected a number, found '\(s)'")
+            return nil
+        }
+        if let range, !range.contains(x) {
+            problem(node, path, "\(s) is outside \(range.lowerBound)…\(range.upperBound)")
+            return nil
+        }
         return x
     }
 
     func int(_ node: Node?, _ path: String, min: Int = 0) -> Int? {
         guard let s = string(node, path) else { return nil }
-        guard let x = Int(s), x >= min else { problem(node, path, "expected a whole number ≥ \(min), found '\(s)'"); return nil }
+        guard let x = Int(s), x >= min else {
+            problem(node, path, "expected a whole number ≥ \(min), found '\(s)'")
+            return nil
+        }
         return x
     }
 
@@ -79,7 +106,9 @@ final class SpecReader {
         switch s.lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
-        default: problem(node, path, "expected true or false, found '\(s)'"); return nil
+        default:
+            problem(node, path, "expected true or false, found '\(s)'")
+            return nil
         }
     }
 
@@ -129,7 +158,8 @@ public enum PipelineFile {
     public static func parse(_ yaml: String, file: String = "<pipeline>") throws -> PreparationSpec {
         let root: Node?
         do { root = try Yams.compose(yaml: yaml) } catch {
-            throw SpecFileError(file: file, problems: [.init(line: nil, path: "(file)", message: "not valid YAML: \(error)")])
+            throw SpecFileError(
+                file: file, problems: [.init(line: nil, path: "(file)", message: "not valid YAML: \(error)")])
         }
         let r = SpecReader()
         var spec = PreparationSpec()
@@ -149,36 +179,56 @@ public enum PipelineFile {
             if case .sequence(let seq) = sources {
                 for (i, node) in seq.enumerated() {
                     let path = "\(prefix)sources[\(i)]"
-                    guard let m = r.mapping(node, path, allowed: ["name", "path", "query", "steps", "join"]) else { continue }
+                    guard let m = r.mapping(node, path, allowed: ["name", "path", "query", "steps", "join"]) else {
+                        continue
+                    }
                     let name = r.string(m["name"], "\(path).name") ?? "source\(i + 1)"
-                    guard let file = r.required(r.string(m["path"], "\(path).path"), m["path"], "\(path).path", "the file to read") else { continue }
+                    guard
+                        let file = r.required(
+                            r.string(m["path"], "\(path).path"), m["path"], "\(path).path", "the file to read")
+                    else { continue }
                     var join: JoinSpec?
                     if let j = r.mapping(m["join"], "\(path).join", allowed: ["on", "kind"]) {
-                        let keys = (r.required(r.strings(j["on"], "\(path).join.on"), j["on"], "\(path).join.on", "the key columns") ?? []).map { k in
-                            let pair = k.split(separator: ":", maxSplits: 1).map(String.init)
-                            return JoinSpec.JoinKey(left: pair[0], right: pair.count > 1 ? pair[1] : pair[0])
-                        }
+                        let keys =
+                            (r.required(
+                                r.strings(j["on"], "\(path).join.on"), j["on"], "\(path).join.on", "the key columns")
+                            ?? []).map { k in
+                                let pair = k.split(separator: ":", maxSplits: 1).map(String.init)
+                                return JoinSpec.JoinKey(left: pair[0], right: pair.count > 1 ? pair[1] : pair[0])
+                            }
                         let kind = r.string(j["kind"], "\(path).join.kind") ?? "left"
-                        if !["left", "inner"].contains(kind) { r.problem(j["kind"], "\(path).join.kind", "expected left or inner") }
+                        if !["left", "inner"].contains(kind) {
+                            r.problem(j["kind"], "\(path).join.kind", "expected left or inner")
+                        }
                         join = JoinSpec(keys: keys, kind: kind)
                     }
-                    spec.sources.append(SourceSpec(name: name, path: file, query: r.string(m["query"], "\(path).query"),
-                                                   steps: steps(m["steps"], "\(path).steps", r), join: join))
+                    spec.sources.append(
+                        SourceSpec(
+                            name: name, path: file, query: r.string(m["query"], "\(path).query"),
+                            steps: steps(m["steps"], "\(path).steps", r), join: join))
                 }
             } else {
                 r.problem(sources, "\(prefix)sources", "expected a list of sources")
             }
         }
         spec.steps = steps(top["steps"], "\(prefix)steps", r)
-        if let s = r.mapping(top["split"], "\(prefix)split", allowed: ["method", "column", "test", "validation", "seed"]) {
+        if let s = r.mapping(
+            top["split"], "\(prefix)split", allowed: ["method", "column", "test", "validation", "seed"])
+        {
             var split = SplitSpec()
             if let m = r.string(s["method"], "\(prefix)split.method") {
-                if let method = SplitSpec.Method(rawValue: m) { split.method = method } else {
-                    r.problem(s["method"], "\(prefix)split.method", "expected one of: \(SplitSpec.Method.allCases.map(\.rawValue).joined(separator: ", "))")
+                if let method = SplitSpec.Method(rawValue: m) {
+                    split.method = method
+                } else {
+                    r.problem(
+                        s["method"], "\(prefix)split.method",
+                        "expected one of: \(SplitSpec.Method.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
             }
             split.column = r.string(s["column"], "\(prefix)split.column")
-            if split.method != .random && split.column == nil { r.problem(top["split"], "\(prefix)split.column", "a \(split.method.rawValue) split needs 'column'") }
+            if split.method != .random && split.column == nil {
+                r.problem(top["split"], "\(prefix)split.column", "a \(split.method.rawValue) split needs 'column'")
+            }
             split.testFraction = r.double(s["test"], "\(prefix)split.test", in: 0...0.9) ?? 0.2
             split.validationFraction = r.double(s["validation"], "\(prefix)split.validation", in: 0...0.9) ?? 0
             split.seed = UInt64(r.int(s["seed"], "\(prefix)split.seed") ?? 42)
@@ -187,16 +237,23 @@ public enum PipelineFile {
         return spec
     }
 
-    static let stepKinds = ["drop_duplicates", "filter", "text", "parse_dates", "impute", "encode", "scale", "log", "derive", "drop"]
+    static let stepKinds = [
+        "drop_duplicates", "filter", "text", "parse_dates", "impute", "encode", "scale", "log", "derive", "drop",
+    ]
 
     static func steps(_ node: Node?, _ path: String, _ r: SpecReader) -> [PreparationStep] {
         guard let node else { return [] }
-        guard case .sequence(let seq) = node else { r.problem(node, path, "expected a list of steps"); return [] }
+        guard case .sequence(let seq) = node else {
+            r.problem(node, path, "expected a list of steps")
+            return []
+        }
         var out = [PreparationStep]()
         for (i, item) in seq.enumerated() {
             let p = "\(path)[\(i)]"
             guard case .mapping(let m) = item, m.count == 1, let (k, body) = m.first, let kind = k.string else {
-                r.problem(item, p, "each step is one 'kind: settings' pair, kind one of: \(stepKinds.joined(separator: ", "))")
+                r.problem(
+                    item, p, "each step is one 'kind: settings' pair, kind one of: \(stepKinds.joined(separator: ", "))"
+                )
                 continue
             }
             let sp = "\(p).\(kind)"
@@ -208,33 +265,52 @@ public enum PipelineFile {
             switch kind {
             case "drop_duplicates":
                 guard let s = settings(["keys"], shorthand: "keys") else { continue }
-                let keys = s["keys"].flatMap { node -> [String]? in
-                    if case .scalar(let v) = node, v.string.isEmpty || v.string == "~" || v.string == "null" { return [] }
-                    return r.strings(node, "\(sp).keys")
-                } ?? []
+                let keys =
+                    s["keys"].flatMap { node -> [String]? in
+                        if case .scalar(let v) = node, v.string.isEmpty || v.string == "~" || v.string == "null" {
+                            return []
+                        }
+                        return r.strings(node, "\(sp).keys")
+                    } ?? []
                 out.append(.dropDuplicates(keys: keys))
             case "filter":
                 guard let s = settings(["expression", "flag"], shorthand: "expression"),
-                      let e = r.required(r.string(s["expression"], "\(sp).expression"), s["expression"], "\(sp).expression", "the expression rows must satisfy") else { continue }
+                    let e = r.required(
+                        r.string(s["expression"], "\(sp).expression"), s["expression"], "\(sp).expression",
+                        "the expression rows must satisfy")
+                else { continue }
                 if let problem = expressionProblem(e) { r.problem(s["expression"], "\(sp).expression", problem) }
                 out.append(.filter(expression: e, flag: r.string(s["flag"], "\(sp).flag")))
             case "text":
-                guard let s = settings(["columns", "trim", "case", "words", "values"], shorthand: "columns") else { continue }
+                guard let s = settings(["columns", "trim", "case", "words", "values"], shorthand: "columns") else {
+                    continue
+                }
                 var fold: PreparationStep.TextCase?
                 if let c = r.string(s["case"], "\(sp).case") {
                     fold = PreparationStep.TextCase(rawValue: c)
                     if fold == nil { r.problem(s["case"], "\(sp).case", "expected lower or upper") }
                 }
-                out.append(.text(columns: r.required(r.strings(s["columns"], "\(sp).columns"), s["columns"], "\(sp).columns", "the text columns") ?? [],
-                                 trim: r.bool(s["trim"], "\(sp).trim") ?? true, fold: fold,
-                                 words: r.stringMap(s["words"], "\(sp).words") ?? [:], values: r.stringMap(s["values"], "\(sp).values") ?? [:]))
+                out.append(
+                    .text(
+                        columns: r.required(
+                            r.strings(s["columns"], "\(sp).columns"), s["columns"], "\(sp).columns", "the text columns")
+                            ?? [],
+                        trim: r.bool(s["trim"], "\(sp).trim") ?? true, fold: fold,
+                        words: r.stringMap(s["words"], "\(sp).words") ?? [:],
+                        values: r.stringMap(s["values"], "\(sp).values") ?? [:]))
             case "parse_dates":
                 guard let s = settings(["columns", "formats"], shorthand: "columns") else { continue }
                 let formats = r.strings(s["formats"], "\(sp).formats") ?? ["yyyy-MM-dd", "MM/dd/yyyy"]
-                out.append(.parseDates(columns: r.required(r.strings(s["columns"], "\(sp).columns"), s["columns"], "\(sp).columns", "the date columns") ?? [],
-                                       formats: formats))
+                out.append(
+                    .parseDates(
+                        columns: r.required(
+                            r.strings(s["columns"], "\(sp).columns"), s["columns"], "\(sp).columns", "the date columns")
+                            ?? [],
+                        formats: formats))
             case "impute":
-                guard let s = r.mapping(body, sp, allowed: ["columns", "strategy", "value", "by", "indicator"]) else { continue }
+                guard let s = r.mapping(body, sp, allowed: ["columns", "strategy", "value", "by", "indicator"]) else {
+                    continue
+                }
                 var strategy = PreparationStep.ImputeStrategy.median
                 switch r.string(s["strategy"], "\(sp).strategy") ?? "median" {
                 case "mean": strategy = .mean
@@ -243,19 +319,37 @@ public enum PipelineFile {
                 case "constant": strategy = .constant(r.string(s["value"], "\(sp).value") ?? "unknown")
                 default: r.problem(s["strategy"], "\(sp).strategy", "expected mean, median, most_frequent or constant")
                 }
-                out.append(.impute(columns: r.required(r.strings(s["columns"], "\(sp).columns"), s["columns"], "\(sp).columns", "the columns to fill") ?? [],
-                                   strategy: strategy, groupBy: r.strings(s["by"], "\(sp).by") ?? [], indicator: r.bool(s["indicator"], "\(sp).indicator") ?? false))
+                out.append(
+                    .impute(
+                        columns: r.required(
+                            r.strings(s["columns"], "\(sp).columns"), s["columns"], "\(sp).columns",
+                            "the columns to fill") ?? [],
+                        strategy: strategy, groupBy: r.strings(s["by"], "\(sp).by") ?? [],
+                        indicator: r.bool(s["indicator"], "\(sp).indicator") ?? false))
             case "encode":
-                guard let s = r.mapping(body, sp, allowed: ["columns", "method", "max_levels", "order", "folds", "smoothing"]) else { continue }
-                let columns = r.required(r.strings(s["columns"], "\(sp).columns"), s["columns"], "\(sp).columns", "the category columns") ?? []
+                guard
+                    let s = r.mapping(
+                        body, sp, allowed: ["columns", "method", "max_levels", "order", "folds", "smoothing"])
+                else { continue }
+                let columns =
+                    r.required(
+                        r.strings(s["columns"], "\(sp).columns"), s["columns"], "\(sp).columns", "the category columns")
+                    ?? []
                 let method: PreparationStep.EncodeMethod
                 switch r.string(s["method"], "\(sp).method") ?? "one_hot" {
                 case "one_hot": method = .oneHot(maxLevels: r.int(s["max_levels"], "\(sp).max_levels", min: 1) ?? 20)
                 case "ordinal":
-                    guard let order = r.required(r.strings(s["order"], "\(sp).order"), s["order"], "\(sp).order", "the levels in order, lowest first") else { continue }
+                    guard
+                        let order = r.required(
+                            r.strings(s["order"], "\(sp).order"), s["order"], "\(sp).order",
+                            "the levels in order, lowest first")
+                    else { continue }
                     method = .ordinal(order: order)
                 case "frequency": method = .frequency
-                case "target": method = .target(folds: r.int(s["folds"], "\(sp).folds", min: 2) ?? 5, smoothing: r.double(s["smoothing"], "\(sp).smoothing", in: 0...1e9) ?? 10)
+                case "target":
+                    method = .target(
+                        folds: r.int(s["folds"], "\(sp).folds", min: 2) ?? 5,
+                        smoothing: r.double(s["smoothing"], "\(sp).smoothing", in: 0...1e9) ?? 10)
                 default:
                     r.problem(s["method"], "\(sp).method", "expected one_hot, ordinal, frequency or target")
                     continue
@@ -268,14 +362,22 @@ public enum PipelineFile {
                     r.problem(s["method"], "\(sp).method", "expected standard, min_max or robust")
                     continue
                 }
-                out.append(.scale(columns: r.required(r.strings(s["columns"], "\(sp).columns"), s["columns"], "\(sp).columns", "the numeric columns") ?? [], method: method))
+                out.append(
+                    .scale(
+                        columns: r.required(
+                            r.strings(s["columns"], "\(sp).columns"), s["columns"], "\(sp).columns",
+                            "the numeric columns") ?? [], method: method))
             case "log":
                 guard let s = settings(["columns"], shorthand: "columns") else { continue }
                 out.append(.log(columns: r.strings(s["columns"], "\(sp).columns") ?? []))
             case "derive":
                 guard let s = r.mapping(body, sp, allowed: ["name", "expression"]),
-                      let name = r.required(r.string(s["name"], "\(sp).name"), s["name"], "\(sp).name", "the new column's name"),
-                      let e = r.required(r.string(s["expression"], "\(sp).expression"), s["expression"], "\(sp).expression", "the expression") else { continue }
+                    let name = r.required(
+                        r.string(s["name"], "\(sp).name"), s["name"], "\(sp).name", "the new column's name"),
+                    let e = r.required(
+                        r.string(s["expression"], "\(sp).expression"), s["expression"], "\(sp).expression",
+                        "the expression")
+                else { continue }
                 if let problem = expressionProblem(e) { r.problem(s["expression"], "\(sp).expression", problem) }
                 out.append(.derive(name: name, expression: e))
             case "drop":
@@ -290,7 +392,10 @@ public enum PipelineFile {
 
     /// The parse error of an expression (with its character position), or nil.
     static func expressionProblem(_ text: String) -> String? {
-        do { _ = try MLCycleData.Expression.parse(text); return nil } catch { return error.localizedDescription }
+        do {
+            _ = try MLCycleData.Expression.parse(text)
+            return nil
+        } catch { return error.localizedDescription }
     }
 }
 
@@ -305,7 +410,8 @@ public enum GateFile {
     public static func parse(_ yaml: String, file: String = "<gates>") throws -> [String] {
         let root: Node?
         do { root = try Yams.compose(yaml: yaml) } catch {
-            throw SpecFileError(file: file, problems: [.init(line: nil, path: "(file)", message: "not valid YAML: \(error)")])
+            throw SpecFileError(
+                file: file, problems: [.init(line: nil, path: "(file)", message: "not valid YAML: \(error)")])
         }
         let r = SpecReader()
         var list: Node? = root

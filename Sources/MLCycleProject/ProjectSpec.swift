@@ -65,7 +65,7 @@ public struct ProjectSpec: Sendable {
         public var schedule: String?
         public var on: [String]
         public var window: String?
-        public var promote: String // "auto" or "approval"
+        public var promote: String  // "auto" or "approval"
         public var margin: Double
         /// The most recent share of the labelled feedback rows kept out of training to compare challenger and champion.
         public var holdout: Double = 0.25
@@ -95,31 +95,53 @@ public enum ProjectFile {
     public static func parse(_ yaml: String, file: String = "mlcycle.yaml") throws -> ProjectSpec {
         let root: Node?
         do { root = try Yams.compose(yaml: yaml) } catch {
-            throw SpecFileError(file: file, problems: [.init(line: nil, path: "(file)", message: "not valid YAML: \(error)")])
+            throw SpecFileError(
+                file: file, problems: [.init(line: nil, path: "(file)", message: "not valid YAML: \(error)")])
         }
         let r = SpecReader()
-        let top = r.mapping(root, "(file)", allowed: ["problem", "sources", "validation", "preparation", "split", "candidates", "tuning",
-                                                       "evaluation", "release", "monitoring", "retraining"]) ?? [:]
+        let top =
+            r.mapping(
+                root, "(file)",
+                allowed: [
+                    "problem", "sources", "validation", "preparation", "split", "candidates", "tuning",
+                    "evaluation", "release", "monitoring", "retraining",
+                ]) ?? [:]
         if root == nil { r.problem(nil, "(file)", "the file is empty: start from `mlcycle init`") }
 
         // problem
-        var problem = ProjectSpec.Problem(name: "project", owner: nil, task: .regression, target: "", goal: nil, success: nil, scope: [])
-        if let p = r.mapping(top["problem"], "problem", allowed: ["name", "owner", "task", "target", "goal", "success", "scope"]) {
-            problem.name = r.required(r.string(p["name"], "problem.name"), p["name"], "problem.name", "the project's name") ?? "project"
+        var problem = ProjectSpec.Problem(
+            name: "project", owner: nil, task: .regression, target: "", goal: nil, success: nil, scope: [])
+        if let p = r.mapping(
+            top["problem"], "problem", allowed: ["name", "owner", "task", "target", "goal", "success", "scope"])
+        {
+            problem.name =
+                r.required(r.string(p["name"], "problem.name"), p["name"], "problem.name", "the project's name")
+                ?? "project"
             problem.owner = r.string(p["owner"], "problem.owner")
-            if let t = r.required(r.string(p["task"], "problem.task"), p["task"], "problem.task", "regression, binary, multiclass or clustering") {
-                if let task = Task(rawValue: t) { problem.task = task } else {
-                    r.problem(p["task"], "problem.task", "expected regression, binary, multiclass or clustering, found '\(t)'")
+            if let t = r.required(
+                r.string(p["task"], "problem.task"), p["task"], "problem.task",
+                "regression, binary, multiclass or clustering")
+            {
+                if let task = Task(rawValue: t) {
+                    problem.task = task
+                } else {
+                    r.problem(
+                        p["task"], "problem.task", "expected regression, binary, multiclass or clustering, found '\(t)'"
+                    )
                 }
             }
             problem.target = r.string(p["target"], "problem.target") ?? ""
-            if problem.target.isEmpty && problem.task != .clustering { r.problem(p["target"] ?? top["problem"], "problem.target", "missing: the column to predict") }
+            if problem.target.isEmpty && problem.task != .clustering {
+                r.problem(p["target"] ?? top["problem"], "problem.target", "missing: the column to predict")
+            }
             problem.goal = r.string(p["goal"], "problem.goal")
             problem.success = r.string(p["success"], "problem.success")
             if let s = problem.success { checkRule(s, p["success"], "problem.success", r) }
             problem.scope = (r.strings(p["scope"], "problem.scope") ?? []).map(scopeExpression)
             for (i, e) in problem.scope.enumerated() {
-                if let message = PipelineFile.expressionProblem(e) { r.problem(p["scope"], "problem.scope[\(i)]", message) }
+                if let message = PipelineFile.expressionProblem(e) {
+                    r.problem(p["scope"], "problem.scope[\(i)]", message)
+                }
             }
         } else {
             r.problem(root, "problem", "missing: name, task, target, goal and success metric")
@@ -130,10 +152,16 @@ public enum ProjectFile {
         if let s = top["sources"] { pipelineTop["sources"] = s }
         if let s = top["split"] { pipelineTop["split"] = s }
         if let p = top["preparation"] {
-            if case .sequence = p { pipelineTop["steps"] = p } else if let m = r.mapping(p, "preparation", allowed: ["steps"]) { pipelineTop["steps"] = m["steps"] }
+            if case .sequence = p {
+                pipelineTop["steps"] = p
+            } else if let m = r.mapping(p, "preparation", allowed: ["steps"]) {
+                pipelineTop["steps"] = m["steps"]
+            }
         }
         let preparation = PipelineFile.read(pipelineTop, r)
-        if preparation.sources.isEmpty { r.problem(root, "sources", "missing: at least one source (path to a CSV or JSON Lines file)") }
+        if preparation.sources.isEmpty {
+            r.problem(root, "sources", "missing: at least one source (path to a CSV or JSON Lines file)")
+        }
 
         // validation: source name (or "merged") → rules file
         var validation = [String: String]()
@@ -142,10 +170,16 @@ public enum ProjectFile {
             if case .mapping(let m) = v {
                 for (k, node) in m {
                     guard let key = k.string else { continue }
-                    if !names.contains(key) { r.problem(k, "validation.\(key)", "no source is called '\(key)' (sources: \(names.sorted().joined(separator: ", ")))") }
+                    if !names.contains(key) {
+                        r.problem(
+                            k, "validation.\(key)",
+                            "no source is called '\(key)' (sources: \(names.sorted().joined(separator: ", ")))")
+                    }
                     if let path = r.string(node, "validation.\(key)") { validation[key] = path }
                 }
-            } else { r.problem(v, "validation", "expected source name: rules file, e.g. 'sales: sales-rules.yaml'") }
+            } else {
+                r.problem(v, "validation", "expected source name: rules file, e.g. 'sales: sales-rules.yaml'")
+            }
         }
 
         // candidates
@@ -155,26 +189,43 @@ public enum ProjectFile {
                 let path = "candidates[\(i)]"
                 guard let m = r.mapping(node, path, allowed: ["name", "learner", "params", "space"]) else { continue }
                 let learners = LearnerKind.names.joined(separator: ", ")
-                guard let learnerName = r.required(r.string(m["learner"], "\(path).learner"), m["learner"], "\(path).learner", "one of \(learners)") else { continue }
+                guard
+                    let learnerName = r.required(
+                        r.string(m["learner"], "\(path).learner"), m["learner"], "\(path).learner", "one of \(learners)"
+                    )
+                else { continue }
                 guard let learner = LearnerKind(rawValue: learnerName) else {
-                    r.problem(m["learner"], "\(path).learner", "unknown learner '\(learnerName)' (expected one of \(learners))")
+                    r.problem(
+                        m["learner"], "\(path).learner",
+                        "unknown learner '\(learnerName)' (expected one of \(learners))")
                     continue
                 }
                 var space = [String: [String]]()
                 if let sm = m["space"] {
                     if case .mapping(let entries) = sm {
-                        for (k, v) in entries { if let key = k.string, let values = r.strings(v, "\(path).space.\(key)") { space[key] = values } }
-                    } else { r.problem(sm, "\(path).space", "expected parameter: [values], e.g. num_leaves: [15, 31, 63]") }
+                        for (k, v) in entries {
+                            if let key = k.string, let values = r.strings(v, "\(path).space.\(key)") {
+                                space[key] = values
+                            }
+                        }
+                    } else {
+                        r.problem(sm, "\(path).space", "expected parameter: [values], e.g. num_leaves: [15, 31, 63]")
+                    }
                 }
                 let name = r.string(m["name"], "\(path).name") ?? learnerName
-                if candidates.contains(where: { $0.name == name }) { r.problem(m["name"] ?? node, "\(path).name", "two candidates are called '\(name)'; name them apart") }
+                if candidates.contains(where: { $0.name == name }) {
+                    r.problem(m["name"] ?? node, "\(path).name", "two candidates are called '\(name)'; name them apart")
+                }
                 let parameters = r.stringMap(m["params"], "\(path).params") ?? [:]
                 do { _ = try learner.parameters(parameters, task: problem.task) } catch {
                     r.problem(m["params"] ?? m["learner"], "\(path).params", error.localizedDescription)
                 }
                 candidates.append(.init(name: name, learner: learner, parameters: parameters, space: space))
             }
-            if seq.isEmpty { r.problem(top["candidates"], "candidates", "the list is empty: give the learners to try, the baseline first") }
+            if seq.isEmpty {
+                r.problem(
+                    top["candidates"], "candidates", "the list is empty: give the learners to try, the baseline first")
+            }
         } else if let c = top["candidates"] {
             r.problem(c, "candidates", "expected a list of candidates, the baseline first")
         } else {
@@ -185,31 +236,47 @@ public enum ProjectFile {
         if let t = r.mapping(top["tuning"], "tuning", allowed: ["search", "trials", "folds", "time_budget"]) {
             let searchName = r.string(t["search"], "tuning.search") ?? "grid"
             let search = TuningOptions.Search(rawValue: searchName) ?? .grid
-            if TuningOptions.Search(rawValue: searchName) == nil { r.problem(t["search"], "tuning.search", "expected grid or random") }
-            tuning = .init(search: search, trials: r.int(t["trials"], "tuning.trials", min: 1), folds: r.int(t["folds"], "tuning.folds", min: 0) ?? 3,
-                           timeBudget: r.double(t["time_budget"], "tuning.time_budget", in: 0...1e7))
+            if TuningOptions.Search(rawValue: searchName) == nil {
+                r.problem(t["search"], "tuning.search", "expected grid or random")
+            }
+            tuning = .init(
+                search: search, trials: r.int(t["trials"], "tuning.trials", min: 1),
+                folds: r.int(t["folds"], "tuning.folds", min: 0) ?? 3,
+                timeBudget: r.double(t["time_budget"], "tuning.time_budget", in: 0...1e7))
         }
 
         var evaluation = ProjectSpec.EvaluationSection(metric: nil, slices: [], groups: [], gates: [], range: nil)
-        if let e = r.mapping(top["evaluation"], "evaluation", allowed: ["metric", "slices", "groups", "fairness", "gates", "range"]) {
+        if let e = r.mapping(
+            top["evaluation"], "evaluation", allowed: ["metric", "slices", "groups", "fairness", "gates", "range"])
+        {
             evaluation.metric = r.string(e["metric"], "evaluation.metric")
             evaluation.slices = r.strings(e["slices"], "evaluation.slices") ?? []
             for (i, s) in evaluation.slices.enumerated() {
-                if (try? SliceSpec(parsing: s)) == nil { r.problem(e["slices"], "evaluation.slices[\(i)]", "write COLUMN or COLUMN:EDGE,EDGE,…") }
+                if (try? SliceSpec(parsing: s)) == nil {
+                    r.problem(e["slices"], "evaluation.slices[\(i)]", "write COLUMN or COLUMN:EDGE,EDGE,…")
+                }
             }
-            evaluation.groups = (r.strings(e["groups"], "evaluation.groups") ?? []) + (r.strings(e["fairness"], "evaluation.fairness") ?? [])
+            evaluation.groups =
+                (r.strings(e["groups"], "evaluation.groups") ?? [])
+                + (r.strings(e["fairness"], "evaluation.fairness") ?? [])
             evaluation.gates = r.strings(e["gates"], "evaluation.gates") ?? []
             for (i, g) in evaluation.gates.enumerated() { checkRule(g, e["gates"], "evaluation.gates[\(i)]", r) }
             evaluation.range = r.double(e["range"], "evaluation.range", in: 0.01...0.999)
         }
-        if let success = problem.success, !evaluation.gates.contains(success) { evaluation.gates.insert(success, at: 0) }
+        if let success = problem.success, !evaluation.gates.contains(success) {
+            evaluation.gates.insert(success, at: 0)
+        }
 
         var release = ProjectSpec.Release(approvers: [], canary: 0, shadow: false, autoPromote: true)
         if let rel = r.mapping(top["release"], "release", allowed: ["approvers", "canary", "shadow", "auto_promote"]) {
             release.approvers = r.strings(rel["approvers"], "release.approvers") ?? []
             if let c = r.string(rel["canary"], "release.canary") {
                 let share = c.hasSuffix("%") ? Double(c.dropLast()).map { $0 / 100 } : Double(c)
-                if let share, share >= 0, share <= 1 { release.canary = share } else { r.problem(rel["canary"], "release.canary", "expected a share such as 10% or 0.1") }
+                if let share, share >= 0, share <= 1 {
+                    release.canary = share
+                } else {
+                    r.problem(rel["canary"], "release.canary", "expected a share such as 10% or 0.1")
+                }
             }
             release.shadow = r.bool(rel["shadow"], "release.shadow") ?? false
             release.autoPromote = r.bool(rel["auto_promote"], "release.auto_promote") ?? release.approvers.isEmpty
@@ -221,21 +288,40 @@ public enum ProjectFile {
             if case .some(.sequence(let seq)) = m["alerts"] {
                 for (i, node) in seq.enumerated() {
                     let path = "monitoring.alerts[\(i)]"
-                    guard let a = r.mapping(node, path, allowed: ["name", "when", "severity", "cooldown"]) else { continue }
-                    guard let when = r.required(r.string(a["when"], "\(path).when"), a["when"], "\(path).when", "the condition, e.g. mape > 0.12 over 7d") else { continue }
+                    guard let a = r.mapping(node, path, allowed: ["name", "when", "severity", "cooldown"]) else {
+                        continue
+                    }
+                    guard
+                        let when = r.required(
+                            r.string(a["when"], "\(path).when"), a["when"], "\(path).when",
+                            "the condition, e.g. mape > 0.12 over 7d")
+                    else { continue }
                     let severity = r.string(a["severity"], "\(path).severity") ?? "warning"
-                    if !["info", "warning", "critical"].contains(severity) { r.problem(a["severity"], "\(path).severity", "expected info, warning or critical") }
+                    if !["info", "warning", "critical"].contains(severity) {
+                        r.problem(a["severity"], "\(path).severity", "expected info, warning or critical")
+                    }
                     let cooldown = r.string(a["cooldown"], "\(path).cooldown") ?? "1h"
-                    if !isDuration(cooldown) { r.problem(a["cooldown"], "\(path).cooldown", "expected a duration such as 30m, 1h, 7d") }
-                    alerts.append(.init(name: r.string(a["name"], "\(path).name") ?? "alert\(i + 1)", when: when, severity: severity, cooldown: cooldown))
+                    if !isDuration(cooldown) {
+                        r.problem(a["cooldown"], "\(path).cooldown", "expected a duration such as 30m, 1h, 7d")
+                    }
+                    alerts.append(
+                        .init(
+                            name: r.string(a["name"], "\(path).name") ?? "alert\(i + 1)", when: when,
+                            severity: severity, cooldown: cooldown))
                 }
             }
             var drift = [String: Double]()
             if let d = m["drift"], case .mapping(let entries) = d {
-                for (k, v) in entries { if let key = k.string, let x = r.double(v, "monitoring.drift.\(key)", in: 0...1e6) { drift[key] = x } }
+                for (k, v) in entries {
+                    if let key = k.string, let x = r.double(v, "monitoring.drift.\(key)", in: 0...1e6) {
+                        drift[key] = x
+                    }
+                }
             }
             let window = r.string(m["window"], "monitoring.window") ?? "1d"
-            if !isDuration(window) { r.problem(m["window"], "monitoring.window", "expected a duration such as 1h, 1d, 7d") }
+            if !isDuration(window) {
+                r.problem(m["window"], "monitoring.window", "expected a duration such as 1h, 1d, 7d")
+            }
             let webhook = r.string(m["webhook"], "monitoring.webhook")
             if let w = webhook, !(w.hasPrefix("http://") || w.hasPrefix("https://")) {
                 r.problem(m["webhook"], "monitoring.webhook", "expected an http:// or https:// URL")
@@ -244,28 +330,42 @@ public enum ProjectFile {
         }
 
         var retraining: ProjectSpec.Retraining?
-        if let t = r.mapping(top["retraining"], "retraining", allowed: ["schedule", "on", "window", "promote", "margin", "holdout"]) {
+        if let t = r.mapping(
+            top["retraining"], "retraining", allowed: ["schedule", "on", "window", "promote", "margin", "holdout"])
+        {
             let schedule = r.string(t["schedule"], "retraining.schedule")
             if let s = schedule {
-                do { _ = try CronSchedule(parsing: s) } catch { r.problem(t["schedule"], "retraining.schedule", error.localizedDescription) }
+                do { _ = try CronSchedule(parsing: s) } catch {
+                    r.problem(t["schedule"], "retraining.schedule", error.localizedDescription)
+                }
             }
-            if let w = t["window"].flatMap({ $0.string }), !isDuration(w) { r.problem(t["window"], "retraining.window", "expected a duration such as 90d or 6M (months of 30 days)") }
+            if let w = t["window"].flatMap({ $0.string }), !isDuration(w) {
+                r.problem(t["window"], "retraining.window", "expected a duration such as 90d or 6M (months of 30 days)")
+            }
             let on = r.strings(t["on"], "retraining.on") ?? []
             let alertNames = Set(monitoring?.alerts.map(\.name) ?? [])
-            for name in on where !alertNames.contains(name) { r.problem(t["on"], "retraining.on", "no alert is called '\(name)' in monitoring.alerts") }
+            for name in on where !alertNames.contains(name) {
+                r.problem(t["on"], "retraining.on", "no alert is called '\(name)' in monitoring.alerts")
+            }
             let promote = r.string(t["promote"], "retraining.promote") ?? "approval"
-            if !["auto", "approval"].contains(promote) { r.problem(t["promote"], "retraining.promote", "expected auto or approval") }
-            retraining = .init(schedule: schedule, on: on, window: r.string(t["window"], "retraining.window"), promote: promote,
-                               margin: r.double(t["margin"], "retraining.margin", in: 0...1e9) ?? 0,
-                               holdout: r.double(t["holdout"], "retraining.holdout", in: 0.05...0.9) ?? 0.25)
+            if !["auto", "approval"].contains(promote) {
+                r.problem(t["promote"], "retraining.promote", "expected auto or approval")
+            }
+            retraining = .init(
+                schedule: schedule, on: on, window: r.string(t["window"], "retraining.window"), promote: promote,
+                margin: r.double(t["margin"], "retraining.margin", in: 0...1e9) ?? 0,
+                holdout: r.double(t["holdout"], "retraining.holdout", in: 0.05...0.9) ?? 0.25)
         }
 
-        if !r.problems.isEmpty { throw SpecFileError(file: file, problems: r.problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
+        if !r.problems.isEmpty {
+            throw SpecFileError(file: file, problems: r.problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+        }
         var hasher = MLCycleData.SHA256()
         hasher.update(Array(yaml.utf8))
-        return ProjectSpec(problem: problem, preparation: preparation, validation: validation, candidates: candidates, tuning: tuning,
-                           evaluation: evaluation, release: release, monitoring: monitoring, retraining: retraining,
-                           hash: MLCycleData.SHA256.hexString(hasher.finalize()))
+        return ProjectSpec(
+            problem: problem, preparation: preparation, validation: validation, candidates: candidates, tuning: tuning,
+            evaluation: evaluation, release: release, monitoring: monitoring, retraining: retraining,
+            hash: MLCycleData.SHA256.hexString(hasher.finalize()))
     }
 
     /// `price between 100000 and 800000` → `price >= 100000 and price <= 800000`; `kind in [A, B]` → `kind == 'A' or …`.
@@ -274,8 +374,12 @@ public enum ProjectFile {
         if words.count == 5, words[1] == "between", words[3] == "and" {
             return "\(words[0]) >= \(words[2]) and \(words[0]) <= \(words[4])"
         }
-        if words.count >= 3, words[1] == "in", let open = text.firstIndex(of: "["), let close = text.lastIndex(of: "]"), open < close {
-            let items = text[text.index(after: open)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }
+        if words.count >= 3, words[1] == "in", let open = text.firstIndex(of: "["), let close = text.lastIndex(of: "]"),
+            open < close
+        {
+            let items = text[text.index(after: open)..<close].split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
+            }
             return "(" + items.map { "\(words[0]) == '\($0)'" }.joined(separator: " or ") + ")"
         }
         return text
@@ -286,6 +390,9 @@ public enum ProjectFile {
     /// A gate rule must compare a metric with a number, the baseline or the champion.
     static func checkRule(_ rule: String, _ node: Node?, _ path: String, _ r: SpecReader) {
         let ops = [">=", "<=", "==", ">", "<"]
-        guard ops.contains(where: { rule.contains($0) }) else { r.problem(node, path, "'\(rule)' has no comparison; write e.g. within_10pct >= 0.80"); return }
+        guard ops.contains(where: { rule.contains($0) }) else {
+            r.problem(node, path, "'\(rule)' has no comparison; write e.g. within_10pct >= 0.80")
+            return
+        }
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import AsyncHTTPClient
+import Foundation
 import MLCycleData
 import MLCycleMonitor
 import MLCycleStore
@@ -10,9 +10,15 @@ import NIOHTTP1
 /// An HTTP call through async-http-client's shared client (replay and webhooks); a failure to connect is an answer
 /// with status 0 and the error, for the caller to report.
 enum HTTPCall {
-    struct Answer { var status: Int; var body: Data; var error: String? }
+    struct Answer {
+        var status: Int
+        var body: Data
+        var error: String?
+    }
 
-    static func send(_ method: HTTPMethod, _ url: URL, body: Data? = nil, headers: [String: String] = [:], timeout: Double = 30) async -> Answer {
+    static func send(
+        _ method: HTTPMethod, _ url: URL, body: Data? = nil, headers: [String: String] = [:], timeout: Double = 30
+    ) async -> Answer {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = method
         for (k, v) in headers { request.headers.add(name: k, value: v) }
@@ -57,7 +63,10 @@ public struct Replay {
     public var watcher: Watcher?
     public var progress: (String) -> Void = { _ in }
 
-    public init(server: URL, model: String, table: Table, timeColumn: String, actualColumn: String, step: String = "1M", watcher: Watcher?) {
+    public init(
+        server: URL, model: String, table: Table, timeColumn: String, actualColumn: String, step: String = "1M",
+        watcher: Watcher?
+    ) {
         self.server = server
         self.model = model
         self.table = table
@@ -72,35 +81,51 @@ public struct Replay {
     /// The first step boundary after `date`.
     func boundary(after date: Date) throws -> Date {
         if step.last == "M" {
-            guard let n = Int(step.dropLast()), n > 0 else { throw ReplayError.invalid("--every takes a duration such as 1M, 7d or 1h; got '\(step)'") }
+            guard let n = Int(step.dropLast()), n > 0 else {
+                throw ReplayError.invalid("--every takes a duration such as 1M, 7d or 1h; got '\(step)'")
+            }
             let c = Self.calendar.dateComponents([.year, .month], from: date)
-            guard let start = Self.calendar.date(from: c), let next = Self.calendar.date(byAdding: .month, value: n, to: start) else {
+            guard let start = Self.calendar.date(from: c),
+                let next = Self.calendar.date(byAdding: .month, value: n, to: start)
+            else {
                 throw ReplayError.invalid("cannot step months from \(date)")
             }
             return next
         }
-        guard let seconds = MonitoringDuration.seconds(step) else { throw ReplayError.invalid("--every takes a duration such as 1M, 7d or 1h; got '\(step)'") }
+        guard let seconds = MonitoringDuration.seconds(step) else {
+            throw ReplayError.invalid("--every takes a duration such as 1M, 7d or 1h; got '\(step)'")
+        }
         let day = Self.calendar.startOfDay(for: date)
         return day.addingTimeInterval((date.timeIntervalSince(day) / seconds).rounded(.down) * seconds + seconds)
     }
 
     public func run() async throws -> Summary {
-        guard let time = table[timeColumn] else { throw ReplayError.invalid("the file has no column '\(timeColumn)' (columns: \(table.columnNames.joined(separator: ", ")))") }
-        guard table[actualColumn] != nil else { throw ReplayError.invalid("the file has no column '\(actualColumn)' for the true values") }
+        guard let time = table[timeColumn] else {
+            throw ReplayError.invalid(
+                "the file has no column '\(timeColumn)' (columns: \(table.columnNames.joined(separator: ", ")))")
+        }
+        guard table[actualColumn] != nil else {
+            throw ReplayError.invalid("the file has no column '\(actualColumn)' for the true values")
+        }
         var moments = [Date]()
         for r in 0..<table.rowCount {
             switch time[r] {
             case .date(let days): moments.append(Date(timeIntervalSince1970: Double(days) * 86_400))
             case .timestamp(let micros): moments.append(Date(timeIntervalSince1970: Double(micros) / 1e6))
-            case .missing: throw ReplayError.invalid("row \(r + 1) has no '\(timeColumn)'; every replayed row needs its time")
-            default: throw ReplayError.invalid("'\(timeColumn)' must hold dates or timestamps (e.g. 2008-03-15); row \(r + 1) holds '\(time[r].description)'")
+            case .missing:
+                throw ReplayError.invalid("row \(r + 1) has no '\(timeColumn)'; every replayed row needs its time")
+            default:
+                throw ReplayError.invalid(
+                    "'\(timeColumn)' must hold dates or timestamps (e.g. 2008-03-15); row \(r + 1) holds '\(time[r].description)'"
+                )
             }
         }
         let order = (0..<table.rowCount).sorted { (moments[$0], $0) < (moments[$1], $1) }
         let inputs = try table.dropping([actualColumn])
         let actual = try table.column(actualColumn)
         let iso = ISO8601DateFormatter()
-        let predictURL = server.appendingPathComponent("v1/models").appendingPathComponent(model).appendingPathComponent("predict")
+        let predictURL = server.appendingPathComponent("v1/models").appendingPathComponent(model)
+            .appendingPathComponent("predict")
         let feedbackURL = server.appendingPathComponent("v1/feedback")
         var auth = [String: String]()
         if let token { auth["Authorization"] = "Bearer \(token)" }
@@ -115,7 +140,9 @@ public struct Replay {
                     await waitForLog(watcher.store, since: first, rows: summary.rows)
                     let s = try await watcher.step(at: b, previous: previous)
                     for n in s.notes { progress("\(iso.string(from: b)): \(n)") }
-                    if let o = s.retrain, ["promoted", "first champion"].contains(o.verdict), let v = o.challenger { await waitForVersion("v\(v)") }
+                    if let o = s.retrain, ["promoted", "first champion"].contains(o.verdict), let v = o.challenger {
+                        await waitForVersion("v\(v)")
+                    }
                     summary.steps.append(s)
                 }
                 previous = b
@@ -130,14 +157,23 @@ public struct Replay {
             while j < order.count, moments[order[j]] == at { j += 1 }
             let rows = Array(order[i..<j])
             let body = Data(CSVWriter.string(inputs.taking(rows)).utf8)
-            let answer = await HTTPCall.send(.POST, predictURL, body: body, headers: auth.merging(["Content-Type": "text/csv", "X-MLCycle-Time": iso.string(from: at)]) { a, _ in a })
+            let answer = await HTTPCall.send(
+                .POST, predictURL, body: body,
+                headers: auth.merging(["Content-Type": "text/csv", "X-MLCycle-Time": iso.string(from: at)]) { a, _ in a
+                })
             guard answer.status == 200 else {
-                throw ReplayError.server("the server refused the rows of \(iso.string(from: at)) (HTTP \(answer.status)): \(answer.error ?? String(decoding: answer.body, as: UTF8.self))")
+                throw ReplayError.server(
+                    "the server refused the rows of \(iso.string(from: at)) (HTTP \(answer.status)): \(answer.error ?? String(decoding: answer.body, as: UTF8.self))"
+                )
             }
-            let answered = try CSVReader.read(string: String(decoding: answer.body, as: UTF8.self), name: "server answer",
-                                              options: CSVOptions(columnTypes: ["id": .string, "model_version": .string]))
-            let ids = try answered.column("id"), versions = try answered.column("model_version")
-            guard answered.rowCount == rows.count else { throw ReplayError.server("the server answered \(answered.rowCount) rows for \(rows.count)") }
+            let answered = try CSVReader.read(
+                string: String(decoding: answer.body, as: UTF8.self), name: "server answer",
+                options: CSVOptions(columnTypes: ["id": .string, "model_version": .string]))
+            let ids = try answered.column("id")
+            let versions = try answered.column("model_version")
+            guard answered.rowCount == rows.count else {
+                throw ReplayError.server("the server answered \(answered.rowCount) rows for \(rows.count)")
+            }
             var feedback = [Feedback]()
             for (k, r) in rows.enumerated() {
                 summary.answeredBy[versions[k].description, default: 0] += 1
@@ -152,9 +188,14 @@ public struct Replay {
                 feedback.append(Feedback(prediction_id: ids[k].description, actual: truth))
             }
             if !feedback.isEmpty {
-                let sent = await HTTPCall.send(.POST, feedbackURL, body: try JSONEncoder().encode(["feedback": feedback]),
-                                         headers: auth.merging(["Content-Type": "application/json"]) { a, _ in a })
-                guard sent.status == 200 else { throw ReplayError.server("the server refused feedback (HTTP \(sent.status)): \(sent.error ?? String(decoding: sent.body, as: UTF8.self))") }
+                let sent = await HTTPCall.send(
+                    .POST, feedbackURL, body: try JSONEncoder().encode(["feedback": feedback]),
+                    headers: auth.merging(["Content-Type": "application/json"]) { a, _ in a })
+                guard sent.status == 200 else {
+                    throw ReplayError.server(
+                        "the server refused feedback (HTTP \(sent.status)): \(sent.error ?? String(decoding: sent.body, as: UTF8.self))"
+                    )
+                }
             }
             summary.rows += rows.count
             summary.requests += 1
@@ -169,7 +210,9 @@ public struct Replay {
     /// background, and the watcher must see what was served before the step.
     func waitForLog(_ store: Store, since: Date, rows: Int) async {
         for _ in 0..<200 {
-            let logged = (try? store.predictions(model: model, since: since, limit: 10_000_000).filter { $0.status != "shadow" }.count) ?? 0
+            let logged =
+                (try? store.predictions(model: model, since: since, limit: 10_000_000).filter { $0.status != "shadow" }
+                    .count) ?? 0
             if logged >= rows { return }
             await HTTPCall.pause(0.05)
         }
@@ -198,6 +241,8 @@ public enum ReplayError: Error, LocalizedError, Equatable {
     case invalid(String)
     case server(String)
     public var errorDescription: String? {
-        switch self { case .invalid(let m), .server(let m): return m }
+        switch self {
+        case .invalid(let m), .server(let m): return m
+        }
     }
 }

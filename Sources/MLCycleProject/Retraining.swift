@@ -13,7 +13,11 @@ public struct LabelledRows: Sendable {
         public var inputs: String
         public var actual: String
         public var at: Date
-        public init(inputs: String, actual: String, at: Date) { self.inputs = inputs; self.actual = actual; self.at = at }
+        public init(inputs: String, actual: String, at: Date) {
+            self.inputs = inputs
+            self.actual = actual
+            self.at = at
+        }
     }
     public var rows: [Row]
 
@@ -22,7 +26,12 @@ public struct LabelledRows: Sendable {
     /// A content key for stage caching (the same rows give the same key).
     public var key: String {
         var h = MLCycleData.SHA256()
-        for r in rows { h.update(Array(r.inputs.utf8)); h.update([0]); h.update(Array(r.actual.utf8)); h.update([1]) }
+        for r in rows {
+            h.update(Array(r.inputs.utf8))
+            h.update([0])
+            h.update(Array(r.actual.utf8))
+            h.update([1])
+        }
         return MLCycleData.SHA256.hexString(h.finalize())
     }
 
@@ -34,19 +43,21 @@ public struct LabelledRows: Sendable {
             guard let inputs = try? JSONValue.parse(Data(row.inputs.utf8)), case .object = inputs else {
                 throw StoreError.invalid("logged prediction \(i + 1) has inputs that are not a JSON object")
             }
-            csv += like.columnNames.map { name -> String in
-                if name == target { return Double(row.actual).map(Self.number) ?? Self.field(row.actual) }
-                switch inputs[name] ?? .null {
-                case .string(let s): return Self.field(s)
-                case .number(let d): return Self.number(d)
-                case .bool(let b): return b ? "true" : "false"
-                default: return ""
-                }
-            }.joined(separator: ",") + "\n"
+            csv +=
+                like.columnNames.map { name -> String in
+                    if name == target { return Double(row.actual).map(Self.number) ?? Self.field(row.actual) }
+                    switch inputs[name] ?? .null {
+                    case .string(let s): return Self.field(s)
+                    case .number(let d): return Self.number(d)
+                    case .bool(let b): return b ? "true" : "false"
+                    default: return ""
+                    }
+                }.joined(separator: ",") + "\n"
         }
         var types = [String: DataType]()
         for c in like.columns { types[c.name] = c.type }
-        return try CSVReader.read(string: csv, name: "feedback rows", options: CSVOptions(columnTypes: types, threads: 1))
+        return try CSVReader.read(
+            string: csv, name: "feedback rows", options: CSVOptions(columnTypes: types, threads: 1))
     }
 
     /// JSON (and feedback) has one number type: whole numbers are written whole, so integer columns read them back.
@@ -87,9 +98,15 @@ public struct RetrainOutcome: Codable, Sendable {
     public var run: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case trigger, reason, at, window, feedbackRows = "feedback_rows", comparisonRows = "comparison_rows", champion, challenger, dataset, metric
-        case championValue = "champion_value", challengerValue = "challenger_value", difference, low, high
-        case gatesPassed = "gates_passed", verdict, detail, run
+        case trigger, reason, at, window
+        case feedbackRows = "feedback_rows"
+        case comparisonRows = "comparison_rows"
+        case champion, challenger, dataset, metric
+        case championValue = "champion_value"
+        case challengerValue = "challenger_value"
+        case difference, low, high
+        case gatesPassed = "gates_passed"
+        case verdict, detail, run
     }
 }
 
@@ -105,7 +122,10 @@ public final class Retrainer {
     public var actor: String
     public var progress: (String) -> Void
 
-    public init(spec: ProjectSpec, directory: String, store: Store, actor: String = "mlcycle retrain", progress: @escaping (String) -> Void = { _ in }) {
+    public init(
+        spec: ProjectSpec, directory: String, store: Store, actor: String = "mlcycle retrain",
+        progress: @escaping (String) -> Void = { _ in }
+    ) {
         self.spec = spec
         self.directory = directory
         self.store = store
@@ -119,20 +139,28 @@ public final class Retrainer {
     /// The labelled served rows of `model` in (`since`, `before`), oldest first (shadow answers and refused requests
     /// left out; the latest feedback for a prediction wins).
     public static func labelledRows(_ store: Store, model: String, since: Date?, before: Date) throws -> LabelledRows {
-        let records = try store.predictions(model: model, since: since, limit: 10_000_000).filter { $0.status == "ok" && $0.at < before }
+        let records = try store.predictions(model: model, since: since, limit: 10_000_000).filter {
+            $0.status == "ok" && $0.at < before
+        }
         let actual = try store.latestActuals(for: records)
-        let rows = records.compactMap { r in actual[r.id].map { LabelledRows.Row(inputs: r.inputs, actual: $0, at: r.at) } }
+        let rows = records.compactMap { r in
+            actual[r.id].map { LabelledRows.Row(inputs: r.inputs, actual: $0, at: r.at) }
+        }
         return LabelledRows(rows: rows.sorted { $0.at < $1.at })
     }
 
     /// Runs one retraining as of `moment` (replays pass the replayed time).
     public func retrain(trigger: String, reason: String, at moment: Date = Date()) throws -> RetrainOutcome {
         let name = spec.problem.name
-        let policy = spec.retraining ?? ProjectSpec.Retraining(schedule: nil, on: [], window: nil, promote: "approval", margin: 0)
+        let policy =
+            spec.retraining
+            ?? ProjectSpec.Retraining(schedule: nil, on: [], window: nil, promote: "approval", margin: 0)
         let metric = spec.evaluation.metric ?? (spec.problem.task == .regression ? "mape" : "logloss")
         try store.ensureProject(name)
         let since = try policy.window.map { w -> Date in
-            guard let s = MonitoringDuration.seconds(w) else { throw MonitorError.invalid("retraining.window must be a duration such as 6M; got '\(w)'") }
+            guard let s = MonitoringDuration.seconds(w) else {
+                throw MonitorError.invalid("retraining.window must be a duration such as 6M; got '\(w)'")
+            }
             return moment.addingTimeInterval(-s)
         }
         let labelled = try Self.labelledRows(store, model: name, since: since, before: moment)
@@ -144,34 +172,51 @@ public final class Retrainer {
         let comparison = LabelledRows(rows: Array(labelled.rows.suffix(kept)))
         let championBefore = try store.aliases(name)["champion"]
         // The champion's fitted model (an artefact hash): the same one again means nothing changed.
-        let championModel = try championBefore.flatMap { try store.modelVersion(name, version: $0) }?.run.flatMap { try store.run($0) }?.outputs["model"]
+        let championModel = try championBefore.flatMap { try store.modelVersion(name, version: $0) }?.run.flatMap {
+            try store.run($0)
+        }?.outputs["model"]
 
-        let run = try store.startRun(NewRun(project: name, stage: "retrain", inputHash: Runner.hash(["retrain", trigger, String(moment.timeIntervalSince1970)]),
-                                            params: ["trigger": trigger, "reason": reason, "window": policy.window ?? "all",
-                                                     "promote": policy.promote, "margin": formatDouble(policy.margin)],
-                                            specHash: spec.hash, gitCommit: Runner.gitCommit(directory)))
-        var outcome = RetrainOutcome(trigger: trigger, reason: reason, at: moment, window: policy.window, feedbackRows: training.rows.count,
-                                     comparisonRows: comparison.rows.count, champion: championBefore, challenger: nil, metric: metric,
-                                     gatesPassed: false, verdict: "failed", detail: "", run: run.id)
+        let run = try store.startRun(
+            NewRun(
+                project: name, stage: "retrain",
+                inputHash: Runner.hash(["retrain", trigger, String(moment.timeIntervalSince1970)]),
+                params: [
+                    "trigger": trigger, "reason": reason, "window": policy.window ?? "all",
+                    "promote": policy.promote, "margin": formatDouble(policy.margin),
+                ],
+                specHash: spec.hash, gitCommit: Runner.gitCommit(directory)))
+        var outcome = RetrainOutcome(
+            trigger: trigger, reason: reason, at: moment, window: policy.window, feedbackRows: training.rows.count,
+            comparisonRows: comparison.rows.count, champion: championBefore, challenger: nil, metric: metric,
+            gatesPassed: false, verdict: "failed", detail: "", run: run.id)
         do {
             try store.appendLog(run: run.id, "\(trigger): \(reason)")
-            try store.appendLog(run: run.id, "\(labelled.rows.count) labelled served rows\(policy.window.map { " in the last \($0)" } ?? ""): \(training.rows.count) added to training, the latest \(comparison.rows.count) kept to compare on")
+            try store.appendLog(
+                run: run.id,
+                "\(labelled.rows.count) labelled served rows\(policy.window.map { " in the last \($0)" } ?? ""): \(training.rows.count) added to training, the latest \(comparison.rows.count) kept to compare on"
+            )
             let runner = Runner(spec: spec, directory: directory, store: store, actor: actor, progress: progress)
             runner.feedbackRows = training
             runner.comparisonRows = comparison.rows.isEmpty ? nil : comparison
             let summary = try runner.run()
-            guard let version = summary.registered else { throw StoreError.invalid("the pipeline registered no version") }
+            guard let version = summary.registered else {
+                throw StoreError.invalid("the pipeline registered no version")
+            }
             outcome.challenger = version.version
             outcome.dataset = version.datasets.first
             outcome.gatesPassed = version.gatesPassed
-            if outcome.comparisonRows > 0, let c = summary.comparisons.first(where: { $0.against.hasPrefix("champion") }) {
+            if outcome.comparisonRows > 0,
+                let c = summary.comparisons.first(where: { $0.against.hasPrefix("champion") })
+            {
                 outcome.championValue = c.baseline
                 outcome.challengerValue = c.candidate
                 outcome.difference = c.difference
                 outcome.low = c.low
                 outcome.high = c.high
             }
-            decide(&outcome, version: version, policy: policy, championBefore: championBefore, championModel: championModel, summary: summary)
+            decide(
+                &outcome, version: version, policy: policy, championBefore: championBefore,
+                championModel: championModel, summary: summary)
             if outcome.verdict == "promoted" {
                 try ModelRegistry(store: store, approvers: spec.release.approvers)
                     .promote(version, by: .policy(actor), reason: "retrain (\(trigger)): \(outcome.detail)")
@@ -188,24 +233,33 @@ public final class Retrainer {
     }
 
     /// The promotion policy, applied to what the run produced.
-    func decide(_ o: inout RetrainOutcome, version: ModelVersion, policy: ProjectSpec.Retraining, championBefore: Int?, championModel: String?, summary: RunSummary) {
+    func decide(
+        _ o: inout RetrainOutcome, version: ModelVersion, policy: ProjectSpec.Retraining, championBefore: Int?,
+        championModel: String?, summary: RunSummary
+    ) {
         let f = { (x: Double?) in x.map { String(format: "%.4f", $0) } ?? "?" }
-        if version.version == championBefore || (championModel != nil && championModel == summary.leaderboard.first { $0.name == summary.chosen }?.model) {
+        if version.version == championBefore
+            || (championModel != nil && championModel == summary.leaderboard.first { $0.name == summary.chosen }?.model)
+        {
             o.verdict = "unchanged"
             o.detail = "the pipeline produced the champion again (no new data or spec)"
         } else if !version.gatesPassed {
             o.verdict = "not promotable"
-            o.detail = "v\(version.version) failed its gates: " + summary.gates.filter { !$0.passed }.map(\.rule).joined(separator: "; ")
+            o.detail =
+                "v\(version.version) failed its gates: "
+                + summary.gates.filter { !$0.passed }.map(\.rule).joined(separator: "; ")
         } else if championBefore == nil {
             o.verdict = summary.alias == "champion" ? "first champion" : "awaiting approval"
             o.detail = "v\(version.version) passed its gates; there was no champion"
         } else if o.comparisonRows == 0 {
             // The test split's rows are no fair judge here: the champion may have learnt from them.
             o.verdict = "awaiting approval"
-            o.detail = "v\(version.version) passed its gates, but fewer than \(Self.minimumComparisonRows) recent labelled rows could be kept out to compare it with champion v\(championBefore ?? 0) (raise retraining.window or wait for feedback); mlcycle approve \(spec.problem.name):\(version.version) --reason … makes it the champion"
+            o.detail =
+                "v\(version.version) passed its gates, but fewer than \(Self.minimumComparisonRows) recent labelled rows could be kept out to compare it with champion v\(championBefore ?? 0) (raise retraining.window or wait for feedback); mlcycle approve \(spec.problem.name):\(version.version) --reason … makes it the champion"
         } else if let champion = o.championValue, let challenger = o.challengerValue {
             let gain = higherIsBetter.contains(o.metric) ? challenger - champion : champion - challenger
-            let measured = "\(o.metric) \(f(champion)) (champion v\(championBefore ?? 0)) → \(f(challenger)) (v\(version.version)) on the \(o.comparisonRows) most recent labelled rows"
+            let measured =
+                "\(o.metric) \(f(champion)) (champion v\(championBefore ?? 0)) → \(f(challenger)) (v\(version.version)) on the \(o.comparisonRows) most recent labelled rows"
             if gain < policy.margin || gain <= 0 {
                 o.verdict = "kept champion"
                 o.detail = measured + "; not better by the margin \(formatDouble(policy.margin))"
@@ -214,7 +268,9 @@ public final class Retrainer {
                 o.detail = measured
             } else {
                 o.verdict = "awaiting approval"
-                o.detail = measured + "; mlcycle approve \(spec.problem.name):\(version.version) --reason … makes it the champion"
+                o.detail =
+                    measured
+                    + "; mlcycle approve \(spec.problem.name):\(version.version) --reason … makes it the champion"
             }
         } else {
             o.verdict = "awaiting approval"
@@ -226,18 +282,23 @@ public final class Retrainer {
         let e = JSONEncoder()
         e.dateEncodingStrategy = .iso8601
         e.outputFormatting = .sortedKeys
-        return ["outcome": String(decoding: try e.encode(o), as: UTF8.self), "verdict": o.verdict, "challenger": o.challenger.map(String.init) ?? ""]
+        return [
+            "outcome": String(decoding: try e.encode(o), as: UTF8.self), "verdict": o.verdict,
+            "challenger": o.challenger.map(String.init) ?? "",
+        ]
     }
 
     /// The project's retrainings, newest first.
     public static func history(_ store: Store, project: String, limit: Int = 100) throws -> [RetrainOutcome] {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
-        return try store.runs(project: project, limit: 100_000).filter { $0.stage == "retrain" }.prefix(limit).compactMap { r in
-            guard let text = r.outputs["outcome"], var o = try? d.decode(RetrainOutcome.self, from: Data(text.utf8)) else { return nil }
-            o.run = r.id
-            return o
-        }
+        return try store.runs(project: project, limit: 100_000).filter { $0.stage == "retrain" }.prefix(limit)
+            .compactMap { r in
+                guard let text = r.outputs["outcome"], var o = try? d.decode(RetrainOutcome.self, from: Data(text.utf8))
+                else { return nil }
+                o.run = r.id
+                return o
+            }
     }
 }
 
@@ -305,10 +366,13 @@ public final class Watcher {
             let retrainer = Retrainer(spec: spec, directory: directory, store: store, progress: progress)
             let outcome = try retrainer.retrain(trigger: what, reason: why, at: moment)
             step.retrain = outcome
-            step.notes.append("retrained (\(what)): v\(outcome.challenger.map(String.init) ?? "?") \(outcome.verdict) — \(outcome.detail)")
+            step.notes.append(
+                "retrained (\(what)): v\(outcome.challenger.map(String.init) ?? "?") \(outcome.verdict) — \(outcome.detail)"
+            )
         }
-        logger.info("\(step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "; "))",
-                    metadata: ["model": "\(name)", "at": "\(ISO8601DateFormatter().string(from: moment))"])
+        logger.info(
+            "\(step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "; "))",
+            metadata: ["model": "\(name)", "at": "\(ISO8601DateFormatter().string(from: moment))"])
         return step
     }
 }

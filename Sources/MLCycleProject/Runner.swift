@@ -64,8 +64,11 @@ public final class Runner {
     /// without them, the raw rows of the test split.
     public var comparisonRows: LabelledRows?
 
-    public init(spec: ProjectSpec, directory: String, store: Store, from: Stage? = nil, actor: String = ProcessInfo.processInfo.environment["USER"] ?? "mlcycle",
-                progress: @escaping (String) -> Void = { _ in }) {
+    public init(
+        spec: ProjectSpec, directory: String, store: Store, from: Stage? = nil,
+        actor: String = ProcessInfo.processInfo.environment["USER"] ?? "mlcycle",
+        progress: @escaping (String) -> Void = { _ in }
+    ) {
         self.spec = spec
         self.directory = directory
         self.store = store
@@ -81,7 +84,10 @@ public final class Runner {
 
     static func hash(_ parts: [String]) -> String {
         var h = MLCycleData.SHA256()
-        for p in parts { h.update(Array(p.utf8)); h.update([0]) }
+        for p in parts {
+            h.update(Array(p.utf8))
+            h.update([0])
+        }
         return MLCycleData.SHA256.hexString(h.finalize())
     }
 
@@ -96,31 +102,39 @@ public final class Runner {
 
     /// Runs `body` as stage `stage` unless a finished run with the same inputs exists (and `from` does not force
     /// it); either way returns the stage's outputs.
-    func stage(_ stage: Stage, inputs: [String], params: [String: String] = [:], detail: ([String: String]) -> String,
-               _ body: (Int64) throws -> [String: String]) throws -> [String: String] {
+    func stage(
+        _ stage: Stage, inputs: [String], params: [String: String] = [:], detail: ([String: String]) -> String,
+        _ body: (Int64) throws -> [String: String]
+    ) throws -> [String: String] {
         let inputHash = Self.hash([stage.rawValue, MLCycleVersion.current] + inputs)
         let forced = from.map { Stage.allCases.firstIndex(of: $0)! <= Stage.allCases.firstIndex(of: stage)! } ?? false
         let started = Date()
         if !forced, let cached = try store.cachedRun(project: project, stage: stage.rawValue, inputHash: inputHash) {
             let outputs = cached.outputs
-            summary.stages.append(.init(stage: stage, status: "cached", seconds: 0, run: cached.id, detail: detail(outputs)))
+            summary.stages.append(
+                .init(stage: stage, status: "cached", seconds: 0, run: cached.id, detail: detail(outputs)))
             progress(line(stage, "cached", 0, detail(outputs)))
             return outputs
         }
-        let run = try store.startRun(NewRun(project: project, stage: stage.rawValue, inputHash: inputHash, params: params, specHash: spec.hash,
-                                            gitCommit: commit))
+        let run = try store.startRun(
+            NewRun(
+                project: project, stage: stage.rawValue, inputHash: inputHash, params: params, specHash: spec.hash,
+                gitCommit: commit))
         do {
             let outputs = try body(run.id)
             try store.finishRun(run.id, status: .finished, outputs: outputs)
             let seconds = Date().timeIntervalSince(started)
-            summary.stages.append(.init(stage: stage, status: "ran", seconds: seconds, run: run.id, detail: detail(outputs)))
+            summary.stages.append(
+                .init(stage: stage, status: "ran", seconds: seconds, run: run.id, detail: detail(outputs)))
             progress(line(stage, "ran", seconds, detail(outputs)))
             return outputs
         } catch {
             try? store.appendLog(run: run.id, "failed: \(error.localizedDescription)")
             try? store.finishRun(run.id, status: .failed, outputs: [:])
             let seconds = Date().timeIntervalSince(started)
-            summary.stages.append(.init(stage: stage, status: "failed", seconds: seconds, run: run.id, detail: error.localizedDescription))
+            summary.stages.append(
+                .init(stage: stage, status: "failed", seconds: seconds, run: run.id, detail: error.localizedDescription)
+            )
             progress(line(stage, "failed", seconds, error.localizedDescription))
             throw error
         }
@@ -140,10 +154,14 @@ public final class Runner {
         guard (try? p.run()) != nil else { return nil }
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { return nil }
-        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(
+            in: .whitespacesAndNewlines)
     }
 
-    func table(_ sha: String) throws -> Table { try CSVReader.read(string: String(decoding: try store.artifact(sha), as: UTF8.self), name: "artefact \(sha.prefix(12))") }
+    func table(_ sha: String) throws -> Table {
+        try CSVReader.read(
+            string: String(decoding: try store.artifact(sha), as: UTF8.self), name: "artefact \(sha.prefix(12))")
+    }
     func put(_ table: Table) throws -> String { try store.putArtifact(Data(CSVWriter.string(table).utf8)) }
 
     /// Runs every stage and returns the summary; a stage that fails stops the run (and is recorded as failed).
@@ -154,40 +172,63 @@ public final class Runner {
 
         // collect: read and merge the sources.
         let sourceHashes = try spec.preparation.sources.map { try Self.fileHash(path($0.path)) + ($0.query ?? "") }
-        let collected = try stage(.collect, inputs: sourceHashes + [Self.stable(spec.preparation.sources), feedbackRows?.key ?? ""],
-                                  detail: { "\($0["rows"] ?? "?") rows\($0["feedback_rows"].map { " (\($0) from feedback)" } ?? ""), dataset \($0["fingerprint"]?.prefix(12) ?? "?")" }) { run in
-            var t = try PreparationRun.collect(spec.preparation, directory: directory, main: nil, reader: PipelineFile.sourceReader)
+        let collected = try stage(
+            .collect, inputs: sourceHashes + [Self.stable(spec.preparation.sources), feedbackRows?.key ?? ""],
+            detail: {
+                "\($0["rows"] ?? "?") rows\($0["feedback_rows"].map { " (\($0) from feedback)" } ?? ""), dataset \($0["fingerprint"]?.prefix(12) ?? "?")"
+            }
+        ) { run in
+            var t = try PreparationRun.collect(
+                spec.preparation, directory: directory, main: nil, reader: PipelineFile.sourceReader)
             let sourceRows = t.rowCount
-            if let feedbackRows, !feedbackRows.rows.isEmpty { t = try Table.concatenate([t, try feedbackRows.table(like: t, target: target)]) }
+            if let feedbackRows, !feedbackRows.rows.isEmpty {
+                t = try Table.concatenate([t, try feedbackRows.table(like: t, target: target)])
+            }
             let fingerprint = t.fingerprint()
-            try store.recordDataset(DatasetSnapshot(fingerprint: fingerprint, rows: t.rowCount, schema: t.schema.map { "\($0.name):\($0.type)" },
-                                                    sources: spec.preparation.sources.map { "\($0.name): \($0.path)" }))
+            try store.recordDataset(
+                DatasetSnapshot(
+                    fingerprint: fingerprint, rows: t.rowCount, schema: t.schema.map { "\($0.name):\($0.type)" },
+                    sources: spec.preparation.sources.map { "\($0.name): \($0.path)" }))
             try store.logMetric(run: run, name: "rows", value: Double(t.rowCount), step: 0)
             var out = ["table": try put(t), "fingerprint": fingerprint, "rows": String(t.rowCount)]
             if t.rowCount > sourceRows { out["feedback_rows"] = String(t.rowCount - sourceRows) }
             return out
         }
-        guard let tableSHA = collected["table"], let fingerprint = collected["fingerprint"] else { throw StoreError.invalid("collect left no table") }
+        guard let tableSHA = collected["table"], let fingerprint = collected["fingerprint"] else {
+            throw StoreError.invalid("collect left no table")
+        }
         let merged = try table(tableSHA)
 
         // validate: rules on the sources and the merged table; an error-severity failure stops the run.
         let ruleFiles = spec.validation.sorted { $0.key < $1.key }
-        _ = try stage(.validate, inputs: [fingerprint] + sourceHashes + (try ruleFiles.map { "\($0.key)=\(try Self.fileHash(path($0.value)))" }),
-                      detail: { "\($0["rules"] ?? "0") rules, \($0["warnings"] ?? "0") warnings" }) { run in
-            var rules = 0, warnings = 0
+        _ = try stage(
+            .validate,
+            inputs: [fingerprint] + sourceHashes
+                + (try ruleFiles.map { "\($0.key)=\(try Self.fileHash(path($0.value)))" }),
+            detail: { "\($0["rules"] ?? "0") rules, \($0["warnings"] ?? "0") warnings" }
+        ) { run in
+            var rules = 0
+            var warnings = 0
             for (name, file) in ruleFiles {
                 let checked: Table
-                if name == "merged" { checked = merged } else {
+                if name == "merged" {
+                    checked = merged
+                } else {
                     guard let source = spec.preparation.sources.first(where: { $0.name == name }) else { continue }
                     checked = try PipelineFile.sourceReader(source, path(source.path))
                 }
                 let report = Validator.validate(checked, rules: try RuleFile.load(path: path(file)))
                 rules += report.results.count
                 warnings += report.results.filter { !$0.passed }.count
-                for r in report.results where !r.passed { try store.appendLog(run: run, "\(name): \(r.severity) \(r.rule): \(r.message ?? "\(r.failingRows) failing rows")") }
+                for r in report.results where !r.passed {
+                    try store.appendLog(
+                        run: run, "\(name): \(r.severity) \(r.rule): \(r.message ?? "\(r.failingRows) failing rows")")
+                }
                 if !report.passed {
-                    throw StoreError.invalid("validation of \(name) failed \(report.failedErrors) error rule(s): " +
-                                             report.results.filter { !$0.passed && $0.severity == .error }.map(\.rule).joined(separator: "; "))
+                    throw StoreError.invalid(
+                        "validation of \(name) failed \(report.failedErrors) error rule(s): "
+                            + report.results.filter { !$0.passed && $0.severity == .error }.map(\.rule).joined(
+                                separator: "; "))
                 }
             }
             return ["rules": String(rules), "warnings": String(warnings)]
@@ -208,21 +249,36 @@ public final class Runner {
         }
 
         // prepare: rows outside the scope are left out, the split is made, the steps are fitted on training rows.
-        let prepared = try stage(.prepare, inputs: [fingerprint, target, Self.stable(spec.preparation.steps),
-                                                    Self.stable(spec.preparation.split), spec.problem.scope.joined(separator: "\n")],
-                                 detail: { "\($0["rows"] ?? "?") rows (\($0["test_rows"] ?? "?") test), \($0["out_of_scope"] ?? "0") out of scope" }) { run in
+        let prepared = try stage(
+            .prepare,
+            inputs: [
+                fingerprint, target, Self.stable(spec.preparation.steps),
+                Self.stable(spec.preparation.split), spec.problem.scope.joined(separator: "\n"),
+            ],
+            detail: {
+                "\($0["rows"] ?? "?") rows (\($0["test_rows"] ?? "?") test), \($0["out_of_scope"] ?? "0") out of scope"
+            }
+        ) { run in
             let inScope = try scopeMask(merged)
             let scoped = try merged.filtered(inScope)
             var prepSpec = spec.preparation
             prepSpec.sources = []
             if prepSpec.split == nil { prepSpec.split = SplitSpec() }
-            let result = try PreparationRun.run(prepSpec, directory: directory, main: scoped, target: target.isEmpty ? nil : target)
-            let testRows = (0..<result.table.rowCount).filter { (try? result.table.column("split")[$0].description) == "test" }.count
+            let result = try PreparationRun.run(
+                prepSpec, directory: directory, main: scoped, target: target.isEmpty ? nil : target)
+            let testRows = (0..<result.table.rowCount).filter {
+                (try? result.table.column("split")[$0].description) == "test"
+            }.count
             try store.logMetric(run: run, name: "rows", value: Double(result.table.rowCount), step: 0)
-            return ["prepared": try put(result.table), "pipeline": try store.putArtifact(try result.pipeline.jsonData()),
-                    "rows": String(result.table.rowCount), "test_rows": String(testRows), "out_of_scope": String(inScope.filter { !$0 }.count)]
+            return [
+                "prepared": try put(result.table), "pipeline": try store.putArtifact(try result.pipeline.jsonData()),
+                "rows": String(result.table.rowCount), "test_rows": String(testRows),
+                "out_of_scope": String(inScope.filter { !$0 }.count),
+            ]
         }
-        guard let preparedSHA = prepared["prepared"], let pipelineSHA = prepared["pipeline"] else { throw StoreError.invalid("prepare left no table") }
+        guard let preparedSHA = prepared["prepared"], let pipelineSHA = prepared["pipeline"] else {
+            throw StoreError.invalid("prepare left no table")
+        }
         let preparedTable = try table(preparedSHA)
         let (trainTable, testTable) = try Splitter.byColumn(preparedTable, column: "split")
 
@@ -230,43 +286,72 @@ public final class Runner {
         let metric = spec.evaluation.metric ?? (spec.problem.task == .regression ? "mape" : "logloss")
         summary.rankingMetric = metric
         for (index, candidate) in spec.candidates.enumerated() {
-            let counter = self.counter, total = spec.candidates.count
+            let counter = self.counter
+            let total = spec.candidates.count
             counter("train     [\(index + 1)/\(total)] \(candidate.name) (\(candidate.learner))")
             // The key holds the learner's typed parameters (defaults filled in), so a change of a default or of the
             // learner itself (mlcycle's version is in every key) never reuses a stale model.
             let typed = try candidate.learner.parameters(candidate.parameters, task: spec.problem.task)
-            let outputs = try stage(.train, inputs: [preparedSHA, candidate.name, Runner.json(typed), Runner.json(candidate.space),
-                                                     Runner.json(spec.tuning), Runner.json(spec.evaluation.range)],
-                                    params: candidate.parameters.merging(["candidate": candidate.name, "learner": candidate.learner.rawValue]) { a, _ in a },
-                                    detail: { "\(candidate.name): \(metric) \($0[metric].flatMap(Double.init).map { String(format: "%.4f", $0) } ?? "?")" }) { run in
+            let outputs = try stage(
+                .train,
+                inputs: [
+                    preparedSHA, candidate.name, Runner.json(typed), Runner.json(candidate.space),
+                    Runner.json(spec.tuning), Runner.json(spec.evaluation.range),
+                ],
+                params: candidate.parameters.merging([
+                    "candidate": candidate.name, "learner": candidate.learner.rawValue,
+                ]) { a, _ in a },
+                detail: {
+                    "\(candidate.name): \(metric) \($0[metric].flatMap(Double.init).map { String(format: "%.4f", $0) } ?? "?")"
+                }
+            ) { run in
                 var parameters = candidate.parameters
                 if !candidate.space.isEmpty {
-                    let tuning = spec.tuning ?? ProjectSpec.Tuning(search: .grid, trials: nil, folds: 3, timeBudget: nil)
-                    let board = try Tuning.run(trainTable, options: TuningOptions(
-                        // Every trial holds the candidate's fixed parameters; the space varies the rest.
-                        target: target, task: spec.problem.task, learner: candidate.learner,
-                        space: candidate.parameters.mapValues { [$0] }.merging(candidate.space) { _, searched in searched },
-                        search: tuning.search, trials: tuning.trials, timeBudget: tuning.timeBudget,
-                        folds: max(2, tuning.folds), metric: metric, progress: { done, trials in
-                            counter("train     [\(index + 1)/\(total)] \(candidate.name): tuning trial \(done)/\(trials)")
-                        }))
+                    let tuning =
+                        spec.tuning ?? ProjectSpec.Tuning(search: .grid, trials: nil, folds: 3, timeBudget: nil)
+                    let board = try Tuning.run(
+                        trainTable,
+                        options: TuningOptions(
+                            // Every trial holds the candidate's fixed parameters; the space varies the rest.
+                            target: target, task: spec.problem.task, learner: candidate.learner,
+                            space: candidate.parameters.mapValues { [$0] }.merging(candidate.space) { _, searched in
+                                searched
+                            },
+                            search: tuning.search, trials: tuning.trials, timeBudget: tuning.timeBudget,
+                            folds: max(2, tuning.folds), metric: metric,
+                            progress: { done, trials in
+                                counter(
+                                    "train     [\(index + 1)/\(total)] \(candidate.name): tuning trial \(done)/\(trials)"
+                                )
+                            }))
                     if let best = board.first { parameters.merge(best.parameters) { _, b in b } }
-                    for (i, entry) in board.enumerated() { try store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i) }
+                    for (i, entry) in board.enumerated() {
+                        try store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i)
+                    }
                 }
-                let (file, report) = try TrainingRun.run(trainTable, options: TrainingOptions(
-                    target: target, task: spec.problem.task, learner: candidate.learner, parameters: parameters, testTable: testTable,
-                    range: spec.problem.task == .regression ? spec.evaluation.range : nil))
+                let (file, report) = try TrainingRun.run(
+                    trainTable,
+                    options: TrainingOptions(
+                        target: target, task: spec.problem.task, learner: candidate.learner, parameters: parameters,
+                        testTable: testTable,
+                        range: spec.problem.task == .regression ? spec.evaluation.range : nil))
                 for (k, v) in report.metrics { try store.logMetric(run: run, name: k, value: v, step: 0) }
-                var out = ["model": try store.putArtifact(try file.jsonData()), "fit_seconds": String(report.fitSeconds),
-                           "parameters": Runner.json(parameters)]
+                var out = [
+                    "model": try store.putArtifact(try file.jsonData()), "fit_seconds": String(report.fitSeconds),
+                    "parameters": Runner.json(parameters),
+                ]
                 for (k, v) in report.metrics { out[k] = String(v) }
                 return out
             }
             var metrics = [String: Double]()
             for (k, v) in outputs { if let x = Double(v), k != "fit_seconds" { metrics[k] = x } }
-            summary.leaderboard.append(.init(name: candidate.name, learner: candidate.learner,
-                                             parameters: (try? JSONDecoder().decode([String: String].self, from: Data((outputs["parameters"] ?? "{}").utf8))) ?? [:],
-                                             metrics: metrics, fitSeconds: Double(outputs["fit_seconds"] ?? "") ?? 0, model: outputs["model"] ?? ""))
+            summary.leaderboard.append(
+                .init(
+                    name: candidate.name, learner: candidate.learner,
+                    parameters: (try? JSONDecoder().decode(
+                        [String: String].self, from: Data((outputs["parameters"] ?? "{}").utf8))) ?? [:],
+                    metrics: metrics, fitSeconds: Double(outputs["fit_seconds"] ?? "") ?? 0,
+                    model: outputs["model"] ?? ""))
         }
         let better = { (a: Double, b: Double) in higherIsBetter.contains(metric) ? a > b : a < b }
         summary.leaderboard.sort { better($0.metrics[metric] ?? .nan, $1.metrics[metric] ?? .nan) }
@@ -278,16 +363,24 @@ public final class Runner {
 
         // evaluate: the best candidate against the baseline and the current champion, with slices, groups and gates.
         // The champion, unless it is this very model (registered by an earlier run of the same inputs).
-        let championVersion = try store.aliases(project)["champion"].flatMap { try store.modelVersion(project, version: $0) }
-            .flatMap { v -> ModelVersion? in
-                let model = try v.run.flatMap { try store.run($0) }?.outputs["model"]
-                return model == best.model ? nil : v
-            }
+        let championVersion = try store.aliases(project)["champion"].flatMap {
+            try store.modelVersion(project, version: $0)
+        }
+        .flatMap { v -> ModelVersion? in
+            let model = try v.run.flatMap { try store.run($0) }?.outputs["model"]
+            return model == best.model ? nil : v
+        }
         let championGates = spec.evaluation.gates.filter { $0.contains("champion") }
-        let evaluated = try stage(.evaluate, inputs: [best.model, baseline?.model ?? "", testTable.fingerprint(), spec.evaluation.gates.joined(separator: "\n"),
-                                                      spec.evaluation.slices.joined(separator: "\n"), spec.evaluation.groups.joined(separator: "\n"), metric,
-                                                      championVersion?.bundle ?? "no champion", comparisonRows?.key ?? ""],
-                                  detail: { "\(best.name): \($0["passed"] == "true" ? "passes every gate" : "fails a gate")" }) { run in
+        let evaluated = try stage(
+            .evaluate,
+            inputs: [
+                best.model, baseline?.model ?? "", testTable.fingerprint(),
+                spec.evaluation.gates.joined(separator: "\n"),
+                spec.evaluation.slices.joined(separator: "\n"), spec.evaluation.groups.joined(separator: "\n"), metric,
+                championVersion?.bundle ?? "no champion", comparisonRows?.key ?? "",
+            ],
+            detail: { "\(best.name): \($0["passed"] == "true" ? "passes every gate" : "fails a gate")" }
+        ) { run in
             let model = try ModelFile.decode(try store.artifact(best.model))
             var options = EvaluationOptions(target: target)
             options.slices = try spec.evaluation.slices.map { try SliceSpec(parsing: $0) }
@@ -300,13 +393,19 @@ public final class Runner {
             var references = [String: [String: Double]]()
             if let championVersion {
                 let champion = try ModelBundle.decode(try store.artifact(championVersion.bundle))
-                let candidate = ModelBundle(name: project, target: target, scope: spec.problem.scope,
-                                            pipeline: try FittedPipeline.decode(try store.artifact(pipelineSHA)), model: model,
-                                            reference: ReferenceStatistics(columns: []), evaluation: nil, lineage: .init(datasets: [fingerprint]))
+                let candidate = ModelBundle(
+                    name: project, target: target, scope: spec.problem.scope,
+                    pipeline: try FittedPipeline.decode(try store.artifact(pipelineSHA)), model: model,
+                    reference: ReferenceStatistics(columns: []), evaluation: nil,
+                    lineage: .init(datasets: [fingerprint]))
                 let rows = try comparisonRows.map { try $0.table(like: merged, target: target) } ?? rawTestRows(merged)
-                let comparison = try Evaluation.compare(candidate, with: champion, against: "champion v\(championVersion.version)",
-                                                        rows: rows, metric: metric)
-                try store.appendLog(run: run, "champion v\(championVersion.version) compared on \(rows.rowCount) \(comparisonRows == nil ? "test" : "recent labelled") rows")
+                let comparison = try Evaluation.compare(
+                    candidate, with: champion, against: "champion v\(championVersion.version)",
+                    rows: rows, metric: metric)
+                try store.appendLog(
+                    run: run,
+                    "champion v\(championVersion.version) compared on \(rows.rowCount) \(comparisonRows == nil ? "test" : "recent labelled") rows"
+                )
                 report.comparisons.append(comparison)
                 references["champion"] = [metric: comparison.baseline]
                 // Both measured on the same rows: the candidate's own value there is what the rule compares.
@@ -314,44 +413,68 @@ public final class Runner {
                 sameRows.metrics[metric] = comparison.candidate
                 report.gates += try Evaluation.verdicts(championGates, report: sameRows, references: references)
             } else {
-                report.gates += championGates.map { EvaluationReport.Gate(rule: $0, passed: true, value: nil, reason: "no champion yet") }
+                report.gates += championGates.map {
+                    EvaluationReport.Gate(rule: $0, passed: true, value: nil, reason: "no champion yet")
+                }
             }
             for (k, v) in report.metrics { try store.logMetric(run: run, name: k, value: v, step: 0) }
-            for g in report.gates { try store.appendLog(run: run, "\(g.passed ? "pass" : "FAIL") \(g.rule): \(g.reason)") }
+            for g in report.gates {
+                try store.appendLog(run: run, "\(g.passed ? "pass" : "FAIL") \(g.rule): \(g.reason)")
+            }
             try FileManager.default.createDirectory(atPath: reports, withIntermediateDirectories: true)
             let htmlPath = (reports as NSString).appendingPathComponent("evaluation-\(project)-run\(run).html")
-            try AtomicFile.write(Data(EvaluationReportPage.html(report, title: "\(project): \(best.name)").utf8), to: htmlPath)
+            try AtomicFile.write(
+                Data(EvaluationReportPage.html(report, title: "\(project): \(best.name)").utf8), to: htmlPath)
             let e = JSONEncoder()
             e.outputFormatting = .sortedKeys
-            return ["evaluation": try store.putArtifact(try e.encode(report)), "html": htmlPath, "passed": String(report.passed)]
+            return [
+                "evaluation": try store.putArtifact(try e.encode(report)), "html": htmlPath,
+                "passed": String(report.passed),
+            ]
         }
-        let evaluation = try JSONDecoder().decode(EvaluationReport.self, from: try store.artifact(evaluated["evaluation"] ?? ""))
+        let evaluation = try JSONDecoder().decode(
+            EvaluationReport.self, from: try store.artifact(evaluated["evaluation"] ?? ""))
         summary.passed = evaluation.passed
         summary.gates = evaluation.gates
         summary.report = evaluated["html"]
         summary.comparisons = evaluation.comparisons
 
         // register: the bundle becomes a model version; the challenger alias only when the gates pass.
-        let registered = try stage(.register, inputs: [best.model, pipelineSHA, evaluated["evaluation"] ?? "", fingerprint, spec.problem.scope.joined(separator: "\n")],
-                                   detail: { "\(project) v\($0["version"] ?? "?")\($0["alias"].map { " → \($0)" } ?? " (not promotable: gates failed)")" }) { run in
+        let registered = try stage(
+            .register,
+            inputs: [
+                best.model, pipelineSHA, evaluated["evaluation"] ?? "", fingerprint,
+                spec.problem.scope.joined(separator: "\n"),
+            ],
+            detail: {
+                "\(project) v\($0["version"] ?? "?")\($0["alias"].map { " → \($0)" } ?? " (not promotable: gates failed)")"
+            }
+        ) { run in
             let model = try ModelFile.decode(try store.artifact(best.model))
             let pipeline = try FittedPipeline.decode(try store.artifact(pipelineSHA))
             let reference = ReferenceStatistics.compute(merged, excluding: target.isEmpty ? [] : [target])
-            var bundle = ModelBundle(name: project, target: target, scope: spec.problem.scope, pipeline: pipeline, model: model, reference: reference,
-                                     evaluation: evaluation, lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: commit, run: run))
+            var bundle = ModelBundle(
+                name: project, target: target, scope: spec.problem.scope, pipeline: pipeline, model: model,
+                reference: reference,
+                evaluation: evaluation,
+                lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: commit, run: run))
             bundle.release = .init(canary: spec.release.canary, shadow: spec.release.shadow)
             let bundleSHA = try store.putArtifact(try bundle.jsonData())
             let registry = ModelRegistry(store: store, approvers: spec.release.approvers)
-            let version = try registry.register(NewModelVersion(
-                name: project, bundle: bundleSHA, metrics: evaluation.metrics, gatesPassed: evaluation.passed,
-                gates: evaluation.gates.map { "\($0.passed ? "passed" : "failed"): \($0.rule) — \($0.reason)" }, run: run,
-                datasets: [fingerprint], specHash: spec.hash), by: .policy(actor))
+            let version = try registry.register(
+                NewModelVersion(
+                    name: project, bundle: bundleSHA, metrics: evaluation.metrics, gatesPassed: evaluation.passed,
+                    gates: evaluation.gates.map { "\($0.passed ? "passed" : "failed"): \($0.rule) — \($0.reason)" },
+                    run: run,
+                    datasets: [fingerprint], specHash: spec.hash), by: .policy(actor))
             var out = ["bundle": bundleSHA, "version": String(version.version), "model": best.model]
             if evaluation.passed {
                 let hasChampion = try registry.version(project, alias: "champion") != nil
                 let alias = !hasChampion && spec.release.autoPromote ? "champion" : "challenger"
-                try registry.promote(version, to: alias, by: .policy(actor),
-                                     reason: alias == "champion" ? "first version to pass the gates (auto-promotion)" : "passed the gates")
+                try registry.promote(
+                    version, to: alias, by: .policy(actor),
+                    reason: alias == "champion"
+                        ? "first version to pass the gates (auto-promotion)" : "passed the gates")
                 out["alias"] = alias
             }
             return out

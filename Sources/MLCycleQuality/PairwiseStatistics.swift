@@ -13,28 +13,38 @@ struct PairwiseStatistics: @unchecked Sendable {
         // Columns with no missing value (the common case) are centred once, values and average ranks both,
         // so each pair of them costs one dot product.
         let centred: [Centred?] = parallelMap(numericColumns.count) { k in
-            numericColumns[k].validity == nil ? Centred(values: numericColumns[k].values, ranks: numericColumns[k].ranks) : nil
+            numericColumns[k].validity == nil
+                ? Centred(values: numericColumns[k].values, ranks: numericColumns[k].ranks) : nil
         }
         let m = numericColumns.count
         let pairs = Self.upperTriangle(m)
         let values = parallelMap(pairs.count) { k -> (Double?, Double?) in
             let (i, j) = pairs[k]
             if let a = centred[i], let b = centred[j] {
-                return (Self.correlation(a.values, a.mean, a.sumOfSquares, b.values, b.mean, b.sumOfSquares),
-                        Self.correlation(a.ranks, a.rankMean, a.rankSumOfSquares, b.ranks, b.rankMean, b.rankSumOfSquares))
+                return (
+                    Self.correlation(a.values, a.mean, a.sumOfSquares, b.values, b.mean, b.sumOfSquares),
+                    Self.correlation(a.ranks, a.rankMean, a.rankSumOfSquares, b.ranks, b.rankMean, b.rankSumOfSquares)
+                )
             }
-            let a = numericColumns[i], b = numericColumns[j]
+            let a = numericColumns[i]
+            let b = numericColumns[j]
             let both = Self.bothValid(a.validity, b.validity, count: a.values.count)
             return (Self.pearson(a.values, b.values, both), Self.spearman(a, b, both))
         }
-        var pearson = identity(m), spearman = identity(m)
+        var pearson = identity(m)
+        var spearman = identity(m)
         for (k, (i, j)) in pairs.enumerated() {
-            pearson[i][j] = values[k].0; pearson[j][i] = values[k].0
-            spearman[i][j] = values[k].1; spearman[j][i] = values[k].1
+            pearson[i][j] = values[k].0
+            pearson[j][i] = values[k].0
+            spearman[i][j] = values[k].1
+            spearman[j][i] = values[k].1
         }
         // A column with fewer than two values has no defined correlation, not even with itself (as in pandas).
         for i in 0..<m {
-            if numericColumns[i].isConstant { pearson[i][i] = nil; spearman[i][i] = nil }
+            if numericColumns[i].isConstant {
+                pearson[i][i] = nil
+                spearman[i][i] = nil
+            }
         }
         let names = numericIndices.map { columns[$0].name }
 
@@ -44,13 +54,19 @@ struct PairwiseStatistics: @unchecked Sendable {
             return levels >= 1 && levels <= options.maxCategoricalLevels
         }
         let cpairs = Self.upperTriangle(categorical.count)
-        let vs = parallelMap(cpairs.count) { k in Self.cramersV(columns[categorical[cpairs[k].0]], columns[categorical[cpairs[k].1]]) }
+        let vs = parallelMap(cpairs.count) { k in
+            Self.cramersV(columns[categorical[cpairs[k].0]], columns[categorical[cpairs[k].1]])
+        }
         var cramers = identity(categorical.count)
-        for (k, (i, j)) in cpairs.enumerated() { cramers[i][j] = vs[k]; cramers[j][i] = vs[k] }
+        for (k, (i, j)) in cpairs.enumerated() {
+            cramers[i][j] = vs[k]
+            cramers[j][i] = vs[k]
+        }
         for i in 0..<categorical.count where Self.usedLevels(columns[categorical[i]]) < 2 { cramers[i][i] = nil }
-        return Correlations(pearson: CorrelationMatrix(columns: names, matrix: pearson),
-                            spearman: CorrelationMatrix(columns: names, matrix: spearman),
-                            cramersV: CorrelationMatrix(columns: categorical.map { columns[$0].name }, matrix: cramers))
+        return Correlations(
+            pearson: CorrelationMatrix(columns: names, matrix: pearson),
+            spearman: CorrelationMatrix(columns: names, matrix: spearman),
+            cramersV: CorrelationMatrix(columns: categorical.map { columns[$0].name }, matrix: cramers))
     }
 
     /// Index pairs (i, j) with i < j < m.
@@ -68,7 +84,10 @@ struct PairwiseStatistics: @unchecked Sendable {
         guard let (codes, levels) = Profiler.categoryCodes(c) else { return 0 }
         var seen = [Bool](repeating: false, count: levels)
         var n = 0
-        for r in 0..<codes.count where c.isValid(r) && !seen[Int(codes[r])] { seen[Int(codes[r])] = true; n += 1 }
+        for r in 0..<codes.count where c.isValid(r) && !seen[Int(codes[r])] {
+            seen[Int(codes[r])] = true
+            n += 1
+        }
         return n
     }
 
@@ -94,12 +113,15 @@ struct PairwiseStatistics: @unchecked Sendable {
     }
 
     /// r of two complete columns from their means and sums of squares: one pass over the rows.
-    static func correlation(_ x: [Double], _ mx: Double, _ sxx: Double, _ y: [Double], _ my: Double, _ syy: Double) -> Double? {
+    static func correlation(_ x: [Double], _ mx: Double, _ sxx: Double, _ y: [Double], _ my: Double, _ syy: Double)
+        -> Double?
+    {
         guard x.count > 1, sxx > 0, syy > 0 else { return nil }
         // Raw buffers: this runs once per pair of columns over every row.
         let sxy = x.withUnsafeBufferPointer { x in
             y.withUnsafeBufferPointer { y in
-                var s0 = 0.0, s1 = 0.0
+                var s0 = 0.0
+                var s1 = 0.0
                 var r = 0
                 while r + 1 < x.count {
                     s0 += (x[r] - mx) * (y[r] - my)
@@ -131,14 +153,25 @@ struct PairwiseStatistics: @unchecked Sendable {
                     // Raw buffers: this loop runs once per pair of columns over every row.
                     let n = x.count
                     var count = 0
-                    var sx = 0.0, sy = 0.0
-                    for r in 0..<n where both[r] { sx += x[r]; sy += y[r]; count += 1 }
-                    guard count > 1 else { return nil }
-                    let mx = sx / Double(count), my = sy / Double(count)
-                    var sxy = 0.0, sxx = 0.0, syy = 0.0
+                    var sx = 0.0
+                    var sy = 0.0
                     for r in 0..<n where both[r] {
-                        let dx = x[r] - mx, dy = y[r] - my
-                        sxy += dx * dy; sxx += dx * dx; syy += dy * dy
+                        sx += x[r]
+                        sy += y[r]
+                        count += 1
+                    }
+                    guard count > 1 else { return nil }
+                    let mx = sx / Double(count)
+                    let my = sy / Double(count)
+                    var sxy = 0.0
+                    var sxx = 0.0
+                    var syy = 0.0
+                    for r in 0..<n where both[r] {
+                        let dx = x[r] - mx
+                        let dy = y[r] - my
+                        sxy += dx * dy
+                        sxx += dx * dx
+                        syy += dy * dy
                     }
                     guard sxx > 0, syy > 0 else { return nil }
                     return Swift.max(-1, Swift.min(1, sxy / (sxx * syy).squareRoot()))
@@ -155,7 +188,8 @@ struct PairwiseStatistics: @unchecked Sendable {
     /// below it plus half the dropped values equal to it, and leaves the k kept ranks with mean (k + 1) / 2;
     /// so one sequential pass suffices, with a table lookup for the shift.
     static func spearman(_ a: Profiler.NumericColumn, _ b: Profiler.NumericColumn, _ both: [Bool]) -> Double? {
-        let sa = RankShift(a, droppedWhereMissing: b.validity), sb = RankShift(b, droppedWhereMissing: a.validity)
+        let sa = RankShift(a, droppedWhereMissing: b.validity)
+        let sb = RankShift(b, droppedWhereMissing: a.validity)
         return a.ranks.withUnsafeBufferPointer { ar in
             b.ranks.withUnsafeBufferPointer { br in
                 both.withUnsafeBufferPointer { both in
@@ -164,11 +198,15 @@ struct PairwiseStatistics: @unchecked Sendable {
                     for r in 0..<ar.count where both[r] { k += 1 }
                     guard k > 1 else { return nil }
                     let mean = Double(k + 1) / 2
-                    var sxy = 0.0, sxx = 0.0, syy = 0.0
+                    var sxy = 0.0
+                    var sxx = 0.0
+                    var syy = 0.0
                     for r in 0..<ar.count where both[r] {
                         let x = ar[r] - sa.shift(ar[r]) - mean
                         let y = br[r] - sb.shift(br[r]) - mean
-                        sxy += x * y; sxx += x * x; syy += y * y
+                        sxy += x * y
+                        sxx += x * x
+                        syy += y * y
                     }
                     guard sxx > 0, syy > 0 else { return nil }
                     return Swift.max(-1, Swift.min(1, sxy / (sxx * syy).squareRoot()))
@@ -183,9 +221,9 @@ struct PairwiseStatistics: @unchecked Sendable {
     /// rank(v)". The distinct dropped ranks are kept sorted with their counts, and a bucket table over the rank
     /// range finds the first candidate in O(1), so a lookup reads a few cache-resident entries.
     struct RankShift {
-        private var unique: [Double] = []   // distinct dropped ranks, ascending
-        private var before: [Int] = []      // dropped ranks below unique[i]
-        private var count: [Int] = []       // dropped ranks equal to unique[i]
+        private var unique: [Double] = []  // distinct dropped ranks, ascending
+        private var before: [Int] = []  // dropped ranks below unique[i]
+        private var count: [Int] = []  // dropped ranks equal to unique[i]
         private var bucketStart: [Int32] = []
         private var scale = 0.0
         private var total = 0
@@ -201,7 +239,9 @@ struct PairwiseStatistics: @unchecked Sendable {
             while i < dropped.count {
                 var j = i + 1
                 while j < dropped.count && dropped[j] == dropped[i] { j += 1 }
-                unique.append(dropped[i]); before.append(i); count.append(j - i)
+                unique.append(dropped[i])
+                before.append(i)
+                count.append(j - i)
                 i = j
             }
             let buckets = Swift.min(1 << 16, Swift.max(1, c.ranks.count))
@@ -226,17 +266,19 @@ struct PairwiseStatistics: @unchecked Sendable {
     }
 
     /// Average ranks from a sort order; `sortedValue(k)` is the value at position k of that order.
-    static func averageRanks(order: [Int32], sortedValue: (Int) -> Double, rows: Int, keepingRowsOf other: [Bool]?) -> [Double] {
+    static func averageRanks(order: [Int32], sortedValue: (Int) -> Double, rows: Int, keepingRowsOf other: [Bool]?)
+        -> [Double]
+    {
         var ranks = [Double](repeating: 0, count: rows)
         // Walk the column in sorted order; only the rank writes jump around.
         ranks.withUnsafeMutableBufferPointer { ranks in
             order.withUnsafeBufferPointer { order in
-                var runStart = 0          // position (among kept rows) where the current run of ties starts
-                var runRows = [Int32]()   // rows in the current run
+                var runStart = 0  // position (among kept rows) where the current run of ties starts
+                var runRows = [Int32]()  // rows in the current run
                 var kept = 0
                 var runValue = 0.0
                 func closeRun() {
-                    let rank = Double(runStart + kept + 1) / 2 // mean of ranks runStart+1 … kept
+                    let rank = Double(runStart + kept + 1) / 2  // mean of ranks runStart+1 … kept
                     for r in runRows { ranks[Int(r)] = rank }
                     runRows.removeAll(keepingCapacity: true)
                     runStart = kept
@@ -282,9 +324,16 @@ struct PairwiseStatistics: @unchecked Sendable {
             }
         }
         guard n > 0 else { return nil }
-        var rowSums = [Int](repeating: 0, count: la), colSums = [Int](repeating: 0, count: lb)
-        for i in 0..<la { for j in 0..<lb { rowSums[i] += table[i * lb + j]; colSums[j] += table[i * lb + j] } }
-        let rowsUsed = rowSums.filter { $0 > 0 }.count, colsUsed = colSums.filter { $0 > 0 }.count
+        var rowSums = [Int](repeating: 0, count: la)
+        var colSums = [Int](repeating: 0, count: lb)
+        for i in 0..<la {
+            for j in 0..<lb {
+                rowSums[i] += table[i * lb + j]
+                colSums[j] += table[i * lb + j]
+            }
+        }
+        let rowsUsed = rowSums.filter { $0 > 0 }.count
+        let colsUsed = colSums.filter { $0 > 0 }.count
         let k = Swift.min(rowsUsed, colsUsed)
         guard k > 1 else { return nil }
         var chi2 = 0.0

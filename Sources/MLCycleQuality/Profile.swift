@@ -6,7 +6,10 @@ public enum ProfileValue: Codable, Sendable, Equatable, CustomStringConvertible 
     case number(Double)
     case text(String)
 
-    public var number: Double? { if case .number(let d) = self { return d }; return nil }
+    public var number: Double? {
+        if case .number(let d) = self { return d }
+        return nil
+    }
 
     public var description: String {
         switch self {

@@ -23,7 +23,9 @@ public struct ProfileOptions: Sendable {
 public enum Profiler {
     public static func profile(_ table: Table, options: ProfileOptions = ProfileOptions()) throws -> TableProfile {
         if let target = options.target { _ = try table.column(target) }
-        guard options.histogramBins > 0 else { throw DataError.invalidArgument("the number of histogram bins must be positive") }
+        guard options.histogramBins > 0 else {
+            throw DataError.invalidArgument("the number of histogram bins must be positive")
+        }
         let columns = table.columns
         // Per column, in parallel: the statistics, plus the sort order numeric columns need for ranks.
         let results = parallelMap(columns.count) { i in profileColumn(columns[i], options: options) }
@@ -34,8 +36,9 @@ public enum Profiler {
         if let name = options.target {
             target = targetProfile(name, columns: columns, numeric: results.map(\.numeric), correlations: correlations)
         }
-        return TableProfile(rows: table.rowCount, duplicateRows: duplicates, columns: results.map(\.profile),
-                            correlations: correlations, target: target)
+        return TableProfile(
+            rows: table.rowCount, duplicateRows: duplicates, columns: results.map(\.profile),
+            correlations: correlations, target: target)
     }
 
     /// A numeric column's values and order, kept for the pairwise statistics.
@@ -50,11 +53,14 @@ public enum Profiler {
 
     // MARK: One column
 
-    static func profileColumn(_ col: Column, options: ProfileOptions) -> (profile: ColumnProfile, numeric: NumericColumn?) {
+    static func profileColumn(_ col: Column, options: ProfileOptions) -> (
+        profile: ColumnProfile, numeric: NumericColumn?
+    ) {
         let missing = col.missingCount
-        var p = ColumnProfile(name: col.name, type: col.type, count: col.count - missing, missing: missing, distinct: 0,
-                              mean: nil, std: nil, min: nil, q05: nil, q25: nil, median: nil, q75: nil, q95: nil, max: nil,
-                              zeros: nil, negatives: nil, outliers: nil, histogram: nil, top: [])
+        var p = ColumnProfile(
+            name: col.name, type: col.type, count: col.count - missing, missing: missing, distinct: 0,
+            mean: nil, std: nil, min: nil, q05: nil, q25: nil, median: nil, q75: nil, q95: nil, max: nil,
+            zeros: nil, negatives: nil, outliers: nil, histogram: nil, top: [])
         switch col.storage {
         case .string(let codes, let dict):
             var counts = [Int](repeating: 0, count: dict.count)
@@ -68,7 +74,9 @@ public enum Profiler {
                 }
             }
             p.distinct = counts.reduce(0) { $0 + ($1 > 0 ? 1 : 0) }
-            p.top = topCounts(counts.indices.lazy.filter { counts[$0] > 0 }.map { (dict[$0], counts[$0]) }, k: options.topCount, less: <)
+            p.top = topCounts(
+                counts.indices.lazy.filter { counts[$0] > 0 }.map { (dict[$0], counts[$0]) }, k: options.topCount,
+                less: <)
             return (p, nil)
         case .bool(let v):
             var trues = 0
@@ -84,7 +92,9 @@ public enum Profiler {
         }
     }
 
-    static func profileNumeric(_ col: Column, _ base: ColumnProfile, options: ProfileOptions) -> (profile: ColumnProfile, numeric: NumericColumn?) {
+    static func profileNumeric(_ col: Column, _ base: ColumnProfile, options: ProfileOptions) -> (
+        profile: ColumnProfile, numeric: NumericColumn?
+    ) {
         var p = base
         let values = col.doubles() ?? []
         let validity = col.validity
@@ -115,10 +125,13 @@ public enum Profiler {
             return isTemporal ? .text(temporalText(v, col.type)) : .number(v)
         }
         // Ranks for Spearman are taken now, while the sorted values are at hand; they are not kept.
-        let numeric = col.type.isNumeric
-            ? NumericColumn(values: values, validity: validity,
-                            ranks: PairwiseStatistics.averageRanks(order: order, sortedValue: { sorted[$0] }, rows: values.count, keepingRowsOf: nil),
-                            isConstant: sorted.count < 2 || sorted[0] == sorted[sorted.count - 1])
+        let numeric =
+            col.type.isNumeric
+            ? NumericColumn(
+                values: values, validity: validity,
+                ranks: PairwiseStatistics.averageRanks(
+                    order: order, sortedValue: { sorted[$0] }, rows: values.count, keepingRowsOf: nil),
+                isConstant: sorted.count < 2 || sorted[0] == sorted[sorted.count - 1])
             : nil
         guard !sorted.isEmpty else { return (p, numeric) }
 
@@ -129,11 +142,15 @@ public enum Profiler {
         let q = [0.05, 0.25, 0.5, 0.75, 0.95].map { Statistics.quantile(sorted: sorted, $0) }
         p.min = stat(sorted[0])
         p.max = stat(sorted[sorted.count - 1])
-        p.q05 = stat(q[0]); p.q25 = stat(q[1]); p.median = stat(q[2]); p.q75 = stat(q[3]); p.q95 = stat(q[4])
+        p.q05 = stat(q[0])
+        p.q25 = stat(q[1])
+        p.median = stat(q[2])
+        p.q75 = stat(q[3])
+        p.q95 = stat(q[4])
 
         // Distinct values and the most frequent ones, from runs of equal values in sorted order.
         var distinct = 0
-        var topRuns = [(Double, Int)]() // at most k, by count descending then value ascending
+        var topRuns = [(Double, Int)]()  // at most k, by count descending then value ascending
         var i = 0
         let k = options.topCount
         while i < sorted.count {
@@ -149,13 +166,16 @@ public enum Profiler {
             i = j
         }
         p.distinct = distinct
-        p.top = topRuns.map { ValueCount(value: isTemporal ? temporalText($0.0, col.type) : valueText($0.0, col.type), count: $0.1) }
+        p.top = topRuns.map {
+            ValueCount(value: isTemporal ? temporalText($0.0, col.type) : valueText($0.0, col.type), count: $0.1)
+        }
 
         if !isTemporal {
             p.zeros = lowerBound(sorted, Double.leastNonzeroMagnitude) - lowerBound(sorted, 0)
             p.negatives = lowerBound(sorted, 0)
             let iqr = q[3] - q[1]
-            let low = q[1] - 1.5 * iqr, high = q[3] + 1.5 * iqr
+            let low = q[1] - 1.5 * iqr
+            let high = q[3] + 1.5 * iqr
             p.outliers = lowerBound(sorted, low) + (sorted.count - upperBound(sorted, high))
         }
         p.histogram = histogram(sorted: sorted, bins: options.histogramBins)
@@ -175,13 +195,17 @@ public enum Profiler {
     }
 
     /// The `k` entries with the highest counts (ties broken by `less` on the value).
-    static func topCounts<S: Sequence>(_ entries: S, k: Int, less: (String, String) -> Bool) -> [ValueCount] where S.Element == (String, Int) {
-        entries.sorted { $0.1 > $1.1 || ($0.1 == $1.1 && less($0.0, $1.0)) }.prefix(k).map { ValueCount(value: $0.0, count: $0.1) }
+    static func topCounts<S: Sequence>(_ entries: S, k: Int, less: (String, String) -> Bool) -> [ValueCount]
+    where S.Element == (String, Int) {
+        entries.sorted { $0.1 > $1.1 || ($0.1 == $1.1 && less($0.0, $1.0)) }.prefix(k).map {
+            ValueCount(value: $0.0, count: $0.1)
+        }
     }
 
     /// First index with `sorted[i] >= x`.
     static func lowerBound(_ sorted: [Double], _ x: Double) -> Int {
-        var lo = 0, hi = sorted.count
+        var lo = 0
+        var hi = sorted.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if sorted[mid] < x { lo = mid + 1 } else { hi = mid }
@@ -191,7 +215,8 @@ public enum Profiler {
 
     /// First index with `sorted[i] > x`.
     static func upperBound(_ sorted: [Double], _ x: Double) -> Int {
-        var lo = 0, hi = sorted.count
+        var lo = 0
+        var hi = sorted.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if sorted[mid] <= x { lo = mid + 1 } else { hi = mid }
@@ -202,9 +227,12 @@ public enum Profiler {
     /// numpy's `histogram(values, bins)`: equal-width bins from min to max, each `[left, right)` but the last closed.
     static func histogram(sorted: [Double], bins: Int) -> Histogram? {
         guard var lo = sorted.first, var hi = sorted.last, lo.isFinite, hi.isFinite else { return nil }
-        if lo == hi { lo -= 0.5; hi += 0.5 }
+        if lo == hi {
+            lo -= 0.5
+            hi += 0.5
+        }
         let step = (hi - lo) / Double(bins)
-        var edges = (0...bins).map { Double($0) * step + lo } // as numpy.linspace computes them
+        var edges = (0...bins).map { Double($0) * step + lo }  // as numpy.linspace computes them
         edges[bins] = hi
         var counts = [Int]()
         var previous = 0
@@ -219,18 +247,30 @@ public enum Profiler {
 
     // MARK: Target
 
-    static func targetProfile(_ name: String, columns: [Column], numeric: [NumericColumn?], correlations: Correlations) -> TargetProfile {
-        guard let ti = columns.firstIndex(where: { $0.name == name }) else { return TargetProfile(name: name, associations: []) }
+    static func targetProfile(_ name: String, columns: [Column], numeric: [NumericColumn?], correlations: Correlations)
+        -> TargetProfile
+    {
+        guard let ti = columns.firstIndex(where: { $0.name == name }) else {
+            return TargetProfile(name: name, associations: [])
+        }
         let target = columns[ti]
         var out = [TargetAssociation]()
         for (i, c) in columns.enumerated() where i != ti {
             if target.type.isNumeric && c.type.isNumeric {
-                if let r = correlations.pearson.value(name, c.name) { out.append(.init(column: c.name, measure: "pearson", value: r)) }
-                if let r = correlations.spearman.value(name, c.name) { out.append(.init(column: c.name, measure: "spearman", value: r)) }
+                if let r = correlations.pearson.value(name, c.name) {
+                    out.append(.init(column: c.name, measure: "pearson", value: r))
+                }
+                if let r = correlations.spearman.value(name, c.name) {
+                    out.append(.init(column: c.name, measure: "spearman", value: r))
+                }
             } else if target.type.isNumeric && isCategorical(c) {
-                if let eta = correlationRatio(categories: c, values: target) { out.append(.init(column: c.name, measure: "correlation_ratio", value: eta)) }
+                if let eta = correlationRatio(categories: c, values: target) {
+                    out.append(.init(column: c.name, measure: "correlation_ratio", value: eta))
+                }
             } else if isCategorical(target) && c.type.isNumeric {
-                if let eta = correlationRatio(categories: target, values: c) { out.append(.init(column: c.name, measure: "correlation_ratio", value: eta)) }
+                if let eta = correlationRatio(categories: target, values: c) {
+                    out.append(.init(column: c.name, measure: "correlation_ratio", value: eta))
+                }
             } else if isCategorical(target) && isCategorical(c) {
                 if let v = correlations.cramersV.value(name, c.name) ?? PairwiseStatistics.cramersV(target, c) {
                     out.append(.init(column: c.name, measure: "cramers_v", value: v))
@@ -255,7 +295,8 @@ public enum Profiler {
     /// η = sqrt(SS_between / SS_total) of `values` grouped by `categories`, over rows where both are present.
     public static func correlationRatio(categories: Column, values: Column) -> Double? {
         guard let (codes, levels) = categoryCodes(categories), let ys = values.doubles() else { return nil }
-        var sums = [Double](repeating: 0, count: levels), counts = [Int](repeating: 0, count: levels)
+        var sums = [Double](repeating: 0, count: levels)
+        var counts = [Int](repeating: 0, count: levels)
         var rows = [Int]()
         for r in 0..<ys.count where categories.isValid(r) && values.isValid(r) {
             rows.append(r)

@@ -23,17 +23,21 @@ public struct ReferenceStatistics: Codable, Sendable, Equatable {
     public subscript(name: String) -> ColumnReference? { columns.first { $0.name == name } }
 
     /// Reference statistics of a table's columns (all but `excluding`, e.g. the target).
-    public static func compute(_ table: Table, excluding: Set<String> = [], sampleSize: Int = 10_000, seed: UInt64 = 42) -> ReferenceStatistics {
+    public static func compute(_ table: Table, excluding: Set<String> = [], sampleSize: Int = 10_000, seed: UInt64 = 42)
+        -> ReferenceStatistics
+    {
         var rng = SeededGenerator(seed: seed)
         var out = [ColumnReference]()
         for c in table.columns where !excluding.contains(c.name) {
             let valid = (0..<c.count).filter { c.isValid($0) }
-            var ref = ColumnReference(name: c.name, type: c.type, rows: c.count, missing: c.count - valid.count, sample: nil, counts: nil)
+            var ref = ColumnReference(
+                name: c.name, type: c.type, rows: c.count, missing: c.count - valid.count, sample: nil, counts: nil)
             if c.type == .string || c.type == .bool {
                 var counts = [String: Int]()
                 for r in valid { counts[c[r].description, default: 0] += 1 }
                 if counts.count > 1000 {
-                    let kept = counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(1000)
+                    let kept = counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+                        .prefix(1000)
                     var capped = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
                     capped["(other)"] = counts.values.reduce(0, +) - kept.reduce(0) { $0 + $1.value }
                     counts = capped

@@ -27,7 +27,9 @@ public enum RuleSuggestion {
             } else {
                 // Observed share, widened by half and rounded up to whole percent.
                 let observed = Double(p.missing) / Double(max(1, p.missing + p.count))
-                rules.append(Rule(column: col.name, .maxMissing(min(1, (observed * 150).rounded(.up) / 100)), severity: .warning))
+                rules.append(
+                    Rule(column: col.name, .maxMissing(min(1, (observed * 150).rounded(.up) / 100)), severity: .warning)
+                )
             }
             if p.count >= 10, p.distinct == p.count, col.type == .int64 || col.type == .string {
                 rules.append(Rule(column: col.name, .unique))
@@ -36,21 +38,35 @@ public enum RuleSuggestion {
             case .int64, .float64:
                 guard let lo = p.min?.number, let hi = p.max?.number, lo.isFinite, hi.isFinite else { break }
                 let margin = (hi - lo) * options.rangeMargin
-                var low = lo - margin, high = hi + margin
+                var low = lo - margin
+                var high = hi + margin
                 // Positive data keeps at least half its smallest value, so a "price of 1" stays out of range.
                 if lo > 0 { low = max(low, lo / 2) } else if lo == 0 { low = 0 }
-                if col.type == .int64 { low = low.rounded(.down); high = high.rounded(.up) } else { low = round6(low, .down); high = round6(high, .up) }
+                if col.type == .int64 {
+                    low = low.rounded(.down)
+                    high = high.rounded(.up)
+                } else {
+                    low = round6(low, .down)
+                    high = round6(high, .up)
+                }
                 rules.append(Rule(column: col.name, .range(min: .number(low), max: .number(high))))
             case .date:
                 guard let values = col.validDoubles(), let lo = values.min(), let hi = values.max() else { break }
                 let margin = ((hi - lo) * options.rangeMargin).rounded(.up)
-                rules.append(Rule(column: col.name, .range(min: .date(CalendarDate.isoString(days: Int64(lo - margin))),
-                                                           max: .date(CalendarDate.isoString(days: Int64(hi + margin))))))
+                rules.append(
+                    Rule(
+                        column: col.name,
+                        .range(
+                            min: .date(CalendarDate.isoString(days: Int64(lo - margin))),
+                            max: .date(CalendarDate.isoString(days: Int64(hi + margin))))))
             case .string:
-                if p.distinct <= options.maxAllowedValues, p.distinct * 2 <= p.count, case .string(let codes, let dict) = col.storage {
+                if p.distinct <= options.maxAllowedValues, p.distinct * 2 <= p.count,
+                    case .string(let codes, let dict) = col.storage
+                {
                     var used = Set<UInt32>()
                     for r in 0..<codes.count where col.isValid(r) { used.insert(codes[r]) }
-                    rules.append(Rule(column: col.name, .allowed(used.map { dict[Int($0)] }.sorted()), severity: .warning))
+                    rules.append(
+                        Rule(column: col.name, .allowed(used.map { dict[Int($0)] }.sorted()), severity: .warning))
                 }
             default:
                 break

@@ -80,13 +80,18 @@ public struct Rule: Sendable {
         switch check {
         case .exists: return "\(subject) exists"
         case .type(let ts): return "\(subject) is \(ts.map(\.rawValue).joined(separator: " or "))"
-        case .maxMissing(let f): return f == 0 ? "\(subject) has no missing values" : "\(subject) has at most \(formatDouble(f * 100))% missing"
+        case .maxMissing(let f):
+            return f == 0
+                ? "\(subject) has no missing values" : "\(subject) has at most \(formatDouble(f * 100))% missing"
         case .unique: return "\(subject) values are unique"
         case .range(let lo, let hi): return "\(subject) in [\(lo?.description ?? "-inf"), \(hi?.description ?? "inf")]"
-        case .allowed(let set): return "\(subject) in {\(set.prefix(10).joined(separator: ", "))\(set.count > 10 ? ", …" : "")}"
+        case .allowed(let set):
+            return "\(subject) in {\(set.prefix(10).joined(separator: ", "))\(set.count > 10 ? ", …" : "")}"
         case .regex(let p): return "\(subject) matches /\(p)/"
-        case .length(let lo, let hi): return "\(subject) length in [\(lo.map(String.init) ?? "0"), \(hi.map(String.init) ?? "inf")]"
-        case .rowCount(let lo, let hi): return "row count in [\(lo.map(String.init) ?? "0"), \(hi.map(String.init) ?? "inf")]"
+        case .length(let lo, let hi):
+            return "\(subject) length in [\(lo.map(String.init) ?? "0"), \(hi.map(String.init) ?? "inf")]"
+        case .rowCount(let lo, let hi):
+            return "row count in [\(lo.map(String.init) ?? "0"), \(hi.map(String.init) ?? "inf")]"
         case .expression(let e): return e
         }
     }
@@ -162,8 +167,9 @@ public enum Validator {
     }
 
     static func check(_ rule: Rule, on table: Table) -> RuleResult {
-        var result = RuleResult(rule: rule.name ?? rule.summary, kind: rule.kind, column: rule.column, severity: rule.severity,
-                                passed: true, failingRows: 0, examples: [], message: nil)
+        var result = RuleResult(
+            rule: rule.name ?? rule.summary, kind: rule.kind, column: rule.column, severity: rule.severity,
+            passed: true, failingRows: 0, examples: [], message: nil)
         func fail(_ message: String, rows: [Int] = [], values: (Int) -> String = { _ in "" }) {
             result.passed = false
             result.failingRows = rows.count
@@ -218,7 +224,9 @@ public enum Validator {
             let missing = (0..<col.count).filter { !col.isValid($0) }
             let observed = col.count == 0 ? 0 : Double(missing.count) / Double(col.count)
             if observed > fraction {
-                fail("\(missing.count) of \(col.count) values are missing (\(percent(observed)))", rows: missing) { _ in "" }
+                fail("\(missing.count) of \(col.count) values are missing (\(percent(observed)))", rows: missing) { _ in
+                    ""
+                }
             }
         case .unique:
             var firstRow = [Value: Int]()
@@ -231,26 +239,40 @@ public enum Validator {
         case .range(let lo, let hi):
             do {
                 guard col.type.isNumeric || col.type.isTemporal, let values = col.doubles() else {
-                    throw DataError.invalidArgument("a range needs a numeric or date column, and '\(name)' is \(col.type)")
+                    throw DataError.invalidArgument(
+                        "a range needs a numeric or date column, and '\(name)' is \(col.type)")
                 }
-                let low = try lo.map { try boundValue($0, for: col) }, high = try hi.map { try boundValue($0, for: col) }
+                let low = try lo.map { try boundValue($0, for: col) }
+                let high = try hi.map { try boundValue($0, for: col) }
                 var failing = [Int]()
                 for r in 0..<values.count where col.isValid(r) {
                     let v = values[r]
-                    if let low, v < low { failing.append(r) } else if let high, v > high { failing.append(r) } else if v.isNaN { failing.append(r) }
+                    if let low, v < low {
+                        failing.append(r)
+                    } else if let high, v > high {
+                        failing.append(r)
+                    } else if v.isNaN {
+                        failing.append(r)
+                    }
                 }
-                if !failing.isEmpty { fail("\(failing.count) values are outside the range", rows: failing, values: text) }
+                if !failing.isEmpty {
+                    fail("\(failing.count) values are outside the range", rows: failing, values: text)
+                }
             } catch {
                 fail(error.localizedDescription)
             }
         case .allowed(let set):
             let allowed = Set(set)
             let failing = rowsFailing(col) { !allowed.contains($0) }
-            if !failing.isEmpty { fail("\(failing.count) values are not in the allowed set", rows: failing, values: text) }
+            if !failing.isEmpty {
+                fail("\(failing.count) values are not in the allowed set", rows: failing, values: text)
+            }
         case .regex(let pattern):
             do {
                 let regex = try NSRegularExpression(pattern: pattern)
-                guard col.type == .string else { throw DataError.invalidArgument("a regex needs a string column, and '\(name)' is \(col.type)") }
+                guard col.type == .string else {
+                    throw DataError.invalidArgument("a regex needs a string column, and '\(name)' is \(col.type)")
+                }
                 let failing = rowsFailing(col) { s in
                     let range = NSRange(s.startIndex..., in: s)
                     guard let m = regex.firstMatch(in: s, options: [.anchored], range: range) else { return true }
@@ -271,7 +293,9 @@ public enum Validator {
                 let n = s.count
                 return (lo.map { n < $0 } ?? false) || (hi.map { n > $0 } ?? false)
             }
-            if !failing.isEmpty { fail("\(failing.count) values have a length outside the bounds", rows: failing, values: text) }
+            if !failing.isEmpty {
+                fail("\(failing.count) values have a length outside the bounds", rows: failing, values: text)
+            }
         }
         return result
     }

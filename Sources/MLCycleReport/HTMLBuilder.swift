@@ -12,8 +12,12 @@ struct HTMLBuilder {
     mutating func page(title: String, heading: String, css: String) {
         raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
         raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-        raw("<title>"); text(title); raw("</title><style>\(css)</style></head><body><main>")
-        raw("<h1>"); text(heading); raw("</h1>")
+        raw("<title>")
+        text(title)
+        raw("</title><style>\(css)</style></head><body><main>")
+        raw("<h1>")
+        text(heading)
+        raw("</h1>")
     }
 
     mutating func text(_ s: String) {
@@ -33,33 +37,33 @@ struct HTMLBuilder {
 /// The report pages' styles: the base every page has, the charts', the drift tables'.
 enum ReportStyle {
     static let base = """
-    body{margin:0;background:#f6f7f9;color:#1d2330;font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
-    main{max-width:1240px;margin:0 auto;padding:24px}
-    h1{margin:0 0 6px;font-size:26px}h2{margin:28px 0 10px;font-size:19px;border-bottom:1px solid #dde1e7;padding-bottom:4px}
-    h3{margin:0 0 8px;font-size:15px;overflow-wrap:anywhere}h3 small{color:#6b7383;font-weight:normal}
-    .summary span{display:inline-block;margin-right:22px;color:#4a5262}.summary b{color:#1d2330;font-size:17px}
-    table{border-collapse:collapse;background:#fff;font-size:13px}th,td{padding:4px 9px;border-bottom:1px solid #eceff3;text-align:right;white-space:nowrap}
-    th{background:#eef1f5;position:sticky;top:0}td:first-child,th:first-child{text-align:left}td.warn{color:#b03a2e;font-weight:600}
-    a{color:#2f5d9a;text-decoration:none}.scroll{overflow-x:auto;max-width:100%}
-    .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
-    .card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:12px 14px}
-    .chart{width:100%;height:auto;font-size:10px;fill:#4a5262}
-    dl{display:grid;grid-template-columns:auto 1fr auto 1fr;gap:2px 10px;margin:8px 0 0;font-size:12.5px}
-    dt{color:#6b7383}dd{margin:0;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
-    .heatmap{display:inline-block;vertical-align:top;margin:0 18px 12px 0}.heat text{fill:#333}
-    footer{margin:30px 0 10px;color:#8a91a0;font-size:12px}
-    """
+        body{margin:0;background:#f6f7f9;color:#1d2330;font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
+        main{max-width:1240px;margin:0 auto;padding:24px}
+        h1{margin:0 0 6px;font-size:26px}h2{margin:28px 0 10px;font-size:19px;border-bottom:1px solid #dde1e7;padding-bottom:4px}
+        h3{margin:0 0 8px;font-size:15px;overflow-wrap:anywhere}h3 small{color:#6b7383;font-weight:normal}
+        .summary span{display:inline-block;margin-right:22px;color:#4a5262}.summary b{color:#1d2330;font-size:17px}
+        table{border-collapse:collapse;background:#fff;font-size:13px}th,td{padding:4px 9px;border-bottom:1px solid #eceff3;text-align:right;white-space:nowrap}
+        th{background:#eef1f5;position:sticky;top:0}td:first-child,th:first-child{text-align:left}td.warn{color:#b03a2e;font-weight:600}
+        a{color:#2f5d9a;text-decoration:none}.scroll{overflow-x:auto;max-width:100%}
+        .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
+        .card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:12px 14px}
+        .chart{width:100%;height:auto;font-size:10px;fill:#4a5262}
+        dl{display:grid;grid-template-columns:auto 1fr auto 1fr;gap:2px 10px;margin:8px 0 0;font-size:12.5px}
+        dt{color:#6b7383}dd{margin:0;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+        .heatmap{display:inline-block;vertical-align:top;margin:0 18px 12px 0}.heat text{fill:#333}
+        footer{margin:30px 0 10px;color:#8a91a0;font-size:12px}
+        """
     static let charts = """
-    .verdict{border-radius:8px;padding:10px 14px;margin:10px 0;border:1px solid}.verdict ul{margin:6px 0 0;padding-left:18px}
-    .verdict.pass{background:#eaf6ee;border-color:#9fd3b0}.verdict.fail{background:#fbecea;border-color:#e6a79f}.verdict.none{background:#eef1f5;border-color:#dde1e7}
-    li.bad{color:#b03a2e}tr.flag td{color:#b03a2e;font-weight:600}
-    """
+        .verdict{border-radius:8px;padding:10px 14px;margin:10px 0;border:1px solid}.verdict ul{margin:6px 0 0;padding-left:18px}
+        .verdict.pass{background:#eaf6ee;border-color:#9fd3b0}.verdict.fail{background:#fbecea;border-color:#e6a79f}.verdict.none{background:#eef1f5;border-color:#dde1e7}
+        li.bad{color:#b03a2e}tr.flag td{color:#b03a2e;font-weight:600}
+        """
     static let drift = """
-    .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px}
-    rect.ref{fill:#8da0cb}rect.cur{fill:#fc8d62}.swatch{display:inline-block;width:10px;height:10px;margin:0 4px}
-    .swatch.ref{background:#8da0cb}.swatch.cur{background:#fc8d62}.legend{font-size:12px;color:#555}
-    line.axis{stroke:#999}text.tick{font-size:10px;fill:#555}
-    """
+        .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px}
+        rect.ref{fill:#8da0cb}rect.cur{fill:#fc8d62}.swatch{display:inline-block;width:10px;height:10px;margin:0 4px}
+        .swatch.ref{background:#8da0cb}.swatch.cur{background:#fc8d62}.legend{font-size:12px;color:#555}
+        line.axis{stroke:#999}text.tick{font-size:10px;fill:#555}
+        """
 }
 
 /// Inline SVG charts for the report pages (a card holding a chart, axes, scatter, histogram, lines, a share bar).
@@ -67,61 +71,103 @@ enum Charts {
     static let w = 320.0, hgt = 220.0, pad = 36.0
 
     static func card(_ title: String, into h: inout HTMLBuilder, _ body: (inout HTMLBuilder) -> Void) {
-        h.raw("<section class=\"card\"><h3>"); h.text(title); h.raw("</h3>")
+        h.raw("<section class=\"card\"><h3>")
+        h.text(title)
+        h.raw("</h3>")
         body(&h)
         h.raw("</section>")
     }
 
-    static func frame(_ xr: (Double, Double), _ yr: (Double, Double), xLabel: String, yLabel: String, into h: inout HTMLBuilder) {
-        h.raw("<svg class=\"chart\" viewBox=\"0 0 \(Int(w)) \(Int(hgt))\" role=\"img\"><rect x=\"\(pad)\" y=\"8\" width=\"\(w - pad - 8)\" height=\"\(hgt - pad - 8)\" fill=\"#fbfcfd\" stroke=\"#dde1e7\"/>")
-        h.raw("<text x=\"\(pad)\" y=\"\(hgt - 20)\">"); h.text(ReportFormat.short(xr.0)); h.raw("</text><text x=\"\(w - 8)\" y=\"\(hgt - 20)\" text-anchor=\"end\">"); h.text(ReportFormat.short(xr.1)); h.raw("</text>")
-        h.raw("<text x=\"\(pad - 3)\" y=\"\(hgt - pad)\" text-anchor=\"end\">"); h.text(ReportFormat.short(yr.0)); h.raw("</text><text x=\"\(pad - 3)\" y=\"16\" text-anchor=\"end\">"); h.text(ReportFormat.short(yr.1)); h.raw("</text>")
-        h.raw("<text x=\"\((w + pad) / 2)\" y=\"\(hgt - 4)\" text-anchor=\"middle\">"); h.text(xLabel); h.raw("</text>")
-        h.raw("<text transform=\"translate(10 \((hgt - pad) / 2)) rotate(-90)\" text-anchor=\"middle\">"); h.text(yLabel); h.raw("</text>")
+    static func frame(
+        _ xr: (Double, Double), _ yr: (Double, Double), xLabel: String, yLabel: String, into h: inout HTMLBuilder
+    ) {
+        h.raw(
+            "<svg class=\"chart\" viewBox=\"0 0 \(Int(w)) \(Int(hgt))\" role=\"img\"><rect x=\"\(pad)\" y=\"8\" width=\"\(w - pad - 8)\" height=\"\(hgt - pad - 8)\" fill=\"#fbfcfd\" stroke=\"#dde1e7\"/>"
+        )
+        h.raw("<text x=\"\(pad)\" y=\"\(hgt - 20)\">")
+        h.text(ReportFormat.short(xr.0))
+        h.raw("</text><text x=\"\(w - 8)\" y=\"\(hgt - 20)\" text-anchor=\"end\">")
+        h.text(ReportFormat.short(xr.1))
+        h.raw("</text>")
+        h.raw("<text x=\"\(pad - 3)\" y=\"\(hgt - pad)\" text-anchor=\"end\">")
+        h.text(ReportFormat.short(yr.0))
+        h.raw("</text><text x=\"\(pad - 3)\" y=\"16\" text-anchor=\"end\">")
+        h.text(ReportFormat.short(yr.1))
+        h.raw("</text>")
+        h.raw("<text x=\"\((w + pad) / 2)\" y=\"\(hgt - 4)\" text-anchor=\"middle\">")
+        h.text(xLabel)
+        h.raw("</text>")
+        h.raw("<text transform=\"translate(10 \((hgt - pad) / 2)) rotate(-90)\" text-anchor=\"middle\">")
+        h.text(yLabel)
+        h.raw("</text>")
     }
 
-    static func px(_ v: Double, _ r: (Double, Double)) -> Double { pad + (v - r.0) / max(r.1 - r.0, 1e-12) * (w - pad - 8) }
-    static func py(_ v: Double, _ r: (Double, Double)) -> Double { hgt - pad - (v - r.0) / max(r.1 - r.0, 1e-12) * (hgt - pad - 16) }
+    static func px(_ v: Double, _ r: (Double, Double)) -> Double {
+        pad + (v - r.0) / max(r.1 - r.0, 1e-12) * (w - pad - 8)
+    }
+    static func py(_ v: Double, _ r: (Double, Double)) -> Double {
+        hgt - pad - (v - r.0) / max(r.1 - r.0, 1e-12) * (hgt - pad - 16)
+    }
 
     static func scatter(_ points: [[Double]], into h: inout HTMLBuilder) {
         let values = points.flatMap { $0 }.filter { $0.isFinite }
         let r = (values.min() ?? 0, values.max() ?? 1)
         frame(r, r, xLabel: "actual", yLabel: "predicted", into: &h)
-        h.raw("<line x1=\"\(px(r.0, r))\" y1=\"\(py(r.0, r))\" x2=\"\(px(r.1, r))\" y2=\"\(py(r.1, r))\" stroke=\"#b03a2e\" stroke-dasharray=\"4 3\"/>")
+        h.raw(
+            "<line x1=\"\(px(r.0, r))\" y1=\"\(py(r.0, r))\" x2=\"\(px(r.1, r))\" y2=\"\(py(r.1, r))\" stroke=\"#b03a2e\" stroke-dasharray=\"4 3\"/>"
+        )
         for p in points where p[0].isFinite && p[1].isFinite {
-            h.raw("<circle cx=\"\(ReportFormat.f1(px(p[0], r)))\" cy=\"\(ReportFormat.f1(py(p[1], r)))\" r=\"1.6\" fill=\"#2f5d9a\" fill-opacity=\"0.45\"/>")
+            h.raw(
+                "<circle cx=\"\(ReportFormat.f1(px(p[0], r)))\" cy=\"\(ReportFormat.f1(py(p[1], r)))\" r=\"1.6\" fill=\"#2f5d9a\" fill-opacity=\"0.45\"/>"
+            )
         }
         h.raw("</svg>")
     }
 
     static func histogram(_ values: [Double], into h: inout HTMLBuilder) {
         let v = values.filter { $0.isFinite }
-        let lo = v.min() ?? 0, hi = v.max() ?? 1
+        let lo = v.min() ?? 0
+        let hi = v.max() ?? 1
         let bins = 24
         var counts = [Int](repeating: 0, count: bins)
         for x in v { counts[min(bins - 1, Int((x - lo) / max(hi - lo, 1e-12) * Double(bins)))] += 1 }
         let top = Double(counts.max() ?? 1)
         frame((lo, hi), (0, top), xLabel: "residual", yLabel: "rows", into: &h)
         for (i, c) in counts.enumerated() {
-            let x0 = px(lo + (hi - lo) * Double(i) / Double(bins), (lo, hi)), x1 = px(lo + (hi - lo) * Double(i + 1) / Double(bins), (lo, hi))
+            let x0 = px(lo + (hi - lo) * Double(i) / Double(bins), (lo, hi))
+            let x1 = px(lo + (hi - lo) * Double(i + 1) / Double(bins), (lo, hi))
             let y = py(Double(c), (0, top))
-            h.raw("<rect x=\"\(ReportFormat.f1(x0))\" y=\"\(ReportFormat.f1(y))\" width=\"\(ReportFormat.f1(max(0.5, x1 - x0 - 1)))\" height=\"\(ReportFormat.f1(hgt - pad - y))\" fill=\"#2f5d9a\"/>")
+            h.raw(
+                "<rect x=\"\(ReportFormat.f1(x0))\" y=\"\(ReportFormat.f1(y))\" width=\"\(ReportFormat.f1(max(0.5, x1 - x0 - 1)))\" height=\"\(ReportFormat.f1(hgt - pad - y))\" fill=\"#2f5d9a\"/>"
+            )
         }
         h.raw("</svg>")
     }
 
-    static func lines(_ series: [[[Double]]], xLabel: String, yLabel: String, diagonal: Bool, dots: Bool = false, into h: inout HTMLBuilder) {
-        let xs = series.flatMap { $0.map { $0[0] } }.filter { $0.isFinite }, ys = series.flatMap { $0.map { $0[1] } }.filter { $0.isFinite }
+    static func lines(
+        _ series: [[[Double]]], xLabel: String, yLabel: String, diagonal: Bool, dots: Bool = false,
+        into h: inout HTMLBuilder
+    ) {
+        let xs = series.flatMap { $0.map { $0[0] } }.filter { $0.isFinite }
+        let ys = series.flatMap { $0.map { $0[1] } }.filter { $0.isFinite }
         let xr = diagonal ? (0.0, 1.0) : (xs.min() ?? 0, xs.max() ?? 1)
         let yr = diagonal ? (0.0, 1.0) : (ys.min() ?? 0, ys.max() ?? 1)
         frame(xr, yr, xLabel: xLabel, yLabel: yLabel, into: &h)
-        if diagonal { h.raw("<line x1=\"\(px(0, xr))\" y1=\"\(py(0, yr))\" x2=\"\(px(1, xr))\" y2=\"\(py(1, yr))\" stroke=\"#8a91a0\" stroke-dasharray=\"4 3\"/>") }
+        if diagonal {
+            h.raw(
+                "<line x1=\"\(px(0, xr))\" y1=\"\(py(0, yr))\" x2=\"\(px(1, xr))\" y2=\"\(py(1, yr))\" stroke=\"#8a91a0\" stroke-dasharray=\"4 3\"/>"
+            )
+        }
         for (index, s) in series.enumerated() {
-            let pts = s.filter { $0[0].isFinite && $0[1].isFinite }.map { "\(ReportFormat.f1(px($0[0], xr))),\(ReportFormat.f1(py($0[1], yr)))" }.joined(separator: " ")
+            let pts = s.filter { $0[0].isFinite && $0[1].isFinite }.map {
+                "\(ReportFormat.f1(px($0[0], xr))),\(ReportFormat.f1(py($0[1], yr)))"
+            }.joined(separator: " ")
             h.raw("<polyline points=\"\(pts)\" fill=\"none\" stroke=\"#2f5d9a\" stroke-width=\"1.8\"/>")
-            if dots && index == 0 { // the first series' points (a single window is a point, not a line)
+            if dots && index == 0 {  // the first series' points (a single window is a point, not a line)
                 for p in s where p[0].isFinite && p[1].isFinite {
-                    h.raw("<circle cx=\"\(ReportFormat.f1(px(p[0], xr)))\" cy=\"\(ReportFormat.f1(py(p[1], yr)))\" r=\"2.5\" fill=\"#2f5d9a\"/>")
+                    h.raw(
+                        "<circle cx=\"\(ReportFormat.f1(px(p[0], xr)))\" cy=\"\(ReportFormat.f1(py(p[1], yr)))\" r=\"2.5\" fill=\"#2f5d9a\"/>"
+                    )
                 }
             }
         }
@@ -129,7 +175,9 @@ enum Charts {
     }
 
     static func bar(_ share: Double, warn: Bool, into h: inout HTMLBuilder) {
-        h.raw("<svg class=\"bar\" viewBox=\"0 0 120 10\" width=\"120\" height=\"10\"><rect width=\"\(ReportFormat.f1(120 * min(1, max(0, share))))\" height=\"10\" fill=\"\(warn ? "#c0392b" : "#2f5d9a")\"/></svg>")
+        h.raw(
+            "<svg class=\"bar\" viewBox=\"0 0 120 10\" width=\"120\" height=\"10\"><rect width=\"\(ReportFormat.f1(120 * min(1, max(0, share))))\" height=\"10\" fill=\"\(warn ? "#c0392b" : "#2f5d9a")\"/></svg>"
+        )
     }
 }
 
@@ -137,7 +185,9 @@ enum Charts {
 enum ReportFormat {
     static func num(_ x: Double) -> String {
         guard x.isFinite else { return x.isNaN ? "—" : (x > 0 ? "∞" : "−∞") }
-        return abs(x) >= 1e5 || (abs(x) < 1e-3 && x != 0) ? String(format: "%.4g", x) : String(format: "%.4f", x).replacingOccurrences(of: #"\.?0+$"#, with: "", options: .regularExpression)
+        return abs(x) >= 1e5 || (abs(x) < 1e-3 && x != 0)
+            ? String(format: "%.4g", x)
+            : String(format: "%.4f", x).replacingOccurrences(of: #"\.?0+$"#, with: "", options: .regularExpression)
     }
     static func pct(_ x: Double) -> String { String(format: "%.1f %%", x * 100) }
     /// Axis labels: 920k, 1.2M, 0.35.
@@ -147,5 +197,9 @@ enum ReportFormat {
         return String(format: "%.3g", x)
     }
     static func f1(_ x: Double) -> String { String(format: "%.1f", x) }
-    static func esc(_ s: String) -> String { var h = HTMLBuilder(); h.text(s); return h.output }
+    static func esc(_ s: String) -> String {
+        var h = HTMLBuilder()
+        h.text(s)
+        return h.output
+    }
 }

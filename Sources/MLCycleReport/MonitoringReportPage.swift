@@ -13,7 +13,11 @@ public enum MonitoringReportPage {
         public var reason: String
         public var delivery: String
         public init(at: Date, name: String, severity: String, reason: String, delivery: String) {
-            self.at = at; self.name = name; self.severity = severity; self.reason = reason; self.delivery = delivery
+            self.at = at
+            self.name = name
+            self.severity = severity
+            self.reason = reason
+            self.delivery = delivery
         }
     }
 
@@ -25,22 +29,41 @@ public enum MonitoringReportPage {
         public var verdict: String
         public var detail: String
         public init(at: Date, trigger: String, versions: String, verdict: String, detail: String) {
-            self.at = at; self.trigger = trigger; self.versions = versions; self.verdict = verdict; self.detail = detail
+            self.at = at
+            self.trigger = trigger
+            self.versions = versions
+            self.verdict = verdict
+            self.detail = detail
         }
     }
 
-    public static func html(model: String, version: String, window: String, windows: [WindowSummary], drift: DriftReport?,
-                            checks: [AlertCheck], history: [FiredAlert], retrainings: [Retraining] = [],
-                            predictionDrift: ColumnDrift? = nil, slices: [SliceSummary] = []) -> String {
+    public static func html(
+        model: String, version: String, window: String, windows: [WindowSummary], drift: DriftReport?,
+        checks: [AlertCheck], history: [FiredAlert], retrainings: [Retraining] = [],
+        predictionDrift: ColumnDrift? = nil, slices: [SliceSummary] = []
+    ) -> String {
         var h = HTMLBuilder()
-        h.page(title: "Monitoring: \(model)", heading: "Monitoring: \(model) \(version)", css: "\(ReportStyle.base)\(ReportStyle.charts)\(ReportStyle.drift)")
+        h.page(
+            title: "Monitoring: \(model)", heading: "Monitoring: \(model) \(version)",
+            css: "\(ReportStyle.base)\(ReportStyle.charts)\(ReportStyle.drift)")
         let firing = checks.filter(\.fired)
         h.raw("<section id=\"verdict\" class=\"verdict \(firing.isEmpty ? "pass" : "fail")\"><b>")
-        h.text(firing.isEmpty ? "No alert firing" : "\(firing.count) alert\(firing.count == 1 ? "" : "s") firing: \(firing.map(\.name).joined(separator: ", "))")
+        h.text(
+            firing.isEmpty
+                ? "No alert firing"
+                : "\(firing.count) alert\(firing.count == 1 ? "" : "s") firing: \(firing.map(\.name).joined(separator: ", "))"
+        )
         h.raw("</b></section>")
         let served = windows.map(\.volume).reduce(0, +)
-        h.raw("<p class=\"summary\"><span><b>"); h.text(String(served)); h.raw("</b> predictions in "); h.text(String(windows.count))
-        h.raw(" windows of "); h.text(window); h.raw("</span><span><b>"); h.text(String(windows.map(\.labelled).reduce(0, +))); h.raw("</b> with feedback</span></p>")
+        h.raw("<p class=\"summary\"><span><b>")
+        h.text(String(served))
+        h.raw("</b> predictions in ")
+        h.text(String(windows.count))
+        h.raw(" windows of ")
+        h.text(window)
+        h.raw("</span><span><b>")
+        h.text(String(windows.map(\.labelled).reduce(0, +)))
+        h.raw("</b> with feedback</span></p>")
 
         let formatter = ISO8601DateFormatter()
         // x: the window's number, 1 the oldest (the last one ends at the time in the heading of each chart's axis).
@@ -48,35 +71,60 @@ public enum MonitoringReportPage {
         let axis = "window (the last ends \(windows.last.map { formatter.string(from: $0.end) } ?? "-"))"
         h.raw("<div class=\"grid\" id=\"series\">")
         Charts.card("Volume per window", into: &h) { h in
-            Charts.lines([zip(xs, windows.map { Double($0.volume) }).map { [$0, $1] }], xLabel: axis, yLabel: "predictions", diagonal: false, dots: true, into: &h)
+            Charts.lines(
+                [zip(xs, windows.map { Double($0.volume) }).map { [$0, $1] }], xLabel: axis, yLabel: "predictions",
+                diagonal: false, dots: true, into: &h)
         }
         Charts.card("Latency p99 (ms)", into: &h) { h in
-            Charts.lines([zip(xs, windows.map { ($0.latencyP99 ?? .nan) * 1000 }).map { [$0, $1] }], xLabel: axis, yLabel: "ms", diagonal: false, dots: true, into: &h)
+            Charts.lines(
+                [zip(xs, windows.map { ($0.latencyP99 ?? .nan) * 1000 }).map { [$0, $1] }], xLabel: axis, yLabel: "ms",
+                diagonal: false, dots: true, into: &h)
         }
         Charts.card("Refused requests (error rate)", into: &h) { h in
-            Charts.lines([zip(xs, windows.map(\.errorRate)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
-            let codes = windows.reduce(into: [String: Int]()) { all, w in for (k, v) in w.errors { all[k, default: 0] += v } }
+            Charts.lines(
+                [zip(xs, windows.map(\.errorRate)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false,
+                dots: true, into: &h)
+            let codes = windows.reduce(into: [String: Int]()) { all, w in
+                for (k, v) in w.errors { all[k, default: 0] += v }
+            }
             if !codes.isEmpty {
-                h.raw("<p>"); h.text("by status code: " + codes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")); h.raw("</p>")
+                h.raw("<p>")
+                h.text(
+                    "by status code: "
+                        + codes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+                h.raw("</p>")
             }
         }
         Charts.card("Low-confidence answers (inputs unlike training)", into: &h) { h in
-            Charts.lines([zip(xs, windows.map(\.lowConfidenceShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
+            Charts.lines(
+                [zip(xs, windows.map(\.lowConfidenceShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share",
+                diagonal: false, dots: true, into: &h)
         }
         if windows.contains(where: { $0.confidenceMean != nil }) {
             Charts.card("Mean confidence (probability of the predicted class)", into: &h) { h in
-                Charts.lines([zip(xs, windows.map { $0.confidenceMean ?? .nan }).map { [$0, $1] }], xLabel: axis, yLabel: "probability", diagonal: false, dots: true, into: &h)
+                Charts.lines(
+                    [zip(xs, windows.map { $0.confidenceMean ?? .nan }).map { [$0, $1] }], xLabel: axis,
+                    yLabel: "probability", diagonal: false, dots: true, into: &h)
             }
         }
         Charts.card("Unavailable answers", into: &h) { h in
-            Charts.lines([zip(xs, windows.map(\.unavailableShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false, dots: true, into: &h)
+            Charts.lines(
+                [zip(xs, windows.map(\.unavailableShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share",
+                diagonal: false, dots: true, into: &h)
         }
-        let metric = windows.contains { $0.metrics["mape"] != nil } ? "mape" : (windows.contains { $0.metrics["accuracy"] != nil } ? "accuracy" : nil)
+        let metric =
+            windows.contains { $0.metrics["mape"] != nil }
+            ? "mape" : (windows.contains { $0.metrics["accuracy"] != nil } ? "accuracy" : nil)
         if let metric {
             let threshold = checks.first { $0.rule.hasPrefix(metric + " ") }?.threshold
-            Charts.card("\(metric) on rows with feedback\(threshold.map { " (alert at \(ReportFormat.num($0)))" } ?? "")", into: &h) { h in
+            Charts.card(
+                "\(metric) on rows with feedback\(threshold.map { " (alert at \(ReportFormat.num($0)))" } ?? "")",
+                into: &h
+            ) { h in
                 var series = [zip(xs, windows.map { $0.metrics[metric] ?? .nan }).map { [$0, $1] }]
-                if let threshold, let first = xs.first, let last = xs.last { series.append([[first, threshold], [last, threshold]]) }
+                if let threshold, let first = xs.first, let last = xs.last {
+                    series.append([[first, threshold], [last, threshold]])
+                }
                 Charts.lines(series, xLabel: axis, yLabel: metric, diagonal: false, dots: true, into: &h)
             }
         }
@@ -89,24 +137,55 @@ public enum MonitoringReportPage {
             h.text(metric)
             h.raw("</th></tr></thead><tbody>")
             for s in slices {
-                h.raw("<tr><td>"); h.text(s.column); h.raw("</td><td>"); h.text(s.value); h.raw("</td><td>"); h.text(String(s.rows))
-                h.raw("</td><td>"); h.text(s.metrics[metric].map(ReportFormat.num) ?? "—"); h.raw("</td></tr>")
+                h.raw("<tr><td>")
+                h.text(s.column)
+                h.raw("</td><td>")
+                h.text(s.value)
+                h.raw("</td><td>")
+                h.text(String(s.rows))
+                h.raw("</td><td>")
+                h.text(s.metrics[metric].map(ReportFormat.num) ?? "—")
+                h.raw("</td></tr>")
             }
             h.raw("</tbody></table></section>")
         }
 
-        h.raw("<section class=\"card wide\" id=\"alerts\"><h2>Alert rules</h2><table><thead><tr><th>alert</th><th>severity</th><th>rule</th><th>value</th><th>state</th></tr></thead><tbody>")
+        h.raw(
+            "<section class=\"card wide\" id=\"alerts\"><h2>Alert rules</h2><table><thead><tr><th>alert</th><th>severity</th><th>rule</th><th>value</th><th>state</th></tr></thead><tbody>"
+        )
         for c in checks {
-            h.raw("<tr class=\"\(c.fired ? "bad" : "ok")\"><td>"); h.text(c.name); h.raw("</td><td>"); h.text(c.severity); h.raw("</td><td><code>"); h.text(c.rule)
-            h.raw("</code></td><td>"); h.text(c.value.map(ReportFormat.num) ?? "—"); h.raw("</td><td>"); h.text(c.fired ? "firing" : c.reason); h.raw("</td></tr>")
+            h.raw("<tr class=\"\(c.fired ? "bad" : "ok")\"><td>")
+            h.text(c.name)
+            h.raw("</td><td>")
+            h.text(c.severity)
+            h.raw("</td><td><code>")
+            h.text(c.rule)
+            h.raw("</code></td><td>")
+            h.text(c.value.map(ReportFormat.num) ?? "—")
+            h.raw("</td><td>")
+            h.text(c.fired ? "firing" : c.reason)
+            h.raw("</td></tr>")
         }
         h.raw("</tbody></table></section>")
         h.raw("<section class=\"card wide\" id=\"history\"><h2>Fired alerts</h2>")
-        if history.isEmpty { h.raw("<p>None has fired.</p>") } else {
-            h.raw("<table><thead><tr><th>at</th><th>alert</th><th>severity</th><th>why</th><th>webhook</th></tr></thead><tbody>")
+        if history.isEmpty {
+            h.raw("<p>None has fired.</p>")
+        } else {
+            h.raw(
+                "<table><thead><tr><th>at</th><th>alert</th><th>severity</th><th>why</th><th>webhook</th></tr></thead><tbody>"
+            )
             for a in history {
-                h.raw("<tr><td>"); h.text(formatter.string(from: a.at)); h.raw("</td><td>"); h.text(a.name); h.raw("</td><td>"); h.text(a.severity)
-                h.raw("</td><td>"); h.text(a.reason); h.raw("</td><td>"); h.text(a.delivery); h.raw("</td></tr>")
+                h.raw("<tr><td>")
+                h.text(formatter.string(from: a.at))
+                h.raw("</td><td>")
+                h.text(a.name)
+                h.raw("</td><td>")
+                h.text(a.severity)
+                h.raw("</td><td>")
+                h.text(a.reason)
+                h.raw("</td><td>")
+                h.text(a.delivery)
+                h.raw("</td></tr>")
             }
             h.raw("</tbody></table>")
         }
@@ -114,18 +193,33 @@ public enum MonitoringReportPage {
         // Verdicts and reasons are sentences: wrapped and read left to right.
         h.raw("<style>#retraining td,#history td{white-space:normal;text-align:left}</style>")
         h.raw("<section class=\"card wide\" id=\"retraining\"><h2>Retraining</h2>")
-        if retrainings.isEmpty { h.raw("<p>No retraining yet.</p>") } else {
-            h.raw("<table><thead><tr><th>at</th><th>trigger</th><th>versions</th><th>verdict</th><th>measured</th></tr></thead><tbody>")
+        if retrainings.isEmpty {
+            h.raw("<p>No retraining yet.</p>")
+        } else {
+            h.raw(
+                "<table><thead><tr><th>at</th><th>trigger</th><th>versions</th><th>verdict</th><th>measured</th></tr></thead><tbody>"
+            )
             for r in retrainings {
-                h.raw("<tr class=\"\(r.verdict == "promoted" ? "ok" : "")\"><td>"); h.text(formatter.string(from: r.at)); h.raw("</td><td>"); h.text(r.trigger)
-                h.raw("</td><td>"); h.text(r.versions); h.raw("</td><td>"); h.text(r.verdict); h.raw("</td><td>"); h.text(r.detail); h.raw("</td></tr>")
+                h.raw("<tr class=\"\(r.verdict == "promoted" ? "ok" : "")\"><td>")
+                h.text(formatter.string(from: r.at))
+                h.raw("</td><td>")
+                h.text(r.trigger)
+                h.raw("</td><td>")
+                h.text(r.versions)
+                h.raw("</td><td>")
+                h.text(r.verdict)
+                h.raw("</td><td>")
+                h.text(r.detail)
+                h.raw("</td></tr>")
             }
             h.raw("</tbody></table>")
         }
         h.raw("</section>")
         if let p = predictionDrift {
             h.raw("<section class=\"card wide\" id=\"prediction-drift\"><h2>Prediction drift, last window</h2><p>")
-            h.text("Answers against the answers on the test rows: \(p.method) \(ReportFormat.num(p.score)) (threshold \(ReportFormat.num(p.threshold))) — \(p.drifted ? "drifted" : "no drift"); PSI \(ReportFormat.num(p.tests.psi))")
+            h.text(
+                "Answers against the answers on the test rows: \(p.method) \(ReportFormat.num(p.score)) (threshold \(ReportFormat.num(p.threshold))) — \(p.drifted ? "drifted" : "no drift"); PSI \(ReportFormat.num(p.tests.psi))"
+            )
             h.raw("</p>")
             DriftSections.overlay(p, into: &h)
             h.raw("</section>")
@@ -135,7 +229,9 @@ public enum MonitoringReportPage {
             DriftSections.table(drift, into: &h)
             h.raw("<div class=\"grid\">")
             for c in drift.columns where c.drifted {
-                h.raw("<section class=\"card\"><h3>"); h.text(c.name); h.raw("</h3>")
+                h.raw("<section class=\"card\"><h3>")
+                h.text(c.name)
+                h.raw("</h3>")
                 DriftSections.overlay(c, into: &h)
                 h.raw("</section>")
             }

@@ -27,7 +27,10 @@ public final class ModelCatalog: @unchecked Sendable {
     private var decoded = [String: ModelBundle]()
     /// "name@alias" → what it resolved to, and when (seconds since the reference date).
     private var resolved = [String: Lookup]()
-    private struct Lookup { var model: Resolved?; var at: Double }
+    private struct Lookup {
+        var model: Resolved?
+        var at: Double
+    }
     /// How long an alias lookup is trusted before the store is asked again, in seconds (0: every request).
     public let aliasRefresh: Double
     private var cachedNames: (names: [String], at: Double)?
@@ -42,7 +45,9 @@ public final class ModelCatalog: @unchecked Sendable {
 
     /// Serves one bundle file under its own name.
     public init(bundlePath: String) throws {
-        guard let data = FileManager.default.contents(atPath: bundlePath) else { throw DataError.fileNotFound(path: bundlePath) }
+        guard let data = FileManager.default.contents(atPath: bundlePath) else {
+            throw DataError.fileNotFound(path: bundlePath)
+        }
         let bundle = try ModelBundle.decode(data, path: bundlePath)
         source = .bundles([bundle.name: bundle])
         aliasRefresh = 0
@@ -63,7 +68,8 @@ public final class ModelCatalog: @unchecked Sendable {
             case .name(let name): out[name] = "champion"
             case .alias(let name, let alias): out[name] = alias
             case .version(let name, _):
-                throw RegistryError.badReference(a, "a server follows an alias; serve \(name) or \(name)@ALIAS and point the alias at the version")
+                throw RegistryError.badReference(
+                    a, "a server follows an alias; serve \(name) or \(name)@ALIAS and point the alias at the version")
             }
         }
         return out
@@ -93,14 +99,15 @@ public final class ModelCatalog: @unchecked Sendable {
     public func route(_ name: String, key: String?) throws -> (answer: Resolved, shadow: Resolved?)? {
         guard let primary = try resolve(name) else { return nil }
         guard case .store = source, let policy = primary.bundle.release, policy.canary > 0 || policy.shadow,
-              let challenger = try resolve(name, alias: "challenger"), challenger.version != primary.version else {
+            let challenger = try resolve(name, alias: "challenger"), challenger.version != primary.version
+        else {
             return (primary, nil)
         }
         let draw: Double
         if let key {
             // FNV-1a of the key: the same key always lands on the same side.
-            var h: UInt64 = 0xcbf29ce484222325
-            for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
             draw = Double(h % 1_000_000) / 1_000_000
         } else {
             draw = Double.random(in: 0..<1)
@@ -118,7 +125,8 @@ public final class ModelCatalog: @unchecked Sendable {
         case .store(let store, let models):
             guard models.isEmpty || models[name] != nil else { return nil }
             let alias = override ?? models[name] ?? "champion"
-            let key = "\(name)@\(alias)", now = Date().timeIntervalSinceReferenceDate
+            let key = "\(name)@\(alias)"
+            let now = Date().timeIntervalSinceReferenceDate
             lock.lock()
             let recent = resolved[key]
             lock.unlock()
@@ -132,7 +140,9 @@ public final class ModelCatalog: @unchecked Sendable {
     }
 
     private func lookUp(_ store: any Store, name: String, alias: String) throws -> Resolved? {
-        guard let v = try store.aliases(name)[alias], let version = try store.modelVersion(name, version: v) else { return nil }
+        guard let v = try store.aliases(name)[alias], let version = try store.modelVersion(name, version: v) else {
+            return nil
+        }
         lock.lock()
         let cached = decoded[version.bundle]
         lock.unlock()

@@ -7,8 +7,8 @@ import MLCycleLearn
 import MLCyclePrep
 import MLCycleStore
 import NIOCore
-import Prometheus
 import NIOFoundationEssentialsCompat
+import Prometheus
 
 /// The server's Prometheus metrics (swift-prometheus), names as documented: requests by model, version and status,
 /// rows scored, latency histogram; the prediction log's counters live in the same registry, and so does what
@@ -21,12 +21,17 @@ public final class ServerMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }
 
     func record(model: String, version: String, code: Int, seconds: Double, rows n: Int) {
-        registry.makeCounter(name: "mlcycle_requests_total", labels: [("model", model), ("version", version), ("code", String(code))],
-                             help: "Prediction requests by model, version and HTTP status.").increment()
+        registry.makeCounter(
+            name: "mlcycle_requests_total", labels: [("model", model), ("version", version), ("code", String(code))],
+            help: "Prediction requests by model, version and HTTP status."
+        ).increment()
         let labels = [("model", model), ("version", version)]
-        registry.makeCounter(name: "mlcycle_predicted_rows_total", labels: labels, help: "Rows scored.").increment(by: Int64(n))
-        registry.makeValueHistogram(name: "mlcycle_request_duration_seconds", labels: labels, buckets: Self.buckets,
-                                    help: "Time to answer a prediction request.").record(seconds)
+        registry.makeCounter(name: "mlcycle_predicted_rows_total", labels: labels, help: "Rows scored.").increment(
+            by: Int64(n))
+        registry.makeValueHistogram(
+            name: "mlcycle_request_duration_seconds", labels: labels, buckets: Self.buckets,
+            help: "Time to answer a prediction request."
+        ).record(seconds)
     }
 
     /// Prometheus exposition text.
@@ -75,17 +80,26 @@ public struct ModelServer: Sendable {
 
     /// The time a request asks to be logged at (`X-MLCycle-Time`), nil without the header.
     func requestedTime(_ request: Request) throws -> Date? {
-        guard let text = request.headers.first(where: { $0.name.canonicalName == "x-mlcycle-time" })?.value else { return nil }
-        guard replayClock else { throw RequestError("X-MLCycle-Time is honoured only by a server started with --replay-clock (for replays); leave it out") }
-        guard let date = ISO8601DateFormatter().date(from: text) else { throw RequestError("X-MLCycle-Time must be an ISO 8601 time such as 2008-03-15T00:00:00Z; got '\(text)'") }
+        guard let text = request.headers.first(where: { $0.name.canonicalName == "x-mlcycle-time" })?.value else {
+            return nil
+        }
+        guard replayClock else {
+            throw RequestError(
+                "X-MLCycle-Time is honoured only by a server started with --replay-clock (for replays); leave it out")
+        }
+        guard let date = ISO8601DateFormatter().date(from: text) else {
+            throw RequestError("X-MLCycle-Time must be an ISO 8601 time such as 2008-03-15T00:00:00Z; got '\(text)'")
+        }
         return date
     }
 
     /// Compares a request's `Authorization: Bearer …` with the token in constant time (no early exit on a mismatch).
     static func authorized(_ request: Request, token: String) -> Bool {
         guard let header = request.headers.first(where: { $0.name.canonicalName == "authorization" })?.value,
-              header.hasPrefix("Bearer ") else { return false }
-        let given = Array(header.dropFirst(7).utf8), expected = Array(token.utf8)
+            header.hasPrefix("Bearer ")
+        else { return false }
+        let given = Array(header.dropFirst(7).utf8)
+        let expected = Array(token.utf8)
         var difference = UInt8(given.count == expected.count ? 0 : 1)
         for i in 0..<max(given.count, expected.count) {
             difference |= (i < given.count ? given[i] : 0) ^ (i < expected.count ? expected[i] : 0)
@@ -93,7 +107,8 @@ public struct ModelServer: Sendable {
         return difference == 0
     }
 
-    static let unauthorized = error(RequestError(status: 401, "missing or wrong bearer token (Authorization: Bearer …)"))
+    static let unauthorized = error(
+        RequestError(status: 401, "missing or wrong bearer token (Authorization: Bearer …)"))
 
     public init(catalog: ModelCatalog, log: PredictionLog? = nil, metrics: ServerMetrics = ServerMetrics()) {
         self.catalog = catalog
@@ -103,12 +118,19 @@ public struct ModelServer: Sendable {
 
     /// Queues one log record per scored row (ids as returned to the client); inputs as a JSON object in the
     /// model's column order.
-    func logRows(_ m: ModelCatalog.Resolved, _ table: Table, _ scored: [ModelBundle.Scored], ids: [String], seconds: Double, at: Date? = nil) {
+    func logRows(
+        _ m: ModelCatalog.Resolved, _ table: Table, _ scored: [ModelBundle.Scored], ids: [String], seconds: Double,
+        at: Date? = nil
+    ) {
         guard let log else { return }
         let now = at ?? Date()
         var records = [PredictionRecord]()
         records.reserveCapacity(scored.count)
-        let names = table.columns.map { c -> [UInt8] in var j = JSONWriter(capacity: c.name.utf8.count + 3); j.key(c.name); return j.bytes }
+        let names = table.columns.map { c -> [UInt8] in
+            var j = JSONWriter(capacity: c.name.utf8.count + 3)
+            j.key(c.name)
+            return j.bytes
+        }
         for (r, s) in scored.enumerated() {
             var inputs = JSONWriter(capacity: 32 * table.columnCount)
             inputs.raw("{")
@@ -120,18 +142,23 @@ public struct ModelServer: Sendable {
                 inputs.cell(column, r)
             }
             inputs.raw("}")
-            records.append(PredictionRecord(id: ids[r], model: m.name, version: m.version, at: now, latencySeconds: seconds,
-                                            inputs: String(decoding: inputs.bytes, as: UTF8.self),
-                                            prediction: s.value.map { formatDouble($0) } ?? s.prediction, status: s.status,
-                                            confidence: s.prediction.flatMap { s.probabilities[$0] }, lowConfidence: !s.warnings.isEmpty))
+            records.append(
+                PredictionRecord(
+                    id: ids[r], model: m.name, version: m.version, at: now, latencySeconds: seconds,
+                    inputs: String(decoding: inputs.bytes, as: UTF8.self),
+                    prediction: s.value.map { formatDouble($0) } ?? s.prediction, status: s.status,
+                    confidence: s.prediction.flatMap { s.probabilities[$0] }, lowConfidence: !s.warnings.isEmpty))
         }
         log.append(records)
     }
 
     /// Logs a refused request as one record (status `error CODE`, no inputs, no prediction).
     func logFailure(_ m: ModelCatalog.Resolved, code: Int, seconds: Double, at: Date?) {
-        log?.append([PredictionRecord(id: UUID().uuidString.lowercased(), model: m.name, version: m.version, at: at ?? Date(),
-                                      latencySeconds: seconds, inputs: "{}", prediction: nil, status: "error \(code)")])
+        log?.append([
+            PredictionRecord(
+                id: UUID().uuidString.lowercased(), model: m.name, version: m.version, at: at ?? Date(),
+                latencySeconds: seconds, inputs: "{}", prediction: nil, status: "error \(code)")
+        ])
     }
 
     /// One answered request: the version that answered, the rows as read, their answers and ids.
@@ -147,22 +174,29 @@ public struct ModelServer: Sendable {
     /// `rows` reads the request for the bundle that answers; what it throws is the client's to fix (4xx).
     /// A request refused after its model was found is logged too (status `error 400`, no inputs), so monitoring can
     /// show the error rate by status code per window.
-    func predict(_ name: String, key: String?, started: Date, at: Date? = nil, rows: (ModelBundle) throws -> Table) throws -> Answer {
+    func predict(_ name: String, key: String?, started: Date, at: Date? = nil, rows: (ModelBundle) throws -> Table)
+        throws -> Answer
+    {
         guard let (m, shadow) = try catalog.route(name, key: key) else {
             metrics.record(model: name, version: "-", code: 404, seconds: Date().timeIntervalSince(started), rows: 0)
-            throw RequestError(status: 404, "no model called '\(name)' (served: \((try? catalog.names())?.joined(separator: ", ") ?? ""))")
+            throw RequestError(
+                status: 404,
+                "no model called '\(name)' (served: \((try? catalog.names())?.joined(separator: ", ") ?? ""))")
         }
-        let table: Table, scored: [ModelBundle.Scored]
+        let table: Table
+        let scored: [ModelBundle.Scored]
         do {
             table = try rows(m.bundle)
             scored = try m.bundle.score(table)
         } catch let e as RequestError {
-            metrics.record(model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
+            metrics.record(
+                model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
             logFailure(m, code: e.status, seconds: Date().timeIntervalSince(started), at: at)
             throw e
         } catch {
             // A pipeline or model refusing the rows (a missing column, a wrong type): the client's to fix.
-            metrics.record(model: name, version: m.version, code: 400, seconds: Date().timeIntervalSince(started), rows: 0)
+            metrics.record(
+                model: name, version: m.version, code: 400, seconds: Date().timeIntervalSince(started), rows: 0)
             logFailure(m, code: 400, seconds: Date().timeIntervalSince(started), at: at)
             throw RequestError(error.localizedDescription)
         }
@@ -177,10 +211,17 @@ public struct ModelServer: Sendable {
             _Concurrency.Task.detached {
                 let shadowStarted = Date()
                 guard let shadowScored = try? shadow.bundle.score(table) else { return }
-                server.logRows(shadow, table, shadowScored.map { var s = $0; s.status = "shadow"; return s },
-                               ids: ids.map { $0 + "-shadow" }, seconds: Date().timeIntervalSince(shadowStarted), at: at)
-                server.metrics.record(model: name, version: shadow.version + " (shadow)", code: 200,
-                                      seconds: Date().timeIntervalSince(shadowStarted), rows: table.rowCount)
+                server.logRows(
+                    shadow, table,
+                    shadowScored.map {
+                        var s = $0
+                        s.status = "shadow"
+                        return s
+                    },
+                    ids: ids.map { $0 + "-shadow" }, seconds: Date().timeIntervalSince(shadowStarted), at: at)
+                server.metrics.record(
+                    model: name, version: shadow.version + " (shadow)", code: 200,
+                    seconds: Date().timeIntervalSince(shadowStarted), rows: table.rowCount)
             }
         }
         return Answer(model: m, table: table, scored: scored, ids: ids)
@@ -213,16 +254,24 @@ public struct ModelServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         if logRequests { router.add(middleware: LogRequestsMiddleware(.info)) }
-        let catalog = self.catalog, metrics = self.metrics, limit = maxBodyBytes, server = self
+        let catalog = self.catalog
+        let metrics = self.metrics
+        let limit = maxBodyBytes
+        let server = self
         router.get("health") { _, _ in Self.json(["status": "ok"]) }
         router.get("ui/monitoring/:name") { _, context -> Response in
             let name = try context.parameters.require("name")
-            guard let page = server.monitoringPage else { return Self.error(RequestError(status: 404, "the monitoring page needs a store: serve with --store")) }
+            guard let page = server.monitoringPage else {
+                return Self.error(RequestError(status: 404, "the monitoring page needs a store: serve with --store"))
+            }
             do {
-                guard let html = try await page(name) else { return Self.error(RequestError(status: 404, "no model called '\(name)'")) }
+                guard let html = try await page(name) else {
+                    return Self.error(RequestError(status: 404, "no model called '\(name)'"))
+                }
                 return Self.bytes(Data(html.utf8), type: "text/html; charset=utf-8")
             } catch {
-                return Self.error(RequestError(status: 500, "the monitoring pass failed: \(error.localizedDescription)"))
+                return Self.error(
+                    RequestError(status: 500, "the monitoring pass failed: \(error.localizedDescription)"))
             }
         }
         router.get("openapi.json") { _, _ -> Response in
@@ -232,9 +281,13 @@ public struct ModelServer: Sendable {
         router.get("ready") { _, _ -> Response in
             let names = (try? catalog.names()) ?? []
             let ready = names.compactMap { try? catalog.resolve($0) }
-            struct Readiness: Encodable { var status: String; var models: [String] }
-            return ready.isEmpty ? Self.json(Readiness(status: "no model loaded", models: names), status: .serviceUnavailable)
-                                 : Self.json(Readiness(status: "ready", models: ready.map { "\($0.name) \($0.version)" }))
+            struct Readiness: Encodable {
+                var status: String
+                var models: [String]
+            }
+            return ready.isEmpty
+                ? Self.json(Readiness(status: "no model loaded", models: names), status: .serviceUnavailable)
+                : Self.json(Readiness(status: "ready", models: ready.map { "\($0.name) \($0.version)" }))
         }
         router.get("metrics") { _, _ -> Response in
             server.log?.publish(to: metrics.registry)
@@ -243,30 +296,49 @@ public struct ModelServer: Sendable {
         // Admin: move an alias (promote) or move it back (rollback); the next request is answered by the new version.
         router.post("v1/admin/models/:name/:action") { request, context -> Response in
             guard let token = server.adminToken else {
-                return Self.error(RequestError(status: 401, "admin endpoints are off: start the server with MLCYCLE_ADMIN_TOKEN set"))
+                return Self.error(
+                    RequestError(status: 401, "admin endpoints are off: start the server with MLCYCLE_ADMIN_TOKEN set"))
             }
             guard Self.authorized(request, token: token) else { return Self.unauthorized }
-            guard case .store(let store, _) = catalog.source else { return Self.error(RequestError(status: 409, "a bundle served without a store has no aliases")) }
-            let name = try context.parameters.require("name"), action = try context.parameters.require("action")
+            guard case .store(let store, _) = catalog.source else {
+                return Self.error(RequestError(status: 409, "a bundle served without a store has no aliases"))
+            }
+            let name = try context.parameters.require("name")
+            let action = try context.parameters.require("action")
             var request = request
             let data = (try? await request.collectBody(upTo: 1 << 16)) ?? ByteBuffer()
             let body: AdminRequest
-            do { body = data.readableBytes == 0 ? AdminRequest() : try JSONDecoder().decode(AdminRequest.self, from: Data(buffer: data)) } catch {
-                return Self.error(RequestError("the body must be {\"version\", \"alias\", \"reason\", \"actor\"} (all optional but version for promote)"))
+            do {
+                body =
+                    data.readableBytes == 0
+                    ? AdminRequest() : try JSONDecoder().decode(AdminRequest.self, from: Data(buffer: data))
+            } catch {
+                return Self.error(
+                    RequestError(
+                        "the body must be {\"version\", \"alias\", \"reason\", \"actor\"} (all optional but version for promote)"
+                    ))
             }
-            let alias = body.alias ?? "champion", reason = body.reason ?? "via the admin endpoint"
-            let registry = ModelRegistry(store: store, approvers: server.approvers), actor = RegistryActor.person(body.actor ?? "admin")
+            let alias = body.alias ?? "champion"
+            let reason = body.reason ?? "via the admin endpoint"
+            let registry = ModelRegistry(store: store, approvers: server.approvers)
+            let actor = RegistryActor.person(body.actor ?? "admin")
             do {
                 let move: AliasMove
                 switch action {
                 case "promote":
-                    guard let version = body.version else { return Self.error(RequestError("give the version to promote: {\"version\": 3}", field: "version")) }
-                    guard let v = try store.modelVersion(name, version: version) else { return Self.error(RequestError(status: 404, "no version \(version) of \(name)")) }
+                    guard let version = body.version else {
+                        return Self.error(
+                            RequestError("give the version to promote: {\"version\": 3}", field: "version"))
+                    }
+                    guard let v = try store.modelVersion(name, version: version) else {
+                        return Self.error(RequestError(status: 404, "no version \(version) of \(name)"))
+                    }
                     move = try registry.promote(v, to: alias, by: actor, reason: reason)
                 case "rollback":
                     move = try registry.rollback(name, alias: alias, by: actor, reason: reason)
                 default:
-                    return Self.error(RequestError(status: 404, "unknown admin action '\(action)' (promote or rollback)"))
+                    return Self.error(
+                        RequestError(status: 404, "unknown admin action '\(action)' (promote or rollback)"))
                 }
                 catalog.invalidate()
                 return Self.json(move)
@@ -278,18 +350,27 @@ public struct ModelServer: Sendable {
         }
         // Ground truth (or a person's override) for earlier predictions, one or a batch.
         router.post("v1/feedback") { request, _ -> Response in
-            guard let log = server.log else { return Self.error(RequestError(status: 503, "feedback needs a store: serve with --store")) }
+            guard let log = server.log else {
+                return Self.error(RequestError(status: 503, "feedback needs a store: serve with --store"))
+            }
             var request = request
             let data: ByteBuffer
-            do { data = try await request.collectBody(upTo: limit) } catch { return Self.error(RequestError(status: 413, "the feedback body is too large")) }
+            do { data = try await request.collectBody(upTo: limit) } catch {
+                return Self.error(RequestError(status: 413, "the feedback body is too large"))
+            }
             let records: [FeedbackRecord]
-            do { records = try JSONDecoder().decode(FeedbackRequest.self, from: Data(buffer: data)).records } catch let e as RequestError {
+            do { records = try JSONDecoder().decode(FeedbackRequest.self, from: Data(buffer: data)).records } catch let
+                e as RequestError
+            {
                 return Self.error(e)
             } catch {
-                return Self.error(RequestError("the body must be {\"prediction_id\", \"actual\"} or {\"feedback\": [...]}"))
+                return Self.error(
+                    RequestError("the body must be {\"prediction_id\", \"actual\"} or {\"feedback\": [...]}"))
             }
             do { try log.store.recordFeedback(records) } catch {
-                return Self.error(RequestError(status: 503, "the store could not record the feedback: \(error.localizedDescription); retry"))
+                return Self.error(
+                    RequestError(
+                        status: 503, "the store could not record the feedback: \(error.localizedDescription); retry"))
             }
             return Self.json(["recorded": records.count])
         }
@@ -298,36 +379,52 @@ public struct ModelServer: Sendable {
             var list = [Listed]()
             for name in try catalog.names() {
                 guard let m = try catalog.resolve(name) else { continue }
-                list.append(Listed(name: name, version: m.version, task: m.bundle.task.rawValue, target: m.bundle.target))
+                list.append(
+                    Listed(name: name, version: m.version, task: m.bundle.task.rawValue, target: m.bundle.target))
             }
             return Self.json(["models": list])
         }
         router.get("v1/models/:name") { _, context -> Response in
             let name = try context.parameters.require("name")
-            guard let m = try catalog.resolve(name) else { return Self.error(RequestError(status: 404, "no model called '\(name)'")) }
+            guard let m = try catalog.resolve(name) else {
+                return Self.error(RequestError(status: 404, "no model called '\(name)'"))
+            }
             return Self.json(Self.describe(m))
         }
         router.post("v1/models/:name/predict") { request, context -> Response in
             if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
             let started = Date()
             let name = try context.parameters.require("name")
-            let key = request.headers.first { $0.name.canonicalName == "x-request-key" }?.value ?? request.uri.queryParameters.get("key").map { String($0) }
+            let key =
+                request.headers.first { $0.name.canonicalName == "x-request-key" }?.value
+                ?? request.uri.queryParameters.get("key").map { String($0) }
             var request = request
             let body: ByteBuffer
             do { body = try await request.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
-                metrics.record(model: name, version: "-", code: 413, seconds: Date().timeIntervalSince(started), rows: 0)
-                return Self.error(RequestError(status: 413, "the request body is larger than \(limit >> 20) MB; send fewer rows per request"))
+                metrics.record(
+                    model: name, version: "-", code: 413, seconds: Date().timeIntervalSince(started), rows: 0)
+                return Self.error(
+                    RequestError(
+                        status: 413, "the request body is larger than \(limit >> 20) MB; send fewer rows per request"))
             }
             let csv = request.headers[.contentType]?.hasPrefix("text/csv") == true
             do {
-                let a = try server.predict(name, key: key, started: started, at: try server.requestedTime(request)) { bundle in
-                    csv ? try RowDecoder.table(fromCSV: String(buffer: body), bundle: bundle)
-                        : try RowDecoder.table(try RowDecoder.cells(fromJSON: Data(buffer: body), strict: true), bundle: bundle)
+                let a = try server.predict(name, key: key, started: started, at: try server.requestedTime(request)) {
+                    bundle in
+                    csv
+                        ? try RowDecoder.table(fromCSV: String(buffer: body), bundle: bundle)
+                        : try RowDecoder.table(
+                            try RowDecoder.cells(fromJSON: Data(buffer: body), strict: true), bundle: bundle)
                 }
-                if csv { return Self.bytes(Data(Self.csv(a.scored, ids: a.ids, version: a.model.version).utf8), type: "text/csv") }
+                if csv {
+                    return Self.bytes(
+                        Data(Self.csv(a.scored, ids: a.ids, version: a.model.version).utf8), type: "text/csv")
+                }
                 var j = JSONWriter(capacity: 64 + 160 * a.scored.count)
-                j.raw("{\"model\":"); j.string(name)
-                j.raw(",\"model_version\":"); j.string(a.model.version)
+                j.raw("{\"model\":")
+                j.string(name)
+                j.raw(",\"model_version\":")
+                j.string(a.model.version)
                 j.raw(",\"predictions\":[")
                 for (r, s) in a.scored.enumerated() {
                     if r > 0 { j.comma() }
@@ -343,14 +440,20 @@ public struct ModelServer: Sendable {
         // A method a path does not take is 405 (with Allow), not 404.
         let declared: [(String, [HTTPRequest.Method])] = [
             ("health", [.get]), ("ready", [.get]), ("metrics", [.get]), ("v1/models", [.get]),
-            ("v1/models/:name", [.get]), ("v1/models/:name/predict", [.post]), ("v1/feedback", [.post]), ("openapi.json", [.get]),
+            ("v1/models/:name", [.get]), ("v1/models/:name/predict", [.post]), ("v1/feedback", [.post]),
+            ("openapi.json", [.get]),
             ("v1/admin/models/:name/:action", [.post]), ("invocations", [.post]), ("ping", [.get]), ("version", [.get]),
         ]
         for (path, allowed) in declared {
-            let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .trace, .options] + [HTTPRequest.Method("QUERY")].compactMap { $0 }
+            let methods: [HTTPRequest.Method] =
+                [.get, .post, .put, .delete, .patch, .trace, .options] + [HTTPRequest.Method("QUERY")].compactMap { $0 }
             for method in methods where !allowed.contains(method) {
                 router.on(RouterPath(path), method: method) { _, _ -> Response in
-                    var response = Self.error(RequestError(status: 405, "\(method.rawValue) is not allowed here; use \(allowed.map(\.rawValue).joined(separator: ", "))"))
+                    var response = Self.error(
+                        RequestError(
+                            status: 405,
+                            "\(method.rawValue) is not allowed here; use \(allowed.map(\.rawValue).joined(separator: ", "))"
+                        ))
                     response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
                     return response
                 }
@@ -362,12 +465,14 @@ public struct ModelServer: Sendable {
     /// The request shapes clients of other servers already send: MLflow's scoring protocol (`/invocations`,
     /// `/ping`, `/version`) for the first served model, and the Open Inference Protocol v2 (`/v2/...`).
     func compatibility(_ router: Router<BasicRequestContext>) {
-        let catalog = self.catalog, limit = maxBodyBytes
+        let catalog = self.catalog
+        let limit = maxBodyBytes
         let server = self
         @Sendable func body(_ request: Request) async throws -> ByteBuffer {
             var request = request
             do { return try await request.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
-                throw RequestError(status: 413, "the request body is larger than \(limit >> 20) MB; send fewer rows per request")
+                throw RequestError(
+                    status: 413, "the request body is larger than \(limit >> 20) MB; send fewer rows per request")
             }
         }
         // MLflow: the first served model answers.
@@ -377,18 +482,30 @@ public struct ModelServer: Sendable {
             if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
             let started = Date()
             do {
-                guard let name = try catalog.names().first else { throw RequestError(status: 503, "no model is loaded") }
+                guard let name = try catalog.names().first else {
+                    throw RequestError(status: 503, "no model is loaded")
+                }
                 let data = try await body(request)
                 let csv = request.headers[.contentType]?.hasPrefix("text/csv") == true
-                let a = try server.predict(name, key: request.headers.first { $0.name.canonicalName == "x-request-key" }?.value, started: started) { bundle in
-                    csv ? try RowDecoder.table(fromCSV: String(buffer: data), bundle: bundle)
+                let a = try server.predict(
+                    name, key: request.headers.first { $0.name.canonicalName == "x-request-key" }?.value,
+                    started: started
+                ) { bundle in
+                    csv
+                        ? try RowDecoder.table(fromCSV: String(buffer: data), bundle: bundle)
                         : try RowDecoder.table(try RowDecoder.cells(fromJSON: Data(buffer: data)), bundle: bundle)
                 }
                 var j = JSONWriter(capacity: 32 + 24 * a.scored.count)
                 j.raw("{\"predictions\":[")
                 for (r, s) in a.scored.enumerated() {
                     if r > 0 { j.comma() }
-                    if let v = s.value { j.number(v) } else if let p = s.prediction { j.string(p) } else { j.raw("null") }
+                    if let v = s.value {
+                        j.number(v)
+                    } else if let p = s.prediction {
+                        j.string(p)
+                    } else {
+                        j.raw("null")
+                    }
                 }
                 j.raw("]}")
                 return Self.bytes(j.data, type: "application/json")
@@ -405,16 +522,32 @@ public struct ModelServer: Sendable {
         }
         router.get("v2/models/:name") { _, context -> Response in
             let name = try context.parameters.require("name")
-            guard let m = try catalog.resolve(name) else { return Self.error(RequestError(status: 404, "no model called '\(name)'")) }
-            struct Tensor: Encodable { var name, datatype: String; var shape = [-1] }
-            struct Metadata: Encodable { var name: String; var versions: [String]; var platform = "mlcycle"; var inputs, outputs: [Tensor] }
-            return Self.json(Metadata(name: name, versions: [m.version], inputs: m.bundle.inputSchema.map { Tensor(name: $0.name, datatype: Self.tensorType($0.type)) },
-                                      outputs: [Tensor(name: "prediction", datatype: m.bundle.task == .regression ? "FP64" : "BYTES")]))
+            guard let m = try catalog.resolve(name) else {
+                return Self.error(RequestError(status: 404, "no model called '\(name)'"))
+            }
+            struct Tensor: Encodable {
+                var name, datatype: String
+                var shape = [-1]
+            }
+            struct Metadata: Encodable {
+                var name: String
+                var versions: [String]
+                var platform = "mlcycle"
+                var inputs, outputs: [Tensor]
+            }
+            return Self.json(
+                Metadata(
+                    name: name, versions: [m.version],
+                    inputs: m.bundle.inputSchema.map { Tensor(name: $0.name, datatype: Self.tensorType($0.type)) },
+                    outputs: [Tensor(name: "prediction", datatype: m.bundle.task == .regression ? "FP64" : "BYTES")]))
         }
         router.get("v2/models/:name/ready") { _, context -> Response in
             let name = try context.parameters.require("name")
             let ready = (try? catalog.resolve(name)) != nil
-            struct Readiness: Encodable { var name: String; var ready: Bool }
+            struct Readiness: Encodable {
+                var name: String
+                var ready: Bool
+            }
             return Self.json(Readiness(name: name, ready: ready), status: ready ? .ok : .notFound)
         }
         router.post("v2/models/:name/infer") { request, context -> Response in
@@ -422,11 +555,15 @@ public struct ModelServer: Sendable {
             let started = Date()
             do {
                 let name = try context.parameters.require("name")
-                guard try catalog.resolve(name) != nil else { throw RequestError(status: 404, "no model called '\(name)'") }
+                guard try catalog.resolve(name) != nil else {
+                    throw RequestError(status: 404, "no model called '\(name)'")
+                }
                 let data = try await body(request)
                 let o = try? RowDecoder.parse(Data(buffer: data))
                 guard let o, case .array(let inputs) = o["inputs"] ?? .null else {
-                    throw RequestError("give {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}, …]}, one tensor per column", field: "inputs")
+                    throw RequestError(
+                        "give {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}, …]}, one tensor per column",
+                        field: "inputs")
                 }
                 var columns = [(String, JSONValue)]()
                 for (i, t) in inputs.enumerated() {
@@ -438,17 +575,34 @@ public struct ModelServer: Sendable {
                 let a = try server.predict(name, key: nil, started: started) { bundle in
                     try RowDecoder.table(try RowDecoder.columns(columns), bundle: bundle)
                 }
-                let scored = a.scored, m = a.model
+                let scored = a.scored
+                let m = a.model
                 let regression = m.bundle.task == .regression
                 // JSON has no NaN: an unavailable row's number is null (JSONValue writes non-finite numbers so).
-                struct Output: Encodable { var name: String; var shape: [Int]; var datatype: String; var data: [JSONValue] }
-                struct Inference: Encodable { var model_name, model_version: String; var outputs: [Output]; var id: String? }
-                var outputs = [Output(name: "prediction", shape: [scored.count], datatype: regression ? "FP64" : "BYTES",
-                                      data: scored.map { s in regression ? .number(s.value ?? .nan) : .string(s.prediction ?? "") }),
-                               Output(name: "status", shape: [scored.count], datatype: "BYTES", data: scored.map { .string($0.status) })]
+                struct Output: Encodable {
+                    var name: String
+                    var shape: [Int]
+                    var datatype: String
+                    var data: [JSONValue]
+                }
+                struct Inference: Encodable {
+                    var model_name, model_version: String
+                    var outputs: [Output]
+                    var id: String?
+                }
+                var outputs = [
+                    Output(
+                        name: "prediction", shape: [scored.count], datatype: regression ? "FP64" : "BYTES",
+                        data: scored.map { s in regression ? .number(s.value ?? .nan) : .string(s.prediction ?? "") }),
+                    Output(
+                        name: "status", shape: [scored.count], datatype: "BYTES",
+                        data: scored.map { .string($0.status) }),
+                ]
                 if scored.contains(where: { $0.range != nil }) {
-                    outputs.append(Output(name: "range", shape: [scored.count, 2], datatype: "FP64",
-                                          data: scored.flatMap { ($0.range ?? [.nan, .nan]).map(JSONValue.number) }))
+                    outputs.append(
+                        Output(
+                            name: "range", shape: [scored.count, 2], datatype: "FP64",
+                            data: scored.flatMap { ($0.range ?? [.nan, .nan]).map(JSONValue.number) }))
                 }
                 var id: String?
                 if case .string(let given) = o["id"] ?? .null { id = given }
@@ -471,7 +625,10 @@ public struct ModelServer: Sendable {
     /// `GET /v1/models/{name}`.
     struct ModelDescription: Encodable {
         struct Input: Encodable { var name, type: String }
-        struct Lineage: Encodable { var datasets: [String]; var created: String }
+        struct Lineage: Encodable {
+            var datasets: [String]
+            var created: String
+        }
         var name, version, task, target: String
         var inputs: [Input]
         var scope: [String]
@@ -480,18 +637,26 @@ public struct ModelServer: Sendable {
     }
 
     static func describe(_ m: ModelCatalog.Resolved) -> ModelDescription {
-        ModelDescription(name: m.name, version: m.version, task: m.bundle.task.rawValue, target: m.bundle.target,
-                         inputs: m.bundle.inputSchema.map { .init(name: $0.name, type: $0.type.rawValue) }, scope: m.bundle.scope,
-                         lineage: .init(datasets: m.bundle.lineage.datasets, created: m.bundle.lineage.created), metrics: m.bundle.evaluation?.metrics)
+        ModelDescription(
+            name: m.name, version: m.version, task: m.bundle.task.rawValue, target: m.bundle.target,
+            inputs: m.bundle.inputSchema.map { .init(name: $0.name, type: $0.type.rawValue) }, scope: m.bundle.scope,
+            lineage: .init(datasets: m.bundle.lineage.datasets, created: m.bundle.lineage.created),
+            metrics: m.bundle.evaluation?.metrics)
     }
 
     /// One row's answer, keys sorted: `{confidence?, id, model_version, prediction, probabilities?, range?,
     /// reasons?, status, warnings?}`.
     static func row(_ s: ModelBundle.Scored, id: String, version: String, into j: inout JSONWriter) {
         j.raw("{")
-        if s.status == "ok" { j.raw("\"confidence\":"); j.string(s.confidence); j.comma() }
-        j.raw("\"id\":"); j.string(id)
-        j.raw(",\"model_version\":"); j.string(version)
+        if s.status == "ok" {
+            j.raw("\"confidence\":")
+            j.string(s.confidence)
+            j.comma()
+        }
+        j.raw("\"id\":")
+        j.string(id)
+        j.raw(",\"model_version\":")
+        j.string(version)
         j.raw(",\"prediction\":")
         if let v = s.value { j.number(v) } else if let p = s.prediction { j.string(p) } else { j.raw("null") }
         if !s.probabilities.isEmpty {
@@ -503,10 +668,23 @@ public struct ModelServer: Sendable {
             }
             j.raw("}")
         }
-        if let r = s.range { j.raw(",\"range\":["); j.number(r[0]); j.comma(); j.number(r[1]); j.raw("]") }
-        if !s.reasons.isEmpty { j.raw(",\"reasons\":"); j.strings(s.reasons) }
-        j.raw(",\"status\":"); j.string(s.status)
-        if s.status == "ok" && !s.warnings.isEmpty { j.raw(",\"warnings\":"); j.strings(s.warnings) }
+        if let r = s.range {
+            j.raw(",\"range\":[")
+            j.number(r[0])
+            j.comma()
+            j.number(r[1])
+            j.raw("]")
+        }
+        if !s.reasons.isEmpty {
+            j.raw(",\"reasons\":")
+            j.strings(s.reasons)
+        }
+        j.raw(",\"status\":")
+        j.string(s.status)
+        if s.status == "ok" && !s.warnings.isEmpty {
+            j.raw(",\"warnings\":")
+            j.strings(s.warnings)
+        }
         j.raw("}")
     }
 
@@ -514,7 +692,8 @@ public struct ModelServer: Sendable {
         var out = "id,prediction,lower,upper,status,model_version\n"
         for (s, id) in zip(scored, ids) {
             let p = s.value.map { formatDouble($0) } ?? s.prediction ?? ""
-            out += "\(id),\(p),\(s.range.map { formatDouble($0[0]) } ?? ""),\(s.range.map { formatDouble($0[1]) } ?? ""),\(s.status),\(version)\n"
+            out +=
+                "\(id),\(p),\(s.range.map { formatDouble($0[0]) } ?? ""),\(s.range.map { formatDouble($0[1]) } ?? ""),\(s.status),\(version)\n"
         }
         return out
     }
@@ -524,7 +703,8 @@ public struct ModelServer: Sendable {
         // Every model is decoded before the first request: a large bundle decoded on demand kept the first requests
         // waiting a quarter of a second.
         for name in (try? catalog.names()) ?? [] { _ = try? catalog.resolve(name) }
-        let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
+        let app = Application(
+            router: router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
         log?.start()
         defer { log?.stop() }
         try await app.runService()
@@ -562,7 +742,9 @@ struct FeedbackRequest: Decodable {
 
     static func record(_ decoder: any Decoder, row i: Int) throws -> FeedbackRecord {
         let item = try decoder.container(keyedBy: JSONKey.self)
-        if let extra = item.allKeys.map(\.stringValue).sorted().first(where: { !["prediction_id", "actual", "source"].contains($0) }) {
+        if let extra = item.allKeys.map(\.stringValue).sorted().first(where: {
+            !["prediction_id", "actual", "source"].contains($0)
+        }) {
             throw RequestError("unknown field '\(extra)' in feedback \(i)", field: extra, row: i)
         }
         guard let id = try? item.decode(String.self, forKey: JSONKey("prediction_id")), !id.isEmpty else {
@@ -573,9 +755,13 @@ struct FeedbackRequest: Decodable {
         case .string(let s): text = s
         case .number(let d): text = formatDouble(d)
         case .bool(let b): text = b ? "true" : "false"
-        default: throw RequestError("feedback \(i) needs an actual value (a number, text or true/false)", field: "actual", row: i)
+        default:
+            throw RequestError(
+                "feedback \(i) needs an actual value (a number, text or true/false)", field: "actual", row: i)
         }
-        let source = item.contains(JSONKey("source")) ? ((try? item.decode(String.self, forKey: JSONKey("source"))) ?? "") : "ground_truth"
+        let source =
+            item.contains(JSONKey("source"))
+            ? ((try? item.decode(String.self, forKey: JSONKey("source"))) ?? "") : "ground_truth"
         guard ["ground_truth", "override"].contains(source) else {
             throw RequestError("source must be ground_truth or override", field: "source", row: i)
         }

@@ -19,8 +19,13 @@ public struct RequestError: Error, Sendable, Equatable {
 
     /// `{"error": …, "field": …, "row": …}`.
     public var json: Data {
-        struct Body: Encodable { var error: String; var field: String?; var row: Int? }
-        return (try? ModelServer.encoder.encode(Body(error: message, field: field, row: row))) ?? Data("{\"error\":\"bad request\"}".utf8)
+        struct Body: Encodable {
+            var error: String
+            var field: String?
+            var row: Int?
+        }
+        return (try? ModelServer.encoder.encode(Body(error: message, field: field, row: row)))
+            ?? Data("{\"error\":\"bad request\"}".utf8)
     }
 }
 
@@ -48,18 +53,27 @@ public enum RowDecoder {
             throw RequestError("the body must be a JSON object with \"records\" or \"columns\" and \"data\"")
         }
         let body = JSONValue.object(members)
-        if strict, let extra = members.map(\.0).sorted().first(where: { !["records", "columns", "data"].contains($0) }) {
-            throw RequestError("unknown field '\(extra)'; the body holds \"records\", or \"columns\" and \"data\"", field: extra)
+        if strict, let extra = members.map(\.0).sorted().first(where: { !["records", "columns", "data"].contains($0) })
+        {
+            throw RequestError(
+                "unknown field '\(extra)'; the body holds \"records\", or \"columns\" and \"data\"", field: extra)
         }
         if let records = body["records"] ?? body["dataframe_records"] ?? body["instances"] ?? body["inputs"] {
             switch records {
             case .array(let list):
-                var index = [String: Int](), names = [String](), cells = [[JSONValue?]]()
+                var index = [String: Int]()
+                var names = [String]()
+                var cells = [[JSONValue?]]()
                 for (r, item) in list.enumerated() {
-                    guard case .object(let row) = item else { throw RequestError("\"records\" must be a list of objects, one per row", field: "records", row: r) }
+                    guard case .object(let row) = item else {
+                        throw RequestError(
+                            "\"records\" must be a list of objects, one per row", field: "records", row: r)
+                    }
                     for (k, v) in row {
                         let c: Int
-                        if let known = index[k] { c = known } else {
+                        if let known = index[k] {
+                            c = known
+                        } else {
                             c = names.count
                             index[k] = c
                             names.append(k)
@@ -77,16 +91,26 @@ public enum RowDecoder {
         }
         if let split = body["dataframe_split"] ?? (body["columns"] != nil ? body : nil) {
             guard case .array(let nameValues) = split["columns"] ?? .null,
-                  let names = Optional(nameValues.compactMap { v -> String? in if case .string(let s) = v { return s }; return nil }),
-                  names.count == nameValues.count else {
+                let names = Optional(
+                    nameValues.compactMap { v -> String? in
+                        if case .string(let s) = v { return s }
+                        return nil
+                    }),
+                names.count == nameValues.count
+            else {
                 throw RequestError("\"columns\" must be a list of column names", field: "columns")
             }
-            guard case .array(let rows) = split["data"] ?? .null else { throw RequestError("\"data\" must be a list of rows (lists of values)", field: "data") }
+            guard case .array(let rows) = split["data"] ?? .null else {
+                throw RequestError("\"data\" must be a list of rows (lists of values)", field: "data")
+            }
             var cells = [[JSONValue?]](repeating: [JSONValue?](repeating: nil, count: rows.count), count: names.count)
             for (r, row) in rows.enumerated() {
-                guard case .array(let values) = row else { throw RequestError("\"data\" must be a list of rows (lists of values)", field: "data", row: r) }
+                guard case .array(let values) = row else {
+                    throw RequestError("\"data\" must be a list of rows (lists of values)", field: "data", row: r)
+                }
                 guard values.count == names.count else {
-                    throw RequestError("row \(r) has \(values.count) values for \(names.count) columns", field: "data", row: r)
+                    throw RequestError(
+                        "row \(r) has \(values.count) values for \(names.count) columns", field: "data", row: r)
                 }
                 for (c, v) in values.enumerated() { cells[c][r] = v }
             }
@@ -97,11 +121,16 @@ public enum RowDecoder {
 
     /// Rows from one list of values per column (all the same length).
     public static func columns(_ columnar: [(String, JSONValue)]) throws -> Cells {
-        var names = [String](), cells = [[JSONValue?]]()
+        var names = [String]()
+        var cells = [[JSONValue?]]()
         var n: Int?
         for (k, v) in columnar {
-            guard case .array(let values) = v else { throw RequestError("column \(k) must be a list of values", field: k) }
-            if let n, values.count != n { throw RequestError("column \(k) has \(values.count) values, others \(n)", field: k) }
+            guard case .array(let values) = v else {
+                throw RequestError("column \(k) must be a list of values", field: k)
+            }
+            if let n, values.count != n {
+                throw RequestError("column \(k) has \(values.count) values, others \(n)", field: k)
+            }
             n = values.count
             names.append(k)
             cells.append(values.map { Optional($0) })
@@ -121,7 +150,9 @@ public enum RowDecoder {
             if unknown == nil || r < unknown!.row || (r == unknown!.row && name < unknown!.name) { unknown = (r, name) }
         }
         if let unknown {
-            throw RequestError("unknown column '\(unknown.name)' (the model reads: \(bundle.inputSchema.map(\.name).joined(separator: ", ")))", field: unknown.name, row: unknown.row)
+            throw RequestError(
+                "unknown column '\(unknown.name)' (the model reads: \(bundle.inputSchema.map(\.name).joined(separator: ", ")))",
+                field: unknown.name, row: unknown.row)
         }
         let index = Dictionary(rows.names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         var columns = [Column]()
@@ -130,7 +161,10 @@ public enum RowDecoder {
             if bundle.pipelineNeeds(spec.name) {
                 // Every row names every column the model reads (null for a missing value).
                 let r = given.map { $0.firstIndex { $0 == nil } } ?? 0
-                if let r { throw RequestError("missing column '\(spec.name)' (send null for a missing value)", field: spec.name, row: r) }
+                if let r {
+                    throw RequestError(
+                        "missing column '\(spec.name)' (send null for a missing value)", field: spec.name, row: r)
+                }
             }
             guard let given, given.contains(where: { $0 != nil }) else { continue }
             do { columns.append(try column(given, spec: spec)) } catch let e as RequestError { throw e } catch {
@@ -150,27 +184,37 @@ public enum RowDecoder {
         var anyMissing = false
         switch spec.type {
         case .float64, .int64:
-            var doubles = [Double](repeating: 0, count: cells.count), ints = [Int64](repeating: 0, count: cells.count)
+            var doubles = [Double](repeating: 0, count: cells.count)
+            var ints = [Int64](repeating: 0, count: cells.count)
             for (r, cell) in cells.enumerated() {
                 switch cell ?? .null {
-                case .null: valid[r] = false; anyMissing = true
+                case .null:
+                    valid[r] = false
+                    anyMissing = true
                 case .number(let d):
-                    guard d.isFinite else { throw RequestError("'\(field)' must be a finite number", field: field, row: r) }
+                    guard d.isFinite else {
+                        throw RequestError("'\(field)' must be a finite number", field: field, row: r)
+                    }
                     if spec.type == .int64 {
                         guard d.rounded() == d, abs(d) <= 9e15 else { throw wrong(cell!, r, "a whole number") }
                         ints[r] = Int64(d)
-                    } else { doubles[r] = d }
+                    } else {
+                        doubles[r] = d
+                    }
                 case let v: throw wrong(v, r, "a number")
                 }
             }
             let validity = anyMissing ? valid : nil
-            return spec.type == .int64 ? Column(name: field, storage: .int64(ints), validity: validity)
-                                       : Column(name: field, storage: .float64(doubles), validity: validity)
+            return spec.type == .int64
+                ? Column(name: field, storage: .int64(ints), validity: validity)
+                : Column(name: field, storage: .float64(doubles), validity: validity)
         case .bool:
             var values = [Bool](repeating: false, count: cells.count)
             for (r, cell) in cells.enumerated() {
                 switch cell ?? .null {
-                case .null: valid[r] = false; anyMissing = true
+                case .null:
+                    valid[r] = false
+                    anyMissing = true
                 case .bool(let b): values[r] = b
                 case let v: throw wrong(v, r, "true or false")
                 }
@@ -190,16 +234,21 @@ public enum RowDecoder {
             var values = [Int64](repeating: 0, count: cells.count)
             for (r, cell) in cells.enumerated() {
                 switch cell ?? .null {
-                case .null: valid[r] = false; anyMissing = true
+                case .null:
+                    valid[r] = false
+                    anyMissing = true
                 case .string(let s):
-                    let parsed = FieldParsing.withBytes(s) { p, n in spec.type == .date ? FieldParsing.parseDate(p, n) : FieldParsing.parseTimestamp(p, n) }
+                    let parsed = FieldParsing.withBytes(s) { p, n in
+                        spec.type == .date ? FieldParsing.parseDate(p, n) : FieldParsing.parseTimestamp(p, n)
+                    }
                     guard let v = parsed else { throw wrong(cell!, r, "a date (yyyy-MM-dd or MM/dd/yyyy)") }
                     values[r] = v
                 case let v: throw wrong(v, r, "a date as text (yyyy-MM-dd)")
                 }
             }
-            return spec.type == .date ? Column(name: field, storage: .date(values), validity: anyMissing ? valid : nil)
-                                      : Column(name: field, storage: .timestamp(values), validity: anyMissing ? valid : nil)
+            return spec.type == .date
+                ? Column(name: field, storage: .date(values), validity: anyMissing ? valid : nil)
+                : Column(name: field, storage: .timestamp(values), validity: anyMissing ? valid : nil)
         }
     }
 

@@ -39,7 +39,9 @@ public final class PredictionLog: @unchecked Sendable {
     /// Sets the log's metrics in `registry` to their values now (at each scrape of /metrics).
     func publish(to registry: PrometheusCollectorRegistry) {
         let c = counts
-        registry.makeGauge(name: "mlcycle_prediction_log_queue_depth", help: "Predictions waiting to be written to the store.").set(Double(c.depth))
+        registry.makeGauge(
+            name: "mlcycle_prediction_log_queue_depth", help: "Predictions waiting to be written to the store."
+        ).set(Double(c.depth))
         // Counters only rise: each is brought up to the log's own count.
         func counter(_ name: String, _ help: String, _ value: Int, _ published: inout Int) {
             registry.makeCounter(name: name, help: help).increment(by: Int64(value - published))
@@ -47,10 +49,15 @@ public final class PredictionLog: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        counter("mlcycle_prediction_log_dropped_total", "Predictions not logged because the queue was full.", c.dropped, &published.dropped)
-        counter("mlcycle_prediction_log_written_total", "Predictions written to the store.", c.written, &published.written)
-        counter("mlcycle_prediction_log_failed_writes_total",
-                "Batch writes the store refused (their rows are queued again, or dropped when the queue is full).", c.failed, &published.failed)
+        counter(
+            "mlcycle_prediction_log_dropped_total", "Predictions not logged because the queue was full.", c.dropped,
+            &published.dropped)
+        counter(
+            "mlcycle_prediction_log_written_total", "Predictions written to the store.", c.written, &published.written)
+        counter(
+            "mlcycle_prediction_log_failed_writes_total",
+            "Batch writes the store refused (their rows are queued again, or dropped when the queue is full).",
+            c.failed, &published.failed)
     }
 
     /// What `publish` last brought the registry's counters to.
@@ -65,7 +72,9 @@ public final class PredictionLog: @unchecked Sendable {
         guard !batch.isEmpty else { return }
         do {
             try store.logPredictions(batch)
-            lock.lock(); writtenCount += batch.count; lock.unlock()
+            lock.lock()
+            writtenCount += batch.count
+            lock.unlock()
         } catch {
             // The store refused (busy past its timeout, disk full): put the batch back if there is room, else count it.
             lock.lock()
@@ -81,9 +90,13 @@ public final class PredictionLog: @unchecked Sendable {
     /// block, so they stay off Swift's cooperative threads, which answer requests (two of them on two cores: one
     /// blocked by a write showed as 150 ms tails in the serving benchmark).
     public func start(interval: Duration = .milliseconds(100)) {
-        let micros = UInt32(max(1_000, interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000))
+        let micros = UInt32(
+            max(1_000, interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000))
         let thread = Thread { [self] in
-            while !stopping { flush(); usleep(micros) }
+            while !stopping {
+                flush()
+                usleep(micros)
+            }
             flush()
             finished.signal()
         }
@@ -93,7 +106,9 @@ public final class PredictionLog: @unchecked Sendable {
 
     /// Stops the writer started by `start()` after a last flush, and waits for it.
     public func stop() {
-        lock.lock(); stopFlag = true; lock.unlock()
+        lock.lock()
+        stopFlag = true
+        lock.unlock()
         finished.wait()
     }
 

@@ -9,7 +9,9 @@ public enum DataSource: Sendable {
 
     /// Picks the reader from the file name: `.jsonl`/`.ndjson` are JSON Lines, `.tsv` is tab-separated CSV,
     /// anything else is CSV; with a `query` the file is a SQLite database.
-    public static func forFile(_ path: String, query: String? = nil, csvOptions: CSVOptions = CSVOptions()) -> DataSource {
+    public static func forFile(_ path: String, query: String? = nil, csvOptions: CSVOptions = CSVOptions())
+        -> DataSource
+    {
         if let query { return .sqlite(path: path, query: query) }
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         switch ext {

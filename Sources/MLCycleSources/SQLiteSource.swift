@@ -34,7 +34,8 @@ public enum SQLiteSource {
                     }
                 }
                 let uniqueNames = uniquify(names)
-                return try MLCycleData.Table(columns: zip(uniqueNames, cells).map { try Column.inferring(name: $0, cells: $1) })
+                return try MLCycleData.Table(
+                    columns: zip(uniqueNames, cells).map { try Column.inferring(name: $0, cells: $1) })
             }
         } catch let error as DatabaseError {
             throw DataError.invalidArgument("\(path): the query failed: \(error.message ?? error.description)")

@@ -11,14 +11,18 @@ public enum ModelReference: Equatable, Sendable, CustomStringConvertible {
     public init(parsing text: String) throws {
         let form = "write NAME, NAME@ALIAS or NAME:VERSION (e.g. house-prices, house-prices@challenger, house-prices:3)"
         if let colon = text.lastIndex(of: ":") {
-            let name = String(text[..<colon]), number = text[text.index(after: colon)...]
+            let name = String(text[..<colon])
+            let number = text[text.index(after: colon)...]
             guard !name.isEmpty, !name.contains("@"), let version = Int(number), version >= 1 else {
                 throw RegistryError.badReference(text, form)
             }
             self = .version(name, version: version)
         } else if let at = text.firstIndex(of: "@") {
-            let name = String(text[..<at]), alias = String(text[text.index(after: at)...])
-            guard !name.isEmpty, !alias.isEmpty, !alias.contains("@") else { throw RegistryError.badReference(text, form) }
+            let name = String(text[..<at])
+            let alias = String(text[text.index(after: at)...])
+            guard !name.isEmpty, !alias.isEmpty, !alias.contains("@") else {
+                throw RegistryError.badReference(text, form)
+            }
             self = .alias(name, alias: alias)
         } else {
             guard !text.isEmpty else { throw RegistryError.badReference(text, form) }
@@ -81,7 +85,8 @@ public enum RegistryError: LocalizedError, Equatable, Sendable {
                 ? "\(name) v\(version) failed its gates and cannot be promoted: \(failed.joined(separator: "; ")) (--override-gates promotes it anyway, on the record)"
                 : "\(name) v\(version) failed its gates; an approval cannot override them (promote --override-gates is the explicit exception)"
         case .notAnApprover(let who, let approvers):
-            return "\(who) is not an approver of this project (release.approvers: \(approvers.joined(separator: ", "))); use --as NAME"
+            return
+                "\(who) is not an approver of this project (release.approvers: \(approvers.joined(separator: ", "))); use --as NAME"
         case .overrideNeedsAPerson:
             return "only a person can override failed gates, never an automatic promotion"
         case .noEarlierVersion(let name, let alias):
@@ -112,7 +117,9 @@ public struct ModelRegistry: Sendable {
     public func resolve(_ reference: ModelReference) throws -> ModelVersion {
         switch reference {
         case .version(let name, let v):
-            guard let version = try store.modelVersion(name, version: v) else { throw RegistryError.notFound("model \(name) version \(v)") }
+            guard let version = try store.modelVersion(name, version: v) else {
+                throw RegistryError.notFound("model \(name) version \(v)")
+            }
             return version
         case .alias(let name, let alias):
             if let version = try version(name, alias: alias) { return version }
@@ -140,14 +147,17 @@ public struct ModelRegistry: Sendable {
     /// Points `alias` at `version`. Failed gates refuse it unless a person overrides them (audited as
     /// "promote (gates overridden)"); a person must be among the approvers when the project lists them.
     @discardableResult
-    public func promote(_ version: ModelVersion, to alias: String = "champion", by actor: RegistryActor, reason: String,
-                        overrideGates: Bool = false) throws -> AliasMove {
+    public func promote(
+        _ version: ModelVersion, to alias: String = "champion", by actor: RegistryActor, reason: String,
+        overrideGates: Bool = false
+    ) throws -> AliasMove {
         try checkApprover(actor)
         var action = "promote"
         if !version.gatesPassed {
             guard overrideGates else {
-                throw RegistryError.gatesFailed(name: version.name, version: version.version,
-                                                failed: version.gates.filter { $0.hasPrefix("failed") }, overridable: true)
+                throw RegistryError.gatesFailed(
+                    name: version.name, version: version.version,
+                    failed: version.gates.filter { $0.hasPrefix("failed") }, overridable: true)
             }
             guard case .person = actor else { throw RegistryError.overrideNeedsAPerson }
             action = "promote (gates overridden)"
@@ -161,14 +171,18 @@ public struct ModelRegistry: Sendable {
     public func approve(_ version: ModelVersion, by actor: RegistryActor, reason: String) throws -> AliasMove {
         try checkApprover(actor)
         guard version.gatesPassed else {
-            throw RegistryError.gatesFailed(name: version.name, version: version.version, failed: [], overridable: false)
+            throw RegistryError.gatesFailed(
+                name: version.name, version: version.version, failed: [], overridable: false)
         }
-        return try move(version.name, alias: "champion", to: version.version, by: actor, action: "approve", reason: reason)
+        return try move(
+            version.name, alias: "champion", to: version.version, by: actor, action: "approve", reason: reason)
     }
 
     /// Points `alias` back at the version it had before its last move.
     @discardableResult
-    public func rollback(_ name: String, alias: String = "champion", by actor: RegistryActor, reason: String) throws -> AliasMove {
+    public func rollback(_ name: String, alias: String = "champion", by actor: RegistryActor, reason: String) throws
+        -> AliasMove
+    {
         guard let previous = try store.previousVersion(name, alias: alias) else {
             throw RegistryError.noEarlierVersion(name: name, alias: alias)
         }
@@ -180,7 +194,9 @@ public struct ModelRegistry: Sendable {
         throw RegistryError.notAnApprover(who: who, approvers: approvers)
     }
 
-    private func move(_ name: String, alias: String, to version: Int, by actor: RegistryActor, action: String, reason: String) throws -> AliasMove {
+    private func move(
+        _ name: String, alias: String, to version: Int, by actor: RegistryActor, action: String, reason: String
+    ) throws -> AliasMove {
         try store.setAlias(name, alias: alias, version: version, actor: actor.name, action: action, reason: reason)
         return AliasMove(name: name, alias: alias, version: version)
     }

@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
 import MLCycleData
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The embedded store: one SQLite database (`store.sqlite`, WAL mode, so readers never block the writer and two
@@ -16,7 +17,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     public init(directory: String) throws {
         self.directory = directory
         do {
-            try FileManager.default.createDirectory(atPath: (directory as NSString).appendingPathComponent("artifacts"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (directory as NSString).appendingPathComponent("artifacts"), withIntermediateDirectories: true)
         } catch {
             throw StoreError.invalid("cannot create the store folder \(directory): \(error.localizedDescription)")
         }
@@ -29,7 +31,12 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         let path = (directory as NSString).appendingPathComponent("store.sqlite")
         let lock = open((directory as NSString).appendingPathComponent("open.lock"), O_CREAT | O_RDWR, 0o644)
         if lock >= 0 { _ = flock(lock, LOCK_EX) }
-        defer { if lock >= 0 { _ = flock(lock, LOCK_UN); close(lock) } }
+        defer {
+            if lock >= 0 {
+                _ = flock(lock, LOCK_UN)
+                close(lock)
+            }
+        }
         var attempt = 0
         while true {
             do {
@@ -37,7 +44,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 try Self.migrator.migrate(pool)
                 self.pool = pool
                 break
-            } catch let e as DatabaseError where (e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED) && attempt < 300 {
+            } catch let e as DatabaseError
+                where (e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED) && attempt < 300
+            {
                 attempt += 1
                 Thread.sleep(forTimeInterval: 0.05 + Double(attempt % 5) * 0.02)
             } catch let e as DatabaseError {
@@ -51,56 +60,60 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
-            try db.execute(sql: """
-            CREATE TABLE project (name TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL);
-            CREATE TABLE dataset (fingerprint TEXT PRIMARY KEY, rows INTEGER NOT NULL, schema TEXT NOT NULL,
-                                  sources TEXT NOT NULL, profile_artifact TEXT, created DOUBLE PRECISION NOT NULL);
-            CREATE TABLE run (id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL REFERENCES project(name),
-                              stage TEXT NOT NULL, status TEXT NOT NULL, started DOUBLE PRECISION NOT NULL, ended DOUBLE PRECISION,
-                              input_hash TEXT NOT NULL, params TEXT NOT NULL, tags TEXT NOT NULL, outputs TEXT NOT NULL,
-                              spec_hash TEXT, git_commit TEXT, mlcycle_version TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL);
-            CREATE INDEX run_cache ON run(project, stage, input_hash, status);
-            CREATE TABLE metric (run INTEGER NOT NULL REFERENCES run(id), name TEXT NOT NULL, value DOUBLE PRECISION NOT NULL,
-                                 step INTEGER NOT NULL, at DOUBLE PRECISION NOT NULL);
-            CREATE INDEX metric_run ON metric(run);
-            CREATE TABLE run_log (run INTEGER NOT NULL REFERENCES run(id), seq INTEGER NOT NULL, line TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
-            CREATE INDEX run_log_run ON run_log(run, seq);
-            CREATE TABLE artifact (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, created DOUBLE PRECISION NOT NULL);
-            CREATE TABLE model_version (name TEXT NOT NULL, version INTEGER NOT NULL, bundle TEXT NOT NULL REFERENCES artifact(sha256),
-                                        metrics TEXT NOT NULL, gates_passed BOOLEAN NOT NULL, gates TEXT NOT NULL,
-                                        run INTEGER REFERENCES run(id), datasets TEXT NOT NULL, spec_hash TEXT,
-                                        created DOUBLE PRECISION NOT NULL, PRIMARY KEY (name, version));
-            CREATE TABLE alias (name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
-                                PRIMARY KEY (name, alias), FOREIGN KEY (name, version) REFERENCES model_version(name, version));
-            CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL,
-                                action TEXT NOT NULL, model TEXT, version INTEGER, alias TEXT, previous_version INTEGER, reason TEXT NOT NULL);
-            CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-            CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-            """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE project (name TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL);
+                    CREATE TABLE dataset (fingerprint TEXT PRIMARY KEY, rows INTEGER NOT NULL, schema TEXT NOT NULL,
+                                          sources TEXT NOT NULL, profile_artifact TEXT, created DOUBLE PRECISION NOT NULL);
+                    CREATE TABLE run (id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL REFERENCES project(name),
+                                      stage TEXT NOT NULL, status TEXT NOT NULL, started DOUBLE PRECISION NOT NULL, ended DOUBLE PRECISION,
+                                      input_hash TEXT NOT NULL, params TEXT NOT NULL, tags TEXT NOT NULL, outputs TEXT NOT NULL,
+                                      spec_hash TEXT, git_commit TEXT, mlcycle_version TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL);
+                    CREATE INDEX run_cache ON run(project, stage, input_hash, status);
+                    CREATE TABLE metric (run INTEGER NOT NULL REFERENCES run(id), name TEXT NOT NULL, value DOUBLE PRECISION NOT NULL,
+                                         step INTEGER NOT NULL, at DOUBLE PRECISION NOT NULL);
+                    CREATE INDEX metric_run ON metric(run);
+                    CREATE TABLE run_log (run INTEGER NOT NULL REFERENCES run(id), seq INTEGER NOT NULL, line TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
+                    CREATE INDEX run_log_run ON run_log(run, seq);
+                    CREATE TABLE artifact (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, created DOUBLE PRECISION NOT NULL);
+                    CREATE TABLE model_version (name TEXT NOT NULL, version INTEGER NOT NULL, bundle TEXT NOT NULL REFERENCES artifact(sha256),
+                                                metrics TEXT NOT NULL, gates_passed BOOLEAN NOT NULL, gates TEXT NOT NULL,
+                                                run INTEGER REFERENCES run(id), datasets TEXT NOT NULL, spec_hash TEXT,
+                                                created DOUBLE PRECISION NOT NULL, PRIMARY KEY (name, version));
+                    CREATE TABLE alias (name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
+                                        PRIMARY KEY (name, alias), FOREIGN KEY (name, version) REFERENCES model_version(name, version));
+                    CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL,
+                                        action TEXT NOT NULL, model TEXT, version INTEGER, alias TEXT, previous_version INTEGER, reason TEXT NOT NULL);
+                    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                    """)
         }
         m.registerMigration("v2") { db in
-            try db.execute(sql: """
-            CREATE TABLE prediction (id TEXT PRIMARY KEY, model TEXT NOT NULL, version TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
-                                     latency DOUBLE PRECISION NOT NULL, inputs TEXT NOT NULL, prediction TEXT, status TEXT NOT NULL);
-            CREATE INDEX prediction_model_at ON prediction(model, at);
-            CREATE TABLE feedback (prediction_id TEXT NOT NULL, actual TEXT NOT NULL, source TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
-            CREATE INDEX feedback_prediction ON feedback(prediction_id);
-            """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE prediction (id TEXT PRIMARY KEY, model TEXT NOT NULL, version TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
+                                             latency DOUBLE PRECISION NOT NULL, inputs TEXT NOT NULL, prediction TEXT, status TEXT NOT NULL);
+                    CREATE INDEX prediction_model_at ON prediction(model, at);
+                    CREATE TABLE feedback (prediction_id TEXT NOT NULL, actual TEXT NOT NULL, source TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
+                    CREATE INDEX feedback_prediction ON feedback(prediction_id);
+                    """)
         }
         m.registerMigration("v3") { db in
-            try db.execute(sql: """
-            CREATE TABLE alert (id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, name TEXT NOT NULL, severity TEXT NOT NULL,
-                                rule TEXT NOT NULL, value DOUBLE PRECISION, threshold DOUBLE PRECISION NOT NULL,
-                                window_start DOUBLE PRECISION NOT NULL, window_end DOUBLE PRECISION NOT NULL, reason TEXT NOT NULL,
-                                at DOUBLE PRECISION NOT NULL, delivery TEXT NOT NULL);
-            CREATE INDEX alert_model_name ON alert(model, name, at);
-            """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE alert (id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, name TEXT NOT NULL, severity TEXT NOT NULL,
+                                        rule TEXT NOT NULL, value DOUBLE PRECISION, threshold DOUBLE PRECISION NOT NULL,
+                                        window_start DOUBLE PRECISION NOT NULL, window_end DOUBLE PRECISION NOT NULL, reason TEXT NOT NULL,
+                                        at DOUBLE PRECISION NOT NULL, delivery TEXT NOT NULL);
+                    CREATE INDEX alert_model_name ON alert(model, name, at);
+                    """)
         }
         m.registerMigration("v4") { db in
-            try db.execute(sql: """
-            ALTER TABLE prediction ADD COLUMN confidence DOUBLE PRECISION;
-            ALTER TABLE prediction ADD COLUMN low_confidence INTEGER NOT NULL DEFAULT 0;
-            """)
+            try db.execute(
+                sql: """
+                    ALTER TABLE prediction ADD COLUMN confidence DOUBLE PRECISION;
+                    ALTER TABLE prediction ADD COLUMN low_confidence INTEGER NOT NULL DEFAULT 0;
+                    """)
         }
         return m
     }
@@ -136,35 +149,47 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     public func ensureProject(_ name: String) throws {
         try write { db in
-            try db.execute(sql: "INSERT INTO project (name, created) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                           arguments: [name, Date().timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO project (name, created) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                arguments: [name, Date().timeIntervalSince1970])
         }
     }
 
     @discardableResult
     public func recordDataset(_ s: DatasetSnapshot) throws -> DatasetSnapshot {
         try write { db in
-            try db.execute(sql: """
-            INSERT INTO dataset (fingerprint, rows, schema, sources, profile_artifact, created) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (fingerprint) DO NOTHING
-            """, arguments: [s.fingerprint, s.rows, Self.json(s.schema), Self.json(s.sources), s.profileArtifact, s.created.timeIntervalSince1970])
+            try db.execute(
+                sql: """
+                    INSERT INTO dataset (fingerprint, rows, schema, sources, profile_artifact, created) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (fingerprint) DO NOTHING
+                    """,
+                arguments: [
+                    s.fingerprint, s.rows, Self.json(s.schema), Self.json(s.sources), s.profileArtifact,
+                    s.created.timeIntervalSince1970,
+                ])
         }
         return try dataset(fingerprint: s.fingerprint) ?? s
     }
 
     public func dataset(fingerprint: String) throws -> DatasetSnapshot? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM dataset WHERE fingerprint = ?", arguments: [fingerprint]).map { r in
-                DatasetSnapshot(fingerprint: r["fingerprint"], rows: r["rows"], schema: Self.decode(r["schema"], as: [String].self, default: []),
-                                sources: Self.decode(r["sources"], as: [String].self, default: []), profileArtifact: r["profile_artifact"],
-                                created: Date(timeIntervalSince1970: r["created"]))
+            try Row.fetchOne(db, sql: "SELECT * FROM dataset WHERE fingerprint = ?", arguments: [fingerprint]).map {
+                r in
+                DatasetSnapshot(
+                    fingerprint: r["fingerprint"], rows: r["rows"],
+                    schema: Self.decode(r["schema"], as: [String].self, default: []),
+                    sources: Self.decode(r["sources"], as: [String].self, default: []),
+                    profileArtifact: r["profile_artifact"],
+                    created: Date(timeIntervalSince1970: r["created"]))
             }
         }
     }
 
     public func attachProfile(fingerprint: String, artifact: String) throws {
         try write { db in
-            try db.execute(sql: "UPDATE dataset SET profile_artifact = ? WHERE fingerprint = ?", arguments: [artifact, fingerprint])
+            try db.execute(
+                sql: "UPDATE dataset SET profile_artifact = ? WHERE fingerprint = ?",
+                arguments: [artifact, fingerprint])
             if db.changesCount == 0 { throw StoreError.notFound("dataset \(fingerprint)") }
         }
     }
@@ -175,11 +200,15 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try ensureProject(n.project)
         let now = Date()
         let id: Int64 = try write { db in
-            try db.execute(sql: """
-            INSERT INTO run (project, stage, status, started, input_hash, params, tags, outputs, spec_hash, git_commit, mlcycle_version, host, pid)
-            VALUES (?, ?, 'running', ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?)
-            """, arguments: [n.project, n.stage, now.timeIntervalSince1970, n.inputHash, Self.json(n.params), Self.json(n.tags),
-                             n.specHash, n.gitCommit, n.mlcycleVersion, n.host, n.pid])
+            try db.execute(
+                sql: """
+                    INSERT INTO run (project, stage, status, started, input_hash, params, tags, outputs, spec_hash, git_commit, mlcycle_version, host, pid)
+                    VALUES (?, ?, 'running', ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    n.project, n.stage, now.timeIntervalSince1970, n.inputHash, Self.json(n.params), Self.json(n.tags),
+                    n.specHash, n.gitCommit, n.mlcycleVersion, n.host, n.pid,
+                ])
             return db.lastInsertedRowID
         }
         guard let run = try run(id) else { throw StoreError.database("the new run \(id) was not found") }
@@ -188,76 +217,100 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     public func logMetric(run: Int64, name: String, value: Double, step: Int) throws {
         try write { db in
-            try db.execute(sql: "INSERT INTO metric (run, name, value, step, at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [run, name, value, step, Date().timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO metric (run, name, value, step, at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [run, name, value, step, Date().timeIntervalSince1970])
         }
     }
 
     public func appendLog(run: Int64, _ line: String) throws {
         try write { db in
-            let seq = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM run_log WHERE run = ?", arguments: [run]) ?? 1
-            try db.execute(sql: "INSERT INTO run_log (run, seq, line, at) VALUES (?, ?, ?, ?)", arguments: [run, seq, line, Date().timeIntervalSince1970])
+            let seq =
+                try Int.fetchOne(
+                    db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM run_log WHERE run = ?", arguments: [run]) ?? 1
+            try db.execute(
+                sql: "INSERT INTO run_log (run, seq, line, at) VALUES (?, ?, ?, ?)",
+                arguments: [run, seq, line, Date().timeIntervalSince1970])
         }
     }
 
     public func finishRun(_ id: Int64, status: RunStatus, outputs: [String: String]) throws {
         try write { db in
-            try db.execute(sql: "UPDATE run SET status = ?, ended = ?, outputs = ? WHERE id = ?",
-                           arguments: [status.rawValue, Date().timeIntervalSince1970, Self.json(outputs), id])
+            try db.execute(
+                sql: "UPDATE run SET status = ?, ended = ?, outputs = ? WHERE id = ?",
+                arguments: [status.rawValue, Date().timeIntervalSince1970, Self.json(outputs), id])
             if db.changesCount == 0 { throw StoreError.notFound("run \(id)") }
         }
     }
 
     static func runRecord(_ r: Row) -> RunRecord {
-        RunRecord(id: r["id"], project: r["project"], stage: r["stage"], status: RunStatus(rawValue: r["status"]) ?? .failed,
-                  started: Date(timeIntervalSince1970: r["started"]), ended: date(r["ended"]), inputHash: r["input_hash"],
-                  params: decode(r["params"], as: [String: String].self, default: [:]), tags: decode(r["tags"], as: [String: String].self, default: [:]),
-                  outputs: decode(r["outputs"], as: [String: String].self, default: [:]), specHash: r["spec_hash"], gitCommit: r["git_commit"],
-                  mlcycleVersion: r["mlcycle_version"], host: r["host"], pid: r["pid"])
+        RunRecord(
+            id: r["id"], project: r["project"], stage: r["stage"], status: RunStatus(rawValue: r["status"]) ?? .failed,
+            started: Date(timeIntervalSince1970: r["started"]), ended: date(r["ended"]), inputHash: r["input_hash"],
+            params: decode(r["params"], as: [String: String].self, default: [:]),
+            tags: decode(r["tags"], as: [String: String].self, default: [:]),
+            outputs: decode(r["outputs"], as: [String: String].self, default: [:]), specHash: r["spec_hash"],
+            gitCommit: r["git_commit"],
+            mlcycleVersion: r["mlcycle_version"], host: r["host"], pid: r["pid"])
     }
 
     public func run(_ id: Int64) throws -> RunRecord? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map(Self.runRecord) }
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map(Self.runRecord)
+        }
     }
 
     public func runs(project: String?, limit: Int) throws -> [RunRecord] {
         try read { db in
             if let project {
-                return try Row.fetchAll(db, sql: "SELECT * FROM run WHERE project = ? ORDER BY id DESC LIMIT ?", arguments: [project, limit]).map(Self.runRecord)
+                return try Row.fetchAll(
+                    db, sql: "SELECT * FROM run WHERE project = ? ORDER BY id DESC LIMIT ?",
+                    arguments: [project, limit]
+                ).map(Self.runRecord)
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.runRecord)
+            return try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id DESC LIMIT ?", arguments: [limit]).map(
+                Self.runRecord)
         }
     }
 
     public func metrics(run: Int64) throws -> [MetricPoint] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM metric WHERE run = ? ORDER BY name, step", arguments: [run]).map {
-                MetricPoint(name: $0["name"], value: $0["value"], step: $0["step"], at: Date(timeIntervalSince1970: $0["at"]))
+                MetricPoint(
+                    name: $0["name"], value: $0["value"], step: $0["step"], at: Date(timeIntervalSince1970: $0["at"]))
             }
         }
     }
 
     public func logs(run: Int64) throws -> [String] {
-        try read { db in try String.fetchAll(db, sql: "SELECT line FROM run_log WHERE run = ? ORDER BY seq", arguments: [run]) }
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT line FROM run_log WHERE run = ? ORDER BY seq", arguments: [run])
+        }
     }
 
     public func cachedRun(project: String, stage: String, inputHash: String) throws -> RunRecord? {
         try read { db in
-            try Row.fetchOne(db, sql: """
-            SELECT * FROM run WHERE project = ? AND stage = ? AND input_hash = ? AND status = 'finished' ORDER BY id DESC LIMIT 1
-            """, arguments: [project, stage, inputHash]).map(Self.runRecord)
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT * FROM run WHERE project = ? AND stage = ? AND input_hash = ? AND status = 'finished' ORDER BY id DESC LIMIT 1
+                    """, arguments: [project, stage, inputHash]
+            ).map(Self.runRecord)
         }
     }
 
     public func recoverAbandonedRuns() throws -> [Int64] {
         let host = ProcessInfo.processInfo.hostName
-        let running = try read { db in try Row.fetchAll(db, sql: "SELECT * FROM run WHERE status = 'running'").map(Self.runRecord) }
+        let running = try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM run WHERE status = 'running'").map(Self.runRecord)
+        }
         // A run is abandoned when its process is gone (same host only: another machine's runs are not ours to judge).
         let abandoned = running.filter { $0.host == host && !Self.processAlive($0.pid) }
         for r in abandoned {
             try write { db in
-                try db.execute(sql: "UPDATE run SET status = 'failed', ended = ? WHERE id = ? AND status = 'running'",
-                               arguments: [Date().timeIntervalSince1970, r.id])
+                try db.execute(
+                    sql: "UPDATE run SET status = 'failed', ended = ? WHERE id = ? AND status = 'running'",
+                    arguments: [Date().timeIntervalSince1970, r.id])
             }
             try appendLog(run: r.id, "marked failed: its process (pid \(r.pid)) ended without finishing the run")
         }
@@ -282,22 +335,28 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         let sha = MLCycleData.SHA256.hexString(hasher.finalize())
         let path = artifactPath(sha)
         if !FileManager.default.fileExists(atPath: path) {
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try AtomicFile.write(data, to: path) // temp file + rename: a reader never sees half a file
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try AtomicFile.write(data, to: path)  // temp file + rename: a reader never sees half a file
         }
         try write { db in
-            try db.execute(sql: "INSERT INTO artifact (sha256, size, created) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-                           arguments: [sha, data.count, Date().timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO artifact (sha256, size, created) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                arguments: [sha, data.count, Date().timeIntervalSince1970])
         }
         return sha
     }
 
     public func artifact(_ sha: String) throws -> Data {
         let path = artifactPath(sha)
-        guard let data = FileManager.default.contents(atPath: path) else { throw StoreError.notFound("artefact \(sha) (\(path))") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StoreError.notFound("artefact \(sha) (\(path))")
+        }
         var hasher = MLCycleData.SHA256()
         data.withUnsafeBytes { hasher.update(raw: $0) }
-        guard MLCycleData.SHA256.hexString(hasher.finalize()) == sha else { throw StoreError.corruptArtifact(sha256: sha, path: path) }
+        guard MLCycleData.SHA256.hexString(hasher.finalize()) == sha else {
+            throw StoreError.corruptArtifact(sha256: sha, path: path)
+        }
         return data
     }
 
@@ -305,34 +364,54 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     public func registerModel(_ v: NewModelVersion, actor: String) throws -> ModelVersion {
         let number: Int = try write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM artifact WHERE sha256 = ?)", arguments: [v.bundle]) == true else {
+            guard
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM artifact WHERE sha256 = ?)", arguments: [v.bundle]) == true
+            else {
                 throw StoreError.invalid("the bundle \(v.bundle) is not a stored artefact; put it first")
             }
-            let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(version), 0) + 1 FROM model_version WHERE name = ?", arguments: [v.name]) ?? 1
-            try db.execute(sql: """
-            INSERT INTO model_version (name, version, bundle, metrics, gates_passed, gates, run, datasets, spec_hash, created)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [v.name, next, v.bundle, Self.json(v.metrics), v.gatesPassed, Self.json(v.gates), v.run, Self.json(v.datasets),
-                             v.specHash, Date().timeIntervalSince1970])
-            try Self.audit(db, actor: actor, action: "register", model: v.name, version: next, alias: nil, previous: nil,
-                           reason: v.gatesPassed ? "gates passed" : "gates failed")
+            let next =
+                try Int.fetchOne(
+                    db, sql: "SELECT COALESCE(MAX(version), 0) + 1 FROM model_version WHERE name = ?",
+                    arguments: [v.name]) ?? 1
+            try db.execute(
+                sql: """
+                    INSERT INTO model_version (name, version, bundle, metrics, gates_passed, gates, run, datasets, spec_hash, created)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    v.name, next, v.bundle, Self.json(v.metrics), v.gatesPassed, Self.json(v.gates), v.run,
+                    Self.json(v.datasets),
+                    v.specHash, Date().timeIntervalSince1970,
+                ])
+            try Self.audit(
+                db, actor: actor, action: "register", model: v.name, version: next, alias: nil, previous: nil,
+                reason: v.gatesPassed ? "gates passed" : "gates failed")
             return next
         }
-        guard let version = try modelVersion(v.name, version: number) else { throw StoreError.database("model \(v.name) v\(number) vanished") }
+        guard let version = try modelVersion(v.name, version: number) else {
+            throw StoreError.database("model \(v.name) v\(number) vanished")
+        }
         return version
     }
 
-    static func audit(_ db: Database, actor: String, action: String, model: String?, version: Int?, alias: String?, previous: Int?, reason: String) throws {
-        try db.execute(sql: """
-        INSERT INTO audit (at, actor, action, model, version, alias, previous_version, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-        """, arguments: [Date().timeIntervalSince1970, actor, action, model, version, alias, previous, reason])
+    static func audit(
+        _ db: Database, actor: String, action: String, model: String?, version: Int?, alias: String?, previous: Int?,
+        reason: String
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO audit (at, actor, action, model, version, alias, previous_version, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [Date().timeIntervalSince1970, actor, action, model, version, alias, previous, reason])
     }
 
     static func modelVersion(_ r: Row) -> ModelVersion {
-        ModelVersion(name: r["name"], version: r["version"], bundle: r["bundle"], metrics: decode(r["metrics"], as: [String: Double].self, default: [:]),
-                     gatesPassed: r["gates_passed"], gates: decode(r["gates"], as: [String].self, default: []), run: r["run"],
-                     datasets: decode(r["datasets"], as: [String].self, default: []), specHash: r["spec_hash"],
-                     created: Date(timeIntervalSince1970: r["created"]))
+        ModelVersion(
+            name: r["name"], version: r["version"], bundle: r["bundle"],
+            metrics: decode(r["metrics"], as: [String: Double].self, default: [:]),
+            gatesPassed: r["gates_passed"], gates: decode(r["gates"], as: [String].self, default: []), run: r["run"],
+            datasets: decode(r["datasets"], as: [String].self, default: []), specHash: r["spec_hash"],
+            created: Date(timeIntervalSince1970: r["created"]))
     }
 
     public func modelNames() throws -> [String] {
@@ -340,53 +419,80 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     public func modelVersions(_ name: String) throws -> [ModelVersion] {
-        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM model_version WHERE name = ? ORDER BY version", arguments: [name]).map(Self.modelVersion) }
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM model_version WHERE name = ? ORDER BY version", arguments: [name])
+                .map(Self.modelVersion)
+        }
     }
 
     public func modelVersion(_ name: String, version: Int) throws -> ModelVersion? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM model_version WHERE name = ? AND version = ?", arguments: [name, version]).map(Self.modelVersion) }
+        try read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM model_version WHERE name = ? AND version = ?", arguments: [name, version]
+            ).map(Self.modelVersion)
+        }
     }
 
-    public func setAlias(_ name: String, alias: String, version: Int?, actor: String, action: String, reason: String) throws {
+    public func setAlias(_ name: String, alias: String, version: Int?, actor: String, action: String, reason: String)
+        throws
+    {
         try write { db in
-            let previous = try Int.fetchOne(db, sql: "SELECT version FROM alias WHERE name = ? AND alias = ?", arguments: [name, alias])
+            let previous = try Int.fetchOne(
+                db, sql: "SELECT version FROM alias WHERE name = ? AND alias = ?", arguments: [name, alias])
             if let version {
-                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM model_version WHERE name = ? AND version = ?)", arguments: [name, version]) == true else {
+                guard
+                    try Bool.fetchOne(
+                        db, sql: "SELECT EXISTS (SELECT 1 FROM model_version WHERE name = ? AND version = ?)",
+                        arguments: [name, version]) == true
+                else {
                     throw StoreError.notFound("model \(name) version \(version)")
                 }
-                try db.execute(sql: """
-                INSERT INTO alias (name, alias, version) VALUES (?, ?, ?) ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version
-                """, arguments: [name, alias, version])
+                try db.execute(
+                    sql: """
+                        INSERT INTO alias (name, alias, version) VALUES (?, ?, ?) ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version
+                        """, arguments: [name, alias, version])
             } else {
                 try db.execute(sql: "DELETE FROM alias WHERE name = ? AND alias = ?", arguments: [name, alias])
             }
-            try Self.audit(db, actor: actor, action: action, model: name, version: version, alias: alias, previous: previous, reason: reason)
+            try Self.audit(
+                db, actor: actor, action: action, model: name, version: version, alias: alias, previous: previous,
+                reason: reason)
         }
     }
 
     public func aliases(_ name: String) throws -> [String: Int] {
         try read { db in
             var out = [String: Int]()
-            for r in try Row.fetchAll(db, sql: "SELECT alias, version FROM alias WHERE name = ?", arguments: [name]) { out[r["alias"]] = r["version"] }
+            for r in try Row.fetchAll(db, sql: "SELECT alias, version FROM alias WHERE name = ?", arguments: [name]) {
+                out[r["alias"]] = r["version"]
+            }
             return out
         }
     }
 
     public func previousVersion(_ name: String, alias: String) throws -> Int? {
         try read { db in
-            try Int.fetchOne(db, sql: """
-            SELECT previous_version FROM audit WHERE model = ? AND alias = ? AND version IS NOT NULL ORDER BY id DESC LIMIT 1
-            """, arguments: [name, alias])
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT previous_version FROM audit WHERE model = ? AND alias = ? AND version IS NOT NULL ORDER BY id DESC LIMIT 1
+                    """, arguments: [name, alias])
         }
     }
 
     public func audit(model: String?) throws -> [AuditEntry] {
         try read { db in
-            let rows = try model.map { try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE model = ? ORDER BY id", arguments: [$0]) }
+            let rows =
+                try model.map {
+                    try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE model = ? ORDER BY id", arguments: [$0])
+                }
                 ?? Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id")
             return rows.map {
-                AuditEntry(id: $0["id"], at: Date(timeIntervalSince1970: $0["at"]), actor: $0["actor"], action: $0["action"], model: $0["model"],
-                           version: $0["version"], alias: $0["alias"], previousVersion: $0["previous_version"], reason: $0["reason"])
+                AuditEntry(
+                    id: $0["id"], at: Date(timeIntervalSince1970: $0["at"]), actor: $0["actor"], action: $0["action"],
+                    model: $0["model"],
+                    version: $0["version"], alias: $0["alias"], previousVersion: $0["previous_version"],
+                    reason: $0["reason"])
             }
         }
     }
@@ -396,14 +502,18 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     public func logPredictions(_ batch: [PredictionRecord]) throws {
         guard !batch.isEmpty else { return }
         try write { db in
-            let statement = try db.makeStatement(sql: """
-            INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status, confidence, low_confidence)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO NOTHING
-            """)
+            let statement = try db.makeStatement(
+                sql: """
+                    INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status, confidence, low_confidence)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO NOTHING
+                    """)
             for p in batch {
-                try statement.execute(arguments: [p.id, p.model, p.version, p.at.timeIntervalSince1970, p.latencySeconds, p.inputs, p.prediction, p.status,
-                                                  p.confidence, p.lowConfidence ? 1 : 0])
+                try statement.execute(arguments: [
+                    p.id, p.model, p.version, p.at.timeIntervalSince1970, p.latencySeconds, p.inputs, p.prediction,
+                    p.status,
+                    p.confidence, p.lowConfidence ? 1 : 0,
+                ])
             }
         }
     }
@@ -411,30 +521,41 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     public func recordFeedback(_ batch: [FeedbackRecord]) throws {
         guard !batch.isEmpty else { return }
         try write { db in
-            let statement = try db.makeStatement(sql: "INSERT INTO feedback (prediction_id, actual, source, at) VALUES (?, ?, ?, ?)")
-            for f in batch { try statement.execute(arguments: [f.predictionID, f.actual, f.source, f.at.timeIntervalSince1970]) }
+            let statement = try db.makeStatement(
+                sql: "INSERT INTO feedback (prediction_id, actual, source, at) VALUES (?, ?, ?, ?)")
+            for f in batch {
+                try statement.execute(arguments: [f.predictionID, f.actual, f.source, f.at.timeIntervalSince1970])
+            }
         }
     }
 
     public func predictions(model: String, since: Date?, limit: Int) throws -> [PredictionRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM prediction WHERE model = ? AND at >= ? ORDER BY at LIMIT ?",
-                             arguments: [model, since?.timeIntervalSince1970 ?? 0, limit]).map {
-                PredictionRecord(id: $0["id"], model: $0["model"], version: $0["version"], at: Date(timeIntervalSince1970: $0["at"]),
-                                 latencySeconds: $0["latency"], inputs: $0["inputs"], prediction: $0["prediction"], status: $0["status"],
-                                 confidence: $0["confidence"], lowConfidence: ($0["low_confidence"] as Int? ?? 0) != 0)
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM prediction WHERE model = ? AND at >= ? ORDER BY at LIMIT ?",
+                arguments: [model, since?.timeIntervalSince1970 ?? 0, limit]
+            ).map {
+                PredictionRecord(
+                    id: $0["id"], model: $0["model"], version: $0["version"], at: Date(timeIntervalSince1970: $0["at"]),
+                    latencySeconds: $0["latency"], inputs: $0["inputs"], prediction: $0["prediction"],
+                    status: $0["status"],
+                    confidence: $0["confidence"], lowConfidence: ($0["low_confidence"] as Int? ?? 0) != 0)
             }
         }
     }
 
     public func recordAlert(_ alert: AlertRecord) throws -> Int {
         try write { db in
-            try db.execute(sql: """
-            INSERT INTO alert (model, name, severity, rule, value, threshold, window_start, window_end, reason, at, delivery)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [alert.model, alert.name, alert.severity, alert.rule, alert.value, alert.threshold,
-                             alert.windowStart.timeIntervalSince1970, alert.windowEnd.timeIntervalSince1970, alert.reason,
-                             alert.at.timeIntervalSince1970, alert.delivery])
+            try db.execute(
+                sql: """
+                    INSERT INTO alert (model, name, severity, rule, value, threshold, window_start, window_end, reason, at, delivery)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    alert.model, alert.name, alert.severity, alert.rule, alert.value, alert.threshold,
+                    alert.windowStart.timeIntervalSince1970, alert.windowEnd.timeIntervalSince1970, alert.reason,
+                    alert.at.timeIntervalSince1970, alert.delivery,
+                ])
             return Int(db.lastInsertedRowID)
         }
     }
@@ -445,12 +566,16 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     public func alerts(model: String?, limit: Int) throws -> [AlertRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM alert WHERE (? IS NULL OR model = ?) ORDER BY at DESC, id DESC LIMIT ?",
-                             arguments: [model, model, limit]).map {
-                AlertRecord(id: $0["id"], model: $0["model"], name: $0["name"], severity: $0["severity"], rule: $0["rule"], value: $0["value"],
-                            threshold: $0["threshold"], windowStart: Date(timeIntervalSince1970: $0["window_start"]),
-                            windowEnd: Date(timeIntervalSince1970: $0["window_end"]), reason: $0["reason"],
-                            at: Date(timeIntervalSince1970: $0["at"]), delivery: $0["delivery"])
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM alert WHERE (? IS NULL OR model = ?) ORDER BY at DESC, id DESC LIMIT ?",
+                arguments: [model, model, limit]
+            ).map {
+                AlertRecord(
+                    id: $0["id"], model: $0["model"], name: $0["name"], severity: $0["severity"], rule: $0["rule"],
+                    value: $0["value"],
+                    threshold: $0["threshold"], windowStart: Date(timeIntervalSince1970: $0["window_start"]),
+                    windowEnd: Date(timeIntervalSince1970: $0["window_end"]), reason: $0["reason"],
+                    at: Date(timeIntervalSince1970: $0["at"]), delivery: $0["delivery"])
             }
         }
     }
@@ -459,10 +584,17 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         guard !predictionIDs.isEmpty else { return [] }
         return try read { db in
             var out = [FeedbackRecord]()
-            for chunk in stride(from: 0, to: predictionIDs.count, by: 500).map({ Array(predictionIDs[$0..<min($0 + 500, predictionIDs.count)]) }) {
+            for chunk in stride(from: 0, to: predictionIDs.count, by: 500).map({
+                Array(predictionIDs[$0..<min($0 + 500, predictionIDs.count)])
+            }) {
                 let marks = chunk.map { _ in "?" }.joined(separator: ",")
-                out += try Row.fetchAll(db, sql: "SELECT * FROM feedback WHERE prediction_id IN (\(marks)) ORDER BY at", arguments: StatementArguments(chunk)).map {
-                    FeedbackRecord(predictionID: $0["prediction_id"], actual: $0["actual"], source: $0["source"], at: Date(timeIntervalSince1970: $0["at"]))
+                out += try Row.fetchAll(
+                    db, sql: "SELECT * FROM feedback WHERE prediction_id IN (\(marks)) ORDER BY at",
+                    arguments: StatementArguments(chunk)
+                ).map {
+                    FeedbackRecord(
+                        predictionID: $0["prediction_id"], actual: $0["actual"], source: $0["source"],
+                        at: Date(timeIntervalSince1970: $0["at"]))
                 }
             }
             return out

@@ -79,11 +79,22 @@ public struct AlertRecord: Codable, Sendable, Equatable {
     public var at: Date
     public var delivery: String
 
-    public init(id: Int = 0, model: String, name: String, severity: String, rule: String, value: Double?, threshold: Double,
-                windowStart: Date, windowEnd: Date, reason: String, at: Date, delivery: String) {
-        self.id = id; self.model = model; self.name = name; self.severity = severity; self.rule = rule; self.value = value
-        self.threshold = threshold; self.windowStart = windowStart; self.windowEnd = windowEnd; self.reason = reason
-        self.at = at; self.delivery = delivery
+    public init(
+        id: Int = 0, model: String, name: String, severity: String, rule: String, value: Double?, threshold: Double,
+        windowStart: Date, windowEnd: Date, reason: String, at: Date, delivery: String
+    ) {
+        self.id = id
+        self.model = model
+        self.name = name
+        self.severity = severity
+        self.rule = rule
+        self.value = value
+        self.threshold = threshold
+        self.windowStart = windowStart
+        self.windowEnd = windowEnd
+        self.reason = reason
+        self.at = at
+        self.delivery = delivery
     }
 }
 
@@ -92,7 +103,7 @@ extension Store {
     /// person's later override replaces an earlier truth).
     public func latestActuals(for records: [PredictionRecord]) throws -> [String: String] {
         var actual = [String: String]()
-        for f in try feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual } // ordered by time
+        for f in try feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual }  // ordered by time
         return actual
     }
 }
@@ -115,8 +126,11 @@ public struct PredictionRecord: Codable, Sendable, Equatable {
     /// confidence.
     public var lowConfidence: Bool
 
-    public init(id: String, model: String, version: String, at: Date, latencySeconds: Double, inputs: String, prediction: String?, status: String,
-                confidence: Double? = nil, lowConfidence: Bool = false) {
+    public init(
+        id: String, model: String, version: String, at: Date, latencySeconds: Double, inputs: String,
+        prediction: String?, status: String,
+        confidence: Double? = nil, lowConfidence: Bool = false
+    ) {
         self.confidence = confidence
         self.lowConfidence = lowConfidence
         self.id = id
@@ -160,7 +174,10 @@ public struct DatasetSnapshot: Codable, Sendable, Equatable {
     public var profileArtifact: String?
     public var created: Date
 
-    public init(fingerprint: String, rows: Int, schema: [String], sources: [String], profileArtifact: String? = nil, created: Date = Date()) {
+    public init(
+        fingerprint: String, rows: Int, schema: [String], sources: [String], profileArtifact: String? = nil,
+        created: Date = Date()
+    ) {
         self.fingerprint = fingerprint
         self.rows = rows
         self.schema = schema
@@ -183,9 +200,11 @@ public struct NewRun: Sendable {
     public var host: String
     public var pid: Int32
 
-    public init(project: String, stage: String, inputHash: String, params: [String: String] = [:], tags: [String: String] = [:],
-                specHash: String? = nil, gitCommit: String? = nil, mlcycleVersion: String = mlcycleVersionString,
-                host: String = ProcessInfo.processInfo.hostName, pid: Int32 = ProcessInfo.processInfo.processIdentifier) {
+    public init(
+        project: String, stage: String, inputHash: String, params: [String: String] = [:], tags: [String: String] = [:],
+        specHash: String? = nil, gitCommit: String? = nil, mlcycleVersion: String = mlcycleVersionString,
+        host: String = ProcessInfo.processInfo.hostName, pid: Int32 = ProcessInfo.processInfo.processIdentifier
+    ) {
         self.project = project
         self.stage = stage
         self.inputHash = inputHash
@@ -240,8 +259,10 @@ public struct NewModelVersion: Sendable {
     public var datasets: [String]
     public var specHash: String?
 
-    public init(name: String, bundle: String, metrics: [String: Double], gatesPassed: Bool, gates: [String], run: Int64?,
-                datasets: [String], specHash: String?) {
+    public init(
+        name: String, bundle: String, metrics: [String: Double], gatesPassed: Bool, gates: [String], run: Int64?,
+        datasets: [String], specHash: String?
+    ) {
         self.name = name
         self.bundle = bundle
         self.metrics = metrics
@@ -289,7 +310,8 @@ public enum StoreError: LocalizedError, Equatable, Sendable {
         switch self {
         case .notFound(let what): return "not found: \(what)"
         case .corruptArtifact(let sha, let path):
-            return "the artefact \(sha.prefix(12))… at \(path) does not match its SHA-256: it was changed or damaged on disk; restore it or re-run the stage that made it"
+            return
+                "the artefact \(sha.prefix(12))… at \(path) does not match its SHA-256: it was changed or damaged on disk; restore it or re-run the stage that made it"
         case .invalid(let message): return message
         case .database(let message): return "store: \(message)"
         }

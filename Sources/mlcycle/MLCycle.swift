@@ -6,13 +6,13 @@ import MLCycleEvaluate
 import MLCycleLearn
 import MLCycleMetrics
 import MLCycleMonitor
-import MLCycleProject
 import MLCyclePrep
+import MLCycleProject
 import MLCycleQuality
 import MLCycleReport
+import MLCycleServe
 import MLCycleSources
 import MLCycleStore
-import MLCycleServe
 
 /// The mlcycle command line: thin commands over the libraries.
 @main
@@ -35,8 +35,13 @@ struct MLCycle: AsyncParsableCommand {
         commandName: "mlcycle",
         abstract: "The machine-learning lifecycle in one binary: data, quality, training, serving, monitoring.",
         version: MLCycleVersion.current,
-        subcommands: [Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self, Evaluate.self, Tune.self,
-                      Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self, Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Alerts.self, Approve.self, Retrain.self, Watch.self, Replay.self, Reference.self]
+        subcommands: [
+            Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self,
+            Evaluate.self, Tune.self,
+            Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self,
+            Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Alerts.self, Approve.self, Retrain.self,
+            Watch.self, Replay.self, Reference.self,
+        ]
     )
 }
 
@@ -45,22 +50,30 @@ struct ReadingOptions: ParsableArguments {
     @Option(help: "Field delimiter of a CSV file (one character; \\t for tab).")
     var delimiter: String = ","
 
-    @Option(name: .customLong("na"), help: "A missing-value token (repeatable); replaces the defaults: '', NA, NaN, null, N/A.")
+    @Option(
+        name: .customLong("na"),
+        help: "A missing-value token (repeatable); replaces the defaults: '', NA, NaN, null, N/A.")
     var missingTokens: [String] = []
 
-    @Option(name: .customLong("type"), help: "Force a column's type, as COLUMN=TYPE (float64, int64, bool, string, date, timestamp); repeatable.")
+    @Option(
+        name: .customLong("type"),
+        help: "Force a column's type, as COLUMN=TYPE (float64, int64, bool, string, date, timestamp); repeatable.")
     var types: [String] = []
 
     func csvOptions() throws -> CSVOptions {
         var options = CSVOptions()
         let d = delimiter == "\\t" ? "\t" : delimiter
-        guard d.count == 1, let c = d.first else { throw ValidationError("--delimiter must be one character, not '\(delimiter)'") }
+        guard d.count == 1, let c = d.first else {
+            throw ValidationError("--delimiter must be one character, not '\(delimiter)'")
+        }
         options.delimiter = c
         if !missingTokens.isEmpty { options.missingTokens = missingTokens }
         for spec in types {
             let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let t = DataType(rawValue: parts[1]) else {
-                throw ValidationError("--type takes COLUMN=TYPE with TYPE one of \(DataType.allCases.map(\.rawValue).joined(separator: ", ")); got '\(spec)'")
+                throw ValidationError(
+                    "--type takes COLUMN=TYPE with TYPE one of \(DataType.allCases.map(\.rawValue).joined(separator: ", ")); got '\(spec)'"
+                )
             }
             options.columnTypes[parts[0]] = t
         }
@@ -147,7 +160,8 @@ func compact(_ v: ProfileValue?) -> String {
 }
 
 struct Profile: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Profile a table: per-column statistics, correlations, duplicates.")
+    static let configuration = CommandConfiguration(
+        abstract: "Profile a table: per-column statistics, correlations, duplicates.")
 
     @OptionGroup var input: InputOptions
 
@@ -175,14 +189,23 @@ struct Profile: ParsableCommand {
 
     func printSummary(_ p: TableProfile) {
         print("\(input.file): \(p.rows) rows, \(p.columns.count) columns, \(p.duplicateRows) duplicate rows")
-        print([cell("column", 24), cell("type", 9), cell("missing", 8, right: true), cell("distinct", 9, right: true),
-               cell("mean", 11, right: true), cell("min", 11, right: true), cell("median", 11, right: true), cell("max", 11, right: true),
-               "  top"].joined(separator: " "))
+        print(
+            [
+                cell("column", 24), cell("type", 9), cell("missing", 8, right: true), cell("distinct", 9, right: true),
+                cell("mean", 11, right: true), cell("min", 11, right: true), cell("median", 11, right: true),
+                cell("max", 11, right: true),
+                "  top",
+            ].joined(separator: " "))
         for c in p.columns {
             let top = c.top.first.map { "\($0.value) (\($0.count))" } ?? ""
-            print([cell(c.name, 24), cell(c.type.rawValue, 9), cell(String(c.missing), 8, right: true), cell(String(c.distinct), 9, right: true),
-                   cell(compact(c.mean), 11, right: true), cell(compact(c.min), 11, right: true), cell(compact(c.median), 11, right: true),
-                   cell(compact(c.max), 11, right: true), "  " + (c.type == .string || c.type == .bool ? top : "")].joined(separator: " "))
+            print(
+                [
+                    cell(c.name, 24), cell(c.type.rawValue, 9), cell(String(c.missing), 8, right: true),
+                    cell(String(c.distinct), 9, right: true),
+                    cell(compact(c.mean), 11, right: true), cell(compact(c.min), 11, right: true),
+                    cell(compact(c.median), 11, right: true),
+                    cell(compact(c.max), 11, right: true), "  " + (c.type == .string || c.type == .bool ? top : ""),
+                ].joined(separator: " "))
         }
         if let t = p.target {
             print("\nstrongest associations with \(t.name):")
@@ -197,24 +220,31 @@ struct Drift: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare a current table with a reference, column by column; exit code 1 when the dataset drifts.",
         discussion: """
-        Each column gets the test Evidently would choose: with at most 1,000 reference values, Kolmogorov–Smirnov \
-        for numbers (more than 5 distinct values), a two-proportion z-test for two categories, chi-square for \
-        more (p < 0.05 drifts); with more, the Wasserstein distance normed by the reference's standard deviation \
-        for numbers and the Jensen–Shannon distance for categories (> 0.1 drifts). PSI, KS, chi-square, \
-        Wasserstein and Jensen–Shannon are reported wherever they apply. The dataset drifts when at least \
-        --drift-share of its columns do.
-        """)
+            Each column gets the test Evidently would choose: with at most 1,000 reference values, Kolmogorov–Smirnov \
+            for numbers (more than 5 distinct values), a two-proportion z-test for two categories, chi-square for \
+            more (p < 0.05 drifts); with more, the Wasserstein distance normed by the reference's standard deviation \
+            for numbers and the Jensen–Shannon distance for categories (> 0.1 drifts). PSI, KS, chi-square, \
+            Wasserstein and Jensen–Shannon are reported wherever they apply. The dataset drifts when at least \
+            --drift-share of its columns do.
+            """)
 
     @Option(help: "The reference table (e.g. the training data): CSV, TSV or JSON Lines.") var reference: String
     @Option(help: "The current table.") var current: String
-    @Option(parsing: .upToNextOption, help: "Columns to compare (default: every column both tables have); commas or spaces between names.")
+    @Option(
+        parsing: .upToNextOption,
+        help: "Columns to compare (default: every column both tables have); commas or spaces between names.")
     var columns: [String] = []
-    @Option(name: .customLong("rule"), help: "COLUMN=METHOD[:THRESHOLD] (repeatable): ks, chi2, z, wasserstein, jensen_shannon or psi, e.g. living_area=psi:0.25.")
+    @Option(
+        name: .customLong("rule"),
+        help:
+            "COLUMN=METHOD[:THRESHOLD] (repeatable): ks, chi2, z, wasserstein, jensen_shannon or psi, e.g. living_area=psi:0.25."
+    )
     var rules: [String] = []
     @Option(help: "The share of drifted columns at which the dataset drifts.") var driftShare = 0.5
     @OptionGroup var reading: ReadingOptions
     @Option(help: "Write the report as JSON to this file ('-' for standard output).") var json: String?
-    @Option(help: "Write an HTML report (verdict, table, a distribution overlay per column) to this file.") var html: String?
+    @Option(help: "Write an HTML report (verdict, table, a distribution overlay per column) to this file.") var html:
+        String?
 
     func run() throws {
         var drifted = false
@@ -226,7 +256,9 @@ struct Drift: ParsableCommand {
             if case .csv(let path, let o) = DataSource.forFile(current, csvOptions: options) {
                 currentOptions = o
                 let present = Set(try CSVReader.columnNames(path: path, options: o))
-                for c in ref.columns where present.contains(c.name) && currentOptions.columnTypes[c.name] == nil { currentOptions.columnTypes[c.name] = c.type }
+                for c in ref.columns where present.contains(c.name) && currentOptions.columnTypes[c.name] == nil {
+                    currentOptions.columnTypes[c.name] = c.type
+                }
             }
             let cur = try DataSource.forFile(current, csvOptions: currentOptions).load()
             var driftOptions = DriftOptions()
@@ -235,15 +267,24 @@ struct Drift: ParsableCommand {
                 let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
                 let methodParts = parts.count == 2 ? parts[1].split(separator: ":", maxSplits: 1).map(String.init) : []
                 guard parts.count == 2, let method = DriftRule.Method(rawValue: methodParts[0]),
-                      methodParts.count == 1 || Double(methodParts[1]) != nil else {
-                    throw ValidationError("--rule takes COLUMN=METHOD[:THRESHOLD] with METHOD one of \(DriftRule.Method.allCases.map(\.rawValue).joined(separator: ", ")); got '\(spec)'")
+                    methodParts.count == 1 || Double(methodParts[1]) != nil
+                else {
+                    throw ValidationError(
+                        "--rule takes COLUMN=METHOD[:THRESHOLD] with METHOD one of \(DriftRule.Method.allCases.map(\.rawValue).joined(separator: ", ")); got '\(spec)'"
+                    )
                 }
-                driftOptions.rules[parts[0]] = DriftRule(method: method, threshold: methodParts.count == 2 ? Double(methodParts[1]) : nil)
+                driftOptions.rules[parts[0]] = DriftRule(
+                    method: method, threshold: methodParts.count == 2 ? Double(methodParts[1]) : nil)
             }
-            let names = columns.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
-            let report = try DriftDetector.compare(reference: ref, current: cur, columns: names.isEmpty ? nil : names, options: driftOptions)
+            let names = columns.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                .filter { !$0.isEmpty }
+            let report = try DriftDetector.compare(
+                reference: ref, current: cur, columns: names.isEmpty ? nil : names, options: driftOptions)
             if let json { try emit(try encodeJSON(report), to: json) }
-            if let html { try AtomicFile.write(Data(DriftReportPage.html(report, title: "\(current) vs \(reference)").utf8), to: html) }
+            if let html {
+                try AtomicFile.write(
+                    Data(DriftReportPage.html(report, title: "\(current) vs \(reference)").utf8), to: html)
+            }
             if json != "-" { print(DriftReportPage.text(report), terminator: "") }
             drifted = report.datasetDrift
         }
@@ -252,7 +293,8 @@ struct Drift: ParsableCommand {
 }
 
 struct Validate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a table against rules; exit code 1 when an error-severity rule fails.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check a table against rules; exit code 1 when an error-severity rule fails.")
 
     @OptionGroup var input: InputOptions
 
@@ -277,7 +319,9 @@ struct Validate: ParsableCommand {
                         print("        row \(e.row)\(e.value.isEmpty ? "" : ": \(e.value)")")
                     }
                 }
-                print("\(report.results.count) rules on \(report.rows) rows: \(report.failedErrors) errors, \(report.failedWarnings) warnings")
+                print(
+                    "\(report.results.count) rules on \(report.rows) rows: \(report.failedErrors) errors, \(report.failedWarnings) warnings"
+                )
             }
             failed = !report.passed
         }
@@ -286,8 +330,9 @@ struct Validate: ParsableCommand {
 }
 
 struct SuggestRules: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "suggest-rules",
-                                                    abstract: "Infer a starting rule set from a reference table (review it before use).")
+    static let configuration = CommandConfiguration(
+        commandName: "suggest-rules",
+        abstract: "Infer a starting rule set from a reference table (review it before use).")
 
     @OptionGroup var input: InputOptions
 
@@ -298,14 +343,19 @@ struct SuggestRules: ParsableCommand {
         try runReportingErrors {
             let table = try input.load()
             let rules = try RuleSuggestion.suggest(from: table)
-            let text = try RuleFile.yaml(rules, header: "Rules suggested by mlcycle from \(URL(fileURLWithPath: input.file).lastPathComponent) (\(table.rowCount) rows).\nReview them: they describe this sample, not what must always hold.")
+            let text = try RuleFile.yaml(
+                rules,
+                header:
+                    "Rules suggested by mlcycle from \(URL(fileURLWithPath: input.file).lastPathComponent) (\(table.rowCount) rows).\nReview them: they describe this sample, not what must always hold."
+            )
             try emit(Data(text.utf8), to: out ?? "-")
         }
     }
 }
 
 struct Fingerprint: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a table's content fingerprint (SHA-256 of its canonical form).")
+    static let configuration = CommandConfiguration(
+        abstract: "Print a table's content fingerprint (SHA-256 of its canonical form).")
 
     @OptionGroup var input: InputOptions
 
@@ -313,7 +363,10 @@ struct Fingerprint: ParsableCommand {
     var json: String?
 
     struct Output: Encodable {
-        struct Field: Encodable { var name: String; var type: DataType }
+        struct Field: Encodable {
+            var name: String
+            var type: DataType
+        }
         var fingerprint: String
         var rows: Int
         var columns: [Field]
@@ -324,11 +377,14 @@ struct Fingerprint: ParsableCommand {
             let table = try input.load()
             let fingerprint = table.fingerprint()
             if let json {
-                let output = Output(fingerprint: fingerprint, rows: table.rowCount,
-                                    columns: table.schema.map { Output.Field(name: $0.name, type: $0.type) })
+                let output = Output(
+                    fingerprint: fingerprint, rows: table.rowCount,
+                    columns: table.schema.map { Output.Field(name: $0.name, type: $0.type) })
                 try emit(try encodeJSON(output), to: json)
             }
-            if json != "-" { print("\(fingerprint)  \(table.rowCount) rows × \(table.columnCount) columns  \(input.file)") }
+            if json != "-" {
+                print("\(fingerprint)  \(table.rowCount) rows × \(table.columnCount) columns  \(input.file)")
+            }
         }
     }
 }
@@ -346,7 +402,8 @@ struct DataOptions: ParsableArguments {
 }
 
 struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Fit a model on part of a table and measure it on the rest.")
+    static let configuration = CommandConfiguration(
+        abstract: "Fit a model on part of a table and measure it on the rest.")
 
     @OptionGroup var input: DataOptions
 
@@ -371,10 +428,16 @@ struct Train: ParsableCommand {
     @Option(help: "Test on this file instead of a random part of --data.")
     var test: String?
 
-    @Option(help: "Test on the rows whose value in this column is 'test' (as `mlcycle prepare` writes in `split`); the rest train.")
+    @Option(
+        help:
+            "Test on the rows whose value in this column is 'test' (as `mlcycle prepare` writes in `split`); the rest train."
+    )
     var splitColumn: String?
 
-    @Option(help: "Regression: also fit a calibrated prediction range covering this share of rows (e.g. 0.9); predict then writes lower and upper.")
+    @Option(
+        help:
+            "Regression: also fit a calibrated prediction range covering this share of rows (e.g. 0.9); predict then writes lower and upper."
+    )
     var range: Double?
 
     @Option(help: "Seed of the random split.")
@@ -388,7 +451,9 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            guard task == .clustering || target != nil else { throw ValidationError("--target is needed for a \(task.rawValue) task") }
+            guard task == .clustering || target != nil else {
+                throw ValidationError("--target is needed for a \(task.rawValue) task")
+            }
             let params = try Hyperparameters.assignments(parameters)
             var table = try input.load()
             var testTable = try test.map { try input.load($0) }
@@ -398,16 +463,22 @@ struct Train: ParsableCommand {
                 guard parts.test.rowCount > 0 else { throw ValidationError("no row has '\(splitColumn)' = test") }
                 (table, testTable) = (parts.train, parts.test)
             }
-            let (model, report) = try TrainingRun.run(table, options: TrainingOptions(
-                target: target ?? "", task: task, learner: learner, parameters: params, drop: drop,
-                testFraction: testFraction, testTable: testTable, seed: seed, range: range))
+            let (model, report) = try TrainingRun.run(
+                table,
+                options: TrainingOptions(
+                    target: target ?? "", task: task, learner: learner, parameters: params, drop: drop,
+                    testFraction: testFraction, testTable: testTable, seed: seed, range: range))
             if let out { try model.write(to: out) }
             if let json { try emit(try encodeJSON(report), to: json) }
             if json != "-" {
-                print("\(learner) \(task.rawValue)\(report.target.isEmpty ? "" : " on \(report.target)"): \(report.trainRows) training rows, \(report.testRows) test rows" +
-                      (report.rowsWithoutTarget > 0 ? " (\(report.rowsWithoutTarget) rows without a target left out)" : ""))
+                print(
+                    "\(learner) \(task.rawValue)\(report.target.isEmpty ? "" : " on \(report.target)"): \(report.trainRows) training rows, \(report.testRows) test rows"
+                        + (report.rowsWithoutTarget > 0
+                            ? " (\(report.rowsWithoutTarget) rows without a target left out)" : ""))
                 if let positive = report.positiveClass { print("positive class: \(positive)") }
-                for (name, value) in report.metrics.sorted(by: { $0.key < $1.key }) { print("  \(cell(name, 14)) \(String(format: "%.6g", value))") }
+                for (name, value) in report.metrics.sorted(by: { $0.key < $1.key }) {
+                    print("  \(cell(name, 14)) \(String(format: "%.6g", value))")
+                }
                 print(String(format: "  fit %.3f s, predict %.3f s", report.fitSeconds, report.predictSeconds))
                 if let out { print("model written to \(out)") }
             }
@@ -416,9 +487,13 @@ struct Train: ParsableCommand {
 }
 
 struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Score a table with a saved model; one output row per input row.")
+    static let configuration = CommandConfiguration(
+        abstract: "Score a table with a saved model; one output row per input row.")
 
-    @Option(help: "A model file written by `mlcycle train --out`, a bundle file, or a registered model NAME[@ALIAS|:VERSION].")
+    @Option(
+        help:
+            "A model file written by `mlcycle train --out`, a bundle file, or a registered model NAME[@ALIAS|:VERSION]."
+    )
     var model: String
 
     @OptionGroup var input: DataOptions
@@ -433,7 +508,8 @@ struct Predict: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let scorer = try BatchScorer.load(model) { try storeOptions.open() }
-            let rows = try scorer.score(file: input.data, csvOptions: try input.reading.csvOptions(), to: out, blockBytes: blockBytes)
+            let rows = try scorer.score(
+                file: input.data, csvOptions: try input.reading.csvOptions(), to: out, blockBytes: blockBytes)
             if out != "-", let scoredBy = scorer.scoredBy { print("\(rows) rows scored by \(scoredBy) → \(out)") }
         }
     }
@@ -441,7 +517,9 @@ struct Predict: ParsableCommand {
 
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Merge sources, clean, split and transform a table with a pipeline file; statistics come from training rows only.")
+        abstract:
+            "Merge sources, clean, split and transform a table with a pipeline file; statistics come from training rows only."
+    )
 
     @Option(help: "The table to prepare (optional when the pipeline lists its own sources).")
     var data: String?
@@ -451,13 +529,19 @@ struct Prepare: ParsableCommand {
     @Option(help: "A pipeline file (YAML: sources, steps, split).")
     var pipeline: String?
 
-    @Option(help: "Apply this fitted pipeline (from --fitted) instead of fitting one: every row is transformed, none dropped.")
+    @Option(
+        help:
+            "Apply this fitted pipeline (from --fitted) instead of fitting one: every row is transformed, none dropped."
+    )
     var apply: String?
 
     @Option(help: "The target column (needed for target encoding; never transformed).")
     var target: String?
 
-    @Option(help: "Write the prepared rows (CSV, with a `split` column when the pipeline splits) to this file ('-' for standard output).")
+    @Option(
+        help:
+            "Write the prepared rows (CSV, with a `split` column when the pipeline splits) to this file ('-' for standard output)."
+    )
     var out: String
 
     @Option(help: "Write the fitted pipeline (JSON) to this file.")
@@ -467,7 +551,9 @@ struct Prepare: ParsableCommand {
         try runReportingErrors {
             let main = try data.map { try DataSource.forFile($0, csvOptions: try reading.csvOptions()).load() }
             if let apply {
-                guard let bytes = FileManager.default.contents(atPath: apply) else { throw DataError.fileNotFound(path: apply) }
+                guard let bytes = FileManager.default.contents(atPath: apply) else {
+                    throw DataError.fileNotFound(path: apply)
+                }
                 guard let main else { throw ValidationError("--apply needs --data: the rows to transform") }
                 let prepared = try FittedPipeline.decode(bytes, path: apply).transform(main, serving: true)
                 try emit(Data(CSVWriter.string(prepared.table).utf8), to: out)
@@ -476,10 +562,14 @@ struct Prepare: ParsableCommand {
                 }
                 return
             }
-            guard let pipeline else { throw ValidationError("name a pipeline file with --pipeline (or a fitted one with --apply)") }
+            guard let pipeline else {
+                throw ValidationError("name a pipeline file with --pipeline (or a fitted one with --apply)")
+            }
             let spec = try PipelineFile.load(path: pipeline)
             let directory = (pipeline as NSString).deletingLastPathComponent
-            let result = try PreparationRun.run(spec, directory: directory.isEmpty ? "." : directory, main: main, target: target, reader: PipelineFile.sourceReader)
+            let result = try PreparationRun.run(
+                spec, directory: directory.isEmpty ? "." : directory, main: main, target: target,
+                reader: PipelineFile.sourceReader)
             try emit(Data(CSVWriter.string(result.table).utf8), to: out)
             if let fitted { try emit(try result.pipeline.jsonData(), to: fitted) }
             if out != "-" {
@@ -489,7 +579,9 @@ struct Prepare: ParsableCommand {
                     for r in 0..<split.count { counts[split[r].description, default: 0] += 1 }
                     parts = ["train", "validation", "test"].compactMap { p in counts[p].map { "\($0) \(p)" } }
                 }
-                print("\(result.collected.rowCount) rows collected → \(result.table.rowCount) prepared (\(parts.joined(separator: ", "))), \(result.table.columnCount) columns → \(out)")
+                print(
+                    "\(result.collected.rowCount) rows collected → \(result.table.rowCount) prepared (\(parts.joined(separator: ", "))), \(result.table.columnCount) columns → \(out)"
+                )
             }
         }
     }
@@ -497,7 +589,9 @@ struct Prepare: ParsableCommand {
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Judge a model on labelled rows: metrics, slices, fairness, importance, comparison, gates; exit 1 when a gate fails.")
+        abstract:
+            "Judge a model on labelled rows: metrics, slices, fairness, importance, comparison, gates; exit 1 when a gate fails."
+    )
 
     @Option(help: "A model file written by `mlcycle train --out`.")
     var model: String
@@ -507,7 +601,8 @@ struct Evaluate: ParsableCommand {
     @Option(help: "The target column.")
     var target: String
 
-    @Option(help: "Slice results by a column: COL (categories, or quintiles of a number) or COL:EDGE,EDGE,… (repeatable).")
+    @Option(
+        help: "Slice results by a column: COL (categories, or quintiles of a number) or COL:EDGE,EDGE,… (repeatable).")
     var slice: [String] = []
 
     @Option(help: "Compare the metric and the bias across the groups of a column (repeatable).")
@@ -575,7 +670,10 @@ struct Evaluate: ParsableCommand {
             options.seed = seed
             let report = try Evaluation.run(model: file, data: table, options: options)
             if let json { try emit(try encodeJSON(report), to: json) }
-            if let html { try emit(Data(EvaluationReportPage.html(report, title: "\(file.learner) on \(input.data)").utf8), to: html) }
+            if let html {
+                try emit(
+                    Data(EvaluationReportPage.html(report, title: "\(file.learner) on \(input.data)").utf8), to: html)
+            }
             if json != "-" { print(EvaluationReportPage.text(report)) }
             failed = !report.passed
         }
@@ -584,7 +682,8 @@ struct Evaluate: ParsableCommand {
 }
 
 struct Tune: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Search hyperparameters by cross-validation and print a leaderboard.")
+    static let configuration = CommandConfiguration(
+        abstract: "Search hyperparameters by cross-validation and print a leaderboard.")
 
     @OptionGroup var input: DataOptions
 
@@ -626,26 +725,33 @@ struct Tune: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            guard task == .clustering || target != nil else { throw ValidationError("--target is needed for a \(task.rawValue) task") }
+            guard task == .clustering || target != nil else {
+                throw ValidationError("--target is needed for a \(task.rawValue) task")
+            }
             var grid = [String: [String]]()
             for (name, values) in try Hyperparameters.assignments(space, option: "--space", form: "NAME=V1,V2,…") {
                 guard !values.isEmpty else { throw ValidationError("--space takes NAME=V1,V2,…, got '\(name)='") }
                 grid[name] = values.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             }
-            let board = try Tuning.run(try input.load(), options: TuningOptions(
-                target: target ?? "", task: task, learner: learner, space: grid, search: search, trials: trials,
-                timeBudget: timeBudget, folds: folds, metric: metric, drop: drop, seed: seed))
+            let board = try Tuning.run(
+                try input.load(),
+                options: TuningOptions(
+                    target: target ?? "", task: task, learner: learner, space: grid, search: search, trials: trials,
+                    timeBudget: timeBudget, folds: folds, metric: metric, drop: drop, seed: seed))
             if let json { try emit(try encodeJSON(board), to: json) }
             if json != "-" {
                 for e in board {
-                    let params = e.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                    print(String(format: "%3d  %@ %.6g ± %.3g  (fit %.2f s)  ", e.rank, e.metric, e.mean, e.std, e.fitSeconds) + params)
+                    let params = e.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                        separator: " ")
+                    print(
+                        String(
+                            format: "%3d  %@ %.6g ± %.3g  (fit %.2f s)  ", e.rank, e.metric, e.mean, e.std, e.fitSeconds
+                        ) + params)
                 }
             }
         }
     }
 }
-
 
 // MARK: The project lifecycle and the registry
 
@@ -663,7 +769,9 @@ struct StoreOptions: ParsableArguments {
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a project (mlcycle.yaml): collect → validate → profile → prepare → train → evaluate → register; unchanged stages are reused.")
+        abstract:
+            "Run a project (mlcycle.yaml): collect → validate → profile → prepare → train → evaluate → register; unchanged stages are reused."
+    )
 
     @Argument(help: "The project directory (holding mlcycle.yaml).")
     var directory: String = "."
@@ -687,27 +795,39 @@ struct Run: ParsableCommand {
             if chatty { print("\(spec.problem.name): \(spec.problem.goal ?? spec.problem.task.rawValue)") }
             // On a terminal, a counter line for long stages is rewritten in place and cleared by the stage's own line.
             let live = chatty && isatty(STDOUT_FILENO) == 1
-            let runner = Runner(spec: spec, directory: directory, store: store, from: from, progress: { line in
-                if chatty { print((live ? "\r\u{1B}[K" : "") + "  " + line) }
-            })
-            if live { runner.counter = { text in FileHandle.standardOutput.write(Data(("\r\u{1B}[K  " + text + " …").utf8)) } }
+            let runner = Runner(
+                spec: spec, directory: directory, store: store, from: from,
+                progress: { line in
+                    if chatty { print((live ? "\r\u{1B}[K" : "") + "  " + line) }
+                })
+            if live {
+                runner.counter = { text in FileHandle.standardOutput.write(Data(("\r\u{1B}[K  " + text + " …").utf8)) }
+            }
             let summary = try runner.run()
             if let json { try emit(try encodeJSON(summary), to: json) }
             guard chatty else { return }
             print("\nleaderboard (test rows, ranked by \(summary.rankingMetric)):")
             let extra = spec.problem.task == .regression ? "within_10pct" : "auc"
-            print("  \(cell("candidate", 12)) \(cell("learner", 8)) \(cell(summary.rankingMetric, 10)) \(cell(extra, 12)) fit s")
+            print(
+                "  \(cell("candidate", 12)) \(cell("learner", 8)) \(cell(summary.rankingMetric, 10)) \(cell(extra, 12)) fit s"
+            )
             for c in summary.leaderboard {
-                print("  \(cell(c.name, 12)) \(cell(c.learner.rawValue, 8)) \(cell(String(format: "%.4f", c.metrics[summary.rankingMetric] ?? .nan), 10)) \(cell(String(format: "%.4f", c.metrics[extra] ?? .nan), 12)) \(String(format: "%.2f", c.fitSeconds))")
+                print(
+                    "  \(cell(c.name, 12)) \(cell(c.learner.rawValue, 8)) \(cell(String(format: "%.4f", c.metrics[summary.rankingMetric] ?? .nan), 10)) \(cell(String(format: "%.4f", c.metrics[extra] ?? .nan), 12)) \(String(format: "%.2f", c.fitSeconds))"
+                )
             }
             print("\ngates for \(summary.chosen ?? "?"):")
             for g in summary.gates { print("  \(g.passed ? "✔" : "✘") \(g.rule): \(g.reason)") }
             if let v = summary.registered {
-                print("\nverdict: \(summary.passed == true ? "passes every gate" : "fails a gate — registered as \(v.name) v\(v.version), not promotable")")
+                print(
+                    "\nverdict: \(summary.passed == true ? "passes every gate" : "fails a gate — registered as \(v.name) v\(v.version), not promotable")"
+                )
                 if let alias = summary.alias { print("registered \(v.name) v\(v.version) as \(alias)") }
             }
             if let report = summary.report { print("report: \(report)") }
-            let timings = summary.stages.map { "\($0.stage.rawValue) \($0.status == "cached" ? "cached" : String(format: "%.1fs", $0.seconds))" }
+            let timings = summary.stages.map {
+                "\($0.stage.rawValue) \($0.status == "cached" ? "cached" : String(format: "%.1fs", $0.seconds))"
+            }
             print("stages: " + timings.joined(separator: ", "))
         }
     }
@@ -723,10 +843,15 @@ struct Runs: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let runs = try storeOptions.open().runs(project: project, limit: limit)
-            if let json { try emit(try encodeJSON(runs), to: json); if json == "-" { return } }
+            if let json {
+                try emit(try encodeJSON(runs), to: json)
+                if json == "-" { return }
+            }
             for r in runs {
                 let seconds = r.ended.map { String(format: "%.1f s", $0.timeIntervalSince(r.started)) } ?? "-"
-                print("\(cell(String(r.id), 6)) \(cell(r.project, 16)) \(cell(r.stage, 9)) \(cell(r.status.rawValue, 9)) \(cell(seconds, 9)) \(r.params["candidate"] ?? "")")
+                print(
+                    "\(cell(String(r.id), 6)) \(cell(r.project, 16)) \(cell(r.stage, 9)) \(cell(r.status.rawValue, 9)) \(cell(seconds, 9)) \(r.params["candidate"] ?? "")"
+                )
             }
         }
     }
@@ -738,15 +863,24 @@ struct Show: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
 
-    struct Output: Encodable { var run: RunRecord; var metrics: [MetricPoint]; var log: [String] }
+    struct Output: Encodable {
+        var run: RunRecord
+        var metrics: [MetricPoint]
+        var log: [String]
+    }
 
     func run() throws {
         try runReportingErrors {
             let store = try storeOptions.open()
             guard let r = try store.run(id) else { throw StoreError.notFound("run \(id)") }
             let output = Output(run: r, metrics: try store.metrics(run: id), log: try store.logs(run: id))
-            if let json { try emit(try encodeJSON(output), to: json); if json == "-" { return } }
-            print("run \(r.id): \(r.project) \(r.stage), \(r.status.rawValue); mlcycle \(r.mlcycleVersion) on \(r.host)\(r.gitCommit.map { ", git \($0.prefix(12))" } ?? "")")
+            if let json {
+                try emit(try encodeJSON(output), to: json)
+                if json == "-" { return }
+            }
+            print(
+                "run \(r.id): \(r.project) \(r.stage), \(r.status.rawValue); mlcycle \(r.mlcycleVersion) on \(r.host)\(r.gitCommit.map { ", git \($0.prefix(12))" } ?? "")"
+            )
             print("inputs \(r.inputHash.prefix(16))…, spec \(r.specHash?.prefix(16) ?? "-")")
             for (k, v) in r.params.sorted(by: { $0.key < $1.key }) { print("  param \(k) = \(v)") }
             for m in output.metrics { print("  metric \(m.name)[\(m.step)] = \(m.value)") }
@@ -766,11 +900,18 @@ struct Models: ParsableCommand {
             let store = try storeOptions.open()
             var out = [String: [String: Int]]()
             for name in try store.modelNames() { out[name] = try store.aliases(name) }
-            if let json { try emit(try encodeJSON(out), to: json); if json == "-" { return } }
+            if let json {
+                try emit(try encodeJSON(out), to: json)
+                if json == "-" { return }
+            }
             for name in try store.modelNames() {
                 let versions = try store.modelVersions(name)
-                let aliases = out[name]?.sorted { $0.key < $1.key }.map { "\($0.key) → v\($0.value)" }.joined(separator: ", ") ?? ""
-                print("\(name): \(versions.count) version\(versions.count == 1 ? "" : "s")\(aliases.isEmpty ? "" : "; \(aliases)")")
+                let aliases =
+                    out[name]?.sorted { $0.key < $1.key }.map { "\($0.key) → v\($0.value)" }.joined(separator: ", ")
+                    ?? ""
+                print(
+                    "\(name): \(versions.count) version\(versions.count == 1 ? "" : "s")\(aliases.isEmpty ? "" : "; \(aliases)")"
+                )
             }
         }
     }
@@ -793,7 +934,8 @@ func registry(_ store: Store, project directory: String) throws -> ModelRegistry
 }
 
 struct ModelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "model", abstract: "Show a model version: NAME[@ALIAS|:VERSION].")
+    static let configuration = CommandConfiguration(
+        commandName: "model", abstract: "Show a model version: NAME[@ALIAS|:VERSION].")
     @Argument(help: "NAME, NAME@ALIAS or NAME:VERSION.") var reference: String
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
@@ -802,10 +944,17 @@ struct ModelCommand: ParsableCommand {
         try runReportingErrors {
             let store = try storeOptions.open()
             let v = try resolveModel(reference, in: store)
-            if let json { try emit(try encodeJSON(v), to: json); if json == "-" { return } }
+            if let json {
+                try emit(try encodeJSON(v), to: json)
+                if json == "-" { return }
+            }
             let aliases = try store.aliases(v.name).filter { $0.value == v.version }.keys.sorted()
-            print("\(v.name) v\(v.version)\(aliases.isEmpty ? "" : " (\(aliases.joined(separator: ", ")))"): gates \(v.gatesPassed ? "passed" : "failed")")
-            for (k, x) in v.metrics.sorted(by: { $0.key < $1.key }) { print("  \(cell(k, 14)) \(String(format: "%.6g", x))") }
+            print(
+                "\(v.name) v\(v.version)\(aliases.isEmpty ? "" : " (\(aliases.joined(separator: ", ")))"): gates \(v.gatesPassed ? "passed" : "failed")"
+            )
+            for (k, x) in v.metrics.sorted(by: { $0.key < $1.key }) {
+                print("  \(cell(k, 14)) \(String(format: "%.6g", x))")
+            }
             for g in v.gates { print("  \(g)") }
             print("bundle \(v.bundle), run \(v.run.map(String.init) ?? "-")")
         }
@@ -813,13 +962,20 @@ struct ModelCommand: ParsableCommand {
 }
 
 struct Promote: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Point an alias (default champion) at a model version; refused when its gates failed.")
+    static let configuration = CommandConfiguration(
+        abstract: "Point an alias (default champion) at a model version; refused when its gates failed.")
     @Argument(help: "NAME:VERSION.") var reference: String
     @Option(help: "The alias.") var to = "champion"
     @Option(help: "Why (kept in the audit log).") var reason: String
-    @Flag(help: "Promote a version that failed its gates: a person's decision, kept in the audit log as such with the reason.")
+    @Flag(
+        help:
+            "Promote a version that failed its gates: a person's decision, kept in the audit log as such with the reason."
+    )
     var overrideGates = false
-    @Option(name: .customLong("as"), help: "Who promotes (default: $USER); must be among release.approvers when the spec lists them.") var actor: String?
+    @Option(
+        name: .customLong("as"),
+        help: "Who promotes (default: $USER); must be among release.approvers when the spec lists them.") var actor:
+        String?
     @Option(help: "The project directory (its mlcycle.yaml lists the approvers).") var project = "."
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write {name, alias, version} as JSON to this file ('-' for standard output).") var json: String?
@@ -827,7 +983,9 @@ struct Promote: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let registry = try registry(try storeOptions.open(project), project: project)
-            let move = try registry.promote(try registry.resolve(reference), to: to, by: person(actor), reason: reason, overrideGates: overrideGates)
+            let move = try registry.promote(
+                try registry.resolve(reference), to: to, by: person(actor), reason: reason, overrideGates: overrideGates
+            )
             if let json { try emit(try encodeJSON(move), to: json) }
             if json != "-" { print("\(move.name) \(move.alias) → v\(move.version)") }
         }
@@ -835,7 +993,8 @@ struct Promote: ParsableCommand {
 }
 
 struct Rollback: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Point an alias (default champion) back at the version it had before its last move.")
+    static let configuration = CommandConfiguration(
+        abstract: "Point an alias (default champion) back at the version it had before its last move.")
     @Argument(help: "The model name.") var name: String
     @Option(help: "The alias.") var alias = "champion"
     @Option(help: "Why (kept in the audit log).") var reason = "rollback"
@@ -845,7 +1004,8 @@ struct Rollback: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let move = try ModelRegistry(store: try storeOptions.open()).rollback(name, alias: alias, by: person(actor), reason: reason)
+            let move = try ModelRegistry(store: try storeOptions.open()).rollback(
+                name, alias: alias, by: person(actor), reason: reason)
             if let json { try emit(try encodeJSON(move), to: json) }
             if json != "-" { print("\(move.name) \(move.alias) → v\(move.version)") }
         }
@@ -853,31 +1013,48 @@ struct Rollback: ParsableCommand {
 }
 
 struct Lineage: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Trace a model version back to its data and run: dataset → run → model, with hashes.")
+    static let configuration = CommandConfiguration(
+        abstract: "Trace a model version back to its data and run: dataset → run → model, with hashes.")
     @Argument(help: "NAME[@ALIAS|:VERSION].") var reference: String
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
 
-    struct Output: Encodable { var model: ModelVersion; var run: RunRecord?; var datasets: [DatasetSnapshot]; var audit: [AuditEntry] }
+    struct Output: Encodable {
+        var model: ModelVersion
+        var run: RunRecord?
+        var datasets: [DatasetSnapshot]
+        var audit: [AuditEntry]
+    }
 
     func run() throws {
         try runReportingErrors {
             let store = try storeOptions.open()
             let v = try resolveModel(reference, in: store)
-            let output = Output(model: v, run: try v.run.flatMap { try store.run($0) }, datasets: try v.datasets.compactMap { try store.dataset(fingerprint: $0) },
-                                audit: try store.audit(model: v.name).filter { $0.version == v.version })
-            if let json { try emit(try encodeJSON(output), to: json); if json == "-" { return } }
-            for d in output.datasets { print("dataset \(d.fingerprint)  \(d.rows) rows from \(d.sources.joined(separator: ", "))") }
-            if let r = output.run { print("  → run \(r.id) (\(r.stage)) spec \(r.specHash ?? "-"), git \(r.gitCommit ?? "-"), mlcycle \(r.mlcycleVersion)") }
+            let output = Output(
+                model: v, run: try v.run.flatMap { try store.run($0) },
+                datasets: try v.datasets.compactMap { try store.dataset(fingerprint: $0) },
+                audit: try store.audit(model: v.name).filter { $0.version == v.version })
+            if let json {
+                try emit(try encodeJSON(output), to: json)
+                if json == "-" { return }
+            }
+            for d in output.datasets {
+                print("dataset \(d.fingerprint)  \(d.rows) rows from \(d.sources.joined(separator: ", "))")
+            }
+            if let r = output.run {
+                print(
+                    "  → run \(r.id) (\(r.stage)) spec \(r.specHash ?? "-"), git \(r.gitCommit ?? "-"), mlcycle \(r.mlcycleVersion)"
+                )
+            }
             print("  → model \(v.name) v\(v.version), bundle \(v.bundle)")
             for a in output.audit { print("  audit: \(a.action) by \(a.actor): \(a.reason)") }
         }
     }
 }
 
-
 struct Report: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write the evaluation report (HTML) of a registered model version.")
+    static let configuration = CommandConfiguration(
+        abstract: "Write the evaluation report (HTML) of a registered model version.")
     @Argument(help: "NAME[@ALIAS|:VERSION].") var reference: String
     @Option(help: "The HTML file to write.") var html: String
     @OptionGroup var storeOptions: StoreOptions
@@ -888,7 +1065,9 @@ struct Report: ParsableCommand {
             let store = try storeOptions.open()
             let v = try resolveModel(reference, in: store)
             let bundle = try ModelBundle.decode(try store.artifact(v.bundle), path: "\(v.name) v\(v.version)")
-            guard let evaluation = bundle.evaluation else { throw StoreError.invalid("\(v.name) v\(v.version) has no evaluation in its bundle") }
+            guard let evaluation = bundle.evaluation else {
+                throw StoreError.invalid("\(v.name) v\(v.version) has no evaluation in its bundle")
+            }
             try emit(Data(EvaluationReportPage.html(evaluation, title: "\(v.name) v\(v.version)").utf8), to: html)
             if let json { try emit(try encodeJSON(evaluation), to: json) }
             if html != "-" && json != "-" { print("report of \(v.name) v\(v.version) → \(html)") }
@@ -897,7 +1076,8 @@ struct Report: ParsableCommand {
 }
 
 struct Init: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start a project: a commented mlcycle.yaml and a sample of data that runs as is.")
+    static let configuration = CommandConfiguration(
+        abstract: "Start a project: a commented mlcycle.yaml and a sample of data that runs as is.")
     @Argument(help: "The new project's directory.") var directory: String
     @Option(help: "The kind of project to start from.") var template: ProjectTemplate = .regression
 
@@ -909,12 +1089,11 @@ struct Init: ParsableCommand {
     }
 }
 
-
-
-
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve registered models (by alias, default champion) or one bundle over HTTP: /v1/models/{name}/predict, /health, /ready, /metrics.")
+        abstract:
+            "Serve registered models (by alias, default champion) or one bundle over HTTP: /v1/models/{name}/predict, /health, /ready, /metrics."
+    )
 
     @OptionGroup var storeOptions: StoreOptions
 
@@ -930,10 +1109,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The port to listen on.")
     var port = 8080
 
-    @Option(help: "The project directory whose mlcycle.yaml gives the monitoring window and alert rules for /ui/monitoring/{model}.")
+    @Option(
+        help:
+            "The project directory whose mlcycle.yaml gives the monitoring window and alert rules for /ui/monitoring/{model}."
+    )
     var project: String?
 
-    @Flag(help: "Log each native prediction at the time its X-MLCycle-Time header gives (for mlcycle replay); without it the header is refused.")
+    @Flag(
+        help:
+            "Log each native prediction at the time its X-MLCycle-Time header gives (for mlcycle replay); without it the header is refused."
+    )
     var replayClock = false
 
     @Flag(help: "Log every request (method, path, status) to standard error.")
@@ -954,7 +1139,10 @@ struct Serve: AsyncParsableCommand {
                 pass = MonitoringPass(store: store, spec: spec)
             }
         } catch {
-            FileHandle.standardError.write(Data("mlcycle: error: \((error as? LocalizedError)?.errorDescription ?? String(describing: error))\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "mlcycle: error: \((error as? LocalizedError)?.errorDescription ?? String(describing: error))\n"
+                        .utf8))
             throw ExitCode(2)
         }
         var server = ModelServer(catalog: catalog, log: log)
@@ -963,7 +1151,8 @@ struct Serve: AsyncParsableCommand {
             // Alerts are checked and shown here but never stored or sent: that is `mlcycle monitor`'s job.
             let store = pass.store
             server.monitoringPage = { name in
-                guard let v = try store.aliases(name)["champion"].flatMap({ try store.modelVersion(name, version: $0) }) else { return nil }
+                guard let v = try store.aliases(name)["champion"].flatMap({ try store.modelVersion(name, version: $0) })
+                else { return nil }
                 return try pass.html(try await pass.run(v, recordAlerts: false))
             }
         }
@@ -971,8 +1160,9 @@ struct Serve: AsyncParsableCommand {
         server.replayClock = replayClock
         server.logRequests = logRequests
         server.readTokens()
-        print("serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)" +
-              (server.adminToken == nil ? " (admin endpoints off: set MLCYCLE_ADMIN_TOKEN)" : ""))
+        print(
+            "serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)"
+                + (server.adminToken == nil ? " (admin endpoints off: set MLCYCLE_ADMIN_TOKEN)" : ""))
         try await server.run(host: host, port: port)
     }
 }

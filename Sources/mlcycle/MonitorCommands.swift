@@ -11,15 +11,20 @@ import MLCycleStore
 /// the training reference, and the project's alert rules (fired ones stored and sent to the webhook).
 struct Monitor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "One monitoring pass over a served model: volume, latency, answers, metrics from feedback, drift, alerts.")
+        abstract:
+            "One monitoring pass over a served model: volume, latency, answers, metrics from feedback, drift, alerts.")
 
     @Argument(help: "The model name (its champion is monitored).") var name: String
     @Option(help: "The project directory (mlcycle.yaml gives the window and the alert rules).") var project = "."
     @OptionGroup var storeOptions: StoreOptions
-    @Option(help: "Window length, e.g. 1h, 1d, 7d (default: the spec's monitoring.window, else 1d).") var window: String?
-    @Option(help: "Monitor as of this moment (ISO 8601, e.g. 2010-06-30T00:00:00Z; default: now) — for replays.") var now: String?
+    @Option(help: "Window length, e.g. 1h, 1d, 7d (default: the spec's monitoring.window, else 1d).") var window:
+        String?
+    @Option(help: "Monitor as of this moment (ISO 8601, e.g. 2010-06-30T00:00:00Z; default: now) — for replays.")
+    var now: String?
     @Option(help: "Write the result as JSON to this file ('-' for standard output).") var json: String?
-    @Option(help: "Write an HTML page (volume, latency and metric over time, alert rules and history, drift) to this file.") var html: String?
+    @Option(
+        help: "Write an HTML page (volume, latency and metric over time, alert rules and history, drift) to this file.")
+    var html: String?
 
     typealias Output = MonitoringPass.Output
 
@@ -41,19 +46,27 @@ struct Monitor: AsyncParsableCommand {
         out += "window end             volume  errors  unavail  p50 ms   p99 ms  labelled  metric\n"
         let formatter = ISO8601DateFormatter()
         for w in o.windows.suffix(10) {
-            let metric = w.metrics["mape"].map { String(format: "mape %.4f", $0) } ?? w.metrics["accuracy"].map { String(format: "accuracy %.4f", $0) } ?? "-"
-            out += formatter.string(from: w.end).padding(toLength: 22, withPad: " ", startingAt: 0)
-                + String(format: "%7d  %5.1f%%  %6.1f%%  %7.2f  %7.2f  %8d  ", w.volume, w.errorRate * 100, w.unavailableShare * 100, (w.latencyP50 ?? .nan) * 1000, (w.latencyP99 ?? .nan) * 1000, w.labelled)
+            let metric =
+                w.metrics["mape"].map { String(format: "mape %.4f", $0) } ?? w.metrics["accuracy"].map {
+                    String(format: "accuracy %.4f", $0)
+                } ?? "-"
+            out +=
+                formatter.string(from: w.end).padding(toLength: 22, withPad: " ", startingAt: 0)
+                + String(
+                    format: "%7d  %5.1f%%  %6.1f%%  %7.2f  %7.2f  %8d  ", w.volume, w.errorRate * 100,
+                    w.unavailableShare * 100, (w.latencyP50 ?? .nan) * 1000, (w.latencyP99 ?? .nan) * 1000, w.labelled)
                 + metric + "\n"
         }
         if let d = o.drift {
             let drifted = d.columns.filter(\.drifted).map(\.name)
-            out += "drift in the last window: \(drifted.count) of \(d.columns.count) inputs (\(String(format: "%.0f", d.driftShare * 100)) %)\(drifted.isEmpty ? "" : ": " + drifted.prefix(8).joined(separator: ", "))\n"
+            out +=
+                "drift in the last window: \(drifted.count) of \(d.columns.count) inputs (\(String(format: "%.0f", d.driftShare * 100)) %)\(drifted.isEmpty ? "" : ": " + drifted.prefix(8).joined(separator: ", "))\n"
         } else {
             out += "drift in the last window: nothing served\n"
         }
         if let p = o.predictionDrift {
-            out += "prediction drift in the last window: \(p.method) \(String(format: "%.4g", p.score)) (threshold \(String(format: "%.4g", p.threshold))): \(p.drifted ? "drifted" : "no drift")\n"
+            out +=
+                "prediction drift in the last window: \(p.method) \(String(format: "%.4g", p.score)) (threshold \(String(format: "%.4g", p.threshold))): \(p.drifted ? "drifted" : "no drift")\n"
         }
         for a in o.alerts {
             out += "\(a.fired ? "FIRED" : "ok   ")  \(a.name) (\(a.severity)): \(a.reason)\n"
@@ -65,7 +78,8 @@ struct Monitor: AsyncParsableCommand {
 
 /// `mlcycle alerts`: the alerts that fired, newest first.
 struct Alerts: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List fired alerts (with the numbers that fired them), newest first.")
+    static let configuration = CommandConfiguration(
+        abstract: "List fired alerts (with the numbers that fired them), newest first.")
     @Argument(help: "Only this model's alerts.") var name: String?
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "How many.") var limit = 50
@@ -79,7 +93,9 @@ struct Alerts: ParsableCommand {
             if alerts.isEmpty { print("no alert has fired\(name.map { " for \($0)" } ?? "")") }
             let formatter = ISO8601DateFormatter()
             for a in alerts {
-                print("\(formatter.string(from: a.at))  \(a.severity.padding(toLength: 8, withPad: " ", startingAt: 0)) \(a.model) \(a.name): \(a.reason) [webhook: \(a.delivery)]")
+                print(
+                    "\(formatter.string(from: a.at))  \(a.severity.padding(toLength: 8, withPad: " ", startingAt: 0)) \(a.model) \(a.name): \(a.reason) [webhook: \(a.delivery)]"
+                )
             }
         }
     }
@@ -88,10 +104,14 @@ struct Alerts: ParsableCommand {
 /// `mlcycle approve`: a person lets a challenger that passed its gates become the champion (the retraining policy
 /// `promote: approval` waits for this); kept in the audit log with who and why.
 struct Approve: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Approve a version that passed its gates: it becomes the champion; who and why go in the audit log.")
+    static let configuration = CommandConfiguration(
+        abstract: "Approve a version that passed its gates: it becomes the champion; who and why go in the audit log.")
     @Argument(help: "NAME:VERSION.") var reference: String
     @Option(help: "Why (kept in the audit log).") var reason: String
-    @Option(name: .customLong("as"), help: "Who approves (default: $USER); must be among release.approvers when the spec lists them.") var approver: String?
+    @Option(
+        name: .customLong("as"),
+        help: "Who approves (default: $USER); must be among release.approvers when the spec lists them.") var approver:
+        String?
     @Option(help: "The project directory (its mlcycle.yaml lists the approvers).") var project = "."
     @OptionGroup var storeOptions: StoreOptions
 
@@ -111,7 +131,9 @@ struct Approve: ParsableCommand {
 /// The moment a command acts as of: `--now` (ISO 8601, for replays) or the clock.
 func moment(_ now: String?) throws -> Date {
     guard let now else { return Date() }
-    guard let d = ISO8601DateFormatter().date(from: now) else { throw ValidationError("--now takes an ISO 8601 time such as 2010-06-30T00:00:00Z; got '\(now)'") }
+    guard let d = ISO8601DateFormatter().date(from: now) else {
+        throw ValidationError("--now takes an ISO 8601 time such as 2010-06-30T00:00:00Z; got '\(now)'")
+    }
     return d
 }
 
@@ -119,7 +141,9 @@ func moment(_ now: String?) throws -> Date {
 /// the pipeline again, the new version against the champion on the most recent labelled rows, the promotion policy.
 struct Retrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Retrain a project's model on its sources plus recent labelled served rows; compare with the champion; promote as the spec's policy says.")
+        abstract:
+            "Retrain a project's model on its sources plus recent labelled served rows; compare with the champion; promote as the spec's policy says."
+    )
     @Argument(help: "The model (project) name.") var name: String
     @Option(help: "Why (kept with the retraining).") var reason = "asked for by hand"
     @Option(help: "The project directory (holding mlcycle.yaml).") var project = "."
@@ -130,11 +154,17 @@ struct Retrain: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let spec = try projectSpec(project)
-            guard spec.problem.name == name else { throw ValidationError("\(project)/mlcycle.yaml is the project '\(spec.problem.name)', not '\(name)'; give --project the right directory") }
+            guard spec.problem.name == name else {
+                throw ValidationError(
+                    "\(project)/mlcycle.yaml is the project '\(spec.problem.name)', not '\(name)'; give --project the right directory"
+                )
+            }
             let chatty = json != "-"
-            let retrainer = Retrainer(spec: spec, directory: project, store: try storeOptions.open(project),
-                                      actor: ProcessInfo.processInfo.environment["USER"].map { "\($0) (mlcycle retrain)" } ?? "mlcycle retrain",
-                                      progress: { if chatty { print("  " + $0) } })
+            let retrainer = Retrainer(
+                spec: spec, directory: project, store: try storeOptions.open(project),
+                actor: ProcessInfo.processInfo.environment["USER"].map { "\($0) (mlcycle retrain)" }
+                    ?? "mlcycle retrain",
+                progress: { if chatty { print("  " + $0) } })
             let outcome = try retrainer.retrain(trigger: "manual", reason: reason, at: try moment(now))
             if let json { try emit(try encodeJSON(outcome), to: json) }
             if chatty { print(Self.text(outcome)) }
@@ -142,8 +172,8 @@ struct Retrain: ParsableCommand {
     }
 
     static func text(_ o: RetrainOutcome) -> String {
-        "retrain (\(o.trigger)): \(o.feedbackRows) labelled served rows added, \(o.comparisonRows) recent ones to compare on\n" +
-        "v\(o.challenger.map(String.init) ?? "?") — \(o.verdict): \(o.detail)"
+        "retrain (\(o.trigger)): \(o.feedbackRows) labelled served rows added, \(o.comparisonRows) recent ones to compare on\n"
+            + "v\(o.challenger.map(String.init) ?? "?") — \(o.verdict): \(o.detail)"
     }
 }
 
@@ -151,25 +181,36 @@ struct Retrain: ParsableCommand {
 /// `retraining.on` fires or the schedule comes due.
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Watch a project's champion: monitor on a clock, fire alerts, retrain on retraining.on alerts and retraining.schedule.")
+        abstract:
+            "Watch a project's champion: monitor on a clock, fire alerts, retrain on retraining.on alerts and retraining.schedule."
+    )
     @Argument(help: "The project directory (holding mlcycle.yaml).") var directory = "."
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Time between passes, e.g. 60s, 5m, 1h.") var every = "5m"
     @Flag(help: "One pass, then exit (cron users; with --now for replays).") var once = false
     @Option(help: "With --once: act as of this moment (ISO 8601).") var now: String?
-    @Option(help: "With --once and a schedule: the moment of the previous pass (the schedule fires in between).") var since: String?
+    @Option(help: "With --once and a schedule: the moment of the previous pass (the schedule fires in between).")
+    var since: String?
 
     func run() async throws {
         try await runReportingErrors {
             let spec = try projectSpec(directory)
             let watcher = try Watcher(spec: spec, directory: directory, store: try storeOptions.open(directory))
-            guard let seconds = MonitoringDuration.seconds(every) else { throw ValidationError("--every takes a duration such as 60s, 5m, 1h; got '\(every)'") }
+            guard let seconds = MonitoringDuration.seconds(every) else {
+                throw ValidationError("--every takes a duration such as 60s, 5m, 1h; got '\(every)'")
+            }
             let formatter = ISO8601DateFormatter()
             let show = { (step: Watcher.Step) in
-                print("\(formatter.string(from: step.at))  " + (step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "\n    ")))
+                print(
+                    "\(formatter.string(from: step.at))  "
+                        + (step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "\n    ")))
             }
             let previous = try since.map { try moment($0) }
-            if once { show(try await watcher.step(at: try moment(now), previous: previous)) } else { try await watcher.run(every: seconds, since: previous, report: show) }
+            if once {
+                show(try await watcher.step(at: try moment(now), previous: previous))
+            } else {
+                try await watcher.run(every: seconds, since: previous, report: show)
+            }
         }
     }
 }
@@ -178,21 +219,28 @@ struct Watch: AsyncParsableCommand {
 /// replayed clock — the way to rehearse the whole loop on past data.
 struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Replay a labelled CSV through a running server (started with --replay-clock) in time order, with feedback; optionally watch as it goes.")
+        abstract:
+            "Replay a labelled CSV through a running server (started with --replay-clock) in time order, with feedback; optionally watch as it goes."
+    )
     @Argument(help: "The CSV file of past rows with their times and true values.") var file: String
     @Option(help: "The server's address.") var url = "http://127.0.0.1:8080"
     @Option(help: "The model to call.") var model: String
     @Option(help: "The column holding each row's time (a date or timestamp).") var time: String
     @Option(help: "The column holding the true value, sent as feedback (never to predict).") var actual: String
-    @Option(help: "With --watch: step length of the replayed clock, e.g. 1M (calendar months), 7d, 1h.") var every = "1M"
-    @Option(help: "A project directory to watch at every step (monitoring, alerts, retraining), as mlcycle watch would.") var watch: String?
+    @Option(help: "With --watch: step length of the replayed clock, e.g. 1M (calendar months), 7d, 1h.") var every =
+        "1M"
+    @Option(
+        help: "A project directory to watch at every step (monitoring, alerts, retraining), as mlcycle watch would.")
+    var watch: String?
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var reading: ReadingOptions
     @Option(help: "Write the summary as JSON to this file ('-' for standard output).") var json: String?
 
     func run() async throws {
         try await runReportingErrors {
-            guard let server = URL(string: url), server.scheme != nil else { throw ValidationError("--url must be an address such as http://127.0.0.1:8080") }
+            guard let server = URL(string: url), server.scheme != nil else {
+                throw ValidationError("--url must be an address such as http://127.0.0.1:8080")
+            }
             let table = try CSVReader.read(path: file, options: try reading.csvOptions())
             var watcher: Watcher?
             if let watch {
@@ -200,14 +248,18 @@ struct Replay: AsyncParsableCommand {
                 watcher = try Watcher(spec: spec, directory: watch, store: try storeOptions.open(watch))
             }
             let chatty = json != "-"
-            var replay = MLCycleProject.Replay(server: server, model: model, table: table, timeColumn: time, actualColumn: actual, step: every, watcher: watcher)
+            var replay = MLCycleProject.Replay(
+                server: server, model: model, table: table, timeColumn: time, actualColumn: actual, step: every,
+                watcher: watcher)
             replay.token = ProcessInfo.processInfo.environment["MLCYCLE_PREDICT_TOKEN"]
             replay.progress = { if chatty { print($0) } }
             let summary = try await replay.run()
             if let json { try emit(try encodeJSON(summary), to: json) }
             if chatty {
-                print("replayed \(summary.rows) rows in \(summary.requests) requests, \(summary.feedback) with feedback; answered by " +
-                      summary.answeredBy.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+                print(
+                    "replayed \(summary.rows) rows in \(summary.requests) requests, \(summary.feedback) with feedback; answered by "
+                        + summary.answeredBy.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(
+                            separator: ", "))
             }
         }
     }
@@ -220,5 +272,6 @@ func projectSpec(_ directory: String) throws -> ProjectSpec {
 
 /// The project's spec when DIR holds one (commands that also work on a bare store).
 func projectSpecIfPresent(_ directory: String) throws -> ProjectSpec? {
-    FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("mlcycle.yaml")) ? try projectSpec(directory) : nil
+    FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("mlcycle.yaml"))
+        ? try projectSpec(directory) : nil
 }

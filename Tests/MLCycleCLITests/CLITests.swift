@@ -5,8 +5,10 @@ import Testing
 struct CLI {
     static let binary: URL? = {
         let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [bundleDir, bundleDir.deletingLastPathComponent(), Bundle.main.bundleURL.deletingLastPathComponent()]
-            .map { $0.appendingPathComponent("mlcycle") }
+        let candidates = [
+            bundleDir, bundleDir.deletingLastPathComponent(), Bundle.main.bundleURL.deletingLastPathComponent(),
+        ]
+        .map { $0.appendingPathComponent("mlcycle") }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }()
 
@@ -22,15 +24,17 @@ struct CLI {
         process.executableURL = binary
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 }
 
@@ -38,17 +42,19 @@ struct CLI {
 func scratch(_ files: [String: String]) throws -> URL {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-cli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    for (name, text) in files { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+    for (name, text) in files {
+        try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
     return dir
 }
 
 let housesCSV = """
-id,price,area,zone,built,remodeled
-1,200000,1000,RL,1990,2000
-2,1,1200,RM,2005,2001
-3,150000,,RL,1950,1960
+    id,price,area,zone,built,remodeled
+    1,200000,1000,RL,1990,2000
+    2,1,1200,RM,2005,2001
+    3,150000,,RL,1950,1960
 
-"""
+    """
 
 @Suite(.serialized) struct CLITests {
     @Test func profileWritesTheContractedJSON() throws {
@@ -61,7 +67,10 @@ id,price,area,zone,built,remodeled
         #expect(json["duplicate_rows"] as? Int == 0)
         let columns = try #require(json["columns"] as? [[String: Any]])
         #expect(columns.map { $0["name"] as? String } == ["id", "price", "area", "zone", "built", "remodeled"])
-        for key in ["name", "type", "count", "missing", "distinct", "mean", "std", "min", "q05", "q25", "median", "q75", "q95", "max", "top"] {
+        for key in [
+            "name", "type", "count", "missing", "distinct", "mean", "std", "min", "q05", "q25", "median", "q75", "q95",
+            "max", "top",
+        ] {
             #expect(columns.allSatisfy { $0.keys.contains(key) }, "every column has \(key)")
         }
         let area = columns[2]
@@ -88,7 +97,8 @@ id,price,area,zone,built,remodeled
     @Test func validateExitCodes() throws {
         let dir = try scratch([
             "houses.csv": housesCSV,
-            "ok.yaml": "rules:\n  - column: price\n    type: int64\n  - column: zone\n    allowed: [RL]\n    severity: warning\n",
+            "ok.yaml":
+                "rules:\n  - column: price\n    type: int64\n  - column: zone\n    allowed: [RL]\n    severity: warning\n",
             "bad.yaml": "rules:\n  - column: price\n    range: {min: 10000}\n  - expression: remodeled >= built\n",
             "broken.yaml": "rules:\n  - column: price\n    range: {min: cheap}\n",
         ])
@@ -105,7 +115,8 @@ id,price,area,zone,built,remodeled
         let results = try #require(report["results"] as? [[String: Any]])
         #expect(results[0]["failing_rows"] as? Int == 1)
         #expect((results[0]["examples"] as? [[String: Any]])?.first?["row"] as? Int == 2)
-        #expect((results[1]["examples"] as? [[String: Any]])?.first?["value"] as? String == "built=2005, remodeled=2001")
+        #expect(
+            (results[1]["examples"] as? [[String: Any]])?.first?["value"] as? String == "built=2005, remodeled=2001")
 
         let broken = try CLI.run(["validate", "houses.csv", "--rules", "broken.yaml"], in: dir)
         #expect(broken.status == 2)
@@ -128,7 +139,10 @@ id,price,area,zone,built,remodeled
         defer { try? FileManager.default.removeItem(at: dir) }
         let ragged = try CLI.run(["profile", "ragged.csv"], in: dir)
         #expect(ragged.status == 2)
-        #expect(ragged.stderr == "mlcycle: error: ragged.csv:3: the row has 1 field where the header has 2; check for a missing or extra delimiter, or quote fields that contain one\n")
+        #expect(
+            ragged.stderr
+                == "mlcycle: error: ragged.csv:3: the row has 1 field where the header has 2; check for a missing or extra delimiter, or quote fields that contain one\n"
+        )
         let quote = try CLI.run(["profile", "quote.csv"], in: dir)
         #expect(quote.status == 2)
         #expect(quote.stderr.contains("quote.csv:2: column 2 (b): a quoted field is never closed"))
@@ -141,7 +155,8 @@ id,price,area,zone,built,remodeled
     @Test func fingerprintIsStable() throws {
         let dir = try scratch(["a.csv": "x,y\n1,2\n", "b.jsonl": "{\"x\": 1, \"y\": 2}\n"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let a = try CLI.run(["fingerprint", "a.csv"], in: dir), b = try CLI.run(["fingerprint", "b.jsonl"], in: dir)
+        let a = try CLI.run(["fingerprint", "a.csv"], in: dir)
+        let b = try CLI.run(["fingerprint", "b.jsonl"], in: dir)
         #expect(a.status == 0 && b.status == 0)
         #expect(a.stdout.prefix(64) == b.stdout.prefix(64))
         let j = try CLI.run(["fingerprint", "a.csv", "--json", "-"], in: dir)
@@ -153,18 +168,25 @@ id,price,area,zone,built,remodeled
 
     @Test func prepareFitsOnTrainingRowsAndAppliesTheFittedPipeline() throws {
         var csv = "id,area,hood,price\n"
-        for i in 0..<100 { csv += "\(i),\(i % 9 == 0 ? "" : String(100 + i)),\(i % 2 == 0 ? "north" : "south"),\(1000 * (i + 1))\n" }
-        let dir = try scratch(["houses.csv": csv, "new.csv": "id,area,hood,price\n200,,north,5\n201,50,east,1\n",
-                               "pipeline.yaml": """
-                               steps:
-                                 - filter: "price > 1000"
-                                 - impute: {columns: [area], strategy: median, by: [hood], indicator: true}
-                                 - encode: {columns: [hood], method: one_hot}
-                               split: {method: random, test: 0.25, seed: 3}
-                               """,
-                               "bad.yaml": "steps:\n  - impute: {columns: [area], strategy: average}\n  - nope: 1\n"])
-        let r = try CLI.run(["prepare", "--data", "houses.csv", "--pipeline", "pipeline.yaml", "--target", "price",
-                             "--out", "prepared.csv", "--fitted", "fitted.json"], in: dir)
+        for i in 0..<100 {
+            csv += "\(i),\(i % 9 == 0 ? "" : String(100 + i)),\(i % 2 == 0 ? "north" : "south"),\(1000 * (i + 1))\n"
+        }
+        let dir = try scratch([
+            "houses.csv": csv, "new.csv": "id,area,hood,price\n200,,north,5\n201,50,east,1\n",
+            "pipeline.yaml": """
+            steps:
+              - filter: "price > 1000"
+              - impute: {columns: [area], strategy: median, by: [hood], indicator: true}
+              - encode: {columns: [hood], method: one_hot}
+            split: {method: random, test: 0.25, seed: 3}
+            """,
+            "bad.yaml": "steps:\n  - impute: {columns: [area], strategy: average}\n  - nope: 1\n",
+        ])
+        let r = try CLI.run(
+            [
+                "prepare", "--data", "houses.csv", "--pipeline", "pipeline.yaml", "--target", "price",
+                "--out", "prepared.csv", "--fitted", "fitted.json",
+            ], in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("100 rows collected → 99 prepared (75 train, 24 test)"), "\(r.stdout)")
         let prepared = try String(contentsOf: dir.appendingPathComponent("prepared.csv"), encoding: .utf8)
@@ -177,20 +199,30 @@ id,price,area,zone,built,remodeled
         #expect(applied.stderr.contains("row 1: fails 'price > 1000'"), "\(applied.stderr)")
         let bad = try CLI.run(["prepare", "--data", "houses.csv", "--pipeline", "bad.yaml", "--out", "x.csv"], in: dir)
         #expect(bad.status == 2)
-        #expect(bad.stderr.contains("bad.yaml:2: steps[0].impute.strategy") && bad.stderr.contains("bad.yaml:3: steps[1]"), "\(bad.stderr)")
-        let trained = try CLI.run(["train", "--data", "prepared.csv", "--split-column", "split", "--target", "price",
-                                   "--task", "regression", "--learner", "linear", "--json", "-"], in: dir)
+        #expect(
+            bad.stderr.contains("bad.yaml:2: steps[0].impute.strategy") && bad.stderr.contains("bad.yaml:3: steps[1]"),
+            "\(bad.stderr)")
+        let trained = try CLI.run(
+            [
+                "train", "--data", "prepared.csv", "--split-column", "split", "--target", "price",
+                "--task", "regression", "--learner", "linear", "--json", "-",
+            ], in: dir)
         #expect(trained.status == 0, "\(trained.stderr)")
         #expect(trained.stdout.contains("\"test_rows\" : 24"))
     }
 
     @Test func trainAndPredictFollowTheContract() throws {
         var rows = "id,area,zone,price\n"
-        for i in 0..<60 { rows += "\(i),\(500 + i * 20),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300 + (i % 7))\n" }
+        for i in 0..<60 {
+            rows += "\(i),\(500 + i * 20),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300 + (i % 7))\n"
+        }
         let dir = try scratch(["houses.csv": rows, "new.csv": "zone,area,unused\nB,700,x\nQ,900,y\n"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let t = try CLI.run(["train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
-                             "--drop", "id", "--param", "alpha=0.01", "--seed", "7", "--out", "model.json", "--json", "-"], in: dir)
+        let t = try CLI.run(
+            [
+                "train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
+                "--drop", "id", "--param", "alpha=0.01", "--seed", "7", "--out", "model.json", "--json", "-",
+            ], in: dir)
         #expect(t.status == 0, "\(t.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any])
         let metrics = try #require(report["metrics"] as? [String: Double])
@@ -200,45 +232,66 @@ id,price,area,zone,built,remodeled
         #expect(report["train_rows"] as? Int == 48 && report["test_rows"] as? Int == 12)
         #expect(report["fit_seconds"] is Double && report["predict_seconds"] is Double)
 
-        let p = try CLI.run(["predict", "--model", "model.json", "--data", "new.csv", "--out", "predictions.csv"], in: dir)
+        let p = try CLI.run(
+            ["predict", "--model", "model.json", "--data", "new.csv", "--out", "predictions.csv"], in: dir)
         #expect(p.status == 0, "\(p.stderr)")
         let out = try String(contentsOf: dir.appendingPathComponent("predictions.csv"), encoding: .utf8)
         let lines = out.split(separator: "\n")
         #expect(lines.first == "prediction")
-        #expect(lines.count == 3) // one row per input row, in order
+        #expect(lines.count == 3)  // one row per input row, in order
 
         let bad = try CLI.run(["predict", "--model", "houses.csv", "--data", "new.csv", "--out", "x.csv"], in: dir)
         #expect(bad.status == 2 && bad.stderr.contains("not a model file"))
-        let unknown = try CLI.run(["train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
-                                   "--param", "lambda=1"], in: dir)
+        let unknown = try CLI.run(
+            [
+                "train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
+                "--param", "lambda=1",
+            ], in: dir)
         #expect(unknown.status == 2 && unknown.stderr.contains("unknown parameter 'lambda'"))
         let missing = try CLI.run(["predict", "--model", "model.json", "--data", "houses.csv", "--out", "-"], in: dir)
-        #expect(missing.status == 0) // extra columns (id, price) are ignored
+        #expect(missing.status == 0)  // extra columns (id, price) are ignored
 
         // Large files stream through in blocks: 100-byte blocks give the same output as one block.
-        let whole = try CLI.run(["predict", "--model", "model.json", "--data", "houses.csv", "--out", "whole.csv"], in: dir)
-        let blocks = try CLI.run(["predict", "--model", "model.json", "--data", "houses.csv", "--out", "blocks.csv", "--block-bytes", "100"], in: dir)
+        let whole = try CLI.run(
+            ["predict", "--model", "model.json", "--data", "houses.csv", "--out", "whole.csv"], in: dir)
+        let blocks = try CLI.run(
+            [
+                "predict", "--model", "model.json", "--data", "houses.csv", "--out", "blocks.csv", "--block-bytes",
+                "100",
+            ], in: dir)
         #expect(whole.status == 0 && blocks.status == 0, "\(blocks.stderr)")
         let a = try String(contentsOf: dir.appendingPathComponent("whole.csv"), encoding: .utf8)
         let b = try String(contentsOf: dir.appendingPathComponent("blocks.csv"), encoding: .utf8)
         #expect(a == b && a.split(separator: "\n").count == 61)
         // A bad value in a later block names its line in the file; nothing is written.
-        try (rows + "60,lots,A,1000\n").write(to: dir.appendingPathComponent("bad.csv"), atomically: true, encoding: .utf8)
-        let failed = try CLI.run(["predict", "--model", "model.json", "--data", "bad.csv", "--out", "bad-out.csv", "--block-bytes", "100"], in: dir)
+        try (rows + "60,lots,A,1000\n").write(
+            to: dir.appendingPathComponent("bad.csv"), atomically: true, encoding: .utf8)
+        let failed = try CLI.run(
+            ["predict", "--model", "model.json", "--data", "bad.csv", "--out", "bad-out.csv", "--block-bytes", "100"],
+            in: dir)
         #expect(failed.status == 2 && failed.stderr.contains("bad.csv:62: column 2 (area)"), "\(failed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad-out.csv").path))
     }
 
     @Test func binaryTrainingReportsClassificationMetrics() throws {
         var rows = "minutes,plan,churn\n"
-        for i in 0..<120 { rows += "\(i % 40),\(i % 5 == 0 ? "yes" : "no"),\((i % 40 > 28 || i % 5 == 0) && i % 3 != 0 ? "yes" : "no")\n" }
+        for i in 0..<120 {
+            rows +=
+                "\(i % 40),\(i % 5 == 0 ? "yes" : "no"),\((i % 40 > 28 || i % 5 == 0) && i % 3 != 0 ? "yes" : "no")\n"
+        }
         let dir = try scratch(["churn.csv": rows])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let t = try CLI.run(["train", "--data", "churn.csv", "--target", "churn", "--task", "binary", "--learner", "logistic",
-                             "--out", "m.json", "--json", "-"], in: dir)
+        let t = try CLI.run(
+            [
+                "train", "--data", "churn.csv", "--target", "churn", "--task", "binary", "--learner", "logistic",
+                "--out", "m.json", "--json", "-",
+            ], in: dir)
         #expect(t.status == 0, "\(t.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any])
-        #expect(Set((report["metrics"] as? [String: Double] ?? [:]).keys).isSuperset(of: ["auc", "logloss", "accuracy", "precision", "recall", "f1"]))
+        #expect(
+            Set((report["metrics"] as? [String: Double] ?? [:]).keys).isSuperset(of: [
+                "auc", "logloss", "accuracy", "precision", "recall", "f1",
+            ]))
         #expect(report["positive_class"] as? String == "yes")
         let p = try CLI.run(["predict", "--model", "m.json", "--data", "churn.csv", "--out", "-"], in: dir)
         #expect(p.stdout.hasPrefix("prediction,probability_no,probability_yes\n"))
@@ -247,11 +300,17 @@ id,price,area,zone,built,remodeled
 
     @Test func clusteringTrainsAndAssignsClusters() throws {
         var rows = "x,y,label\n"
-        for i in 0..<90 { let c = i % 3; rows += "\(Double(c * 10) + Double(i % 7) * 0.1),\(Double(c * 5) - Double(i % 5) * 0.1),g\(c)\n" }
+        for i in 0..<90 {
+            let c = i % 3
+            rows += "\(Double(c * 10) + Double(i % 7) * 0.1),\(Double(c * 5) - Double(i % 5) * 0.1),g\(c)\n"
+        }
         let dir = try scratch(["points.csv": rows])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let t = try CLI.run(["train", "--data", "points.csv", "--task", "clustering", "--learner", "kmeans", "--drop", "label",
-                             "--param", "n_clusters=3", "--param", "n_init=4", "--out", "km.json", "--json", "-"], in: dir)
+        let t = try CLI.run(
+            [
+                "train", "--data", "points.csv", "--task", "clustering", "--learner", "kmeans", "--drop", "label",
+                "--param", "n_clusters=3", "--param", "n_init=4", "--out", "km.json", "--json", "-",
+            ], in: dir)
         #expect(t.status == 0, "\(t.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any])
         #expect((report["metrics"] as? [String: Double])?["clusters"] == 3)
@@ -262,24 +321,33 @@ id,price,area,zone,built,remodeled
         // Rows of one group share a cluster.
         let clusters = lines.dropFirst().map { $0.split(separator: ",")[0] }
         for g in 0..<3 { #expect(Set(stride(from: g, to: 90, by: 3).map { clusters[$0] }).count == 1) }
-        let noTarget = try CLI.run(["train", "--data", "points.csv", "--task", "regression", "--learner", "linear"], in: dir)
+        let noTarget = try CLI.run(
+            ["train", "--data", "points.csv", "--task", "regression", "--learner", "linear"], in: dir)
         #expect(noTarget.status != 0 && noTarget.stderr.contains("--target is needed"))
     }
 
     @Test func tuneReturnsALeaderboard() throws {
         var rows = "area,zone,price\n"
-        for i in 0..<80 { rows += "\(500 + i * 20),\(["A", "B"][i % 2]),\(1000 + i * 40 + (i % 2) * 300 + (i % 7) * 11)\n" }
+        for i in 0..<80 {
+            rows += "\(500 + i * 20),\(["A", "B"][i % 2]),\(1000 + i * 40 + (i % 2) * 300 + (i % 7) * 11)\n"
+        }
         let dir = try scratch(["houses.csv": rows])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let t = try CLI.run(["tune", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
-                             "--space", "alpha=0,10,1000", "--folds", "4", "--json", "-"], in: dir)
+        let t = try CLI.run(
+            [
+                "tune", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
+                "--space", "alpha=0,10,1000", "--folds", "4", "--json", "-",
+            ], in: dir)
         #expect(t.status == 0, "\(t.stderr)")
         let board = try #require(try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [[String: Any]])
         #expect(board.count == 3)
         #expect(board.first?["rank"] as? Int == 1)
         #expect((board.first?["parameters"] as? [String: String])?["alpha"] == "0")
-        let bad = try CLI.run(["tune", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
-                               "--space", "alpha"], in: dir)
+        let bad = try CLI.run(
+            [
+                "tune", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
+                "--space", "alpha",
+            ], in: dir)
         #expect(bad.status != 0 && bad.stderr.contains("--space takes NAME=V1,V2"))
     }
 }

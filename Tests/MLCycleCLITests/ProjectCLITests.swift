@@ -4,7 +4,8 @@ import Testing
 /// `mlcycle init`, `run` and the registry commands, driven through the real binary.
 @Suite(.serialized) struct ProjectCLITests {
     func newProject(_ template: String = "regression") throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-cli-project-\(UUID().uuidString)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mlcycle-cli-project-\(UUID().uuidString)")
         let r = try CLI.run(["init", dir.path, "--template", template])
         #expect(r.status == 0, "\(r.stderr)")
         return dir
@@ -12,10 +13,12 @@ import Testing
 
     @Test func initRunTwiceAndTheRegistryCommands() throws {
         let dir = try newProject()
-        #expect(try CLI.run(["init", dir.path]).status == 2) // never overwrites a project
+        #expect(try CLI.run(["init", dir.path]).status == 2)  // never overwrites a project
         let first = try CLI.run(["run", dir.path])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stdout.contains("leaderboard") && first.stdout.contains("registered prices v1 as champion"), "\(first.stdout)")
+        #expect(
+            first.stdout.contains("leaderboard") && first.stdout.contains("registered prices v1 as champion"),
+            "\(first.stdout)")
         let second = try CLI.run(["run", dir.path, "--json", "-"])
         #expect(second.status == 0)
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])
@@ -25,61 +28,92 @@ import Testing
         let store = dir.appendingPathComponent(".mlcycle").path
         // A second version (forced training with a different seed of the split is a new dataset split → new models).
         let spec = dir.appendingPathComponent("mlcycle.yaml")
-        try (try String(contentsOf: spec, encoding: .utf8)).replacingOccurrences(of: "seed: 42", with: "seed: 7").write(to: spec, atomically: true, encoding: .utf8)
+        try (try String(contentsOf: spec, encoding: .utf8)).replacingOccurrences(of: "seed: 42", with: "seed: 7").write(
+            to: spec, atomically: true, encoding: .utf8)
         let third = try CLI.run(["run", dir.path])
         #expect(third.status == 0 && third.stdout.contains("registered prices v2 as challenger"), "\(third.stdout)")
         let models = try CLI.run(["models", "--store", store])
         #expect(models.stdout.contains("prices: 2 versions; challenger → v2, champion → v1"), "\(models.stdout)")
-        #expect(try CLI.run(["promote", "prices:2", "--reason", "better on fresh data", "--store", store]).stdout.contains("champion → v2"))
-        #expect(try CLI.run(["model", "prices", "--store", store]).stdout.hasPrefix("prices v2 (challenger, champion)"))
-        #expect(try CLI.run(["rollback", "prices", "--reason", "complaints", "--store", store]).stdout.contains("champion → v1"))
+        #expect(
+            try CLI.run(["promote", "prices:2", "--reason", "better on fresh data", "--store", store]).stdout.contains(
+                "champion → v2"))
+        #expect(
+            try CLI.run(["model", "prices", "--store", store]).stdout.hasPrefix("prices v2 (challenger, champion)"))
+        #expect(
+            try CLI.run(["rollback", "prices", "--reason", "complaints", "--store", store]).stdout.contains(
+                "champion → v1"))
         let lineage = try CLI.run(["lineage", "prices@champion", "--store", store, "--json", "-"])
         let l = try #require(try JSONSerialization.jsonObject(with: Data(lineage.stdout.utf8)) as? [String: Any])
-        let model = try #require(l["model"] as? [String: Any]), datasets = try #require(l["datasets"] as? [[String: Any]])
-        #expect(model["version"] as? Int == 1 && datasets.first?["fingerprint"] as? String == (model["datasets"] as? [String])?.first)
+        let model = try #require(l["model"] as? [String: Any])
+        let datasets = try #require(l["datasets"] as? [[String: Any]])
+        #expect(
+            model["version"] as? Int == 1
+                && datasets.first?["fingerprint"] as? String == (model["datasets"] as? [String])?.first)
         let audit = (l["audit"] as? [[String: Any]] ?? []).compactMap { $0["action"] as? String }
         #expect(audit == ["register", "promote", "rollback"], "\(audit)")
-        let report = try CLI.run(["report", "prices:2", "--html", dir.appendingPathComponent("r.html").path, "--store", store])
+        let report = try CLI.run([
+            "report", "prices:2", "--html", dir.appendingPathComponent("r.html").path, "--store", store,
+        ])
         let page = try String(contentsOf: dir.appendingPathComponent("r.html"), encoding: .utf8)
         #expect(report.status == 0 && page.contains("id=\"verdict\""))
         // Batch scoring by name: the registered bundle applies its own preparation, scope and range.
-        try "id,area_sqft,rooms,district,built\n1,1500,3,north,1990\n2,50000,9,south,2000\n".write(to: dir.appendingPathComponent("new.csv"), atomically: true, encoding: .utf8)
-        let scored = try CLI.run(["predict", "--model", "prices@champion", "--store", store, "--data", dir.appendingPathComponent("new.csv").path, "--out", "-"])
+        try "id,area_sqft,rooms,district,built\n1,1500,3,north,1990\n2,50000,9,south,2000\n".write(
+            to: dir.appendingPathComponent("new.csv"), atomically: true, encoding: .utf8)
+        let scored = try CLI.run([
+            "predict", "--model", "prices@champion", "--store", store, "--data",
+            dir.appendingPathComponent("new.csv").path, "--out", "-",
+        ])
         let lines = scored.stdout.split(separator: "\n")
-        #expect(scored.status == 0 && lines.first == "prediction,lower,upper,status,reasons" && lines.count == 3, "\(scored.stdout)\(scored.stderr)")
+        #expect(
+            scored.status == 0 && lines.first == "prediction,lower,upper,status,reasons" && lines.count == 3,
+            "\(scored.stdout)\(scored.stderr)")
         #expect(lines.count == 3 && lines[1].hasSuffix(",ok,") && lines[2].contains("unavailable,outside scope"))
 
         // A person approves the challenger (audited); the version must be named.
-        let approved = try CLI.run(["approve", "prices:2", "--reason", "reviewed the slices", "--as", "lead", "--project", dir.path])
-        #expect(approved.status == 0 && approved.stdout.contains("champion → v2 (approved by lead)"), "\(approved.stderr)")
+        let approved = try CLI.run([
+            "approve", "prices:2", "--reason", "reviewed the slices", "--as", "lead", "--project", dir.path,
+        ])
+        #expect(
+            approved.status == 0 && approved.stdout.contains("champion → v2 (approved by lead)"), "\(approved.stderr)")
         let unnamed = try CLI.run(["approve", "prices", "--reason", "x", "--project", dir.path])
         #expect(unnamed.status != 0 && unnamed.stderr.contains("NAME:VERSION"), "\(unnamed.stderr)")
         // One monitoring pass with nothing served yet: the rule cannot be measured and says so; nothing fires.
-        let monitored = try CLI.run(["monitor", "prices", "--project", dir.path, "--json", "-", "--html", dir.appendingPathComponent("m.html").path])
-        let m = try #require(try JSONSerialization.jsonObject(with: Data(monitored.stdout.utf8)) as? [String: Any], "\(monitored.stderr)")
+        let monitored = try CLI.run([
+            "monitor", "prices", "--project", dir.path, "--json", "-", "--html",
+            dir.appendingPathComponent("m.html").path,
+        ])
+        let m = try #require(
+            try JSONSerialization.jsonObject(with: Data(monitored.stdout.utf8)) as? [String: Any], "\(monitored.stderr)"
+        )
         let checks = m["alerts"] as? [[String: Any]] ?? []
         #expect(m["version"] as? String == "v2" && checks.count == 1 && checks[0]["fired"] as? Bool == false)
         #expect((checks.first?["reason"] as? String)?.contains("nothing served") == true)
-        #expect(try String(contentsOf: dir.appendingPathComponent("m.html"), encoding: .utf8).contains("No alert firing"))
+        #expect(
+            try String(contentsOf: dir.appendingPathComponent("m.html"), encoding: .utf8).contains("No alert firing"))
         #expect(try CLI.run(["alerts", "prices", "--store", store]).stdout.contains("no alert has fired for prices"))
         // A version that fails its gates is promoted only on a person's explicit, audited override.
         try (try String(contentsOf: spec, encoding: .utf8)).replacingOccurrences(of: "seed: 7", with: "seed: 11")
-            .replacingOccurrences(of: "- mape <= baseline ", with: "- r2 >= 1.5\n    - mape <= baseline ").write(to: spec, atomically: true, encoding: .utf8)
+            .replacingOccurrences(of: "- mape <= baseline ", with: "- r2 >= 1.5\n    - mape <= baseline ").write(
+                to: spec, atomically: true, encoding: .utf8)
         let failing = try CLI.run(["run", dir.path])
         #expect(failing.stdout.contains("registered as prices v3, not promotable"), "\(failing.stdout)")
         let refused = try CLI.run(["promote", "prices:3", "--reason", "trial", "--store", store])
         #expect(refused.status == 2 && refused.stderr.contains("--override-gates"))
-        #expect(try CLI.run(["promote", "prices:3", "--reason", "trial", "--override-gates", "--store", store]).stdout.contains("champion → v3"))
+        #expect(
+            try CLI.run(["promote", "prices:3", "--reason", "trial", "--override-gates", "--store", store]).stdout
+                .contains("champion → v3"))
         let overridden = try CLI.run(["lineage", "prices:3", "--store", store, "--json", "-"])
         let o = try #require(try JSONSerialization.jsonObject(with: Data(overridden.stdout.utf8)) as? [String: Any])
-        #expect((o["audit"] as? [[String: Any]] ?? []).contains { $0["action"] as? String == "promote (gates overridden)" })
+        #expect(
+            (o["audit"] as? [[String: Any]] ?? []).contains { $0["action"] as? String == "promote (gates overridden)" })
         #expect(try CLI.run(["model", "nothing", "--store", store]).status == 2)
         #expect(try CLI.run(["run", dir.path, "--from", "nowhere"]).status != 0)
     }
 
     @Test func aBadSpecIsOneMessageWithEveryProblem() throws {
         let dir = try newProject()
-        try "problem: {name: x, task: guess}\nsources: []\n".write(to: dir.appendingPathComponent("mlcycle.yaml"), atomically: true, encoding: .utf8)
+        try "problem: {name: x, task: guess}\nsources: []\n".write(
+            to: dir.appendingPathComponent("mlcycle.yaml"), atomically: true, encoding: .utf8)
         let r = try CLI.run(["run", dir.path])
         #expect(r.status == 2)
         #expect(r.stderr.contains("problem.task") && r.stderr.contains("candidates"), "\(r.stderr)")
@@ -89,7 +123,8 @@ import Testing
         let dir = try newProject()
         let spec = dir.appendingPathComponent("mlcycle.yaml")
         let text = try String(contentsOf: spec, encoding: .utf8)
-        try text.replacingOccurrences(of: "n_estimators: 300", with: "n_estimators: 100000").write(to: spec, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "n_estimators: 300", with: "n_estimators: 100000").write(
+            to: spec, atomically: true, encoding: .utf8)
         let binary = try #require(CLI.binary)
         let process = Process()
         process.executableURL = binary
@@ -102,7 +137,10 @@ import Testing
             Thread.sleep(forTimeInterval: 0.1)
             let q = try CLI.run(["runs", "--store", dir.appendingPathComponent(".mlcycle").path, "--json", "-"])
             let runs = (try? JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [[String: Any]]) ?? []
-            training = runs.contains { $0["stage"] as? String == "train" && $0["status"] as? String == "running" && ($0["params"] as? [String: String])?["candidate"] == "gbdt" }
+            training = runs.contains {
+                $0["stage"] as? String == "train" && $0["status"] as? String == "running"
+                    && ($0["params"] as? [String: String])?["candidate"] == "gbdt"
+            }
         }
         #expect(training && FileManager.default.fileExists(atPath: database))
         kill(process.processIdentifier, SIGKILL)
@@ -110,7 +148,9 @@ import Testing
         // The next command that opens the store finds the dead run and marks it failed; nothing half-made is registered.
         let runs = try CLI.run(["runs", "--store", dir.appendingPathComponent(".mlcycle").path, "--json", "-"])
         let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
-        #expect(list.first?["stage"] as? String == "train" && list.first?["status"] as? String == "failed", "\(list.first ?? [:])")
+        #expect(
+            list.first?["stage"] as? String == "train" && list.first?["status"] as? String == "failed",
+            "\(list.first ?? [:])")
         #expect(try CLI.run(["models", "--store", dir.appendingPathComponent(".mlcycle").path]).stdout.isEmpty)
         // And the project runs to the end afterwards (the finished stages before the kill are reused).
         try text.write(to: spec, atomically: true, encoding: .utf8)
@@ -118,13 +158,18 @@ import Testing
         #expect(again.status == 0, "\(again.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
         let stages = (summary["stages"] as? [[String: Any]] ?? []).map { "\($0["stage"] ?? ""):\($0["status"] ?? "")" }
-        #expect(stages.prefix(5) == ["collect:cached", "validate:cached", "profile:cached", "prepare:cached", "train:cached"], "\(stages)")
+        #expect(
+            stages.prefix(5) == [
+                "collect:cached", "validate:cached", "profile:cached", "prepare:cached", "train:cached",
+            ], "\(stages)")
         #expect((summary["registered"] as? [String: Any])?["version"] as? Int == 1)
     }
 
     @Test func twoProcessesRunningAtOnceShareOneStore() throws {
-        let a = try newProject(), b = try newProject("binary")
-        let store = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-shared-\(UUID().uuidString)").path
+        let a = try newProject()
+        let b = try newProject("binary")
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-shared-\(UUID().uuidString)")
+            .path
         let binary = try #require(CLI.binary)
         let processes = [a, b].map { dir -> Process in
             let p = Process()
@@ -136,7 +181,9 @@ import Testing
         for p in processes { p.waitUntilExit() }
         #expect(processes.map(\.terminationStatus) == [0, 0])
         let models = try CLI.run(["models", "--store", store])
-        #expect(models.stdout.contains("churn: 1 version") && models.stdout.contains("prices: 1 version"), "\(models.stdout)")
+        #expect(
+            models.stdout.contains("churn: 1 version") && models.stdout.contains("prices: 1 version"),
+            "\(models.stdout)")
         let runs = try CLI.run(["runs", "--store", store, "--json", "-", "--limit", "100"])
         let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
         #expect(list.count == 16 && list.allSatisfy { $0["status"] as? String == "finished" })
@@ -153,15 +200,21 @@ import Testing
         let retrain = try CLI.run(["retrain", "prices", "--project", dir.path, "--reason", "by hand", "--json", "-"])
         #expect(retrain.status == 0, "\(retrain.stderr)")
         let outcome = try #require(try JSONSerialization.jsonObject(with: Data(retrain.stdout.utf8)) as? [String: Any])
-        #expect(outcome["trigger"] as? String == "manual" && outcome["reason"] as? String == "by hand" && outcome["feedback_rows"] as? Int == 0)
+        #expect(
+            outcome["trigger"] as? String == "manual" && outcome["reason"] as? String == "by hand"
+                && outcome["feedback_rows"] as? Int == 0)
         #expect(outcome["verdict"] as? String == "unchanged", "\(outcome)")
         let runs = try CLI.run(["runs", "--store", dir.appendingPathComponent(".mlcycle").path])
         #expect(runs.stdout.contains("retrain"), "\(runs.stdout)")
         let watch = try CLI.run(["watch", dir.path, "--once", "--now", "2030-01-01T00:00:00Z"])
         #expect(watch.status == 0 && watch.stdout.hasPrefix("2030-01-01T00:00:00Z"), "\(watch.stdout)\(watch.stderr)")
-        try "price,area_sqft\n1,2\n".write(to: dir.appendingPathComponent("past.csv"), atomically: true, encoding: .utf8)
-        let replay = try CLI.run(["replay", dir.appendingPathComponent("past.csv").path, "--model", "prices", "--time", "sold", "--actual", "price",
-                                  "--url", "http://127.0.0.1:9"])
+        try "price,area_sqft\n1,2\n".write(
+            to: dir.appendingPathComponent("past.csv"), atomically: true, encoding: .utf8)
+        let replay = try CLI.run([
+            "replay", dir.appendingPathComponent("past.csv").path, "--model", "prices", "--time", "sold", "--actual",
+            "price",
+            "--url", "http://127.0.0.1:9",
+        ])
         #expect(replay.status == 2 && replay.stderr.contains("no column 'sold'"), "\(replay.stderr)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import MLCycleData
 
 /// Reads CSV text held in memory.
@@ -64,12 +65,14 @@ func dataError(_ body: () throws -> Void) -> DataError? {
 
     @Test func garbageAfterClosingQuoteIsAnError() {
         let e = dataError { _ = try csv("a,b\n1,\"x\"y\n") }
-        #expect(e == .unexpectedCharacterAfterQuote(file: "test.csv", line: 2, column: 2, columnName: "b", character: "y"))
+        #expect(
+            e == .unexpectedCharacterAfterQuote(file: "test.csv", line: 2, column: 2, columnName: "b", character: "y"))
     }
 
     @Test func defaultMissingTokens() throws {
         let t = try csv("x,s\n1,a\nNA,NA\nNaN,null\nN/A,\n,\"\"\n5,\"NA\"\n")
-        let x = try t.column("x"), s = try t.column("s")
+        let x = try t.column("x")
+        let s = try t.column("s")
         #expect(x.type == .int64)
         #expect(x.missingCount == 4)
         #expect(x[5] == .int64(5))
@@ -83,17 +86,18 @@ func dataError(_ body: () throws -> Void) -> DataError? {
         let t = try csv("x\n1\n-999\n3\n", CSVOptions(missingTokens: ["-999"]))
         #expect(try t.column("x").missingCount == 1)
         let u = try csv("x\n1\nNA\n", CSVOptions(missingTokens: [""]))
-        #expect(try u.column("x").type == .string) // NA is text now
+        #expect(try u.column("x").type == .string)  // NA is text now
     }
 
     @Test func typeInferenceTakesTheFirstLosslessType() throws {
-        let t = try csv("""
-        i,f,d,ts,b,s,zip,big,mixed_dates,allna
-        1,1.5,2008-06-15,2008-06-15T10:30:00Z,true,x,02134,99999999999999999999,2008-06-15,
-        -2,3,2009-01-31,2009-01-31 23:59:59.5,False,y,10001,1,06/15/2008,NA
-        3,1e3,2010-12-01,2010-12-01,TRUE,3,00501,2,6/1/2010,
+        let t = try csv(
+            """
+            i,f,d,ts,b,s,zip,big,mixed_dates,allna
+            1,1.5,2008-06-15,2008-06-15T10:30:00Z,true,x,02134,99999999999999999999,2008-06-15,
+            -2,3,2009-01-31,2009-01-31 23:59:59.5,False,y,10001,1,06/15/2008,NA
+            3,1e3,2010-12-01,2010-12-01,TRUE,3,00501,2,6/1/2010,
 
-        """)
+            """)
         #expect(try t.column("i").type == .int64)
         #expect(try t.column("f").type == .float64)
         #expect(try t.column("f")[2] == .float64(1000))
@@ -101,16 +105,20 @@ func dataError(_ body: () throws -> Void) -> DataError? {
         #expect(try t.column("ts").type == .timestamp)
         #expect(try t.column("b").type == .bool)
         #expect(try t.column("s").type == .string)
-        #expect(try t.column("zip").type == .string) // leading zeros would be lost as a number
+        #expect(try t.column("zip").type == .string)  // leading zeros would be lost as a number
         #expect(try t.column("zip")[0] == .string("02134"))
-        #expect(try t.column("big").type == .string) // too large for int64, and a float would round it
+        #expect(try t.column("big").type == .string)  // too large for int64, and a float would round it
         #expect(try t.column("mixed_dates").type == .date)
         let mixed = try t.column("mixed_dates")
         #expect(mixed[0] == mixed[1])
         #expect(try t.column("allna").type == .float64)
         #expect(try t.column("allna").missingCount == 3)
         let ts = try t.column("ts")
-        #expect(ts[0] == .timestamp(CalendarDate.days(year: 2008, month: 6, day: 15)! * CalendarDate.microsecondsPerDay + 37_800_000_000))
+        #expect(
+            ts[0]
+                == .timestamp(
+                    CalendarDate.days(year: 2008, month: 6, day: 15)! * CalendarDate.microsecondsPerDay + 37_800_000_000
+                ))
         #expect(ts[1].description == "2009-01-31T23:59:59.500000Z")
     }
 
@@ -119,7 +127,8 @@ func dataError(_ body: () throws -> Void) -> DataError? {
         #expect(try t.column("zip")[0] == .int64(2134))
         #expect(try t.column("n")[1] == .string("2"))
         let e = dataError { _ = try csv("a,b\n1,2\n3,x\n", CSVOptions(columnTypes: ["b": .float64])) }
-        #expect(e == .invalidValue(file: "test.csv", line: 3, column: 2, columnName: "b", value: "x", expected: .float64))
+        #expect(
+            e == .invalidValue(file: "test.csv", line: 3, column: 2, columnName: "b", value: "x", expected: .float64))
         let unknown = dataError { _ = try csv("a\n1\n", CSVOptions(columnTypes: ["nope": .int64])) }
         #expect(unknown == .columnNotFound(name: "nope", available: ["a"]))
     }
@@ -134,7 +143,7 @@ func dataError(_ body: () throws -> Void) -> DataError? {
     }
 
     @Test func hugeFieldIsReadWhole() throws {
-        let big = String(repeating: "x,\"y\"", count: 200_000) // 1 MB with delimiters and quotes inside
+        let big = String(repeating: "x,\"y\"", count: 200_000)  // 1 MB with delimiters and quotes inside
         let escaped = big.replacingOccurrences(of: "\"", with: "\"\"")
         let t = try csv("id,blob\n1,\"\(escaped)\"\n2,small\n")
         #expect(try t.column("blob")[0] == .string(big))
@@ -179,8 +188,12 @@ func dataError(_ body: () throws -> Void) -> DataError? {
         var text = "late_float,late_text,late_zero,late_giant,empty_then_int,empty_then_text,steady\n"
         for i in 0..<n {
             let last = i == n - 1
-            text += [last ? "2.5" : "\(i)", last ? "x" : "\(i)", last ? "007" : "\(i)", last ? "99999999999999999999" : "\(i).5",
-                     i < n - 10 ? "" : "\(i)", i < n - 10 ? "" : "t\(i)", "\(i)"].joined(separator: ",") + "\n"
+            text +=
+                [
+                    last ? "2.5" : "\(i)", last ? "x" : "\(i)", last ? "007" : "\(i)",
+                    last ? "99999999999999999999" : "\(i).5",
+                    i < n - 10 ? "" : "\(i)", i < n - 10 ? "" : "t\(i)", "\(i)",
+                ].joined(separator: ",") + "\n"
         }
         let t = try csv(text)
         #expect(t.schema.map(\.type) == [.float64, .string, .string, .string, .int64, .string, .int64])
@@ -249,7 +262,7 @@ func dataError(_ body: () throws -> Void) -> DataError? {
         try AtomicFile.write(Data("one".utf8), to: path)
         try AtomicFile.write(Data("two".utf8), to: path)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "two")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["out.txt"]) // no temp file left
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["out.txt"])  // no temp file left
         // Writing to /dev/null must keep it a character device (a rename would replace it with a plain file).
         try AtomicFile.write(Data("x".utf8), to: "/dev/null")
         var st = stat()
@@ -260,7 +273,8 @@ func dataError(_ body: () throws -> Void) -> DataError? {
 
 /// A file from ../shared/data, or nil (with a note) where it is absent.
 func sharedData(_ name: String) -> String? {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     let path = root.deletingLastPathComponent().appendingPathComponent("shared/data/\(name)").path
     if FileManager.default.fileExists(atPath: path) { return path }
     let bundled = root.appendingPathComponent("examples/house-prices/\(name)").path
@@ -289,9 +303,12 @@ func sharedData(_ name: String) -> String? {
         let whole = try CSVReader.read(path: path)
         for size in [1, 7, 64, 333, 1 << 20] {
             var rows = 0
-            var ids = [String](), notes = [String]()
-            try CSVReader.forEachBlock(path: path, options: CSVOptions(columnTypes: ["id": .int64, "note": .string, "value": .float64]),
-                                       blockBytes: size) { block, firstRow in
+            var ids = [String]()
+            var notes = [String]()
+            try CSVReader.forEachBlock(
+                path: path, options: CSVOptions(columnTypes: ["id": .int64, "note": .string, "value": .float64]),
+                blockBytes: size
+            ) { block, firstRow in
                 #expect(firstRow == rows)
                 #expect(block.columnNames == ["id", "note", "value"])
                 rows += block.rowCount
@@ -308,11 +325,13 @@ func sharedData(_ name: String) -> String? {
     @Test func anErrorInALaterBlockNamesTheFilesLine() throws {
         var text = "a,b\n"
         for i in 0..<30 { text += "\(i),\(i)\n" }
-        text += "x,31\n" // line 32
+        text += "x,31\n"  // line 32
         let path = try file(text)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let error = dataError {
-            try CSVReader.forEachBlock(path: path, options: CSVOptions(columnTypes: ["a": .int64]), blockBytes: 16) { _, _ in }
+            try CSVReader.forEachBlock(path: path, options: CSVOptions(columnTypes: ["a": .int64]), blockBytes: 16) {
+                _, _ in
+            }
         }
         #expect(error?.localizedDescription.contains(".csv:32: column 1 (a)") == true, "\(String(describing: error))")
     }

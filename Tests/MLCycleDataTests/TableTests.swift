@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import MLCycleData
 
 @Suite struct TableTests {
@@ -11,9 +12,11 @@ import Testing
     ])
 
     @Test func constructionChecksLengthsAndNames() {
-        #expect(dataError { _ = try Table(columns: [Column(name: "a", ints: [1]), Column(name: "b", ints: [1, 2])]) }
+        #expect(
+            dataError { _ = try Table(columns: [Column(name: "a", ints: [1]), Column(name: "b", ints: [1, 2])]) }
                 == .lengthMismatch(column: "b", expected: 1, found: 2))
-        #expect(dataError { _ = try Table(columns: [Column(name: "a", ints: [1]), Column(name: "a", ints: [2])]) }
+        #expect(
+            dataError { _ = try Table(columns: [Column(name: "a", ints: [1]), Column(name: "a", ints: [2])]) }
                 == .duplicateColumn(name: "a"))
         let e = dataError { _ = try sales.column("Price") }
         #expect(e?.localizedDescription.contains("did you mean price") == true)
@@ -45,7 +48,9 @@ import Testing
     }
 
     @Test func samplingIsReproducible() throws {
-        let a = try sales.sample(count: 4, seed: 42), b = try sales.sample(count: 4, seed: 42), c = try sales.sample(count: 4, seed: 43)
+        let a = try sales.sample(count: 4, seed: 42)
+        let b = try sales.sample(count: 4, seed: 42)
+        let c = try sales.sample(count: 4, seed: 43)
         #expect(a.fingerprint() == b.fingerprint())
         #expect(Set(a.row(0).map(\.description) + a.row(1).map(\.description)).count > 1)
         #expect(a.fingerprint() != c.fingerprint() || a.rowCount == 0)
@@ -70,17 +75,22 @@ import Testing
         #expect(try all.column("kind")[6] == .string("castle"))
         #expect(try all.column("city")[6] == .string("Boone"))
         #expect(try all.column("price")[2] == .missing)
-        let wrong = try Table(columns: [Column(name: "city", ints: [1]), Column(name: "kind", strings: ["x"]),
-                                        Column(name: "price", doubles: [1]), Column(name: "rooms", ints: [1])])
+        let wrong = try Table(columns: [
+            Column(name: "city", ints: [1]), Column(name: "kind", strings: ["x"]),
+            Column(name: "price", doubles: [1]), Column(name: "rooms", ints: [1]),
+        ])
         #expect(dataError { _ = try Table.concatenate([sales, wrong]) } != nil)
     }
 
     @Test func groupByAggregates() throws {
-        let g = try sales.grouped(by: ["city"], aggregates: [
-            Aggregate(.count), Aggregate(.count, "price"), Aggregate(.sum, "price"), Aggregate(.mean, "price"),
-            Aggregate(.median, "price"), Aggregate(.min, "rooms"), Aggregate(.max, "rooms"), Aggregate(.sum, "rooms"),
-        ])
-        #expect(g.rowCount == 3) // Ames, Boone, and the missing city
+        let g = try sales.grouped(
+            by: ["city"],
+            aggregates: [
+                Aggregate(.count), Aggregate(.count, "price"), Aggregate(.sum, "price"), Aggregate(.mean, "price"),
+                Aggregate(.median, "price"), Aggregate(.min, "rooms"), Aggregate(.max, "rooms"),
+                Aggregate(.sum, "rooms"),
+            ])
+        #expect(g.rowCount == 3)  // Ames, Boone, and the missing city
         #expect(try g.column("city")[0] == .string("Ames"))
         #expect(try g.column("count")[0] == .int64(3))
         #expect(try g.column("count_price")[0] == .int64(2))
@@ -112,7 +122,7 @@ import Testing
         // The row with a missing city never matches, not even the missing town.
         #expect(try left.column("tax")[3] == .missing)
         let byName = try sales.joined(with: try info.selecting(["kind", "tax"]), on: ["kind"])
-        #expect(byName.rowCount == 3 * 2 + 3 * 2) // each sales row matches two info rows of its kind
+        #expect(byName.rowCount == 3 * 2 + 3 * 2)  // each sales row matches two info rows of its kind
         #expect(byName.columnNames == ["city", "kind", "price", "rooms", "tax"])
         #expect(dataError { _ = try sales.joined(with: info, on: [("rooms", "kind")]) } != nil)
     }
@@ -128,9 +138,11 @@ import Testing
     @Test func sha256MatchesStandardVectors() {
         #expect(SHA256.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(
+            SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hex(Array(repeating: UInt8(ascii: "a"), count: 1_000_000))
+        #expect(
+            SHA256.hex(Array(repeating: UInt8(ascii: "a"), count: 1_000_000))
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
@@ -150,12 +162,13 @@ import Testing
 
 @Suite struct JSONLinesTests {
     @Test func readsTypesAndMissingKeys() throws {
-        let t = try JSONLines.read(string: """
-        {"id": 1, "price": 2.5, "name": "a \\"q\\" \\u00e9", "ok": true, "day": "2008-06-15", "tags": [1, {"x": 2}]}
-        {"id": 2, "price": 3, "ok": false, "day": "2009-01-01", "extra": null}
+        let t = try JSONLines.read(
+            string: """
+                {"id": 1, "price": 2.5, "name": "a \\"q\\" \\u00e9", "ok": true, "day": "2008-06-15", "tags": [1, {"x": 2}]}
+                {"id": 2, "price": 3, "ok": false, "day": "2009-01-01", "extra": null}
 
-        {"id": 3, "price": null, "name": "c", "ok": null, "day": null}
-        """)
+                {"id": 3, "price": null, "name": "c", "ok": null, "day": null}
+                """)
         #expect(t.rowCount == 3)
         #expect(t.columnNames == ["id", "price", "name", "ok", "day", "tags", "extra"])
         #expect(t.schema.map(\.type) == [.int64, .float64, .string, .bool, .date, .string, .float64])
@@ -221,8 +234,10 @@ import Testing
 @Suite struct FieldParsingTests {
     @Test func doublesAreCorrectlyRounded() {
         var rng = SeededGenerator(seed: 3)
-        let fixed = ["0.1", "1e-7", "-2.5E+10", "123456789012345678901234", "0.30000000000000004", "1.7976931348623157e308",
-                     "4.9e-324", ".5", "5.", "+3", "inf", "-Infinity", "2.2250738585072011e-308"]
+        let fixed = [
+            "0.1", "1e-7", "-2.5E+10", "123456789012345678901234", "0.30000000000000004", "1.7976931348623157e308",
+            "4.9e-324", ".5", "5.", "+3", "inf", "-Infinity", "2.2250738585072011e-308",
+        ]
         var samples = fixed
         for _ in 0..<2000 {
             let mantissa = rng.next() >> UInt64(rng.next(upperBound: 60))
@@ -255,6 +270,6 @@ import Testing
         #expect(ts("1970-01-01T24:00:00") == nil)
         #expect(CalendarDate.isoString(days: 11_016) == "2000-02-29")
         #expect(CalendarDate.civil(days: -719_468).year == 0)
-        #expect(CalendarDate.weekday(days: 0) == 3) // Thursday
+        #expect(CalendarDate.weekday(days: 0) == 3)  // Thursday
     }
 }

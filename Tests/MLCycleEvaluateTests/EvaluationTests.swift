@@ -1,33 +1,45 @@
 import Foundation
-import Testing
 import MLCycleData
 import MLCycleLearn
+import MLCycleMetrics
+import Testing
+
 @testable import MLCycleEvaluate
 @testable import MLCycleReport
-import MLCycleMetrics
 
 /// Evaluation on a synthetic table whose answers are known: price = 100 + 50·size, exact in segment "calm",
 /// noisy (±30 %) in segment "wild"; `noise` carries no signal.
 @Suite struct EvaluationTests {
     static func houses(_ n: Int, seed: UInt64) throws -> Table {
         var rng = SeededGenerator(seed: seed)
-        var size = [Double?](), noise = [Double?](), segment = [String?](), price = [Double?]()
+        var size = [Double?]()
+        var noise = [Double?]()
+        var segment = [String?]()
+        var price = [Double?]()
         for i in 0..<n {
             let s = 1 + Double(rng.next(upperBound: 1000)) / 100
             let wild = i % 4 == 0
-            let jitter = wild ? (Double(rng.next(upperBound: 601)) / 1000 - 0.3) : (Double(rng.next(upperBound: 21)) / 1000 - 0.01)
-            size.append(s); noise.append(Double(rng.next(upperBound: 1000)))
+            let jitter =
+                wild
+                ? (Double(rng.next(upperBound: 601)) / 1000 - 0.3) : (Double(rng.next(upperBound: 21)) / 1000 - 0.01)
+            size.append(s)
+            noise.append(Double(rng.next(upperBound: 1000)))
             segment.append(wild ? "wild" : "calm")
             price.append((100 + 50 * s) * (1 + jitter))
         }
-        return try Table(columns: [Column(name: "size", doubles: size), Column(name: "noise", doubles: noise),
-                                   Column(name: "segment", strings: segment), Column(name: "price", doubles: price)])
+        return try Table(columns: [
+            Column(name: "size", doubles: size), Column(name: "noise", doubles: noise),
+            Column(name: "segment", strings: segment), Column(name: "price", doubles: price),
+        ])
     }
 
     func fit(_ learner: LearnerKind, _ parameters: [String: String] = [:], drop: [String] = []) throws -> ModelFile {
-        try TrainingRun.run(try Self.houses(400, seed: 1), options: TrainingOptions(
-            target: "price", task: .regression, learner: learner, parameters: parameters, drop: drop,
-            testTable: try Self.houses(100, seed: 9))).0
+        try TrainingRun.run(
+            try Self.houses(400, seed: 1),
+            options: TrainingOptions(
+                target: "price", task: .regression, learner: learner, parameters: parameters, drop: drop,
+                testTable: try Self.houses(100, seed: 9))
+        ).0
     }
 
     @Test func slicesFairnessImportanceAndGates() throws {
@@ -66,7 +78,8 @@ import MLCycleMetrics
     }
 
     @Test func pairedBootstrapComparisonWithABaseline() throws {
-        let good = try fit(.linear), blind = try fit(.linear, drop: ["size"])
+        let good = try fit(.linear)
+        let blind = try fit(.linear, drop: ["size"])
         var options = EvaluationOptions(target: "price")
         options.baseline = blind
         options.champion = good
@@ -81,13 +94,15 @@ import MLCycleMetrics
         #expect(same.difference == 0 && same.low == 0 && same.high == 0)
         #expect(report.gates.map(\.passed) == [true, true])
         #expect(abs(c.difference - (c.candidate - c.baseline)) < 1e-12)
-        #expect(c.low <= c.difference && c.difference <= c.high && c.high < 0) // clearly better, the interval says so
+        #expect(c.low <= c.difference && c.difference <= c.high && c.high < 0)  // clearly better, the interval says so
         #expect(report.gates.first?.passed == true)
     }
 
     @Test func rangesReportTheirCoverageAndCalibratedOnesKeepTheirPromise() throws {
-        let lower = try fit(.gbdt, ["objective": "quantile", "alpha": "0.05", "n_estimators": "150", "min_data_in_leaf": "10"])
-        let upper = try fit(.gbdt, ["objective": "quantile", "alpha": "0.95", "n_estimators": "150", "min_data_in_leaf": "10"])
+        let lower = try fit(
+            .gbdt, ["objective": "quantile", "alpha": "0.05", "n_estimators": "150", "min_data_in_leaf": "10"])
+        let upper = try fit(
+            .gbdt, ["objective": "quantile", "alpha": "0.95", "n_estimators": "150", "min_data_in_leaf": "10"])
         var options = EvaluationOptions(target: "price")
         options.lower = lower
         options.upper = upper
@@ -105,8 +120,11 @@ import MLCycleMetrics
         // Raw boosted quantiles fitted on 400 rows are too narrow out of sample (~73 % for a promised 90 %)...
         #expect(ranges.coverage < 0.85, "coverage \(ranges.coverage)")
         // ...while the calibrated range of `train --range 0.9` (conformalized on held-out rows) keeps its promise.
-        let (file, trained) = try TrainingRun.run(try Self.houses(800, seed: 1), options: TrainingOptions(
-            target: "price", task: .regression, learner: .gbdt, testTable: try Self.houses(100, seed: 9), range: 0.9))
+        let (file, trained) = try TrainingRun.run(
+            try Self.houses(800, seed: 1),
+            options: TrainingOptions(
+                target: "price", task: .regression, learner: .gbdt, testTable: try Self.houses(100, seed: 9), range: 0.9
+            ))
         #expect(trained.metrics["range_coverage"] != nil && trained.metrics["range_width"] != nil)
         options.lower = nil
         options.upper = nil
@@ -115,7 +133,9 @@ import MLCycleMetrics
         #expect(calibrated.coverage > 0.85 && calibrated.coverage < 0.95, "calibrated coverage \(calibrated.coverage)")
         // The range travels in the model file: predict writes lower and upper, and they reload bit for bit.
         let reloaded = try ModelFile.decode(try file.jsonData())
-        #expect(try reloaded.predictTable(data).column("upper").doubles() == (try file.predictTable(data).column("upper").doubles()))
+        #expect(
+            try reloaded.predictTable(data).column("upper").doubles()
+                == (try file.predictTable(data).column("upper").doubles()))
     }
 
     @Test func theHTMLReportHasEverySectionAndBalancedMarkup() throws {
@@ -129,14 +149,18 @@ import MLCycleMetrics
         options.bootstrapSamples = 50
         let report = try Evaluation.run(model: model, data: try Self.houses(200, seed: 5), options: options)
         let page = EvaluationReportPage.html(report, title: "gbdt <test> & co")
-        for id in ["verdict", "metrics", "comparison", "charts", "slices", "fairness", "importance", "partial-dependence"] {
+        for id in [
+            "verdict", "metrics", "comparison", "charts", "slices", "fairness", "importance", "partial-dependence",
+        ] {
             #expect(page.contains("id=\"\(id)\""), "section \(id) is missing")
         }
         #expect(page.contains("Predicted vs actual") && page.contains("Residuals"))
-        #expect(page.contains("gbdt &lt;test&gt; &amp; co")) // user text is escaped
+        #expect(page.contains("gbdt &lt;test&gt; &amp; co"))  // user text is escaped
         #expect(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"))
         for tag in ["svg", "table", "section", "tr", "ul"] {
-            #expect(page.components(separatedBy: "<\(tag)").count == page.components(separatedBy: "</\(tag)>").count, "unbalanced <\(tag)>")
+            #expect(
+                page.components(separatedBy: "<\(tag)").count == page.components(separatedBy: "</\(tag)>").count,
+                "unbalanced <\(tag)>")
         }
         #expect(page.contains("Fails 1 of 1 gates"))
         // JSON: the contracted keys.
@@ -150,15 +174,20 @@ import MLCycleMetrics
 
     @Test func binaryEvaluationCurvesAndPositiveClass() throws {
         var rng = SeededGenerator(seed: 7)
-        var x = [Double?](), y = [String?]()
+        var x = [Double?]()
+        var y = [String?]()
         for _ in 0..<600 {
             let v = Double(rng.next(upperBound: 1000)) / 100
             x.append(v)
             y.append(Double(rng.next(upperBound: 1000)) / 100 < v * 0.6 ? "churn" : "stay")
         }
         let table = try Table(columns: [Column(name: "x", doubles: x), Column(name: "y", strings: y)])
-        let model = try TrainingRun.run(table.slice(0..<400), options: TrainingOptions(target: "y", task: .binary, learner: .logistic,
-                                                                                      testTable: table.slice(400..<600))).0
+        let model = try TrainingRun.run(
+            table.slice(0..<400),
+            options: TrainingOptions(
+                target: "y", task: .binary, learner: .logistic,
+                testTable: table.slice(400..<600))
+        ).0
         var options = EvaluationOptions(target: "y")
         options.positive = "churn"
         options.permutationRepeats = 1
@@ -171,6 +200,8 @@ import MLCycleMetrics
         #expect(curves.roc.first == [0, 0] && curves.roc.last == [1, 1])
         #expect(try #require(report.confusion).flatMap { $0 }.reduce(0, +) == 200)
         options.positive = "maybe"
-        #expect(throws: EvaluationError.self) { _ = try Evaluation.run(model: model, data: table.slice(400..<600), options: options) }
+        #expect(throws: EvaluationError.self) {
+            _ = try Evaluation.run(model: model, data: table.slice(400..<600), options: options)
+        }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import MLCycleData
+import Testing
 
 /// Tests/Fixtures/evaluate (reference values and the scripts that made them).
 let evaluateFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -12,7 +12,11 @@ func fixtureJSON(_ name: String) throws -> [String: Any] {
 }
 
 /// |a - b| ≤ relative · max(|a|, |b|) + absolute
-func expectNear(_ a: Double, _ b: Double, relative: Double = 1e-9, absolute: Double = 1e-12, _ label: String,
-                sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(abs(a - b) <= relative * max(abs(a), abs(b)) + absolute, "\(label): \(a) vs reference \(b)", sourceLocation: sourceLocation)
+func expectNear(
+    _ a: Double, _ b: Double, relative: Double = 1e-9, absolute: Double = 1e-12, _ label: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(
+        abs(a - b) <= relative * max(abs(a), abs(b)) + absolute, "\(label): \(a) vs reference \(b)",
+        sourceLocation: sourceLocation)
 }

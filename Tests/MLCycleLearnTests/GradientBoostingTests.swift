@@ -1,17 +1,28 @@
 import Foundation
-import Testing
 import MLCycleData
+import MLCycleMetrics
+import Testing
+
 @testable import MLCycleEvaluate
 @testable import MLCycleLearn
-import MLCycleMetrics
 
 @Suite struct GradientBoostingTests {
-    func fit(_ train: Table, target: String, objective: GBDTParameters.Objective, parameters: [String: String] = [:],
-             validation: Table? = nil) throws -> (GBDTModel, FeatureSchema) {
+    func fit(
+        _ train: Table, target: String, objective: GBDTParameters.Objective, parameters: [String: String] = [:],
+        validation: Table? = nil
+    ) throws -> (GBDTModel, FeatureSchema) {
         let schema = try FeatureSchema.infer(from: train, target: target)
         let task: Task = objective == .regression ? .regression : .binary
         let y = try TargetValues.read(train, column: target, task: task).0
-        let v = try validation.map { (try schema.encode($0), try TargetValues.read($0, column: target, task: task, labels: y.count > 0 && task == .binary ? try y.classes().labels : nil).0) }
+        let v = try validation.map {
+            (
+                try schema.encode($0),
+                try TargetValues.read(
+                    $0, column: target, task: task,
+                    labels: y.count > 0 && task == .binary ? try y.classes().labels : nil
+                ).0
+            )
+        }
         let model = try GradientBoostedTrees(parameters: GBDTParameters(parameters: parameters, objective: objective))
             .fit(schema: schema, data: try schema.encode(train), target: y, validation: v)
         return (model, schema)
@@ -21,20 +32,26 @@ import MLCycleMetrics
     /// max_bin 255) on the same files; mlcycle must be within 2 % of its test error.
     @Test func accuracyMatchesLightGBM() throws {
         let ref = try fixtureJSON("gbdt.json")
-        let houses = try #require(ref["houses"] as? [String: Any]), churn = try #require(ref["churn"] as? [String: Any])
+        let houses = try #require(ref["houses"] as? [String: Any])
+        let churn = try #require(ref["churn"] as? [String: Any])
 
-        let (reg, regSchema) = try fit(try fixtureTable("gbdt_houses_train.csv"), target: "Sale_Price", objective: .regression)
+        let (reg, regSchema) = try fit(
+            try fixtureTable("gbdt_houses_train.csv"), target: "Sale_Price", objective: .regression)
         let houseTest = try fixtureTable("gbdt_houses_test.csv")
         let yh = try TargetValues.read(houseTest, column: "Sale_Price", task: .regression).0.numbers()
-        let rmse = Metrics.regression(actual: yh, predicted: reg.predict(try regSchema.encode(houseTest)).values)["rmse"]!
+        let rmse = Metrics.regression(actual: yh, predicted: reg.predict(try regSchema.encode(houseTest)).values)[
+            "rmse"]!
         let lightgbmRMSE = try #require(houses["rmse"] as? Double)
         #expect(rmse <= lightgbmRMSE * 1.02, "RMSE \(rmse) vs LightGBM \(lightgbmRMSE)")
 
         let (clf, clfSchema) = try fit(try fixtureTable("gbdt_churn_train.csv"), target: "churn", objective: .binary)
         let churnTest = try fixtureTable("gbdt_churn_test.csv")
-        let yc = try TargetValues.read(churnTest, column: "churn", task: .binary, labels: clf.labels).0.classes().indices
+        let yc = try TargetValues.read(churnTest, column: "churn", task: .binary, labels: clf.labels).0.classes()
+            .indices
         let p = clf.predict(try clfSchema.encode(churnTest))
-        let logloss = Metrics.binary(positive: yc.map { $0 == 1 }, probability: (0..<churnTest.rowCount).map { p.probability(row: $0, class: 1) })["logloss"]!
+        let logloss = Metrics.binary(
+            positive: yc.map { $0 == 1 }, probability: (0..<churnTest.rowCount).map { p.probability(row: $0, class: 1) }
+        )["logloss"]!
         let lightgbmLogloss = try #require(churn["logloss"] as? Double)
         #expect(logloss <= lightgbmLogloss * 1.02, "log-loss \(logloss) vs LightGBM \(lightgbmLogloss)")
         // The 51-level `state` column is split natively (many-vs-many), not one-hot.
@@ -44,20 +61,34 @@ import MLCycleMetrics
     /// LightGBM 4.7 multiclass (softmax, 5 classes) on the same files: within 2 % of its test log-loss.
     @Test func multiclassMatchesLightGBM() throws {
         let ref = try #require(try fixtureJSON("gbdt.json")["houses_multiclass"] as? [String: Any])
-        let (_, report) = try TrainingRun.run(try fixtureTable("gbdt_houses_train.csv"), options: TrainingOptions(
-            target: "Bldg_Type", task: .multiclass, learner: .gbdt, testTable: try fixtureTable("gbdt_houses_test.csv")))
+        let (_, report) = try TrainingRun.run(
+            try fixtureTable("gbdt_houses_train.csv"),
+            options: TrainingOptions(
+                target: "Bldg_Type", task: .multiclass, learner: .gbdt,
+                testTable: try fixtureTable("gbdt_houses_test.csv")))
         let lightgbm = try #require(ref["logloss"] as? Double)
-        #expect(report.metrics["logloss"]! <= lightgbm * 1.02, "log-loss \(report.metrics["logloss"]!) vs LightGBM \(lightgbm)")
+        #expect(
+            report.metrics["logloss"]! <= lightgbm * 1.02,
+            "log-loss \(report.metrics["logloss"]!) vs LightGBM \(lightgbm)")
         #expect(report.metrics["accuracy"]! > 0.9)
         // K trees per round; probabilities of each row sum to 1 and round-trip through the model file.
         let train = try fixtureTable("gbdt_houses_train.csv")
-        let (file, _) = try TrainingRun.run(train, options: TrainingOptions(target: "Bldg_Type", task: .multiclass, learner: .gbdt,
-                                                                            parameters: ["n_estimators": "10"]))
+        let (file, _) = try TrainingRun.run(
+            train,
+            options: TrainingOptions(
+                target: "Bldg_Type", task: .multiclass, learner: .gbdt,
+                parameters: ["n_estimators": "10"]))
         let model = try file.model()
-        guard case .gbdt(let gbdt) = model else { Issue.record("not a boosted model"); return }
+        guard case .gbdt(let gbdt) = model else {
+            Issue.record("not a boosted model")
+            return
+        }
         #expect(gbdt.trees.count == 10 * 5)
         let p = model.predict(try model.schema.encode(train.head(20)))
-        for r in 0..<20 { expectNear((0..<5).reduce(0) { $0 + p.probability(row: r, class: $1) }, 1, relative: 1e-12, "probability sum") }
+        for r in 0..<20 {
+            expectNear(
+                (0..<5).reduce(0) { $0 + p.probability(row: r, class: $1) }, 1, relative: 1e-12, "probability sum")
+        }
         let loaded = try ModelFile.decode(try file.jsonData()).model()
         #expect(loaded.predict(try model.schema.encode(train.head(20))).probabilities == p.probabilities)
     }
@@ -66,11 +97,15 @@ import MLCycleMetrics
     /// pinball loss; the 0.9 quantile covers most test prices.
     @Test func absoluteErrorAndQuantileMatchLightGBM() throws {
         let ref = try #require(try fixtureJSON("gbdt.json")["houses"] as? [String: Any])
-        let train = try fixtureTable("gbdt_houses_train.csv"), test = try fixtureTable("gbdt_houses_test.csv")
+        let train = try fixtureTable("gbdt_houses_train.csv")
+        let test = try fixtureTable("gbdt_houses_test.csv")
         let y = try TargetValues.read(test, column: "Sale_Price", task: .regression).0.numbers()
         func predictions(_ objective: String) throws -> [Double] {
-            let (file, _) = try TrainingRun.run(train, options: TrainingOptions(target: "Sale_Price", task: .regression, learner: .gbdt,
-                                                                                parameters: ["objective": objective], testTable: test))
+            let (file, _) = try TrainingRun.run(
+                train,
+                options: TrainingOptions(
+                    target: "Sale_Price", task: .regression, learner: .gbdt,
+                    parameters: ["objective": objective], testTable: test))
             let model = try file.model()
             return model.predict(try model.schema.encode(test)).values
         }
@@ -79,7 +114,11 @@ import MLCycleMetrics
         let lightgbmMAE = try #require(ref["l1_mae"] as? Double)
         #expect(mae <= lightgbmMAE * 1.02, "MAE \(mae) vs LightGBM \(lightgbmMAE)")
         let q = try predictions("quantile")
-        let pinball = zip(y, q).reduce(0) { s, pair in let d = pair.0 - pair.1; return s + (d >= 0 ? 0.9 * d : -0.1 * d) } / Double(y.count)
+        let pinball =
+            zip(y, q).reduce(0) { s, pair in
+                let d = pair.0 - pair.1
+                return s + (d >= 0 ? 0.9 * d : -0.1 * d)
+            } / Double(y.count)
         let lightgbmPinball = try #require(ref["quantile_0.9_pinball"] as? Double)
         #expect(pinball <= lightgbmPinball * 1.02, "pinball \(pinball) vs LightGBM \(lightgbmPinball)")
         let coverage = Double(zip(y, q).filter { $0 <= $1 }.count) / Double(y.count)
@@ -93,26 +132,39 @@ import MLCycleMetrics
         let table = try CSVReader.read(string: text)
         let clean = (0..<100).map { Double(2 * $0) }
         func rmseOnClean(_ params: [String: String]) throws -> Double {
-            let (file, _) = try TrainingRun.run(table, options: TrainingOptions(target: "y", task: .regression, learner: .gbdt,
-                                                                                parameters: params.merging(["n_estimators": "200", "min_data_in_leaf": "5"]) { $1 }, testTable: table))
+            let (file, _) = try TrainingRun.run(
+                table,
+                options: TrainingOptions(
+                    target: "y", task: .regression, learner: .gbdt,
+                    parameters: params.merging(["n_estimators": "200", "min_data_in_leaf": "5"]) { $1 },
+                    testTable: table))
             let model = try file.model()
             let grid = try CSVReader.read(string: "x\n" + (0..<100).map(String.init).joined(separator: "\n") + "\n")
             let p = model.predict(try model.schema.encode(grid)).values
             return (zip(p, clean).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / 100).squareRoot()
         }
-        let huber = try rmseOnClean(["objective": "huber", "alpha": "5"]), squared = try rmseOnClean([:])
+        let huber = try rmseOnClean(["objective": "huber", "alpha": "5"])
+        let squared = try rmseOnClean([:])
         #expect(huber < squared / 2, "huber \(huber) vs squared error \(squared)")
-        #expect(throws: LearnError.self) { _ = try GBDTParameters(parameters: ["objective": "quantile"], objective: .binary) }
-        #expect(throws: LearnError.self) { _ = try GBDTParameters(parameters: ["objective": "quantile", "alpha": "1.5"], objective: .regression) }
+        #expect(throws: LearnError.self) {
+            _ = try GBDTParameters(parameters: ["objective": "quantile"], objective: .binary)
+        }
+        #expect(throws: LearnError.self) {
+            _ = try GBDTParameters(parameters: ["objective": "quantile", "alpha": "1.5"], objective: .regression)
+        }
     }
 
     @Test func trainingIsDeterministicAndRoundTripsBitForBit() throws {
         let train = try fixtureTable("gbdt_churn_train.csv")
-        let params = ["n_estimators": "30", "bagging_fraction": "0.7", "bagging_freq": "1", "feature_fraction": "0.8", "seed": "5"]
+        let params = [
+            "n_estimators": "30", "bagging_fraction": "0.7", "bagging_freq": "1", "feature_fraction": "0.8",
+            "seed": "5",
+        ]
         let (a, schema) = try fit(train, target: "churn", objective: .binary, parameters: params)
         let (b, _) = try fit(train, target: "churn", objective: .binary, parameters: params)
         #expect(a == b)
-        let (c, _) = try fit(train, target: "churn", objective: .binary, parameters: params.merging(["seed": "6"]) { $1 })
+        let (c, _) = try fit(
+            train, target: "churn", objective: .binary, parameters: params.merging(["seed": "6"]) { $1 })
         #expect(a != c)
         let file = ModelFile(model: .gbdt(a), learner: .gbdt, task: .binary, target: "churn", parameters: params)
         let loaded = try ModelFile.decode(try file.jsonData())
@@ -139,10 +191,12 @@ import MLCycleMetrics
         var rng = SeededGenerator(seed: 1)
         for _ in 0..<1500 {
             let l = Int(rng.next(upperBound: 30))
-            text += "L\(l),\(rng.next(upperBound: 100)),\([3, 7, 11, 13, 17, 19, 23, 29, 2, 5, 8, 21, 25, 27, 0].contains(l) ? 10 : 0)\n"
+            text +=
+                "L\(l),\(rng.next(upperBound: 100)),\([3, 7, 11, 13, 17, 19, 23, 29, 2, 5, 8, 21, 25, 27, 0].contains(l) ? 10 : 0)\n"
         }
         let table = try CSVReader.read(string: text)
-        let (model, schema) = try fit(table, target: "y", objective: .regression, parameters: ["n_estimators": "20", "min_data_per_group": "20"])
+        let (model, schema) = try fit(
+            table, target: "y", objective: .regression, parameters: ["n_estimators": "20", "min_data_per_group": "20"])
         let y = try TargetValues.read(table, column: "y", task: .regression).0.numbers()
         let rmse = Metrics.regression(actual: y, predicted: model.predict(try schema.encode(table)).values)["rmse"]!
         #expect(rmse < 0.7, "rmse \(rmse)")
@@ -153,7 +207,8 @@ import MLCycleMetrics
 
         // Prediction walks the trees packed into one node array; it must give exactly what walking each tree gives
         // (categorical sets, missing values, unseen levels), for one row and for many.
-        let probe = try CSVReader.read(string: "level,noise\nL3,5\nL99,\n,50\nL29,99\n" + (0..<5000).map { "L\($0 % 31),\($0 % 100)\n" }.joined())
+        let probe = try CSVReader.read(
+            string: "level,noise\nL3,5\nL99,\n,50\nL29,99\n" + (0..<5000).map { "L\($0 % 31),\($0 % 100)\n" }.joined())
         let data = try schema.encode(probe)
         let binned = BinnedData(data, bins: model.bins)
         var expected = [Double](repeating: model.initialScore, count: data.rows)
@@ -163,18 +218,26 @@ import MLCycleMetrics
     }
 
     @Test func earlyStoppingKeepsTheBestRound() throws {
-        let train = try fixtureTable("gbdt_houses_train.csv"), valid = try fixtureTable("gbdt_houses_test.csv")
-        let (model, _) = try fit(train, target: "Sale_Price", objective: .regression,
-                                 parameters: ["n_estimators": "400", "learning_rate": "0.3", "early_stopping_rounds": "10"], validation: valid)
+        let train = try fixtureTable("gbdt_houses_train.csv")
+        let valid = try fixtureTable("gbdt_houses_test.csv")
+        let (model, _) = try fit(
+            train, target: "Sale_Price", objective: .regression,
+            parameters: ["n_estimators": "400", "learning_rate": "0.3", "early_stopping_rounds": "10"],
+            validation: valid)
         #expect(model.trees.count < 400)
         #expect(model.bestIteration == model.trees.count)
     }
 
     @Test func parametersAreChecked() {
-        #expect(throws: LearnError.self) { _ = try GBDTParameters(parameters: ["num_leaves": "1"], objective: .regression) }
-        #expect(throws: LearnError.self) { _ = try GBDTParameters(parameters: ["max_bin": "300"], objective: .regression) }
+        #expect(throws: LearnError.self) {
+            _ = try GBDTParameters(parameters: ["num_leaves": "1"], objective: .regression)
+        }
+        #expect(throws: LearnError.self) {
+            _ = try GBDTParameters(parameters: ["max_bin": "300"], objective: .regression)
+        }
         #expect(throws: LearnError.self) { _ = try GBDTParameters(parameters: ["leaves": "3"], objective: .regression) }
-        let aliased = try? GBDTParameters(parameters: ["num_iterations": "7", "min_samples_leaf": "3", "eta": "0.2"], objective: .binary)
+        let aliased = try? GBDTParameters(
+            parameters: ["num_iterations": "7", "min_samples_leaf": "3", "eta": "0.2"], objective: .binary)
         #expect(aliased?.nEstimators == 7 && aliased?.minDataInLeaf == 3 && aliased?.learningRate == 0.2)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import MLCycleData
+import Testing
+
 @testable import MLCycleLearn
 
 @Suite struct KMeansTests {
@@ -10,7 +11,8 @@ import MLCycleData
         let ref = try fixtureJSON("kmeans.json")
         let blobs = try fixtureTable("blobs.csv")
         let blobSchema = try FeatureSchema.infer(from: blobs, target: nil)
-        let b = try KMeans(clusters: 4, restarts: 10, seed: 1).fit(schema: blobSchema, data: try blobSchema.encode(blobs))
+        let b = try KMeans(clusters: 4, restarts: 10, seed: 1).fit(
+            schema: blobSchema, data: try blobSchema.encode(blobs))
         let blobRef = try #require((ref["blobs"] as? [String: Any])?["inertia"] as? Double)
         expectNear(b.inertia, blobRef, relative: 1e-9, "blob inertia")
 

@@ -1,9 +1,10 @@
 import Foundation
-import Testing
 import MLCycleData
+import MLCycleMetrics
+import Testing
+
 @testable import MLCycleEvaluate
 @testable import MLCycleLearn
-import MLCycleMetrics
 
 let learnFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/learn")
@@ -18,9 +19,13 @@ func fixtureTable(_ name: String) throws -> Table {
 }
 
 /// |a - b| ≤ relative · max(|a|, |b|) + absolute
-func expectNear(_ a: Double, _ b: Double, relative: Double, absolute: Double = 1e-12, _ label: String,
-                sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(abs(a - b) <= relative * max(abs(a), abs(b)) + absolute, "\(label): \(a) vs scikit-learn \(b)", sourceLocation: sourceLocation)
+func expectNear(
+    _ a: Double, _ b: Double, relative: Double, absolute: Double = 1e-12, _ label: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(
+        abs(a - b) <= relative * max(abs(a), abs(b)) + absolute, "\(label): \(a) vs scikit-learn \(b)",
+        sourceLocation: sourceLocation)
 }
 
 @Suite struct LinearModelTests {
@@ -51,20 +56,27 @@ func expectNear(_ a: Double, _ b: Double, relative: Double, absolute: Double = 1
         let target = try #require(expected["target"] as? String)
         let drop = name == "binary" ? [] : ["Sale_Price", "Central_Air"]
         let schema = try FeatureSchema.infer(from: table, target: target, drop: drop)
-        let (y, labels) = try TargetValues.read(table, column: target, task: name == "binary" ? .binary : .multiclass).0.classes()
+        let (y, labels) = try TargetValues.read(table, column: target, task: name == "binary" ? .binary : .multiclass).0
+            .classes()
         #expect(labels == expected["classes"] as? [String])
-        let model = try LogisticRegression().fit(schema: schema, data: try schema.encode(table), classes: y, labels: labels)
+        let model = try LogisticRegression().fit(
+            schema: schema, data: try schema.encode(table), classes: y, labels: labels)
         #expect(model.converged)
         #expect(model.design.terms.map(\.name) == expected["terms"] as? [String])
         let coefficients = (expected["coefficients"] as? [[Double]] ?? []).flatMap { $0 }
         #expect(model.coefficients.count == coefficients.count)
-        for (ours, theirs) in zip(model.coefficients, coefficients) { expectNear(ours, theirs, relative: 1e-6, absolute: 1e-9, "\(name) coefficient") }
+        for (ours, theirs) in zip(model.coefficients, coefficients) {
+            expectNear(ours, theirs, relative: 1e-6, absolute: 1e-9, "\(name) coefficient")
+        }
         for (ours, theirs) in zip(model.intercepts, expected["intercepts"] as? [Double] ?? []) {
             expectNear(ours, theirs, relative: 1e-6, absolute: 1e-9, "\(name) intercept")
         }
         let p = model.predict(try schema.encode(table.head(10)))
         for (r, row) in (expected["probabilities_first_10"] as? [[Double]] ?? []).enumerated() {
-            for (k, theirs) in row.enumerated() { expectNear(p.probability(row: r, class: k), theirs, relative: 1e-7, absolute: 1e-10, "\(name) probability") }
+            for (k, theirs) in row.enumerated() {
+                expectNear(
+                    p.probability(row: r, class: k), theirs, relative: 1e-7, absolute: 1e-10, "\(name) probability")
+            }
         }
     }
 
@@ -74,14 +86,16 @@ func expectNear(_ a: Double, _ b: Double, relative: Double, absolute: Double = 1
         let y = try TargetValues.read(train, column: "y", task: .regression).0.numbers()
         let model = try LinearRegression(alpha: 0.1).fit(schema: schema, data: try schema.encode(train), target: y)
         #expect(model.design.terms.map(\.name) == ["x", "c=b", "c=c"])
-        #expect(model.design.terms[0].fill == 3.4) // the training mean of x fills its missing value
+        #expect(model.design.terms[0].fill == 3.4)  // the training mean of x fills its missing value
         // An unseen level and a missing value score like the reference level; nothing crashes.
         let scoring = try CSVReader.read(string: "x,c,extra\n2,zzz,1\n2,a,2\n,,3\n")
         let p = model.predict(try schema.encode(scoring)).values
         #expect(p[0] == p[1])
         #expect(p.filter { !$0.isFinite }.isEmpty)
         // A column the model needs is missing: a clear error.
-        #expect(throws: LearnError.missingFeature(name: "c")) { try schema.encode(try CSVReader.read(string: "x\n1\n")) }
+        #expect(throws: LearnError.missingFeature(name: "c")) {
+            try schema.encode(try CSVReader.read(string: "x\n1\n"))
+        }
     }
 
     @Test func collinearFeaturesStillFit() throws {
@@ -103,7 +117,9 @@ func expectNear(_ a: Double, _ b: Double, relative: Double, absolute: Double = 1
     }
 
     @Test func parametersAreChecked() {
-        #expect(throws: LearnError.unknownParameter(name: "lambda", known: ["alpha"])) { _ = try LinearRegression(parameters: ["lambda": "1"]) }
+        #expect(throws: LearnError.unknownParameter(name: "lambda", known: ["alpha"])) {
+            _ = try LinearRegression(parameters: ["lambda": "1"])
+        }
         #expect(throws: LearnError.self) { _ = try LinearRegression(parameters: ["alpha": "-1"]) }
         #expect(throws: LearnError.self) { _ = try LogisticRegression(parameters: ["C": "0"]) }
         #expect((try? LogisticRegression(parameters: ["C": "0.5", "max_iter": "50"]))?.c == 0.5)
@@ -113,7 +129,9 @@ func expectNear(_ a: Double, _ b: Double, relative: Double, absolute: Double = 1
 @Suite struct ModelFileTests {
     func trained() throws -> (ModelFile, Table) {
         let table = try fixtureTable("churn.csv")
-        let (file, _) = try TrainingRun.run(table, options: TrainingOptions(target: "churn", task: .binary, learner: .logistic, parameters: ["C": "0.5"]))
+        let (file, _) = try TrainingRun.run(
+            table,
+            options: TrainingOptions(target: "churn", task: .binary, learner: .logistic, parameters: ["C": "0.5"]))
         return (file, table)
     }
 
@@ -121,14 +139,16 @@ func expectNear(_ a: Double, _ b: Double, relative: Double, absolute: Double = 1
         let (file, table) = try trained()
         let loaded = try ModelFile.decode(try file.jsonData())
         #expect(loaded == file)
-        let a = try file.model().predictTable(table), b = try loaded.model().predictTable(table)
+        let a = try file.model().predictTable(table)
+        let b = try loaded.model().predictTable(table)
         #expect(a.fingerprint() == b.fingerprint())
         #expect(a.columnNames == ["prediction", "probability_no", "probability_yes"])
         #expect(a.rowCount == table.rowCount)
     }
 
     @Test func trainingIsDeterministic() throws {
-        let (a, _) = try trained(), (b, _) = try trained()
+        let (a, _) = try trained()
+        let (b, _) = try trained()
         #expect(a.logistic == b.logistic)
     }
 
@@ -136,9 +156,14 @@ func expectNear(_ a: Double, _ b: Double, relative: Double, absolute: Double = 1
         let (file, _) = try trained()
         let text = String(decoding: try file.jsonData(), as: UTF8.self)
         func reason(_ s: String) -> String {
-            do { _ = try ModelFile.decode(Data(s.utf8), path: "m.json"); return "" } catch { return error.localizedDescription }
+            do {
+                _ = try ModelFile.decode(Data(s.utf8), path: "m.json")
+                return ""
+            } catch { return error.localizedDescription }
         }
-        #expect(reason(text.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 99")).contains("newer than this mlcycle reads"))
+        #expect(
+            reason(text.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 99")).contains(
+                "newer than this mlcycle reads"))
         #expect(reason(String(text.prefix(200))).contains("not a model file"))
         #expect(reason("{\"format\": \"something-else\", \"version\": 1}").contains("not an mlcycle model file"))
         #expect(reason(text.replacingOccurrences(of: "\"intercepts\"", with: "\"intercept_s\"")).contains("damaged"))
@@ -149,15 +174,24 @@ func expectNear(_ a: Double, _ b: Double, relative: Double, absolute: Double = 1
     @Test func metricsMatchScikitLearn() throws {
         let ref = try fixtureJSON("metrics.json")
         let reg = try #require(ref["regression"] as? [String: Any])
-        let r = Metrics.regression(actual: reg["actual"] as? [Double] ?? [], predicted: reg["predicted"] as? [Double] ?? [])
-        for key in ["rmse", "mae", "mape", "r2", "within_10pct"] { expectNear(r[key] ?? .nan, reg[key] as? Double ?? .infinity, relative: 1e-9, key) }
+        let r = Metrics.regression(
+            actual: reg["actual"] as? [Double] ?? [], predicted: reg["predicted"] as? [Double] ?? [])
+        for key in ["rmse", "mae", "mape", "r2", "within_10pct"] {
+            expectNear(r[key] ?? .nan, reg[key] as? Double ?? .infinity, relative: 1e-9, key)
+        }
         let bin = try #require(ref["binary"] as? [String: Any])
-        let b = Metrics.binary(positive: bin["positive"] as? [Bool] ?? [], probability: bin["probability"] as? [Double] ?? [])
-        for key in ["auc", "logloss", "accuracy", "precision", "recall", "f1"] { expectNear(b[key] ?? .nan, bin[key] as? Double ?? .infinity, relative: 1e-9, key) }
+        let b = Metrics.binary(
+            positive: bin["positive"] as? [Bool] ?? [], probability: bin["probability"] as? [Double] ?? [])
+        for key in ["auc", "logloss", "accuracy", "precision", "recall", "f1"] {
+            expectNear(b[key] ?? .nan, bin[key] as? Double ?? .infinity, relative: 1e-9, key)
+        }
         let multi = try #require(ref["multiclass"] as? [String: Any])
-        let m = Metrics.multiclass(actual: multi["actual"] as? [Int] ?? [], probabilities: multi["probabilities"] as? [Double] ?? [],
-                                   classes: multi["classes"] as? Int ?? 0)
-        for key in ["accuracy", "logloss", "macro_f1"] { expectNear(m[key] ?? .nan, multi[key] as? Double ?? .infinity, relative: 1e-9, key) }
+        let m = Metrics.multiclass(
+            actual: multi["actual"] as? [Int] ?? [], probabilities: multi["probabilities"] as? [Double] ?? [],
+            classes: multi["classes"] as? Int ?? 0)
+        for key in ["accuracy", "logloss", "macro_f1"] {
+            expectNear(m[key] ?? .nan, multi[key] as? Double ?? .infinity, relative: 1e-9, key)
+        }
     }
 
     @Test func aucNeedsBothClasses() {

@@ -23,20 +23,26 @@ import Testing
         #expect(workdays.next(after: try at("2026-11-27T09:00:00Z")) == (try at("2026-11-27T17:30:00Z")))
         #expect(workdays.next(after: try at("2026-11-27T18:00:00Z")) == (try at("2026-11-30T08:30:00Z")))
         // Sunday is 0 or 7.
-        #expect(try CronSchedule(parsing: "0 0 * * 7").next(after: try at("2026-11-26T00:00:00Z")) == (try at("2026-11-29T00:00:00Z")))
+        #expect(
+            try CronSchedule(parsing: "0 0 * * 7").next(after: try at("2026-11-26T00:00:00Z"))
+                == (try at("2026-11-29T00:00:00Z")))
         // Day of month and day of week both restricted: either one fires (cron's rule). The 1st of December 2026 is a
         // Tuesday; the first Sunday after the 26th is the 29th.
         let either = try CronSchedule(parsing: "0 0 1 * 0")
         #expect(either.next(after: try at("2026-11-26T00:00:00Z")) == (try at("2026-11-29T00:00:00Z")))
         #expect(either.next(after: try at("2026-11-29T00:00:00Z")) == (try at("2026-12-01T00:00:00Z")))
         // 5/20 starts at 5: 5, 25, 45.
-        #expect(try CronSchedule(parsing: "5/20 * * * *").next(after: try at("2026-11-26T10:06:00Z")) == (try at("2026-11-26T10:25:00Z")))
+        #expect(
+            try CronSchedule(parsing: "5/20 * * * *").next(after: try at("2026-11-26T10:06:00Z"))
+                == (try at("2026-11-26T10:25:00Z")))
         #expect(try CronSchedule(parsing: "0 0 31 2 *").next(after: try at("2026-01-01T00:00:00Z")) == nil)
     }
 
     @Test func badSchedulesSayWhat() {
-        for (text, words) in [("0 3 1 *", "five fields"), ("61 * * * *", "minute must lie in 0-59"), ("0 3 1 */0 *", "step '0'"),
-                              ("0 x * * *", "hour field 'x'"), ("0 0 5-2 * *", "day of month must lie")] {
+        for (text, words) in [
+            ("0 3 1 *", "five fields"), ("61 * * * *", "minute must lie in 0-59"), ("0 3 1 */0 *", "step '0'"),
+            ("0 x * * *", "hour field 'x'"), ("0 0 5-2 * *", "day of month must lie"),
+        ] {
             #expect {
                 _ = try CronSchedule(parsing: text)
             } throws: { error in

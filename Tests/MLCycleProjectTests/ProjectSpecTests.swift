@@ -2,15 +2,19 @@ import Foundation
 import MLCycleLearn
 import MLCyclePrep
 import Testing
+
 @testable import MLCycleProject
 
 @Suite struct ProjectSpecTests {
-    let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("examples")
 
     @Test func theHousePriceSpecReadsInFull() throws {
         let spec = try ProjectFile.load(path: examples.appendingPathComponent("house-prices/mlcycle.yaml").path)
-        #expect(spec.problem.name == "house-prices" && spec.problem.task == .regression && spec.problem.target == "sale_price")
+        #expect(
+            spec.problem.name == "house-prices" && spec.problem.task == .regression
+                && spec.problem.target == "sale_price")
         #expect(spec.problem.scope.first == "sale_price >= 10000 and sale_price <= 800000")
         #expect(spec.problem.scope.last?.hasPrefix("(building_type == 'OneFam' or") == true)
         #expect(spec.preparation.sources.map(\.name) == ["sales", "tax", "neighborhoods"])
@@ -25,32 +29,34 @@ import Testing
 
     @Test func aBadSpecGetsEveryProblemWithLineAndPath() throws {
         let yaml = """
-        problem:
-          name: p
-          task: regresion
-        sources:
-          - path: data.csv
-        candidates:
-          - learner: xgb
-        evaluation:
-          gates: [within_10pct 0.8]
-        monitoring:
-          alerts:
-            - {when: "mape > 0.1", severity: loud, cooldown: soon}
-        retraining:
-          schedule: "every day"
-          on: [nothing]
-        colour: blue
-        """
+            problem:
+              name: p
+              task: regresion
+            sources:
+              - path: data.csv
+            candidates:
+              - learner: xgb
+            evaluation:
+              gates: [within_10pct 0.8]
+            monitoring:
+              alerts:
+                - {when: "mape > 0.1", severity: loud, cooldown: soon}
+            retraining:
+              schedule: "every day"
+              on: [nothing]
+            colour: blue
+            """
         do {
             _ = try ProjectFile.parse(yaml, file: "mlcycle.yaml")
             Issue.record("a bad spec was accepted")
         } catch let e as SpecFileError {
             let text = e.localizedDescription
-            for expected in ["mlcycle.yaml:3: problem.task", "problem.target", "mlcycle.yaml:7: candidates[0].learner",
-                             "mlcycle.yaml:9: evaluation.gates[0]", "mlcycle.yaml:12: monitoring.alerts[0].severity",
-                             "monitoring.alerts[0].cooldown", "mlcycle.yaml:14: retraining.schedule", "retraining.on",
-                             "mlcycle.yaml:16: (file).colour"] {
+            for expected in [
+                "mlcycle.yaml:3: problem.task", "problem.target", "mlcycle.yaml:7: candidates[0].learner",
+                "mlcycle.yaml:9: evaluation.gates[0]", "mlcycle.yaml:12: monitoring.alerts[0].severity",
+                "monitoring.alerts[0].cooldown", "mlcycle.yaml:14: retraining.schedule", "retraining.on",
+                "mlcycle.yaml:16: (file).colour",
+            ] {
                 #expect(text.contains(expected), "missing '\(expected)' in:\n\(text)")
             }
             #expect(e.problems.count >= 9)

@@ -7,7 +7,9 @@ import Testing
 
 /// A project whose sources say price = 100 + 50 · size, served for 60 days while the market paid 130 + 65 · size
 /// (30 % more): its champion v1 is registered, and 200 served rows with their true prices are in the log.
-func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) throws -> (store: SQLiteStore, dir: String, spec: ProjectSpec, now: Date) {
+func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) throws -> (
+    store: SQLiteStore, dir: String, spec: ProjectSpec, now: Date
+) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-retrain-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     var rng = SeededGenerator(seed: 11)
@@ -33,12 +35,18 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
     let spec = try ProjectFile.load(path: "\(dir)/mlcycle.yaml")
     _ = try Runner(spec: spec, directory: dir, store: store).run()
     let now = Date(timeIntervalSince1970: 1_780_000_000)
-    var predictions = [PredictionRecord](), feedback = [FeedbackRecord]()
+    var predictions = [PredictionRecord]()
+    var feedback = [FeedbackRecord]()
     for i in 0..<served {
-        let s = size(), kind = i % 3 == 0 ? "a" : "b"
+        let s = size()
+        let kind = i % 3 == 0 ? "a" : "b"
         let id = "p\(i)"
-        predictions.append(PredictionRecord(id: id, model: "shift", version: "v1", at: now.addingTimeInterval(-60 * 86_400 + Double(i) * 86_400 * 60 / Double(served)),
-                                            latencySeconds: 0.001, inputs: #"{"size":\#(s),"kind":"\#(kind)"}"#, prediction: String(100 + 50 * s), status: "ok"))
+        predictions.append(
+            PredictionRecord(
+                id: id, model: "shift", version: "v1",
+                at: now.addingTimeInterval(-60 * 86_400 + Double(i) * 86_400 * 60 / Double(served)),
+                latencySeconds: 0.001, inputs: #"{"size":\#(s),"kind":"\#(kind)"}"#, prediction: String(100 + 50 * s),
+                status: "ok"))
         feedback.append(FeedbackRecord(predictionID: id, actual: String(((130 + 65 * s) * noise()).rounded())))
     }
     try store.logPredictions(predictions)
@@ -50,11 +58,14 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
     /// The new version learns the new prices from the served rows, is judged on the latest quarter of them against
     /// the champion, wins by more than the margin and is promoted; all of it recorded.
     @Test func aBetterChallengerIsPromotedAutomatically() throws {
-        let (store, dir, spec, now) = try shiftedProject(retraining: "retraining: {window: 90d, holdout: 0.25, promote: auto, margin: 0.02}")
-        let outcome = try Retrainer(spec: spec, directory: dir, store: store).retrain(trigger: "manual", reason: "test", at: now)
+        let (store, dir, spec, now) = try shiftedProject(
+            retraining: "retraining: {window: 90d, holdout: 0.25, promote: auto, margin: 0.02}")
+        let outcome = try Retrainer(spec: spec, directory: dir, store: store).retrain(
+            trigger: "manual", reason: "test", at: now)
         #expect(outcome.feedbackRows == 150 && outcome.comparisonRows == 50)
         #expect(outcome.champion == 1 && outcome.challenger == 2 && outcome.gatesPassed)
-        let champion = try #require(outcome.championValue), challenger = try #require(outcome.challengerValue)
+        let champion = try #require(outcome.championValue)
+        let challenger = try #require(outcome.challengerValue)
         // The champion is ~23 % low on the new prices (1/1.3); the challenger learnt them (a linear model of mixed data).
         #expect(champion > 0.2 && challenger < champion - 0.02)
         #expect(abs(try #require(outcome.difference) - (challenger - champion)) < 1e-12)
@@ -63,28 +74,36 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
         let audit = try #require(try store.audit(model: "shift").last)
         #expect(audit.action == "promote" && audit.version == 2 && audit.reason.hasPrefix("retrain (manual)"))
         // The collected table holds the 300 source rows and the 150 served ones.
-        let collect = try #require(try store.runs(project: "shift", limit: 50).first { $0.stage == "collect" && $0.outputs["feedback_rows"] != nil })
+        let collect = try #require(
+            try store.runs(project: "shift", limit: 50).first {
+                $0.stage == "collect" && $0.outputs["feedback_rows"] != nil
+            })
         #expect(collect.outputs["rows"] == "450" && collect.outputs["feedback_rows"] == "150")
         #expect(outcome.dataset == collect.outputs["fingerprint"])
         let history = try Retrainer.history(store, project: "shift")
-        #expect(history.count == 1 && history[0].verdict == "promoted" && history[0].run == outcome.run && history[0].trigger == "manual")
+        #expect(
+            history.count == 1 && history[0].verdict == "promoted" && history[0].run == outcome.run
+                && history[0].trigger == "manual")
         let runID = try #require(outcome.run)
         let run = try #require(try store.run(runID))
         #expect(run.stage == "retrain" && run.status == .finished && run.params["trigger"] == "manual")
         // Nothing new since: the pipeline gives the champion again.
-        let again = try Retrainer(spec: spec, directory: dir, store: store).retrain(trigger: "manual", reason: "again", at: now)
+        let again = try Retrainer(spec: spec, directory: dir, store: store).retrain(
+            trigger: "manual", reason: "again", at: now)
         #expect(again.verdict == "unchanged")
         #expect(try store.aliases("shift")["champion"] == 2)
     }
 
     @Test func approvalPolicyWaitsAndMarginKeepsTheChampion() throws {
         let waiting = try shiftedProject(retraining: "retraining: {window: 90d, promote: approval}")
-        let o = try Retrainer(spec: waiting.spec, directory: waiting.dir, store: waiting.store).retrain(trigger: "manual", reason: "test", at: waiting.now)
+        let o = try Retrainer(spec: waiting.spec, directory: waiting.dir, store: waiting.store).retrain(
+            trigger: "manual", reason: "test", at: waiting.now)
         #expect(o.verdict == "awaiting approval" && o.detail.contains("mlcycle approve shift:2"))
         #expect(try waiting.store.aliases("shift") == ["champion": 1, "challenger": 2])
 
         let strict = try shiftedProject(retraining: "retraining: {window: 90d, promote: auto, margin: 5}")
-        let k = try Retrainer(spec: strict.spec, directory: strict.dir, store: strict.store).retrain(trigger: "manual", reason: "test", at: strict.now)
+        let k = try Retrainer(spec: strict.spec, directory: strict.dir, store: strict.store).retrain(
+            trigger: "manual", reason: "test", at: strict.now)
         #expect(k.verdict == "kept champion" && k.detail.contains("not better by the margin 5"))
         #expect(try strict.store.aliases("shift")["champion"] == 1)
     }
@@ -92,7 +111,8 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
     /// Too few recent rows to judge on: all of them train, and the new version waits for a person.
     @Test func fewRecentRowsAreNotAFairJudge() throws {
         let p = try shiftedProject(retraining: "retraining: {promote: auto}", served: 60)
-        let o = try Retrainer(spec: p.spec, directory: p.dir, store: p.store).retrain(trigger: "manual", reason: "test", at: p.now)
+        let o = try Retrainer(spec: p.spec, directory: p.dir, store: p.store).retrain(
+            trigger: "manual", reason: "test", at: p.now)
         #expect(o.feedbackRows == 60 && o.comparisonRows == 0 && o.championValue == nil)
         #expect(o.verdict == "awaiting approval" && o.detail.contains("fewer than 30 recent labelled rows"))
         #expect(try p.store.aliases("shift")["champion"] == 1)
@@ -101,14 +121,18 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
     /// The served rows outside the window are not used.
     @Test func theWindowBoundsTheFeedbackRows() throws {
         let p = try shiftedProject(retraining: "retraining: {window: 30d, holdout: 0.5, promote: auto}")
-        let o = try Retrainer(spec: p.spec, directory: p.dir, store: p.store).retrain(trigger: "manual", reason: "test", at: p.now)
+        let o = try Retrainer(spec: p.spec, directory: p.dir, store: p.store).retrain(
+            trigger: "manual", reason: "test", at: p.now)
         #expect(o.feedbackRows == 50 && o.comparisonRows == 50)
     }
 
     /// `mlcycle watch`'s step: an alert named in retraining.on retrains; so does the schedule coming due.
     @Test func alertsAndTheScheduleTriggerRetraining() async throws {
-        let p = try shiftedProject(retraining: "retraining: {on: [accuracy-drop], schedule: \"0 3 * * *\", window: 90d, promote: auto}",
-                                   alerts: "monitoring: {window: 1d, alerts: [{name: accuracy-drop, when: \"mape > 0.1 over 30d\", severity: critical, cooldown: 30d}]}")
+        let p = try shiftedProject(
+            retraining: "retraining: {on: [accuracy-drop], schedule: \"0 3 * * *\", window: 90d, promote: auto}",
+            alerts:
+                "monitoring: {window: 1d, alerts: [{name: accuracy-drop, when: \"mape > 0.1 over 30d\", severity: critical, cooldown: 30d}]}"
+        )
         let watcher = try Watcher(spec: p.spec, directory: p.dir, store: p.store)
         let step = try await watcher.step(at: p.now, previous: nil)
         #expect(step.monitored?.fired.map(\.name) == ["accuracy-drop"])
@@ -127,15 +151,20 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
     /// Served inputs (JSON) read back with the sources' column types: whole numbers into integer columns, text with
     /// commas and quotes intact, absent values missing, the target from feedback.
     @Test func labelledRowsReadBackWithTheSourceTypes() throws {
-        let like = try Table(columns: [Column(name: "rooms", ints: [3]), Column(name: "note", strings: ["x"]), Column(name: "area", doubles: [1.5]),
-                                       Column(name: "price", ints: [100])])
+        let like = try Table(columns: [
+            Column(name: "rooms", ints: [3]), Column(name: "note", strings: ["x"]),
+            Column(name: "area", doubles: [1.5]),
+            Column(name: "price", ints: [100]),
+        ])
         let rows = LabelledRows(rows: [
             .init(inputs: #"{"rooms":4,"note":"big, \"sunny\"","area":2.25}"#, actual: "250000.0", at: Date()),
             .init(inputs: #"{"rooms":2}"#, actual: "99", at: Date()),
         ])
         let t = try rows.table(like: like, target: "price")
         #expect(t.columns.map(\.type) == [.int64, .string, .float64, .int64])
-        #expect(try t.column("rooms")[0] == .int64(4) && t.column("note")[0] == .string("big, \"sunny\"") && t.column("area")[0] == .float64(2.25))
+        #expect(
+            try t.column("rooms")[0] == .int64(4) && t.column("note")[0] == .string("big, \"sunny\"")
+                && t.column("area")[0] == .float64(2.25))
         #expect(try t.column("price")[0] == .int64(250_000) && t.column("price")[1] == .int64(99))
         #expect(try t.column("note")[1].isMissing && t.column("area")[1].isMissing)
         #expect(rows.key != LabelledRows(rows: Array(rows.rows.prefix(1))).key)

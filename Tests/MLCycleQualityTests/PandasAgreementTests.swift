@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import MLCycleData
+import Testing
+
 @testable import MLCycleQuality
 
 /// Profiles the fixture CSVs and compares every statistic with the values pandas, numpy and scipy computed
@@ -40,8 +41,10 @@ import MLCycleData
             switch kind {
             case "numeric":
                 #expect(ours.type.isNumeric, "\(name) should be numeric, is \(ours.type)")
-                let stats: [(String, ProfileValue?)] = [("mean", ours.mean), ("min", ours.min), ("q05", ours.q05), ("q25", ours.q25),
-                                                        ("median", ours.median), ("q75", ours.q75), ("q95", ours.q95), ("max", ours.max)]
+                let stats: [(String, ProfileValue?)] = [
+                    ("mean", ours.mean), ("min", ours.min), ("q05", ours.q05), ("q25", ours.q25),
+                    ("median", ours.median), ("q75", ours.q75), ("q95", ours.q95), ("max", ours.max),
+                ]
                 for (key, value) in stats { expectClose(value?.number, expected[key], "\(name).\(key)") }
                 expectClose(ours.std, expected["std"], "\(name).std")
                 #expect(ours.zeros == expected["zeros"] as? Int, "\(name).zeros")
@@ -51,7 +54,9 @@ import MLCycleData
                     #expect(ours.histogram?.counts == h["counts"] as? [Int], "\(name).histogram.counts")
                     let edges = h["edges"] as? [Double] ?? []
                     #expect(ours.histogram?.edges.count == edges.count)
-                    for (a, b) in zip(ours.histogram?.edges ?? [], edges) { expectClose(a, b, "\(name).histogram.edges") }
+                    for (a, b) in zip(ours.histogram?.edges ?? [], edges) {
+                        expectClose(a, b, "\(name).histogram.edges")
+                    }
                 }
             case "categorical":
                 #expect(ours.type == .string || ours.type == .bool, "\(name) should be categorical, is \(ours.type)")
@@ -84,14 +89,17 @@ import MLCycleData
                 }
             }
             for (column, value) in target["eta"] as? [String: Any] ?? [:] {
-                let ours = ourTarget.associations.first { $0.column == column && $0.measure == "correlation_ratio" }?.value
+                let ours = ourTarget.associations.first { $0.column == column && $0.measure == "correlation_ratio" }?
+                    .value
                 expectClose(ours, value, "target eta \(column)")
             }
         }
     }
 
     func compareMatrix(_ ours: CorrelationMatrix, _ reference: Any?, _ label: String) {
-        guard let ref = reference as? [String: Any], let names = ref["columns"] as? [String], let rows = ref["matrix"] as? [[Any]] else {
+        guard let ref = reference as? [String: Any], let names = ref["columns"] as? [String],
+            let rows = ref["matrix"] as? [[Any]]
+        else {
             Issue.record("reference has no \(label) matrix")
             return
         }
@@ -105,10 +113,13 @@ import MLCycleData
 }
 
 /// Agreement to 1e-9 relative (1e-12 absolute near zero); JSON null must be our nil.
-func expectClose(_ ours: Double?, _ reference: Any?, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectClose(_ ours: Double?, _ reference: Any?, _ label: String, sourceLocation: SourceLocation = #_sourceLocation)
+{
     let expected = reference as? Double ?? (reference as? Int).map(Double.init)
     guard let expected else {
-        #expect(ours == nil || ours!.isNaN, "\(label): expected null, got \(String(describing: ours))", sourceLocation: sourceLocation)
+        #expect(
+            ours == nil || ours!.isNaN, "\(label): expected null, got \(String(describing: ours))",
+            sourceLocation: sourceLocation)
         return
     }
     guard let ours else {
@@ -116,5 +127,6 @@ func expectClose(_ ours: Double?, _ reference: Any?, _ label: String, sourceLoca
         return
     }
     let tolerance = 1e-9 * max(abs(ours), abs(expected)) + 1e-12
-    #expect(abs(ours - expected) <= tolerance, "\(label): \(ours) vs pandas \(expected)", sourceLocation: sourceLocation)
+    #expect(
+        abs(ours - expected) <= tolerance, "\(label): \(ours) vs pandas \(expected)", sourceLocation: sourceLocation)
 }

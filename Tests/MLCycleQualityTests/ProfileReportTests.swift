@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import MLCycleData
 import MLCycleQuality
+import Testing
+
 @testable import MLCycleReport
 
 @Suite struct ProfileReportTests {
@@ -28,7 +29,7 @@ import MLCycleQuality
         #expect(html.components(separatedBy: "class=\"chart\"").count - 1 == 5)
         #expect(html.components(separatedBy: "class=\"heat\"").count - 1 == 3)
         #expect(html.contains("Associations with price"))
-        #expect(html.contains("2005-08-05")) // date histogram edges are dates
+        #expect(html.contains("2005-08-05"))  // date histogram edges are dates
     }
 
     @Test func numbersAreCompact() {

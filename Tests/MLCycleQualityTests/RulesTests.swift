@@ -1,18 +1,20 @@
 import Foundation
-import Testing
 import MLCycleData
+import Testing
+
 @testable import MLCycleProject
 @testable import MLCycleQuality
 
-let houses = try! CSVReader.read(string: """
-id,price,area,zone,built,remodeled,sold,code
-1,200000,1000,RL,1990,2000,2008-06-15,AB-12
-2,1,1200,RM,2005,2001,2009-01-02,AB-13
-3,150000,-5,RL,1950,,2010-12-31,XY-1
-4,320000,,FV,1960,1970,2007-03-01,AB-99
-4,90000,900,RL,2001,2001,2006-07-04,ab-14
+let houses = try! CSVReader.read(
+    string: """
+        id,price,area,zone,built,remodeled,sold,code
+        1,200000,1000,RL,1990,2000,2008-06-15,AB-12
+        2,1,1200,RM,2005,2001,2009-01-02,AB-13
+        3,150000,-5,RL,1950,,2010-12-31,XY-1
+        4,320000,,FV,1960,1970,2007-03-01,AB-99
+        4,90000,900,RL,2001,2001,2006-07-04,ab-14
 
-""", name: "houses.csv")
+        """, name: "houses.csv")
 
 func result(_ rule: Rule) -> RuleResult { Validator.validate(houses, rules: [rule]).results[0] }
 
@@ -64,7 +66,7 @@ func result(_ rule: Rule) -> RuleResult { Validator.validate(houses, rules: [rul
         #expect(!allowed.passed && allowed.failingRows == 1 && allowed.severity == .warning)
         #expect(allowed.examples == [RuleExample(row: 4, value: "FV")])
         let regex = result(Rule(column: "code", .regex("[A-Z]{2}-[0-9]{2}")))
-        #expect(regex.failingRows == 2) // XY-1 is too short, ab-14 is lower case
+        #expect(regex.failingRows == 2)  // XY-1 is too short, ab-14 is lower case
         #expect(regex.examples.map(\.row) == [3, 5])
         #expect(!result(Rule(column: "code", .regex("("))).passed)
         let length = result(Rule(column: "code", .length(min: 5, max: 5)))
@@ -77,7 +79,7 @@ func result(_ rule: Rule) -> RuleResult { Validator.validate(houses, rules: [rul
         #expect(!result(Rule(.rowCount(min: 6, max: nil))).passed)
         let e = result(Rule(.expression("remodeled >= built")))
         #expect(!e.passed)
-        #expect(e.failingRows == 1) // row 3 has no remodel year: skipped, not failed
+        #expect(e.failingRows == 1)  // row 3 has no remodel year: skipped, not failed
         #expect(e.examples == [RuleExample(row: 2, value: "built=2005, remodeled=2001")])
         let broken = result(Rule(.expression("remodeled >= nope")))
         #expect(!broken.passed && broken.message?.contains("no column named 'nope'") == true)
@@ -86,10 +88,12 @@ func result(_ rule: Rule) -> RuleResult { Validator.validate(houses, rules: [rul
     }
 
     @Test func reportSaysWhetherErrorsFailed() throws {
-        let report = Validator.validate(houses, rules: [
-            Rule(column: "zone", .allowed(["RL"]), severity: .warning),
-            Rule(column: "price", .type([.int64])),
-        ])
+        let report = Validator.validate(
+            houses,
+            rules: [
+                Rule(column: "zone", .allowed(["RL"]), severity: .warning),
+                Rule(column: "price", .type([.int64])),
+            ])
         #expect(report.passed)
         #expect(report.failedWarnings == 1 && report.failedErrors == 0)
         let failing = Validator.validate(houses, rules: [Rule(column: "id", .unique)])
@@ -102,36 +106,46 @@ func result(_ rule: Rule) -> RuleResult { Validator.validate(houses, rules: [rul
 
 @Suite struct RuleFileTests {
     @Test func parsesEveryCheck() throws {
-        let rules = try RuleFile.parse("""
-        rules:
-          - row_count: {min: 3, max: 10}
-          - column: price
-            type: numeric
-            not_null: true
-            range: {min: 10000, max: 800000}
-          - column: zone
-            allowed: [RL, RM, FV]
-            severity: warning
-          - column: code
-            regex: '[A-Z]{2}-[0-9]+'
-            length: {max: 5}
-            unique: true
-          - column: area
-            max_missing: 0.25
-            exists: true
-          - column: sold
-            range: {min: 2006-01-01}
-          - expression: remodeled >= built
-            name: remodelled after built
-        """)
+        let rules = try RuleFile.parse(
+            """
+            rules:
+              - row_count: {min: 3, max: 10}
+              - column: price
+                type: numeric
+                not_null: true
+                range: {min: 10000, max: 800000}
+              - column: zone
+                allowed: [RL, RM, FV]
+                severity: warning
+              - column: code
+                regex: '[A-Z]{2}-[0-9]+'
+                length: {max: 5}
+                unique: true
+              - column: area
+                max_missing: 0.25
+                exists: true
+              - column: sold
+                range: {min: 2006-01-01}
+              - expression: remodeled >= built
+                name: remodelled after built
+            """)
         #expect(rules.count == 12)
-        #expect(rules.map(\.kind) == ["row_count", "type", "not_null", "range", "allowed", "regex", "length", "unique",
-                                      "max_missing", "exists", "range", "expression"])
+        #expect(
+            rules.map(\.kind) == [
+                "row_count", "type", "not_null", "range", "allowed", "regex", "length", "unique",
+                "max_missing", "exists", "range", "expression",
+            ])
         #expect(rules[4].severity == .warning)
         #expect(rules[11].name == "remodelled after built")
-        guard case .type(let types) = rules[1].check else { Issue.record("type"); return }
+        guard case .type(let types) = rules[1].check else {
+            Issue.record("type")
+            return
+        }
         #expect(types == [.int64, .float64])
-        guard case .range(let lo, _) = rules[10].check else { Issue.record("range"); return }
+        guard case .range(let lo, _) = rules[10].check else {
+            Issue.record("range")
+            return
+        }
         #expect(lo == .date("2006-01-01"))
         let report = Validator.validate(houses, rules: rules)
         #expect(!report.passed)
@@ -139,22 +153,25 @@ func result(_ rule: Rule) -> RuleResult { Validator.validate(houses, rules: [rul
 
     @Test func reportsAllProblemsWithLines() {
         do {
-            _ = try RuleFile.parse("""
-            rules:
-              - column: price
-                range: {min: low}
-              - colum: zone
-                allowed: [a]
-              - column: x
-                severity: fatal
-                not_null: true
-              - expression: a >= (b
-              - regex: '[0-9]'
-            """, file: "rules.yaml")
+            _ = try RuleFile.parse(
+                """
+                rules:
+                  - column: price
+                    range: {min: low}
+                  - colum: zone
+                    allowed: [a]
+                  - column: x
+                    severity: fatal
+                    not_null: true
+                  - expression: a >= (b
+                  - regex: '[0-9]'
+                """, file: "rules.yaml")
             Issue.record("expected an error")
         } catch let e as RuleFileError {
             #expect(e.problems.count == 6)
-            #expect(e.problems[0] == .init(line: 3, path: "rules[0].range", message: "'low' is not a number or a date (yyyy-MM-dd)"))
+            #expect(
+                e.problems[0]
+                    == .init(line: 3, path: "rules[0].range", message: "'low' is not a number or a date (yyyy-MM-dd)"))
             #expect(e.problems[1].line == 4 && e.problems[1].path == "rules[1].colum")
             #expect(e.problems[2].path == "rules[1].allowed" && e.problems[2].message == "this check needs 'column:'")
             #expect(e.problems[3].line == 7 && e.problems[3].path == "rules[2].severity")
@@ -184,7 +201,8 @@ func result(_ rule: Rule) -> RuleResult { Validator.validate(houses, rules: [rul
         #expect(back.contains { $0.column == "Street" && $0.kind == "allowed" && $0.severity == .warning })
         #expect(back.contains { $0.column == "rownames" && $0.kind == "unique" })
         // A price of 1 dollar (as in the messy sales source) breaks the suggested range.
-        let broken = try ames.setting(Column(name: "Sale_Price", ints: (0..<ames.rowCount).map { $0 == 7 ? 1 : 100_000 }))
+        let broken = try ames.setting(
+            Column(name: "Sale_Price", ints: (0..<ames.rowCount).map { $0 == 7 ? 1 : 100_000 }))
         let verdict = Validator.validate(broken, rules: back)
         let priceRange = verdict.results.first { $0.column == "Sale_Price" && $0.kind == "range" }
         #expect(priceRange?.passed == false)
@@ -196,9 +214,12 @@ func result(_ rule: Rule) -> RuleResult { Validator.validate(houses, rules: [rul
 
 /// ames.csv from ../shared/data or the bundled example, or nil with a note.
 func sharedAmes() -> String? {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    for candidate in [root.deletingLastPathComponent().appendingPathComponent("shared/data/ames.csv"),
-                      root.appendingPathComponent("examples/house-prices/ames.csv")]
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    for candidate in [
+        root.deletingLastPathComponent().appendingPathComponent("shared/data/ames.csv"),
+        root.appendingPathComponent("examples/house-prices/ames.csv"),
+    ]
     where FileManager.default.fileExists(atPath: candidate.path) {
         return candidate.path
     }

@@ -10,6 +10,7 @@ import MLCycleStore
 import NIOFoundationEssentialsCompat
 import Synchronization
 import Testing
+
 @testable import MLCycleServe
 
 @Suite struct ReplayClockTests {
@@ -27,20 +28,28 @@ import Testing
         var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log)
         let row = #"{"records": [{"size": 3, "kind": "a"}]}"#
         try await Application(router: server.router()).test(.router) { client in
-            try await client.execute(uri: "/v1/models/small/predict", method: .post, headers: at("2008-03-15T00:00:00Z"), body: body(row)) { r in
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post, headers: at("2008-03-15T00:00:00Z"), body: body(row)
+            ) { r in
                 #expect(r.status == .badRequest && String(buffer: r.body).contains("--replay-clock"))
             }
         }
         server.replayClock = true
         try await Application(router: server.router()).test(.router) { client in
-            try await client.execute(uri: "/v1/models/small/predict", method: .post, headers: at("2008-03-15T00:00:00Z"), body: body(row)) { r in
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post, headers: at("2008-03-15T00:00:00Z"), body: body(row)
+            ) { r in
                 #expect(r.status == .ok)
             }
-            try await client.execute(uri: "/v1/models/small/predict", method: .post, headers: at("2008-03-15T01:00:00Z"),
-                                     body: body(#"{"records": [{"size": "big", "kind": "a"}]}"#)) { r in
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post, headers: at("2008-03-15T01:00:00Z"),
+                body: body(#"{"records": [{"size": "big", "kind": "a"}]}"#)
+            ) { r in
                 #expect(r.status == .badRequest)
             }
-            try await client.execute(uri: "/v1/models/small/predict", method: .post, headers: at("March"), body: body(row)) { r in
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post, headers: at("March"), body: body(row)
+            ) { r in
                 #expect(r.status == .badRequest && String(buffer: r.body).contains("ISO 8601"))
             }
         }
@@ -49,7 +58,11 @@ import Testing
         let march = try #require(ISO8601DateFormatter().date(from: "2008-03-15T00:00:00Z"))
         #expect(logged.map(\.status) == ["ok", "error 400"])
         #expect(logged.map(\.at) == [march, march.addingTimeInterval(3600)])
-        let served = logged.map { ServedPrediction(at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status, prediction: $0.prediction, actual: nil) }
+        let served = logged.map {
+            ServedPrediction(
+                at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
+                prediction: $0.prediction, actual: nil)
+        }
         let w = Monitoring.summarize(served, start: march, end: march.addingTimeInterval(86_400), regression: true)
         #expect(w.volume == 1 && w.errors == ["400": 1] && w.errorRate == 0.5)
     }
@@ -63,20 +76,28 @@ import Testing
         let log = PredictionLog(store: store)
         let server = ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log)
         try await Application(router: server.router()).test(.router) { client in
-            try await client.execute(uri: "/v1/models/small/predict", method: .post,
-                                     body: body(#"{"records": [{"size": 3, "kind": "a"}, {"size": 3, "kind": "zzz"}]}"#)) { r in
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post,
+                body: body(#"{"records": [{"size": 3, "kind": "a"}, {"size": 3, "kind": "zzz"}]}"#)
+            ) { r in
                 #expect(r.status == .ok)
             }
         }
         log.flush()
         let logged = try store.predictions(model: "small", since: nil, limit: 10).sorted { $0.inputs < $1.inputs }
         #expect(logged.map(\.lowConfidence) == [false, true] && logged.allSatisfy { $0.confidence == nil })
-        let served = logged.map { ServedPrediction(at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
-                                                   prediction: $0.prediction, actual: nil, confidence: $0.confidence, lowConfidence: $0.lowConfidence) }
-        let w = Monitoring.summarize(served, start: Date().addingTimeInterval(-3600), end: Date().addingTimeInterval(1), regression: true)
+        let served = logged.map {
+            ServedPrediction(
+                at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
+                prediction: $0.prediction, actual: nil, confidence: $0.confidence, lowConfidence: $0.lowConfidence)
+        }
+        let w = Monitoring.summarize(
+            served, start: Date().addingTimeInterval(-3600), end: Date().addingTimeInterval(1), regression: true)
         #expect(w.lowConfidenceShare == 0.5 && w.confidenceMean == nil)
-        let record = PredictionRecord(id: "c1", model: "small", version: "v1", at: Date(timeIntervalSince1970: 5), latencySeconds: 0.1, inputs: "{}",
-                                      prediction: "yes", status: "ok", confidence: 0.83, lowConfidence: true)
+        let record = PredictionRecord(
+            id: "c1", model: "small", version: "v1", at: Date(timeIntervalSince1970: 5), latencySeconds: 0.1,
+            inputs: "{}",
+            prediction: "yes", status: "ok", confidence: 0.83, lowConfidence: true)
         try store.logPredictions([record])
         #expect(try store.predictions(model: "small", since: nil, limit: 10).first { $0.id == "c1" } == record)
     }
@@ -90,22 +111,30 @@ import Testing
         router.post("hook") { request, _ -> Response in
             var request = request
             let data = Data(buffer: try await request.collectBody(upTo: 1 << 20))
-            let count = received.withLock { $0.append(data); return $0.count }
+            let count = received.withLock {
+                $0.append(data)
+                return $0.count
+            }
             return Response(status: count == 1 ? .serviceUnavailable : .ok)
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
             let port = try #require(client.port)
-            let alert = AlertRecord(model: "small", name: "accuracy-drop", severity: "critical", rule: "mape > 0.2 over 1h", value: 0.5, threshold: 0.2,
-                                    windowStart: Date(timeIntervalSince1970: 0), windowEnd: Date(timeIntervalSince1970: 3600), reason: "mape is 0.5",
-                                    at: Date(timeIntervalSince1970: 3600), delivery: "pending")
+            let alert = AlertRecord(
+                model: "small", name: "accuracy-drop", severity: "critical", rule: "mape > 0.2 over 1h", value: 0.5,
+                threshold: 0.2,
+                windowStart: Date(timeIntervalSince1970: 0), windowEnd: Date(timeIntervalSince1970: 3600),
+                reason: "mape is 0.5",
+                at: Date(timeIntervalSince1970: 3600), delivery: "pending")
             let outcome = await Webhook.post(alert, to: "http://127.0.0.1:\(port)/hook", attempts: 3, firstPause: 0.01)
             #expect(outcome == "sent (attempt 2)")
         }
         let bodies = received.withLock { $0 }
         #expect(bodies.count == 2)
         let sent = try #require(try JSONSerialization.jsonObject(with: bodies[1]) as? [String: Any])
-        #expect(sent["name"] as? String == "accuracy-drop" && sent["value"] as? Double == 0.5 && sent["model"] as? String == "small")
+        #expect(
+            sent["name"] as? String == "accuracy-drop" && sent["value"] as? Double == 0.5
+                && sent["model"] as? String == "small")
     }
 }
 
@@ -114,14 +143,19 @@ import Testing
 /// watcher steps monthly on the replayed clock. (The example's spec, with fewer trees to keep the test quick.)
 @Suite struct MarketShiftScenarioTests {
     @Test func errorRisesAlertsFireRetrainingPromotesAndErrorFalls() async throws {
-        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("examples/market-shift").path
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-market-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-market-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
-        for f in ["data/sales-2006-2007.csv", "data/sales-2008-2010.csv"] { try FileManager.default.copyItem(atPath: "\(example)/\(f)", toPath: "\(dir)/\(f)") }
+        for f in ["data/sales-2006-2007.csv", "data/sales-2008-2010.csv"] {
+            try FileManager.default.copyItem(atPath: "\(example)/\(f)", toPath: "\(dir)/\(f)")
+        }
         let specText = try String(contentsOfFile: "\(example)/mlcycle.yaml", encoding: .utf8)
         #expect(specText.contains("n_estimators: 300"))
-        try specText.replacingOccurrences(of: "n_estimators: 300", with: "n_estimators: 100").write(toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
+        try specText.replacingOccurrences(of: "n_estimators: 300", with: "n_estimators: 100").write(
+            toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
         let spec = try ProjectFile.load(path: "\(dir)/mlcycle.yaml")
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
         let first = try Runner(spec: spec, directory: dir, store: store).run()
@@ -138,8 +172,9 @@ import Testing
         let summary = try await app.test(.live) { client in
             let port = try #require(client.port)
             let watcher = try Watcher(spec: spec, directory: dir, store: store)
-            let replay = Replay(server: try #require(URL(string: "http://127.0.0.1:\(port)")), model: "market-shift", table: later,
-                                timeColumn: "sale_date", actualColumn: "Sale_Price", step: "1M", watcher: watcher)
+            let replay = Replay(
+                server: try #require(URL(string: "http://127.0.0.1:\(port)")), model: "market-shift", table: later,
+                timeColumn: "sale_date", actualColumn: "Sale_Price", step: "1M", watcher: watcher)
             return try await replay.run()
         }
         log.stop()
@@ -150,7 +185,9 @@ import Testing
         var actual = [String: Double]()
         for f in try store.feedback(predictionIDs: logged.map(\.id)) { actual[f.predictionID] = Double(f.actual) }
         func mape(_ rows: [PredictionRecord]) -> Double {
-            let errors = rows.compactMap { r in actual[r.id].flatMap { a in r.prediction.flatMap(Double.init).map { abs($0 - a) / a } } }
+            let errors = rows.compactMap { r in
+                actual[r.id].flatMap { a in r.prediction.flatMap(Double.init).map { abs($0 - a) / a } }
+            }
             return errors.reduce(0, +) / Double(errors.count)
         }
         let servedByV1 = logged.filter { $0.version == "v1" }
@@ -161,18 +198,24 @@ import Testing
         #expect(alerts.contains { $0.name == "accuracy-drop" } && alerts.contains { $0.name == "drift" })
         let history = try Retrainer.history(store, project: "market-shift")
         #expect(!history.isEmpty && history.allSatisfy { $0.trigger.hasPrefix("alert accuracy-drop #") })
-        let promoted = try #require(history.last { $0.verdict == "promoted" }, "no retraining was promoted: \(history.map { "\($0.verdict): \($0.detail)" })")
-        let before = try #require(promoted.championValue), afterwards = try #require(promoted.challengerValue)
+        let promoted = try #require(
+            history.last { $0.verdict == "promoted" },
+            "no retraining was promoted: \(history.map { "\($0.verdict): \($0.detail)" })")
+        let before = try #require(promoted.championValue)
+        let afterwards = try #require(promoted.challengerValue)
         #expect(afterwards < before - 0.005)
 
         // Error falls: on the rows answered after the first promotion, the served versions beat v1 on the same rows.
         let after = logged.filter { $0.version != "v1" }
         #expect(after.count > 100)
         let start = try #require(after.map(\.at).min())
-        let rows = later.taking((0..<later.rowCount).filter { r in
-            if case .date(let d) = later.columns[0][r] { return Date(timeIntervalSince1970: Double(d) * 86_400) >= start }
-            return false
-        })
+        let rows = later.taking(
+            (0..<later.rowCount).filter { r in
+                if case .date(let d) = later.columns[0][r] {
+                    return Date(timeIntervalSince1970: Double(d) * 86_400) >= start
+                }
+                return false
+            })
         #expect(rows.rowCount == after.count)
         let bundle1 = try ModelBundle.decode(try store.artifact(v1.bundle))
         let prices = try rows.column("Sale_Price")
@@ -193,7 +236,11 @@ import Testing
         // The last window's answers against the test rows' answers, and its metric per evaluation slice.
         let output = try await pass.run(champion, window: "90d", at: end, recordAlerts: false)
         #expect(output.predictionDrift?.type == "numeric")
-        #expect(Set(output.slices.map(\.column)) == ["Neighborhood", "Sale_Price"] && output.slices.allSatisfy { $0.metrics["mape"] != nil })
-        #expect(output.slices.filter { $0.column == "Sale_Price" }.map(\.rows).reduce(0, +) == output.windows.last?.labelled)
+        #expect(
+            Set(output.slices.map(\.column)) == ["Neighborhood", "Sale_Price"]
+                && output.slices.allSatisfy { $0.metrics["mape"] != nil })
+        #expect(
+            output.slices.filter { $0.column == "Sale_Price" }.map(\.rows).reduce(0, +) == output.windows.last?.labelled
+        )
     }
 }

@@ -5,6 +5,7 @@ import MLCycleData
 import MLCycleStore
 import NIOFoundationEssentialsCompat
 import Testing
+
 @testable import MLCycleServe
 
 /// The committed `docs/openapi.json` is what the server serves (with no model registered, so every path is the
@@ -20,17 +21,20 @@ import Testing
     }
 
     @Test func theCommittedDocumentIsWhatTheServerServes() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let committed = try JSONValue.parse(try Data(contentsOf: root.appendingPathComponent("docs/openapi.json")))
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-openapi-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-openapi-\(UUID().uuidString)")
+            .path
         let server = ModelServer(catalog: ModelCatalog(store: try SQLiteStore(directory: dir), models: [:]))
         let app = Application(router: server.router())
         try await app.test(.router) { client in
             try await client.execute(uri: "/openapi.json", method: .get) { r in
                 #expect(r.status == .ok)
                 let served = try JSONValue.parse(Data(buffer: r.body))
-                #expect(Self.canonical(served) == Self.canonical(committed),
-                        "docs/openapi.json differs from the served document: regenerate it with docs/generate.sh")
+                #expect(
+                    Self.canonical(served) == Self.canonical(committed),
+                    "docs/openapi.json differs from the served document: regenerate it with docs/generate.sh")
             }
         }
     }

@@ -8,6 +8,7 @@ import MLCycleProject
 import MLCycleStore
 import NIOFoundationEssentialsCompat
 import Testing
+
 @testable import MLCycleServe
 
 /// A registered model to serve: price = 100 + 50 · size (± 2 %) for kinds a and b, scope `size between 1 and 10`.
@@ -52,7 +53,10 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             try await client.execute(uri: "/openapi.json", method: .get) { r in
                 let o = try object(r)
                 let paths = try #require(o["paths"] as? [String: Any])
-                for p in ["/health", "/ready", "/metrics", "/v1/models", "/v1/models/{name}", "/v1/models/small/predict", "/v1/feedback"] {
+                for p in [
+                    "/health", "/ready", "/metrics", "/v1/models", "/v1/models/{name}", "/v1/models/small/predict",
+                    "/v1/feedback",
+                ] {
                     #expect(paths[p] != nil, "the OpenAPI document lacks \(p)")
                 }
             }
@@ -63,15 +67,20 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             }
             try await client.execute(uri: "/v1/models/small", method: .get) { r in
                 let o = try object(r)
-                #expect(o["version"] as? String == "v1" && (o["inputs"] as? [[String: Any]])?.map { $0["name"] as? String } == ["id", "size", "kind"])
+                #expect(
+                    o["version"] as? String == "v1"
+                        && (o["inputs"] as? [[String: Any]])?.map { $0["name"] as? String } == ["id", "size", "kind"])
             }
-            let records = #"{"records": [{"size": 5, "kind": "a"}, {"size": 8.5, "kind": "z"}, {"size": 40, "kind": "a"}]}"#
+            let records =
+                #"{"records": [{"size": 5, "kind": "a"}, {"size": 8.5, "kind": "z"}, {"size": 40, "kind": "a"}]}"#
             try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(records)) { r in
                 #expect(r.status == .ok)
                 let predictions = try #require(try object(r)["predictions"] as? [[String: Any]])
                 #expect(predictions.count == 3)
                 let first = predictions[0]
-                #expect(first["status"] as? String == "ok" && first["model_version"] as? String == "v1" && (first["id"] as? String)?.count == 36)
+                #expect(
+                    first["status"] as? String == "ok" && first["model_version"] as? String == "v1"
+                        && (first["id"] as? String)?.count == 36)
                 #expect(abs((first["prediction"] as? Double ?? 0) - 350) < 25)
                 #expect(first["confidence"] as? String == "normal" && first["warnings"] == nil)
                 // A category the training data never had: answered, with low confidence and why.
@@ -84,13 +93,18 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 #expect((predictions[2]["reasons"] as? [String])?.first?.contains("outside scope") == true)
             }
             // Columnar form and CSV give the same answers.
-            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"columns": ["size", "kind"], "data": [[5, "a"]]}"#)) { r in
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post,
+                body: body(#"{"columns": ["size", "kind"], "data": [[5, "a"]]}"#)
+            ) { r in
                 let p = try #require(try object(r)["predictions"] as? [[String: Any]])
                 #expect(abs((p[0]["prediction"] as? Double ?? 0) - 350) < 25)
             }
             var csvHeaders = HTTPFields()
             csvHeaders[.contentType] = "text/csv"
-            try await client.execute(uri: "/v1/models/small/predict", method: .post, headers: csvHeaders, body: body("size,kind\n5,a\n")) { r in
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post, headers: csvHeaders, body: body("size,kind\n5,a\n")
+            ) { r in
                 #expect(r.status == .ok && r.headers[.contentType] == "text/csv")
                 #expect(String(buffer: r.body).hasPrefix("id,prediction,lower,upper,status,model_version\n"))
             }
@@ -118,8 +132,11 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         server.maxBodyBytes = 2000
         let app = Application(router: server.router())
         try await app.test(.router) { client in
-            func expect(_ payload: String, _ status: HTTPResponse.Status, field: String? = nil, row: Int? = nil, contains text: String,
-                        sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            func expect(
+                _ payload: String, _ status: HTTPResponse.Status, field: String? = nil, row: Int? = nil,
+                contains text: String,
+                sourceLocation: SourceLocation = #_sourceLocation
+            ) async throws {
                 try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(payload)) { r in
                     #expect(r.status == status, "\(payload) → \(r.status)", sourceLocation: sourceLocation)
                     let o = try object(r)
@@ -130,17 +147,33 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             }
             try await expect("not json", .badRequest, contains: "not valid JSON")
             try await expect(#"{"rows": []}"#, .badRequest, contains: "records")
-            try await expect(#"{"records": [{"size": 5, "kind": "a", "colour": "red"}]}"#, .badRequest, field: "colour", row: 0, contains: "unknown column")
+            try await expect(
+                #"{"records": [{"size": 5, "kind": "a", "colour": "red"}]}"#, .badRequest, field: "colour", row: 0,
+                contains: "unknown column")
             try await expect(#"{"records": [{"kind": "a"}]}"#, .badRequest, field: "size", contains: "missing column")
-            try await expect(#"{"records": [{"size": 5, "kind": "a"}, {"size": "five", "kind": "b"}]}"#, .badRequest, field: "size", row: 1, contains: "must be a number")
-            try await expect(#"{"records": [{"size": true, "kind": "a"}]}"#, .badRequest, field: "size", row: 0, contains: "must be a number")
-            try await expect(#"{"records": [{"size": 5, "kind": 3}]}"#, .badRequest, field: "kind", row: 0, contains: "must be text")
-            try await expect(#"{"columns": ["size", "kind"], "data": [[5]]}"#, .badRequest, row: 0, contains: "has 1 values for 2 columns")
+            try await expect(
+                #"{"records": [{"size": 5, "kind": "a"}, {"size": "five", "kind": "b"}]}"#, .badRequest, field: "size",
+                row: 1, contains: "must be a number")
+            try await expect(
+                #"{"records": [{"size": true, "kind": "a"}]}"#, .badRequest, field: "size", row: 0,
+                contains: "must be a number")
+            try await expect(
+                #"{"records": [{"size": 5, "kind": 3}]}"#, .badRequest, field: "kind", row: 0, contains: "must be text")
+            try await expect(
+                #"{"columns": ["size", "kind"], "data": [[5]]}"#, .badRequest, row: 0,
+                contains: "has 1 values for 2 columns")
             try await expect(#"{"records": []}"#, .badRequest, contains: "no rows")
-            try await expect(#"{"records": [\#(String(repeating: #"{"size": 5, "kind": "a"},"#, count: 100))]}"#, .contentTooLarge, contains: "larger than")
-            try await client.execute(uri: "/v1/models/nothing/predict", method: .post, body: body("{}")) { #expect($0.status == .notFound) }
+            try await expect(
+                #"{"records": [\#(String(repeating: #"{"size": 5, "kind": "a"},"#, count: 100))]}"#, .contentTooLarge,
+                contains: "larger than")
+            try await client.execute(uri: "/v1/models/nothing/predict", method: .post, body: body("{}")) {
+                #expect($0.status == .notFound)
+            }
             // A missing value is not an error: the model handles it (or the row is reported unavailable).
-            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [{"size": null, "kind": "a"}]}"#)) { r in
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post,
+                body: body(#"{"records": [{"size": null, "kind": "a"}]}"#)
+            ) { r in
                 #expect(r.status == .ok)
             }
         }
@@ -154,7 +187,8 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         // A second version from another split, promoted (by another process, as `mlcycle promote` does) while the
         // server runs.
         let path = "\(dir)/mlcycle.yaml"
-        try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "seed: 1}", with: "seed: 2}").write(toFile: path, atomically: true, encoding: .utf8)
+        try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "seed: 1}", with: "seed: 2}")
+            .write(toFile: path, atomically: true, encoding: .utf8)
         try await app.test(.router) { client in
             let request = #"{"records": [{"size": 5, "kind": "a"}]}"#
             try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(request)) { r in
@@ -162,7 +196,8 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 #expect(((o["predictions"] as? [[String: Any]])?.first?["model_version"] as? String) == "v1")
             }
             _ = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
-            try store.setAlias("small", alias: "champion", version: 2, actor: "test", action: "promote", reason: "hot swap")
+            try store.setAlias(
+                "small", alias: "champion", version: 2, actor: "test", action: "promote", reason: "hot swap")
             try await Task.sleep(for: .milliseconds(250))
             try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(request)) { r in
                 let o = try object(r)
@@ -177,11 +212,15 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
         try await app.test(.router) { client in
             try await client.execute(uri: "/ping", method: .get) { #expect($0.status == .ok) }
-            try await client.execute(uri: "/version", method: .get) { #expect(String(buffer: $0.body).hasPrefix("mlcycle")) }
-            for payload in [#"{"dataframe_split": {"columns": ["size", "kind"], "data": [[5, "a"], [8, "b"]]}}"#,
-                            #"{"dataframe_records": [{"size": 5, "kind": "a"}, {"size": 8, "kind": "b"}]}"#,
-                            #"{"instances": [{"size": 5, "kind": "a"}, {"size": 8, "kind": "b"}]}"#,
-                            #"{"inputs": {"size": [5, 8], "kind": ["a", "b"]}}"#] {
+            try await client.execute(uri: "/version", method: .get) {
+                #expect(String(buffer: $0.body).hasPrefix("mlcycle"))
+            }
+            for payload in [
+                #"{"dataframe_split": {"columns": ["size", "kind"], "data": [[5, "a"], [8, "b"]]}}"#,
+                #"{"dataframe_records": [{"size": 5, "kind": "a"}, {"size": 8, "kind": "b"}]}"#,
+                #"{"instances": [{"size": 5, "kind": "a"}, {"size": 8, "kind": "b"}]}"#,
+                #"{"inputs": {"size": [5, 8], "kind": ["a", "b"]}}"#,
+            ] {
                 try await client.execute(uri: "/invocations", method: .post, body: body(payload)) { r in
                     #expect(r.status == .ok, "\(payload)")
                     let o = try object(r)
@@ -191,11 +230,15 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             }
             var csv = HTTPFields()
             csv[.contentType] = "text/csv"
-            try await client.execute(uri: "/invocations", method: .post, headers: csv, body: body("size,kind\n5,a\n")) { r in
+            try await client.execute(uri: "/invocations", method: .post, headers: csv, body: body("size,kind\n5,a\n")) {
+                r in
                 let o = try object(r)
                 #expect((o["predictions"] as? [Double])?.count == 1)
             }
-            try await client.execute(uri: "/invocations", method: .post, body: body(#"{"dataframe_split": {"columns": ["size"], "data": [["x"]]}}"#)) { r in
+            try await client.execute(
+                uri: "/invocations", method: .post,
+                body: body(#"{"dataframe_split": {"columns": ["size"], "data": [["x"]]}}"#)
+            ) { r in
                 #expect(r.status == .badRequest)
             }
         }
@@ -210,9 +253,12 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             try await client.execute(uri: "/v2/health/ready", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v2/models/small", method: .get) { r in
                 let o = try object(r)
-                #expect(o["versions"] as? [String] == ["v1"] && (o["inputs"] as? [[String: Any]])?.first?["datatype"] as? String == "INT64")
+                #expect(
+                    o["versions"] as? [String] == ["v1"]
+                        && (o["inputs"] as? [[String: Any]])?.first?["datatype"] as? String == "INT64")
             }
-            let infer = #"{"id": "42", "inputs": [{"name": "size", "shape": [2], "datatype": "FP64", "data": [5, 8]}, {"name": "kind", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]}]}"#
+            let infer =
+                #"{"id": "42", "inputs": [{"name": "size", "shape": [2], "datatype": "FP64", "data": [5, 8]}, {"name": "kind", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]}]}"#
             try await client.execute(uri: "/v2/models/small/infer", method: .post, body: body(infer)) { r in
                 #expect(r.status == .ok)
                 let o = try object(r)
@@ -222,7 +268,9 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 #expect((prediction["data"] as? [Double])?.count == 2 && prediction["shape"] as? [Int] == [2])
                 #expect(outputs.contains { $0["name"] as? String == "range" && $0["shape"] as? [Int] == [2, 2] })
             }
-            try await client.execute(uri: "/v2/models/small/infer", method: .post, body: body(#"{"inputs": [{"shape": [1]}]}"#)) { #expect($0.status == .badRequest) }
+            try await client.execute(
+                uri: "/v2/models/small/infer", method: .post, body: body(#"{"inputs": [{"shape": [1]}]}"#)
+            ) { #expect($0.status == .badRequest) }
             try await client.execute(uri: "/v2/models/none/ready", method: .get) { #expect($0.status == .notFound) }
         }
     }
@@ -232,38 +280,53 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         let log = PredictionLog(store: store, capacity: 3)
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
         try await app.test(.router) { client in
-            let ids: [String] = try await client.execute(uri: "/v1/models/small/predict", method: .post,
-                                                         body: body(#"{"records": [{"size": 5, "kind": "a"}, {"size": 6, "kind": "b"}]}"#)) { r in
+            let ids: [String] = try await client.execute(
+                uri: "/v1/models/small/predict", method: .post,
+                body: body(#"{"records": [{"size": 5, "kind": "a"}, {"size": 6, "kind": "b"}]}"#)
+            ) { r in
                 let o = try object(r)
                 return (o["predictions"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
             }
             #expect(ids.count == 2)
             // The queue holds 3: two more rows fit one, the other is dropped and counted — the request still succeeds.
-            try await client.execute(uri: "/v1/models/small/predict", method: .post,
-                                     body: body(#"{"records": [{"size": 7, "kind": "a"}, {"size": 8, "kind": "b"}]}"#)) { #expect($0.status == .ok) }
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post,
+                body: body(#"{"records": [{"size": 7, "kind": "a"}, {"size": 8, "kind": "b"}]}"#)
+            ) { #expect($0.status == .ok) }
             #expect(log.counts.depth == 3 && log.counts.dropped == 1)
             try await client.execute(uri: "/metrics", method: .get) { r in
                 let text = String(buffer: r.body)
-                #expect(text.contains("mlcycle_prediction_log_queue_depth 3") && text.contains("mlcycle_prediction_log_dropped_total 1"), "\(text)")
+                #expect(
+                    text.contains("mlcycle_prediction_log_queue_depth 3")
+                        && text.contains("mlcycle_prediction_log_dropped_total 1"), "\(text)")
             }
             log.flush()
             let logged = try store.predictions(model: "small", since: nil, limit: 10)
             #expect(logged.count == 3 && Set(ids).isSubset(of: Set(logged.map(\.id))))
             #expect(logged.first?.version == "v1" && logged.first?.inputs.contains("\"size\":5") == true)
             // Feedback, one and a batch (an agent's override too), joins back by prediction id.
-            try await client.execute(uri: "/v1/feedback", method: .post, body: body(#"{"prediction_id": "\#(ids[0])", "actual": 351.5}"#)) { r in
+            try await client.execute(
+                uri: "/v1/feedback", method: .post, body: body(#"{"prediction_id": "\#(ids[0])", "actual": 351.5}"#)
+            ) { r in
                 #expect(r.status == .ok)
             }
-            try await client.execute(uri: "/v1/feedback", method: .post,
-                                     body: body(#"{"feedback": [{"prediction_id": "\#(ids[1])", "actual": 410, "source": "override"}]}"#)) { #expect($0.status == .ok) }
+            try await client.execute(
+                uri: "/v1/feedback", method: .post,
+                body: body(#"{"feedback": [{"prediction_id": "\#(ids[1])", "actual": 410, "source": "override"}]}"#)
+            ) { #expect($0.status == .ok) }
             let feedback = try store.feedback(predictionIDs: ids)
-            #expect(feedback.map(\.actual) == ["351.5", "410.0"] && feedback.map(\.source) == ["ground_truth", "override"], "\(feedback)")
+            #expect(
+                feedback.map(\.actual) == ["351.5", "410.0"] && feedback.map(\.source) == ["ground_truth", "override"],
+                "\(feedback)")
             try await client.execute(uri: "/v1/feedback", method: .post, body: body(#"{"actual": 3}"#)) { r in
                 #expect(r.status == .badRequest)
                 let o = try object(r)
                 #expect(o["field"] as? String == "prediction_id")
             }
-            try await client.execute(uri: "/v1/feedback", method: .post, body: body(#"{"prediction_id": "x", "actual": 3, "source": "guess"}"#)) { #expect($0.status == .badRequest) }
+            try await client.execute(
+                uri: "/v1/feedback", method: .post,
+                body: body(#"{"prediction_id": "x", "actual": 3, "source": "guess"}"#)
+            ) { #expect($0.status == .badRequest) }
         }
     }
 
@@ -271,7 +334,8 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     func championAndChallenger(_ release: String) throws -> SQLiteStore {
         let (store, dir) = try servedProject(release: release)
         let path = "\(dir)/mlcycle.yaml"
-        try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "seed: 1}", with: "seed: 2}").write(toFile: path, atomically: true, encoding: .utf8)
+        try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "seed: 1}", with: "seed: 2}")
+            .write(toFile: path, atomically: true, encoding: .utf8)
         _ = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
         #expect(try store.aliases("small") == ["champion": 1, "challenger": 2])
         return store
@@ -284,7 +348,10 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             var challenger = 0
             let n = 1000
             for _ in 0..<n {
-                try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)) { r in
+                try await client.execute(
+                    uri: "/v1/models/small/predict", method: .post,
+                    body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)
+                ) { r in
                     let o = try object(r)
                     if o["model_version"] as? String == "v2" { challenger += 1 }
                 }
@@ -294,7 +361,10 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             // A request key always lands on the same side.
             var versions = Set<String>()
             for _ in 0..<20 {
-                try await client.execute(uri: "/v1/models/small/predict?key=customer-17", method: .post, body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)) { r in
+                try await client.execute(
+                    uri: "/v1/models/small/predict?key=customer-17", method: .post,
+                    body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)
+                ) { r in
                     let o = try object(r)
                     versions.insert(o["model_version"] as? String ?? "")
                 }
@@ -310,9 +380,12 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         let ids: [String] = try await app.test(.router) { client in
             var ids = [String]()
             for _ in 0..<5 {
-                try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)) { r in
+                try await client.execute(
+                    uri: "/v1/models/small/predict", method: .post,
+                    body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)
+                ) { r in
                     let o = try object(r)
-                    #expect(o["model_version"] as? String == "v1") // the champion always answers
+                    #expect(o["model_version"] as? String == "v1")  // the champion always answers
                     ids += (o["predictions"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
                 }
             }
@@ -336,10 +409,14 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         let app = Application(router: server.router())
         try await app.test(.router) { client in
             // Without the token, or with a wrong one: 401. Predictions need none (no predict token set).
-            try await client.execute(uri: "/v1/admin/models/small/promote", method: .post, body: body(#"{"version": 2}"#)) { #expect($0.status == .unauthorized) }
+            try await client.execute(
+                uri: "/v1/admin/models/small/promote", method: .post, body: body(#"{"version": 2}"#)
+            ) { #expect($0.status == .unauthorized) }
             var wrong = HTTPFields()
             wrong[.authorization] = "Bearer s3cre"
-            try await client.execute(uri: "/v1/admin/models/small/promote", method: .post, headers: wrong, body: body(#"{"version": 2}"#)) { #expect($0.status == .unauthorized) }
+            try await client.execute(
+                uri: "/v1/admin/models/small/promote", method: .post, headers: wrong, body: body(#"{"version": 2}"#)
+            ) { #expect($0.status == .unauthorized) }
             var authorization = HTTPFields()
             authorization[.authorization] = "Bearer s3cret"
             let auth = authorization
@@ -350,7 +427,10 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                         var failed = 0
                         var versions = Set<String>()
                         for _ in 0..<60 {
-                            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)) { r in
+                            try await client.execute(
+                                uri: "/v1/models/small/predict", method: .post,
+                                body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)
+                            ) { r in
                                 if r.status != .ok { failed += 1 }
                                 let o = try object(r)
                                 versions.insert(o["model_version"] as? String ?? "?")
@@ -362,21 +442,28 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 group.addTask {
                     for i in 0..<6 {
                         let path = i % 2 == 0 ? "promote" : "rollback"
-                        try await client.execute(uri: "/v1/admin/models/small/\(path)", method: .post, headers: auth,
-                                                 body: body(#"{"version": 2, "reason": "load test"}"#)) { #expect($0.status == .ok) }
+                        try await client.execute(
+                            uri: "/v1/admin/models/small/\(path)", method: .post, headers: auth,
+                            body: body(#"{"version": 2, "reason": "load test"}"#)
+                        ) { #expect($0.status == .ok) }
                         try await Task.sleep(for: .milliseconds(5))
                     }
                     return (0, [])
                 }
                 var failed = 0
                 var seen = Set<String>()
-                for try await (f, v) in group { failed += f; seen.formUnion(v) }
+                for try await (f, v) in group {
+                    failed += f
+                    seen.formUnion(v)
+                }
                 return (failed, seen)
             }
             #expect(failures.0 == 0)
             #expect(failures.1.isSubset(of: ["v1", "v2"]) && !failures.1.isEmpty)
             #expect(try store.audit(model: "small").filter { $0.reason == "load test" }.count == 6)
-            try await client.execute(uri: "/v1/admin/models/small/promote", method: .post, headers: auth, body: body(#"{"version": 9}"#)) { #expect($0.status == .notFound) }
+            try await client.execute(
+                uri: "/v1/admin/models/small/promote", method: .post, headers: auth, body: body(#"{"version": 9}"#)
+            ) { #expect($0.status == .notFound) }
         }
     }
 }
@@ -409,32 +496,40 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     }
 
     @Test func malformedJSONIsAnErrorThatSaysWhere() {
-        for text in ["", "{", #"{"a" 1}"#, "[1,]", "01", "1.", "-", #""abc"#, "tru", #"{"a": 1} x"#, "\"a\u{1}\"", #""\x""#, #""\ud800\u0041""#] {
+        for text in [
+            "", "{", #"{"a" 1}"#, "[1,]", "01", "1.", "-", #""abc"#, "tru", #"{"a": 1} x"#, "\"a\u{1}\"", #""\x""#,
+            #""\ud800\u0041""#,
+        ] {
             #expect(throws: (any Error).self, "\(text)") { try JSONValue.parse(Data(text.utf8)) }
         }
         #expect((try? JSONValue.parse(Data("[1, 2".utf8))) == nil)
-        do { _ = try JSONValue.parse(Data(#"{"a": tru}"#.utf8)) } catch { #expect(error.localizedDescription.contains("at byte 6")) }
+        do { _ = try JSONValue.parse(Data(#"{"a": tru}"#.utf8)) } catch {
+            #expect(error.localizedDescription.contains("at byte 6"))
+        }
     }
 }
-
 
 @Suite struct MonitoringPassTests {
     /// Serve, log, send feedback, then one monitoring pass: windows, drift and a fired alert — stored with its numbers,
     /// its failed webhook delivery recorded, and quiet within its cool-down.
     @Test func servedPredictionsAreMonitoredAndAlertsStored() async throws {
-        let (store, dir) = try servedProject(release: """
-        monitoring:
-          window: 1h
-          webhook: http://127.0.0.1:9/alerts
-          alerts:
-            - {name: accuracy-drop, when: "mape > 0.2 over 1h", severity: critical, cooldown: 1d}
-            - {name: busy, when: "volume > 1000 over 1h", severity: info, cooldown: 1h}
-        """)
+        let (store, dir) = try servedProject(
+            release: """
+                monitoring:
+                  window: 1h
+                  webhook: http://127.0.0.1:9/alerts
+                  alerts:
+                    - {name: accuracy-drop, when: "mape > 0.2 over 1h", severity: critical, cooldown: 1d}
+                    - {name: busy, when: "volume > 1000 over 1h", severity: info, cooldown: 1h}
+                """)
         let log = PredictionLog(store: store)
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
         try await app.test(.router) { client in
-            let rows = (1...40).map { #"{"size": \#(1 + Double($0 % 9)), "kind": "\#($0 % 2 == 0 ? "a" : "b")"}"# }.joined(separator: ",")
-            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [\#(rows)]}"#)) { r in
+            let rows = (1...40).map { #"{"size": \#(1 + Double($0 % 9)), "kind": "\#($0 % 2 == 0 ? "a" : "b")"}"# }
+                .joined(separator: ",")
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post, body: body(#"{"records": [\#(rows)]}"#)
+            ) { r in
                 let predictions = try object(r)["predictions"] as? [[String: Any]]
                 #expect(predictions?.count == 40)
             }
@@ -442,7 +537,10 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         log.flush()
         // The truth is twice the estimate: MAPE 0.5.
         let logged = try store.predictions(model: "small", since: nil, limit: 100)
-        try store.recordFeedback(logged.compactMap { p in p.prediction.flatMap(Double.init).map { FeedbackRecord(predictionID: p.id, actual: String($0 * 2)) } })
+        try store.recordFeedback(
+            logged.compactMap { p in
+                p.prediction.flatMap(Double.init).map { FeedbackRecord(predictionID: p.id, actual: String($0 * 2)) }
+            })
         var pass = MonitoringPass(store: store, spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"))
         pass.webhookAttempts = 2
         pass.webhookPause = 0.01
@@ -455,7 +553,9 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         #expect(out.alerts.map(\.fired) == [true, false])
         #expect(out.fired.count == 1 && out.fired[0].delivery.hasPrefix("failed after 2 attempts"))
         let stored = try store.alerts(model: "small", limit: 10)
-        #expect(stored.count == 1 && stored[0].name == "accuracy-drop" && abs((stored[0].value ?? 0) - 0.5) < 1e-9 && stored[0].delivery.hasPrefix("failed"))
+        #expect(
+            stored.count == 1 && stored[0].name == "accuracy-drop" && abs((stored[0].value ?? 0) - 0.5) < 1e-9
+                && stored[0].delivery.hasPrefix("failed"))
         // Within the cool-down the same alert stays quiet.
         let again = try await pass.run(version, at: now.addingTimeInterval(60))
         let all = try store.alerts(model: nil, limit: 10)

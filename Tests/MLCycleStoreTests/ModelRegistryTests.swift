@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import MLCycleStore
 
 @Suite struct ModelRegistryTests {
@@ -8,10 +9,14 @@ import Testing
         let store = try freshStore()
         let bundle = try store.putArtifact(Data("bundle".utf8))
         let registry = ModelRegistry(store: store, approvers: approvers)
-        let good = try registry.register(NewModelVersion(name: "houses", bundle: bundle, metrics: ["mape": 0.09], gatesPassed: true,
-                                                         gates: ["passed: mape <= 0.1"], run: nil, datasets: [], specHash: nil), by: .policy("run"))
-        let bad = try registry.register(NewModelVersion(name: "houses", bundle: bundle, metrics: ["mape": 0.2], gatesPassed: false,
-                                                        gates: ["failed: mape <= 0.1 — 0.2"], run: nil, datasets: [], specHash: nil), by: .policy("run"))
+        let good = try registry.register(
+            NewModelVersion(
+                name: "houses", bundle: bundle, metrics: ["mape": 0.09], gatesPassed: true,
+                gates: ["passed: mape <= 0.1"], run: nil, datasets: [], specHash: nil), by: .policy("run"))
+        let bad = try registry.register(
+            NewModelVersion(
+                name: "houses", bundle: bundle, metrics: ["mape": 0.2], gatesPassed: false,
+                gates: ["failed: mape <= 0.1 — 0.2"], run: nil, datasets: [], specHash: nil), by: .policy("run"))
         return (registry, good, bad)
     }
 
@@ -28,7 +33,7 @@ import Testing
 
     @Test func resolvingFollowsAliasesThenTheLatestVersion() throws {
         let (registry, good, bad) = try registry()
-        #expect(try registry.resolve("houses").version == bad.version) // no champion yet: the latest version
+        #expect(try registry.resolve("houses").version == bad.version)  // no champion yet: the latest version
         try registry.promote(good, by: .person("ana"), reason: "first")
         #expect(try registry.resolve("houses").version == good.version)
         #expect(try registry.resolve("houses:2").version == bad.version)
@@ -39,12 +44,16 @@ import Testing
     @Test func failedGatesArePromotedOnlyByAPersonsAuditedOverride() throws {
         let (registry, _, bad) = try registry()
         #expect(throws: RegistryError.self) { try registry.promote(bad, by: .person("ana"), reason: "try") }
-        #expect(throws: RegistryError.overrideNeedsAPerson) { try registry.promote(bad, by: .policy("retrain"), reason: "auto", overrideGates: true) }
+        #expect(throws: RegistryError.overrideNeedsAPerson) {
+            try registry.promote(bad, by: .policy("retrain"), reason: "auto", overrideGates: true)
+        }
         #expect(throws: RegistryError.self) { try registry.approve(bad, by: .person("ana"), reason: "looks fine") }
         let move = try registry.promote(bad, by: .person("ana"), reason: "a trial on the record", overrideGates: true)
         #expect(move == AliasMove(name: "houses", alias: "champion", version: bad.version))
         let entry = try #require(try registry.store.audit(model: "houses").first { $0.alias == "champion" })
-        #expect(entry.actor == "ana" && entry.action == "promote (gates overridden)" && entry.reason == "a trial on the record")
+        #expect(
+            entry.actor == "ana" && entry.action == "promote (gates overridden)"
+                && entry.reason == "a trial on the record")
     }
 
     @Test func approversGuardPromotionAndApprovalAlikeButNotPolicyOrRollback() throws {

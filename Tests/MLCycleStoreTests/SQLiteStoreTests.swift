@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import GRDB
 import MLCycleData
+import Testing
+
 @testable import MLCycleStore
 
 func freshStore() throws -> SQLiteStore {
@@ -12,13 +13,17 @@ func freshStore() throws -> SQLiteStore {
 @Suite struct SQLiteStoreTests {
     @Test func runsRecordParamsMetricsLogsAndAreFoundByTheirInputs() throws {
         let store = try freshStore()
-        let run = try store.startRun(NewRun(project: "houses", stage: "train", inputHash: "abc", params: ["learner": "gbdt"], tags: ["why": "test"],
-                                            specHash: "s1", gitCommit: "deadbeef"))
-        #expect(run.status == .running && run.params["learner"] == "gbdt" && run.gitCommit == "deadbeef" && run.mlcycleVersion == mlcycleVersionString)
+        let run = try store.startRun(
+            NewRun(
+                project: "houses", stage: "train", inputHash: "abc", params: ["learner": "gbdt"], tags: ["why": "test"],
+                specHash: "s1", gitCommit: "deadbeef"))
+        #expect(
+            run.status == .running && run.params["learner"] == "gbdt" && run.gitCommit == "deadbeef"
+                && run.mlcycleVersion == mlcycleVersionString)
         for step in 0..<3 { try store.logMetric(run: run.id, name: "rmse", value: 10 - Double(step), step: step) }
         try store.appendLog(run: run.id, "fitting")
         try store.appendLog(run: run.id, "done")
-        #expect(try store.cachedRun(project: "houses", stage: "train", inputHash: "abc") == nil) // not finished yet
+        #expect(try store.cachedRun(project: "houses", stage: "train", inputHash: "abc") == nil)  // not finished yet
         try store.finishRun(run.id, status: .finished, outputs: ["model": "m1"])
         let done = try #require(try store.run(run.id))
         #expect(done.status == .finished && done.ended != nil && done.outputs == ["model": "m1"])
@@ -33,11 +38,13 @@ func freshStore() throws -> SQLiteStore {
         let store = try freshStore()
         let data = Data("a model bundle".utf8)
         let sha = try store.putArtifact(data)
-        #expect(sha == "\(try store.putArtifact(data))") // the same content is stored once, under the same name
+        #expect(sha == "\(try store.putArtifact(data))")  // the same content is stored once, under the same name
         #expect(try store.artifact(sha) == data)
         // Damage the file on disk: reading it is a clear error, never the wrong bytes.
         try Data("tampered".utf8).write(to: URL(fileURLWithPath: store.artifactPath(sha)))
-        #expect(throws: StoreError.corruptArtifact(sha256: sha, path: store.artifactPath(sha))) { _ = try store.artifact(sha) }
+        #expect(throws: StoreError.corruptArtifact(sha256: sha, path: store.artifactPath(sha))) {
+            _ = try store.artifact(sha)
+        }
         #expect(throws: StoreError.self) { _ = try store.artifact(String(repeating: "0", count: 64)) }
     }
 
@@ -45,35 +52,47 @@ func freshStore() throws -> SQLiteStore {
         let store = try freshStore()
         let bundle = try store.putArtifact(Data("bundle".utf8))
         func register(_ mape: Double) throws -> ModelVersion {
-            try store.registerModel(NewModelVersion(name: "houses", bundle: bundle, metrics: ["mape": mape], gatesPassed: true,
-                                                    gates: ["passed: mape <= 0.1"], run: nil, datasets: ["fp"], specHash: "s"), actor: "ana")
+            try store.registerModel(
+                NewModelVersion(
+                    name: "houses", bundle: bundle, metrics: ["mape": mape], gatesPassed: true,
+                    gates: ["passed: mape <= 0.1"], run: nil, datasets: ["fp"], specHash: "s"), actor: "ana")
         }
-        let v1 = try register(0.10), v2 = try register(0.09)
+        let v1 = try register(0.10)
+        let v2 = try register(0.09)
         #expect(v1.version == 1 && v2.version == 2 && v2.metrics["mape"] == 0.09)
         try store.setAlias("houses", alias: "champion", version: 1, actor: "ana", action: "promote", reason: "first")
-        try store.setAlias("houses", alias: "champion", version: 2, actor: "bo", action: "promote", reason: "better mape")
+        try store.setAlias(
+            "houses", alias: "champion", version: 2, actor: "bo", action: "promote", reason: "better mape")
         #expect(try store.aliases("houses") == ["champion": 2])
         #expect(try store.previousVersion("houses", alias: "champion") == 1)
-        try store.setAlias("houses", alias: "champion", version: 1, actor: "bo", action: "rollback", reason: "complaints")
+        try store.setAlias(
+            "houses", alias: "champion", version: 1, actor: "bo", action: "rollback", reason: "complaints")
         #expect(try store.aliases("houses")["champion"] == 1)
-        #expect(throws: StoreError.self) { try store.setAlias("houses", alias: "champion", version: 7, actor: "x", action: "promote", reason: "") }
+        #expect(throws: StoreError.self) {
+            try store.setAlias("houses", alias: "champion", version: 7, actor: "x", action: "promote", reason: "")
+        }
         let audit = try store.audit(model: "houses")
         #expect(audit.map(\.action) == ["register", "register", "promote", "promote", "rollback"])
         #expect(audit[3].actor == "bo" && audit[3].previousVersion == 1 && audit[3].reason == "better mape")
         // Append-only: the database itself refuses to change or remove an entry.
-        #expect(throws: (any Error).self) { try store.pool.write { try $0.execute(sql: "UPDATE audit SET actor = 'mallory'") } }
+        #expect(throws: (any Error).self) {
+            try store.pool.write { try $0.execute(sql: "UPDATE audit SET actor = 'mallory'") }
+        }
         #expect(throws: (any Error).self) { try store.pool.write { try $0.execute(sql: "DELETE FROM audit") } }
         #expect(try store.audit(model: "houses").count == 5)
         #expect(throws: StoreError.self) {
-            _ = try store.registerModel(NewModelVersion(name: "x", bundle: "nope", metrics: [:], gatesPassed: false, gates: [], run: nil,
-                                                        datasets: [], specHash: nil), actor: "a")
+            _ = try store.registerModel(
+                NewModelVersion(
+                    name: "x", bundle: "nope", metrics: [:], gatesPassed: false, gates: [], run: nil,
+                    datasets: [], specHash: nil), actor: "a")
         }
     }
 
     @Test func concurrentWritersOnOneStoreLoseNothing() async throws {
         let store = try freshStore()
         // Two independent connections (as two processes have), each registering versions and logging metrics at once.
-        let a = try SQLiteStore(directory: store.directory), b = try SQLiteStore(directory: store.directory)
+        let a = try SQLiteStore(directory: store.directory)
+        let b = try SQLiteStore(directory: store.directory)
         let bundle = try a.putArtifact(Data("b".utf8))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for s in [a, b] {
@@ -81,15 +100,17 @@ func freshStore() throws -> SQLiteStore {
                     let run = try s.startRun(NewRun(project: "p", stage: "train", inputHash: "h"))
                     for i in 0..<40 {
                         try s.logMetric(run: run.id, name: "loss", value: Double(i), step: i)
-                        _ = try s.registerModel(NewModelVersion(name: "m", bundle: bundle, metrics: [:], gatesPassed: true, gates: [], run: run.id,
-                                                                datasets: [], specHash: nil), actor: "w")
+                        _ = try s.registerModel(
+                            NewModelVersion(
+                                name: "m", bundle: bundle, metrics: [:], gatesPassed: true, gates: [], run: run.id,
+                                datasets: [], specHash: nil), actor: "w")
                     }
                     try s.finishRun(run.id, status: .finished, outputs: [:])
                 }
             }
             try await group.waitForAll()
         }
-        #expect(try store.modelVersions("m").map(\.version) == Array(1...80)) // no version number given twice
+        #expect(try store.modelVersions("m").map(\.version) == Array(1...80))  // no version number given twice
         #expect(try store.runs(project: "p", limit: 10).allSatisfy { $0.status == .finished })
         #expect(try store.runs(project: "p", limit: 10).map { try store.metrics(run: $0.id).count } == [40, 40])
     }
@@ -106,7 +127,7 @@ func freshStore() throws -> SQLiteStore {
         #expect(try store.recoverAbandonedRuns() == [dead.id])
         #expect(try store.run(dead.id)?.status == .failed)
         #expect(try store.logs(run: dead.id).first?.contains("ended without finishing") == true)
-        #expect(try store.run(alive.id)?.status == .running) // this process is alive
-        #expect(try store.cachedRun(project: "p", stage: "train", inputHash: "h") == nil) // a failed run is never a cache hit
+        #expect(try store.run(alive.id)?.status == .running)  // this process is alive
+        #expect(try store.cachedRun(project: "p", stage: "train", inputHash: "h") == nil)  // a failed run is never a cache hit
     }
 }
