@@ -16,7 +16,8 @@ public enum FieldParsing {
         let (s, e) = trim(p, 0, n)
         guard s < e else { return 0 }
         let c = p[s]
-        if isDigit(c) || c == 45 /* - */ || c == 43 /* + */ || c == 46 /* . */ {
+        // A digit, '-', '+' or '.'.
+        if isDigit(c) || c == 45 || c == 43 || c == 46 {
             if parseInt(p + s, e - s) != nil { return intBit | floatBit }
             // An integer too large for int64 would be rounded as a float: keep it as text.
             if isIntegerSyntax(p, s, e) { return 0 }
@@ -109,7 +110,8 @@ public enum FieldParsing {
         }
         guard i < e else { return nil }
         let c0 = p0[i]
-        if c0 == 105 || c0 == 73 || c0 == 110 || c0 == 78 {  // inf / infinity; NaN is a missing-value token, not a number
+        // inf / infinity; NaN is a missing-value token, not a number
+        if c0 == 105 || c0 == 73 || c0 == 110 || c0 == 78 {
             let len = e - i
             guard len == 3 || len == 8 else { return nil }
             let word = String(decoding: UnsafeBufferPointer(start: p0 + i, count: len), as: UTF8.self).lowercased()

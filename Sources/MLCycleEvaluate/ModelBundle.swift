@@ -133,7 +133,8 @@ public struct ModelBundle: Codable, Sendable {
         var reasons = prepared.rowIssues
         for rule in scope {
             let e = try MLCycleData.Expression.parse(rule)
-            guard e.columns.allSatisfy({ raw[$0] != nil }) else { continue }  // e.g. a rule on the target, absent at serving
+            // A rule on a column absent at serving (e.g. the target) is skipped.
+            guard e.columns.allSatisfy({ raw[$0] != nil }) else { continue }
             for (r, v) in try e.evaluate(on: raw).enumerated() {
                 if case .bool(true) = v { continue }
                 reasons[r, default: []].append("outside scope: \(rule)")

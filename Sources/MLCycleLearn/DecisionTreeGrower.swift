@@ -102,16 +102,16 @@ struct DecisionTreeGrower: @unchecked Sendable {
         binned.codes.withUnsafeBufferPointer { codes in
             hist.withUnsafeMutableBufferPointer { hist in
                 groups.withUnsafeMutableBufferPointer { groups in
-                    occupiedBins.withUnsafeMutableBufferPointer { B in
-                        sortKeys.withUnsafeMutableBufferPointer { S in
+                    occupiedBins.withUnsafeMutableBufferPointer { occupied in
+                        sortKeys.withUnsafeMutableBufferPointer { keys in
                             totals.withUnsafeMutableBufferPointer { totals in
                                 left.withUnsafeMutableBufferPointer { left in
                                     right.withUnsafeMutableBufferPointer { right in
-                                        let H = hist.baseAddress!
-                                        let G = groups.baseAddress!
-                                        let T = totals.baseAddress!
-                                        let L = left.baseAddress!
-                                        let R = right.baseAddress!
+                                        let hist0 = hist.baseAddress!
+                                        let group0 = groups.baseAddress!
+                                        let total0 = totals.baseAddress!
+                                        let left0 = left.baseAddress!
+                                        let right0 = right.baseAddress!
 
                                         let values: [Double]
                                         let classIndex: [Int32]
@@ -151,14 +151,14 @@ struct DecisionTreeGrower: @unchecked Sendable {
                                             }
                                         }
                                         @inline(__always) func occupiedBin(_ b: Int) -> Bool {
-                                            if regression { return H[b * w] > 0 }
-                                            for c in 0..<w where H[b * w + c] > 0 { return true }
+                                            if regression { return hist0[b * w] > 0 }
+                                            for c in 0..<w where hist0[b * w + c] > 0 { return true }
                                             return false
                                         }
 
                                         while let node = stack.popLast() {
-                                            for c in 0..<w { T[c] = 0 }
-                                            accumulate(node.start, node.start + node.count, bins: nil, into: T)
+                                            for c in 0..<w { total0[c] = 0 }
+                                            accumulate(node.start, node.start + node.count, bins: nil, into: total0)
                                             var sumSquares = 0.0
                                             if regression {
                                                 for i in node.start..<(node.start + node.count) {
@@ -166,7 +166,7 @@ struct DecisionTreeGrower: @unchecked Sendable {
                                                     sumSquares += y * y
                                                 }
                                             }
-                                            let (parentScore, _) = score(T)
+                                            let (parentScore, _) = score(total0)
                                             // Impurity × rows: n − Σc²/n (Gini) or Σy² − (Σy)²/n; a node with none left is a leaf.
                                             let impurity: Double
                                             switch response {
@@ -197,34 +197,34 @@ struct DecisionTreeGrower: @unchecked Sendable {
                                                     var m = 0
                                                     if node.count * 8 >= nb {
                                                         accumulate(
-                                                            node.start, node.start + node.count, bins: col, into: H)
+                                                            node.start, node.start + node.count, bins: col, into: hist0)
                                                         for b in 0..<nb where occupiedBin(b) {
-                                                            B[m] = Int32(b)
+                                                            occupied[m] = Int32(b)
                                                             for c in 0..<w {
-                                                                G[m * w + c] = H[b * w + c]
-                                                                H[b * w + c] = 0
+                                                                group0[m * w + c] = hist0[b * w + c]
+                                                                hist0[b * w + c] = 0
                                                             }  // H is left all zero
                                                             m += 1
                                                         }
                                                     } else {
                                                         for i in 0..<node.count {
-                                                            S[i] =
+                                                            keys[i] =
                                                                 UInt32(col[Int(rows[node.start + i])]) << 24 | UInt32(i)
                                                         }
                                                         var keys = UnsafeMutableBufferPointer(
-                                                            rebasing: S[0..<node.count])
+                                                            rebasing: keys[0..<node.count])
                                                         keys.sort()
                                                         var previous = -1
                                                         for i in 0..<node.count {
-                                                            let b = Int(S[i] >> 24)
-                                                            let r = Int(rows[node.start + Int(S[i] & 0xFF_FFFF)])
+                                                            let b = Int(keys[i] >> 24)
+                                                            let r = Int(rows[node.start + Int(keys[i] & 0xFF_FFFF)])
                                                             if b != previous {
-                                                                B[m] = Int32(b)
-                                                                for c in 0..<w { G[m * w + c] = 0 }
+                                                                occupied[m] = Int32(b)
+                                                                for c in 0..<w { group0[m * w + c] = 0 }
                                                                 m += 1
                                                                 previous = b
                                                             }
-                                                            let g = G + (m - 1) * w
+                                                            let g = group0 + (m - 1) * w
                                                             if regression {
                                                                 g[0] += 1
                                                                 g[1] += values[r]
@@ -239,9 +239,9 @@ struct DecisionTreeGrower: @unchecked Sendable {
                                                     /// Whether the split with `L` on the left beats the best so far (then it becomes the best).
                                                     @inline(__always) func consider(_ t: Int, missingLeft: Bool) -> Bool
                                                     {
-                                                        for c in 0..<w { R[c] = T[c] - L[c] }
-                                                        let (ls, lc) = score(L)
-                                                        let (rs, rc) = score(R)
+                                                        for c in 0..<w { right0[c] = total0[c] - left0[c] }
+                                                        let (ls, lc) = score(left0)
+                                                        let (rs, rc) = score(right0)
                                                         guard lc >= Double(minSamplesLeaf) - 0.5,
                                                             rc >= Double(minSamplesLeaf) - 0.5
                                                         else { return false }
@@ -257,37 +257,39 @@ struct DecisionTreeGrower: @unchecked Sendable {
                                                         for b in bins { set[b >> 6] |= 1 << UInt64(b & 63) }
                                                         return set
                                                     }
-                                                    let hasMissing = B[0] == 0
+                                                    let hasMissing = occupied[0] == 0
                                                     let first = hasMissing ? 1 : 0
                                                     if binned.bins[f].kind == .numeric {
                                                         // Bins 1…t left, missing values right and then left; with missing values right, "every
                                                         // value left" is a split too (an empty side is refused by the leaf-size check).
                                                         for pass in 0..<(hasMissing ? 2 : 1) {
-                                                            for c in 0..<w { L[c] = pass == 1 ? G[c] : 0 }
+                                                            for c in 0..<w { left0[c] = pass == 1 ? group0[c] : 0 }
                                                             for k in first..<m {
-                                                                for c in 0..<w { L[c] += G[k * w + c] }
-                                                                _ = consider(Int(B[k]), missingLeft: pass == 1)
+                                                                for c in 0..<w { left0[c] += group0[k * w + c] }
+                                                                _ = consider(Int(occupied[k]), missingLeft: pass == 1)
                                                             }
                                                         }
                                                     } else if regression {
                                                         // Categories sorted by their mean: the best many-vs-many split is a prefix of that order
                                                         // (Breiman's theorem for squared error), found in one scan. Missing values stay right.
                                                         let sorted = (first..<m).sorted {
-                                                            G[$0 * w + 1] / G[$0 * w] < G[$1 * w + 1] / G[$1 * w]
+                                                            group0[$0 * w + 1] / group0[$0 * w] < group0[$1 * w + 1]
+                                                                / group0[$1 * w]
                                                         }
-                                                        for c in 0..<w { L[c] = 0 }
+                                                        for c in 0..<w { left0[c] = 0 }
                                                         for (j, k) in sorted.enumerated() {
-                                                            for c in 0..<w { L[c] += G[k * w + c] }
+                                                            for c in 0..<w { left0[c] += group0[k * w + c] }
                                                             if consider(0, missingLeft: false) {
-                                                                best.categories = set(sorted[0...j].map { Int(B[$0]) })
+                                                                best.categories = set(
+                                                                    sorted[0...j].map { Int(occupied[$0]) })
                                                             }
                                                         }
                                                     } else {
                                                         // Classes: one level against the rest (see the type's comment).
                                                         for k in first..<m {
-                                                            for c in 0..<w { L[c] = G[k * w + c] }
+                                                            for c in 0..<w { left0[c] = group0[k * w + c] }
                                                             if consider(0, missingLeft: false) {
-                                                                best.categories = set([Int(B[k])])
+                                                                best.categories = set([Int(occupied[k])])
                                                             }
                                                         }
                                                     }
@@ -298,13 +300,13 @@ struct DecisionTreeGrower: @unchecked Sendable {
                                                 // A leaf: its mean, or its class shares.
                                                 let leaf = Int32(leafValues.count / leafWidth)
                                                 switch response {
-                                                case .values: leafValues.append(T[1] / max(T[0], 1))
+                                                case .values: leafValues.append(total0[1] / max(total0[0], 1))
                                                 case .classes(_, let k):
                                                     let total = Double(node.count)
                                                     if k > 2 {
-                                                        for c in 0..<k { leafValues.append(T[c] / total) }
+                                                        for c in 0..<k { leafValues.append(total0[c] / total) }
                                                     } else {
-                                                        leafValues.append(T[1] / total)
+                                                        leafValues.append(total0[1] / total)
                                                     }
                                                 }
                                                 if node.parent >= 0 {

@@ -185,7 +185,7 @@ public struct Replay {
                 case .bool(let b): truth = .bool(b)
                 default: truth = .string(actual[r].description)
                 }
-                feedback.append(Feedback(prediction_id: ids[k].description, actual: truth))
+                feedback.append(Feedback(predictionID: ids[k].description, actual: truth))
             }
             if !feedback.isEmpty {
                 let sent = await HTTPCall.send(
@@ -233,8 +233,12 @@ public struct Replay {
 
 /// One row of `POST /v1/feedback`.
 private struct Feedback: Encodable {
-    var prediction_id: String
+    var predictionID: String
     var actual: JSONValue
+    enum CodingKeys: String, CodingKey {
+        case predictionID = "prediction_id"
+        case actual
+    }
 }
 
 public enum ReplayError: Error, LocalizedError, Equatable {

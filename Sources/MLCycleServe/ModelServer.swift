@@ -586,9 +586,14 @@ public struct ModelServer: Sendable {
                     var data: [JSONValue]
                 }
                 struct Inference: Encodable {
-                    var model_name, model_version: String
+                    var modelName, modelVersion: String
                     var outputs: [Output]
                     var id: String?
+                    enum CodingKeys: String, CodingKey {
+                        case modelName = "model_name"
+                        case modelVersion = "model_version"
+                        case outputs, id
+                    }
                 }
                 var outputs = [
                     Output(
@@ -606,7 +611,7 @@ public struct ModelServer: Sendable {
                 }
                 var id: String?
                 if case .string(let given) = o["id"] ?? .null { id = given }
-                return Self.json(Inference(model_name: name, model_version: m.version, outputs: outputs, id: id))
+                return Self.json(Inference(modelName: name, modelVersion: m.version, outputs: outputs, id: id))
             } catch let e as RequestError {
                 return Self.error(e)
             }

@@ -103,7 +103,8 @@ extension Store {
     /// person's later override replaces an earlier truth).
     public func latestActuals(for records: [PredictionRecord]) throws -> [String: String] {
         var actual = [String: String]()
-        for f in try feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual }  // ordered by time
+        // Feedback comes ordered by time: the latest wins.
+        for f in try feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual }
         return actual
     }
 }

@@ -98,7 +98,7 @@ struct InputOptions: ParsableArguments {
 
 /// Runs a command body; a user error prints one clear line and exits with 2 (1 stays "checks failed").
 /// The same for async commands.
-func runReportingErrors(_ body: () async throws -> Void) async throws {
+func runReportingAsyncErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let e as ExitCode {

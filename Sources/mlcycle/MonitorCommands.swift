@@ -29,7 +29,7 @@ struct Monitor: AsyncParsableCommand {
     typealias Output = MonitoringPass.Output
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingAsyncErrors {
             let spec = try projectSpecIfPresent(project)
             let store = try storeOptions.open(project)
             let moment = try moment(now)
@@ -193,7 +193,7 @@ struct Watch: AsyncParsableCommand {
     var since: String?
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingAsyncErrors {
             let spec = try projectSpec(directory)
             let watcher = try Watcher(spec: spec, directory: directory, store: try storeOptions.open(directory))
             guard let seconds = MonitoringDuration.seconds(every) else {
@@ -237,7 +237,7 @@ struct Replay: AsyncParsableCommand {
     @Option(help: "Write the summary as JSON to this file ('-' for standard output).") var json: String?
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingAsyncErrors {
             guard let server = URL(string: url), server.scheme != nil else {
                 throw ValidationError("--url must be an address such as http://127.0.0.1:8080")
             }

@@ -128,6 +128,7 @@ func freshStore() throws -> SQLiteStore {
         #expect(try store.run(dead.id)?.status == .failed)
         #expect(try store.logs(run: dead.id).first?.contains("ended without finishing") == true)
         #expect(try store.run(alive.id)?.status == .running)  // this process is alive
-        #expect(try store.cachedRun(project: "p", stage: "train", inputHash: "h") == nil)  // a failed run is never a cache hit
+        // A failed run is never a cache hit.
+        #expect(try store.cachedRun(project: "p", stage: "train", inputHash: "h") == nil)
     }
 }
