@@ -61,6 +61,23 @@ public struct TrainingReport: Codable, Sendable {
 }
 
 public enum TrainingRun {
+    /// A seeded Fisher–Yates order of `0..<n`: the same generator state always gives the same order.
+    static func seededOrder(_ n: Int, _ rng: inout SeededGenerator) -> [Int] {
+        var order = Array(0..<n)
+        for i in stride(from: order.count - 1, to: 0, by: -1) {
+            order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1))))
+        }
+        return order
+    }
+
+    /// A seeded random `fraction` of the rows (at least one) to test on, and the rest, both in row order.
+    static func holdOut(_ table: Table, fraction: Double, seed: UInt64) -> (train: Table, test: Table) {
+        var rng = SeededGenerator(seed: seed)
+        let order = seededOrder(table.rowCount, &rng)
+        let cut = min(max(1, Int((Double(table.rowCount) * fraction).rounded())), order.count)
+        return (table.taking(Array(order[cut...]).sorted()), table.taking(Array(order[0..<cut]).sorted()))
+    }
+
     public static func run(_ table: Table, options o: TrainingOptions) throws -> (ModelFile, TrainingReport) {
         let parameters = try o.learner.parameters(o.parameters, task: o.task)
         if o.task == .clustering { return try cluster(table, options: o, parameters: parameters) }
@@ -79,14 +96,7 @@ public enum TrainingRun {
             train = labelled
             test = t.taking((0..<t.rowCount).filter { (try? t.column(o.target).isValid($0)) ?? false })
         } else {
-            var rng = SeededGenerator(seed: o.seed)
-            var order = Array(0..<labelled.rowCount)
-            for i in stride(from: order.count - 1, to: 0, by: -1) {
-                order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1))))
-            }
-            let testCount = max(1, Int((Double(labelled.rowCount) * o.testFraction).rounded()))
-            test = labelled.taking(Array(order[0..<min(testCount, order.count)]).sorted())
-            train = labelled.taking(Array(order[min(testCount, order.count)...]).sorted())
+            (train, test) = holdOut(labelled, fraction: o.testFraction, seed: o.seed)
         }
         let schema = try FeatureSchema.infer(from: train, target: o.target, drop: o.drop)
         let trainData = try schema.encode(train)
@@ -101,10 +111,7 @@ public enum TrainingRun {
             // then replay the split's draws shifted by one).
             var splitStream = SeededGenerator(seed: o.seed)
             var rng = SeededGenerator(seed: splitStream.next())
-            var order = Array(0..<trainData.rows)
-            for i in stride(from: order.count - 1, to: 0, by: -1) {
-                order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1))))
-            }
+            let order = seededOrder(trainData.rows, &rng)
             let cut = max(1, trainData.rows / 10)
             let fitRows = Array(order[cut...]).sorted()
             let watchRows = Array(order[..<cut]).sorted()
@@ -190,14 +197,7 @@ public enum TrainingRun {
         if let t = o.testTable {
             (train, test) = (table, t)
         } else {
-            var rng = SeededGenerator(seed: o.seed)
-            var order = Array(0..<table.rowCount)
-            for i in stride(from: order.count - 1, to: 0, by: -1) {
-                order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1))))
-            }
-            let cut = max(1, Int((Double(table.rowCount) * o.testFraction).rounded()))
-            test = table.taking(Array(order[0..<min(cut, order.count)]).sorted())
-            train = table.taking(Array(order[min(cut, order.count)...]).sorted())
+            (train, test) = holdOut(table, fraction: o.testFraction, seed: o.seed)
         }
         let schema = try FeatureSchema.infer(from: train, target: nil, drop: o.drop)
         let started = Date()

@@ -99,10 +99,7 @@ public enum Tuning {
         // Every candidate's text is checked against the learner's parameters before the first fit.
         for candidate in candidates { _ = try o.learner.parameters(candidate, task: o.task) }
         // Folds: a seeded shuffle cut into k parts (or one 20 % validation part).
-        var order = Array(0..<table.rowCount)
-        for i in stride(from: order.count - 1, to: 0, by: -1) {
-            order.swapAt(i, Int(rng.next(upperBound: UInt64(i + 1))))
-        }
+        let order = TrainingRun.seededOrder(table.rowCount, &rng)
         let k = max(1, o.folds)
         let parts: [[Int]] =
             k >= 2

@@ -97,33 +97,22 @@ struct InputOptions: ParsableArguments {
 }
 
 /// Runs a command body; a user error prints one clear line and exits with 2 (1 stays "checks failed").
-/// The same for async commands.
-func runReportingAsyncErrors(_ body: () async throws -> Void) async throws {
-    do {
-        try await body()
-    } catch let e as ExitCode {
-        throw e
-    } catch let e as ValidationError {
-        throw e
-    } catch {
-        let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
-        FileHandle.standardError.write(Data("mlcycle: error: \(message)\n".utf8))
-        throw ExitCode(2)
-    }
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch { throw reported(error) }
 }
 
-func runReportingErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as ExitCode {
-        throw e
-    } catch let e as ValidationError {
-        throw e
-    } catch {
-        let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
-        FileHandle.standardError.write(Data("mlcycle: error: \(message)\n".utf8))
-        throw ExitCode(2)
-    }
+/// The same for async commands.
+func runReportingAsyncErrors(_ body: () async throws -> Void) async throws {
+    do { try await body() } catch { throw reported(error) }
+}
+
+/// What a command's error becomes: ArgumentParser's own errors as they are, anything else one line on standard
+/// error and exit code 2.
+func reported(_ error: any Error) -> any Error {
+    if error is ExitCode || error is ValidationError { return error }
+    let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
+    FileHandle.standardError.write(Data("mlcycle: error: \(message)\n".utf8))
+    return ExitCode(2)
 }
 
 /// Writes output to a file atomically, or to standard output for "-".
@@ -1139,11 +1128,7 @@ struct Serve: AsyncParsableCommand {
                 pass = MonitoringPass(store: store, spec: spec)
             }
         } catch {
-            FileHandle.standardError.write(
-                Data(
-                    "mlcycle: error: \((error as? LocalizedError)?.errorDescription ?? String(describing: error))\n"
-                        .utf8))
-            throw ExitCode(2)
+            throw reported(error)
         }
         var server = ModelServer(catalog: catalog, log: log)
         server.approvers = pass?.spec?.release.approvers ?? []
