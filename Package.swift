@@ -88,6 +88,7 @@ let package = Package(
                 "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore", "MLCycleServe",
                 "MLCycleMonitor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]),
         .testTarget(
             name: "MLCycleDataTests",
@@ -112,6 +113,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .testTarget(
             name: "MLCycleStoreTests",

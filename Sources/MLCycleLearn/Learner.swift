@@ -192,21 +192,6 @@ public struct Hyperparameter<Parameters> {
 
 /// Parsing of hyperparameter text: the one place `NAME=VALUE` becomes typed parameters.
 public enum Hyperparameters {
-    /// `NAME=VALUE` assignments (as `--param` takes them) into a dictionary; `option` and `form` are what the
-    /// error names.
-    public static func assignments(_ texts: [String], option: String = "--param", form: String = "NAME=VALUE") throws
-        -> [String: String]
-    {
-        var out = [String: String]()
-        for text in texts {
-            guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
-                throw LearnError.unsupported("\(option) takes \(form), got '\(text)'")
-            }
-            out[String(text[..<eq])] = String(text[text.index(after: eq)...])
-        }
-        return out
-    }
-
     /// Applies `text` to `defaults` through `table`: an unknown name lists the names the learner takes, a value it
     /// refuses says what it expects.
     static func parse<P>(_ text: [String: String], into defaults: P, table: [Hyperparameter<P>]) throws -> P {

@@ -36,6 +36,18 @@ public final class ServerMetrics: Sendable {
 
     /// Prometheus exposition text.
     public func text() -> String { registry.emitToString() }
+
+    /// A swift-metrics factory writing into this registry, with names and labels made valid for Prometheus
+    /// (`http.server.request.duration` → `http_server_request_duration`), for `MetricsSystem.bootstrap`: what
+    /// Hummingbird's metrics middleware records then appears in `/metrics` too.
+    public func metricsFactory() -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.nameAndLabelSanitizer = { name, labels in
+            func clean(_ s: String) -> String { String(s.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" }) }
+            return (clean(name), labels.map { (clean($0.0), $0.1) })
+        }
+        return factory
+    }
 }
 
 /// The HTTP model server: native JSON and CSV prediction, model listing, health, readiness and metrics.
@@ -254,6 +266,7 @@ public struct ModelServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         if logRequests { router.add(middleware: LogRequestsMiddleware(.info)) }
+        router.add(middleware: MetricsMiddleware())
         let catalog = self.catalog
         let metrics = self.metrics
         let limit = maxBodyBytes

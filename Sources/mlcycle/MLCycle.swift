@@ -13,6 +13,7 @@ import MLCycleReport
 import MLCycleServe
 import MLCycleSources
 import MLCycleStore
+import Metrics
 
 /// The mlcycle command line: thin commands over the libraries.
 @main
@@ -68,14 +69,12 @@ struct ReadingOptions: ParsableArguments {
         }
         options.delimiter = c
         if !missingTokens.isEmpty { options.missingTokens = missingTokens }
-        for spec in types {
-            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let t = DataType(rawValue: parts[1]) else {
-                throw ValidationError(
-                    "--type takes COLUMN=TYPE with TYPE one of \(DataType.allCases.map(\.rawValue).joined(separator: ", ")); got '\(spec)'"
-                )
+        let typeForm = "COLUMN=TYPE with TYPE one of \(DataType.allCases.map(\.rawValue).joined(separator: ", "))"
+        for (column, name) in try Assignments.pairs(types, option: "--type", form: typeForm) {
+            guard let t = DataType(rawValue: name) else {
+                throw ValidationError("--type takes \(typeForm); got '\(column)=\(name)'")
             }
-            options.columnTypes[parts[0]] = t
+            options.columnTypes[column] = t
         }
         return options
     }
@@ -252,17 +251,15 @@ struct Drift: ParsableCommand {
             let cur = try DataSource.forFile(current, csvOptions: currentOptions).load()
             var driftOptions = DriftOptions()
             driftOptions.driftShare = driftShare
-            for spec in rules {
-                let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
-                let methodParts = parts.count == 2 ? parts[1].split(separator: ":", maxSplits: 1).map(String.init) : []
-                guard parts.count == 2, let method = DriftRule.Method(rawValue: methodParts[0]),
+            let ruleForm =
+                "COLUMN=METHOD[:THRESHOLD] with METHOD one of \(DriftRule.Method.allCases.map(\.rawValue).joined(separator: ", "))"
+            for (column, text) in try Assignments.pairs(rules, option: "--rule", form: ruleForm) {
+                let methodParts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(
+                    String.init)
+                guard let method = methodParts.first.flatMap(DriftRule.Method.init(rawValue:)),
                     methodParts.count == 1 || Double(methodParts[1]) != nil
-                else {
-                    throw ValidationError(
-                        "--rule takes COLUMN=METHOD[:THRESHOLD] with METHOD one of \(DriftRule.Method.allCases.map(\.rawValue).joined(separator: ", ")); got '\(spec)'"
-                    )
-                }
-                driftOptions.rules[parts[0]] = DriftRule(
+                else { throw ValidationError("--rule takes \(ruleForm); got '\(column)=\(text)'") }
+                driftOptions.rules[column] = DriftRule(
                     method: method, threshold: methodParts.count == 2 ? Double(methodParts[1]) : nil)
             }
             let names = columns.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -443,7 +440,7 @@ struct Train: ParsableCommand {
             guard task == .clustering || target != nil else {
                 throw ValidationError("--target is needed for a \(task.rawValue) task")
             }
-            let params = try Hyperparameters.assignments(parameters)
+            let params = try Assignments.parse(parameters, option: "--param")
             var table = try input.load()
             var testTable = try test.map { try input.load($0) }
             if let splitColumn {
@@ -718,7 +715,7 @@ struct Tune: ParsableCommand {
                 throw ValidationError("--target is needed for a \(task.rawValue) task")
             }
             var grid = [String: [String]]()
-            for (name, values) in try Hyperparameters.assignments(space, option: "--space", form: "NAME=V1,V2,…") {
+            for (name, values) in try Assignments.parse(space, option: "--space", form: "NAME=V1,V2,…") {
                 guard !values.isEmpty else { throw ValidationError("--space takes NAME=V1,V2,…, got '\(name)='") }
                 grid[name] = values.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             }
@@ -1144,6 +1141,7 @@ struct Serve: AsyncParsableCommand {
         // Tokens come from the environment (or a file named there), never from the command line, where `ps` shows them.
         server.replayClock = replayClock
         server.logRequests = logRequests
+        MetricsSystem.bootstrap(server.metrics.metricsFactory())
         server.readTokens()
         print(
             "serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)"

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -38,4 +39,18 @@ import Testing
             }
         }
     }
+}
+
+/// What swift-metrics users record (Hummingbird's metrics middleware names its metrics with dots) lands in the
+/// server's registry under names Prometheus accepts, beside mlcycle's own.
+@Test func swiftMetricsLandInTheServersRegistryWithPrometheusNames() {
+    let metrics = ServerMetrics()
+    let factory = metrics.metricsFactory()
+    CoreMetrics.Counter(label: "hb.requests", dimensions: [("http.request.method", "POST")], factory: factory)
+        .increment(by: 2)
+    metrics.record(model: "small", version: "v1", code: 200, seconds: 0.002, rows: 3)
+    let text = metrics.text()
+    #expect(text.contains(#"hb_requests{http_request_method="POST"} 2"#), "\(text)")
+    #expect(text.contains(#"mlcycle_requests_total{model="small",version="v1",code="200"} 1"#))
+    #expect(!text.contains("hb.requests"))
 }
