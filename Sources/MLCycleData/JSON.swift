@@ -149,39 +149,17 @@ struct JSONParser {
 
     /// A number per RFC 8259's grammar; integers of up to 15 digits are read exactly here, others by `strtod`.
     mutating func number() throws -> Double {
-        let start = i
-        var negative = false
-        if b[i] == UInt8(ascii: "-") {
-            negative = true
-            i += 1
+        let (range, isInteger) = try numberToken()
+        let negative = b[range.lowerBound] == UInt8(ascii: "-")
+        let digits = range.lowerBound + (negative ? 1 : 0)..<range.upperBound
+        if isInteger && digits.count <= 15 {
+            var mantissa: Int64 = 0
+            for k in digits { mantissa = mantissa * 10 + Int64(b[k] - 48) }
+            return negative ? -Double(mantissa) : Double(mantissa)
         }
-        guard i < n, b[i] >= 48, b[i] <= 57 else { throw fail("a number needs digits") }
-        if b[i] == 48, i + 1 < n, b[i + 1] >= 48, b[i + 1] <= 57 { throw fail("a number cannot start with 0") }
-        var mantissa: Int64 = 0
-        var digits = 0
-        while i < n, b[i] >= 48, b[i] <= 57 {
-            if digits < 18 { mantissa = mantissa * 10 + Int64(b[i] - 48) }
-            digits += 1
-            i += 1
-        }
-        var simple = digits <= 15
-        if i < n, b[i] == UInt8(ascii: ".") {
-            simple = false
-            i += 1
-            guard i < n, b[i] >= 48, b[i] <= 57 else { throw fail("a decimal point needs digits after it") }
-            while i < n, b[i] >= 48, b[i] <= 57 { i += 1 }
-        }
-        if i < n, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
-            simple = false
-            i += 1
-            if i < n, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
-            guard i < n, b[i] >= 48, b[i] <= 57 else { throw fail("an exponent needs digits") }
-            while i < n, b[i] >= 48, b[i] <= 57 { i += 1 }
-        }
-        if simple { return negative ? -Double(mantissa) : Double(mantissa) }
         // strtod needs a terminated string: copy the (short) number out.
-        var text = [CChar](repeating: 0, count: i - start + 1)
-        for k in 0..<(i - start) { text[k] = CChar(bitPattern: b[start + k]) }
+        var text = [CChar](repeating: 0, count: range.count + 1)
+        for k in 0..<range.count { text[k] = CChar(bitPattern: b[range.lowerBound + k]) }
         return strtod(text, nil)
     }
 

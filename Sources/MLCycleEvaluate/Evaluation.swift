@@ -488,17 +488,11 @@ public enum Evaluation {
         }
     }
 
-    /// Rows per slice: each category (missing as "(missing)"), or numeric bins labelled `[lo, hi)`.
+    /// The model's own importance (split gain, for trees) of the features it split on, by name.
     static func gainImportance(_ model: FittedModel) -> [String: Double] {
-        let trees: [BoostedTree]
-        switch model {
-        case .gbdt(let m): trees = m.trees
-        case .forest(let m): trees = m.trees
-        default: return [:]
-        }
+        guard let gains = model.fitted.featureImportances() else { return [:] }
         var out = [String: Double]()
-        let names = model.schema.features.map(\.name)
-        for tree in trees { for (i, f) in tree.feature.enumerated() { out[names[Int(f)], default: 0] += tree.gain[i] } }
+        for (feature, gain) in zip(model.schema.features, gains) where gain > 0 { out[feature.name] = gain }
         return out
     }
 

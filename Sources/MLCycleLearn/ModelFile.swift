@@ -39,6 +39,7 @@ public enum FittedModel: Sendable, Equatable {
             ])
         }
         let p = predict(data)
+        let labels = self.labels  // once, not per row (it goes through the fitted-model contract)
         if labels.isEmpty { return try Table(columns: [Column(name: "prediction", doubles: p.values.map { $0 })]) }
         var columns = [Column(name: "prediction", strings: p.values.map { labels[Int($0)] })]
         for (k, label) in labels.enumerated() {

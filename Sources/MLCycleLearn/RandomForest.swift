@@ -180,6 +180,13 @@ public struct ForestModel: FittedLearner {
     /// Values per leaf: one (a mean, or the share of the second class) or, for three classes or more, one per class.
     public var leafWidth: Int { labels.count > 2 ? labels.count : 1 }
 
+    /// Total split gain per feature over the trees.
+    public func featureImportances() -> [Double]? {
+        var gains = [Double](repeating: 0, count: schema.features.count)
+        for t in trees { for (i, f) in t.feature.enumerated() { gains[Int(f)] += t.gain[i] } }
+        return gains
+    }
+
     public func predict(_ data: Dataset) -> Predictions {
         let binned = BinnedData(data, bins: bins)
         let n = data.rows

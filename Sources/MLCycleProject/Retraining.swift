@@ -370,7 +370,7 @@ public final class Watcher {
                 "retrained (\(what)): v\(outcome.challenger.map(String.init) ?? "?") \(outcome.verdict) — \(outcome.detail)"
             )
         }
-        logger.info(
+        logger.debug(
             "\(step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "; "))",
             metadata: ["model": "\(name)", "at": "\(ISO8601DateFormatter().string(from: moment))"])
         return step

@@ -44,7 +44,7 @@ public enum DriftReportPage {
         return h.output
     }
 
-    /// The table of every column's method, score and threshold, drifted columns first.
+    /// One line per column, drifted first, then the verdict.
     public static func text(_ r: DriftReport) -> String {
         var out = "column                         type         method           score   threshold  drift\n"
         for c in r.columns.sorted(by: { ($0.drifted ? 0 : 1, $0.name) < ($1.drifted ? 0 : 1, $1.name) }) {
@@ -68,6 +68,7 @@ public enum DriftReportPage {
 /// The drift sections the drift page and the monitoring page both show: the per-column table and one overlay of
 /// reference and current distributions per column.
 enum DriftSections {
+    /// The table of every column's method, score and threshold, drifted columns first.
     static func table(_ r: DriftReport, into h: inout HTMLBuilder) {
         h.raw(
             "<section class=\"card wide\"><h2>Columns</h2><table id=\"drift-table\"><thead><tr><th>column</th><th>type</th><th>method</th>"
@@ -131,6 +132,4 @@ enum DriftSections {
         h.text(c.bins.last ?? "")
         h.raw("</text></svg>")
     }
-
-    /// One line per column, drifted first, then the verdict.
 }

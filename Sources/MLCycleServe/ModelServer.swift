@@ -356,6 +356,9 @@ public struct ModelServer: Sendable {
                 catalog.invalidate()
                 return Self.json(move)
             } catch let refused as RegistryError {
+                if case .notAnApprover = refused {
+                    return Self.error(RequestError(status: 403, refused.localizedDescription))
+                }
                 return Self.error(RequestError(status: 409, refused.localizedDescription))
             } catch {
                 return Self.error(RequestError(status: 500, "the store refused: \(error.localizedDescription)"))

@@ -38,26 +38,28 @@ public final class PredictionLog: @unchecked Sendable {
 
     /// Sets the log's metrics in `registry` to their values now (at each scrape of /metrics).
     func publish(to registry: PrometheusCollectorRegistry) {
-        let c = counts
-        registry.makeGauge(
-            name: "mlcycle_prediction_log_queue_depth", help: "Predictions waiting to be written to the store."
-        ).set(Double(c.depth))
-        // Counters only rise: each is brought up to the log's own count.
-        func counter(_ name: String, _ help: String, _ value: Int, _ published: inout Int) {
-            registry.makeCounter(name: name, help: help).increment(by: Int64(value - published))
-            published = value
-        }
+        // The counts and what was published before are read and moved on together, under the lock: two scrapes at
+        // once each add their own part, never a negative one (a counter traps on that).
         lock.lock()
         defer { lock.unlock() }
+        registry.makeGauge(
+            name: "mlcycle_prediction_log_queue_depth", help: "Predictions waiting to be written to the store."
+        ).set(Double(queue.count))
+        // Counters only rise: each is brought up to the log's own count.
+        func counter(_ name: String, _ help: String, _ value: Int, _ published: inout Int) {
+            registry.makeCounter(name: name, help: help).increment(by: Int64(max(0, value - published)))
+            published = max(published, value)
+        }
         counter(
-            "mlcycle_prediction_log_dropped_total", "Predictions not logged because the queue was full.", c.dropped,
+            "mlcycle_prediction_log_dropped_total", "Predictions not logged because the queue was full.", droppedCount,
             &published.dropped)
         counter(
-            "mlcycle_prediction_log_written_total", "Predictions written to the store.", c.written, &published.written)
+            "mlcycle_prediction_log_written_total", "Predictions written to the store.", writtenCount,
+            &published.written)
         counter(
             "mlcycle_prediction_log_failed_writes_total",
             "Batch writes the store refused (their rows are queued again, or dropped when the queue is full).",
-            c.failed, &published.failed)
+            failedWrites, &published.failed)
     }
 
     /// What `publish` last brought the registry's counters to.
@@ -65,11 +67,13 @@ public final class PredictionLog: @unchecked Sendable {
 
     /// Writes what is queued now (the background task calls this; tests and shutdown too).
     public func flush() {
+        // Only the queue's storage changes hands under the lock; the copy into an array happens outside it.
+        var taken = Deque<PredictionRecord>()
         lock.lock()
-        let batch = Array(queue)
-        queue.removeAll(keepingCapacity: true)
+        swap(&taken, &queue)
         lock.unlock()
-        guard !batch.isEmpty else { return }
+        guard !taken.isEmpty else { return }
+        let batch = Array(taken)
         do {
             try store.logPredictions(batch)
             lock.lock()

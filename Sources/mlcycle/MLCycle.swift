@@ -70,7 +70,7 @@ struct ReadingOptions: ParsableArguments {
         options.delimiter = c
         if !missingTokens.isEmpty { options.missingTokens = missingTokens }
         let typeForm = "COLUMN=TYPE with TYPE one of \(DataType.allCases.map(\.rawValue).joined(separator: ", "))"
-        for (column, name) in try Assignments.pairs(types, option: "--type", form: typeForm) {
+        for (column, name) in try assignments(types, option: "--type", form: typeForm) {
             guard let t = DataType(rawValue: name) else {
                 throw ValidationError("--type takes \(typeForm); got '\(column)=\(name)'")
             }
@@ -112,6 +112,13 @@ func reported(_ error: any Error) -> any Error {
     let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
     FileHandle.standardError.write(Data("mlcycle: error: \(message)\n".utf8))
     return ExitCode(2)
+}
+
+/// `NAME=VALUE` options, in order; a malformed one is a usage error (exit 64), as ArgumentParser's own are.
+func assignments(_ texts: [String], option: String, form: String = "NAME=VALUE") throws -> [(String, String)] {
+    do { return try Assignments.pairs(texts, option: option, form: form).map { ($0.name, $0.value) } } catch {
+        throw ValidationError(error.localizedDescription)
+    }
 }
 
 /// Writes output to a file atomically, or to standard output for "-".
@@ -253,7 +260,7 @@ struct Drift: ParsableCommand {
             driftOptions.driftShare = driftShare
             let ruleForm =
                 "COLUMN=METHOD[:THRESHOLD] with METHOD one of \(DriftRule.Method.allCases.map(\.rawValue).joined(separator: ", "))"
-            for (column, text) in try Assignments.pairs(rules, option: "--rule", form: ruleForm) {
+            for (column, text) in try assignments(rules, option: "--rule", form: ruleForm) {
                 let methodParts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(
                     String.init)
                 guard let method = methodParts.first.flatMap(DriftRule.Method.init(rawValue:)),
@@ -440,7 +447,8 @@ struct Train: ParsableCommand {
             guard task == .clustering || target != nil else {
                 throw ValidationError("--target is needed for a \(task.rawValue) task")
             }
-            let params = try Assignments.parse(parameters, option: "--param")
+            let params = Dictionary(
+                try assignments(parameters, option: "--param"), uniquingKeysWith: { _, last in last })
             var table = try input.load()
             var testTable = try test.map { try input.load($0) }
             if let splitColumn {
@@ -715,7 +723,7 @@ struct Tune: ParsableCommand {
                 throw ValidationError("--target is needed for a \(task.rawValue) task")
             }
             var grid = [String: [String]]()
-            for (name, values) in try Assignments.parse(space, option: "--space", form: "NAME=V1,V2,…") {
+            for (name, values) in try assignments(space, option: "--space", form: "NAME=V1,V2,…") {
                 guard !values.isEmpty else { throw ValidationError("--space takes NAME=V1,V2,…, got '\(name)='") }
                 grid[name] = values.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             }
@@ -903,7 +911,6 @@ struct Models: ParsableCommand {
     }
 }
 
-/// NAME, NAME@ALIAS or NAME:VERSION.
 /// A registered model by reference (`NAME`, `NAME@ALIAS`, `NAME:VERSION`).
 func resolveModel(_ reference: String, in store: Store) throws -> ModelVersion {
     try ModelRegistry(store: store).resolve(reference)
