@@ -55,7 +55,9 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            // The HTTP API's description, a checked JSON file compiled into the binary (no bundle beside it).
+            resources: [.embedInCode("openapi.json")]),
         .target(
             name: "MLCycleStore",
             dependencies: [

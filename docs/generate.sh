@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the reference files that come from the code (tests check that the committed ones agree):
 #   docs/cli/*.md      from each command's own --help (mlcycle reference)
-#   docs/openapi.json  the server's /openapi.json with no model registered
+#   docs/openapi.json  the server's /openapi.json with no model registered (edit Sources/MLCycleServe/openapi.json)
 # Usage: bash docs/generate.sh [path/to/mlcycle]   (default: .build/debug/mlcycle)
 set -euo pipefail
 cd "$(dirname "$0")/.."

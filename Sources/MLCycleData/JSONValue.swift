@@ -2,7 +2,7 @@ import Foundation
 
 /// A parsed JSON value. Request bodies are parsed into this instead of Foundation's `Any` tree: a 1000-row
 /// request spent most of its time in `JSONSerialization` bridging every number to `NSNumber` and casting it back.
-public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByArrayLiteral {
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
@@ -23,9 +23,6 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
         default: return false
         }
     }
-
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
 
     /// An object's member (the last one with that key).
     public subscript(key: String) -> JSONValue? {
@@ -73,6 +70,18 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
             return v
         }
     }
+}
+
+/// Literals write JSON in Swift: `["type": "array", "minItems": 1, "items": record]` keeps its members in order.
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral,
+    ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral members: (String, JSONValue)...) { self = .object(members) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(floatLiteral value: Double) { self = .number(value) }
 }
 
 /// Any JSON value inside a `Codable` type (a feedback's `actual`, a tensor's mixed data).

@@ -199,21 +199,12 @@ public struct ModelBundle: Codable, Sendable {
     }
 
     /// Reads a bundle; another format, a newer version or a damaged file is a clear error.
-    public static func decode(_ data: Data, path: String = "bundle") throws -> ModelBundle {
-        struct Header: Decodable {
-            var format: String?
-            var version: Int?
-        }
-        guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
-            throw EvaluationError.invalid("\(path): not a model bundle (not JSON, or damaged)")
-        }
-        guard header.format == formatName else {
-            throw EvaluationError.invalid("\(path): not an mlcycle model bundle (format \(header.format ?? "missing"))")
-        }
-        guard let v = header.version, v <= formatVersion else {
-            throw EvaluationError.invalid(
-                "\(path): bundle format version \(header.version ?? 0) is newer than this mlcycle reads (\(formatVersion)); upgrade mlcycle"
-            )
+    /// `header` is the file's header when the caller has read it already.
+    public static func decode(_ data: Data, path: String = "bundle", header: FileFormat? = nil) throws -> ModelBundle {
+        if let problem = FileFormat.problem(
+            data, header: header, name: formatName, what: "model bundle", newest: formatVersion)
+        {
+            throw EvaluationError.invalid("\(path): \(problem)")
         }
         do { return try JSONDecoder().decode(ModelBundle.self, from: data) } catch {
             throw EvaluationError.invalid("\(path): damaged model bundle: \(error)")

@@ -120,11 +120,15 @@ struct BinaryLogLoss: BoostingObjective {
     }
 
     func gradients(y: [Double], scores: [[Double]], into pairs: inout [[Double]]) {
-        let s = scores[0]
-        for r in 0..<y.count {
-            let p = 1 / (1 + exp(-s[r]))
-            pairs[0][2 * r] = p - y[r]
-            pairs[0][2 * r + 1] = max(p * (1 - p), 1e-16)
+        // Raw buffers: every row, every round (a nested array's element write checks uniqueness each time).
+        scores[0].withUnsafeBufferPointer { s in
+            pairs[0].withUnsafeMutableBufferPointer { out in
+                for r in 0..<y.count {
+                    let p = 1 / (1 + exp(-s[r]))
+                    out[2 * r] = p - y[r]
+                    out[2 * r + 1] = max(p * (1 - p), 1e-16)
+                }
+            }
         }
     }
 
@@ -167,10 +171,14 @@ struct MulticlassLogLoss: BoostingObjective {
         let probabilities = Self.softmax(scores)
         let factor = Double(classes) / Double(classes - 1)
         for c in 0..<classes {
-            let p = probabilities[c]
-            for r in 0..<y.count {
-                pairs[c][2 * r] = p[r] - (Int(y[r]) == c ? 1 : 0)
-                pairs[c][2 * r + 1] = max(factor * p[r] * (1 - p[r]), 1e-16)
+            // Raw buffers: every row, class and round.
+            probabilities[c].withUnsafeBufferPointer { p in
+                pairs[c].withUnsafeMutableBufferPointer { out in
+                    for r in 0..<y.count {
+                        out[2 * r] = p[r] - (Int(y[r]) == c ? 1 : 0)
+                        out[2 * r + 1] = max(factor * p[r] * (1 - p[r]), 1e-16)
+                    }
+                }
             }
         }
     }

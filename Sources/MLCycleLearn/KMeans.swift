@@ -4,12 +4,9 @@ import MLCycleData
 /// k-means clustering as scikit-learn's `KMeans`: greedy k-means++ initialisation, Lloyd iterations until the
 /// centres move less than `tol` (relative to the mean feature variance), the best of `n_init` restarts by inertia.
 /// Features are the linear models' design columns (numbers, one-hot categories, missing → training mean).
+@dynamicMemberLookup
 public struct KMeans: Learner {
-    public var clusters: Int
-    public var restarts: Int
-    public var maxIterations: Int
-    public var tolerance: Double
-    public var seed: UInt64
+    public var parameters: Parameters
 
     /// The hyperparameters (scikit-learn's names).
     public struct Parameters: Codable, Sendable, Equatable {
@@ -35,29 +32,23 @@ public struct KMeans: Learner {
         }
     }
 
-    public var parameters: Parameters {
-        var p = Parameters()
-        (p.clusters, p.restarts, p.maxIterations, p.tolerance, p.seed) = (
-            clusters, restarts, maxIterations, tolerance, seed
-        )
-        return p
+    /// A hyperparameter by its Swift name (`kmeans.clusters`).
+    public subscript<T>(dynamicMember name: WritableKeyPath<Parameters, T>) -> T {
+        get { parameters[keyPath: name] }
+        set { parameters[keyPath: name] = newValue }
     }
 
     public init(
-        clusters: Int = 8, restarts: Int = 1, maxIterations: Int = 300, tolerance: Double = 1e-4, seed: UInt64 = 0
+        clusters: Int = Parameters().clusters, restarts: Int = Parameters().restarts,
+        maxIterations: Int = Parameters().maxIterations, tolerance: Double = Parameters().tolerance,
+        seed: UInt64 = Parameters().seed
     ) {
-        self.clusters = clusters
-        self.restarts = restarts
-        self.maxIterations = maxIterations
-        self.tolerance = tolerance
-        self.seed = seed
+        parameters = Parameters()
+        (parameters.clusters, parameters.restarts, parameters.maxIterations, parameters.tolerance, parameters.seed) =
+            (clusters, restarts, maxIterations, tolerance, seed)
     }
 
-    public init(parameters p: Parameters) {
-        self.init(
-            clusters: p.clusters, restarts: p.restarts, maxIterations: p.maxIterations, tolerance: p.tolerance,
-            seed: p.seed)
-    }
+    public init(parameters: Parameters) { self.parameters = parameters }
 
     public init(parameters: [String: String]) throws { self.init(parameters: try Parameters(parameters)) }
 
@@ -70,15 +61,17 @@ public struct KMeans: Learner {
         let design = DesignMatrixSpec.fit(schema: schema, data: data)
         let p = design.terms.count
         let n = data.rows
-        guard n >= clusters else { throw LearnError.tooFewRows(needed: clusters, found: n) }
+        guard n >= parameters.clusters else { throw LearnError.tooFewRows(needed: parameters.clusters, found: n) }
         guard p > 0 else { throw LearnError.unsupported("k-means needs at least one feature") }
         let x = design.matrix(data)
         let (_, scale) = columnMoments(x, rows: n, columns: p)
-        let threshold = tolerance * scale.reduce(0) { $0 + $1 * $1 } / Double(p)
-        var master = SeededGenerator(seed: seed)
-        let seeds = (0..<restarts).map { _ in master.next() }
-        let runs = parallelMap(restarts) { i in
-            Self.run(x, n: n, p: p, k: clusters, maxIterations: maxIterations, threshold: threshold, seed: seeds[i])
+        let threshold = parameters.tolerance * scale.reduce(0) { $0 + $1 * $1 } / Double(p)
+        var master = SeededGenerator(seed: parameters.seed)
+        let seeds = (0..<parameters.restarts).map { _ in master.next() }
+        let runs = parallelMap(parameters.restarts) { i in
+            Self.run(
+                x, n: n, p: p, k: parameters.clusters, maxIterations: parameters.maxIterations, threshold: threshold,
+                seed: seeds[i])
         }
         let best = runs.min { $0.inertia < $1.inertia }!
         return KMeansModel(

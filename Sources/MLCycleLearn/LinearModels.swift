@@ -147,8 +147,9 @@ func columnMoments(_ x: [Double], rows n: Int, columns p: Int) -> (mean: [Double
 /// Ordinary least squares, or ridge with `alpha > 0` (scikit-learn's `Ridge(alpha)`: the penalty is on the
 /// coefficients in original units, the intercept is not penalised). Solved exactly via the normal equations on
 /// internally standardised columns (Cholesky), not by gradient descent.
+@dynamicMemberLookup
 public struct LinearRegression: Learner {
-    public var alpha: Double
+    public var parameters: Parameters
 
     /// The hyperparameters (scikit-learn's names).
     public struct Parameters: Codable, Sendable, Equatable {
@@ -167,15 +168,18 @@ public struct LinearRegression: Learner {
         }
     }
 
-    public var parameters: Parameters {
-        var p = Parameters()
-        p.alpha = alpha
-        return p
+    /// A hyperparameter by its Swift name (`linear.alpha`).
+    public subscript<T>(dynamicMember name: WritableKeyPath<Parameters, T>) -> T {
+        get { parameters[keyPath: name] }
+        set { parameters[keyPath: name] = newValue }
     }
 
-    public init(alpha: Double = 0) { self.alpha = alpha }
+    public init(alpha: Double = Parameters().alpha) {
+        parameters = Parameters()
+        parameters.alpha = alpha
+    }
 
-    public init(parameters: Parameters) { alpha = parameters.alpha }
+    public init(parameters: Parameters) { self.parameters = parameters }
 
     public init(parameters: [String: String]) throws { self.init(parameters: try Parameters(parameters)) }
 
@@ -212,7 +216,7 @@ public struct LinearRegression: Learner {
         for a in 0..<q {
             for b in 0..<a { gram[b * q + a] = gram[a * q + b] }
             // w = β / s, so alpha·w² = (alpha / s²)·β²
-            gram[a * q + a] += alpha / (scale[active[a]] * scale[active[a]])
+            gram[a * q + a] += parameters.alpha / (scale[active[a]] * scale[active[a]])
         }
         // Columns that are combinations of earlier ones (collinear features) get coefficient 0, as a
         // least-squares solution allows; the fitted values are the same as scikit-learn's minimum-norm ones.
@@ -250,10 +254,9 @@ public struct LinearRegressionModel: FittedLearner {
 /// L2-regularised logistic regression as scikit-learn's `LogisticRegression(C)`: minimises
 /// C · Σ log-loss + ½ ‖w‖² (intercepts not penalised), binary with one weight vector, multiclass multinomial
 /// (softmax). Solved by Newton's method with a backtracking line search to a gradient norm below `tol`.
+@dynamicMemberLookup
 public struct LogisticRegression: Learner {
-    public var c: Double
-    public var maxIterations: Int
-    public var tolerance: Double
+    public var parameters: Parameters
 
     /// The hyperparameters (scikit-learn's names).
     public struct Parameters: Codable, Sendable, Equatable {
@@ -276,19 +279,21 @@ public struct LogisticRegression: Learner {
         }
     }
 
-    public var parameters: Parameters {
-        var p = Parameters()
-        (p.c, p.maxIterations, p.tolerance) = (c, maxIterations, tolerance)
-        return p
+    /// A hyperparameter by its Swift name (`logistic.c`).
+    public subscript<T>(dynamicMember name: WritableKeyPath<Parameters, T>) -> T {
+        get { parameters[keyPath: name] }
+        set { parameters[keyPath: name] = newValue }
     }
 
-    public init(c: Double = 1, maxIterations: Int = 100, tolerance: Double = 1e-10) {
-        self.c = c
-        self.maxIterations = maxIterations
-        self.tolerance = tolerance
+    public init(
+        c: Double = Parameters().c, maxIterations: Int = Parameters().maxIterations,
+        tolerance: Double = Parameters().tolerance
+    ) {
+        parameters = Parameters()
+        (parameters.c, parameters.maxIterations, parameters.tolerance) = (c, maxIterations, tolerance)
     }
 
-    public init(parameters p: Parameters) { self.init(c: p.c, maxIterations: p.maxIterations, tolerance: p.tolerance) }
+    public init(parameters: Parameters) { self.parameters = parameters }
 
     public init(parameters: [String: String]) throws { self.init(parameters: try Parameters(parameters)) }
 
@@ -318,18 +323,21 @@ public struct LogisticRegression: Learner {
             for j in 0..<p { z[r * d + j + 1] = (x[r * p + j] - mean[j]) / scale[j] }
         }
         // Penalty in standardised space: ½ Σ (β_j / s_j)² / C.
-        let penalty = [0] + (0..<p).map { rawScale[$0] > 1e-12 ? 1 / (c * scale[$0] * scale[$0]) : 1 / c }
+        let penalty =
+            [0] + (0..<p).map { rawScale[$0] > 1e-12 ? 1 / (parameters.c * scale[$0] * scale[$0]) : 1 / parameters.c }
         let k = labels.count == 2 ? 1 : labels.count  // binary: one weight vector, as scikit-learn
         var beta = [Double](repeating: 0, count: k * d)
         var iterations = 0
         var converged = false
         var previousLoss = Double.infinity
-        while iterations < maxIterations {
+        while iterations < parameters.maxIterations {
             iterations += 1
             let (loss, gradient, hessian) = Self.objective(
                 beta, z: z, y: y, n: n, d: d, k: k, penalty: penalty, needHessian: true)
             let gnorm = gradient.reduce(0) { max($0, abs($1)) }
-            if gnorm <= tolerance * Double(max(1, n)) || abs(previousLoss - loss) <= 1e-15 * max(1, abs(loss)) {
+            if gnorm <= parameters.tolerance * Double(max(1, n))
+                || abs(previousLoss - loss) <= 1e-15 * max(1, abs(loss))
+            {
                 converged = true
                 break
             }

@@ -149,23 +149,8 @@ public struct ModelFile: Codable, Sendable, Equatable {
     }
 
     public static func decode(_ data: Data, path: String = "model") throws -> ModelFile {
-        struct Header: Decodable {
-            var format: String?
-            var version: Int?
-        }
-        guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
-            throw LearnError.modelFile(path: path, reason: "not a model file (not JSON, or damaged)")
-        }
-        guard header.format == formatName else {
-            throw LearnError.modelFile(
-                path: path, reason: "not an mlcycle model file (format is '\(header.format ?? "missing")')")
-        }
-        guard let version = header.version, version <= currentVersion, version >= 1 else {
-            throw LearnError.modelFile(
-                path: path,
-                reason:
-                    "model format version \(header.version.map(String.init) ?? "missing") is newer than this mlcycle reads (\(currentVersion)); upgrade mlcycle"
-            )
+        if let problem = FileFormat.problem(data, name: formatName, what: "model file", newest: currentVersion) {
+            throw LearnError.modelFile(path: path, reason: problem)
         }
         do {
             let file = try JSONDecoder().decode(ModelFile.self, from: data)

@@ -90,23 +90,8 @@ public struct FittedPipeline: Codable, Sendable, Equatable {
 
     /// Decodes a fitted pipeline, refusing other formats and newer versions with a clear message.
     public static func decode(_ data: Data, path: String = "pipeline") throws -> FittedPipeline {
-        struct Header: Decodable {
-            var format: String?
-            var version: Int?
-        }
-        guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
-            throw PrepError.invalid(step: path, reason: "not a fitted pipeline (not JSON, or damaged)")
-        }
-        guard header.format == formatName else {
-            throw PrepError.invalid(
-                step: path, reason: "not an mlcycle fitted pipeline (format \(header.format ?? "missing"))")
-        }
-        guard let v = header.version, v <= formatVersion else {
-            throw PrepError.invalid(
-                step: path,
-                reason:
-                    "format version \(header.version ?? 0) is newer than this mlcycle reads (\(formatVersion)); upgrade mlcycle"
-            )
+        if let problem = FileFormat.problem(data, name: formatName, what: "fitted pipeline", newest: formatVersion) {
+            throw PrepError.invalid(step: path, reason: problem)
         }
         do { return try JSONDecoder().decode(FittedPipeline.self, from: data) } catch {
             throw PrepError.invalid(step: path, reason: "damaged fitted pipeline: \(error)")

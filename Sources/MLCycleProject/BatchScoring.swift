@@ -22,9 +22,9 @@ public struct BatchScorer {
     /// in the store `store` opens (only asked for when `reference` is not a file). A damaged file is its own error.
     public static func load(_ reference: String, store: () throws -> any Store) throws -> BatchScorer {
         if let data = FileManager.default.contents(atPath: reference) {
-            struct Header: Decodable { var format: String? }
-            if (try? JSONDecoder().decode(Header.self, from: data))?.format == ModelBundle.formatName {
-                return BatchScorer(bundle: try ModelBundle.decode(data, path: reference), scoredBy: nil)
+            if let header = FileFormat.header(of: data), header.format == ModelBundle.formatName {
+                let bundle = try ModelBundle.decode(data, path: reference, header: header)
+                return BatchScorer(bundle: bundle, scoredBy: nil)
             }
             let file = try ModelFile.decode(data, path: reference)
             let features = try file.model().schema.features

@@ -22,16 +22,21 @@ public final class ServerMetrics: Sendable {
 
     func record(model: String, version: String, code: Int, seconds: Double, rows n: Int) {
         registry.makeCounter(
-            name: "mlcycle_requests_total", labels: [("model", model), ("version", version), ("code", String(code))],
-            help: "Prediction requests by model, version and HTTP status."
+            descriptor: Self.name("requests", unit: "total", "Prediction requests by model, version and HTTP status."),
+            labels: [("model", model), ("version", version), ("code", String(code))]
         ).increment()
         let labels = [("model", model), ("version", version)]
-        registry.makeCounter(name: "mlcycle_predicted_rows_total", labels: labels, help: "Rows scored.").increment(
-            by: Int64(n))
+        registry.makeCounter(descriptor: Self.name("predicted_rows", unit: "total", "Rows scored."), labels: labels)
+            .increment(by: Int64(n))
         registry.makeValueHistogram(
-            name: "mlcycle_request_duration_seconds", labels: labels, buckets: Self.buckets,
-            help: "Time to answer a prediction request."
+            descriptor: Self.name("request_duration", unit: "seconds", "Time to answer a prediction request."),
+            labels: labels, buckets: Self.buckets
         ).record(seconds)
+    }
+
+    /// `mlcycle_NAME_UNIT` (`mlcycle_requests_total`), with its help line.
+    static func name(_ name: String, unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "mlcycle", metricName: name, unitName: unit, helpText: help)
     }
 
     /// Prometheus exposition text.

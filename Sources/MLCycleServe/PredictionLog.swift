@@ -43,21 +43,21 @@ public final class PredictionLog: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         registry.makeGauge(
-            name: "mlcycle_prediction_log_queue_depth", help: "Predictions waiting to be written to the store."
+            descriptor: ServerMetrics.name(
+                "prediction_log_queue_depth", unit: "", "Predictions waiting to be written to the store.")
         ).set(Double(queue.count))
         // Counters only rise: each is brought up to the log's own count.
         func counter(_ name: String, _ help: String, _ value: Int, _ published: inout Int) {
-            registry.makeCounter(name: name, help: help).increment(by: Int64(max(0, value - published)))
+            registry.makeCounter(descriptor: ServerMetrics.name(name, unit: "total", help))
+                .increment(by: Int64(max(0, value - published)))
             published = max(published, value)
         }
         counter(
-            "mlcycle_prediction_log_dropped_total", "Predictions not logged because the queue was full.", droppedCount,
+            "prediction_log_dropped", "Predictions not logged because the queue was full.", droppedCount,
             &published.dropped)
+        counter("prediction_log_written", "Predictions written to the store.", writtenCount, &published.written)
         counter(
-            "mlcycle_prediction_log_written_total", "Predictions written to the store.", writtenCount,
-            &published.written)
-        counter(
-            "mlcycle_prediction_log_failed_writes_total",
+            "prediction_log_failed_writes",
             "Batch writes the store refused (their rows are queued again, or dropped when the queue is full).",
             failedWrites, &published.failed)
     }

@@ -203,7 +203,7 @@ public struct NewRun: Sendable {
 
     public init(
         project: String, stage: String, inputHash: String, params: [String: String] = [:], tags: [String: String] = [:],
-        specHash: String? = nil, gitCommit: String? = nil, mlcycleVersion: String = mlcycleVersionString,
+        specHash: String? = nil, gitCommit: String? = nil, mlcycleVersion: String = MLCycleVersion.current,
         host: String = ProcessInfo.processInfo.hostName, pid: Int32 = ProcessInfo.processInfo.processIdentifier
     ) {
         self.project = project
@@ -218,9 +218,6 @@ public struct NewRun: Sendable {
         self.pid = pid
     }
 }
-
-/// mlcycle's version, as recorded with every run.
-public let mlcycleVersionString = MLCycleVersion.current
 
 public struct RunRecord: Codable, Sendable, Equatable {
     public var id: Int64

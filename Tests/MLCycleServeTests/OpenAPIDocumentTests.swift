@@ -9,7 +9,7 @@ import Testing
 
 @testable import MLCycleServe
 
-/// The committed `docs/openapi.json` is what the server serves (with no model registered, so every path is the
+/// The committed `docs/openapi.json` (made from `Sources/MLCycleServe/openapi.json`) is what the server serves (with no model registered, so every path is the
 /// generic one): the HTTP reference cannot drift from the server.
 @Suite struct OpenAPIDocumentTests {
     /// Objects with their members sorted by key, all the way down, so two texts compare by content.
@@ -36,6 +36,9 @@ import Testing
                 #expect(
                     Self.canonical(served) == Self.canonical(committed),
                     "docs/openapi.json differs from the served document: regenerate it with docs/generate.sh")
+                #expect(
+                    served["info"]?["version"] == .string(MLCycleVersion.current),
+                    "Sources/MLCycleServe/openapi.json must name this version of mlcycle")
             }
         }
     }

@@ -19,7 +19,7 @@ func freshStore() throws -> SQLiteStore {
                 specHash: "s1", gitCommit: "deadbeef"))
         #expect(
             run.status == .running && run.params["learner"] == "gbdt" && run.gitCommit == "deadbeef"
-                && run.mlcycleVersion == mlcycleVersionString)
+                && run.mlcycleVersion == MLCycleVersion.current)
         for step in 0..<3 { try store.logMetric(run: run.id, name: "rmse", value: 10 - Double(step), step: step) }
         try store.appendLog(run: run.id, "fitting")
         try store.appendLog(run: run.id, "done")
