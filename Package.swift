@@ -125,7 +125,7 @@ let package = Package(
             name: "MLCycleProjectTests",
             dependencies: [
                 "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleMonitor",
-                "MLCycleProject", "MLCycleStore",
+                "MLCycleProject", "MLCycleStore", "MLCycleMetrics",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(

@@ -144,6 +144,9 @@ public struct EvaluationReport: Codable, Sendable {
     public var curves: Curves?
     /// Up to 2,000 (actual, predicted) pairs for a scatter plot and residuals (regression; binary: probability).
     public var sample: [[Double]]
+    /// Which rows judged what, in words (`mlcycle run`: the rows that ranked the candidates, the rows the chosen
+    /// model was fitted on, the test rows these figures come from).
+    public var judgedOn: [String] = []
 
     /// True when every gate passed (and there was at least none failing).
     public var passed: Bool { gates.allSatisfy(\.passed) }
@@ -151,6 +154,7 @@ public struct EvaluationReport: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case task, rows, metrics, slices, gates, fairness, importance, comparisons, ranges, confusion, labels, curves,
             sample, passed
+        case judgedOn = "judged_on"
         case positiveClass = "positive_class"
         case rankingMetric = "ranking_metric"
         case partialDependence = "partial_dependence"
@@ -177,6 +181,7 @@ public struct EvaluationReport: Codable, Sendable {
         try c.encode(labels, forKey: .labels)
         try c.encodeIfPresent(curves, forKey: .curves)
         try c.encode(sample, forKey: .sample)
+        if !judgedOn.isEmpty { try c.encode(judgedOn, forKey: .judgedOn) }
     }
 
     public init(from decoder: Decoder) throws {
@@ -198,6 +203,7 @@ public struct EvaluationReport: Codable, Sendable {
         labels = try c.decode([String].self, forKey: .labels)
         curves = try c.decodeIfPresent(Curves.self, forKey: .curves)
         sample = try c.decode([[Double]].self, forKey: .sample)
+        judgedOn = try c.decodeIfPresent([String].self, forKey: .judgedOn) ?? []
     }
 
     init(

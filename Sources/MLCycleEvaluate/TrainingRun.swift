@@ -98,30 +98,10 @@ public enum TrainingRun {
         } else {
             (train, test) = holdOut(labelled, fraction: o.testFraction, seed: o.seed)
         }
-        let schema = try FeatureSchema.infer(from: train, target: o.target, drop: o.drop)
-        let trainData = try schema.encode(train)
+        let (file, schema, fitSeconds) = try fit(train, options: o, parameters: parameters)
+        let model = try file.model()
         let testData = try schema.encode(test)
-        let started = Date()
         var positiveClass: String? = nil
-        let target = try TargetValues.read(train, column: o.target, task: o.task).0
-        let model: FittedModel
-        if parameters.watchesValidation {
-            // Early stopping watches a seeded tenth of the training part; the test part stays unseen.
-            // Its own stream: seeded from the split generator's first output, not seed + 1 (SplitMix64 would
-            // then replay the split's draws shifted by one).
-            var splitStream = SeededGenerator(seed: o.seed)
-            var rng = SeededGenerator(seed: splitStream.next())
-            let order = seededOrder(trainData.rows, &rng)
-            let cut = max(1, trainData.rows / 10)
-            let fitRows = Array(order[cut...]).sorted()
-            let watchRows = Array(order[..<cut]).sorted()
-            model = try parameters.fit(
-                schema: schema, data: trainData.taking(fitRows), target: target.taking(fitRows),
-                validation: (trainData.taking(watchRows), target.taking(watchRows)))
-        } else {
-            model = try parameters.fit(schema: schema, data: trainData, target: target)
-        }
-        let fitSeconds = Date().timeIntervalSince(started)
         let predictStarted = Date()
         let predictions = model.predict(testData)
         let predictSeconds = Date().timeIntervalSince(predictStarted)
@@ -158,21 +138,7 @@ public enum TrainingRun {
         case .clustering:
             throw LearnError.unsupported("clustering takes --learner kmeans")
         }
-        var file = ModelFile(model: model, learner: o.learner, task: o.task, target: o.target, parameters: o.parameters)
-        if let level = o.range {
-            guard o.task == .regression else {
-                throw LearnError.unsupported("--range is for regression (a range of values)")
-            }
-            // The quantile models take the gbdt's own parameters when the learner is gbdt, LightGBM's defaults otherwise.
-            var base = GBDTParameters()
-            if case .gbdt(let own) = parameters {
-                (base, base.objective, base.alpha) = (own, .regression, GBDTParameters().alpha)
-            }
-            base.earlyStoppingRounds = 0
-            let y = try TargetValues.read(train, column: o.target, task: .regression).0.numbers()
-            let range = try PredictionRange.fit(
-                schema: schema, data: trainData, target: y, level: level, parameters: base, seed: o.seed)
-            file.range = range
+        if let range = file.range {
             let (lo, hi) = range.bounds(testData)
             let actual = try TargetValues.read(test, column: o.target, task: .regression).0.numbers()
             metrics["range_coverage"] =
@@ -185,6 +151,72 @@ public enum TrainingRun {
             rowsWithoutTarget: missing.count, positiveClass: positiveClass, metrics: metrics,
             fitSeconds: fitSeconds, predictSeconds: predictSeconds)
         return (file, report)
+    }
+
+    /// Fits on every row of `table` that has a target (no test part, nothing measured): the final fit of a model
+    /// chosen elsewhere, on all the rows it may learn from.
+    public static func fit(_ table: Table, options o: TrainingOptions) throws -> ModelFile {
+        let parameters = try o.learner.parameters(o.parameters, task: o.task)
+        guard o.task != .clustering else {
+            let schema = try FeatureSchema.infer(from: table, target: nil, drop: o.drop)
+            guard
+                case .kmeans(let model) = try parameters.fit(
+                    schema: schema, data: try schema.encode(table), target: nil)
+            else { throw LearnError.unsupported("clustering is --task clustering --learner kmeans") }
+            return ModelFile(
+                model: .kmeans(model), learner: .kmeans, task: .clustering, target: "", parameters: o.parameters)
+        }
+        let (_, missingTarget) = try TargetValues.read(
+            table, column: o.target, task: o.task == .binary ? .multiclass : o.task)
+        let missing = Set(missingTarget)
+        return try fit(
+            table.taking((0..<table.rowCount).filter { !missing.contains($0) }), options: o, parameters: parameters
+        ).file
+    }
+
+    /// Fits the learner (and the prediction range, if asked) on labelled training rows.
+    static func fit(_ train: Table, options o: TrainingOptions, parameters: LearnerParameters) throws -> (
+        file: ModelFile, schema: FeatureSchema, seconds: Double
+    ) {
+        let schema = try FeatureSchema.infer(from: train, target: o.target, drop: o.drop)
+        let trainData = try schema.encode(train)
+        let started = Date()
+        let target = try TargetValues.read(train, column: o.target, task: o.task).0
+        let model: FittedModel
+        if parameters.watchesValidation {
+            // Early stopping watches a seeded tenth of the training part; the test part stays unseen.
+            // Its own stream: seeded from the split generator's first output, not seed + 1 (SplitMix64 would
+            // then replay the split's draws shifted by one).
+            var splitStream = SeededGenerator(seed: o.seed)
+            var rng = SeededGenerator(seed: splitStream.next())
+            let order = seededOrder(trainData.rows, &rng)
+            let cut = max(1, trainData.rows / 10)
+            let fitRows = Array(order[cut...]).sorted()
+            let watchRows = Array(order[..<cut]).sorted()
+            model = try parameters.fit(
+                schema: schema, data: trainData.taking(fitRows), target: target.taking(fitRows),
+                validation: (trainData.taking(watchRows), target.taking(watchRows)))
+        } else {
+            model = try parameters.fit(schema: schema, data: trainData, target: target)
+        }
+        // The fit's time is the learner's alone; the prediction range's models are not counted.
+        let seconds = Date().timeIntervalSince(started)
+        var file = ModelFile(model: model, learner: o.learner, task: o.task, target: o.target, parameters: o.parameters)
+        if let level = o.range {
+            guard o.task == .regression else {
+                throw LearnError.unsupported("--range is for regression (a range of values)")
+            }
+            // The quantile models take the gbdt's own parameters when the learner is gbdt, LightGBM's defaults otherwise.
+            var base = GBDTParameters()
+            if case .gbdt(let own) = parameters {
+                (base, base.objective, base.alpha) = (own, .regression, GBDTParameters().alpha)
+            }
+            base.earlyStoppingRounds = 0
+            let y = try TargetValues.read(train, column: o.target, task: .regression).0.numbers()
+            file.range = try PredictionRange.fit(
+                schema: schema, data: trainData, target: y, level: level, parameters: base, seed: o.seed)
+        }
+        return (file, schema, seconds)
     }
 
     /// k-means on every column but `--drop` (the target option is not used): fit on the training part, report the

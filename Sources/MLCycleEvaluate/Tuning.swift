@@ -53,10 +53,12 @@ public struct LeaderboardEntry: Codable, Sendable {
     public var metric: String
     public var mean: Double
     public var std: Double
+    /// Every metric the task reports, averaged over the folds.
+    public var metrics: [String: Double]
     public var fitSeconds: Double
 
     enum CodingKeys: String, CodingKey {
-        case rank, parameters, metric, mean, std
+        case rank, parameters, metric, mean, std, metrics
         case fitSeconds = "fit_seconds"
     }
 }
@@ -66,9 +68,10 @@ public struct LeaderboardEntry: Codable, Sendable {
 public enum Tuning {
 
     public static func run(_ table: Table, options o: TuningOptions) throws -> [LeaderboardEntry] {
-        guard !o.space.isEmpty, o.space.values.allSatisfy({ !$0.isEmpty }) else {
+        // An empty space is one trial of the learner's defaults (cross-validating a single candidate).
+        guard o.space.values.allSatisfy({ !$0.isEmpty }) else {
             throw LearnError.unsupported(
-                "the search space is empty; give each parameter at least one value (--space num_leaves=15,31,63)")
+                "a parameter of the search space has no values; give each at least one (--space num_leaves=15,31,63)")
         }
         let metric = o.metric ?? (o.task == .regression ? "rmse" : (o.task == .clustering ? "inertia" : "logloss"))
         let names = o.space.keys.sorted()
@@ -113,6 +116,7 @@ public enum Tuning {
         for parameters in candidates {
             if let budget = o.timeBudget, Date().timeIntervalSince(started) > budget, !entries.isEmpty { break }
             var scores = [Double]()
+            var sums = [String: Double]()
             var fitSeconds = 0.0
             for validation in parts {
                 let held = Set(validation)
@@ -128,13 +132,15 @@ public enum Tuning {
                     )
                 }
                 scores.append(value)
+                for (name, v) in report.metrics { sums[name, default: 0] += v }
                 fitSeconds += report.fitSeconds
             }
             let mean = scores.reduce(0, +) / Double(scores.count)
             let std = scores.count > 1 ? Statistics.standardDeviation(scores) : 0
             entries.append(
                 LeaderboardEntry(
-                    rank: 0, parameters: parameters, metric: metric, mean: mean, std: std, fitSeconds: fitSeconds))
+                    rank: 0, parameters: parameters, metric: metric, mean: mean, std: std,
+                    metrics: sums.mapValues { $0 / Double(parts.count) }, fitSeconds: fitSeconds))
             o.progress?(entries.count, candidates.count)
         }
         let ascending = !MLCycleMetrics.higherIsBetter.contains(metric)

@@ -97,6 +97,22 @@ public enum Splitter {
 }
 
 extension Splitter {
+    /// The rows a split column (`train`, `validation`, `test`) puts in each part, in row order, without that column.
+    public static func parts(_ table: Table, column: String) throws -> (
+        train: Table, validation: Table, test: Table
+    ) {
+        guard let part = table[column] else {
+            throw PrepError.missingColumn(step: "split", column: column, available: table.columnNames)
+        }
+        let names = (0..<table.rowCount).map { part.isValid($0) ? part[$0].description : "" }
+        let rest = try table.dropping([column])
+        func rows(_ p: SplitPart) -> Table { rest.taking(names.indices.filter { names[$0] == p.rawValue }) }
+        // A row the column marks neither validation nor test trains.
+        let train = rest.taking(
+            names.indices.filter { names[$0] != SplitPart.validation.rawValue && names[$0] != SplitPart.test.rawValue })
+        return (train, rows(.validation), rows(.test))
+    }
+
     /// The rows a split column (as `mlcycle prepare` writes it: `train`, `validation`, `test`) marks `test`, and the
     /// rest, both without that column.
     public static func byColumn(_ table: Table, column: String) throws -> (train: Table, test: Table) {

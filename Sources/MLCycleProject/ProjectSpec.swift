@@ -35,11 +35,22 @@ public struct ProjectSpec: Sendable {
         public var timeBudget: Double?
     }
     public struct EvaluationSection: Sendable, Equatable {
+        /// How the candidates are ranked (and tuned) without looking at the test rows.
+        public enum Selection: String, Codable, Sendable, CaseIterable {
+            /// On the validation part of the split (`split.validation`, 0.2 of the rows unless given).
+            case validation
+            /// By k-fold cross-validation on the rows that are not test rows (`evaluation.folds`, 5 unless given).
+            case cv
+        }
         public var metric: String?
         public var slices: [String]
         public var groups: [String]
         public var gates: [String]
         public var range: Double?
+        public var selection: Selection = .validation
+        public var folds: Int = 5
+        /// Fit the chosen candidate (and the baseline) again on training + validation rows before testing them.
+        public var refit: Bool = true
     }
     public struct Release: Sendable, Equatable {
         public var approvers: [String]
@@ -158,7 +169,7 @@ public enum ProjectFile {
                 pipelineTop["steps"] = m["steps"]
             }
         }
-        let preparation = PipelineFile.read(pipelineTop, r)
+        var preparation = PipelineFile.read(pipelineTop, r)
         if preparation.sources.isEmpty {
             r.problem(root, "sources", "missing: at least one source (path to a CSV or JSON Lines file)")
         }
@@ -247,8 +258,18 @@ public enum ProjectFile {
 
         var evaluation = ProjectSpec.EvaluationSection(metric: nil, slices: [], groups: [], gates: [], range: nil)
         if let e = r.mapping(
-            top["evaluation"], "evaluation", allowed: ["metric", "slices", "groups", "fairness", "gates", "range"])
+            top["evaluation"], "evaluation",
+            allowed: ["metric", "slices", "groups", "fairness", "gates", "range", "selection", "folds", "refit"])
         {
+            if let s = r.string(e["selection"], "evaluation.selection") {
+                if let selection = ProjectSpec.EvaluationSection.Selection(rawValue: s) {
+                    evaluation.selection = selection
+                } else {
+                    r.problem(e["selection"], "evaluation.selection", "expected validation or cv, found '\(s)'")
+                }
+            }
+            evaluation.folds = r.int(e["folds"], "evaluation.folds", min: 2) ?? 5
+            evaluation.refit = r.bool(e["refit"], "evaluation.refit") ?? true
             evaluation.metric = r.string(e["metric"], "evaluation.metric")
             evaluation.slices = r.strings(e["slices"], "evaluation.slices") ?? []
             for (i, s) in evaluation.slices.enumerated() {
@@ -262,6 +283,27 @@ public enum ProjectFile {
             evaluation.gates = r.strings(e["gates"], "evaluation.gates") ?? []
             for (i, g) in evaluation.gates.enumerated() { checkRule(g, e["gates"], "evaluation.gates[\(i)]", r) }
             evaluation.range = r.double(e["range"], "evaluation.range", in: 0.01...0.999)
+        }
+        // Validation selection ranks on a validation part: 60/20/20 unless the split says otherwise.
+        if evaluation.selection == .validation && problem.task != .clustering {
+            var split = preparation.split ?? SplitSpec()
+            var validationNode: Node?
+            if case .some(.mapping(let m)) = top["split"] {
+                validationNode = m.first { $0.key.string == "validation" }?.value
+            }
+            if validationNode == nil {
+                split.validationFraction = 0.2
+            } else if split.validationFraction == 0 {
+                r.problem(
+                    validationNode, "split.validation",
+                    "evaluation.selection: validation ranks the candidates on the validation rows; give them a share "
+                        + "(0.2) or rank by cross-validation (evaluation.selection: cv)")
+            }
+            if split.testFraction + split.validationFraction >= 1 {
+                r.problem(
+                    top["split"], "split", "test and validation shares leave no rows to train on; lower one of them")
+            }
+            preparation.split = split
         }
         if let success = problem.success, !evaluation.gates.contains(success) {
             evaluation.gates.insert(success, at: 0)

@@ -239,7 +239,7 @@ public final class Retrainer {
     ) {
         let f = { (x: Double?) in x.map { String(format: "%.4f", $0) } ?? "?" }
         if version.version == championBefore
-            || (championModel != nil && championModel == summary.leaderboard.first { $0.name == summary.chosen }?.model)
+            || (championModel != nil && championModel == summary.chosenModel)
         {
             o.verdict = "unchanged"
             o.detail = "the pipeline produced the champion again (no new data or spec)"

@@ -31,12 +31,33 @@ public struct RunSummary: Codable, Sendable {
         public var fitSeconds: Double
         public var model: String
     }
+    /// Which rows ranked the candidates and which tested the chosen one.
+    public struct Selection: Codable, Sendable {
+        /// validation or cv.
+        public var method: ProjectSpec.EvaluationSection.Selection
+        /// The rows the leaderboard's figures come from (validation rows, or the rows cross-validation folded).
+        public var rows: Int
+        public var folds: Int?
+        /// The rows the tested model was fitted on.
+        public var fittedOn: Int
+        /// The rows the gates judged (each tested model scored once).
+        public var testRows: Int
+
+        enum CodingKeys: String, CodingKey {
+            case method, rows, folds
+            case fittedOn = "fitted_on"
+            case testRows = "test_rows"
+        }
+    }
     public var project: String
     public var stages: [StageResult] = []
-    /// Candidates, best first on the ranking metric.
+    /// Candidates, best first on the ranking metric, measured on the selection rows (never the test rows).
     public var leaderboard: [Candidate] = []
+    public var selection: Selection?
     public var rankingMetric = ""
     public var chosen: String?
+    /// The chosen candidate's tested (and registered) model: its refit, or the model the validation rows ranked.
+    public var chosenModel: String?
     public var passed: Bool?
     public var gates: [EvaluationReport.Gate] = []
     public var report: String?
@@ -256,7 +277,7 @@ public final class Runner {
                 Self.stable(spec.preparation.split), spec.problem.scope.joined(separator: "\n"),
             ],
             detail: {
-                "\($0["rows"] ?? "?") rows (\($0["test_rows"] ?? "?") test), \($0["out_of_scope"] ?? "0") out of scope"
+                "\($0["rows"] ?? "?") rows (\($0["validation_rows"].map { "\($0) validation, " } ?? "")\($0["test_rows"] ?? "?") test), \($0["out_of_scope"] ?? "0") out of scope"
             }
         ) { run in
             let inScope = try scopeMask(merged)
@@ -266,13 +287,15 @@ public final class Runner {
             if prepSpec.split == nil { prepSpec.split = SplitSpec() }
             let result = try PreparationRun.run(
                 prepSpec, directory: directory, main: scoped, target: target.isEmpty ? nil : target)
-            let testRows = (0..<result.table.rowCount).filter {
-                (try? result.table.column("split")[$0].description) == "test"
-            }.count
+            let part = try result.table.column("split")
+            let count = { (p: SplitPart) in
+                (0..<result.table.rowCount).filter { part.isValid($0) && part[$0].description == p.rawValue }.count
+            }
             try store.logMetric(run: run, name: "rows", value: Double(result.table.rowCount), step: 0)
             return [
                 "prepared": try put(result.table), "pipeline": try store.putArtifact(try result.pipeline.jsonData()),
-                "rows": String(result.table.rowCount), "test_rows": String(testRows),
+                "rows": String(result.table.rowCount), "test_rows": String(count(.test)),
+                "validation_rows": String(count(.validation)),
                 "out_of_scope": String(inScope.filter { !$0 }.count),
             ]
         }
@@ -280,11 +303,35 @@ public final class Runner {
             throw StoreError.invalid("prepare left no table")
         }
         let preparedTable = try table(preparedSHA)
-        let (trainTable, testTable) = try Splitter.byColumn(preparedTable, column: "split")
+        let parts = try Splitter.parts(preparedTable, column: "split")
+        let testTable = parts.test
+        // The rows that are not test rows: what cross-validation folds, and what the chosen model is refit on.
+        let developmentTable =
+            parts.validation.rowCount == 0 ? parts.train : try Table.concatenate([parts.train, parts.validation])
 
-        // train: every candidate (tuned first when it has a search space), measured on the test rows.
+        // train: every candidate (tuned first when it has a search space), ranked without the test rows — on the
+        // validation rows, or by cross-validation on the training rows.
         let metric = spec.evaluation.metric ?? (spec.problem.task == .regression ? "mape" : "logloss")
+        let selection = spec.evaluation.selection
+        let folds = spec.evaluation.folds
         summary.rankingMetric = metric
+        switch selection {
+        case .validation:
+            guard parts.validation.rowCount > 0 else {
+                throw StoreError.invalid(
+                    "evaluation.selection: validation needs validation rows, and the split left none; "
+                        + "give split.validation a share (0.2) or rank by cross-validation (evaluation.selection: cv)")
+            }
+            summary.selection = .init(
+                method: selection, rows: parts.validation.rowCount, folds: nil,
+                fittedOn: spec.evaluation.refit ? developmentTable.rowCount : parts.train.rowCount,
+                testRows: testTable.rowCount)
+        case .cv:
+            summary.selection = .init(
+                method: selection, rows: developmentTable.rowCount, folds: folds,
+                fittedOn: developmentTable.rowCount, testRows: testTable.rowCount)
+        }
+        let tuning = spec.tuning ?? ProjectSpec.Tuning(search: .grid, trials: nil, folds: 3, timeBudget: nil)
         for (index, candidate) in spec.candidates.enumerated() {
             let counter = self.counter
             let total = spec.candidates.count
@@ -296,51 +343,69 @@ public final class Runner {
                 .train,
                 inputs: [
                     preparedSHA, candidate.name, Runner.json(typed), Runner.json(candidate.space),
-                    Runner.json(spec.tuning), Runner.json(spec.evaluation.range),
+                    Runner.json(spec.tuning), Runner.json(spec.evaluation.range), selection.rawValue, String(folds),
                 ],
                 params: candidate.parameters.merging([
-                    "candidate": candidate.name, "learner": candidate.learner.rawValue,
+                    "candidate": candidate.name, "learner": candidate.learner.rawValue, "selection": selection.rawValue,
                 ]) { a, _ in a },
                 detail: {
-                    "\(candidate.name): \(metric) \($0[metric].flatMap(Double.init).map { String(format: "%.4f", $0) } ?? "?")"
+                    "\(candidate.name): \(selection == .cv ? "cross-validated" : "validation") \(metric) \($0[metric].flatMap(Double.init).map { String(format: "%.4f", $0) } ?? "?")"
                 }
             ) { run in
                 var parameters = candidate.parameters
-                if !candidate.space.isEmpty {
-                    let tuning =
-                        spec.tuning ?? ProjectSpec.Tuning(search: .grid, trials: nil, folds: 3, timeBudget: nil)
-                    let board = try Tuning.run(
-                        trainTable,
-                        options: TuningOptions(
-                            // Every trial holds the candidate's fixed parameters; the space varies the rest.
+                var metrics = [String: Double]()
+                var out = [String: String]()
+                let progress: @Sendable (Int, Int) -> Void = { done, trials in
+                    counter("train     [\(index + 1)/\(total)] \(candidate.name): trial \(done)/\(trials)")
+                }
+                // Every trial holds the candidate's fixed parameters; the space varies the rest.
+                let space = candidate.parameters.mapValues { [$0] }.merging(candidate.space) { _, searched in searched }
+                switch selection {
+                case .validation:
+                    if !candidate.space.isEmpty {
+                        // Tuned by cross-validation on the training rows; the validation rows then rank the result.
+                        let board = try Tuning.run(
+                            parts.train,
+                            options: TuningOptions(
+                                target: target, task: spec.problem.task, learner: candidate.learner, space: space,
+                                search: tuning.search, trials: tuning.trials, timeBudget: tuning.timeBudget,
+                                folds: max(2, tuning.folds), metric: metric, progress: progress))
+                        if let best = board.first { parameters.merge(best.parameters) { _, b in b } }
+                        for (i, entry) in board.enumerated() {
+                            try store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i)
+                        }
+                    }
+                    let (file, report) = try TrainingRun.run(
+                        parts.train,
+                        options: TrainingOptions(
                             target: target, task: spec.problem.task, learner: candidate.learner,
-                            space: candidate.parameters.mapValues { [$0] }.merging(candidate.space) { _, searched in
-                                searched
-                            },
+                            parameters: parameters, testTable: parts.validation,
+                            range: spec.problem.task == .regression ? spec.evaluation.range : nil))
+                    metrics = report.metrics
+                    out["model"] = try store.putArtifact(try file.jsonData())
+                    out["fit_seconds"] = String(report.fitSeconds)
+                case .cv:
+                    // One search over the space (a single trial without one), each trial cross-validated.
+                    let board = try Tuning.run(
+                        developmentTable,
+                        options: TuningOptions(
+                            target: target, task: spec.problem.task, learner: candidate.learner, space: space,
                             search: tuning.search, trials: tuning.trials, timeBudget: tuning.timeBudget,
-                            folds: max(2, tuning.folds), metric: metric,
-                            progress: { done, trials in
-                                counter(
-                                    "train     [\(index + 1)/\(total)] \(candidate.name): tuning trial \(done)/\(trials)"
-                                )
-                            }))
-                    if let best = board.first { parameters.merge(best.parameters) { _, b in b } }
-                    for (i, entry) in board.enumerated() {
+                            folds: folds, metric: metric, progress: progress))
+                    guard let best = board.first else { throw StoreError.invalid("no trial of \(candidate.name) ran") }
+                    parameters.merge(best.parameters) { _, b in b }
+                    metrics = best.metrics
+                    metrics["\(metric)_std"] = best.std
+                    out["fit_seconds"] = String(best.fitSeconds / Double(folds))
+                    for (i, entry) in board.enumerated() where board.count > 1 {
                         try store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i)
                     }
                 }
-                let (file, report) = try TrainingRun.run(
-                    trainTable,
-                    options: TrainingOptions(
-                        target: target, task: spec.problem.task, learner: candidate.learner, parameters: parameters,
-                        testTable: testTable,
-                        range: spec.problem.task == .regression ? spec.evaluation.range : nil))
-                for (k, v) in report.metrics { try store.logMetric(run: run, name: k, value: v, step: 0) }
-                var out = [
-                    "model": try store.putArtifact(try file.jsonData()), "fit_seconds": String(report.fitSeconds),
-                    "parameters": Runner.json(parameters),
-                ]
-                for (k, v) in report.metrics { out[k] = String(v) }
+                for (k, v) in metrics {
+                    try store.logMetric(run: run, name: k, value: v, step: 0)
+                    out[k] = String(v)
+                }
+                out["parameters"] = Runner.json(parameters)
                 return out
             }
             var metrics = [String: Double]()
@@ -355,11 +420,42 @@ public final class Runner {
         }
         let better = { (a: Double, b: Double) in higherIsBetter.contains(metric) ? a > b : a < b }
         summary.leaderboard.sort { better($0.metrics[metric] ?? .nan, $1.metrics[metric] ?? .nan) }
-        guard let best = summary.leaderboard.first(where: { ($0.metrics[metric] ?? .nan).isFinite }) else {
+        guard let chosen = summary.leaderboard.first(where: { ($0.metrics[metric] ?? .nan).isFinite }) else {
             throw StoreError.invalid("no candidate produced a \(metric)")
         }
-        summary.chosen = best.name
-        let baseline = spec.candidates.first.flatMap { first in summary.leaderboard.first { $0.name == first.name } }
+        summary.chosen = chosen.name
+
+        // The chosen candidate and the baseline, fitted for the test: on training + validation rows (refit, and
+        // always after cross-validation, which leaves no single model), else the model the validation rows ranked.
+        func testedModel(_ entry: RunSummary.Candidate) throws -> String {
+            if selection == .validation && !spec.evaluation.refit { return entry.model }
+            let outputs = try stage(
+                .train,
+                inputs: [
+                    "final fit", preparedSHA, entry.name, entry.learner.rawValue, Runner.json(entry.parameters),
+                    Runner.json(spec.evaluation.range),
+                ],
+                params: entry.parameters.merging([
+                    "candidate": entry.name, "learner": entry.learner.rawValue, "fit": "final",
+                ]) { a, _ in a },
+                detail: { _ in "\(entry.name): fitted on \(developmentTable.rowCount) training + validation rows" }
+            ) { _ in
+                let file = try TrainingRun.fit(
+                    developmentTable,
+                    options: TrainingOptions(
+                        target: target, task: spec.problem.task, learner: entry.learner, parameters: entry.parameters,
+                        range: spec.problem.task == .regression ? spec.evaluation.range : nil))
+                return ["model": try store.putArtifact(try file.jsonData())]
+            }
+            guard let model = outputs["model"] else { throw StoreError.invalid("the final fit left no model") }
+            return model
+        }
+        var best = chosen
+        best.model = try testedModel(chosen)
+        summary.chosenModel = best.model
+        var baseline = spec.candidates.first.flatMap { first in summary.leaderboard.first { $0.name == first.name } }
+        if let b = baseline { baseline?.model = b.name == chosen.name ? best.model : try testedModel(b) }
+        let judgedOn = try whichRowsJudged(chosen: chosen.name, baseline: baseline?.name)
 
         // evaluate: the best candidate against the baseline and the current champion, with slices, groups and gates.
         // The champion, unless it is this very model (registered by an earlier run of the same inputs).
@@ -377,7 +473,7 @@ public final class Runner {
                 best.model, baseline?.model ?? "", testTable.fingerprint(),
                 spec.evaluation.gates.joined(separator: "\n"),
                 spec.evaluation.slices.joined(separator: "\n"), spec.evaluation.groups.joined(separator: "\n"), metric,
-                championVersion?.bundle ?? "no champion", comparisonRows?.key ?? "",
+                championVersion?.bundle ?? "no champion", comparisonRows?.key ?? "", Runner.json(judgedOn),
             ],
             detail: { "\(best.name): \($0["passed"] == "true" ? "passes every gate" : "fails a gate")" }
         ) { run in
@@ -389,6 +485,7 @@ public final class Runner {
             options.metric = metric
             if let baseline { options.baseline = try ModelFile.decode(try store.artifact(baseline.model)) }
             var report = try Evaluation.run(model: model, data: testTable, options: options)
+            report.judgedOn = judgedOn
             // The champion answers with its own pipeline: both bundles score the raw test rows.
             var references = [String: [String: Double]]()
             if let championVersion {
@@ -482,6 +579,35 @@ public final class Runner {
         if let v = Int(registered["version"] ?? "") { summary.registered = try store.modelVersion(project, version: v) }
         summary.alias = registered["alias"]
         return summary
+    }
+
+    /// Which rows judged what, for the evaluation report and its page.
+    func whichRowsJudged(chosen: String, baseline: String?) throws -> [String] {
+        guard let s = summary.selection else { return [] }
+        let board = summary.leaderboard.map(\.name).joined(separator: ", ")
+        var lines = [String]()
+        switch s.method {
+        case .validation:
+            lines.append(
+                "The candidates (\(board)) were ranked on \(s.rows) validation rows, which none of them was fitted on.")
+        case .cv:
+            lines.append(
+                "The candidates (\(board)) were ranked by \(s.folds ?? 0)-fold cross-validation on \(s.rows) training rows."
+            )
+        }
+        let others = baseline.map { $0 == chosen ? "" : " and the baseline \($0)" } ?? ""
+        switch (s.method, spec.evaluation.refit) {
+        case (.validation, true):
+            lines.append("\(chosen)\(others): fitted again on \(s.fittedOn) training + validation rows.")
+        case (.validation, false):
+            lines.append("\(chosen)\(others): the models the validation rows ranked, fitted on \(s.fittedOn) rows.")
+        case (.cv, _):
+            lines.append("\(chosen)\(others): fitted on all \(s.fittedOn) training rows.")
+        }
+        lines.append(
+            "The figures and gates here come from \(s.testRows) test rows that took no part in choosing or fitting, "
+                + "each model scored on them once.")
+        return lines
     }
 
     /// A stable text form of a spec part for input hashes (sorted keys: dictionaries print in random order).

@@ -45,6 +45,15 @@ public enum EvaluationReportPage {
             h.raw("</b></span>")
         }
         h.raw("</p>")
+        if !r.judgedOn.isEmpty {
+            h.raw("<h2 id=\"rows\">Which rows judged what</h2><ul>")
+            for line in r.judgedOn {
+                h.raw("<li>")
+                h.text(line)
+                h.raw("</li>")
+            }
+            h.raw("</ul>")
+        }
 
         // Metrics.
         h.raw("<h2 id=\"metrics\">Metrics</h2><table><thead><tr><th>metric</th><th>value</th></tr></thead><tbody>")

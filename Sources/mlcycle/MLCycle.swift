@@ -727,6 +727,10 @@ struct Tune: ParsableCommand {
                 guard !values.isEmpty else { throw ValidationError("--space takes NAME=V1,V2,…, got '\(name)='") }
                 grid[name] = values.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             }
+            guard !grid.isEmpty else {
+                throw ValidationError(
+                    "the search space is empty; give each parameter at least one value (--space num_leaves=15,31,63)")
+            }
             let board = try Tuning.run(
                 try input.load(),
                 options: TuningOptions(
@@ -799,31 +803,49 @@ struct Run: ParsableCommand {
             }
             let summary = try runner.run()
             if let json { try emit(try encodeJSON(summary), to: json) }
-            guard chatty else { return }
-            print("\nleaderboard (test rows, ranked by \(summary.rankingMetric)):")
-            let extra = spec.problem.task == .regression ? "within_10pct" : "auc"
-            print(
-                "  \(cell("candidate", 12)) \(cell("learner", 8)) \(cell(summary.rankingMetric, 10)) \(cell(extra, 12)) fit s"
-            )
-            for c in summary.leaderboard {
-                print(
-                    "  \(cell(c.name, 12)) \(cell(c.learner.rawValue, 8)) \(cell(String(format: "%.4f", c.metrics[summary.rankingMetric] ?? .nan), 10)) \(cell(String(format: "%.4f", c.metrics[extra] ?? .nan), 12)) \(String(format: "%.2f", c.fitSeconds))"
-                )
-            }
-            print("\ngates for \(summary.chosen ?? "?"):")
-            for g in summary.gates { print("  \(g.passed ? "✔" : "✘") \(g.rule): \(g.reason)") }
-            if let v = summary.registered {
-                print(
-                    "\nverdict: \(summary.passed == true ? "passes every gate" : "fails a gate — registered as \(v.name) v\(v.version), not promotable")"
-                )
-                if let alias = summary.alias { print("registered \(v.name) v\(v.version) as \(alias)") }
-            }
-            if let report = summary.report { print("report: \(report)") }
-            let timings = summary.stages.map {
-                "\($0.stage.rawValue) \($0.status == "cached" ? "cached" : String(format: "%.1fs", $0.seconds))"
-            }
-            print("stages: " + timings.joined(separator: ", "))
+            // A chosen model that fails a gate ends the run with exit code 3, so a CI/CD job can stop on it.
+            if chatty { Self.printSummary(summary, task: spec.problem.task) }
+            if summary.passed == false { throw ExitCode(3) }
         }
+    }
+
+    /// The leaderboard, the gates, the verdict and the stages, as a person reads them.
+    static func printSummary(_ summary: RunSummary, task: Task) {
+        let judge =
+            summary.selection.map {
+                $0.method == .cv
+                    ? "\($0.folds ?? 0)-fold cross-validation on \($0.rows) training rows"
+                    : "\($0.rows) validation rows"
+            } ?? "validation rows"
+        print("\nleaderboard (\(judge), ranked by \(summary.rankingMetric)):")
+        let extra = task == .regression ? "within_10pct" : "auc"
+        print(
+            "  \(cell("candidate", 12)) \(cell("learner", 8)) \(cell(summary.rankingMetric, 10)) \(cell(extra, 12)) fit s"
+        )
+        for c in summary.leaderboard {
+            print(
+                "  \(cell(c.name, 12)) \(cell(c.learner.rawValue, 8)) \(cell(String(format: "%.4f", c.metrics[summary.rankingMetric] ?? .nan), 10)) \(cell(String(format: "%.4f", c.metrics[extra] ?? .nan), 12)) \(String(format: "%.2f", c.fitSeconds))"
+            )
+        }
+        if let s = summary.selection {
+            print(
+                "\ngates for \(summary.chosen ?? "?") (fitted on \(s.fittedOn) rows, judged on \(s.testRows) test rows):"
+            )
+        } else {
+            print("\ngates for \(summary.chosen ?? "?"):")
+        }
+        for g in summary.gates { print("  \(g.passed ? "✔" : "✘") \(g.rule): \(g.reason)") }
+        if let v = summary.registered {
+            print(
+                "\nverdict: \(summary.passed == true ? "passes every gate" : "fails a gate — registered as \(v.name) v\(v.version), not promotable")"
+            )
+            if let alias = summary.alias { print("registered \(v.name) v\(v.version) as \(alias)") }
+        }
+        if let report = summary.report { print("report: \(report)") }
+        let timings = summary.stages.map {
+            "\($0.stage.rawValue) \($0.status == "cached" ? "cached" : String(format: "%.1fs", $0.seconds))"
+        }
+        print("stages: " + timings.joined(separator: ", "))
     }
 }
 

@@ -280,6 +280,8 @@ def main():
         d["problem"].pop("target"), d["problem"].pop("success"), d["problem"].update(task="clustering"),
         d.update(candidates=[{"learner": "kmeans", "params": {"n_clusters": 4, "seed": 1}}]),
         d["evaluation"].update(gates=[])))
+    variant("selection by cross-validation, no refit", lambda d: d["evaluation"].update(
+        selection="cv", folds=3, refit=False))
     variant("a SQLite source and a joined source", lambda d: d["sources"].append(
         {"name": "tax", "path": "tax.db", "query": "SELECT * FROM tax", "join": {"on": ["address:parcel"], "kind": "inner"}}))
 
@@ -290,6 +292,7 @@ def main():
         expect_invalid(label, doc, place)
 
     rejected("an unknown top-level key", lambda d: d.update(colour="blue"), "(file).colour")
+    rejected("selection: test", lambda d: d["evaluation"].update(selection="test"), "evaluation.selection")
     rejected("task: regresion", lambda d: d["problem"].update(task="regresion"), "problem.task")
     rejected("learner: xgb", lambda d: d["candidates"][0].update(learner="xgb"), "candidates[0].learner")
     rejected("an unknown key in problem", lambda d: d["problem"].update(descripton="x"), "problem.descripton")

@@ -23,7 +23,12 @@ import Testing
         #expect(second.status == 0)
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])
         let statuses = (summary["stages"] as? [[String: Any]] ?? []).compactMap { $0["status"] as? String }
-        #expect(statuses.count == 8 && statuses.allSatisfy { $0 == "cached" })
+        // Seven stages, with one training run per candidate and the final fit of the chosen one (and the baseline).
+        let candidates = (summary["leaderboard"] as? [[String: Any]])?.count ?? 0
+        let finalFits = summary["chosen"] as? String == "baseline" ? 1 : 2
+        #expect(statuses.count == 6 + candidates + finalFits && statuses.allSatisfy { $0 == "cached" })
+        let selection = summary["selection"] as? [String: Any]
+        #expect(selection?["method"] as? String == "validation" && (selection?["test_rows"] as? Int ?? 0) > 0)
 
         let store = dir.appendingPathComponent(".mlcycle").path
         // A second version (forced training with a different seed of the split is a new dataset split → new models).
@@ -97,6 +102,7 @@ import Testing
                 to: spec, atomically: true, encoding: .utf8)
         let failing = try CLI.run(["run", dir.path])
         #expect(failing.stdout.contains("registered as prices v3, not promotable"), "\(failing.stdout)")
+        #expect(failing.status == 3)  // a failed gate stops a CI/CD job
         let refused = try CLI.run(["promote", "prices:3", "--reason", "trial", "--store", store])
         #expect(refused.status == 2 && refused.stderr.contains("--override-gates"))
         #expect(
@@ -186,7 +192,13 @@ import Testing
             "\(models.stdout)")
         let runs = try CLI.run(["runs", "--store", store, "--json", "-", "--limit", "100"])
         let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
-        #expect(list.count == 16 && list.allSatisfy { $0["status"] as? String == "finished" })
+        #expect(list.allSatisfy { $0["status"] as? String == "finished" })
+        // Per project: seven stages with two candidates, then the final fit of the chosen one and the baseline.
+        for project in ["prices", "churn"] {
+            let own = list.filter { $0["project"] as? String == project }
+            let finals = own.filter { ($0["params"] as? [String: String])?["fit"] == "final" }.count
+            #expect(own.count == 8 + finals && (1...2).contains(finals), "\(project): \(own.count) runs")
+        }
     }
 
     /// `retrain`, `watch --once` and `replay` through the binary: the project name is checked, a manual retraining

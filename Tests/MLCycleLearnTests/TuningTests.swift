@@ -54,11 +54,16 @@ import Testing
         #expect(capped.count == 1)  // the budget was spent after the first candidate
     }
 
-    @Test func badRequestsAreClearErrors() {
+    @Test func badRequestsAreClearErrors() throws {
         #expect(throws: LearnError.self) {
             _ = try Tuning.run(
-                houses, options: TuningOptions(target: "Sale_Price", task: .regression, learner: .linear, space: [:]))
+                houses,
+                options: TuningOptions(target: "Sale_Price", task: .regression, learner: .linear, space: ["alpha": []]))
         }
+        // An empty space cross-validates the learner's defaults: one trial, every metric averaged over the folds.
+        let one = try Tuning.run(
+            houses, options: TuningOptions(target: "Sale_Price", task: .regression, learner: .linear, space: [:]))
+        #expect(one.count == 1 && one[0].parameters.isEmpty && one[0].metrics["rmse"] == one[0].mean)
         #expect(throws: LearnError.self) {
             _ = try Tuning.run(
                 houses,

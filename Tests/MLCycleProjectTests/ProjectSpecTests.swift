@@ -25,6 +25,36 @@ import Testing
         #expect(spec.monitoring?.alerts.map(\.name) == ["accuracy-drop", "drift"])
         #expect(spec.retraining?.on == ["accuracy-drop"] && spec.retraining?.schedule == "0 3 1 */3 *")
         #expect(spec.hash.count == 64)
+        // Candidates are ranked on a validation part the split leaves by default (60/20/20), and refit after.
+        #expect(spec.evaluation.selection == .validation && spec.evaluation.refit)
+        #expect(spec.preparation.split?.validationFraction == 0.2)
+    }
+
+    @Test func selectionNeedsRowsToRankOnAndSaysHow() throws {
+        let base = """
+            problem: {name: p, task: regression, target: y}
+            sources: [{path: data.csv}]
+            candidates: [{learner: linear}]
+
+            """
+        let cv = try ProjectFile.parse(base + "evaluation: {selection: cv, folds: 4, refit: false}")
+        #expect(cv.evaluation.selection == .cv && cv.evaluation.folds == 4 && !cv.evaluation.refit)
+        #expect((cv.preparation.split?.validationFraction ?? 0) == 0)  // cross-validation folds every non-test row
+        let given = try ProjectFile.parse(base + "split: {test: 0.25, validation: 0.15}")
+        #expect(given.preparation.split?.validationFraction == 0.15 && given.preparation.split?.testFraction == 0.25)
+        for (yaml, expected) in [
+            ("split: {validation: 0}", "mlcycle.yaml:4: split.validation"),
+            ("evaluation: {selection: test}", "expected validation or cv"),
+            ("evaluation: {selection: cv, folds: 1}", "evaluation.folds"),
+            ("split: {test: 0.5, validation: 0.5}", "leave no rows to train on"),
+        ] {
+            do {
+                _ = try ProjectFile.parse(base + yaml, file: "mlcycle.yaml")
+                Issue.record("accepted \(yaml)")
+            } catch let e as SpecFileError {
+                #expect(e.localizedDescription.contains(expected), "\(yaml): \(e.localizedDescription)")
+            }
+        }
     }
 
     @Test func aBadSpecGetsEveryProblemWithLineAndPath() throws {

@@ -2,6 +2,9 @@ import Foundation
 import GRDB
 import MLCycleData
 import MLCycleEvaluate
+import MLCycleLearn
+import MLCycleMetrics
+import MLCyclePrep
 import MLCycleQuality
 import Testing
 
@@ -9,7 +12,9 @@ import Testing
 @testable import MLCycleStore
 
 /// A small project in a temporary folder: price = 100 + 50 · size (± 2 %), with a linear baseline and a gbdt.
-func smallProject(gates: [String] = ["within_10pct >= 0.9"], autoPromote: Bool = true) throws -> String {
+func smallProject(
+    gates: [String] = ["within_10pct >= 0.9"], autoPromote: Bool = true, selection: String = ""
+) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-project-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     var rng = SeededGenerator(seed: 5)
@@ -33,6 +38,7 @@ func smallProject(gates: [String] = ["within_10pct >= 0.9"], autoPromote: Bool =
     evaluation:
       gates: [\(gates.map { "\"\($0)\"" }.joined(separator: ", "))]
       slices: [kind]
+    \(selection)
     release: {auto_promote: \(autoPromote)}
     """.write(toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
     return dir
@@ -46,11 +52,18 @@ func smallProject(gates: [String] = ["within_10pct >= 0.9"], autoPromote: Bool =
         var lines = [String]()
         let first = try Runner(spec: spec, directory: dir, store: store, progress: { lines.append($0) }).run()
         #expect(first.stages.map(\.status).allSatisfy { $0 == "ran" })
+        // Two candidates, then the chosen one's final fit (the linear baseline wins: price is linear in size).
         #expect(
             first.stages.map(\.stage) == [
-                .collect, .validate, .profile, .prepare, .train, .train, .evaluate, .register,
+                .collect, .validate, .profile, .prepare, .train, .train, .train, .evaluate, .register,
             ])
-        #expect(lines.count == 8)
+        #expect(lines.count == 9)
+        #expect(first.chosen == "baseline")
+        // 300 rows: 75 test (split.test 0.25), 60 validation (the default 0.2), 165 train; refit on 225.
+        let selection = try #require(first.selection)
+        #expect(
+            selection.method == .validation && selection.rows == 60 && selection.fittedOn == 225
+                && selection.testRows == 75)
         #expect(first.leaderboard.count == 2 && first.rankingMetric == "mape")
         #expect(first.passed == true && first.alias == "champion")  // the first version to pass, auto-promoted
         let v1 = try #require(first.registered)
@@ -76,8 +89,87 @@ func smallProject(gates: [String] = ["within_10pct >= 0.9"], autoPromote: Bool =
         #expect(try store.modelVersions("small").count == 1)
         // --from train re-runs training and what follows (same inputs, same models: the same bundle is not registered twice).
         let forced = try Runner(spec: spec, directory: dir, store: store, from: .train).run()
-        #expect(forced.stages.filter { $0.status == "ran" }.map(\.stage) == [.train, .train, .evaluate, .register])
+        #expect(
+            forced.stages.filter { $0.status == "ran" }.map(\.stage) == [.train, .train, .train, .evaluate, .register])
         #expect(forced.stages.prefix(4).allSatisfy { $0.status == "cached" })
+    }
+
+    /// The prepared table of the last run, split into its parts (as the runner split it).
+    static func preparedParts(_ store: SQLiteStore, project: String) throws -> (
+        train: MLCycleData.Table, validation: MLCycleData.Table, test: MLCycleData.Table
+    ) {
+        let prepare = try #require(try store.runs(project: project, limit: 50).first { $0.stage == "prepare" })
+        let sha = try #require(prepare.outputs["prepared"])
+        let prepared = try CSVReader.read(string: String(decoding: try store.artifact(sha), as: UTF8.self))
+        return try Splitter.parts(prepared, column: "split")
+    }
+
+    @Test func candidatesAreRankedOnValidationRowsAndOnlyTheChosenOneMeetsTheTestRows() throws {
+        let dir = try smallProject()
+        let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
+        let summary = try Runner(
+            spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store
+        ).run()
+        let parts = try Self.preparedParts(store, project: "small")
+        #expect(parts.validation.rowCount == 60 && parts.test.rowCount == 75 && parts.train.rowCount == 165)
+        // Each leaderboard figure is that candidate fitted on the training rows and measured on the validation rows.
+        for entry in summary.leaderboard {
+            let (_, onValidation) = try TrainingRun.run(
+                parts.train,
+                options: TrainingOptions(
+                    target: "price", task: .regression, learner: entry.learner, parameters: entry.parameters,
+                    testTable: parts.validation))
+            let (_, onTest) = try TrainingRun.run(
+                parts.train,
+                options: TrainingOptions(
+                    target: "price", task: .regression, learner: entry.learner, parameters: entry.parameters,
+                    testTable: parts.test))
+            #expect(entry.metrics["mape"] == onValidation.metrics["mape"], "\(entry.name)")
+            #expect(entry.metrics["mape"] != onTest.metrics["mape"], "\(entry.name) was ranked on the test rows")
+        }
+        // The chosen candidate was fitted again on training + validation rows, and that model was tested.
+        let chosen = try #require(summary.leaderboard.first)
+        #expect(summary.chosenModel != nil && summary.chosenModel != chosen.model)
+        let tested = try ModelFile.decode(try store.artifact(try #require(summary.chosenModel)))
+        let evaluation = try #require(
+            try store.runs(project: "small", limit: 50).first { $0.stage == "evaluate" }?.outputs["evaluation"])
+        let report = try JSONDecoder().decode(EvaluationReport.self, from: try store.artifact(evaluation))
+        #expect(report.rows == 75)
+        let predicted = try tested.predictTable(parts.test).column("prediction").doubles() ?? []
+        let actual = try parts.test.column("price").doubles() ?? []
+        let mape = try #require(report.metrics["mape"])
+        #expect(abs(Metrics.regression(actual: actual, predicted: predicted)["mape"]! - mape) < 1e-12)
+        #expect(report.judgedOn.count == 3 && report.judgedOn[0].contains("60 validation rows"))
+        #expect(report.judgedOn[1].contains("225 training + validation rows") && report.judgedOn[2].contains("75 test"))
+    }
+
+    @Test func withoutRefitTheModelTheValidationRowsRankedIsTested() throws {
+        let dir = try smallProject(selection: "  refit: false")
+        let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
+        let summary = try Runner(
+            spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store
+        ).run()
+        #expect(summary.stages.filter { $0.stage == .train }.count == 2)
+        #expect(summary.chosenModel == summary.leaderboard.first?.model && summary.selection?.fittedOn == 165)
+    }
+
+    @Test func selectionByCrossValidationFoldsTheTrainingRows() throws {
+        let dir = try smallProject(selection: "  selection: cv\n  folds: 3")
+        let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
+        let summary = try Runner(
+            spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store
+        ).run()
+        // No validation part under cv: 225 training rows are folded; the chosen candidate is fitted on all of them.
+        let parts = try Self.preparedParts(store, project: "small")
+        #expect(parts.validation.rowCount == 0 && parts.train.rowCount == 225)
+        let selection = try #require(summary.selection)
+        #expect(selection.method == .cv && selection.folds == 3 && selection.rows == 225 && selection.fittedOn == 225)
+        let baseline = try #require(summary.leaderboard.first { $0.name == "baseline" })
+        let board = try Tuning.run(
+            parts.train,
+            options: TuningOptions(
+                target: "price", task: .regression, learner: .linear, space: [:], folds: 3, metric: "mape"))
+        #expect(baseline.metrics["mape"] == board[0].metrics["mape"] && baseline.metrics["mape_std"] == board[0].std)
     }
 
     @Test func failedGatesRegisterAVersionThatCannotBePromoted() throws {
