@@ -133,7 +133,7 @@ let package = Package(
             dependencies: [
                 "MLCycleData", "MLCycleQuality", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleReport",
             ]),
-        .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle"]),
+        .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle", "MLCycleStore"]),
     ]
 )
 

@@ -3,21 +3,51 @@ import Foundation
 import MLCycleStore
 import Prometheus
 
-/// A bounded queue between serving and the store: the request path only appends (under a lock, never waiting for
-/// the database); a background task writes batches. When the queue is full, new records are dropped and counted —
-/// serving stays fast and the loss is visible in /metrics rather than silent.
+/// Between serving and the store: the request path only appends to a queue (under a lock, never waiting for the
+/// database); a thread of its own writes what is queued every 100 ms, as one batch in one transaction.
+///
+/// With a spool (`mlcycle serve` keeps one in the store folder), nothing answered is lost: when the store refuses
+/// a batch (busy, unreachable) or falls behind (more than `directLimit` rows queued in one cycle), the rows go to
+/// the spool file (one `fsync` per batch), and are drained into the store, oldest first, when it takes them again;
+/// a row is written by id, so one drained twice (after a crash between the store's commit and the spool's trim)
+/// is stored once. `stop()` writes and drains everything. After `kill -9`, only the rows queued since the last
+/// cycle — at most 100 ms of answers — are lost. Without a spool (tests), rows past `capacity` are dropped and
+/// counted.
 public final class PredictionLog: @unchecked Sendable {
+    /// The store feedback goes to.
     public let store: any Store
+    /// Where predictions are written: the store, unless told otherwise.
+    public let writer: any PredictionWriter
+    public let spool: PredictionSpool?
+    /// Most rows held in memory; past it new rows are dropped (and counted).
     public let capacity: Int
+    /// Most rows a cycle writes straight to the store; more than this are spooled first (the store fell behind).
+    public let directLimit: Int
     private let lock = NSLock()
     private var queue = Deque<PredictionRecord>()
     private var droppedCount = 0
     private var writtenCount = 0
+    private var spooledCount = 0
+    private var drainedCount = 0
     private var failedWrites = 0
+    private var spoolPending = 0
 
-    public init(store: any Store, capacity: Int = 50_000) {
+    public init(
+        store: any Store, writer: (any PredictionWriter)? = nil, spool: PredictionSpool? = nil, capacity: Int? = nil,
+        directLimit: Int = 20_000
+    ) {
         self.store = store
-        self.capacity = capacity
+        self.writer = writer ?? store
+        self.spool = spool
+        // With a spool the queue only has to hold one cycle's rows; without one it is all there is.
+        self.capacity = capacity ?? (spool == nil ? 50_000 : 2_000_000)
+        self.directLimit = directLimit
+        spoolPending = spool?.pending ?? 0
+    }
+
+    /// Opens the spool in `directory` (the store folder): what a stopped server left there is drained first.
+    public static func spool(in directory: String) throws -> PredictionSpool {
+        try PredictionSpool(path: (directory as NSString).appendingPathComponent("prediction-spool.bin"))
     }
 
     /// Adds records; those that do not fit are dropped (and counted).
@@ -29,11 +59,29 @@ public final class PredictionLog: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// (queued, dropped, written, failed batch writes).
-    public var counts: (depth: Int, dropped: Int, written: Int, failed: Int) {
+    /// What the log has done so far.
+    public struct Counts: Sendable, Equatable {
+        /// Rows waiting in memory, and in the spool.
+        public var queued: Int
+        public var spoolPending: Int
+        /// Rows written to the store straight from memory, and from the spool.
+        public var written: Int
+        public var drained: Int
+        /// Rows put in the spool, batch writes the store refused, rows lost (the queue was full and nothing could
+        /// take them).
+        public var spooled: Int
+        public var failedWrites: Int
+        public var dropped: Int
+        /// Rows in the store: written + drained.
+        public var stored: Int { written + drained }
+    }
+
+    public var counts: Counts {
         lock.lock()
         defer { lock.unlock() }
-        return (queue.count, droppedCount, writtenCount, failedWrites)
+        return Counts(
+            queued: queue.count, spoolPending: spoolPending, written: writtenCount, drained: drainedCount,
+            spooled: spooledCount, failedWrites: failedWrites, dropped: droppedCount)
     }
 
     /// Sets the log's metrics in `registry` to their values now (at each scrape of /metrics).
@@ -42,10 +90,11 @@ public final class PredictionLog: @unchecked Sendable {
         // once each add their own part, never a negative one (a counter traps on that).
         lock.lock()
         defer { lock.unlock() }
-        registry.makeGauge(
-            descriptor: ServerMetrics.name(
-                "prediction_log_queue_depth", unit: "", "Predictions waiting to be written to the store.")
-        ).set(Double(queue.count))
+        func gauge(_ name: String, _ help: String, _ value: Int) {
+            registry.makeGauge(descriptor: ServerMetrics.name(name, unit: "", help)).set(Double(value))
+        }
+        gauge("prediction_log_queue_depth", "Predictions waiting in memory to be written to the store.", queue.count)
+        gauge("prediction_log_spool_pending", "Predictions in the spool file, waiting for the store.", spoolPending)
         // Counters only rise: each is brought up to the log's own count.
         func counter(_ name: String, _ help: String, _ value: Int, _ published: inout Int) {
             registry.makeCounter(descriptor: ServerMetrics.name(name, unit: "total", help))
@@ -53,59 +102,128 @@ public final class PredictionLog: @unchecked Sendable {
             published = max(published, value)
         }
         counter(
-            "prediction_log_dropped", "Predictions not logged because the queue was full.", droppedCount,
-            &published.dropped)
-        counter("prediction_log_written", "Predictions written to the store.", writtenCount, &published.written)
+            "prediction_log_dropped", "Predictions lost: the queue was full and the spool could not take them.",
+            droppedCount, &published.dropped)
         counter(
-            "prediction_log_failed_writes",
-            "Batch writes the store refused (their rows are queued again, or dropped when the queue is full).",
+            "prediction_log_written", "Predictions written to the store straight from memory.", writtenCount,
+            &published.written)
+        counter(
+            "prediction_log_spooled", "Predictions put in the spool file (the store refused or fell behind).",
+            spooledCount, &published.spooled)
+        counter(
+            "prediction_log_drained", "Predictions written to the store from the spool file.", drainedCount,
+            &published.drained)
+        counter(
+            "prediction_log_failed_writes", "Batch writes the store refused (their rows are spooled, or queued again).",
             failedWrites, &published.failed)
     }
 
     /// What `publish` last brought the registry's counters to.
-    private var published = (dropped: 0, written: 0, failed: 0)
+    private var published = (dropped: 0, written: 0, spooled: 0, drained: 0, failed: 0)
 
-    /// Writes what is queued now (the background task calls this; tests and shutdown too).
-    public func flush() {
+    /// One cycle of the writer: what is queued now goes to the store (or the spool), then the spool drains for up to
+    /// `drainBudget` seconds (nil: until it is empty or the store refuses). Tests and `stop()` call it too.
+    public func flush(drainBudget: Double? = 0.05) {
         // Only the queue's storage changes hands under the lock; the copy into an array happens outside it.
         var taken = Deque<PredictionRecord>()
         lock.lock()
         swap(&taken, &queue)
         lock.unlock()
-        guard !taken.isEmpty else { return }
-        let batch = Array(taken)
+        if !taken.isEmpty {
+            let batch = Array(taken)
+            // Rows go behind what the spool holds, so the store receives them in the order they were answered.
+            if let spool, !spool.isEmpty || batch.count > directLimit {
+                toSpool(batch, spool)
+            } else {
+                do {
+                    try writer.logPredictions(batch)
+                    lock.lock()
+                    writtenCount += batch.count
+                    lock.unlock()
+                } catch {
+                    lock.lock()
+                    failedWrites += 1
+                    lock.unlock()
+                    if let spool { toSpool(batch, spool) } else { requeue(batch) }
+                }
+            }
+        }
+        if let spool { drain(spool, budget: drainBudget) }
+    }
+
+    private func toSpool(_ batch: [PredictionRecord], _ spool: PredictionSpool) {
         do {
-            try store.logPredictions(batch)
+            try spool.append(batch)
             lock.lock()
-            writtenCount += batch.count
+            spooledCount += batch.count
+            spoolPending = spool.pending
             lock.unlock()
         } catch {
-            // The store refused (busy past its timeout, disk full): put the batch back if there is room, else count it.
-            lock.lock()
-            failedWrites += 1
-            let room = max(0, capacity - queue.count)
-            queue.prepend(contentsOf: batch.prefix(room))
-            droppedCount += max(0, batch.count - room)
-            lock.unlock()
+            // The disk refused too (full): keep the rows in memory for the next cycle while there is room.
+            requeue(batch)
         }
     }
 
-    /// Drains the queue every `interval` on a thread of its own until `stop()`, then once more. The store's writes
-    /// block, so they stay off Swift's cooperative threads, which answer requests (two of them on two cores: one
-    /// blocked by a write showed as 150 ms tails in the serving benchmark).
+    /// Puts a batch back at the head of the queue if there is room, else counts what is lost.
+    private func requeue(_ batch: [PredictionRecord]) {
+        lock.lock()
+        let room = max(0, capacity - queue.count)
+        queue.prepend(contentsOf: batch.prefix(room))
+        droppedCount += max(0, batch.count - room)
+        lock.unlock()
+    }
+
+    private func drain(_ spool: PredictionSpool, budget: Double?) {
+        let started = Date()
+        while !spool.isEmpty {
+            if let budget, Date().timeIntervalSince(started) > budget { break }
+            do {
+                let chunk = try spool.peek(5_000)
+                guard !chunk.isEmpty else { break }
+                try writer.logPredictions(chunk)
+                try spool.consume()
+                lock.lock()
+                drainedCount += chunk.count
+                spoolPending = spool.pending
+                lock.unlock()
+            } catch {
+                // The store still refuses: the rows stay in the spool for a later cycle.
+                lock.lock()
+                failedWrites += 1
+                lock.unlock()
+                break
+            }
+        }
+    }
+
+    /// Drains the queue every `interval` on a thread of its own until `stop()`, then writes and drains everything.
+    /// The store's writes block, so they stay off Swift's cooperative threads, which answer requests (two of them on
+    /// two cores: one blocked by a write showed as 150 ms tails in the serving benchmark).
     public func start(interval: Duration = .milliseconds(100)) {
         let micros = UInt32(
             max(1_000, interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000))
         let thread = Thread { [self] in
             while !stopping {
+                let started = Date()
                 flush()
-                usleep(micros)
+                // The next cycle starts `interval` after this one started (a long write does not add a full sleep).
+                let spent = UInt32(min(Double(micros), Date().timeIntervalSince(started) * 1e6))
+                usleep(micros - spent)
             }
-            flush()
+            flushAll()
             finished.signal()
         }
         thread.name = "mlcycle-prediction-log"
         thread.start()
+    }
+
+    /// Writes what is queued and drains the spool while the store takes rows (shutdown).
+    public func flushAll() {
+        var attempts = 0
+        repeat {
+            flush(drainBudget: nil)
+            attempts += 1
+        } while (counts.queued > 0 || !(spool?.isEmpty ?? true)) && attempts < 3
     }
 
     /// Stops the writer started by `start()` after a last flush, and waits for it.

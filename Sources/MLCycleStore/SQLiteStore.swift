@@ -501,19 +501,29 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     public func logPredictions(_ batch: [PredictionRecord]) throws {
         guard !batch.isEmpty else { return }
+        // One transaction; rows go 100 to a statement (prepared once per connection and reused), and a row whose
+        // id is stored already is skipped, so a batch written twice (a spool drained again) is stored once.
+        let rowsPerStatement = 100
+        func sql(_ rows: Int) -> String {
+            "INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status, confidence, "
+                + "low_confidence) VALUES "
+                + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+                + " ON CONFLICT (id) DO NOTHING"
+        }
         try write { db in
-            let statement = try db.makeStatement(
-                sql: """
-                    INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status, confidence, low_confidence)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (id) DO NOTHING
-                    """)
-            for p in batch {
-                try statement.execute(arguments: [
-                    p.id, p.model, p.version, p.at.timeIntervalSince1970, p.latencySeconds, p.inputs, p.prediction,
-                    p.status,
-                    p.confidence, p.lowConfidence ? 1 : 0,
-                ])
+            var start = 0
+            while start < batch.count {
+                let rows = min(rowsPerStatement, batch.count - start)
+                let statement = try db.cachedStatement(sql: sql(rows))
+                var arguments = StatementArguments()
+                for p in batch[start..<start + rows] {
+                    arguments += [
+                        p.id, p.model, p.version, p.at.timeIntervalSince1970, p.latencySeconds, p.inputs,
+                        p.prediction, p.status, p.confidence, p.lowConfidence ? 1 : 0,
+                    ]
+                }
+                try statement.execute(arguments: arguments)
+                start += rows
             }
         }
     }

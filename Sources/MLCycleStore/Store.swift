@@ -6,7 +6,13 @@ import MLCycleData
 ///
 /// The contract is in Swift types, not SQL: the SQLite implementation (`SQLiteStore`) is the embedded default; a
 /// team store on PostgreSQL is to implement the same protocol against the same schema.
-public protocol Store: Sendable {
+/// Where served predictions are written: a store, or anything else that takes them in batches.
+public protocol PredictionWriter: Sendable {
+    /// Appends served predictions (one transaction per batch); a prediction whose id is stored already is skipped.
+    func logPredictions(_ batch: [PredictionRecord]) throws
+}
+
+public protocol Store: PredictionWriter {
     /// Creates the project if needed.
     func ensureProject(_ name: String) throws
 
@@ -49,8 +55,6 @@ public protocol Store: Sendable {
     func previousVersion(_ name: String, alias: String) throws -> Int?
     func audit(model: String?) throws -> [AuditEntry]
 
-    /// Appends served predictions (one transaction per batch).
-    func logPredictions(_ batch: [PredictionRecord]) throws
     /// Records ground truth (or a human override) for earlier predictions.
     func recordFeedback(_ batch: [FeedbackRecord]) throws
     func predictions(model: String, since: Date?, limit: Int) throws -> [PredictionRecord]

@@ -1149,7 +1149,8 @@ struct Serve: AsyncParsableCommand {
             } else {
                 let store = try storeOptions.open(project ?? ".")
                 catalog = ModelCatalog(store: store, models: try ModelCatalog.aliases(model))
-                log = PredictionLog(store: store)
+                // Rows the store cannot take at once wait in a spool beside it (drained first after a restart).
+                log = PredictionLog(store: store, spool: try PredictionLog.spool(in: store.directory))
                 let spec = try project.map { try projectSpec($0) }
                 pass = MonitoringPass(store: store, spec: spec)
             }

@@ -293,7 +293,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 uri: "/v1/models/small/predict", method: .post,
                 body: body(#"{"records": [{"size": 7, "kind": "a"}, {"size": 8, "kind": "b"}]}"#)
             ) { #expect($0.status == .ok) }
-            #expect(log.counts.depth == 3 && log.counts.dropped == 1)
+            #expect(log.counts.queued == 3 && log.counts.dropped == 1)
             try await client.execute(uri: "/metrics", method: .get) { r in
                 let text = String(buffer: r.body)
                 #expect(

@@ -1,0 +1,193 @@
+import Foundation
+import MLCycleData
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An append-only file of prediction records waiting for the store: where the prediction log puts what the store
+/// cannot take now (busy, unreachable, or slower than the server), so that no answered prediction is lost.
+///
+/// Each record is `[payload length: UInt32 LE][first 4 bytes of the payload's SHA-256][payload: the record as
+/// JSON]`; every append is one `write` and one `fsync`. Reading stops at the first torn or damaged record (a crash
+/// in the middle of an append), which is cut off when the file is opened. Records are drained oldest first; the
+/// file is emptied once all of them are in the store. One writer uses a spool at a time (the log's thread).
+public final class PredictionSpool {
+    public let path: String
+    private let fd: Int32
+    /// Where the next record to drain starts, and where the file's valid records end.
+    private var drainOffset: Int64 = 0
+    private var end: Int64 = 0
+    /// Records between `drainOffset` and `end`.
+    public private(set) var pending = 0
+
+    /// Opens (or creates) the spool at `path`; a torn record at its end is cut off, the rest waits to be drained.
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw StoreError.database("cannot open the prediction spool \(path): \(String(cString: strerror(errno)))")
+        }
+        let size = Int64(lseek(fd, 0, SEEK_END))
+        var offset: Int64 = 0
+        var count = 0
+        while offset < size, let found = try readRecord(at: offset, limit: size) {
+            offset = found.next
+            count += 1
+        }
+        if offset < size {
+            // A crash during an append left part of a record: it was never acknowledged to the log, so cut it off.
+            guard ftruncate(fd, off_t(offset)) == 0 else { throw failure("cut the torn record off") }
+        }
+        end = offset
+        pending = count
+    }
+
+    deinit { close(fd) }
+
+    public var isEmpty: Bool { pending == 0 }
+
+    /// Appends records and waits until they are on disk (`fsync`).
+    public func append(_ records: [PredictionRecord]) throws {
+        guard !records.isEmpty else { return }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(records.count * 256)
+        for r in records {
+            let payload = Self.encode(r)
+            withUnsafeBytes(of: UInt32(payload.count).littleEndian) { bytes.append(contentsOf: $0) }
+            var hash = MLCycleData.SHA256()
+            hash.update(payload)
+            bytes.append(contentsOf: hash.finalize().prefix(4))
+            bytes.append(contentsOf: payload)
+        }
+        try bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(end) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    // Nothing of a half-written batch counts: the file ends where it ended before.
+                    _ = ftruncate(fd, off_t(end))
+                    throw failure("append \(records.count) records")
+                }
+                done += n
+            }
+        }
+        guard fsync(fd) == 0 else {
+            _ = ftruncate(fd, off_t(end))
+            throw failure("sync")
+        }
+        end += Int64(bytes.count)
+        pending += records.count
+    }
+
+    /// Up to `limit` of the oldest records not yet drained (they stay in the spool until `consume`).
+    public func peek(_ limit: Int) throws -> [PredictionRecord] {
+        var out = [PredictionRecord]()
+        var offset = drainOffset
+        while out.count < limit, offset < end, let found = try readRecord(at: offset, limit: end) {
+            out.append(found.record)
+            offset = found.next
+        }
+        peekedEnd = offset
+        peekedCount = out.count
+        return out
+    }
+
+    /// Marks what the last `peek` returned as in the store; an emptied spool is truncated to nothing.
+    public func consume() throws {
+        drainOffset = peekedEnd
+        pending -= peekedCount
+        peekedCount = 0
+        if drainOffset >= end {
+            guard ftruncate(fd, 0) == 0 else { throw failure("empty the drained spool") }
+            (drainOffset, end, pending, peekedEnd) = (0, 0, 0, 0)
+        }
+    }
+
+    private var peekedEnd: Int64 = 0
+    private var peekedCount = 0
+
+    /// The record at `offset` and where the next one starts; nil when it is torn or damaged.
+    private func readRecord(at offset: Int64, limit: Int64) throws -> (record: PredictionRecord, next: Int64)? {
+        guard offset + 8 <= limit else { return nil }
+        var header = [UInt8](repeating: 0, count: 8)
+        guard try readFully(&header, at: offset) else { return nil }
+        let length = Int(UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24)
+        guard offset + 8 + Int64(length) <= limit else { return nil }
+        var payload = [UInt8](repeating: 0, count: length)
+        guard try readFully(&payload, at: offset + 8) else { return nil }
+        var hash = MLCycleData.SHA256()
+        hash.update(payload)
+        guard Array(hash.finalize().prefix(4)) == Array(header[4..<8]), let record = Self.decode(payload) else {
+            return nil
+        }
+        return (record, offset + 8 + Int64(length))
+    }
+
+    private func readFully(_ buffer: inout [UInt8], at offset: Int64) throws -> Bool {
+        let count = buffer.count
+        var done = 0
+        try buffer.withUnsafeMutableBytes { raw in
+            while done < count {
+                let n = pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { throw failure("read") }
+                if n == 0 { return }
+                done += n
+            }
+        }
+        return done == count
+    }
+
+    private func failure(_ what: String) -> StoreError {
+        StoreError.database("prediction spool \(path): cannot \(what): \(String(cString: strerror(errno)))")
+    }
+
+    /// A record as one JSON object (the JSON core, as the server writes its answers).
+    static func encode(_ r: PredictionRecord) -> [UInt8] {
+        var j = JSONWriter(capacity: 160 + r.inputs.utf8.count)
+        j.raw("{\"id\":")
+        j.string(r.id)
+        j.raw(",\"model\":")
+        j.string(r.model)
+        j.raw(",\"version\":")
+        j.string(r.version)
+        j.raw(",\"at\":")
+        j.number(r.at.timeIntervalSince1970)
+        j.raw(",\"latency\":")
+        j.number(r.latencySeconds)
+        j.raw(",\"inputs\":")
+        j.string(r.inputs)
+        if let p = r.prediction {
+            j.raw(",\"prediction\":")
+            j.string(p)
+        }
+        j.raw(",\"status\":")
+        j.string(r.status)
+        if let c = r.confidence {
+            j.raw(",\"confidence\":")
+            j.number(c)
+        }
+        j.raw(",\"low_confidence\":")
+        j.bool(r.lowConfidence)
+        j.raw("}")
+        return j.bytes
+    }
+
+    static func decode(_ payload: [UInt8]) -> PredictionRecord? {
+        guard let v = try? JSONValue.parse(Data(payload)),
+            case .string(let id)? = v["id"], case .string(let model)? = v["model"],
+            case .string(let version)? = v["version"], case .number(let at)? = v["at"],
+            case .number(let latency)? = v["latency"], case .string(let inputs)? = v["inputs"],
+            case .string(let status)? = v["status"], case .bool(let low)? = v["low_confidence"]
+        else { return nil }
+        var prediction: String?
+        if case .string(let p)? = v["prediction"] { prediction = p }
+        var confidence: Double?
+        if case .number(let c)? = v["confidence"] { confidence = c }
+        return PredictionRecord(
+            id: id, model: model, version: version, at: Date(timeIntervalSince1970: at), latencySeconds: latency,
+            inputs: inputs, prediction: prediction, status: status, confidence: confidence, lowConfidence: low)
+    }
+}

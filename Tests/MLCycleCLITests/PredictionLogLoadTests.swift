@@ -1,0 +1,132 @@
+import Foundation
+import MLCycleStore
+import Synchronization
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// The prediction log under load, through the real binary: `mlcycle serve` driven as fast as it answers (single
+/// rows and 1000-row batches from several clients at once), stopped cleanly or killed.
+@Suite(.serialized) struct PredictionLogLoadTests {
+    /// A served project (the regression template's champion) in a folder of its own.
+    static func servedProject() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-load-\(UUID().uuidString)")
+        #expect(try CLI.run(["init", dir.path]).status == 0)
+        let run = try CLI.run(["run", dir.path, "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        return dir
+    }
+
+    final class Server {
+        let process = Process()
+        let port = Int.random(in: 20_000..<40_000)
+        init(store: String) throws {
+            process.executableURL = CLI.binary
+            process.arguments = ["serve", "--store", store, "--port", String(port)]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            for _ in 0..<100 {
+                if (try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/health")!)) != nil { return }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            Issue.record("the server did not start")
+        }
+    }
+
+    /// What the clients were answered: each prediction id with the time its answer arrived.
+    final class Answers: Sendable {
+        let ids = Mutex([String: Date]())
+    }
+
+    static func row(_ i: Int) -> String {
+        #"{"id": \#(i), "area_sqft": \#(600 + i % 2500), "rooms": \#(1 + i % 6), "district": "\#(["north", "south", "east"][i % 3])", "built": \#(1950 + i % 70)}"#
+    }
+
+    /// `clients` loops posting rows (every tenth request a 1000-row batch) until `until`, recording every answer.
+    static func load(port: Int, clients: Int, until: Date, into answers: Answers) async {
+        let session = URLSession(configuration: .ephemeral)
+        await withTaskGroup(of: Void.self) { group in
+            for c in 0..<clients {
+                group.addTask {
+                    var n = 0
+                    while Date() < until {
+                        n += 1
+                        let rows = n % 10 == 0 ? 1_000 : 1
+                        let body =
+                            "{\"records\": ["
+                            + (0..<rows).map { row(c * 1_000_000 + n * 1_000 + $0) }
+                            .joined(separator: ",") + "]}"
+                        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/models/prices/predict")!)
+                        request.httpMethod = "POST"
+                        request.httpBody = Data(body.utf8)
+                        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                        guard let (data, response) = try? await session.data(for: request),
+                            (response as? HTTPURLResponse)?.statusCode == 200,
+                            let answer = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                            let predictions = answer["predictions"] as? [[String: Any]]
+                        else { continue }
+                        let now = Date()
+                        answers.ids.withLock { ids in
+                            for p in predictions { if let id = p["id"] as? String { ids[id] = now } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every logged prediction id (and how many rows hold them) in the store at `store`.
+    static func logged(_ store: String) throws -> (ids: Set<String>, rows: Int) {
+        let rows = try SQLiteStore(directory: store).predictions(model: "prices", since: nil, limit: 100_000_000)
+        return (Set(rows.map(\.id)), rows.count)
+    }
+
+    @Test func everyAnsweredPredictionIsLoggedWhenTheServerStopsCleanly() async throws {
+        let dir = try Self.servedProject()
+        let store = dir.appendingPathComponent(".mlcycle").path
+        let server = try Server(store: store)
+        let answers = Answers()
+        await Self.load(port: server.port, clients: 4, until: Date().addingTimeInterval(4), into: answers)
+        server.process.terminate()  // SIGTERM: the log writes and drains everything before the process exits
+        server.process.waitUntilExit()
+        let answered = answers.ids.withLock { Set($0.keys) }
+        let (ids, rows) = try Self.logged(store)
+        #expect(answered.count > 10_000, "\(answered.count) rows answered")
+        #expect(ids == answered && rows == answered.count, "answered \(answered.count), logged \(rows)")
+    }
+
+    @Test func afterAKillOnlyTheLastMomentIsLostAndTheSpoolDrainsOnce() async throws {
+        let dir = try Self.servedProject()
+        let store = dir.appendingPathComponent(".mlcycle").path
+        let server = try Server(store: store)
+        let answers = Answers()
+        let killAt = Date().addingTimeInterval(3)
+        async let loading: Void = Self.load(
+            port: server.port, clients: 4, until: killAt.addingTimeInterval(1), into: answers)
+        try await Task.sleep(for: .seconds(max(0, killAt.timeIntervalSinceNow)))
+        kill(server.process.processIdentifier, SIGKILL)
+        let killed = Date()
+        server.process.waitUntilExit()
+        await loading
+        // A new server drains what the killed one spooled, then stops cleanly.
+        let again = try Server(store: store)
+        try await Task.sleep(for: .seconds(1))
+        again.process.terminate()
+        again.process.waitUntilExit()
+        let spool = (try? FileManager.default.attributesOfItem(atPath: store + "/prediction-spool.bin"))?[.size] as? Int
+        #expect(spool == 0 || spool == nil, "the spool still holds \(spool ?? 0) bytes")
+        let (ids, rows) = try Self.logged(store)
+        #expect(rows == ids.count)  // no prediction stored twice
+        let answeredAt = answers.ids.withLock { $0 }
+        let lost = answeredAt.filter { !ids.contains($0.key) }
+        // Only answers from the writer's last cycle before the kill may be missing: at most 100 ms of them, plus
+        // the time the client took to read its answer.
+        let window = lost.values.map { killed.timeIntervalSince($0) }.max() ?? 0
+        print("prediction log after kill -9: \(answeredAt.count) answered, \(lost.count) lost, window \(window) s")
+        #expect(window <= 0.5, "lost answers from \(window) s before the kill")
+        #expect(Set(ids).isSuperset(of: answeredAt.filter { killed.timeIntervalSince($0.value) > 0.5 }.keys))
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import MLCycleStore
+import Synchronization
+import Testing
+
+@testable import MLCycleServe
+
+/// A prediction writer in front of a store that refuses while told to (an unreachable or locked database).
+final class RefusingWriter: PredictionWriter {
+    let store: SQLiteStore
+    let refusing = Mutex(false)
+    init(_ store: SQLiteStore) { self.store = store }
+    func logPredictions(_ batch: [PredictionRecord]) throws {
+        if refusing.withLock({ $0 }) { throw StoreError.database("the database is unreachable") }
+        try store.logPredictions(batch)
+    }
+}
+
+func records(_ range: Range<Int>, model: String = "m") -> [PredictionRecord] {
+    range.map {
+        PredictionRecord(
+            id: "p\($0)", model: model, version: "v1", at: Date(timeIntervalSince1970: 1_000_000 + Double($0)),
+            latencySeconds: 0.001, inputs: #"{"size":\#($0),"note":"a \"quoted\" é"}"#,
+            prediction: $0 % 7 == 0 ? nil : String($0 * 10), status: $0 % 7 == 0 ? "unavailable" : "ok",
+            confidence: $0 % 2 == 0 ? 0.5 : nil, lowConfidence: $0 % 3 == 0)
+    }
+}
+
+func temporaryDirectory(_ name: String) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-\(name)-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+@Suite struct PredictionSpoolTests {
+    @Test func recordsComeBackAsWrittenAndATornTailIsCutOff() throws {
+        let path = try temporaryDirectory("spool") + "/spool.bin"
+        let written = records(0..<5)
+        do {
+            let spool = try PredictionSpool(path: path)
+            try spool.append(Array(written[0..<2]))
+            try spool.append(Array(written[2..<5]))
+        }
+        // A crash in the middle of an append: half a record at the end of the file.
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data([40, 0, 0, 0, 1, 2, 3, 4, 123, 34]))
+        try handle.close()
+        let reopened = try PredictionSpool(path: path)
+        #expect(reopened.pending == 5)
+        #expect(try reopened.peek(3) == Array(written[0..<3]))
+        try reopened.consume()
+        #expect(reopened.pending == 2)
+        #expect(try reopened.peek(10) == Array(written[3..<5]))
+        try reopened.consume()
+        // Drained: the file is empty again.
+        #expect(reopened.isEmpty)
+        #expect(((try FileManager.default.attributesOfItem(atPath: path))[.size] as? Int) == 0)
+    }
+
+    @Test func aDamagedRecordEndsWhatCanBeRead() throws {
+        let path = try temporaryDirectory("spool") + "/spool.bin"
+        do {
+            let spool = try PredictionSpool(path: path)
+            try spool.append(records(0..<3))
+        }
+        // Flip one byte of the second record's payload: its checksum no longer matches.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let first = Int(bytes[0]) | Int(bytes[1]) << 8
+        bytes[8 + first + 8 + 3] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let reopened = try PredictionSpool(path: path)
+        let readable = try reopened.peek(10)
+        #expect(reopened.pending == 1 && readable.map(\.id) == ["p0"])
+    }
+}
+
+@Suite struct PredictionLogTests {
+    /// The store refuses: rows go to the spool, in order; when it takes rows again they are drained, each once.
+    @Test func anUnreachableStoreLosesNothing() throws {
+        let dir = try temporaryDirectory("log")
+        let store = try SQLiteStore(directory: dir)
+        let writer = RefusingWriter(store)
+        let log = PredictionLog(store: store, writer: writer, spool: try PredictionLog.spool(in: dir))
+        log.append(records(0..<10))
+        log.flush()
+        #expect(log.counts.written == 10 && log.counts.spooled == 0)
+        writer.refusing.withLock { $0 = true }
+        log.append(records(10..<40))
+        log.flush()
+        log.append(records(40..<50))
+        log.flush()
+        var c = log.counts
+        #expect(c.spooled == 40 && c.spoolPending == 40 && c.failedWrites >= 2 && c.dropped == 0)
+        #expect(try store.predictions(model: "m", since: nil, limit: 100).count == 10)
+        // Back: new rows queue behind the spooled ones, and everything reaches the store in the order answered.
+        writer.refusing.withLock { $0 = false }
+        log.append(records(50..<60))
+        log.flush()
+        c = log.counts
+        #expect(c.drained == 50 && c.spoolPending == 0 && c.stored == 60 && c.dropped == 0, "\(c)")
+        let stored = try store.predictions(model: "m", since: nil, limit: 100)
+        #expect(stored == records(0..<60))
+    }
+
+    /// More rows than one cycle writes straight away: they are spooled first and drained in the same cycle.
+    @Test func aBurstPastTheDirectLimitIsSpooledThenDrained() throws {
+        let dir = try temporaryDirectory("log")
+        let store = try SQLiteStore(directory: dir)
+        let log = PredictionLog(store: store, spool: try PredictionLog.spool(in: dir), directLimit: 100)
+        log.append(records(0..<1_000))
+        log.flush(drainBudget: nil)
+        let c = log.counts
+        #expect(c.spooled == 1_000 && c.drained == 1_000 && c.written == 0 && c.spoolPending == 0)
+        #expect(try store.predictions(model: "m", since: nil, limit: 2_000).count == 1_000)
+    }
+
+    /// A crash after the store committed a drained chunk but before the spool was trimmed: the next start drains it
+    /// again, and the store keeps one row per id.
+    @Test func drainingTwiceStoresOnce() throws {
+        let dir = try temporaryDirectory("log")
+        let store = try SQLiteStore(directory: dir)
+        do {
+            let spool = try PredictionLog.spool(in: dir)
+            try spool.append(records(0..<20))
+            try store.logPredictions(records(0..<12))  // committed, not yet trimmed from the spool
+        }
+        let log = PredictionLog(store: store, spool: try PredictionLog.spool(in: dir))
+        #expect(log.counts.spoolPending == 20)
+        log.flush()
+        #expect(log.counts.drained == 20 && log.counts.spoolPending == 0)
+        #expect(try store.predictions(model: "m", since: nil, limit: 100) == records(0..<20))
+    }
+
+    /// A stopped writer has written and drained everything, and /metrics names every count.
+    @Test func stopWritesEverythingAndTheCountsArePublished() throws {
+        let dir = try temporaryDirectory("log")
+        let store = try SQLiteStore(directory: dir)
+        let writer = RefusingWriter(store)
+        let log = PredictionLog(store: store, writer: writer, spool: try PredictionLog.spool(in: dir))
+        writer.refusing.withLock { $0 = true }
+        log.start(interval: .milliseconds(10))
+        log.append(records(0..<300))
+        Thread.sleep(forTimeInterval: 0.1)
+        // The store is back: the writer drains the spool within a few cycles; later rows go straight to the store.
+        writer.refusing.withLock { $0 = false }
+        Thread.sleep(forTimeInterval: 0.2)
+        log.append(records(300..<400))
+        log.stop()
+        let c = log.counts
+        #expect(c.spooled == 300 && c.drained == 300 && c.written == 100 && c.queued == 0 && c.spoolPending == 0)
+        #expect(try store.predictions(model: "m", since: nil, limit: 1_000).count == 400)
+        let metrics = ServerMetrics()
+        log.publish(to: metrics.registry)
+        let text = metrics.text()
+        for name in [
+            "mlcycle_prediction_log_written_total 100", "mlcycle_prediction_log_spooled_total 300",
+            "mlcycle_prediction_log_drained_total 300", "mlcycle_prediction_log_failed_writes_total",
+            "mlcycle_prediction_log_dropped_total 0", "mlcycle_prediction_log_spool_pending 0",
+            "mlcycle_prediction_log_queue_depth 0",
+        ] {
+            #expect(text.contains(name), "\(name) in \(text)")
+        }
+    }
+}
