@@ -342,7 +342,8 @@ public final class Runner {
             let outputs = try stage(
                 .train,
                 inputs: [
-                    preparedSHA, candidate.name, Runner.json(typed), Runner.json(candidate.space),
+                    preparedSHA, candidate.name, spec.problem.task.rawValue, target, Runner.json(typed),
+                    Runner.json(candidate.space),
                     Runner.json(spec.tuning), Runner.json(spec.evaluation.range), selection.rawValue, String(folds),
                 ],
                 params: candidate.parameters.merging([
@@ -432,7 +433,8 @@ public final class Runner {
             let outputs = try stage(
                 .train,
                 inputs: [
-                    "final fit", preparedSHA, entry.name, entry.learner.rawValue, Runner.json(entry.parameters),
+                    "final fit", preparedSHA, entry.name, spec.problem.task.rawValue, target,
+                    Runner.json(try entry.learner.parameters(entry.parameters, task: spec.problem.task)),
                     Runner.json(spec.evaluation.range),
                 ],
                 params: entry.parameters.merging([

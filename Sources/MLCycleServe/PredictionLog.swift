@@ -29,6 +29,7 @@ public final class PredictionLog: @unchecked Sendable {
     private var writtenCount = 0
     private var spooledCount = 0
     private var drainedCount = 0
+    private var alreadyStoredCount = 0
     private var failedWrites = 0
     private var spoolPending = 0
 
@@ -45,16 +46,32 @@ public final class PredictionLog: @unchecked Sendable {
         spoolPending = spool?.pending ?? 0
     }
 
-    /// Opens the spool in `directory` (the store folder): what a stopped server left there is drained first.
+    /// Opens a spool in `directory` (the store folder): `prediction-spool.bin`, or, while another server holds that
+    /// one, `prediction-spool-2.bin`, `-3`, …; what a stopped server left in the one it gets is drained first.
     public static func spool(in directory: String) throws -> PredictionSpool {
-        try PredictionSpool(path: (directory as NSString).appendingPathComponent("prediction-spool.bin"))
+        for n in 1...64 {
+            let name = n == 1 ? "prediction-spool.bin" : "prediction-spool-\(n).bin"
+            do {
+                return try PredictionSpool(path: (directory as NSString).appendingPathComponent(name))
+            } catch is PredictionSpool.Busy {
+                continue
+            }
+        }
+        throw StoreError.database("64 servers hold the prediction spools of \(directory); stop one first")
     }
 
     /// Adds records; those that do not fit are dropped (and counted).
-    public func append(_ records: [PredictionRecord]) {
+    public func append(_ records: [PredictionRecord]) { enqueue(records, atFront: false) }
+
+    /// Queues records (at the head: a batch put back), as many as there is room for; the rest are counted as lost.
+    private func enqueue(_ records: [PredictionRecord], atFront: Bool) {
         lock.lock()
         let room = max(0, capacity - queue.count)
-        queue.append(contentsOf: records.prefix(room))
+        if atFront {
+            queue.prepend(contentsOf: records.prefix(room))
+        } else {
+            queue.append(contentsOf: records.prefix(room))
+        }
         droppedCount += max(0, records.count - room)
         lock.unlock()
     }
@@ -72,6 +89,8 @@ public final class PredictionLog: @unchecked Sendable {
         public var spooled: Int
         public var failedWrites: Int
         public var dropped: Int
+        /// Rows the store had already (a spool drained again after a crash): skipped, not stored twice.
+        public var alreadyStored: Int
         /// Rows in the store: written + drained.
         public var stored: Int { written + drained }
     }
@@ -81,7 +100,7 @@ public final class PredictionLog: @unchecked Sendable {
         defer { lock.unlock() }
         return Counts(
             queued: queue.count, spoolPending: spoolPending, written: writtenCount, drained: drainedCount,
-            spooled: spooledCount, failedWrites: failedWrites, dropped: droppedCount)
+            spooled: spooledCount, failedWrites: failedWrites, dropped: droppedCount, alreadyStored: alreadyStoredCount)
     }
 
     /// Sets the log's metrics in `registry` to their values now (at each scrape of /metrics).
@@ -114,12 +133,15 @@ public final class PredictionLog: @unchecked Sendable {
             "prediction_log_drained", "Predictions written to the store from the spool file.", drainedCount,
             &published.drained)
         counter(
+            "prediction_log_already_stored", "Predictions the store had already (a spool drained again): skipped.",
+            alreadyStoredCount, &published.alreadyStored)
+        counter(
             "prediction_log_failed_writes", "Batch writes the store refused (their rows are spooled, or queued again).",
             failedWrites, &published.failed)
     }
 
     /// What `publish` last brought the registry's counters to.
-    private var published = (dropped: 0, written: 0, spooled: 0, drained: 0, failed: 0)
+    private var published = (dropped: 0, written: 0, spooled: 0, drained: 0, failed: 0, alreadyStored: 0)
 
     /// One cycle of the writer: what is queued now goes to the store (or the spool), then the spool drains for up to
     /// `drainBudget` seconds (nil: until it is empty or the store refuses). Tests and `stop()` call it too.
@@ -136,9 +158,10 @@ public final class PredictionLog: @unchecked Sendable {
                 toSpool(batch, spool)
             } else {
                 do {
-                    try writer.logPredictions(batch)
+                    let stored = try writer.logPredictions(batch)
                     lock.lock()
-                    writtenCount += batch.count
+                    writtenCount += stored
+                    alreadyStoredCount += batch.count - stored
                     lock.unlock()
                 } catch {
                     lock.lock()
@@ -165,34 +188,31 @@ public final class PredictionLog: @unchecked Sendable {
     }
 
     /// Puts a batch back at the head of the queue if there is room, else counts what is lost.
-    private func requeue(_ batch: [PredictionRecord]) {
-        lock.lock()
-        let room = max(0, capacity - queue.count)
-        queue.prepend(contentsOf: batch.prefix(room))
-        droppedCount += max(0, batch.count - room)
-        lock.unlock()
-    }
+    private func requeue(_ batch: [PredictionRecord]) { enqueue(batch, atFront: true) }
 
     private func drain(_ spool: PredictionSpool, budget: Double?) {
         let started = Date()
         while !spool.isEmpty {
             if let budget, Date().timeIntervalSince(started) > budget { break }
-            do {
-                let chunk = try spool.peek(5_000)
-                guard !chunk.isEmpty else { break }
-                try writer.logPredictions(chunk)
-                try spool.consume()
-                lock.lock()
-                drainedCount += chunk.count
-                spoolPending = spool.pending
-                lock.unlock()
-            } catch {
+            guard let chunk = try? spool.peek(5_000), !chunk.isEmpty else { break }
+            let stored: Int
+            do { stored = try writer.logPredictions(chunk) } catch {
                 // The store still refuses: the rows stay in the spool for a later cycle.
                 lock.lock()
                 failedWrites += 1
                 lock.unlock()
                 break
             }
+            lock.lock()
+            drainedCount += stored
+            alreadyStoredCount += chunk.count - stored
+            lock.unlock()
+            // Rows the spool could not let go of are drained again later: the store skips them then.
+            let trimmed = (try? spool.consume()) != nil
+            lock.lock()
+            spoolPending = spool.pending
+            lock.unlock()
+            if !trimmed { break }
         }
     }
 
@@ -217,13 +237,18 @@ public final class PredictionLog: @unchecked Sendable {
         thread.start()
     }
 
-    /// Writes what is queued and drains the spool while the store takes rows (shutdown).
+    /// Writes what is queued and drains the spool while the store takes rows (shutdown). Rows still only in memory
+    /// after three tries (no spool, or a disk that refuses it too) are counted as dropped.
     public func flushAll() {
         var attempts = 0
         repeat {
             flush(drainBudget: nil)
             attempts += 1
         } while (counts.queued > 0 || !(spool?.isEmpty ?? true)) && attempts < 3
+        lock.lock()
+        droppedCount += queue.count
+        queue.removeAll()
+        lock.unlock()
     }
 
     /// Stops the writer started by `start()` after a last flush, and waits for it.

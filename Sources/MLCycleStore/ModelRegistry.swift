@@ -201,3 +201,39 @@ public struct ModelRegistry: Sendable {
         return AliasMove(name: name, alias: alias, version: version)
     }
 }
+
+/// A registered model: every version, newest first, and where its aliases point (`mlcycle models`).
+public struct RegisteredModel: Codable, Sendable, Equatable {
+    public struct Version: Codable, Sendable, Equatable {
+        public var version: Int
+        public var created: Date
+        public var gatesPassed: Bool
+        public var gates: [String]
+        public var metrics: [String: Double]
+        /// The aliases pointing at this version.
+        public var aliases: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case version, created, gates, metrics, aliases
+            case gatesPassed = "gates_passed"
+        }
+    }
+    public var name: String
+    public var aliases: [String: Int]
+    public var versions: [Version]
+}
+
+extension ModelRegistry {
+    /// Every registered model with its versions (newest first) and aliases, by name.
+    public func models() throws -> [RegisteredModel] {
+        try store.modelNames().sorted().map { name in
+            let aliases = try store.aliases(name)
+            let versions = try store.modelVersions(name).sorted { $0.version > $1.version }.map { v in
+                RegisteredModel.Version(
+                    version: v.version, created: v.created, gatesPassed: v.gatesPassed, gates: v.gates,
+                    metrics: v.metrics, aliases: aliases.filter { $0.value == v.version }.keys.sorted())
+            }
+            return RegisteredModel(name: name, aliases: aliases, versions: versions)
+        }
+    }
+}

@@ -9,10 +9,14 @@ import MLCycleData
 /// cannot take now (busy, unreachable, or slower than the server), so that no answered prediction is lost.
 ///
 /// Each record is `[payload length: UInt32 LE][first 4 bytes of the payload's SHA-256][payload: the record as
-/// JSON]`; every append is one `write` and one `fsync`. Reading stops at the first torn or damaged record (a crash
-/// in the middle of an append), which is cut off when the file is opened. Records are drained oldest first; the
-/// file is emptied once all of them are in the store. One writer uses a spool at a time (the log's thread).
+/// JSON]`; every append is one `write` and one `fsync`. A torn record at the end (a crash in the middle of an
+/// append, never acknowledged) is cut off when the file is opened; a damaged one (its checksum fails) is left out:
+/// the file is set aside as `…damaged-TIME` for a person to look at and the readable records are kept in a fresh
+/// one. Records are drained oldest first; the file is emptied once all of them are in the store. One process holds
+/// a spool at a time (an exclusive `flock`), and one thread uses it (the log's writer).
 public final class PredictionSpool {
+    /// Another process holds this spool.
+    public struct Busy: Error {}
     public let path: String
     private let fd: Int32
     /// Where the next record to drain starts, and where the file's valid records end.
@@ -21,29 +25,70 @@ public final class PredictionSpool {
     /// Records between `drainOffset` and `end`.
     public private(set) var pending = 0
 
-    /// Opens (or creates) the spool at `path`; a torn record at its end is cut off, the rest waits to be drained.
+    /// Records left out because they were damaged, since the spool was opened.
+    public private(set) var damagedRecords = 0
+
+    /// Opens (or creates) the spool at `path`; what it holds waits to be drained. Throws `Busy` when another process
+    /// holds it.
     public init(path: String) throws {
         self.path = path
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw StoreError.database("cannot open the prediction spool \(path): \(String(cString: strerror(errno)))")
         }
-        let size = Int64(lseek(fd, 0, SEEK_END))
-        var offset: Int64 = 0
-        var count = 0
-        while offset < size, let found = try readRecord(at: offset, limit: size) {
-            offset = found.next
-            count += 1
-        }
-        if offset < size {
-            // A crash during an append left part of a record: it was never acknowledged to the log, so cut it off.
-            guard ftruncate(fd, off_t(offset)) == 0 else { throw failure("cut the torn record off") }
-        }
-        end = offset
-        pending = count
+        // (A throw from here on deinitialises the spool, which closes the file.)
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw Busy() }
+        try scan()
     }
 
     deinit { close(fd) }
+
+    /// Finds the records from the start of the file: cuts a torn tail off, rescues the file around damaged records.
+    private func scan() throws {
+        let size = Int64(lseek(fd, 0, SEEK_END))
+        var offset: Int64 = 0
+        var count = 0
+        reading: while offset < size {
+            switch try readRecord(at: offset, limit: size) {
+            case .record(_, let next):
+                offset = next
+                count += 1
+            case .damaged:
+                return try rescue(from: 0, size: size)
+            case .torn:
+                // A crash during an append left part of a record: it was never acknowledged to the log.
+                guard ftruncate(fd, off_t(offset)) == 0 else { throw failure("cut the torn record off") }
+                break reading
+            }
+        }
+        (drainOffset, end, pending, peekedEnd, peekedCount) = (0, offset, count, 0, 0)
+    }
+
+    /// Keeps every readable record of a file with damage in it: the file is copied aside, the records found (each
+    /// damaged stretch skipped to the next record that checks out) are written back, and the count of what was left
+    /// out is kept.
+    private func rescue(from start: Int64, size: Int64) throws {
+        var kept = [PredictionRecord]()
+        var offset = start
+        var skipping = false
+        while offset < size {
+            if case .record(let r, let next) = try readRecord(at: offset, limit: size) {
+                kept.append(r)
+                offset = next
+                skipping = false
+            } else {
+                if !skipping { damagedRecords += 1 }
+                skipping = true
+                offset += 1
+            }
+        }
+        let aside = path + ".damaged-\(Int(Date().timeIntervalSince1970))"
+        try? FileManager.default.removeItem(atPath: aside)
+        try FileManager.default.copyItem(atPath: path, toPath: aside)
+        guard ftruncate(fd, 0) == 0 else { throw failure("empty the damaged spool") }
+        (drainOffset, end, pending, peekedEnd, peekedCount) = (0, 0, 0, 0, 0)
+        try append(kept)
+    }
 
     public var isEmpty: Bool { pending == 0 }
 
@@ -85,9 +130,14 @@ public final class PredictionSpool {
     public func peek(_ limit: Int) throws -> [PredictionRecord] {
         var out = [PredictionRecord]()
         var offset = drainOffset
-        while out.count < limit, offset < end, let found = try readRecord(at: offset, limit: end) {
-            out.append(found.record)
-            offset = found.next
+        while out.count < limit, offset < end {
+            guard case .record(let r, let next) = try readRecord(at: offset, limit: end) else {
+                // Damaged since it was written (the disk): set the file aside, keep what reads, start again.
+                try rescue(from: drainOffset, size: end)
+                return try peek(limit)
+            }
+            out.append(r)
+            offset = next
         }
         peekedEnd = offset
         peekedCount = out.count
@@ -108,21 +158,29 @@ public final class PredictionSpool {
     private var peekedEnd: Int64 = 0
     private var peekedCount = 0
 
-    /// The record at `offset` and where the next one starts; nil when it is torn or damaged.
-    private func readRecord(at offset: Int64, limit: Int64) throws -> (record: PredictionRecord, next: Int64)? {
-        guard offset + 8 <= limit else { return nil }
+    enum Read {
+        case record(PredictionRecord, next: Int64)
+        /// The record runs past the end of the file (an append cut short).
+        case torn
+        /// The record is all there but its checksum or its JSON is wrong.
+        case damaged
+    }
+
+    /// The record at `offset` and where the next one starts.
+    private func readRecord(at offset: Int64, limit: Int64) throws -> Read {
+        guard offset + 8 <= limit else { return .torn }
         var header = [UInt8](repeating: 0, count: 8)
-        guard try readFully(&header, at: offset) else { return nil }
+        guard try readFully(&header, at: offset) else { return .torn }
         let length = Int(UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24)
-        guard offset + 8 + Int64(length) <= limit else { return nil }
+        guard offset + 8 + Int64(length) <= limit else { return .torn }
         var payload = [UInt8](repeating: 0, count: length)
-        guard try readFully(&payload, at: offset + 8) else { return nil }
+        guard try readFully(&payload, at: offset + 8) else { return .torn }
         var hash = MLCycleData.SHA256()
         hash.update(payload)
         guard Array(hash.finalize().prefix(4)) == Array(header[4..<8]), let record = Self.decode(payload) else {
-            return nil
+            return .damaged
         }
-        return (record, offset + 8 + Int64(length))
+        return .record(record, next: offset + 8 + Int64(length))
     }
 
     private func readFully(_ buffer: inout [UInt8], at offset: Int64) throws -> Bool {

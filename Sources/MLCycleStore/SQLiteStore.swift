@@ -499,19 +499,22 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     // MARK: Predictions and feedback
 
-    public func logPredictions(_ batch: [PredictionRecord]) throws {
-        guard !batch.isEmpty else { return }
-        // One transaction; rows go 100 to a statement (prepared once per connection and reused), and a row whose
-        // id is stored already is skipped, so a batch written twice (a spool drained again) is stored once.
-        let rowsPerStatement = 100
+    @discardableResult
+    public func logPredictions(_ batch: [PredictionRecord]) throws -> Int {
+        guard !batch.isEmpty else { return 0 }
+        // One transaction; rows go 99 to a statement (990 parameters: under the 999 of SQLite before 3.32),
+        // prepared once per connection and reused; a row whose id is stored already is skipped, so a batch written
+        // twice (a spool drained again) is stored once.
+        let rowsPerStatement = 99
         func sql(_ rows: Int) -> String {
             "INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status, confidence, "
                 + "low_confidence) VALUES "
                 + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
                 + " ON CONFLICT (id) DO NOTHING"
         }
-        try write { db in
+        return try write { db in
             var start = 0
+            var inserted = 0
             while start < batch.count {
                 let rows = min(rowsPerStatement, batch.count - start)
                 let statement = try db.cachedStatement(sql: sql(rows))
@@ -523,8 +526,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     ]
                 }
                 try statement.execute(arguments: arguments)
+                inserted += db.changesCount
                 start += rows
             }
+            return inserted
         }
     }
 

@@ -9,7 +9,9 @@ import MLCycleData
 /// Where served predictions are written: a store, or anything else that takes them in batches.
 public protocol PredictionWriter: Sendable {
     /// Appends served predictions (one transaction per batch); a prediction whose id is stored already is skipped.
-    func logPredictions(_ batch: [PredictionRecord]) throws
+    /// Returns how many were new.
+    @discardableResult
+    func logPredictions(_ batch: [PredictionRecord]) throws -> Int
 }
 
 public protocol Store: PredictionWriter {

@@ -907,27 +907,36 @@ struct Show: ParsableCommand {
 }
 
 struct Models: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List registered models with their versions and aliases.")
+    static let configuration = CommandConfiguration(
+        abstract: "List registered models: each version (number, created, gates, metric) and the aliases on it.")
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
 
     func run() throws {
         try runReportingErrors {
-            let store = try storeOptions.open()
-            var out = [String: [String: Int]]()
-            for name in try store.modelNames() { out[name] = try store.aliases(name) }
+            let models = try ModelRegistry(store: try storeOptions.open()).models()
             if let json {
-                try emit(try encodeJSON(out), to: json)
+                try emit(try encodeJSON(models), to: json)
                 if json == "-" { return }
             }
-            for name in try store.modelNames() {
-                let versions = try store.modelVersions(name)
-                let aliases =
-                    out[name]?.sorted { $0.key < $1.key }.map { "\($0.key) → v\($0.value)" }.joined(separator: ", ")
-                    ?? ""
+            let time = DateFormatter()
+            time.dateFormat = "yyyy-MM-dd HH:mm"
+            time.timeZone = TimeZone(identifier: "UTC")
+            for model in models {
+                let n = model.versions.count
+                let aliases = model.aliases.sorted { $0.key < $1.key }.map { "\($0.key) → v\($0.value)" }
                 print(
-                    "\(name): \(versions.count) version\(versions.count == 1 ? "" : "s")\(aliases.isEmpty ? "" : "; \(aliases)")"
+                    "\(model.name): \(n) version\(n == 1 ? "" : "s")\(aliases.isEmpty ? "" : "; ")\(aliases.joined(separator: ", "))"
                 )
+                for v in model.versions {
+                    // The metric a reader looks for first, of those the version has.
+                    let metric = ["mape", "rmse", "logloss", "auc", "inertia"].first { v.metrics[$0] != nil }
+                    print(
+                        "  \(cell("v\(v.version)", 5)) \(time.string(from: v.created)) UTC  "
+                            + "\(cell(v.gatesPassed ? "gates passed" : "gates failed", 12))  "
+                            + "\(cell(metric.map { "\($0) \(String(format: "%.4g", v.metrics[$0] ?? .nan))" } ?? "", 16)) "
+                            + v.aliases.joined(separator: ", "))
+                }
             }
         }
     }
@@ -1139,6 +1148,12 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Log every request (method, path, status) to standard error.")
     var logRequests = false
 
+    @Option(
+        help:
+            "Rows the prediction log writes straight to the store in one cycle (every 100 ms); more are put in the spool first and drained after."
+    )
+    var logDirectLimit = 20_000
+
     func run() async throws {
         let catalog: ModelCatalog
         var log: PredictionLog?
@@ -1150,7 +1165,9 @@ struct Serve: AsyncParsableCommand {
                 let store = try storeOptions.open(project ?? ".")
                 catalog = ModelCatalog(store: store, models: try ModelCatalog.aliases(model))
                 // Rows the store cannot take at once wait in a spool beside it (drained first after a restart).
-                log = PredictionLog(store: store, spool: try PredictionLog.spool(in: store.directory))
+                log = PredictionLog(
+                    store: store, spool: try PredictionLog.spool(in: store.directory),
+                    directLimit: max(1, logDirectLimit))
                 let spec = try project.map { try projectSpec($0) }
                 pass = MonitoringPass(store: store, spec: spec)
             }

@@ -39,6 +39,16 @@ import Testing
         #expect(third.status == 0 && third.stdout.contains("registered prices v2 as challenger"), "\(third.stdout)")
         let models = try CLI.run(["models", "--store", store])
         #expect(models.stdout.contains("prices: 2 versions; challenger → v2, champion → v1"), "\(models.stdout)")
+        // Each version on a line of its own: number, when, its gates, its metric and the aliases on it.
+        #expect(models.stdout.contains("  v2 ") && models.stdout.contains("gates passed  mape "), "\(models.stdout)")
+        let listed = try CLI.run(["models", "--store", store, "--json", "-"])
+        let catalog = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        let versions = catalog.first?["versions"] as? [[String: Any]] ?? []
+        #expect(catalog.first?["name"] as? String == "prices" && versions.map { $0["version"] as? Int } == [2, 1])
+        #expect(
+            versions.first?["aliases"] as? [String] == ["challenger"] && versions.last?["gates_passed"] as? Bool == true
+        )
+        #expect((versions.first?["metrics"] as? [String: Double])?["mape"] != nil && versions.first?["created"] != nil)
         #expect(
             try CLI.run(["promote", "prices:2", "--reason", "better on fresh data", "--store", store]).stdout.contains(
                 "champion → v2"))

@@ -10,9 +10,9 @@ final class RefusingWriter: PredictionWriter {
     let store: SQLiteStore
     let refusing = Mutex(false)
     init(_ store: SQLiteStore) { self.store = store }
-    func logPredictions(_ batch: [PredictionRecord]) throws {
+    func logPredictions(_ batch: [PredictionRecord]) throws -> Int {
         if refusing.withLock({ $0 }) { throw StoreError.database("the database is unreachable") }
-        try store.logPredictions(batch)
+        return try store.logPredictions(batch)
     }
 }
 
@@ -58,8 +58,9 @@ func temporaryDirectory(_ name: String) throws -> String {
         #expect(((try FileManager.default.attributesOfItem(atPath: path))[.size] as? Int) == 0)
     }
 
-    @Test func aDamagedRecordEndsWhatCanBeRead() throws {
-        let path = try temporaryDirectory("spool") + "/spool.bin"
+    @Test func aDamagedRecordIsLeftOutAndTheFileSetAside() throws {
+        let dir = try temporaryDirectory("spool")
+        let path = dir + "/spool.bin"
         do {
             let spool = try PredictionSpool(path: path)
             try spool.append(records(0..<3))
@@ -70,8 +71,22 @@ func temporaryDirectory(_ name: String) throws -> String {
         bytes[8 + first + 8 + 3] ^= 0xFF
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let reopened = try PredictionSpool(path: path)
+        // The records on either side of the damaged one are kept; the damaged file is kept aside for a person.
         let readable = try reopened.peek(10)
-        #expect(reopened.pending == 1 && readable.map(\.id) == ["p0"])
+        #expect(reopened.pending == 2 && readable.map(\.id) == ["p0", "p2"] && reopened.damagedRecords == 1)
+        let aside = try FileManager.default.contentsOfDirectory(atPath: dir).filter {
+            $0.hasPrefix("spool.bin.damaged-")
+        }
+        #expect(aside.count == 1)
+    }
+
+    @Test func aSecondProcessCannotHoldTheSameSpool() throws {
+        let dir = try temporaryDirectory("spool")
+        let first = try PredictionLog.spool(in: dir)
+        // flock locks belong to the open file: a second open in this process stands in for another server.
+        #expect(throws: PredictionSpool.Busy.self) { _ = try PredictionSpool(path: first.path) }
+        let second = try PredictionLog.spool(in: dir)
+        #expect(first.path.hasSuffix("/prediction-spool.bin") && second.path.hasSuffix("/prediction-spool-2.bin"))
     }
 }
 
@@ -128,7 +143,8 @@ func temporaryDirectory(_ name: String) throws -> String {
         let log = PredictionLog(store: store, spool: try PredictionLog.spool(in: dir))
         #expect(log.counts.spoolPending == 20)
         log.flush()
-        #expect(log.counts.drained == 20 && log.counts.spoolPending == 0)
+        let c = log.counts
+        #expect(c.drained == 8 && c.alreadyStored == 12 && c.spoolPending == 0, "\(c)")
         #expect(try store.predictions(model: "m", since: nil, limit: 100) == records(0..<20))
     }
 
@@ -138,13 +154,18 @@ func temporaryDirectory(_ name: String) throws -> String {
         let store = try SQLiteStore(directory: dir)
         let writer = RefusingWriter(store)
         let log = PredictionLog(store: store, writer: writer, spool: try PredictionLog.spool(in: dir))
+        /// Waits (up to 10 s) until the writer's counts satisfy `condition`.
+        func waitFor(_ condition: (PredictionLog.Counts) -> Bool) {
+            let deadline = Date().addingTimeInterval(10)
+            while !condition(log.counts) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        }
         writer.refusing.withLock { $0 = true }
         log.start(interval: .milliseconds(10))
         log.append(records(0..<300))
-        Thread.sleep(forTimeInterval: 0.1)
-        // The store is back: the writer drains the spool within a few cycles; later rows go straight to the store.
+        waitFor { $0.spooled == 300 }
+        // The store is back: the writer drains the spool; later rows go straight to the store.
         writer.refusing.withLock { $0 = false }
-        Thread.sleep(forTimeInterval: 0.2)
+        waitFor { $0.drained == 300 }
         log.append(records(300..<400))
         log.stop()
         let c = log.counts
