@@ -58,7 +58,25 @@ bench mlcycle-batch-c4 "$native" "$out/batch_native.json" 4
 bench mlcycle-invocations-batch-c4 http://127.0.0.1:18080/invocations "$out/batch_mlflow.json" 4
 # The HTTP floor: mlcycle's GET /health (no model, no body) at 64 connections, same machine, same wrk.
 wrk -t1 -c64 -d"$duration" --latency http://127.0.0.1:18080/health > "$results/mlcycle-health-c64.txt"
-log_writes=$(curl -s http://127.0.0.1:18080/metrics | awk '/^mlcycle_prediction_log_(written|dropped)_total/ {printf "%s %s; ", $1, $2}')
+log_writes=$(curl -s http://127.0.0.1:18080/metrics | awk '/^mlcycle_prediction_log_/ {sub("mlcycle_prediction_log_", "", $1); printf "%s %s; ", $1, $2}')
+# Stop mlcycle cleanly (SIGTERM: the log writes and drains everything), then count what the store holds against
+# what wrk was answered (requests × rows, 2xx only).
+kill -TERM "${pids[0]}"; wait "${pids[0]}" 2> /dev/null || true
+log_check=$(Benchmarks/.venv/bin/python - "$results" "$out/project/.mlcycle" <<'PY'
+import glob, re, sqlite3, sys
+results, store = sys.argv[1:]
+answered = 0
+for path in glob.glob(f"{results}/mlcycle-*.txt"):
+    if "health" in path:
+        continue
+    text = open(path).read()
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    answered += (requests - (int(bad.group(1)) if bad else 0)) * (1000 if "batch" in path else 1)
+stored = sqlite3.connect(f"{store}/store.sqlite").execute("SELECT count(*) FROM prediction WHERE status NOT LIKE 'error%'").fetchone()[0]
+print(f"after SIGTERM: {answered} rows answered (wrk, 2xx), {stored} in the store")
+PY
+)
 
-header="Serving benchmark, $(date -u +%Y-%m-%d), $(nproc) cores (servers and wrk share them), $versions; wrk -t1, $duration per line. Prediction log: $log_writes"
+header="Serving benchmark, $(date -u +%Y-%m-%d), $(nproc) cores (servers and wrk share them), $versions; wrk -t1, $duration per line. Prediction log at the end of the load: $log_writes $log_check"
 Benchmarks/.venv/bin/python Benchmarks/serve/table.py "$results" "$header" | tee Benchmarks/serve/results.md

@@ -498,7 +498,7 @@ public struct ModelServer: Sendable {
         }
         // MLflow: the first served model answers.
         router.get("ping") { _, _ in Self.bytes(Data("\n".utf8), type: "application/json") }
-        router.get("version") { _, _ in Self.bytes(Data("mlcycle 0.1.0".utf8), type: "text/plain") }
+        router.get("version") { _, _ in Self.bytes(Data("mlcycle \(MLCycleVersion.current)".utf8), type: "text/plain") }
         router.post("invocations") { request, _ -> Response in
             if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
             let started = Date()

@@ -194,7 +194,8 @@ public final class PredictionLog: @unchecked Sendable {
         let started = Date()
         while !spool.isEmpty {
             if let budget, Date().timeIntervalSince(started) > budget { break }
-            guard let chunk = try? spool.peek(5_000), !chunk.isEmpty else { break }
+            // Chunks of 1,000 rows keep a cycle short when the budget runs out (the next take is not held back).
+            guard let chunk = try? spool.peek(1_000), !chunk.isEmpty else { break }
             let stored: Int
             do { stored = try writer.logPredictions(chunk) } catch {
                 // The store still refuses: the rows stay in the spool for a later cycle.

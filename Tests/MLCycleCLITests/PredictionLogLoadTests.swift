@@ -39,6 +39,8 @@ import Testing
     /// What the clients were answered: each prediction id with the time its answer arrived.
     final class Answers: Sendable {
         let ids = Mutex([String: Date]())
+        /// Set to end the load early.
+        let stopped = Mutex(false)
     }
 
     static func row(_ i: Int) -> String {
@@ -51,12 +53,13 @@ import Testing
     static func load(port: Int, clients: Int, until: Date, atLeast: Int = 0, into answers: Answers) async {
         let deadline = Date().addingTimeInterval(120)
         let more: @Sendable () -> Bool = { answers.ids.withLock { $0.count } < atLeast && Date() < deadline }
+        let going: @Sendable () -> Bool = { !answers.stopped.withLock { $0 } && (Date() < until || more()) }
         let session = URLSession(configuration: .ephemeral)
         await withTaskGroup(of: Void.self) { group in
             for c in 0..<clients {
                 group.addTask {
                     var n = 0
-                    while Date() < until || more() {
+                    while going() {
                         n += 1
                         let rows = n % 10 == 0 ? 1_000 : 1
                         let body =
@@ -111,19 +114,25 @@ import Testing
         // A small direct limit: most cycles spool their rows first, so the kill finds rows in the spool.
         let server = try Server(store: store, arguments: ["--log-direct-limit", "200"])
         let answers = Answers()
-        let killAt = Date().addingTimeInterval(3)
+        let port = server.port
         async let loading: Void = Self.load(
-            port: server.port, clients: 4, until: killAt.addingTimeInterval(1), into: answers)
-        try await Task.sleep(for: .seconds(max(0, killAt.timeIntervalSinceNow - 0.3)))
-        // The spool is in use under this load (rows went through it to the store).
-        let metrics =
-            (try? String(contentsOf: URL(string: "http://127.0.0.1:\(server.port)/metrics")!, encoding: .utf8)) ?? ""
-        let spooledLine = metrics.split(separator: "\n").first { $0.hasPrefix("mlcycle_prediction_log_spooled_total ") }
-        #expect((spooledLine?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0, "\(metrics)")
-        try await Task.sleep(for: .seconds(max(0, killAt.timeIntervalSinceNow)))
+            port: port, clients: 4, until: Date().addingTimeInterval(120), into: answers)
+        // Load until the spool is in use (rows went through it to the store; a loaded machine takes longer), then
+        // a moment more, then kill.
+        func spooled() -> Double {
+            let url = URL(string: "http://127.0.0.1:\(port)/metrics")!
+            let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+            let line = text.split(separator: "\n").first { $0.hasPrefix("mlcycle_prediction_log_spooled_total ") }
+            return line?.split(separator: " ").last.flatMap { Double($0) } ?? 0
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while spooled() == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        #expect(spooled() > 0, "the spool was not used within a minute of load")
+        try await Task.sleep(for: .seconds(1))
         kill(server.process.processIdentifier, SIGKILL)
         let killed = Date()
         server.process.waitUntilExit()
+        answers.stopped.withLock { $0 = true }
         await loading
         let spoolPath = store + "/prediction-spool.bin"
         // A new server drains what the killed one spooled, then stops cleanly.
