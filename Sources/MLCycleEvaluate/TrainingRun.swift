@@ -85,11 +85,7 @@ public enum TrainingRun {
             throw LearnError.invalidParameter(
                 name: "test-fraction", value: String(o.testFraction), expected: "a number between 0 and 1")
         }
-        // Rows without a target take no part.
-        let (_, missingTarget) = try TargetValues.read(
-            table, column: o.target, task: o.task == .binary ? .multiclass : o.task)
-        let missing = Set(missingTarget)
-        let labelled = table.taking((0..<table.rowCount).filter { !missing.contains($0) })
+        let (labelled, missing) = try labelledRows(table, options: o)
         let train: Table
         let test: Table
         if let t = o.testTable {
@@ -148,7 +144,7 @@ public enum TrainingRun {
         }
         let report = TrainingReport(
             task: o.task, learner: o.learner, target: o.target, trainRows: train.rowCount, testRows: test.rowCount,
-            rowsWithoutTarget: missing.count, positiveClass: positiveClass, metrics: metrics,
+            rowsWithoutTarget: missing, positiveClass: positiveClass, metrics: metrics,
             fitSeconds: fitSeconds, predictSeconds: predictSeconds)
         return (file, report)
     }
@@ -157,21 +153,31 @@ public enum TrainingRun {
     /// chosen elsewhere, on all the rows it may learn from.
     public static func fit(_ table: Table, options o: TrainingOptions) throws -> ModelFile {
         let parameters = try o.learner.parameters(o.parameters, task: o.task)
-        guard o.task != .clustering else {
-            let schema = try FeatureSchema.infer(from: table, target: nil, drop: o.drop)
-            guard
-                case .kmeans(let model) = try parameters.fit(
-                    schema: schema, data: try schema.encode(table), target: nil)
-            else { throw LearnError.unsupported("clustering is --task clustering --learner kmeans") }
-            return ModelFile(
-                model: .kmeans(model), learner: .kmeans, task: .clustering, target: "", parameters: o.parameters)
-        }
+        guard o.task != .clustering else { return try fitKMeans(table, options: o, parameters: parameters).file }
+        return try fit(try labelledRows(table, options: o).labelled, options: o, parameters: parameters).file
+    }
+
+    /// The rows that have a target (rows without one take no part), and how many were left out.
+    static func labelledRows(_ table: Table, options o: TrainingOptions) throws -> (labelled: Table, missing: Int) {
         let (_, missingTarget) = try TargetValues.read(
             table, column: o.target, task: o.task == .binary ? .multiclass : o.task)
         let missing = Set(missingTarget)
-        return try fit(
-            table.taking((0..<table.rowCount).filter { !missing.contains($0) }), options: o, parameters: parameters
-        ).file
+        return (table.taking((0..<table.rowCount).filter { !missing.contains($0) }), missing.count)
+    }
+
+    /// k-means on every column but `--drop`: the model file, the fitted model, its schema and the fit's seconds.
+    static func fitKMeans(_ train: Table, options o: TrainingOptions, parameters: LearnerParameters) throws -> (
+        file: ModelFile, model: KMeansModel, schema: FeatureSchema, seconds: Double
+    ) {
+        let schema = try FeatureSchema.infer(from: train, target: nil, drop: o.drop)
+        let started = Date()
+        guard case .kmeans(let model) = try parameters.fit(schema: schema, data: try schema.encode(train), target: nil)
+        else {
+            throw LearnError.unsupported("clustering is --task clustering --learner kmeans")
+        }
+        let file = ModelFile(
+            model: .kmeans(model), learner: .kmeans, task: .clustering, target: "", parameters: o.parameters)
+        return (file, model, schema, Date().timeIntervalSince(started))
     }
 
     /// Fits the learner (and the prediction range, if asked) on labelled training rows.
@@ -231,13 +237,7 @@ public enum TrainingRun {
         } else {
             (train, test) = holdOut(table, fraction: o.testFraction, seed: o.seed)
         }
-        let schema = try FeatureSchema.infer(from: train, target: nil, drop: o.drop)
-        let started = Date()
-        guard case .kmeans(let model) = try parameters.fit(schema: schema, data: try schema.encode(train), target: nil)
-        else {
-            throw LearnError.unsupported("clustering is --task clustering --learner kmeans")
-        }
-        let fitSeconds = Date().timeIntervalSince(started)
+        let (file, model, schema, fitSeconds) = try fitKMeans(train, options: o, parameters: parameters)
         let predictStarted = Date()
         let (_, distances) = model.assign(try schema.encode(test))
         let predictSeconds = Date().timeIntervalSince(predictStarted)
@@ -246,8 +246,6 @@ public enum TrainingRun {
             "test_mean_squared_distance": distances.reduce(0, +) / Double(max(1, distances.count)),
             "clusters": Double(model.clusterCount),
         ]
-        let file = ModelFile(
-            model: .kmeans(model), learner: .kmeans, task: .clustering, target: "", parameters: o.parameters)
         let report = TrainingReport(
             task: .clustering, learner: .kmeans, target: "", trainRows: train.rowCount, testRows: test.rowCount,
             rowsWithoutTarget: 0, positiveClass: nil, metrics: metrics, fitSeconds: fitSeconds,
