@@ -447,16 +447,13 @@ public enum Evaluation {
         _ truth: Truth, _ a: Predictions, _ b: Predictions, rows n: Int, metric: String, threshold: Double,
         samples: Int, rng: inout SeededGenerator
     ) -> (low: Double, high: Double, samples: Int) {
-        var differences = [Double]()
-        for _ in 0..<max(1, samples) {
-            let rows = (0..<n).map { _ in Int(rng.next(upperBound: UInt64(n))) }
-            let c = metrics(truth, a, rows: rows, threshold: threshold)[metric] ?? .nan
-            let d = metrics(truth, b, rows: rows, threshold: threshold)[metric] ?? .nan
-            if c.isFinite && d.isFinite { differences.append(c - d) }
+        Bootstrap.interval95(samples: samples, rng: &rng) { rng in
+            let rows = Bootstrap.resample(n, &rng)
+            guard let c = metrics(truth, a, rows: rows, threshold: threshold)[metric],
+                let d = metrics(truth, b, rows: rows, threshold: threshold)[metric]
+            else { return nil }
+            return c - d
         }
-        differences.sort()
-        let q = { (p: Double) in differences.isEmpty ? Double.nan : Statistics.quantile(sorted: differences, p) }
-        return (q(0.025), q(0.975), differences.count)
     }
 
     /// The task's metrics on a subset of rows (indices may repeat, as in a bootstrap sample).

@@ -192,6 +192,49 @@ public struct ModelBundle: Codable, Sendable {
         return false
     }
 
+    /// The input columns the model's features are made from, traced back through the preparation steps (a one-hot
+    /// level to its column, a derived feature to the columns its expression reads): the columns its answers depend
+    /// on. A column the pipeline drops, or reads only to filter training rows, is not among them.
+    public var columnsTheModelReads: [String] {
+        guard model.task != .clustering, let schema = try? model.model().schema else {
+            return inputSchema.map(\.name).filter(pipelineNeeds)
+        }
+        var needed = Set(schema.features.map(\.name))
+        func reads(_ expression: String) -> [String] {
+            (try? MLCycleData.Expression.parse(expression).columns) ?? []
+        }
+        for step in pipeline.steps.reversed() {
+            switch step {
+            case .derive(let name, let e):
+                if needed.remove(name) != nil { needed.formUnion(reads(e)) }
+            case .filter(let e, let flag?):
+                if needed.remove(flag) != nil { needed.formUnion(reads(e)) }
+            case .impute(let c, _, let by, _, let indicator):
+                if needed.contains(c) || (indicator && needed.remove("\(c)_was_missing") != nil) {
+                    needed.insert(c)
+                    needed.formUnion(by)
+                }
+            case .oneHot(let c, let levels, let other):
+                let made = levels.map { "\(c)_\($0)" } + (other ? ["\(c)_other"] : [])
+                if made.contains(where: needed.contains) {
+                    needed.subtract(made)
+                    needed.insert(c)
+                }
+            case .filter(_, nil), .dropDuplicates, .text, .parseDates, .ordinal, .frequency, .target, .scale, .log,
+                .drop:
+                continue
+            }
+        }
+        return inputSchema.map(\.name).filter(needed.contains)
+    }
+
+    /// Input columns holding dates or times (typed so, or parsed to dates by the pipeline).
+    public var temporalColumns: Set<String> {
+        var out = Set(inputSchema.filter(\.type.isTemporal).map(\.name))
+        for case .parseDates(let columns, _) in pipeline.steps { out.formUnion(columns) }
+        return out
+    }
+
     public func jsonData() throws -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]

@@ -22,7 +22,7 @@ public struct AlertCondition: Sendable, Equatable {
     public static let windowMetrics =
         [
             "volume", "error_rate", "unavailable_share", "confidence_mean", "low_confidence_share", "latency_p50",
-            "latency_p95", "latency_p99", "prediction_mean",
+            "latency_p95", "latency_p99", "prediction_mean", "override_rate",
             "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "precision", "recall", "f1", "auc",
             "logloss", "drift_share",
         ]
@@ -227,6 +227,7 @@ public struct AlertChecker {
         case "prediction_mean": return w.predictionMean
         case "confidence_mean": return w.confidenceMean
         case "low_confidence_share": return w.volume == 0 ? nil : w.lowConfidenceShare
+        case "override_rate": return w.volume - w.unavailable == 0 ? nil : w.overrideRate
         default: return w.metrics[name]
         }
     }

@@ -10,8 +10,10 @@ public struct ServedPrediction: Sendable {
     /// "ok", "unavailable", or "error CODE" for a refused request (shadow answers are left out before monitoring).
     public var status: String
     public var prediction: String?
-    /// Ground truth or a person's override, when feedback arrived.
+    /// The eventual truth, when it was fed back (`kind: actual`).
     public var actual: String?
+    /// The value a person replaced the estimate with (`kind: override`), when one did.
+    public var override: String? = nil
     /// Classifiers: the predicted class's probability.
     public var confidence: Double?
     /// Answered with low confidence (inputs unlike the training data).
@@ -19,8 +21,9 @@ public struct ServedPrediction: Sendable {
 
     public init(
         at: Date, version: String, latencySeconds: Double, status: String, prediction: String?, actual: String?,
-        confidence: Double? = nil, lowConfidence: Bool = false
+        override: String? = nil, confidence: Double? = nil, lowConfidence: Bool = false
     ) {
+        self.override = override
         self.confidence = confidence
         self.lowConfidence = lowConfidence
         self.at = at
@@ -56,6 +59,11 @@ public struct WindowSummary: Codable, Sendable, Equatable {
     public var confidenceMean: Double?
     /// The share of answered rows given with low confidence (inputs unlike the training data).
     public var lowConfidenceShare: Double
+    /// Answered rows a person overrode, and their share of the answered rows.
+    public var overrides: Int
+    public var overrideRate: Double
+    /// Regression: the mean of (override − estimate) / estimate over the overridden rows (positive: moved up).
+    public var overrideShift: Double?
     public var versions: [String: Int]
 
     enum CodingKeys: String, CodingKey {
@@ -70,6 +78,9 @@ public struct WindowSummary: Codable, Sendable, Equatable {
         case predictionMean = "prediction_mean"
         case confidenceMean = "confidence_mean"
         case lowConfidenceShare = "low_confidence_share"
+        case overrides
+        case overrideRate = "override_rate"
+        case overrideShift = "override_shift"
         case versions
     }
 }
@@ -164,6 +175,13 @@ public enum Monitoring {
         }
         let answered = inside.filter { $0.status == "ok" }
         let confidences = answered.compactMap(\.confidence)
+        let overridden = answered.filter { $0.override != nil }
+        let shifts = overridden.compactMap { r -> Double? in
+            guard let o = r.override.flatMap(Double.init), let p = r.prediction.flatMap(Double.init), p != 0 else {
+                return nil
+            }
+            return (o - p) / abs(p)
+        }
         return WindowSummary(
             start: start, end: end, volume: inside.count, errors: errors,
             errorRate: failed == 0 ? 0 : Double(failed) / Double(failed + inside.count), unavailable: unavailable,
@@ -173,6 +191,9 @@ public enum Monitoring {
             confidenceMean: confidences.isEmpty ? nil : confidences.reduce(0, +) / Double(confidences.count),
             lowConfidenceShare: answered.isEmpty
                 ? 0 : Double(answered.filter(\.lowConfidence).count) / Double(answered.count),
+            overrides: overridden.count,
+            overrideRate: answered.isEmpty ? 0 : Double(overridden.count) / Double(answered.count),
+            overrideShift: regression && !shifts.isEmpty ? shifts.reduce(0, +) / Double(shifts.count) : nil,
             versions: versions)
     }
 
@@ -241,5 +262,71 @@ extension Monitoring {
             }
         }
         return out
+    }
+}
+
+/// How people overrode the answers of a period: how often, how far and which way, and where (by slice) — "agents
+/// adjust 12 % of estimates, mostly up, mostly in Old_Town".
+public struct OverrideSummary: Codable, Sendable, Equatable {
+    public struct Slice: Codable, Sendable, Equatable {
+        public var column: String
+        public var value: String
+        public var rows: Int
+        public var overrides: Int
+        public var rate: Double
+        public var shift: Double?
+    }
+    public var rows: Int
+    public var overrides: Int
+    public var rate: Double
+    /// Regression: the mean relative move (override − estimate) / estimate, and the share of overrides that moved up.
+    public var shift: Double?
+    public var upShare: Double?
+    /// Slices with at least one override, highest rate first.
+    public var slices: [Slice]
+
+    enum CodingKeys: String, CodingKey {
+        case rows, overrides, rate, shift
+        case upShare = "up_share"
+        case slices
+    }
+}
+
+extension Monitoring {
+    /// The overrides among answered rows: `inputs` holds their served inputs, `predictions` their answers and
+    /// `overrides` what a person replaced each with (nil: kept).
+    public static func overrides(
+        _ inputs: Table, predictions: [String], overrides: [String?], specs: [SliceSpec], regression: Bool
+    ) throws -> OverrideSummary {
+        func shifts(_ rows: some Sequence<Int>) -> [Double] {
+            guard regression else { return [] }
+            return rows.compactMap { r in
+                guard let o = overrides[r].flatMap(Double.init), let p = Double(predictions[r]), p != 0 else {
+                    return nil
+                }
+                return (o - p) / abs(p)
+            }
+        }
+        func mean(_ x: [Double]) -> Double? { x.isEmpty ? nil : x.reduce(0, +) / Double(x.count) }
+        let all = (0..<overrides.count).filter { overrides[$0] != nil }
+        let moves = shifts(all)
+        var slices = [OverrideSummary.Slice]()
+        if !all.isEmpty {
+            for spec in specs where inputs[spec.column] != nil {
+                for (value, rows) in try spec.rows(in: inputs) where !rows.isEmpty {
+                    let changed = rows.filter { overrides[$0] != nil }
+                    guard !changed.isEmpty else { continue }
+                    slices.append(
+                        .init(
+                            column: spec.column, value: value, rows: rows.count, overrides: changed.count,
+                            rate: Double(changed.count) / Double(rows.count), shift: mean(shifts(changed))))
+                }
+            }
+        }
+        return OverrideSummary(
+            rows: overrides.count, overrides: all.count,
+            rate: overrides.isEmpty ? 0 : Double(all.count) / Double(overrides.count), shift: mean(moves),
+            upShare: moves.isEmpty ? nil : Double(moves.filter { $0 > 0 }.count) / Double(moves.count),
+            slices: slices.sorted { ($0.rate, $0.overrides) > ($1.rate, $1.overrides) })
     }
 }

@@ -4,27 +4,51 @@ import MLCycleEvaluate
 import MLCycleLearn
 import MLCycleMetrics
 import MLCycleMonitor
+import MLCycleQuality
 import MLCycleReport
 import MLCycleStore
 import NIOHTTP1
 
-/// One monitoring pass over a served model (`mlcycle monitor`, and the loop of `mlcycle watch`): windows of its
-/// prediction log with the metrics its feedback allows, drift of the last window against the training reference in
-/// its bundle, and the project's alert rules — a fired alert is stored with its numbers (unless it fired within its
-/// cool-down) and sent to the webhook.
+/// One monitoring pass over a served version (`mlcycle monitor`, and the loop of `mlcycle watch`): windows of the
+/// rows it answered — its own rows only, a canary's apart from the champion's, a shadow's answers joined to the
+/// actual of the request they shadowed — with the metrics its feedback allows, drift of the last window against the
+/// training reference in its bundle over the columns the model reads, and the project's alert rules: a champion's
+/// fired alert is stored with its numbers (unless it fired within its cool-down) and sent to the webhook.
 public struct MonitoringPass: Sendable {
     public struct Output: Encodable, Sendable {
         public var model: String
         public var version: String
+        /// The aliases pointing at the version now (champion, challenger).
+        public var aliases: [String]
+        /// Rows it answered as a shadow (scored beside the champion, never returned), counted in its windows.
+        public var shadowRows: Int
         public var window: String
         public var windows: [WindowSummary]
         public var drift: DriftReport?
+        /// Input columns left out of drift, with why (not read by the model; a date, which moves forward by nature).
+        public var driftLeftOut: [String: String]
+        /// How people overrode the last window's answers.
+        public var overrides: OverrideSummary?
         /// The last window's answers against the answers on the test rows (the output distribution).
         public var predictionDrift: ColumnDrift?
         /// The metrics per evaluation slice on the last window's labelled rows.
         public var slices: [SliceSummary]
         public var alerts: [AlertCheck]
         public var fired: [AlertRecord]
+        /// The other versions answering beside this one (the challenger: canary or shadow), each on its own rows.
+        public var alongside: [Output] = []
+        /// The challenger against this version on live labelled traffic, when one answers beside it.
+        public var comparison: ReleaseComparison? = nil
+
+        enum CodingKeys: String, CodingKey {
+            case model, version, aliases
+            case shadowRows = "shadow_rows"
+            case window, windows, drift
+            case driftLeftOut = "drift_left_out"
+            case overrides
+            case predictionDrift = "prediction_drift"
+            case slices, alerts, fired, alongside, comparison
+        }
     }
 
     public var store: any Store
@@ -38,8 +62,32 @@ public struct MonitoringPass: Sendable {
         self.spec = spec
     }
 
+    /// Monitors the champion of `name` and, beside it, the challenger when it answered (canary or shadow) in the
+    /// period; nil when `name` has no champion.
+    public func runServed(_ name: String, window: String? = nil, at moment: Date = Date(), recordAlerts: Bool = true)
+        async throws -> Output?
+    {
+        let aliases = try store.aliases(name)
+        guard let champion = try aliases["champion"].flatMap({ try store.modelVersion(name, version: $0) }) else {
+            return nil
+        }
+        var output = try await run(champion, window: window, at: moment, recordAlerts: recordAlerts)
+        if let v = aliases["challenger"], v != champion.version,
+            let challenger = try store.modelVersion(name, version: v)
+        {
+            let beside = try await run(challenger, window: window, at: moment, recordAlerts: recordAlerts)
+            if !beside.windows.isEmpty {
+                output.alongside.append(beside)
+                output.comparison = try compare(
+                    name, champion: champion.version, challenger: v, since: beside.windows.first?.start, at: moment)
+            }
+        }
+        return output
+    }
+
     /// Monitors `version` (its bundle) as of `moment` with windows of `window` (default: the spec's, else 1d).
-    /// With `recordAlerts: false` (a page view) rules are checked but nothing is stored or sent.
+    /// With `recordAlerts: false` (a page view) rules are checked but nothing is stored or sent; alerts of a version
+    /// that is not the champion are only checked (a challenger's rows must not set off the champion's retraining).
     public func run(_ version: ModelVersion, window: String? = nil, at moment: Date = Date(), recordAlerts: Bool = true)
         async throws -> Output
     {
@@ -49,25 +97,39 @@ public struct MonitoringPass: Sendable {
         guard let size = MonitoringDuration.seconds(windowText) else {
             throw MonitorError.invalid("the window must be a duration such as 1h, 1d, 7d; got '\(windowText)'")
         }
+        let aliases = try store.aliases(version.name).filter { $0.value == version.version }.map(\.key).sorted()
+        let recordAlerts = recordAlerts && aliases.contains("champion")
         let alertRules = spec?.monitoring?.alerts ?? []
         let spans = try alertRules.map { a -> Double in
             let c = try AlertCondition.parse(a.when)
             return (c.ofPrevious.map { 2 * $0 } ?? c.over) ?? size
         }
         let since = moment.addingTimeInterval(-max(size * 30, spans.max() ?? 0))
-        let records = try store.predictions(model: version.name, since: since, limit: 10_000_000).filter {
-            $0.status != "shadow" && $0.at < moment
-        }
-        let actual = try store.latestActuals(for: records)
-        let served = records.map {
-            ServedPrediction(
-                at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
-                prediction: $0.prediction, actual: actual[$0.id], confidence: $0.confidence,
-                lowConfidence: $0.lowConfidence)
-        }
+        let log = try Self.versionLog(
+            store, model: version.name, version: version.version, since: since, before: moment)
+        let records = log.records
+        let actual = log.actual
+        let override = log.override
+        let served = log.served
         let regression = bundle.task == .regression
         var driftOptions = DriftOptions()
         driftOptions.thresholds = spec?.monitoring?.driftThresholds ?? [:]
+        // Drift is measured on the columns the model reads; a date is left out unless the spec names it.
+        let named = Set(driftOptions.thresholds.keys)
+        let reads = Set(bundle.columnsTheModelReads)
+        let temporal = bundle.temporalColumns
+        var driftLeftOut = [String: String]()
+        let driftReference = ReferenceStatistics(
+            columns: bundle.reference.columns.filter { c in
+                if named.contains(c.name) { return true }
+                if !reads.contains(c.name) {
+                    driftLeftOut[c.name] = "not read by the model"
+                } else if temporal.contains(c.name) {
+                    driftLeftOut[c.name] =
+                        "a date or time, which moves forward by nature (name it in monitoring.drift to measure it)"
+                }
+                return driftLeftOut[c.name] == nil
+            })
         /// The rows answered in [start, end).
         func answered(_ start: Date, _ end: Date) -> [PredictionRecord] {
             records.filter { $0.at >= start && $0.at < end && $0.status == "ok" }
@@ -81,8 +143,8 @@ public struct MonitoringPass: Sendable {
                 return inputs.isEmpty
                     ? nil
                     : try DriftDetector.compare(
-                        reference: bundle.reference,
-                        current: try DriftDetector.table(loggedInputs: inputs, reference: bundle.reference),
+                        reference: driftReference,
+                        current: try DriftDetector.table(loggedInputs: inputs, reference: driftReference),
                         options: driftOptions)
             }
         }
@@ -145,22 +207,113 @@ public struct MonitoringPass: Sendable {
             served, size: size, end: moment, regression: regression, positive: positive, limit: 30)
         let lastStart = moment.addingTimeInterval(-size)
         let last = try drift(lastStart, moment)
-        // Slices of the last window's labelled answers.
-        let labelled = answered(lastStart, moment).filter { $0.prediction != nil && actual[$0.id] != nil }
+        // Slices of the last window's labelled answers, and its overrides.
+        let lastAnswered = answered(lastStart, moment).filter { $0.prediction != nil }
+        let labelled = lastAnswered.filter { actual[$0.id] != nil }
+        let sliceSpecs = try spec.map { try $0.evaluation.slices.map { try SliceSpec(parsing: $0) } } ?? []
         var slices = [SliceSummary]()
-        if !labelled.isEmpty, let specs = try spec.map({ try $0.evaluation.slices.map { try SliceSpec(parsing: $0) } }),
-            !specs.isEmpty
-        {
+        if !labelled.isEmpty, !sliceSpecs.isEmpty {
             slices = try Monitoring.slices(
                 try DriftDetector.table(loggedInputs: labelled.map(\.inputs), reference: bundle.reference),
                 target: bundle.target,
                 predictions: labelled.compactMap(\.prediction), actual: labelled.compactMap { actual[$0.id] },
-                specs: specs,
+                specs: sliceSpecs,
                 regression: regression)
         }
+        var overrides: OverrideSummary?
+        if lastAnswered.contains(where: { override[$0.id] != nil }) {
+            overrides = try Monitoring.overrides(
+                try DriftDetector.table(loggedInputs: lastAnswered.map(\.inputs), reference: bundle.reference),
+                predictions: lastAnswered.compactMap(\.prediction), overrides: lastAnswered.map { override[$0.id] },
+                specs: sliceSpecs, regression: regression)
+        }
         return Output(
-            model: version.name, version: "v\(version.version)", window: windowText, windows: windows, drift: last,
+            model: version.name, version: "v\(version.version)", aliases: aliases, shadowRows: log.shadowRows,
+            window: windowText, windows: windows, drift: last, driftLeftOut: driftLeftOut, overrides: overrides,
             predictionDrift: try predictionDrift(lastStart, moment), slices: slices, alerts: checks, fired: fired)
+    }
+
+    /// The id of the request a logged row answered: a shadow answer's id is the request's with "-shadow" after it.
+    public static func requestID(_ id: String) -> String {
+        id.hasSuffix("-shadow") ? String(id.dropLast(7)) : id
+    }
+
+    /// One version's own rows of the prediction log, joined with their feedback.
+    public struct VersionLog: Sendable {
+        /// Its rows in time order; a shadow answer counts as one of its answers (status `ok`) under the id of the
+        /// request it shadowed, which carries the feedback.
+        public var records: [PredictionRecord]
+        public var served: [ServedPrediction]
+        /// The latest actual and the latest override per request id.
+        public var actual: [String: String]
+        public var override: [String: String]
+        public var shadowRows: Int
+    }
+
+    /// The rows `version` of `model` answered in [`since`, `before`).
+    public static func versionLog(_ store: any Store, model: String, version: Int, since: Date?, before: Date) throws
+        -> VersionLog
+    {
+        var shadowRows = 0
+        let records = try store.predictions(model: model, version: "v\(version)", since: since, limit: 10_000_000)
+            .filter { $0.at < before }.map { r -> PredictionRecord in
+                guard r.status == "shadow" else { return r }
+                shadowRows += 1
+                var answered = r
+                answered.status = "ok"
+                answered.id = requestID(r.id)
+                return answered
+            }
+        var actual = [String: String]()
+        var override = [String: String]()
+        for f in try store.feedback(predictionIDs: records.map(\.id)) {
+            // Ordered by time: the latest of each kind wins.
+            if f.kind == .actual { actual[f.predictionID] = f.value } else { override[f.predictionID] = f.value }
+        }
+        let served = records.map {
+            ServedPrediction(
+                at: $0.at, version: $0.version, latencySeconds: $0.latencySeconds, status: $0.status,
+                prediction: $0.prediction, actual: actual[$0.id], override: override[$0.id], confidence: $0.confidence,
+                lowConfidence: $0.lowConfidence)
+        }
+        return VersionLog(records: records, served: served, actual: actual, override: override, shadowRows: shadowRows)
+    }
+
+    /// The challenger against the champion on live labelled traffic (`mlcycle compare`): by default the versions
+    /// the aliases point at, since the challenger was last pointed at (else over the last 30 windows).
+    public func compare(
+        _ name: String, champion: Int? = nil, challenger: Int? = nil, since: Date? = nil, at moment: Date = Date()
+    ) throws -> ReleaseComparison {
+        let aliases = try store.aliases(name)
+        guard let first = champion ?? aliases["champion"] else {
+            throw MonitorError.invalid("\(name) has no champion: name the versions to compare")
+        }
+        guard let second = challenger ?? aliases["challenger"] else {
+            throw MonitorError.invalid(
+                "\(name) has no challenger: point the alias at a version (mlcycle promote NAME:V --alias challenger) or give --challenger"
+            )
+        }
+        guard let championVersion = try store.modelVersion(name, version: first) else {
+            throw StoreError.notFound("\(name) v\(first)")
+        }
+        guard try store.modelVersion(name, version: second) != nil else {
+            throw StoreError.notFound("\(name) v\(second)")
+        }
+        let bundle = try ModelBundle.decode(
+            try store.artifact(championVersion.bundle), path: "\(name) v\(championVersion.version)")
+        let windowSize = (spec?.monitoring?.window).flatMap(MonitoringDuration.seconds) ?? 86_400
+        // A move recorded after `moment` (a replay looking back) does not bound the rows.
+        let pointed = try store.audit(model: name).last { $0.alias == "challenger" && $0.version == second }?.at
+        let start = since ?? pointed.flatMap { $0 <= moment ? $0 : nil } ?? moment.addingTimeInterval(-30 * windowSize)
+        let regression = bundle.task == .regression
+        let metric = spec?.evaluation.metric ?? (regression ? "mape" : "accuracy")
+        func rows(_ v: Int) throws -> ReleaseComparison.Rows {
+            let log = try Self.versionLog(store, model: name, version: v, since: start, before: moment)
+            return .init(version: "v\(v)", rows: log.served, requestIDs: log.records.map(\.id))
+        }
+        return ReleaseComparison.compare(
+            metric: metric, champion: try rows(first), challenger: try rows(second), regression: regression,
+            positive: bundle.task == .binary ? bundle.evaluation?.positiveClass : nil)
     }
 }
 
@@ -190,10 +343,15 @@ extension MonitoringPass {
                     "champion \($0.champion.map { "v\($0)" } ?? "none") vs v\($0.challenger.map(String.init) ?? "?")",
                 verdict: $0.verdict, detail: $0.detail)
         }
+        let versions = ([output] + output.alongside).map {
+            MonitoringReportPage.VersionRows(
+                version: $0.version, aliases: $0.aliases, shadowRows: $0.shadowRows, windows: $0.windows)
+        }
         return MonitoringReportPage.html(
             model: output.model, version: output.version, window: output.window, windows: output.windows,
             drift: output.drift, checks: output.alerts, history: history, retrainings: retrainings,
-            predictionDrift: output.predictionDrift, slices: output.slices)
+            predictionDrift: output.predictionDrift, slices: output.slices, versions: versions,
+            overrides: output.overrides, driftLeftOut: output.driftLeftOut, comparison: output.comparison?.text)
     }
 }
 

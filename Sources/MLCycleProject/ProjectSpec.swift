@@ -80,6 +80,8 @@ public struct ProjectSpec: Sendable {
         public var margin: Double
         /// The most recent share of the labelled feedback rows kept out of training to compare challenger and champion.
         public var holdout: Double = 0.25
+        /// A person's override labels a row that has no actual (off: retraining learns from actuals only).
+        public var overridesAsLabels = false
     }
 
     public var problem: Problem
@@ -373,7 +375,8 @@ public enum ProjectFile {
 
         var retraining: ProjectSpec.Retraining?
         if let t = r.mapping(
-            top["retraining"], "retraining", allowed: ["schedule", "on", "window", "promote", "margin", "holdout"])
+            top["retraining"], "retraining",
+            allowed: ["schedule", "on", "window", "promote", "margin", "holdout", "overrides_as_labels"])
         {
             let schedule = r.string(t["schedule"], "retraining.schedule")
             if let s = schedule {
@@ -396,7 +399,8 @@ public enum ProjectFile {
             retraining = .init(
                 schedule: schedule, on: on, window: r.string(t["window"], "retraining.window"), promote: promote,
                 margin: r.double(t["margin"], "retraining.margin", in: 0...1e9) ?? 0,
-                holdout: r.double(t["holdout"], "retraining.holdout", in: 0.05...0.9) ?? 0.25)
+                holdout: r.double(t["holdout"], "retraining.holdout", in: 0.05...0.9) ?? 0.25,
+                overridesAsLabels: r.bool(t["overrides_as_labels"], "retraining.overrides_as_labels") ?? false)
         }
 
         if !r.problems.isEmpty {

@@ -137,14 +137,18 @@ public final class Retrainer {
     public static let minimumComparisonRows = 30
 
     /// The labelled served rows of `model` in (`since`, `before`), oldest first (shadow answers and refused requests
-    /// left out; the latest feedback for a prediction wins).
-    public static func labelledRows(_ store: Store, model: String, since: Date?, before: Date) throws -> LabelledRows {
+    /// left out; the latest actual for a prediction wins; with `overrides`, a person's override labels a row that has
+    /// no actual).
+    public static func labelledRows(
+        _ store: Store, model: String, since: Date?, before: Date, overrides: Bool = false
+    ) throws -> LabelledRows {
         let records = try store.predictions(model: model, since: since, limit: 10_000_000).filter {
             $0.status == "ok" && $0.at < before
         }
         let actual = try store.latestActuals(for: records)
+        let override = overrides ? try store.latestFeedback(for: records.map(\.id), kinds: [.override]) : [:]
         let rows = records.compactMap { r in
-            actual[r.id].map { LabelledRows.Row(inputs: r.inputs, actual: $0, at: r.at) }
+            (actual[r.id] ?? override[r.id]).map { LabelledRows.Row(inputs: r.inputs, actual: $0, at: r.at) }
         }
         return LabelledRows(rows: rows.sorted { $0.at < $1.at })
     }
@@ -163,7 +167,8 @@ public final class Retrainer {
             }
             return moment.addingTimeInterval(-s)
         }
-        let labelled = try Self.labelledRows(store, model: name, since: since, before: moment)
+        let labelled = try Self.labelledRows(
+            store, model: name, since: since, before: moment, overrides: policy.overridesAsLabels)
         // The most recent rows judge the models; fewer than 30 are too few to judge on, so then all of them train and
         // the comparison falls back to the raw rows of the test split.
         let share = Int((Double(labelled.rows.count) * policy.holdout).rounded())

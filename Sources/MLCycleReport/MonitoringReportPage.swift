@@ -37,10 +37,25 @@ public enum MonitoringReportPage {
         }
     }
 
+    /// One version's own rows, for the table that sets the versions side by side.
+    public struct VersionRows: Sendable {
+        public var version: String
+        public var aliases: [String]
+        public var shadowRows: Int
+        public var windows: [WindowSummary]
+        public init(version: String, aliases: [String], shadowRows: Int, windows: [WindowSummary]) {
+            self.version = version
+            self.aliases = aliases
+            self.shadowRows = shadowRows
+            self.windows = windows
+        }
+    }
+
     public static func html(
         model: String, version: String, window: String, windows: [WindowSummary], drift: DriftReport?,
         checks: [AlertCheck], history: [FiredAlert], retrainings: [Retraining] = [],
-        predictionDrift: ColumnDrift? = nil, slices: [SliceSummary] = []
+        predictionDrift: ColumnDrift? = nil, slices: [SliceSummary] = [], versions: [VersionRows] = [],
+        overrides: OverrideSummary? = nil, driftLeftOut: [String: String] = [:], comparison: String? = nil
     ) -> String {
         var h = HTMLBuilder()
         h.page(
@@ -129,6 +144,18 @@ public enum MonitoringReportPage {
             }
         }
         h.raw("</div>")
+        if versions.count > 1 {
+            versionTable(versions, into: &h)
+        }
+        if let comparison {
+            h.raw(
+                "<section class=\"card wide\" id=\"comparison\"><h2>Champion and challenger on live traffic</h2><pre>")
+            h.text(comparison)
+            h.raw("</pre></section>")
+        }
+        if let overrides {
+            overrideSection(overrides, into: &h)
+        }
         if !slices.isEmpty {
             let metric = slices.contains { $0.metrics["mape"] != nil } ? "mape" : "accuracy"
             h.raw("<section class=\"card wide\" id=\"slices\"><h2>")
@@ -227,6 +254,12 @@ public enum MonitoringReportPage {
         if let drift {
             h.raw("<h2>Drift of the last window against training</h2>")
             DriftSections.table(drift, into: &h)
+            if !driftLeftOut.isEmpty {
+                h.raw("<p>Left out: ")
+                h.text(
+                    driftLeftOut.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: "; "))
+                h.raw("</p>")
+            }
             h.raw("<div class=\"grid\">")
             for c in drift.columns where c.drifted {
                 h.raw("<section class=\"card\"><h3>")
@@ -239,5 +272,76 @@ public enum MonitoringReportPage {
         }
         h.raw("</main></body></html>\n")
         return h.output
+    }
+
+    /// Each version's own rows over the period and in its last window: volume (shadow answers counted), refused share,
+    /// p99 latency, labelled rows and the metric.
+    static func versionTable(_ versions: [VersionRows], into h: inout HTMLBuilder) {
+        h.raw("<section class=\"card wide\" id=\"versions\"><h2>Each version on its own rows</h2>")
+        h.raw(
+            "<table><thead><tr><th>version</th><th>aliases</th><th>answered</th><th>as shadow</th><th>error rate</th><th>p99 ms, last window</th><th>labelled</th><th>metric, last window with feedback</th></tr></thead><tbody>"
+        )
+        for v in versions {
+            let volume = v.windows.map(\.volume).reduce(0, +)
+            let refused = v.windows.map { $0.errors.values.reduce(0, +) }.reduce(0, +)
+            let labelled = v.windows.last { $0.labelled > 0 }
+            let metric =
+                labelled.flatMap { w in
+                    w.metrics["mape"].map { "mape \(ReportFormat.num($0))" }
+                        ?? w.metrics["accuracy"].map { "accuracy \(ReportFormat.num($0))" }
+                } ?? "—"
+            h.raw("<tr><td>")
+            h.text(v.version)
+            h.raw("</td><td>")
+            h.text(v.aliases.joined(separator: ", "))
+            h.raw("</td><td>")
+            h.text(String(volume))
+            h.raw("</td><td>")
+            h.text(String(v.shadowRows))
+            h.raw("</td><td>")
+            h.text(volume + refused == 0 ? "—" : ReportFormat.num(Double(refused) / Double(volume + refused)))
+            h.raw("</td><td>")
+            h.text(v.windows.last?.latencyP99.map { ReportFormat.num($0 * 1000) } ?? "—")
+            h.raw("</td><td>")
+            h.text(String(v.windows.map(\.labelled).reduce(0, +)))
+            h.raw("</td><td>")
+            h.text(metric)
+            h.raw("</td></tr>")
+        }
+        h.raw("</tbody></table></section>")
+    }
+
+    /// How people overrode the last window's answers, overall and by slice.
+    static func overrideSection(_ o: OverrideSummary, into h: inout HTMLBuilder) {
+        h.raw("<section class=\"card wide\" id=\"overrides\"><h2>Overrides, last window</h2><p>")
+        var sentence = "People replaced \(o.overrides) of \(o.rows) answers (\(ReportFormat.num(o.rate * 100)) %)"
+        if let shift = o.shift, let up = o.upShare {
+            sentence +=
+                ", by \(ReportFormat.num(shift * 100)) % on average; \(ReportFormat.num(up * 100)) % of them moved the estimate up"
+        }
+        h.text(sentence + ".")
+        h.raw("</p>")
+        if !o.slices.isEmpty {
+            h.raw(
+                "<table><thead><tr><th>column</th><th>slice</th><th>answers</th><th>overridden</th><th>rate</th><th>mean move</th></tr></thead><tbody>"
+            )
+            for s in o.slices.prefix(20) {
+                h.raw("<tr><td>")
+                h.text(s.column)
+                h.raw("</td><td>")
+                h.text(s.value)
+                h.raw("</td><td>")
+                h.text(String(s.rows))
+                h.raw("</td><td>")
+                h.text(String(s.overrides))
+                h.raw("</td><td>")
+                h.text(ReportFormat.num(s.rate))
+                h.raw("</td><td>")
+                h.text(s.shift.map { ReportFormat.num($0 * 100) + " %" } ?? "—")
+                h.raw("</td></tr>")
+            }
+            h.raw("</tbody></table>")
+        }
+        h.raw("</section>")
     }
 }

@@ -369,7 +369,8 @@ public struct ModelServer: Sendable {
                 return Self.error(RequestError(status: 500, "the store refused: \(error.localizedDescription)"))
             }
         }
-        // Ground truth (or a person's override) for earlier predictions, one or a batch.
+        // Actuals (the eventual truth) and overrides (a person's replacement) for answered rows, one or a batch;
+        // all of the batch or none of it is recorded.
         router.post("v1/feedback") { request, _ -> Response in
             guard let log = server.log else {
                 return Self.error(RequestError(status: 503, "feedback needs a store: serve with --store"))
@@ -386,14 +387,29 @@ public struct ModelServer: Sendable {
                 return Self.error(e)
             } catch {
                 return Self.error(
-                    RequestError("the body must be {\"prediction_id\", \"actual\"} or {\"feedback\": [...]}"))
+                    RequestError(
+                        "the body must be {\"prediction_id\", \"actual\"}, {\"prediction_id\", \"kind\": \"override\", \"value\"} or {\"feedback\": [...]}"
+                    ))
             }
-            do { try log.store.recordFeedback(records) } catch {
+            do {
+                // An id the server never answered (not in the store, nor on its way there) is refused by name.
+                let ids = Array(Set(records.map(\.predictionID)))
+                let known = log.pending(ids).union(try log.store.storedPredictionIDs(ids))
+                if let row = records.firstIndex(where: { !known.contains($0.predictionID) }) {
+                    let unknown = records.map(\.predictionID).filter { !known.contains($0) }
+                    return Self.error(
+                        RequestError(
+                            status: 404,
+                            "no prediction has the id '\(records[row].predictionID)'\(unknown.count > 1 ? " (nor \(unknown.count - 1) more of this batch)" : ""): feedback goes to the id an answer gave; nothing of this batch was recorded",
+                            field: "prediction_id", row: records.count > 1 ? row : nil))
+                }
+                let replaced = try log.store.recordFeedback(records)
+                return Self.json(["recorded": records.count, "replaced": replaced])
+            } catch {
                 return Self.error(
                     RequestError(
                         status: 503, "the store could not record the feedback: \(error.localizedDescription); retry"))
             }
-            return Self.json(["recorded": records.count])
         }
         router.get("v1/models") { _, _ -> Response in
             struct Listed: Encodable { var name, version, task, target: String }
@@ -745,8 +761,10 @@ struct AdminRequest: Decodable {
     var actor: String?
 }
 
-/// The body of `POST /v1/feedback`: one `{prediction_id, actual, source?}` or `{"feedback": [...]}`; an unknown
-/// field, a missing id or actual, or another source is refused naming the field and the row.
+/// The body of `POST /v1/feedback`: one `{prediction_id, kind?, value}` or `{"feedback": [...]}`; `kind` is
+/// `actual` (the default) or `override`; `actual` may stand for `value`, and the older `source` (`ground_truth` or
+/// `override`) for `kind`. An unknown field, a missing id or value, or another kind is refused naming the field and
+/// the row.
 struct FeedbackRequest: Decodable {
     var records: [FeedbackRecord]
 
@@ -768,29 +786,47 @@ struct FeedbackRequest: Decodable {
 
     static func record(_ decoder: any Decoder, row i: Int) throws -> FeedbackRecord {
         let item = try decoder.container(keyedBy: JSONKey.self)
-        if let extra = item.allKeys.map(\.stringValue).sorted().first(where: {
-            !["prediction_id", "actual", "source"].contains($0)
+        let keys = Set(item.allKeys.map(\.stringValue))
+        if let extra = keys.sorted().first(where: {
+            !["prediction_id", "kind", "value", "actual", "source"].contains($0)
         }) {
             throw RequestError("unknown field '\(extra)' in feedback \(i)", field: extra, row: i)
         }
         guard let id = try? item.decode(String.self, forKey: JSONKey("prediction_id")), !id.isEmpty else {
             throw RequestError("feedback \(i) has no prediction_id", field: "prediction_id", row: i)
         }
+        if keys.contains("kind") && keys.contains("source") {
+            throw RequestError("feedback \(i) gives both kind and source: give kind", field: "source", row: i)
+        }
+        let kind: FeedbackKind
+        if keys.contains("source") {
+            switch try? item.decode(String.self, forKey: JSONKey("source")) {
+            case "ground_truth": kind = .actual
+            case "override": kind = .override
+            default: throw RequestError("source must be ground_truth or override", field: "source", row: i)
+            }
+        } else if keys.contains("kind") {
+            guard let k = (try? item.decode(String.self, forKey: JSONKey("kind"))).flatMap(FeedbackKind.init) else {
+                throw RequestError("kind must be actual or override", field: "kind", row: i)
+            }
+            kind = k
+        } else {
+            kind = .actual
+        }
+        if keys.contains("value") && keys.contains("actual") {
+            throw RequestError("feedback \(i) gives both value and actual: give one", field: "actual", row: i)
+        }
+        let field = keys.contains("actual") ? "actual" : "value"
         let text: String
-        switch try? item.decode(JSONValue.self, forKey: JSONKey("actual")) {
+        switch try? item.decode(JSONValue.self, forKey: JSONKey(field)) {
         case .string(let s): text = s
         case .number(let d): text = formatDouble(d)
         case .bool(let b): text = b ? "true" : "false"
         default:
             throw RequestError(
-                "feedback \(i) needs an actual value (a number, text or true/false)", field: "actual", row: i)
+                "feedback \(i) needs a value (a number, text or true/false): the \(kind == .actual ? "actual outcome" : "value a person gave")",
+                field: field, row: i)
         }
-        let source =
-            item.contains(JSONKey("source"))
-            ? ((try? item.decode(String.self, forKey: JSONKey("source"))) ?? "") : "ground_truth"
-        guard ["ground_truth", "override"].contains(source) else {
-            throw RequestError("source must be ground_truth or override", field: "source", row: i)
-        }
-        return FeedbackRecord(predictionID: id, actual: text, source: source)
+        return FeedbackRecord(predictionID: id, value: text, kind: kind)
     }
 }

@@ -32,6 +32,8 @@ public final class PredictionLog: @unchecked Sendable {
     private var alreadyStoredCount = 0
     private var failedWrites = 0
     private var spoolPending = 0
+    /// Ids of the rows not in the store yet (queued or spooled), so feedback for a row just answered is accepted.
+    private var unstored = Set<String>()
 
     public init(
         store: any Store, writer: (any PredictionWriter)? = nil, spool: PredictionSpool? = nil, capacity: Int? = nil,
@@ -44,6 +46,21 @@ public final class PredictionLog: @unchecked Sendable {
         self.capacity = capacity ?? (spool == nil ? 50_000 : 2_000_000)
         self.directLimit = directLimit
         spoolPending = spool?.pending ?? 0
+        if let spool, spool.pending > 0, let left = try? spool.peek(spool.pending) { unstored = Set(left.map(\.id)) }
+    }
+
+    /// Which of `ids` are answered rows still on their way to the store (in memory or in the spool).
+    public func pending(_ ids: [String]) -> Set<String> {
+        lock.lock()
+        defer { lock.unlock() }
+        return Set(ids.filter { unstored.contains($0) })
+    }
+
+    /// Forgets the ids of rows that reached the store (or were lost).
+    private func settled(_ records: some Collection<PredictionRecord>) {
+        lock.lock()
+        for r in records { unstored.remove(r.id) }
+        lock.unlock()
     }
 
     /// Opens a spool in `directory` (the store folder): `prediction-spool.bin`, or, while another server holds that
@@ -71,8 +88,10 @@ public final class PredictionLog: @unchecked Sendable {
             queue.prepend(contentsOf: records.prefix(room))
         } else {
             queue.append(contentsOf: records.prefix(room))
+            for r in records.prefix(room) { unstored.insert(r.id) }
         }
         droppedCount += max(0, records.count - room)
+        for r in records.dropFirst(room) { unstored.remove(r.id) }
         lock.unlock()
     }
 
@@ -163,6 +182,7 @@ public final class PredictionLog: @unchecked Sendable {
                     writtenCount += stored
                     alreadyStoredCount += batch.count - stored
                     lock.unlock()
+                    settled(batch)
                 } catch {
                     lock.lock()
                     failedWrites += 1
@@ -208,6 +228,7 @@ public final class PredictionLog: @unchecked Sendable {
             drainedCount += stored
             alreadyStoredCount += chunk.count - stored
             lock.unlock()
+            settled(chunk)
             // Rows the spool could not let go of are drained again later: the store skips them then.
             let trimmed = (try? spool.consume()) != nil
             lock.lock()
@@ -248,6 +269,7 @@ public final class PredictionLog: @unchecked Sendable {
         } while (counts.queued > 0 || !(spool?.isEmpty ?? true)) && attempts < 3
         lock.lock()
         droppedCount += queue.count
+        for r in queue { unstored.remove(r.id) }
         queue.removeAll()
         lock.unlock()
     }

@@ -115,6 +115,16 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     ALTER TABLE prediction ADD COLUMN low_confidence INTEGER NOT NULL DEFAULT 0;
                     """)
         }
+        // Feedback has a kind (actual or override), and each version's rows are read on their own.
+        m.registerMigration("v5") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE feedback RENAME COLUMN source TO kind;
+                    UPDATE feedback SET kind = 'actual' WHERE kind <> 'override';
+                    CREATE INDEX feedback_prediction_kind ON feedback(prediction_id, kind, at);
+                    CREATE INDEX prediction_model_version_at ON prediction(model, version, at);
+                    """)
+        }
         return m
     }
 
@@ -533,22 +543,30 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    public func recordFeedback(_ batch: [FeedbackRecord]) throws {
-        guard !batch.isEmpty else { return }
-        try write { db in
-            let statement = try db.makeStatement(
-                sql: "INSERT INTO feedback (prediction_id, actual, source, at) VALUES (?, ?, ?, ?)")
+    @discardableResult
+    public func recordFeedback(_ batch: [FeedbackRecord]) throws -> Int {
+        guard !batch.isEmpty else { return 0 }
+        return try write { db in
+            let earlier = try db.cachedStatement(
+                sql: "SELECT COUNT(*) FROM feedback WHERE prediction_id = ? AND kind = ?")
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO feedback (prediction_id, actual, kind, at) VALUES (?, ?, ?, ?)")
+            var replaced = 0
             for f in batch {
-                try statement.execute(arguments: [f.predictionID, f.actual, f.source, f.at.timeIntervalSince1970])
+                if try Int.fetchOne(earlier, arguments: [f.predictionID, f.kind.rawValue]) ?? 0 > 0 { replaced += 1 }
+                try insert.execute(arguments: [f.predictionID, f.value, f.kind.rawValue, f.at.timeIntervalSince1970])
             }
+            return replaced
         }
     }
 
-    public func predictions(model: String, since: Date?, limit: Int) throws -> [PredictionRecord] {
+    public func predictions(model: String, version: String?, since: Date?, limit: Int) throws -> [PredictionRecord] {
         try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM prediction WHERE model = ? AND at >= ? ORDER BY at LIMIT ?",
-                arguments: [model, since?.timeIntervalSince1970 ?? 0, limit]
+                db,
+                sql:
+                    "SELECT * FROM prediction WHERE model = ? AND (? IS NULL OR version = ?) AND at >= ? ORDER BY at LIMIT ?",
+                arguments: [model, version, version, since?.timeIntervalSince1970 ?? 0, limit]
             ).map {
                 PredictionRecord(
                     id: $0["id"], model: $0["model"], version: $0["version"], at: Date(timeIntervalSince1970: $0["at"]),
@@ -556,6 +574,22 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     status: $0["status"],
                     confidence: $0["confidence"], lowConfidence: ($0["low_confidence"] as Int? ?? 0) != 0)
             }
+        }
+    }
+
+    public func storedPredictionIDs(_ ids: [String]) throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try read { db in
+            var found = Set<String>()
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(start + 500, ids.count)])
+                let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                found.formUnion(
+                    try String.fetchAll(
+                        db, sql: "SELECT id FROM prediction WHERE id IN (\(marks))",
+                        arguments: StatementArguments(chunk)))
+            }
+            return found
         }
     }
 
@@ -604,12 +638,18 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             }) {
                 let marks = chunk.map { _ in "?" }.joined(separator: ",")
                 out += try Row.fetchAll(
-                    db, sql: "SELECT * FROM feedback WHERE prediction_id IN (\(marks)) ORDER BY at",
+                    db, sql: "SELECT * FROM feedback WHERE prediction_id IN (\(marks)) ORDER BY at, rowid",
                     arguments: StatementArguments(chunk)
-                ).map {
-                    FeedbackRecord(
-                        predictionID: $0["prediction_id"], actual: $0["actual"], source: $0["source"],
-                        at: Date(timeIntervalSince1970: $0["at"]))
+                ).map { row in
+                    let id: String = row["prediction_id"]
+                    let kind: String = row["kind"]
+                    guard let known = FeedbackKind(rawValue: kind) else {
+                        throw StoreError.database(
+                            "the feedback for \(id) has kind '\(kind)', which is neither actual nor override: the store was changed by hand"
+                        )
+                    }
+                    return FeedbackRecord(
+                        predictionID: id, value: row["actual"], kind: known, at: Date(timeIntervalSince1970: row["at"]))
                 }
             }
             return out

@@ -57,9 +57,15 @@ public protocol Store: PredictionWriter {
     func previousVersion(_ name: String, alias: String) throws -> Int?
     func audit(model: String?) throws -> [AuditEntry]
 
-    /// Records ground truth (or a human override) for earlier predictions.
-    func recordFeedback(_ batch: [FeedbackRecord]) throws
-    func predictions(model: String, since: Date?, limit: Int) throws -> [PredictionRecord]
+    /// Records actuals and overrides for earlier predictions, in one transaction; an earlier record of the same kind
+    /// for the same prediction stays as history (the latest wins). Returns how many replaced an earlier one.
+    @discardableResult
+    func recordFeedback(_ batch: [FeedbackRecord]) throws -> Int
+    /// The logged predictions of `model` (of `version` only, e.g. "v3", when given) from `since` on, oldest first.
+    func predictions(model: String, version: String?, since: Date?, limit: Int) throws -> [PredictionRecord]
+    /// Which of `ids` are in the prediction log.
+    func storedPredictionIDs(_ ids: [String]) throws -> Set<String>
+    /// Every feedback record of the predictions `predictionIDs`, oldest first.
     func feedback(predictionIDs: [String]) throws -> [FeedbackRecord]
 
     /// Keeps a fired alert (with the numbers that fired it); returns its id.
@@ -105,13 +111,27 @@ public struct AlertRecord: Codable, Sendable, Equatable {
 }
 
 extension Store {
-    /// The true value fed back for each of `records` that has one, by prediction id (the latest feedback wins: a
-    /// person's later override replaces an earlier truth).
-    public func latestActuals(for records: [PredictionRecord]) throws -> [String: String] {
-        var actual = [String: String]()
+    /// The logged predictions of `model`, every version.
+    public func predictions(model: String, since: Date?, limit: Int) throws -> [PredictionRecord] {
+        try predictions(model: model, version: nil, since: since, limit: limit)
+    }
+
+    /// The latest feedback value of `kinds` for each of `predictionIDs` that has one, by prediction id (a repeated
+    /// actual replaces the earlier one; with both kinds, the later record wins).
+    public func latestFeedback(for predictionIDs: [String], kinds: Set<FeedbackKind> = [.actual]) throws
+        -> [String: String]
+    {
+        var latest = [String: String]()
         // Feedback comes ordered by time: the latest wins.
-        for f in try feedback(predictionIDs: records.map(\.id)) { actual[f.predictionID] = f.actual }
-        return actual
+        for f in try feedback(predictionIDs: predictionIDs) where kinds.contains(f.kind) {
+            latest[f.predictionID] = f.value
+        }
+        return latest
+    }
+
+    /// The eventual truth fed back for each of `records` that has one, by prediction id (overrides left out).
+    public func latestActuals(for records: [PredictionRecord]) throws -> [String: String] {
+        try latestFeedback(for: records.map(\.id))
     }
 }
 
@@ -151,17 +171,27 @@ public struct PredictionRecord: Codable, Sendable, Equatable {
     }
 }
 
-/// The true outcome of a prediction, or a person's correction of it (`source: override`).
+/// What a feedback record says about a prediction.
+public enum FeedbackKind: String, Codable, Sendable, CaseIterable {
+    /// The eventual truth (the sale price): monitoring and retraining learn from it.
+    case actual
+    /// A person replaced the estimate (the agent's listing price): a record and metrics of its own, a label only
+    /// where the spec says so (`retraining.overrides_as_labels`).
+    case override
+}
+
+/// The true outcome of a prediction (`kind: actual`), or a person's replacement of it (`kind: override`).
 public struct FeedbackRecord: Codable, Sendable, Equatable {
     public var predictionID: String
-    public var actual: String
-    public var source: String
+    /// The value (a number, a class label, true/false) as text.
+    public var value: String
+    public var kind: FeedbackKind
     public var at: Date
 
-    public init(predictionID: String, actual: String, source: String = "ground_truth", at: Date = Date()) {
+    public init(predictionID: String, value: String, kind: FeedbackKind = .actual, at: Date = Date()) {
         self.predictionID = predictionID
-        self.actual = actual
-        self.source = source
+        self.value = value
+        self.kind = kind
         self.at = at
     }
 }

@@ -40,7 +40,8 @@ struct MLCycle: AsyncParsableCommand {
             Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self,
             Evaluate.self, Tune.self,
             Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self,
-            Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Alerts.self, Approve.self, Retrain.self,
+            Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Compare.self, Alerts.self, Approve.self,
+            Retrain.self,
             Watch.self, Replay.self, Reference.self,
         ]
     )
@@ -1178,11 +1179,9 @@ struct Serve: AsyncParsableCommand {
         server.approvers = pass?.spec?.release.approvers ?? []
         if let pass {
             // Alerts are checked and shown here but never stored or sent: that is `mlcycle monitor`'s job.
-            let store = pass.store
             server.monitoringPage = { name in
-                guard let v = try store.aliases(name)["champion"].flatMap({ try store.modelVersion(name, version: $0) })
-                else { return nil }
-                return try pass.html(try await pass.run(v, recordAlerts: false))
+                guard let output = try await pass.runServed(name, recordAlerts: false) else { return nil }
+                return try pass.html(output)
             }
         }
         // Tokens come from the environment (or a file named there), never from the command line, where `ps` shows them.

@@ -14,7 +14,9 @@ struct Monitor: AsyncParsableCommand {
         abstract:
             "One monitoring pass over a served model: volume, latency, answers, metrics from feedback, drift, alerts.")
 
-    @Argument(help: "The model name (its champion is monitored).") var name: String
+    @Argument(help: "The model name: its champion is monitored and, on its own rows, the challenger when it answers.")
+    var name: String
+    @Option(help: "Monitor this version only (a number, or an alias such as challenger).") var version: String?
     @Option(help: "The project directory (mlcycle.yaml gives the window and the alert rules).") var project = "."
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Window length, e.g. 1h, 1d, 7d (default: the spec's monitoring.window, else 1d).") var window:
@@ -34,7 +36,15 @@ struct Monitor: AsyncParsableCommand {
             let store = try storeOptions.open(project)
             let moment = try moment(now)
             let pass = MonitoringPass(store: store, spec: spec)
-            let output = try await pass.run(try resolveModel(name, in: store), window: window, at: moment)
+            let output: Output
+            if let version {
+                let reference = Int(version) != nil ? "\(name):\(version)" : "\(name)@\(version)"
+                output = try await pass.run(try resolveModel(reference, in: store), window: window, at: moment)
+            } else if let served = try await pass.runServed(name, window: window, at: moment) {
+                output = served
+            } else {
+                throw ValidationError("\(name) has no champion: give --version to monitor a version that is not one")
+            }
             if let json { try emit(try encodeJSON(output), to: json) }
             if let html { try AtomicFile.write(Data(try pass.html(output).utf8), to: html) }
             if json != "-" { print(Self.text(output), terminator: "") }
@@ -42,7 +52,9 @@ struct Monitor: AsyncParsableCommand {
     }
 
     static func text(_ o: Output) -> String {
-        var out = "\(o.model) \(o.version), windows of \(o.window):\n"
+        let role = o.aliases.isEmpty ? "" : " (\(o.aliases.joined(separator: ", ")))"
+        let shadow = o.shadowRows > 0 ? "; \(o.shadowRows) rows answered as a shadow" : ""
+        var out = "\(o.model) \(o.version)\(role), its own rows\(shadow), windows of \(o.window):\n"
         out += "window end             volume  errors  unavail  p50 ms   p99 ms  labelled  metric\n"
         let formatter = ISO8601DateFormatter()
         for w in o.windows.suffix(10) {
@@ -71,8 +83,70 @@ struct Monitor: AsyncParsableCommand {
         for a in o.alerts {
             out += "\(a.fired ? "FIRED" : "ok   ")  \(a.name) (\(a.severity)): \(a.reason)\n"
         }
+        if !o.driftLeftOut.isEmpty {
+            out += "left out of drift: \(o.driftLeftOut.keys.sorted().joined(separator: ", "))\n"
+        }
+        if let v = o.overrides {
+            out +=
+                "overrides in the last window: \(v.overrides) of \(v.rows) answers (\(String(format: "%.1f", v.rate * 100)) %)"
+                + (v.shift.map { String(format: ", mean move %+.1f %%", $0 * 100) } ?? "")
+                + (v.slices.first.map {
+                    ", most in \($0.column) \($0.value) (\(String(format: "%.0f", $0.rate * 100)) %)"
+                } ?? "")
+                + "\n"
+        }
+        if !o.alerts.isEmpty && !o.aliases.contains("champion") {
+            out += "(alerts of a version that is not the champion are checked, not stored)\n"
+        }
         for f in o.fired { out += "alert \(f.id) stored; webhook: \(f.delivery)\n" }
+        for beside in o.alongside { out += "\n" + text(beside) }
+        if let c = o.comparison { out += "\n" + c.text }
         return out
+    }
+}
+
+/// `mlcycle compare`: the challenger against the champion on live labelled traffic.
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Compare two versions on live labelled traffic: the metric of each, the difference with a 95 % interval, error rates, latency and a verdict.",
+        discussion: """
+            Requests both versions answered (the challenger as a shadow) are compared pair by pair; a canary's own \
+            requests against the champion's by an unpaired bootstrap. The verdict is better, worse, or can't tell yet \
+            with about how many labelled rows it would take. Exits 0 whatever the verdict.
+            """)
+    @Argument(help: "The model name.") var name: String
+    @Option(help: "The champion's version (default: the version the champion alias points at).") var champion: Int?
+    @Option(help: "The challenger's version (default: the challenger alias).") var challenger: Int?
+    @Option(
+        help:
+            "From this moment (ISO 8601) or this long ago (e.g. 7d); default: since the challenger alias was last pointed at it."
+    )
+    var since: String?
+    @Option(help: "Compare as of this moment (ISO 8601; default: now) — for replays.") var now: String?
+    @Option(help: "The project directory (mlcycle.yaml names the metric).") var project = "."
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Write the comparison as JSON to this file ('-' for standard output).") var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let moment = try moment(now)
+            var start: Date?
+            if let since {
+                if let seconds = MonitoringDuration.seconds(since) {
+                    start = moment.addingTimeInterval(-seconds)
+                } else if let date = ISO8601DateFormatter().date(from: since) {
+                    start = date
+                } else {
+                    throw ValidationError("--since takes an ISO 8601 time or a duration such as 7d; got '\(since)'")
+                }
+            }
+            let pass = MonitoringPass(store: try storeOptions.open(project), spec: try projectSpecIfPresent(project))
+            let comparison = try pass.compare(
+                name, champion: champion, challenger: challenger, since: start, at: moment)
+            if let json { try emit(try encodeJSON(comparison), to: json) }
+            if json != "-" { print(comparison.text, terminator: "") }
+        }
     }
 }
 

@@ -47,7 +47,7 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
                 at: now.addingTimeInterval(-60 * 86_400 + Double(i) * 86_400 * 60 / Double(served)),
                 latencySeconds: 0.001, inputs: #"{"size":\#(s),"kind":"\#(kind)"}"#, prediction: String(100 + 50 * s),
                 status: "ok"))
-        feedback.append(FeedbackRecord(predictionID: id, actual: String(((130 + 65 * s) * noise()).rounded())))
+        feedback.append(FeedbackRecord(predictionID: id, value: String(((130 + 65 * s) * noise()).rounded())))
     }
     try store.logPredictions(predictions)
     try store.recordFeedback(feedback)

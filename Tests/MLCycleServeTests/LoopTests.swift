@@ -183,7 +183,7 @@ import Testing
         // Error rises: v1's served MAPE on 2008–2010 is above its MAPE on the held-out 2006–2007 rows.
         let logged = try store.predictions(model: "market-shift", since: nil, limit: 10_000)
         var actual = [String: Double]()
-        for f in try store.feedback(predictionIDs: logged.map(\.id)) { actual[f.predictionID] = Double(f.actual) }
+        for f in try store.feedback(predictionIDs: logged.map(\.id)) { actual[f.predictionID] = Double(f.value) }
         func mape(_ rows: [PredictionRecord]) -> Double {
             let errors = rows.compactMap { r in
                 actual[r.id].flatMap { a in r.prediction.flatMap(Double.init).map { abs($0 - a) / a } }

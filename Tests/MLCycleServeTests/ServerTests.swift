@@ -300,24 +300,54 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                     text.contains("mlcycle_prediction_log_queue_depth 3")
                         && text.contains("mlcycle_prediction_log_dropped_total 1"), "\(text)")
             }
-            log.flush()
-            let logged = try store.predictions(model: "small", since: nil, limit: 10)
-            #expect(logged.count == 3 && Set(ids).isSubset(of: Set(logged.map(\.id))))
-            #expect(logged.first?.version == "v1" && logged.first?.inputs.contains("\"size\":5") == true)
-            // Feedback, one and a batch (an agent's override too), joins back by prediction id.
+            // A row still on its way to the store takes feedback already.
             try await client.execute(
                 uri: "/v1/feedback", method: .post, body: body(#"{"prediction_id": "\#(ids[0])", "actual": 351.5}"#)
             ) { r in
                 #expect(r.status == .ok)
             }
+            log.flush()
+            let logged = try store.predictions(model: "small", since: nil, limit: 10)
+            #expect(logged.count == 3 && Set(ids).isSubset(of: Set(logged.map(\.id))))
+            #expect(logged.first?.version == "v1" && logged.first?.inputs.contains("\"size\":5") == true)
+            let other = try #require(logged.map(\.id).first { !ids.contains($0) })
+            // Feedback, one and a batch (an agent's override too, and the older `source` name), joins back by id.
             try await client.execute(
                 uri: "/v1/feedback", method: .post,
-                body: body(#"{"feedback": [{"prediction_id": "\#(ids[1])", "actual": 410, "source": "override"}]}"#)
+                body: body(
+                    #"{"feedback": [{"prediction_id": "\#(ids[1])", "kind": "override", "value": 410}, {"prediction_id": "\#(other)", "actual": 9, "source": "override"}]}"#
+                )
             ) { #expect($0.status == .ok) }
-            let feedback = try store.feedback(predictionIDs: ids)
+            var feedback = try store.feedback(predictionIDs: ids + [other])
             #expect(
-                feedback.map(\.actual) == ["351.5", "410.0"] && feedback.map(\.source) == ["ground_truth", "override"],
+                feedback.map(\.value) == ["351.5", "410.0", "9.0"]
+                    && feedback.map(\.kind) == [.actual, .override, .override],
                 "\(feedback)")
+            // A repeated actual replaces the earlier one; both stay in the store.
+            try await client.execute(
+                uri: "/v1/feedback", method: .post, body: body(#"{"prediction_id": "\#(ids[0])", "actual": 360}"#)
+            ) { r in
+                #expect(r.status == .ok)
+                let o = try object(r)
+                #expect(o["replaced"] as? Int == 1)
+            }
+            feedback = try store.feedback(predictionIDs: [ids[0]])
+            #expect(feedback.map(\.value) == ["351.5", "360.0"])
+            #expect(try store.latestActuals(for: logged.filter { $0.id == ids[0] }) == [ids[0]: "360.0"])
+            // Overrides are not actuals.
+            #expect(try store.latestActuals(for: logged.filter { $0.id == ids[1] }).isEmpty)
+            // An id the server never answered: 404 naming it, and nothing of the batch is kept.
+            try await client.execute(
+                uri: "/v1/feedback", method: .post,
+                body: body(
+                    #"{"feedback": [{"prediction_id": "\#(other)", "actual": 1}, {"prediction_id": "made-up", "actual": 2}]}"#
+                )
+            ) { r in
+                #expect(r.status == .notFound)
+                let o = try object(r)
+                #expect((o["error"] as? String)?.contains("'made-up'") == true && o["row"] as? Int == 1, "\(o)")
+            }
+            #expect(try store.feedback(predictionIDs: [other]).count == 1)
             try await client.execute(uri: "/v1/feedback", method: .post, body: body(#"{"actual": 3}"#)) { r in
                 #expect(r.status == .badRequest)
                 let o = try object(r)
@@ -539,7 +569,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         let logged = try store.predictions(model: "small", since: nil, limit: 100)
         try store.recordFeedback(
             logged.compactMap { p in
-                p.prediction.flatMap(Double.init).map { FeedbackRecord(predictionID: p.id, actual: String($0 * 2)) }
+                p.prediction.flatMap(Double.init).map { FeedbackRecord(predictionID: p.id, value: String($0 * 2)) }
             })
         var pass = MonitoringPass(store: store, spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"))
         pass.webhookAttempts = 2

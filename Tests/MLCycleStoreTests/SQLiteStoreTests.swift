@@ -11,6 +11,34 @@ func freshStore() throws -> SQLiteStore {
 }
 
 @Suite struct SQLiteStoreTests {
+    /// A store made before feedback had a kind keeps its feedback: ground truth becomes `actual`, an override stays
+    /// one; predictions are read per version, and the ids in the log are found.
+    @Test func feedbackKindsMigrateAndPredictionsAreReadPerVersion() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-old-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        do {
+            let old = try DatabasePool(path: "\(dir)/store.sqlite")
+            try SQLiteStore.migrator.migrate(old, upTo: "v4")
+            try old.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status)
+                        VALUES ('a', 'm', 'v1', 1, 0.001, '{}', '1', 'ok'), ('b', 'm', 'v2', 2, 0.001, '{}', '2', 'ok');
+                        INSERT INTO feedback (prediction_id, actual, source, at)
+                        VALUES ('a', '10', 'ground_truth', 3), ('b', '20', 'override', 4);
+                        """)
+            }
+        }
+        let store = try SQLiteStore(directory: dir)
+        let feedback = try store.feedback(predictionIDs: ["a", "b"])
+        #expect(feedback.map(\.kind) == [.actual, .override] && feedback.map(\.value) == ["10", "20"])
+        #expect(try store.predictions(model: "m", version: "v2", since: nil, limit: 10).map(\.id) == ["b"])
+        #expect(try store.predictions(model: "m", since: nil, limit: 10).count == 2)
+        #expect(try store.storedPredictionIDs(["a", "zzz", "b"]) == ["a", "b"])
+        #expect(try store.recordFeedback([FeedbackRecord(predictionID: "a", value: "11")]) == 1)
+        #expect(try store.latestActuals(for: try store.predictions(model: "m", since: nil, limit: 10)) == ["a": "11"])
+    }
+
     @Test func runsRecordParamsMetricsLogsAndAreFoundByTheirInputs() throws {
         let store = try freshStore()
         let run = try store.startRun(
