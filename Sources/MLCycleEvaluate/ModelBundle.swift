@@ -34,10 +34,13 @@ public struct ModelBundle: Codable, Sendable {
         public var canary: Double
         /// Whether the challenger also scores every request in the background (logged, never returned).
         public var shadow: Bool
+        /// A progressive release's shares (`canary` is the first); the store holds the step it has reached.
+        public var steps: [Double]?
 
-        public init(canary: Double, shadow: Bool) {
+        public init(canary: Double, shadow: Bool, steps: [Double]? = nil) {
             self.canary = canary
             self.shadow = shadow
+            self.steps = steps
         }
     }
 

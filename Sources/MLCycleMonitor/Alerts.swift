@@ -22,11 +22,14 @@ public struct AlertCondition: Sendable, Equatable {
     public static let windowMetrics =
         [
             "volume", "error_rate", "unavailable_share", "confidence_mean", "low_confidence_share", "latency_p50",
-            "latency_p95", "latency_p99", "prediction_mean", "override_rate",
-            "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "precision", "recall", "f1", "auc",
-            "logloss", "drift_share",
+            "latency_p95", "latency_p99", "prediction_mean", "override_rate", "drift_share",
         ]
-        + predictionMetrics
+        + feedbackMetrics + predictionMetrics
+    /// The metrics measured on rows with an actual (the evaluation metrics).
+    public static let feedbackMetrics = [
+        "mape", "mae", "rmse", "r2", "median_ape", "within_10pct", "accuracy", "precision", "recall", "f1", "auc",
+        "logloss",
+    ]
     /// The column metrics of the answers' drift against the answers on the test rows.
     public static let predictionMetrics = columnMetrics.map { "prediction_" + $0 }
     public static let columnMetrics = ["psi", "jensen_shannon", "wasserstein", "ks"]

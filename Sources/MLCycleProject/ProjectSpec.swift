@@ -54,9 +54,23 @@ public struct ProjectSpec: Sendable {
     }
     public struct Release: Sendable, Equatable {
         public var approvers: [String]
+        /// The challenger's share of requests (a plan's first step).
         public var canary: Double
         public var shadow: Bool
         public var autoPromote: Bool
+        /// Progressive delivery: the share steps up while the evidence holds (`mlcycle watch` moves it).
+        public var plan: CanaryPlan? = nil
+    }
+    /// `release.canary` as a plan: `{steps: [5%, 25%, 50%, 100%], every: 1d, promote_if, rollback_if}`.
+    public struct CanaryPlan: Sendable, Equatable {
+        /// Shares of requests, rising, the last 1 (100 %).
+        public var steps: [Double]
+        /// How long each step lasts at least before the share moves up.
+        public var every: String
+        /// `METRIC OP champion [± X]` or `METRIC OP VALUE`, joined by `and`: measured since the release started.
+        public var promoteIf: String
+        /// `METRIC OP VALUE`, joined by `or`: measured on the challenger's rows of the current step.
+        public var rollbackIf: String?
     }
     public struct Monitoring: Sendable, Equatable {
         public var window: String
@@ -314,13 +328,50 @@ public enum ProjectFile {
         var release = ProjectSpec.Release(approvers: [], canary: 0, shadow: false, autoPromote: true)
         if let rel = r.mapping(top["release"], "release", allowed: ["approvers", "canary", "shadow", "auto_promote"]) {
             release.approvers = r.strings(rel["approvers"], "release.approvers") ?? []
-            if let c = r.string(rel["canary"], "release.canary") {
+            func share(_ node: Node?, _ path: String) -> Double? {
+                guard let c = r.string(node, path) else { return nil }
                 let share = c.hasSuffix("%") ? Double(c.dropLast()).map { $0 / 100 } : Double(c)
-                if let share, share >= 0, share <= 1 {
-                    release.canary = share
-                } else {
-                    r.problem(rel["canary"], "release.canary", "expected a share such as 10% or 0.1")
+                guard let share, share >= 0, share <= 1 else {
+                    r.problem(node, path, "expected a share such as 10% or 0.1")
+                    return nil
                 }
+                return share
+            }
+            if case .mapping = rel["canary"],
+                let p = r.mapping(
+                    rel["canary"], "release.canary", allowed: ["steps", "every", "promote_if", "rollback_if"])
+            {
+                var steps = [Double]()
+                if case .sequence(let items) = p["steps"] {
+                    for (i, item) in items.enumerated() {
+                        if let x = share(item, "release.canary.steps[\(i)]") { steps.append(x) }
+                    }
+                }
+                if steps.isEmpty || zip(steps, steps.dropFirst()).contains(where: { $0 >= $1 }) || steps.last != 1
+                    || steps.first == 0
+                {
+                    r.problem(
+                        p["steps"] ?? rel["canary"], "release.canary.steps",
+                        "expected rising shares that end at 100%, such as [5%, 25%, 50%, 100%]")
+                }
+                let every = r.string(p["every"], "release.canary.every") ?? "1d"
+                if !isDuration(every) {
+                    r.problem(p["every"], "release.canary.every", "expected a duration such as 1h or 1d")
+                }
+                let promoteIf = r.string(p["promote_if"], "release.canary.promote_if") ?? ""
+                do { _ = try ReleaseCondition.parse(promoteIf, joiner: .and) } catch {
+                    r.problem(p["promote_if"] ?? rel["canary"], "release.canary.promote_if", error.localizedDescription)
+                }
+                let rollbackIf = r.string(p["rollback_if"], "release.canary.rollback_if")
+                if let rollbackIf {
+                    do { _ = try ReleaseCondition.parse(rollbackIf, joiner: .or, relative: false) } catch {
+                        r.problem(p["rollback_if"], "release.canary.rollback_if", error.localizedDescription)
+                    }
+                }
+                release.plan = .init(steps: steps, every: every, promoteIf: promoteIf, rollbackIf: rollbackIf)
+                release.canary = steps.first ?? 0
+            } else if let c = share(rel["canary"], "release.canary") {
+                release.canary = c
             }
             release.shadow = r.bool(rel["shadow"], "release.shadow") ?? false
             release.autoPromote = r.bool(rel["auto_promote"], "release.auto_promote") ?? release.approvers.isEmpty

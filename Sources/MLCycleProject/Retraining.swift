@@ -307,12 +307,14 @@ public final class Retrainer {
     }
 }
 
-/// One step of `mlcycle watch`: a monitoring pass over the champion (alerts stored and sent), then a retraining when
-/// a fired alert is one `retraining.on` names or the schedule came due since the last step.
+/// One step of `mlcycle watch`: a monitoring pass over the champion (alerts stored and sent), a step of the release
+/// plan when a challenger is on its way up, then a retraining when a fired alert is one `retraining.on` names or the
+/// schedule came due since the last step.
 public final class Watcher {
     public struct Step: Encodable, Sendable {
         public var at: Date
         public var monitored: MonitoringPass.Output?
+        public var release: ProgressiveDelivery.Step?
         public var retrain: RetrainOutcome?
         public var notes: [String]
     }
@@ -349,7 +351,7 @@ public final class Watcher {
     /// Watches as of `moment`; `previous` is the moment of the step before (the schedule fires in between).
     public func step(at moment: Date, previous: Date?) async throws -> Step {
         let name = spec.problem.name
-        var step = Step(at: moment, monitored: nil, retrain: nil, notes: [])
+        var step = Step(at: moment, monitored: nil, release: nil, retrain: nil, notes: [])
         var trigger: (String, String)?
         if let v = try store.aliases(name)["champion"], let version = try store.modelVersion(name, version: v) {
             var pass = MonitoringPass(store: store, spec: spec)
@@ -363,6 +365,10 @@ public final class Watcher {
             }
         } else {
             step.notes.append("\(name) has no champion to monitor")
+        }
+        if let release = try ProgressiveDelivery(spec: spec, store: store).step(at: moment) {
+            step.release = release
+            if release.action != .hold { step.notes.append("release \(release.action.rawValue): \(release.reason)") }
         }
         if trigger == nil, let schedule, let previous, schedule.fires(after: previous, through: moment) {
             trigger = ("schedule \(schedule.text)", "the retraining schedule came due")

@@ -557,7 +557,8 @@ public final class Runner {
                 reference: reference,
                 evaluation: evaluation,
                 lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: commit, run: run))
-            bundle.release = .init(canary: spec.release.canary, shadow: spec.release.shadow)
+            bundle.release = .init(
+                canary: spec.release.canary, shadow: spec.release.shadow, steps: spec.release.plan?.steps)
             let bundleSHA = try store.putArtifact(try bundle.jsonData())
             let registry = ModelRegistry(store: store, approvers: spec.release.approvers)
             let version = try registry.register(

@@ -34,11 +34,14 @@ public final class ModelCatalog: @unchecked Sendable {
     /// How long an alias lookup is trusted before the store is asked again, in seconds (0: every request).
     public let aliasRefresh: Double
     private var cachedNames: (names: [String], at: Double)?
+    /// Releases under way by model name, and when they were read.
+    private var releases = [String: (state: ReleaseState?, at: Double)]()
 
     /// Forgets every alias lookup: the next request asks the store (after a promotion or rollback).
     public func invalidate() {
         lock.lock()
         resolved.removeAll()
+        releases.removeAll()
         cachedNames = nil
         lock.unlock()
     }
@@ -96,13 +99,17 @@ public final class ModelCatalog: @unchecked Sendable {
 
     /// Who answers a request for `name`: the champion, or — for the canary share of requests, sticky by `key` when
     /// one is given — the challenger; and the challenger again as a shadow when the release policy asks for one.
+    /// The policy is the challenger's (the spec it was trained with), else the champion's; a progressive release
+    /// under way sets the share (the step `mlcycle watch` has reached, read from the store).
     public func route(_ name: String, key: String?) throws -> (answer: Resolved, shadow: Resolved?)? {
         guard let primary = try resolve(name) else { return nil }
-        guard case .store = source, let policy = primary.bundle.release, policy.canary > 0 || policy.shadow,
-            let challenger = try resolve(name, alias: "challenger"), challenger.version != primary.version
+        guard case .store(let store, _) = source, let challenger = try resolve(name, alias: "challenger"),
+            challenger.version != primary.version, let policy = challenger.bundle.release ?? primary.bundle.release
         else {
             return (primary, nil)
         }
+        let share = try releaseShare(name, challenger: challenger.version, store) ?? policy.canary
+        guard share > 0 || policy.shadow else { return (primary, nil) }
         let draw: Double
         if let key {
             // FNV-1a of the key: the same key always lands on the same side.
@@ -112,8 +119,27 @@ public final class ModelCatalog: @unchecked Sendable {
         } else {
             draw = Double.random(in: 0..<1)
         }
-        if draw < policy.canary { return (challenger, nil) }
+        if draw < share { return (challenger, nil) }
         return (primary, policy.shadow ? challenger : nil)
+    }
+
+    /// The share of a release under way for `challenger` ("v4"), looked up again after `aliasRefresh` seconds.
+    private func releaseShare(_ name: String, challenger: String, _ store: any Store) throws -> Double? {
+        let now = Date().timeIntervalSinceReferenceDate
+        lock.lock()
+        let recent = releases[name]
+        lock.unlock()
+        let state: ReleaseState?
+        if let recent, now - recent.at < aliasRefresh {
+            state = recent.state
+        } else {
+            state = try store.release(name)
+            lock.lock()
+            releases[name] = (state, now)
+            lock.unlock()
+        }
+        guard let state, "v\(state.version)" == challenger else { return nil }
+        return state.share
     }
 
     /// The model answering for `name` now, or nil if there is none (unknown name, or no version under the alias).

@@ -125,6 +125,15 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     CREATE INDEX prediction_model_version_at ON prediction(model, version, at);
                     """)
         }
+        // Progressive releases: one under way per model.
+        m.registerMigration("v6") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE release (name TEXT PRIMARY KEY, version INTEGER NOT NULL, step INTEGER NOT NULL,
+                                          share DOUBLE PRECISION NOT NULL, started DOUBLE PRECISION NOT NULL,
+                                          since DOUBLE PRECISION NOT NULL);
+                    """)
+        }
         return m
     }
 
@@ -590,6 +599,41 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                         arguments: StatementArguments(chunk)))
             }
             return found
+        }
+    }
+
+    public func release(_ name: String) throws -> ReleaseState? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM release WHERE name = ?", arguments: [name]).map {
+                ReleaseState(
+                    version: $0["version"], step: $0["step"], share: $0["share"],
+                    started: Date(timeIntervalSince1970: $0["started"]), since: Date(timeIntervalSince1970: $0["since"])
+                )
+            }
+        }
+    }
+
+    public func setRelease(_ name: String, _ state: ReleaseState?, actor: String, action: String, reason: String) throws
+    {
+        try write { db in
+            let previous = try Int.fetchOne(db, sql: "SELECT version FROM release WHERE name = ?", arguments: [name])
+            if let state {
+                try db.execute(
+                    sql: """
+                        INSERT INTO release (name, version, step, share, started, since) VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (name) DO UPDATE SET version = excluded.version, step = excluded.step,
+                          share = excluded.share, started = excluded.started, since = excluded.since
+                        """,
+                    arguments: [
+                        name, state.version, state.step, state.share, state.started.timeIntervalSince1970,
+                        state.since.timeIntervalSince1970,
+                    ])
+            } else {
+                try db.execute(sql: "DELETE FROM release WHERE name = ?", arguments: [name])
+            }
+            try Self.audit(
+                db, actor: actor, action: action, model: name, version: state?.version ?? previous,
+                alias: "challenger", previous: previous, reason: reason)
         }
     }
 

@@ -68,12 +68,35 @@ public protocol Store: PredictionWriter {
     /// Every feedback record of the predictions `predictionIDs`, oldest first.
     func feedback(predictionIDs: [String]) throws -> [FeedbackRecord]
 
+    /// Where a progressive release of `name` stands (nil: none under way).
+    func release(_ name: String) throws -> ReleaseState?
+    /// Sets (nil: ends) the release of `name` and records the step in the audit log, in one transaction.
+    func setRelease(_ name: String, _ state: ReleaseState?, actor: String, action: String, reason: String) throws
+
     /// Keeps a fired alert (with the numbers that fired it); returns its id.
     func recordAlert(_ alert: AlertRecord) throws -> Int
     /// Records how the alert's webhook delivery went ("sent", "failed after 4 attempts: …", "no webhook").
     func setAlertDelivery(_ id: Int, _ delivery: String) throws
     /// Fired alerts, newest first (all models when nil).
     func alerts(model: String?, limit: Int) throws -> [AlertRecord]
+}
+
+/// Where a progressive release stands: the version on its way up, its step of the plan and share of requests, when
+/// the release started and when the current step did (the moments of the watcher, replayed time in a replay).
+public struct ReleaseState: Codable, Sendable, Equatable {
+    public var version: Int
+    public var step: Int
+    public var share: Double
+    public var started: Date
+    public var since: Date
+
+    public init(version: Int, step: Int, share: Double, started: Date, since: Date) {
+        self.version = version
+        self.step = step
+        self.share = share
+        self.started = started
+        self.since = since
+    }
 }
 
 /// A fired alert as stored.

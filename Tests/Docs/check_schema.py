@@ -280,6 +280,9 @@ def main():
         d["problem"].pop("target"), d["problem"].pop("success"), d["problem"].update(task="clustering"),
         d.update(candidates=[{"learner": "kmeans", "params": {"n_clusters": 4, "seed": 1}}]),
         d["evaluation"].update(gates=[])))
+    variant("a canary plan", lambda d: d["release"].update(canary={
+        "steps": ["5%", "25%", 0.5, "100%"], "every": "1d", "promote_if": "mape <= champion",
+        "rollback_if": "error_rate > 0.02 or latency_p99 > 500ms"}))
     variant("selection by cross-validation, no refit", lambda d: d["evaluation"].update(
         selection="cv", folds=3, refit=False))
     variant("a SQLite source and a joined source", lambda d: d["sources"].append(
@@ -317,6 +320,8 @@ def main():
     rejected("a gate with no comparison", lambda d: d["evaluation"]["gates"].append("within_10pct 0.8"), "evaluation.gates[1]")
     rejected("evaluation range: 1.5", lambda d: d["evaluation"].update(range=1.5), "evaluation.range")
     rejected("canary: 150%", lambda d: d["release"].update(canary="150%"), "release.canary")
+    rejected("a canary plan without promote_if", lambda d: d["release"].update(canary={"steps": ["5%", "100%"]}),
+             "release.canary.promote_if")
     rejected("alert severity: loud", lambda d: d["monitoring"]["alerts"][0].update(severity="loud"), "monitoring.alerts[0].severity")
     rejected("alert cooldown: soon", lambda d: d["monitoring"]["alerts"][0].update(cooldown="soon"), "monitoring.alerts[0].cooldown")
     rejected("an alert without when", lambda d: d["monitoring"]["alerts"][0].pop("when"), "monitoring.alerts[0].when")

@@ -1,5 +1,6 @@
 import Foundation
 import MLCycleLearn
+import MLCycleMonitor
 import MLCyclePrep
 import Testing
 
@@ -47,6 +48,41 @@ import Testing
             ("evaluation: {selection: test}", "expected validation or cv"),
             ("evaluation: {selection: cv, folds: 1}", "evaluation.folds"),
             ("split: {test: 0.5, validation: 0.5}", "leave no rows to train on"),
+        ] {
+            do {
+                _ = try ProjectFile.parse(base + yaml, file: "mlcycle.yaml")
+                Issue.record("accepted \(yaml)")
+            } catch let e as SpecFileError {
+                #expect(e.localizedDescription.contains(expected), "\(yaml): \(e.localizedDescription)")
+            }
+        }
+    }
+
+    @Test func aCanaryPlanReadsAndABadOneSaysWhatToFix() throws {
+        let base = """
+            problem: {name: p, task: regression, target: y}
+            sources: [{path: data.csv}]
+            candidates: [{learner: linear}]
+
+            """
+        let plan = try ProjectFile.parse(
+            base
+                + #"release: {canary: {steps: [5%, 25%, 100%], every: 12h, promote_if: "mape <= champion + 0.005 and error_rate < 0.01", rollback_if: "error_rate > 0.02 or latency_p99 > 500ms"}}"#
+        )
+        #expect(plan.release.plan?.steps == [0.05, 0.25, 1] && plan.release.canary == 0.05)
+        #expect(plan.release.plan?.every == "12h" && plan.release.plan?.rollbackIf?.hasPrefix("error_rate") == true)
+        let condition = try ReleaseCondition.parse(try #require(plan.release.plan?.promoteIf), joiner: .and)
+        #expect(condition.clauses.map(\.againstChampion) == [true, false] && condition.clauses[0].threshold == 0.005)
+        for (yaml, expected) in [
+            (#"release: {canary: {steps: [50%, 25%, 100%], promote_if: "mape <= champion"}}"#, "rising shares"),
+            (#"release: {canary: {steps: [5%, 50%], promote_if: "mape <= champion"}}"#, "end at 100%"),
+            (#"release: {canary: {steps: [5%, 100%]}}"#, "release.canary.promote_if"),
+            (#"release: {canary: {steps: [5%, 100%], promote_if: "speed <= champion"}}"#, "unknown metric 'speed'"),
+            (
+                #"release: {canary: {steps: [5%, 100%], promote_if: "mape <= champion", rollback_if: "mape > champion"}}"#,
+                "compare with a value here"
+            ),
+            (#"release: {canary: {steps: [5%, 100%], promote_if: "mape <= champion", every: soon}}"#, "every"),
         ] {
             do {
                 _ = try ProjectFile.parse(base + yaml, file: "mlcycle.yaml")

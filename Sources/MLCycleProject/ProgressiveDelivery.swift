@@ -1,0 +1,141 @@
+import Foundation
+import MLCycleEvaluate
+import MLCycleLearn
+import MLCycleMonitor
+import MLCycleStore
+
+/// Progressive delivery on model quality (what Flagger and Argo Rollouts do for services): the challenger's share of
+/// requests climbs the plan's steps (`release.canary: {steps, every, promote_if, rollback_if}`) while the evidence
+/// holds, the challenger is promoted after the last step, and it is rolled back at once when a rollback condition
+/// fires. `mlcycle watch` takes one step per pass; every move is kept in the audit log with its numbers.
+public struct ProgressiveDelivery: Sendable {
+    /// What one pass did.
+    public struct Step: Codable, Sendable, Equatable {
+        public enum Action: String, Codable, Sendable {
+            /// The release began at the first step's share.
+            case start
+            /// The share moved up a step.
+            case advance
+            /// Nothing moved: the step is not over, or the evidence does not hold yet.
+            case hold
+            /// After the last step: the challenger became the champion.
+            case promote
+            /// After the last step, but the project wants a person's approval (`mlcycle approve`).
+            case awaitApproval = "await approval"
+            /// A rollback condition fired: the challenger answers nothing any more.
+            case rollback
+        }
+        public var action: Action
+        public var version: Int
+        public var share: Double
+        public var reason: String
+        /// The conditions as measured (promote_if over the release, rollback_if over the current step).
+        public var measured: [ReleaseCondition.Measured]
+    }
+
+    public var spec: ProjectSpec
+    public var store: any Store
+
+    public init(spec: ProjectSpec, store: any Store) {
+        self.spec = spec
+        self.store = store
+    }
+
+    /// The actor the plan's moves are recorded under.
+    public static let actor = "release plan"
+
+    /// One pass as of `moment`: nil when the project has no plan or no challenger is on its way.
+    public func step(at moment: Date) throws -> Step? {
+        let name = spec.problem.name
+        guard let plan = spec.release.plan, !plan.steps.isEmpty else { return nil }
+        let aliases = try store.aliases(name)
+        guard let champion = aliases["champion"], let challenger = aliases["challenger"], challenger != champion
+        else {
+            return nil
+        }
+        func percent(_ share: Double) -> String { String(format: "%g %%", share * 100) }
+        guard let state = try store.release(name), state.version == challenger else {
+            let first = ReleaseState(version: challenger, step: 0, share: plan.steps[0], started: moment, since: moment)
+            let reason =
+                "v\(challenger) starts its release at \(percent(first.share)) of requests (champion v\(champion))"
+            try store.setRelease(
+                name, first, actor: Self.actor, action: "canary \(percent(first.share))", reason: reason)
+            return Step(action: .start, version: challenger, share: first.share, reason: reason, measured: [])
+        }
+        let regression = spec.problem.task == .regression
+        let bundle = try store.modelVersion(name, version: champion).map {
+            try ModelBundle.decode(try store.artifact($0.bundle), path: "\(name) v\(champion)")
+        }
+        let positive = bundle?.task == .binary ? bundle?.evaluation?.positiveClass : nil
+        func summary(_ version: Int, since: Date) throws -> WindowSummary {
+            let log = try MonitoringPass.versionLog(store, model: name, version: version, since: since, before: moment)
+            return Monitoring.summarize(
+                log.served, start: since, end: moment, regression: regression, positive: positive)
+        }
+        // Rollback: on the challenger's rows of the current step, at once.
+        if let text = plan.rollbackIf {
+            let condition = try ReleaseCondition.parse(text, joiner: .or, relative: false)
+            let measured = condition.measure(challenger: try summary(challenger, since: state.since), champion: nil)
+            if condition.holds(measured) {
+                let reason =
+                    "rolled back at \(percent(state.share)): "
+                    + measured.filter(\.holds).map(Self.describe).joined(
+                        separator: "; ")
+                try store.setAlias(
+                    name, alias: "challenger", version: nil, actor: Self.actor, action: "rollback", reason: reason)
+                try store.setRelease(name, nil, actor: Self.actor, action: "canary stopped", reason: reason)
+                return Step(action: .rollback, version: challenger, share: 0, reason: reason, measured: measured)
+            }
+        }
+        let every = MonitoringDuration.seconds(plan.every) ?? 86_400
+        if moment.timeIntervalSince(state.since) < every {
+            return Step(
+                action: .hold, version: challenger, share: state.share,
+                reason:
+                    "step \(state.step + 1) of \(plan.steps.count) (\(percent(state.share))) lasts until \(ISO8601DateFormatter().string(from: state.since.addingTimeInterval(every)))",
+                measured: [])
+        }
+        // Promotion evidence: both versions' rows since the release started.
+        let condition = try ReleaseCondition.parse(plan.promoteIf, joiner: .and)
+        let measured = condition.measure(
+            challenger: try summary(challenger, since: state.started),
+            champion: try summary(champion, since: state.started))
+        let numbers = measured.map(Self.describe).joined(separator: "; ")
+        guard condition.holds(measured) else {
+            return Step(
+                action: .hold, version: challenger, share: state.share,
+                reason: "stays at \(percent(state.share)): \(numbers)", measured: measured)
+        }
+        let next = state.step + 1
+        if next < plan.steps.count {
+            var moved = state
+            moved.step = next
+            moved.share = plan.steps[next]
+            moved.since = moment
+            let reason = "v\(challenger) \(percent(state.share)) → \(percent(moved.share)): \(numbers)"
+            try store.setRelease(
+                name, moved, actor: Self.actor, action: "canary \(percent(moved.share))", reason: reason)
+            return Step(action: .advance, version: challenger, share: moved.share, reason: reason, measured: measured)
+        }
+        guard spec.release.autoPromote else {
+            return Step(
+                action: .awaitApproval, version: challenger, share: state.share,
+                reason:
+                    "v\(challenger) finished its release (\(numbers)); the project promotes on a person's approval: mlcycle approve \(name):\(challenger)",
+                measured: measured)
+        }
+        guard let version = try store.modelVersion(name, version: challenger) else {
+            throw StoreError.notFound("\(name) v\(challenger)")
+        }
+        let reason = "v\(challenger) finished its release: \(numbers)"
+        try ModelRegistry(store: store, approvers: spec.release.approvers).promote(
+            version, by: .policy(Self.actor), reason: reason)
+        try store.setRelease(name, nil, actor: Self.actor, action: "release complete", reason: reason)
+        return Step(action: .promote, version: challenger, share: 1, reason: reason, measured: measured)
+    }
+
+    static func describe(_ m: ReleaseCondition.Measured) -> String {
+        func f(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "not measured yet" }
+        return "\(m.clause): \(f(m.value)) against \(f(m.against)) (\(m.holds ? "holds" : "does not hold"))"
+    }
+}

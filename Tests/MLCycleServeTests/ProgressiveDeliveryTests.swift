@@ -1,0 +1,110 @@
+import Foundation
+import MLCycleData
+import MLCycleProject
+import MLCycleServe
+import MLCycleStore
+import Testing
+
+/// Days of traffic replayed through the server's router: each request goes to the version the catalog routes it to
+/// (the release step read from the store), is logged with that version's answer, and gets its actual; the watcher
+/// steps at the end of each day. The champion says 23 % too little (the market moved); the challenger is within
+/// 2 %, and refuses `refused` of its requests.
+private func replayRelease(refused: Double, days: Int = 5, requests: Int = 400) async throws -> (
+    steps: [ProgressiveDelivery.Step], store: SQLiteStore, shares: [Double]
+) {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-release-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    var csv = "size,price\n"
+    for i in 0..<200 { csv += "\(1 + Double(i % 50) / 5),\(100 + 50 * (1 + Double(i % 50) / 5))\n" }
+    try csv.write(toFile: "\(dir)/houses.csv", atomically: true, encoding: .utf8)
+    try """
+    problem: {name: rel, task: regression, target: price}
+    sources: [{name: houses, path: houses.csv}]
+    split: {method: random, test: 0.25, seed: 1}
+    candidates: [{name: linear, learner: linear}]
+    evaluation: {metric: mape}
+    release:
+      auto_promote: true
+      canary: {steps: [10%, 50%, 100%], every: 1d, promote_if: "mape <= champion", rollback_if: "error_rate > 0.05"}
+    """.write(toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
+    let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
+    let spec = try ProjectFile.load(path: "\(dir)/mlcycle.yaml")
+    _ = try Runner(spec: spec, directory: dir, store: store).run()
+    let v1 = try #require(try store.modelVersion("rel", version: 1))
+    let v2 = try store.registerModel(
+        NewModelVersion(
+            name: "rel", bundle: v1.bundle, metrics: v1.metrics, gatesPassed: true, gates: [], run: nil, datasets: [],
+            specHash: nil),
+        actor: "test")
+    try store.setAlias("rel", alias: "challenger", version: v2.version, actor: "test", action: "alias", reason: "test")
+    let catalog = ModelCatalog(store: store, models: [:], aliasRefresh: 0)
+    let watcher = try Watcher(spec: spec, directory: dir, store: store)
+    var rng = SeededGenerator(seed: 9)
+    let start = Date(timeIntervalSince1970: 1_780_000_000)
+    var steps = [ProgressiveDelivery.Step]()
+    var shares = [Double]()
+    if let s = try await watcher.step(at: start, previous: nil).release { steps.append(s) }
+    for day in 0..<days {
+        var rows = [PredictionRecord]()
+        var feedback = [FeedbackRecord]()
+        var answeredByChallenger = 0
+        for i in 0..<requests {
+            let id = "d\(day)-\(i)"
+            let at = start.addingTimeInterval(Double(day) * 86_400 + Double(i) * 86_400 / Double(requests))
+            guard let (m, _) = try catalog.route("rel", key: id) else { continue }
+            let price = 100 + Double(rng.next(upperBound: 500))
+            let challenger = m.version == "v\(v2.version)"
+            if challenger { answeredByChallenger += 1 }
+            if challenger && Double(rng.next(upperBound: 1000)) < refused * 1000 {
+                rows.append(
+                    PredictionRecord(
+                        id: id, model: "rel", version: m.version, at: at, latencySeconds: 0.001, inputs: "{}",
+                        prediction: nil, status: "error 400"))
+                continue
+            }
+            let said = challenger ? price * (1 + (Double(rng.next(upperBound: 41)) - 20) / 1000) : price * 0.77
+            rows.append(
+                PredictionRecord(
+                    id: id, model: "rel", version: m.version, at: at, latencySeconds: 0.001,
+                    inputs: #"{"size":\#(price / 50 - 2)}"#, prediction: String(said), status: "ok"))
+            feedback.append(FeedbackRecord(predictionID: id, value: String(price)))
+        }
+        try store.logPredictions(rows)
+        try store.recordFeedback(feedback)
+        shares.append(Double(answeredByChallenger) / Double(requests))
+        let moment = start.addingTimeInterval(Double(day + 1) * 86_400 + 1)
+        if let s = try await watcher.step(at: moment, previous: nil).release { steps.append(s) }
+    }
+    return (steps, store, shares)
+}
+
+@Suite struct ProgressiveDeliveryTests {
+    /// A better challenger climbs 10 % → 50 % → 100 % a day at a time and becomes the champion; every step is audited
+    /// with its numbers, and the traffic it answered follows the step.
+    @Test func aBetterChallengerClimbsToChampion() async throws {
+        let (steps, store, shares) = try await replayRelease(refused: 0)
+        #expect(
+            steps.map(\.action) == [.start, .advance, .advance, .promote],
+            "\(steps.map { "\($0.action.rawValue): \($0.reason)" })")
+        #expect(steps.map(\.share) == [0.1, 0.5, 1, 1])
+        #expect(try store.aliases("rel")["champion"] == 2)
+        #expect(try store.release("rel") == nil)
+        // The share of requests the challenger answered each day: about the step's share, then all of them.
+        #expect(abs(shares[0] - 0.1) < 0.05 && abs(shares[1] - 0.5) < 0.08 && shares[2] == 1, "\(shares)")
+        #expect(shares[3] == 1, "\(shares)")  // v2 is the champion now: it answers everything
+        let audit = try store.audit(model: "rel").filter { $0.actor == ProgressiveDelivery.actor }
+        #expect(audit.map(\.action) == ["canary 10 %", "canary 50 %", "canary 100 %", "promote", "release complete"])
+        #expect(audit.dropFirst().allSatisfy { $0.reason.contains("mape <= champion: ") })
+    }
+
+    /// A challenger that refuses a fifth of its requests is rolled back at the first look: the champion keeps all
+    /// the traffic.
+    @Test func aWorseChallengerIsRolledBackAtOnce() async throws {
+        let (steps, store, shares) = try await replayRelease(refused: 0.2, days: 2)
+        #expect(steps.map(\.action) == [.start, .rollback], "\(steps.map(\.reason))")
+        #expect(steps.last?.reason.contains("error_rate > 0.05") == true)
+        let aliases = try store.aliases("rel")
+        #expect(aliases["challenger"] == nil && aliases["champion"] == 1)
+        #expect(shares[1] == 0)
+    }
+}
