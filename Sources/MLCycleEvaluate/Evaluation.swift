@@ -28,6 +28,10 @@ public struct EvaluationOptions: Sendable {
     public var permutationRepeats = 5
     public var bootstrapSamples = 1000
     public var seed: UInt64 = 42
+    /// Scope rules on the model's answer (`prediction between 100000 and 800000`): the metrics, slices and gates
+    /// judge the rows inside them — the rows the model is deployed to answer — and `review_share` is the share of
+    /// rows outside (answered for review when served).
+    public var answerScope: [String] = []
 
     public init(target: String) { self.target = target }
 }
@@ -253,7 +257,18 @@ public enum Evaluation {
         let targetColumn = try table.column(o.target)
         let labelled = (0..<table.rowCount).filter { targetColumn.isValid($0) }
         guard !labelled.isEmpty else { throw EvaluationError.invalid("no row has a value in '\(o.target)'") }
-        let t = labelled.count == table.rowCount ? table : table.taking(labelled)
+        var t = labelled.count == table.rowCount ? table : table.taking(labelled)
+        var reviewShare: Double?
+        if !o.answerScope.isEmpty {
+            let inScope = try answered(t, model: model, rules: o.answerScope)
+            reviewShare = Double(inScope.filter { !$0 }.count) / Double(t.rowCount)
+            guard inScope.contains(true) else {
+                throw EvaluationError.invalid(
+                    "no row's answer is inside the scope (\(o.answerScope.joined(separator: "; "))): every one would be answered for review"
+                )
+            }
+            t = try t.filtered(inScope)
+        }
         var truth = Truth(task: file.task, labels: model.labels)
         switch file.task {
         case .regression:
@@ -283,7 +298,8 @@ public enum Evaluation {
         let predictions = model.predict(try model.schema.encode(t))
         let metric = o.metric ?? (file.task == .regression ? "mape" : "logloss")
         let all = Array(0..<t.rowCount)
-        let overall = metrics(truth, predictions, rows: all, threshold: o.threshold)
+        var overall = metrics(truth, predictions, rows: all, threshold: o.threshold)
+        if let reviewShare { overall["review_share"] = reviewShare }
         guard overall[metric] != nil else {
             throw EvaluationError.invalid(
                 "--metric \(metric) is not a \(file.task.rawValue) metric (\(overall.keys.sorted().joined(separator: ", ")))"
@@ -454,6 +470,26 @@ public enum Evaluation {
             else { return nil }
             return c - d
         }
+    }
+
+    /// Per row, whether the model's answer keeps inside every rule on `prediction`.
+    static func answered(_ t: Table, model: FittedModel, rules: [String]) throws -> [Bool] {
+        let p = model.predict(try model.schema.encode(t))
+        let answers = try Table(columns: [
+            model.labels.isEmpty
+                ? Column(name: "prediction", doubles: p.values)
+                : Column(
+                    name: "prediction",
+                    strings: p.values.map { model.labels.indices.contains(Int($0)) ? model.labels[Int($0)] : nil })
+        ])
+        var inside = [Bool](repeating: true, count: t.rowCount)
+        for rule in rules {
+            for (r, v) in try MLCycleData.Expression.parse(rule).evaluate(on: answers).enumerated() {
+                if case .bool(true) = v { continue }
+                inside[r] = false
+            }
+        }
+        return inside
     }
 
     /// The task's metrics on a subset of rows (indices may repeat, as in a bootstrap sample).

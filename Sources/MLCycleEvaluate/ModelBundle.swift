@@ -18,9 +18,14 @@ public struct ModelBundle: Codable, Sendable {
     public var target: String
     /// The raw columns a request must carry (the pipeline's input, without the target).
     public var inputSchema: [FittedPipeline.ColumnSpec]
-    /// Expressions every in-scope row satisfies (e.g. `sale_price between …` is checked on labelled rows,
-    /// `building_type in […]` at serving); rows outside get no prediction.
+    /// Expressions every in-scope row satisfies: on the inputs (`building_type in […]`) or on the model's answer
+    /// (`prediction between 100000 and 800000`).
     public var scope: [String]
+    /// Per scope rule, what a row outside it gets: `review` (the estimate, flagged for a person) or `unavailable`.
+    /// Absent (bundles made before reviews existed): every rule makes a row unavailable.
+    public var scopeOtherwise: [String]?
+    /// Inputs a row must carry to be answered (`problem.required`); one without is unavailable, never imputed.
+    public var required: [String]?
     public var pipeline: FittedPipeline
     public var model: ModelFile
     public var reference: ReferenceStatistics
@@ -90,7 +95,8 @@ public struct ModelBundle: Codable, Sendable {
         public var value: Double?
         public var probabilities: [String: Double]
         public var range: [Double]?
-        /// "ok", or "unavailable" with `reasons`.
+        /// "ok"; "review" (answered, outside the scope: a person should look) with `reasons`; or "unavailable" with
+        /// `reasons`. An ok answer may carry reasons too (an input that was missing and imputed).
         public var status: String
         public var reasons: [String]
         /// Inputs unlike the training data (a number outside its range, a category never seen): the answer is
@@ -122,9 +128,11 @@ public struct ModelBundle: Codable, Sendable {
         return out
     }
 
-    /// Prepares raw rows with the fitted pipeline (serving mode: no row is dropped) and scores them. A row outside
-    /// the scope, or that a training filter would have removed, is `unavailable` with the reason, not a guess.
-    /// A missing input column or a wrong type is an error naming the column.
+    /// Prepares raw rows with the fitted pipeline (serving mode: no row is dropped) and scores them. A row without a
+    /// required input, or that a training filter would have removed, is `unavailable` with the reason, not a guess;
+    /// a row outside a scope rule gets the estimate with `status: review` and the rule (or `unavailable` where the
+    /// rule says so); an input that was missing and imputed is named in `reasons`. A missing input column or a wrong
+    /// type is an error naming the column.
     public func score(_ raw: Table) throws -> [Scored] {
         for column in inputSchema where raw[column.name] == nil {
             // Columns only training filters read (e.g. the target) may be absent; the pipeline says what it needs.
@@ -133,27 +141,56 @@ public struct ModelBundle: Codable, Sendable {
             }
         }
         let prepared = try pipeline.transform(raw, serving: true)
-        var reasons = prepared.rowIssues
-        for rule in scope {
-            let e = try MLCycleData.Expression.parse(rule)
-            // A rule on a column absent at serving (e.g. the target) is skipped.
-            guard e.columns.allSatisfy({ raw[$0] != nil }) else { continue }
-            for (r, v) in try e.evaluate(on: raw).enumerated() {
-                if case .bool(true) = v { continue }
-                reasons[r, default: []].append("outside scope: \(rule)")
+        var unavailable = prepared.rowIssues
+        var review = [Int: [String]]()
+        for column in required ?? [] {
+            let c = raw[column]
+            for r in 0..<raw.rowCount where !(c?.isValid(r) ?? false) {
+                unavailable[r, default: []].append("\(column) is required and the row has none")
             }
         }
         let out = try model.predictTable(prepared.table)
         let labels = try model.model().labels
         let prediction = try out.column("prediction")
+        // Rules on the model's answer read a table holding it; the others read the inputs.
+        let answers = try Table(columns: [
+            labels.isEmpty
+                ? Column(
+                    name: "prediction",
+                    doubles: prediction.doubles()?.enumerated().map { prediction.isValid($0) ? $1 : nil } ?? [])
+                : Column(
+                    name: "prediction",
+                    strings: (0..<prediction.count).map { prediction.isValid($0) ? prediction[$0].description : nil })
+        ])
+        for (i, rule) in scope.enumerated() {
+            let e = try MLCycleData.Expression.parse(rule)
+            let table = e.columns.contains("prediction") ? answers : raw
+            // A rule on a column absent at serving (an older bundle's rule on the target) is skipped.
+            guard e.columns.allSatisfy({ table[$0] != nil }) else { continue }
+            let otherwise = scopeOtherwise.map { i < $0.count ? $0[i] : "review" } ?? "unavailable"
+            for (r, v) in try e.evaluate(on: table).enumerated() {
+                if case .bool(true) = v { continue }
+                if otherwise == "unavailable" {
+                    unavailable[r, default: []].append("outside scope: \(rule)")
+                } else {
+                    review[r, default: []].append("outside scope: \(rule)")
+                }
+            }
+        }
+        let imputed = imputedInputs(raw)
         let lower = out["lower"]
         let upper = out["upper"]
         let probabilities = labels.map { out["probability_\($0)"] }
         let novel = novelty(raw)
         return (0..<raw.rowCount).map { r in
-            if let why = reasons[r], !why.isEmpty {
+            if let why = unavailable[r], !why.isEmpty {
                 return Scored(
                     prediction: nil, value: nil, probabilities: [:], range: nil, status: "unavailable", reasons: why)
+            }
+            guard prediction.isValid(r) else {
+                return Scored(
+                    prediction: nil, value: nil, probabilities: [:], range: nil, status: "unavailable",
+                    reasons: ["no prediction"])
             }
             var p = [String: Double]()
             for (k, label) in labels.enumerated() {
@@ -161,13 +198,24 @@ public struct ModelBundle: Codable, Sendable {
             }
             let value = labels.isEmpty ? prediction.doubles()?[r] : nil
             let range = lower.flatMap { lo in upper.map { hi in [lo.doubles()?[r] ?? .nan, hi.doubles()?[r] ?? .nan] } }
+            let flagged = review[r] ?? []
             return Scored(
-                prediction: prediction.isValid(r) ? prediction[r].description : nil, value: value, probabilities: p,
-                range: range,
-                status: prediction.isValid(r) ? "ok" : "unavailable",
-                reasons: prediction.isValid(r) ? [] : ["no prediction"],
-                warnings: novel[r])
+                prediction: prediction[r].description, value: value, probabilities: p, range: range,
+                status: flagged.isEmpty ? "ok" : "review", reasons: flagged + imputed[r], warnings: novel[r])
         }
+    }
+
+    /// Per row, the inputs that were missing and that the pipeline imputed (as it did in training).
+    func imputedInputs(_ raw: Table) -> [[String]] {
+        var out = [[String]](repeating: [], count: raw.rowCount)
+        for case .impute(let column, _, _, _, _) in pipeline.steps
+        where inputSchema.contains(where: { $0.name == column }) {
+            let c = raw[column]
+            for r in 0..<raw.rowCount where !(c?.isValid(r) ?? false) {
+                out[r].append("\(column) was missing: imputed as in training")
+            }
+        }
+        return out
     }
 
     /// Whether a column is read by a step that runs at serving time (filters without a flag do not run there).

@@ -22,7 +22,7 @@ public struct AlertCondition: Sendable, Equatable {
     public static let windowMetrics =
         [
             "volume", "error_rate", "unavailable_share", "confidence_mean", "low_confidence_share", "latency_p50",
-            "latency_p95", "latency_p99", "prediction_mean", "override_rate", "drift_share",
+            "latency_p95", "latency_p99", "prediction_mean", "override_rate", "review_share", "drift_share",
         ]
         + feedbackMetrics + predictionMetrics
     /// The metrics measured on rows with an actual (the evaluation metrics).
@@ -231,6 +231,7 @@ public struct AlertChecker {
         case "confidence_mean": return w.confidenceMean
         case "low_confidence_share": return w.volume == 0 ? nil : w.lowConfidenceShare
         case "override_rate": return w.volume - w.unavailable == 0 ? nil : w.overrideRate
+        case "review_share": return w.volume == 0 ? nil : w.reviewShare
         default: return w.metrics[name]
         }
     }

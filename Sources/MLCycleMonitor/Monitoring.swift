@@ -7,7 +7,8 @@ public struct ServedPrediction: Sendable {
     public var at: Date
     public var version: String
     public var latencySeconds: Double
-    /// "ok", "unavailable", or "error CODE" for a refused request (shadow answers are left out before monitoring).
+    /// "ok", "review" (answered outside the scope, for a person to look at), "unavailable", or "error CODE" for a
+    /// refused request (a shadow's answers count as "ok" in its own pass).
     public var status: String
     public var prediction: String?
     /// The eventual truth, when it was fed back (`kind: actual`).
@@ -48,6 +49,9 @@ public struct WindowSummary: Codable, Sendable, Equatable {
     public var errorRate: Double
     public var unavailable: Int
     public var unavailableShare: Double
+    /// Rows answered for review (outside the scope), and their share of the rows answered or unavailable.
+    public var review: Int
+    public var reviewShare: Double
     public var latencyP50: Double?
     public var latencyP95: Double?
     public var latencyP99: Double?
@@ -71,6 +75,8 @@ public struct WindowSummary: Codable, Sendable, Equatable {
         case errorRate = "error_rate"
         case unavailable
         case unavailableShare = "unavailable_share"
+        case review
+        case reviewShare = "review_share"
         case latencyP50 = "latency_p50"
         case latencyP95 = "latency_p95"
         case latencyP99 = "latency_p99"
@@ -121,7 +127,8 @@ public enum Monitoring {
         let failed = errors.values.reduce(0, +)
         let latencies = inside.map(\.latencySeconds).sorted()
         func q(_ p: Double) -> Double? { latencies.isEmpty ? nil : Statistics.quantile(sorted: latencies, p) }
-        let unavailable = inside.filter { $0.status != "ok" }.count
+        let unavailable = inside.filter { $0.status == "unavailable" }.count
+        let review = inside.filter { $0.status == "review" }.count
         var versions = [String: Int]()
         for r in inside { versions[r.version, default: 0] += 1 }
         var metrics = [String: Double]()
@@ -173,7 +180,8 @@ public enum Monitoring {
                 }
             }
         }
-        let answered = inside.filter { $0.status == "ok" }
+        // Answers given (in scope or for review): confidence and overrides are about them.
+        let answered = inside.filter { $0.status == "ok" || $0.status == "review" }
         let confidences = answered.compactMap(\.confidence)
         let overridden = answered.filter { $0.override != nil }
         let shifts = overridden.compactMap { r -> Double? in
@@ -185,7 +193,8 @@ public enum Monitoring {
         return WindowSummary(
             start: start, end: end, volume: inside.count, errors: errors,
             errorRate: failed == 0 ? 0 : Double(failed) / Double(failed + inside.count), unavailable: unavailable,
-            unavailableShare: inside.isEmpty ? 0 : Double(unavailable) / Double(inside.count),
+            unavailableShare: inside.isEmpty ? 0 : Double(unavailable) / Double(inside.count), review: review,
+            reviewShare: inside.isEmpty ? 0 : Double(review) / Double(inside.count),
             latencyP50: q(0.5), latencyP95: q(0.95), latencyP99: q(0.99), labelled: labelled, metrics: metrics,
             predictionMean: numbers.isEmpty ? nil : numbers.reduce(0, +) / Double(numbers.count),
             confidenceMean: confidences.isEmpty ? nil : confidences.reduce(0, +) / Double(confidences.count),

@@ -132,7 +132,7 @@ public struct MonitoringPass: Sendable {
             })
         /// The rows answered in [start, end).
         func answered(_ start: Date, _ end: Date) -> [PredictionRecord] {
-            records.filter { $0.at >= start && $0.at < end && $0.status == "ok" }
+            records.filter { $0.at >= start && $0.at < end && ($0.status == "ok" || $0.status == "review") }
         }
         // Drift rules over the monitoring window and the page's last window ask for the same span: computed once.
         let driftBySpan = SpanMemo<DriftReport?>()
@@ -209,7 +209,8 @@ public struct MonitoringPass: Sendable {
         let last = try drift(lastStart, moment)
         // Slices of the last window's labelled answers, and its overrides.
         let lastAnswered = answered(lastStart, moment).filter { $0.prediction != nil }
-        let labelled = lastAnswered.filter { actual[$0.id] != nil }
+        // The metrics judge in-scope answers, as the windows do.
+        let labelled = lastAnswered.filter { $0.status == "ok" && actual[$0.id] != nil }
         let sliceSpecs = try spec.map { try $0.evaluation.slices.map { try SliceSpec(parsing: $0) } } ?? []
         var slices = [SliceSummary]()
         if !labelled.isEmpty, !sliceSpecs.isEmpty {

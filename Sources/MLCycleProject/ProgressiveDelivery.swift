@@ -29,7 +29,8 @@ public struct ProgressiveDelivery: Sendable {
         public var version: Int
         public var share: Double
         public var reason: String
-        /// The conditions as measured (promote_if over the release, rollback_if over the current step).
+        /// The conditions as measured (promote_if over the release — on the requests both versions answered when the
+        /// challenger shadowed enough of them, else on the same period — rollback_if over the current step).
         public var measured: [ReleaseCondition.Measured]
     }
 
@@ -95,12 +96,32 @@ public struct ProgressiveDelivery: Sendable {
                     "step \(state.step + 1) of \(plan.steps.count) (\(percent(state.share))) lasts until \(ISO8601DateFormatter().string(from: state.since.addingTimeInterval(every)))",
                 measured: [])
         }
-        // Promotion evidence: both versions' rows since the release started.
+        // Promotion evidence since the release started, on rows that are comparable: the requests both answered (the
+        // challenger as a shadow) when there are enough of them, else both versions' rows over the same period
+        // (up to the champion's last answer: at 100 % it answers nothing any more).
         let condition = try ReleaseCondition.parse(plan.promoteIf, joiner: .and)
+        let first = try MonitoringPass.versionLog(
+            store, model: name, version: champion, since: state.started, before: moment)
+        let second = try MonitoringPass.versionLog(
+            store, model: name, version: challenger, since: state.started, before: moment)
+        let pairs = Set(second.records.map(\.id)).intersection(first.records.map(\.id))
+        let paired = pairs.count >= ReleaseComparison.minimumRows
+        var championRows = first.served
+        var challengerRows = second.served
+        if paired {
+            championRows = zip(first.records, first.served).filter { pairs.contains($0.0.id) }.map(\.1)
+            challengerRows = zip(second.records, second.served).filter { pairs.contains($0.0.id) }.map(\.1)
+        } else if let last = first.served.map(\.at).max() {
+            challengerRows = challengerRows.filter { $0.at <= last }
+        }
         let measured = condition.measure(
-            challenger: try summary(challenger, since: state.started),
-            champion: try summary(champion, since: state.started))
-        let numbers = measured.map(Self.describe).joined(separator: "; ")
+            challenger: Monitoring.summarize(
+                challengerRows, start: state.started, end: moment, regression: regression, positive: positive),
+            champion: Monitoring.summarize(
+                championRows, start: state.started, end: moment, regression: regression, positive: positive))
+        let evidence =
+            paired ? "on the \(pairs.count) requests both answered" : "on each version's rows of the same period"
+        let numbers = measured.map(Self.describe).joined(separator: "; ") + " (\(evidence))"
         guard condition.holds(measured) else {
             return Step(
                 action: .hold, version: challenger, share: state.share,

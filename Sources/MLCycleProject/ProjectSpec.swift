@@ -18,8 +18,21 @@ public struct ProjectSpec: Sendable {
         public var goal: String?
         /// The success metric and threshold, as a gate rule (`within_10pct >= 0.80`).
         public var success: String?
-        /// Row conditions (expressions); rows outside are left out of training and flagged at serving.
+        /// Row conditions (expressions) on the inputs or on the model's answer (`prediction`): rows outside an input
+        /// rule are left out of training; at serving, a row outside any rule is answered for review (or unavailable).
         public var scope: [String]
+        /// Per scope rule, what a served row outside it gets: `review` (the estimate, flagged) or `unavailable`.
+        public var scopeOtherwise: [String] = []
+        /// Inputs a served row must carry: one without is `unavailable`, never imputed.
+        public var required: [String] = []
+
+        /// The scope rules on the model's answer (they read `prediction`).
+        public var answerRules: [String] { scope.filter(Self.readsPrediction) }
+        /// The scope rules on the inputs.
+        public var inputRules: [String] { scope.filter { !Self.readsPrediction($0) } }
+        static func readsPrediction(_ rule: String) -> Bool {
+            ((try? MLCycleData.Expression.parse(rule).columns) ?? []).contains("prediction")
+        }
     }
     public struct Candidate: Sendable, Equatable {
         public var name: String
@@ -139,7 +152,8 @@ public enum ProjectFile {
         var problem = ProjectSpec.Problem(
             name: "project", owner: nil, task: .regression, target: "", goal: nil, success: nil, scope: [])
         if let p = r.mapping(
-            top["problem"], "problem", allowed: ["name", "owner", "task", "target", "goal", "success", "scope"])
+            top["problem"], "problem",
+            allowed: ["name", "owner", "task", "target", "goal", "success", "scope", "required"])
         {
             problem.name =
                 r.required(r.string(p["name"], "problem.name"), p["name"], "problem.name", "the project's name")
@@ -164,12 +178,52 @@ public enum ProjectFile {
             problem.goal = r.string(p["goal"], "problem.goal")
             problem.success = r.string(p["success"], "problem.success")
             if let s = problem.success { checkRule(s, p["success"], "problem.success", r) }
-            problem.scope = (r.strings(p["scope"], "problem.scope") ?? []).map(scopeExpression)
+            // A rule is text, or {rule, otherwise: review | unavailable}.
+            var items = [(text: String, otherwise: String, node: Node?)]()
+            if case .sequence(let list) = p["scope"] {
+                for (i, item) in list.enumerated() {
+                    if case .mapping = item,
+                        let m = r.mapping(item, "problem.scope[\(i)]", allowed: ["rule", "otherwise"])
+                    {
+                        let otherwise = r.string(m["otherwise"], "problem.scope[\(i)].otherwise") ?? "review"
+                        if !["review", "unavailable"].contains(otherwise) {
+                            r.problem(m["otherwise"], "problem.scope[\(i)].otherwise", "expected review or unavailable")
+                        }
+                        if let rule = r.required(
+                            r.string(m["rule"], "problem.scope[\(i)].rule"), m["rule"] ?? item,
+                            "problem.scope[\(i)].rule", "the condition, e.g. prediction between 100000 and 800000")
+                        {
+                            items.append((rule, otherwise, m["rule"]))
+                        }
+                    } else if let rule = r.string(item, "problem.scope[\(i)]") {
+                        items.append((rule, "review", item))
+                    }
+                }
+            } else if let rule = r.string(p["scope"], "problem.scope") {
+                items.append((rule, "review", p["scope"]))
+            }
+            problem.scope = items.map { scopeExpression($0.text) }
+            problem.scopeOtherwise = items.map(\.otherwise)
             for (i, e) in problem.scope.enumerated() {
+                let path = "problem.scope[\(i)]"
                 if let message = PipelineFile.expressionProblem(e) {
-                    r.problem(p["scope"], "problem.scope[\(i)]", message)
+                    r.problem(items[i].node, path, message)
+                    continue
+                }
+                let columns = Set((try? MLCycleData.Expression.parse(e).columns) ?? [])
+                if !problem.target.isEmpty, columns.contains(problem.target) {
+                    r.problem(
+                        items[i].node, path,
+                        "reads the target \(problem.target), which a served row does not carry: write the rule on the inputs, or on the model's answer (e.g. prediction between 100000 and 800000); to leave rows out of training, use a preparation filter"
+                    )
+                } else if columns.contains("prediction"), columns.count > 1 {
+                    r.problem(
+                        items[i].node, path,
+                        "a rule on the model's answer reads prediction only: put the condition on \(columns.filter { $0 != "prediction" }.sorted().joined(separator: ", ")) in a rule of its own"
+                    )
                 }
             }
+            problem.required = r.strings(p["required"], "problem.required") ?? []
         } else {
             r.problem(root, "problem", "missing: name, task, target, goal and success metric")
         }

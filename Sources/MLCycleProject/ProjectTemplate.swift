@@ -64,7 +64,7 @@ public enum ProjectTemplate: String, CaseIterable, Sendable {
                   target: price                     # the column to predict
                   goal: Estimate a home's price; an estimate within 10 % of the sale price is a success.
                   success: within_10pct >= 0.75     # the business metric and its threshold (also a gate)
-                  scope:                            # rows outside are not trained on, and get no estimate when served
+                  scope:                            # rows outside are not trained on, and are answered for review
                     - area_sqft between 300 and 10000
 
                 sources:                            # CSV or JSON Lines files (relative to this file), joined in order

@@ -142,6 +142,8 @@ public struct Replay {
                     for n in s.notes { progress("\(iso.string(from: b)): \(n)") }
                     if let o = s.retrain, ["promoted", "first champion"].contains(o.verdict), let v = o.challenger {
                         await waitForVersion("v\(v)")
+                    } else if let r = s.release, r.action == .promote {
+                        await waitForVersion("v\(r.version)")
                     }
                     summary.steps.append(s)
                 }

@@ -143,7 +143,7 @@ public final class Retrainer {
         _ store: Store, model: String, since: Date?, before: Date, overrides: Bool = false
     ) throws -> LabelledRows {
         let records = try store.predictions(model: model, since: since, limit: 10_000_000).filter {
-            $0.status == "ok" && $0.at < before
+            ($0.status == "ok" || $0.status == "review") && $0.at < before
         }
         let actual = try store.latestActuals(for: records)
         let override = overrides ? try store.latestFeedback(for: records.map(\.id), kinds: [.override]) : [:]
@@ -176,6 +176,7 @@ public final class Retrainer {
         let training = LabelledRows(rows: Array(labelled.rows.prefix(labelled.rows.count - kept)))
         let comparison = LabelledRows(rows: Array(labelled.rows.suffix(kept)))
         let championBefore = try store.aliases(name)["champion"]
+        let challengerBefore = try store.aliases(name)["challenger"]
         // The champion's fitted model (an artefact hash): the same one again means nothing changed.
         let championModel = try championBefore.flatMap { try store.modelVersion(name, version: $0) }?.run.flatMap {
             try store.run($0)
@@ -225,6 +226,15 @@ public final class Retrainer {
             if outcome.verdict == "promoted" {
                 try ModelRegistry(store: store, approvers: spec.release.approvers)
                     .promote(version, by: .policy(actor), reason: "retrain (\(trigger)): \(outcome.detail)")
+            } else if spec.release.plan != nil, ["kept champion", "unchanged"].contains(outcome.verdict),
+                try store.aliases(name)["challenger"] == version.version, challengerBefore != version.version
+            {
+                // With a release plan the challenger is what is on trial: a version judged no better is not released,
+                // and a release under way goes on.
+                try store.setAlias(
+                    name, alias: "challenger", version: challengerBefore, actor: actor,
+                    action: "retrain (not released)",
+                    reason: "\(outcome.verdict): \(outcome.detail)")
             }
             try store.appendLog(run: run.id, "\(outcome.verdict): \(outcome.detail)")
             try store.finishRun(run.id, status: .finished, outputs: try Self.outputs(outcome))
@@ -268,6 +278,10 @@ public final class Retrainer {
             if gain < policy.margin || gain <= 0 {
                 o.verdict = "kept champion"
                 o.detail = measured + "; not better by the margin \(formatDouble(policy.margin))"
+            } else if policy.promote == "auto", spec.release.plan != nil {
+                // Progressive delivery: the new version is the challenger, and the release plan carries it.
+                o.verdict = "canary"
+                o.detail = measured + "; released as the challenger: mlcycle watch takes it up the release plan's steps"
             } else if policy.promote == "auto" {
                 o.verdict = "promoted"
                 o.detail = measured
@@ -368,7 +382,7 @@ public final class Watcher {
         }
         if let release = try ProgressiveDelivery(spec: spec, store: store).step(at: moment) {
             step.release = release
-            if release.action != .hold { step.notes.append("release \(release.action.rawValue): \(release.reason)") }
+            step.notes.append("release \(release.action.rawValue): \(release.reason)")
         }
         if trigger == nil, let schedule, let previous, schedule.fires(after: previous, through: moment) {
             trigger = ("schedule \(schedule.text)", "the retraining schedule came due")

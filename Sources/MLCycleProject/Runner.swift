@@ -476,6 +476,7 @@ public final class Runner {
                 spec.evaluation.gates.joined(separator: "\n"),
                 spec.evaluation.slices.joined(separator: "\n"), spec.evaluation.groups.joined(separator: "\n"), metric,
                 championVersion?.bundle ?? "no champion", comparisonRows?.key ?? "", Runner.json(judgedOn),
+                spec.problem.answerRules.joined(separator: "\n"),
             ],
             detail: { "\(best.name): \($0["passed"] == "true" ? "passes every gate" : "fails a gate")" }
         ) { run in
@@ -485,6 +486,7 @@ public final class Runner {
             options.groups = spec.evaluation.groups
             options.gates = spec.evaluation.gates.filter { !$0.contains("champion") }
             options.metric = metric
+            options.answerScope = spec.problem.answerRules
             if let baseline { options.baseline = try ModelFile.decode(try store.artifact(baseline.model)) }
             var report = try Evaluation.run(model: model, data: testTable, options: options)
             report.judgedOn = judgedOn
@@ -543,7 +545,8 @@ public final class Runner {
             .register,
             inputs: [
                 best.model, pipelineSHA, evaluated["evaluation"] ?? "", fingerprint,
-                spec.problem.scope.joined(separator: "\n"),
+                spec.problem.scope.joined(separator: "\n"), spec.problem.scopeOtherwise.joined(separator: ","),
+                spec.problem.required.joined(separator: ","), Self.stable(spec.release.plan?.steps ?? []),
             ],
             detail: {
                 "\(project) v\($0["version"] ?? "?")\($0["alias"].map { " → \($0)" } ?? " (not promotable: gates failed)")"
@@ -559,6 +562,14 @@ public final class Runner {
                 lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: commit, run: run))
             bundle.release = .init(
                 canary: spec.release.canary, shadow: spec.release.shadow, steps: spec.release.plan?.steps)
+            bundle.scopeOtherwise = spec.problem.scopeOtherwise
+            bundle.required = spec.problem.required
+            if let unknown = spec.problem.required.first(where: { c in !bundle.inputSchema.contains { $0.name == c } })
+            {
+                throw StoreError.invalid(
+                    "problem.required names '\(unknown)', which is not an input of the model (its inputs: \(bundle.inputSchema.map(\.name).joined(separator: ", ")))"
+                )
+            }
             let bundleSHA = try store.putArtifact(try bundle.jsonData())
             let registry = ModelRegistry(store: store, approvers: spec.release.approvers)
             let version = try registry.register(
@@ -623,7 +634,8 @@ public final class Runner {
     /// True for the rows every scope rule holds on (a missing result is out of scope).
     func scopeMask(_ merged: Table) throws -> [Bool] {
         var inScope = [Bool](repeating: true, count: merged.rowCount)
-        for rule in spec.problem.scope {
+        // Rules on the model's answer judge served rows (and the evaluation's), not which rows are trained on.
+        for rule in spec.problem.inputRules {
             for (r, v) in try MLCycleData.Expression.parse(rule).evaluate(on: merged).enumerated() {
                 if case .bool(true) = v { continue }
                 inScope[r] = false

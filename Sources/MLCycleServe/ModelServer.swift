@@ -164,7 +164,8 @@ public struct ModelServer: Sendable {
                     id: ids[r], model: m.name, version: m.version, at: now, latencySeconds: seconds,
                     inputs: String(decoding: inputs.bytes, as: UTF8.self),
                     prediction: s.value.map { formatDouble($0) } ?? s.prediction, status: s.status,
-                    confidence: s.prediction.flatMap { s.probabilities[$0] }, lowConfidence: !s.warnings.isEmpty))
+                    confidence: s.prediction.flatMap { s.probabilities[$0] }, lowConfidence: !s.warnings.isEmpty,
+                    reasons: s.reasons.isEmpty ? nil : s.reasons))
         }
         log.append(records)
     }
@@ -690,7 +691,7 @@ public struct ModelServer: Sendable {
     /// reasons?, status, warnings?}`.
     static func row(_ s: ModelBundle.Scored, id: String, version: String, into j: inout JSONWriter) {
         j.raw("{")
-        if s.status == "ok" {
+        if s.prediction != nil {
             j.raw("\"confidence\":")
             j.string(s.confidence)
             j.comma()
@@ -723,7 +724,7 @@ public struct ModelServer: Sendable {
         }
         j.raw(",\"status\":")
         j.string(s.status)
-        if s.status == "ok" && !s.warnings.isEmpty {
+        if s.prediction != nil && !s.warnings.isEmpty {
             j.raw(",\"warnings\":")
             j.strings(s.warnings)
         }

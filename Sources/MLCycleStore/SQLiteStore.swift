@@ -134,6 +134,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                                           since DOUBLE PRECISION NOT NULL);
                     """)
         }
+        // Why a row was answered for review (or not at all), and the review queue read by status.
+        m.registerMigration("v7") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE prediction ADD COLUMN reasons TEXT;
+                    CREATE INDEX prediction_model_status_at ON prediction(model, status, at);
+                    """)
+        }
         return m
     }
 
@@ -521,14 +529,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     @discardableResult
     public func logPredictions(_ batch: [PredictionRecord]) throws -> Int {
         guard !batch.isEmpty else { return 0 }
-        // One transaction; rows go 99 to a statement (990 parameters: under the 999 of SQLite before 3.32),
+        // One transaction; rows go 90 to a statement (990 parameters: under the 999 of SQLite before 3.32),
         // prepared once per connection and reused; a row whose id is stored already is skipped, so a batch written
         // twice (a spool drained again) is stored once.
-        let rowsPerStatement = 99
+        let rowsPerStatement = 90
         func sql(_ rows: Int) -> String {
             "INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status, confidence, "
-                + "low_confidence) VALUES "
-                + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+                + "low_confidence, reasons) VALUES "
+                + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
                 + " ON CONFLICT (id) DO NOTHING"
         }
         return try write { db in
@@ -542,6 +550,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     arguments += [
                         p.id, p.model, p.version, p.at.timeIntervalSince1970, p.latencySeconds, p.inputs,
                         p.prediction, p.status, p.confidence, p.lowConfidence ? 1 : 0,
+                        p.reasons.flatMap { $0.isEmpty ? nil : Self.json($0) },
                     ]
                 }
                 try statement.execute(arguments: arguments)
@@ -576,14 +585,32 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 sql:
                     "SELECT * FROM prediction WHERE model = ? AND (? IS NULL OR version = ?) AND at >= ? ORDER BY at LIMIT ?",
                 arguments: [model, version, version, since?.timeIntervalSince1970 ?? 0, limit]
-            ).map {
-                PredictionRecord(
-                    id: $0["id"], model: $0["model"], version: $0["version"], at: Date(timeIntervalSince1970: $0["at"]),
-                    latencySeconds: $0["latency"], inputs: $0["inputs"], prediction: $0["prediction"],
-                    status: $0["status"],
-                    confidence: $0["confidence"], lowConfidence: ($0["low_confidence"] as Int? ?? 0) != 0)
-            }
+            ).map(Self.prediction)
         }
+    }
+
+    public func latestPredictions(model: String, status: String, limit: Int) throws -> [PredictionRecord] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM prediction WHERE model = ? AND status = ? ORDER BY at DESC LIMIT ?",
+                arguments: [model, status, limit]
+            ).map(Self.prediction)
+        }
+    }
+
+    static func prediction(_ row: Row) throws -> PredictionRecord {
+        var reasons: [String]?
+        if let text: String = row["reasons"] {
+            guard let decoded = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+                throw StoreError.database(
+                    "the reasons of prediction \(row["id"] as String? ?? "?") are damaged: \(text)")
+            }
+            reasons = decoded
+        }
+        return PredictionRecord(
+            id: row["id"], model: row["model"], version: row["version"], at: Date(timeIntervalSince1970: row["at"]),
+            latencySeconds: row["latency"], inputs: row["inputs"], prediction: row["prediction"], status: row["status"],
+            confidence: row["confidence"], lowConfidence: (row["low_confidence"] as Int? ?? 0) != 0, reasons: reasons)
     }
 
     public func storedPredictionIDs(_ ids: [String]) throws -> Set<String> {

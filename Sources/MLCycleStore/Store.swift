@@ -63,6 +63,8 @@ public protocol Store: PredictionWriter {
     func recordFeedback(_ batch: [FeedbackRecord]) throws -> Int
     /// The logged predictions of `model` (of `version` only, e.g. "v3", when given) from `since` on, oldest first.
     func predictions(model: String, version: String?, since: Date?, limit: Int) throws -> [PredictionRecord]
+    /// The latest logged predictions of `model` with `status` (e.g. `review`), newest first.
+    func latestPredictions(model: String, status: String, limit: Int) throws -> [PredictionRecord]
     /// Which of `ids` are in the prediction log.
     func storedPredictionIDs(_ ids: [String]) throws -> Set<String>
     /// Every feedback record of the predictions `predictionIDs`, oldest first.
@@ -175,12 +177,15 @@ public struct PredictionRecord: Codable, Sendable, Equatable {
     /// The inputs were unlike the training data (a number outside its range, an unseen category): answered with low
     /// confidence.
     public var lowConfidence: Bool
+    /// Why the row was answered for review or not answered (`outside scope: …`), or which inputs were imputed.
+    public var reasons: [String]? = nil
 
     public init(
         id: String, model: String, version: String, at: Date, latencySeconds: Double, inputs: String,
         prediction: String?, status: String,
-        confidence: Double? = nil, lowConfidence: Bool = false
+        confidence: Double? = nil, lowConfidence: Bool = false, reasons: [String]? = nil
     ) {
+        self.reasons = reasons
         self.confidence = confidence
         self.lowConfidence = lowConfidence
         self.id = id

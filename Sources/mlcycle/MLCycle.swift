@@ -40,7 +40,8 @@ struct MLCycle: AsyncParsableCommand {
             Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self,
             Evaluate.self, Tune.self,
             Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self,
-            Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Compare.self, Alerts.self, Approve.self,
+            Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Compare.self, Review.self, Alerts.self,
+            Approve.self,
             Retrain.self,
             Watch.self, Replay.self, Reference.self,
         ]

@@ -150,6 +150,60 @@ struct Compare: ParsableCommand {
     }
 }
 
+/// `mlcycle review`: the rows answered for review (outside the scope), and a person's decision on one.
+struct Review: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the rows answered for review (newest first), or record a person's decision on one.",
+        discussion: """
+            A served row outside the project's scope is answered with the estimate and status review. This lists \
+            those not decided yet, with inputs, estimate and reasons; --decide ID --value V records the value a \
+            person settled on as an override of the estimate (monitoring counts it; retraining learns from it only \
+            with retraining.overrides_as_labels).
+            """)
+    @Argument(help: "The model name.") var name: String
+    @Option(help: "How many rows to list.") var limit = 20
+    @Flag(help: "List decided rows too.") var all = false
+    @Option(help: "Record a decision on this prediction id (with --value).") var decide: String?
+    @Option(help: "The value a person settled on (a number or a class label).") var value: String?
+    @Option(help: "The project directory.") var project = "."
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Write the list as JSON to this file ('-' for standard output).") var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let store = try storeOptions.open(project)
+            if let decide {
+                guard let value, !value.isEmpty else {
+                    throw ValidationError("--decide needs --value: the value the person settled on")
+                }
+                guard try store.storedPredictionIDs([decide]).contains(decide) else {
+                    throw ValidationError("no prediction has the id '\(decide)' (mlcycle review \(name) lists them)")
+                }
+                try store.recordFeedback([FeedbackRecord(predictionID: decide, value: value, kind: .override)])
+                print("\(decide): decided \(value) (recorded as an override)")
+                return
+            }
+            guard value == nil else { throw ValidationError("--value goes with --decide ID") }
+            var rows = try store.latestPredictions(model: name, status: "review", limit: max(limit * 10, 1000))
+            if !all {
+                let decided = try store.latestFeedback(for: rows.map(\.id), kinds: [.override])
+                rows = rows.filter { decided[$0.id] == nil }
+            }
+            rows = Array(rows.prefix(limit))
+            if let json { try emit(try encodeJSON(rows), to: json) }
+            guard json != "-" else { return }
+            if rows.isEmpty { print("no row of \(name) waits for review") }
+            let formatter = ISO8601DateFormatter()
+            for r in rows {
+                print(
+                    "\(formatter.string(from: r.at))  \(r.id)  \(r.version)  estimate \(r.prediction ?? "—")  \((r.reasons ?? []).joined(separator: "; "))"
+                )
+                print("    \(r.inputs.count > 200 ? String(r.inputs.prefix(200)) + "…" : r.inputs)")
+            }
+        }
+    }
+}
+
 /// `mlcycle alerts`: the alerts that fired, newest first.
 struct Alerts: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -82,7 +82,9 @@ import Testing
         #expect(
             scored.status == 0 && lines.first == "prediction,lower,upper,status,reasons" && lines.count == 3,
             "\(scored.stdout)\(scored.stderr)")
-        #expect(lines.count == 3 && lines[1].hasSuffix(",ok,") && lines[2].contains("unavailable,outside scope"))
+        #expect(
+            lines.count == 3 && lines[1].hasSuffix(",ok,") && lines[2].contains(",review,outside scope"),
+            "\(scored.stdout)")
 
         // A person approves the challenger (audited); the version must be named.
         let approved = try CLI.run([

@@ -40,6 +40,10 @@ import Testing
             "Sale_Type", "Sale_Condition", "Lot_Area", "Year_Built", "Year_Remod_Add", "Bldg_Type", "House_Style",
             "MS_Zoning",
             "Overall_Cond", "Total_Bsmt_SF", "Central_Air", "Latitude", "Longitude", "Year_Sold", "Mo_Sold",
+            // The assessor's building record the tax records carry.
+            "First_Flr_SF", "Second_Flr_SF", "Bsmt_Exposure", "TotRms_AbvGrd", "Kitchen_AbvGr", "Garage_Area",
+            "Garage_Type", "Garage_Finish", "Foundation", "Exterior_1st", "Mas_Vnr_Area", "Heating_QC", "Exter_Cond",
+            "Functional", "Lot_Frontage", "Wood_Deck_SF", "Open_Porch_SF",
         ])
         let clean = try TrainingRun.run(
             ames,

@@ -16,14 +16,16 @@ import Testing
         #expect(
             spec.problem.name == "house-prices" && spec.problem.task == .regression
                 && spec.problem.target == "sale_price")
-        #expect(spec.problem.scope.first == "sale_price >= 10000 and sale_price <= 800000")
+        #expect(spec.problem.scope.first == "prediction >= 100000 and prediction <= 800000")
         #expect(spec.problem.scope.last?.hasPrefix("(building_type == 'OneFam' or") == true)
+        #expect(spec.problem.scopeOtherwise == ["review", "review"] && spec.problem.required.count == 3)
         #expect(spec.preparation.sources.map(\.name) == ["sales", "tax", "neighborhoods"])
         #expect(spec.preparation.steps.count == 10 && spec.preparation.split?.testFraction == 0.2)
         #expect(spec.candidates.map(\.learner.rawValue) == ["linear", "forest", "gbdt"])
-        #expect(spec.evaluation.gates.first == "within_10pct >= 0.80" && spec.evaluation.range == 0.9)
+        #expect(spec.evaluation.gates.first == "mape <= 0.10" && spec.evaluation.range == 0.9)
         #expect(spec.release.canary == 0.1 && !spec.release.autoPromote && spec.release.approvers == ["lead-appraiser"])
-        #expect(spec.monitoring?.alerts.map(\.name) == ["accuracy-drop", "drift"])
+        #expect(spec.release.plan?.steps == [0.1, 0.5, 1] && spec.release.plan?.promoteIf == "mape <= champion")
+        #expect(spec.monitoring?.alerts.map(\.name) == ["accuracy-drop", "drift", "reviews"])
         #expect(spec.retraining?.on == ["accuracy-drop"] && spec.retraining?.schedule == "0 3 1 */3 *")
         #expect(spec.hash.count == 64)
         // Candidates are ranked on a validation part the split leaves by default (60/20/20), and refit after.
@@ -48,6 +50,37 @@ import Testing
             ("evaluation: {selection: test}", "expected validation or cv"),
             ("evaluation: {selection: cv, folds: 1}", "evaluation.folds"),
             ("split: {test: 0.5, validation: 0.5}", "leave no rows to train on"),
+        ] {
+            do {
+                _ = try ProjectFile.parse(base + yaml, file: "mlcycle.yaml")
+                Issue.record("accepted \(yaml)")
+            } catch let e as SpecFileError {
+                #expect(e.localizedDescription.contains(expected), "\(yaml): \(e.localizedDescription)")
+            }
+        }
+    }
+
+    @Test func scopeRulesAreCheckableWhenServing() throws {
+        let base = """
+            sources: [{path: data.csv}]
+            candidates: [{learner: linear}]
+
+            """
+        let spec = try ProjectFile.parse(
+            base
+                + #"problem: {name: p, task: regression, target: y, required: [a], scope: ["a > 0", {rule: "prediction between 1 and 9", otherwise: unavailable}]}"#
+        )
+        #expect(spec.problem.scope == ["a > 0", "prediction >= 1 and prediction <= 9"])
+        #expect(spec.problem.scopeOtherwise == ["review", "unavailable"] && spec.problem.required == ["a"])
+        #expect(
+            spec.problem.answerRules == ["prediction >= 1 and prediction <= 9"] && spec.problem.inputRules == ["a > 0"])
+        for (yaml, expected) in [
+            (#"problem: {name: p, task: regression, target: y, scope: ["y between 1 and 9"]}"#, "reads the target y"),
+            (#"problem: {name: p, task: regression, target: y, scope: ["prediction > a"]}"#, "reads prediction only"),
+            (
+                #"problem: {name: p, task: regression, target: y, scope: [{rule: "a > 0", otherwise: drop}]}"#,
+                "review or unavailable"
+            ),
         ] {
             do {
                 _ = try ProjectFile.parse(base + yaml, file: "mlcycle.yaml")

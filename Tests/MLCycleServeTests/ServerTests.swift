@@ -12,7 +12,11 @@ import Testing
 @testable import MLCycleServe
 
 /// A registered model to serve: price = 100 + 50 · size (± 2 %) for kinds a and b, scope `size between 1 and 10`.
-func servedProject(release: String = "") throws -> (store: SQLiteStore, dir: String) {
+func servedProject(
+    release: String = "",
+    problem: String = #"problem: {name: small, task: regression, target: price, scope: ["size between 1 and 10"]}"#,
+    preparation: String = "[{drop: [id]}]"
+) throws -> (store: SQLiteStore, dir: String) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-serve-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     var rng = SeededGenerator(seed: 5)
@@ -24,9 +28,9 @@ func servedProject(release: String = "") throws -> (store: SQLiteStore, dir: Str
     }
     try csv.write(toFile: "\(dir)/houses.csv", atomically: true, encoding: .utf8)
     try """
-    problem: {name: small, task: regression, target: price, scope: ["size between 1 and 10"]}
+    \(problem)
     sources: [{name: houses, path: houses.csv}]
-    preparation: [{drop: [id]}]       # requests need not send what training dropped
+    preparation: \(preparation)       # requests need not send what training dropped
     split: {method: random, test: 0.25, seed: 1}
     candidates: [{name: gbdt, learner: gbdt, params: {n_estimators: 60}}]
     evaluation: {range: 0.9, gates: ["mape <= 0.5"]}
@@ -88,8 +92,8 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 #expect((predictions[1]["warnings"] as? [String])?.first == "kind 'z' was never seen in training")
                 let range = try #require(first["range"] as? [Double])
                 #expect(range[0] < 350 && range[1] > 350)
-                // Outside the project's scope: no guess, the reason instead.
-                #expect(predictions[2]["status"] as? String == "unavailable")
+                // Outside the project's scope: answered for review, with the rule that it broke.
+                #expect(predictions[2]["status"] as? String == "review" && predictions[2]["prediction"] is Double)
                 #expect((predictions[2]["reasons"] as? [String])?.first?.contains("outside scope") == true)
             }
             // Columnar form and CSV give the same answers.
@@ -615,3 +619,49 @@ func object(_ response: TestResponse) throws -> [String: Any] {
 
 /// Foundation's JSON reader gives true and false as NSNumbers of type char ("c"); numbers never are.
 private func foundationBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+
+@Suite struct ScopeAtServingTests {
+    /// A row outside an input rule marked unavailable gets no estimate; outside a rule on the answer it gets the
+    /// estimate for review; without a required input it is unavailable; an imputed input is named; the review queue
+    /// lists what waits and a decision is recorded as an override.
+    @Test func outOfScopeRowsAreAnsweredForReviewOrUnavailableAsTheRuleSays() async throws {
+        let (store, _) = try servedProject(
+            problem: """
+                problem:
+                  name: small
+                  task: regression
+                  target: price
+                  required: [size]
+                  scope:
+                    - {rule: "size between 1 and 10", otherwise: unavailable}
+                    - prediction <= 550
+                """,
+            preparation: "[{drop: [id]}, {impute: {columns: [kind], strategy: most_frequent}}]")
+        let version = try #require(try store.modelVersion("small", version: 1))
+        // The gates judge the answers inside the scope; the share outside is reported.
+        #expect((version.metrics["review_share"] ?? 0) > 0 && (version.metrics["review_share"] ?? 1) < 0.3)
+        let log = PredictionLog(store: store)
+        let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
+        try await app.test(.router) { client in
+            let records =
+                #"{"records": [{"size": 5, "kind": "a"}, {"size": 9.8, "kind": "a"}, {"size": 40, "kind": "a"}, {"size": null, "kind": "a"}, {"size": 5, "kind": null}]}"#
+            try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(records)) { r in
+                #expect(r.status == .ok, "\(String(buffer: r.body))")
+                let p = try #require(try object(r)["predictions"] as? [[String: Any]])
+                #expect(p.map { $0["status"] as? String } == ["ok", "review", "unavailable", "unavailable", "ok"])
+                #expect(
+                    p[1]["prediction"] is Double
+                        && (p[1]["reasons"] as? [String]) == ["outside scope: prediction <= 550"])
+                #expect(p[2]["prediction"] is NSNull)
+                #expect((p[3]["reasons"] as? [String])?.first == "size is required and the row has none")
+                #expect((p[4]["reasons"] as? [String]) == ["kind was missing: imputed as in training"])
+            }
+        }
+        log.flush()
+        let queue = try store.latestPredictions(model: "small", status: "review", limit: 10)
+        #expect(queue.count == 1 && queue.first?.reasons == ["outside scope: prediction <= 550"])
+        let id = try #require(queue.first?.id)
+        try store.recordFeedback([FeedbackRecord(predictionID: id, value: "610", kind: .override)])
+        #expect(try store.latestFeedback(for: [id], kinds: [.override]) == [id: "610"])
+    }
+}
