@@ -255,7 +255,7 @@ public enum Evaluation {
         }
         // Rows without a target cannot be scored.
         let targetColumn = try table.column(o.target)
-        let labelled = (0..<table.rowCount).filter { targetColumn.isValid($0) }
+        var labelled = (0..<table.rowCount).filter { targetColumn.isValid($0) }
         guard !labelled.isEmpty else { throw EvaluationError.invalid("no row has a value in '\(o.target)'") }
         var t = labelled.count == table.rowCount ? table : table.taking(labelled)
         var reviewShare: Double?
@@ -268,6 +268,7 @@ public enum Evaluation {
                 )
             }
             t = try t.filtered(inScope)
+            labelled = zip(labelled, inScope).filter(\.1).map(\.0)  // rows of `t` → rows of the input, for errors
         }
         var truth = Truth(task: file.task, labels: model.labels)
         switch file.task {
@@ -474,14 +475,9 @@ public enum Evaluation {
 
     /// Per row, whether the model's answer keeps inside every rule on `prediction`.
     static func answered(_ t: Table, model: FittedModel, rules: [String]) throws -> [Bool] {
-        let p = model.predict(try model.schema.encode(t))
-        let answers = try Table(columns: [
-            model.labels.isEmpty
-                ? Column(name: "prediction", doubles: p.values)
-                : Column(
-                    name: "prediction",
-                    strings: p.values.map { model.labels.indices.contains(Int($0)) ? model.labels[Int($0)] : nil })
-        ])
+        // The answers as the bundle reads them when serving.
+        let answers = try ModelBundle.answers(
+            try model.predictTable(t).column("prediction"), classes: !model.labels.isEmpty)
         var inside = [Bool](repeating: true, count: t.rowCount)
         for rule in rules {
             for (r, v) in try MLCycleData.Expression.parse(rule).evaluate(on: answers).enumerated() {

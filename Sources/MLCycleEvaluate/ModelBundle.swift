@@ -153,15 +153,7 @@ public struct ModelBundle: Codable, Sendable {
         let labels = try model.model().labels
         let prediction = try out.column("prediction")
         // Rules on the model's answer read a table holding it; the others read the inputs.
-        let answers = try Table(columns: [
-            labels.isEmpty
-                ? Column(
-                    name: "prediction",
-                    doubles: prediction.doubles()?.enumerated().map { prediction.isValid($0) ? $1 : nil } ?? [])
-                : Column(
-                    name: "prediction",
-                    strings: (0..<prediction.count).map { prediction.isValid($0) ? prediction[$0].description : nil })
-        ])
+        let answers = try Self.answers(prediction, classes: !labels.isEmpty)
         for (i, rule) in scope.enumerated() {
             let e = try MLCycleData.Expression.parse(rule)
             let table = e.columns.contains("prediction") ? answers : raw
@@ -203,6 +195,19 @@ public struct ModelBundle: Codable, Sendable {
                 prediction: prediction[r].description, value: value, probabilities: p, range: range,
                 status: flagged.isEmpty ? "ok" : "review", reasons: flagged + imputed[r], warnings: novel[r])
         }
+    }
+
+    /// The table scope rules on the model's answer read: one column, `prediction` (numbers, or class labels).
+    public static func answers(_ prediction: Column, classes: Bool) throws -> Table {
+        try Table(columns: [
+            classes
+                ? Column(
+                    name: "prediction",
+                    strings: (0..<prediction.count).map { prediction.isValid($0) ? prediction[$0].description : nil })
+                : Column(
+                    name: "prediction",
+                    doubles: prediction.doubles()?.enumerated().map { prediction.isValid($0) ? $1 : nil } ?? [])
+        ])
     }
 
     /// Per row, the inputs that were missing and that the pipeline imputed (as it did in training).

@@ -184,12 +184,7 @@ public enum Monitoring {
         let answered = inside.filter { $0.status == "ok" || $0.status == "review" }
         let confidences = answered.compactMap(\.confidence)
         let overridden = answered.filter { $0.override != nil }
-        let shifts = overridden.compactMap { r -> Double? in
-            guard let o = r.override.flatMap(Double.init), let p = r.prediction.flatMap(Double.init), p != 0 else {
-                return nil
-            }
-            return (o - p) / abs(p)
-        }
+        let shifts = overridden.compactMap { relativeMove($0.override, from: $0.prediction) }
         return WindowSummary(
             start: start, end: end, volume: inside.count, errors: errors,
             errorRate: failed == 0 ? 0 : Double(failed) / Double(failed + inside.count), unavailable: unavailable,
@@ -302,6 +297,12 @@ public struct OverrideSummary: Codable, Sendable, Equatable {
 }
 
 extension Monitoring {
+    /// How far a person's override moved a numeric estimate: (override − estimate) / |estimate|.
+    static func relativeMove(_ override: String?, from estimate: String?) -> Double? {
+        guard let o = override.flatMap(Double.init), let p = estimate.flatMap(Double.init), p != 0 else { return nil }
+        return (o - p) / abs(p)
+    }
+
     /// The overrides among answered rows: `inputs` holds their served inputs, `predictions` their answers and
     /// `overrides` what a person replaced each with (nil: kept).
     public static func overrides(
@@ -309,12 +310,7 @@ extension Monitoring {
     ) throws -> OverrideSummary {
         func shifts(_ rows: some Sequence<Int>) -> [Double] {
             guard regression else { return [] }
-            return rows.compactMap { r in
-                guard let o = overrides[r].flatMap(Double.init), let p = Double(predictions[r]), p != 0 else {
-                    return nil
-                }
-                return (o - p) / abs(p)
-            }
+            return rows.compactMap { relativeMove(overrides[$0], from: predictions[$0]) }
         }
         func mean(_ x: [Double]) -> Double? { x.isEmpty ? nil : x.reduce(0, +) / Double(x.count) }
         let all = (0..<overrides.count).filter { overrides[$0] != nil }

@@ -102,9 +102,9 @@ public struct ReleaseComparison: Codable, Sendable, Equatable {
             pairedRows: 0, difference: nil, interval: nil, replicates: replicates, verdict: .cantTell, rowsNeeded: nil,
             explanation: "")
         // Requests both answered (the challenger as a shadow) pair up.
-        var championByRequest = [String: Int]()
-        for i in a { championByRequest[champion.requestIDs[i]] = i }
-        let pairs = b.compactMap { j in championByRequest[challenger.requestIDs[j]].map { ($0, j) } }
+        let pairs = Self.pairs(a.map { champion.requestIDs[$0] }, b.map { challenger.requestIDs[$0] }).map {
+            (a[$0.0], b[$0.1])
+        }
         out.paired = pairs.count >= minimumRows
         out.pairedRows = pairs.count
         let higher = higherIsBetter.contains(metric)
@@ -165,6 +165,13 @@ public struct ReleaseComparison: Codable, Sendable, Equatable {
                 + "; about \(out.rowsNeeded ?? 0) labelled \(out.paired ? "requests" : "rows per version") would tell at this difference"
         }
         return out
+    }
+
+    /// The requests both sides answered (a shadow answered the champion's): index pairs into `first` and `second`.
+    public static func pairs(_ first: [String], _ second: [String]) -> [(Int, Int)] {
+        var byRequest = [String: Int]()
+        for (i, id) in first.enumerated() { byRequest[id] = i }
+        return second.enumerated().compactMap { j, id in byRequest[id].map { ($0, j) } }
     }
 
     static func format(_ x: Double?, signed: Bool = false) -> String {

@@ -258,10 +258,11 @@ public struct MonitoringPass: Sendable {
         var shadowRows = 0
         let records = try store.predictions(model: model, version: "v\(version)", since: since, limit: 10_000_000)
             .filter { $0.at < before }.map { r -> PredictionRecord in
-                guard r.status == "shadow" else { return r }
+                guard r.status.hasPrefix("shadow") else { return r }
                 shadowRows += 1
                 var answered = r
-                answered.status = "ok"
+                // "shadow" is an answer in scope; "shadow review" and "shadow unavailable" keep what they were.
+                answered.status = r.status == "shadow" ? "ok" : String(r.status.dropFirst(7))
                 answered.id = requestID(r.id)
                 return answered
             }
@@ -285,6 +286,9 @@ public struct MonitoringPass: Sendable {
     public func compare(
         _ name: String, champion: Int? = nil, challenger: Int? = nil, since: Date? = nil, at moment: Date = Date()
     ) throws -> ReleaseComparison {
+        guard try store.modelNames().contains(name) else {
+            throw MonitorError.invalid("no model called '\(name)' (mlcycle models lists them)")
+        }
         let aliases = try store.aliases(name)
         guard let first = champion ?? aliases["champion"] else {
             throw MonitorError.invalid("\(name) has no champion: name the versions to compare")
@@ -304,8 +308,10 @@ public struct MonitoringPass: Sendable {
             try store.artifact(championVersion.bundle), path: "\(name) v\(championVersion.version)")
         let windowSize = (spec?.monitoring?.window).flatMap(MonitoringDuration.seconds) ?? 86_400
         // A move recorded after `moment` (a replay looking back) does not bound the rows.
-        let pointed = try store.audit(model: name).last { $0.alias == "challenger" && $0.version == second }?.at
-        let start = since ?? pointed.flatMap { $0 <= moment ? $0 : nil } ?? moment.addingTimeInterval(-30 * windowSize)
+        let pointed = try store.audit(model: name).last {
+            $0.alias == "challenger" && $0.version == second && $0.at <= moment
+        }?.at
+        let start = since ?? pointed ?? moment.addingTimeInterval(-30 * windowSize)
         let regression = bundle.task == .regression
         let metric = spec?.evaluation.metric ?? (regression ? "mape" : "accuracy")
         func rows(_ v: Int) throws -> ReleaseComparison.Rows {

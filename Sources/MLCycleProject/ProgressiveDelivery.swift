@@ -104,13 +104,13 @@ public struct ProgressiveDelivery: Sendable {
             store, model: name, version: champion, since: state.started, before: moment)
         let second = try MonitoringPass.versionLog(
             store, model: name, version: challenger, since: state.started, before: moment)
-        let pairs = Set(second.records.map(\.id)).intersection(first.records.map(\.id))
+        let pairs = ReleaseComparison.pairs(first.records.map(\.id), second.records.map(\.id))
         let paired = pairs.count >= ReleaseComparison.minimumRows
         var championRows = first.served
         var challengerRows = second.served
         if paired {
-            championRows = zip(first.records, first.served).filter { pairs.contains($0.0.id) }.map(\.1)
-            challengerRows = zip(second.records, second.served).filter { pairs.contains($0.0.id) }.map(\.1)
+            championRows = pairs.map { first.served[$0.0] }
+            challengerRows = pairs.map { second.served[$0.1] }
         } else if let last = first.served.map(\.at).max() {
             challengerRows = challengerRows.filter { $0.at <= last }
         }

@@ -413,8 +413,14 @@ public enum ProjectFile {
                     r.problem(p["every"], "release.canary.every", "expected a duration such as 1h or 1d")
                 }
                 let promoteIf = r.string(p["promote_if"], "release.canary.promote_if") ?? ""
-                do { _ = try ReleaseCondition.parse(promoteIf, joiner: .and) } catch {
-                    r.problem(p["promote_if"] ?? rel["canary"], "release.canary.promote_if", error.localizedDescription)
+                if p["promote_if"] == nil {
+                    r.problem(
+                        rel["canary"], "release.canary.promote_if",
+                        "missing: a plan needs the evidence that moves the share up, e.g. \"mape <= champion\"")
+                } else {
+                    do { _ = try ReleaseCondition.parse(promoteIf, joiner: .and) } catch {
+                        r.problem(p["promote_if"], "release.canary.promote_if", error.localizedDescription)
+                    }
                 }
                 let rollbackIf = r.string(p["rollback_if"], "release.canary.rollback_if")
                 if let rollbackIf {

@@ -213,8 +213,10 @@ public struct Replay {
     func waitForLog(_ store: Store, since: Date, rows: Int) async {
         for _ in 0..<200 {
             let logged =
-                (try? store.predictions(model: model, since: since, limit: 10_000_000).filter { $0.status != "shadow" }
-                    .count) ?? 0
+                (try? store.predictions(model: model, since: since, limit: 10_000_000).filter {
+                    !$0.status.hasPrefix("shadow")
+                }
+                .count) ?? 0
             if logged >= rows { return }
             await HTTPCall.pause(0.05)
         }

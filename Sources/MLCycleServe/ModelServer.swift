@@ -224,7 +224,8 @@ public struct ModelServer: Sendable {
         logRows(m, table, scored, ids: ids, seconds: seconds, at: at)
         if let shadow {
             // The challenger scores a copy in the background: logged beside the answer (same ids + "-shadow", status
-            // "shadow"), never returned, and the champion's answer does not wait for it.
+            // "shadow", or "shadow review" / "shadow unavailable"), never returned, and the champion's answer does
+            // not wait for it.
             let server = self
             _Concurrency.Task.detached {
                 let shadowStarted = Date()
@@ -233,7 +234,7 @@ public struct ModelServer: Sendable {
                     shadow, table,
                     shadowScored.map {
                         var s = $0
-                        s.status = "shadow"
+                        s.status = s.status == "ok" ? "shadow" : "shadow \(s.status)"
                         return s
                     },
                     ids: ids.map { $0 + "-shadow" }, seconds: Date().timeIntervalSince(shadowStarted), at: at)

@@ -658,9 +658,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             } else {
                 try db.execute(sql: "DELETE FROM release WHERE name = ?", arguments: [name])
             }
+            // A step moves the share, not an alias: the entry names no alias (rollbacks read alias moves).
             try Self.audit(
-                db, actor: actor, action: action, model: name, version: state?.version ?? previous,
-                alias: "challenger", previous: previous, reason: reason)
+                db, actor: actor, action: action, model: name, version: state?.version ?? previous, alias: nil,
+                previous: previous, reason: reason)
         }
     }
 

@@ -42,8 +42,10 @@ struct Monitor: AsyncParsableCommand {
                 output = try await pass.run(try resolveModel(reference, in: store), window: window, at: moment)
             } else if let served = try await pass.runServed(name, window: window, at: moment) {
                 output = served
-            } else {
+            } else if try store.modelNames().contains(name) {
                 throw ValidationError("\(name) has no champion: give --version to monitor a version that is not one")
+            } else {
+                throw ValidationError("no model called '\(name)' (mlcycle models lists them)")
             }
             if let json { try emit(try encodeJSON(output), to: json) }
             if let html { try AtomicFile.write(Data(try pass.html(output).utf8), to: html) }
@@ -171,13 +173,26 @@ struct Review: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            guard (1...100_000).contains(limit) else {
+                throw ValidationError("--limit takes 1 to 100000; got \(limit)")
+            }
             let store = try storeOptions.open(project)
+            guard try store.modelNames().contains(name) else {
+                throw ValidationError("no model called '\(name)' (mlcycle models lists them)")
+            }
             if let decide {
                 guard let value, !value.isEmpty else {
                     throw ValidationError("--decide needs --value: the value the person settled on")
                 }
-                guard try store.storedPredictionIDs([decide]).contains(decide) else {
-                    throw ValidationError("no prediction has the id '\(decide)' (mlcycle review \(name) lists them)")
+                // Only a row of this model answered for review takes a decision here.
+                guard
+                    try store.latestPredictions(model: name, status: "review", limit: 1_000_000).contains(where: {
+                        $0.id == decide
+                    })
+                else {
+                    throw ValidationError(
+                        "\(name) answered no row for review with the id '\(decide)' (mlcycle review \(name) lists them)"
+                    )
                 }
                 try store.recordFeedback([FeedbackRecord(predictionID: decide, value: value, kind: .override)])
                 print("\(decide): decided \(value) (recorded as an override)")

@@ -222,4 +222,18 @@ func projectWithAChallenger() throws -> (store: SQLiteStore, spec: ProjectSpec, 
         let labels = Dictionary(with.rows.map { ($0.inputs, $0.actual) }, uniquingKeysWith: { a, _ in a })
         #expect(moved.allSatisfy { labels[$0.inputs] == truth[$0.id] })
     }
+
+    /// A shadow's answer keeps what it was: one outside the scope counts as a review, under the shadowed request's id.
+    @Test func aShadowAnswerForReviewStaysAReview() throws {
+        let (store, _, now) = try projectWithAChallenger()
+        try store.logPredictions([
+            PredictionRecord(
+                id: "r1-shadow", model: "shift", version: "v2", at: now.addingTimeInterval(-10), latencySeconds: 0.001,
+                inputs: "{}", prediction: "900", status: "shadow review", reasons: ["outside scope: prediction <= 800"])
+        ])
+        let log = try MonitoringPass.versionLog(store, model: "shift", version: 2, since: nil, before: now)
+        let row = try #require(log.records.first { $0.id == "r1" })
+        #expect(row.status == "review" && log.shadowRows == 101)
+        #expect(Monitoring.summarize(log.served, start: .distantPast, end: now, regression: true).review == 1)
+    }
 }
