@@ -490,6 +490,12 @@ public final class Runner {
             if let baseline { options.baseline = try ModelFile.decode(try store.artifact(baseline.model)) }
             var report = try Evaluation.run(model: model, data: testTable, options: options)
             report.judgedOn = judgedOn
+            if let share = report.metrics["review_share"] {
+                let outside = testTable.rowCount - report.rows
+                report.judgedOn.append(
+                    "the gates judged the \(report.rows) test rows whose estimate is inside the scope (\(spec.problem.answerRules.joined(separator: "; "))); \(outside) (\(String(format: "%.1f", share * 100)) %) would be answered for review"
+                )
+            }
             // The champion answers with its own pipeline: both bundles score the raw test rows.
             var references = [String: [String: Double]]()
             if let championVersion {

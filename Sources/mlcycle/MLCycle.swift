@@ -830,9 +830,12 @@ struct Run: ParsableCommand {
             )
         }
         if let s = summary.selection {
-            print(
-                "\ngates for \(summary.chosen ?? "?") (fitted on \(s.fittedOn) rows, judged on \(s.testRows) test rows):"
-            )
+            // With rules on the answer, the gates judge the test rows whose estimate is in scope.
+            let outside = summary.registered?.metrics["review_share"].map { Int(($0 * Double(s.testRows)).rounded()) }
+            let judged =
+                outside.map { "\(s.testRows - $0) of \(s.testRows) test rows, the \($0) others answered for review" }
+                ?? "\(s.testRows) test rows"
+            print("\ngates for \(summary.chosen ?? "?") (fitted on \(s.fittedOn) rows, judged on \(judged)):")
         } else {
             print("\ngates for \(summary.chosen ?? "?"):")
         }
