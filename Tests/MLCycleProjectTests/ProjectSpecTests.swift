@@ -45,19 +45,14 @@ import Testing
         #expect((cv.preparation.split?.validationFraction ?? 0) == 0)  // cross-validation folds every non-test row
         let given = try ProjectFile.parse(base + "split: {test: 0.25, validation: 0.15}")
         #expect(given.preparation.split?.validationFraction == 0.15 && given.preparation.split?.testFraction == 0.25)
-        for (yaml, expected) in [
-            ("split: {validation: 0}", "mlcycle.yaml:4: split.validation"),
-            ("evaluation: {selection: test}", "expected validation or cv"),
-            ("evaluation: {selection: cv, folds: 1}", "evaluation.folds"),
-            ("split: {test: 0.5, validation: 0.5}", "leave no rows to train on"),
-        ] {
-            do {
-                _ = try ProjectFile.parse(base + yaml, file: "mlcycle.yaml")
-                Issue.record("accepted \(yaml)")
-            } catch let e as SpecFileError {
-                #expect(e.localizedDescription.contains(expected), "\(yaml): \(e.localizedDescription)")
-            }
-        }
+        expectRefused(
+            base,
+            [
+                ("split: {validation: 0}", "mlcycle.yaml:4: split.validation"),
+                ("evaluation: {selection: test}", "expected validation or cv"),
+                ("evaluation: {selection: cv, folds: 1}", "evaluation.folds"),
+                ("split: {test: 0.5, validation: 0.5}", "leave no rows to train on"),
+            ])
     }
 
     @Test func scopeRulesAreCheckableWhenServing() throws {
@@ -74,21 +69,22 @@ import Testing
         #expect(spec.problem.scopeOtherwise == ["review", "unavailable"] && spec.problem.required == ["a"])
         #expect(
             spec.problem.answerRules == ["prediction >= 1 and prediction <= 9"] && spec.problem.inputRules == ["a > 0"])
-        for (yaml, expected) in [
-            (#"problem: {name: p, task: regression, target: y, scope: ["y between 1 and 9"]}"#, "reads the target y"),
-            (#"problem: {name: p, task: regression, target: y, scope: ["prediction > a"]}"#, "reads prediction only"),
-            (
-                #"problem: {name: p, task: regression, target: y, scope: [{rule: "a > 0", otherwise: drop}]}"#,
-                "review or unavailable"
-            ),
-        ] {
-            do {
-                _ = try ProjectFile.parse(base + yaml, file: "mlcycle.yaml")
-                Issue.record("accepted \(yaml)")
-            } catch let e as SpecFileError {
-                #expect(e.localizedDescription.contains(expected), "\(yaml): \(e.localizedDescription)")
-            }
-        }
+        expectRefused(
+            base,
+            [
+                (
+                    #"problem: {name: p, task: regression, target: y, scope: ["y between 1 and 9"]}"#,
+                    "reads the target y"
+                ),
+                (
+                    #"problem: {name: p, task: regression, target: y, scope: ["prediction > a"]}"#,
+                    "reads prediction only"
+                ),
+                (
+                    #"problem: {name: p, task: regression, target: y, scope: [{rule: "a > 0", otherwise: drop}]}"#,
+                    "review or unavailable"
+                ),
+            ])
     }
 
     @Test func aCanaryPlanReadsAndABadOneSaysWhatToFix() throws {
@@ -106,24 +102,19 @@ import Testing
         #expect(plan.release.plan?.every == "12h" && plan.release.plan?.rollbackIf?.hasPrefix("error_rate") == true)
         let condition = try ReleaseCondition.parse(try #require(plan.release.plan?.promoteIf), joiner: .and)
         #expect(condition.clauses.map(\.againstChampion) == [true, false] && condition.clauses[0].threshold == 0.005)
-        for (yaml, expected) in [
-            (#"release: {canary: {steps: [50%, 25%, 100%], promote_if: "mape <= champion"}}"#, "rising shares"),
-            (#"release: {canary: {steps: [5%, 50%], promote_if: "mape <= champion"}}"#, "end at 100%"),
-            (#"release: {canary: {steps: [5%, 100%]}}"#, "release.canary.promote_if"),
-            (#"release: {canary: {steps: [5%, 100%], promote_if: "speed <= champion"}}"#, "unknown metric 'speed'"),
-            (
-                #"release: {canary: {steps: [5%, 100%], promote_if: "mape <= champion", rollback_if: "mape > champion"}}"#,
-                "compare with a value here"
-            ),
-            (#"release: {canary: {steps: [5%, 100%], promote_if: "mape <= champion", every: soon}}"#, "every"),
-        ] {
-            do {
-                _ = try ProjectFile.parse(base + yaml, file: "mlcycle.yaml")
-                Issue.record("accepted \(yaml)")
-            } catch let e as SpecFileError {
-                #expect(e.localizedDescription.contains(expected), "\(yaml): \(e.localizedDescription)")
-            }
-        }
+        expectRefused(
+            base,
+            [
+                (#"release: {canary: {steps: [50%, 25%, 100%], promote_if: "mape <= champion"}}"#, "rising shares"),
+                (#"release: {canary: {steps: [5%, 50%], promote_if: "mape <= champion"}}"#, "end at 100%"),
+                (#"release: {canary: {steps: [5%, 100%]}}"#, "release.canary.promote_if"),
+                (#"release: {canary: {steps: [5%, 100%], promote_if: "speed <= champion"}}"#, "unknown metric 'speed'"),
+                (
+                    #"release: {canary: {steps: [5%, 100%], promote_if: "mape <= champion", rollback_if: "mape > champion"}}"#,
+                    "compare with a value here"
+                ),
+                (#"release: {canary: {steps: [5%, 100%], promote_if: "mape <= champion", every: soon}}"#, "every"),
+            ])
     }
 
     @Test func aBadSpecGetsEveryProblemWithLineAndPath() throws {
@@ -159,6 +150,20 @@ import Testing
                 #expect(text.contains(expected), "missing '\(expected)' in:\n\(text)")
             }
             #expect(e.problems.count >= 9)
+        }
+    }
+}
+
+/// Each of `cases` (YAML after `base`) is refused when read, with a message containing its text.
+func expectRefused(_ base: String, _ cases: [(String, String)]) {
+    for (yaml, expected) in cases {
+        do {
+            _ = try ProjectFile.parse(base + yaml, file: "mlcycle.yaml")
+            Issue.record("accepted \(yaml)")
+        } catch let e as SpecFileError {
+            #expect(e.localizedDescription.contains(expected), "\(yaml): \(e.localizedDescription)")
+        } catch {
+            Issue.record("\(yaml): \(error)")
         }
     }
 }
