@@ -68,6 +68,21 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
         return try (0..<table.rowCount).map { r in try evaluate(row: r, columns: cols) }
     }
 
+    /// Per row, whether the condition is true; false, missing and any other value count as not holding (as in SQL's
+    /// WHERE).
+    public func holds(on table: Table) throws -> [Bool] {
+        try evaluate(on: table).map { if case .bool(true) = $0 { return true } else { return false } }
+    }
+
+    /// Per row, whether every one of `conditions` holds (every row, when there are none).
+    public static func allHold(_ conditions: [String], on table: Table) throws -> [Bool] {
+        var inside = [Bool](repeating: true, count: table.rowCount)
+        for condition in conditions {
+            for (r, holds) in try parse(condition).holds(on: table).enumerated() where !holds { inside[r] = false }
+        }
+        return inside
+    }
+
     func evaluate(row r: Int, columns cols: [String: Column]) throws -> Value {
         switch self {
         case .literal(let v): return v

@@ -478,14 +478,7 @@ public enum Evaluation {
         // The answers as the bundle reads them when serving.
         let answers = try ModelBundle.answers(
             try model.predictTable(t).column("prediction"), classes: !model.labels.isEmpty)
-        var inside = [Bool](repeating: true, count: t.rowCount)
-        for rule in rules {
-            for (r, v) in try MLCycleData.Expression.parse(rule).evaluate(on: answers).enumerated() {
-                if case .bool(true) = v { continue }
-                inside[r] = false
-            }
-        }
-        return inside
+        return try MLCycleData.Expression.allHold(rules, on: answers)
     }
 
     /// The task's metrics on a subset of rows (indices may repeat, as in a bootstrap sample).

@@ -160,8 +160,7 @@ public struct ModelBundle: Codable, Sendable {
             // A rule on a column absent at serving (an older bundle's rule on the target) is skipped.
             guard e.columns.allSatisfy({ table[$0] != nil }) else { continue }
             let otherwise = scopeOtherwise.map { i < $0.count ? $0[i] : "review" } ?? "unavailable"
-            for (r, v) in try e.evaluate(on: table).enumerated() {
-                if case .bool(true) = v { continue }
+            for (r, holds) in try e.holds(on: table).enumerated() where !holds {
                 if otherwise == "unavailable" {
                     unavailable[r, default: []].append("outside scope: \(rule)")
                 } else {

@@ -372,8 +372,7 @@ enum Transforms {
 
     /// True where a row passes the filter (a missing result fails it, as in SQL's WHERE).
     static func filterMask(_ t: Table, expression: String) throws -> [Bool] {
-        let values = try evaluate(expression, on: t, "filter")
-        return values.map { if case .bool(true) = $0 { return true } else { return false } }
+        try checked(expression, on: t, "filter").holds(on: t)
     }
 
     // MARK: Helpers
@@ -451,11 +450,16 @@ enum Transforms {
 
     /// Evaluates an expression; a column it reads that the table lacks is a `PrepError` naming the step.
     static func evaluate(_ expression: String, on t: Table, _ step: String) throws -> [Value] {
+        try checked(expression, on: t, step).evaluate(on: t)
+    }
+
+    /// Parses an expression and checks that `t` has every column it reads (else a `PrepError` naming the step).
+    static func checked(_ expression: String, on t: Table, _ step: String) throws -> MLCycleData.Expression {
         let e = try parse(expression, step)
         for c in e.columns where t.columnIndex(c) == nil {
             throw PrepError.missingColumn(step: step, column: c, available: t.columnNames)
         }
-        return try e.evaluate(on: t)
+        return e
     }
 
     static func parse(_ expression: String, _ step: String) throws -> MLCycleData.Expression {

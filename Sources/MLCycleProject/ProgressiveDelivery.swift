@@ -64,10 +64,13 @@ public struct ProgressiveDelivery: Sendable {
             return Step(action: .start, version: challenger, share: first.share, reason: reason, measured: [])
         }
         let regression = spec.problem.task == .regression
-        let bundle = try store.modelVersion(name, version: champion).map {
-            try ModelBundle.decode(try store.artifact($0.bundle), path: "\(name) v\(champion)")
-        }
-        let positive = bundle?.task == .binary ? bundle?.evaluation?.positiveClass : nil
+        // A binary classifier's metrics need its positive class, which the champion's bundle holds.
+        let positive =
+            spec.problem.task == .binary
+            ? try store.modelVersion(name, version: champion).flatMap {
+                try ModelBundle.decode(try store.artifact($0.bundle), path: "\(name) v\(champion)").evaluation?
+                    .positiveClass
+            } : nil
         func summary(_ version: Int, since: Date) throws -> WindowSummary {
             let log = try MonitoringPass.versionLog(store, model: name, version: version, since: since, before: moment)
             return Monitoring.summarize(

@@ -639,15 +639,8 @@ public final class Runner {
 
     /// True for the rows every scope rule holds on (a missing result is out of scope).
     func scopeMask(_ merged: Table) throws -> [Bool] {
-        var inScope = [Bool](repeating: true, count: merged.rowCount)
         // Rules on the model's answer judge served rows (and the evaluation's), not which rows are trained on.
-        for rule in spec.problem.inputRules {
-            for (r, v) in try MLCycleData.Expression.parse(rule).evaluate(on: merged).enumerated() {
-                if case .bool(true) = v { continue }
-                inScope[r] = false
-            }
-        }
-        return inScope
+        try MLCycleData.Expression.allHold(spec.problem.inputRules, on: merged)
     }
 
     /// The raw (collected, in-scope) rows the split put in the test part: what serving would have been sent.

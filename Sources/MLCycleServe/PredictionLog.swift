@@ -56,13 +56,6 @@ public final class PredictionLog: @unchecked Sendable {
         return Set(ids.filter { unstored.contains($0) })
     }
 
-    /// Forgets the ids of rows that reached the store (or were lost).
-    private func settled(_ records: some Collection<PredictionRecord>) {
-        lock.lock()
-        for r in records { unstored.remove(r.id) }
-        lock.unlock()
-    }
-
     /// Opens a spool in `directory` (the store folder): `prediction-spool.bin`, or, while another server holds that
     /// one, `prediction-spool-2.bin`, `-3`, …; what a stopped server left in the one it gets is drained first.
     public static func spool(in directory: String) throws -> PredictionSpool {
@@ -181,8 +174,8 @@ public final class PredictionLog: @unchecked Sendable {
                     lock.lock()
                     writtenCount += stored
                     alreadyStoredCount += batch.count - stored
+                    for r in batch { unstored.remove(r.id) }
                     lock.unlock()
-                    settled(batch)
                 } catch {
                     lock.lock()
                     failedWrites += 1
@@ -227,8 +220,8 @@ public final class PredictionLog: @unchecked Sendable {
             lock.lock()
             drainedCount += stored
             alreadyStoredCount += chunk.count - stored
+            for r in chunk { unstored.remove(r.id) }
             lock.unlock()
-            settled(chunk)
             // Rows the spool could not let go of are drained again later: the store skips them then.
             let trimmed = (try? spool.consume()) != nil
             lock.lock()

@@ -616,16 +616,12 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     public func storedPredictionIDs(_ ids: [String]) throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
         return try read { db in
-            var found = Set<String>()
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                let marks = chunk.map { _ in "?" }.joined(separator: ",")
-                found.formUnion(
+            Set(
+                try Self.inChunks(ids) { chunk, marks in
                     try String.fetchAll(
                         db, sql: "SELECT id FROM prediction WHERE id IN (\(marks))",
-                        arguments: StatementArguments(chunk)))
-            }
-            return found
+                        arguments: StatementArguments(chunk))
+                })
         }
     }
 
@@ -704,12 +700,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     public func feedback(predictionIDs: [String]) throws -> [FeedbackRecord] {
         guard !predictionIDs.isEmpty else { return [] }
         return try read { db in
-            var out = [FeedbackRecord]()
-            for chunk in stride(from: 0, to: predictionIDs.count, by: 500).map({
-                Array(predictionIDs[$0..<min($0 + 500, predictionIDs.count)])
-            }) {
-                let marks = chunk.map { _ in "?" }.joined(separator: ",")
-                out += try Row.fetchAll(
+            try Self.inChunks(predictionIDs) { chunk, marks in
+                try Row.fetchAll(
                     db, sql: "SELECT * FROM feedback WHERE prediction_id IN (\(marks)) ORDER BY at, rowid",
                     arguments: StatementArguments(chunk)
                 ).map { row in
@@ -724,7 +716,19 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                         predictionID: id, value: row["actual"], kind: known, at: Date(timeIntervalSince1970: row["at"]))
                 }
             }
-            return out
         }
+    }
+
+    /// Runs `fetch` on `ids` 500 at a time (with the `?, ?, …` placeholders for an `IN (…)`), under SQLite's limit on
+    /// a statement's parameters, and joins what each chunk gave in order.
+    static func inChunks<T>(_ ids: [String], _ fetch: (_ chunk: [String], _ marks: String) throws -> [T]) rethrows
+        -> [T]
+    {
+        var out = [T]()
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            out += try fetch(chunk, chunk.map { _ in "?" }.joined(separator: ","))
+        }
+        return out
     }
 }
