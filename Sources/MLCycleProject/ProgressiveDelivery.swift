@@ -7,7 +7,8 @@ import MLCycleStore
 /// Progressive delivery on model quality (what Flagger and Argo Rollouts do for services): the challenger's share of
 /// requests climbs the plan's steps (`release.canary: {steps, every, promote_if, rollback_if}`) while the evidence
 /// holds, the challenger is promoted after the last step, and it is rolled back at once when a rollback condition
-/// fires. `mlcycle watch` takes one step per pass; every move is kept in the audit log with its numbers.
+/// fires — or when the evidence failed `rollback_after` checks in a row (as Flagger's analysis threshold).
+/// `mlcycle watch` takes one step per pass; every move is kept in the audit log with its numbers.
 public struct ProgressiveDelivery: Sendable {
     /// What one pass did.
     public struct Step: Codable, Sendable, Equatable {
@@ -16,13 +17,14 @@ public struct ProgressiveDelivery: Sendable {
             case start
             /// The share moved up a step.
             case advance
-            /// Nothing moved: the step is not over, or the evidence does not hold yet.
+            /// Nothing moved: the step is not over, or the evidence does not hold yet (the step lasts another `every`).
             case hold
             /// After the last step: the challenger became the champion.
             case promote
             /// After the last step, but the project wants a person's approval (`mlcycle approve`).
             case awaitApproval = "await approval"
-            /// A rollback condition fired: the challenger answers nothing any more.
+            /// A rollback condition fired, or the evidence failed `rollback_after` checks in a row: the challenger
+            /// answers nothing any more.
             case rollback
         }
         public var action: Action
@@ -77,18 +79,19 @@ public struct ProgressiveDelivery: Sendable {
                 log.served, start: since, end: moment, regression: regression, positive: positive)
         }
         // Rollback: on the challenger's rows of the current step, at once.
+        func rollBack(_ reason: String, _ measured: [ReleaseCondition.Measured]) throws -> Step {
+            try store.setAlias(
+                name, alias: "challenger", version: nil, actor: Self.actor, action: "rollback", reason: reason)
+            try store.setRelease(name, nil, actor: Self.actor, action: "canary stopped", reason: reason)
+            return Step(action: .rollback, version: challenger, share: 0, reason: reason, measured: measured)
+        }
         if let text = plan.rollbackIf {
             let condition = try ReleaseCondition.parse(text, joiner: .or, relative: false)
             let measured = condition.measure(challenger: try summary(challenger, since: state.since), champion: nil)
             if condition.holds(measured) {
-                let reason =
+                return try rollBack(
                     "rolled back at \(percent(state.share)): "
-                    + measured.filter(\.holds).map(Self.describe).joined(
-                        separator: "; ")
-                try store.setAlias(
-                    name, alias: "challenger", version: nil, actor: Self.actor, action: "rollback", reason: reason)
-                try store.setRelease(name, nil, actor: Self.actor, action: "canary stopped", reason: reason)
-                return Step(action: .rollback, version: challenger, share: 0, reason: reason, measured: measured)
+                        + measured.filter(\.holds).map(Self.describe).joined(separator: "; "), measured)
             }
         }
         let every = MonitoringDuration.seconds(plan.every) ?? 86_400
@@ -126,9 +129,20 @@ public struct ProgressiveDelivery: Sendable {
             paired ? "on the \(pairs.count) requests both answered" : "on each version's rows of the same period"
         let numbers = measured.map(Self.describe).joined(separator: "; ") + " (\(evidence))"
         guard condition.holds(measured) else {
-            return Step(
-                action: .hold, version: challenger, share: state.share,
-                reason: "stays at \(percent(state.share)): \(numbers)", measured: measured)
+            // A failed check extends the step by `every`; the last one allowed rolls the challenger back.
+            var held = state
+            held.failedChecks += 1
+            held.since = moment
+            let checks = "check \(held.failedChecks) of \(plan.rollbackAfter) failed"
+            if held.failedChecks >= plan.rollbackAfter {
+                return try rollBack(
+                    "rolled back at \(percent(state.share)): \(plan.promoteIf) failed \(held.failedChecks) checks in a row: \(numbers)",
+                    measured)
+            }
+            let reason = "stays at \(percent(state.share)) for another \(plan.every) (\(checks)): \(numbers)"
+            try store.setRelease(
+                name, held, actor: Self.actor, action: "canary \(percent(state.share)) held", reason: reason)
+            return Step(action: .hold, version: challenger, share: state.share, reason: reason, measured: measured)
         }
         let next = state.step + 1
         if next < plan.steps.count {
@@ -136,6 +150,7 @@ public struct ProgressiveDelivery: Sendable {
             moved.step = next
             moved.share = plan.steps[next]
             moved.since = moment
+            moved.failedChecks = 0
             let reason = "v\(challenger) \(percent(state.share)) → \(percent(moved.share)): \(numbers)"
             try store.setRelease(
                 name, moved, actor: Self.actor, action: "canary \(percent(moved.share))", reason: reason)

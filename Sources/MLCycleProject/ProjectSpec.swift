@@ -84,6 +84,9 @@ public struct ProjectSpec: Sendable {
         public var promoteIf: String
         /// `METRIC OP VALUE`, joined by `or`: measured on the challenger's rows of the current step.
         public var rollbackIf: String?
+        /// Checks of `promoteIf` that may fail in a row (each extends the step by `every`) before the challenger is
+        /// rolled back.
+        public var rollbackAfter = 3
     }
     public struct Monitoring: Sendable, Equatable {
         public var window: String
@@ -393,7 +396,8 @@ public enum ProjectFile {
             }
             if case .mapping = rel["canary"],
                 let p = r.mapping(
-                    rel["canary"], "release.canary", allowed: ["steps", "every", "promote_if", "rollback_if"])
+                    rel["canary"], "release.canary",
+                    allowed: ["steps", "every", "promote_if", "rollback_if", "rollback_after"])
             {
                 var steps = [Double]()
                 if case .sequence(let items) = p["steps"] {
@@ -428,7 +432,9 @@ public enum ProjectFile {
                         r.problem(p["rollback_if"], "release.canary.rollback_if", error.localizedDescription)
                     }
                 }
-                release.plan = .init(steps: steps, every: every, promoteIf: promoteIf, rollbackIf: rollbackIf)
+                release.plan = .init(
+                    steps: steps, every: every, promoteIf: promoteIf, rollbackIf: rollbackIf,
+                    rollbackAfter: r.int(p["rollback_after"], "release.canary.rollback_after", min: 1) ?? 3)
                 release.canary = steps.first ?? 0
             } else if let c = share(rel["canary"], "release.canary") {
                 release.canary = c

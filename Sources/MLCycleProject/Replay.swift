@@ -42,6 +42,7 @@ enum HTTPCall {
 /// endpoint at its own time (`X-MLCycle-Time`; the server must run with `--replay-clock`), its true value follows as
 /// feedback, and at each step boundary (e.g. every calendar month) the watcher runs as of that moment — so alerts,
 /// retraining and promotion happen as they would have, and the server answers with whatever the champion is then.
+/// Each request is keyed by its moment (`X-Request-Key`), so a canary takes the same requests in every replay.
 public struct Replay {
     public struct Summary: Encodable, Sendable {
         public var rows: Int
@@ -159,10 +160,13 @@ public struct Replay {
             while j < order.count, moments[order[j]] == at { j += 1 }
             let rows = Array(order[i..<j])
             let body = Data(CSVWriter.string(inputs.taking(rows)).utf8)
+            // Keyed by the moment, so a canary's share takes the same requests in every replay of the file.
+            let stamp = iso.string(from: at)
             let answer = await HTTPCall.send(
                 .POST, predictURL, body: body,
-                headers: auth.merging(["Content-Type": "text/csv", "X-MLCycle-Time": iso.string(from: at)]) { a, _ in a
-                })
+                headers: auth.merging([
+                    "Content-Type": "text/csv", "X-MLCycle-Time": stamp, "X-Request-Key": "\(stamp) \(order[i])",
+                ]) { a, _ in a })
             guard answer.status == 200 else {
                 throw ReplayError.server(
                     "the server refused the rows of \(iso.string(from: at)) (HTTP \(answer.status)): \(answer.error ?? String(decoding: answer.body, as: UTF8.self))"

@@ -323,7 +323,7 @@ public final class Retrainer {
 
 /// One step of `mlcycle watch`: a monitoring pass over the champion (alerts stored and sent), a step of the release
 /// plan when a challenger is on its way up, then a retraining when a fired alert is one `retraining.on` names or the
-/// schedule came due since the last step.
+/// schedule came due since the last step — unless a release is still under way.
 public final class Watcher {
     public struct Step: Encodable, Sendable {
         public var at: Date
@@ -386,6 +386,16 @@ public final class Watcher {
         }
         if trigger == nil, let schedule, let previous, schedule.fires(after: previous, through: moment) {
             trigger = ("schedule \(schedule.text)", "the retraining schedule came due")
+        }
+        // A release under way ends first (promoted or rolled back): the alert is about the champion it may replace,
+        // and a new challenger would throw away the evidence gathered so far.
+        if let (what, _) = trigger, spec.release.plan != nil, let release = try store.release(name),
+            try store.aliases(name)["challenger"] == release.version
+        {
+            step.notes.append(
+                "retraining (\(what)) waits: v\(release.version)'s release is under way at \(String(format: "%g", release.share * 100)) %; it ends in a promotion or a rollback first"
+            )
+            trigger = nil
         }
         if let (what, why) = trigger {
             let retrainer = Retrainer(spec: spec, directory: directory, store: store, progress: progress)

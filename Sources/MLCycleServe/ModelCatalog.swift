@@ -98,7 +98,8 @@ public final class ModelCatalog: @unchecked Sendable {
     }
 
     /// Who answers a request for `name`: the champion, or — for the canary share of requests, sticky by `key` when
-    /// one is given — the challenger; and the challenger again as a shadow when the release policy asks for one.
+    /// one is given — the challenger; and, when the release policy asks for a shadow, the other of the two scores a
+    /// copy (so every request of a release pairs the two versions, at any share).
     /// The policy is the challenger's (the spec it was trained with), else the champion's; a progressive release
     /// under way sets the share (the step `mlcycle watch` has reached, read from the store).
     public func route(_ name: String, key: String?) throws -> (answer: Resolved, shadow: Resolved?)? {
@@ -119,7 +120,7 @@ public final class ModelCatalog: @unchecked Sendable {
         } else {
             draw = Double.random(in: 0..<1)
         }
-        if draw < share { return (challenger, nil) }
+        if draw < share { return (challenger, policy.shadow ? primary : nil) }
         return (primary, policy.shadow ? challenger : nil)
     }
 

@@ -140,6 +140,14 @@ public struct ModelServer: Sendable {
         at: Date? = nil
     ) {
         guard let log else { return }
+        log.append(records(m, table, scored, ids: ids, seconds: seconds, at: at))
+    }
+
+    /// The log's records of answered rows (inputs as JSON objects, the answering version, the latency).
+    func records(
+        _ m: ModelCatalog.Resolved, _ table: Table, _ scored: [ModelBundle.Scored], ids: [String], seconds: Double,
+        at: Date?
+    ) -> [PredictionRecord] {
         let now = at ?? Date()
         var records = [PredictionRecord]()
         records.reserveCapacity(scored.count)
@@ -167,7 +175,7 @@ public struct ModelServer: Sendable {
                     confidence: s.prediction.flatMap { s.probabilities[$0] }, lowConfidence: !s.warnings.isEmpty,
                     reasons: s.reasons.isEmpty ? nil : s.reasons))
         }
-        log.append(records)
+        return records
     }
 
     /// Logs a refused request as one record (status `error CODE`, no inputs, no prediction).
@@ -221,27 +229,37 @@ public struct ModelServer: Sendable {
         let ids = scored.map { _ in UUID().uuidString.lowercased() }
         let seconds = Date().timeIntervalSince(started)
         metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
-        logRows(m, table, scored, ids: ids, seconds: seconds, at: at)
-        if let shadow {
-            // The challenger scores a copy in the background: logged beside the answer (same ids + "-shadow", status
-            // "shadow", or "shadow review" / "shadow unavailable"), never returned, and the champion's answer does
-            // not wait for it.
-            let server = self
-            _Concurrency.Task.detached {
-                let shadowStarted = Date()
-                guard let shadowScored = try? shadow.bundle.score(table) else { return }
-                server.logRows(
-                    shadow, table,
-                    shadowScored.map {
-                        var s = $0
-                        s.status = s.status == "ok" ? "shadow" : "shadow \(s.status)"
-                        return s
-                    },
-                    ids: ids.map { $0 + "-shadow" }, seconds: Date().timeIntervalSince(shadowStarted), at: at)
-                server.metrics.record(
-                    model: name, version: shadow.version + " (shadow)", code: 200,
-                    seconds: Date().timeIntervalSince(shadowStarted), rows: table.rowCount)
-            }
+        guard let shadow else {
+            logRows(m, table, scored, ids: ids, seconds: seconds, at: at)
+            return Answer(model: m, table: table, scored: scored, ids: ids)
+        }
+        // The other version scores a copy: logged beside the answer (same ids + "-shadow", status "shadow", or
+        // "shadow review" / "shadow unavailable"), never returned. A live request does not wait for it (it runs in
+        // the background); a replayed one (its own time) has it scored first and logged in the same batch, so the
+        // replay's watcher sees both.
+        let server = self
+        let answered = records(m, table, scored, ids: ids, seconds: seconds, at: at)
+        @Sendable func shadowRecords() -> [PredictionRecord] {
+            let shadowStarted = Date()
+            guard let shadowScored = try? shadow.bundle.score(table) else { return [] }
+            let shadowSeconds = Date().timeIntervalSince(shadowStarted)
+            server.metrics.record(
+                model: name, version: shadow.version + " (shadow)", code: 200, seconds: shadowSeconds,
+                rows: table.rowCount)
+            return server.records(
+                shadow, table,
+                shadowScored.map {
+                    var s = $0
+                    s.status = s.status == "ok" ? "shadow" : "shadow \(s.status)"
+                    return s
+                },
+                ids: ids.map { $0 + "-shadow" }, seconds: shadowSeconds, at: at)
+        }
+        if at != nil {
+            log?.append(answered + shadowRecords())
+        } else {
+            log?.append(answered)
+            _Concurrency.Task.detached { server.log?.append(shadowRecords()) }
         }
         return Answer(model: m, table: table, scored: scored, ids: ids)
     }

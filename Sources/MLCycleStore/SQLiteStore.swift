@@ -142,6 +142,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     CREATE INDEX prediction_model_status_at ON prediction(model, status, at);
                     """)
         }
+        // A release rolls back after its promotion condition failed so many checks in a row.
+        m.registerMigration("v8") { db in
+            try db.execute(sql: "ALTER TABLE release ADD COLUMN failed_checks INTEGER NOT NULL DEFAULT 0")
+        }
         return m
     }
 
@@ -630,8 +634,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             try Row.fetchOne(db, sql: "SELECT * FROM release WHERE name = ?", arguments: [name]).map {
                 ReleaseState(
                     version: $0["version"], step: $0["step"], share: $0["share"],
-                    started: Date(timeIntervalSince1970: $0["started"]), since: Date(timeIntervalSince1970: $0["since"])
-                )
+                    started: Date(timeIntervalSince1970: $0["started"]),
+                    since: Date(timeIntervalSince1970: $0["since"]),
+                    failedChecks: $0["failed_checks"])
             }
         }
     }
@@ -643,13 +648,15 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             if let state {
                 try db.execute(
                     sql: """
-                        INSERT INTO release (name, version, step, share, started, since) VALUES (?, ?, ?, ?, ?, ?)
+                        INSERT INTO release (name, version, step, share, started, since, failed_checks)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (name) DO UPDATE SET version = excluded.version, step = excluded.step,
-                          share = excluded.share, started = excluded.started, since = excluded.since
+                          share = excluded.share, started = excluded.started, since = excluded.since,
+                          failed_checks = excluded.failed_checks
                         """,
                     arguments: [
                         name, state.version, state.step, state.share, state.started.timeIntervalSince1970,
-                        state.since.timeIntervalSince1970,
+                        state.since.timeIntervalSince1970, state.failedChecks,
                     ])
             } else {
                 try db.execute(sql: "DELETE FROM release WHERE name = ?", arguments: [name])

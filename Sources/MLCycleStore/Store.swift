@@ -91,13 +91,16 @@ public struct ReleaseState: Codable, Sendable, Equatable {
     public var share: Double
     public var started: Date
     public var since: Date
+    /// Checks of the promotion condition that failed in a row (reset when the share moves up).
+    public var failedChecks: Int
 
-    public init(version: Int, step: Int, share: Double, started: Date, since: Date) {
+    public init(version: Int, step: Int, share: Double, started: Date, since: Date, failedChecks: Int = 0) {
         self.version = version
         self.step = step
         self.share = share
         self.started = started
         self.since = since
+        self.failedChecks = failedChecks
     }
 }
 

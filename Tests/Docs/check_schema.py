@@ -282,7 +282,7 @@ def main():
         d["evaluation"].update(gates=[])))
     variant("a canary plan", lambda d: d["release"].update(canary={
         "steps": ["5%", "25%", 0.5, "100%"], "every": "1d", "promote_if": "mape <= champion",
-        "rollback_if": "error_rate > 0.02 or latency_p99 > 500ms"}))
+        "rollback_if": "error_rate > 0.02 or latency_p99 > 500ms", "rollback_after": 2}))
     variant("selection by cross-validation, no refit", lambda d: d["evaluation"].update(
         selection="cv", folds=3, refit=False))
     variant("a SQLite source and a joined source", lambda d: d["sources"].append(
@@ -322,6 +322,8 @@ def main():
     rejected("canary: 150%", lambda d: d["release"].update(canary="150%"), "release.canary")
     rejected("a canary plan without promote_if", lambda d: d["release"].update(canary={"steps": ["5%", "100%"]}),
              "release.canary.promote_if")
+    rejected("a canary plan with rollback_after: 0", lambda d: d["release"].update(canary={
+        "steps": ["5%", "100%"], "promote_if": "mape <= champion", "rollback_after": 0}), "release.canary.rollback_after")
     rejected("alert severity: loud", lambda d: d["monitoring"]["alerts"][0].update(severity="loud"), "monitoring.alerts[0].severity")
     rejected("alert cooldown: soon", lambda d: d["monitoring"]["alerts"][0].update(cooldown="soon"), "monitoring.alerts[0].cooldown")
     rejected("an alert without when", lambda d: d["monitoring"]["alerts"][0].pop("when"), "monitoring.alerts[0].when")

@@ -179,6 +179,8 @@ import Testing
         }
         log.stop()
         #expect(summary.rows == 1611 && summary.feedback == 1611)
+        // What the watcher did, step by step: shown with the expectations below when one fails.
+        let story = summary.steps.flatMap(\.notes).joined(separator: "\n")
 
         // Error rises: v1's served MAPE on 2008–2010 is above its MAPE on the held-out 2006–2007 rows.
         let logged = try store.predictions(model: "market-shift", since: nil, limit: 10_000)
@@ -233,7 +235,9 @@ import Testing
             return abs(p - a) / a
         }
         let v1After = byV1.reduce(0, +) / Double(byV1.count)
-        #expect(mape(after) < v1After, "after the promotion: served \(mape(after)) vs v1 on the same rows \(v1After)")
+        #expect(
+            mape(after) < v1After,
+            "after the promotion: served \(mape(after)) vs v1 on the same rows \(v1After)\n\(story)")
 
         // Every step is visible on the monitoring page.
         let pass = MonitoringPass(store: store, spec: spec)

@@ -8,8 +8,8 @@ import Testing
 /// Days of traffic replayed through the server's router: each request goes to the version the catalog routes it to
 /// (the release step read from the store), is logged with that version's answer, and gets its actual; the watcher
 /// steps at the end of each day. The champion says 23 % too little (the market moved); the challenger is within
-/// 2 %, and refuses `refused` of its requests.
-private func replayRelease(refused: Double, days: Int = 5, requests: Int = 400) async throws -> (
+/// 2 % of `level` times the price, and refuses `refused` of its requests.
+private func replayRelease(refused: Double, level: Double = 1, days: Int = 5, requests: Int = 400) async throws -> (
     steps: [ProgressiveDelivery.Step], store: SQLiteStore, shares: [Double]
 ) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-release-\(UUID().uuidString)").path
@@ -62,7 +62,8 @@ private func replayRelease(refused: Double, days: Int = 5, requests: Int = 400) 
                         prediction: nil, status: "error 400"))
                 continue
             }
-            let said = challenger ? price * (1 + (Double(rng.next(upperBound: 41)) - 20) / 1000) : price * 0.77
+            let said =
+                challenger ? price * (level + (Double(rng.next(upperBound: 41)) - 20) / 1000) : price * 0.77
             rows.append(
                 PredictionRecord(
                     id: id, model: "rel", version: m.version, at: at, latencySeconds: 0.001,
@@ -106,5 +107,21 @@ private func replayRelease(refused: Double, days: Int = 5, requests: Int = 400) 
         let aliases = try store.aliases("rel")
         #expect(aliases["challenger"] == nil && aliases["champion"] == 1)
         #expect(shares[1] == 0)
+    }
+
+    /// A challenger that answers every request but is further off than the champion (30 % too little against 23 %)
+    /// is held at its step for another day at each failed check, and rolled back at the third in a row.
+    @Test func aChallengerThatNeverWinsIsRolledBackAfterThreeFailedChecks() async throws {
+        let (steps, store, shares) = try await replayRelease(refused: 0, level: 0.7, days: 4)
+        #expect(steps.map(\.action) == [.start, .hold, .hold, .rollback], "\(steps.map(\.reason))")
+        #expect(steps[1].reason.contains("check 1 of 3 failed") && steps[2].reason.contains("check 2 of 3 failed"))
+        #expect(steps[3].reason.contains("failed 3 checks in a row"))
+        #expect(try store.aliases("rel")["challenger"] == nil && store.release("rel") == nil)
+        #expect(shares[0] > 0 && shares[3] == 0, "\(shares)")
+        let audit = try store.audit(model: "rel").filter { $0.actor == ProgressiveDelivery.actor }
+        #expect(
+            audit.map(\.action) == [
+                "canary 10 %", "canary 10 % held", "canary 10 % held", "rollback", "canary stopped",
+            ])
     }
 }
