@@ -128,6 +128,14 @@ public struct ProgressiveDelivery: Sendable {
         let evidence =
             paired ? "on the \(pairs.count) requests both answered" : "on each version's rows of the same period"
         let numbers = measured.map(Self.describe).joined(separator: "; ") + " (\(evidence))"
+        // Labels come late: a condition that cannot be measured yet is no failed check, it is looked at again.
+        if !condition.holds(measured), measured.contains(where: { $0.value == nil || $0.against == nil }) {
+            return Step(
+                action: .hold, version: challenger, share: state.share,
+                reason:
+                    "waits at \(percent(state.share)) for evidence (a metric from feedback needs \(ReleaseComparison.minimumRows) labelled rows a side): \(numbers)",
+                measured: measured)
+        }
         guard condition.holds(measured) else {
             // A failed check extends the step by `every`; the last one allowed rolls the challenger back.
             var held = state

@@ -8,8 +8,10 @@ import Testing
 /// Days of traffic replayed through the server's router: each request goes to the version the catalog routes it to
 /// (the release step read from the store), is logged with that version's answer, and gets its actual; the watcher
 /// steps at the end of each day. The champion says 23 % too little (the market moved); the challenger is within
-/// 2 % of `level` times the price, and refuses `refused` of its requests.
-private func replayRelease(refused: Double, level: Double = 1, days: Int = 5, requests: Int = 400) async throws -> (
+/// 2 % of `level` times the price, and refuses `refused` of its requests. Without `labelled`, no actual comes back.
+private func replayRelease(
+    refused: Double, level: Double = 1, labelled: Bool = true, days: Int = 5, requests: Int = 400
+) async throws -> (
     steps: [ProgressiveDelivery.Step], store: SQLiteStore, shares: [Double]
 ) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-release-\(UUID().uuidString)").path
@@ -68,7 +70,7 @@ private func replayRelease(refused: Double, level: Double = 1, days: Int = 5, re
                 PredictionRecord(
                     id: id, model: "rel", version: m.version, at: at, latencySeconds: 0.001,
                     inputs: #"{"size":\#(price / 50 - 2)}"#, prediction: String(said), status: "ok"))
-            feedback.append(FeedbackRecord(predictionID: id, value: String(price)))
+            if labelled { feedback.append(FeedbackRecord(predictionID: id, value: String(price))) }
         }
         try store.logPredictions(rows)
         try store.recordFeedback(feedback)
@@ -123,5 +125,14 @@ private func replayRelease(refused: Double, level: Double = 1, days: Int = 5, re
             audit.map(\.action) == [
                 "canary 10 %", "canary 10 % held", "canary 10 % held", "rollback", "canary stopped",
             ])
+    }
+
+    /// Before the actuals come back, the promotion condition cannot be measured: the challenger waits at its step, and
+    /// no check counts as failed.
+    @Test func aChallengerWaitsForLateActualsWithoutFailingChecks() async throws {
+        let (steps, store, _) = try await replayRelease(refused: 0, labelled: false, days: 4)
+        #expect(steps.map(\.action) == [.start, .hold, .hold, .hold, .hold], "\(steps.map(\.reason))")
+        #expect(steps.dropFirst().allSatisfy { $0.reason.contains("waits at 10 % for evidence") })
+        #expect(try store.release("rel")?.failedChecks == 0 && store.aliases("rel")["challenger"] == 2)
     }
 }
