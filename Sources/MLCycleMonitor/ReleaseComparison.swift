@@ -3,8 +3,8 @@ import MLCycleData
 import MLCycleMetrics
 
 /// Two versions of a model on live labelled traffic: the metric of each, the challenger's difference with a 95 %
-/// bootstrap interval — paired on the same requests when the challenger answered them as a shadow, unpaired when
-/// it answered requests of its own (a canary) — their error rates and latencies, and a verdict: `better`, `worse`,
+/// bootstrap interval — paired on the same requests when one of them answered as a shadow, unpaired when the
+/// challenger answered requests of its own without one (a canary) — their error rates and latencies, and a verdict: `better`, `worse`,
 /// or `can't tell yet` with about how many labelled rows it would take.
 public struct ReleaseComparison: Codable, Sendable, Equatable {
     /// One version's rows.
@@ -101,7 +101,7 @@ public struct ReleaseComparison: Codable, Sendable, Equatable {
             metric: metric, champion: summary(champion, a), challenger: summary(challenger, b), paired: false,
             pairedRows: 0, difference: nil, interval: nil, replicates: replicates, verdict: .cantTell, rowsNeeded: nil,
             explanation: "")
-        // Requests both answered (the challenger as a shadow) pair up.
+        // Requests both answered (one of them as a shadow) pair up.
         let pairs = Self.pairs(a.map { champion.requestIDs[$0] }, b.map { challenger.requestIDs[$0] }).map {
             (a[$0.0], b[$0.1])
         }

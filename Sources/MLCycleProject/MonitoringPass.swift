@@ -20,7 +20,7 @@ public struct MonitoringPass: Sendable {
         public var version: String
         /// The aliases pointing at the version now (champion, challenger).
         public var aliases: [String]
-        /// Rows it answered as a shadow (scored beside the champion, never returned), counted in its windows.
+        /// Rows it answered as a shadow (scored beside the other version, never returned), counted in its windows.
         public var shadowRows: Int
         public var window: String
         public var windows: [WindowSummary]

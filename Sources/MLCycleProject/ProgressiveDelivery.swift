@@ -102,9 +102,9 @@ public struct ProgressiveDelivery: Sendable {
                     "step \(state.step + 1) of \(plan.steps.count) (\(percent(state.share))) lasts until \(ISO8601DateFormatter().string(from: state.since.addingTimeInterval(every)))",
                 measured: [])
         }
-        // Promotion evidence since the release started, on rows that are comparable: the requests both answered (the
-        // challenger as a shadow) when there are enough of them, else both versions' rows over the same period
-        // (up to the champion's last answer: at 100 % it answers nothing any more).
+        // Promotion evidence since the release started, on rows that are comparable: the requests both answered (one
+        // of them as a shadow) when there are enough of them, else both versions' rows over the same period (up to
+        // the champion's last answer: at 100 % without a shadow it answers nothing any more).
         let condition = try ReleaseCondition.parse(plan.promoteIf, joiner: .and)
         let first = try MonitoringPass.versionLog(
             store, model: name, version: champion, since: state.started, before: moment)

@@ -141,11 +141,7 @@ public struct Replay {
                     await waitForLog(watcher.store, since: first, rows: summary.rows)
                     let s = try await watcher.step(at: b, previous: previous)
                     for n in s.notes { progress("\(iso.string(from: b)): \(n)") }
-                    if let o = s.retrain, ["promoted", "first champion"].contains(o.verdict), let v = o.challenger {
-                        await waitForVersion("v\(v)")
-                    } else if let r = s.release, r.action == .promote {
-                        await waitForVersion("v\(r.version)")
-                    }
+                    try await waitForRouting(watcher.store)
                     summary.steps.append(s)
                 }
                 previous = b
@@ -227,15 +223,33 @@ public struct Replay {
         progress("the server's prediction log has not stored every replayed row within 10 s; watching on")
     }
 
-    /// Waits (up to 10 s) until the server answers with `version`: it sees alias moves within a second.
-    func waitForVersion(_ version: String) async {
+    /// Waits (up to 10 s) until the server routes as the store says after a step: the champion answering, the
+    /// challenger beside it at the release's share. A server looks aliases and releases up again within a second.
+    func waitForRouting(_ store: Store) async throws {
+        let aliases = try store.aliases(model)
+        guard let champion = aliases["champion"] else { return }
+        let challenger = aliases["challenger"].flatMap { $0 == champion ? nil : $0 }
+        let state = try store.release(model).flatMap { $0.version == challenger ? $0 : nil }
         let url = server.appendingPathComponent("v1/models").appendingPathComponent(model)
         for _ in 0..<100 {
             let a = await HTTPCall.send(.GET, url, headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:])
-            if (try? JSONValue.parse(a.body))?["version"] == .string(version) { return }
+            if let d = try? JSONValue.parse(a.body), d["version"] == .string("v\(champion)") {
+                let release = d["release"]
+                let routed: Bool
+                if let state {
+                    routed =
+                        release?["challenger"] == .string("v\(state.version)")
+                        && release?["share"] == .number(state.share)
+                } else if let challenger {
+                    routed = release == nil || release?["challenger"] == .string("v\(challenger)")
+                } else {
+                    routed = release == nil
+                }
+                if routed { return }
+            }
             await HTTPCall.pause(0.1)
         }
-        progress("the server did not switch to \(version) within 10 s; replaying on")
+        progress("the server did not route as the store says (champion v\(champion)) within 10 s; replaying on")
     }
 }
 

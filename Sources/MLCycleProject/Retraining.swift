@@ -270,7 +270,10 @@ public final class Retrainer {
             // The test split's rows are no fair judge here: the champion may have learnt from them.
             o.verdict = "awaiting approval"
             o.detail =
-                "v\(version.version) passed its gates, but fewer than \(Self.minimumComparisonRows) recent labelled rows could be kept out to compare it with champion v\(championBefore ?? 0) (raise retraining.window or wait for feedback); mlcycle approve \(spec.problem.name):\(version.version) --reason … makes it the champion"
+                "v\(version.version) passed its gates, but fewer than \(Self.minimumComparisonRows) recent labelled rows could be kept out to compare it with champion v\(championBefore ?? 0) (raise retraining.window or wait for feedback); "
+                + (spec.release.plan != nil
+                    ? "it is the challenger, and the release plan judges it on live requests"
+                    : "mlcycle approve \(spec.problem.name):\(version.version) --reason … makes it the champion")
         } else if let champion = o.championValue, let challenger = o.challengerValue {
             let gain = higherIsBetter.contains(o.metric) ? challenger - champion : champion - challenger
             let measured =
@@ -321,9 +324,9 @@ public final class Retrainer {
     }
 }
 
-/// One step of `mlcycle watch`: a monitoring pass over the champion (alerts stored and sent), a step of the release
-/// plan when a challenger is on its way up, then a retraining when a fired alert is one `retraining.on` names or the
-/// schedule came due since the last step — unless a release is still under way.
+/// One step of `mlcycle watch`: a monitoring pass over the champion (alerts stored and sent), a retraining when a
+/// fired alert is one `retraining.on` names or the schedule came due since the last step (unless a release is under
+/// way), then a step of the release plan when a challenger is on its way up.
 public final class Watcher {
     public struct Step: Encodable, Sendable {
         public var at: Date
@@ -380,10 +383,6 @@ public final class Watcher {
         } else {
             step.notes.append("\(name) has no champion to monitor")
         }
-        if let release = try ProgressiveDelivery(spec: spec, store: store).step(at: moment) {
-            step.release = release
-            step.notes.append("release \(release.action.rawValue): \(release.reason)")
-        }
         if trigger == nil, let schedule, let previous, schedule.fires(after: previous, through: moment) {
             trigger = ("schedule \(schedule.text)", "the retraining schedule came due")
         }
@@ -404,6 +403,11 @@ public final class Watcher {
             step.notes.append(
                 "retrained (\(what)): v\(outcome.challenger.map(String.init) ?? "?") \(outcome.verdict) — \(outcome.detail)"
             )
+        }
+        // After the retraining, so a challenger it made starts its release in the same pass.
+        if let release = try ProgressiveDelivery(spec: spec, store: store).step(at: moment) {
+            step.release = release
+            step.notes.append("release \(release.action.rawValue): \(release.reason)")
         }
         logger.debug(
             "\(step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "; "))",

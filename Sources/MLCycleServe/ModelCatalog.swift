@@ -97,20 +97,35 @@ public final class ModelCatalog: @unchecked Sendable {
         }
     }
 
+    /// A challenger being released beside the champion: who, the share of requests it answers, and whether the
+    /// version that does not answer a request scores a copy.
+    public struct Release: Sendable {
+        public var champion: Resolved
+        public var challenger: Resolved
+        public var share: Double
+        public var shadow: Bool
+    }
+
+    /// The release under way for `name`, if a challenger is served beside the champion. The policy is the
+    /// challenger's (the spec it was trained with), else the champion's; a progressive release sets the share (the
+    /// step `mlcycle watch` has reached, read from the store).
+    public func release(_ name: String) throws -> Release? {
+        guard case .store(let store, _) = source, let primary = try resolve(name),
+            let challenger = try resolve(name, alias: "challenger"), challenger.version != primary.version,
+            let policy = challenger.bundle.release ?? primary.bundle.release
+        else {
+            return nil
+        }
+        let share = try releaseShare(name, challenger: challenger.version, store) ?? policy.canary
+        guard share > 0 || policy.shadow else { return nil }
+        return Release(champion: primary, challenger: challenger, share: share, shadow: policy.shadow)
+    }
+
     /// Who answers a request for `name`: the champion, or — for the canary share of requests, sticky by `key` when
     /// one is given — the challenger; and, when the release policy asks for a shadow, the other of the two scores a
     /// copy (so every request of a release pairs the two versions, at any share).
-    /// The policy is the challenger's (the spec it was trained with), else the champion's; a progressive release
-    /// under way sets the share (the step `mlcycle watch` has reached, read from the store).
     public func route(_ name: String, key: String?) throws -> (answer: Resolved, shadow: Resolved?)? {
-        guard let primary = try resolve(name) else { return nil }
-        guard case .store(let store, _) = source, let challenger = try resolve(name, alias: "challenger"),
-            challenger.version != primary.version, let policy = challenger.bundle.release ?? primary.bundle.release
-        else {
-            return (primary, nil)
-        }
-        let share = try releaseShare(name, challenger: challenger.version, store) ?? policy.canary
-        guard share > 0 || policy.shadow else { return (primary, nil) }
+        guard let release = try release(name) else { return try resolve(name).map { ($0, nil) } }
         let draw: Double
         if let key {
             // FNV-1a of the key: the same key always lands on the same side.
@@ -120,8 +135,8 @@ public final class ModelCatalog: @unchecked Sendable {
         } else {
             draw = Double.random(in: 0..<1)
         }
-        if draw < share { return (challenger, policy.shadow ? primary : nil) }
-        return (primary, policy.shadow ? challenger : nil)
+        if draw < release.share { return (release.challenger, release.shadow ? release.champion : nil) }
+        return (release.champion, release.shadow ? release.challenger : nil)
     }
 
     /// The share of a release under way for `challenger` ("v4"), looked up again after `aliasRefresh` seconds.

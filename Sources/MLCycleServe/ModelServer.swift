@@ -446,7 +446,7 @@ public struct ModelServer: Sendable {
             guard let m = try catalog.resolve(name) else {
                 return Self.error(RequestError(status: 404, "no model called '\(name)'"))
             }
-            return Self.json(Self.describe(m))
+            return Self.json(Self.describe(m, release: try catalog.release(name)))
         }
         router.post("v1/models/:name/predict") { request, context -> Response in
             if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
@@ -696,14 +696,18 @@ public struct ModelServer: Sendable {
         var scope: [String]
         var lineage: Lineage
         var metrics: [String: Double]?
+        /// The challenger answering a share of the requests beside this version, if one is being released.
+        var release: Release?
+        struct Release: Encodable { var challenger: String, share: Double, shadow: Bool }
     }
 
-    static func describe(_ m: ModelCatalog.Resolved) -> ModelDescription {
+    static func describe(_ m: ModelCatalog.Resolved, release: ModelCatalog.Release? = nil) -> ModelDescription {
         ModelDescription(
             name: m.name, version: m.version, task: m.bundle.task.rawValue, target: m.bundle.target,
             inputs: m.bundle.inputSchema.map { .init(name: $0.name, type: $0.type.rawValue) }, scope: m.bundle.scope,
             lineage: .init(datasets: m.bundle.lineage.datasets, created: m.bundle.lineage.created),
-            metrics: m.bundle.evaluation?.metrics)
+            metrics: m.bundle.evaluation?.metrics,
+            release: release.map { .init(challenger: $0.challenger.version, share: $0.share, shadow: $0.shadow) })
     }
 
     /// One row's answer, keys sorted: `{confidence?, id, model_version, prediction, probabilities?, range?,

@@ -113,7 +113,7 @@ struct Compare: ParsableCommand {
         abstract:
             "Compare two versions on live labelled traffic: the metric of each, the difference with a 95 % interval, error rates, latency and a verdict.",
         discussion: """
-            Requests both versions answered (the challenger as a shadow) are compared pair by pair; a canary's own \
+            Requests both versions answered (one of them as a shadow) are compared pair by pair; a canary's own \
             requests against the champion's by an unpaired bootstrap. The verdict is better, worse, or can't tell yet \
             with about how many labelled rows it would take. Exits 0 whatever the verdict.
             """)

@@ -436,6 +436,45 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         #expect(Set(shadows.map { String($0.id.dropLast("-shadow".count)) }) == Set(ids))
     }
 
+    /// With a canary and a shadow, the version that does not answer a request scores a copy: every request pairs
+    /// the two versions, whichever answered. The model's description names the release.
+    @Test func withACanaryAndAShadowEveryRequestPairsBothVersions() async throws {
+        let store = try championAndChallenger("release: {canary: 50%, shadow: true}")
+        let log = PredictionLog(store: store)
+        let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
+        let answered: [String: String] = try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/models/small", method: .get) { r in
+                let release = try object(r)["release"] as? [String: Any]
+                #expect(release?["challenger"] as? String == "v2" && release?["share"] as? Double == 0.5)
+                #expect(release?["shadow"] as? Bool == true)
+            }
+            var answered = [String: String]()
+            for i in 0..<40 {
+                try await client.execute(
+                    uri: "/v1/models/small/predict?key=k\(i)", method: .post,
+                    body: body(#"{"records": [{"size": 5, "kind": "a"}]}"#)
+                ) { r in
+                    let o = try object(r)
+                    for p in o["predictions"] as? [[String: Any]] ?? [] {
+                        answered[p["id"] as? String ?? ""] = o["model_version"] as? String
+                    }
+                }
+            }
+            return answered
+        }
+        #expect(Set(answered.values) == ["v1", "v2"], "both versions answer a share")
+        var shadows = [String: String]()
+        for _ in 0..<100 where shadows.count < answered.count {
+            try await Task.sleep(for: .milliseconds(20))
+            log.flush()
+            for r in try store.predictions(model: "small", since: nil, limit: 1000) where r.status == "shadow" {
+                shadows[String(r.id.dropLast("-shadow".count))] = r.version
+            }
+        }
+        #expect(Set(shadows.keys) == Set(answered.keys))
+        #expect(answered.allSatisfy { id, version in shadows[id] != nil && shadows[id] != version })
+    }
+
     @Test func adminPromoteAndRollbackUnderLoadDropNoRequest() async throws {
         let store = try championAndChallenger("")
         var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
