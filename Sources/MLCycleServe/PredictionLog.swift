@@ -4,15 +4,18 @@ import MLCycleStore
 import Prometheus
 
 /// Between serving and the store: the request path only appends to a queue (under a lock, never waiting for the
-/// database); a thread of its own writes what is queued every 100 ms, as one batch in one transaction.
+/// database). Two threads of the log's own take it from there (`start()`): every cycle (50 ms) the spool thread
+/// takes what is queued and hands it to the store thread when that one is idle — one batch, one transaction — and
+/// otherwise appends it to the spool file with one `fsync`; the store thread writes what it is handed and drains the
+/// spool into the store, oldest first.
 ///
-/// With a spool (`mlcycle serve` keeps one in the store folder), nothing answered is lost: when the store refuses
-/// a batch (busy, unreachable) or falls behind (more than `directLimit` rows queued in one cycle), the rows go to
-/// the spool file (one `fsync` per batch), and are drained into the store, oldest first, when it takes them again;
-/// a row is written by id, so one drained twice (after a crash between the store's commit and the spool's trim)
-/// is stored once. `stop()` writes and drains everything. After `kill -9`, only the rows queued since the last
-/// cycle — at most 100 ms of answers — are lost. Without a spool (tests), rows past `capacity` are dropped and
-/// counted.
+/// With a spool (`mlcycle serve` keeps one in the store folder), nothing answered is lost: a batch the store refuses
+/// (busy, unreachable) goes to the spool, so does everything while the store is behind (the spool holds rows, or
+/// more than `directLimit` were queued in one cycle), and a batch the store thread has been writing for longer than
+/// a cycle is appended to the spool too — no answered row older than two cycles is only in memory, and after
+/// `kill -9` only those are lost. A row is written by id, so one that reaches the store twice (spooled while its
+/// write was slow, or drained again after a crash between the store's commit and the spool's trim) is stored once.
+/// `stop()` writes and drains everything. Without a spool (tests), rows past `capacity` are dropped and counted.
 public final class PredictionLog: @unchecked Sendable {
     /// The store feedback goes to.
     public let store: any Store
@@ -34,6 +37,12 @@ public final class PredictionLog: @unchecked Sendable {
     private var spoolPending = 0
     /// Ids of the rows not in the store yet (queued or spooled), so feedback for a row just answered is accepted.
     private var unstored = Set<String>()
+    /// A batch the spool thread handed to the store thread, not taken yet.
+    private var handed: [PredictionRecord]?
+    /// The batch the store thread is writing: since when, and whether a cycle spooled it meanwhile (it was slow).
+    private var writing: (batch: [PredictionRecord], since: Date, spooled: Bool)?
+    /// Wakes the store thread when a batch is handed to it.
+    private let work = DispatchSemaphore(value: 0)
 
     public init(
         store: any Store, writer: (any PredictionWriter)? = nil, spool: PredictionSpool? = nil, capacity: Int? = nil,
@@ -155,8 +164,9 @@ public final class PredictionLog: @unchecked Sendable {
     /// What `publish` last brought the registry's counters to.
     private var published = (dropped: 0, written: 0, spooled: 0, drained: 0, failed: 0, alreadyStored: 0)
 
-    /// One cycle of the writer: what is queued now goes to the store (or the spool), then the spool drains for up to
-    /// `drainBudget` seconds (nil: until it is empty or the store refuses). Tests and `stop()` call it too.
+    /// Writes on the caller's thread: what is queued now goes to the store (or the spool), then the spool drains for
+    /// up to `drainBudget` seconds (nil: until it is empty or the store refuses). For a log whose threads are not
+    /// running (tests), and for `stop()` once they have finished.
     public func flush(drainBudget: Double? = 0.05) {
         // Only the queue's storage changes hands under the lock; the copy into an array happens outside it.
         var taken = Deque<PredictionRecord>()
@@ -231,25 +241,106 @@ public final class PredictionLog: @unchecked Sendable {
         }
     }
 
-    /// Drains the queue every `interval` on a thread of its own until `stop()`, then writes and drains everything.
-    /// The store's writes block, so they stay off Swift's cooperative threads, which answer requests (two of them on
-    /// two cores: one blocked by a write showed as 150 ms tails in the serving benchmark).
-    public func start(interval: Duration = .milliseconds(100)) {
-        let micros = UInt32(
-            max(1_000, interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000))
-        let thread = Thread { [self] in
+    /// One cycle of the spool thread: what is queued goes to the store thread when it is idle and the spool is
+    /// empty, else to the spool (behind what it holds); a batch the store thread has been writing for `interval` or
+    /// longer is appended to the spool as well, so it does not live only in memory.
+    func cycle(interval: Double) {
+        var taken = Deque<PredictionRecord>()
+        lock.lock()
+        swap(&taken, &queue)
+        var slow: [PredictionRecord]?
+        if spool != nil, var w = writing, !w.spooled, Date().timeIntervalSince(w.since) >= interval {
+            w.spooled = true
+            writing = w
+            slow = w.batch
+        }
+        let idle = handed == nil && writing == nil
+        lock.unlock()
+        if let slow, let spool, (try? spool.append(slow)) != nil {
+            lock.lock()
+            spooledCount += slow.count
+            spoolPending = spool.pending
+            lock.unlock()
+        }
+        guard !taken.isEmpty else { return }
+        let batch = Array(taken)
+        if let spool, !idle || !spool.isEmpty || batch.count > directLimit {
+            toSpool(batch, spool)
+        } else if idle {
+            lock.lock()
+            handed = batch
+            lock.unlock()
+            work.signal()
+        } else {
+            requeue(batch)
+        }
+    }
+
+    /// The store thread: writes each batch handed to it, and drains the spool between them, until `stop`.
+    private func storeLoop(interval: Double) {
+        while true {
+            _ = work.wait(timeout: .now() + interval)
+            lock.lock()
+            let batch = handed
+            handed = nil
+            if let batch { writing = (batch, Date(), false) }
+            let done = storeStopped
+            lock.unlock()
+            if let batch {
+                do {
+                    let stored = try writer.logPredictions(batch)
+                    lock.lock()
+                    writtenCount += stored
+                    alreadyStoredCount += batch.count - stored
+                    for r in batch { unstored.remove(r.id) }
+                    writing = nil
+                    lock.unlock()
+                } catch {
+                    lock.lock()
+                    failedWrites += 1
+                    let spooled = writing?.spooled ?? false
+                    writing = nil
+                    lock.unlock()
+                    if let spool { if !spooled { toSpool(batch, spool) } } else { requeue(batch) }
+                }
+            }
+            // A second at most, so a stop is seen soon; while the spool holds rows nothing is handed over.
+            if let spool { drain(spool, budget: 1) }
+            if done && batch == nil { return }
+        }
+    }
+
+    /// Starts the spool thread (a cycle every `interval`) and the store thread, until `stop()`; then everything is
+    /// written and drained. The store's writes and the spool's `fsync` block, so they stay off Swift's cooperative
+    /// threads, which answer requests (two of them on two cores: one blocked by a write showed as 150 ms tails in
+    /// the serving benchmark), and off each other: a slow write no longer holds the next cycle's rows in memory.
+    public func start(interval: Duration = .milliseconds(50)) {
+        let seconds = max(
+            0.001, Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18)
+        let storeThread = Thread { [self] in
+            storeLoop(interval: seconds)
+            storeFinished.signal()
+        }
+        storeThread.name = "mlcycle-prediction-store"
+        storeThread.start()
+        let spoolThread = Thread { [self] in
             while !stopping {
                 let started = Date()
-                flush()
-                // The next cycle starts `interval` after this one started (a long write does not add a full sleep).
-                let spent = UInt32(min(Double(micros), Date().timeIntervalSince(started) * 1e6))
-                usleep(micros - spent)
+                cycle(interval: seconds)
+                // The next cycle starts `interval` after this one started (a long fsync does not add a full sleep).
+                let spent = Date().timeIntervalSince(started)
+                if spent < seconds { usleep(UInt32((seconds - spent) * 1e6)) }
             }
+            lock.lock()
+            storeStopped = true
+            lock.unlock()
+            work.signal()
+            storeFinished.wait()
             flushAll()
             finished.signal()
         }
-        thread.name = "mlcycle-prediction-log"
-        thread.start()
+        spoolThread.name = "mlcycle-prediction-spool"
+        spoolThread.start()
     }
 
     /// Writes what is queued and drains the spool while the store takes rows (shutdown). Rows still only in memory
@@ -267,7 +358,7 @@ public final class PredictionLog: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Stops the writer started by `start()` after a last flush, and waits for it.
+    /// Stops the threads started by `start()` after a last flush, and waits for them.
     public func stop() {
         lock.lock()
         stopFlag = true
@@ -276,7 +367,10 @@ public final class PredictionLog: @unchecked Sendable {
     }
 
     private var stopFlag = false
-    /// Signalled by the writer thread after its last flush.
+    /// Tells the store thread to finish (after the batch it was handed).
+    private var storeStopped = false
+    /// Signalled by the store thread when it has finished, and by the spool thread after the last flush.
+    private let storeFinished = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private var stopping: Bool {
         lock.lock()

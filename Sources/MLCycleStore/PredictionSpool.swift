@@ -13,8 +13,9 @@ import MLCycleData
 /// append, never acknowledged) is cut off when the file is opened; a damaged one (its checksum fails) is left out:
 /// the file is set aside as `…damaged-TIME` for a person to look at and the readable records are kept in a fresh
 /// one. Records are drained oldest first; the file is emptied once all of them are in the store. One process holds
-/// a spool at a time (an exclusive `flock`), and one thread uses it (the log's writer).
-public final class PredictionSpool {
+/// a spool at a time (an exclusive `flock`); within it, the prediction log's two threads share it (one appends, one
+/// drains), each call under the spool's lock.
+public final class PredictionSpool: @unchecked Sendable {
     /// Another process holds this spool.
     public struct Busy: Error {}
     public let path: String
@@ -23,10 +24,19 @@ public final class PredictionSpool {
     private var drainOffset: Int64 = 0
     private var end: Int64 = 0
     /// Records between `drainOffset` and `end`.
-    public private(set) var pending = 0
+    public var pending: Int { locked { pendingCount } }
+    private var pendingCount = 0
 
     /// Records left out because they were damaged, since the spool was opened.
-    public private(set) var damagedRecords = 0
+    public var damagedRecords: Int { locked { damagedCount } }
+    private var damagedCount = 0
+    /// Held by each call: an append (write + fsync) and a drain's peek / consume do not interleave.
+    private let lock = NSLock()
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
 
     /// Opens (or creates) the spool at `path`; what it holds waits to be drained. Throws `Busy` when another process
     /// holds it.
@@ -61,7 +71,7 @@ public final class PredictionSpool {
                 break reading
             }
         }
-        (drainOffset, end, pending, peekedEnd, peekedCount) = (0, offset, count, 0, 0)
+        (drainOffset, end, pendingCount, peekedEnd, peekedCount) = (0, offset, count, 0, 0)
     }
 
     /// Keeps every readable record of a file with damage in it: the file is copied aside, the records found (each
@@ -77,7 +87,7 @@ public final class PredictionSpool {
                 offset = next
                 skipping = false
             } else {
-                if !skipping { damagedRecords += 1 }
+                if !skipping { damagedCount += 1 }
                 skipping = true
                 offset += 1
             }
@@ -86,8 +96,8 @@ public final class PredictionSpool {
         try? FileManager.default.removeItem(atPath: aside)
         try FileManager.default.copyItem(atPath: path, toPath: aside)
         guard ftruncate(fd, 0) == 0 else { throw failure("empty the damaged spool") }
-        (drainOffset, end, pending, peekedEnd, peekedCount) = (0, 0, 0, 0, 0)
-        try append(kept)
+        (drainOffset, end, pendingCount, peekedEnd, peekedCount) = (0, 0, 0, 0, 0)
+        try appendLocked(kept)  // (called with the lock held from a peek, and from init)
     }
 
     public var isEmpty: Bool { pending == 0 }
@@ -95,6 +105,10 @@ public final class PredictionSpool {
     /// Appends records and waits until they are on disk (`fsync`).
     public func append(_ records: [PredictionRecord]) throws {
         guard !records.isEmpty else { return }
+        try locked { try appendLocked(records) }
+    }
+
+    private func appendLocked(_ records: [PredictionRecord]) throws {
         var bytes = [UInt8]()
         bytes.reserveCapacity(records.count * 256)
         for r in records {
@@ -123,18 +137,20 @@ public final class PredictionSpool {
             throw failure("sync")
         }
         end += Int64(bytes.count)
-        pending += records.count
+        pendingCount += records.count
     }
 
     /// Up to `limit` of the oldest records not yet drained (they stay in the spool until `consume`).
-    public func peek(_ limit: Int) throws -> [PredictionRecord] {
+    public func peek(_ limit: Int) throws -> [PredictionRecord] { try locked { try peekLocked(limit) } }
+
+    private func peekLocked(_ limit: Int) throws -> [PredictionRecord] {
         var out = [PredictionRecord]()
         var offset = drainOffset
         while out.count < limit, offset < end {
             guard case .record(let r, let next) = try readRecord(at: offset, limit: end) else {
                 // Damaged since it was written (the disk): set the file aside, keep what reads, start again.
                 try rescue(from: drainOffset, size: end)
-                return try peek(limit)
+                return try peekLocked(limit)
             }
             out.append(r)
             offset = next
@@ -146,12 +162,14 @@ public final class PredictionSpool {
 
     /// Marks what the last `peek` returned as in the store; an emptied spool is truncated to nothing.
     public func consume() throws {
-        drainOffset = peekedEnd
-        pending -= peekedCount
-        peekedCount = 0
-        if drainOffset >= end {
-            guard ftruncate(fd, 0) == 0 else { throw failure("empty the drained spool") }
-            (drainOffset, end, pending, peekedEnd) = (0, 0, 0, 0)
+        try locked {
+            drainOffset = peekedEnd
+            pendingCount -= peekedCount
+            peekedCount = 0
+            if drainOffset >= end {
+                guard ftruncate(fd, 0) == 0 else { throw failure("empty the drained spool") }
+                (drainOffset, end, pendingCount, peekedEnd) = (0, 0, 0, 0)
+            }
         }
     }
 

@@ -1155,7 +1155,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "Rows the prediction log writes straight to the store in one cycle (every 100 ms); more are put in the spool first and drained after."
+            "Rows the prediction log hands straight to the store in one cycle (every 50 ms); more are put in the spool first and drained after."
     )
     var logDirectLimit = 20_000
 

@@ -184,3 +184,46 @@ func temporaryDirectory(_ name: String) throws -> String {
         }
     }
 }
+
+/// A prediction writer whose first write hangs (a store waiting for another writer's lock).
+final class SlowFirstWriter: PredictionWriter {
+    let store: SQLiteStore
+    let calls = Mutex(0)
+    init(_ store: SQLiteStore) { self.store = store }
+    func logPredictions(_ batch: [PredictionRecord]) throws -> Int {
+        if calls.withLock({ n in
+            n += 1
+            return n
+        }) == 1 {
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        return try store.logPredictions(batch)
+    }
+}
+
+@Suite struct PredictionLogThreadsTests {
+    /// While the store thread is stuck in a write, the spool thread goes on: the stuck batch is put in the spool
+    /// after a cycle (so a crash would not lose it) and so are the rows answered meanwhile; once the write ends, the
+    /// spool drains and the stuck batch's copy is skipped — every row stored once.
+    @Test func aSlowWriteIsSpooledAfterACycleAndStoredOnce() throws {
+        let dir = try temporaryDirectory("log-slow")
+        let store = try SQLiteStore(directory: dir)
+        let log = PredictionLog(store: store, writer: SlowFirstWriter(store), spool: try PredictionLog.spool(in: dir))
+        func waitFor(_ condition: (PredictionLog.Counts) -> Bool) {
+            let deadline = Date().addingTimeInterval(10)
+            while !condition(log.counts) && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        }
+        log.start(interval: .milliseconds(20))
+        log.append(records(0..<50))
+        waitFor { $0.spooled >= 50 }
+        log.append(records(50..<80))
+        waitFor { $0.spooled >= 80 }
+        let whileStuck = log.counts
+        #expect(whileStuck.spooled == 80 && whileStuck.written == 0, "\(whileStuck)")
+        waitFor { $0.written == 50 && $0.spoolPending == 0 }
+        log.stop()
+        let c = log.counts
+        #expect(c.written == 50 && c.drained == 30 && c.alreadyStored == 50 && c.dropped == 0, "\(c)")
+        #expect(try store.predictions(model: "m", since: nil, limit: 1_000).count == 80)
+    }
+}
