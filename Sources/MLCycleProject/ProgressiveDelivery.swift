@@ -176,8 +176,7 @@ public struct ProgressiveDelivery: Sendable {
         }
         let reason = "v\(challenger) finished its release: \(numbers)"
         try ModelRegistry(store: store, approvers: spec.release.approvers).promote(
-            version, by: .policy(Self.actor), reason: reason)
-        try store.setRelease(name, nil, actor: Self.actor, action: "release complete", reason: reason)
+            version, by: .policy(Self.actor), reason: reason)  // ends the release ("release complete")
         return Step(action: .promote, version: challenger, share: 1, reason: reason, measured: measured)
     }
 

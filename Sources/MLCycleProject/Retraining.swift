@@ -389,7 +389,8 @@ public final class Watcher {
         // A release under way ends first (promoted or rolled back): the alert is about the champion it may replace,
         // and a new challenger would throw away the evidence gathered so far.
         if let (what, _) = trigger, spec.release.plan != nil, let release = try store.release(name),
-            try store.aliases(name)["challenger"] == release.version
+            case let aliases = try store.aliases(name), aliases["challenger"] == release.version,
+            aliases["champion"] != release.version
         {
             step.notes.append(
                 "retraining (\(what)) waits: v\(release.version)'s release is under way at \(String(format: "%g", release.share * 100)) %; it ends in a promotion or a rollback first"

@@ -198,6 +198,10 @@ public struct ModelRegistry: Sendable {
         _ name: String, alias: String, to version: Int, by actor: RegistryActor, action: String, reason: String
     ) throws -> AliasMove {
         try store.setAlias(name, alias: alias, version: version, actor: actor.name, action: action, reason: reason)
+        // A version that becomes the champion ends its own release, however it got there (the plan, an approval).
+        if alias == "champion", let release = try store.release(name), release.version == version {
+            try store.setRelease(name, nil, actor: actor.name, action: "release complete", reason: reason)
+        }
         return AliasMove(name: name, alias: alias, version: version)
     }
 }

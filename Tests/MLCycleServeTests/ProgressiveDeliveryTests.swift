@@ -10,9 +10,10 @@ import Testing
 /// steps at the end of each day. The champion says 23 % too little (the market moved); the challenger is within
 /// 2 % of `level` times the price, and refuses `refused` of its requests. Without `labelled`, no actual comes back.
 private func replayRelease(
-    refused: Double, level: Double = 1, labelled: Bool = true, days: Int = 5, requests: Int = 400
+    refused: Double, level: Double = 1, labelled: Bool = true, days: Int = 5, requests: Int = 400,
+    autoPromote: Bool = true
 ) async throws -> (
-    steps: [ProgressiveDelivery.Step], store: SQLiteStore, shares: [Double]
+    steps: [ProgressiveDelivery.Step], store: SQLiteStore, shares: [Double], watcher: Watcher
 ) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-release-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -26,13 +27,15 @@ private func replayRelease(
     candidates: [{name: linear, learner: linear}]
     evaluation: {metric: mape}
     release:
-      auto_promote: true
+      auto_promote: \(autoPromote)
       canary: {steps: [10%, 50%, 100%], every: 1d, promote_if: "mape <= champion", rollback_if: "error_rate > 0.05"}
     """.write(toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
     let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
     let spec = try ProjectFile.load(path: "\(dir)/mlcycle.yaml")
     _ = try Runner(spec: spec, directory: dir, store: store).run()
     let v1 = try #require(try store.modelVersion("rel", version: 1))
+    // Without auto_promote the first version waits as challenger: a person makes it the champion.
+    try store.setAlias("rel", alias: "champion", version: v1.version, actor: "test", action: "alias", reason: "test")
     let v2 = try store.registerModel(
         NewModelVersion(
             name: "rel", bundle: v1.bundle, metrics: v1.metrics, gatesPassed: true, gates: [], run: nil, datasets: [],
@@ -78,14 +81,14 @@ private func replayRelease(
         let moment = start.addingTimeInterval(Double(day + 1) * 86_400 + 1)
         if let s = try await watcher.step(at: moment, previous: nil).release { steps.append(s) }
     }
-    return (steps, store, shares)
+    return (steps, store, shares, watcher)
 }
 
 @Suite struct ProgressiveDeliveryTests {
     /// A better challenger climbs 10 % → 50 % → 100 % a day at a time and becomes the champion; every step is audited
     /// with its numbers, and the traffic it answered follows the step.
     @Test func aBetterChallengerClimbsToChampion() async throws {
-        let (steps, store, shares) = try await replayRelease(refused: 0)
+        let (steps, store, shares, _) = try await replayRelease(refused: 0)
         #expect(
             steps.map(\.action) == [.start, .advance, .advance, .promote],
             "\(steps.map { "\($0.action.rawValue): \($0.reason)" })")
@@ -100,10 +103,27 @@ private func replayRelease(
         #expect(audit.dropFirst().allSatisfy { $0.reason.contains("mape <= champion: ") })
     }
 
+    /// With `auto_promote: false` a challenger that finished its plan answers everything and waits; a person's
+    /// approval makes it the champion and ends its release, so the watcher (and a retraining) no longer waits on it.
+    @Test func aFinishedReleaseWaitsForApprovalAndTheApprovalEndsIt() async throws {
+        let (steps, store, _, watcher) = try await replayRelease(refused: 0, autoPromote: false)
+        #expect(
+            steps.map(\.action) == [.start, .advance, .advance, .awaitApproval, .awaitApproval, .awaitApproval],
+            "\(steps.map { "\($0.action.rawValue): \($0.reason)" })")
+        #expect(steps.last?.reason.contains("mlcycle approve rel:2") == true)
+        #expect(try store.aliases("rel")["champion"] == 1 && store.release("rel")?.share == 1)
+        let v2 = try #require(try store.modelVersion("rel", version: 2))
+        try ModelRegistry(store: store).approve(v2, by: .person("lead"), reason: "agents checked it")
+        #expect(try store.aliases("rel")["champion"] == 2 && store.release("rel") == nil)
+        let after = try await watcher.step(at: Date(timeIntervalSince1970: 1_781_000_000), previous: nil)
+        #expect(after.release == nil)
+        #expect(try store.audit(model: "rel").suffix(2).map(\.action) == ["approve", "release complete"])
+    }
+
     /// A challenger that refuses a fifth of its requests is rolled back at the first look: the champion keeps all
     /// the traffic.
     @Test func aWorseChallengerIsRolledBackAtOnce() async throws {
-        let (steps, store, shares) = try await replayRelease(refused: 0.2, days: 2)
+        let (steps, store, shares, _) = try await replayRelease(refused: 0.2, days: 2)
         #expect(steps.map(\.action) == [.start, .rollback], "\(steps.map(\.reason))")
         #expect(steps.last?.reason.contains("error_rate > 0.05") == true)
         let aliases = try store.aliases("rel")
@@ -114,7 +134,7 @@ private func replayRelease(
     /// A challenger that answers every request but is further off than the champion (30 % too little against 23 %)
     /// is held at its step for another day at each failed check, and rolled back at the third in a row.
     @Test func aChallengerThatNeverWinsIsRolledBackAfterThreeFailedChecks() async throws {
-        let (steps, store, shares) = try await replayRelease(refused: 0, level: 0.7, days: 4)
+        let (steps, store, shares, _) = try await replayRelease(refused: 0, level: 0.7, days: 4)
         #expect(steps.map(\.action) == [.start, .hold, .hold, .rollback], "\(steps.map(\.reason))")
         #expect(steps[1].reason.contains("check 1 of 3 failed") && steps[2].reason.contains("check 2 of 3 failed"))
         #expect(steps[3].reason.contains("failed 3 checks in a row"))
@@ -130,7 +150,7 @@ private func replayRelease(
     /// Before the actuals come back, the promotion condition cannot be measured: the challenger waits at its step, and
     /// no check counts as failed.
     @Test func aChallengerWaitsForLateActualsWithoutFailingChecks() async throws {
-        let (steps, store, _) = try await replayRelease(refused: 0, labelled: false, days: 4)
+        let (steps, store, _, _) = try await replayRelease(refused: 0, labelled: false, days: 4)
         #expect(steps.map(\.action) == [.start, .hold, .hold, .hold, .hold], "\(steps.map(\.reason))")
         #expect(steps.dropFirst().allSatisfy { $0.reason.contains("waits at 10 % for evidence") })
         #expect(try store.release("rel")?.failedChecks == 0 && store.aliases("rel")["challenger"] == 2)
