@@ -152,16 +152,16 @@ public struct ReleaseComparison: Codable, Sendable, Equatable {
             "\(metric) \(Self.format(out.challenger.metric)) for \(challenger.version) against \(Self.format(out.champion.metric)) for \(champion.version): difference \(Self.format(point, signed: true)), 95 % interval [\(Self.format(low, signed: true)), \(Self.format(high, signed: true))] (\(direction); \(out.paired ? "\(pairs.count) requests both answered" : "\(a.count) and \(b.count) labelled rows of their own"))"
         if better || worse {
             out.verdict = better ? .better : .worse
-            out.explanation = "\(challenger.version) is \(better ? "better" : "worse"): " + measured
+            out.explanation = measured
         } else if point == 0 {
-            out.explanation = "can't tell yet, no difference measured: " + measured
+            out.explanation = "no difference measured: " + measured
         } else {
             // The interval narrows as 1/√n: it would leave zero out at about n·(half-width / |difference|)² rows.
             let half = (high - low) / 2
             let needed = Int((Double(n) * pow(half / abs(point), 2)).rounded(.up))
             out.rowsNeeded = max(needed, n + 1)
             out.explanation =
-                "can't tell yet: " + measured
+                measured
                 + "; about \(out.rowsNeeded ?? 0) labelled \(out.paired ? "requests" : "rows per version") would tell at this difference"
         }
         return out
