@@ -164,15 +164,18 @@ public struct ProgressiveDelivery: Sendable {
                 name, moved, actor: Self.actor, action: "canary \(percent(moved.share))", reason: reason)
             return Step(action: .advance, version: challenger, share: moved.share, reason: reason, measured: measured)
         }
-        guard spec.release.autoPromote else {
-            return Step(
-                action: .awaitApproval, version: challenger, share: state.share,
-                reason:
-                    "v\(challenger) finished its release (\(numbers)); the project promotes on a person's approval: mlcycle approve \(name):\(challenger)",
-                measured: measured)
-        }
         guard let version = try store.modelVersion(name, version: challenger) else {
             throw StoreError.notFound("\(name) v\(challenger)")
+        }
+        // A challenger released over failed gates is promoted the way it got there: by a person, on the record.
+        guard spec.release.autoPromote, version.gatesPassed else {
+            let how =
+                version.gatesPassed
+                ? "the project promotes on a person's approval: mlcycle approve \(name):\(challenger)"
+                : "its gates failed, so a person promotes it: mlcycle promote \(name):\(challenger) --to champion --override-gates"
+            return Step(
+                action: .awaitApproval, version: challenger, share: state.share,
+                reason: "v\(challenger) finished its release (\(numbers)); \(how)", measured: measured)
         }
         let reason = "v\(challenger) finished its release: \(numbers)"
         try ModelRegistry(store: store, approvers: spec.release.approvers).promote(

@@ -179,22 +179,28 @@ public final class PredictionLog: @unchecked Sendable {
             if let spool, !spool.isEmpty || batch.count > directLimit {
                 toSpool(batch, spool)
             } else {
-                do {
-                    let stored = try writer.logPredictions(batch)
-                    lock.lock()
-                    writtenCount += stored
-                    alreadyStoredCount += batch.count - stored
-                    for r in batch { unstored.remove(r.id) }
-                    lock.unlock()
-                } catch {
-                    lock.lock()
-                    failedWrites += 1
-                    lock.unlock()
-                    if let spool { toSpool(batch, spool) } else { requeue(batch) }
-                }
+                if !write(batch) { if let spool { toSpool(batch, spool) } else { requeue(batch) } }
             }
         }
         if let spool { drain(spool, budget: drainBudget) }
+    }
+
+    /// Writes a batch to the store and counts it (written, already stored, or a failed write); true when stored.
+    private func write(_ batch: [PredictionRecord]) -> Bool {
+        do {
+            let stored = try writer.logPredictions(batch)
+            lock.lock()
+            writtenCount += stored
+            alreadyStoredCount += batch.count - stored
+            for r in batch { unstored.remove(r.id) }
+            lock.unlock()
+            return true
+        } catch {
+            lock.lock()
+            failedWrites += 1
+            lock.unlock()
+            return false
+        }
     }
 
     private func toSpool(_ batch: [PredictionRecord], _ spool: PredictionSpool) {
@@ -287,20 +293,12 @@ public final class PredictionLog: @unchecked Sendable {
             let done = storeStopped
             lock.unlock()
             if let batch {
-                do {
-                    let stored = try writer.logPredictions(batch)
-                    lock.lock()
-                    writtenCount += stored
-                    alreadyStoredCount += batch.count - stored
-                    for r in batch { unstored.remove(r.id) }
-                    writing = nil
-                    lock.unlock()
-                } catch {
-                    lock.lock()
-                    failedWrites += 1
-                    let spooled = writing?.spooled ?? false
-                    writing = nil
-                    lock.unlock()
+                let stored = write(batch)
+                lock.lock()
+                let spooled = writing?.spooled ?? false
+                writing = nil
+                lock.unlock()
+                if !stored {
                     if let spool { if !spooled { toSpool(batch, spool) } } else { requeue(batch) }
                 }
             }

@@ -1,7 +1,9 @@
 import Foundation
+import MLCycleData
 import MLCycleLearn
 import MLCycleMonitor
 import MLCyclePrep
+import MLCycleStore
 import Testing
 
 @testable import MLCycleProject
@@ -25,12 +27,43 @@ import Testing
         #expect(spec.evaluation.gates.first == "mape <= 0.10" && spec.evaluation.range == 0.9)
         #expect(spec.release.canary == 0.1 && !spec.release.autoPromote && spec.release.approvers == ["lead-appraiser"])
         #expect(spec.release.plan?.steps == [0.1, 0.5, 1] && spec.release.plan?.promoteIf == "mape <= champion")
+        #expect(spec.release.shadow)
         #expect(spec.monitoring?.alerts.map(\.name) == ["accuracy-drop", "drift", "reviews"])
         #expect(spec.retraining?.on == ["accuracy-drop"] && spec.retraining?.schedule == "0 3 1 */3 *")
         #expect(spec.hash.count == 64)
         // Candidates are ranked on a validation part the split leaves by default (60/20/20), and refit after.
         #expect(spec.evaluation.selection == .validation && spec.evaluation.refit)
         #expect(spec.preparation.split?.validationFraction == 0.2)
+    }
+
+    /// The tutorial's `test-houses.yaml` writes the project's own test houses (the rows no version learnt from), in
+    /// the project's order, less the rows its preparation filters out: a replay of them is a replay of unseen houses.
+    @Test func theTestHousesPipelineWritesTheProjectsTestRows() throws {
+        let dir = examples.appendingPathComponent("house-prices").path
+        let spec = try ProjectFile.load(path: "\(dir)/mlcycle.yaml")
+        let storeDir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-houses-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: storeDir) }
+        let runner = Runner(spec: spec, directory: dir, store: try SQLiteStore(directory: storeDir))
+        let merged = try PreparationRun.collect(
+            spec.preparation, directory: dir, main: nil, reader: PipelineFile.sourceReader)
+        let raw = try runner.rawTestRows(merged)
+        func values(_ t: Table, _ name: String, _ rows: [Int]) throws -> [String] {
+            let c = try t.column(name)
+            return rows.map { c.isValid($0) ? c[$0].description : "" }
+        }
+        let price = try values(raw, "sale_price", Array(0..<raw.rowCount)).map { Double($0) ?? 0 }
+        let area = try values(raw, "living_area_sqft", Array(0..<raw.rowCount))
+        let kept = (0..<raw.rowCount).filter { price[$0] > 1000 && (area[$0].isEmpty || (Double(area[$0]) ?? 0) > 0) }
+        let pipeline = try PipelineFile.load(path: "\(dir)/test-houses.yaml")
+        let houses = try PreparationRun.run(
+            pipeline, directory: dir, main: nil, target: "sale_price", reader: PipelineFile.sourceReader
+        ).table
+        let split = try houses.column("split")
+        let test = (0..<houses.rowCount).filter { split[$0].description == "test" }
+        #expect(test.count == 552 && kept.count == 552, "\(test.count) test houses, \(kept.count) kept test rows")
+        for name in ["address", "sale_price", "living_area_sqft", "neighborhood", "building_type"] {
+            #expect(try values(houses, name, test) == values(raw, name, kept), "\(name)")
+        }
     }
 
     @Test func selectionNeedsRowsToRankOnAndSaysHow() throws {

@@ -11,7 +11,7 @@ import Testing
 /// 2 % of `level` times the price, and refuses `refused` of its requests. Without `labelled`, no actual comes back.
 private func replayRelease(
     refused: Double, level: Double = 1, labelled: Bool = true, days: Int = 5, requests: Int = 400,
-    autoPromote: Bool = true
+    autoPromote: Bool = true, gatesPassed: Bool = true
 ) async throws -> (
     steps: [ProgressiveDelivery.Step], store: SQLiteStore, shares: [Double], watcher: Watcher
 ) {
@@ -38,7 +38,8 @@ private func replayRelease(
     try store.setAlias("rel", alias: "champion", version: v1.version, actor: "test", action: "alias", reason: "test")
     let v2 = try store.registerModel(
         NewModelVersion(
-            name: "rel", bundle: v1.bundle, metrics: v1.metrics, gatesPassed: true, gates: [], run: nil, datasets: [],
+            name: "rel", bundle: v1.bundle, metrics: v1.metrics, gatesPassed: gatesPassed, gates: [], run: nil,
+            datasets: [],
             specHash: nil),
         actor: "test")
     try store.setAlias("rel", alias: "challenger", version: v2.version, actor: "test", action: "alias", reason: "test")
@@ -118,6 +119,14 @@ private func replayRelease(
         let after = try await watcher.step(at: Date(timeIntervalSince1970: 1_781_000_000), previous: nil)
         #expect(after.release == nil)
         #expect(try store.audit(model: "rel").suffix(2).map(\.action) == ["approve", "release complete"])
+    }
+
+    /// A challenger a person released over failed gates is not promoted by the plan: it waits for a person.
+    @Test func aChallengerReleasedOverFailedGatesWaitsForAPerson() async throws {
+        let (steps, store, _, _) = try await replayRelease(refused: 0, days: 3, gatesPassed: false)
+        #expect(steps.map(\.action) == [.start, .advance, .advance, .awaitApproval], "\(steps.map(\.reason))")
+        #expect(steps.last?.reason.contains("mlcycle promote rel:2 --to champion --override-gates") == true)
+        #expect(try store.aliases("rel")["champion"] == 1)
     }
 
     /// A challenger that refuses a fifth of its requests is rolled back at the first look: the champion keeps all
