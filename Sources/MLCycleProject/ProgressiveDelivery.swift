@@ -169,6 +169,14 @@ public struct ProgressiveDelivery: Sendable {
         }
         // A challenger released over failed gates is promoted the way it got there: by a person, on the record.
         guard spec.release.autoPromote, version.gatesPassed else {
+            if state.failedChecks > 0 {
+                // Waiting for a person, the check holds again: failures count in a row, as at every other step.
+                var held = state
+                held.failedChecks = 0
+                try store.setRelease(
+                    name, held, actor: Self.actor, action: "canary \(percent(state.share)) holds",
+                    reason: "v\(challenger) holds again: \(numbers)")
+            }
             let how =
                 version.gatesPassed
                 ? "the project promotes on a person's approval: mlcycle approve \(name):\(challenger)"

@@ -38,7 +38,7 @@ public final class PredictionLog: @unchecked Sendable {
     /// Ids of the rows not in the store yet (queued or spooled), so feedback for a row just answered is accepted.
     private var unstored = Set<String>()
     /// A batch the spool thread handed to the store thread, not taken yet.
-    private var handed: [PredictionRecord]?
+    private var handed: (batch: [PredictionRecord], at: Date)?
     /// The batch the store thread is writing: since when, and whether a cycle spooled it meanwhile (it was slow).
     private var writing: (batch: [PredictionRecord], since: Date, spooled: Bool)?
     /// Wakes the store thread when a batch is handed to it.
@@ -204,16 +204,19 @@ public final class PredictionLog: @unchecked Sendable {
     }
 
     private func toSpool(_ batch: [PredictionRecord], _ spool: PredictionSpool) {
-        do {
-            try spool.append(batch)
-            lock.lock()
-            spooledCount += batch.count
-            spoolPending = spool.pending
-            lock.unlock()
-        } catch {
-            // The disk refused too (full): keep the rows in memory for the next cycle while there is room.
-            requeue(batch)
-        }
+        // The disk refused too (full): keep the rows in memory for the next cycle while there is room.
+        if !spoolAppend(batch, spool) { requeue(batch) }
+    }
+
+    /// Appends a batch to the spool and counts it; false when the disk refused it.
+    private func spoolAppend(_ batch: [PredictionRecord], _ spool: PredictionSpool) -> Bool {
+        guard (try? spool.append(batch)) != nil else { return false }
+        let pending = spool.pending  // read outside the log's lock: the spool's own lock is held through an fsync
+        lock.lock()
+        spooledCount += batch.count
+        spoolPending = pending
+        lock.unlock()
+        return true
     }
 
     /// Puts a batch back at the head of the queue if there is room, else counts what is lost.
@@ -240,8 +243,9 @@ public final class PredictionLog: @unchecked Sendable {
             lock.unlock()
             // Rows the spool could not let go of are drained again later: the store skips them then.
             let trimmed = (try? spool.consume()) != nil
+            let pending = spool.pending
             lock.lock()
-            spoolPending = spool.pending
+            spoolPending = pending
             lock.unlock()
             if !trimmed { break }
         }
@@ -254,18 +258,21 @@ public final class PredictionLog: @unchecked Sendable {
         var taken = Deque<PredictionRecord>()
         lock.lock()
         swap(&taken, &queue)
-        var slow: [PredictionRecord]?
+        var slow: (batch: [PredictionRecord], since: Date)?
         if spool != nil, var w = writing, !w.spooled, Date().timeIntervalSince(w.since) >= interval {
             w.spooled = true
             writing = w
-            slow = w.batch
+            slow = (w.batch, w.since)
         }
         let idle = handed == nil && writing == nil
         lock.unlock()
-        if let slow, let spool, (try? spool.append(slow)) != nil {
+        if let (slow, since) = slow, let spool, !spoolAppend(slow, spool) {
+            // Not spooled after all: the store thread spools or requeues it if its write fails.
             lock.lock()
-            spooledCount += slow.count
-            spoolPending = spool.pending
+            if var w = writing, w.since == since {
+                w.spooled = false
+                writing = w
+            }
             lock.unlock()
         }
         guard !taken.isEmpty else { return }
@@ -274,7 +281,7 @@ public final class PredictionLog: @unchecked Sendable {
             toSpool(batch, spool)
         } else if idle {
             lock.lock()
-            handed = batch
+            handed = (batch, Date())  // a write counts as slow from here: the next cycle spools it if unfinished
             lock.unlock()
             work.signal()
         } else {
@@ -287,19 +294,22 @@ public final class PredictionLog: @unchecked Sendable {
         while true {
             _ = work.wait(timeout: .now() + interval)
             lock.lock()
-            let batch = handed
+            let batch = handed?.batch
+            if let handed { writing = (handed.batch, handed.at, false) }
             handed = nil
-            if let batch { writing = (batch, Date(), false) }
             let done = storeStopped
             lock.unlock()
             if let batch {
                 let stored = write(batch)
                 lock.lock()
                 let spooled = writing?.spooled ?? false
-                writing = nil
+                if stored { writing = nil }
                 lock.unlock()
                 if !stored {
                     if let spool { if !spooled { toSpool(batch, spool) } } else { requeue(batch) }
+                    lock.lock()
+                    writing = nil  // after the spool has it, so a newer batch is not handed over first
+                    lock.unlock()
                 }
             }
             // A second at most, so a stop is seen soon; while the spool holds rows nothing is handed over.
