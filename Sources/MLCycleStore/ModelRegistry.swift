@@ -186,7 +186,14 @@ public struct ModelRegistry: Sendable {
         guard let previous = try store.previousVersion(name, alias: alias) else {
             throw RegistryError.noEarlierVersion(name: name, alias: alias)
         }
-        return try move(name, alias: alias, to: previous, by: actor, action: "rollback", reason: reason)
+        let aliases = try store.aliases(name)
+        let moved = try move(name, alias: alias, to: previous, by: actor, action: "rollback", reason: reason)
+        // A champion that had come up as the challenger is off trial too: a release plan would start it again.
+        if alias == "champion", let current = aliases["champion"], aliases["challenger"] == current {
+            try store.setAlias(
+                name, alias: "challenger", version: nil, actor: actor.name, action: "rollback", reason: reason)
+        }
+        return moved
     }
 
     private func checkApprover(_ actor: RegistryActor) throws {

@@ -119,6 +119,11 @@ private func replayRelease(
         let after = try await watcher.step(at: Date(timeIntervalSince1970: 1_781_000_000), previous: nil)
         #expect(after.release == nil)
         #expect(try store.audit(model: "rel").suffix(2).map(\.action) == ["approve", "release complete"])
+        // Rolled back after its approval, v2 is off trial: the plan does not start it again.
+        try ModelRegistry(store: store).rollback("rel", by: .person("lead"), reason: "agents complain")
+        #expect(try store.aliases("rel")["champion"] == 1 && store.aliases("rel")["challenger"] == nil)
+        let later = try await watcher.step(at: Date(timeIntervalSince1970: 1_781_100_000), previous: nil)
+        #expect(try later.release == nil && store.release("rel") == nil)
     }
 
     /// A challenger a person released over failed gates is not promoted by the plan: it waits for a person.
