@@ -157,10 +157,12 @@ public struct TableProfile: Codable, Sendable {
 
     public func column(_ name: String) -> ColumnProfile? { columns.first { $0.name == name } }
 
-    /// The profile as JSON (snake_case keys; undefined numbers are `null`).
+    /// The profile as JSON (snake_case keys; undefined numbers are `null`, infinite ones "Infinity"/"-Infinity").
     public func jsonData(pretty: Bool = true) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return try encoder.encode(self)
     }
 }

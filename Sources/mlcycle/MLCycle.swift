@@ -133,9 +133,13 @@ func emit(_ data: Data, to path: String) throws {
     }
 }
 
+/// The JSON of a command's `--json` output; a number that is not finite (a column holding `inf`) is written as the
+/// string "Infinity", "-Infinity" or "NaN", as JSON has no number for it.
 func encodeJSON<T: Encodable>(_ value: T) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     return try encoder.encode(value)
 }
 
