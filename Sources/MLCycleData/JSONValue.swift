@@ -142,3 +142,10 @@ public struct JSONKey: CodingKey, Sendable {
     public init?(stringValue: String) { self.stringValue = stringValue }
     public init?(intValue: Int) { nil }
 }
+
+extension JSONEncoder {
+    /// How reports write a number that is not finite (a column holding `inf`): the string "Infinity", "-Infinity" or
+    /// "NaN", as JSON has no number for it.
+    public static let nonFiniteAsStrings = NonConformingFloatEncodingStrategy.convertToString(
+        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+}

@@ -161,8 +161,7 @@ public struct TableProfile: Codable, Sendable {
     public func jsonData(pretty: Bool = true) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        encoder.nonConformingFloatEncodingStrategy = JSONEncoder.nonFiniteAsStrings
         return try encoder.encode(self)
     }
 }
