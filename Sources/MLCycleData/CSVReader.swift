@@ -17,6 +17,8 @@ public struct CSVOptions: Sendable {
     public var threads: Int
     /// Skip lines that are completely empty (as pandas does) instead of reading them as a record.
     public var skipBlankLines: Bool
+    /// How the file's bytes are read: UTF-8 (bytes that are not UTF-8 are an error) or Latin-1.
+    public var encoding: TextEncoding = .utf8
 
     public init(
         delimiter: Character = ",", hasHeader: Bool = true,
@@ -44,6 +46,11 @@ public enum CSVReader {
     public static func read(path: String, options: CSVOptions = CSVOptions()) throws -> Table {
         let file = try MappedFile(path: path)
         if file.bytes.isEmpty { throw DataError.emptyFile(path: path) }
+        if options.encoding == .latin1 {
+            return try TextEncoding.latin1ToUTF8(file.bytes).withUnsafeBufferPointer {
+                try CSVParser(bytes: $0, fileName: path, options: options).parse()
+            }
+        }
         return try CSVParser(bytes: file.bytes, fileName: path, options: options).parse()
     }
 
@@ -91,6 +98,7 @@ public enum CSVReader {
                     base, n, from: start, atLeast: min(n, start + max(1, blockBytes)), delimiter: delimiter) : n
             var buffer = header
             buffer.append(contentsOf: UnsafeBufferPointer(start: base + start, count: end - start))
+            if options.encoding == .latin1 { buffer = buffer.withUnsafeBufferPointer(TextEncoding.latin1ToUTF8) }
             let table: Table = try buffer.withUnsafeBufferPointer { b in
                 var parser = try CSVParser(bytes: b, fileName: path, options: options)
                 parser.lineOffset = line - (options.hasHeader ? 2 : 1)
@@ -389,6 +397,19 @@ struct CSVParser: @unchecked Sendable {  // read-only view of the file's bytes, 
     func parse() throws -> Table {
         var begin = 0
         if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { begin = 3 }  // UTF-8 byte-order mark
+        if let bad = TextEncoding.firstInvalidUTF8(p, count: n, from: begin) {
+            var recordStart = bad
+            while recordStart > begin && p[recordStart - 1] != Self.lf && p[recordStart - 1] != Self.cr {
+                recordStart -= 1
+            }
+            let line = lineNumber(at: bad)
+            let column = fieldIndex(of: bad, recordStart: recordStart)
+            throw DataError.invalidEncoding(
+                file: fileName, line: line, column: column,
+                columnName: line > 1
+                    ? bestEffortHeader(begin).flatMap { column <= $0.count ? $0[column - 1] : nil } : nil,
+                byte: p[bad])
+        }
         let records: (starts: [Int], ends: [Int])
         do {
             records = try scanRecords(from: begin)

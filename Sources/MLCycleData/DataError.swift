@@ -11,6 +11,7 @@ public enum DataError: LocalizedError, Equatable, Sendable {
     case raggedRow(file: String, line: Int, expected: Int, found: Int)
     case invalidValue(file: String, line: Int, column: Int, columnName: String, value: String, expected: DataType)
     case invalidJSON(file: String, line: Int, reason: String)
+    case invalidEncoding(file: String, line: Int, column: Int, columnName: String?, byte: UInt8)
     case columnNotFound(name: String, available: [String])
     case duplicateColumn(name: String)
     case lengthMismatch(column: String, expected: Int, found: Int)
@@ -41,6 +42,9 @@ public enum DataError: LocalizedError, Equatable, Sendable {
             let shown = value.count > 60 ? String(value.prefix(60)) + "…" : value
             return
                 "\(file):\(line): column \(column) (\(name)): '\(shown)' is not a valid \(expected); fix the value or read the column as another type"
+        case .invalidEncoding(let file, let line, let column, let name, let byte):
+            return
+                "\(file):\(line): column \(column)\(Self.named(name)): byte 0x\(String(byte, radix: 16, uppercase: true)) is not UTF-8; save the file as UTF-8, or read it with --encoding latin1 if it is Latin-1"
         case .invalidJSON(let file, let line, let reason):
             return "\(file):\(line): \(reason)"
         case .columnNotFound(let name, let available):

@@ -172,6 +172,9 @@ struct JSONParser {
         while i < n, b[i] != 34, b[i] != 92, b[i] >= 32 { i += 1 }
         guard i < n else { throw fail("unterminated string") }
         if b[i] == 34 {
+            if let bad = TextEncoding.firstInvalidUTF8(b.baseAddress!, count: i, from: start) {
+                throw Failure(message: "byte 0x\(String(b[bad], radix: 16, uppercase: true)) is not UTF-8", offset: bad)
+            }
             let s = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
             i += 1
             return s
@@ -181,6 +184,11 @@ struct JSONParser {
             guard i < n else { throw fail("unterminated string") }
             let c = b[i]
             if c == 34 {
+                if let bad = out.withUnsafeBufferPointer({
+                    TextEncoding.firstInvalidUTF8($0.baseAddress!, count: $0.count)
+                }) {
+                    throw fail("byte 0x\(String(out[bad], radix: 16, uppercase: true)) inside this string is not UTF-8")
+                }
                 i += 1
                 return String(decoding: out, as: UTF8.self)
             }
@@ -207,17 +215,17 @@ struct JSONParser {
                     // A high surrogate must be followed by an escaped low one (checked before the arithmetic, which
                     // would trap on anything else).
                     guard i + 1 < n, b[i] == 92, b[i + 1] == UInt8(ascii: "u") else {
-                        throw fail("a high surrogate (\\u\(String(scalar, radix: 16))) must be followed by a low one")
+                        throw fail("a high surrogate (\(escape(scalar))) must be followed by a low one")
                     }
                     i += 2
                     let low = try hex4()
                     guard (0xDC00..<0xE000).contains(low) else {
-                        throw fail("a high surrogate must be followed by a low one, not \\u\(String(low, radix: 16))")
+                        throw fail("a high surrogate must be followed by a low one, not \(escape(low))")
                     }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 }
                 guard let u = Unicode.Scalar(scalar) else {
-                    throw fail("\\u\(String(scalar, radix: 16)) is not a character (a lone surrogate)")
+                    throw fail("\(escape(scalar)) is not a character (a lone surrogate)")
                 }
                 out.append(contentsOf: Array(String(Character(u)).utf8))
             default: throw fail("unknown escape '\\\(Character(Unicode.Scalar(e)))'")
@@ -347,4 +355,10 @@ public struct JSONWriter: Sendable {
     }
 
     public var data: Data { Data(bytes) }
+}
+
+/// A code unit as JSON writes its escape: `\u0041`.
+private func escape<T: BinaryInteger>(_ unit: T) -> String {
+    let digits = String(unit, radix: 16)
+    return "\\u" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
 }

@@ -559,6 +559,7 @@ public enum Evaluation {
     static func curves(_ y: [Bool], _ p: [Double]) -> EvaluationReport.Curves {
         let positives = Double(y.filter { $0 }.count)
         let negatives = Double(y.count) - positives
+        let p = Metrics.rankable(p)
         let order = p.indices.sorted { p[$0] > p[$1] }
         var roc: [[Double]] = [[0, 0]]
         var tp = 0.0
@@ -575,7 +576,7 @@ public enum Evaluation {
         let pr = Metrics.precisionRecallCurve(positive: y, score: p).map { [$0.recall, $0.precision] }
         var calibration = [[Double]]()
         for b in 0..<10 {
-            let rows = p.indices.filter { min(9, Int(p[$0] * 10)) == b }
+            let rows = p.indices.filter { p[$0].isFinite && min(9, max(0, Int(p[$0] * 10))) == b }
             guard !rows.isEmpty else { continue }
             calibration.append([
                 rows.reduce(0) { $0 + p[$1] } / Double(rows.count),

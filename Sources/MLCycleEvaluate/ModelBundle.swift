@@ -133,6 +133,18 @@ public struct ModelBundle: Codable, Sendable {
     /// a row outside a scope rule gets the estimate with `status: review` and the rule (or `unavailable` where the
     /// rule says so); an input that was missing and imputed is named in `reasons`. A missing input column or a wrong
     /// type is an error naming the column.
+    /// Why `value` cannot be an outcome of this model's target, or nil when it can: a regression's is a finite
+    /// number, a classifier's one of the labels it was trained on. Feedback is checked so before it is stored.
+    public func outcomeProblem(_ value: String) -> String? {
+        if task == .regression {
+            if let number = Double(value.trimmingCharacters(in: .whitespaces)), number.isFinite { return nil }
+            return "'\(target)' is a number for this regression model; '\(value)' is not one"
+        }
+        let labels = (try? model.model().labels) ?? []
+        guard !labels.isEmpty, !labels.contains(value) else { return nil }
+        return "'\(value)' is not a class of '\(target)'; this model knows \(labels.joined(separator: ", "))"
+    }
+
     public func score(_ raw: Table) throws -> [Scored] {
         for column in inputSchema where raw[column.name] == nil {
             // Columns only training filters read (e.g. the target) may be absent; the pipeline says what it needs.

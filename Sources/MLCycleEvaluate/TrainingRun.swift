@@ -80,6 +80,8 @@ public enum TrainingRun {
 
     public static func run(_ table: Table, options o: TrainingOptions) throws -> (ModelFile, TrainingReport) {
         let parameters = try o.learner.parameters(o.parameters, task: o.task)
+        try requireFinite(table, options: o)
+        if let t = o.testTable { try requireFinite(t, options: o) }
         if o.task == .clustering { return try cluster(table, options: o, parameters: parameters) }
         guard o.testTable != nil || (o.testFraction > 0 && o.testFraction < 1) else {
             throw LearnError.invalidParameter(
@@ -153,8 +155,14 @@ public enum TrainingRun {
     /// chosen elsewhere, on all the rows it may learn from.
     public static func fit(_ table: Table, options o: TrainingOptions) throws -> ModelFile {
         let parameters = try o.learner.parameters(o.parameters, task: o.task)
+        try requireFinite(table, options: o)
         guard o.task != .clustering else { return try fitKMeans(table, options: o, parameters: parameters).file }
         return try fit(try labelledRows(table, options: o).labelled, options: o, parameters: parameters).file
+    }
+
+    /// Refuses an infinite or NaN value in a column the learner would read (every column but `--drop`).
+    static func requireFinite(_ table: Table, options o: TrainingOptions) throws {
+        try requireFiniteValues(in: table, columns: table.columnNames.filter { !o.drop.contains($0) })
     }
 
     /// The rows that have a target (rows without one take no part), and how many were left out.

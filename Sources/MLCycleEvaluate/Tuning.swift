@@ -99,7 +99,9 @@ public enum Tuning {
                 if seen.insert(c).inserted { candidates.append(c) }
             }
         }
-        // Every candidate's text is checked against the learner's parameters before the first fit.
+        // Every candidate's text is checked against the learner's parameters before the first fit, and the data
+        // for values no learner can fit on (row numbers are the table's, before the folds renumber them).
+        try requireFiniteValues(in: table, columns: table.columnNames.filter { !o.drop.contains($0) })
         for candidate in candidates { _ = try o.learner.parameters(candidate, task: o.task) }
         // Folds: a seeded shuffle cut into k parts (or one 20 % validation part).
         let order = TrainingRun.seededOrder(table.rowCount, &rng)

@@ -17,6 +17,8 @@ public enum LearnError: LocalizedError, Equatable, Sendable {
     case featureType(name: String, expected: String, found: DataType)
     case unsupported(String)
     case modelFile(path: String, reason: String)
+    case nonFiniteValue(column: String, row: Int, value: Double)
+    case valuesTooLarge(column: String, largest: Double)
 
     public var errorDescription: String? {
         switch self {
@@ -41,6 +43,23 @@ public enum LearnError: LocalizedError, Equatable, Sendable {
             return what
         case .modelFile(let path, let reason):
             return "\(path): \(reason)"
+        case .nonFiniteValue(let column, let row, let value):
+            return "column '\(column)' holds \(value) at row \(row + 1) of the training data; a learner needs finite "
+                + "numbers: correct the value, leave it empty (a missing value is imputed) or drop the row"
+        case .valuesTooLarge(let column, let largest):
+            return "column '\(column)' holds values as large as \(largest), too large for this learner to standardise "
+                + "without overflow; rescale the column (a log transform, or other units) or use a tree learner"
+        }
+    }
+}
+
+/// Refuses a table whose numeric `columns` hold an infinite or NaN value (a missing value is fine), naming the
+/// first such column and row, so a learner never fits on — or saves a model of — a number that is not finite.
+public func requireFiniteValues(in table: Table, columns: [String]) throws {
+    for name in columns {
+        guard let c = table[name], case .float64(let values) = c.storage else { continue }
+        for r in values.indices where !values[r].isFinite && c.isValid(r) {
+            throw LearnError.nonFiniteValue(column: name, row: r, value: values[r])
         }
     }
 }

@@ -64,7 +64,7 @@ public struct KMeans: Learner {
         guard n >= parameters.clusters else { throw LearnError.tooFewRows(needed: parameters.clusters, found: n) }
         guard p > 0 else { throw LearnError.unsupported("k-means needs at least one feature") }
         let x = design.matrix(data)
-        let (_, scale) = columnMoments(x, rows: n, columns: p)
+        let (_, scale) = try columnMoments(x, rows: n, columns: p, names: design.terms.map(\.name))
         let threshold = parameters.tolerance * scale.reduce(0) { $0 + $1 * $1 } / Double(p)
         var master = SeededGenerator(seed: parameters.seed)
         let seeds = (0..<parameters.restarts).map { _ in master.next() }

@@ -126,8 +126,11 @@ enum Cholesky {
     }
 }
 
-/// Column means and standard deviations of a row-major matrix (for standardising internally).
-func columnMoments(_ x: [Double], rows n: Int, columns p: Int) -> (mean: [Double], scale: [Double]) {
+/// Column means and standard deviations of a row-major matrix (for standardising internally); a column whose
+/// moments (or squared spread) overflow is refused by its term's name rather than fitted into NaN coefficients.
+func columnMoments(_ x: [Double], rows n: Int, columns p: Int, names: [String]) throws -> (
+    mean: [Double], scale: [Double]
+) {
     var mean = [Double](repeating: 0, count: p)
     var scale = [Double](repeating: 0, count: p)
     for r in 0..<n { for j in 0..<p { mean[j] += x[r * p + j] } }
@@ -139,6 +142,10 @@ func columnMoments(_ x: [Double], rows n: Int, columns p: Int) -> (mean: [Double
         }
     }
     for j in 0..<p { scale[j] = (scale[j] / Double(max(1, n))).squareRoot() }
+    for j in 0..<p where !mean[j].isFinite || !(scale[j] * scale[j]).isFinite {
+        let largest = (0..<n).reduce(0.0) { max($0, abs(x[$1 * p + j])) }
+        throw LearnError.valuesTooLarge(column: names[j], largest: largest)
+    }
     return (mean, scale)
 }
 
@@ -197,7 +204,7 @@ public struct LinearRegression: Learner {
         let p = design.terms.count
         let n = data.rows
         let x = design.matrix(data)
-        let (mean, scale) = columnMoments(x, rows: n, columns: p)
+        let (mean, scale) = try columnMoments(x, rows: n, columns: p, names: design.terms.map(\.name))
         let yMean = Statistics.mean(target)
         // Standardised columns; constant ones are left out (coefficient 0).
         let active = (0..<p).filter { scale[$0] > 1e-12 * max(1, abs(mean[$0])) }
@@ -313,7 +320,7 @@ public struct LogisticRegression: Learner {
         let p = design.terms.count
         let n = data.rows
         let x = design.matrix(data)
-        let (mean, rawScale) = columnMoments(x, rows: n, columns: p)
+        let (mean, rawScale) = try columnMoments(x, rows: n, columns: p, names: design.terms.map(\.name))
         let scale = rawScale.map { $0 > 1e-12 ? $0 : 1 }
         // Standardised design with a leading 1 for the intercept: z = [1, (x - mean) / scale].
         let d = p + 1

@@ -80,8 +80,15 @@ public enum Metrics {
         return m
     }
 
+    /// Scores with NaN ranked lowest (as −∞), so sorting and grouping ties terminate: NaN ≠ NaN would leave a
+    /// curve's tie loop without progress and a sort without a strict order.
+    public static func rankable(_ score: [Double]) -> [Double] {
+        score.contains(where: \.isNaN) ? score.map { $0.isNaN ? -.infinity : $0 } : score
+    }
+
     /// Area under the ROC curve: the Mann–Whitney statistic with average ranks for ties; nil with one class only.
     public static func rocAUC(positive y: [Bool], score: [Double]) -> Double? {
+        let score = rankable(score)
         let order = score.indices.sorted { score[$0] < score[$1] }
         var rankSum = 0.0
         var i = 0
@@ -110,6 +117,7 @@ public enum Metrics {
     public static func precisionRecallCurve(positive y: [Bool], score: [Double]) -> [OperatingPoint] {
         let positives = Double(y.filter { $0 }.count)
         guard positives > 0 else { return [] }
+        let score = rankable(score)
         let order = score.indices.sorted { score[$0] > score[$1] }
         var points = [OperatingPoint]()
         var tp = 0.0

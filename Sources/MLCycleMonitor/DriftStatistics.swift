@@ -19,8 +19,9 @@ public enum DriftStatistics {
     /// empirical distribution functions, and its p-value — exact when neither sample has more than 10,000 values,
     /// otherwise from the distribution of the one-sample statistic at n = round(n₁n₂/(n₁+n₂)).
     public static func kolmogorovSmirnov(_ a: [Double], _ b: [Double]) -> (statistic: Double, pValue: Double) {
-        let x = a.sorted()
-        let y = b.sorted()
+        // NaN has no place in an order (and x[i] == NaN never advances the walk below): it is left out.
+        let x = a.filter { !$0.isNaN }.sorted()
+        let y = b.filter { !$0.isNaN }.sorted()
         let n1 = x.count
         let n2 = y.count
         guard n1 > 0, n2 > 0 else { return (.nan, .nan) }

@@ -61,6 +61,8 @@ public struct Replay {
     /// Step length: `1M` (calendar months), `7d`, `1h`, …
     public var step: String
     public var token: String?
+    /// The bearer token feedback is posted with (the server's feedback role); `token` when nil.
+    public var feedbackToken: String?
     public var watcher: Watcher?
     public var progress: (String) -> Void = { _ in }
 
@@ -130,6 +132,8 @@ public struct Replay {
         let feedbackURL = server.appendingPathComponent("v1/feedback")
         var auth = [String: String]()
         if let token { auth["Authorization"] = "Bearer \(token)" }
+        var feedbackAuth = auth
+        if let feedbackToken { feedbackAuth["Authorization"] = "Bearer \(feedbackToken)" }
 
         var summary = Summary(rows: 0, requests: 0, feedback: 0, answeredBy: [:], steps: [])
         var previous: Date?
@@ -192,7 +196,7 @@ public struct Replay {
             if !feedback.isEmpty {
                 let sent = await HTTPCall.send(
                     .POST, feedbackURL, body: try JSONEncoder().encode(["feedback": feedback]),
-                    headers: auth.merging(["Content-Type": "application/json"]) { a, _ in a })
+                    headers: feedbackAuth.merging(["Content-Type": "application/json"]) { a, _ in a })
                 guard sent.status == 200 else {
                     throw ReplayError.server(
                         "the server refused feedback (HTTP \(sent.status)): \(sent.error ?? String(decoding: sent.body, as: UTF8.self))"

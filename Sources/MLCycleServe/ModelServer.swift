@@ -20,6 +20,10 @@ public final class ServerMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }
 
+    /// The `model` label of requests for a name the server does not serve: one series for all of them, so made-up
+    /// names cannot grow `/metrics` (and the server's memory) without bound.
+    public static let unknownModel = "(unknown)"
+
     func record(model: String, version: String, code: Int, seconds: Double, rows n: Int) {
         registry.makeCounter(
             descriptor: Self.name("requests", unit: "total", "Prediction requests by model, version and HTTP status."),
@@ -63,29 +67,18 @@ public struct ModelServer: Sendable {
     public let log: PredictionLog?
     /// Larger request bodies are refused with 413.
     public var maxBodyBytes = 16 << 20
-    /// Bearer token the admin endpoints require (they are off without one).
-    public var adminToken: String?
+    /// The bearer tokens of the roles (admin, predict, feedback); which route needs which is `routeAccess`.
+    public var tokens = AccessTokens()
     /// The project's `release.approvers`: when set, only they may promote through the admin endpoint.
     public var approvers: [String] = []
-    /// Bearer token the prediction endpoints require, if set.
-    public var predictToken: String?
     /// Where the server logs (start, stop, and each request when `logRequests` is on).
     public var logger = Logger(label: "mlcycle.serve")
     /// Logs every request (method, path, status) at info level through Hummingbird's request-log middleware.
     public var logRequests = false
 
-    /// The bearer tokens from the environment: `MLCYCLE_ADMIN_TOKEN` and `MLCYCLE_PREDICT_TOKEN`, each also as a file
-    /// named by `…_FILE` (for secrets mounted as files).
+    /// The bearer tokens from the environment (`AccessTokens(environment:)`).
     public mutating func readTokens(from environment: [String: String] = ProcessInfo.processInfo.environment) {
-        func token(_ name: String) -> String? {
-            if let t = environment[name], !t.isEmpty { return t }
-            if let file = environment[name + "_FILE"], let text = try? String(contentsOfFile: file, encoding: .utf8) {
-                return text.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            return nil
-        }
-        adminToken = token("MLCYCLE_ADMIN_TOKEN")
-        predictToken = token("MLCYCLE_PREDICT_TOKEN")
+        tokens = AccessTokens(environment: environment)
     }
     /// The monitoring page of a model (HTML), or nil for an unknown one: served at `/ui/monitoring/{name}` when set.
     /// The CLI supplies it (a monitoring pass needs the project's rules, which the server does not read itself).
@@ -109,23 +102,6 @@ public struct ModelServer: Sendable {
         }
         return date
     }
-
-    /// Compares a request's `Authorization: Bearer …` with the token in constant time (no early exit on a mismatch).
-    static func authorized(_ request: Request, token: String) -> Bool {
-        guard let header = request.headers.first(where: { $0.name.canonicalName == "authorization" })?.value,
-            header.hasPrefix("Bearer ")
-        else { return false }
-        let given = Array(header.dropFirst(7).utf8)
-        let expected = Array(token.utf8)
-        var difference = UInt8(given.count == expected.count ? 0 : 1)
-        for i in 0..<max(given.count, expected.count) {
-            difference |= (i < given.count ? given[i] : 0) ^ (i < expected.count ? expected[i] : 0)
-        }
-        return difference == 0
-    }
-
-    static let unauthorized = error(
-        RequestError(status: 401, "missing or wrong bearer token (Authorization: Bearer …)"))
 
     public init(catalog: ModelCatalog, log: PredictionLog? = nil, metrics: ServerMetrics = ServerMetrics()) {
         self.catalog = catalog
@@ -204,7 +180,9 @@ public struct ModelServer: Sendable {
         throws -> Answer
     {
         guard let (m, shadow) = try catalog.route(name, key: key) else {
-            metrics.record(model: name, version: "-", code: 404, seconds: Date().timeIntervalSince(started), rows: 0)
+            metrics.record(
+                model: ServerMetrics.unknownModel, version: "-", code: 404, seconds: Date().timeIntervalSince(started),
+                rows: 0)
             throw RequestError(
                 status: 404,
                 "no model called '\(name)' (served: \((try? catalog.names())?.joined(separator: ", ") ?? ""))")
@@ -292,6 +270,7 @@ public struct ModelServer: Sendable {
         let router = Router()
         if logRequests { router.add(middleware: LogRequestsMiddleware(.info)) }
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: AuthorizationMiddleware(tokens: tokens))
         let catalog = self.catalog
         let metrics = self.metrics
         let limit = maxBodyBytes
@@ -333,11 +312,6 @@ public struct ModelServer: Sendable {
         }
         // Admin: move an alias (promote) or move it back (rollback); the next request is answered by the new version.
         router.post("v1/admin/models/:name/:action") { request, context -> Response in
-            guard let token = server.adminToken else {
-                return Self.error(
-                    RequestError(status: 401, "admin endpoints are off: start the server with MLCYCLE_ADMIN_TOKEN set"))
-            }
-            guard Self.authorized(request, token: token) else { return Self.unauthorized }
             guard case .store(let store, _) = catalog.source else {
                 return Self.error(RequestError(status: 409, "a bundle served without a store has no aliases"))
             }
@@ -414,14 +388,24 @@ public struct ModelServer: Sendable {
             do {
                 // An id the server never answered (not in the store, nor on its way there) is refused by name.
                 let ids = Array(Set(records.map(\.predictionID)))
-                let known = log.pending(ids).union(try log.store.storedPredictionIDs(ids))
-                if let row = records.firstIndex(where: { !known.contains($0.predictionID) }) {
-                    let unknown = records.map(\.predictionID).filter { !known.contains($0) }
+                let answeredBy = try log.answeredBy(ids)
+                if let row = records.firstIndex(where: { answeredBy[$0.predictionID] == nil }) {
+                    let unknown = records.map(\.predictionID).filter { answeredBy[$0] == nil }
                     return Self.error(
                         RequestError(
                             status: 404,
                             "no prediction has the id '\(records[row].predictionID)'\(unknown.count > 1 ? " (nor \(unknown.count - 1) more of this batch)" : ""): feedback goes to the id an answer gave; nothing of this batch was recorded",
                             field: "prediction_id", row: records.count > 1 ? row : nil))
+                }
+                // Each value must be one the answering model's target can take (a number for a regression).
+                for (row, r) in records.enumerated() {
+                    guard let model = answeredBy[r.predictionID], let m = try? catalog.resolve(model),
+                        let problem = m.bundle.outcomeProblem(r.value)
+                    else { continue }
+                    return Self.error(
+                        RequestError(
+                            "feedback\(records.count > 1 ? " \(row)" : "") for '\(r.predictionID)': \(problem); nothing of this batch was recorded",
+                            field: r.kind == .actual ? "actual" : "value", row: records.count > 1 ? row : nil))
                 }
                 let replaced = try log.store.recordFeedback(records)
                 return Self.json(["recorded": records.count, "replaced": replaced])
@@ -449,7 +433,6 @@ public struct ModelServer: Sendable {
             return Self.json(Self.describe(m, release: try catalog.release(name)))
         }
         router.post("v1/models/:name/predict") { request, context -> Response in
-            if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
             let started = Date()
             let name = try context.parameters.require("name")
             let key =
@@ -458,8 +441,10 @@ public struct ModelServer: Sendable {
             var request = request
             let body: ByteBuffer
             do { body = try await request.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
+                let served = (try? catalog.resolve(name)) != nil
                 metrics.record(
-                    model: name, version: "-", code: 413, seconds: Date().timeIntervalSince(started), rows: 0)
+                    model: served ? name : ServerMetrics.unknownModel, version: "-", code: 413,
+                    seconds: Date().timeIntervalSince(started), rows: 0)
                 return Self.error(
                     RequestError(
                         status: 413, "the request body is larger than \(limit >> 20) MB; send fewer rows per request"))
@@ -495,13 +480,8 @@ public struct ModelServer: Sendable {
         }
         compatibility(router)
         // A method a path does not take is 405 (with Allow), not 404.
-        let declared: [(String, [HTTPRequest.Method])] = [
-            ("health", [.get]), ("ready", [.get]), ("metrics", [.get]), ("v1/models", [.get]),
-            ("v1/models/:name", [.get]), ("v1/models/:name/predict", [.post]), ("v1/feedback", [.post]),
-            ("openapi.json", [.get]),
-            ("v1/admin/models/:name/:action", [.post]), ("invocations", [.post]), ("ping", [.get]), ("version", [.get]),
-        ]
-        for (path, allowed) in declared {
+        for (path, methods) in Self.routeAccess where !path.hasPrefix("/v2/") && !path.hasPrefix("/ui/") {
+            let allowed = methods.keys.sorted { $0.rawValue < $1.rawValue }
             let methods: [HTTPRequest.Method] =
                 [.get, .post, .put, .delete, .patch, .trace, .options] + [HTTPRequest.Method("QUERY")].compactMap { $0 }
             for method in methods where !allowed.contains(method) {
@@ -536,7 +516,6 @@ public struct ModelServer: Sendable {
         router.get("ping") { _, _ in Self.bytes(Data("\n".utf8), type: "application/json") }
         router.get("version") { _, _ in Self.bytes(Data("mlcycle \(MLCycleVersion.current)".utf8), type: "text/plain") }
         router.post("invocations") { request, _ -> Response in
-            if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
             let started = Date()
             do {
                 guard let name = try catalog.names().first else {
@@ -608,7 +587,6 @@ public struct ModelServer: Sendable {
             return Self.json(Readiness(name: name, ready: ready), status: ready ? .ok : .notFound)
         }
         router.post("v2/models/:name/infer") { request, context -> Response in
-            if let token = server.predictToken, !Self.authorized(request, token: token) { return Self.unauthorized }
             let started = Date()
             do {
                 let name = try context.parameters.require("name")

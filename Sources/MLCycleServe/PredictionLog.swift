@@ -35,8 +35,9 @@ public final class PredictionLog: @unchecked Sendable {
     private var alreadyStoredCount = 0
     private var failedWrites = 0
     private var spoolPending = 0
-    /// Ids of the rows not in the store yet (queued or spooled), so feedback for a row just answered is accepted.
-    private var unstored = Set<String>()
+    /// The rows not in the store yet (queued or spooled), id → model, so feedback for a row just answered is
+    /// accepted (and checked against the model that answered it).
+    private var unstored = [String: String]()
     /// A batch the spool thread handed to the store thread, not taken yet.
     private var handed: (batch: [PredictionRecord], at: Date)?
     /// The batch the store thread is writing: since when, and whether a cycle spooled it meanwhile (it was slow).
@@ -55,14 +56,24 @@ public final class PredictionLog: @unchecked Sendable {
         self.capacity = capacity ?? (spool == nil ? 50_000 : 2_000_000)
         self.directLimit = directLimit
         spoolPending = spool?.pending ?? 0
-        if let spool, spool.pending > 0, let left = try? spool.peek(spool.pending) { unstored = Set(left.map(\.id)) }
+        if let spool, spool.pending > 0, let left = try? spool.peek(spool.pending) {
+            unstored = Dictionary(left.map { ($0.id, $0.model) }) { a, _ in a }
+        }
     }
 
-    /// Which of `ids` are answered rows still on their way to the store (in memory or in the spool).
-    public func pending(_ ids: [String]) -> Set<String> {
+    /// Which of `ids` are answered rows still on their way to the store (in memory or in the spool), with the model
+    /// that answered each.
+    public func pending(_ ids: [String]) -> [String: String] {
         lock.lock()
         defer { lock.unlock() }
-        return Set(ids.filter { unstored.contains($0) })
+        var found = [String: String]()
+        for id in ids { if let model = unstored[id] { found[id] = model } }
+        return found
+    }
+
+    /// The model that answered each of `ids`, whether its row is stored or still on its way (unknown ids absent).
+    public func answeredBy(_ ids: [String]) throws -> [String: String] {
+        try pending(ids).merging(try store.predictionModels(ids)) { a, _ in a }
     }
 
     /// Opens a spool in `directory` (the store folder): `prediction-spool.bin`, or, while another server holds that
@@ -90,10 +101,10 @@ public final class PredictionLog: @unchecked Sendable {
             queue.prepend(contentsOf: records.prefix(room))
         } else {
             queue.append(contentsOf: records.prefix(room))
-            for r in records.prefix(room) { unstored.insert(r.id) }
+            for r in records.prefix(room) { unstored[r.id] = r.model }
         }
         droppedCount += max(0, records.count - room)
-        for r in records.dropFirst(room) { unstored.remove(r.id) }
+        for r in records.dropFirst(room) { unstored[r.id] = nil }
         lock.unlock()
     }
 
@@ -192,7 +203,7 @@ public final class PredictionLog: @unchecked Sendable {
             lock.lock()
             writtenCount += stored
             alreadyStoredCount += batch.count - stored
-            for r in batch { unstored.remove(r.id) }
+            for r in batch { unstored[r.id] = nil }
             lock.unlock()
             return true
         } catch {
@@ -239,7 +250,7 @@ public final class PredictionLog: @unchecked Sendable {
             lock.lock()
             drainedCount += stored
             alreadyStoredCount += chunk.count - stored
-            for r in chunk { unstored.remove(r.id) }
+            for r in chunk { unstored[r.id] = nil }
             lock.unlock()
             // Rows the spool could not let go of are drained again later: the store skips them then.
             let trimmed = (try? spool.consume()) != nil
@@ -361,7 +372,7 @@ public final class PredictionLog: @unchecked Sendable {
         } while (counts.queued > 0 || !(spool?.isEmpty ?? true)) && attempts < 3
         lock.lock()
         droppedCount += queue.count
-        for r in queue { unstored.remove(r.id) }
+        for r in queue { unstored[r.id] = nil }
         queue.removeAll()
         lock.unlock()
     }

@@ -617,15 +617,15 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             confidence: row["confidence"], lowConfidence: (row["low_confidence"] as Int? ?? 0) != 0, reasons: reasons)
     }
 
-    public func storedPredictionIDs(_ ids: [String]) throws -> Set<String> {
-        guard !ids.isEmpty else { return [] }
+    public func predictionModels(_ ids: [String]) throws -> [String: String] {
+        guard !ids.isEmpty else { return [:] }
         return try read { db in
-            Set(
-                try Self.inChunks(ids) { chunk, marks in
-                    try String.fetchAll(
-                        db, sql: "SELECT id FROM prediction WHERE id IN (\(marks))",
-                        arguments: StatementArguments(chunk))
-                })
+            let rows = try Self.inChunks(ids) { chunk, marks in
+                try Row.fetchAll(
+                    db, sql: "SELECT id, model FROM prediction WHERE id IN (\(marks))",
+                    arguments: StatementArguments(chunk))
+            }
+            return Dictionary(rows.map { ($0["id"] as String, $0["model"] as String) }) { a, _ in a }
         }
     }
 

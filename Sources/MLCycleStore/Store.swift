@@ -65,8 +65,8 @@ public protocol Store: PredictionWriter {
     func predictions(model: String, version: String?, since: Date?, limit: Int) throws -> [PredictionRecord]
     /// The latest logged predictions of `model` with `status` (e.g. `review`), newest first.
     func latestPredictions(model: String, status: String, limit: Int) throws -> [PredictionRecord]
-    /// Which of `ids` are in the prediction log.
-    func storedPredictionIDs(_ ids: [String]) throws -> Set<String>
+    /// The model that answered each of `ids` found in the prediction log (id → model name).
+    func predictionModels(_ ids: [String]) throws -> [String: String]
     /// Every feedback record of the predictions `predictionIDs`, oldest first.
     func feedback(predictionIDs: [String]) throws -> [FeedbackRecord]
 

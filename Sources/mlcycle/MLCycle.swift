@@ -63,8 +63,15 @@ struct ReadingOptions: ParsableArguments {
         help: "Force a column's type, as COLUMN=TYPE (float64, int64, bool, string, date, timestamp); repeatable.")
     var types: [String] = []
 
+    @Option(help: "How a CSV file's bytes are read: utf8 (bytes that are not UTF-8 are an error) or latin1.")
+    var encoding: String = "utf8"
+
     func csvOptions() throws -> CSVOptions {
         var options = CSVOptions()
+        guard let e = TextEncoding(rawValue: encoding) else {
+            throw ValidationError("--encoding takes utf8 or latin1, not '\(encoding)'")
+        }
+        options.encoding = e
         let d = delimiter == "\\t" ? "\t" : delimiter
         guard d.count == 1, let c = d.first else {
             throw ValidationError("--delimiter must be one character, not '\(delimiter)'")
@@ -1198,7 +1205,7 @@ struct Serve: AsyncParsableCommand {
         server.readTokens()
         print(
             "serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)"
-                + (server.adminToken == nil ? " (admin endpoints off: set MLCYCLE_ADMIN_TOKEN)" : ""))
+                + (server.tokens.admin == nil ? " (admin endpoints off: set MLCYCLE_ADMIN_TOKEN)" : ""))
         try await server.run(host: host, port: port)
     }
 }

@@ -5,6 +5,7 @@ import MLCycleEvaluate
 import MLCycleMonitor
 import MLCycleProject
 import MLCycleReport
+import MLCycleServe
 import MLCycleStore
 
 /// `mlcycle monitor`: one pass over a served model's prediction log — windows, drift of the last window against
@@ -394,7 +395,9 @@ struct Replay: AsyncParsableCommand {
             var replay = MLCycleProject.Replay(
                 server: server, model: model, table: table, timeColumn: time, actualColumn: actual, step: every,
                 watcher: watcher)
-            replay.token = ProcessInfo.processInfo.environment["MLCYCLE_PREDICT_TOKEN"]
+            let tokens = AccessTokens(environment: ProcessInfo.processInfo.environment)
+            replay.token = tokens.predict
+            replay.feedbackToken = tokens.feedback
             replay.progress = { if chatty { print($0) } }
             let summary = try await replay.run()
             if let json { try emit(try encodeJSON(summary), to: json) }

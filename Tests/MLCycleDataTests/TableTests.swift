@@ -200,7 +200,10 @@ import Testing
     /// A lone high surrogate followed by another escape is an error naming the line, never a trap; so are lone
     /// surrogates of either kind. A proper pair decodes.
     @Test func badSurrogatesAreErrorsNotTraps() throws {
-        for bad in [#"{"a":"\ud800\u0041"}"#, #"{"a":"\ud800"}"#, #"{"a":"\udc00"}"#, #"{"a":"\ud800x"}"#] {
+        for bad in [
+            #"{"a":"\ud800\u0041"}"#, #"{"a":"\ud800\uffff"}"#, #"{"a":"\ud800"}"#, #"{"a":"\udc00"}"#,
+            #"{"a":"\ud800x"}"#,
+        ] {
             let e = dataError { _ = try JSONLines.read(string: "{\"a\": \"ok\"}\n" + bad + "\n", name: "s.jsonl") }
             guard case .invalidJSON(let file, let line, let reason) = e else {
                 Issue.record("expected invalidJSON for \(bad), got \(String(describing: e))")
@@ -212,6 +215,24 @@ import Testing
         let pair = try JSONLines.read(string: #"{"a":"\ud83c\udfe0"}"# + "\n")
         #expect(try pair.column("a")[0] == .string("🏠"))
         #expect(try JSONValue.parse(Data(#"{"a":"\ud83c\udfe0"}"#.utf8))["a"] == .string("🏠"))
+    }
+
+    /// A string holding bytes that are not UTF-8 (Latin-1 é, an overlong '/', a surrogate, a cut sequence) is an
+    /// error (a request body; a JSON Lines file is checked by the CLI's tests); real UTF-8 reads (it was replaced by U+FFFD).
+    @Test func stringsThatAreNotUTF8AreErrors() throws {
+        for bad: [UInt8] in [[0xE9], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0xF4, 0x90, 0x80, 0x80]] {
+            let body = Array(#"{"a":"x"#.utf8) + bad + Array(#"y"}"#.utf8)
+            #expect(throws: (any Error).self) { _ = try JSONValue.parse(Data(body)) }
+            let escaped = Array(#"{"a":"\n"#.utf8) + bad + Array(#""}"#.utf8)
+            #expect(throws: (any Error).self) { _ = try JSONValue.parse(Data(escaped)) }
+        }
+        #expect(try JSONValue.parse(Data(#"{"a":"Café 🏠"}"#.utf8))["a"] == .string("Café 🏠"))
+        for good in ["é", "€", "🏠", "\u{10FFFF}", "\u{D7FF}"] {
+            let bytes = Array(good.utf8)
+            #expect(
+                bytes.withUnsafeBufferPointer { TextEncoding.firstInvalidUTF8($0.baseAddress!, count: $0.count) } == nil
+            )
+        }
     }
 
     /// One writer for both: JSON Lines keeps NaN and infinities as Python writes them (and reads them back); an

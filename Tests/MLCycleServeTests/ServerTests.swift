@@ -478,7 +478,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     @Test func adminPromoteAndRollbackUnderLoadDropNoRequest() async throws {
         let store = try championAndChallenger("")
         var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
-        server.adminToken = "s3cret"
+        server.tokens.admin = "s3cret"
         let app = Application(router: server.router())
         try await app.test(.router) { client in
             // Without the token, or with a wrong one: 401. Predictions need none (no predict token set).

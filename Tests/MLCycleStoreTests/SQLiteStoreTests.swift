@@ -34,7 +34,7 @@ func freshStore() throws -> SQLiteStore {
         #expect(feedback.map(\.kind) == [.actual, .override] && feedback.map(\.value) == ["10", "20"])
         #expect(try store.predictions(model: "m", version: "v2", since: nil, limit: 10).map(\.id) == ["b"])
         #expect(try store.predictions(model: "m", since: nil, limit: 10).count == 2)
-        #expect(try store.storedPredictionIDs(["a", "zzz", "b"]) == ["a", "b"])
+        #expect(try store.predictionModels(["a", "zzz", "b"]) == ["a": "m", "b": "m"])
         #expect(try store.recordFeedback([FeedbackRecord(predictionID: "a", value: "11")]) == 1)
         #expect(try store.latestActuals(for: try store.predictions(model: "m", since: nil, limit: 10)) == ["a": "11"])
     }
