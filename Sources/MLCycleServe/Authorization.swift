@@ -122,10 +122,10 @@ extension ModelServer {
         "/v1/admin/models/{name}/{action}": [.post: .admin],
     ]
 
-    /// The token `method` on the route `path` needs: from `routeAccess`; a method the path does not declare (405)
-    /// needs none; an unknown route needs the admin token.
+    /// The token `method` on the route `path` needs: from `routeAccess`; HEAD as GET (Hummingbird answers HEAD with
+    /// the GET handler); a method the path does not declare (405) needs none; an unknown route needs the admin token.
     static func access(_ method: HTTPRequest.Method, _ path: String?) -> RouteAccess {
         guard let path, let methods = routeAccess[path] else { return .admin }
-        return methods[method] ?? .open
+        return methods[method == .head ? .get : method] ?? .open
     }
 }

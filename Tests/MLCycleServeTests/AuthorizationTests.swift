@@ -67,6 +67,12 @@ import Testing
                         #expect(r.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true, "\(what)")
                     }
                 }
+                // HEAD is answered by the GET handler, so it needs the same token.
+                if method == .get, access != .open {
+                    try await client.execute(uri: uri, method: .head) {
+                        #expect($0.status == .unauthorized, "HEAD \(path) without a token")
+                    }
+                }
                 guard access != .open else { continue }
                 try await client.execute(uri: uri, method: method, headers: Self.bearer(other), body: body("{}")) {
                     #expect($0.status == .unauthorized, "\(what) with another role's token")
