@@ -58,9 +58,15 @@ public enum CSVReader {
     public static func read(string: String, name: String = "<string>", options: CSVOptions = CSVOptions()) throws
         -> Table
     {
-        let file = MappedFile(copying: Array(string.utf8))
-        if file.bytes.isEmpty { throw DataError.emptyFile(path: name) }
-        return try CSVParser(bytes: file.bytes, fileName: name, options: options).parse()
+        try read(bytes: Array(string.utf8), name: name, options: options)
+    }
+
+    /// Reads CSV bytes held in memory (a request body, say), decoded as `options.encoding` says: bytes that are not
+    /// UTF-8 are an error naming their line and column, as in a file.
+    public static func read(bytes: [UInt8], name: String, options: CSVOptions = CSVOptions()) throws -> Table {
+        if bytes.isEmpty { throw DataError.emptyFile(path: name) }
+        let utf8 = options.encoding == .latin1 ? bytes.withUnsafeBufferPointer(TextEncoding.latin1ToUTF8) : bytes
+        return try utf8.withUnsafeBufferPointer { try CSVParser(bytes: $0, fileName: name, options: options).parse() }
     }
 
     /// Reads a CSV file a block of records at a time (about `blockBytes` each, cut at record ends), so a file far

@@ -107,6 +107,9 @@ public enum CSVWriter {
 /// A target that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a named pipe) is written in place:
 /// renaming over a device would replace it with a plain file.
 public enum AtomicFile {
+    /// Writes `data` to a temporary file beside `path` (`.NAME.PID.UUID.tmp`), then renames it over `path`: a reader
+    /// sees the old file or the new one, never half of one. A process killed mid-write leaves its temporary file,
+    /// which `orphans(in:)` finds by the dead process id.
     public static func write(_ data: Data, to path: String) throws {
         var st = stat()
         if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
@@ -121,7 +124,8 @@ public enum AtomicFile {
         }
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent()
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        let temporary = folder.appendingPathComponent(
+            ".\(url.lastPathComponent).\(getpid()).\(UUID().uuidString).tmp")
         do {
             try data.write(to: temporary)
             if rename(temporary.path, url.path) != 0 {
@@ -135,6 +139,24 @@ public enum AtomicFile {
             try? FileManager.default.removeItem(at: temporary)
             throw DataError.unwritableFile(path: path, reason: error.localizedDescription)
         }
+    }
+
+    /// The temporary files under `folder` (at any depth) left by writes whose process is gone: safe to remove, as no
+    /// rename will ever come for them. Files of processes still running are not listed.
+    public static func orphans(in folder: String) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: folder) else { return [] }
+        var out = [String]()
+        for case let relative as String in walker {
+            let name = (relative as NSString).lastPathComponent
+            guard name.hasPrefix("."), name.hasSuffix(".tmp") else { continue }
+            let parts = name.split(separator: ".")
+            // ., NAME parts…, PID, UUID, tmp: the process id is the third part from the end.
+            guard parts.count >= 4, let pid = Int32(parts[parts.count - 3]) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno != EPERM {
+                out.append((folder as NSString).appendingPathComponent(relative))
+            }
+        }
+        return out
     }
 }
 

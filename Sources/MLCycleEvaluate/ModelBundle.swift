@@ -128,11 +128,6 @@ public struct ModelBundle: Codable, Sendable {
         return out
     }
 
-    /// Prepares raw rows with the fitted pipeline (serving mode: no row is dropped) and scores them. A row without a
-    /// required input, or that a training filter would have removed, is `unavailable` with the reason, not a guess;
-    /// a row outside a scope rule gets the estimate with `status: review` and the rule (or `unavailable` where the
-    /// rule says so); an input that was missing and imputed is named in `reasons`. A missing input column or a wrong
-    /// type is an error naming the column.
     /// Why `value` cannot be an outcome of this model's target, or nil when it can: a regression's is a finite
     /// number, a classifier's one of the labels it was trained on. Feedback is checked so before it is stored.
     public func outcomeProblem(_ value: String) -> String? {
@@ -145,6 +140,11 @@ public struct ModelBundle: Codable, Sendable {
         return "'\(value)' is not a class of '\(target)'; this model knows \(labels.joined(separator: ", "))"
     }
 
+    /// Prepares raw rows with the fitted pipeline (serving mode: no row is dropped) and scores them. A row without a
+    /// required input, or that a training filter would have removed, is `unavailable` with the reason, not a guess;
+    /// a row outside a scope rule gets the estimate with `status: review` and the rule (or `unavailable` where the
+    /// rule says so); an input that was missing and imputed is named in `reasons`. A missing input column or a wrong
+    /// type is an error naming the column.
     public func score(_ raw: Table) throws -> [Scored] {
         for column in inputSchema where raw[column.name] == nil {
             // Columns only training filters read (e.g. the target) may be absent; the pipeline says what it needs.

@@ -8,29 +8,32 @@ struct PairwiseStatistics: @unchecked Sendable {
     let options: ProfileOptions
 
     func compute() -> Correlations {
-        let numericIndices = columns.indices.filter { columns[$0].type.isNumeric && numeric[$0] != nil }
-        let numericColumns = numericIndices.map { numeric[$0]! }
+        let numericAll = columns.indices.filter { columns[$0].type.isNumeric && numeric[$0] != nil }
         // Columns with no missing value (the common case) are centred once, values and average ranks both,
         // so each pair of them costs one dot product.
-        let centred: [Centred?] = parallelMap(numericColumns.count) { k in
-            numericColumns[k].validity == nil
-                ? Centred(values: numericColumns[k].values, ranks: numericColumns[k].ranks) : nil
-        }
-        let m = numericColumns.count
-        let pairs = Self.upperTriangle(m)
-        let values = parallelMap(pairs.count) { k -> (Double?, Double?) in
-            let (i, j) = pairs[k]
-            if let a = centred[i], let b = centred[j] {
+        let centredAll: [Int: Centred] = Dictionary(
+            uniqueKeysWithValues: zip(
+                numericAll,
+                parallelMap(numericAll.count) { k -> Centred? in
+                    let c = numeric[numericAll[k]]!
+                    return c.validity == nil ? Centred(values: c.values, ranks: c.ranks) : nil
+                }
+            )
+            .compactMap { i, c in c.map { (i, $0) } })
+        /// Pearson's and Spearman's r of two numeric columns (indices into `columns`).
+        @Sendable func pair(_ i: Int, _ j: Int) -> (Double?, Double?) {
+            if let a = centredAll[i], let b = centredAll[j] {
                 return (
                     Self.correlation(a.values, a.mean, a.sumOfSquares, b.values, b.mean, b.sumOfSquares),
                     Self.correlation(a.ranks, a.rankMean, a.rankSumOfSquares, b.ranks, b.rankMean, b.rankSumOfSquares)
                 )
             }
-            let a = numericColumns[i]
-            let b = numericColumns[j]
-            let both = Self.bothValid(a.validity, b.validity, count: a.values.count)
-            return (Self.pearson(a.values, b.values, both), Self.spearman(a, b, both))
+            return Self.pearsonAndSpearman(numeric[i]!, numeric[j]!)
         }
+        let numericIndices = chosen(numericAll) { t, i in pair(t, i).0.map(abs) }
+        let m = numericIndices.count
+        let pairs = Self.upperTriangle(m)
+        let values = parallelMap(pairs.count) { k in pair(numericIndices[pairs[k].0], numericIndices[pairs[k].1]) }
         var pearson = identity(m)
         var spearman = identity(m)
         for (k, (i, j)) in pairs.enumerated() {
@@ -41,18 +44,19 @@ struct PairwiseStatistics: @unchecked Sendable {
         }
         // A column with fewer than two values has no defined correlation, not even with itself (as in pandas).
         for i in 0..<m {
-            if numericColumns[i].isConstant {
+            if numeric[numericIndices[i]]!.isConstant {
                 pearson[i][i] = nil
                 spearman[i][i] = nil
             }
         }
         let names = numericIndices.map { columns[$0].name }
 
-        let categorical = columns.indices.filter {
+        let categoricalAll = columns.indices.filter {
             guard Profiler.isCategorical(columns[$0]) else { return false }
             let levels = Self.usedLevels(columns[$0])
             return levels >= 1 && levels <= options.maxCategoricalLevels
         }
+        let categorical = chosen(categoricalAll) { t, i in Self.cramersV(columns[t], columns[i]) }
         let cpairs = Self.upperTriangle(categorical.count)
         let vs = parallelMap(cpairs.count) { k in
             Self.cramersV(columns[categorical[cpairs[k].0]], columns[categorical[cpairs[k].1]])
@@ -63,10 +67,38 @@ struct PairwiseStatistics: @unchecked Sendable {
             cramers[j][i] = vs[k]
         }
         for i in 0..<categorical.count where Self.usedLevels(columns[categorical[i]]) < 2 { cramers[i][i] = nil }
+        let leftOut = { (kept: Int, of: Int) in kept < of ? of - kept : nil }
         return Correlations(
-            pearson: CorrelationMatrix(columns: names, matrix: pearson),
-            spearman: CorrelationMatrix(columns: names, matrix: spearman),
-            cramersV: CorrelationMatrix(columns: categorical.map { columns[$0].name }, matrix: cramers))
+            pearson: CorrelationMatrix(
+                columns: names, matrix: pearson, columnsLeftOut: leftOut(m, numericAll.count)),
+            spearman: CorrelationMatrix(
+                columns: names, matrix: spearman, columnsLeftOut: leftOut(m, numericAll.count)),
+            cramersV: CorrelationMatrix(
+                columns: categorical.map { columns[$0].name }, matrix: cramers,
+                columnsLeftOut: leftOut(categorical.count, categoricalAll.count)))
+    }
+
+    /// The columns (indices into `columns`) a matrix covers: all of `candidates` when they are no more than
+    /// `options.correlationColumns`; else the target, when it is one of them, and the columns most associated with
+    /// it by `strength(target, column)`; else the first ones in the table's order. All pairs of n columns take n²
+    /// values, so a 5,000-column table would otherwise take gigabytes.
+    func chosen(_ candidates: [Int], strength: @Sendable (Int, Int) -> Double?) -> [Int] {
+        guard let limit = options.correlationColumns, candidates.count > limit else { return candidates }
+        guard let name = options.target, let t = candidates.first(where: { columns[$0].name == name }) else {
+            return Array(candidates.prefix(limit))
+        }
+        let others = candidates.filter { $0 != t }
+        let strengths = parallelMap(others.count) { k in strength(t, others[k]) ?? -1 }
+        let strongest = others.indices.sorted {
+            strengths[$0] > strengths[$1] || (strengths[$0] == strengths[$1] && $0 < $1)
+        }
+        return ([t] + strongest.prefix(limit - 1).map { others[$0] }).sorted()
+    }
+
+    /// Pearson's and Spearman's r of two numeric columns over the rows where both are present.
+    static func pearsonAndSpearman(_ a: Profiler.NumericColumn, _ b: Profiler.NumericColumn) -> (Double?, Double?) {
+        let both = bothValid(a.validity, b.validity, count: a.values.count)
+        return (pearson(a.values, b.values, both), spearman(a, b, both))
     }
 
     /// Index pairs (i, j) with i < j < m.

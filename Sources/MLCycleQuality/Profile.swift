@@ -105,6 +105,19 @@ public struct ColumnProfile: Codable, Sendable {
 public struct CorrelationMatrix: Codable, Sendable {
     public var columns: [String]
     public var matrix: [[Double?]]
+    /// How many columns of this kind the matrix leaves out (`ProfileOptions.correlationColumns`); nil when none.
+    public var columnsLeftOut: Int?
+
+    public init(columns: [String], matrix: [[Double?]], columnsLeftOut: Int? = nil) {
+        self.columns = columns
+        self.matrix = matrix
+        self.columnsLeftOut = columnsLeftOut
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case columns, matrix
+        case columnsLeftOut = "columns_left_out"
+    }
 
     public func value(_ a: String, _ b: String) -> Double? {
         guard let i = columns.firstIndex(of: a), let j = columns.firstIndex(of: b) else { return nil }

@@ -9,13 +9,24 @@ public struct ProfileOptions: Sendable {
     public var topCount: Int
     /// Categorical columns with more distinct values than this are left out of Cramér's V (IDs, free text).
     public var maxCategoricalLevels: Int
+    /// How many numeric (and, apart, categorical) columns the correlation matrices cover at most; nil for all. With
+    /// more, the matrices keep the target and the columns most associated with it, or the first ones without a
+    /// target; the target's own associations always cover every column.
+    public var correlationColumns: Int?
 
-    public init(target: String? = nil, histogramBins: Int = 20, topCount: Int = 10, maxCategoricalLevels: Int = 1000) {
+    public init(
+        target: String? = nil, histogramBins: Int = 20, topCount: Int = 10, maxCategoricalLevels: Int = 1000,
+        correlationColumns: Int? = ProfileOptions.defaultCorrelationColumns
+    ) {
         self.target = target
         self.histogramBins = histogramBins
         self.topCount = topCount
         self.maxCategoricalLevels = maxCategoricalLevels
+        self.correlationColumns = correlationColumns
     }
+
+    /// The default bound of `correlationColumns`: 100 columns, 10,000 values a matrix.
+    public static let defaultCorrelationColumns = 100
 }
 
 /// Computes the exploratory profile of a table; definitions match pandas (`describe`, `quantile` with linear
@@ -25,6 +36,10 @@ public enum Profiler {
         if let target = options.target { _ = try table.column(target) }
         guard options.histogramBins > 0 else {
             throw DataError.invalidArgument("the number of histogram bins must be positive")
+        }
+        if let n = options.correlationColumns, n < 2 {
+            throw DataError.invalidArgument(
+                "correlations need at least 2 columns (top:2), not \(n); 'all' for every one")
         }
         let columns = table.columns
         // Per column, in parallel: the statistics, plus the sort order numeric columns need for ranks.
@@ -254,13 +269,20 @@ public enum Profiler {
             return TargetProfile(name: name, associations: [])
         }
         let target = columns[ti]
+        // Every column is associated with the target, including those the matrices leave out.
+        let inMatrix = Set(correlations.pearson.columns)
         var out = [TargetAssociation]()
         for (i, c) in columns.enumerated() where i != ti {
             if target.type.isNumeric && c.type.isNumeric {
-                if let r = correlations.pearson.value(name, c.name) {
+                let (pearson, spearman) =
+                    inMatrix.contains(name) && inMatrix.contains(c.name)
+                    ? (correlations.pearson.value(name, c.name), correlations.spearman.value(name, c.name))
+                    : numeric[ti].flatMap { t in numeric[i].map { PairwiseStatistics.pearsonAndSpearman(t, $0) } }
+                        ?? (nil, nil)
+                if let r = pearson {
                     out.append(.init(column: c.name, measure: "pearson", value: r))
                 }
-                if let r = correlations.spearman.value(name, c.name) {
+                if let r = spearman {
                     out.append(.init(column: c.name, measure: "spearman", value: r))
                 }
             } else if target.type.isNumeric && isCategorical(c) {

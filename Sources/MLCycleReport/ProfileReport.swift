@@ -34,6 +34,11 @@ public enum ProfileReport {
             h.text(name)
             h.raw("</h3>")
             heatmap(matrix, signed: name != "Cramér's V", into: &h)
+            if let left = matrix.columnsLeftOut {
+                h.text(
+                    "\(left) more columns left out (the target and the columns most associated with it are kept, "
+                        + "or the first ones): profile --correlations all to see every pair.")
+            }
             h.raw("</section>")
         }
         h.raw("<h2>Columns</h2><div class=\"cards\">")

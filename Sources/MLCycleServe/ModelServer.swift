@@ -454,7 +454,7 @@ public struct ModelServer: Sendable {
                 let a = try server.predict(name, key: key, started: started, at: try server.requestedTime(request)) {
                     bundle in
                     csv
-                        ? try RowDecoder.table(fromCSV: String(buffer: body), bundle: bundle)
+                        ? try RowDecoder.table(fromCSV: Array(buffer: body), bundle: bundle)
                         : try RowDecoder.table(
                             try RowDecoder.cells(fromJSON: Data(buffer: body), strict: true), bundle: bundle)
                 }
@@ -528,7 +528,7 @@ public struct ModelServer: Sendable {
                     started: started
                 ) { bundle in
                     csv
-                        ? try RowDecoder.table(fromCSV: String(buffer: data), bundle: bundle)
+                        ? try RowDecoder.table(fromCSV: Array(buffer: data), bundle: bundle)
                         : try RowDecoder.table(try RowDecoder.cells(fromJSON: Data(buffer: data)), bundle: bundle)
                 }
                 var j = JSONWriter(capacity: 32 + 24 * a.scored.count)

@@ -1,6 +1,7 @@
 import Foundation
 import MLCycleData
 import MLCycleEvaluate
+import MLCycleLearn
 import MLCyclePrep
 
 /// The OpenAPI 3.0 description of the native API, served at `/openapi.json`.
@@ -20,7 +21,26 @@ enum OpenAPI {
             }
             doc.set("paths", paths)
         }
+        if !models.isEmpty, var components = doc["components"], var schemas = components["schemas"],
+            var feedback = schemas["Feedback"], var properties = feedback["properties"]
+        {
+            let outcome = outcomeSchema(models)
+            properties.set("value", outcome)
+            properties.set("actual", outcome)
+            feedback.set("properties", properties)
+            schemas.set("Feedback", feedback)
+            components.set("schemas", schemas)
+            doc.set("components", components)
+        }
         return (try? ModelServer.encoder.encode(doc)) ?? Data(PackageResources.openapi_json)
+    }
+
+    /// What feedback may carry as a value for the models served now: a finite number when every one is a regression
+    /// (the server refuses anything else for them), else a number, text or true/false (a classifier's label).
+    static func outcomeSchema(_ models: [ModelCatalog.Resolved]) -> JSONValue {
+        let finite: JSONValue = ["type": "number", "minimum": -1.0e308, "maximum": 1.0e308]
+        if models.allSatisfy({ $0.bundle.task == .regression }) { return finite }
+        return ["oneOf": [finite, ["type": "string"], ["type": "boolean"]]]
     }
 
     /// One model's predict operation: the generic one with a request schema made of the model's input columns.

@@ -252,14 +252,14 @@ public enum RowDecoder {
         }
     }
 
-    /// Rows from CSV text (header first), read as the bundle's schema types.
-    public static func table(fromCSV text: String, bundle: ModelBundle) throws -> Table {
+    /// Rows from a CSV body (header first, UTF-8), read as the bundle's schema types.
+    public static func table(fromCSV body: [UInt8], bundle: ModelBundle) throws -> Table {
         do {
             // Read once for the header, then again with the schema's types for the columns that are there.
-            let names = Set(try CSVReader.read(string: text, name: "request body").columnNames)
+            let names = Set(try CSVReader.read(bytes: body, name: "request body").columnNames)
             var options = CSVOptions()
             for c in bundle.inputSchema where names.contains(c.name) { options.columnTypes[c.name] = c.type }
-            return try CSVReader.read(string: text, name: "request body", options: options)
+            return try CSVReader.read(bytes: body, name: "request body", options: options)
         } catch {
             throw RequestError(error.localizedDescription)
         }

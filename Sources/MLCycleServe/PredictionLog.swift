@@ -73,7 +73,7 @@ public final class PredictionLog: @unchecked Sendable {
 
     /// The model that answered each of `ids`, whether its row is stored or still on its way (unknown ids absent).
     public func answeredBy(_ ids: [String]) throws -> [String: String] {
-        try pending(ids).merging(try store.predictionModels(ids)) { a, _ in a }
+        pending(ids).merging(try store.predictionModels(ids)) { a, _ in a }
     }
 
     /// Opens a spool in `directory` (the store folder): `prediction-spool.bin`, or, while another server holds that

@@ -345,7 +345,16 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             }
             try appendLog(run: r.id, "marked failed: its process (pid \(r.pid)) ended without finishing the run")
         }
+        // Artefact files a killed process was still writing: never renamed into place, never referenced.
+        for orphan in AtomicFile.orphans(in: (directory as NSString).appendingPathComponent("artifacts")) {
+            try? FileManager.default.removeItem(atPath: orphan)
+        }
         return abandoned.map(\.id)
+    }
+
+    /// What SQLite's `PRAGMA integrity_check` finds wrong with the database file: empty when it is sound.
+    public func integrityProblems() throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }.filter { $0 != "ok" }
     }
 
     static func processAlive(_ pid: Int32) -> Bool {

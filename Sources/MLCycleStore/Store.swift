@@ -36,7 +36,8 @@ public protocol Store: PredictionWriter {
     func logs(run: Int64) throws -> [String]
     /// The newest finished run of `stage` in `project` whose inputs hashed to `inputHash` (for caching), or nil.
     func cachedRun(project: String, stage: String, inputHash: String) throws -> RunRecord?
-    /// Marks runs left `running` by a process that no longer exists as `failed`; returns their ids.
+    /// Marks runs left `running` by a process that no longer exists as `failed` (returns their ids), and removes the
+    /// temporary artefact files such processes left.
     func recoverAbandonedRuns() throws -> [Int64]
 
     /// Stores bytes under their SHA-256 (written atomically; the same content is stored once) and returns the hash.

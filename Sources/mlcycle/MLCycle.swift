@@ -175,6 +175,14 @@ struct Profile: ParsableCommand {
     @Option(help: "A target column: list the columns most associated with it.")
     var target: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Which columns the correlation matrices cover: top:N or all.",
+            discussion:
+                "top:N keeps at most N numeric and N categorical columns: the target and the columns most associated with it, or the first N without a target. The target's associations cover every column either way."
+        ))
+    var correlations = CorrelationColumns(limit: ProfileOptions.defaultCorrelationColumns)
+
     @Option(help: "Write the profile as JSON to this file ('-' for standard output).")
     var json: String?
 
@@ -184,7 +192,8 @@ struct Profile: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let table = try input.load()
-            let profile = try Profiler.profile(table, options: ProfileOptions(target: target))
+            let profile = try Profiler.profile(
+                table, options: ProfileOptions(target: target, correlationColumns: correlations.limit))
             if let json { try emit(try profile.jsonData(), to: json) }
             if let html {
                 let title = URL(fileURLWithPath: input.file).lastPathComponent

@@ -2,7 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import MLCycleData
 import MLCycleStore
+import NIOFoundationEssentialsCompat
 import Testing
 
 @testable import MLCycleServe
@@ -168,6 +170,42 @@ import Testing
                 uri: "/v1/feedback", method: .post, body: body(#"{"prediction_id": "\#(id)", "actual": "351.5"}"#)
             ) { #expect($0.status == .ok) }
             #expect(try store.feedback(predictionIDs: [id]).map(\.value) == ["351.5"])
+        }
+    }
+
+    /// The served document says what feedback the served models take, so a client generated from it (or
+    /// schemathesis) sends no value the server must refuse: a finite number when every model is a regression.
+    @Test func theServedDocumentSaysWhichFeedbackValuesTheModelsTake() async throws {
+        let (store, _) = try servedProject()
+        let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/openapi.json", method: .get) { r in
+                let doc = try JSONValue.parse(Data(buffer: r.body))
+                let properties = doc["components"]?["schemas"]?["Feedback"]?["properties"]
+                for key in ["actual", "value"] {
+                    #expect(properties?[key]?["type"] == "number", "\(key): \(String(describing: properties?[key]))")
+                }
+            }
+        }
+        #expect(OpenAPI.generic["components"]?["schemas"]?["Feedback"]?["properties"]?["actual"]?["oneOf"] != nil)
+    }
+
+    /// A CSV request body whose bytes are not UTF-8 is a 400 naming the line and column (it was decoded with
+    /// U+FFFD in their place and scored).
+    @Test func aCSVBodyThatIsNotUTF8IsRefusedByLineAndColumn() async throws {
+        let (store, _) = try servedProject()
+        let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
+        try await app.test(.router) { client in
+            var csv = ByteBuffer(string: "size,kind\n5,a\n6,")
+            csv.writeBytes([0xE9])
+            csv.writeString("\n")
+            try await client.execute(
+                uri: "/v1/models/small/predict", method: .post, headers: [.contentType: "text/csv"], body: csv
+            ) { r in
+                #expect(r.status == .badRequest)
+                let error = try #require(try object(r)["error"] as? String)
+                #expect(error.contains("request body:3: column 2 (kind): byte 0xE9 is not UTF-8"), "\(error)")
+            }
         }
     }
 

@@ -76,6 +76,26 @@ func freshStore() throws -> SQLiteStore {
         #expect(throws: StoreError.self) { _ = try store.artifact(String(repeating: "0", count: 64)) }
     }
 
+    /// A temporary artefact file left by a process that was killed mid-write is removed when the store is next
+    /// recovered; one of a process still running (this one) is kept, as its rename may still come.
+    @Test func temporaryArtefactsOfDeadProcessesAreRemoved() throws {
+        let store = try freshStore()
+        let sha = try store.putArtifact(Data("kept".utf8))
+        let folder = (store.artifactPath(sha) as NSString).deletingLastPathComponent
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let orphan = "\(folder)/.\(sha).\(gone.processIdentifier).\(UUID().uuidString).tmp"
+        let live = "\(folder)/.\(sha).\(getpid()).\(UUID().uuidString).tmp"
+        for path in [orphan, live] { #expect(FileManager.default.createFile(atPath: path, contents: Data("half".utf8))) }
+        _ = try store.recoverAbandonedRuns()
+        #expect(!FileManager.default.fileExists(atPath: orphan))
+        #expect(FileManager.default.fileExists(atPath: live))
+        #expect(try store.artifact(sha) == Data("kept".utf8))
+        #expect(try store.integrityProblems() == [])
+    }
+
     @Test func registryVersionsAliasesRollbackAndAnAppendOnlyAudit() throws {
         let store = try freshStore()
         let bundle = try store.putArtifact(Data("bundle".utf8))
