@@ -141,3 +141,31 @@ let package = Package(
 for target in package.targets where !target.name.hasPrefix("C") {
     target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
 }
+
+// Fuzzing (Tests/Fuzz/README.md): with MLCYCLE_FUZZ=1 the package adds a libFuzzer target per parser and builds
+// mlcycle's own modules with coverage and AddressSanitizer (bash Tests/Fuzz/run.sh). Dependencies stay as they are.
+if Context.environment["MLCYCLE_FUZZ"] == "1" {
+    let sanitizers = SwiftSetting.unsafeFlags(["-sanitize=fuzzer,address"])
+    for target in package.targets where target.type == .regular && !target.name.hasPrefix("C") {
+        target.swiftSettings = (target.swiftSettings ?? []) + [sanitizers]
+    }
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzCSV", ["MLCycleData"]),
+        ("FuzzJSON", ["MLCycleData"]),
+        ("FuzzJSONLines", ["MLCycleData"]),
+        ("FuzzExpression", ["MLCycleData"]),
+        ("FuzzRules", ["MLCycleData", "MLCycleQuality", "MLCycleProject"]),
+        ("FuzzSpec", ["MLCycleProject"]),
+        ("FuzzPredictRequest", ["MLCycleData", "MLCycleEvaluate", "MLCycleProject", "MLCycleServe", "MLCycleStore"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: name, dependencies: dependencies, path: "Tests/Fuzz/\(name)",
+                swiftSettings: [
+                    .enableUpcomingFeature("MemberImportVisibility"),
+                    .unsafeFlags(["-sanitize=fuzzer,address", "-parse-as-library"]),
+                ],
+                linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])]))
+    }
+}

@@ -88,7 +88,9 @@ func freshStore() throws -> SQLiteStore {
         gone.waitUntilExit()
         let orphan = "\(folder)/.\(sha).\(gone.processIdentifier).\(UUID().uuidString).tmp"
         let live = "\(folder)/.\(sha).\(getpid()).\(UUID().uuidString).tmp"
-        for path in [orphan, live] { #expect(FileManager.default.createFile(atPath: path, contents: Data("half".utf8))) }
+        for path in [orphan, live] {
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("half".utf8)))
+        }
         _ = try store.recoverAbandonedRuns()
         #expect(!FileManager.default.fileExists(atPath: orphan))
         #expect(FileManager.default.fileExists(atPath: live))
