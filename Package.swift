@@ -145,9 +145,16 @@ for target in package.targets where !target.name.hasPrefix("C") {
 // Fuzzing (Tests/Fuzz/README.md): with MLCYCLE_FUZZ=1 the package adds a libFuzzer target per parser and builds
 // mlcycle's own modules with coverage and AddressSanitizer (bash Tests/Fuzz/run.sh). Dependencies stay as they are.
 if Context.environment["MLCYCLE_FUZZ"] == "1" {
-    let sanitizers = SwiftSetting.unsafeFlags(["-sanitize=fuzzer,address"])
-    for target in package.targets where target.type == .regular && !target.name.hasPrefix("C") {
-        target.swiftSettings = (target.swiftSettings ?? []) + [sanitizers]
+    // Swift has no UndefinedBehaviorSanitizer: its own checks (overflow, bounds, unwrapping) trap in every build. The
+    // C shims get UBSan in trapping mode (no runtime to link).
+    for target in package.targets where target.type == .regular {
+        if target.name.hasPrefix("C") {
+            target.cSettings = [
+                .unsafeFlags(["-fsanitize=fuzzer-no-link,address,undefined", "-fsanitize-trap=undefined"])
+            ]
+        } else {
+            target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=fuzzer,address"])]
+        }
     }
     let fuzzTargets: [(String, [Target.Dependency])] = [
         ("FuzzCSV", ["MLCycleData"]),
@@ -158,14 +165,17 @@ if Context.environment["MLCYCLE_FUZZ"] == "1" {
         ("FuzzSpec", ["MLCycleProject"]),
         ("FuzzPredictRequest", ["MLCycleData", "MLCycleEvaluate", "MLCycleProject", "MLCycleServe", "MLCycleStore"]),
     ]
+    // libFuzzer's driver, declared for Swift (SwiftPM names an executable's main itself, so libFuzzer's cannot be it).
+    package.targets.append(.target(name: "CFuzzerDriver", path: "Tests/Fuzz/CFuzzerDriver"))
     for (name, dependencies) in fuzzTargets {
         package.targets.append(
             .executableTarget(
-                name: name, dependencies: dependencies, path: "Tests/Fuzz/\(name)",
+                name: name, dependencies: ["CFuzzerDriver"] + dependencies, path: "Tests/Fuzz/\(name)",
+                // The entry module itself without -sanitize=fuzzer: with it, main.swift would define libFuzzer's
+                // entry point too.
                 swiftSettings: [
-                    .enableUpcomingFeature("MemberImportVisibility"),
-                    .unsafeFlags(["-sanitize=fuzzer,address", "-parse-as-library"]),
+                    .enableUpcomingFeature("MemberImportVisibility"), .unsafeFlags(["-sanitize=address"]),
                 ],
-                linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])]))
+                linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]))
     }
 }

@@ -296,9 +296,14 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
 
 /// Recursive-descent parser for `Expression`.
 struct ExpressionParser {
+    /// How deep an expression may nest (parentheses, arguments, unary operators and operator chains each add a
+    /// level): parsing and evaluating recurse once per level, and the stack is finite.
+    static let maximumDepth = 256
+
     let text: String
     let chars: [Character]
     var i = 0
+    var depth = 0
 
     init(text: String) {
         self.text = text
@@ -314,6 +319,14 @@ struct ExpressionParser {
         skipSpace()
         if i < chars.count { throw fail("unexpected '\(chars[i])'") }
         return e
+    }
+
+    /// Goes one level deeper into the expression, or fails past `maximumDepth`.
+    mutating func deeper() throws {
+        depth += 1
+        if depth > Self.maximumDepth {
+            throw fail("the expression nests deeper than \(Self.maximumDepth) levels; split it into derived columns")
+        }
     }
 
     mutating func skipSpace() { while i < chars.count && chars[i].isWhitespace { i += 1 } }
@@ -332,23 +345,41 @@ struct ExpressionParser {
         return true
     }
 
+    // Each function restores the depth it started at: a chain `a + b + c` nests one level per operator.
     mutating func parseOr() throws -> Expression {
+        let start = depth
+        defer { depth = start }
+        try deeper()
         var e = try parseAnd()
-        while accept("or") || accept("||") { e = .binary("or", e, try parseAnd()) }
+        while accept("or") || accept("||") {
+            try deeper()
+            e = .binary("or", e, try parseAnd())
+        }
         return e
     }
 
     mutating func parseAnd() throws -> Expression {
+        let start = depth
+        defer { depth = start }
         var e = try parseNot()
-        while accept("and") || accept("&&") { e = .binary("and", e, try parseNot()) }
+        while accept("and") || accept("&&") {
+            try deeper()
+            e = .binary("and", e, try parseNot())
+        }
         return e
     }
 
     mutating func parseNot() throws -> Expression {
-        if accept("not") { return .unary("not", try parseNot()) }
+        let start = depth
+        defer { depth = start }
+        if accept("not") {
+            try deeper()
+            return .unary("not", try parseNot())
+        }
         skipSpace()
         if i < chars.count, chars[i] == "!", i + 1 >= chars.count || chars[i + 1] != "=" {
             i += 1
+            try deeper()
             return .unary("not", try parseNot())
         }
         return try parseComparison()
@@ -364,36 +395,38 @@ struct ExpressionParser {
     }
 
     mutating func parseAdditive() throws -> Expression {
+        let start = depth
+        defer { depth = start }
         var e = try parseMultiplicative()
-        while true {
-            if accept("+") {
-                e = .binary("+", e, try parseMultiplicative())
-            } else if accept("-") {
-                e = .binary("-", e, try parseMultiplicative())
-            } else {
-                return e
-            }
+        while let op = ["+", "-"].first(where: { accept($0) }) {
+            try deeper()
+            e = .binary(op, e, try parseMultiplicative())
         }
+        return e
     }
 
     mutating func parseMultiplicative() throws -> Expression {
+        let start = depth
+        defer { depth = start }
         var e = try parseUnary()
-        while true {
-            if accept("*") {
-                e = .binary("*", e, try parseUnary())
-            } else if accept("/") {
-                e = .binary("/", e, try parseUnary())
-            } else if accept("%") {
-                e = .binary("%", e, try parseUnary())
-            } else {
-                return e
-            }
+        while let op = ["*", "/", "%"].first(where: { accept($0) }) {
+            try deeper()
+            e = .binary(op, e, try parseUnary())
         }
+        return e
     }
 
     mutating func parseUnary() throws -> Expression {
-        if accept("-") { return .unary("-", try parseUnary()) }
-        if accept("+") { return try parseUnary() }
+        let start = depth
+        defer { depth = start }
+        if accept("-") {
+            try deeper()
+            return .unary("-", try parseUnary())
+        }
+        if accept("+") {
+            try deeper()
+            return try parseUnary()
+        }
         return try parsePrimary()
     }
 

@@ -18,6 +18,11 @@ public enum JSONLines {
         return try bytes.withUnsafeBufferPointer { try read(bytes: $0, name: name) }
     }
 
+    /// Reads JSON Lines bytes held in memory (a request body); bytes that are not UTF-8 are an error naming the line.
+    public static func read(bytes: [UInt8], name: String = "<bytes>") throws -> Table {
+        try bytes.withUnsafeBufferPointer { try read(bytes: $0, name: name) }
+    }
+
     static func read(bytes: UnsafeBufferPointer<UInt8>, name: String) throws -> Table {
         var names = [String]()
         var columnIndex = [String: Int]()

@@ -58,6 +58,29 @@ import Testing
         #expect(error("a >=")?.message.contains("ends where a value was expected") == true)
     }
 
+    /// Found by fuzzing (Tests/Fuzz): 700 opening parentheses overflowed the parser's stack.
+    @Test func deepNestingIsAnErrorNotAStackOverflow() throws {
+        let limit = ExpressionParser.maximumDepth
+        for text in [
+            String(repeating: "(", count: 100_000) + "1", String(repeating: "not ", count: 100_000) + "true",
+            String(repeating: "-", count: 100_000) + "1",
+            Array(repeating: "price", count: 100_000).joined(separator: " + "),
+            Array(repeating: "true", count: 100_000).joined(separator: " or "),
+            String(repeating: "max(", count: 10_000) + "1" + String(repeating: ")", count: 10_000),
+        ] {
+            #expect(throws: ExpressionError.self) { try Expression.parse(text) }
+        }
+        // Up to the limit, long sums and nested parentheses still parse and evaluate.
+        let sum = Array(repeating: "price", count: limit - 2).joined(separator: " + ")
+        #expect(try Expression.parse(sum).evaluate(on: table)[0] == .int64(200_000 * Int64(limit - 2)))
+        let nested = String(repeating: "(", count: limit - 1) + "area" + String(repeating: ")", count: limit - 1)
+        #expect(try Expression.parse(nested).evaluate(on: table)[0] == .int64(1000))
+        let error = #expect(throws: ExpressionError.self) {
+            try Expression.parse(String(repeating: "(", count: limit) + "1")
+        }
+        #expect(error?.message.contains("nests deeper than \(limit) levels") == true)
+    }
+
     @Test func typeAndColumnErrorsAreClear() {
         #expect(
             dataError { _ = try Expression.parse("nope > 1").evaluate(on: table) }
