@@ -12,6 +12,8 @@ public enum DataError: LocalizedError, Equatable, Sendable {
     case invalidValue(file: String, line: Int, column: Int, columnName: String, value: String, expected: DataType)
     case invalidJSON(file: String, line: Int, reason: String)
     case invalidEncoding(file: String, line: Int, column: Int, columnName: String?, byte: UInt8)
+    /// A text file that must be UTF-8 (a YAML file) has a byte that is not; `column` counts bytes from 1.
+    case notUTF8Text(file: String, line: Int, column: Int, byte: UInt8)
     case columnNotFound(name: String, available: [String])
     case duplicateColumn(name: String)
     case lengthMismatch(column: String, expected: Int, found: Int)
@@ -45,6 +47,9 @@ public enum DataError: LocalizedError, Equatable, Sendable {
         case .invalidEncoding(let file, let line, let column, let name, let byte):
             return
                 "\(file):\(line): column \(column)\(Self.named(name)): byte 0x\(String(byte, radix: 16, uppercase: true)) is not UTF-8; save the file as UTF-8, or read it with --encoding latin1 if it is Latin-1"
+        case .notUTF8Text(let file, let line, let column, let byte):
+            return
+                "\(file):\(line):\(column): byte 0x\(String(byte, radix: 16, uppercase: true)) is not UTF-8; save the file as UTF-8"
         case .invalidJSON(let file, let line, let reason):
             return "\(file):\(line): \(reason)"
         case .columnNotFound(let name, let available):

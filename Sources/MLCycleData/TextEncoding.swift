@@ -1,3 +1,5 @@
+import Foundation
+
 /// How the bytes of a text file are read: UTF-8 (the default; a byte sequence that is not UTF-8 is an error naming
 /// where it is) or Latin-1 (ISO 8859-1: every byte is the character of that number, for files written so on purpose).
 public enum TextEncoding: String, Sendable, CaseIterable {
@@ -46,6 +48,21 @@ public enum TextEncoding: String, Sendable, CaseIterable {
             i += following + 1
         }
         return nil
+    }
+
+    /// The bytes of a file that must be UTF-8 (a YAML file) as text, or an error naming the line and column of the
+    /// first byte that is not UTF-8 (never a silent U+FFFD).
+    public static func utf8Text(_ data: Data, file: String) throws -> String {
+        let bytes = [UInt8](data)
+        return try bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress,
+                let bad = firstInvalidUTF8(base, count: buffer.count)
+            else { return String(decoding: buffer, as: UTF8.self) }
+            let before = buffer[..<bad]
+            let line = before.count { $0 == 10 } + 1
+            let column = bad - ((before.lastIndex(of: 10) ?? -1) + 1) + 1
+            throw DataError.notUTF8Text(file: file, line: line, column: column, byte: buffer[bad])
+        }
     }
 
     /// Latin-1 bytes as UTF-8: bytes below 0x80 as they are, the others as two bytes.

@@ -152,7 +152,7 @@ public enum PipelineFile {
 
     public static func load(path: String) throws -> PreparationSpec {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
-        return try parse(String(decoding: data, as: UTF8.self), file: path)
+        return try parse(TextEncoding.utf8Text(data, file: path), file: path)
     }
 
     public static func parse(_ yaml: String, file: String = "<pipeline>") throws -> PreparationSpec {
@@ -404,7 +404,7 @@ public enum PipelineFile {
 public enum GateFile {
     public static func load(path: String) throws -> [String] {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
-        return try parse(String(decoding: data, as: UTF8.self), file: path)
+        return try parse(TextEncoding.utf8Text(data, file: path), file: path)
     }
 
     public static func parse(_ yaml: String, file: String = "<gates>") throws -> [String] {

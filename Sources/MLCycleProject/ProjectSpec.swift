@@ -132,7 +132,7 @@ public struct ProjectSpec: Sendable {
 public enum ProjectFile {
     public static func load(path: String) throws -> ProjectSpec {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
-        return try parse(String(decoding: data, as: UTF8.self), file: path)
+        return try parse(TextEncoding.utf8Text(data, file: path), file: path)
     }
 
     public static func parse(_ yaml: String, file: String = "mlcycle.yaml") throws -> ProjectSpec {

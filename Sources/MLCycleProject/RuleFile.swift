@@ -50,7 +50,7 @@ public enum RuleFile {
     /// Reads a rules file.
     public static func load(path: String) throws -> [Rule] {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
-        return try parse(String(decoding: data, as: UTF8.self), file: path)
+        return try parse(TextEncoding.utf8Text(data, file: path), file: path)
     }
 
     /// Parses rules from YAML text; every problem is reported, not just the first.

@@ -177,5 +177,14 @@ import Testing
         #expect(
             lines.status == 2 && lines.stderr.contains("e.jsonl:2:") && lines.stderr.contains("0xE9"), "\(lines.stderr)"
         )
+        // A rules file or a project file (YAML, always UTF-8) with a Latin-1 byte: where it is, not a silent U+FFFD.
+        try Data(Array("rules:\n  - column: place\n    allowed: [Caf".utf8) + [0xE9] + Array("]\n".utf8))
+            .write(to: dir.appendingPathComponent("rules.yaml"))
+        let rules = try CLI.run(["validate", "e1.csv", "--rules", "rules.yaml", "--encoding", "latin1"], in: dir)
+        #expect(rules.status == 2 && rules.stderr.contains("rules.yaml:3:18: byte 0xE9 is not UTF-8"), "\(rules.stderr)")
+        try Data(Array("problem:\n  name: Caf".utf8) + [0xE9] + Array("\n".utf8))
+            .write(to: dir.appendingPathComponent("mlcycle.yaml"))
+        let spec = try CLI.run(["run", "."], in: dir)
+        #expect(spec.status != 0 && spec.stderr.contains("mlcycle.yaml:2:12: byte 0xE9 is not UTF-8"), "\(spec.stderr)")
     }
 }
