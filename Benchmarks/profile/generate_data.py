@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Deterministic benchmark table: generate_data.py ROWS OUT.csv [--seed 42].
+"""Deterministic benchmark table: generate_data.py ROWS OUT.csv [--seed 42] [--columns N].
 
 12 columns: an id; five numeric columns (floats with negatives, integers; ~3 % missing in two of them);
 three text columns (10 levels, 500 city-like names, 20 levels whose values contain a comma and are quoted);
 a true/false column; an ISO date column with ~2 % missing. Written with pandas' to_csv.
+With --columns N the table is wide instead: a numeric target `y` and N columns, four in five numeric (one in ten
+of them related to y), one in five text with 8 levels, ~2 % missing throughout.
 """
 import argparse
 
@@ -14,10 +16,23 @@ parser = argparse.ArgumentParser()
 parser.add_argument("rows", type=int)
 parser.add_argument("out")
 parser.add_argument("--seed", type=int, default=42)
+parser.add_argument("--columns", type=int)
 args = parser.parse_args()
 
 n = args.rows
 rng = np.random.default_rng(args.seed)
+if args.columns:
+    y = rng.normal(0, 1, n)
+    columns = {"y": np.round(y, 4)}
+    for c in range(args.columns):
+        if c % 5 == 4:
+            values = np.array(list("abcdefgh"), dtype=object)[rng.integers(0, 8, n)]
+        else:
+            values = np.round(rng.normal(0, 1, n) + (y if c % 10 == 0 else 0), 4).astype(object)
+        values[rng.random(n) < 0.02] = None
+        columns[f"c{c}"] = values
+    pd.DataFrame(columns).to_csv(args.out, index=False)
+    raise SystemExit
 cities = np.array([f"city_{i:03d}" for i in range(500)])
 kinds = np.array([f"kind {i}, grade {i % 4}" for i in range(20)])
 df = pd.DataFrame({

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Times `mlcycle profile` against pandas (read_csv + describe(include="all") + corr()) on the same files,
-# whole process, median of 3 runs, with peak memory. Usage: bash Benchmarks/profile/run.sh [ames] [300000] [3000000]
+# whole process, median of 3 runs, with peak memory. Usage: bash Benchmarks/profile/run.sh [ames] [300000] [3000000] [wide]
+# `wide` is 5,000 columns × 50 rows: its correlation matrices are bounded (--correlations top:100, the default), while
+# pandas' corr() covers every pair.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ $# -eq 0 ]; then sizes=(ames 300000 3000000); else sizes=("$@"); fi
+if [ $# -eq 0 ]; then sizes=(ames 300000 3000000 wide); else sizes=("$@"); fi
 runs=3
 
 if ! [ -x /usr/bin/time ]; then apt-get update -qq && apt-get install -y -qq time; fi
@@ -15,7 +17,11 @@ if [ "${SKIP_MLCYCLE:-0}" != 1 ]; then swift build -c release --product mlcycle;
 mkdir -p Benchmarks/data
 files=()
 for size in "${sizes[@]}"; do
-    if [ "$size" = ames ]; then
+    if [ "$size" = wide ]; then
+        f=Benchmarks/data/profile_wide_5000x50.csv
+        [ -f "$f" ] || Benchmarks/.venv/bin/python Benchmarks/profile/generate_data.py 50 "$f" --columns 5000
+        files+=("$f")
+    elif [ "$size" = ames ]; then
         if [ -f ../shared/data/ames.csv ]; then files+=(../shared/data/ames.csv); else echo "skipping ames: ../shared/data/ames.csv is absent"; fi
     else
         f="Benchmarks/data/profile_${size}.csv"
@@ -40,20 +46,29 @@ measure() {
     echo "$t $m"
 }
 
-table="| file | rows | mlcycle s | pandas s | time ratio | mlcycle MiB | pandas MiB | memory ratio |
-|---|---:|---:|---:|---:|---:|---:|---:|"
+# The memory a profile takes beyond the process itself: the peak of profiling a one-row file is subtracted.
+tiny=Benchmarks/data/profile_tiny.csv
+printf 'a,b\n1,x\n' > "$tiny"
+if [ "${SKIP_MLCYCLE:-0}" != 1 ]; then read -r _ base < <(measure .build/release/mlcycle profile "$tiny" --json /dev/null); fi
+
+table="| file | rows × columns | file MiB | mlcycle s | pandas s | time ratio | mlcycle MiB | pandas MiB | memory ratio | mlcycle beyond a one-row profile ÷ file |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for f in "${files[@]}"; do
     rows=$(( $(wc -l < "$f") - 1 ))
+    columns=$(head -1 "$f" | python3 -c "import csv, sys; print(len(next(csv.reader(sys.stdin))))")
+    size=$(stat -c %s "$f")
+    fmib=$(python3 -c "print(f'{$size / 1048576:.1f}')")
     read -r pt pm < <(measure Benchmarks/.venv/bin/python Benchmarks/profile/pandas_profile.py "$f")
     if [ "${SKIP_MLCYCLE:-0}" = 1 ]; then
-        table+=$'\n'"| $(basename "$f") | $rows | – | $pt | – | – | $((pm / 1024)) | – |"
+        table+=$'\n'"| $(basename "$f") | $rows × $columns | $fmib | – | $pt | – | – | $((pm / 1024)) | – | – |"
         continue
     fi
     read -r mt mm < <(measure .build/release/mlcycle profile "$f" --json /dev/null)
     tr=$(python3 -c "print(f'{$mt / $pt:.2f}×')")
     mr=$(python3 -c "print(f'{$mm / $pm:.2f}×')")
-    table+=$'\n'"| $(basename "$f") | $rows | $mt | $pt | $tr | $((mm / 1024)) | $((pm / 1024)) | $mr |"
+    fr=$(python3 -c "print(f'{max($mm - $base, 0) * 1024 / $size:.1f}×')")
+    table+=$'\n'"| $(basename "$f") | $rows × $columns | $fmib | $mt | $pt | $tr | $((mm / 1024)) | $((pm / 1024)) | $mr | $fr |"
 done
 
-header="Profile benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, pandas $pandas_version, median of $runs runs (ratio < 1: mlcycle is faster / smaller)."
+header="Profile benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, pandas $pandas_version, median of $runs runs (ratio < 1: mlcycle is faster / smaller); a one-row profile peaks at $((${base:-0} / 1024)) MiB."
 printf '%s\n\n%s\n' "$header" "$table" | tee Benchmarks/profile/results.md

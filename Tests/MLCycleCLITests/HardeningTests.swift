@@ -181,7 +181,8 @@ import Testing
         try Data(Array("rules:\n  - column: place\n    allowed: [Caf".utf8) + [0xE9] + Array("]\n".utf8))
             .write(to: dir.appendingPathComponent("rules.yaml"))
         let rules = try CLI.run(["validate", "e1.csv", "--rules", "rules.yaml", "--encoding", "latin1"], in: dir)
-        #expect(rules.status == 2 && rules.stderr.contains("rules.yaml:3:18: byte 0xE9 is not UTF-8"), "\(rules.stderr)")
+        #expect(
+            rules.status == 2 && rules.stderr.contains("rules.yaml:3:18: byte 0xE9 is not UTF-8"), "\(rules.stderr)")
         try Data(Array("problem:\n  name: Caf".utf8) + [0xE9] + Array("\n".utf8))
             .write(to: dir.appendingPathComponent("mlcycle.yaml"))
         let spec = try CLI.run(["run", "."], in: dir)
