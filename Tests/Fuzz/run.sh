@@ -18,8 +18,11 @@ mkdir -p "$findings" "$work"
 
 for target in "${targets[@]}"; do
     echo "== building $target"
-    MLCYCLE_FUZZ=1 swift build --scratch-path "$scratch" --product "$target" 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true
-    [ -x "$scratch/debug/$target" ] || { echo "could not build $target" >&2; exit 1; }
+    if ! MLCYCLE_FUZZ=1 swift build --scratch-path "$scratch" --product "$target" > "$work/build-$target.log" 2>&1; then
+        grep -Ev '^\[[0-9]+/[0-9]+\]' "$work/build-$target.log" | tail -n 40 >&2
+        echo "could not build $target" >&2
+        exit 1
+    fi
 done
 python3 Tests/Fuzz/seeds.py "$work/seeds"
 
