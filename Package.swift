@@ -149,9 +149,10 @@ if Context.environment["MLCYCLE_FUZZ"] == "1" {
     // C shims get UBSan in trapping mode (no runtime to link).
     for target in package.targets where target.type == .regular {
         if target.name.hasPrefix("C") {
-            target.cSettings = [
-                .unsafeFlags(["-fsanitize=fuzzer-no-link,address,undefined", "-fsanitize-trap=undefined"])
-            ]
+            target.cSettings =
+                (target.cSettings ?? []) + [
+                    .unsafeFlags(["-fsanitize=fuzzer-no-link,address,undefined", "-fsanitize-trap=undefined"])
+                ]
         } else {
             target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=fuzzer,address"])]
         }

@@ -303,7 +303,8 @@ struct ExpressionParser {
     let text: String
     let chars: [Character]
     var i = 0
-    var depth = 0
+    /// The whole expression is level 0 (`parseOr` goes one deeper on entry).
+    var depth = -1
 
     init(text: String) {
         self.text = text

@@ -195,7 +195,8 @@ public struct TableProfile: Codable, Sendable {
             if pretty {
                 // Nested two levels deeper: every line after the first is indented by four more spaces.
                 for (j, line) in encoded.split(separator: 10, omittingEmptySubsequences: false).enumerated() {
-                    if j > 0 { out.append(contentsOf: [10, 32, 32, 32, 32]) }
+                    // An empty array's blank middle line stays blank, as the encoder writes it.
+                    if j > 0 { out.append(contentsOf: line.isEmpty ? [10] : [10, 32, 32, 32, 32]) }
                     out.append(line)
                 }
             } else {

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-30}
+[[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: bash Tests/Fuzz/run.sh [SECONDS] [TARGET ...]" >&2; exit 2; }
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -19,7 +20,7 @@ mkdir -p "$findings" "$work"
 for target in "${targets[@]}"; do
     echo "== building $target"
     if ! MLCYCLE_FUZZ=1 swift build --scratch-path "$scratch" --product "$target" > "$work/build-$target.log" 2>&1; then
-        grep -Ev '^\[[0-9]+/[0-9]+\]' "$work/build-$target.log" | tail -n 40 >&2
+        grep -Ev '^\[[0-9]+/[0-9]+\]' "$work/build-$target.log" | tail -n 40 >&2 || true
         echo "could not build $target" >&2
         exit 1
     fi
@@ -30,6 +31,7 @@ failed=()
 for target in "${targets[@]}"; do
     corpus=$work/corpus/$target
     mkdir -p "$corpus"
+    rm -f "$findings/$target-"*  # this run's findings only
     echo "== fuzzing $target for ${seconds}s"
     # New inputs go to the corpus (kept between runs); the seeds are only read. -timeout: one input may take 10 s.
     # No leak detection: the Swift runtime's and Foundation's once-only allocations (metadata, caches) read as leaks.
@@ -46,7 +48,13 @@ done
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzzing found a problem in: ${failed[*]}; reproducers in $findings/ (run: $scratch/debug/TARGET FILE)" >&2
     # The reproducers also go to the log, so a CI run that keeps no files still shows them.
-    for file in "$findings"/*; do echo "$file (base64): $(head -c 65536 "$file" | base64 -w0)" >&2; done
+    shopt -s nullglob
+    for target in "${failed[@]}"; do
+        for file in "$findings/$target-"crash-* "$findings/$target-"timeout-* "$findings/$target-"oom-* \
+            "$findings/$target-"leak-*; do
+            echo "$file (base64): $(head -c 65536 "$file" | base64 -w0)" >&2
+        done
+    done
     exit 1
 fi
 echo "fuzzing: ${#targets[@]} targets ran ${seconds}s each with no finding"

@@ -70,14 +70,13 @@ import Testing
         ] {
             #expect(throws: ExpressionError.self) { try Expression.parse(text) }
         }
-        // Up to the limit, long sums and nested parentheses still parse and evaluate.
-        let sum = Array(repeating: "price", count: limit - 2).joined(separator: " + ")
-        #expect(try Expression.parse(sum).evaluate(on: table)[0] == .int64(200_000 * Int64(limit - 2)))
-        let nested = String(repeating: "(", count: limit - 1) + "area" + String(repeating: ")", count: limit - 1)
+        // Up to the limit (`limit` operators in a chain, `limit` parentheses), they parse and evaluate.
+        let sum = Array(repeating: "price", count: limit + 1).joined(separator: " + ")
+        #expect(try Expression.parse(sum).evaluate(on: table)[0] == .int64(200_000 * Int64(limit + 1)))
+        #expect(throws: ExpressionError.self) { try Expression.parse(sum + " + price") }
+        let nested = String(repeating: "(", count: limit) + "area" + String(repeating: ")", count: limit)
         #expect(try Expression.parse(nested).evaluate(on: table)[0] == .int64(1000))
-        let error = #expect(throws: ExpressionError.self) {
-            try Expression.parse(String(repeating: "(", count: limit) + "1")
-        }
+        let error = #expect(throws: ExpressionError.self) { try Expression.parse("(" + nested + ")") }
         #expect(error?.message.contains("nests deeper than \(limit) levels") == true)
     }
 

@@ -11,6 +11,8 @@ import Testing
             Column(name: "rooms", ints: [2, 3, 3, 5, 2]),
             Column(name: "a \"quoted\"\nname", strings: ["x", "line\nbreak", "x", nil, "]"]),
             Column(name: "sold", storage: .date([13_000, 13_100, 13_200, 13_300, 13_400])),
+            // All missing: its `top` is an empty array, which the encoder writes over a blank line.
+            Column(name: "nothing", strings: [nil, nil, nil, nil, nil]),
         ])
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
