@@ -30,7 +30,7 @@ python3 Tests/Fuzz/seeds.py "$work/seeds"
 failed=()
 for target in "${targets[@]}"; do
     corpus=$work/corpus/$target
-    mkdir -p "$corpus"
+    mkdir -p "$corpus" "$work/seeds/$target"  # a target with no seeds starts from nothing
     rm -f "$findings/$target-"*  # this run's findings only
     echo "== fuzzing $target for ${seconds}s"
     # New inputs go to the corpus (kept between runs); the seeds are only read. -timeout: one input may take 10 s.

@@ -126,9 +126,7 @@ def main(out):
     writer.writerows([row, {k: ("" if v is None else v) for k, v in other.items()}])
     add("FuzzPredictRequest", "csv", b"\x01" + text.getvalue().encode())
 
-    targets = ["FuzzCSV", "FuzzJSON", "FuzzJSONLines", "FuzzExpression", "FuzzRules", "FuzzSpec", "FuzzPredictRequest"]
-    for target in targets:
-        seeds = corpora.get(target, {})
+    for target, seeds in corpora.items():
         folder = os.path.join(out, target)
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder)
