@@ -192,9 +192,16 @@ public enum PipelineFile {
                         let keys =
                             (r.required(
                                 r.strings(j["on"], "\(path).join.on"), j["on"], "\(path).join.on", "the key columns")
-                            ?? []).map { k in
-                                let pair = k.split(separator: ":", maxSplits: 1).map(String.init)
-                                return JoinSpec.JoinKey(left: pair[0], right: pair.count > 1 ? pair[1] : pair[0])
+                            ?? []).compactMap { k -> JoinSpec.JoinKey? in
+                                let pair = k.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                                    .map(String.init)
+                                guard let left = pair.first, !left.isEmpty, pair.last?.isEmpty == false else {
+                                    r.problem(
+                                        j["on"], "\(path).join.on",
+                                        "'\(k)' is not a key: write a column name, or left_column:right_column")
+                                    return nil
+                                }
+                                return JoinSpec.JoinKey(left: left, right: pair.count > 1 ? pair[1] : left)
                             }
                         let kind = r.string(j["kind"], "\(path).join.kind") ?? "left"
                         if !["left", "inner"].contains(kind) {

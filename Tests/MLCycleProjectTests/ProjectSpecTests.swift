@@ -187,6 +187,26 @@ import Testing
     }
 }
 
+extension ProjectSpecTests {
+    /// Found by FuzzSpec: an empty join key (`""`, `":"`, `"a:"`) crashed the reader.
+    @Test func anEmptyJoinKeyIsRefusedWithItsPath() {
+        let base = """
+            problem: {name: p, task: regression, target: y}
+            sources:
+              - {name: a, path: a.csv}
+
+            """
+        expectRefused(
+            base,
+            [
+                ("  - {name: b, path: b.csv, join: {on: [':']}}", "sources[1].join.on"),
+                ("  - {name: b, path: b.csv, join: {on: ['']}}", "is not a key"),
+                ("  - {name: b, path: b.csv, join: {on: ['id:']}}", "left_column:right_column"),
+                ("  - {name: b, path: b.csv, join: {on: [':id']}}", "is not a key"),
+            ])
+    }
+}
+
 /// Each of `cases` (YAML after `base`) is refused when read, with a message containing its text.
 func expectRefused(_ base: String, _ cases: [(String, String)]) {
     for (yaml, expected) in cases {
