@@ -20,7 +20,7 @@ public struct BatchScorer {
 
     /// `reference` is a model file (`mlcycle train --out`), a bundle file, or a registered model NAME[@ALIAS|:VERSION]
     /// in the store `store` opens (only asked for when `reference` is not a file). A damaged file is its own error.
-    public static func load(_ reference: String, store: () throws -> any Store) throws -> BatchScorer {
+    public static func load(_ reference: String, store: () async throws -> any Store) async throws -> BatchScorer {
         if let data = FileManager.default.contents(atPath: reference) {
             if let header = FileFormat.header(of: data), header.format == ModelBundle.formatName {
                 let bundle = try ModelBundle.decode(data, path: reference, header: header)
@@ -34,10 +34,10 @@ public struct BatchScorer {
                 scoredBy: nil)
         }
         // A registered model: its bundle applies its own preparation, scope and range, as the server does.
-        let store = try store()
-        let version = try ModelRegistry(store: store).resolve(reference)
+        let store = try await store()
+        let version = try await ModelRegistry(store: store).resolve(reference)
         let bundle = try ModelBundle.decode(
-            try store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
+            try await store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
         return BatchScorer(bundle: bundle, scoredBy: "\(version.name) v\(version.version)")
     }
 

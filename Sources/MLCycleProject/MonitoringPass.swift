@@ -67,18 +67,17 @@ public struct MonitoringPass: Sendable {
     public func runServed(_ name: String, window: String? = nil, at moment: Date = Date(), recordAlerts: Bool = true)
         async throws -> Output?
     {
-        let aliases = try store.aliases(name)
-        guard let champion = try aliases["champion"].flatMap({ try store.modelVersion(name, version: $0) }) else {
-            return nil
-        }
+        let aliases = try await store.aliases(name)
+        guard let number = aliases["champion"], let champion = try await store.modelVersion(name, version: number)
+        else { return nil }
         var output = try await run(champion, window: window, at: moment, recordAlerts: recordAlerts)
         if let v = aliases["challenger"], v != champion.version,
-            let challenger = try store.modelVersion(name, version: v)
+            let challenger = try await store.modelVersion(name, version: v)
         {
             let beside = try await run(challenger, window: window, at: moment, recordAlerts: recordAlerts)
             if !beside.windows.isEmpty {
                 output.alongside.append(beside)
-                output.comparison = try compare(
+                output.comparison = try await compare(
                     name, champion: champion.version, challenger: v, since: beside.windows.first?.start, at: moment)
             }
         }
@@ -91,13 +90,13 @@ public struct MonitoringPass: Sendable {
     public func run(_ version: ModelVersion, window: String? = nil, at moment: Date = Date(), recordAlerts: Bool = true)
         async throws -> Output
     {
-        let bundle = try ModelBundle.decode(
+        let bundle = try await ModelBundle.decode(
             try store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
         let windowText = window ?? spec?.monitoring?.window ?? "1d"
         guard let size = MonitoringDuration.seconds(windowText) else {
             throw MonitorError.invalid("the window must be a duration such as 1h, 1d, 7d; got '\(windowText)'")
         }
-        let aliases = try store.aliases(version.name).filter { $0.value == version.version }.map(\.key).sorted()
+        let aliases = try await store.aliases(version.name).filter { $0.value == version.version }.map(\.key).sorted()
         let recordAlerts = recordAlerts && aliases.contains("champion")
         let alertRules = spec?.monitoring?.alerts ?? []
         let spans = try alertRules.map { a -> Double in
@@ -105,7 +104,7 @@ public struct MonitoringPass: Sendable {
             return (c.ofPrevious.map { 2 * $0 } ?? c.over) ?? size
         }
         let since = moment.addingTimeInterval(-max(size * 30, spans.max() ?? 0))
-        let log = try Self.versionLog(
+        let log = try await Self.versionLog(
             store, model: version.name, version: version.version, since: since, before: moment)
         let records = log.records
         let actual = log.actual
@@ -178,7 +177,7 @@ public struct MonitoringPass: Sendable {
         checker.positive = positive
         var checks = [AlertCheck]()
         var fired = [AlertRecord]()
-        let previous = try store.alerts(model: version.name, limit: 1000)
+        let previous = try await store.alerts(model: version.name, limit: 1000)
         for a in alertRules {
             let check = try checker.check(name: a.name, severity: a.severity, rule: a.when, at: moment)
             checks.append(check)
@@ -195,11 +194,11 @@ public struct MonitoringPass: Sendable {
                 threshold: check.threshold,
                 windowStart: check.windowStart, windowEnd: check.windowEnd, reason: check.reason, at: moment,
                 delivery: spec?.monitoring?.webhook == nil ? "no webhook" : "pending")
-            record.id = try store.recordAlert(record)
+            record.id = try await store.recordAlert(record)
             if let hook = spec?.monitoring?.webhook {
                 record.delivery = await Webhook.post(
                     record, to: hook, attempts: webhookAttempts, firstPause: webhookPause)
-                try store.setAlertDelivery(record.id, record.delivery)
+                try await store.setAlertDelivery(record.id, record.delivery)
             }
             fired.append(record)
         }
@@ -252,11 +251,12 @@ public struct MonitoringPass: Sendable {
     }
 
     /// The rows `version` of `model` answered in [`since`, `before`).
-    public static func versionLog(_ store: any Store, model: String, version: Int, since: Date?, before: Date) throws
+    public static func versionLog(_ store: any Store, model: String, version: Int, since: Date?, before: Date)
+        async throws
         -> VersionLog
     {
         var shadowRows = 0
-        let records = try store.predictions(model: model, version: "v\(version)", since: since, limit: 10_000_000)
+        let records = try await store.predictions(model: model, version: "v\(version)", since: since, limit: 10_000_000)
             .filter { $0.at < before }.map { r -> PredictionRecord in
                 guard r.status.hasPrefix("shadow") else { return r }
                 shadowRows += 1
@@ -268,7 +268,7 @@ public struct MonitoringPass: Sendable {
             }
         var actual = [String: String]()
         var override = [String: String]()
-        for f in try store.feedback(predictionIDs: records.map(\.id)) {
+        for f in try await store.feedback(predictionIDs: records.map(\.id)) {
             // Ordered by time: the latest of each kind wins.
             if f.kind == .actual { actual[f.predictionID] = f.value } else { override[f.predictionID] = f.value }
         }
@@ -285,11 +285,11 @@ public struct MonitoringPass: Sendable {
     /// the aliases point at, since the challenger was last pointed at (else over the last 30 windows).
     public func compare(
         _ name: String, champion: Int? = nil, challenger: Int? = nil, since: Date? = nil, at moment: Date = Date()
-    ) throws -> ReleaseComparison {
-        guard try store.modelNames().contains(name) else {
+    ) async throws -> ReleaseComparison {
+        guard try await store.modelNames().contains(name) else {
             throw MonitorError.invalid("no model called '\(name)' (mlcycle models lists them)")
         }
-        let aliases = try store.aliases(name)
+        let aliases = try await store.aliases(name)
         guard let first = champion ?? aliases["champion"] else {
             throw MonitorError.invalid("\(name) has no champion: name the versions to compare")
         }
@@ -298,27 +298,27 @@ public struct MonitoringPass: Sendable {
                 "\(name) has no challenger: point the alias at a version (mlcycle promote NAME:V --alias challenger) or give --challenger"
             )
         }
-        guard let championVersion = try store.modelVersion(name, version: first) else {
+        guard let championVersion = try await store.modelVersion(name, version: first) else {
             throw StoreError.notFound("\(name) v\(first)")
         }
-        guard try store.modelVersion(name, version: second) != nil else {
+        guard try await store.modelVersion(name, version: second) != nil else {
             throw StoreError.notFound("\(name) v\(second)")
         }
         let bundle = try ModelBundle.decode(
-            try store.artifact(championVersion.bundle), path: "\(name) v\(championVersion.version)")
+            try await store.artifact(championVersion.bundle), path: "\(name) v\(championVersion.version)")
         let windowSize = (spec?.monitoring?.window).flatMap(MonitoringDuration.seconds) ?? 86_400
         // A move recorded after `moment` (a replay looking back) does not bound the rows.
-        let pointed = try store.audit(model: name).last {
+        let pointed = try await store.audit(model: name).last {
             $0.alias == "challenger" && $0.version == second && $0.at <= moment
         }?.at
         let start = since ?? pointed ?? moment.addingTimeInterval(-30 * windowSize)
         let regression = bundle.task == .regression
         let metric = spec?.evaluation.metric ?? (regression ? "mape" : "accuracy")
-        func rows(_ v: Int) throws -> ReleaseComparison.Rows {
-            let log = try Self.versionLog(store, model: name, version: v, since: start, before: moment)
+        func rows(_ v: Int) async throws -> ReleaseComparison.Rows {
+            let log = try await Self.versionLog(store, model: name, version: v, since: start, before: moment)
             return .init(version: "v\(v)", rows: log.served, requestIDs: log.records.map(\.id))
         }
-        return ReleaseComparison.compare(
+        return await ReleaseComparison.compare(
             metric: metric, champion: try rows(first), challenger: try rows(second), regression: regression,
             positive: bundle.task == .binary ? bundle.evaluation?.positiveClass : nil)
     }
@@ -338,12 +338,12 @@ final class SpanMemo<Value> {
 extension MonitoringPass {
     /// The monitoring page of a pass: its windows, rules and drift, with the fired alerts and the retrainings from
     /// the store.
-    public func html(_ output: Output) throws -> String {
-        let history = try store.alerts(model: output.model, limit: 200).map {
+    public func html(_ output: Output) async throws -> String {
+        let history = try await store.alerts(model: output.model, limit: 200).map {
             MonitoringReportPage.FiredAlert(
                 at: $0.at, name: $0.name, severity: $0.severity, reason: $0.reason, delivery: $0.delivery)
         }
-        let retrainings = try Retrainer.history(store, project: output.model).map {
+        let retrainings = try await Retrainer.history(store, project: output.model).map {
             MonitoringReportPage.Retraining(
                 at: $0.at, trigger: $0.trigger,
                 versions:

@@ -48,48 +48,50 @@ public struct ProgressiveDelivery: Sendable {
     public static let actor = "release plan"
 
     /// One pass as of `moment`: nil when the project has no plan or no challenger is on its way.
-    public func step(at moment: Date) throws -> Step? {
+    public func step(at moment: Date) async throws -> Step? {
         let name = spec.problem.name
         guard let plan = spec.release.plan, !plan.steps.isEmpty else { return nil }
-        let aliases = try store.aliases(name)
+        let aliases = try await store.aliases(name)
         guard let champion = aliases["champion"], let challenger = aliases["challenger"], challenger != champion
         else {
             return nil
         }
         func percent(_ share: Double) -> String { String(format: "%g %%", share * 100) }
-        guard let state = try store.release(name), state.version == challenger else {
+        guard let state = try await store.release(name), state.version == challenger else {
             let first = ReleaseState(version: challenger, step: 0, share: plan.steps[0], started: moment, since: moment)
             let reason =
                 "v\(challenger) starts its release at \(percent(first.share)) of requests (champion v\(champion))"
-            try store.setRelease(
+            try await store.setRelease(
                 name, first, actor: Self.actor, action: "canary \(percent(first.share))", reason: reason)
             return Step(action: .start, version: challenger, share: first.share, reason: reason, measured: [])
         }
         let regression = spec.problem.task == .regression
         // A binary classifier's metrics need its positive class, which the champion's bundle holds.
-        let positive =
-            spec.problem.task == .binary
-            ? try store.modelVersion(name, version: champion).flatMap {
-                try ModelBundle.decode(try store.artifact($0.bundle), path: "\(name) v\(champion)").evaluation?
-                    .positiveClass
-            } : nil
-        func summary(_ version: Int, since: Date) throws -> WindowSummary {
-            let log = try MonitoringPass.versionLog(store, model: name, version: version, since: since, before: moment)
+        var positive: String?
+        if spec.problem.task == .binary, let version = try await store.modelVersion(name, version: champion) {
+            positive = try ModelBundle.decode(
+                try await store.artifact(version.bundle), path: "\(name) v\(champion)"
+            ).evaluation?.positiveClass
+        }
+        func summary(_ version: Int, since: Date) async throws -> WindowSummary {
+            let log = try await MonitoringPass.versionLog(
+                store, model: name, version: version, since: since, before: moment)
             return Monitoring.summarize(
                 log.served, start: since, end: moment, regression: regression, positive: positive)
         }
         // Rollback: on the challenger's rows of the current step, at once.
-        func rollBack(_ reason: String, _ measured: [ReleaseCondition.Measured]) throws -> Step {
-            try store.setAlias(
+        func rollBack(_ reason: String, _ measured: [ReleaseCondition.Measured]) async throws -> Step {
+            try await store.setAlias(
                 name, alias: "challenger", version: nil, actor: Self.actor, action: "rollback", reason: reason)
-            try store.setRelease(name, nil, actor: Self.actor, action: "canary stopped", reason: reason)
+            try await store.setRelease(name, nil, actor: Self.actor, action: "canary stopped", reason: reason)
             return Step(action: .rollback, version: challenger, share: 0, reason: reason, measured: measured)
         }
         if let text = plan.rollbackIf {
             let condition = try ReleaseCondition.parse(text, joiner: .or, relative: false)
-            let measured = condition.measure(challenger: try summary(challenger, since: state.since), champion: nil)
+            let measured = await condition.measure(
+                challenger: try summary(challenger, since: state.since), champion: nil)
             if condition.holds(measured) {
-                return try rollBack(
+                return try await rollBack(
                     "rolled back at \(percent(state.share)): "
                         + measured.filter(\.holds).map(Self.describe).joined(separator: "; "), measured)
             }
@@ -106,9 +108,9 @@ public struct ProgressiveDelivery: Sendable {
         // of them as a shadow) when there are enough of them, else both versions' rows over the same period (up to
         // the champion's last answer: at 100 % without a shadow it answers nothing any more).
         let condition = try ReleaseCondition.parse(plan.promoteIf, joiner: .and)
-        let first = try MonitoringPass.versionLog(
+        let first = try await MonitoringPass.versionLog(
             store, model: name, version: champion, since: state.started, before: moment)
-        let second = try MonitoringPass.versionLog(
+        let second = try await MonitoringPass.versionLog(
             store, model: name, version: challenger, since: state.started, before: moment)
         let pairs = ReleaseComparison.pairs(first.records.map(\.id), second.records.map(\.id))
         let paired = pairs.count >= ReleaseComparison.minimumRows
@@ -143,12 +145,12 @@ public struct ProgressiveDelivery: Sendable {
             held.since = moment
             let checks = "check \(held.failedChecks) of \(plan.rollbackAfter) failed"
             if held.failedChecks >= plan.rollbackAfter {
-                return try rollBack(
+                return try await rollBack(
                     "rolled back at \(percent(state.share)): \(plan.promoteIf) failed \(held.failedChecks) checks in a row: \(numbers)",
                     measured)
             }
             let reason = "stays at \(percent(state.share)) for another \(plan.every) (\(checks)): \(numbers)"
-            try store.setRelease(
+            try await store.setRelease(
                 name, held, actor: Self.actor, action: "canary \(percent(state.share)) held", reason: reason)
             return Step(action: .hold, version: challenger, share: state.share, reason: reason, measured: measured)
         }
@@ -160,11 +162,11 @@ public struct ProgressiveDelivery: Sendable {
             moved.since = moment
             moved.failedChecks = 0
             let reason = "v\(challenger) \(percent(state.share)) → \(percent(moved.share)): \(numbers)"
-            try store.setRelease(
+            try await store.setRelease(
                 name, moved, actor: Self.actor, action: "canary \(percent(moved.share))", reason: reason)
             return Step(action: .advance, version: challenger, share: moved.share, reason: reason, measured: measured)
         }
-        guard let version = try store.modelVersion(name, version: challenger) else {
+        guard let version = try await store.modelVersion(name, version: challenger) else {
             throw StoreError.notFound("\(name) v\(challenger)")
         }
         // A challenger released over failed gates is promoted the way it got there: by a person, on the record.
@@ -173,7 +175,7 @@ public struct ProgressiveDelivery: Sendable {
                 // Waiting for a person, the check holds again: failures count in a row, as at every other step.
                 var held = state
                 held.failedChecks = 0
-                try store.setRelease(
+                try await store.setRelease(
                     name, held, actor: Self.actor, action: "canary \(percent(state.share)) holds",
                     reason: "v\(challenger) holds again: \(numbers)")
             }
@@ -186,7 +188,7 @@ public struct ProgressiveDelivery: Sendable {
                 reason: "v\(challenger) finished its release (\(numbers)); \(how)", measured: measured)
         }
         let reason = "v\(challenger) finished its release: \(numbers)"
-        try ModelRegistry(store: store, approvers: spec.release.approvers).promote(
+        try await ModelRegistry(store: store, approvers: spec.release.approvers).promote(
             version, by: .policy(Self.actor), reason: reason)  // ends the release ("release complete")
         return Step(action: .promote, version: challenger, share: 1, reason: reason, measured: measured)
     }

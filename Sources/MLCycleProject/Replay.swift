@@ -217,6 +217,7 @@ public struct Replay {
     func waitForLog(_ store: Store, since: Date, rows: Int) async {
         for _ in 0..<200 {
             let logged =
+                await
                 (try? store.predictions(model: model, since: since, limit: 10_000_000).filter {
                     !$0.status.hasPrefix("shadow")
                 }
@@ -230,10 +231,10 @@ public struct Replay {
     /// Waits (up to 10 s) until the server routes as the store says after a step: the champion answering, the
     /// challenger beside it at the release's share. A server looks aliases and releases up again within a second.
     func waitForRouting(_ store: Store) async throws {
-        let aliases = try store.aliases(model)
+        let aliases = try await store.aliases(model)
         guard let champion = aliases["champion"] else { return }
         let challenger = aliases["challenger"].flatMap { $0 == champion ? nil : $0 }
-        let state = try store.release(model).flatMap { $0.version == challenger ? $0 : nil }
+        let state = try await store.release(model).flatMap { $0.version == challenger ? $0 : nil }
         let url = server.appendingPathComponent("v1/models").appendingPathComponent(model)
         for _ in 0..<100 {
             let a = await HTTPCall.send(.GET, url, headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:])

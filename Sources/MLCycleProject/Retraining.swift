@@ -141,12 +141,12 @@ public final class Retrainer {
     /// no actual).
     public static func labelledRows(
         _ store: Store, model: String, since: Date?, before: Date, overrides: Bool = false
-    ) throws -> LabelledRows {
-        let records = try store.predictions(model: model, since: since, limit: 10_000_000).filter {
+    ) async throws -> LabelledRows {
+        let records = try await store.predictions(model: model, since: since, limit: 10_000_000).filter {
             ($0.status == "ok" || $0.status == "review") && $0.at < before
         }
-        let actual = try store.latestActuals(for: records)
-        let override = overrides ? try store.latestFeedback(for: records.map(\.id), kinds: [.override]) : [:]
+        let actual = try await store.latestActuals(for: records)
+        let override = overrides ? try await store.latestFeedback(for: records.map(\.id), kinds: [.override]) : [:]
         let rows = records.compactMap { r in
             (actual[r.id] ?? override[r.id]).map { LabelledRows.Row(inputs: r.inputs, actual: $0, at: r.at) }
         }
@@ -154,20 +154,20 @@ public final class Retrainer {
     }
 
     /// Runs one retraining as of `moment` (replays pass the replayed time).
-    public func retrain(trigger: String, reason: String, at moment: Date = Date()) throws -> RetrainOutcome {
+    public func retrain(trigger: String, reason: String, at moment: Date = Date()) async throws -> RetrainOutcome {
         let name = spec.problem.name
         let policy =
             spec.retraining
             ?? ProjectSpec.Retraining(schedule: nil, on: [], window: nil, promote: "approval", margin: 0)
         let metric = spec.evaluation.metric ?? (spec.problem.task == .regression ? "mape" : "logloss")
-        try store.ensureProject(name)
+        try await store.ensureProject(name)
         let since = try policy.window.map { w -> Date in
             guard let s = MonitoringDuration.seconds(w) else {
                 throw MonitorError.invalid("retraining.window must be a duration such as 6M; got '\(w)'")
             }
             return moment.addingTimeInterval(-s)
         }
-        let labelled = try Self.labelledRows(
+        let labelled = try await Self.labelledRows(
             store, model: name, since: since, before: moment, overrides: policy.overridesAsLabels)
         // The most recent rows judge the models; fewer than 30 are too few to judge on, so then all of them train and
         // the comparison falls back to the raw rows of the test split.
@@ -175,14 +175,15 @@ public final class Retrainer {
         let kept = share >= Self.minimumComparisonRows ? share : 0
         let training = LabelledRows(rows: Array(labelled.rows.prefix(labelled.rows.count - kept)))
         let comparison = LabelledRows(rows: Array(labelled.rows.suffix(kept)))
-        let championBefore = try store.aliases(name)["champion"]
-        let challengerBefore = try store.aliases(name)["challenger"]
+        let championBefore = try await store.aliases(name)["champion"]
+        let challengerBefore = try await store.aliases(name)["challenger"]
         // The champion's fitted model (an artefact hash): the same one again means nothing changed.
-        let championModel = try championBefore.flatMap { try store.modelVersion(name, version: $0) }?.run.flatMap {
-            try store.run($0)
-        }?.outputs["model"]
+        var championModel: String?
+        if let number = championBefore, let run = try await store.modelVersion(name, version: number)?.run {
+            championModel = try await store.run(run)?.outputs["model"]
+        }
 
-        let run = try store.startRun(
+        let run = try await store.startRun(
             NewRun(
                 project: name, stage: "retrain",
                 inputHash: Runner.hash(["retrain", trigger, String(moment.timeIntervalSince1970)]),
@@ -196,15 +197,15 @@ public final class Retrainer {
             comparisonRows: comparison.rows.count, champion: championBefore, challenger: nil, metric: metric,
             gatesPassed: false, verdict: "failed", detail: "", run: run.id)
         do {
-            try store.appendLog(run: run.id, "\(trigger): \(reason)")
-            try store.appendLog(
+            try await store.appendLog(run: run.id, "\(trigger): \(reason)")
+            try await store.appendLog(
                 run: run.id,
                 "\(labelled.rows.count) labelled served rows\(policy.window.map { " in the last \($0)" } ?? ""): \(training.rows.count) added to training, the latest \(comparison.rows.count) kept to compare on"
             )
             let runner = Runner(spec: spec, directory: directory, store: store, actor: actor, progress: progress)
             runner.feedbackRows = training
             runner.comparisonRows = comparison.rows.isEmpty ? nil : comparison
-            let summary = try runner.run()
+            let summary = try await runner.run()
             guard let version = summary.registered else {
                 throw StoreError.invalid("the pipeline registered no version")
             }
@@ -224,25 +225,25 @@ public final class Retrainer {
                 &outcome, version: version, policy: policy, championBefore: championBefore,
                 championModel: championModel, summary: summary)
             if outcome.verdict == "promoted" {
-                try ModelRegistry(store: store, approvers: spec.release.approvers)
+                try await ModelRegistry(store: store, approvers: spec.release.approvers)
                     .promote(version, by: .policy(actor), reason: "retrain (\(trigger)): \(outcome.detail)")
             } else if spec.release.plan != nil, ["kept champion", "unchanged"].contains(outcome.verdict),
-                try store.aliases(name)["challenger"] == version.version, challengerBefore != version.version
+                try await store.aliases(name)["challenger"] == version.version, challengerBefore != version.version
             {
                 // With a release plan the challenger is what is on trial: a version judged no better is not released,
                 // and a release under way goes on.
-                try store.setAlias(
+                try await store.setAlias(
                     name, alias: "challenger", version: challengerBefore, actor: actor,
                     action: "retrain (not released)",
                     reason: "\(outcome.verdict): \(outcome.detail)")
             }
-            try store.appendLog(run: run.id, "\(outcome.verdict): \(outcome.detail)")
-            try store.finishRun(run.id, status: .finished, outputs: try Self.outputs(outcome))
+            try await store.appendLog(run: run.id, "\(outcome.verdict): \(outcome.detail)")
+            try await store.finishRun(run.id, status: .finished, outputs: try Self.outputs(outcome))
             return outcome
         } catch {
-            try? store.appendLog(run: run.id, "failed: \(error.localizedDescription)")
+            try? await store.appendLog(run: run.id, "failed: \(error.localizedDescription)")
             outcome.detail = error.localizedDescription
-            try? store.finishRun(run.id, status: .failed, outputs: (try? Self.outputs(outcome)) ?? [:])
+            try? await store.finishRun(run.id, status: .failed, outputs: (try? Self.outputs(outcome)) ?? [:])
             throw error
         }
     }
@@ -311,10 +312,10 @@ public final class Retrainer {
     }
 
     /// The project's retrainings, newest first.
-    public static func history(_ store: Store, project: String, limit: Int = 100) throws -> [RetrainOutcome] {
+    public static func history(_ store: Store, project: String, limit: Int = 100) async throws -> [RetrainOutcome] {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
-        return try store.runs(project: project, limit: 100_000).filter { $0.stage == "retrain" }.prefix(limit)
+        return try await store.runs(project: project, limit: 100_000).filter { $0.stage == "retrain" }.prefix(limit)
             .compactMap { r in
                 guard let text = r.outputs["outcome"], var o = try? d.decode(RetrainOutcome.self, from: Data(text.utf8))
                 else { return nil }
@@ -370,7 +371,9 @@ public final class Watcher {
         let name = spec.problem.name
         var step = Step(at: moment, monitored: nil, release: nil, retrain: nil, notes: [])
         var trigger: (String, String)?
-        if let v = try store.aliases(name)["champion"], let version = try store.modelVersion(name, version: v) {
+        if let v = try await store.aliases(name)["champion"],
+            let version = try await store.modelVersion(name, version: v)
+        {
             var pass = MonitoringPass(store: store, spec: spec)
             pass.webhookAttempts = webhookAttempts
             pass.webhookPause = webhookPause
@@ -388,8 +391,8 @@ public final class Watcher {
         }
         // A release under way ends first (promoted or rolled back): the alert is about the champion it may replace,
         // and a new challenger would throw away the evidence gathered so far.
-        if let (what, _) = trigger, spec.release.plan != nil, let release = try store.release(name),
-            case let aliases = try store.aliases(name), aliases["challenger"] == release.version,
+        if let (what, _) = trigger, spec.release.plan != nil, let release = try await store.release(name),
+            case let aliases = try await store.aliases(name), aliases["challenger"] == release.version,
             aliases["champion"] != release.version
         {
             step.notes.append(
@@ -399,14 +402,14 @@ public final class Watcher {
         }
         if let (what, why) = trigger {
             let retrainer = Retrainer(spec: spec, directory: directory, store: store, progress: progress)
-            let outcome = try retrainer.retrain(trigger: what, reason: why, at: moment)
+            let outcome = try await retrainer.retrain(trigger: what, reason: why, at: moment)
             step.retrain = outcome
             step.notes.append(
                 "retrained (\(what)): v\(outcome.challenger.map(String.init) ?? "?") \(outcome.verdict) — \(outcome.detail)"
             )
         }
         // After the retraining, so a challenger it made starts its release in the same pass.
-        if let release = try ProgressiveDelivery(spec: spec, store: store).step(at: moment) {
+        if let release = try await ProgressiveDelivery(spec: spec, store: store).step(at: moment) {
             step.release = release
             step.notes.append("release \(release.action.rawValue): \(release.reason)")
         }

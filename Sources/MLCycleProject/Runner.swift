@@ -125,33 +125,35 @@ public final class Runner {
     /// it); either way returns the stage's outputs.
     func stage(
         _ stage: Stage, inputs: [String], params: [String: String] = [:], detail: ([String: String]) -> String,
-        _ body: (Int64) throws -> [String: String]
-    ) throws -> [String: String] {
+        _ body: (Int64) async throws -> [String: String]
+    ) async throws -> [String: String] {
         let inputHash = Self.hash([stage.rawValue, MLCycleVersion.current] + inputs)
         let forced = from.map { Stage.allCases.firstIndex(of: $0)! <= Stage.allCases.firstIndex(of: stage)! } ?? false
         let started = Date()
-        if !forced, let cached = try store.cachedRun(project: project, stage: stage.rawValue, inputHash: inputHash) {
+        if !forced,
+            let cached = try await store.cachedRun(project: project, stage: stage.rawValue, inputHash: inputHash)
+        {
             let outputs = cached.outputs
             summary.stages.append(
                 .init(stage: stage, status: "cached", seconds: 0, run: cached.id, detail: detail(outputs)))
             progress(line(stage, "cached", 0, detail(outputs)))
             return outputs
         }
-        let run = try store.startRun(
+        let run = try await store.startRun(
             NewRun(
                 project: project, stage: stage.rawValue, inputHash: inputHash, params: params, specHash: spec.hash,
                 gitCommit: commit))
         do {
-            let outputs = try body(run.id)
-            try store.finishRun(run.id, status: .finished, outputs: outputs)
+            let outputs = try await body(run.id)
+            try await store.finishRun(run.id, status: .finished, outputs: outputs)
             let seconds = Date().timeIntervalSince(started)
             summary.stages.append(
                 .init(stage: stage, status: "ran", seconds: seconds, run: run.id, detail: detail(outputs)))
             progress(line(stage, "ran", seconds, detail(outputs)))
             return outputs
         } catch {
-            try? store.appendLog(run: run.id, "failed: \(error.localizedDescription)")
-            try? store.finishRun(run.id, status: .failed, outputs: [:])
+            try? await store.appendLog(run: run.id, "failed: \(error.localizedDescription)")
+            try? await store.finishRun(run.id, status: .failed, outputs: [:])
             let seconds = Date().timeIntervalSince(started)
             summary.stages.append(
                 .init(stage: stage, status: "failed", seconds: seconds, run: run.id, detail: error.localizedDescription)
@@ -179,21 +181,21 @@ public final class Runner {
             in: .whitespacesAndNewlines)
     }
 
-    func table(_ sha: String) throws -> Table {
+    func table(_ sha: String) async throws -> Table {
         try CSVReader.read(
-            string: String(decoding: try store.artifact(sha), as: UTF8.self), name: "artefact \(sha.prefix(12))")
+            string: String(decoding: try await store.artifact(sha), as: UTF8.self), name: "artefact \(sha.prefix(12))")
     }
-    func put(_ table: Table) throws -> String { try store.putArtifact(Data(CSVWriter.string(table).utf8)) }
+    func put(_ table: Table) async throws -> String { try await store.putArtifact(Data(CSVWriter.string(table).utf8)) }
 
     /// Runs every stage and returns the summary; a stage that fails stops the run (and is recorded as failed).
-    public func run() throws -> RunSummary {
+    public func run() async throws -> RunSummary {
         summary = RunSummary(project: project)
-        try store.ensureProject(project)
+        try await store.ensureProject(project)
         let target = spec.problem.target
 
         // collect: read and merge the sources.
         let sourceHashes = try spec.preparation.sources.map { try Self.fileHash(path($0.path)) + ($0.query ?? "") }
-        let collected = try stage(
+        let collected = try await stage(
             .collect, inputs: sourceHashes + [Self.stable(spec.preparation.sources), feedbackRows?.key ?? ""],
             detail: {
                 "\($0["rows"] ?? "?") rows\($0["feedback_rows"].map { " (\($0) from feedback)" } ?? ""), dataset \($0["fingerprint"]?.prefix(12) ?? "?")"
@@ -206,23 +208,23 @@ public final class Runner {
                 t = try Table.concatenate([t, try feedbackRows.table(like: t, target: target)])
             }
             let fingerprint = t.fingerprint()
-            try store.recordDataset(
+            try await store.recordDataset(
                 DatasetSnapshot(
                     fingerprint: fingerprint, rows: t.rowCount, schema: t.schema.map { "\($0.name):\($0.type)" },
                     sources: spec.preparation.sources.map { "\($0.name): \($0.path)" }))
-            try store.logMetric(run: run, name: "rows", value: Double(t.rowCount), step: 0)
-            var out = ["table": try put(t), "fingerprint": fingerprint, "rows": String(t.rowCount)]
+            try await store.logMetric(run: run, name: "rows", value: Double(t.rowCount), step: 0)
+            var out = await ["table": try put(t), "fingerprint": fingerprint, "rows": String(t.rowCount)]
             if t.rowCount > sourceRows { out["feedback_rows"] = String(t.rowCount - sourceRows) }
             return out
         }
         guard let tableSHA = collected["table"], let fingerprint = collected["fingerprint"] else {
             throw StoreError.invalid("collect left no table")
         }
-        let merged = try table(tableSHA)
+        let merged = try await table(tableSHA)
 
         // validate: rules on the sources and the merged table; an error-severity failure stops the run.
         let ruleFiles = spec.validation.sorted { $0.key < $1.key }
-        _ = try stage(
+        _ = try await stage(
             .validate,
             inputs: [fingerprint] + sourceHashes
                 + (try ruleFiles.map { "\($0.key)=\(try Self.fileHash(path($0.value)))" }),
@@ -242,7 +244,7 @@ public final class Runner {
                 rules += report.results.count
                 warnings += report.results.filter { !$0.passed }.count
                 for r in report.results where !r.passed {
-                    try store.appendLog(
+                    try await store.appendLog(
                         run: run, "\(name): \(r.severity) \(r.rule): \(r.message ?? "\(r.failingRows) failing rows")")
                 }
                 if !report.passed {
@@ -257,20 +259,21 @@ public final class Runner {
 
         // profile: the statistics of the merged table (JSON artefact and an HTML page).
         let reports = (directory as NSString).appendingPathComponent(".mlcycle/reports")
-        _ = try stage(.profile, inputs: [fingerprint, target], detail: { _ in "profile of the merged table" }) { _ in
+        _ = try await stage(.profile, inputs: [fingerprint, target], detail: { _ in "profile of the merged table" }) {
+            _ in
             let profile = try Profiler.profile(merged, options: ProfileOptions(target: target.isEmpty ? nil : target))
             try FileManager.default.createDirectory(atPath: reports, withIntermediateDirectories: true)
             let htmlPath = (reports as NSString).appendingPathComponent("profile-\(fingerprint.prefix(12)).html")
             try AtomicFile.write(Data(ProfileReport.html(profile, title: project).utf8), to: htmlPath)
             let e = JSONEncoder()
             e.outputFormatting = .sortedKeys
-            let artifact = try store.putArtifact(try e.encode(profile))
-            try store.attachProfile(fingerprint: fingerprint, artifact: artifact)
+            let artifact = try await store.putArtifact(try e.encode(profile))
+            try await store.attachProfile(fingerprint: fingerprint, artifact: artifact)
             return ["profile": artifact, "html": htmlPath]
         }
 
         // prepare: rows outside the scope are left out, the split is made, the steps are fitted on training rows.
-        let prepared = try stage(
+        let prepared = try await stage(
             .prepare,
             inputs: [
                 fingerprint, target, Self.stable(spec.preparation.steps),
@@ -291,9 +294,10 @@ public final class Runner {
             let count = { (p: SplitPart) in
                 (0..<result.table.rowCount).filter { part.isValid($0) && part[$0].description == p.rawValue }.count
             }
-            try store.logMetric(run: run, name: "rows", value: Double(result.table.rowCount), step: 0)
-            return [
-                "prepared": try put(result.table), "pipeline": try store.putArtifact(try result.pipeline.jsonData()),
+            try await store.logMetric(run: run, name: "rows", value: Double(result.table.rowCount), step: 0)
+            return await [
+                "prepared": try put(result.table),
+                "pipeline": try await store.putArtifact(try result.pipeline.jsonData()),
                 "rows": String(result.table.rowCount), "test_rows": String(count(.test)),
                 "validation_rows": String(count(.validation)),
                 "out_of_scope": String(inScope.filter { !$0 }.count),
@@ -302,7 +306,7 @@ public final class Runner {
         guard let preparedSHA = prepared["prepared"], let pipelineSHA = prepared["pipeline"] else {
             throw StoreError.invalid("prepare left no table")
         }
-        let preparedTable = try table(preparedSHA)
+        let preparedTable = try await table(preparedSHA)
         let parts = try Splitter.parts(preparedTable, column: "split")
         let testTable = parts.test
         // The rows that are not test rows: what cross-validation folds, and what the chosen model is refit on.
@@ -339,7 +343,7 @@ public final class Runner {
             // The key holds the learner's typed parameters (defaults filled in), so a change of a default or of the
             // learner itself (mlcycle's version is in every key) never reuses a stale model.
             let typed = try candidate.learner.parameters(candidate.parameters, task: spec.problem.task)
-            let outputs = try stage(
+            let outputs = try await stage(
                 .train,
                 inputs: [
                     preparedSHA, candidate.name, spec.problem.task.rawValue, target, Runner.json(typed),
@@ -373,7 +377,7 @@ public final class Runner {
                                 folds: max(2, tuning.folds), metric: metric, progress: progress))
                         if let best = board.first { parameters.merge(best.parameters) { _, b in b } }
                         for (i, entry) in board.enumerated() {
-                            try store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i)
+                            try await store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i)
                         }
                     }
                     let (file, report) = try TrainingRun.run(
@@ -383,7 +387,7 @@ public final class Runner {
                             parameters: parameters, testTable: parts.validation,
                             range: spec.problem.task == .regression ? spec.evaluation.range : nil))
                     metrics = report.metrics
-                    out["model"] = try store.putArtifact(try file.jsonData())
+                    out["model"] = try await store.putArtifact(try file.jsonData())
                     out["fit_seconds"] = String(report.fitSeconds)
                 case .cv:
                     // One search over the space (a single trial without one), each trial cross-validated.
@@ -399,11 +403,11 @@ public final class Runner {
                     metrics["\(metric)_std"] = best.std
                     out["fit_seconds"] = String(best.fitSeconds / Double(folds))
                     for (i, entry) in board.enumerated() where board.count > 1 {
-                        try store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i)
+                        try await store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i)
                     }
                 }
                 for (k, v) in metrics {
-                    try store.logMetric(run: run, name: k, value: v, step: 0)
+                    try await store.logMetric(run: run, name: k, value: v, step: 0)
                     out[k] = String(v)
                 }
                 out["parameters"] = Runner.json(parameters)
@@ -428,9 +432,9 @@ public final class Runner {
 
         // The chosen candidate and the baseline, fitted for the test: on training + validation rows (refit, and
         // always after cross-validation, which leaves no single model), else the model the validation rows ranked.
-        func testedModel(_ entry: RunSummary.Candidate) throws -> String {
+        func testedModel(_ entry: RunSummary.Candidate) async throws -> String {
             if selection == .validation && !spec.evaluation.refit { return entry.model }
-            let outputs = try stage(
+            let outputs = try await stage(
                 .train,
                 inputs: [
                     "final fit", preparedSHA, entry.name, spec.problem.task.rawValue, target,
@@ -447,29 +451,30 @@ public final class Runner {
                     options: TrainingOptions(
                         target: target, task: spec.problem.task, learner: entry.learner, parameters: entry.parameters,
                         range: spec.problem.task == .regression ? spec.evaluation.range : nil))
-                return ["model": try store.putArtifact(try file.jsonData())]
+                return ["model": try await store.putArtifact(try file.jsonData())]
             }
             guard let model = outputs["model"] else { throw StoreError.invalid("the final fit left no model") }
             return model
         }
         var best = chosen
-        best.model = try testedModel(chosen)
+        best.model = try await testedModel(chosen)
         summary.chosenModel = best.model
         var baseline = spec.candidates.first.flatMap { first in summary.leaderboard.first { $0.name == first.name } }
-        if let b = baseline { baseline?.model = b.name == chosen.name ? best.model : try testedModel(b) }
+        if let b = baseline { baseline?.model = await b.name == chosen.name ? best.model : try testedModel(b) }
         let judgedOn = try whichRowsJudged(chosen: chosen.name, baseline: baseline?.name)
 
         // evaluate: the best candidate against the baseline and the current champion, with slices, groups and gates.
         // The champion, unless it is this very model (registered by an earlier run of the same inputs).
-        let championVersion = try store.aliases(project)["champion"].flatMap {
-            try store.modelVersion(project, version: $0)
-        }
-        .flatMap { v -> ModelVersion? in
-            let model = try v.run.flatMap { try store.run($0) }?.outputs["model"]
-            return model == best.model ? nil : v
+        var championVersion: ModelVersion?
+        if let number = try await store.aliases(project)["champion"],
+            let v = try await store.modelVersion(project, version: number)
+        {
+            var model: String?
+            if let run = v.run { model = try await store.run(run)?.outputs["model"] }
+            championVersion = model == best.model ? nil : v
         }
         let championGates = spec.evaluation.gates.filter { $0.contains("champion") }
-        let evaluated = try stage(
+        let evaluated = try await stage(
             .evaluate,
             inputs: [
                 best.model, baseline?.model ?? "", testTable.fingerprint(),
@@ -480,14 +485,14 @@ public final class Runner {
             ],
             detail: { "\(best.name): \($0["passed"] == "true" ? "passes every gate" : "fails a gate")" }
         ) { run in
-            let model = try ModelFile.decode(try store.artifact(best.model))
+            let model = try ModelFile.decode(try await store.artifact(best.model))
             var options = EvaluationOptions(target: target)
             options.slices = try spec.evaluation.slices.map { try SliceSpec(parsing: $0) }
             options.groups = spec.evaluation.groups
             options.gates = spec.evaluation.gates.filter { !$0.contains("champion") }
             options.metric = metric
             options.answerScope = spec.problem.answerRules
-            if let baseline { options.baseline = try ModelFile.decode(try store.artifact(baseline.model)) }
+            if let baseline { options.baseline = try ModelFile.decode(try await store.artifact(baseline.model)) }
             var report = try Evaluation.run(model: model, data: testTable, options: options)
             report.judgedOn = judgedOn
             if let share = report.metrics["review_share"] {
@@ -499,17 +504,17 @@ public final class Runner {
             // The champion answers with its own pipeline: both bundles score the raw test rows.
             var references = [String: [String: Double]]()
             if let championVersion {
-                let champion = try ModelBundle.decode(try store.artifact(championVersion.bundle))
+                let champion = try ModelBundle.decode(try await store.artifact(championVersion.bundle))
                 let candidate = ModelBundle(
                     name: project, target: target, scope: spec.problem.scope,
-                    pipeline: try FittedPipeline.decode(try store.artifact(pipelineSHA)), model: model,
+                    pipeline: try FittedPipeline.decode(try await store.artifact(pipelineSHA)), model: model,
                     reference: ReferenceStatistics(columns: []), evaluation: nil,
                     lineage: .init(datasets: [fingerprint]))
                 let rows = try comparisonRows.map { try $0.table(like: merged, target: target) } ?? rawTestRows(merged)
                 let comparison = try Evaluation.compare(
                     candidate, with: champion, against: "champion v\(championVersion.version)",
                     rows: rows, metric: metric)
-                try store.appendLog(
+                try await store.appendLog(
                     run: run,
                     "champion v\(championVersion.version) compared on \(rows.rowCount) \(comparisonRows == nil ? "test" : "recent labelled") rows"
                 )
@@ -524,9 +529,9 @@ public final class Runner {
                     EvaluationReport.Gate(rule: $0, passed: true, value: nil, reason: "no champion yet")
                 }
             }
-            for (k, v) in report.metrics { try store.logMetric(run: run, name: k, value: v, step: 0) }
+            for (k, v) in report.metrics { try await store.logMetric(run: run, name: k, value: v, step: 0) }
             for g in report.gates {
-                try store.appendLog(run: run, "\(g.passed ? "pass" : "FAIL") \(g.rule): \(g.reason)")
+                try await store.appendLog(run: run, "\(g.passed ? "pass" : "FAIL") \(g.rule): \(g.reason)")
             }
             try FileManager.default.createDirectory(atPath: reports, withIntermediateDirectories: true)
             let htmlPath = (reports as NSString).appendingPathComponent("evaluation-\(project)-run\(run).html")
@@ -535,19 +540,19 @@ public final class Runner {
             let e = JSONEncoder()
             e.outputFormatting = .sortedKeys
             return [
-                "evaluation": try store.putArtifact(try e.encode(report)), "html": htmlPath,
+                "evaluation": try await store.putArtifact(try e.encode(report)), "html": htmlPath,
                 "passed": String(report.passed),
             ]
         }
         let evaluation = try JSONDecoder().decode(
-            EvaluationReport.self, from: try store.artifact(evaluated["evaluation"] ?? ""))
+            EvaluationReport.self, from: try await store.artifact(evaluated["evaluation"] ?? ""))
         summary.passed = evaluation.passed
         summary.gates = evaluation.gates
         summary.report = evaluated["html"]
         summary.comparisons = evaluation.comparisons
 
         // register: the bundle becomes a model version; the challenger alias only when the gates pass.
-        let registered = try stage(
+        let registered = try await stage(
             .register,
             inputs: [
                 best.model, pipelineSHA, evaluated["evaluation"] ?? "", fingerprint,
@@ -558,8 +563,8 @@ public final class Runner {
                 "\(project) v\($0["version"] ?? "?")\($0["alias"].map { " → \($0)" } ?? " (not promotable: gates failed)")"
             }
         ) { run in
-            let model = try ModelFile.decode(try store.artifact(best.model))
-            let pipeline = try FittedPipeline.decode(try store.artifact(pipelineSHA))
+            let model = try ModelFile.decode(try await store.artifact(best.model))
+            let pipeline = try FittedPipeline.decode(try await store.artifact(pipelineSHA))
             let reference = ReferenceStatistics.compute(merged, excluding: target.isEmpty ? [] : [target])
             var bundle = ModelBundle(
                 name: project, target: target, scope: spec.problem.scope, pipeline: pipeline, model: model,
@@ -576,9 +581,9 @@ public final class Runner {
                     "problem.required names '\(unknown)', which is not an input of the model (its inputs: \(bundle.inputSchema.map(\.name).joined(separator: ", ")))"
                 )
             }
-            let bundleSHA = try store.putArtifact(try bundle.jsonData())
+            let bundleSHA = try await store.putArtifact(try bundle.jsonData())
             let registry = ModelRegistry(store: store, approvers: spec.release.approvers)
-            let version = try registry.register(
+            let version = try await registry.register(
                 NewModelVersion(
                     name: project, bundle: bundleSHA, metrics: evaluation.metrics, gatesPassed: evaluation.passed,
                     gates: evaluation.gates.map { "\($0.passed ? "passed" : "failed"): \($0.rule) — \($0.reason)" },
@@ -586,9 +591,9 @@ public final class Runner {
                     datasets: [fingerprint], specHash: spec.hash), by: .policy(actor))
             var out = ["bundle": bundleSHA, "version": String(version.version), "model": best.model]
             if evaluation.passed {
-                let hasChampion = try registry.version(project, alias: "champion") != nil
+                let hasChampion = try await registry.version(project, alias: "champion") != nil
                 let alias = !hasChampion && spec.release.autoPromote ? "champion" : "challenger"
-                try registry.promote(
+                try await registry.promote(
                     version, to: alias, by: .policy(actor),
                     reason: alias == "champion"
                         ? "first version to pass the gates (auto-promotion)" : "passed the gates")
@@ -596,7 +601,9 @@ public final class Runner {
             }
             return out
         }
-        if let v = Int(registered["version"] ?? "") { summary.registered = try store.modelVersion(project, version: v) }
+        if let v = Int(registered["version"] ?? "") {
+            summary.registered = try await store.modelVersion(project, version: v)
+        }
         summary.alias = registered["alias"]
         return summary
     }

@@ -79,22 +79,27 @@ public final class ModelCatalog: @unchecked Sendable {
     }
 
     /// The names served.
-    public func names() throws -> [String] {
+    public func names() async throws -> [String] {
         switch source {
         case .bundles(let b): return b.keys.sorted()
         case .store(let store, let models):
             guard models.isEmpty else { return models.keys.sorted() }
             let now = Date().timeIntervalSinceReferenceDate
-            lock.lock()
-            let recent = cachedNames
-            lock.unlock()
+            let recent = lock.withLock { cachedNames }
             if let recent, now - recent.at < aliasRefresh { return recent.names }
-            let names = try store.modelNames()
-            lock.lock()
-            cachedNames = (names, now)
-            lock.unlock()
+            let names = try await store.modelNames()
+            lock.withLock { cachedNames = (names, now) }
             return names
         }
+    }
+
+    /// Every served model that resolves now (a name whose alias points nowhere, or whose lookup fails, is left out).
+    public func loaded() async -> [Resolved] {
+        var models = [Resolved]()
+        for name in (try? await names()) ?? [] {
+            if let model = try? await resolve(name) { models.append(model) }
+        }
+        return models
     }
 
     /// A challenger being released beside the champion: who, the share of requests it answers, and whether the
@@ -109,14 +114,14 @@ public final class ModelCatalog: @unchecked Sendable {
     /// The release under way for `name`, if a challenger is served beside the champion. The policy is the
     /// challenger's (the spec it was trained with), else the champion's; a progressive release sets the share (the
     /// step `mlcycle watch` has reached, read from the store).
-    public func release(_ name: String) throws -> Release? {
-        guard case .store(let store, _) = source, let primary = try resolve(name),
-            let challenger = try resolve(name, alias: "challenger"), challenger.version != primary.version,
+    public func release(_ name: String) async throws -> Release? {
+        guard case .store(let store, _) = source, let primary = try await resolve(name),
+            let challenger = try await resolve(name, alias: "challenger"), challenger.version != primary.version,
             let policy = challenger.bundle.release ?? primary.bundle.release
         else {
             return nil
         }
-        let share = try releaseShare(name, challenger: challenger.version, store) ?? policy.canary
+        let share = try await releaseShare(name, challenger: challenger.version, store) ?? policy.canary
         guard share > 0 || policy.shadow else { return nil }
         return Release(champion: primary, challenger: challenger, share: share, shadow: policy.shadow)
     }
@@ -124,8 +129,8 @@ public final class ModelCatalog: @unchecked Sendable {
     /// Who answers a request for `name`: the champion, or — for the canary share of requests, sticky by `key` when
     /// one is given — the challenger; and, when the release policy asks for a shadow, the other of the two scores a
     /// copy (so every request of a release pairs the two versions, at any share).
-    public func route(_ name: String, key: String?) throws -> (answer: Resolved, shadow: Resolved?)? {
-        guard let release = try release(name) else { return try resolve(name).map { ($0, nil) } }
+    public func route(_ name: String, key: String?) async throws -> (answer: Resolved, shadow: Resolved?)? {
+        guard let release = try await release(name) else { return try await resolve(name).map { ($0, nil) } }
         let draw: Double
         if let key {
             // FNV-1a of the key: the same key always lands on the same side.
@@ -140,26 +145,22 @@ public final class ModelCatalog: @unchecked Sendable {
     }
 
     /// The share of a release under way for `challenger` ("v4"), looked up again after `aliasRefresh` seconds.
-    private func releaseShare(_ name: String, challenger: String, _ store: any Store) throws -> Double? {
+    private func releaseShare(_ name: String, challenger: String, _ store: any Store) async throws -> Double? {
         let now = Date().timeIntervalSinceReferenceDate
-        lock.lock()
-        let recent = releases[name]
-        lock.unlock()
+        let recent = lock.withLock { releases[name] }
         let state: ReleaseState?
         if let recent, now - recent.at < aliasRefresh {
             state = recent.state
         } else {
-            state = try store.release(name)
-            lock.lock()
-            releases[name] = (state, now)
-            lock.unlock()
+            state = try await store.release(name)
+            lock.withLock { releases[name] = (state, now) }
         }
         guard let state, "v\(state.version)" == challenger else { return nil }
         return state.share
     }
 
     /// The model answering for `name` now, or nil if there is none (unknown name, or no version under the alias).
-    public func resolve(_ name: String, alias override: String? = nil) throws -> Resolved? {
+    public func resolve(_ name: String, alias override: String? = nil) async throws -> Resolved? {
         switch source {
         case .bundles(let b):
             guard override == nil else { return nil }
@@ -169,30 +170,24 @@ public final class ModelCatalog: @unchecked Sendable {
             let alias = override ?? models[name] ?? "champion"
             let key = "\(name)@\(alias)"
             let now = Date().timeIntervalSinceReferenceDate
-            lock.lock()
-            let recent = resolved[key]
-            lock.unlock()
+            let recent = lock.withLock { resolved[key] }
             if let recent, now - recent.at < aliasRefresh { return recent.model }
-            let answer = try lookUp(store, name: name, alias: alias)
-            lock.lock()
-            resolved[key] = Lookup(model: answer, at: now)
-            lock.unlock()
+            let answer = try await lookUp(store, name: name, alias: alias)
+            lock.withLock { resolved[key] = Lookup(model: answer, at: now) }
             return answer
         }
     }
 
-    private func lookUp(_ store: any Store, name: String, alias: String) throws -> Resolved? {
-        guard let v = try store.aliases(name)[alias], let version = try store.modelVersion(name, version: v) else {
+    private func lookUp(_ store: any Store, name: String, alias: String) async throws -> Resolved? {
+        guard let v = try await store.aliases(name)[alias], let version = try await store.modelVersion(name, version: v)
+        else {
             return nil
         }
-        lock.lock()
-        let cached = decoded[version.bundle]
-        lock.unlock()
+        let cached = lock.withLock { decoded[version.bundle] }
         if let cached { return Resolved(name: name, version: "v\(version.version)", bundle: cached) }
-        let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "\(name) v\(version.version)")
-        lock.lock()
-        decoded[version.bundle] = bundle
-        lock.unlock()
+        let bundle = try ModelBundle.decode(
+            try await store.artifact(version.bundle), path: "\(name) v\(version.version)")
+        lock.withLock { decoded[version.bundle] = bundle }
         return Resolved(name: name, version: "v\(version.version)", bundle: bundle)
     }
 }

@@ -177,15 +177,15 @@ public struct ModelServer: Sendable {
     /// A request refused after its model was found is logged too (status `error 400`, no inputs), so monitoring can
     /// show the error rate by status code per window.
     func predict(_ name: String, key: String?, started: Date, at: Date? = nil, rows: (ModelBundle) throws -> Table)
-        throws -> Answer
+        async throws -> Answer
     {
-        guard let (m, shadow) = try catalog.route(name, key: key) else {
+        guard let (m, shadow) = try await catalog.route(name, key: key) else {
             metrics.record(
                 model: ServerMetrics.unknownModel, version: "-", code: 404, seconds: Date().timeIntervalSince(started),
                 rows: 0)
             throw RequestError(
                 status: 404,
-                "no model called '\(name)' (served: \((try? catalog.names())?.joined(separator: ", ") ?? ""))")
+                "no model called '\(name)' (served: \((try? await catalog.names())?.joined(separator: ", ") ?? ""))")
         }
         let table: Table
         let scored: [ModelBundle.Scored]
@@ -292,12 +292,12 @@ public struct ModelServer: Sendable {
             }
         }
         router.get("openapi.json") { _, _ -> Response in
-            let models = ((try? catalog.names()) ?? []).compactMap { try? catalog.resolve($0) }
+            let models = await catalog.loaded()
             return Self.bytes(OpenAPI.document(for: models), type: "application/json")
         }
         router.get("ready") { _, _ -> Response in
-            let names = (try? catalog.names()) ?? []
-            let ready = names.compactMap { try? catalog.resolve($0) }
+            let names = (try? await catalog.names()) ?? []
+            let ready = await catalog.loaded()
             struct Readiness: Encodable {
                 var status: String
                 var models: [String]
@@ -342,12 +342,12 @@ public struct ModelServer: Sendable {
                         return Self.error(
                             RequestError("give the version to promote: {\"version\": 3}", field: "version"))
                     }
-                    guard let v = try store.modelVersion(name, version: version) else {
+                    guard let v = try await store.modelVersion(name, version: version) else {
                         return Self.error(RequestError(status: 404, "no version \(version) of \(name)"))
                     }
-                    move = try registry.promote(v, to: alias, by: actor, reason: reason)
+                    move = try await registry.promote(v, to: alias, by: actor, reason: reason)
                 case "rollback":
-                    move = try registry.rollback(name, alias: alias, by: actor, reason: reason)
+                    move = try await registry.rollback(name, alias: alias, by: actor, reason: reason)
                 default:
                     return Self.error(
                         RequestError(status: 404, "unknown admin action '\(action)' (promote or rollback)"))
@@ -388,7 +388,7 @@ public struct ModelServer: Sendable {
             do {
                 // An id the server never answered (not in the store, nor on its way there) is refused by name.
                 let ids = Array(Set(records.map(\.predictionID)))
-                let answeredBy = try log.answeredBy(ids)
+                let answeredBy = try await log.answeredBy(ids)
                 if let row = records.firstIndex(where: { answeredBy[$0.predictionID] == nil }) {
                     let unknown = records.map(\.predictionID).filter { answeredBy[$0] == nil }
                     return Self.error(
@@ -399,7 +399,7 @@ public struct ModelServer: Sendable {
                 }
                 // Each value must be one the answering model's target can take (a number for a regression).
                 for (row, r) in records.enumerated() {
-                    guard let model = answeredBy[r.predictionID], let m = try? catalog.resolve(model),
+                    guard let model = answeredBy[r.predictionID], let m = try? await catalog.resolve(model),
                         let problem = m.bundle.outcomeProblem(r.value)
                     else { continue }
                     return Self.error(
@@ -407,7 +407,7 @@ public struct ModelServer: Sendable {
                             "feedback\(records.count > 1 ? " \(row)" : "") for '\(r.predictionID)': \(problem); nothing of this batch was recorded",
                             field: r.kind == .actual ? "actual" : "value", row: records.count > 1 ? row : nil))
                 }
-                let replaced = try log.store.recordFeedback(records)
+                let replaced = try await log.store.recordFeedback(records)
                 return Self.json(["recorded": records.count, "replaced": replaced])
             } catch {
                 return Self.error(
@@ -418,8 +418,8 @@ public struct ModelServer: Sendable {
         router.get("v1/models") { _, _ -> Response in
             struct Listed: Encodable { var name, version, task, target: String }
             var list = [Listed]()
-            for name in try catalog.names() {
-                guard let m = try catalog.resolve(name) else { continue }
+            for name in try await catalog.names() {
+                guard let m = try await catalog.resolve(name) else { continue }
                 list.append(
                     Listed(name: name, version: m.version, task: m.bundle.task.rawValue, target: m.bundle.target))
             }
@@ -427,10 +427,10 @@ public struct ModelServer: Sendable {
         }
         router.get("v1/models/:name") { _, context -> Response in
             let name = try context.parameters.require("name")
-            guard let m = try catalog.resolve(name) else {
+            guard let m = try await catalog.resolve(name) else {
                 return Self.error(RequestError(status: 404, "no model called '\(name)'"))
             }
-            return Self.json(Self.describe(m, release: try catalog.release(name)))
+            return await Self.json(Self.describe(m, release: try catalog.release(name)))
         }
         router.post("v1/models/:name/predict") { request, context -> Response in
             let started = Date()
@@ -441,7 +441,7 @@ public struct ModelServer: Sendable {
             var request = request
             let body: ByteBuffer
             do { body = try await request.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
-                let served = (try? catalog.resolve(name)) != nil
+                let served = await (try? catalog.resolve(name)) != nil
                 metrics.record(
                     model: served ? name : ServerMetrics.unknownModel, version: "-", code: 413,
                     seconds: Date().timeIntervalSince(started), rows: 0)
@@ -451,7 +451,9 @@ public struct ModelServer: Sendable {
             }
             let csv = request.headers[.contentType]?.hasPrefix("text/csv") == true
             do {
-                let a = try server.predict(name, key: key, started: started, at: try server.requestedTime(request)) {
+                let a = try await server.predict(
+                    name, key: key, started: started, at: try server.requestedTime(request)
+                ) {
                     bundle in
                     csv
                         ? try RowDecoder.table(fromCSV: Array(buffer: body), bundle: bundle)
@@ -518,12 +520,12 @@ public struct ModelServer: Sendable {
         router.post("invocations") { request, _ -> Response in
             let started = Date()
             do {
-                guard let name = try catalog.names().first else {
+                guard let name = try await catalog.names().first else {
                     throw RequestError(status: 503, "no model is loaded")
                 }
                 let data = try await body(request)
                 let csv = request.headers[.contentType]?.hasPrefix("text/csv") == true
-                let a = try server.predict(
+                let a = try await server.predict(
                     name, key: request.headers.first { $0.name.canonicalName == "x-request-key" }?.value,
                     started: started
                 ) { bundle in
@@ -553,12 +555,12 @@ public struct ModelServer: Sendable {
         // Open Inference Protocol v2.
         router.get("v2/health/live") { _, _ in Self.json(["live": true]) }
         router.get("v2/health/ready") { _, _ -> Response in
-            let ready = ((try? catalog.names()) ?? []).contains { (try? catalog.resolve($0)) != nil }
+            let ready = await !catalog.loaded().isEmpty
             return Self.json(["ready": ready], status: ready ? .ok : .serviceUnavailable)
         }
         router.get("v2/models/:name") { _, context -> Response in
             let name = try context.parameters.require("name")
-            guard let m = try catalog.resolve(name) else {
+            guard let m = try await catalog.resolve(name) else {
                 return Self.error(RequestError(status: 404, "no model called '\(name)'"))
             }
             struct Tensor: Encodable {
@@ -579,7 +581,7 @@ public struct ModelServer: Sendable {
         }
         router.get("v2/models/:name/ready") { _, context -> Response in
             let name = try context.parameters.require("name")
-            let ready = (try? catalog.resolve(name)) != nil
+            let ready = await (try? catalog.resolve(name)) != nil
             struct Readiness: Encodable {
                 var name: String
                 var ready: Bool
@@ -590,7 +592,7 @@ public struct ModelServer: Sendable {
             let started = Date()
             do {
                 let name = try context.parameters.require("name")
-                guard try catalog.resolve(name) != nil else {
+                guard try await catalog.resolve(name) != nil else {
                     throw RequestError(status: 404, "no model called '\(name)'")
                 }
                 let data = try await body(request)
@@ -607,7 +609,7 @@ public struct ModelServer: Sendable {
                     }
                     columns.append((n, t["data"]!))
                 }
-                let a = try server.predict(name, key: nil, started: started) { bundle in
+                let a = try await server.predict(name, key: nil, started: started) { bundle in
                     try RowDecoder.table(try RowDecoder.columns(columns), bundle: bundle)
                 }
                 let scored = a.scored
@@ -746,7 +748,7 @@ public struct ModelServer: Sendable {
     public func run(host: String, port: Int) async throws {
         // Every model is decoded before the first request: a large bundle decoded on demand kept the first requests
         // waiting a quarter of a second.
-        for name in (try? catalog.names()) ?? [] { _ = try? catalog.resolve(name) }
+        for name in await (try? catalog.names()) ?? [] { _ = try? await catalog.resolve(name) }
         let app = Application(
             router: router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
         log?.start()

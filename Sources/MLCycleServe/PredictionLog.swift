@@ -27,6 +27,8 @@ public final class PredictionLog: @unchecked Sendable {
     /// Most rows a cycle writes straight to the store; more than this are spooled first (the store fell behind).
     public let directLimit: Int
     private let lock = NSLock()
+    /// Where the store's async writes run while a log thread waits for them.
+    private let storeExecutor = DedicatedThreadExecutor(name: "mlcycle-prediction-writes")
     private var queue = Deque<PredictionRecord>()
     private var droppedCount = 0
     private var writtenCount = 0
@@ -72,8 +74,8 @@ public final class PredictionLog: @unchecked Sendable {
     }
 
     /// The model that answered each of `ids`, whether its row is stored or still on its way (unknown ids absent).
-    public func answeredBy(_ ids: [String]) throws -> [String: String] {
-        pending(ids).merging(try store.predictionModels(ids)) { a, _ in a }
+    public func answeredBy(_ ids: [String]) async throws -> [String: String] {
+        pending(ids).merging(try await store.predictionModels(ids)) { a, _ in a }
     }
 
     /// Opens a spool in `directory` (the store folder): `prediction-spool.bin`, or, while another server holds that
@@ -87,7 +89,7 @@ public final class PredictionLog: @unchecked Sendable {
                 continue
             }
         }
-        throw StoreError.database("64 servers hold the prediction spools of \(directory); stop one first")
+        throw StoreError.busy("64 servers hold the prediction spools of \(directory); stop one first")
     }
 
     /// Adds records; those that do not fit are dropped (and counted).
@@ -199,7 +201,7 @@ public final class PredictionLog: @unchecked Sendable {
     /// Writes a batch to the store and counts it (written, already stored, or a failed write); true when stored.
     private func write(_ batch: [PredictionRecord]) -> Bool {
         do {
-            let stored = try writer.logPredictions(batch)
+            let stored = try logWaiting(batch)
             lock.lock()
             writtenCount += stored
             alreadyStoredCount += batch.count - stored
@@ -212,6 +214,13 @@ public final class PredictionLog: @unchecked Sendable {
             lock.unlock()
             return false
         }
+    }
+
+    /// The writer's `logPredictions`, waited for on the log's own threads: the call runs on `storeExecutor`, so no
+    /// event-loop or cooperative thread is held while the store answers, nor needed for the wait to end.
+    private func logWaiting(_ batch: [PredictionRecord]) throws -> Int {
+        let writer = self.writer
+        return try storeExecutor.wait { try await writer.logPredictions(batch) }
     }
 
     private func toSpool(_ batch: [PredictionRecord], _ spool: PredictionSpool) {
@@ -240,7 +249,7 @@ public final class PredictionLog: @unchecked Sendable {
             // Chunks of 1,000 rows keep a cycle short when the budget runs out (the next take is not held back).
             guard let chunk = try? spool.peek(1_000), !chunk.isEmpty else { break }
             let stored: Int
-            do { stored = try writer.logPredictions(chunk) } catch {
+            do { stored = try logWaiting(chunk) } catch {
                 // The store still refuses: the rows stay in the spool for a later cycle.
                 lock.lock()
                 failedWrites += 1
@@ -384,6 +393,8 @@ public final class PredictionLog: @unchecked Sendable {
         lock.unlock()
         finished.wait()
     }
+
+    deinit { storeExecutor.shutdown() }
 
     private var stopFlag = false
     /// Tells the store thread to finish (after the batch it was handed).

@@ -103,45 +103,47 @@ public enum RegistryError: LocalizedError, Equatable, Sendable {
 /// - rolling back is never blocked by approvers: it returns an alias to a version it already had;
 /// - every move is kept in the audit log with who, why and when (the store stamps the time).
 public struct ModelRegistry: Sendable {
-    public let store: any Store
+    public let store: any RegistryStore
     /// The project's `release.approvers`; empty: anyone may promote.
     public var approvers: [String]
 
-    public init(store: any Store, approvers: [String] = []) {
+    public init(store: any RegistryStore, approvers: [String] = []) {
         self.store = store
         self.approvers = approvers
     }
 
     /// The version a reference names: `NAME:VERSION` that version, `NAME@ALIAS` what the alias points at, `NAME` its
     /// champion or, without one, its latest version.
-    public func resolve(_ reference: ModelReference) throws -> ModelVersion {
+    public func resolve(_ reference: ModelReference) async throws -> ModelVersion {
         switch reference {
         case .version(let name, let v):
-            guard let version = try store.modelVersion(name, version: v) else {
+            guard let version = try await store.modelVersion(name, version: v) else {
                 throw RegistryError.notFound("model \(name) version \(v)")
             }
             return version
         case .alias(let name, let alias):
-            if let version = try version(name, alias: alias) { return version }
+            if let version = try await version(name, alias: alias) { return version }
         case .name(let name):
-            if let version = try version(name, alias: "champion") { return version }
-            if let latest = try store.modelVersions(name).last { return latest }
+            if let version = try await version(name, alias: "champion") { return version }
+            if let latest = try await store.modelVersions(name).last { return latest }
         }
         throw RegistryError.notFound("model \(reference) (no such name or alias; see mlcycle models)")
     }
 
     /// Parses and resolves a reference.
-    public func resolve(_ text: String) throws -> ModelVersion { try resolve(try ModelReference(parsing: text)) }
+    public func resolve(_ text: String) async throws -> ModelVersion {
+        try await resolve(try ModelReference(parsing: text))
+    }
 
     /// The version `alias` of `name` points at, or nil.
-    public func version(_ name: String, alias: String) throws -> ModelVersion? {
-        guard let v = try store.aliases(name)[alias] else { return nil }
-        return try store.modelVersion(name, version: v)
+    public func version(_ name: String, alias: String) async throws -> ModelVersion? {
+        guard let v = try await store.aliases(name)[alias] else { return nil }
+        return try await store.modelVersion(name, version: v)
     }
 
     /// Registers the next version of a model.
-    public func register(_ version: NewModelVersion, by actor: RegistryActor) throws -> ModelVersion {
-        try store.registerModel(version, actor: actor.name)
+    public func register(_ version: NewModelVersion, by actor: RegistryActor) async throws -> ModelVersion {
+        try await store.registerModel(version, actor: actor.name)
     }
 
     /// Points `alias` at `version`. Failed gates refuse it unless a person overrides them (audited as
@@ -150,7 +152,7 @@ public struct ModelRegistry: Sendable {
     public func promote(
         _ version: ModelVersion, to alias: String = "champion", by actor: RegistryActor, reason: String,
         overrideGates: Bool = false
-    ) throws -> AliasMove {
+    ) async throws -> AliasMove {
         try checkApprover(actor)
         var action = "promote"
         if !version.gatesPassed {
@@ -162,35 +164,36 @@ public struct ModelRegistry: Sendable {
             guard case .person = actor else { throw RegistryError.overrideNeedsAPerson }
             action = "promote (gates overridden)"
         }
-        return try move(version.name, alias: alias, to: version.version, by: actor, action: action, reason: reason)
+        return try await move(
+            version.name, alias: alias, to: version.version, by: actor, action: action, reason: reason)
     }
 
     /// A person's approval of a version that passed its gates: it becomes the champion. Gates cannot be overridden
     /// here (that is `promote(overrideGates:)`, on the record).
     @discardableResult
-    public func approve(_ version: ModelVersion, by actor: RegistryActor, reason: String) throws -> AliasMove {
+    public func approve(_ version: ModelVersion, by actor: RegistryActor, reason: String) async throws -> AliasMove {
         try checkApprover(actor)
         guard version.gatesPassed else {
             throw RegistryError.gatesFailed(
                 name: version.name, version: version.version, failed: [], overridable: false)
         }
-        return try move(
+        return try await move(
             version.name, alias: "champion", to: version.version, by: actor, action: "approve", reason: reason)
     }
 
     /// Points `alias` back at the version it had before its last move.
     @discardableResult
-    public func rollback(_ name: String, alias: String = "champion", by actor: RegistryActor, reason: String) throws
-        -> AliasMove
+    public func rollback(_ name: String, alias: String = "champion", by actor: RegistryActor, reason: String)
+        async throws -> AliasMove
     {
-        guard let previous = try store.previousVersion(name, alias: alias) else {
+        guard let previous = try await store.previousVersion(name, alias: alias) else {
             throw RegistryError.noEarlierVersion(name: name, alias: alias)
         }
-        let aliases = try store.aliases(name)
-        let moved = try move(name, alias: alias, to: previous, by: actor, action: "rollback", reason: reason)
+        let aliases = try await store.aliases(name)
+        let moved = try await move(name, alias: alias, to: previous, by: actor, action: "rollback", reason: reason)
         // A champion that had come up as the challenger is off trial too: a release plan would start it again.
         if alias == "champion", let current = aliases["champion"], aliases["challenger"] == current {
-            try store.setAlias(
+            try await store.setAlias(
                 name, alias: "challenger", version: nil, actor: actor.name, action: "rollback", reason: reason)
         }
         return moved
@@ -203,11 +206,12 @@ public struct ModelRegistry: Sendable {
 
     private func move(
         _ name: String, alias: String, to version: Int, by actor: RegistryActor, action: String, reason: String
-    ) throws -> AliasMove {
-        try store.setAlias(name, alias: alias, version: version, actor: actor.name, action: action, reason: reason)
+    ) async throws -> AliasMove {
+        try await store.setAlias(
+            name, alias: alias, version: version, actor: actor.name, action: action, reason: reason)
         // A version that becomes the champion ends its own release, however it got there (the plan, an approval).
-        if alias == "champion", let release = try store.release(name), release.version == version {
-            try store.setRelease(name, nil, actor: actor.name, action: "release complete", reason: reason)
+        if alias == "champion", let release = try await store.release(name), release.version == version {
+            try await store.setRelease(name, nil, actor: actor.name, action: "release complete", reason: reason)
         }
         return AliasMove(name: name, alias: alias, version: version)
     }
@@ -236,15 +240,17 @@ public struct RegisteredModel: Codable, Sendable, Equatable {
 
 extension ModelRegistry {
     /// Every registered model with its versions (newest first) and aliases, by name.
-    public func models() throws -> [RegisteredModel] {
-        try store.modelNames().sorted().map { name in
-            let aliases = try store.aliases(name)
-            let versions = try store.modelVersions(name).sorted { $0.version > $1.version }.map { v in
+    public func models() async throws -> [RegisteredModel] {
+        var models = [RegisteredModel]()
+        for name in try await store.modelNames().sorted() {
+            let aliases = try await store.aliases(name)
+            let versions = try await store.modelVersions(name).sorted { $0.version > $1.version }.map { v in
                 RegisteredModel.Version(
                     version: v.version, created: v.created, gatesPassed: v.gatesPassed, gates: v.gates,
                     metrics: v.metrics, aliases: aliases.filter { $0.value == v.version }.keys.sorted())
             }
-            return RegisteredModel(name: name, aliases: aliases, versions: versions)
+            models.append(RegisteredModel(name: name, aliases: aliases, versions: versions))
         }
+        return models
     }
 }

@@ -44,7 +44,7 @@ public final class PredictionSpool: @unchecked Sendable {
         self.path = path
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw StoreError.database("cannot open the prediction spool \(path): \(String(cString: strerror(errno)))")
+            throw StoreError.io("cannot open the prediction spool \(path): \(String(cString: strerror(errno)))")
         }
         // (A throw from here on deinitialises the spool, which closes the file.)
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw Busy() }
@@ -217,7 +217,7 @@ public final class PredictionSpool: @unchecked Sendable {
     }
 
     private func failure(_ what: String) -> StoreError {
-        StoreError.database("prediction spool \(path): cannot \(what): \(String(cString: strerror(errno)))")
+        StoreError.io("prediction spool \(path): cannot \(what): \(String(cString: strerror(errno)))")
     }
 
     /// A record as one JSON object (the JSON core, as the server writes its answers).

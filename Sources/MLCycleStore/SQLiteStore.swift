@@ -49,8 +49,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             {
                 attempt += 1
                 Thread.sleep(forTimeInterval: 0.05 + Double(attempt % 5) * 0.02)
-            } catch let e as DatabaseError {
-                throw StoreError.database("cannot open \(directory): \(e.message ?? e.description)")
+            } catch {
+                throw Self.storeError(error)
             }
         }
     }
@@ -151,15 +151,32 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     // MARK: Helpers
 
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.write(body) } catch let e as DatabaseError {
-            throw StoreError.database(e.message ?? e.description)
-        }
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.write(body) } catch { throw Self.storeError(error) }
     }
 
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.read(body) } catch let e as DatabaseError {
-            throw StoreError.database(e.message ?? e.description)
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.read(body) } catch { throw Self.storeError(error) }
+    }
+
+    /// SQLite's errors as the store's: a unique violation, a busy database and damage are told apart.
+    static func storeError(_ error: any Error) -> any Error {
+        switch error {
+        case let e as DatabaseError:
+            let message = e.message ?? e.description
+            switch e.extendedResultCode {
+            case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY: return StoreError.conflict(message)
+            default: break
+            }
+            switch e.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED: return StoreError.busy(message)
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: return StoreError.damaged(message)
+            case .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_FULL: return StoreError.unavailable(message)
+            default: return StoreError.database(code: "SQLite \(e.extendedResultCode.rawValue)", message: message)
+            }
+        case let e as RowDecodingError: return StoreError.damaged(String(describing: e))
+        case let e as DecodingError: return StoreError.damaged(String(describing: e))
+        default: return error
         }
     }
 
@@ -169,26 +186,21 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         return String(decoding: (try? e.encode(value)) ?? Data("null".utf8), as: UTF8.self)
     }
 
-    static func decode<T: Decodable>(_ text: String?, as type: T.Type, default value: T) -> T {
-        guard let text, let v = try? JSONDecoder().decode(T.self, from: Data(text.utf8)) else { return value }
-        return v
-    }
-
-    static func date(_ t: Double?) -> Date? { t.map { Date(timeIntervalSince1970: $0) } }
-
     // MARK: Projects and datasets
 
-    public func ensureProject(_ name: String) throws {
-        try write { db in
-            try db.execute(
-                sql: "INSERT INTO project (name, created) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                arguments: [name, Date().timeIntervalSince1970])
-        }
+    public func ensureProject(_ name: String) async throws {
+        try await write { db in try Self.ensureProject(db, name) }
+    }
+
+    static func ensureProject(_ db: Database, _ name: String) throws {
+        try db.execute(
+            sql: "INSERT INTO project (name, created) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            arguments: [name, Date().timeIntervalSince1970])
     }
 
     @discardableResult
-    public func recordDataset(_ s: DatasetSnapshot) throws -> DatasetSnapshot {
-        try write { db in
+    public func recordDataset(_ s: DatasetSnapshot) async throws -> DatasetSnapshot {
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO dataset (fingerprint, rows, schema, sources, profile_artifact, created) VALUES (?, ?, ?, ?, ?, ?)
@@ -198,26 +210,20 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     s.fingerprint, s.rows, Self.json(s.schema), Self.json(s.sources), s.profileArtifact,
                     s.created.timeIntervalSince1970,
                 ])
-        }
-        return try dataset(fingerprint: s.fingerprint) ?? s
-    }
-
-    public func dataset(fingerprint: String) throws -> DatasetSnapshot? {
-        try read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM dataset WHERE fingerprint = ?", arguments: [fingerprint]).map {
-                r in
-                DatasetSnapshot(
-                    fingerprint: r["fingerprint"], rows: r["rows"],
-                    schema: Self.decode(r["schema"], as: [String].self, default: []),
-                    sources: Self.decode(r["sources"], as: [String].self, default: []),
-                    profileArtifact: r["profile_artifact"],
-                    created: Date(timeIntervalSince1970: r["created"]))
-            }
+            return try DatasetSnapshot.fetchOne(
+                db, sql: "SELECT * FROM dataset WHERE fingerprint = ?", arguments: [s.fingerprint]) ?? s
         }
     }
 
-    public func attachProfile(fingerprint: String, artifact: String) throws {
-        try write { db in
+    public func dataset(fingerprint: String) async throws -> DatasetSnapshot? {
+        try await read { db in
+            try DatasetSnapshot.fetchOne(
+                db, sql: "SELECT * FROM dataset WHERE fingerprint = ?", arguments: [fingerprint])
+        }
+    }
+
+    public func attachProfile(fingerprint: String, artifact: String) async throws {
+        try await write { db in
             try db.execute(
                 sql: "UPDATE dataset SET profile_artifact = ? WHERE fingerprint = ?",
                 arguments: [artifact, fingerprint])
@@ -227,46 +233,49 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     // MARK: Runs
 
-    public func startRun(_ n: NewRun) throws -> RunRecord {
-        try ensureProject(n.project)
-        let now = Date()
-        let id: Int64 = try write { db in
+    public func startRun(_ n: NewRun) async throws -> RunRecord {
+        try await write { db in
+            try Self.ensureProject(db, n.project)
             try db.execute(
                 sql: """
                     INSERT INTO run (project, stage, status, started, input_hash, params, tags, outputs, spec_hash, git_commit, mlcycle_version, host, pid)
                     VALUES (?, ?, 'running', ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    n.project, n.stage, now.timeIntervalSince1970, n.inputHash, Self.json(n.params), Self.json(n.tags),
-                    n.specHash, n.gitCommit, n.mlcycleVersion, n.host, n.pid,
+                    n.project, n.stage, Date().timeIntervalSince1970, n.inputHash, Self.json(n.params),
+                    Self.json(n.tags), n.specHash, n.gitCommit, n.mlcycleVersion, n.host, n.pid,
                 ])
-            return db.lastInsertedRowID
+            let id = db.lastInsertedRowID
+            guard let run = try RunRecord.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]) else {
+                throw StoreError.notFound("the new run \(id)")
+            }
+            return run
         }
-        guard let run = try run(id) else { throw StoreError.database("the new run \(id) was not found") }
-        return run
     }
 
-    public func logMetric(run: Int64, name: String, value: Double, step: Int) throws {
-        try write { db in
+    public func logMetric(run: Int64, name: String, value: Double, step: Int) async throws {
+        try await write { db in
             try db.execute(
                 sql: "INSERT INTO metric (run, name, value, step, at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [run, name, value, step, Date().timeIntervalSince1970])
         }
     }
 
-    public func appendLog(run: Int64, _ line: String) throws {
-        try write { db in
-            let seq =
-                try Int.fetchOne(
-                    db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM run_log WHERE run = ?", arguments: [run]) ?? 1
-            try db.execute(
-                sql: "INSERT INTO run_log (run, seq, line, at) VALUES (?, ?, ?, ?)",
-                arguments: [run, seq, line, Date().timeIntervalSince1970])
-        }
+    public func appendLog(run: Int64, _ line: String) async throws {
+        try await write { db in try Self.appendLog(db, run: run, line) }
     }
 
-    public func finishRun(_ id: Int64, status: RunStatus, outputs: [String: String]) throws {
-        try write { db in
+    static func appendLog(_ db: Database, run: Int64, _ line: String) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO run_log (run, seq, line, at)
+                VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_log WHERE run = ?), ?, ?)
+                """,
+            arguments: [run, run, line, Date().timeIntervalSince1970])
+    }
+
+    public func finishRun(_ id: Int64, status: RunStatus, outputs: [String: String]) async throws {
+        try await write { db in
             try db.execute(
                 sql: "UPDATE run SET status = ?, ended = ?, outputs = ? WHERE id = ?",
                 arguments: [status.rawValue, Date().timeIntervalSince1970, Self.json(outputs), id])
@@ -274,87 +283,71 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    static func runRecord(_ r: Row) -> RunRecord {
-        RunRecord(
-            id: r["id"], project: r["project"], stage: r["stage"], status: RunStatus(rawValue: r["status"]) ?? .failed,
-            started: Date(timeIntervalSince1970: r["started"]), ended: date(r["ended"]), inputHash: r["input_hash"],
-            params: decode(r["params"], as: [String: String].self, default: [:]),
-            tags: decode(r["tags"], as: [String: String].self, default: [:]),
-            outputs: decode(r["outputs"], as: [String: String].self, default: [:]), specHash: r["spec_hash"],
-            gitCommit: r["git_commit"],
-            mlcycleVersion: r["mlcycle_version"], host: r["host"], pid: r["pid"])
+    public func run(_ id: Int64) async throws -> RunRecord? {
+        try await read { db in try RunRecord.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]) }
     }
 
-    public func run(_ id: Int64) throws -> RunRecord? {
-        try read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map(Self.runRecord)
+    public func runs(project: String?, limit: Int) async throws -> [RunRecord] {
+        try await read { db in
+            try RunRecord.fetchAll(
+                db, sql: "SELECT * FROM run WHERE (? IS NULL OR project = ?) ORDER BY id DESC LIMIT ?",
+                arguments: [project, project, limit])
         }
     }
 
-    public func runs(project: String?, limit: Int) throws -> [RunRecord] {
-        try read { db in
-            if let project {
-                return try Row.fetchAll(
-                    db, sql: "SELECT * FROM run WHERE project = ? ORDER BY id DESC LIMIT ?",
-                    arguments: [project, limit]
-                ).map(Self.runRecord)
-            }
-            return try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id DESC LIMIT ?", arguments: [limit]).map(
-                Self.runRecord)
+    public func metrics(run: Int64) async throws -> [MetricPoint] {
+        try await read { db in
+            try MetricPoint.fetchAll(
+                db, sql: "SELECT name, value, step, at FROM metric WHERE run = ? ORDER BY name, step", arguments: [run])
         }
     }
 
-    public func metrics(run: Int64) throws -> [MetricPoint] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM metric WHERE run = ? ORDER BY name, step", arguments: [run]).map {
-                MetricPoint(
-                    name: $0["name"], value: $0["value"], step: $0["step"], at: Date(timeIntervalSince1970: $0["at"]))
-            }
-        }
-    }
-
-    public func logs(run: Int64) throws -> [String] {
-        try read { db in
+    public func logs(run: Int64) async throws -> [String] {
+        try await read { db in
             try String.fetchAll(db, sql: "SELECT line FROM run_log WHERE run = ? ORDER BY seq", arguments: [run])
         }
     }
 
-    public func cachedRun(project: String, stage: String, inputHash: String) throws -> RunRecord? {
-        try read { db in
-            try Row.fetchOne(
+    public func cachedRun(project: String, stage: String, inputHash: String) async throws -> RunRecord? {
+        try await read { db in
+            try RunRecord.fetchOne(
                 db,
                 sql: """
                     SELECT * FROM run WHERE project = ? AND stage = ? AND input_hash = ? AND status = 'finished' ORDER BY id DESC LIMIT 1
-                    """, arguments: [project, stage, inputHash]
-            ).map(Self.runRecord)
+                    """, arguments: [project, stage, inputHash])
         }
     }
 
-    public func recoverAbandonedRuns() throws -> [Int64] {
+    public func recoverAbandonedRuns() async throws -> [Int64] {
         let host = ProcessInfo.processInfo.hostName
-        let running = try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM run WHERE status = 'running'").map(Self.runRecord)
-        }
-        // A run is abandoned when its process is gone (same host only: another machine's runs are not ours to judge).
-        let abandoned = running.filter { $0.host == host && !Self.processAlive($0.pid) }
-        for r in abandoned {
-            try write { db in
+        let abandoned: [Int64] = try await write { db in
+            // A run is abandoned when its process is gone (same host only: another machine's runs are not ours).
+            let running = try Row.fetchAll(
+                db, sql: "SELECT id, pid FROM run WHERE status = 'running' AND host = ?", arguments: [host])
+            var ids = [Int64]()
+            for row in running {
+                let id: Int64 = row["id"]
+                let pid: Int32 = row["pid"]
+                guard !Self.processAlive(pid) else { continue }
                 try db.execute(
                     sql: "UPDATE run SET status = 'failed', ended = ? WHERE id = ? AND status = 'running'",
-                    arguments: [Date().timeIntervalSince1970, r.id])
+                    arguments: [Date().timeIntervalSince1970, id])
+                try Self.appendLog(
+                    db, run: id, "marked failed: its process (pid \(pid)) ended without finishing the run")
+                ids.append(id)
             }
-            try appendLog(run: r.id, "marked failed: its process (pid \(r.pid)) ended without finishing the run")
+            return ids
         }
         // Artefact files a killed process was still writing: never renamed into place, never referenced.
         for orphan in AtomicFile.orphans(in: (directory as NSString).appendingPathComponent("artifacts")) {
             try? FileManager.default.removeItem(atPath: orphan)
         }
-        return abandoned.map(\.id)
+        return abandoned
     }
 
     /// What SQLite's `PRAGMA integrity_check` finds wrong with the database file: empty when it is sound.
-    public func integrityProblems() throws -> [String] {
-        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }.filter { $0 != "ok" }
+    public func integrityProblems() async throws -> [String] {
+        try await read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }.filter { $0 != "ok" }
     }
 
     static func processAlive(_ pid: Int32) -> Bool {
@@ -369,17 +362,19 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     @discardableResult
-    public func putArtifact(_ data: Data) throws -> String {
-        var hasher = MLCycleData.SHA256()
-        data.withUnsafeBytes { hasher.update(raw: $0) }
-        let sha = MLCycleData.SHA256.hexString(hasher.finalize())
+    public func putArtifact(_ data: Data) async throws -> String {
+        let sha = MLCycleData.SHA256.hex(data)
         let path = artifactPath(sha)
         if !FileManager.default.fileExists(atPath: path) {
-            try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try AtomicFile.write(data, to: path)  // temp file + rename: a reader never sees half a file
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try AtomicFile.write(data, to: path)  // temp file + rename: a reader never sees half a file
+            } catch {
+                throw StoreError.io("cannot write the artefact \(path): \(error.localizedDescription)")
+            }
         }
-        try write { db in
+        try await write { db in
             try db.execute(
                 sql: "INSERT INTO artifact (sha256, size, created) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
                 arguments: [sha, data.count, Date().timeIntervalSince1970])
@@ -387,23 +382,19 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         return sha
     }
 
-    public func artifact(_ sha: String) throws -> Data {
+    public func artifact(_ sha: String) async throws -> Data {
         let path = artifactPath(sha)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StoreError.notFound("artefact \(sha) (\(path))")
         }
-        var hasher = MLCycleData.SHA256()
-        data.withUnsafeBytes { hasher.update(raw: $0) }
-        guard MLCycleData.SHA256.hexString(hasher.finalize()) == sha else {
-            throw StoreError.corruptArtifact(sha256: sha, path: path)
-        }
+        guard MLCycleData.SHA256.hex(data) == sha else { throw StoreError.corruptArtifact(sha256: sha, path: path) }
         return data
     }
 
     // MARK: Models, aliases, audit
 
-    public func registerModel(_ v: NewModelVersion, actor: String) throws -> ModelVersion {
-        let number: Int = try write { db in
+    public func registerModel(_ v: NewModelVersion, actor: String) async throws -> ModelVersion {
+        try await write { db in
             guard
                 try Bool.fetchOne(
                     db, sql: "SELECT EXISTS (SELECT 1 FROM artifact WHERE sha256 = ?)", arguments: [v.bundle]) == true
@@ -421,18 +412,17 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     """,
                 arguments: [
                     v.name, next, v.bundle, Self.json(v.metrics), v.gatesPassed, Self.json(v.gates), v.run,
-                    Self.json(v.datasets),
-                    v.specHash, Date().timeIntervalSince1970,
+                    Self.json(v.datasets), v.specHash, Date().timeIntervalSince1970,
                 ])
             try Self.audit(
                 db, actor: actor, action: "register", model: v.name, version: next, alias: nil, previous: nil,
                 reason: v.gatesPassed ? "gates passed" : "gates failed")
-            return next
+            guard
+                let stored = try ModelVersion.fetchOne(
+                    db, sql: "SELECT * FROM model_version WHERE name = ? AND version = ?", arguments: [v.name, next])
+            else { throw StoreError.notFound("model \(v.name) v\(next)") }
+            return stored
         }
-        guard let version = try modelVersion(v.name, version: number) else {
-            throw StoreError.database("model \(v.name) v\(number) vanished")
-        }
-        return version
     }
 
     static func audit(
@@ -445,38 +435,28 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 """, arguments: [Date().timeIntervalSince1970, actor, action, model, version, alias, previous, reason])
     }
 
-    static func modelVersion(_ r: Row) -> ModelVersion {
-        ModelVersion(
-            name: r["name"], version: r["version"], bundle: r["bundle"],
-            metrics: decode(r["metrics"], as: [String: Double].self, default: [:]),
-            gatesPassed: r["gates_passed"], gates: decode(r["gates"], as: [String].self, default: []), run: r["run"],
-            datasets: decode(r["datasets"], as: [String].self, default: []), specHash: r["spec_hash"],
-            created: Date(timeIntervalSince1970: r["created"]))
+    public func modelNames() async throws -> [String] {
+        try await read { db in try String.fetchAll(db, sql: "SELECT DISTINCT name FROM model_version ORDER BY name") }
     }
 
-    public func modelNames() throws -> [String] {
-        try read { db in try String.fetchAll(db, sql: "SELECT DISTINCT name FROM model_version ORDER BY name") }
-    }
-
-    public func modelVersions(_ name: String) throws -> [ModelVersion] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM model_version WHERE name = ? ORDER BY version", arguments: [name])
-                .map(Self.modelVersion)
+    public func modelVersions(_ name: String) async throws -> [ModelVersion] {
+        try await read { db in
+            try ModelVersion.fetchAll(
+                db, sql: "SELECT * FROM model_version WHERE name = ? ORDER BY version", arguments: [name])
         }
     }
 
-    public func modelVersion(_ name: String, version: Int) throws -> ModelVersion? {
-        try read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT * FROM model_version WHERE name = ? AND version = ?", arguments: [name, version]
-            ).map(Self.modelVersion)
+    public func modelVersion(_ name: String, version: Int) async throws -> ModelVersion? {
+        try await read { db in
+            try ModelVersion.fetchOne(
+                db, sql: "SELECT * FROM model_version WHERE name = ? AND version = ?", arguments: [name, version])
         }
     }
 
     public func setAlias(_ name: String, alias: String, version: Int?, actor: String, action: String, reason: String)
-        throws
+        async throws
     {
-        try write { db in
+        try await write { db in
             let previous = try Int.fetchOne(
                 db, sql: "SELECT version FROM alias WHERE name = ? AND alias = ?", arguments: [name, alias])
             if let version {
@@ -500,8 +480,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    public func aliases(_ name: String) throws -> [String: Int] {
-        try read { db in
+    public func aliases(_ name: String) async throws -> [String: Int] {
+        try await read { db in
             var out = [String: Int]()
             for r in try Row.fetchAll(db, sql: "SELECT alias, version FROM alias WHERE name = ?", arguments: [name]) {
                 out[r["alias"]] = r["version"]
@@ -510,8 +490,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    public func previousVersion(_ name: String, alias: String) throws -> Int? {
-        try read { db in
+    public func previousVersion(_ name: String, alias: String) async throws -> Int? {
+        try await read { db in
             try Int.fetchOne(
                 db,
                 sql: """
@@ -520,39 +500,29 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    public func audit(model: String?) throws -> [AuditEntry] {
-        try read { db in
-            let rows =
-                try model.map {
-                    try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE model = ? ORDER BY id", arguments: [$0])
-                }
-                ?? Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id")
-            return rows.map {
-                AuditEntry(
-                    id: $0["id"], at: Date(timeIntervalSince1970: $0["at"]), actor: $0["actor"], action: $0["action"],
-                    model: $0["model"],
-                    version: $0["version"], alias: $0["alias"], previousVersion: $0["previous_version"],
-                    reason: $0["reason"])
-            }
+    public func audit(model: String?) async throws -> [AuditEntry] {
+        try await read { db in
+            try AuditEntry.fetchAll(
+                db, sql: "SELECT * FROM audit WHERE (? IS NULL OR model = ?) ORDER BY id", arguments: [model, model])
         }
     }
 
     // MARK: Predictions and feedback
 
     @discardableResult
-    public func logPredictions(_ batch: [PredictionRecord]) throws -> Int {
+    public func logPredictions(_ batch: [PredictionRecord]) async throws -> Int {
         guard !batch.isEmpty else { return 0 }
         // One transaction; rows go 90 to a statement (990 parameters: under the 999 of SQLite before 3.32),
-        // prepared once per connection and reused; a row whose id is stored already is skipped, so a batch written
-        // twice (a spool drained again) is stored once.
+        // prepared once per connection and reused (measured faster than a record insert per row: the log's hot path);
+        // a row whose id is stored already is skipped, so a batch written twice (a spool drained again) is stored once.
         let rowsPerStatement = 90
-        func sql(_ rows: Int) -> String {
+        @Sendable func sql(_ rows: Int) -> String {
             "INSERT INTO prediction (id, model, version, at, latency, inputs, prediction, status, confidence, "
                 + "low_confidence, reasons) VALUES "
                 + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
                 + " ON CONFLICT (id) DO NOTHING"
         }
-        return try write { db in
+        return try await write { db in
             var start = 0
             var inserted = 0
             while start < batch.count {
@@ -575,9 +545,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     @discardableResult
-    public func recordFeedback(_ batch: [FeedbackRecord]) throws -> Int {
+    public func recordFeedback(_ batch: [FeedbackRecord]) async throws -> Int {
         guard !batch.isEmpty else { return 0 }
-        return try write { db in
+        return try await write { db in
             let earlier = try db.cachedStatement(
                 sql: "SELECT COUNT(*) FROM feedback WHERE prediction_id = ? AND kind = ?")
             let insert = try db.cachedStatement(
@@ -591,44 +561,38 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    public func predictions(model: String, version: String?, since: Date?, limit: Int) throws -> [PredictionRecord] {
-        try read { db in
-            try Row.fetchAll(
+    /// The prediction table's columns under the names of `PredictionRecord`'s properties.
+    static let predictionColumns =
+        "id, model, version, at, latency AS latency_seconds, inputs, prediction, status, confidence, low_confidence, reasons"
+
+    public func predictions(model: String, version: String?, since: Date?, limit: Int) async throws
+        -> [PredictionRecord]
+    {
+        try await read { db in
+            try PredictionRecord.fetchAll(
                 db,
-                sql:
-                    "SELECT * FROM prediction WHERE model = ? AND (? IS NULL OR version = ?) AND at >= ? ORDER BY at LIMIT ?",
-                arguments: [model, version, version, since?.timeIntervalSince1970 ?? 0, limit]
-            ).map(Self.prediction)
+                sql: """
+                    SELECT \(Self.predictionColumns) FROM prediction
+                    WHERE model = ? AND (? IS NULL OR version = ?) AND at >= ? ORDER BY at LIMIT ?
+                    """,
+                arguments: [model, version, version, since?.timeIntervalSince1970 ?? 0, limit])
         }
     }
 
-    public func latestPredictions(model: String, status: String, limit: Int) throws -> [PredictionRecord] {
-        try read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM prediction WHERE model = ? AND status = ? ORDER BY at DESC LIMIT ?",
-                arguments: [model, status, limit]
-            ).map(Self.prediction)
+    public func latestPredictions(model: String, status: String, limit: Int) async throws -> [PredictionRecord] {
+        try await read { db in
+            try PredictionRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.predictionColumns) FROM prediction WHERE model = ? AND status = ? ORDER BY at DESC LIMIT ?
+                    """,
+                arguments: [model, status, limit])
         }
     }
 
-    static func prediction(_ row: Row) throws -> PredictionRecord {
-        var reasons: [String]?
-        if let text: String = row["reasons"] {
-            guard let decoded = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
-                throw StoreError.database(
-                    "the reasons of prediction \(row["id"] as String? ?? "?") are damaged: \(text)")
-            }
-            reasons = decoded
-        }
-        return PredictionRecord(
-            id: row["id"], model: row["model"], version: row["version"], at: Date(timeIntervalSince1970: row["at"]),
-            latencySeconds: row["latency"], inputs: row["inputs"], prediction: row["prediction"], status: row["status"],
-            confidence: row["confidence"], lowConfidence: (row["low_confidence"] as Int? ?? 0) != 0, reasons: reasons)
-    }
-
-    public func predictionModels(_ ids: [String]) throws -> [String: String] {
+    public func predictionModels(_ ids: [String]) async throws -> [String: String] {
         guard !ids.isEmpty else { return [:] }
-        return try read { db in
+        return try await read { db in
             let rows = try Self.inChunks(ids) { chunk, marks in
                 try Row.fetchAll(
                     db, sql: "SELECT id, model FROM prediction WHERE id IN (\(marks))",
@@ -638,21 +602,16 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    public func release(_ name: String) throws -> ReleaseState? {
-        try read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM release WHERE name = ?", arguments: [name]).map {
-                ReleaseState(
-                    version: $0["version"], step: $0["step"], share: $0["share"],
-                    started: Date(timeIntervalSince1970: $0["started"]),
-                    since: Date(timeIntervalSince1970: $0["since"]),
-                    failedChecks: $0["failed_checks"])
-            }
+    public func release(_ name: String) async throws -> ReleaseState? {
+        try await read { db in
+            try ReleaseState.fetchOne(db, sql: "SELECT * FROM release WHERE name = ?", arguments: [name])
         }
     }
 
-    public func setRelease(_ name: String, _ state: ReleaseState?, actor: String, action: String, reason: String) throws
+    public func setRelease(_ name: String, _ state: ReleaseState?, actor: String, action: String, reason: String)
+        async throws
     {
-        try write { db in
+        try await write { db in
             let previous = try Int.fetchOne(db, sql: "SELECT version FROM release WHERE name = ?", arguments: [name])
             if let state {
                 try db.execute(
@@ -677,8 +636,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    public func recordAlert(_ alert: AlertRecord) throws -> Int {
-        try write { db in
+    public func recordAlert(_ alert: AlertRecord) async throws -> Int {
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO alert (model, name, severity, rule, value, threshold, window_start, window_end, reason, at, delivery)
@@ -693,44 +652,31 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    public func setAlertDelivery(_ id: Int, _ delivery: String) throws {
-        try write { db in try db.execute(sql: "UPDATE alert SET delivery = ? WHERE id = ?", arguments: [delivery, id]) }
-    }
-
-    public func alerts(model: String?, limit: Int) throws -> [AlertRecord] {
-        try read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM alert WHERE (? IS NULL OR model = ?) ORDER BY at DESC, id DESC LIMIT ?",
-                arguments: [model, model, limit]
-            ).map {
-                AlertRecord(
-                    id: $0["id"], model: $0["model"], name: $0["name"], severity: $0["severity"], rule: $0["rule"],
-                    value: $0["value"],
-                    threshold: $0["threshold"], windowStart: Date(timeIntervalSince1970: $0["window_start"]),
-                    windowEnd: Date(timeIntervalSince1970: $0["window_end"]), reason: $0["reason"],
-                    at: Date(timeIntervalSince1970: $0["at"]), delivery: $0["delivery"])
-            }
+    public func setAlertDelivery(_ id: Int, _ delivery: String) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE alert SET delivery = ? WHERE id = ?", arguments: [delivery, id])
         }
     }
 
-    public func feedback(predictionIDs: [String]) throws -> [FeedbackRecord] {
+    public func alerts(model: String?, limit: Int) async throws -> [AlertRecord] {
+        try await read { db in
+            try AlertRecord.fetchAll(
+                db, sql: "SELECT * FROM alert WHERE (? IS NULL OR model = ?) ORDER BY at DESC, id DESC LIMIT ?",
+                arguments: [model, model, limit])
+        }
+    }
+
+    public func feedback(predictionIDs: [String]) async throws -> [FeedbackRecord] {
         guard !predictionIDs.isEmpty else { return [] }
-        return try read { db in
+        return try await read { db in
             try Self.inChunks(predictionIDs) { chunk, marks in
-                try Row.fetchAll(
-                    db, sql: "SELECT * FROM feedback WHERE prediction_id IN (\(marks)) ORDER BY at, rowid",
-                    arguments: StatementArguments(chunk)
-                ).map { row in
-                    let id: String = row["prediction_id"]
-                    let kind: String = row["kind"]
-                    guard let known = FeedbackKind(rawValue: kind) else {
-                        throw StoreError.database(
-                            "the feedback for \(id) has kind '\(kind)', which is neither actual nor override: the store was changed by hand"
-                        )
-                    }
-                    return FeedbackRecord(
-                        predictionID: id, value: row["actual"], kind: known, at: Date(timeIntervalSince1970: row["at"]))
-                }
+                try FeedbackRecord.fetchAll(
+                    db,
+                    sql: """
+                        SELECT prediction_id AS "predictionID", actual AS value, kind, at FROM feedback
+                        WHERE prediction_id IN (\(marks)) ORDER BY at, rowid
+                        """,
+                    arguments: StatementArguments(chunk))
             }
         }
     }
@@ -748,3 +694,25 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         return out
     }
 }
+
+/// The store's records read from SQLite rows through their `Codable` conformance: columns are the properties' names
+/// in snake case, times are seconds since 1970, lists and dictionaries are JSON text. A value that does not decode
+/// (damaged JSON, an unknown status) is `StoreError.damaged`, never a silent default.
+public protocol SQLiteRecord: FetchableRecord, Decodable {}
+
+extension SQLiteRecord {
+    /// Columns are the properties' names in snake case.
+    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
+    /// Times are stored as seconds since 1970.
+    public static var databaseDateDecodingStrategy: DatabaseDateDecodingStrategy { .timeIntervalSince1970 }
+}
+
+extension DatasetSnapshot: SQLiteRecord {}
+extension RunRecord: SQLiteRecord {}
+extension MetricPoint: SQLiteRecord {}
+extension ModelVersion: SQLiteRecord {}
+extension AuditEntry: SQLiteRecord {}
+extension PredictionRecord: SQLiteRecord {}
+extension FeedbackRecord: SQLiteRecord {}
+extension ReleaseState: SQLiteRecord {}
+extension AlertRecord: SQLiteRecord {}

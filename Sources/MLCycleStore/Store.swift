@@ -1,88 +1,103 @@
 import Foundation
 import MLCycleData
 
-/// Where the lifecycle's records live: projects, dataset snapshots, runs with their metrics and logs,
-/// content-addressed artefacts, model versions, aliases and an append-only audit log.
-///
-/// The contract is in Swift types, not SQL: the SQLite implementation (`SQLiteStore`) is the embedded default; a
-/// team store on PostgreSQL is to implement the same protocol against the same schema.
 /// Where served predictions are written: a store, or anything else that takes them in batches.
 public protocol PredictionWriter: Sendable {
     /// Appends served predictions (one transaction per batch); a prediction whose id is stored already is skipped.
     /// Returns how many were new.
     @discardableResult
-    func logPredictions(_ batch: [PredictionRecord]) throws -> Int
+    func logPredictions(_ batch: [PredictionRecord]) async throws -> Int
 }
 
-public protocol Store: PredictionWriter {
+/// Tracking: projects, dataset snapshots and runs with their parameters, metrics and logs (MLflow's tracking store).
+public protocol TrackingStore: Sendable {
     /// Creates the project if needed.
-    func ensureProject(_ name: String) throws
+    func ensureProject(_ name: String) async throws
 
     /// Records a dataset snapshot (once per fingerprint) and returns it.
     @discardableResult
-    func recordDataset(_ snapshot: DatasetSnapshot) throws -> DatasetSnapshot
-    func dataset(fingerprint: String) throws -> DatasetSnapshot?
+    func recordDataset(_ snapshot: DatasetSnapshot) async throws -> DatasetSnapshot
+    func dataset(fingerprint: String) async throws -> DatasetSnapshot?
     /// Links a stored profile (an artefact) to a dataset snapshot.
-    func attachProfile(fingerprint: String, artifact: String) throws
+    func attachProfile(fingerprint: String, artifact: String) async throws
 
     /// Starts a run (status `running`) and returns it with its id.
-    func startRun(_ run: NewRun) throws -> RunRecord
-    func logMetric(run: Int64, name: String, value: Double, step: Int) throws
-    func appendLog(run: Int64, _ line: String) throws
-    func finishRun(_ id: Int64, status: RunStatus, outputs: [String: String]) throws
-    func run(_ id: Int64) throws -> RunRecord?
-    func runs(project: String?, limit: Int) throws -> [RunRecord]
-    func metrics(run: Int64) throws -> [MetricPoint]
-    func logs(run: Int64) throws -> [String]
+    func startRun(_ run: NewRun) async throws -> RunRecord
+    func logMetric(run: Int64, name: String, value: Double, step: Int) async throws
+    func appendLog(run: Int64, _ line: String) async throws
+    func finishRun(_ id: Int64, status: RunStatus, outputs: [String: String]) async throws
+    func run(_ id: Int64) async throws -> RunRecord?
+    /// The newest runs first (of `project` only, when given).
+    func runs(project: String?, limit: Int) async throws -> [RunRecord]
+    func metrics(run: Int64) async throws -> [MetricPoint]
+    func logs(run: Int64) async throws -> [String]
     /// The newest finished run of `stage` in `project` whose inputs hashed to `inputHash` (for caching), or nil.
-    func cachedRun(project: String, stage: String, inputHash: String) throws -> RunRecord?
-    /// Marks runs left `running` by a process that no longer exists as `failed` (returns their ids), and removes the
-    /// temporary artefact files such processes left.
-    func recoverAbandonedRuns() throws -> [Int64]
+    func cachedRun(project: String, stage: String, inputHash: String) async throws -> RunRecord?
+    /// Marks runs left `running` by a process of this host that no longer exists as `failed` (returns their ids), and
+    /// removes what such processes left half-written.
+    func recoverAbandonedRuns() async throws -> [Int64]
+}
 
+/// Artefacts: bytes content-addressed by SHA-256, stored once and verified on every read.
+public protocol ArtifactStore: Sendable {
     /// Stores bytes under their SHA-256 (written atomically; the same content is stored once) and returns the hash.
     @discardableResult
-    func putArtifact(_ data: Data) throws -> String
+    func putArtifact(_ data: Data) async throws -> String
     /// The bytes stored under `sha256`, verified against it.
-    func artifact(_ sha256: String) throws -> Data
+    func artifact(_ sha256: String) async throws -> Data
+}
 
+/// The model registry's records: versions, aliases, progressive releases and the append-only audit log. People and
+/// policies move aliases through `ModelRegistry`, which checks approvers and gates first.
+public protocol RegistryStore: Sendable {
     /// Registers the next version of model `name`.
-    func registerModel(_ version: NewModelVersion, actor: String) throws -> ModelVersion
-    func modelNames() throws -> [String]
-    func modelVersions(_ name: String) throws -> [ModelVersion]
-    func modelVersion(_ name: String, version: Int) throws -> ModelVersion?
+    func registerModel(_ version: NewModelVersion, actor: String) async throws -> ModelVersion
+    func modelNames() async throws -> [String]
+    func modelVersions(_ name: String) async throws -> [ModelVersion]
+    func modelVersion(_ name: String, version: Int) async throws -> ModelVersion?
     /// Points `alias` of model `name` at `version` (nil removes it), recording who, why and what it pointed at before.
-    func setAlias(_ name: String, alias: String, version: Int?, actor: String, action: String, reason: String) throws
-    func aliases(_ name: String) throws -> [String: Int]
+    func setAlias(_ name: String, alias: String, version: Int?, actor: String, action: String, reason: String)
+        async throws
+    func aliases(_ name: String) async throws -> [String: Int]
     /// The alias history is in the audit log; this is the version an alias pointed at before its latest move.
-    func previousVersion(_ name: String, alias: String) throws -> Int?
-    func audit(model: String?) throws -> [AuditEntry]
+    func previousVersion(_ name: String, alias: String) async throws -> Int?
+    func audit(model: String?) async throws -> [AuditEntry]
 
+    /// Where a progressive release of `name` stands (nil: none under way).
+    func release(_ name: String) async throws -> ReleaseState?
+    /// Sets (nil: ends) the release of `name` and records the step in the audit log, in one transaction.
+    func setRelease(_ name: String, _ state: ReleaseState?, actor: String, action: String, reason: String)
+        async throws
+}
+
+/// The serving record: the prediction log, the feedback on it and the alerts monitoring fired.
+public protocol ServingRecordStore: PredictionWriter {
     /// Records actuals and overrides for earlier predictions, in one transaction; an earlier record of the same kind
     /// for the same prediction stays as history (the latest wins). Returns how many replaced an earlier one.
     @discardableResult
-    func recordFeedback(_ batch: [FeedbackRecord]) throws -> Int
+    func recordFeedback(_ batch: [FeedbackRecord]) async throws -> Int
     /// The logged predictions of `model` (of `version` only, e.g. "v3", when given) from `since` on, oldest first.
-    func predictions(model: String, version: String?, since: Date?, limit: Int) throws -> [PredictionRecord]
+    func predictions(model: String, version: String?, since: Date?, limit: Int) async throws -> [PredictionRecord]
     /// The latest logged predictions of `model` with `status` (e.g. `review`), newest first.
-    func latestPredictions(model: String, status: String, limit: Int) throws -> [PredictionRecord]
+    func latestPredictions(model: String, status: String, limit: Int) async throws -> [PredictionRecord]
     /// The model that answered each of `ids` found in the prediction log (id → model name).
-    func predictionModels(_ ids: [String]) throws -> [String: String]
+    func predictionModels(_ ids: [String]) async throws -> [String: String]
     /// Every feedback record of the predictions `predictionIDs`, oldest first.
-    func feedback(predictionIDs: [String]) throws -> [FeedbackRecord]
-
-    /// Where a progressive release of `name` stands (nil: none under way).
-    func release(_ name: String) throws -> ReleaseState?
-    /// Sets (nil: ends) the release of `name` and records the step in the audit log, in one transaction.
-    func setRelease(_ name: String, _ state: ReleaseState?, actor: String, action: String, reason: String) throws
+    func feedback(predictionIDs: [String]) async throws -> [FeedbackRecord]
 
     /// Keeps a fired alert (with the numbers that fired it); returns its id.
-    func recordAlert(_ alert: AlertRecord) throws -> Int
+    func recordAlert(_ alert: AlertRecord) async throws -> Int
     /// Records how the alert's webhook delivery went ("sent", "failed after 4 attempts: …", "no webhook").
-    func setAlertDelivery(_ id: Int, _ delivery: String) throws
+    func setAlertDelivery(_ id: Int, _ delivery: String) async throws
     /// Fired alerts, newest first (all models when nil).
-    func alerts(model: String?, limit: Int) throws -> [AlertRecord]
+    func alerts(model: String?, limit: Int) async throws -> [AlertRecord]
 }
+
+/// Where the lifecycle's records live, in four roles: tracking, the registry, artefacts and the serving record.
+///
+/// The contract is in Swift types, not SQL: `SQLiteStore` is the embedded default. Every call is `async`: a store
+/// may be a server across the network, and no thread waits on it.
+public protocol Store: TrackingStore, ArtifactStore, RegistryStore, ServingRecordStore {}
 
 /// Where a progressive release stands: the version on its way up, its step of the plan and share of requests, when
 /// the release started and when the current step did (the moments of the watcher, replayed time in a replay).
@@ -139,28 +154,28 @@ public struct AlertRecord: Codable, Sendable, Equatable {
     }
 }
 
-extension Store {
+extension ServingRecordStore {
     /// The logged predictions of `model`, every version.
-    public func predictions(model: String, since: Date?, limit: Int) throws -> [PredictionRecord] {
-        try predictions(model: model, version: nil, since: since, limit: limit)
+    public func predictions(model: String, since: Date?, limit: Int) async throws -> [PredictionRecord] {
+        try await predictions(model: model, version: nil, since: since, limit: limit)
     }
 
     /// The latest feedback value of `kinds` for each of `predictionIDs` that has one, by prediction id (a repeated
     /// actual replaces the earlier one; with both kinds, the later record wins).
-    public func latestFeedback(for predictionIDs: [String], kinds: Set<FeedbackKind> = [.actual]) throws
+    public func latestFeedback(for predictionIDs: [String], kinds: Set<FeedbackKind> = [.actual]) async throws
         -> [String: String]
     {
         var latest = [String: String]()
         // Feedback comes ordered by time: the latest wins.
-        for f in try feedback(predictionIDs: predictionIDs) where kinds.contains(f.kind) {
+        for f in try await feedback(predictionIDs: predictionIDs) where kinds.contains(f.kind) {
             latest[f.predictionID] = f.value
         }
         return latest
     }
 
     /// The eventual truth fed back for each of `records` that has one, by prediction id (overrides left out).
-    public func latestActuals(for records: [PredictionRecord]) throws -> [String: String] {
-        try latestFeedback(for: records.map(\.id))
+    public func latestActuals(for records: [PredictionRecord]) async throws -> [String: String] {
+        try await latestFeedback(for: records.map(\.id))
     }
 }
 
@@ -366,20 +381,39 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     public var reason: String
 }
 
+/// Why a store call failed. Database errors keep their kind, so a caller can tell a conflict it may ignore, a busy or
+/// unreachable database it may retry, and damaged records it must repair.
 public enum StoreError: LocalizedError, Equatable, Sendable {
     case notFound(String)
     case corruptArtifact(sha256: String, path: String)
     case invalid(String)
-    case database(String)
+    /// A write broke a uniqueness rule: the record is stored already.
+    case conflict(String)
+    /// The database stayed locked or busy longer than the store waits: try again later.
+    case busy(String)
+    /// The database could not be reached, or the connection was lost: the call did not take effect; try again.
+    case unavailable(String)
+    /// A stored record cannot be read back (a damaged JSON column, an unknown status): the store was changed by hand
+    /// or damaged.
+    case damaged(String)
+    /// A file beside the store (the prediction spool, an artefact file) could not be read or written.
+    case io(String)
+    /// Any other database error, with the database's own code (SQLite's extended result code, PostgreSQL's SQLSTATE).
+    case database(code: String, message: String)
 
     public var errorDescription: String? {
         switch self {
         case .notFound(let what): return "not found: \(what)"
         case .corruptArtifact(let sha, let path):
             return
-                "the artefact \(sha.prefix(12))… at \(path) does not match its SHA-256: it was changed or damaged on disk; restore it or re-run the stage that made it"
+                "the artefact \(sha.prefix(12))… at \(path) does not match its SHA-256: it was changed or damaged; restore it or re-run the stage that made it"
         case .invalid(let message): return message
-        case .database(let message): return "store: \(message)"
+        case .conflict(let message): return "store: already stored: \(message)"
+        case .busy(let message): return "store: the database is busy (\(message)); try again"
+        case .unavailable(let message): return "store: the database cannot be reached (\(message)); try again"
+        case .damaged(let message): return "store: a stored record is damaged: \(message)"
+        case .io(let message): return message
+        case .database(let code, let message): return "store: \(message) (\(code))"
         }
     }
 }

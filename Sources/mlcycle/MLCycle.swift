@@ -501,7 +501,7 @@ struct Train: ParsableCommand {
     }
 }
 
-struct Predict: ParsableCommand {
+struct Predict: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score a table with a saved model; one output row per input row.")
 
@@ -520,9 +520,9 @@ struct Predict: ParsableCommand {
 
     @Option(help: .hidden) var blockBytes = 32 << 20
 
-    func run() throws {
-        try runReportingErrors {
-            let scorer = try BatchScorer.load(model) { try storeOptions.open() }
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let scorer = try await BatchScorer.load(model) { try await storeOptions.open() }
             let rows = try scorer.score(
                 file: input.data, csvOptions: try input.reading.csvOptions(), to: out, blockBytes: blockBytes)
             if out != "-", let scoredBy = scorer.scoredBy { print("\(rows) rows scored by \(scoredBy) → \(out)") }
@@ -779,14 +779,14 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "The store folder (default: .mlcycle in the project directory, or in the current one).")
     var store: String?
 
-    func open(_ directory: String = ".") throws -> SQLiteStore {
+    func open(_ directory: String = ".") async throws -> SQLiteStore {
         let store = try SQLiteStore(directory: self.store ?? (directory as NSString).appendingPathComponent(".mlcycle"))
-        _ = try store.recoverAbandonedRuns()
+        _ = try await store.recoverAbandonedRuns()
         return store
     }
 }
 
-struct Run: ParsableCommand {
+struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "Run a project (mlcycle.yaml): collect → validate → profile → prepare → train → evaluate → register; unchanged stages are reused."
@@ -806,10 +806,10 @@ struct Run: ParsableCommand {
     @Option(help: "Write the run summary as JSON to this file ('-' for standard output).")
     var json: String?
 
-    func run() throws {
-        try runReportingErrors {
+    func run() async throws {
+        try await runReportingAsyncErrors {
             let spec = try projectSpec(directory)
-            let store = try storeOptions.open(directory)
+            let store = try await storeOptions.open(directory)
             let chatty = !quiet && json != "-"
             if chatty { print("\(spec.problem.name): \(spec.problem.goal ?? spec.problem.task.rawValue)") }
             // On a terminal, a counter line for long stages is rewritten in place and cleared by the stage's own line.
@@ -822,7 +822,7 @@ struct Run: ParsableCommand {
             if live {
                 runner.counter = { text in FileHandle.standardOutput.write(Data(("\r\u{1B}[K  " + text + " …").utf8)) }
             }
-            let summary = try runner.run()
+            let summary = try await runner.run()
             if let json { try emit(try encodeJSON(summary), to: json) }
             // A chosen model that fails a gate ends the run with exit code 3, so a CI/CD job can stop on it.
             if chatty { Self.printSummary(summary, task: spec.problem.task) }
@@ -873,16 +873,16 @@ struct Run: ParsableCommand {
     }
 }
 
-struct Runs: ParsableCommand {
+struct Runs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List recent runs (newest first).")
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Only this project's runs.") var project: String?
     @Option(help: "How many.") var limit = 30
     @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
-            let runs = try storeOptions.open().runs(project: project, limit: limit)
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let runs = try await storeOptions.open().runs(project: project, limit: limit)
             if let json {
                 try emit(try encodeJSON(runs), to: json)
                 if json == "-" { return }
@@ -897,7 +897,7 @@ struct Runs: ParsableCommand {
     }
 }
 
-struct Show: ParsableCommand {
+struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show one run: parameters, metrics, outputs and log.")
     @Argument(help: "The run id.") var id: Int64
     @OptionGroup var storeOptions: StoreOptions
@@ -909,11 +909,11 @@ struct Show: ParsableCommand {
         var log: [String]
     }
 
-    func run() throws {
-        try runReportingErrors {
-            let store = try storeOptions.open()
-            guard let r = try store.run(id) else { throw StoreError.notFound("run \(id)") }
-            let output = Output(run: r, metrics: try store.metrics(run: id), log: try store.logs(run: id))
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let store = try await storeOptions.open()
+            guard let r = try await store.run(id) else { throw StoreError.notFound("run \(id)") }
+            let output = Output(run: r, metrics: try await store.metrics(run: id), log: try await store.logs(run: id))
             if let json {
                 try emit(try encodeJSON(output), to: json)
                 if json == "-" { return }
@@ -930,15 +930,15 @@ struct Show: ParsableCommand {
     }
 }
 
-struct Models: ParsableCommand {
+struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List registered models: each version (number, created, gates, metric) and the aliases on it.")
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
-            let models = try ModelRegistry(store: try storeOptions.open()).models()
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let models = try await ModelRegistry(store: try storeOptions.open()).models()
             if let json {
                 try emit(try encodeJSON(models), to: json)
                 if json == "-" { return }
@@ -967,8 +967,8 @@ struct Models: ParsableCommand {
 }
 
 /// A registered model by reference (`NAME`, `NAME@ALIAS`, `NAME:VERSION`).
-func resolveModel(_ reference: String, in store: Store) throws -> ModelVersion {
-    try ModelRegistry(store: store).resolve(reference)
+func resolveModel(_ reference: String, in store: Store) async throws -> ModelVersion {
+    try await ModelRegistry(store: store).resolve(reference)
 }
 
 /// The person running the command: `--as NAME`, or $USER.
@@ -981,22 +981,22 @@ func registry(_ store: Store, project directory: String) throws -> ModelRegistry
     ModelRegistry(store: store, approvers: try projectSpecIfPresent(directory)?.release.approvers ?? [])
 }
 
-struct ModelCommand: ParsableCommand {
+struct ModelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model", abstract: "Show a model version: NAME[@ALIAS|:VERSION].")
     @Argument(help: "NAME, NAME@ALIAS or NAME:VERSION.") var reference: String
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
-            let store = try storeOptions.open()
-            let v = try resolveModel(reference, in: store)
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let store = try await storeOptions.open()
+            let v = try await resolveModel(reference, in: store)
             if let json {
                 try emit(try encodeJSON(v), to: json)
                 if json == "-" { return }
             }
-            let aliases = try store.aliases(v.name).filter { $0.value == v.version }.keys.sorted()
+            let aliases = try await store.aliases(v.name).filter { $0.value == v.version }.keys.sorted()
             print(
                 "\(v.name) v\(v.version)\(aliases.isEmpty ? "" : " (\(aliases.joined(separator: ", ")))"): gates \(v.gatesPassed ? "passed" : "failed")"
             )
@@ -1009,7 +1009,7 @@ struct ModelCommand: ParsableCommand {
     }
 }
 
-struct Promote: ParsableCommand {
+struct Promote: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Point an alias (default champion) at a model version; refused when its gates failed.")
     @Argument(help: "NAME:VERSION.") var reference: String
@@ -1028,11 +1028,12 @@ struct Promote: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write {name, alias, version} as JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
-            let registry = try registry(try storeOptions.open(project), project: project)
-            let move = try registry.promote(
-                try registry.resolve(reference), to: to, by: person(actor), reason: reason, overrideGates: overrideGates
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let registry = try await registry(try storeOptions.open(project), project: project)
+            let move = try await registry.promote(
+                try await registry.resolve(reference), to: to, by: person(actor), reason: reason,
+                overrideGates: overrideGates
             )
             if let json { try emit(try encodeJSON(move), to: json) }
             if json != "-" { print("\(move.name) \(move.alias) → v\(move.version)") }
@@ -1040,7 +1041,7 @@ struct Promote: ParsableCommand {
     }
 }
 
-struct Rollback: ParsableCommand {
+struct Rollback: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Point an alias (default champion) back at the version it had before its last move.")
     @Argument(help: "The model name.") var name: String
@@ -1050,9 +1051,9 @@ struct Rollback: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write {name, alias, version} as JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
-            let move = try ModelRegistry(store: try storeOptions.open()).rollback(
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let move = try await ModelRegistry(store: try storeOptions.open()).rollback(
                 name, alias: alias, by: person(actor), reason: reason)
             if let json { try emit(try encodeJSON(move), to: json) }
             if json != "-" { print("\(move.name) \(move.alias) → v\(move.version)") }
@@ -1060,7 +1061,7 @@ struct Rollback: ParsableCommand {
     }
 }
 
-struct Lineage: ParsableCommand {
+struct Lineage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Trace a model version back to its data and run: dataset → run → model, with hashes.")
     @Argument(help: "NAME[@ALIAS|:VERSION].") var reference: String
@@ -1074,14 +1075,19 @@ struct Lineage: ParsableCommand {
         var audit: [AuditEntry]
     }
 
-    func run() throws {
-        try runReportingErrors {
-            let store = try storeOptions.open()
-            let v = try resolveModel(reference, in: store)
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let store = try await storeOptions.open()
+            let v = try await resolveModel(reference, in: store)
+            var datasets = [DatasetSnapshot]()
+            for fingerprint in v.datasets {
+                if let d = try await store.dataset(fingerprint: fingerprint) { datasets.append(d) }
+            }
+            var run: RunRecord?
+            if let id = v.run { run = try await store.run(id) }
             let output = Output(
-                model: v, run: try v.run.flatMap { try store.run($0) },
-                datasets: try v.datasets.compactMap { try store.dataset(fingerprint: $0) },
-                audit: try store.audit(model: v.name).filter { $0.version == v.version })
+                model: v, run: run, datasets: datasets,
+                audit: try await store.audit(model: v.name).filter { $0.version == v.version })
             if let json {
                 try emit(try encodeJSON(output), to: json)
                 if json == "-" { return }
@@ -1100,7 +1106,7 @@ struct Lineage: ParsableCommand {
     }
 }
 
-struct Report: ParsableCommand {
+struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the evaluation report (HTML) of a registered model version.")
     @Argument(help: "NAME[@ALIAS|:VERSION].") var reference: String
@@ -1108,11 +1114,11 @@ struct Report: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write the version's evaluation as JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
-            let store = try storeOptions.open()
-            let v = try resolveModel(reference, in: store)
-            let bundle = try ModelBundle.decode(try store.artifact(v.bundle), path: "\(v.name) v\(v.version)")
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let store = try await storeOptions.open()
+            let v = try await resolveModel(reference, in: store)
+            let bundle = try ModelBundle.decode(try await store.artifact(v.bundle), path: "\(v.name) v\(v.version)")
             guard let evaluation = bundle.evaluation else {
                 throw StoreError.invalid("\(v.name) v\(v.version) has no evaluation in its bundle")
             }
@@ -1186,7 +1192,7 @@ struct Serve: AsyncParsableCommand {
             if let bundle {
                 catalog = try ModelCatalog(bundlePath: bundle)
             } else {
-                let store = try storeOptions.open(project ?? ".")
+                let store = try await storeOptions.open(project ?? ".")
                 catalog = ModelCatalog(store: store, models: try ModelCatalog.aliases(model))
                 // Rows the store cannot take at once wait in a spool beside it (drained first after a restart).
                 log = PredictionLog(
@@ -1204,7 +1210,7 @@ struct Serve: AsyncParsableCommand {
             // Alerts are checked and shown here but never stored or sent: that is `mlcycle monitor`'s job.
             server.monitoringPage = { name in
                 guard let output = try await pass.runServed(name, recordAlerts: false) else { return nil }
-                return try pass.html(output)
+                return try await pass.html(output)
             }
         }
         // Tokens come from the environment (or a file named there), never from the command line, where `ps` shows them.
@@ -1213,7 +1219,7 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(server.metrics.metricsFactory())
         server.readTokens()
         print(
-            "serving \((try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)"
+            "serving \(await (try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)"
                 + (server.tokens.admin == nil ? " (admin endpoints off: set MLCYCLE_ADMIN_TOKEN)" : ""))
         try await server.run(host: host, port: port)
     }

@@ -34,7 +34,7 @@ struct Monitor: AsyncParsableCommand {
     func run() async throws {
         try await runReportingAsyncErrors {
             let spec = try projectSpecIfPresent(project)
-            let store = try storeOptions.open(project)
+            let store = try await storeOptions.open(project)
             let moment = try moment(now)
             let pass = MonitoringPass(store: store, spec: spec)
             let output: Output
@@ -43,13 +43,13 @@ struct Monitor: AsyncParsableCommand {
                 output = try await pass.run(try resolveModel(reference, in: store), window: window, at: moment)
             } else if let served = try await pass.runServed(name, window: window, at: moment) {
                 output = served
-            } else if try store.modelNames().contains(name) {
+            } else if try await store.modelNames().contains(name) {
                 throw ValidationError("\(name) has no champion: give --version to monitor a version that is not one")
             } else {
                 throw ValidationError("no model called '\(name)' (mlcycle models lists them)")
             }
             if let json { try emit(try encodeJSON(output), to: json) }
-            if let html { try AtomicFile.write(Data(try pass.html(output).utf8), to: html) }
+            if let html { try await AtomicFile.write(Data(try pass.html(output).utf8), to: html) }
             if json != "-" { print(Self.text(output), terminator: "") }
         }
     }
@@ -109,7 +109,7 @@ struct Monitor: AsyncParsableCommand {
 }
 
 /// `mlcycle compare`: the challenger against the champion on live labelled traffic.
-struct Compare: ParsableCommand {
+struct Compare: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "Compare two versions on live labelled traffic: the metric of each, the difference with a 95 % interval, error rates, latency and a verdict.",
@@ -131,8 +131,8 @@ struct Compare: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write the comparison as JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
+    func run() async throws {
+        try await runReportingAsyncErrors {
             let moment = try moment(now)
             var start: Date?
             if let since {
@@ -144,8 +144,9 @@ struct Compare: ParsableCommand {
                     throw ValidationError("--since takes an ISO 8601 time or a duration such as 7d; got '\(since)'")
                 }
             }
-            let pass = MonitoringPass(store: try storeOptions.open(project), spec: try projectSpecIfPresent(project))
-            let comparison = try pass.compare(
+            let pass = await MonitoringPass(
+                store: try storeOptions.open(project), spec: try projectSpecIfPresent(project))
+            let comparison = try await pass.compare(
                 name, champion: champion, challenger: challenger, since: start, at: moment)
             if let json { try emit(try encodeJSON(comparison), to: json) }
             if json != "-" { print(comparison.text, terminator: "") }
@@ -154,7 +155,7 @@ struct Compare: ParsableCommand {
 }
 
 /// `mlcycle review`: the rows answered for review (outside the scope), and a person's decision on one.
-struct Review: ParsableCommand {
+struct Review: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the rows answered for review (newest first), or record a person's decision on one.",
         discussion: """
@@ -172,13 +173,13 @@ struct Review: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Write the list as JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
+    func run() async throws {
+        try await runReportingAsyncErrors {
             guard (1...100_000).contains(limit) else {
                 throw ValidationError("--limit takes 1 to 100000; got \(limit)")
             }
-            let store = try storeOptions.open(project)
-            guard try store.modelNames().contains(name) else {
+            let store = try await storeOptions.open(project)
+            guard try await store.modelNames().contains(name) else {
                 throw ValidationError("no model called '\(name)' (mlcycle models lists them)")
             }
             if let decide {
@@ -187,7 +188,7 @@ struct Review: ParsableCommand {
                 }
                 // Only a row of this model answered for review takes a decision here.
                 guard
-                    try store.latestPredictions(model: name, status: "review", limit: 1_000_000).contains(where: {
+                    try await store.latestPredictions(model: name, status: "review", limit: 1_000_000).contains(where: {
                         $0.id == decide
                     })
                 else {
@@ -195,14 +196,14 @@ struct Review: ParsableCommand {
                         "\(name) answered no row for review with the id '\(decide)' (mlcycle review \(name) lists them)"
                     )
                 }
-                try store.recordFeedback([FeedbackRecord(predictionID: decide, value: value, kind: .override)])
+                try await store.recordFeedback([FeedbackRecord(predictionID: decide, value: value, kind: .override)])
                 print("\(decide): decided \(value) (recorded as an override)")
                 return
             }
             guard value == nil else { throw ValidationError("--value goes with --decide ID") }
-            var rows = try store.latestPredictions(model: name, status: "review", limit: max(limit * 10, 1000))
+            var rows = try await store.latestPredictions(model: name, status: "review", limit: max(limit * 10, 1000))
             if !all {
-                let decided = try store.latestFeedback(for: rows.map(\.id), kinds: [.override])
+                let decided = try await store.latestFeedback(for: rows.map(\.id), kinds: [.override])
                 rows = rows.filter { decided[$0.id] == nil }
             }
             rows = Array(rows.prefix(limit))
@@ -221,7 +222,7 @@ struct Review: ParsableCommand {
 }
 
 /// `mlcycle alerts`: the alerts that fired, newest first.
-struct Alerts: ParsableCommand {
+struct Alerts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List fired alerts (with the numbers that fired them), newest first.")
     @Argument(help: "Only this model's alerts.") var name: String?
@@ -229,9 +230,9 @@ struct Alerts: ParsableCommand {
     @Option(help: "How many.") var limit = 50
     @Option(help: "Write JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
-            let alerts = try storeOptions.open().alerts(model: name, limit: limit)
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let alerts = try await storeOptions.open().alerts(model: name, limit: limit)
             if let json { try emit(try encodeJSON(alerts), to: json) }
             guard json != "-" else { return }
             if alerts.isEmpty { print("no alert has fired\(name.map { " for \($0)" } ?? "")") }
@@ -247,7 +248,7 @@ struct Alerts: ParsableCommand {
 
 /// `mlcycle approve`: a person lets a challenger that passed its gates become the champion (the retraining policy
 /// `promote: approval` waits for this); kept in the audit log with who and why.
-struct Approve: ParsableCommand {
+struct Approve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Approve a version that passed its gates: it becomes the champion; who and why go in the audit log.")
     @Argument(help: "NAME:VERSION.") var reference: String
@@ -259,14 +260,14 @@ struct Approve: ParsableCommand {
     @Option(help: "The project directory (its mlcycle.yaml lists the approvers).") var project = "."
     @OptionGroup var storeOptions: StoreOptions
 
-    func run() throws {
-        try runReportingErrors {
+    func run() async throws {
+        try await runReportingAsyncErrors {
             guard case .version = try ModelReference(parsing: reference) else {
                 throw ValidationError("give the version to approve as NAME:VERSION, e.g. house-prices:3")
             }
-            let registry = try registry(try storeOptions.open(project), project: project)
+            let registry = try await registry(try storeOptions.open(project), project: project)
             let who = person(approver)
-            let move = try registry.approve(try registry.resolve(reference), by: who, reason: reason)
+            let move = try await registry.approve(try await registry.resolve(reference), by: who, reason: reason)
             print("\(move.name) champion → v\(move.version) (approved by \(who.name))")
         }
     }
@@ -283,7 +284,7 @@ func moment(_ now: String?) throws -> Date {
 
 /// `mlcycle retrain`: one retraining now (for cron users and people): sources plus recent labelled served rows,
 /// the pipeline again, the new version against the champion on the most recent labelled rows, the promotion policy.
-struct Retrain: ParsableCommand {
+struct Retrain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "Retrain a project's model on its sources plus recent labelled served rows; compare with the champion; promote as the spec's policy says."
@@ -295,8 +296,8 @@ struct Retrain: ParsableCommand {
     @Option(help: "Retrain as of this moment (ISO 8601; default: now) — for replays.") var now: String?
     @Option(help: "Write the outcome as JSON to this file ('-' for standard output).") var json: String?
 
-    func run() throws {
-        try runReportingErrors {
+    func run() async throws {
+        try await runReportingAsyncErrors {
             let spec = try projectSpec(project)
             guard spec.problem.name == name else {
                 throw ValidationError(
@@ -304,12 +305,12 @@ struct Retrain: ParsableCommand {
                 )
             }
             let chatty = json != "-"
-            let retrainer = Retrainer(
+            let retrainer = await Retrainer(
                 spec: spec, directory: project, store: try storeOptions.open(project),
                 actor: ProcessInfo.processInfo.environment["USER"].map { "\($0) (mlcycle retrain)" }
                     ?? "mlcycle retrain",
                 progress: { if chatty { print("  " + $0) } })
-            let outcome = try retrainer.retrain(trigger: "manual", reason: reason, at: try moment(now))
+            let outcome = try await retrainer.retrain(trigger: "manual", reason: reason, at: try moment(now))
             if let json { try emit(try encodeJSON(outcome), to: json) }
             if chatty { print(Self.text(outcome)) }
         }
@@ -339,7 +340,7 @@ struct Watch: AsyncParsableCommand {
     func run() async throws {
         try await runReportingAsyncErrors {
             let spec = try projectSpec(directory)
-            let watcher = try Watcher(spec: spec, directory: directory, store: try storeOptions.open(directory))
+            let watcher = try await Watcher(spec: spec, directory: directory, store: try storeOptions.open(directory))
             guard let seconds = MonitoringDuration.seconds(every) else {
                 throw ValidationError("--every takes a duration such as 60s, 5m, 1h; got '\(every)'")
             }
@@ -389,7 +390,7 @@ struct Replay: AsyncParsableCommand {
             var watcher: Watcher?
             if let watch {
                 let spec = try projectSpec(watch)
-                watcher = try Watcher(spec: spec, directory: watch, store: try storeOptions.open(watch))
+                watcher = try await Watcher(spec: spec, directory: watch, store: try storeOptions.open(watch))
             }
             let chatty = json != "-"
             var replay = MLCycleProject.Replay(

@@ -7,24 +7,26 @@ import Testing
 /// whole.
 @Suite(.serialized) struct CrashConsistencyTests {
     /// What a store must look like after a kill and the next open (by a CLI command, as a user would).
-    static func expectConsistent(_ store: String, after what: String) throws {
+    static func expectConsistent(_ store: String, after what: String) async throws {
         let runs = try CLI.run(["runs", "--store", store, "--json", "-"])
         #expect(runs.status == 0, "\(what): \(runs.stderr)")
         let opened = try SQLiteStore(directory: store)
-        #expect(try opened.integrityProblems() == [], "\(what)")
-        let running = try opened.runs(project: nil, limit: 1_000).filter { $0.status == .running }
+        #expect(try await opened.integrityProblems() == [], "\(what)")
+        let running = try await opened.runs(project: nil, limit: 1_000).filter { $0.status == .running }
         #expect(running.isEmpty, "\(what): runs left running: \(running.map(\.id))")
         let files = FileManager.default.enumerator(atPath: "\(store)/artifacts")?.allObjects as? [String] ?? []
         let temporary = files.filter { $0.hasSuffix(".tmp") }
         #expect(temporary.isEmpty, "\(what): temporary artefact files left: \(temporary)")
-        for name in try opened.modelNames() {
-            for v in try opened.modelVersions(name) {
-                #expect(throws: Never.self, "\(what): \(name) v\(v.version)") { _ = try opened.artifact(v.bundle) }
+        for name in try await opened.modelNames() {
+            for v in try await opened.modelVersions(name) {
+                await #expect(throws: Never.self, "\(what): \(name) v\(v.version)") {
+                    _ = try await opened.artifact(v.bundle)
+                }
             }
         }
     }
 
-    @Test func killingARunAtAnyStageLeavesAStoreThatOpensClean() throws {
+    @Test func killingARunAtAnyStageLeavesAStoreThatOpensClean() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-crash-\(UUID().uuidString)")
         #expect(try CLI.run(["init", dir.path]).status == 0)
         let store = dir.appendingPathComponent(".mlcycle").path
@@ -37,16 +39,16 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            Thread.sleep(forTimeInterval: delay)
+            try await Task.sleep(for: .seconds(delay))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            try Self.expectConsistent(store, after: "a run killed after \(delay) s")
+            try await Self.expectConsistent(store, after: "a run killed after \(delay) s")
         }
         // The store still works: a whole run finishes and registers a version.
         let run = try CLI.run(["run", dir.path, "--quiet"])
         #expect(run.status == 0, "\(run.stderr)")
-        try Self.expectConsistent(store, after: "a whole run")
-        #expect(try SQLiteStore(directory: store).modelVersions("prices").isEmpty == false)
+        try await Self.expectConsistent(store, after: "a whole run")
+        #expect(try await SQLiteStore(directory: store).modelVersions("prices").isEmpty == false)
     }
 
     @Test func killingAServerUnderLoadLeavesAStoreThatOpensClean() async throws {
@@ -59,13 +61,13 @@ import Testing
                 port: server.port, clients: 3, until: Date().addingTimeInterval(seconds), into: answers)
             kill(server.process.processIdentifier, SIGKILL)
             server.process.waitUntilExit()
-            try Self.expectConsistent(store, after: "server kill \(k + 1) after \(seconds) s of load")
+            try await Self.expectConsistent(store, after: "server kill \(k + 1) after \(seconds) s of load")
         }
         // A server started on the killed ones' store drains their spools and stops cleanly.
         let last = try PredictionLogLoadTests.Server(store: store)
         last.process.terminate()
         last.process.waitUntilExit()
         #expect(last.process.terminationStatus == 0)
-        try Self.expectConsistent(store, after: "a clean stop")
+        try await Self.expectConsistent(store, after: "a clean stop")
     }
 }

@@ -88,8 +88,8 @@ import Testing
 
     /// The ids of the answered predictions logged in the store at `store` (a refused request is logged too, under
     /// an id no client was given: those are left out).
-    static func logged(_ store: String) throws -> Set<String> {
-        let rows = try SQLiteStore(directory: store).predictions(model: "prices", since: nil, limit: 100_000_000)
+    static func logged(_ store: String) async throws -> Set<String> {
+        let rows = try await SQLiteStore(directory: store).predictions(model: "prices", since: nil, limit: 100_000_000)
         return Set(rows.filter { !$0.status.hasPrefix("error") }.map(\.id))
     }
 
@@ -103,7 +103,7 @@ import Testing
         server.process.terminate()  // SIGTERM: the log writes and drains everything before the process exits
         server.process.waitUntilExit()
         let answered = answers.ids.withLock { Set($0.keys) }
-        let ids = try Self.logged(store)
+        let ids = try await Self.logged(store)
         #expect(answered.count >= 10_000, "\(answered.count) rows answered")
         #expect(ids == answered, "answered \(answered.count), logged \(ids.count)")
     }
@@ -142,7 +142,7 @@ import Testing
         again.process.waitUntilExit()
         let spool = (try? FileManager.default.attributesOfItem(atPath: spoolPath))?[.size] as? Int
         #expect(spool == 0, "the spool still holds \(spool ?? -1) bytes")
-        let ids = try Self.logged(store)
+        let ids = try await Self.logged(store)
         let answeredAt = answers.ids.withLock { $0 }
         let lost = answeredAt.filter { !ids.contains($0.key) }
         // Only answers from the writer's last cycle before the kill may be missing: at most 100 ms of them, plus

@@ -7,7 +7,7 @@ import Testing
 
 /// A project whose sources say price = 100 + 50 · size, served for 60 days while the market paid 130 + 65 · size
 /// (30 % more): its champion v1 is registered, and 200 served rows with their true prices are in the log.
-func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) throws -> (
+func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) async throws -> (
     store: SQLiteStore, dir: String, spec: ProjectSpec, now: Date
 ) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-retrain-\(UUID().uuidString)").path
@@ -33,7 +33,7 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
     """.write(toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
     let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
     let spec = try ProjectFile.load(path: "\(dir)/mlcycle.yaml")
-    _ = try Runner(spec: spec, directory: dir, store: store).run()
+    _ = try await Runner(spec: spec, directory: dir, store: store).run()
     let now = Date(timeIntervalSince1970: 1_780_000_000)
     var predictions = [PredictionRecord]()
     var feedback = [FeedbackRecord]()
@@ -49,18 +49,18 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
                 status: "ok"))
         feedback.append(FeedbackRecord(predictionID: id, value: String(((130 + 65 * s) * noise()).rounded())))
     }
-    try store.logPredictions(predictions)
-    try store.recordFeedback(feedback)
+    try await store.logPredictions(predictions)
+    try await store.recordFeedback(feedback)
     return (store, dir, spec, now)
 }
 
 @Suite struct RetrainingTests {
     /// The new version learns the new prices from the served rows, is judged on the latest quarter of them against
     /// the champion, wins by more than the margin and is promoted; all of it recorded.
-    @Test func aBetterChallengerIsPromotedAutomatically() throws {
-        let (store, dir, spec, now) = try shiftedProject(
+    @Test func aBetterChallengerIsPromotedAutomatically() async throws {
+        let (store, dir, spec, now) = try await shiftedProject(
             retraining: "retraining: {window: 90d, holdout: 0.25, promote: auto, margin: 0.02}")
-        let outcome = try Retrainer(spec: spec, directory: dir, store: store).retrain(
+        let outcome = try await Retrainer(spec: spec, directory: dir, store: store).retrain(
             trigger: "manual", reason: "test", at: now)
         #expect(outcome.feedbackRows == 150 && outcome.comparisonRows == 50)
         #expect(outcome.champion == 1 && outcome.challenger == 2 && outcome.gatesPassed)
@@ -70,65 +70,65 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
         #expect(champion > 0.2 && challenger < champion - 0.02)
         #expect(abs(try #require(outcome.difference) - (challenger - champion)) < 1e-12)
         #expect(outcome.verdict == "promoted")
-        #expect(try store.aliases("shift")["champion"] == 2)
-        let audit = try #require(try store.audit(model: "shift").last)
+        #expect(try await store.aliases("shift")["champion"] == 2)
+        let audit = try #require(try await store.audit(model: "shift").last)
         #expect(audit.action == "promote" && audit.version == 2 && audit.reason.hasPrefix("retrain (manual)"))
         // The collected table holds the 300 source rows and the 150 served ones.
-        let collect = try #require(
+        let collect = try await #require(
             try store.runs(project: "shift", limit: 50).first {
                 $0.stage == "collect" && $0.outputs["feedback_rows"] != nil
             })
         #expect(collect.outputs["rows"] == "450" && collect.outputs["feedback_rows"] == "150")
         #expect(outcome.dataset == collect.outputs["fingerprint"])
-        let history = try Retrainer.history(store, project: "shift")
+        let history = try await Retrainer.history(store, project: "shift")
         #expect(
             history.count == 1 && history[0].verdict == "promoted" && history[0].run == outcome.run
                 && history[0].trigger == "manual")
         let runID = try #require(outcome.run)
-        let run = try #require(try store.run(runID))
+        let run = try #require(try await store.run(runID))
         #expect(run.stage == "retrain" && run.status == .finished && run.params["trigger"] == "manual")
         // Nothing new since: the pipeline gives the champion again.
-        let again = try Retrainer(spec: spec, directory: dir, store: store).retrain(
+        let again = try await Retrainer(spec: spec, directory: dir, store: store).retrain(
             trigger: "manual", reason: "again", at: now)
         #expect(again.verdict == "unchanged")
-        #expect(try store.aliases("shift")["champion"] == 2)
+        #expect(try await store.aliases("shift")["champion"] == 2)
     }
 
-    @Test func approvalPolicyWaitsAndMarginKeepsTheChampion() throws {
-        let waiting = try shiftedProject(retraining: "retraining: {window: 90d, promote: approval}")
-        let o = try Retrainer(spec: waiting.spec, directory: waiting.dir, store: waiting.store).retrain(
+    @Test func approvalPolicyWaitsAndMarginKeepsTheChampion() async throws {
+        let waiting = try await shiftedProject(retraining: "retraining: {window: 90d, promote: approval}")
+        let o = try await Retrainer(spec: waiting.spec, directory: waiting.dir, store: waiting.store).retrain(
             trigger: "manual", reason: "test", at: waiting.now)
         #expect(o.verdict == "awaiting approval" && o.detail.contains("mlcycle approve shift:2"))
-        #expect(try waiting.store.aliases("shift") == ["champion": 1, "challenger": 2])
+        #expect(try await waiting.store.aliases("shift") == ["champion": 1, "challenger": 2])
 
-        let strict = try shiftedProject(retraining: "retraining: {window: 90d, promote: auto, margin: 5}")
-        let k = try Retrainer(spec: strict.spec, directory: strict.dir, store: strict.store).retrain(
+        let strict = try await shiftedProject(retraining: "retraining: {window: 90d, promote: auto, margin: 5}")
+        let k = try await Retrainer(spec: strict.spec, directory: strict.dir, store: strict.store).retrain(
             trigger: "manual", reason: "test", at: strict.now)
         #expect(k.verdict == "kept champion" && k.detail.contains("not better by the margin 5"))
-        #expect(try strict.store.aliases("shift")["champion"] == 1)
+        #expect(try await strict.store.aliases("shift")["champion"] == 1)
     }
 
     /// Too few recent rows to judge on: all of them train, and the new version waits for a person.
-    @Test func fewRecentRowsAreNotAFairJudge() throws {
-        let p = try shiftedProject(retraining: "retraining: {promote: auto}", served: 60)
-        let o = try Retrainer(spec: p.spec, directory: p.dir, store: p.store).retrain(
+    @Test func fewRecentRowsAreNotAFairJudge() async throws {
+        let p = try await shiftedProject(retraining: "retraining: {promote: auto}", served: 60)
+        let o = try await Retrainer(spec: p.spec, directory: p.dir, store: p.store).retrain(
             trigger: "manual", reason: "test", at: p.now)
         #expect(o.feedbackRows == 60 && o.comparisonRows == 0 && o.championValue == nil)
         #expect(o.verdict == "awaiting approval" && o.detail.contains("fewer than 30 recent labelled rows"))
-        #expect(try p.store.aliases("shift")["champion"] == 1)
+        #expect(try await p.store.aliases("shift")["champion"] == 1)
     }
 
     /// The served rows outside the window are not used.
-    @Test func theWindowBoundsTheFeedbackRows() throws {
-        let p = try shiftedProject(retraining: "retraining: {window: 30d, holdout: 0.5, promote: auto}")
-        let o = try Retrainer(spec: p.spec, directory: p.dir, store: p.store).retrain(
+    @Test func theWindowBoundsTheFeedbackRows() async throws {
+        let p = try await shiftedProject(retraining: "retraining: {window: 30d, holdout: 0.5, promote: auto}")
+        let o = try await Retrainer(spec: p.spec, directory: p.dir, store: p.store).retrain(
             trigger: "manual", reason: "test", at: p.now)
         #expect(o.feedbackRows == 50 && o.comparisonRows == 50)
     }
 
     /// `mlcycle watch`'s step: an alert named in retraining.on retrains; so does the schedule coming due.
     @Test func alertsAndTheScheduleTriggerRetraining() async throws {
-        let p = try shiftedProject(
+        let p = try await shiftedProject(
             retraining: "retraining: {on: [accuracy-drop], schedule: \"0 3 * * *\", window: 90d, promote: auto}",
             alerts:
                 "monitoring: {window: 1d, alerts: [{name: accuracy-drop, when: \"mape > 0.1 over 30d\", severity: critical, cooldown: 30d}]}"

@@ -45,12 +45,12 @@ func smallProject(
 }
 
 @Suite struct RunnerTests {
-    @Test func aProjectRunsEndToEndAndASecondRunIsCached() throws {
+    @Test func aProjectRunsEndToEndAndASecondRunIsCached() async throws {
         let dir = try smallProject()
         let spec = try ProjectFile.load(path: "\(dir)/mlcycle.yaml")
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
         var lines = [String]()
-        let first = try Runner(spec: spec, directory: dir, store: store, progress: { lines.append($0) }).run()
+        let first = try await Runner(spec: spec, directory: dir, store: store, progress: { lines.append($0) }).run()
         #expect(first.stages.map(\.status).allSatisfy { $0 == "ran" })
         // Two candidates, then the chosen one's final fit (the linear baseline wins: price is linear in size).
         #expect(
@@ -69,48 +69,48 @@ func smallProject(
         let v1 = try #require(first.registered)
         #expect(v1.version == 1 && v1.gatesPassed && v1.datasets.count == 1)
         // The dataset snapshot knows its rows, schema, sources and profile.
-        let snapshot = try #require(try store.dataset(fingerprint: v1.datasets[0]))
+        let snapshot = try #require(try await store.dataset(fingerprint: v1.datasets[0]))
         #expect(
             snapshot.rows == 300 && snapshot.schema.contains("price:float64")
                 && snapshot.sources == ["houses: houses.csv"])
-        #expect(try store.artifact(try #require(snapshot.profileArtifact)).count > 100)
-        #expect(try store.aliases("small") == ["champion": 1])
+        #expect(try await store.artifact(try #require(snapshot.profileArtifact)).count > 100)
+        #expect(try await store.aliases("small") == ["champion": 1])
         #expect(FileManager.default.fileExists(atPath: try #require(first.report)))
         // The bundle is in the store, verified, and scores raw rows (no target) like training did.
-        let bundle = try MLCycleEvaluate.ModelBundle.decode(try store.artifact(v1.bundle))
+        let bundle = try MLCycleEvaluate.ModelBundle.decode(try await store.artifact(v1.bundle))
         #expect(bundle.lineage.datasets == v1.datasets && bundle.reference["size"]?.sample?.count == 300)
         let scored = try bundle.score(try CSVReader.read(string: "id,size,kind\n1,5,a\n2,8,b"))
         #expect(scored.map(\.status) == ["ok", "ok"])
         #expect(abs((scored[0].value ?? 0) - 350) < 35)
 
         // Nothing changed: every stage is reused, no new version.
-        let second = try Runner(spec: spec, directory: dir, store: store).run()
+        let second = try await Runner(spec: spec, directory: dir, store: store).run()
         #expect(second.stages.allSatisfy { $0.status == "cached" })
-        #expect(try store.modelVersions("small").count == 1)
+        #expect(try await store.modelVersions("small").count == 1)
         // --from train re-runs training and what follows (same inputs, same models: the same bundle is not registered twice).
-        let forced = try Runner(spec: spec, directory: dir, store: store, from: .train).run()
+        let forced = try await Runner(spec: spec, directory: dir, store: store, from: .train).run()
         #expect(
             forced.stages.filter { $0.status == "ran" }.map(\.stage) == [.train, .train, .train, .evaluate, .register])
         #expect(forced.stages.prefix(4).allSatisfy { $0.status == "cached" })
     }
 
     /// The prepared table of the last run, split into its parts (as the runner split it).
-    static func preparedParts(_ store: SQLiteStore, project: String) throws -> (
+    static func preparedParts(_ store: SQLiteStore, project: String) async throws -> (
         train: MLCycleData.Table, validation: MLCycleData.Table, test: MLCycleData.Table
     ) {
-        let prepare = try #require(try store.runs(project: project, limit: 50).first { $0.stage == "prepare" })
+        let prepare = try #require(try await store.runs(project: project, limit: 50).first { $0.stage == "prepare" })
         let sha = try #require(prepare.outputs["prepared"])
-        let prepared = try CSVReader.read(string: String(decoding: try store.artifact(sha), as: UTF8.self))
+        let prepared = try CSVReader.read(string: String(decoding: try await store.artifact(sha), as: UTF8.self))
         return try Splitter.parts(prepared, column: "split")
     }
 
-    @Test func candidatesAreRankedOnValidationRowsAndOnlyTheChosenOneMeetsTheTestRows() throws {
+    @Test func candidatesAreRankedOnValidationRowsAndOnlyTheChosenOneMeetsTheTestRows() async throws {
         let dir = try smallProject()
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
-        let summary = try Runner(
+        let summary = try await Runner(
             spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store
         ).run()
-        let parts = try Self.preparedParts(store, project: "small")
+        let parts = try await Self.preparedParts(store, project: "small")
         #expect(parts.validation.rowCount == 60 && parts.test.rowCount == 75 && parts.train.rowCount == 165)
         // Each leaderboard figure is that candidate fitted on the training rows and measured on the validation rows.
         for entry in summary.leaderboard {
@@ -130,10 +130,10 @@ func smallProject(
         // The chosen candidate was fitted again on training + validation rows, and that model was tested.
         let chosen = try #require(summary.leaderboard.first)
         #expect(summary.chosenModel != nil && summary.chosenModel != chosen.model)
-        let tested = try ModelFile.decode(try store.artifact(try #require(summary.chosenModel)))
+        let tested = try ModelFile.decode(try await store.artifact(try #require(summary.chosenModel)))
         let evaluation = try #require(
-            try store.runs(project: "small", limit: 50).first { $0.stage == "evaluate" }?.outputs["evaluation"])
-        let report = try JSONDecoder().decode(EvaluationReport.self, from: try store.artifact(evaluation))
+            try await store.runs(project: "small", limit: 50).first { $0.stage == "evaluate" }?.outputs["evaluation"])
+        let report = try JSONDecoder().decode(EvaluationReport.self, from: try await store.artifact(evaluation))
         #expect(report.rows == 75)
         let predicted = try tested.predictTable(parts.test).column("prediction").doubles() ?? []
         let actual = try parts.test.column("price").doubles() ?? []
@@ -143,24 +143,24 @@ func smallProject(
         #expect(report.judgedOn[1].contains("225 training + validation rows") && report.judgedOn[2].contains("75 test"))
     }
 
-    @Test func withoutRefitTheModelTheValidationRowsRankedIsTested() throws {
+    @Test func withoutRefitTheModelTheValidationRowsRankedIsTested() async throws {
         let dir = try smallProject(selection: "  refit: false")
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
-        let summary = try Runner(
+        let summary = try await Runner(
             spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store
         ).run()
         #expect(summary.stages.filter { $0.stage == .train }.count == 2)
         #expect(summary.chosenModel == summary.leaderboard.first?.model && summary.selection?.fittedOn == 165)
     }
 
-    @Test func selectionByCrossValidationFoldsTheTrainingRows() throws {
+    @Test func selectionByCrossValidationFoldsTheTrainingRows() async throws {
         let dir = try smallProject(selection: "  selection: cv\n  folds: 3")
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
-        let summary = try Runner(
+        let summary = try await Runner(
             spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store
         ).run()
         // No validation part under cv: 225 training rows are folded; the chosen candidate is fitted on all of them.
-        let parts = try Self.preparedParts(store, project: "small")
+        let parts = try await Self.preparedParts(store, project: "small")
         #expect(parts.validation.rowCount == 0 && parts.train.rowCount == 225)
         let selection = try #require(summary.selection)
         #expect(selection.method == .cv && selection.folds == 3 && selection.rows == 225 && selection.fittedOn == 225)
@@ -172,19 +172,21 @@ func smallProject(
         #expect(baseline.metrics["mape"] == board[0].metrics["mape"] && baseline.metrics["mape_std"] == board[0].std)
     }
 
-    @Test func failedGatesRegisterAVersionThatCannotBePromoted() throws {
+    @Test func failedGatesRegisterAVersionThatCannotBePromoted() async throws {
         let dir = try smallProject(gates: ["mape <= 0.0001"])
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
-        let summary = try Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store)
-            .run()
+        let summary = try await Runner(
+            spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store
+        )
+        .run()
         #expect(summary.passed == false && summary.alias == nil)
         let v = try #require(summary.registered)
         #expect(!v.gatesPassed && v.gates.first?.hasPrefix("failed: mape <= 0.0001") == true)
-        #expect(try store.aliases("small").isEmpty)
-        #expect(try store.audit(model: "small").map(\.action) == ["register"])
+        #expect(try await store.aliases("small").isEmpty)
+        #expect(try await store.audit(model: "small").map(\.action) == ["register"])
     }
 
-    @Test func aFailingValidationStopsTheRunAndIsRecorded() throws {
+    @Test func aFailingValidationStopsTheRunAndIsRecorded() async throws {
         let dir = try smallProject()
         try "rules:\n  - row_count: {min: 100000}\n".write(
             toFile: "\(dir)/rules.yaml", atomically: true, encoding: .utf8)
@@ -192,30 +194,33 @@ func smallProject(
             try String(contentsOfFile: "\(dir)/mlcycle.yaml", encoding: .utf8) + "\nvalidation: {houses: rules.yaml}\n"
         try yaml.write(toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
-        #expect(throws: StoreError.self) {
-            _ = try Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store).run()
+        await #expect(throws: StoreError.self) {
+            _ = try await Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store)
+                .run()
         }
-        let runs = try store.runs(project: "small", limit: 10)
+        let runs = try await store.runs(project: "small", limit: 10)
         #expect(runs.first?.stage == "validate" && runs.first?.status == .failed)
-        #expect(try store.logs(run: try #require(runs.first?.id)).contains { $0.contains("100000") })
-        #expect(try store.modelNames().isEmpty)
+        #expect(try await store.logs(run: try #require(runs.first?.id)).contains { $0.contains("100000") })
+        #expect(try await store.modelNames().isEmpty)
     }
 
-    @Test func aChallengerIsComparedWithTheChampionOnTheSameRawRows() throws {
+    @Test func aChallengerIsComparedWithTheChampionOnTheSameRawRows() async throws {
         let dir = try smallProject(gates: ["within_10pct >= 0.9", "mape <= champion + 0.01"])
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
-        let first = try Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store)
-            .run()
+        let first = try await Runner(
+            spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store
+        )
+        .run()
         #expect(first.alias == "champion")
         #expect(first.gates.first { $0.rule.contains("champion") }?.reason == "no champion yet")
         // Another split gives new models: the best must be compared with champion v1, which answers with its own pipeline.
         let path = "\(dir)/mlcycle.yaml"
         try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "seed: 1}", with: "seed: 2}")
             .write(toFile: path, atomically: true, encoding: .utf8)
-        let second = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
+        let second = try await Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
         let evaluateRun = try #require(second.stages.last { $0.stage == .evaluate }?.run)
-        let artifact = try #require(try store.run(evaluateRun)?.outputs["evaluation"])
-        let evaluation = try JSONDecoder().decode(EvaluationReport.self, from: try store.artifact(artifact))
+        let artifact = try #require(try await store.run(evaluateRun)?.outputs["evaluation"])
+        let evaluation = try JSONDecoder().decode(EvaluationReport.self, from: try await store.artifact(artifact))
         let comparison = try #require(evaluation.comparisons.first { $0.against == "champion v1" })
         #expect(
             comparison.metric == "mape" && comparison.samples == 1000 && comparison.low <= comparison.difference
@@ -225,10 +230,10 @@ func smallProject(
         #expect(second.alias == (second.passed == true ? "challenger" : nil))
     }
 
-    @Test func aSourceCanBeASQLiteQuery() throws {
+    @Test func aSourceCanBeASQLiteQuery() async throws {
         let dir = try smallProject()
         let queue = try DatabaseQueue(path: "\(dir)/extra.sqlite")
-        try queue.write { db in
+        try await queue.write { db in
             try db.execute(
                 sql:
                     "CREATE TABLE kinds (kind TEXT, premium REAL); INSERT INTO kinds VALUES ('a', 1.5), ('b', 1.0), ('c', 9.0)"
@@ -243,9 +248,9 @@ func smallProject(
                 """
         ).write(toFile: path, atomically: true, encoding: .utf8)
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
-        let summary = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
+        let summary = try await Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
         let fingerprint = try #require(summary.registered?.datasets.first)
-        let snapshot = try #require(try store.dataset(fingerprint: fingerprint))
+        let snapshot = try #require(try await store.dataset(fingerprint: fingerprint))
         #expect(snapshot.schema.contains("premium:float64") && snapshot.sources.contains("kinds: extra.sqlite"))
     }
 }

@@ -8,20 +8,20 @@ import Testing
 
 /// The shifted project (champion v1, 200 served rows paying 30 % more than it says) with a challenger v2 that knows
 /// the new prices: it answered 100 requests of its own as a canary and shadowed the champion's first 100.
-func projectWithAChallenger() throws -> (store: SQLiteStore, spec: ProjectSpec, now: Date) {
-    let (store, _, spec, now) = try shiftedProject(
+func projectWithAChallenger() async throws -> (store: SQLiteStore, spec: ProjectSpec, now: Date) {
+    let (store, _, spec, now) = try await shiftedProject(
         retraining: "",
         alerts: #"monitoring: {alerts: [{name: busy, when: "volume > 10 over 90d", severity: warning}]}"#)
-    let v1 = try #require(try store.modelVersion("shift", version: 1))
-    let v2 = try store.registerModel(
+    let v1 = try #require(try await store.modelVersion("shift", version: 1))
+    let v2 = try await store.registerModel(
         NewModelVersion(
             name: "shift", bundle: v1.bundle, metrics: v1.metrics, gatesPassed: true, gates: [], run: nil,
             datasets: [], specHash: nil),
         actor: "test")
-    try store.setAlias(
+    try await store.setAlias(
         "shift", alias: "challenger", version: v2.version, actor: "test", action: "alias", reason: "test")
-    let champion = try store.predictions(model: "shift", since: nil, limit: 1000)
-    let truth = try store.latestActuals(for: champion)
+    let champion = try await store.predictions(model: "shift", since: nil, limit: 1000)
+    let truth = try await store.latestActuals(for: champion)
     var rows = [PredictionRecord]()
     var feedback = [FeedbackRecord]()
     var rng = SeededGenerator(seed: 5)
@@ -42,8 +42,8 @@ func projectWithAChallenger() throws -> (store: SQLiteStore, spec: ProjectSpec, 
         rows.append(canary)
         feedback.append(FeedbackRecord(predictionID: canary.id, value: String(actual)))
     }
-    try store.logPredictions(rows)
-    try store.recordFeedback(feedback)
+    try await store.logPredictions(rows)
+    try await store.recordFeedback(feedback)
     return (store, spec, now)
 }
 
@@ -51,7 +51,7 @@ func projectWithAChallenger() throws -> (store: SQLiteStore, spec: ProjectSpec, 
     /// Each version's windows hold its own rows; a shadow's answers carry the actual of the request they shadowed;
     /// only the champion's alerts are stored.
     @Test func eachVersionIsMonitoredOnItsOwnRows() async throws {
-        let (store, spec, now) = try projectWithAChallenger()
+        let (store, spec, now) = try await projectWithAChallenger()
         let pass = MonitoringPass(store: store, spec: spec)
         let output = try #require(try await pass.runServed("shift", window: "7d", at: now))
         #expect(output.version == "v1" && output.aliases == ["champion"])
@@ -68,26 +68,26 @@ func projectWithAChallenger() throws -> (store: SQLiteStore, spec: ProjectSpec, 
         // The rule fires for both; only the champion's alert is stored.
         #expect(output.alerts.first?.fired == true && challenger.alerts.first?.fired == true)
         #expect(output.fired.count == 1 && challenger.fired.isEmpty)
-        #expect(try store.alerts(model: "shift", limit: 10).count == 1)
+        #expect(try await store.alerts(model: "shift", limit: 10).count == 1)
         // The comparison pairs the shadowed requests.
         let comparison = try #require(output.comparison)
         #expect(comparison.paired && comparison.pairedRows == 100 && comparison.verdict == .better)
         // The page shows both versions and the comparison.
-        let html = try pass.html(output)
+        let html = try await pass.html(output)
         #expect(html.contains("Each version on its own rows") && html.contains("Champion and challenger"))
     }
 
     /// The paired difference is the metric's difference on the requests both answered, and its bootstrap interval
     /// agrees with the normal approximation for a mean of paired differences (MAPE is a mean of per-row errors).
-    @Test func thePairedDifferenceAndItsIntervalAreWhatTheRowsSay() throws {
-        let (store, spec, now) = try projectWithAChallenger()
+    @Test func thePairedDifferenceAndItsIntervalAreWhatTheRowsSay() async throws {
+        let (store, spec, now) = try await projectWithAChallenger()
         let pass = MonitoringPass(store: store, spec: spec)
-        let c = try pass.compare("shift", since: .distantPast, at: now)
-        let champion = try store.predictions(model: "shift", version: "v1", since: nil, limit: 1000)
+        let c = try await pass.compare("shift", since: .distantPast, at: now)
+        let champion = try await store.predictions(model: "shift", version: "v1", since: nil, limit: 1000)
         let shadow = Dictionary(
-            uniqueKeysWithValues: try store.predictions(model: "shift", version: "v2", since: nil, limit: 1000)
+            uniqueKeysWithValues: try await store.predictions(model: "shift", version: "v2", since: nil, limit: 1000)
                 .filter { $0.status == "shadow" }.map { (MonitoringPass.requestID($0.id), $0) })
-        let truth = try store.latestActuals(for: champion)
+        let truth = try await store.latestActuals(for: champion)
         var differences = [Double]()
         for p in champion {
             guard let s = shadow[p.id], let y = truth[p.id].flatMap(Double.init),
@@ -164,12 +164,12 @@ func projectWithAChallenger() throws -> (store: SQLiteStore, spec: ProjectSpec, 
         """.write(toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
         var spec = try ProjectFile.load(path: "\(dir)/mlcycle.yaml")
-        _ = try Runner(spec: spec, directory: dir, store: store).run()
-        let version = try #require(try store.modelVersion("dated", version: 1))
-        let bundle = try ModelBundle.decode(try store.artifact(version.bundle), path: "v1")
+        _ = try await Runner(spec: spec, directory: dir, store: store).run()
+        let version = try #require(try await store.modelVersion("dated", version: 1))
+        let bundle = try await ModelBundle.decode(try store.artifact(version.bundle), path: "v1")
         #expect(Set(bundle.columnsTheModelReads) == ["size", "kind", "listed"])
         let now = Date()
-        try store.logPredictions(
+        try await store.logPredictions(
             (0..<40).map { i in
                 PredictionRecord(
                     id: "d\(i)", model: "dated", version: "v1", at: now.addingTimeInterval(-Double(i) * 60),
@@ -189,16 +189,17 @@ func projectWithAChallenger() throws -> (store: SQLiteStore, spec: ProjectSpec, 
     /// Overrides are their own record: how often, how far, which way and where people replaced the estimates; not
     /// labels unless the spec says so, and an actual wins over an override.
     @Test func overridesAreMeasuredApartAndLabelOnlyWhenAllowed() async throws {
-        var (store, _, spec, now) = try shiftedProject(retraining: "")
+        var (store, _, spec, now) = try await shiftedProject(retraining: "")
         spec.evaluation.slices = ["kind"]
-        let recent = try store.predictions(model: "shift", since: now.addingTimeInterval(-7 * 86_400), limit: 1000)
+        let recent = try await store.predictions(
+            model: "shift", since: now.addingTimeInterval(-7 * 86_400), limit: 1000)
         let moved = recent.filter { $0.inputs.contains(#""kind":"a""#) }
-        try store.recordFeedback(
+        try await store.recordFeedback(
             moved.map { p in
                 FeedbackRecord(
                     predictionID: p.id, value: String((p.prediction.flatMap(Double.init) ?? 0) * 1.1), kind: .override)
             })
-        let version = try #require(try store.modelVersion("shift", version: 1))
+        let version = try #require(try await store.modelVersion("shift", version: 1))
         let output = try await MonitoringPass(store: store, spec: spec).run(version, window: "7d", at: now)
         let o = try #require(output.overrides)
         #expect(o.rows == recent.count && o.overrides == moved.count && !moved.isEmpty)
@@ -209,29 +210,29 @@ func projectWithAChallenger() throws -> (store: SQLiteStore, spec: ProjectSpec, 
         // The actuals still judge the model: the overrides did not replace them.
         #expect(last.labelled == recent.count)
         // A row with an override and no actual labels retraining only where the spec allows it.
-        try store.logPredictions([
+        try await store.logPredictions([
             PredictionRecord(
                 id: "only-override", model: "shift", version: "v1", at: now.addingTimeInterval(-60),
                 latencySeconds: 0.001, inputs: #"{"size":2,"kind":"a"}"#, prediction: "200", status: "ok")
         ])
-        try store.recordFeedback([FeedbackRecord(predictionID: "only-override", value: "260", kind: .override)])
-        let without = try Retrainer.labelledRows(store, model: "shift", since: nil, before: now)
-        let with = try Retrainer.labelledRows(store, model: "shift", since: nil, before: now, overrides: true)
+        try await store.recordFeedback([FeedbackRecord(predictionID: "only-override", value: "260", kind: .override)])
+        let without = try await Retrainer.labelledRows(store, model: "shift", since: nil, before: now)
+        let with = try await Retrainer.labelledRows(store, model: "shift", since: nil, before: now, overrides: true)
         #expect(with.rows.count == without.rows.count + 1)
-        let truth = try store.latestActuals(for: moved)
+        let truth = try await store.latestActuals(for: moved)
         let labels = Dictionary(with.rows.map { ($0.inputs, $0.actual) }, uniquingKeysWith: { a, _ in a })
         #expect(moved.allSatisfy { labels[$0.inputs] == truth[$0.id] })
     }
 
     /// A shadow's answer keeps what it was: one outside the scope counts as a review, under the shadowed request's id.
-    @Test func aShadowAnswerForReviewStaysAReview() throws {
-        let (store, _, now) = try projectWithAChallenger()
-        try store.logPredictions([
+    @Test func aShadowAnswerForReviewStaysAReview() async throws {
+        let (store, _, now) = try await projectWithAChallenger()
+        try await store.logPredictions([
             PredictionRecord(
                 id: "r1-shadow", model: "shift", version: "v2", at: now.addingTimeInterval(-10), latencySeconds: 0.001,
                 inputs: "{}", prediction: "900", status: "shadow review", reasons: ["outside scope: prediction <= 800"])
         ])
-        let log = try MonitoringPass.versionLog(store, model: "shift", version: 2, since: nil, before: now)
+        let log = try await MonitoringPass.versionLog(store, model: "shift", version: 2, since: nil, before: now)
         let row = try #require(log.records.first { $0.id == "r1" })
         #expect(row.status == "review" && log.shadowRows == 101)
         #expect(Monitoring.summarize(log.served, start: .distantPast, end: now, regression: true).review == 1)

@@ -22,7 +22,7 @@ import Testing
     /// answers 401 without its token, with another role's token, and not 401 with its own token or the admin's —
     /// so a route added without deciding who may call it fails here.
     @Test func everyRouteOfTheRouterNeedsTheTokenItsRoleSays() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         var server = ModelServer(
             catalog: ModelCatalog(store: store, models: [:]), log: PredictionLog(store: store))
         server.tokens = Self.tokens
@@ -136,7 +136,7 @@ import Testing
     /// A forged `actual: "abc"` for a regression model is refused, naming the field (it was stored); so is a
     /// class a classifier does not know. A number is recorded.
     @Test func feedbackIsCheckedAgainstTheModelsTarget() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         let log = PredictionLog(store: store)
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
         try await app.test(.router) { client in
@@ -165,18 +165,18 @@ import Testing
                 #expect(o["row"] as? Int == 1 && o["field"] as? String == "value", "\(o)")
             }
             log.flush()
-            #expect(try store.feedback(predictionIDs: [id]).isEmpty, "nothing of a refused batch is recorded")
+            #expect(try await store.feedback(predictionIDs: [id]).isEmpty, "nothing of a refused batch is recorded")
             try await client.execute(
                 uri: "/v1/feedback", method: .post, body: body(#"{"prediction_id": "\#(id)", "actual": "351.5"}"#)
             ) { #expect($0.status == .ok) }
-            #expect(try store.feedback(predictionIDs: [id]).map(\.value) == ["351.5"])
+            #expect(try await store.feedback(predictionIDs: [id]).map(\.value) == ["351.5"])
         }
     }
 
     /// The served document says what feedback the served models take, so a client generated from it (or
     /// schemathesis) sends no value the server must refuse: a finite number when every model is a regression.
     @Test func theServedDocumentSaysWhichFeedbackValuesTheModelsTake() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
         try await app.test(.router) { client in
             try await client.execute(uri: "/openapi.json", method: .get) { r in
@@ -193,7 +193,7 @@ import Testing
     /// A CSV request body whose bytes are not UTF-8 is a 400 naming the line and column (it was decoded with
     /// U+FFFD in their place and scored).
     @Test func aCSVBodyThatIsNotUTF8IsRefusedByLineAndColumn() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
         try await app.test(.router) { client in
             var csv = ByteBuffer(string: "size,kind\n5,a\n6,")
@@ -212,7 +212,7 @@ import Testing
     /// Requests for made-up model names share one `model="(unknown)"` series: `/metrics` does not grow with them
     /// (it grew by a label per name, 27 MB after 20,000 names).
     @Test func unknownModelNamesShareOneMetricsLabel() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
         try await app.test(.router) { client in
             let size: (Int) async throws -> Int = { n in

@@ -23,7 +23,7 @@ import Testing
     /// `X-MLCycle-Time` is refused by a live server and honoured by a replaying one; a refused request is logged as
     /// `error 400` and counted per window by status code.
     @Test func replayTimesAndRefusedRequestsReachTheLog() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         let log = PredictionLog(store: store)
         var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log)
         let row = #"{"records": [{"size": 3, "kind": "a"}]}"#
@@ -54,7 +54,7 @@ import Testing
             }
         }
         log.flush()
-        let logged = try store.predictions(model: "small", since: nil, limit: 10).sorted { $0.at < $1.at }
+        let logged = try await store.predictions(model: "small", since: nil, limit: 10).sorted { $0.at < $1.at }
         let march = try #require(ISO8601DateFormatter().date(from: "2008-03-15T00:00:00Z"))
         #expect(logged.map(\.status) == ["ok", "error 400"])
         #expect(logged.map(\.at) == [march, march.addingTimeInterval(3600)])
@@ -72,7 +72,7 @@ import Testing
     /// An answer whose inputs are unlike the training data (an unseen kind) is logged with low confidence, and the
     /// window shows the share; the store keeps both fields.
     @Test func lowConfidenceAnswersAreLoggedAndCounted() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         let log = PredictionLog(store: store)
         let server = ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log)
         try await Application(router: server.router()).test(.router) { client in
@@ -84,7 +84,7 @@ import Testing
             }
         }
         log.flush()
-        let logged = try store.predictions(model: "small", since: nil, limit: 10).sorted { $0.inputs < $1.inputs }
+        let logged = try await store.predictions(model: "small", since: nil, limit: 10).sorted { $0.inputs < $1.inputs }
         #expect(logged.map(\.lowConfidence) == [false, true] && logged.allSatisfy { $0.confidence == nil })
         let served = logged.map {
             ServedPrediction(
@@ -98,8 +98,8 @@ import Testing
             id: "c1", model: "small", version: "v1", at: Date(timeIntervalSince1970: 5), latencySeconds: 0.1,
             inputs: "{}",
             prediction: "yes", status: "ok", confidence: 0.83, lowConfidence: true)
-        try store.logPredictions([record])
-        #expect(try store.predictions(model: "small", since: nil, limit: 10).first { $0.id == "c1" } == record)
+        try await store.logPredictions([record])
+        #expect(try await store.predictions(model: "small", since: nil, limit: 10).first { $0.id == "c1" } == record)
     }
 }
 
@@ -156,7 +156,7 @@ import Testing
         try FileManager.default.copyItem(atPath: "\(example)/mlcycle.yaml", toPath: "\(dir)/mlcycle.yaml")
         let spec = try ProjectFile.load(path: "\(dir)/mlcycle.yaml")
         let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
-        let first = try Runner(spec: spec, directory: dir, store: store).run()
+        let first = try await Runner(spec: spec, directory: dir, store: store).run()
         #expect(first.alias == "champion")
         let v1 = try #require(first.registered)
         let trainedMAPE = try #require(v1.metrics["mape"])
@@ -181,9 +181,9 @@ import Testing
         let story = summary.steps.flatMap(\.notes).joined(separator: "\n")
 
         // Error rises: v1's served MAPE on 2008–2010 is above its MAPE on the held-out 2006–2007 rows.
-        let logged = try store.predictions(model: "market-shift", since: nil, limit: 10_000)
+        let logged = try await store.predictions(model: "market-shift", since: nil, limit: 10_000)
         var actual = [String: Double]()
-        for f in try store.feedback(predictionIDs: logged.map(\.id)) { actual[f.predictionID] = Double(f.value) }
+        for f in try await store.feedback(predictionIDs: logged.map(\.id)) { actual[f.predictionID] = Double(f.value) }
         func mape(_ rows: [PredictionRecord]) -> Double {
             let errors = rows.compactMap { r in
                 actual[r.id].flatMap { a in r.prediction.flatMap(Double.init).map { abs($0 - a) / a } }
@@ -194,16 +194,16 @@ import Testing
         #expect(mape(servedByV1) > trainedMAPE + 0.01, "served MAPE \(mape(servedByV1)) vs trained \(trainedMAPE)")
 
         // Alerts fired and were stored; the accuracy alert started retrainings, each recorded with its trigger.
-        let alerts = try store.alerts(model: "market-shift", limit: 100)
+        let alerts = try await store.alerts(model: "market-shift", limit: 100)
         #expect(alerts.contains { $0.name == "accuracy-drop" } && alerts.contains { $0.name == "drift" })
-        let history = try Retrainer.history(store, project: "market-shift")
+        let history = try await Retrainer.history(store, project: "market-shift")
         #expect(!history.isEmpty && history.allSatisfy { $0.trigger.hasPrefix("alert accuracy-drop #") })
         // A retrained version that is released (better by the margin, or awaiting a comparison the recent rows could
         // not give) becomes the challenger, climbs the release plan's steps on live evidence (its shadow answers
         // paired with the champion's) and is promoted by the plan; one judged no better is not released.
         let verdicts = history.map { "\($0.verdict): \($0.detail)" }
         #expect(history.contains { ["canary", "awaiting approval"].contains($0.verdict) }, "\(verdicts)")
-        let plan = try store.audit(model: "market-shift").filter { $0.actor == ProgressiveDelivery.actor }
+        let plan = try await store.audit(model: "market-shift").filter { $0.actor == ProgressiveDelivery.actor }
         #expect(
             plan.contains { $0.action == "canary 100 %" } && plan.contains { $0.action == "promote" },
             "\(plan.map { "\($0.action) v\($0.version ?? 0): \($0.reason)" }) — retrainings: \(verdicts)")
@@ -232,7 +232,7 @@ import Testing
                 return false
             })
         #expect(rows.rowCount == after.count)
-        let bundle1 = try ModelBundle.decode(try store.artifact(v1.bundle))
+        let bundle1 = try await ModelBundle.decode(try store.artifact(v1.bundle))
         let prices = try rows.column("Sale_Price")
         let byV1 = try bundle1.score(rows).enumerated().compactMap { r, s -> Double? in
             guard let p = s.value, let a = prices[r].doubleValue else { return nil }
@@ -245,10 +245,10 @@ import Testing
 
         // Every step is visible on the monitoring page.
         let pass = MonitoringPass(store: store, spec: spec)
-        let championNumber = try #require(try store.aliases("market-shift")["champion"])
-        let champion = try #require(try store.modelVersion("market-shift", version: championNumber))
+        let championNumber = try #require(try await store.aliases("market-shift")["champion"])
+        let champion = try #require(try await store.modelVersion("market-shift", version: championNumber))
         let end = try #require(ISO8601DateFormatter().date(from: "2010-08-01T00:00:00Z"))
-        let html = try pass.html(try await pass.run(champion, window: "30d", at: end, recordAlerts: false))
+        let html = try await pass.html(try await pass.run(champion, window: "30d", at: end, recordAlerts: false))
         #expect(html.contains("id=\"retraining\"") && html.contains("canary") && html.contains("accuracy-drop"))
         // The last window's answers against the test rows' answers, and its metric per evaluation slice.
         let output = try await pass.run(champion, window: "90d", at: end, recordAlerts: false)

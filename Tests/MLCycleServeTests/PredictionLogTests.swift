@@ -10,9 +10,9 @@ final class RefusingWriter: PredictionWriter {
     let store: SQLiteStore
     let refusing = Mutex(false)
     init(_ store: SQLiteStore) { self.store = store }
-    func logPredictions(_ batch: [PredictionRecord]) throws -> Int {
-        if refusing.withLock({ $0 }) { throw StoreError.database("the database is unreachable") }
-        return try store.logPredictions(batch)
+    func logPredictions(_ batch: [PredictionRecord]) async throws -> Int {
+        if refusing.withLock({ $0 }) { throw StoreError.unavailable("the database is unreachable") }
+        return try await store.logPredictions(batch)
     }
 }
 
@@ -92,7 +92,7 @@ func temporaryDirectory(_ name: String) throws -> String {
 
 @Suite struct PredictionLogTests {
     /// The store refuses: rows go to the spool, in order; when it takes rows again they are drained, each once.
-    @Test func anUnreachableStoreLosesNothing() throws {
+    @Test func anUnreachableStoreLosesNothing() async throws {
         let dir = try temporaryDirectory("log")
         let store = try SQLiteStore(directory: dir)
         let writer = RefusingWriter(store)
@@ -107,19 +107,19 @@ func temporaryDirectory(_ name: String) throws -> String {
         log.flush()
         var c = log.counts
         #expect(c.spooled == 40 && c.spoolPending == 40 && c.failedWrites >= 2 && c.dropped == 0)
-        #expect(try store.predictions(model: "m", since: nil, limit: 100).count == 10)
+        #expect(try await store.predictions(model: "m", since: nil, limit: 100).count == 10)
         // Back: new rows queue behind the spooled ones, and everything reaches the store in the order answered.
         writer.refusing.withLock { $0 = false }
         log.append(records(50..<60))
         log.flush()
         c = log.counts
         #expect(c.drained == 50 && c.spoolPending == 0 && c.stored == 60 && c.dropped == 0, "\(c)")
-        let stored = try store.predictions(model: "m", since: nil, limit: 100)
+        let stored = try await store.predictions(model: "m", since: nil, limit: 100)
         #expect(stored == records(0..<60))
     }
 
     /// More rows than one cycle writes straight away: they are spooled first and drained in the same cycle.
-    @Test func aBurstPastTheDirectLimitIsSpooledThenDrained() throws {
+    @Test func aBurstPastTheDirectLimitIsSpooledThenDrained() async throws {
         let dir = try temporaryDirectory("log")
         let store = try SQLiteStore(directory: dir)
         let log = PredictionLog(store: store, spool: try PredictionLog.spool(in: dir), directLimit: 100)
@@ -127,29 +127,29 @@ func temporaryDirectory(_ name: String) throws -> String {
         log.flush(drainBudget: nil)
         let c = log.counts
         #expect(c.spooled == 1_000 && c.drained == 1_000 && c.written == 0 && c.spoolPending == 0)
-        #expect(try store.predictions(model: "m", since: nil, limit: 2_000).count == 1_000)
+        #expect(try await store.predictions(model: "m", since: nil, limit: 2_000).count == 1_000)
     }
 
     /// A crash after the store committed a drained chunk but before the spool was trimmed: the next start drains it
     /// again, and the store keeps one row per id.
-    @Test func drainingTwiceStoresOnce() throws {
+    @Test func drainingTwiceStoresOnce() async throws {
         let dir = try temporaryDirectory("log")
         let store = try SQLiteStore(directory: dir)
         do {
             let spool = try PredictionLog.spool(in: dir)
             try spool.append(records(0..<20))
-            try store.logPredictions(records(0..<12))  // committed, not yet trimmed from the spool
+            try await store.logPredictions(records(0..<12))  // committed, not yet trimmed from the spool
         }
         let log = PredictionLog(store: store, spool: try PredictionLog.spool(in: dir))
         #expect(log.counts.spoolPending == 20)
         log.flush()
         let c = log.counts
         #expect(c.drained == 8 && c.alreadyStored == 12 && c.spoolPending == 0, "\(c)")
-        #expect(try store.predictions(model: "m", since: nil, limit: 100) == records(0..<20))
+        #expect(try await store.predictions(model: "m", since: nil, limit: 100) == records(0..<20))
     }
 
     /// A stopped writer has written and drained everything, and /metrics names every count.
-    @Test func stopWritesEverythingAndTheCountsArePublished() throws {
+    @Test func stopWritesEverythingAndTheCountsArePublished() async throws {
         let dir = try temporaryDirectory("log")
         let store = try SQLiteStore(directory: dir)
         let writer = RefusingWriter(store)
@@ -171,7 +171,7 @@ func temporaryDirectory(_ name: String) throws -> String {
         log.stop()
         let c = log.counts
         #expect(c.spooled == 300 && c.drained == 300 && c.written == 100 && c.queued == 0 && c.spoolPending == 0)
-        #expect(try store.predictions(model: "m", since: nil, limit: 1_000).count == 400)
+        #expect(try await store.predictions(model: "m", since: nil, limit: 1_000).count == 400)
         let metrics = ServerMetrics()
         log.publish(to: metrics.registry)
         let text = metrics.text()
@@ -191,14 +191,14 @@ final class SlowFirstWriter: PredictionWriter {
     let store: SQLiteStore
     let calls = Mutex(0)
     init(_ store: SQLiteStore) { self.store = store }
-    func logPredictions(_ batch: [PredictionRecord]) throws -> Int {
+    func logPredictions(_ batch: [PredictionRecord]) async throws -> Int {
         if calls.withLock({ n in
             n += 1
             return n
         }) == 1 {
-            Thread.sleep(forTimeInterval: 0.5)
+            try await Task.sleep(for: .milliseconds(500))
         }
-        return try store.logPredictions(batch)
+        return try await store.logPredictions(batch)
     }
 }
 
@@ -206,7 +206,7 @@ final class SlowFirstWriter: PredictionWriter {
     /// While the store thread is stuck in a write, the spool thread goes on: the stuck batch is put in the spool
     /// after a cycle (so a crash would not lose it) and so are the rows answered meanwhile; once the write ends, the
     /// spool drains and the stuck batch's copy is skipped — every row stored once.
-    @Test func aSlowWriteIsSpooledAfterACycleAndStoredOnce() throws {
+    @Test func aSlowWriteIsSpooledAfterACycleAndStoredOnce() async throws {
         let dir = try temporaryDirectory("log-slow")
         let store = try SQLiteStore(directory: dir)
         let log = PredictionLog(store: store, writer: SlowFirstWriter(store), spool: try PredictionLog.spool(in: dir))
@@ -225,6 +225,6 @@ final class SlowFirstWriter: PredictionWriter {
         log.stop()
         let c = log.counts
         #expect(c.written == 50 && c.drained == 30 && c.alreadyStored == 50 && c.dropped == 0, "\(c)")
-        #expect(try store.predictions(model: "m", since: nil, limit: 1_000).count == 80)
+        #expect(try await store.predictions(model: "m", since: nil, limit: 1_000).count == 80)
     }
 }

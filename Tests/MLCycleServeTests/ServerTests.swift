@@ -16,7 +16,7 @@ func servedProject(
     release: String = "",
     problem: String = #"problem: {name: small, task: regression, target: price, scope: ["size between 1 and 10"]}"#,
     preparation: String = "[{drop: [id]}]"
-) throws -> (store: SQLiteStore, dir: String) {
+) async throws -> (store: SQLiteStore, dir: String) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-serve-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     var rng = SeededGenerator(seed: 5)
@@ -37,7 +37,7 @@ func servedProject(
     \(release)
     """.write(toFile: "\(dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
     let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
-    _ = try Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store).run()
+    _ = try await Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store).run()
     return (store, dir)
 }
 
@@ -49,7 +49,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
 
 @Suite struct ServerTests {
     @Test func predictionsHealthModelsAndMetrics() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         let server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
         let app = Application(router: server.router())
         try await app.test(.router) { client in
@@ -120,10 +120,10 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         }
     }
 
-    @Test func inputsUnlikeTheTrainingDataAreFlagged() throws {
-        let (store, _) = try servedProject()
-        let v = try #require(try store.modelVersion("small", version: 1))
-        let bundle = try ModelBundle.decode(try store.artifact(v.bundle))
+    @Test func inputsUnlikeTheTrainingDataAreFlagged() async throws {
+        let (store, _) = try await servedProject()
+        let v = try #require(try await store.modelVersion("small", version: 1))
+        let bundle = try ModelBundle.decode(try await store.artifact(v.bundle))
         let novelty = bundle.novelty(try CSVReader.read(string: "size,kind\n5,a\n12.5,a\n0.2,q\n"))
         #expect(novelty[0].isEmpty)
         #expect(novelty[1].count == 1 && novelty[1][0].hasPrefix("size 12.5 is outside the training range 1"))
@@ -131,7 +131,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     }
 
     @Test func badRequestsAreClear4xxAndNeverCrash() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
         server.maxBodyBytes = 2000
         let app = Application(router: server.router())
@@ -184,7 +184,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     }
 
     @Test func aPromotionIsPickedUpWithoutARestart() async throws {
-        let (store, dir) = try servedProject()
+        let (store, dir) = try await servedProject()
         // Aliases are looked up again 0.2 s after the last look (1 s by default).
         let server = ModelServer(catalog: ModelCatalog(store: store, models: ["small": "champion"], aliasRefresh: 0.2))
         let app = Application(router: server.router())
@@ -199,8 +199,8 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 let o = try object(r)
                 #expect(((o["predictions"] as? [[String: Any]])?.first?["model_version"] as? String) == "v1")
             }
-            _ = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
-            try store.setAlias(
+            _ = try await Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
+            try await store.setAlias(
                 "small", alias: "champion", version: 2, actor: "test", action: "promote", reason: "hot swap")
             try await Task.sleep(for: .milliseconds(250))
             try await client.execute(uri: "/v1/models/small/predict", method: .post, body: body(request)) { r in
@@ -212,7 +212,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
 
     /// MLflow's scoring protocol with the payloads its documentation gives (pyfunc scoring server, 2.x).
     @Test func mlflowScoringProtocol() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
         try await app.test(.router) { client in
             try await client.execute(uri: "/ping", method: .get) { #expect($0.status == .ok) }
@@ -250,7 +250,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
 
     /// The Open Inference Protocol v2 (KServe / Triton): health, metadata and columnar tensors.
     @Test func openInferenceProtocolV2() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
         try await app.test(.router) { client in
             try await client.execute(uri: "/v2/health/live", method: .get) { #expect($0.status == .ok) }
@@ -280,7 +280,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     }
 
     @Test func predictionsAreLoggedThroughABoundedQueueAndFeedbackIsRecorded() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         let log = PredictionLog(store: store, capacity: 3)
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
         try await app.test(.router) { client in
@@ -311,7 +311,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 #expect(r.status == .ok)
             }
             log.flush()
-            let logged = try store.predictions(model: "small", since: nil, limit: 10)
+            let logged = try await store.predictions(model: "small", since: nil, limit: 10)
             #expect(logged.count == 3 && Set(ids).isSubset(of: Set(logged.map(\.id))))
             #expect(logged.first?.version == "v1" && logged.first?.inputs.contains("\"size\":5") == true)
             let other = try #require(logged.map(\.id).first { !ids.contains($0) })
@@ -322,7 +322,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                     #"{"feedback": [{"prediction_id": "\#(ids[1])", "kind": "override", "value": 410}, {"prediction_id": "\#(other)", "actual": 9, "source": "override"}]}"#
                 )
             ) { #expect($0.status == .ok) }
-            var feedback = try store.feedback(predictionIDs: ids + [other])
+            var feedback = try await store.feedback(predictionIDs: ids + [other])
             #expect(
                 feedback.map(\.value) == ["351.5", "410.0", "9.0"]
                     && feedback.map(\.kind) == [.actual, .override, .override],
@@ -335,11 +335,11 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 let o = try object(r)
                 #expect(o["replaced"] as? Int == 1)
             }
-            feedback = try store.feedback(predictionIDs: [ids[0]])
+            feedback = try await store.feedback(predictionIDs: [ids[0]])
             #expect(feedback.map(\.value) == ["351.5", "360.0"])
-            #expect(try store.latestActuals(for: logged.filter { $0.id == ids[0] }) == [ids[0]: "360.0"])
+            #expect(try await store.latestActuals(for: logged.filter { $0.id == ids[0] }) == [ids[0]: "360.0"])
             // Overrides are not actuals.
-            #expect(try store.latestActuals(for: logged.filter { $0.id == ids[1] }).isEmpty)
+            #expect(try await store.latestActuals(for: logged.filter { $0.id == ids[1] }).isEmpty)
             // An id the server never answered: 404 naming it, and nothing of the batch is kept.
             try await client.execute(
                 uri: "/v1/feedback", method: .post,
@@ -351,7 +351,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 let o = try object(r)
                 #expect((o["error"] as? String)?.contains("'made-up'") == true && o["row"] as? Int == 1, "\(o)")
             }
-            #expect(try store.feedback(predictionIDs: [other]).count == 1)
+            #expect(try await store.feedback(predictionIDs: [other]).count == 1)
             try await client.execute(uri: "/v1/feedback", method: .post, body: body(#"{"actual": 3}"#)) { r in
                 #expect(r.status == .badRequest)
                 let o = try object(r)
@@ -365,18 +365,18 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     }
 
     /// A champion (v1) and a challenger (v2) of the same project, served under its release policy.
-    func championAndChallenger(_ release: String) throws -> SQLiteStore {
-        let (store, dir) = try servedProject(release: release)
+    func championAndChallenger(_ release: String) async throws -> SQLiteStore {
+        let (store, dir) = try await servedProject(release: release)
         let path = "\(dir)/mlcycle.yaml"
         try (try String(contentsOfFile: path, encoding: .utf8)).replacingOccurrences(of: "seed: 1}", with: "seed: 2}")
             .write(toFile: path, atomically: true, encoding: .utf8)
-        _ = try Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
-        #expect(try store.aliases("small") == ["champion": 1, "challenger": 2])
+        _ = try await Runner(spec: try ProjectFile.load(path: path), directory: dir, store: store).run()
+        #expect(try await store.aliases("small") == ["champion": 1, "challenger": 2])
         return store
     }
 
     @Test func aCanaryGetsItsShareStickyByKey() async throws {
-        let store = try championAndChallenger("release: {canary: 30%}")
+        let store = try await championAndChallenger("release: {canary: 30%}")
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:])).router())
         try await app.test(.router) { client in
             var challenger = 0
@@ -408,7 +408,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     }
 
     @Test func aShadowScoresInTheBackgroundAndIsNeverReturned() async throws {
-        let store = try championAndChallenger("release: {shadow: true}")
+        let store = try await championAndChallenger("release: {shadow: true}")
         let log = PredictionLog(store: store)
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
         let ids: [String] = try await app.test(.router) { client in
@@ -430,7 +430,9 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         for _ in 0..<100 where shadows.count < 5 {
             try await Task.sleep(for: .milliseconds(20))
             log.flush()
-            shadows = try store.predictions(model: "small", since: nil, limit: 100).filter { $0.status == "shadow" }
+            shadows = try await store.predictions(model: "small", since: nil, limit: 100).filter {
+                $0.status == "shadow"
+            }
         }
         #expect(shadows.count == 5 && shadows.allSatisfy { $0.version == "v2" })
         #expect(Set(shadows.map { String($0.id.dropLast("-shadow".count)) }) == Set(ids))
@@ -439,7 +441,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     /// With a canary and a shadow, the version that does not answer a request scores a copy: every request pairs
     /// the two versions, whichever answered. The model's description names the release.
     @Test func withACanaryAndAShadowEveryRequestPairsBothVersions() async throws {
-        let store = try championAndChallenger("release: {canary: 50%, shadow: true}")
+        let store = try await championAndChallenger("release: {canary: 50%, shadow: true}")
         let log = PredictionLog(store: store)
         let app = Application(router: ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log).router())
         let answered: [String: String] = try await app.test(.router) { client in
@@ -467,7 +469,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         for _ in 0..<100 where shadows.count < answered.count {
             try await Task.sleep(for: .milliseconds(20))
             log.flush()
-            for r in try store.predictions(model: "small", since: nil, limit: 1000) where r.status == "shadow" {
+            for r in try await store.predictions(model: "small", since: nil, limit: 1000) where r.status == "shadow" {
                 shadows[String(r.id.dropLast("-shadow".count))] = r.version
             }
         }
@@ -476,7 +478,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     }
 
     @Test func adminPromoteAndRollbackUnderLoadDropNoRequest() async throws {
-        let store = try championAndChallenger("")
+        let store = try await championAndChallenger("")
         var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
         server.tokens.admin = "s3cret"
         let app = Application(router: server.router())
@@ -534,7 +536,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             #expect(failures.0 == 0)
             #expect(failures.1.isSubset(of: ["v1", "v2"]) && !failures.1.isEmpty)
             // Six champion moves; the first rollback also takes v2 off trial (it was the challenger).
-            let moves = try store.audit(model: "small").filter { $0.reason == "load test" }
+            let moves = try await store.audit(model: "small").filter { $0.reason == "load test" }
             #expect(
                 moves.filter { $0.alias == "champion" }.count == 6, "\(moves.map { "\($0.action) \($0.alias ?? "")" })")
             #expect(moves.filter { $0.alias == "challenger" }.count <= 1)
@@ -590,7 +592,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
     /// Serve, log, send feedback, then one monitoring pass: windows, drift and a fired alert — stored with its numbers,
     /// its failed webhook delivery recorded, and quiet within its cool-down.
     @Test func servedPredictionsAreMonitoredAndAlertsStored() async throws {
-        let (store, dir) = try servedProject(
+        let (store, dir) = try await servedProject(
             release: """
                 monitoring:
                   window: 1h
@@ -613,15 +615,15 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         }
         log.flush()
         // The truth is twice the estimate: MAPE 0.5.
-        let logged = try store.predictions(model: "small", since: nil, limit: 100)
-        try store.recordFeedback(
+        let logged = try await store.predictions(model: "small", since: nil, limit: 100)
+        try await store.recordFeedback(
             logged.compactMap { p in
                 p.prediction.flatMap(Double.init).map { FeedbackRecord(predictionID: p.id, value: String($0 * 2)) }
             })
         var pass = MonitoringPass(store: store, spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"))
         pass.webhookAttempts = 2
         pass.webhookPause = 0.01
-        let version = try #require(try store.modelVersion("small", version: 1))
+        let version = try #require(try await store.modelVersion("small", version: 1))
         let now = Date().addingTimeInterval(1)
         let out = try await pass.run(version, at: now)
         let last = try #require(out.windows.last)
@@ -629,20 +631,20 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         #expect(out.drift?.columns.map(\.name).sorted() == ["kind", "size"])
         #expect(out.alerts.map(\.fired) == [true, false])
         #expect(out.fired.count == 1 && out.fired[0].delivery.hasPrefix("failed after 2 attempts"))
-        let stored = try store.alerts(model: "small", limit: 10)
+        let stored = try await store.alerts(model: "small", limit: 10)
         #expect(
             stored.count == 1 && stored[0].name == "accuracy-drop" && abs((stored[0].value ?? 0) - 0.5) < 1e-9
                 && stored[0].delivery.hasPrefix("failed"))
         // Within the cool-down the same alert stays quiet.
         let again = try await pass.run(version, at: now.addingTimeInterval(60))
-        let all = try store.alerts(model: nil, limit: 10)
+        let all = try await store.alerts(model: nil, limit: 10)
         #expect(again.alerts[0].fired && again.fired.isEmpty && all.count == 1)
     }
 }
 
 @Suite struct MonitoringRouteTests {
     @Test func theMonitoringPageIsServedPerModel() async throws {
-        let (store, _) = try servedProject()
+        let (store, _) = try await servedProject()
         var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
         let bare = Application(router: server.router())
         try await bare.test(.router) { client in
@@ -668,7 +670,7 @@ private func foundationBool(_ n: NSNumber) -> Bool { String(cString: n.objCType)
     /// estimate for review; without a required input it is unavailable; an imputed input is named; the review queue
     /// lists what waits and a decision is recorded as an override.
     @Test func outOfScopeRowsAreAnsweredForReviewOrUnavailableAsTheRuleSays() async throws {
-        let (store, _) = try servedProject(
+        let (store, _) = try await servedProject(
             problem: """
                 problem:
                   name: small
@@ -680,7 +682,7 @@ private func foundationBool(_ n: NSNumber) -> Bool { String(cString: n.objCType)
                     - prediction <= 550
                 """,
             preparation: "[{drop: [id]}, {impute: {columns: [kind], strategy: most_frequent}}]")
-        let version = try #require(try store.modelVersion("small", version: 1))
+        let version = try #require(try await store.modelVersion("small", version: 1))
         // The gates judge the answers inside the scope; the share outside is reported.
         #expect((version.metrics["review_share"] ?? 0) > 0 && (version.metrics["review_share"] ?? 1) < 0.3)
         let log = PredictionLog(store: store)
@@ -701,10 +703,10 @@ private func foundationBool(_ n: NSNumber) -> Bool { String(cString: n.objCType)
             }
         }
         log.flush()
-        let queue = try store.latestPredictions(model: "small", status: "review", limit: 10)
+        let queue = try await store.latestPredictions(model: "small", status: "review", limit: 10)
         #expect(queue.count == 1 && queue.first?.reasons == ["outside scope: prediction <= 550"])
         let id = try #require(queue.first?.id)
-        try store.recordFeedback([FeedbackRecord(predictionID: id, value: "610", kind: .override)])
-        #expect(try store.latestFeedback(for: [id], kinds: [.override]) == [id: "610"])
+        try await store.recordFeedback([FeedbackRecord(predictionID: id, value: "610", kind: .override)])
+        #expect(try await store.latestFeedback(for: [id], kinds: [.override]) == [id: "610"])
     }
 }

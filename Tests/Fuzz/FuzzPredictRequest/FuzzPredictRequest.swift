@@ -4,24 +4,39 @@ import MLCycleEvaluate
 import MLCycleProject
 import MLCycleServe
 import MLCycleStore
+import Synchronization
 
-/// The model requests are decoded for: `mlcycle init`'s regression template, trained once when the fuzzer starts.
+/// The model requests are decoded for: `mlcycle init`'s regression template, trained once when the fuzzer starts
+/// (the store is async; this one-time start waits for it).
 let bundle: ModelBundle = {
-    do {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-fuzz-\(getpid())").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try ProjectTemplate.regression.write(to: dir)
-        let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
-        _ = try Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store).run()
-        let catalog = ModelCatalog(store: store, models: [:])
-        guard let name = try catalog.names().first, let served = try catalog.resolve(name) else {
-            fatalError("the template's model was not registered in \(dir)")
-        }
-        return served.bundle
-    } catch {
-        fatalError("could not train the template's model: \(error)")
+    let outcome = Mutex<Result<ModelBundle, any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        let result: Result<ModelBundle, any Error>
+        do { result = .success(try await trainTemplate()) } catch { result = .failure(error) }
+        outcome.withLock { $0 = result }
+        done.signal()
+    }
+    done.wait()
+    switch outcome.withLock({ $0 }) {
+    case .success(let bundle): return bundle
+    case .failure(let error): fatalError("could not train the template's model: \(error)")
+    case nil: fatalError("the template's training did not finish")
     }
 }()
+
+func trainTemplate() async throws -> ModelBundle {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-fuzz-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    _ = try ProjectTemplate.regression.write(to: dir)
+    let store = try SQLiteStore(directory: "\(dir)/.mlcycle")
+    _ = try await Runner(spec: try ProjectFile.load(path: "\(dir)/mlcycle.yaml"), directory: dir, store: store).run()
+    let catalog = ModelCatalog(store: store, models: [:])
+    guard let name = try await catalog.names().first, let served = try await catalog.resolve(name) else {
+        fatalError("the template's model was not registered in \(dir)")
+    }
+    return served.bundle
+}
 
 /// libFuzzer's entry point: the bytes after the first are a predict request body, JSON (any of the shapes the server
 /// takes) or CSV as the first byte says, decoded against the model's input schema and scored. A `RequestError` is a
