@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
     ],
     targets: [
         // Core: no server, database or YAML package (docs/architecture.md); hashing is swift-crypto's.
@@ -44,7 +46,7 @@ let package = Package(
                 "MLCycleData", "MLCycleQuality", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleMonitor",
             ]),
         // Integrations: the only targets that may import a database driver, a server or a YAML parser.
-        // The model server (Hummingbird 2); PostgreSQL (postgres-nio) comes with the team store.
+        // The model server (Hummingbird 2).
         .target(
             name: "MLCycleServe",
             dependencies: [
@@ -58,10 +60,15 @@ let package = Package(
             ],
             // The HTTP API's description, a checked JSON file compiled into the binary (no bundle beside it).
             resources: [.embedInCode("openapi.json")]),
+        // The stores: SQLite (GRDB, embedded) and PostgreSQL (postgres-nio, the team's).
         .target(
             name: "MLCycleStore",
             dependencies: [
                 "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
             name: "MLCycleSources",
@@ -119,7 +126,11 @@ let package = Package(
             ]),
         .testTarget(
             name: "MLCycleStoreTests",
-            dependencies: ["MLCycleData", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "MLCycleData", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "MLCyclePrepTests", dependencies: ["MLCycleData", "MLCyclePrep", "MLCycleProject"]),
         .testTarget(
             name: "MLCycleProjectTests",

@@ -124,6 +124,9 @@ public struct ProjectSpec: Sendable {
     public var release: Release
     public var monitoring: Monitoring?
     public var retraining: Retraining?
+    /// Where the project's records live, as written (`${NAME}` still unexpanded, so no secret is held here): a folder
+    /// or a postgres:// URL; nil: `.mlcycle/` beside the spec.
+    public var store: String? = nil
     /// SHA-256 of the spec file's bytes.
     public var hash: String
 }
@@ -133,6 +136,31 @@ public enum ProjectFile {
     public static func load(path: String) throws -> ProjectSpec {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError.fileNotFound(path: path) }
         return try parse(TextEncoding.utf8Text(data, file: path), file: path)
+    }
+
+    /// The `store:` of the mlcycle.yaml in `directory`, as written; nil when there is no such file or key. Only that
+    /// key is read, so a command on the store works while the rest of the spec is being edited.
+    public static func storeSetting(in directory: String) throws -> String? {
+        let path = (directory as NSString).appendingPathComponent("mlcycle.yaml")
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let root: Node?
+        do { root = try Yams.compose(yaml: try TextEncoding.utf8Text(data, file: path)) } catch let e as DataError {
+            throw e
+        } catch {
+            throw SpecFileError(
+                file: path, problems: [.init(line: nil, path: "(file)", message: "not valid YAML: \(error)")])
+        }
+        guard case .mapping(let top) = root, let node = top["store"] else { return nil }
+        guard case .scalar(let scalar) = node else {
+            throw SpecFileError(
+                file: path,
+                problems: [
+                    .init(
+                        line: node.mark.map { $0.line }, path: "store",
+                        message: "expected a folder or a postgres:// URL")
+                ])
+        }
+        return scalar.string
     }
 
     public static func parse(_ yaml: String, file: String = "mlcycle.yaml") throws -> ProjectSpec {
@@ -147,7 +175,7 @@ public enum ProjectFile {
                 root, "(file)",
                 allowed: [
                     "problem", "sources", "validation", "preparation", "split", "candidates", "tuning",
-                    "evaluation", "release", "monitoring", "retraining",
+                    "evaluation", "release", "monitoring", "retraining", "store",
                 ]) ?? [:]
         if root == nil { r.problem(nil, "(file)", "the file is empty: start from `mlcycle init`") }
 
@@ -520,6 +548,8 @@ public enum ProjectFile {
                 overridesAsLabels: r.bool(t["overrides_as_labels"], "retraining.overrides_as_labels") ?? false)
         }
 
+        let store = r.string(top["store"], "store")
+
         if !r.problems.isEmpty {
             throw SpecFileError(file: file, problems: r.problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
         }
@@ -527,7 +557,7 @@ public enum ProjectFile {
         hasher.update(Array(yaml.utf8))
         return ProjectSpec(
             problem: problem, preparation: preparation, validation: validation, candidates: candidates, tuning: tuning,
-            evaluation: evaluation, release: release, monitoring: monitoring, retraining: retraining,
+            evaluation: evaluation, release: release, monitoring: monitoring, retraining: retraining, store: store,
             hash: MLCycleData.SHA256.hexString(hasher.finalize()))
     }
 

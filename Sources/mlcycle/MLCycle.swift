@@ -774,15 +774,29 @@ struct Tune: ParsableCommand {
 
 // MARK: The project lifecycle and the registry
 
-/// `--store PATH` (default: `.mlcycle/` in the project directory) and `--json`.
+/// `--store LOCATION`: a folder (SQLite) or a postgres:// URL; else `MLCYCLE_STORE`, else mlcycle.yaml's `store:`,
+/// else `.mlcycle/` in the project directory.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "The store folder (default: .mlcycle in the project directory, or in the current one).")
+    @Option(
+        help: ArgumentHelp(
+            "The store: a folder (SQLite) or postgres://USER@HOST:PORT/DATABASE (default: $MLCYCLE_STORE, else the project's store:, else .mlcycle in the project directory).",
+            valueName: "location"))
     var store: String?
 
-    func open(_ directory: String = ".") async throws -> SQLiteStore {
-        let store = try SQLiteStore(directory: self.store ?? (directory as NSString).appendingPathComponent(".mlcycle"))
-        _ = try await store.recoverAbandonedRuns()
-        return store
+    /// Where the store is, for a command working on the project in `directory`.
+    func location(_ directory: String = ".") throws -> StoreLocation {
+        if let store { return try StoreLocation(store) }
+        if let text = ProcessInfo.processInfo.environment["MLCYCLE_STORE"], !text.isEmpty {
+            return try StoreLocation(text)
+        }
+        if let text = try ProjectFile.storeSetting(in: directory) {
+            return try StoreLocation(text, relativeTo: directory)
+        }
+        return .folder((directory as NSString).appendingPathComponent(".mlcycle"))
+    }
+
+    func open(_ directory: String = ".") async throws -> any Store {
+        try await location(directory).open()
     }
 }
 
@@ -1192,12 +1206,19 @@ struct Serve: AsyncParsableCommand {
             if let bundle {
                 catalog = try ModelCatalog(bundlePath: bundle)
             } else {
-                let store = try await storeOptions.open(project ?? ".")
+                let location = try storeOptions.location(project ?? ".")
+                let store = try await location.open()
                 catalog = ModelCatalog(store: store, models: try ModelCatalog.aliases(model))
-                // Rows the store cannot take at once wait in a spool beside it (drained first after a restart).
+                // Rows the store cannot take at once wait in a spool on this machine (drained first after a
+                // restart): beside a folder store, or in the project's .mlcycle/ for a database.
+                let spoolFolder: String
+                if case .folder(let path) = location {
+                    spoolFolder = path
+                } else {
+                    spoolFolder = ((project ?? ".") as NSString).appendingPathComponent(".mlcycle")
+                }
                 log = PredictionLog(
-                    store: store, spool: try PredictionLog.spool(in: store.directory),
-                    directLimit: max(1, logDirectLimit))
+                    store: store, spool: try PredictionLog.spool(in: spoolFolder), directLimit: max(1, logDirectLimit))
                 let spec = try project.map { try projectSpec($0) }
                 pass = MonitoringPass(store: store, spec: spec)
             }

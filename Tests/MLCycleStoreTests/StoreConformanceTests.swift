@@ -1,0 +1,401 @@
+import Foundation
+import GRDB
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import MLCycleStore
+
+/// The two stores the conformance suite runs against. PostgreSQL's half needs a server: `bash Tests/run.sh` starts a
+/// throwaway one and sets `MLCYCLE_TEST_POSTGRES_URL`; without it only SQLite's half runs (and says so).
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue }
+
+    /// The server the PostgreSQL half uses (each test gets a database of its own on it).
+    static let postgresURL = ProcessInfo.processInfo.environment["MLCYCLE_TEST_POSTGRES_URL"]
+
+    /// The stores to test here: both, or SQLite alone when no PostgreSQL server was given.
+    static let available: [StoreKind] = postgresURL == nil ? [.sqlite] : [.sqlite, .postgres]
+}
+
+/// A fresh, empty store of one kind, and a way to reach its database behind the store's back (to damage a record, or
+/// to drop a connection).
+struct TestStore {
+    let kind: StoreKind
+    let store: any Store
+    /// Where a second store of the same data opens: a folder, or a PostgreSQL URL.
+    let location: String
+
+    static func make(_ kind: StoreKind) async throws -> TestStore {
+        switch kind {
+        case .sqlite:
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-conf-\(UUID().uuidString)")
+                .path
+            return TestStore(kind: kind, store: try SQLiteStore(directory: dir), location: dir)
+        case .postgres:
+            let url = try await PostgresTestDatabase.create()
+            return TestStore(kind: kind, store: try await PostgresStore(url: url), location: url)
+        }
+    }
+
+    /// Another store on the same data (a second process would open the same way).
+    func reopen() async throws -> any Store {
+        switch kind {
+        case .sqlite: return try SQLiteStore(directory: location)
+        case .postgres: return try await PostgresStore(url: location)
+        }
+    }
+
+    /// Runs SQL on the database directly, as a person with a database shell would.
+    func raw(_ sql: String) async throws {
+        switch kind {
+        case .sqlite:
+            let queue = try DatabaseQueue(path: "\(location)/store.sqlite")
+            try await queue.write { db in try db.execute(sql: sql) }
+        case .postgres:
+            guard let store = store as? PostgresStore else { return }
+            try await store.execute(PostgresQuery(unsafeSQL: sql))
+        }
+    }
+}
+
+/// Databases for the PostgreSQL half: one per test, made on the test server and named at random.
+enum PostgresTestDatabase {
+    static func create() async throws -> String {
+        guard let base = StoreKind.postgresURL, var url = URLComponents(string: base) else {
+            throw StoreError.invalid("MLCYCLE_TEST_POSTGRES_URL is not set")
+        }
+        let name = "mlcycle_t_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
+        try await admin(base) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
+        }
+        url.path = "/\(name)"
+        return url.string ?? base
+    }
+
+    /// Runs `body` with a client of the test server's own database.
+    static func admin(_ url: String, _ body: @escaping @Sendable (PostgresClient) async throws -> Void) async throws {
+        let target = try PostgresURL(url)
+        let client = PostgresClient(
+            configuration: .init(
+                host: target.host, port: target.port, username: target.user, password: target.password,
+                database: target.database, tls: .disable),
+            backgroundLogger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await body(client)
+        }
+    }
+}
+
+@Suite struct StoreConformanceTests {
+    init() {
+        if StoreKind.postgresURL == nil {
+            print(
+                "StoreConformanceTests: PostgreSQL half skipped: MLCYCLE_TEST_POSTGRES_URL is not set (bash Tests/run.sh starts a server)"
+            )
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func runsKeepParamsMetricsAndLogsAndAreFoundByTheirInputs(_ kind: StoreKind) async throws {
+        let store = try await TestStore.make(kind).store
+        let run = try await store.startRun(
+            NewRun(project: "houses", stage: "train", inputHash: "abc", params: ["num_leaves": "31"], tags: ["a": "b"]))
+        #expect(run.status == .running && run.params == ["num_leaves": "31"] && run.tags == ["a": "b"])
+        for step in 0..<3 { try await store.logMetric(run: run.id, name: "l2", value: Double(step) / 3, step: step) }
+        try await store.appendLog(run: run.id, "first")
+        try await store.appendLog(run: run.id, "second")
+        try await store.finishRun(run.id, status: .finished, outputs: ["model": "sha"])
+        let finished = try #require(try await store.run(run.id))
+        #expect(finished.status == .finished && finished.outputs == ["model": "sha"] && finished.ended != nil)
+        #expect(try await store.metrics(run: run.id).map(\.value) == [0, 1.0 / 3, 2.0 / 3])
+        #expect(try await store.logs(run: run.id) == ["first", "second"])
+        #expect(try await store.cachedRun(project: "houses", stage: "train", inputHash: "abc")?.id == run.id)
+        #expect(try await store.cachedRun(project: "houses", stage: "train", inputHash: "other") == nil)
+        let other = try await store.startRun(NewRun(project: "churn", stage: "train", inputHash: "x"))
+        #expect(try await store.runs(project: "houses", limit: 10).map(\.id) == [run.id])
+        #expect(try await store.runs(project: nil, limit: 1).map(\.id) == [other.id])
+        await #expect(throws: StoreError.notFound("run 999999")) {
+            try await store.finishRun(999_999, status: .finished, outputs: [:])
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func datasetsAreRecordedOnceAndTakeTheirProfile(_ kind: StoreKind) async throws {
+        let store = try await TestStore.make(kind).store
+        let snapshot = DatasetSnapshot(
+            fingerprint: "f1", rows: 10, schema: ["a:int", "b:string"], sources: ["a.csv"],
+            created: Date(timeIntervalSince1970: 1_700_000_000.25))
+        #expect(try await store.recordDataset(snapshot) == snapshot)
+        var again = snapshot
+        again.rows = 99
+        #expect(try await store.recordDataset(again).rows == 10)
+        let profile = try await store.putArtifact(Data("{}".utf8))
+        try await store.attachProfile(fingerprint: "f1", artifact: profile)
+        #expect(try await store.dataset(fingerprint: "f1")?.profileArtifact == profile)
+        #expect(try await store.dataset(fingerprint: "nope") == nil)
+        await #expect(throws: StoreError.self) { try await store.attachProfile(fingerprint: "nope", artifact: profile) }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func artefactsAreContentAddressedWholeAndVerified(_ kind: StoreKind) async throws {
+        let store = try await TestStore.make(kind).store
+        // Larger than PostgreSQL's chunk, and not a multiple of it.
+        let large = Data((0..<(3 << 20) + 12_345).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) })
+        let sha = try await store.putArtifact(large)
+        #expect(try await store.putArtifact(large) == sha)
+        #expect(try await store.artifact(sha) == large)
+        #expect(try await store.artifact(try await store.putArtifact(Data())) == Data())
+        await #expect(throws: StoreError.self) { try await store.artifact(String(repeating: "0", count: 64)) }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func theRegistryNumbersVersionsMovesAliasesAndAuditsEveryMove(_ kind: StoreKind) async throws {
+        let store = try await TestStore.make(kind).store
+        let version = NewModelVersion(
+            name: "houses", bundle: String(repeating: "a", count: 64), metrics: ["mape": 0.1], gatesPassed: true,
+            gates: ["passed: mape <= 0.2"], run: nil, datasets: ["f1"], specHash: "s")
+        await #expect(throws: StoreError.self) { try await store.registerModel(version, actor: "ana") }
+        var stored = version
+        stored.bundle = try await store.putArtifact(Data("bundle".utf8))
+        let v1 = try await store.registerModel(stored, actor: "ana")
+        let v2 = try await store.registerModel(stored, actor: "ana")
+        #expect(v1.version == 1 && v2.version == 2 && v2.metrics == ["mape": 0.1] && v2.gates == stored.gates)
+        #expect(try await store.modelNames() == ["houses"])
+        #expect(try await store.modelVersions("houses").map(\.version) == [1, 2])
+        #expect(try await store.modelVersion("houses", version: 2) == v2)
+        try await store.setAlias("houses", alias: "champion", version: 1, actor: "ana", action: "promote", reason: "r")
+        try await store.setAlias("houses", alias: "champion", version: 2, actor: "ana", action: "promote", reason: "r")
+        #expect(try await store.aliases("houses") == ["champion": 2])
+        #expect(try await store.previousVersion("houses", alias: "champion") == 1)
+        await #expect(throws: StoreError.self) {
+            try await store.setAlias(
+                "houses", alias: "champion", version: 7, actor: "ana", action: "promote", reason: "")
+        }
+        try await store.setAlias("houses", alias: "champion", version: nil, actor: "ana", action: "remove", reason: "")
+        #expect(try await store.aliases("houses").isEmpty)
+        let audit = try await store.audit(model: "houses")
+        #expect(audit.map(\.action) == ["register", "register", "promote", "promote", "remove"])
+        #expect(audit[3].previousVersion == 1 && audit[3].alias == "champion")
+        #expect(try await store.audit(model: nil).count == 5)
+        #expect(try await store.audit(model: "other").isEmpty)
+
+        let state = ReleaseState(
+            version: 2, step: 1, share: 0.1, started: Date(timeIntervalSince1970: 1_700_000_000),
+            since: Date(timeIntervalSince1970: 1_700_000_100), failedChecks: 1)
+        try await store.setRelease("houses", state, actor: "watch", action: "canary", reason: "step 1")
+        #expect(try await store.release("houses") == state)
+        try await store.setRelease("houses", nil, actor: "watch", action: "release complete", reason: "")
+        #expect(try await store.release("houses") == nil)
+        #expect(try await store.audit(model: "houses").last?.version == 2)
+    }
+
+    @Test(arguments: StoreKind.available)
+    func theServingRecordFiltersInTheDatabase(_ kind: StoreKind) async throws {
+        let store = try await TestStore.make(kind).store
+        let t0 = Date(timeIntervalSince1970: 1_780_000_000)
+        var records = [PredictionRecord]()
+        for i in 0..<30 {
+            let model = i < 20 ? "houses" : "churn"
+            let version = i % 2 == 0 ? "v1" : "v2"
+            let status = i % 5 == 0 ? "review" : "ok"
+            let prediction: String? = i == 3 ? nil : String(i * 1000)
+            let confidence: Double? = i == 4 ? 0.75 : nil
+            let reasons: [String]? = i == 5 ? ["outside scope: a"] : nil
+            records.append(
+                PredictionRecord(
+                    id: "p\(i)", model: model, version: version, at: t0.addingTimeInterval(Double(i)),
+                    latencySeconds: 0.001 * Double(i), inputs: "{\"a\":\(i)}", prediction: prediction,
+                    status: status, confidence: confidence, lowConfidence: i == 6, reasons: reasons))
+        }
+        #expect(try await store.logPredictions(records) == 30)
+        #expect(try await store.logPredictions(Array(records.prefix(5))) == 0)  // stored already: skipped
+        let houses = try await store.predictions(model: "houses", version: nil, since: nil, limit: 100)
+        #expect(houses == Array(records.prefix(20)))
+        #expect(
+            try await store.predictions(model: "houses", version: "v2", since: t0.addingTimeInterval(10), limit: 3)
+                .map(\.id) == ["p11", "p13", "p15"])
+        #expect(
+            try await store.latestPredictions(model: "houses", status: "review", limit: 2).map(\.id) == ["p15", "p10"])
+        #expect(try await store.predictionModels(["p1", "p25", "missing"]) == ["p1": "houses", "p25": "churn"])
+
+        #expect(try await store.recordFeedback([FeedbackRecord(predictionID: "p1", value: "900", at: t0)]) == 0)
+        let later = t0.addingTimeInterval(60)
+        #expect(
+            try await store.recordFeedback([
+                FeedbackRecord(predictionID: "p1", value: "1100", at: later),
+                FeedbackRecord(predictionID: "p2", value: "5", kind: .override, at: later),
+            ]) == 1)
+        #expect(try await store.feedback(predictionIDs: ["p1", "p2"]).map(\.value) == ["900", "1100", "5"])
+        #expect(try await store.latestFeedback(for: ["p1", "p2", "p3"]) == ["p1": "1100"])
+        #expect(try await store.latestFeedback(for: ["p2"], kinds: [.override]) == ["p2": "5"])
+
+        let alert = AlertRecord(
+            model: "houses", name: "drift", severity: "warning", rule: "drift_share > 0.3", value: 0.4, threshold: 0.3,
+            windowStart: t0, windowEnd: later, reason: "3 of 7 inputs drifted", at: later, delivery: "pending")
+        let id = try await store.recordAlert(alert)
+        try await store.setAlertDelivery(id, "sent")
+        var expected = alert
+        expected.id = id
+        expected.delivery = "sent"
+        #expect(try await store.alerts(model: "houses", limit: 10) == [expected])
+        #expect(try await store.alerts(model: "churn", limit: 10).isEmpty)
+    }
+
+    /// The audit log is append-only in the database itself: an UPDATE or DELETE by hand is refused.
+    @Test(arguments: StoreKind.available)
+    func theAuditLogRefusesChanges(_ kind: StoreKind) async throws {
+        let test = try await TestStore.make(kind)
+        try await test.store.ensureProject("p")
+        let bundle = try await test.store.putArtifact(Data("b".utf8))
+        _ = try await test.store.registerModel(
+            NewModelVersion(
+                name: "m", bundle: bundle, metrics: [:], gatesPassed: true, gates: [], run: nil, datasets: [],
+                specHash: nil), actor: "ana")
+        await #expect(throws: (any Error).self) { try await test.raw("UPDATE audit SET actor = 'mallory'") }
+        await #expect(throws: (any Error).self) { try await test.raw("DELETE FROM audit") }
+        #expect(try await test.store.audit(model: "m").map(\.actor) == ["ana"])
+    }
+
+    /// A run whose process died (on this host) is marked failed, with a log line saying why, and is never a cache
+    /// hit; a live process's run is left running.
+    @Test(arguments: StoreKind.available)
+    func runsOfAProcessThatDiedAreMarkedFailed(_ kind: StoreKind) async throws {
+        let store = try await TestStore.make(kind).store
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        let dead = try await store.startRun(
+            NewRun(project: "p", stage: "train", inputHash: "h", pid: exited.processIdentifier))
+        let alive = try await store.startRun(NewRun(project: "p", stage: "train", inputHash: "h"))
+        let elsewhere = try await store.startRun(
+            NewRun(project: "p", stage: "train", inputHash: "h", host: "another-machine", pid: exited.processIdentifier)
+        )
+        #expect(try await store.recoverAbandonedRuns() == [dead.id])
+        #expect(try await store.run(dead.id)?.status == .failed)
+        #expect(try await store.logs(run: dead.id).first?.contains("ended without finishing") == true)
+        #expect(try await store.run(alive.id)?.status == .running)
+        #expect(try await store.run(elsewhere.id)?.status == .running)  // another host's process is not ours to judge
+        #expect(try await store.cachedRun(project: "p", stage: "train", inputHash: "h") == nil)
+    }
+
+    /// Writers at once, through two stores on the same data (as two processes would): every version number and
+    /// every log line is given once.
+    @Test(arguments: StoreKind.available)
+    func concurrentWritersGetDistinctNumbers(_ kind: StoreKind) async throws {
+        let test = try await TestStore.make(kind)
+        let second = try await test.reopen()
+        let bundle = try await test.store.putArtifact(Data("b".utf8))
+        let run = try await test.store.startRun(NewRun(project: "p", stage: "train", inputHash: "h"))
+        let version = NewModelVersion(
+            name: "m", bundle: bundle, metrics: [:], gatesPassed: true, gates: [], run: nil, datasets: [],
+            specHash: nil)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<8 {
+                let store = i % 2 == 0 ? test.store : second
+                group.addTask {
+                    for j in 0..<5 {
+                        _ = try await store.registerModel(version, actor: "w\(i)")
+                        try await store.appendLog(run: run.id, "line \(i).\(j)")
+                        try await store.logMetric(run: run.id, name: "w\(i)", value: Double(j), step: j)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await test.store.modelVersions("m").map(\.version) == Array(1...40))  // no number given twice
+        #expect(Set(try await second.logs(run: run.id)).count == 40)
+        #expect(try await test.store.metrics(run: run.id).count == 40)
+    }
+
+    /// A record changed by hand into something the store cannot read is an error that says so, never a default.
+    @Test(arguments: StoreKind.available)
+    func aDamagedRecordIsAnErrorNotADefault(_ kind: StoreKind) async throws {
+        let test = try await TestStore.make(kind)
+        let run = try await test.store.startRun(NewRun(project: "p", stage: "train", inputHash: "h"))
+        try await test.raw("UPDATE run SET status = 'exploded' WHERE id = \(run.id)")
+        await #expect(throws: StoreError.self) { _ = try await test.store.run(run.id) }
+        let damaged: Bool
+        do {
+            _ = try await test.store.run(run.id)
+            damaged = false
+        } catch let error as StoreError {
+            if case .damaged = error { damaged = true } else { damaged = false }
+        }
+        #expect(damaged)
+    }
+
+    /// Two stores opened at once on an empty database both work: the schema is created once.
+    @Test(arguments: StoreKind.available)
+    func migrationsFromEmptyRunOnceWhenTwoOpenTogether(_ kind: StoreKind) async throws {
+        let location: String
+        switch kind {
+        case .sqlite:
+            location =
+                FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-mig-\(UUID().uuidString)")
+                .path
+        case .postgres: location = try await PostgresTestDatabase.create()
+        }
+        @Sendable func open() async throws -> any Store {
+            kind == .sqlite ? try SQLiteStore(directory: location) : try await PostgresStore(url: location)
+        }
+        async let a = open()
+        async let b = open()
+        let (first, second) = try await (a, b)
+        try await first.ensureProject("p")
+        try await second.ensureProject("p")
+        #expect(try await second.runs(project: "p", limit: 1).isEmpty)
+        if kind == .postgres, let store = first as? PostgresStore {
+            let rows = try await store.execute("SELECT count(*) FROM mlcycle_migration")
+            #expect(try rows.first?.decode(Int.self) == PostgresSchema.migrations.count)
+        }
+    }
+}
+
+/// What only the PostgreSQL store has: connections that can drop, URLs, SQLSTATEs.
+@Suite(
+    .enabled(if: StoreKind.postgresURL != nil, "needs MLCYCLE_TEST_POSTGRES_URL (bash Tests/run.sh starts a server)"))
+struct PostgresStoreTests {
+    @Test func aUniqueViolationKeepsItsKind() async throws {
+        let test = try await TestStore.make(.postgres)
+        try await test.store.ensureProject("p")
+        await #expect(throws: StoreError.self) { try await test.raw("INSERT INTO project VALUES ('p', 0)") }
+        do {
+            try await test.raw("INSERT INTO project VALUES ('p', 0)")
+        } catch let error as StoreError {
+            guard case .conflict = error else {
+                Issue.record("expected a conflict, got \(error)")
+                return
+            }
+        }
+    }
+
+    @Test func anUnreachableServerIsAClearErrorWithoutThePassword() async throws {
+        do {
+            _ = try await PostgresStore(
+                url: "postgres://ana:secret@127.0.0.1:1/nothing?sslmode=disable", connectTimeout: .seconds(2))
+            Issue.record("a store opened on a closed port")
+        } catch let error as StoreError {
+            guard case .unavailable = error else {
+                Issue.record("expected unavailable, got \(error)")
+                return
+            }
+            #expect(!error.localizedDescription.contains("secret"))
+        }
+    }
+
+    @Test func urlsReadLikeLibpqs() throws {
+        let url = try PostgresURL("postgres://ana:s3@db.example:6543/team?sslmode=require", environment: [:])
+        #expect(url.host == "db.example" && url.port == 6543 && url.user == "ana" && url.password == "s3")
+        #expect(url.database == "team" && url.location == "postgres://ana@db.example:6543/team")
+        #expect(try PostgresURL("postgresql://ana@h/x", environment: ["PGPASSWORD": "p"]).password == "p")
+        #expect(throws: StoreError.self) { try PostgresURL("postgres://h/x?sslmode=maybe", environment: [:]) }
+        #expect(throws: StoreError.self) { try PostgresURL("mysql://h/x", environment: [:]) }
+        #expect(PostgresURL.redacted("postgres://ana:s3@h/x").contains("***"))
+    }
+}

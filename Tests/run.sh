@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command (README): every test, the store tests on SQLite and on a throwaway PostgreSQL.
+# PostgreSQL: the server in MLCYCLE_TEST_POSTGRES_URL when set; else one started here on a free loopback port
+# (Tests/postgres.sh, which installs Debian's postgresql when it is missing and it may) and stopped on exit. When none
+# can be started, the PostgreSQL half is skipped with a message, unless MLCYCLE_REQUIRE_POSTGRES=1 (CI) makes that
+# an error. Arguments go to `swift test` (e.g. --filter StoreConformanceTests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${MLCYCLE_TEST_POSTGRES_URL:-}" ]; then
+    if pg_env=$(bash Tests/postgres.sh start); then
+        eval "$pg_env"
+        trap 'bash Tests/postgres.sh stop "${MLCYCLE_TEST_POSTGRES_DIR:-}"' EXIT
+    elif [ "${MLCYCLE_REQUIRE_POSTGRES:-0}" = 1 ]; then
+        echo "Tests/run.sh: could not start PostgreSQL, which MLCYCLE_REQUIRE_POSTGRES=1 requires" >&2
+        exit 1
+    else
+        echo "Tests/run.sh: no PostgreSQL server could be started: the PostgreSQL store tests are skipped" >&2
+    fi
+fi
+swift test "$@"
