@@ -47,7 +47,9 @@ public final class PostgresStore: Store, @unchecked Sendable {
         self.client = client
         running = Task { await client.run() }
         do {
-            try await Self.within(connectTimeout, location: target.location) {
+            // The probe above already failed fast on a server that is down; this bound is for one that stops
+            // answering, generous because a loaded machine (a training run beside it) may be slow to schedule us.
+            try await Self.within(.seconds(120), location: target.location) {
                 try await PostgresSchema.migrate(client, logger: logger)
             }
         } catch {
