@@ -398,8 +398,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
                 throw StoreError.invalid("the bundle \(v.bundle) is not a stored artefact; put it first")
             }
             // Two registrations of one name at once: the second waits for the first's number.
-            try await connection.rows(
-                "SELECT pg_advisory_xact_lock(hashtext('mlcycle-model'), hashtext(\(v.name)))", self.logger)
+            try await connection.lock("model", v.name, self.logger)
             let rows = try await connection.rows(
                 """
                 INSERT INTO model_version (name, version, bundle, metrics, gates_passed, gates, run, datasets, spec_hash,
@@ -463,8 +462,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     {
         try await transaction { connection in
             // The alias's row (or its absence) is held through the move, so two moves at once are audited in order.
-            try await connection.rows(
-                "SELECT pg_advisory_xact_lock(hashtext('mlcycle-alias'), hashtext(\(name)))", self.logger)
+            try await connection.lock("alias", name, self.logger)
             let previous = try await connection.rows(
                 "SELECT version FROM alias WHERE name = \(name) AND alias = \(alias)", self.logger
             ).first.map { try $0.decode(Int.self) }
@@ -531,8 +529,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
         async throws
     {
         try await transaction { connection in
-            try await connection.rows(
-                "SELECT pg_advisory_xact_lock(hashtext('mlcycle-release'), hashtext(\(name)))", self.logger)
+            try await connection.lock("release", name, self.logger)
             let previous = try await connection.rows(
                 "SELECT version FROM release WHERE name = \(name)", self.logger
             ).first.map { try $0.decode(Int.self) }
@@ -757,5 +754,11 @@ extension PostgresConnection {
     @discardableResult
     func rows(_ query: PostgresQuery, _ logger: Logger) async throws -> [PostgresRow] {
         try await self.query(query, logger: logger).collect()
+    }
+
+    /// Holds, until the transaction ends, the lock on `name` of `kind` (a model's version numbers, its aliases, its
+    /// release), so two writers of the same thing take turns.
+    func lock(_ kind: String, _ name: String, _ logger: Logger) async throws {
+        try await rows("SELECT pg_advisory_xact_lock(hashtext(\("mlcycle-" + kind)), hashtext(\(name)))", logger)
     }
 }
