@@ -256,21 +256,22 @@ public struct MonitoringPass: Sendable {
         -> VersionLog
     {
         var shadowRows = 0
-        let records = try await store.predictions(model: model, version: "v\(version)", since: since, limit: 10_000_000)
-            .filter { $0.at < before }.map { r -> PredictionRecord in
-                guard r.status.hasPrefix("shadow") else { return r }
-                shadowRows += 1
-                var answered = r
-                // "shadow" is an answer in scope; "shadow review" and "shadow unavailable" keep what they were.
-                answered.status = r.status == "shadow" ? "ok" : String(r.status.dropFirst(7))
-                answered.id = requestID(r.id)
-                return answered
-            }
         var actual = [String: String]()
         var override = [String: String]()
-        for f in try await store.feedback(predictionIDs: records.map(\.id)) {
-            // Ordered by time: the latest of each kind wins.
-            if f.kind == .actual { actual[f.predictionID] = f.value } else { override[f.predictionID] = f.value }
+        let answers = try await store.answers(
+            PredictionFilter(model: model, version: "v\(version)", since: since, before: before))
+        let records = answers.map { a -> PredictionRecord in
+            var r = a.record
+            if r.status.hasPrefix("shadow") {
+                shadowRows += 1
+                // "shadow" is an answer in scope; "shadow review" and "shadow unavailable" keep what they were.
+                r.status = r.status == "shadow" ? "ok" : String(r.status.dropFirst(7))
+                r.id = requestID(r.id)
+            }
+            // The database joined each row with the latest feedback on its request.
+            actual[r.id] = a.actual
+            override[r.id] = a.override
+            return r
         }
         let served = records.map {
             ServedPrediction(

@@ -142,15 +142,14 @@ public final class Retrainer {
     public static func labelledRows(
         _ store: Store, model: String, since: Date?, before: Date, overrides: Bool = false
     ) async throws -> LabelledRows {
-        let records = try await store.predictions(model: model, since: since, limit: 10_000_000).filter {
-            ($0.status == "ok" || $0.status == "review") && $0.at < before
+        let answers = try await store.answers(
+            PredictionFilter(model: model, since: since, before: before, statuses: ["ok", "review"]))
+        let rows = answers.compactMap { a in
+            (a.actual ?? (overrides ? a.override : nil)).map {
+                LabelledRows.Row(inputs: a.record.inputs, actual: $0, at: a.record.at)
+            }
         }
-        let actual = try await store.latestActuals(for: records)
-        let override = overrides ? try await store.latestFeedback(for: records.map(\.id), kinds: [.override]) : [:]
-        let rows = records.compactMap { r in
-            (actual[r.id] ?? override[r.id]).map { LabelledRows.Row(inputs: r.inputs, actual: $0, at: r.at) }
-        }
-        return LabelledRows(rows: rows.sorted { $0.at < $1.at })
+        return LabelledRows(rows: rows)
     }
 
     /// Runs one retraining as of `moment` (replays pass the replayed time).

@@ -621,25 +621,36 @@ public final class PostgresStore: Store, @unchecked Sendable {
         }
     }
 
-    public func predictions(model: String, version: String?, since: Date?, limit: Int) async throws
-        -> [PredictionRecord]
-    {
-        try await records(
-            PredictionRecord.self,
-            """
-            SELECT \(unescaped: PostgresSchema.predictionColumns) FROM prediction
-            WHERE model = \(model) AND (\(version)::text IS NULL OR version = \(version))
-              AND at >= \(since?.timeIntervalSince1970 ?? 0) ORDER BY at LIMIT \(limit)
-            """)
+    public func predictions(_ filter: PredictionFilter) async throws -> [PredictionRecord] {
+        try await records(PredictionRecord.self, Self.query(filter.select(PostgresSchema.predictionColumns, .postgres)))
     }
 
-    public func latestPredictions(model: String, status: String, limit: Int) async throws -> [PredictionRecord] {
-        try await records(
-            PredictionRecord.self,
-            """
-            SELECT \(unescaped: PostgresSchema.predictionColumns) FROM prediction
-            WHERE model = \(model) AND status = \(status) ORDER BY at DESC LIMIT \(limit)
-            """)
+    public func answers(_ filter: PredictionFilter) async throws -> [AnsweredPrediction] {
+        let columns = [
+            PostgresSchema.predictionColumns, PredictionFilter.latestFeedback(.actual, .postgres),
+            PredictionFilter.latestFeedback(.override, .postgres),
+        ]
+        return try await records(
+            AnsweredPrediction.self, Self.query(filter.select(columns.joined(separator: ", "), .postgres)))
+    }
+
+    public func countPredictions(_ filter: PredictionFilter) async throws -> Int {
+        let rows = try await execute(Self.query(filter.select("COUNT(*)", .postgres, count: true)))
+        guard let row = rows.first else { return 0 }
+        do { return try row.decode(Int.self) } catch { throw StoreError.damaged(String(describing: error)) }
+    }
+
+    /// A built statement as postgres-nio's query, its values bound in order.
+    static func query(_ statement: PredictionFilter.Statement) -> PostgresQuery {
+        var binds = PostgresBindings(capacity: statement.values.count)
+        for value in statement.values {
+            switch value {
+            case .text(let v): binds.append(v)
+            case .real(let v): binds.append(v)
+            case .integer(let v): binds.append(v)
+            }
+        }
+        return PostgresQuery(unsafeSQL: statement.sql, binds: binds)
     }
 
     public func predictionModels(_ ids: [String]) async throws -> [String: String] {

@@ -565,29 +565,40 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     static let predictionColumns =
         "id, model, version, at, latency AS latency_seconds, inputs, prediction, status, confidence, low_confidence, reasons"
 
-    public func predictions(model: String, version: String?, since: Date?, limit: Int) async throws
-        -> [PredictionRecord]
-    {
-        try await read { db in
-            try PredictionRecord.fetchAll(
-                db,
-                sql: """
-                    SELECT \(Self.predictionColumns) FROM prediction
-                    WHERE model = ? AND (? IS NULL OR version = ?) AND at >= ? ORDER BY at LIMIT ?
-                    """,
-                arguments: [model, version, version, since?.timeIntervalSince1970 ?? 0, limit])
+    public func predictions(_ filter: PredictionFilter) async throws -> [PredictionRecord] {
+        let statement = filter.select(Self.predictionColumns, .sqlite)
+        return try await read { db in
+            try PredictionRecord.fetchAll(db, sql: statement.sql, arguments: Self.arguments(statement))
         }
     }
 
-    public func latestPredictions(model: String, status: String, limit: Int) async throws -> [PredictionRecord] {
-        try await read { db in
-            try PredictionRecord.fetchAll(
-                db,
-                sql: """
-                    SELECT \(Self.predictionColumns) FROM prediction WHERE model = ? AND status = ? ORDER BY at DESC LIMIT ?
-                    """,
-                arguments: [model, status, limit])
+    public func answers(_ filter: PredictionFilter) async throws -> [AnsweredPrediction] {
+        let columns = [
+            Self.predictionColumns, PredictionFilter.latestFeedback(.actual, .sqlite),
+            PredictionFilter.latestFeedback(.override, .sqlite),
+        ]
+        let statement = filter.select(columns.joined(separator: ", "), .sqlite)
+        return try await read { db in
+            try AnsweredPrediction.fetchAll(db, sql: statement.sql, arguments: Self.arguments(statement))
         }
+    }
+
+    public func countPredictions(_ filter: PredictionFilter) async throws -> Int {
+        let statement = filter.select("COUNT(*)", .sqlite, count: true)
+        return try await read { db in
+            try Int.fetchOne(db, sql: statement.sql, arguments: Self.arguments(statement)) ?? 0
+        }
+    }
+
+    static func arguments(_ statement: PredictionFilter.Statement) -> StatementArguments {
+        StatementArguments(
+            statement.values.map { value -> any DatabaseValueConvertible in
+                switch value {
+                case .text(let v): return v
+                case .real(let v): return v
+                case .integer(let v): return v
+                }
+            })
     }
 
     public func predictionModels(_ ids: [String]) async throws -> [String: String] {
@@ -713,6 +724,7 @@ extension MetricPoint: SQLiteRecord {}
 extension ModelVersion: SQLiteRecord {}
 extension AuditEntry: SQLiteRecord {}
 extension PredictionRecord: SQLiteRecord {}
+extension AnsweredPrediction: SQLiteRecord {}
 extension FeedbackRecord: SQLiteRecord {}
 extension ReleaseState: SQLiteRecord {}
 extension AlertRecord: SQLiteRecord {}

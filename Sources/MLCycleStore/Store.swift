@@ -76,10 +76,13 @@ public protocol ServingRecordStore: PredictionWriter {
     /// for the same prediction stays as history (the latest wins). Returns how many replaced an earlier one.
     @discardableResult
     func recordFeedback(_ batch: [FeedbackRecord]) async throws -> Int
-    /// The logged predictions of `model` (of `version` only, e.g. "v3", when given) from `since` on, oldest first.
-    func predictions(model: String, version: String?, since: Date?, limit: Int) async throws -> [PredictionRecord]
-    /// The latest logged predictions of `model` with `status` (e.g. `review`), newest first.
-    func latestPredictions(model: String, status: String, limit: Int) async throws -> [PredictionRecord]
+    /// The logged predictions `filter` picks (filtered, ordered and limited by the database).
+    func predictions(_ filter: PredictionFilter) async throws -> [PredictionRecord]
+    /// The logged predictions `filter` picks, each with the latest actual and override of the request it answered,
+    /// joined by the database.
+    func answers(_ filter: PredictionFilter) async throws -> [AnsweredPrediction]
+    /// How many logged predictions `filter` picks (its limit aside).
+    func countPredictions(_ filter: PredictionFilter) async throws -> Int
     /// The model that answered each of `ids` found in the prediction log (id → model name).
     func predictionModels(_ ids: [String]) async throws -> [String: String]
     /// Every feedback record of the predictions `predictionIDs`, oldest first.
@@ -155,9 +158,16 @@ public struct AlertRecord: Codable, Sendable, Equatable {
 }
 
 extension ServingRecordStore {
-    /// The logged predictions of `model`, every version.
-    public func predictions(model: String, since: Date?, limit: Int) async throws -> [PredictionRecord] {
-        try await predictions(model: model, version: nil, since: since, limit: limit)
+    /// The logged predictions of `model` (of `version` only, e.g. "v3", when given) from `since` on, oldest first.
+    public func predictions(model: String, version: String? = nil, since: Date?, limit: Int) async throws
+        -> [PredictionRecord]
+    {
+        try await predictions(PredictionFilter(model: model, version: version, since: since, limit: limit))
+    }
+
+    /// The latest logged predictions of `model` with `status` (e.g. `review`), newest first.
+    public func latestPredictions(model: String, status: String, limit: Int) async throws -> [PredictionRecord] {
+        try await predictions(PredictionFilter(model: model, statuses: [status], newestFirst: true, limit: limit))
     }
 
     /// The latest feedback value of `kinds` for each of `predictionIDs` that has one, by prediction id (a repeated

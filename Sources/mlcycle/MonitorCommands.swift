@@ -188,9 +188,8 @@ struct Review: AsyncParsableCommand {
                 }
                 // Only a row of this model answered for review takes a decision here.
                 guard
-                    try await store.latestPredictions(model: name, status: "review", limit: 1_000_000).contains(where: {
-                        $0.id == decide
-                    })
+                    try await store.countPredictions(PredictionFilter(model: name, statuses: ["review"], id: decide))
+                        > 0
                 else {
                     throw ValidationError(
                         "\(name) answered no row for review with the id '\(decide)' (mlcycle review \(name) lists them)"
@@ -201,12 +200,10 @@ struct Review: AsyncParsableCommand {
                 return
             }
             guard value == nil else { throw ValidationError("--value goes with --decide ID") }
-            var rows = try await store.latestPredictions(model: name, status: "review", limit: max(limit * 10, 1000))
-            if !all {
-                let decided = try await store.latestFeedback(for: rows.map(\.id), kinds: [.override])
-                rows = rows.filter { decided[$0.id] == nil }
-            }
-            rows = Array(rows.prefix(limit))
+            let rows = try await store.predictions(
+                PredictionFilter(
+                    model: name, statuses: ["review"], withoutFeedback: all ? nil : .override, newestFirst: true,
+                    limit: limit))
             if let json { try emit(try encodeJSON(rows), to: json) }
             guard json != "-" else { return }
             if rows.isEmpty { print("no row of \(name) waits for review") }

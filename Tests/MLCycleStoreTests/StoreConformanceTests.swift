@@ -195,6 +195,61 @@ enum PostgresTestDatabase {
     }
 
     @Test(arguments: StoreKind.available)
+    func aFilterPicksRowsAndTheDatabaseJoinsTheLatestFeedback(_ kind: StoreKind) async throws {
+        let store = try await TestStore.make(kind).store
+        let t0 = Date(timeIntervalSince1970: 1_780_000_000)
+        func row(_ id: String, _ version: String, _ second: Double, _ status: String) -> PredictionRecord {
+            PredictionRecord(
+                id: id, model: "houses", version: version, at: t0.addingTimeInterval(second), latencySeconds: 0.01,
+                inputs: "{}", prediction: "100", status: status)
+        }
+        try await store.logPredictions([
+            row("a", "v1", 0, "ok"), row("b", "v1", 10, "review"), row("c", "v1", 20, "ok"),
+            row("a-shadow", "v2", 0, "shadow"), row("b-shadow", "v2", 10, "shadow review"),
+            row("d", "v1", 30, "unavailable"), row("e", "v1", 40, "review"),
+        ])
+        try await store.recordFeedback([
+            FeedbackRecord(predictionID: "a", value: "90", at: t0.addingTimeInterval(100)),
+            FeedbackRecord(predictionID: "a", value: "95", at: t0.addingTimeInterval(200)),
+            FeedbackRecord(predictionID: "b", value: "120", kind: .override, at: t0.addingTimeInterval(100)),
+            FeedbackRecord(predictionID: "c", value: "80", at: t0.addingTimeInterval(100)),
+        ])
+        // Time range [since, before), status and shadow filters.
+        let window = PredictionFilter(
+            model: "houses", version: "v1", since: t0.addingTimeInterval(10), before: t0.addingTimeInterval(30))
+        #expect(try await store.predictions(window).map(\.id) == ["b", "c"])
+        #expect(try await store.countPredictions(window) == 2)
+        #expect(
+            try await store.predictions(PredictionFilter(model: "houses", statuses: ["ok", "review"])).map(\.id)
+                == ["a", "b", "c", "e"])
+        #expect(try await store.countPredictions(PredictionFilter(model: "houses", shadow: false)) == 5)
+        #expect(
+            try await store.predictions(PredictionFilter(model: "houses", shadow: true)).map(\.id) == [
+                "a-shadow", "b-shadow",
+            ])
+        #expect(try await store.countPredictions(PredictionFilter(model: "houses", statuses: [])) == 0)
+        #expect(try await store.countPredictions(PredictionFilter(model: "houses", id: "e")) == 1)
+        // The review queue: rows for review that no person decided yet, newest first.
+        #expect(
+            try await store.predictions(
+                PredictionFilter(model: "houses", statuses: ["review"], withoutFeedback: .override, newestFirst: true)
+            ).map(\.id) == ["e"])
+        #expect(
+            try await store.predictions(PredictionFilter(model: "houses", newestFirst: true, limit: 2)).map(\.id)
+                == ["e", "d"])
+        // The latest actual and override of each row's request; a shadow answer gets its request's.
+        let answers = try await store.answers(PredictionFilter(model: "houses"))
+        let joined = Dictionary(uniqueKeysWithValues: answers.map { ($0.record.id, [$0.actual, $0.override]) })
+        #expect(joined["a"] == ["95", nil])
+        #expect(joined["a-shadow"] == ["95", nil])
+        #expect(joined["b"] == [nil, "120"])
+        #expect(joined["b-shadow"] == [nil, "120"])
+        #expect(joined["c"] == ["80", nil])
+        #expect(joined["d"] == [nil, nil])
+        #expect(answers.map(\.record) == (try await store.predictions(PredictionFilter(model: "houses"))))
+    }
+
+    @Test(arguments: StoreKind.available)
     func theServingRecordFiltersInTheDatabase(_ kind: StoreKind) async throws {
         let store = try await TestStore.make(kind).store
         let t0 = Date(timeIntervalSince1970: 1_780_000_000)
