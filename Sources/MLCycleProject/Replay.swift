@@ -216,7 +216,8 @@ public struct Replay {
     /// background, and the watcher must see what was served before the step.
     func waitForLog(_ store: Store, since: Date, rows: Int) async {
         for _ in 0..<200 {
-            let logged = (try? await store.countPredictions(PredictionFilter(model: model, since: since, shadow: false))) ?? 0
+            let logged =
+                (try? await store.countPredictions(PredictionFilter(model: model, since: since, shadow: false))) ?? 0
             if logged >= rows { return }
             await HTTPCall.pause(0.05)
         }
