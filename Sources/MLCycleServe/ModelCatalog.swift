@@ -46,6 +46,29 @@ public final class ModelCatalog: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// With a store that announces registry moves (PostgreSQL), forgets every lookup the moment any process moves
+    /// an alias or a release, rather than up to `aliasRefresh` seconds later. A lost subscription is tried again every
+    /// `retry` seconds (the timed look-ups cover the gap); `listening` is called each time the subscription stands.
+    /// Returns when cancelled, or at once for other stores.
+    public func followRegistryChanges(
+        retry: Double = 1, listening: @Sendable () -> Void = {}, report: @Sendable (String) -> Void = { _ in }
+    ) async {
+        guard case .store(let store, _) = source, let feed = store as? any RegistryChangeFeed else { return }
+        while !Task.isCancelled {
+            do {
+                try await feed.followRegistryChanges(
+                    listening: { [self] in
+                        invalidate()
+                        listening()
+                    }, changed: { [self] _ in invalidate() })
+            } catch {
+                if Task.isCancelled { return }
+                report("the store's registry notifications stopped (\(error.localizedDescription)); subscribing again")
+            }
+            try? await Task.sleep(for: .seconds(retry))
+        }
+    }
+
     /// Serves one bundle file under its own name.
     public init(bundlePath: String) throws {
         guard let data = FileManager.default.contents(atPath: bundlePath) else {

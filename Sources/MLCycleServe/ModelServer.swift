@@ -753,6 +753,13 @@ public struct ModelServer: Sendable {
             router: router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
         log?.start()
         defer { log?.stop() }
+        // Every replica on a shared store follows a promotion made anywhere at once.
+        let catalog = self.catalog
+        let logger = self.logger
+        let follower = _Concurrency.Task {
+            await catalog.followRegistryChanges(report: { message in logger.warning("\(message)") })
+        }
+        defer { follower.cancel() }
         try await app.runService()
     }
 }

@@ -16,7 +16,7 @@ import PostgresNIO
 ///
 /// Rows are read as JSON (`row_to_json`) and mapped onto the store's `Codable` records; lists and dictionaries are
 /// `jsonb` columns, times are seconds since 1970 (as in SQLite, so a store copies across unchanged).
-public final class PostgresStore: Store, @unchecked Sendable {
+public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable {
     /// The database, as `postgres://USER@HOST:PORT/DATABASE` (the password never appears here).
     public let location: String
     let client: PostgresClient
@@ -484,7 +484,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
             try await Self.audit(
                 connection, logger: self.logger, actor: actor, action: action, model: name, version: version,
                 alias: alias, previous: previous, reason: reason)
-            try await connection.rows("SELECT pg_notify('mlcycle_alias', \(name))", self.logger)
+            try await connection.rows("SELECT pg_notify(\(Self.registryChannel), \(name))", self.logger)
         }
     }
 
@@ -551,7 +551,25 @@ public final class PostgresStore: Store, @unchecked Sendable {
             try await Self.audit(
                 connection, logger: self.logger, actor: actor, action: action, model: name,
                 version: state?.version ?? previous, alias: nil, previous: previous, reason: reason)
-            try await connection.rows("SELECT pg_notify('mlcycle_alias', \(name))", self.logger)
+            try await connection.rows("SELECT pg_notify(\(Self.registryChannel), \(name))", self.logger)
+        }
+    }
+
+    /// The channel an alias or release move is announced on, with the model's name (sent when the move commits).
+    static let registryChannel = "mlcycle_alias"
+
+    public func followRegistryChanges(listening: @Sendable () -> Void, changed: @Sendable (String) -> Void)
+        async throws
+    {
+        do {
+            try await client.withConnection { connection in
+                try await connection.listen(on: Self.registryChannel) { notifications in
+                    listening()
+                    for try await notification in notifications { changed(notification.payload) }
+                }
+            }
+        } catch {
+            throw Self.storeError(error)
         }
     }
 

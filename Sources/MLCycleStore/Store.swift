@@ -102,6 +102,15 @@ public protocol ServingRecordStore: PredictionWriter {
 /// may be a server across the network, and no thread waits on it.
 public protocol Store: TrackingStore, ArtifactStore, RegistryStore, ServingRecordStore {}
 
+/// A store that tells its readers when the registry moves in any process: an alias pointed elsewhere, a release
+/// step taken (PostgreSQL's LISTEN/NOTIFY). Servers use it to follow a promotion at once instead of at their next look.
+public protocol RegistryChangeFeed: Sendable {
+    /// Listens until cancelled (or until the connection is lost, which throws): calls `listening` once the
+    /// subscription stands (a change made before that was missed: look everything up again), then `changed` with the
+    /// model's name on every alias or release move.
+    func followRegistryChanges(listening: @Sendable () -> Void, changed: @Sendable (String) -> Void) async throws
+}
+
 /// Where a progressive release stands: the version on its way up, its step of the plan and share of requests, when
 /// the release started and when the current step did (the moments of the watcher, replayed time in a replay).
 public struct ReleaseState: Codable, Sendable, Equatable {
