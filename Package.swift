@@ -144,7 +144,9 @@ let package = Package(
             dependencies: [
                 "MLCycleData", "MLCycleQuality", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleReport",
             ]),
-        .testTarget(name: "MLCycleCLITests", dependencies: ["mlcycle", "MLCycleStore"]),
+        .testTarget(
+            name: "MLCycleCLITests",
+            dependencies: ["mlcycle", "MLCycleStore", .product(name: "PostgresNIO", package: "postgres-nio")]),
     ]
 )
 
