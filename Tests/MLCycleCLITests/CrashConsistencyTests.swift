@@ -6,8 +6,7 @@ import Testing
 
 /// `mlcycle run` (on SQLite and on PostgreSQL) and `mlcycle serve` killed (SIGKILL) at many points: whatever the
 /// moment, the next command that opens the store finds a sound database, no run left `running`, no temporary
-/// artefact file, and every registered version
-/// whole.
+/// artefact file, and every registered version whole.
 @Suite(.serialized) struct CrashConsistencyTests {
     /// The stores a killed run is tried on: the project's SQLite folder, and a fresh PostgreSQL database when the
     /// test server is given (`bash Tests/run.sh` starts one).
