@@ -167,8 +167,6 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
         return d
     }()
 
-    static func json<T: Encodable>(_ value: T) -> String { SQLiteStore.json(value) }
-
     /// PostgreSQL's errors as the store's: a unique violation, a lock or serialization conflict, a lost connection
     /// and damage are told apart, with the SQLSTATE kept for the rest.
     static func storeError(_ error: any Error) -> any Error {
@@ -215,7 +213,7 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
         try await execute(
             """
             INSERT INTO dataset (fingerprint, rows, schema, sources, profile_artifact, created)
-            VALUES (\(s.fingerprint), \(s.rows), \(Self.json(s.schema))::jsonb, \(Self.json(s.sources))::jsonb,
+            VALUES (\(s.fingerprint), \(s.rows), \(storedJSON(s.schema))::jsonb, \(storedJSON(s.sources))::jsonb,
                     \(s.profileArtifact), \(s.created.timeIntervalSince1970))
             ON CONFLICT (fingerprint) DO NOTHING
             """)
@@ -244,8 +242,8 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
             """
             INSERT INTO run (project, stage, status, started, input_hash, params, tags, outputs, spec_hash, git_commit,
                              mlcycle_version, host, pid)
-            VALUES (\(n.project), \(n.stage), 'running', \(started), \(n.inputHash), \(Self.json(n.params))::jsonb,
-                    \(Self.json(n.tags))::jsonb, '{}'::jsonb, \(n.specHash), \(n.gitCommit), \(n.mlcycleVersion),
+            VALUES (\(n.project), \(n.stage), 'running', \(started), \(n.inputHash), \(storedJSON(n.params))::jsonb,
+                    \(storedJSON(n.tags))::jsonb, '{}'::jsonb, \(n.specHash), \(n.gitCommit), \(n.mlcycleVersion),
                     \(n.host), \(n.pid))
             RETURNING id
             """)
@@ -262,21 +260,24 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
     }
 
     public func appendLog(run: Int64, _ line: String) async throws {
-        // The run's row is locked first, so two lines appended at once get consecutive numbers.
-        try await transaction { connection in
-            try await connection.rows("SELECT 1 FROM run WHERE id = \(run) FOR UPDATE", self.logger)
-            try await connection.rows(
-                """
-                INSERT INTO run_log (run, seq, line, at)
-                VALUES (\(run), (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_log WHERE run = \(run)), \(line), \(Self.now()))
-                """, self.logger)
-        }
+        try await transaction { connection in try await Self.appendLog(connection, run: run, line, self.logger) }
+    }
+
+    /// Appends a log line within a transaction. The run's row is locked first, so two lines appended at once get
+    /// consecutive numbers.
+    static func appendLog(_ connection: PostgresConnection, run: Int64, _ line: String, _ logger: Logger) async throws {
+        try await connection.rows("SELECT 1 FROM run WHERE id = \(run) FOR UPDATE", logger)
+        try await connection.rows(
+            """
+            INSERT INTO run_log (run, seq, line, at)
+            VALUES (\(run), (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_log WHERE run = \(run)), \(line), \(now()))
+            """, logger)
     }
 
     public func finishRun(_ id: Int64, status: RunStatus, outputs: [String: String]) async throws {
         let updated = try await execute(
             """
-            UPDATE run SET status = \(status.rawValue), ended = \(Self.now()), outputs = \(Self.json(outputs))::jsonb
+            UPDATE run SET status = \(status.rawValue), ended = \(Self.now()), outputs = \(storedJSON(outputs))::jsonb
             WHERE id = \(id) RETURNING 1
             """)
         if updated.isEmpty { throw StoreError.notFound("run \(id)") }
@@ -325,14 +326,20 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
         for row in running {
             let (id, pid) = try row.decode((Int64, Int32).self)
             guard !SQLiteStore.processAlive(pid) else { continue }
-            let marked = try await execute(
-                """
-                UPDATE run SET status = 'failed', ended = \(Self.now()) WHERE id = \(id) AND status = 'running'
-                RETURNING 1
-                """)
-            guard !marked.isEmpty else { continue }
-            try await appendLog(run: id, "marked failed: its process (pid \(pid)) ended without finishing the run")
-            abandoned.append(id)
+            // Marked and explained in one transaction: a failed run always says why.
+            let marked = try await transaction { connection in
+                let changed = try await connection.rows(
+                    """
+                    UPDATE run SET status = 'failed', ended = \(Self.now()) WHERE id = \(id) AND status = 'running'
+                    RETURNING 1
+                    """, self.logger)
+                guard !changed.isEmpty else { return false }
+                try await Self.appendLog(
+                    connection, run: id, "marked failed: its process (pid \(pid)) ended without finishing the run",
+                    self.logger)
+                return true
+            }
+            if marked { abandoned.append(id) }
         }
         return abandoned
     }
@@ -403,8 +410,8 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
                 """
                 INSERT INTO model_version (name, version, bundle, metrics, gates_passed, gates, run, datasets, spec_hash,
                                            created)
-                SELECT \(v.name), COALESCE(MAX(version), 0) + 1, \(v.bundle), \(Self.json(v.metrics))::jsonb,
-                       \(v.gatesPassed), \(Self.json(v.gates))::jsonb, \(v.run), \(Self.json(v.datasets))::jsonb,
+                SELECT \(v.name), COALESCE(MAX(version), 0) + 1, \(v.bundle), \(storedJSON(v.metrics))::jsonb,
+                       \(v.gatesPassed), \(storedJSON(v.gates))::jsonb, \(v.run), \(storedJSON(v.datasets))::jsonb,
                        \(v.specHash), \(Self.now())
                 FROM model_version WHERE name = \(v.name)
                 RETURNING version
@@ -604,7 +611,7 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
                     binds.append(p.status)
                     binds.append(p.confidence)
                     binds.append(p.lowConfidence)
-                    binds.append(p.reasons.flatMap { $0.isEmpty ? nil : Self.json($0) })
+                    binds.append(p.reasons.flatMap { $0.isEmpty ? nil : storedJSON($0) })
                 }
                 let query = PostgresQuery(
                     unsafeSQL: """

@@ -50,7 +50,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 attempt += 1
                 Thread.sleep(forTimeInterval: 0.05 + Double(attempt % 5) * 0.02)
             } catch {
-                throw Self.storeError(error)
+                throw StoreError.opening(path, Self.storeError(error))
             }
         }
     }
@@ -180,12 +180,6 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    static func json<T: Encodable>(_ value: T) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        return String(decoding: (try? e.encode(value)) ?? Data("null".utf8), as: UTF8.self)
-    }
-
     // MARK: Projects and datasets
 
     public func ensureProject(_ name: String) async throws {
@@ -207,7 +201,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     ON CONFLICT (fingerprint) DO NOTHING
                     """,
                 arguments: [
-                    s.fingerprint, s.rows, Self.json(s.schema), Self.json(s.sources), s.profileArtifact,
+                    s.fingerprint, s.rows, storedJSON(s.schema), storedJSON(s.sources), s.profileArtifact,
                     s.created.timeIntervalSince1970,
                 ])
             return try DatasetSnapshot.fetchOne(
@@ -242,8 +236,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     VALUES (?, ?, 'running', ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    n.project, n.stage, Date().timeIntervalSince1970, n.inputHash, Self.json(n.params),
-                    Self.json(n.tags), n.specHash, n.gitCommit, n.mlcycleVersion, n.host, n.pid,
+                    n.project, n.stage, Date().timeIntervalSince1970, n.inputHash, storedJSON(n.params),
+                    storedJSON(n.tags), n.specHash, n.gitCommit, n.mlcycleVersion, n.host, n.pid,
                 ])
             let id = db.lastInsertedRowID
             guard let run = try RunRecord.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]) else {
@@ -278,7 +272,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try await write { db in
             try db.execute(
                 sql: "UPDATE run SET status = ?, ended = ?, outputs = ? WHERE id = ?",
-                arguments: [status.rawValue, Date().timeIntervalSince1970, Self.json(outputs), id])
+                arguments: [status.rawValue, Date().timeIntervalSince1970, storedJSON(outputs), id])
             if db.changesCount == 0 { throw StoreError.notFound("run \(id)") }
         }
     }
@@ -411,8 +405,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    v.name, next, v.bundle, Self.json(v.metrics), v.gatesPassed, Self.json(v.gates), v.run,
-                    Self.json(v.datasets), v.specHash, Date().timeIntervalSince1970,
+                    v.name, next, v.bundle, storedJSON(v.metrics), v.gatesPassed, storedJSON(v.gates), v.run,
+                    storedJSON(v.datasets), v.specHash, Date().timeIntervalSince1970,
                 ])
             try Self.audit(
                 db, actor: actor, action: "register", model: v.name, version: next, alias: nil, previous: nil,
@@ -533,7 +527,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     arguments += [
                         p.id, p.model, p.version, p.at.timeIntervalSince1970, p.latencySeconds, p.inputs,
                         p.prediction, p.status, p.confidence, p.lowConfidence ? 1 : 0,
-                        p.reasons.flatMap { $0.isEmpty ? nil : Self.json($0) },
+                        p.reasons.flatMap { $0.isEmpty ? nil : storedJSON($0) },
                     ]
                 }
                 try statement.execute(arguments: arguments)

@@ -400,6 +400,13 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     public var reason: String
 }
 
+/// A list or dictionary as a JSON column holds it (keys sorted, so equal values are equal text in both databases).
+func storedJSON<T: Encodable>(_ value: T) -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = .sortedKeys
+    return String(decoding: (try? e.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+}
+
 /// Why a store call failed. Database errors keep their kind, so a caller can tell a conflict it may ignore, a busy or
 /// unreachable database it may retry, and damaged records it must repair.
 public enum StoreError: LocalizedError, Equatable, Sendable {
@@ -419,6 +426,20 @@ public enum StoreError: LocalizedError, Equatable, Sendable {
     case io(String)
     /// Any other database error, with the database's own code (SQLite's extended result code, PostgreSQL's SQLSTATE).
     case database(code: String, message: String)
+
+    /// `error` met while opening the store at `path`, naming the file (a message of the store's own kinds keeps its
+    /// kind).
+    static func opening(_ path: String, _ error: any Error) -> any Error {
+        guard let e = error as? StoreError else { return error }
+        switch e {
+        case .busy(let m): return StoreError.busy("\(path): \(m)")
+        case .unavailable(let m): return StoreError.unavailable("\(path): \(m)")
+        case .damaged(let m): return StoreError.damaged("\(path): \(m)")
+        case .database(let code, let m): return StoreError.database(code: code, message: "\(path): \(m)")
+        case .invalid(let m): return StoreError.invalid("\(path): \(m)")
+        default: return e
+        }
+    }
 
     public var errorDescription: String? {
         switch self {
