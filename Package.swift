@@ -73,7 +73,9 @@ let package = Package(
         .target(
             name: "MLCycleSources",
             dependencies: [
-                "MLCycleData", .product(name: "GRDB", package: "GRDB.swift"),
+                "MLCycleData", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
             name: "MLCycleProject",
@@ -101,7 +103,10 @@ let package = Package(
             ]),
         .testTarget(
             name: "MLCycleDataTests",
-            dependencies: ["MLCycleData", "MLCycleSources", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "MLCycleData", "MLCycleSources", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]),
         .testTarget(
             name: "MLCycleQualityTests",
             dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleProject"]),

@@ -35,7 +35,8 @@ public enum PreparationRun {
         var merged: Table? = main
         for (i, source) in spec.sources.enumerated() {
             let path =
-                source.path.hasPrefix("/") ? source.path : (directory as NSString).appendingPathComponent(source.path)
+                source.path.hasPrefix("/") || source.isDatabase
+                ? source.path : (directory as NSString).appendingPathComponent(source.path)
             var t = try reader(source, path)
             if !source.steps.isEmpty { t = try PreparationPipeline.fit(source.steps, on: t).1 }
             if let left = merged, i > 0 || main != nil {

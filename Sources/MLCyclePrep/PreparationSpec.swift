@@ -21,10 +21,19 @@ public struct PreparationSpec: Codable, Sendable, Equatable {
 /// One table to read, with its own clean-up steps and how it joins onto the tables before it.
 public struct SourceSpec: Codable, Sendable, Equatable {
     public var name: String
-    /// A CSV or JSON Lines file, or a SQLite database with `query`, relative to the pipeline file.
+    /// A CSV or JSON Lines file, or a SQLite database with `query`, relative to the pipeline file; or a PostgreSQL
+    /// database's `postgres://` URL with `query` (`${NAME}` is read from the environment when it is read).
     public var path: String
-    /// A SQL query, when `path` is a SQLite database.
+    /// A SQL query, when `path` is a database.
     public var query: String?
+
+    /// The source is a PostgreSQL database (`url:` in the pipeline).
+    public var isDatabase: Bool { Self.isDatabaseURL(path) }
+
+    /// `text` names a PostgreSQL database.
+    public static func isDatabaseURL(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
     public var steps: [PreparationStep]
     /// nil for the first source.
     public var join: JoinSpec?

@@ -124,6 +124,7 @@ final class SpecReader {
 /// sources:                       # optional: without it, the table given with --data is prepared
 ///   - name: sales
 ///     path: sales.csv            # relative to this file; .csv or .jsonl, or a SQLite file with query: "SELECT …"
+///                                # or url: postgres://USER@HOST/DB with query: "SELECT …" (the team's database)
 ///     steps:
 ///       - drop_duplicates: [address, sale_date]
 ///       - text: {columns: [address], trim: true, case: lower, words: {st: street, "st.": street}}
@@ -145,9 +146,33 @@ final class SpecReader {
 /// ```
 public enum PipelineFile {
     /// Reads CSV, JSON Lines and SQLite-query sources (the reader `mlcycle prepare` and `mlcycle run` use).
-    public static let sourceReader: PreparationRun.SourceReader = { source, path in
-        if let query = source.query { return try SQLiteSource.read(database: path, query: query) }
-        return try PreparationRun.fileReader(source, path)
+    public static let sourceReader: PreparationRun.SourceReader = reader(databaseTables: [:])
+
+    /// The source reader, with the tables of the PostgreSQL sources read beforehand (`readDatabaseSources`), by
+    /// source name.
+    public static func reader(databaseTables: [String: Table]) -> PreparationRun.SourceReader {
+        { source, path in
+            if source.isDatabase {
+                guard let table = databaseTables[source.name] else {
+                    throw DataError.invalidArgument("source \(source.name): its database was not read")
+                }
+                return table
+            }
+            if let query = source.query { return try SQLiteSource.read(database: path, query: query) }
+            return try PreparationRun.fileReader(source, path)
+        }
+    }
+
+    /// Reads every PostgreSQL source of `spec` (`url:` with `query:`), by source name.
+    public static func readDatabaseSources(_ spec: PreparationSpec) async throws -> [String: Table] {
+        var tables = [String: Table]()
+        for source in spec.sources where source.isDatabase {
+            guard let query = source.query else {
+                throw DataError.invalidArgument("source \(source.name): a database source needs query: \"SELECT …\"")
+            }
+            tables[source.name] = try await PostgresSource.read(url: source.path, query: query)
+        }
+        return tables
     }
 
     public static func load(path: String) throws -> PreparationSpec {
@@ -179,14 +204,36 @@ public enum PipelineFile {
             if case .sequence(let seq) = sources {
                 for (i, node) in seq.enumerated() {
                     let path = "\(prefix)sources[\(i)]"
-                    guard let m = r.mapping(node, path, allowed: ["name", "path", "query", "steps", "join"]) else {
+                    guard
+                        let m = r.mapping(node, path, allowed: ["name", "path", "url", "query", "steps", "join"])
+                    else {
                         continue
                     }
                     let name = r.string(m["name"], "\(path).name") ?? "source\(i + 1)"
-                    guard
-                        let file = r.required(
-                            r.string(m["path"], "\(path).path"), m["path"], "\(path).path", "the file to read")
-                    else { continue }
+                    let file: String
+                    if let url = m["url"] {
+                        guard let text = r.string(url, "\(path).url") else { continue }
+                        guard m["path"] == nil else {
+                            r.problem(url, "\(path).url", "give path (a file) or url (a database), not both")
+                            continue
+                        }
+                        guard SourceSpec.isDatabaseURL(text) else {
+                            r.problem(url, "\(path).url", "expected a postgres:// URL")
+                            continue
+                        }
+                        guard m["query"] != nil else {
+                            r.problem(url, "\(path).query", "a database source needs query: \"SELECT …\"")
+                            continue
+                        }
+                        file = text
+                    } else {
+                        guard
+                            let given = r.required(
+                                r.string(m["path"], "\(path).path"), m["path"], "\(path).path",
+                                "the file to read (or url: for a database)")
+                        else { continue }
+                        file = given
+                    }
                     var join: JoinSpec?
                     if let j = r.mapping(m["join"], "\(path).join", allowed: ["on", "kind"]) {
                         let keys =

@@ -193,16 +193,20 @@ public final class Runner {
         try await store.ensureProject(project)
         let target = spec.problem.target
 
-        // collect: read and merge the sources.
-        let sourceHashes = try spec.preparation.sources.map { try Self.fileHash(path($0.path)) + ($0.query ?? "") }
+        // collect: read and merge the sources. A database source is read first: its content's fingerprint stands for
+        // it, as a file's hash does, so an unchanged query result reuses the stages after it.
+        let databaseTables = try await PipelineFile.readDatabaseSources(spec.preparation)
+        let reader = PipelineFile.reader(databaseTables: databaseTables)
+        let sourceHashes = try spec.preparation.sources.map {
+            try (databaseTables[$0.name]?.fingerprint() ?? Self.fileHash(path($0.path))) + ($0.query ?? "")
+        }
         let collected = try await stage(
             .collect, inputs: sourceHashes + [Self.stable(spec.preparation.sources), feedbackRows?.key ?? ""],
             detail: {
                 "\($0["rows"] ?? "?") rows\($0["feedback_rows"].map { " (\($0) from feedback)" } ?? ""), dataset \($0["fingerprint"]?.prefix(12) ?? "?")"
             }
         ) { run in
-            var t = try PreparationRun.collect(
-                spec.preparation, directory: directory, main: nil, reader: PipelineFile.sourceReader)
+            var t = try PreparationRun.collect(spec.preparation, directory: directory, main: nil, reader: reader)
             let sourceRows = t.rowCount
             if let feedbackRows, !feedbackRows.rows.isEmpty {
                 t = try Table.concatenate([t, try feedbackRows.table(like: t, target: target)])
@@ -211,7 +215,7 @@ public final class Runner {
             try await store.recordDataset(
                 DatasetSnapshot(
                     fingerprint: fingerprint, rows: t.rowCount, schema: t.schema.map { "\($0.name):\($0.type)" },
-                    sources: spec.preparation.sources.map { "\($0.name): \($0.path)" }))
+                    sources: spec.preparation.sources.map { "\($0.name): \(PostgresURL.redacted($0.path))" }))
             try await store.logMetric(run: run, name: "rows", value: Double(t.rowCount), step: 0)
             var out = await ["table": try put(t), "fingerprint": fingerprint, "rows": String(t.rowCount)]
             if t.rowCount > sourceRows { out["feedback_rows"] = String(t.rowCount - sourceRows) }
@@ -238,7 +242,7 @@ public final class Runner {
                     checked = merged
                 } else {
                     guard let source = spec.preparation.sources.first(where: { $0.name == name }) else { continue }
-                    checked = try PipelineFile.sourceReader(source, path(source.path))
+                    checked = try reader(source, source.isDatabase ? source.path : path(source.path))
                 }
                 let report = Validator.validate(checked, rules: try RuleFile.load(path: path(file)))
                 rules += report.results.count

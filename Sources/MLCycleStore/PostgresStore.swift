@@ -63,17 +63,8 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
     /// Opens and closes one connection to `target`; a failure is the store's error, naming the server.
     static func probe(_ target: PostgresURL, timeout: Duration, logger: Logger) async throws {
         do {
-            var tls = PostgresConnection.Configuration.TLS.disable
-            if let config = target.tlsConfiguration {
-                let context = try NIOSSLContext(configuration: config)
-                tls = target.tlsRequired ? .require(context) : .prefer(context)
-            }
-            var configuration = PostgresConnection.Configuration(
-                host: target.host, port: target.port, username: target.user, password: target.password,
-                database: target.database, tls: tls)
-            configuration.options.connectTimeout = .seconds(max(1, timeout.components.seconds))
             let connection = try await PostgresConnection.connect(
-                configuration: configuration, id: 0, logger: logger)
+                configuration: try target.connectionConfiguration(timeout: timeout), id: 0, logger: logger)
             try await connection.close()
         } catch {
             switch storeError(error) {
@@ -169,7 +160,7 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
 
     /// PostgreSQL's errors as the store's: a unique violation, a lock or serialization conflict, a lost connection
     /// and damage are told apart, with the SQLSTATE kept for the rest.
-    static func storeError(_ error: any Error) -> any Error {
+    package static func storeError(_ error: any Error) -> any Error {
         if error is StoreError || error is CancellationError { return error }
         // The pool's own errors (it could not connect, it was shut down) are of a module postgres-nio keeps internal.
         if String(reflecting: type(of: error)).contains("ConnectionPoolError") {
@@ -728,7 +719,7 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
 }
 
 /// A `postgres://` URL taken apart: where to connect, as whom, and with which TLS.
-struct PostgresURL {
+package struct PostgresURL {
     var host: String
     var port: Int
     var user: String
@@ -739,9 +730,22 @@ struct PostgresURL {
     var tlsConfiguration: TLSConfiguration?
     var tlsRequired: Bool
     /// The URL without its password, for messages.
-    var location: String
+    package var location: String
 
-    init(_ text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    /// The settings of one connection (not a pool) to this server.
+    package func connectionConfiguration(timeout: Duration) throws -> PostgresConnection.Configuration {
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if let tlsConfiguration {
+            let context = try NIOSSLContext(configuration: tlsConfiguration)
+            tls = tlsRequired ? .require(context) : .prefer(context)
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: tls)
+        configuration.options.connectTimeout = .seconds(max(1, timeout.components.seconds))
+        return configuration
+    }
+
+    package init(_ text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let form = "write postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require|verify-full]"
         guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? "") else {
             throw StoreError.invalid("'\(Self.redacted(text))' is not a PostgreSQL URL: \(form)")
@@ -777,7 +781,7 @@ struct PostgresURL {
     }
 
     /// `text` with any password replaced by `***`.
-    static func redacted(_ text: String) -> String {
+    package static func redacted(_ text: String) -> String {
         guard var url = URLComponents(string: text), url.password != nil else { return text }
         url.password = "***"
         return url.string ?? "postgres://…"

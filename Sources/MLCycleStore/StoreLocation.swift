@@ -29,7 +29,7 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Replaces each `${NAME}` by the environment's value; an unset name is an error naming it.
-    static func expand(_ text: String, environment: [String: String]) throws -> String {
+    package static func expand(_ text: String, environment: [String: String]) throws -> String {
         var out = ""
         var rest = Substring(text)
         while let open = rest.range(of: "${") {

@@ -530,7 +530,7 @@ struct Predict: AsyncParsableCommand {
     }
 }
 
-struct Prepare: ParsableCommand {
+struct Prepare: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "Merge sources, clean, split and transform a table with a pipeline file; statistics come from training rows only."
@@ -562,8 +562,8 @@ struct Prepare: ParsableCommand {
     @Option(help: "Write the fitted pipeline (JSON) to this file.")
     var fitted: String?
 
-    func run() throws {
-        try runReportingErrors {
+    func run() async throws {
+        try await runReportingAsyncErrors {
             let main = try data.map { try DataSource.forFile($0, csvOptions: try reading.csvOptions()).load() }
             if let apply {
                 guard let bytes = FileManager.default.contents(atPath: apply) else {
@@ -584,7 +584,7 @@ struct Prepare: ParsableCommand {
             let directory = (pipeline as NSString).deletingLastPathComponent
             let result = try PreparationRun.run(
                 spec, directory: directory.isEmpty ? "." : directory, main: main, target: target,
-                reader: PipelineFile.sourceReader)
+                reader: PipelineFile.reader(databaseTables: try await PipelineFile.readDatabaseSources(spec)))
             try emit(Data(CSVWriter.string(result.table).utf8), to: out)
             if let fitted { try emit(try result.pipeline.jsonData(), to: fitted) }
             if out != "-" {
