@@ -132,7 +132,8 @@ let package = Package(
         .testTarget(
             name: "MLCycleStoreTests",
             dependencies: [
-                "MLCycleData", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift"),
+                "MLCycleData", "MLCycleStore", "MLCycleMonitor", "MLCycleProject",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -51,12 +51,22 @@ public enum Statistics {
     public static func quantile(sorted values: UnsafeBufferPointer<Double>, _ q: Double) -> Double {
         let n = values.count
         guard n > 0 else { return .nan }
+        let lower = quantilePosition(count: n, q).lower
+        return quantile(count: n, around: values[lower], lower + 1 < n ? values[lower + 1] : nil, q)
+    }
+
+    /// Where the `q` quantile of `n` sorted values sits: its position q(n−1) and the index below it.
+    public static func quantilePosition(count n: Int, _ q: Double) -> (position: Double, lower: Int) {
         let position = q * Double(n - 1)
-        let lower = Int(position.rounded(.down))
-        if lower >= n - 1 { return values[n - 1] }
+        return (position, Int(position.rounded(.down)))
+    }
+
+    /// The `q` quantile of `n` sorted values from the value at its lower index (`a`) and the next one (`b`, nil past
+    /// the end), interpolated as numpy does: what a database sorting the values can hand over.
+    public static func quantile(count n: Int, around a: Double, _ b: Double?, _ q: Double) -> Double {
+        let (position, lower) = quantilePosition(count: n, q)
+        guard lower < n - 1, let b else { return a }
         let gamma = position - Double(lower)
-        let a = values[lower]
-        let b = values[lower + 1]
         // numpy's _lerp: interpolate from the nearer end so the result stays inside [a, b].
         return gamma >= 0.5 ? b - (b - a) * (1 - gamma) : a + (b - a) * gamma
     }

@@ -138,6 +138,8 @@ public struct AlertChecker {
     public var predictionDrift: (Date, Date) throws -> ColumnDrift? = { _, _ in nil }
     /// A binary classifier's positive class (precision, recall, AUC per window).
     public var positive: String?
+    /// Summaries of spans computed elsewhere (by the database), used instead of summarising `predictions`.
+    public var summaries: [ClosedRange<Date>: WindowSummary] = [:]
 
     public init(
         predictions: [ServedPrediction], regression: Bool, window: Double,
@@ -149,10 +151,30 @@ public struct AlertChecker {
         self.drift = drift
     }
 
+    /// Whether the rule reads the served rows themselves (drift of the inputs or of the answers) rather than a
+    /// window's summary.
+    public static func readsRows(_ rule: String) throws -> Bool {
+        let metric = try AlertCondition.parse(rule).metric
+        return metric == "drift_share" || AlertCondition.predictionMetrics.contains(metric)
+            || AlertCondition.columnMetrics.contains(metric)
+    }
+
+    /// The spans `[start, end)` a rule looks at `now`: its window, and the previous one for `of previous`.
+    public static func spans(_ rule: String, window: Double, at now: Date) throws -> [(start: Date, end: Date)] {
+        let c = try AlertCondition.parse(rule)
+        let start = now.addingTimeInterval(-(c.ofPrevious ?? c.over ?? window))
+        guard let p = c.ofPrevious else { return [(start, now)] }
+        return [(start, now), (start.addingTimeInterval(-p), start)]
+    }
+
+    func summary(_ start: Date, _ end: Date) -> WindowSummary {
+        summaries[start...end]
+            ?? Monitoring.summarize(predictions, start: start, end: end, regression: regression, positive: positive)
+    }
+
     public func check(name: String, severity: String, rule: String, at now: Date) throws -> AlertCheck {
         let c = try AlertCondition.parse(rule)
-        let span = c.ofPrevious ?? c.over ?? window
-        let start = now.addingTimeInterval(-span)
+        let start = try Self.spans(rule, window: window, at: now)[0].start
         var value: Double?
         var reason = ""
         switch c.metric {
@@ -179,13 +201,10 @@ public struct AlertChecker {
             value = Self.test(m, col)
             if value == nil { reason = "\(m) does not apply to \(col.type) column \(col.name)" }
         default:
-            let current = Monitoring.summarize(
-                predictions, start: start, end: now, regression: regression, positive: positive)
+            let current = summary(start, now)
             value = Self.metric(c.metric, current)
             if let p = c.ofPrevious {
-                let before = Monitoring.summarize(
-                    predictions, start: start.addingTimeInterval(-p), end: start, regression: regression,
-                    positive: positive)
+                let before = summary(start.addingTimeInterval(-p), start)
                 if let v = value, let b = Self.metric(c.metric, before), b > 0 {
                     value = v / b
                 } else {

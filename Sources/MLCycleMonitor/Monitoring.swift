@@ -91,6 +91,30 @@ public struct WindowSummary: Codable, Sendable, Equatable {
     }
 }
 
+extension WindowSummary {
+    /// A window from its counts and measured values (from rows here, or summed up by the database); the rates and
+    /// shares follow from the counts. `volume` counts the rows answered or unavailable, `answered` those answered
+    /// (`ok` or `review`), of which `lowConfidence` with low confidence and `overrides` overridden.
+    public init(
+        start: Date, end: Date, volume: Int, errors: [String: Int], unavailable: Int, review: Int,
+        latency: (p50: Double?, p95: Double?, p99: Double?), labelled: Int, metrics: [String: Double],
+        predictionMean: Double?, confidenceMean: Double?, answered: Int, lowConfidence: Int, overrides: Int,
+        overrideShift: Double?, versions: [String: Int]
+    ) {
+        let failed = errors.values.reduce(0, +)
+        self.init(
+            start: start, end: end, volume: volume, errors: errors,
+            errorRate: failed == 0 ? 0 : Double(failed) / Double(failed + volume), unavailable: unavailable,
+            unavailableShare: volume == 0 ? 0 : Double(unavailable) / Double(volume), review: review,
+            reviewShare: volume == 0 ? 0 : Double(review) / Double(volume),
+            latencyP50: latency.p50, latencyP95: latency.p95, latencyP99: latency.p99, labelled: labelled,
+            metrics: metrics, predictionMean: predictionMean, confidenceMean: confidenceMean,
+            lowConfidenceShare: answered == 0 ? 0 : Double(lowConfidence) / Double(answered), overrides: overrides,
+            overrideRate: answered == 0 ? 0 : Double(overrides) / Double(answered), overrideShift: overrideShift,
+            versions: versions)
+    }
+}
+
 /// Durations as the spec writes them: `30s`, `15m`, `1h`, `1d`, `2w`, and `6M` (months of 30 days).
 public enum MonitoringDuration {
     public static func seconds(_ text: String) -> Double? {
@@ -124,7 +148,6 @@ public enum Monitoring {
             }
             return true
         }
-        let failed = errors.values.reduce(0, +)
         let latencies = inside.map(\.latencySeconds).sorted()
         func q(_ p: Double) -> Double? { latencies.isEmpty ? nil : Statistics.quantile(sorted: latencies, p) }
         let unavailable = inside.filter { $0.status == "unavailable" }.count
@@ -186,17 +209,12 @@ public enum Monitoring {
         let overridden = answered.filter { $0.override != nil }
         let shifts = overridden.compactMap { relativeMove($0.override, from: $0.prediction) }
         return WindowSummary(
-            start: start, end: end, volume: inside.count, errors: errors,
-            errorRate: failed == 0 ? 0 : Double(failed) / Double(failed + inside.count), unavailable: unavailable,
-            unavailableShare: inside.isEmpty ? 0 : Double(unavailable) / Double(inside.count), review: review,
-            reviewShare: inside.isEmpty ? 0 : Double(review) / Double(inside.count),
-            latencyP50: q(0.5), latencyP95: q(0.95), latencyP99: q(0.99), labelled: labelled, metrics: metrics,
+            start: start, end: end, volume: inside.count, errors: errors, unavailable: unavailable, review: review,
+            latency: (q(0.5), q(0.95), q(0.99)), labelled: labelled, metrics: metrics,
             predictionMean: numbers.isEmpty ? nil : numbers.reduce(0, +) / Double(numbers.count),
             confidenceMean: confidences.isEmpty ? nil : confidences.reduce(0, +) / Double(confidences.count),
-            lowConfidenceShare: answered.isEmpty
-                ? 0 : Double(answered.filter(\.lowConfidence).count) / Double(answered.count),
+            answered: answered.count, lowConfidence: answered.filter(\.lowConfidence).count,
             overrides: overridden.count,
-            overrideRate: answered.isEmpty ? 0 : Double(overridden.count) / Double(answered.count),
             overrideShift: regression && !shifts.isEmpty ? shifts.reduce(0, +) / Double(shifts.count) : nil,
             versions: versions)
     }

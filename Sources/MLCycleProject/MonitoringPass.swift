@@ -99,11 +99,19 @@ public struct MonitoringPass: Sendable {
         let aliases = try await store.aliases(version.name).filter { $0.value == version.version }.map(\.key).sorted()
         let recordAlerts = recordAlerts && aliases.contains("champion")
         let alertRules = spec?.monitoring?.alerts ?? []
-        let spans = try alertRules.map { a -> Double in
-            let c = try AlertCondition.parse(a.when)
-            return (c.ofPrevious.map { 2 * $0 } ?? c.over) ?? size
+        // Windows and the rules' spans are summed up by the database; rows are read only for the last window and the
+        // spans of the rules on drift, which compare the inputs themselves.
+        var rowSpan = size
+        var ruleSpans = [(start: Date, end: Date)]()
+        for a in alertRules {
+            let spans = try AlertChecker.spans(a.when, window: size, at: moment)
+            if try AlertChecker.readsRows(a.when) {
+                rowSpan = max(rowSpan, moment.timeIntervalSince(spans.map(\.start).min() ?? moment))
+            } else {
+                ruleSpans += spans
+            }
         }
-        let since = moment.addingTimeInterval(-max(size * 30, spans.max() ?? 0))
+        let since = moment.addingTimeInterval(-rowSpan)
         let log = try await Self.versionLog(
             store, model: version.name, version: version.version, since: since, before: moment)
         let records = log.records
@@ -175,6 +183,11 @@ public struct MonitoringPass: Sendable {
         checker.predictionDrift = predictionDrift
         let positive = bundle.task == .binary ? bundle.evaluation?.positiveClass : nil
         checker.positive = positive
+        let ruleSummaries = try await Self.summaries(
+            store, model: version.name, version: version.version,
+            bounds: ruleSpans.map { PredictionWindows.Bound(start: $0.start, end: $0.end) }, regression: regression,
+            positive: positive)
+        for s in ruleSummaries { checker.summaries[s.start...s.end] = s }
         var checks = [AlertCheck]()
         var fired = [AlertRecord]()
         let previous = try await store.alerts(model: version.name, limit: 1000)
@@ -202,8 +215,9 @@ public struct MonitoringPass: Sendable {
             }
             fired.append(record)
         }
-        let windows = Monitoring.windows(
-            served, size: size, end: moment, regression: regression, positive: positive, limit: 30)
+        let (windows, shadowRows) = try await Self.windows(
+            store, model: version.name, version: version.version, size: size, end: moment, regression: regression,
+            positive: positive)
         let lastStart = moment.addingTimeInterval(-size)
         let last = try drift(lastStart, moment)
         // Slices of the last window's labelled answers, and its overrides.
@@ -228,7 +242,7 @@ public struct MonitoringPass: Sendable {
                 specs: sliceSpecs, regression: regression)
         }
         return Output(
-            model: version.name, version: "v\(version.version)", aliases: aliases, shadowRows: log.shadowRows,
+            model: version.name, version: "v\(version.version)", aliases: aliases, shadowRows: shadowRows,
             window: windowText, windows: windows, drift: last, driftLeftOut: driftLeftOut, overrides: overrides,
             predictionDrift: try predictionDrift(lastStart, moment), slices: slices, alerts: checks, fired: fired)
     }
@@ -280,6 +294,48 @@ public struct MonitoringPass: Sendable {
                 lowConfidence: $0.lowConfidence)
         }
         return VersionLog(records: records, served: served, actual: actual, override: override, shadowRows: shadowRows)
+    }
+
+    /// Consecutive windows of `size` seconds of the version's log ending at `end`, oldest first, back to its first row
+    /// (at most `limit`), summed up by the database: what `Monitoring.windows` computes from the rows, without
+    /// reading them; and how many of their rows a shadow answered.
+    public static func windows(
+        _ store: any Store, model: String, version: Int, size: Double, end: Date, regression: Bool,
+        positive: String?, limit: Int = 30
+    ) async throws -> (windows: [WindowSummary], shadowRows: Int) {
+        let bounds = (0..<max(0, limit)).reversed().map { k in
+            let stop = end.addingTimeInterval(-Double(k) * size)
+            return PredictionWindows.Bound(start: stop.addingTimeInterval(-size), end: stop)
+        }
+        let aggregates = try await aggregates(
+            store, model: model, version: version, bounds: bounds, regression: regression, positive: positive)
+        guard let first = aggregates.firstIndex(where: { !$0.statuses.isEmpty }) else { return ([], 0) }
+        let kept = aggregates[first...]
+        return (
+            kept.map { WindowSummary($0, version: "v\(version)", regression: regression, positive: positive) },
+            kept.map(\.shadowRows).reduce(0, +)
+        )
+    }
+
+    /// The version's rows in each of `bounds` (which may overlap), summed up by the database.
+    public static func summaries(
+        _ store: any Store, model: String, version: Int, bounds: [PredictionWindows.Bound], regression: Bool,
+        positive: String?
+    ) async throws -> [WindowSummary] {
+        try await aggregates(
+            store, model: model, version: version, bounds: bounds, regression: regression, positive: positive
+        ).map { WindowSummary($0, version: "v\(version)", regression: regression, positive: positive) }
+    }
+
+    static func aggregates(
+        _ store: any Store, model: String, version: Int, bounds: [PredictionWindows.Bound], regression: Bool,
+        positive: String?
+    ) async throws -> [PredictionWindowAggregate] {
+        guard !bounds.isEmpty else { return [] }
+        return try await store.predictionWindows(
+            PredictionWindows(
+                model: model, version: "v\(version)", bounds: bounds,
+                task: regression ? .regression : .classification(positive: positive)))
     }
 
     /// The challenger against the champion on live labelled traffic (`mlcycle compare`): by default the versions
@@ -383,5 +439,78 @@ public enum Webhook {
             if attempt < attempts { await HTTPCall.pause(firstPause * pow(2, Double(attempt - 1))) }
         }
         return "failed after \(attempts) attempts: \(lastError)"
+    }
+}
+
+extension WindowSummary {
+    /// A window the database summed up, with the metrics `Monitoring.summarize` computes from the rows.
+    init(_ window: PredictionWindowAggregate, version: String, regression: Bool, positive: String?) {
+        var errors = [String: Int]()
+        var volume = 0
+        for (status, count) in window.statuses {
+            if status.hasPrefix("error ") {
+                errors[String(status.dropFirst(6)), default: 0] += count
+            } else {
+                volume += count
+            }
+        }
+        let t = window.totals
+        func latency(_ i: Int) -> Double? {
+            guard let t, t.latencyCount > 0, let a = t.latencyAround[i].a else { return nil }
+            return Statistics.quantile(
+                count: t.latencyCount, around: a, t.latencyAround[i].b, PredictionWindows.latencyQuantiles[i])
+        }
+        func mean(_ sum: Double?, _ count: Int?) -> Double? {
+            guard let sum, let count, count > 0 else { return nil }
+            return sum / Double(count)
+        }
+        let labelled = t?.labelledCount ?? 0
+        var metrics = [String: Double]()
+        if let t, labelled > 0 {
+            let n = Double(labelled)
+            if regression {
+                let se = t.squaredError ?? 0
+                let ss = t.actualSquaredDeviation ?? 0
+                let (a, b) = t.percentageErrorAroundMedian
+                // numpy's median: the middle value, or the mean of the two middle values.
+                let median = labelled % 2 == 1 ? a : b.flatMap { b in a.map { ($0 + b) / 2 } }
+                metrics = [
+                    "rmse": (se / n).squareRoot(), "mae": (t.absoluteError ?? 0) / n,
+                    "mape": (t.percentageErrorSum ?? 0) / n, "median_ape": median ?? .nan,
+                    "r2": ss > 0 ? 1 - se / ss : (se == 0 ? 1 : 0), "within_10pct": Double(t.withinCount ?? 0) / n,
+                ]
+            } else {
+                metrics["accuracy"] = Double(t.rightCount ?? 0) / n
+                if positive != nil {
+                    let tp = Double(t.truePositives ?? 0)
+                    let fp = Double(t.falsePositives ?? 0)
+                    let fn = Double(t.falseNegatives ?? 0)
+                    let precision = tp + fp > 0 ? tp / (tp + fp) : 0
+                    let recall = tp + fn > 0 ? tp / (tp + fn) : 0
+                    metrics["precision"] = precision
+                    metrics["recall"] = recall
+                    metrics["f1"] = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
+                    // AUC and log-loss when every labelled answer came with its probability.
+                    if t.scoredCount == labelled {
+                        let positives = Double(t.scoredPositiveCount ?? 0)
+                        let negatives = n - positives
+                        if positives > 0, negatives > 0, let ranks = t.positiveRankSum {
+                            let auc = (ranks - positives * (positives + 1) / 2) / (positives * negatives)
+                            if auc.isFinite { metrics["auc"] = auc }
+                        }
+                        metrics["logloss"] = (t.lossSum ?? 0) / n
+                    }
+                }
+            }
+        }
+        self.init(
+            start: window.bound.start, end: window.bound.end, volume: volume, errors: errors,
+            unavailable: window.statuses["unavailable"] ?? 0, review: window.statuses["review"] ?? 0,
+            latency: (latency(0), latency(1), latency(2)), labelled: labelled, metrics: metrics,
+            predictionMean: mean(t?.predictionSum, t?.predictionCount),
+            confidenceMean: mean(t?.confidenceSum, t?.confidenceCount), answered: t?.answeredCount ?? 0,
+            lowConfidence: t?.lowConfidenceCount ?? 0, overrides: t?.overrideCount ?? 0,
+            overrideShift: regression ? mean(t?.shiftSum, t?.shiftCount) : nil,
+            versions: volume > 0 ? [version: volume] : [:])
     }
 }

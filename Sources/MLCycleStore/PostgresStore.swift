@@ -81,6 +81,7 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
     public func close() { running.cancel() }
 
     /// Runs `body`, or fails with `.unavailable` after `limit`: a pool that cannot connect keeps retrying otherwise.
+    @discardableResult
     static func within<T: Sendable>(
         _ limit: Duration, location: String, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
@@ -654,6 +655,13 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
         let rows = try await execute(Self.query(filter.select("COUNT(*)", .postgres, count: true)))
         guard let row = rows.first else { return 0 }
         do { return try row.decode(Int.self) } catch { throw StoreError.damaged(String(describing: error)) }
+    }
+
+    public func predictionWindows(_ query: PredictionWindows) async throws -> [PredictionWindowAggregate] {
+        guard !query.bounds.isEmpty else { return [] }
+        return query.aggregates(
+            counts: try await records(PredictionWindowCount.self, Self.query(query.countsStatement(.postgres))),
+            totals: try await records(PredictionWindowTotals.self, Self.query(query.totalsStatement(.postgres))))
     }
 
     /// A built statement as postgres-nio's query, its values bound in order.

@@ -584,6 +584,17 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
+    public func predictionWindows(_ query: PredictionWindows) async throws -> [PredictionWindowAggregate] {
+        guard !query.bounds.isEmpty else { return [] }
+        let counts = query.countsStatement(.sqlite)
+        let totals = query.totalsStatement(.sqlite)
+        return try await read { db in
+            query.aggregates(
+                counts: try PredictionWindowCount.fetchAll(db, sql: counts.sql, arguments: Self.arguments(counts)),
+                totals: try PredictionWindowTotals.fetchAll(db, sql: totals.sql, arguments: Self.arguments(totals)))
+        }
+    }
+
     static func arguments(_ statement: PredictionFilter.Statement) -> StatementArguments {
         StatementArguments(
             statement.values.map { value -> any DatabaseValueConvertible in
@@ -719,6 +730,9 @@ extension ModelVersion: SQLiteRecord {}
 extension AuditEntry: SQLiteRecord {}
 extension PredictionRecord: SQLiteRecord {}
 extension AnsweredPrediction: SQLiteRecord {}
+// Their columns are named by their coding keys as they are (not snake case).
+extension PredictionWindowCount: FetchableRecord {}
+extension PredictionWindowTotals: FetchableRecord {}
 extension FeedbackRecord: SQLiteRecord {}
 extension ReleaseState: SQLiteRecord {}
 extension AlertRecord: SQLiteRecord {}

@@ -83,6 +83,8 @@ public protocol ServingRecordStore: PredictionWriter {
     func answers(_ filter: PredictionFilter) async throws -> [AnsweredPrediction]
     /// How many logged predictions `filter` picks (its limit aside).
     func countPredictions(_ filter: PredictionFilter) async throws -> Int
+    /// One version's log in consecutive windows, each summed up by the database (no row is loaded here).
+    func predictionWindows(_ query: PredictionWindows) async throws -> [PredictionWindowAggregate]
     /// The model that answered each of `ids` found in the prediction log (id → model name).
     func predictionModels(_ ids: [String]) async throws -> [String: String]
     /// Every feedback record of the predictions `predictionIDs`, oldest first.

@@ -1,0 +1,346 @@
+import Foundation
+
+/// Consecutive time windows of one version's prediction log, to be summed up by the database: what a monitoring pass
+/// reads instead of the rows themselves, so a month of a busy model's log never has to fit in memory.
+///
+/// A shadow answer counts as one of the version's answers (`shadow` as `ok`, `shadow review` as `review`, …), joined
+/// with the feedback of the request it shadowed; every row is joined with the latest actual and override.
+public struct PredictionWindows: Sendable, Equatable {
+    public var model: String
+    /// The version (e.g. "v3").
+    public var version: String
+    /// The windows' bounds `[start, end)`, oldest first.
+    public var bounds: [Bound]
+    /// What the labelled rows are measured with: a regression's errors, or a classifier's hits (and, for a binary
+    /// classifier, its positive class for precision, recall, AUC and log-loss).
+    public var task: Task
+
+    public struct Bound: Sendable, Equatable {
+        public var start: Date
+        public var end: Date
+        public init(start: Date, end: Date) {
+            self.start = start
+            self.end = end
+        }
+    }
+
+    public enum Task: Sendable, Equatable {
+        case regression
+        case classification(positive: String?)
+    }
+
+    public init(model: String, version: String, bounds: [Bound], task: Task) {
+        self.model = model
+        self.version = version
+        self.bounds = bounds
+        self.task = task
+    }
+
+    /// The latency quantiles each window reports (positions of the sorted latencies, interpolated by the caller).
+    public static let latencyQuantiles = [0.5, 0.95, 0.99]
+    /// The absolute percentage error's floor (scikit-learn's), and the share that counts as "within".
+    static let epsilon = Double.ulpOfOne
+    static let withinShare = 0.10
+
+    /// The statement counting each window's rows per status (a shadow's statuses read as the answers they stand for).
+    func countsStatement(_ dialect: PredictionFilter.Dialect) -> PredictionFilter.Statement {
+        var binder = Binder(dialect)
+        let sql = """
+            \(windowsTable(&binder))
+            SELECT w.k AS "window", \(Self.status) AS status, COUNT(*) AS count,
+                   SUM(CASE WHEN p.status LIKE 'shadow%' THEN 1 ELSE 0 END) AS shadow
+            FROM prediction p JOIN w ON p.at >= w.lo AND p.at < w.hi
+            WHERE \(conditions(&binder))
+            GROUP BY w.k, \(Self.status)
+            """
+        return PredictionFilter.Statement(sql: sql, values: binder.values)
+    }
+
+    /// The statement summing up each window: latency quantile positions, answers, confidence, overrides, and the
+    /// labelled rows' errors (regression) or hits and ranks (classification).
+    func totalsStatement(_ dialect: PredictionFilter.Dialect) -> PredictionFilter.Statement {
+        var b = Binder(dialect)
+        let greatest = dialect.numberedPlaceholders ? "GREATEST" : "MAX"
+        let least = dialect.numberedPlaceholders ? "LEAST" : "MIN"
+        let eps = b.bind(.real(Self.epsilon))
+        // Quantile positions `q × (n − 1)` are computed in double precision, as the caller does.
+        let positions = Self.latencyQuantiles.enumerated().map { i, q -> String in
+            let q = b.bind(.real(q))
+            return """
+                MAX(CASE WHEN err = 0 AND lat_rank = floor(\(q) * (lat_count - 1)) THEN latency END) AS lat\(i)_a,
+                MAX(CASE WHEN err = 0 AND lat_rank = floor(\(q) * (lat_count - 1)) + 1 THEN latency END) AS lat\(i)_b,
+                """
+        }.joined(separator: "\n")
+        let window = windowsTable(&b)
+        let whereClause = conditions(&b)
+        var labelled: String
+        var ranks: String
+        var sums: String
+        switch task {
+        case .regression:
+            let half = b.bind(.real(0.5))
+            let within = b.bind(.real(Self.withinShare))
+            labelled = """
+                CASE WHEN status = 'ok' AND pv IS NOT NULL AND av IS NOT NULL THEN 1 ELSE 0 END AS lab,
+                CASE WHEN status = 'ok' AND pv IS NOT NULL AND av IS NOT NULL
+                     THEN abs(pv - av) / \(greatest)(abs(av), \(eps)) END AS ape
+                """
+            ranks = """
+                ROW_NUMBER() OVER (PARTITION BY k, lab ORDER BY ape) - 1 AS ape_rank,
+                COUNT(*) OVER (PARTITION BY k, lab) AS lab_count,
+                AVG(av) OVER (PARTITION BY k, lab) AS av_mean
+                """
+            sums = """
+                SUM(CASE WHEN answered = 1 AND ov IS NOT NULL AND pv IS NOT NULL AND pv <> 0 THEN 1 ELSE 0 END) AS shift_n,
+                SUM(CASE WHEN answered = 1 AND ov IS NOT NULL AND pv IS NOT NULL AND pv <> 0 THEN (ov - pv) / abs(pv) END)
+                    AS shift_sum,
+                SUM(lab) AS lab_n,
+                SUM(CASE WHEN lab = 1 THEN (pv - av) * (pv - av) END) AS se,
+                SUM(CASE WHEN lab = 1 THEN abs(pv - av) END) AS ae,
+                SUM(ape) AS ape_sum,
+                SUM(CASE WHEN lab = 1 AND abs(pv - av) <= \(within) * abs(av) THEN 1 ELSE 0 END) AS within_n,
+                SUM(CASE WHEN lab = 1 THEN (av - av_mean) * (av - av_mean) END) AS ss,
+                MAX(CASE WHEN lab = 1 AND ape_rank = floor(\(half) * (lab_count - 1)) THEN ape END) AS ape_a,
+                MAX(CASE WHEN lab = 1 AND ape_rank = floor(\(half) * (lab_count - 1)) + 1 THEN ape END) AS ape_b
+                """
+        case .classification(let positive):
+            // Without a positive class only hits are counted; the comparisons below then match nothing.
+            let p1 = b.bind(.text(positive ?? ""))
+            let p2 = b.bind(.text(positive ?? ""))
+            let p3 = b.bind(.text(positive ?? ""))
+            labelled = """
+                CASE WHEN status = 'ok' AND actual IS NOT NULL AND prediction IS NOT NULL THEN 1 ELSE 0 END AS lab,
+                CASE WHEN status = 'ok' AND actual IS NOT NULL AND prediction IS NOT NULL AND confidence IS NOT NULL
+                     THEN 1 ELSE 0 END AS scored,
+                CASE WHEN actual = \(p1) THEN 1 ELSE 0 END AS ypos,
+                CASE WHEN prediction = \(p2) THEN 1 ELSE 0 END AS said,
+                CASE WHEN prediction = \(p3) THEN confidence ELSE 1 - confidence END AS prob
+                """
+            // The positive class's probability clipped as the log-loss clips it.
+            let one = b.bind(.real(1 - Self.epsilon))
+            let eps2 = b.bind(.real(Self.epsilon))
+            let half = b.bind(.real(0.5))
+            ranks = """
+                RANK() OVER (PARTITION BY k, scored ORDER BY prob) AS prob_rank,
+                COUNT(*) OVER (PARTITION BY k, scored, prob) AS prob_ties,
+                \(least)(\(greatest)(prob, \(eps2)), \(one)) AS q
+                """
+            sums = """
+                SUM(lab) AS lab_n,
+                SUM(CASE WHEN lab = 1 AND actual = prediction THEN 1 ELSE 0 END) AS right_n,
+                SUM(CASE WHEN lab = 1 AND ypos = 1 AND said = 1 THEN 1 ELSE 0 END) AS tp,
+                SUM(CASE WHEN lab = 1 AND ypos = 0 AND said = 1 THEN 1 ELSE 0 END) AS fp,
+                SUM(CASE WHEN lab = 1 AND ypos = 1 AND said = 0 THEN 1 ELSE 0 END) AS fn,
+                SUM(scored) AS scored_n,
+                SUM(scored * ypos) AS scored_positive_n,
+                SUM(CASE WHEN scored = 1 AND ypos = 1 THEN prob_rank + \(half) * (prob_ties - 1) END) AS positive_rank_sum,
+                SUM(CASE WHEN scored = 1 THEN -(CASE WHEN ypos = 1 THEN ln(q) ELSE ln(1 - q) END) END) AS loss_sum
+                """
+        }
+        let sql = """
+            \(window),
+            r AS (
+              SELECT w.k AS k, p.latency AS latency, \(Self.status) AS status, p.prediction AS prediction,
+                     p.confidence AS confidence, CASE WHEN p.low_confidence THEN 1 ELSE 0 END AS low,
+                     \(PredictionFilter.latestFeedback(.actual, dialect)),
+                     \(PredictionFilter.latestFeedback(.override, dialect))
+              FROM prediction p JOIN w ON p.at >= w.lo AND p.at < w.hi
+              WHERE \(whereClause)
+            ),
+            n AS (
+              SELECT r.*,
+                     CASE WHEN status LIKE 'error %' THEN 1 ELSE 0 END AS err,
+                     CASE WHEN status IN ('ok', 'review') THEN 1 ELSE 0 END AS answered,
+                     \(Self.number("prediction", dialect)) AS pv,
+                     \(Self.number("actual", dialect)) AS av,
+                     \(Self.number("override", dialect)) AS ov
+              FROM r
+            ),
+            x AS (SELECT n.*, \(labelled) FROM n),
+            y AS (
+              SELECT x.*,
+                     ROW_NUMBER() OVER (PARTITION BY k, err ORDER BY latency) - 1 AS lat_rank,
+                     COUNT(*) OVER (PARTITION BY k, err) AS lat_count,
+                     \(ranks)
+              FROM x
+            )
+            SELECT k AS "window",
+                   SUM(1 - err) AS lat_n,
+                   \(positions)
+                   SUM(CASE WHEN status = 'ok' AND pv IS NOT NULL THEN 1 ELSE 0 END) AS pred_n,
+                   SUM(CASE WHEN status = 'ok' THEN pv END) AS pred_sum,
+                   SUM(answered) AS answered_n,
+                   SUM(CASE WHEN answered = 1 AND confidence IS NOT NULL THEN 1 ELSE 0 END) AS confidence_n,
+                   SUM(CASE WHEN answered = 1 THEN confidence END) AS confidence_sum,
+                   SUM(answered * low) AS low_n,
+                   SUM(CASE WHEN answered = 1 AND override IS NOT NULL THEN 1 ELSE 0 END) AS override_n,
+                   \(sums)
+            FROM y GROUP BY k
+            """
+        return PredictionFilter.Statement(sql: sql, values: b.values)
+    }
+
+    /// A row's status with a shadow's read as the answer it stands for ("shadow" is "ok"; "shadow review" is
+    /// "review").
+    static let status =
+        "CASE WHEN p.status = 'shadow' THEN 'ok' WHEN p.status LIKE 'shadow%' THEN substr(p.status, 8) ELSE p.status END"
+
+    /// A text column as a number where it is one, else NULL. SQLite has no regular expressions: there a text made of
+    /// digits, signs, points and exponents counts (the server only logs numbers a regression's values are made of).
+    static func number(_ column: String, _ dialect: PredictionFilter.Dialect) -> String {
+        let test =
+            dialect.numberedPlaceholders
+            ? "\(column) ~ '^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'"
+            : "\(column) GLOB '*[0-9]*' AND \(column) NOT GLOB '*[^0-9eE.+-]*'"
+        return "CASE WHEN \(test) THEN CAST(\(column) AS DOUBLE PRECISION) END"
+    }
+
+    /// `WITH w(k, lo, hi) AS (VALUES …)`: the windows as a table the log is joined to.
+    func windowsTable(_ b: inout Binder) -> String {
+        let rows = bounds.enumerated().map { k, bound in
+            "(\(k), \(b.bind(.real(bound.start.timeIntervalSince1970))), \(b.bind(.real(bound.end.timeIntervalSince1970))))"
+        }
+        return "WITH w(k, lo, hi) AS (VALUES \(rows.joined(separator: ", ")))"
+    }
+
+    /// The version's rows within the outermost bounds (so the database reads them by its (model, version, at) index).
+    func conditions(_ b: inout Binder) -> String {
+        let first = bounds.map(\.start).min() ?? Date(timeIntervalSince1970: 0)
+        let last = bounds.map(\.end).max() ?? first
+        return """
+            p.model = \(b.bind(.text(model))) AND p.version = \(b.bind(.text(version))) \
+            AND p.at >= \(b.bind(.real(first.timeIntervalSince1970))) AND p.at < \(b.bind(.real(last.timeIntervalSince1970)))
+            """
+    }
+
+    /// Numbered placeholders and their values: a value may be used more than once, and in any order in the text
+    /// (`$n` for PostgreSQL, `?n` for SQLite).
+    struct Binder {
+        let dialect: PredictionFilter.Dialect
+        var values = [PredictionFilter.Value]()
+        init(_ dialect: PredictionFilter.Dialect) { self.dialect = dialect }
+        mutating func bind(_ value: PredictionFilter.Value) -> String {
+            values.append(value)
+            return (dialect.numberedPlaceholders ? "$" : "?") + "\(values.count)"
+        }
+    }
+}
+
+/// How many rows of one window had one status (errors as `error KIND`), and how many of those a shadow answered.
+public struct PredictionWindowCount: Sendable, Equatable, Decodable {
+    public var window: Int
+    public var status: String
+    public var count: Int
+    public var shadow: Int
+}
+
+/// One window's sums as the database computed them; the caller turns them into metrics. Regression fields are nil for
+/// a classifier and the other way round.
+public struct PredictionWindowTotals: Sendable, Decodable {
+    /// The window's index in the query's bounds.
+    public var window: Int
+    /// Rows that were not errors, and the sorted latencies around each quantile's position (`a` at ⌊q(n−1)⌋, `b`
+    /// after it), in the order of `PredictionWindows.latencyQuantiles`.
+    public var latencyCount: Int
+    public var latencyAround: [(a: Double?, b: Double?)] { [(lat0A, lat0B), (lat1A, lat1B), (lat2A, lat2B)] }
+    var lat0A: Double?
+    var lat0B: Double?
+    var lat1A: Double?
+    var lat1B: Double?
+    var lat2A: Double?
+    var lat2B: Double?
+    /// `ok` rows whose answer is a number, and those numbers' sum.
+    public var predictionCount: Int
+    public var predictionSum: Double?
+    /// Answers given (`ok` or `review`): with a confidence, its sum, flagged low, overridden.
+    public var answeredCount: Int
+    public var confidenceCount: Int
+    public var confidenceSum: Double?
+    public var lowConfidenceCount: Int
+    public var overrideCount: Int
+    /// Regression: numeric overrides of non-zero answers, and the sum of their relative moves.
+    public var shiftCount: Int?
+    public var shiftSum: Double?
+    /// Labelled `ok` rows.
+    public var labelledCount: Int?
+    /// Regression: squared, absolute and absolute-percentage error sums, rows within 10 %, the actuals' sum of squared
+    /// deviations, and the sorted percentage errors around the median.
+    public var squaredError: Double?
+    public var absoluteError: Double?
+    public var percentageErrorSum: Double?
+    public var withinCount: Int?
+    public var actualSquaredDeviation: Double?
+    public var percentageErrorAroundMedian: (a: Double?, b: Double?) { (apeA, apeB) }
+    var apeA: Double?
+    var apeB: Double?
+    /// Classification: hits, true and false positives, false negatives; labelled rows with a confidence, the positives
+    /// among them, the sum of their average ranks by the positive class's probability, and their log-loss sum.
+    public var rightCount: Int?
+    public var truePositives: Int?
+    public var falsePositives: Int?
+    public var falseNegatives: Int?
+    public var scoredCount: Int?
+    public var scoredPositiveCount: Int?
+    public var positiveRankSum: Double?
+    public var lossSum: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case window
+        case latencyCount = "lat_n"
+        case lat0A = "lat0_a"
+        case lat0B = "lat0_b"
+        case lat1A = "lat1_a"
+        case lat1B = "lat1_b"
+        case lat2A = "lat2_a"
+        case lat2B = "lat2_b"
+        case predictionCount = "pred_n"
+        case predictionSum = "pred_sum"
+        case answeredCount = "answered_n"
+        case confidenceCount = "confidence_n"
+        case confidenceSum = "confidence_sum"
+        case lowConfidenceCount = "low_n"
+        case overrideCount = "override_n"
+        case shiftCount = "shift_n"
+        case shiftSum = "shift_sum"
+        case labelledCount = "lab_n"
+        case squaredError = "se"
+        case absoluteError = "ae"
+        case percentageErrorSum = "ape_sum"
+        case withinCount = "within_n"
+        case actualSquaredDeviation = "ss"
+        case apeA = "ape_a"
+        case apeB = "ape_b"
+        case rightCount = "right_n"
+        case truePositives = "tp"
+        case falsePositives = "fp"
+        case falseNegatives = "fn"
+        case scoredCount = "scored_n"
+        case scoredPositiveCount = "scored_positive_n"
+        case positiveRankSum = "positive_rank_sum"
+        case lossSum = "loss_sum"
+    }
+}
+
+/// One window of the log, summed up by the database.
+public struct PredictionWindowAggregate: Sendable {
+    public var bound: PredictionWindows.Bound
+    /// Rows per status (a shadow's read as the answers they stand for; errors as `error KIND`).
+    public var statuses: [String: Int]
+    /// Rows answered as a shadow (counted in `statuses` as the answers they stand for).
+    public var shadowRows: Int
+    /// Nil when the window has no rows.
+    public var totals: PredictionWindowTotals?
+}
+
+extension PredictionWindows {
+    /// Every window with its counts and totals, oldest first.
+    func aggregates(counts: [PredictionWindowCount], totals: [PredictionWindowTotals]) -> [PredictionWindowAggregate] {
+        var out = bounds.map { PredictionWindowAggregate(bound: $0, statuses: [:], shadowRows: 0, totals: nil) }
+        for c in counts where out.indices.contains(c.window) {
+            out[c.window].statuses[c.status, default: 0] += c.count
+            out[c.window].shadowRows += c.shadow
+        }
+        for t in totals where out.indices.contains(t.window) { out[t.window].totals = t }
+        return out
+    }
+}
