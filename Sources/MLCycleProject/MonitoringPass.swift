@@ -183,10 +183,10 @@ public struct MonitoringPass: Sendable {
         checker.predictionDrift = predictionDrift
         let positive = bundle.task == .binary ? bundle.evaluation?.positiveClass : nil
         checker.positive = positive
-        let ruleSummaries = try await Self.summaries(
-            store, model: version.name, version: version.version,
-            bounds: ruleSpans.map { PredictionWindows.Bound(start: $0.start, end: $0.end) }, regression: regression,
-            positive: positive)
+        // One query for the windows and the rules' spans: the log is joined with its feedback once.
+        let (windows, shadowRows, ruleSummaries) = try await Self.windows(
+            store, model: version.name, version: version.version, size: size, end: moment, regression: regression,
+            positive: positive, spans: ruleSpans.map { PredictionWindows.Bound(start: $0.start, end: $0.end) })
         for s in ruleSummaries { checker.summaries[s.start...s.end] = s }
         var checks = [AlertCheck]()
         var fired = [AlertRecord]()
@@ -215,9 +215,6 @@ public struct MonitoringPass: Sendable {
             }
             fired.append(record)
         }
-        let (windows, shadowRows) = try await Self.windows(
-            store, model: version.name, version: version.version, size: size, end: moment, regression: regression,
-            positive: positive)
         let lastStart = moment.addingTimeInterval(-size)
         let last = try drift(lastStart, moment)
         // Slices of the last window's labelled answers, and its overrides.
@@ -298,35 +295,31 @@ public struct MonitoringPass: Sendable {
 
     /// Consecutive windows of `size` seconds of the version's log ending at `end`, oldest first, back to its first row
     /// (at most `limit`), summed up by the database: what `Monitoring.windows` computes from the rows, without
-    /// reading them; and how many of their rows a shadow answered.
+    /// reading them; how many of their rows a shadow answered; and the summaries of `spans` (any other periods, such
+    /// as alert rules' — asked for in the same query).
     public static func windows(
         _ store: any Store, model: String, version: Int, size: Double, end: Date, regression: Bool,
-        positive: String?, limit: Int = 30
-    ) async throws -> (windows: [WindowSummary], shadowRows: Int) {
-        let bounds = (0..<max(0, limit)).reversed().map { k in
+        positive: String?, limit: Int = 30, spans: [PredictionWindows.Bound] = []
+    ) async throws -> (windows: [WindowSummary], shadowRows: Int, spans: [WindowSummary]) {
+        let count = max(0, limit)
+        let bounds = (0..<count).reversed().map { k in
             let stop = end.addingTimeInterval(-Double(k) * size)
             return PredictionWindows.Bound(start: stop.addingTimeInterval(-size), end: stop)
         }
         let aggregates = try await aggregates(
-            store, model: model, version: version, bounds: bounds, regression: regression, positive: positive)
-        guard let first = aggregates.firstIndex(where: { !$0.statuses.isEmpty }) else { return ([], 0) }
-        let kept = aggregates[first...]
-        return (
-            kept.map { WindowSummary($0, version: "v\(version)", regression: regression, positive: positive) },
-            kept.map(\.shadowRows).reduce(0, +)
-        )
+            store, model: model, version: version, bounds: bounds + spans, regression: regression,
+            positive: positive)
+        func summary(_ a: PredictionWindowAggregate) -> WindowSummary {
+            WindowSummary(a, version: "v\(version)", regression: regression, positive: positive)
+        }
+        let windows = aggregates.prefix(count)
+        let asked = aggregates.dropFirst(count).map(summary)
+        guard let first = windows.firstIndex(where: { !$0.statuses.isEmpty }) else { return ([], 0, asked) }
+        let kept = windows[first...]
+        return (kept.map(summary), kept.map(\.shadowRows).reduce(0, +), asked)
     }
 
     /// The version's rows in each of `bounds` (which may overlap), summed up by the database.
-    public static func summaries(
-        _ store: any Store, model: String, version: Int, bounds: [PredictionWindows.Bound], regression: Bool,
-        positive: String?
-    ) async throws -> [WindowSummary] {
-        try await aggregates(
-            store, model: model, version: version, bounds: bounds, regression: regression, positive: positive
-        ).map { WindowSummary($0, version: "v\(version)", regression: regression, positive: positive) }
-    }
-
     static func aggregates(
         _ store: any Store, model: String, version: Int, bounds: [PredictionWindows.Bound], regression: Bool,
         positive: String?

@@ -139,14 +139,23 @@ public struct PredictionWindows: Sendable, Equatable {
         }
         let sql = """
             \(window),
-            r AS (
-              SELECT w.k AS k, p.latency AS latency, \(Self.status) AS status, p.prediction AS prediction,
+            f AS (
+              SELECT f.prediction_id AS prediction_id, f.kind AS kind, f.actual AS value,
+                     ROW_NUMBER() OVER (PARTITION BY f.prediction_id, f.kind
+                                        ORDER BY f.at DESC, f.\(dialect.feedbackSequence) DESC) AS latest
+              FROM feedback f
+              WHERE f.prediction_id IN (SELECT \(PredictionFilter.requestID) FROM prediction p WHERE \(whereClause))
+            ),
+            v AS (
+              SELECT p.at AS at, p.latency AS latency, \(Self.status) AS status, p.prediction AS prediction,
                      p.confidence AS confidence, CASE WHEN p.low_confidence THEN 1 ELSE 0 END AS low,
-                     \(PredictionFilter.latestFeedback(.actual, dialect)),
-                     \(PredictionFilter.latestFeedback(.override, dialect))
-              FROM prediction p JOIN w ON p.at >= w.lo AND p.at < w.hi
+                     a.value AS actual, o.value AS "override"
+              FROM prediction p
+              LEFT JOIN f a ON a.prediction_id = \(PredictionFilter.requestID) AND a.kind = 'actual' AND a.latest = 1
+              LEFT JOIN f o ON o.prediction_id = \(PredictionFilter.requestID) AND o.kind = 'override' AND o.latest = 1
               WHERE \(whereClause)
             ),
+            r AS (SELECT w.k AS k, v.* FROM v JOIN w ON v.at >= w.lo AND v.at < w.hi),
             n AS (
               SELECT r.*,
                      CASE WHEN status LIKE 'error %' THEN 1 ELSE 0 END AS err,

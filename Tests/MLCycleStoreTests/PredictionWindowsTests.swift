@@ -90,7 +90,7 @@ import Testing
         try await store.logPredictions(rows)
         try await store.recordFeedback(feedback)
         let positive: String? = regression ? nil : "yes"
-        let (summed, shadowRows) = try await MonitoringPass.windows(
+        let (summed, shadowRows, _) = try await MonitoringPass.windows(
             store, model: model, version: 1, size: Self.hour, end: Self.end, regression: regression,
             positive: positive, limit: 30)
         let log = try await MonitoringPass.versionLog(
@@ -129,8 +129,10 @@ import Testing
         let spans = [6.0, 2.0, 6.0].map {
             PredictionWindows.Bound(start: Self.end.addingTimeInterval(-$0 * Self.hour), end: Self.end)
         }
-        let overlapping = try await MonitoringPass.summaries(
-            store, model: model, version: 1, bounds: spans, regression: regression, positive: positive)
+        let (_, _, overlapping) = try await MonitoringPass.windows(
+            store, model: model, version: 1, size: Self.hour, end: Self.end, regression: regression,
+            positive: positive, spans: spans)
+        #expect(overlapping.count == spans.count)
         for (a, bound) in zip(overlapping, spans) {
             let b = Monitoring.summarize(
                 log.served, start: bound.start, end: bound.end, regression: regression, positive: positive)
@@ -142,7 +144,7 @@ import Testing
     @Test(arguments: StoreKind.available)
     func aVersionWithoutRowsHasNoWindows(_ kind: StoreKind) async throws {
         let store = try await TestStore.make(kind).store
-        let (windows, shadowRows) = try await MonitoringPass.windows(
+        let (windows, shadowRows, _) = try await MonitoringPass.windows(
             store, model: "none", version: 1, size: Self.hour, end: Self.end, regression: true, positive: nil)
         #expect(windows.isEmpty && shadowRows == 0)
     }

@@ -430,6 +430,30 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A connection the server drops in the middle of a transaction (a restart, a network cut): the call fails as
+    /// `unavailable`, nothing of the transaction stays, and the next call works on a new connection from the pool.
+    @Test func aConnectionDroppedMidTransactionRollsBackAndTheNextCallReconnects() async throws {
+        let test = try await TestStore.make(.postgres)
+        let store = try #require(test.store as? PostgresStore)
+        try await store.ensureProject("p")
+        do {
+            try await store.transaction { connection in
+                try await connection.rows("INSERT INTO project VALUES ('half-written', 0)", store.logger)
+                try await connection.rows("SELECT pg_terminate_backend(pg_backend_pid())", store.logger)
+            }
+            Issue.record("a transaction went on after its connection was dropped")
+        } catch let error as StoreError {
+            guard case .unavailable = error else {
+                Issue.record("expected unavailable, got \(error)")
+                return
+            }
+        }
+        let left = try await store.execute("SELECT count(*) FROM project WHERE name = 'half-written'")
+        #expect(try left.first?.decode(Int.self) == 0)
+        try await store.ensureProject("q")
+        #expect(try await store.runs(project: "q", limit: 1).isEmpty)
+    }
+
     @Test func anUnreachableServerIsAClearErrorWithoutThePassword() async throws {
         do {
             _ = try await PostgresStore(
