@@ -57,7 +57,8 @@ public struct PredictionWindows: Sendable, Equatable {
     }
 
     /// The statement summing up each window: latency quantile positions, answers, confidence, overrides, and the
-    /// labelled rows' errors (regression) or hits and ranks (classification).
+    /// labelled rows' errors (regression) or hits and ranks (classification). The version's rows are joined with
+    /// their latest feedback once; each ranking sorts only the two columns it needs (SQLite sorts whole rows).
     func totalsStatement(_ dialect: PredictionFilter.Dialect) -> PredictionFilter.Statement {
         var b = Binder(dialect)
         let greatest = dialect.numberedPlaceholders ? "GREATEST" : "MAX"
@@ -67,29 +68,39 @@ public struct PredictionWindows: Sendable, Equatable {
         let positions = Self.latencyQuantiles.enumerated().map { i, q -> String in
             let q = b.bind(.real(q))
             return """
-                MAX(CASE WHEN err = 0 AND lat_rank = floor(\(q) * (lat_count - 1)) THEN latency END) AS lat\(i)_a,
-                MAX(CASE WHEN err = 0 AND lat_rank = floor(\(q) * (lat_count - 1)) + 1 THEN latency END) AS lat\(i)_b,
+                MAX(CASE WHEN rank = floor(\(q) * (n - 1)) THEN latency END) AS lat\(i)_a,
+                MAX(CASE WHEN rank = floor(\(q) * (n - 1)) + 1 THEN latency END) AS lat\(i)_b
                 """
-        }.joined(separator: "\n")
+        }.joined(separator: ",\n")
         let window = windowsTable(&b)
         let whereClause = conditions(&b)
-        var labelled: String
-        var ranks: String
-        var sums: String
+        let half = b.bind(.real(0.5))
+        let labelled: String
+        let ranked: String
+        let rankedColumns: String
+        let sums: String
         switch task {
         case .regression:
-            let half = b.bind(.real(0.5))
             let within = b.bind(.real(Self.withinShare))
             labelled = """
                 CASE WHEN status = 'ok' AND pv IS NOT NULL AND av IS NOT NULL THEN 1 ELSE 0 END AS lab,
                 CASE WHEN status = 'ok' AND pv IS NOT NULL AND av IS NOT NULL
                      THEN abs(pv - av) / \(greatest)(abs(av), \(eps)) END AS ape
                 """
-            ranks = """
-                ROW_NUMBER() OVER (PARTITION BY k, lab ORDER BY ape) - 1 AS ape_rank,
-                COUNT(*) OVER (PARTITION BY k, lab) AS lab_count,
-                AVG(av) OVER (PARTITION BY k, lab) AS av_mean
+            ranked = """
+                m AS (SELECT k, AVG(av) AS av_mean FROM x WHERE lab = 1 GROUP BY k),
+                ap AS (
+                  SELECT k, ape, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ape) - 1 AS rank,
+                         COUNT(*) OVER (PARTITION BY k) AS n
+                  FROM x WHERE lab = 1
+                ),
+                aq AS (
+                  SELECT k, MAX(CASE WHEN rank = floor(\(half) * (n - 1)) THEN ape END) AS ape_a,
+                         MAX(CASE WHEN rank = floor(\(half) * (n - 1)) + 1 THEN ape END) AS ape_b
+                  FROM ap GROUP BY k
+                ),
                 """
+            rankedColumns = "aq.ape_a AS ape_a, aq.ape_b AS ape_b"
             sums = """
                 SUM(CASE WHEN answered = 1 AND ov IS NOT NULL AND pv IS NOT NULL AND pv <> 0 THEN 1 ELSE 0 END) AS shift_n,
                 SUM(CASE WHEN answered = 1 AND ov IS NOT NULL AND pv IS NOT NULL AND pv <> 0 THEN (ov - pv) / abs(pv) END)
@@ -99,32 +110,35 @@ public struct PredictionWindows: Sendable, Equatable {
                 SUM(CASE WHEN lab = 1 THEN abs(pv - av) END) AS ae,
                 SUM(ape) AS ape_sum,
                 SUM(CASE WHEN lab = 1 AND abs(pv - av) <= \(within) * abs(av) THEN 1 ELSE 0 END) AS within_n,
-                SUM(CASE WHEN lab = 1 THEN (av - av_mean) * (av - av_mean) END) AS ss,
-                MAX(CASE WHEN lab = 1 AND ape_rank = floor(\(half) * (lab_count - 1)) THEN ape END) AS ape_a,
-                MAX(CASE WHEN lab = 1 AND ape_rank = floor(\(half) * (lab_count - 1)) + 1 THEN ape END) AS ape_b
+                SUM(CASE WHEN lab = 1 THEN (av - m.av_mean) * (av - m.av_mean) END) AS ss
                 """
         case .classification(let positive):
             // Without a positive class only hits are counted; the comparisons below then match nothing.
-            let p1 = b.bind(.text(positive ?? ""))
-            let p2 = b.bind(.text(positive ?? ""))
-            let p3 = b.bind(.text(positive ?? ""))
+            let p = b.bind(.text(positive ?? ""))
+            // The positive class's probability clipped as the log-loss clips it.
+            let one = b.bind(.real(1 - Self.epsilon))
             labelled = """
                 CASE WHEN status = 'ok' AND actual IS NOT NULL AND prediction IS NOT NULL THEN 1 ELSE 0 END AS lab,
                 CASE WHEN status = 'ok' AND actual IS NOT NULL AND prediction IS NOT NULL AND confidence IS NOT NULL
                      THEN 1 ELSE 0 END AS scored,
-                CASE WHEN actual = \(p1) THEN 1 ELSE 0 END AS ypos,
-                CASE WHEN prediction = \(p2) THEN 1 ELSE 0 END AS said,
-                CASE WHEN prediction = \(p3) THEN confidence ELSE 1 - confidence END AS prob
+                CASE WHEN actual = \(p) THEN 1 ELSE 0 END AS ypos,
+                CASE WHEN prediction = \(p) THEN 1 ELSE 0 END AS said,
+                CASE WHEN prediction = \(p) THEN confidence ELSE 1 - confidence END AS prob,
+                \(least)(\(greatest)(CASE WHEN prediction = \(p) THEN confidence ELSE 1 - confidence END, \(eps)), \(one)) AS q
                 """
-            // The positive class's probability clipped as the log-loss clips it.
-            let one = b.bind(.real(1 - Self.epsilon))
-            let eps2 = b.bind(.real(Self.epsilon))
-            let half = b.bind(.real(0.5))
-            ranks = """
-                RANK() OVER (PARTITION BY k, scored ORDER BY prob) AS prob_rank,
-                COUNT(*) OVER (PARTITION BY k, scored, prob) AS prob_ties,
-                \(least)(\(greatest)(prob, \(eps2)), \(one)) AS q
+            ranked = """
+                m AS (SELECT k FROM x WHERE 1 = 0),
+                pr AS (
+                  SELECT k, ypos, RANK() OVER (PARTITION BY k ORDER BY prob) AS prob_rank,
+                         COUNT(*) OVER (PARTITION BY k, prob) AS prob_ties
+                  FROM x WHERE scored = 1
+                ),
+                aq AS (
+                  SELECT k, SUM(CASE WHEN ypos = 1 THEN prob_rank + \(half) * (prob_ties - 1) END) AS positive_rank_sum
+                  FROM pr GROUP BY k
+                ),
                 """
+            rankedColumns = "aq.positive_rank_sum AS positive_rank_sum"
             sums = """
                 SUM(lab) AS lab_n,
                 SUM(CASE WHEN lab = 1 AND actual = prediction THEN 1 ELSE 0 END) AS right_n,
@@ -133,7 +147,6 @@ public struct PredictionWindows: Sendable, Equatable {
                 SUM(CASE WHEN lab = 1 AND ypos = 1 AND said = 0 THEN 1 ELSE 0 END) AS fn,
                 SUM(scored) AS scored_n,
                 SUM(scored * ypos) AS scored_positive_n,
-                SUM(CASE WHEN scored = 1 AND ypos = 1 THEN prob_rank + \(half) * (prob_ties - 1) END) AS positive_rank_sum,
                 SUM(CASE WHEN scored = 1 THEN -(CASE WHEN ypos = 1 THEN ln(q) ELSE ln(1 - q) END) END) AS loss_sum
                 """
         }
@@ -166,25 +179,30 @@ public struct PredictionWindows: Sendable, Equatable {
               FROM r
             ),
             x AS (SELECT n.*, \(labelled) FROM n),
-            y AS (
-              SELECT x.*,
-                     ROW_NUMBER() OVER (PARTITION BY k, err ORDER BY latency) - 1 AS lat_rank,
-                     COUNT(*) OVER (PARTITION BY k, err) AS lat_count,
-                     \(ranks)
-              FROM x
+            lat AS (
+              SELECT k, latency, ROW_NUMBER() OVER (PARTITION BY k ORDER BY latency) - 1 AS rank,
+                     COUNT(*) OVER (PARTITION BY k) AS n
+              FROM x WHERE err = 0
+            ),
+            lq AS (SELECT k, \(positions) FROM lat GROUP BY k),
+            \(ranked)
+            s AS (
+              SELECT x.k AS "window",
+                     SUM(1 - err) AS lat_n,
+                     SUM(CASE WHEN status = 'ok' AND pv IS NOT NULL THEN 1 ELSE 0 END) AS pred_n,
+                     SUM(CASE WHEN status = 'ok' THEN pv END) AS pred_sum,
+                     SUM(answered) AS answered_n,
+                     SUM(CASE WHEN answered = 1 AND confidence IS NOT NULL THEN 1 ELSE 0 END) AS confidence_n,
+                     SUM(CASE WHEN answered = 1 THEN confidence END) AS confidence_sum,
+                     SUM(answered * low) AS low_n,
+                     SUM(CASE WHEN answered = 1 AND override IS NOT NULL THEN 1 ELSE 0 END) AS override_n,
+                     \(sums)
+              FROM x LEFT JOIN m ON m.k = x.k
+              GROUP BY x.k
             )
-            SELECT k AS "window",
-                   SUM(1 - err) AS lat_n,
-                   \(positions)
-                   SUM(CASE WHEN status = 'ok' AND pv IS NOT NULL THEN 1 ELSE 0 END) AS pred_n,
-                   SUM(CASE WHEN status = 'ok' THEN pv END) AS pred_sum,
-                   SUM(answered) AS answered_n,
-                   SUM(CASE WHEN answered = 1 AND confidence IS NOT NULL THEN 1 ELSE 0 END) AS confidence_n,
-                   SUM(CASE WHEN answered = 1 THEN confidence END) AS confidence_sum,
-                   SUM(answered * low) AS low_n,
-                   SUM(CASE WHEN answered = 1 AND override IS NOT NULL THEN 1 ELSE 0 END) AS override_n,
-                   \(sums)
-            FROM y GROUP BY k
+            SELECT s.*, lq.lat0_a AS lat0_a, lq.lat0_b AS lat0_b, lq.lat1_a AS lat1_a, lq.lat1_b AS lat1_b,
+                   lq.lat2_a AS lat2_a, lq.lat2_b AS lat2_b, \(rankedColumns)
+            FROM s LEFT JOIN lq ON lq.k = s."window" LEFT JOIN aq ON aq.k = s."window"
             """
         return PredictionFilter.Statement(sql: sql, values: b.values)
     }
