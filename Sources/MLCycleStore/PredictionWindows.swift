@@ -57,8 +57,9 @@ public struct PredictionWindows: Sendable, Equatable {
     }
 
     /// The statement summing up each window: latency quantile positions, answers, confidence, overrides, and the
-    /// labelled rows' errors (regression) or hits and ranks (classification). The version's rows are joined with
-    /// their latest feedback once; each ranking sorts only the two columns it needs (SQLite sorts whole rows).
+    /// labelled rows' errors (regression) or hits and ranks (classification). Each row's latest feedback is looked up
+    /// on the feedback index (a join with a ranked feedback table is far slower on SQLite, which cannot index it);
+    /// each ranking sorts only the two columns it needs (SQLite sorts whole rows).
     func totalsStatement(_ dialect: PredictionFilter.Dialect) -> PredictionFilter.Statement {
         var b = Binder(dialect)
         let greatest = dialect.numberedPlaceholders ? "GREATEST" : "MAX"
@@ -152,20 +153,12 @@ public struct PredictionWindows: Sendable, Equatable {
         }
         let sql = """
             \(window),
-            f AS (
-              SELECT f.prediction_id AS prediction_id, f.kind AS kind, f.actual AS value,
-                     ROW_NUMBER() OVER (PARTITION BY f.prediction_id, f.kind
-                                        ORDER BY f.at DESC, f.\(dialect.feedbackSequence) DESC) AS latest
-              FROM feedback f
-              WHERE f.prediction_id IN (SELECT \(PredictionFilter.requestID) FROM prediction p WHERE \(whereClause))
-            ),
             v AS (
               SELECT p.at AS at, p.latency AS latency, \(Self.status) AS status, p.prediction AS prediction,
                      p.confidence AS confidence, CASE WHEN p.low_confidence THEN 1 ELSE 0 END AS low,
-                     a.value AS actual, o.value AS "override"
+                     \(PredictionFilter.latestFeedback(.actual, dialect)),
+                     \(PredictionFilter.latestFeedback(.override, dialect))
               FROM prediction p
-              LEFT JOIN f a ON a.prediction_id = \(PredictionFilter.requestID) AND a.kind = 'actual' AND a.latest = 1
-              LEFT JOIN f o ON o.prediction_id = \(PredictionFilter.requestID) AND o.kind = 'override' AND o.latest = 1
               WHERE \(whereClause)
             ),
             r AS (SELECT w.k AS k, v.* FROM v JOIN w ON v.at >= w.lo AND v.at < w.hi),
