@@ -183,7 +183,7 @@ public struct MonitoringPass: Sendable {
         checker.predictionDrift = predictionDrift
         let positive = bundle.task == .binary ? bundle.evaluation?.positiveClass : nil
         checker.positive = positive
-        // One query for the windows and the rules' spans: the log is joined with its feedback once.
+        // One query for the windows and the rules' spans: the database reads the log once.
         let (windows, shadowRows, ruleSummaries) = try await Self.windows(
             store, model: version.name, version: version.version, size: size, end: moment, regression: regression,
             positive: positive, spans: ruleSpans.map { PredictionWindows.Bound(start: $0.start, end: $0.end) })

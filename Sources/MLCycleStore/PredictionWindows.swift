@@ -128,6 +128,7 @@ public struct PredictionWindows: Sendable, Equatable {
                 \(least)(\(greatest)(CASE WHEN prediction = \(p) THEN confidence ELSE 1 - confidence END, \(eps)), \(one)) AS q
                 """
             ranked = """
+                -- No mean of the actuals to join for a classifier: an empty table keeps the query's shape.
                 m AS (SELECT k FROM x WHERE 1 = 0),
                 pr AS (
                   SELECT k, ypos, RANK() OVER (PARTITION BY k ORDER BY prob) AS prob_rank,
