@@ -61,7 +61,16 @@ enum PostgresSchema {
                             window_end DOUBLE PRECISION NOT NULL, reason TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
                             delivery TEXT NOT NULL);
         CREATE INDEX alert_model_name ON alert(model, name, at)
+        """,
+        // 2: the work queue `mlcycle worker` takes from.
         """
+        CREATE TABLE work_item (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, batch TEXT NOT NULL,
+                                kind TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL,
+                                attempts INTEGER NOT NULL DEFAULT 0, worker TEXT, lease_until DOUBLE PRECISION,
+                                result TEXT, error TEXT, created DOUBLE PRECISION NOT NULL, finished DOUBLE PRECISION);
+        CREATE INDEX work_item_claim ON work_item(kind, state, id);
+        CREATE INDEX work_item_batch ON work_item(batch, id)
+        """,
     ]
 
     /// The key of the advisory lock migrations hold (any fixed number; the same in every mlcycle).
@@ -134,6 +143,9 @@ enum PostgresSchema {
     static let modelVersionColumns = #"""
         name, version, bundle, metrics, gates_passed AS "gatesPassed", gates, run, datasets, spec_hash AS "specHash",
         created
+        """#
+    static let workItemColumns = #"""
+        id, batch, kind, payload, state, attempts, worker, lease_until AS "leaseUntil", result, error, created, finished
         """#
     static let predictionColumns = #"""
         id, model, version, at, latency AS "latencySeconds", inputs, prediction, status, confidence,

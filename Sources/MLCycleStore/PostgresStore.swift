@@ -140,10 +140,22 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
     /// The records `select` returns, each row mapped through `Decodable` (the select's columns named as `T`'s
     /// properties).
     func records<T: Decodable>(_ type: T.Type, _ select: PostgresQuery) async throws -> [T] {
-        let wrapped = PostgresQuery(
-            unsafeSQL: "SELECT row_to_json(r)::text FROM (\(select.sql)) r", binds: select.binds)
+        try await jsonRecords(
+            T.self, PostgresQuery(unsafeSQL: "SELECT row_to_json(r)::text FROM (\(select.sql)) r", binds: select.binds))
+    }
+
+    /// The records a data-modifying statement's `RETURNING` clause gives (such a statement may not be a subquery).
+    func returnedRecords<T: Decodable>(_ type: T.Type, _ statement: PostgresQuery) async throws -> [T] {
+        try await jsonRecords(
+            T.self,
+            PostgresQuery(
+                unsafeSQL: "WITH r AS (\(statement.sql)) SELECT row_to_json(r)::text FROM r", binds: statement.binds))
+    }
+
+    /// Runs a query whose one column is each row as JSON text, and decodes the rows.
+    private func jsonRecords<T: Decodable>(_ type: T.Type, _ query: PostgresQuery) async throws -> [T] {
         var out = [T]()
-        for row in try await execute(wrapped) {
+        for row in try await execute(query) {
             let json: String
             do { json = try row.decode(String.self) } catch { throw StoreError.damaged(String(describing: error)) }
             do { out.append(try Self.decoder.decode(T.self, from: Data(json.utf8))) } catch {
@@ -722,6 +734,83 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
             SELECT id, model, name, severity, rule, value, threshold, window_start AS "windowStart",
                    window_end AS "windowEnd", reason, at, delivery
             FROM alert WHERE (\(model)::text IS NULL OR model = \(model)) ORDER BY at DESC, id DESC LIMIT \(limit)
+            """)
+    }
+}
+
+extension PostgresStore {
+    // MARK: The work queue
+
+    public func enqueueWork(_ items: [NewWorkItem]) async throws -> [Int64] {
+        try await transaction { connection in
+            var ids = [Int64]()
+            for item in items {
+                let rows = try await connection.rows(
+                    """
+                    INSERT INTO work_item (batch, kind, payload, state, created)
+                    VALUES (\(item.batch), \(item.kind), \(item.payload), 'queued', \(Self.now())) RETURNING id
+                    """, self.logger)
+                guard let row = rows.first else { throw StoreError.notFound("the new work item") }
+                ids.append(try row.decode(Int64.self))
+            }
+            return ids
+        }
+    }
+
+    public func claimWork(kinds: [String], worker: String, lease: Double) async throws -> WorkItem? {
+        guard !kinds.isEmpty else { return nil }
+        let now = Self.now()
+        // An item whose workers kept dying is failed rather than claimed once more.
+        try await execute(
+            """
+            UPDATE work_item SET state = 'failed', finished = \(now),
+                   error = 'its worker stopped renewing the lease ' || attempts || ' times (killed, or out of memory)'
+            WHERE state = 'running' AND lease_until < \(now) AND attempts >= \(WorkItem.maximumAttempts)
+            """)
+        // SKIP LOCKED: a worker claiming at the same moment passes over the row this one locked and takes the next.
+        return try await returnedRecords(
+            WorkItem.self,
+            """
+            UPDATE work_item SET state = 'running', worker = \(worker), lease_until = \(now + lease),
+                   attempts = attempts + 1
+            WHERE id = (SELECT id FROM work_item
+                        WHERE kind = ANY(\(kinds)) AND (state = 'queued' OR (state = 'running' AND lease_until < \(now)))
+                        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING \(unescaped: PostgresSchema.workItemColumns)
+            """
+        ).first
+    }
+
+    public func renewWorkLease(_ id: Int64, worker: String, lease: Double) async throws -> Bool {
+        try await !execute(
+            """
+            UPDATE work_item SET lease_until = \(Self.now() + lease)
+            WHERE id = \(id) AND worker = \(worker) AND state = 'running' RETURNING 1
+            """
+        ).isEmpty
+    }
+
+    public func finishWork(_ id: Int64, worker: String, result: String?, error: String?) async throws -> Bool {
+        try await !execute(
+            """
+            UPDATE work_item SET state = \(error == nil ? "done" : "failed"), result = \(result), error = \(error),
+                   finished = \(Self.now())
+            WHERE id = \(id) AND worker = \(worker) AND state = 'running' RETURNING 1
+            """
+        ).isEmpty
+    }
+
+    public func work(batch: String) async throws -> [WorkItem] {
+        try await records(
+            WorkItem.self,
+            "SELECT \(unescaped: PostgresSchema.workItemColumns) FROM work_item WHERE batch = \(batch) ORDER BY id")
+    }
+
+    public func cancelWork(batch: String) async throws {
+        try await execute(
+            """
+            UPDATE work_item SET state = 'cancelled', finished = \(Self.now())
+            WHERE batch = \(batch) AND state IN ('queued', 'running')
             """)
     }
 }

@@ -57,9 +57,9 @@ public struct PredictionWindows: Sendable, Equatable {
     }
 
     /// The statement summing up each window: latency quantile positions, answers, confidence, overrides, and the
-    /// labelled rows' errors (regression) or hits and ranks (classification). Each row's latest feedback is looked up
-    /// on the feedback index (a join with a ranked feedback table is far slower on SQLite, which cannot index it);
-    /// each ranking sorts only the two columns it needs (SQLite sorts whole rows).
+    /// labelled rows' errors (regression) or hits and ranks (classification). SQLite looks each row's latest feedback
+    /// up on the feedback index (a join with a ranked feedback table is far slower there, as it cannot index it);
+    /// PostgreSQL hash-joins it. Each ranking sorts only the two columns it needs (SQLite sorts whole rows).
     func totalsStatement(_ dialect: PredictionFilter.Dialect) -> PredictionFilter.Statement {
         var b = Binder(dialect)
         let greatest = dialect.numberedPlaceholders ? "GREATEST" : "MAX"
@@ -152,18 +152,55 @@ public struct PredictionWindows: Sendable, Equatable {
                 SUM(CASE WHEN scored = 1 THEN -(CASE WHEN ypos = 1 THEN ln(q) ELSE ln(1 - q) END) END) AS loss_sum
                 """
         }
+        // Each row in each window it falls in (the windows may overlap: a rule's span covers several), with its
+        // latest actual and override.
+        let rows: String
+        if dialect.numberedPlaceholders {
+            // PostgreSQL: each window's rows read on the (model, version, at) index, the latest feedback of the rows
+            // in range hash-joined (DISTINCT ON) — per `EXPLAIN ANALYZE` on 1 M rows, 4× faster than a lookup per
+            // row and a join of every row with every window.
+            rows = """
+                fb AS (
+                  SELECT DISTINCT ON (f.prediction_id, f.kind) f.prediction_id AS id, f.kind AS kind, f.actual AS value
+                  FROM feedback f
+                  WHERE f.prediction_id IN (SELECT \(PredictionFilter.requestID) FROM prediction p WHERE \(whereClause))
+                  ORDER BY f.prediction_id, f.kind, f.at DESC, f.id DESC
+                ),
+                latest AS (
+                  SELECT id, MAX(CASE WHEN kind = 'actual' THEN value END) AS actual,
+                         MAX(CASE WHEN kind = 'override' THEN value END) AS override
+                  FROM fb GROUP BY id
+                ),
+                r AS (
+                  SELECT w.k AS k, p.at AS at, p.latency AS latency, p.status AS status, p.prediction AS prediction,
+                         p.confidence AS confidence, p.low AS low, l.actual AS actual, l.override AS override
+                  FROM w CROSS JOIN LATERAL (
+                    SELECT p.at, p.latency, \(Self.status) AS status, p.prediction, p.confidence,
+                           CASE WHEN p.low_confidence THEN 1 ELSE 0 END AS low, \(PredictionFilter.requestID) AS request
+                    FROM prediction p WHERE \(whereClause) AND p.at >= w.lo AND p.at < w.hi
+                  ) p
+                  LEFT JOIN latest l ON l.id = p.request
+                ),
+                """
+        } else {
+            // SQLite: the lookups on the feedback index, once a row: `v` is materialized, else its columns are inlined
+            // and the lookup repeated at every use of `actual`.
+            rows = """
+                v AS MATERIALIZED (
+                  SELECT p.at AS at, p.latency AS latency, \(Self.status) AS status, p.prediction AS prediction,
+                         p.confidence AS confidence, CASE WHEN p.low_confidence THEN 1 ELSE 0 END AS low,
+                         \(PredictionFilter.latestFeedback(.actual, dialect)),
+                         \(PredictionFilter.latestFeedback(.override, dialect))
+                  FROM prediction p
+                  WHERE \(whereClause)
+                ),
+                r AS (SELECT w.k AS k, v.* FROM v JOIN w ON v.at >= w.lo AND v.at < w.hi),
+                """
+        }
         let sql = """
             \(window),
-            v AS (
-              SELECT p.at AS at, p.latency AS latency, \(Self.status) AS status, p.prediction AS prediction,
-                     p.confidence AS confidence, CASE WHEN p.low_confidence THEN 1 ELSE 0 END AS low,
-                     \(PredictionFilter.latestFeedback(.actual, dialect)),
-                     \(PredictionFilter.latestFeedback(.override, dialect))
-              FROM prediction p
-              WHERE \(whereClause)
-            ),
-            r AS (SELECT w.k AS k, v.* FROM v JOIN w ON v.at >= w.lo AND v.at < w.hi),
-            n AS (
+            \(rows)
+            n AS MATERIALIZED (
               SELECT r.*,
                      CASE WHEN status LIKE 'error %' THEN 1 ELSE 0 END AS err,
                      CASE WHEN status IN ('ok', 'review') THEN 1 ELSE 0 END AS answered,

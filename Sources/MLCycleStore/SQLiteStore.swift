@@ -146,6 +146,18 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         m.registerMigration("v8") { db in
             try db.execute(sql: "ALTER TABLE release ADD COLUMN failed_checks INTEGER NOT NULL DEFAULT 0")
         }
+        // The work queue `mlcycle worker` takes from.
+        m.registerMigration("v9") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE work_item (id INTEGER PRIMARY KEY AUTOINCREMENT, batch TEXT NOT NULL, kind TEXT NOT NULL,
+                                            payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                                            worker TEXT, lease_until DOUBLE PRECISION, result TEXT, error TEXT,
+                                            created DOUBLE PRECISION NOT NULL, finished DOUBLE PRECISION);
+                    CREATE INDEX work_item_claim ON work_item(kind, state, id);
+                    CREATE INDEX work_item_batch ON work_item(batch, id);
+                    """)
+        }
         return m
     }
 
@@ -714,6 +726,93 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 /// The store's records read from SQLite rows through their `Codable` conformance: columns are the properties' names
 /// in snake case, times are seconds since 1970, lists and dictionaries are JSON text. A value that does not decode
 /// (damaged JSON, an unknown status) is `StoreError.damaged`, never a silent default.
+extension SQLiteStore {
+    // MARK: The work queue
+
+    public func enqueueWork(_ items: [NewWorkItem]) async throws -> [Int64] {
+        try await write { db in
+            let now = Date().timeIntervalSince1970
+            return try items.map { item in
+                try db.execute(
+                    sql: "INSERT INTO work_item (batch, kind, payload, state, created) VALUES (?, ?, ?, 'queued', ?)",
+                    arguments: [item.batch, item.kind, item.payload, now])
+                return db.lastInsertedRowID
+            }
+        }
+    }
+
+    public func claimWork(kinds: [String], worker: String, lease: Double) async throws -> WorkItem? {
+        guard !kinds.isEmpty else { return nil }
+        return try await write { db in
+            let now = Date().timeIntervalSince1970
+            let marks = Array(repeating: "?", count: kinds.count).joined(separator: ", ")
+            // An item whose workers kept dying is failed rather than claimed once more.
+            try db.execute(
+                sql: """
+                    UPDATE work_item SET state = 'failed', finished = ?,
+                           error = 'its worker stopped renewing the lease ' || attempts || ' times (killed, or out of memory)'
+                    WHERE state = 'running' AND lease_until < ? AND attempts >= ?
+                    """,
+                arguments: [now, now, WorkItem.maximumAttempts])
+            // One statement: it takes the write lock before it looks, so no other process claims between its look and
+            // its change.
+            var arguments: StatementArguments = [worker, now + lease]
+            arguments += StatementArguments(kinds)
+            arguments += [now]
+            return try WorkItem.fetchOne(
+                db,
+                sql: """
+                    UPDATE work_item SET state = 'running', worker = ?, lease_until = ?, attempts = attempts + 1
+                    WHERE id = (SELECT id FROM work_item
+                                WHERE kind IN (\(marks)) AND (state = 'queued' OR (state = 'running' AND lease_until < ?))
+                                ORDER BY id LIMIT 1)
+                    RETURNING *
+                    """,
+                arguments: arguments)
+        }
+    }
+
+    public func renewWorkLease(_ id: Int64, worker: String, lease: Double) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE work_item SET lease_until = ? WHERE id = ? AND worker = ? AND state = 'running'",
+                arguments: [Date().timeIntervalSince1970 + lease, id, worker])
+            return db.changesCount == 1
+        }
+    }
+
+    public func finishWork(_ id: Int64, worker: String, result: String?, error: String?) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE work_item SET state = ?, result = ?, error = ?, finished = ?
+                    WHERE id = ? AND worker = ? AND state = 'running'
+                    """,
+                arguments: [
+                    error == nil ? "done" : "failed", result, error, Date().timeIntervalSince1970, id, worker,
+                ])
+            return db.changesCount == 1
+        }
+    }
+
+    public func work(batch: String) async throws -> [WorkItem] {
+        try await read { db in
+            try WorkItem.fetchAll(db, sql: "SELECT * FROM work_item WHERE batch = ? ORDER BY id", arguments: [batch])
+        }
+    }
+
+    public func cancelWork(batch: String) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE work_item SET state = 'cancelled', finished = ?
+                    WHERE batch = ? AND state IN ('queued', 'running')
+                    """,
+                arguments: [Date().timeIntervalSince1970, batch])
+        }
+    }
+}
+
 public protocol SQLiteRecord: FetchableRecord, Decodable {}
 
 extension SQLiteRecord {
@@ -736,3 +835,4 @@ extension PredictionWindowTotals: FetchableRecord {}
 extension FeedbackRecord: SQLiteRecord {}
 extension ReleaseState: SQLiteRecord {}
 extension AlertRecord: SQLiteRecord {}
+extension WorkItem: SQLiteRecord {}

@@ -98,11 +98,70 @@ public protocol ServingRecordStore: PredictionWriter {
     func alerts(model: String?, limit: Int) async throws -> [AlertRecord]
 }
 
-/// Where the lifecycle's records live, in four roles: tracking, the registry, artefacts and the serving record.
+/// Work that any process on the store may do (`mlcycle worker`): a queue of items, each claimed by one worker at a
+/// time under a lease the worker renews while it works. A worker that dies stops renewing; when its lease runs out the
+/// item is claimed again by another (up to `WorkItem.maximumAttempts` claims), so no item is lost or done twice at once.
+public protocol WorkQueue: Sendable {
+    /// Adds items to the queue; returns their ids, in order.
+    func enqueueWork(_ items: [NewWorkItem]) async throws -> [Int64]
+    /// Claims the oldest item of one of `kinds` that is queued, or whose lease ran out, for `lease` seconds; nil when
+    /// there is none. Two workers claiming at once never get the same item.
+    func claimWork(kinds: [String], worker: String, lease: Double) async throws -> WorkItem?
+    /// Extends the lease of an item `worker` holds; false when it no longer holds it (the lease ran out and another
+    /// worker claimed the item, or the item was cancelled).
+    func renewWorkLease(_ id: Int64, worker: String, lease: Double) async throws -> Bool
+    /// Records the result (`error` nil: done) or the error (failed) of an item `worker` holds; false when it no longer
+    /// holds it, and then nothing is recorded.
+    func finishWork(_ id: Int64, worker: String, result: String?, error: String?) async throws -> Bool
+    /// A batch's items, in id order.
+    func work(batch: String) async throws -> [WorkItem]
+    /// Cancels a batch's items that are not done or failed (their workers' next renewal answers false).
+    func cancelWork(batch: String) async throws
+}
+
+/// An item to add to the work queue: what kind of work (the worker's handler), the batch it belongs to (its
+/// requester waits for the batch) and the work itself as JSON.
+public struct NewWorkItem: Sendable, Equatable {
+    public var batch: String
+    public var kind: String
+    public var payload: String
+
+    public init(batch: String, kind: String, payload: String) {
+        self.batch = batch
+        self.kind = kind
+        self.payload = payload
+    }
+}
+
+/// An item of the work queue and where it stands.
+public struct WorkItem: Codable, Sendable, Equatable {
+    /// How many times an item is claimed before a lost lease fails it (a worker killed twice by the same item).
+    public static let maximumAttempts = 3
+
+    public enum State: String, Codable, Sendable { case queued, running, done, failed, cancelled }
+
+    public var id: Int64
+    public var batch: String
+    public var kind: String
+    public var payload: String
+    public var state: State
+    /// How many times it was claimed.
+    public var attempts: Int
+    /// The worker that holds (or last held) it.
+    public var worker: String?
+    public var leaseUntil: Date?
+    public var result: String?
+    public var error: String?
+    public var created: Date
+    public var finished: Date?
+}
+
+/// Where the lifecycle's records live, in five roles: tracking, the registry, artefacts, the serving record and the
+/// work queue.
 ///
 /// The contract is in Swift types, not SQL: `SQLiteStore` is the embedded default. Every call is `async`: a store
 /// may be a server across the network, and no thread waits on it.
-public protocol Store: TrackingStore, ArtifactStore, RegistryStore, ServingRecordStore {}
+public protocol Store: TrackingStore, ArtifactStore, RegistryStore, ServingRecordStore, WorkQueue {}
 
 /// A store that tells its readers when the registry moves in any process: an alias pointed elsewhere, a release
 /// step taken (PostgreSQL's LISTEN/NOTIFY). Servers use it to follow a promotion at once instead of at their next look.

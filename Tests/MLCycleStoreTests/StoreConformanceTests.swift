@@ -368,6 +368,77 @@ enum PostgresTestDatabase {
         #expect(try await test.store.metrics(run: run.id).count == 40)
     }
 
+    /// The work queue: claims in order, one holder at a time, leases renewed only by their holder, an expired lease
+    /// claimed again (and failed after the last attempt), results recorded only by the holder, cancelling.
+    @Test(arguments: StoreKind.available)
+    func theWorkQueueHandsEachItemToOneWorkerUnderALease(_ kind: StoreKind) async throws {
+        let store = try await TestStore.make(kind).store
+        let ids = try await store.enqueueWork(
+            (0..<3).map { NewWorkItem(batch: "b", kind: "trial", payload: "{\"n\":\($0)}") })
+        _ = try await store.enqueueWork([NewWorkItem(batch: "other", kind: "retrain", payload: "{}")])
+        #expect(ids.count == 3 && ids == ids.sorted())
+        #expect(try await store.claimWork(kinds: ["nothing"], worker: "a", lease: 60) == nil)
+        let first = try #require(try await store.claimWork(kinds: ["trial"], worker: "a", lease: 60))
+        #expect(first.id == ids[0] && first.state == .running && first.attempts == 1 && first.worker == "a")
+        #expect(first.payload == "{\"n\":0}")
+        let second = try #require(try await store.claimWork(kinds: ["trial"], worker: "b", lease: 60))
+        #expect(second.id == ids[1])
+        #expect(try await store.renewWorkLease(first.id, worker: "a", lease: 60))
+        #expect(try await !store.renewWorkLease(first.id, worker: "b", lease: 60))
+        #expect(try await !store.finishWork(first.id, worker: "b", result: "{}", error: nil))
+        #expect(try await store.finishWork(first.id, worker: "a", result: "{\"score\":1}", error: nil))
+        #expect(try await !store.finishWork(first.id, worker: "a", result: "{}", error: nil))  // once
+        // b's lease runs out (a lease of -1 s is over at once): c claims the item again, and b has lost it.
+        #expect(try await store.renewWorkLease(second.id, worker: "b", lease: -1))
+        let again = try #require(try await store.claimWork(kinds: ["trial"], worker: "c", lease: 60))
+        #expect(again.id == second.id && again.attempts == 2 && again.worker == "c")
+        #expect(try await !store.renewWorkLease(second.id, worker: "b", lease: 60))
+        #expect(try await !store.finishWork(second.id, worker: "b", result: "{}", error: nil))
+        #expect(try await store.finishWork(second.id, worker: "c", result: nil, error: "no such column"))
+        // The third item's workers all die: after the last attempt it is failed, not claimed a fourth time.
+        for attempt in 1...WorkItem.maximumAttempts {
+            let item = try #require(try await store.claimWork(kinds: ["trial"], worker: "w\(attempt)", lease: -1))
+            #expect(item.id == ids[2] && item.attempts == attempt)
+        }
+        #expect(try await store.claimWork(kinds: ["trial"], worker: "w", lease: 60) == nil)
+        let items = try await store.work(batch: "b")
+        #expect(items.map(\.state) == [.done, .failed, .failed])
+        #expect(items[0].result == "{\"score\":1}" && items[0].finished != nil)
+        #expect(items[1].error == "no such column")
+        #expect(items[2].error?.contains("stopped renewing the lease 3 times") == true)
+        // Cancelling a batch: its holder's next renewal answers false.
+        let other = try #require(try await store.claimWork(kinds: ["retrain", "trial"], worker: "r", lease: 60))
+        try await store.cancelWork(batch: "other")
+        #expect(try await !store.renewWorkLease(other.id, worker: "r", lease: 60))
+        #expect(try await store.work(batch: "other").map(\.state) == [.cancelled])
+    }
+
+    /// Workers claiming at once, through two stores on the same data (as two processes would): every item is
+    /// claimed exactly once.
+    @Test(arguments: StoreKind.available)
+    func workersClaimingAtOnceNeverShareAnItem(_ kind: StoreKind) async throws {
+        let test = try await TestStore.make(kind)
+        let second = try await test.reopen()
+        let ids = try await test.store.enqueueWork(
+            (0..<40).map { NewWorkItem(batch: "b", kind: "trial", payload: "\($0)") })
+        let claimed = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for w in 0..<8 {
+                let store = w % 2 == 0 ? test.store : second
+                group.addTask {
+                    var mine = [Int64]()
+                    while let item = try await store.claimWork(kinds: ["trial"], worker: "w\(w)", lease: 60) {
+                        mine.append(item.id)
+                        #expect(try await store.finishWork(item.id, worker: "w\(w)", result: "{}", error: nil))
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: [Int64]()) { $0 += $1 }
+        }
+        #expect(claimed.sorted() == ids)
+        #expect(try await test.store.work(batch: "b").allSatisfy { $0.state == .done && $0.attempts == 1 })
+    }
+
     /// A record changed by hand into something the store cannot read is an error that says so, never a default.
     @Test(arguments: StoreKind.available)
     func aDamagedRecordIsAnErrorNotADefault(_ kind: StoreKind) async throws {
