@@ -63,11 +63,35 @@ public struct LeaderboardEntry: Codable, Sendable {
     }
 }
 
+/// What a search tries, in order, and how it scores them: the candidates, the metric, and the rows each fold holds out.
+/// The same table and options always make the same plan, so a worker on another machine scores a candidate exactly
+/// as the local search would.
+public struct TuningPlan: Sendable {
+    public var candidates: [[String: String]]
+    public var metric: String
+    /// Row numbers held out by each fold (one part: a single validation split).
+    var parts: [[Int]]
+}
+
 /// Grid or random search over hyperparameters, each candidate scored by cross-validation; returns a leaderboard,
 /// best first.
 public enum Tuning {
 
     public static func run(_ table: Table, options o: TuningOptions) throws -> [LeaderboardEntry] {
+        let plan = try plan(table, options: o)
+        let started = Date()
+        var entries = [LeaderboardEntry]()
+        for index in plan.candidates.indices {
+            if let budget = o.timeBudget, Date().timeIntervalSince(started) > budget, !entries.isEmpty { break }
+            entries.append(try trial(table, options: o, plan: plan, candidate: index))
+            o.progress?(entries.count, plan.candidates.count)
+        }
+        return ranked(entries)
+    }
+
+    /// The candidates of the search space (every combination, or seeded draws) and the seeded folds; checks every
+    /// candidate against the learner's parameters and the data for values no learner can fit on, before any fit.
+    public static func plan(_ table: Table, options o: TuningOptions) throws -> TuningPlan {
         // An empty space is one trial of the learner's defaults (cross-validating a single candidate).
         guard o.space.values.allSatisfy({ !$0.isEmpty }) else {
             throw LearnError.unsupported(
@@ -113,39 +137,48 @@ public enum Tuning {
         guard parts.allSatisfy({ !$0.isEmpty && $0.count < table.rowCount }) else {
             throw LearnError.tooFewRows(needed: max(2, k), found: table.rowCount)
         }
-        let started = Date()
-        var entries = [LeaderboardEntry]()
-        for parameters in candidates {
-            if let budget = o.timeBudget, Date().timeIntervalSince(started) > budget, !entries.isEmpty { break }
-            var scores = [Double]()
-            var sums = [String: Double]()
-            var fitSeconds = 0.0
-            for validation in parts {
-                let held = Set(validation)
-                let trainRows = (0..<table.rowCount).filter { !held.contains($0) }
-                let (_, report) = try TrainingRun.run(
-                    table.taking(trainRows),
-                    options: TrainingOptions(
-                        target: o.target, task: o.task, learner: o.learner, parameters: parameters, drop: o.drop,
-                        testTable: table.taking(validation), seed: o.seed))
-                guard let value = report.metrics[metric] else {
-                    throw LearnError.unsupported(
-                        "the metric '\(metric)' is not reported for this task; choose one of \(report.metrics.keys.sorted().joined(separator: ", "))"
-                    )
-                }
-                scores.append(value)
-                for (name, v) in report.metrics { sums[name, default: 0] += v }
-                fitSeconds += report.fitSeconds
+        return TuningPlan(candidates: candidates, metric: metric, parts: parts)
+    }
+
+    /// The plan's candidate number `candidate`, scored by cross-validation over the plan's folds (rank 0: `ranked`
+    /// numbers a leaderboard).
+    public static func trial(_ table: Table, options o: TuningOptions, plan: TuningPlan, candidate: Int) throws
+        -> LeaderboardEntry
+    {
+        let parameters = plan.candidates[candidate]
+        let metric = plan.metric
+        var scores = [Double]()
+        var sums = [String: Double]()
+        var fitSeconds = 0.0
+        for validation in plan.parts {
+            let held = Set(validation)
+            let trainRows = (0..<table.rowCount).filter { !held.contains($0) }
+            let (_, report) = try TrainingRun.run(
+                table.taking(trainRows),
+                options: TrainingOptions(
+                    target: o.target, task: o.task, learner: o.learner, parameters: parameters, drop: o.drop,
+                    testTable: table.taking(validation), seed: o.seed))
+            guard let value = report.metrics[metric] else {
+                throw LearnError.unsupported(
+                    "the metric '\(metric)' is not reported for this task; choose one of \(report.metrics.keys.sorted().joined(separator: ", "))"
+                )
             }
-            let mean = scores.reduce(0, +) / Double(scores.count)
-            let std = scores.count > 1 ? Statistics.standardDeviation(scores) : 0
-            entries.append(
-                LeaderboardEntry(
-                    rank: 0, parameters: parameters, metric: metric, mean: mean, std: std,
-                    metrics: sums.mapValues { $0 / Double(parts.count) }, fitSeconds: fitSeconds))
-            o.progress?(entries.count, candidates.count)
+            scores.append(value)
+            for (name, v) in report.metrics { sums[name, default: 0] += v }
+            fitSeconds += report.fitSeconds
         }
+        let mean = scores.reduce(0, +) / Double(scores.count)
+        let std = scores.count > 1 ? Statistics.standardDeviation(scores) : 0
+        return LeaderboardEntry(
+            rank: 0, parameters: parameters, metric: metric, mean: mean, std: std,
+            metrics: sums.mapValues { $0 / Double(plan.parts.count) }, fitSeconds: fitSeconds)
+    }
+
+    /// Scored candidates best first by their metric, ranked from 1.
+    public static func ranked(_ entries: [LeaderboardEntry]) -> [LeaderboardEntry] {
+        guard let metric = entries.first?.metric else { return [] }
         let ascending = !MLCycleMetrics.higherIsBetter.contains(metric)
+        var entries = entries
         entries.sort { ascending ? $0.mean < $1.mean : $0.mean > $1.mean }
         for i in entries.indices { entries[i].rank = i + 1 }
         return entries

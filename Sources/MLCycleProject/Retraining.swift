@@ -310,14 +310,18 @@ public final class Retrainer {
         ]
     }
 
+    /// An outcome as `outputs` wrote it; nil when it cannot be read.
+    static func outcome(_ text: String) -> RetrainOutcome? {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try? decoder.decode(RetrainOutcome.self, from: Data(text.utf8))
+    }
+
     /// The project's retrainings, newest first.
     public static func history(_ store: Store, project: String, limit: Int = 100) async throws -> [RetrainOutcome] {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return try await store.runs(project: project, limit: 100_000).filter { $0.stage == "retrain" }.prefix(limit)
+        try await store.runs(project: project, limit: 100_000).filter { $0.stage == "retrain" }.prefix(limit)
             .compactMap { r in
-                guard let text = r.outputs["outcome"], var o = try? d.decode(RetrainOutcome.self, from: Data(text.utf8))
-                else { return nil }
+                guard var o = r.outputs["outcome"].flatMap(outcome) else { return nil }
                 o.run = r.id
                 return o
             }
@@ -344,7 +348,14 @@ public final class Watcher {
     public var webhookPause = 0.5
     /// Where each step is logged (monitoring notes, retraining verdicts).
     public var logger = Logger(label: "mlcycle.watch")
+    /// Queue retrainings on the store for `mlcycle worker` processes (one at a time per project) instead of running
+    /// them in this process, which goes on monitoring; a later step reports what the worker decided.
+    public var retrainOnWorkers = false
     let schedule: CronSchedule?
+    /// Queued retrainings already reported, and the moment this watcher started (one that ended before, and before
+    /// the previous step, is not its to report).
+    var reported = Set<Int64>()
+    let started = Date()
 
     public init(spec: ProjectSpec, directory: String, store: Store) throws {
         self.spec = spec
@@ -399,7 +410,9 @@ public final class Watcher {
             )
             trigger = nil
         }
-        if let (what, why) = trigger {
+        if retrainOnWorkers {
+            try await queuedRetraining(trigger, since: previous ?? started, step: &step)
+        } else if let (what, why) = trigger {
             let retrainer = Retrainer(spec: spec, directory: directory, store: store, progress: progress)
             let outcome = try await retrainer.retrain(trigger: what, reason: why, at: moment)
             step.retrain = outcome
@@ -416,5 +429,45 @@ public final class Watcher {
             "\(step.notes.isEmpty ? "all quiet" : step.notes.joined(separator: "; "))",
             metadata: ["model": "\(name)", "at": "\(ISO8601DateFormatter().string(from: moment))"])
         return step
+    }
+
+    /// Reports the queued retrainings that ended since `since` (the previous step), then queues `trigger`'s unless one
+    /// is still queued or running.
+    func queuedRetraining(_ trigger: (String, String)?, since: Date, step: inout Step) async throws {
+        let batch = RetrainingWork.batch(spec.problem.name)
+        let items = try await store.work(batch: batch)
+        for item in items where !reported.contains(item.id) && (item.finished ?? .distantPast) >= since {
+            switch item.state {
+            case .done:
+                reported.insert(item.id)
+                guard let outcome = item.result.flatMap(Retrainer.outcome) else {
+                    step.notes.append("retraining item \(item.id) is done, but its outcome cannot be read")
+                    continue
+                }
+                step.retrain = outcome
+                step.notes.append(
+                    "retrained by \(item.worker ?? "a worker") (\(outcome.trigger)): v\(outcome.challenger.map(String.init) ?? "?") \(outcome.verdict) — \(outcome.detail)"
+                )
+            case .failed, .cancelled:
+                reported.insert(item.id)
+                step.notes.append(
+                    "retraining item \(item.id) \(item.state.rawValue): \(item.error ?? "no reason given")")
+            case .queued, .running:
+                continue
+            }
+        }
+        guard let (what, why) = trigger else { return }
+        if let waiting = items.first(where: { $0.state == .queued || $0.state == .running }) {
+            step.notes.append(
+                "retraining (\(what)) waits: item \(waiting.id), queued earlier, is \(waiting.state.rawValue)")
+            return
+        }
+        let work = RetrainingWork(
+            directory: URL(fileURLWithPath: directory).standardizedFileURL.path, specHash: spec.hash, trigger: what,
+            reason: why, at: step.at)
+        let ids = try await store.enqueueWork([
+            NewWorkItem(batch: batch, kind: RetrainingWork.kind, payload: try SortedJSON.encode(work))
+        ])
+        step.notes.append("retraining (\(what)) queued for a worker as item \(ids.first.map(String.init) ?? "?")")
     }
 }

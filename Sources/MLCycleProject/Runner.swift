@@ -79,6 +79,10 @@ public final class Runner {
     public var progress: (String) -> Void
     /// Called while a long stage works (which candidate, which tuning trial); the CLI overwrites one terminal line.
     public var counter: @Sendable (String) -> Void = { _ in }
+    /// Queue the candidates' tuning trials (and, under cross-validation, every candidate's folds) on the store for
+    /// `mlcycle worker` processes instead of scoring them here: every candidate's search is queued before the first
+    /// is waited on, and the scores are the ones a local run makes.
+    public var trialsOnWorkers = false
     /// Labelled rows from served predictions (retraining): appended to the collected sources.
     public var feedbackRows: LabelledRows?
     /// Labelled rows the chosen candidate and the champion are compared on (retraining: the most recent ones);
@@ -128,11 +132,8 @@ public final class Runner {
         _ body: (Int64) async throws -> [String: String]
     ) async throws -> [String: String] {
         let inputHash = Self.hash([stage.rawValue, MLCycleVersion.current] + inputs)
-        let forced = from.map { Stage.allCases.firstIndex(of: $0)! <= Stage.allCases.firstIndex(of: stage)! } ?? false
         let started = Date()
-        if !forced,
-            let cached = try await store.cachedRun(project: project, stage: stage.rawValue, inputHash: inputHash)
-        {
+        if let cached = try await cachedRun(stage, inputs: inputs) {
             let outputs = cached.outputs
             summary.stages.append(
                 .init(stage: stage, status: "cached", seconds: 0, run: cached.id, detail: detail(outputs)))
@@ -161,6 +162,14 @@ public final class Runner {
             progress(line(stage, "failed", seconds, error.localizedDescription))
             throw error
         }
+    }
+
+    /// The finished run `stage` would reuse for these inputs, unless `from` forces the stage to run.
+    func cachedRun(_ stage: Stage, inputs: [String]) async throws -> RunRecord? {
+        let forced = from.map { Stage.allCases.firstIndex(of: $0)! <= Stage.allCases.firstIndex(of: stage)! } ?? false
+        if forced { return nil }
+        let inputHash = Self.hash([stage.rawValue, MLCycleVersion.current] + inputs)
+        return try await store.cachedRun(project: project, stage: stage.rawValue, inputHash: inputHash)
     }
 
     func line(_ stage: Stage, _ status: String, _ seconds: Double, _ detail: String) -> String {
@@ -201,7 +210,7 @@ public final class Runner {
             try (databaseTables[$0.name]?.fingerprint() ?? Self.fileHash(path($0.path))) + ($0.query ?? "")
         }
         let collected = try await stage(
-            .collect, inputs: sourceHashes + [Self.stable(spec.preparation.sources), feedbackRows?.key ?? ""],
+            .collect, inputs: sourceHashes + [SortedJSON.encode(spec.preparation.sources), feedbackRows?.key ?? ""],
             detail: {
                 "\($0["rows"] ?? "?") rows\($0["feedback_rows"].map { " (\($0) from feedback)" } ?? ""), dataset \($0["fingerprint"]?.prefix(12) ?? "?")"
             }
@@ -280,8 +289,8 @@ public final class Runner {
         let prepared = try await stage(
             .prepare,
             inputs: [
-                fingerprint, target, Self.stable(spec.preparation.steps),
-                Self.stable(spec.preparation.split), spec.problem.scope.joined(separator: "\n"),
+                fingerprint, target, SortedJSON.encode(spec.preparation.steps),
+                SortedJSON.encode(spec.preparation.split), spec.problem.scope.joined(separator: "\n"),
             ],
             detail: {
                 "\($0["rows"] ?? "?") rows (\($0["validation_rows"].map { "\($0) validation, " } ?? "")\($0["test_rows"] ?? "?") test), \($0["out_of_scope"] ?? "0") out of scope"
@@ -340,92 +349,130 @@ public final class Runner {
                 fittedOn: developmentTable.rowCount, testRows: testTable.rowCount)
         }
         let tuning = spec.tuning ?? ProjectSpec.Tuning(search: .grid, trials: nil, folds: 3, timeBudget: nil)
-        for (index, candidate) in spec.candidates.enumerated() {
-            let counter = self.counter
-            let total = spec.candidates.count
-            counter("train     [\(index + 1)/\(total)] \(candidate.name) (\(candidate.learner))")
-            // The key holds the learner's typed parameters (defaults filled in), so a change of a default or of the
-            // learner itself (mlcycle's version is in every key) never reuses a stale model.
-            let typed = try candidate.learner.parameters(candidate.parameters, task: spec.problem.task)
-            let outputs = try await stage(
-                .train,
-                inputs: [
-                    preparedSHA, candidate.name, spec.problem.task.rawValue, target, Runner.json(typed),
-                    Runner.json(candidate.space),
-                    Runner.json(spec.tuning), Runner.json(spec.evaluation.range), selection.rawValue, String(folds),
-                ],
-                params: candidate.parameters.merging([
-                    "candidate": candidate.name, "learner": candidate.learner.rawValue, "selection": selection.rawValue,
-                ]) { a, _ in a },
-                detail: {
-                    "\(candidate.name): \(selection == .cv ? "cross-validated" : "validation") \(metric) \($0[metric].flatMap(Double.init).map { String(format: "%.4f", $0) } ?? "?")"
-                }
-            ) { run in
-                var parameters = candidate.parameters
-                var metrics = [String: Double]()
-                var out = [String: String]()
+        // The key holds the learner's typed parameters (defaults filled in), so a change of a default or of the
+        // learner itself (mlcycle's version is in every key) never reuses a stale model.
+        func trainInputs(_ candidate: ProjectSpec.Candidate) throws -> [String] {
+            let typed = try SortedJSON.encode(
+                try candidate.learner.parameters(candidate.parameters, task: spec.problem.task))
+            let (space, tuning, range) = try (
+                SortedJSON.encode(candidate.space), SortedJSON.encode(spec.tuning),
+                SortedJSON.encode(spec.evaluation.range)
+            )
+            return [
+                preparedSHA, candidate.name, spec.problem.task.rawValue, target, typed, space, tuning, range,
+                selection.rawValue, String(folds),
+            ]
+        }
+        // The search a candidate runs, if any: a tuned one is cross-validated on the training rows (the validation
+        // rows then rank the result); under cross-validation every candidate is one search (a single trial without a
+        // space). Every trial holds the candidate's fixed parameters; the space varies the rest.
+        func search(_ candidate: ProjectSpec.Candidate) -> (rows: Table, options: TuningOptions)? {
+            let space = candidate.parameters.mapValues { [$0] }.merging(candidate.space) { _, searched in searched }
+            let options = TuningOptions(
+                target: target, task: spec.problem.task, learner: candidate.learner, space: space,
+                search: tuning.search, trials: tuning.trials, timeBudget: tuning.timeBudget,
+                folds: selection == .cv ? folds : max(2, tuning.folds), metric: metric)
+            switch selection {
+            case .validation: return candidate.space.isEmpty ? nil : (parts.train, options)
+            case .cv: return (developmentTable, options)
+            }
+        }
+        var queued = [Int: DistributedTuning.Queued]()
+        func trainCandidates() async throws {
+            for (index, candidate) in spec.candidates.enumerated() {
+                let counter = self.counter
+                let total = spec.candidates.count
+                counter("train     [\(index + 1)/\(total)] \(candidate.name) (\(candidate.learner))")
                 let progress: @Sendable (Int, Int) -> Void = { done, trials in
                     counter("train     [\(index + 1)/\(total)] \(candidate.name): trial \(done)/\(trials)")
                 }
-                // Every trial holds the candidate's fixed parameters; the space varies the rest.
-                let space = candidate.parameters.mapValues { [$0] }.merging(candidate.space) { _, searched in searched }
-                switch selection {
-                case .validation:
-                    if !candidate.space.isEmpty {
-                        // Tuned by cross-validation on the training rows; the validation rows then rank the result.
-                        let board = try Tuning.run(
-                            parts.train,
-                            options: TuningOptions(
-                                target: target, task: spec.problem.task, learner: candidate.learner, space: space,
-                                search: tuning.search, trials: tuning.trials, timeBudget: tuning.timeBudget,
-                                folds: max(2, tuning.folds), metric: metric, progress: progress))
+                // The candidate's search, scored here or by the workers it was queued for.
+                func searched() async throws -> [LeaderboardEntry] {
+                    guard let found = search(candidate) else { return [] }
+                    if let search = queued[index] {
+                        return try await DistributedTuning.collect(search) { progress($0.done, $0.total) }
+                    }
+                    var options = found.options
+                    options.progress = progress
+                    return try Tuning.run(found.rows, options: options)
+                }
+                let outputs = try await stage(
+                    .train, inputs: try trainInputs(candidate),
+                    params: candidate.parameters.merging([
+                        "candidate": candidate.name, "learner": candidate.learner.rawValue,
+                        "selection": selection.rawValue,
+                    ]) { a, _ in a },
+                    detail: {
+                        "\(candidate.name): \(selection == .cv ? "cross-validated" : "validation") \(metric) \($0[metric].flatMap(Double.init).map { String(format: "%.4f", $0) } ?? "?")"
+                    }
+                ) { run in
+                    var parameters = candidate.parameters
+                    var metrics = [String: Double]()
+                    var out = [String: String]()
+                    let board = try await searched()
+                    switch selection {
+                    case .validation:
                         if let best = board.first { parameters.merge(best.parameters) { _, b in b } }
                         for (i, entry) in board.enumerated() {
                             try await store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i)
                         }
+                        let (file, report) = try TrainingRun.run(
+                            parts.train,
+                            options: TrainingOptions(
+                                target: target, task: spec.problem.task, learner: candidate.learner,
+                                parameters: parameters, testTable: parts.validation,
+                                range: spec.problem.task == .regression ? spec.evaluation.range : nil))
+                        metrics = report.metrics
+                        out["model"] = try await store.putArtifact(try file.jsonData())
+                        out["fit_seconds"] = String(report.fitSeconds)
+                    case .cv:
+                        guard let best = board.first else {
+                            throw StoreError.invalid("no trial of \(candidate.name) ran")
+                        }
+                        parameters.merge(best.parameters) { _, b in b }
+                        metrics = best.metrics
+                        metrics["\(metric)_std"] = best.std
+                        out["fit_seconds"] = String(best.fitSeconds / Double(folds))
+                        for (i, entry) in board.enumerated() where board.count > 1 {
+                            try await store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i)
+                        }
                     }
-                    let (file, report) = try TrainingRun.run(
-                        parts.train,
-                        options: TrainingOptions(
-                            target: target, task: spec.problem.task, learner: candidate.learner,
-                            parameters: parameters, testTable: parts.validation,
-                            range: spec.problem.task == .regression ? spec.evaluation.range : nil))
-                    metrics = report.metrics
-                    out["model"] = try await store.putArtifact(try file.jsonData())
-                    out["fit_seconds"] = String(report.fitSeconds)
-                case .cv:
-                    // One search over the space (a single trial without one), each trial cross-validated.
-                    let board = try Tuning.run(
-                        developmentTable,
-                        options: TuningOptions(
-                            target: target, task: spec.problem.task, learner: candidate.learner, space: space,
-                            search: tuning.search, trials: tuning.trials, timeBudget: tuning.timeBudget,
-                            folds: folds, metric: metric, progress: progress))
-                    guard let best = board.first else { throw StoreError.invalid("no trial of \(candidate.name) ran") }
-                    parameters.merge(best.parameters) { _, b in b }
-                    metrics = best.metrics
-                    metrics["\(metric)_std"] = best.std
-                    out["fit_seconds"] = String(best.fitSeconds / Double(folds))
-                    for (i, entry) in board.enumerated() where board.count > 1 {
-                        try await store.logMetric(run: run, name: "tuning_\(metric)", value: entry.mean, step: i)
+                    for (k, v) in metrics {
+                        try await store.logMetric(run: run, name: k, value: v, step: 0)
+                        out[k] = String(v)
                     }
+                    out["parameters"] = try SortedJSON.encode(parameters)
+                    return out
                 }
-                for (k, v) in metrics {
-                    try await store.logMetric(run: run, name: k, value: v, step: 0)
-                    out[k] = String(v)
-                }
-                out["parameters"] = Runner.json(parameters)
-                return out
+                var metrics = [String: Double]()
+                for (k, v) in outputs { if let x = Double(v), k != "fit_seconds" { metrics[k] = x } }
+                summary.leaderboard.append(
+                    .init(
+                        name: candidate.name, learner: candidate.learner,
+                        parameters: (try? JSONDecoder().decode(
+                            [String: String].self, from: Data((outputs["parameters"] ?? "{}").utf8))) ?? [:],
+                        metrics: metrics, fitSeconds: Double(outputs["fit_seconds"] ?? "") ?? 0,
+                        model: outputs["model"] ?? ""))
             }
-            var metrics = [String: Double]()
-            for (k, v) in outputs { if let x = Double(v), k != "fit_seconds" { metrics[k] = x } }
-            summary.leaderboard.append(
-                .init(
-                    name: candidate.name, learner: candidate.learner,
-                    parameters: (try? JSONDecoder().decode(
-                        [String: String].self, from: Data((outputs["parameters"] ?? "{}").utf8))) ?? [:],
-                    metrics: metrics, fitSeconds: Double(outputs["fit_seconds"] ?? "") ?? 0,
-                    model: outputs["model"] ?? ""))
+        }
+        do {
+            if trialsOnWorkers {
+                guard tuning.timeBudget == nil else {
+                    throw StoreError.invalid(
+                        "tuning.time_budget is for trials scored here (a queued trial cannot be un-started); with workers, limit the search with tuning.trials"
+                    )
+                }
+                for (index, candidate) in spec.candidates.enumerated() {
+                    guard let (rows, options) = search(candidate),
+                        try await cachedRun(.train, inputs: trainInputs(candidate)) == nil
+                    else { continue }
+                    queued[index] = try await DistributedTuning.queue(rows, options: options, store: store)
+                }
+            }
+            try await trainCandidates()
+        } catch {
+            for search in queued.values { try? await store.cancelWork(batch: search.batch) }
+            throw error
         }
         let better = { (a: Double, b: Double) in higherIsBetter.contains(metric) ? a > b : a < b }
         summary.leaderboard.sort { better($0.metrics[metric] ?? .nan, $1.metrics[metric] ?? .nan) }
@@ -442,8 +489,8 @@ public final class Runner {
                 .train,
                 inputs: [
                     "final fit", preparedSHA, entry.name, spec.problem.task.rawValue, target,
-                    Runner.json(try entry.learner.parameters(entry.parameters, task: spec.problem.task)),
-                    Runner.json(spec.evaluation.range),
+                    SortedJSON.encode(entry.learner.parameters(entry.parameters, task: spec.problem.task)),
+                    SortedJSON.encode(spec.evaluation.range),
                 ],
                 params: entry.parameters.merging([
                     "candidate": entry.name, "learner": entry.learner.rawValue, "fit": "final",
@@ -484,7 +531,7 @@ public final class Runner {
                 best.model, baseline?.model ?? "", testTable.fingerprint(),
                 spec.evaluation.gates.joined(separator: "\n"),
                 spec.evaluation.slices.joined(separator: "\n"), spec.evaluation.groups.joined(separator: "\n"), metric,
-                championVersion?.bundle ?? "no champion", comparisonRows?.key ?? "", Runner.json(judgedOn),
+                championVersion?.bundle ?? "no champion", comparisonRows?.key ?? "", SortedJSON.encode(judgedOn),
                 spec.problem.answerRules.joined(separator: "\n"),
             ],
             detail: { "\(best.name): \($0["passed"] == "true" ? "passes every gate" : "fails a gate")" }
@@ -561,7 +608,7 @@ public final class Runner {
             inputs: [
                 best.model, pipelineSHA, evaluated["evaluation"] ?? "", fingerprint,
                 spec.problem.scope.joined(separator: "\n"), spec.problem.scopeOtherwise.joined(separator: ","),
-                spec.problem.required.joined(separator: ","), Self.stable(spec.release.plan?.steps ?? []),
+                spec.problem.required.joined(separator: ","), SortedJSON.encode(spec.release.plan?.steps ?? []),
             ],
             detail: {
                 "\(project) v\($0["version"] ?? "?")\($0["alias"].map { " → \($0)" } ?? " (not promotable: gates failed)")"
@@ -642,11 +689,6 @@ public final class Runner {
     }
 
     /// A stable text form of a spec part for input hashes (sorted keys: dictionaries print in random order).
-    static func stable<T: Encodable>(_ value: T) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self)
-    }
 
     /// True for the rows every scope rule holds on (a missing result is out of scope).
     func scopeMask(_ merged: Table) throws -> [Bool] {
@@ -662,9 +704,4 @@ public final class Runner {
     }
 
     /// Canonical JSON (sorted keys) of a value, for stage keys and outputs.
-    static func json<T: Encodable>(_ value: T) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        return String(decoding: (try? e.encode(value)) ?? Data("null".utf8), as: UTF8.self)
-    }
 }

@@ -5,18 +5,18 @@ import Foundation
 /// that must wait for an async call (the prediction log's store thread, which waits for the store's write) starts the
 /// call as a task preferring this executor: the wait then needs no cooperative thread, so it cannot deadlock when
 /// every cooperative thread is itself waiting (for the log to stop, say).
-final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
+package final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs = Deque<UnownedJob>()
     private var stopped = false
 
-    init(name: String) {
+    package init(name: String) {
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.start()
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         jobs.append(job)
@@ -25,7 +25,7 @@ final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     /// Ends the thread once the jobs enqueued so far have run.
-    func shutdown() {
+    package func shutdown() {
         condition.lock()
         stopped = true
         condition.signal()
@@ -47,7 +47,7 @@ final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
 
     /// Runs `operation` as a task on this executor and waits for its result on the calling thread, which must not be
     /// this executor's own.
-    func wait<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
+    package func wait<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let outcome = OutcomeBox<T>()
         Task(executorPreference: self) {

@@ -388,7 +388,14 @@ public struct ModelServer: Sendable {
             do {
                 // An id the server never answered (not in the store, nor on its way there) is refused by name.
                 let ids = Array(Set(records.map(\.predictionID)))
-                let answeredBy = try await log.answeredBy(ids)
+                var answeredBy = try await log.answeredBy(ids)
+                // Another server on the same store writes what it answered every 100 ms: an id not found yet may be
+                // on its way there, so it is looked for again for a second before it is refused.
+                for _ in 0..<10 where answeredBy.count < ids.count {
+                    try await _Concurrency.Task.sleep(for: .milliseconds(100))
+                    let missing = ids.filter { answeredBy[$0] == nil }
+                    answeredBy.merge(try await log.answeredBy(missing)) { found, _ in found }
+                }
                 if let row = records.firstIndex(where: { answeredBy[$0.predictionID] == nil }) {
                     let unknown = records.map(\.predictionID).filter { answeredBy[$0] == nil }
                     return Self.error(

@@ -79,8 +79,15 @@ public final class PredictionLog: @unchecked Sendable {
     }
 
     /// Opens a spool in `directory` (the store folder): `prediction-spool.bin`, or, while another server holds that
-    /// one, `prediction-spool-2.bin`, `-3`, …; what a stopped server left in the one it gets is drained first.
+    /// one, `prediction-spool-2.bin`, `-3`, …; what a stopped server left in the one it gets is drained first. The
+    /// folder is created when missing (a server on a PostgreSQL store may run where no project was ever opened).
     public static func spool(in directory: String) throws -> PredictionSpool {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError.io(
+                "cannot create the prediction spool's folder \(directory): \(error.localizedDescription)")
+        }
         for n in 1...64 {
             let name = n == 1 ? "prediction-spool.bin" : "prediction-spool-\(n).bin"
             do {

@@ -43,7 +43,7 @@ struct MLCycle: AsyncParsableCommand {
             Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Compare.self, Review.self, Alerts.self,
             Approve.self,
             Retrain.self,
-            Watch.self, Replay.self, Reference.self,
+            Watch.self, Replay.self, WorkerCommand.self, StoreCommand.self, Reference.self,
         ]
     )
 }
@@ -696,7 +696,7 @@ struct Evaluate: ParsableCommand {
     }
 }
 
-struct Tune: ParsableCommand {
+struct Tune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Search hyperparameters by cross-validation and print a leaderboard.")
 
@@ -738,8 +738,16 @@ struct Tune: ParsableCommand {
     @Option(help: "Write the leaderboard as JSON to this file ('-' for standard output).")
     var json: String?
 
-    func run() throws {
-        try runReportingErrors {
+    @Flag(
+        help:
+            "Queue the candidates on the store for `mlcycle worker` processes (on this machine or others) and wait for their scores; the leaderboard is the local search's."
+    )
+    var distributed = false
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() async throws {
+        try await runReportingAsyncErrors {
             guard task == .clustering || target != nil else {
                 throw ValidationError("--target is needed for a \(task.rawValue) task")
             }
@@ -752,11 +760,24 @@ struct Tune: ParsableCommand {
                 throw ValidationError(
                     "the search space is empty; give each parameter at least one value (--space num_leaves=15,31,63)")
             }
-            let board = try Tuning.run(
-                try input.load(),
-                options: TuningOptions(
-                    target: target ?? "", task: task, learner: learner, space: grid, search: search, trials: trials,
-                    timeBudget: timeBudget, folds: folds, metric: metric, drop: drop, seed: seed))
+            let options = TuningOptions(
+                target: target ?? "", task: task, learner: learner, space: grid, search: search, trials: trials,
+                timeBudget: timeBudget, folds: folds, metric: metric, drop: drop, seed: seed)
+            let board: [LeaderboardEntry]
+            if distributed {
+                guard timeBudget == nil else {
+                    throw ValidationError("--time-budget is for a local search; limit a distributed one with --trials")
+                }
+                let store = try await storeOptions.open()
+                board = try await DistributedTuning.run(try input.load(), options: options, store: store) { p in
+                    FileHandle.standardError.write(
+                        Data(
+                            "tune: \(p.batch): \(p.done)/\(p.total) candidates scored, \(p.running) being scored\n".utf8
+                        ))
+                }
+            } else {
+                board = try Tuning.run(try input.load(), options: options)
+            }
             if let json { try emit(try encodeJSON(board), to: json) }
             if json != "-" {
                 for e in board {
@@ -768,6 +789,94 @@ struct Tune: ParsableCommand {
                         ) + params)
                 }
             }
+        }
+    }
+}
+
+/// `mlcycle worker`: does the store's queued work.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract:
+            "Do the store's queued work (tuning trials of `mlcycle tune --distributed` and `mlcycle run --workers`, retrainings of `mlcycle watch --retrain-on-workers`) until stopped.",
+        discussion: """
+            Run as many workers as there are machines (or cores to spare) on the store everyone uses. A worker claims \
+            one item at a time under a lease it renews while it works; a worker that is killed stops renewing, and \
+            once its lease runs out another worker takes the item again (an item is tried at most \(WorkItem.maximumAttempts) \
+            times). A retraining reads the project's files from the folder the watcher named: give every worker the \
+            same path (a shared volume or the same checkout).
+            """)
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: "Seconds a claimed item stays this worker's without a renewal (renewed every third of it).")
+    var lease: Double = 30
+
+    @Option(help: "Stop after this many seconds with nothing to do (default: run until stopped).")
+    var idleExit: Double?
+
+    @Option(help: "This worker's name in the queue (default: HOST:PID).")
+    var name: String?
+
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            guard lease >= 1 else { throw ValidationError("--lease must be at least 1 second, got \(lease)") }
+            let store = try await storeOptions.open()
+            // Unbuffered lines: a worker's output is usually a log file or a container's log.
+            let say: @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+            let worker = Worker(store: store, name: name, lease: lease) { say("worker: \($0)") }
+            say("worker \(worker.name): waiting for work on \(try storeOptions.location().description)")
+            let done = try await worker.run(idleExit: idleExit)
+            say("worker \(worker.name): \(done) items done, idle for \(idleExit ?? 0) s: stopping")
+        }
+    }
+}
+
+/// `mlcycle store …`: the store as a whole.
+struct StoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store", abstract: "Work on a store as a whole.", subcommands: [StoreCopyCommand.self])
+}
+
+/// `mlcycle store copy`: a laptop's store into the team's.
+struct StoreCopyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy",
+        abstract: "Copy a SQLite store (a folder) into a PostgreSQL store, every record and artefact, then verify it.",
+        discussion: """
+            Runs, metrics, logs, datasets, models, aliases, releases, the audit log, the prediction log, feedback, \
+            alerts and artefacts keep their numbers and times. Into an empty database, or one holding an earlier copy \
+            of the same store (repeating a copy copies only what is new); a database with records of another store \
+            is refused before anything is written. Each table is then compared: row counts and the SHA-256 of its \
+            rows must be the same on both sides.
+            """)
+
+    @Option(help: ArgumentHelp("The store to copy: a folder (SQLite), e.g. .mlcycle.", valueName: "folder"))
+    var from: String
+
+    @Option(help: ArgumentHelp("The store to copy into: postgres://USER@HOST:PORT/DATABASE.", valueName: "url"))
+    var to: String
+
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            guard case .folder(let folder) = try StoreLocation(from) else {
+                throw ValidationError("--from takes a store folder (SQLite), got \(PostgresURL.redacted(from))")
+            }
+            guard FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("store.sqlite"))
+            else { throw ValidationError("--from: no store in \(folder) (no store.sqlite)") }
+            guard case .postgres(let url) = try StoreLocation(to) else {
+                throw ValidationError("--to takes a postgres:// URL, got \(to)")
+            }
+            let source = try SQLiteStore(directory: folder)
+            let target = try await PostgresStore(url: url)
+            defer { target.close() }
+            let report = try await StoreCopy.copy(from: source, to: target) { print("  \($0)") }
+            for table in report.tables {
+                print("\(table.name): \(table.rows) rows, \(table.copied) copied, sha256 \(table.sha256.prefix(12))…")
+            }
+            print(
+                "copied \(folder) into \(target.location): \(report.artifactsCopied) artefacts copied (\(report.artifactsPresent) there already); every table verified (row counts and SHA-256 equal)"
+            )
         }
     }
 }
@@ -820,10 +929,19 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Write the run summary as JSON to this file ('-' for standard output).")
     var json: String?
 
+    @Option(
+        help:
+            "Queue the candidates' tuning trials on the store for `mlcycle worker` processes, starting this many on this machine for the run (0: only workers started elsewhere on the store); the scores are a local run's."
+    )
+    var workers: Int?
+
     func run() async throws {
         try await runReportingAsyncErrors {
             let spec = try projectSpec(directory)
             let store = try await storeOptions.open(directory)
+            if let workers, workers < 0 { throw ValidationError("--workers takes 0 or more, got \(workers)") }
+            let started = try startWorkers(workers ?? 0, store: try storeOptions.location(directory))
+            defer { for worker in started where worker.isRunning { worker.terminate() } }
             let chatty = !quiet && json != "-"
             if chatty { print("\(spec.problem.name): \(spec.problem.goal ?? spec.problem.task.rawValue)") }
             // On a terminal, a counter line for long stages is rewritten in place and cleared by the stage's own line.
@@ -836,11 +954,32 @@ struct Run: AsyncParsableCommand {
             if live {
                 runner.counter = { text in FileHandle.standardOutput.write(Data(("\r\u{1B}[K  " + text + " …").utf8)) }
             }
+            runner.trialsOnWorkers = workers != nil
             let summary = try await runner.run()
             if let json { try emit(try encodeJSON(summary), to: json) }
             // A chosen model that fails a gate ends the run with exit code 3, so a CI/CD job can stop on it.
             if chatty { Self.printSummary(summary, task: spec.problem.task) }
             if summary.passed == false { throw ExitCode(3) }
+        }
+    }
+
+    /// `count` worker processes of this binary on `store` (given through the environment, so a password stays out of
+    /// the process list); they are stopped when the run ends, and stop by themselves a minute after it if it dies.
+    func startWorkers(_ count: Int, store: StoreLocation) throws -> [Process] {
+        let location: String
+        switch store {
+        case .folder(let folder): location = URL(fileURLWithPath: folder).standardizedFileURL.path
+        case .postgres(let url): location = url
+        }
+        return try (0..<count).map { index in
+            let worker = Process()
+            worker.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+            worker.arguments = ["worker", "--idle-exit", "60", "--name", "run-\(getpid())-\(index + 1)"]
+            worker.environment = ProcessInfo.processInfo.environment.merging(["MLCYCLE_STORE": location]) { _, b in b }
+            worker.standardOutput = FileHandle.nullDevice
+            worker.standardError = FileHandle.nullDevice
+            try worker.run()
+            return worker
         }
     }
 

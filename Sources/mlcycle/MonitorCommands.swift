@@ -333,11 +333,17 @@ struct Watch: AsyncParsableCommand {
     @Option(help: "With --once: act as of this moment (ISO 8601).") var now: String?
     @Option(help: "With --once and a schedule: the moment of the previous pass (the schedule fires in between).")
     var since: String?
+    @Flag(
+        help:
+            "Queue retrainings on the store for `mlcycle worker` processes (one at a time) and go on watching; a later pass reports the worker's verdict."
+    )
+    var retrainOnWorkers = false
 
     func run() async throws {
         try await runReportingAsyncErrors {
             let spec = try projectSpec(directory)
             let watcher = try await Watcher(spec: spec, directory: directory, store: try storeOptions.open(directory))
+            watcher.retrainOnWorkers = retrainOnWorkers
             guard let seconds = MonitoringDuration.seconds(every) else {
                 throw ValidationError("--every takes a duration such as 60s, 5m, 1h; got '\(every)'")
             }

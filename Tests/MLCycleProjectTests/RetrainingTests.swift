@@ -148,6 +148,53 @@ func shiftedProject(retraining: String, alerts: String = "", served: Int = 200) 
         #expect(scheduled.retrain?.trigger == "schedule 0 3 * * *")
     }
 
+    /// With retraining on workers, the watcher queues the retraining and goes on watching; a trigger while it waits
+    /// queues nothing more; a worker retrains as the watcher would have, and the next step reports its verdict. A
+    /// worker whose copy of the project differs from the watcher's refuses the item.
+    @Test func aWatcherQueuesRetrainingForAWorker() async throws {
+        let p = try await shiftedProject(
+            retraining: "retraining: {on: [accuracy-drop], schedule: \"0 3 * * *\", window: 90d, promote: auto}",
+            alerts:
+                "monitoring: {window: 1d, alerts: [{name: accuracy-drop, when: \"mape > 0.1 over 30d\", severity: critical, cooldown: 30d}]}"
+        )
+        let watcher = try Watcher(spec: p.spec, directory: p.dir, store: p.store)
+        watcher.retrainOnWorkers = true
+        let first = try await watcher.step(at: p.now, previous: nil)
+        #expect(first.monitored?.fired.map(\.name) == ["accuracy-drop"] && first.retrain == nil)
+        #expect(first.notes.contains { $0.hasPrefix("retraining (alert accuracy-drop #") && $0.contains("queued") })
+        #expect(try await p.store.aliases("shift")["champion"] == 1)
+        // The schedule comes due while the retraining is still queued: it waits.
+        let later = p.now.addingTimeInterval(60)
+        let due = try #require(CronSchedule(parsing: "0 3 * * *").next(after: later))
+        let waiting = try await watcher.step(at: due, previous: later)
+        #expect(
+            waiting.notes.contains { $0.hasPrefix("retraining (schedule 0 3 * * *) waits: item") }, "\(waiting.notes)")
+
+        #expect(try await Worker(store: p.store, name: "w1").run(idleExit: 0.2, poll: .milliseconds(50)) == 1)
+        #expect(try await p.store.aliases("shift")["champion"] == 2)
+        let after = due.addingTimeInterval(60)
+        let reported = try await watcher.step(at: after, previous: due)
+        let outcome = try #require(reported.retrain)
+        #expect(outcome.trigger.hasPrefix("alert accuracy-drop #") && outcome.verdict == "promoted")
+        #expect(reported.notes.contains { $0.hasPrefix("retrained by w1 (alert accuracy-drop #") }, "\(reported.notes)")
+        #expect(try await Retrainer.history(p.store, project: "shift").map(\.verdict) == ["promoted"])
+        // Reported once.
+        let quiet = try await watcher.step(at: after.addingTimeInterval(60), previous: after)
+        #expect(quiet.retrain == nil)
+
+        // The project changes on the watcher's side only: the worker refuses to retrain from its own, older files.
+        let next = try #require(CronSchedule(parsing: "0 3 * * *").next(after: after))
+        try (String(contentsOfFile: "\(p.dir)/mlcycle.yaml", encoding: .utf8) + "\n# edited\n").write(
+            toFile: "\(p.dir)/mlcycle.yaml", atomically: true, encoding: .utf8)
+        let queued = try await watcher.step(at: next, previous: after)
+        #expect(queued.notes.contains { $0.hasPrefix("retraining (schedule 0 3 * * *) queued") }, "\(queued.notes)")
+        #expect(try await Worker(store: p.store, name: "w2").run(idleExit: 0.2, poll: .milliseconds(50)) == 0)
+        let refused = try await watcher.step(at: next.addingTimeInterval(60), previous: next)
+        #expect(
+            refused.notes.contains { $0.contains("failed") && $0.contains("is not the one the watcher read") },
+            "\(refused.notes)")
+    }
+
     /// Served inputs (JSON) read back with the sources' column types: whole numbers into integer columns, text with
     /// commas and quotes intact, absent values missing, the target from feedback.
     @Test func labelledRowsReadBackWithTheSourceTypes() throws {

@@ -4,24 +4,14 @@ import MLCycleEvaluate
 import MLCycleProject
 import MLCycleServe
 import MLCycleStore
-import Synchronization
 
 /// The model requests are decoded for: `mlcycle init`'s regression template, trained once when the fuzzer starts
 /// (the store is async; this one-time start waits for it).
 let bundle: ModelBundle = {
-    let outcome = Mutex<Result<ModelBundle, any Error>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        let result: Result<ModelBundle, any Error>
-        do { result = .success(try await trainTemplate()) } catch { result = .failure(error) }
-        outcome.withLock { $0 = result }
-        done.signal()
-    }
-    done.wait()
-    switch outcome.withLock({ $0 }) {
-    case .success(let bundle): return bundle
-    case .failure(let error): fatalError("could not train the template's model: \(error)")
-    case nil: fatalError("the template's training did not finish")
+    let executor = DedicatedThreadExecutor(name: "fuzz-start")
+    defer { executor.shutdown() }
+    do { return try executor.wait { try await trainTemplate() } } catch {
+        fatalError("could not train the template's model: \(error)")
     }
 }()
 
