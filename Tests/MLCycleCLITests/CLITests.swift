@@ -18,7 +18,8 @@ struct CLI {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+    /// Runs `mlcycle` with these arguments and waits for it on a thread of its own (see `offThePool`).
+    static func run(_ arguments: [String], in directory: URL? = nil) async throws -> Result {
         let binary = try #require(binary, "the mlcycle binary was not built next to the tests")
         let process = Process()
         process.executableURL = binary
@@ -29,13 +30,42 @@ struct CLI {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let (stdout, stderr) = await offThePool {
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (stdout, stderr)
+        }
         return Result(
             status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
             stderr: String(decoding: stderr, as: UTF8.self))
     }
+}
+
+/// Runs blocking work (reading a child process's pipes, waiting for it to exit) on a thread of its own. The tests
+/// share one process whose cooperative pool has a thread per core (two in CI): a test blocking one of them for a
+/// minute-long CLI run starves the in-process servers and load loops of the other tests running beside it.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: work()) }.start()
+    }
+}
+
+/// Whether `GET /health` on this local port answers within ten seconds (a server or proxy starting), asked from a
+/// thread of its own.
+func answersHealth(port: Int) async -> Bool {
+    await offThePool {
+        for _ in 0..<100 {
+            if (try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/health")!)) != nil { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+}
+
+/// Waits for a child process to exit without holding a cooperative thread.
+func waitForExit(_ process: Process) async {
+    await offThePool { process.waitUntilExit() }
 }
 
 /// A fresh temporary folder with some files in it.
@@ -57,10 +87,10 @@ let housesCSV = """
     """
 
 @Suite(.serialized) struct CLITests {
-    @Test func profileWritesTheContractedJSON() throws {
+    @Test func profileWritesTheContractedJSON() async throws {
         let dir = try scratch(["houses.csv": housesCSV])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI.run(["profile", "houses.csv", "--target", "price", "--json", "-"], in: dir)
+        let r = try await CLI.run(["profile", "houses.csv", "--target", "price", "--json", "-"], in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(json["rows"] as? Int == 3)
@@ -82,10 +112,11 @@ let housesCSV = """
         #expect((json["target"] as? [String: Any])?["name"] as? String == "price")
     }
 
-    @Test func profileWritesHTMLAndAHumanSummary() throws {
+    @Test func profileWritesHTMLAndAHumanSummary() async throws {
         let dir = try scratch(["houses.csv": housesCSV])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI.run(["profile", "houses.csv", "--html", "report.html", "--json", "profile.json"], in: dir)
+        let r = try await CLI.run(
+            ["profile", "houses.csv", "--html", "report.html", "--json", "profile.json"], in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("houses.csv: 3 rows, 6 columns, 0 duplicate rows"))
         let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
@@ -94,7 +125,7 @@ let housesCSV = """
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("profile.json").path))
     }
 
-    @Test func validateExitCodes() throws {
+    @Test func validateExitCodes() async throws {
         let dir = try scratch([
             "houses.csv": housesCSV,
             "ok.yaml":
@@ -103,11 +134,11 @@ let housesCSV = """
             "broken.yaml": "rules:\n  - column: price\n    range: {min: cheap}\n",
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let ok = try CLI.run(["validate", "houses.csv", "--rules", "ok.yaml"], in: dir)
+        let ok = try await CLI.run(["validate", "houses.csv", "--rules", "ok.yaml"], in: dir)
         #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
         #expect(ok.stdout.contains("0 errors, 1 warnings"))
 
-        let bad = try CLI.run(["validate", "houses.csv", "--rules", "bad.yaml", "--json", "-"], in: dir)
+        let bad = try await CLI.run(["validate", "houses.csv", "--rules", "bad.yaml", "--json", "-"], in: dir)
         #expect(bad.status == 1)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(bad.stdout.utf8)) as? [String: Any])
         #expect(report["passed"] as? Bool == false)
@@ -118,55 +149,55 @@ let housesCSV = """
         #expect(
             (results[1]["examples"] as? [[String: Any]])?.first?["value"] as? String == "built=2005, remodeled=2001")
 
-        let broken = try CLI.run(["validate", "houses.csv", "--rules", "broken.yaml"], in: dir)
+        let broken = try await CLI.run(["validate", "houses.csv", "--rules", "broken.yaml"], in: dir)
         #expect(broken.status == 2)
         #expect(broken.stderr.contains("broken.yaml:3: rules[0].range"))
     }
 
-    @Test func suggestedRulesValidateTheirOwnData() throws {
+    @Test func suggestedRulesValidateTheirOwnData() async throws {
         let dir = try scratch(["houses.csv": housesCSV])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let s = try CLI.run(["suggest-rules", "houses.csv", "--out", "rules.yaml"], in: dir)
+        let s = try await CLI.run(["suggest-rules", "houses.csv", "--out", "rules.yaml"], in: dir)
         #expect(s.status == 0, "\(s.stderr)")
         let yaml = try String(contentsOf: dir.appendingPathComponent("rules.yaml"), encoding: .utf8)
         #expect(yaml.contains("column: price"))
-        let v = try CLI.run(["validate", "houses.csv", "--rules", "rules.yaml"], in: dir)
+        let v = try await CLI.run(["validate", "houses.csv", "--rules", "rules.yaml"], in: dir)
         #expect(v.status == 0, "\(v.stdout)")
     }
 
-    @Test func badInputIsOneClearLineAndExitCode2() throws {
+    @Test func badInputIsOneClearLineAndExitCode2() async throws {
         let dir = try scratch(["ragged.csv": "a,b\n1,2\n3\n", "quote.csv": "a,b\n1,\"x\n"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let ragged = try CLI.run(["profile", "ragged.csv"], in: dir)
+        let ragged = try await CLI.run(["profile", "ragged.csv"], in: dir)
         #expect(ragged.status == 2)
         #expect(
             ragged.stderr
                 == "mlcycle: error: ragged.csv:3: the row has 1 field where the header has 2; check for a missing or extra delimiter, or quote fields that contain one\n"
         )
-        let quote = try CLI.run(["profile", "quote.csv"], in: dir)
+        let quote = try await CLI.run(["profile", "quote.csv"], in: dir)
         #expect(quote.status == 2)
         #expect(quote.stderr.contains("quote.csv:2: column 2 (b): a quoted field is never closed"))
-        let missing = try CLI.run(["profile", "nope.csv"], in: dir)
+        let missing = try await CLI.run(["profile", "nope.csv"], in: dir)
         #expect(missing.status == 2 && missing.stderr.contains("nope.csv: no such file"))
-        let target = try CLI.run(["profile", "ragged.csv", "--type", "a=bogus"], in: dir)
+        let target = try await CLI.run(["profile", "ragged.csv", "--type", "a=bogus"], in: dir)
         #expect(target.status != 0 && target.stderr.contains("--type takes COLUMN=TYPE"))
     }
 
-    @Test func fingerprintIsStable() throws {
+    @Test func fingerprintIsStable() async throws {
         let dir = try scratch(["a.csv": "x,y\n1,2\n", "b.jsonl": "{\"x\": 1, \"y\": 2}\n"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let a = try CLI.run(["fingerprint", "a.csv"], in: dir)
-        let b = try CLI.run(["fingerprint", "b.jsonl"], in: dir)
+        let a = try await CLI.run(["fingerprint", "a.csv"], in: dir)
+        let b = try await CLI.run(["fingerprint", "b.jsonl"], in: dir)
         #expect(a.status == 0 && b.status == 0)
         #expect(a.stdout.prefix(64) == b.stdout.prefix(64))
-        let j = try CLI.run(["fingerprint", "a.csv", "--json", "-"], in: dir)
+        let j = try await CLI.run(["fingerprint", "a.csv", "--json", "-"], in: dir)
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any])
         #expect(parsed["fingerprint"] as? String == String(a.stdout.prefix(64)))
         #expect(parsed["rows"] as? Int == 1)
         #expect((parsed["columns"] as? [[String: Any]])?.first?["type"] as? String == "int64")
     }
 
-    @Test func prepareFitsOnTrainingRowsAndAppliesTheFittedPipeline() throws {
+    @Test func prepareFitsOnTrainingRowsAndAppliesTheFittedPipeline() async throws {
         var csv = "id,area,hood,price\n"
         for i in 0..<100 {
             csv += "\(i),\(i % 9 == 0 ? "" : String(100 + i)),\(i % 2 == 0 ? "north" : "south"),\(1000 * (i + 1))\n"
@@ -182,7 +213,7 @@ let housesCSV = """
             """,
             "bad.yaml": "steps:\n  - impute: {columns: [area], strategy: average}\n  - nope: 1\n",
         ])
-        let r = try CLI.run(
+        let r = try await CLI.run(
             [
                 "prepare", "--data", "houses.csv", "--pipeline", "pipeline.yaml", "--target", "price",
                 "--out", "prepared.csv", "--fitted", "fitted.json",
@@ -191,18 +222,20 @@ let housesCSV = """
         #expect(r.stdout.contains("100 rows collected → 99 prepared (75 train, 24 test)"), "\(r.stdout)")
         let prepared = try String(contentsOf: dir.appendingPathComponent("prepared.csv"), encoding: .utf8)
         #expect(prepared.hasPrefix("id,area,price,area_was_missing,hood_north,hood_south,split\n"))
-        let applied = try CLI.run(["prepare", "--apply", "fitted.json", "--data", "new.csv", "--out", "-"], in: dir)
+        let applied = try await CLI.run(
+            ["prepare", "--apply", "fitted.json", "--data", "new.csv", "--out", "-"], in: dir)
         #expect(applied.status == 0, "\(applied.stderr)")
         // Serving keeps the row that fails the filter and says so; an unseen neighbourhood has no one-hot column set.
         #expect(applied.stdout.split(separator: "\n").count == 3)
         #expect(applied.stdout.contains("201,50,1,false,0.0,0.0"), "\(applied.stdout)")
         #expect(applied.stderr.contains("row 1: fails 'price > 1000'"), "\(applied.stderr)")
-        let bad = try CLI.run(["prepare", "--data", "houses.csv", "--pipeline", "bad.yaml", "--out", "x.csv"], in: dir)
+        let bad = try await CLI.run(
+            ["prepare", "--data", "houses.csv", "--pipeline", "bad.yaml", "--out", "x.csv"], in: dir)
         #expect(bad.status == 2)
         #expect(
             bad.stderr.contains("bad.yaml:2: steps[0].impute.strategy") && bad.stderr.contains("bad.yaml:3: steps[1]"),
             "\(bad.stderr)")
-        let trained = try CLI.run(
+        let trained = try await CLI.run(
             [
                 "train", "--data", "prepared.csv", "--split-column", "split", "--target", "price",
                 "--task", "regression", "--learner", "linear", "--json", "-",
@@ -211,14 +244,14 @@ let housesCSV = """
         #expect(trained.stdout.contains("\"test_rows\" : 24"))
     }
 
-    @Test func trainAndPredictFollowTheContract() throws {
+    @Test func trainAndPredictFollowTheContract() async throws {
         var rows = "id,area,zone,price\n"
         for i in 0..<60 {
             rows += "\(i),\(500 + i * 20),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300 + (i % 7))\n"
         }
         let dir = try scratch(["houses.csv": rows, "new.csv": "zone,area,unused\nB,700,x\nQ,900,y\n"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let t = try CLI.run(
+        let t = try await CLI.run(
             [
                 "train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
                 "--drop", "id", "--param", "alpha=0.01", "--seed", "7", "--out", "model.json", "--json", "-",
@@ -232,7 +265,7 @@ let housesCSV = """
         #expect(report["train_rows"] as? Int == 48 && report["test_rows"] as? Int == 12)
         #expect(report["fit_seconds"] is Double && report["predict_seconds"] is Double)
 
-        let p = try CLI.run(
+        let p = try await CLI.run(
             ["predict", "--model", "model.json", "--data", "new.csv", "--out", "predictions.csv"], in: dir)
         #expect(p.status == 0, "\(p.stderr)")
         let out = try String(contentsOf: dir.appendingPathComponent("predictions.csv"), encoding: .utf8)
@@ -240,21 +273,23 @@ let housesCSV = """
         #expect(lines.first == "prediction")
         #expect(lines.count == 3)  // one row per input row, in order
 
-        let bad = try CLI.run(["predict", "--model", "houses.csv", "--data", "new.csv", "--out", "x.csv"], in: dir)
+        let bad = try await CLI.run(
+            ["predict", "--model", "houses.csv", "--data", "new.csv", "--out", "x.csv"], in: dir)
         #expect(bad.status == 2 && bad.stderr.contains("not a model file"))
-        let unknown = try CLI.run(
+        let unknown = try await CLI.run(
             [
                 "train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
                 "--param", "lambda=1",
             ], in: dir)
         #expect(unknown.status == 2 && unknown.stderr.contains("unknown parameter 'lambda'"))
-        let missing = try CLI.run(["predict", "--model", "model.json", "--data", "houses.csv", "--out", "-"], in: dir)
+        let missing = try await CLI.run(
+            ["predict", "--model", "model.json", "--data", "houses.csv", "--out", "-"], in: dir)
         #expect(missing.status == 0)  // extra columns (id, price) are ignored
 
         // Large files stream through in blocks: 100-byte blocks give the same output as one block.
-        let whole = try CLI.run(
+        let whole = try await CLI.run(
             ["predict", "--model", "model.json", "--data", "houses.csv", "--out", "whole.csv"], in: dir)
-        let blocks = try CLI.run(
+        let blocks = try await CLI.run(
             [
                 "predict", "--model", "model.json", "--data", "houses.csv", "--out", "blocks.csv", "--block-bytes",
                 "100",
@@ -266,14 +301,14 @@ let housesCSV = """
         // A bad value in a later block names its line in the file; nothing is written.
         try (rows + "60,lots,A,1000\n").write(
             to: dir.appendingPathComponent("bad.csv"), atomically: true, encoding: .utf8)
-        let failed = try CLI.run(
+        let failed = try await CLI.run(
             ["predict", "--model", "model.json", "--data", "bad.csv", "--out", "bad-out.csv", "--block-bytes", "100"],
             in: dir)
         #expect(failed.status == 2 && failed.stderr.contains("bad.csv:62: column 2 (area)"), "\(failed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad-out.csv").path))
     }
 
-    @Test func binaryTrainingReportsClassificationMetrics() throws {
+    @Test func binaryTrainingReportsClassificationMetrics() async throws {
         var rows = "minutes,plan,churn\n"
         for i in 0..<120 {
             rows +=
@@ -281,7 +316,7 @@ let housesCSV = """
         }
         let dir = try scratch(["churn.csv": rows])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let t = try CLI.run(
+        let t = try await CLI.run(
             [
                 "train", "--data", "churn.csv", "--target", "churn", "--task", "binary", "--learner", "logistic",
                 "--out", "m.json", "--json", "-",
@@ -293,12 +328,12 @@ let housesCSV = """
                 "auc", "logloss", "accuracy", "precision", "recall", "f1",
             ]))
         #expect(report["positive_class"] as? String == "yes")
-        let p = try CLI.run(["predict", "--model", "m.json", "--data", "churn.csv", "--out", "-"], in: dir)
+        let p = try await CLI.run(["predict", "--model", "m.json", "--data", "churn.csv", "--out", "-"], in: dir)
         #expect(p.stdout.hasPrefix("prediction,probability_no,probability_yes\n"))
         #expect(p.stdout.split(separator: "\n").count == 121)
     }
 
-    @Test func clusteringTrainsAndAssignsClusters() throws {
+    @Test func clusteringTrainsAndAssignsClusters() async throws {
         var rows = "x,y,label\n"
         for i in 0..<90 {
             let c = i % 3
@@ -306,7 +341,7 @@ let housesCSV = """
         }
         let dir = try scratch(["points.csv": rows])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let t = try CLI.run(
+        let t = try await CLI.run(
             [
                 "train", "--data", "points.csv", "--task", "clustering", "--learner", "kmeans", "--drop", "label",
                 "--param", "n_clusters=3", "--param", "n_init=4", "--out", "km.json", "--json", "-",
@@ -314,26 +349,26 @@ let housesCSV = """
         #expect(t.status == 0, "\(t.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any])
         #expect((report["metrics"] as? [String: Double])?["clusters"] == 3)
-        let p = try CLI.run(["predict", "--model", "km.json", "--data", "points.csv", "--out", "-"], in: dir)
+        let p = try await CLI.run(["predict", "--model", "km.json", "--data", "points.csv", "--out", "-"], in: dir)
         let lines = p.stdout.split(separator: "\n")
         #expect(lines.first == "prediction,distance")
         #expect(lines.count == 91)
         // Rows of one group share a cluster.
         let clusters = lines.dropFirst().map { $0.split(separator: ",")[0] }
         for g in 0..<3 { #expect(Set(stride(from: g, to: 90, by: 3).map { clusters[$0] }).count == 1) }
-        let noTarget = try CLI.run(
+        let noTarget = try await CLI.run(
             ["train", "--data", "points.csv", "--task", "regression", "--learner", "linear"], in: dir)
         #expect(noTarget.status != 0 && noTarget.stderr.contains("--target is needed"))
     }
 
-    @Test func tuneReturnsALeaderboard() throws {
+    @Test func tuneReturnsALeaderboard() async throws {
         var rows = "area,zone,price\n"
         for i in 0..<80 {
             rows += "\(500 + i * 20),\(["A", "B"][i % 2]),\(1000 + i * 40 + (i % 2) * 300 + (i % 7) * 11)\n"
         }
         let dir = try scratch(["houses.csv": rows])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let t = try CLI.run(
+        let t = try await CLI.run(
             [
                 "tune", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
                 "--space", "alpha=0,10,1000", "--folds", "4", "--json", "-",
@@ -343,7 +378,7 @@ let housesCSV = """
         #expect(board.count == 3)
         #expect(board.first?["rank"] as? Int == 1)
         #expect((board.first?["parameters"] as? [String: String])?["alpha"] == "0")
-        let bad = try CLI.run(
+        let bad = try await CLI.run(
             [
                 "tune", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "linear",
                 "--space", "alpha",

@@ -6,19 +6,17 @@ import Testing
 /// Two processes writing to one store at once, as two people on a team do: each command succeeds and the store holds
 /// every write (SQLite's file shared by two processes, PostgreSQL's server by two clients).
 @Suite(.serialized) struct ConcurrentWritersTests {
-    /// Runs a command on a thread of its own (the command blocks while it runs).
+    /// Runs commands one after the other.
     static func inBackground(_ commands: [[String]]) async throws -> [CLI.Result] {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try commands.map { try CLI.run($0) } })
-            }
-        }
+        var results = [CLI.Result]()
+        for command in commands { results.append(try await CLI.run(command)) }
+        return results
     }
 
     @Test(arguments: CrashConsistencyTests.StoreKind.available)
     func twoProcessesWriteToOneStoreAtOnce(_ kind: CrashConsistencyTests.StoreKind) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-two-\(UUID().uuidString)")
-        #expect(try CLI.run(["init", dir.path]).status == 0)
+        #expect(try await CLI.run(["init", dir.path]).status == 0)
         let store = try await kind.location(project: dir)
         // Two runs of the project started together: both finish, each version number is given once.
         let run = ["run", dir.path, "--quiet", "--store", store]

@@ -35,7 +35,7 @@ import Testing
 
     /// What a store must look like after a kill and the next open (by a CLI command, as a user would).
     static func expectConsistent(_ store: String, after what: String) async throws {
-        let runs = try CLI.run(["runs", "--store", store, "--json", "-"])
+        let runs = try await CLI.run(["runs", "--store", store, "--json", "-"])
         #expect(runs.status == 0, "\(what): \(runs.stderr)")
         let opened = try await StoreLocation(store).open()
         if let sqlite = opened as? SQLiteStore {
@@ -59,7 +59,7 @@ import Testing
     @Test(arguments: StoreKind.available)
     func killingARunAtAnyStageLeavesAStoreThatOpensClean(_ kind: StoreKind) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-crash-\(UUID().uuidString)")
-        #expect(try CLI.run(["init", dir.path]).status == 0)
+        #expect(try await CLI.run(["init", dir.path]).status == 0)
         let store = try await kind.location(project: dir)
         // Each kill lands later in the run; a stage finished before a kill is reused by the next run, so the kills
         // walk through every stage (a debug run of this project takes about three seconds).
@@ -72,11 +72,11 @@ import Testing
             try process.run()
             try await Task.sleep(for: .seconds(delay))
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await waitForExit(process)
             try await Self.expectConsistent(store, after: "a run killed after \(delay) s")
         }
         // The store still works: a whole run finishes and registers a version.
-        let run = try CLI.run(["run", dir.path, "--quiet", "--store", store])
+        let run = try await CLI.run(["run", dir.path, "--quiet", "--store", store])
         #expect(run.status == 0, "\(run.stderr)")
         try await Self.expectConsistent(store, after: "a whole run")
         let opened = try await StoreLocation(store).open()
@@ -85,21 +85,22 @@ import Testing
     }
 
     @Test func killingAServerUnderLoadLeavesAStoreThatOpensClean() async throws {
-        let dir = try PredictionLogLoadTests.servedProject()
+        let dir = try await PredictionLogLoadTests.servedProject()
         let store = dir.appendingPathComponent(".mlcycle").path
         for (k, seconds) in [0.4, 1.1, 2.0].enumerated() {
-            let server = try PredictionLogLoadTests.Server(store: store, arguments: ["--log-direct-limit", "500"])
+            let server = try await PredictionLogLoadTests.Server(
+                store: store, arguments: ["--log-direct-limit", "500"])
             let answers = PredictionLogLoadTests.Answers()
             await PredictionLogLoadTests.load(
                 port: server.port, clients: 3, until: Date().addingTimeInterval(seconds), into: answers)
             kill(server.process.processIdentifier, SIGKILL)
-            server.process.waitUntilExit()
+            await waitForExit(server.process)
             try await Self.expectConsistent(store, after: "server kill \(k + 1) after \(seconds) s of load")
         }
         // A server started on the killed ones' store drains their spools and stops cleanly.
-        let last = try PredictionLogLoadTests.Server(store: store)
+        let last = try await PredictionLogLoadTests.Server(store: store)
         last.process.terminate()
-        last.process.waitUntilExit()
+        await waitForExit(last.process)
         #expect(last.process.terminationStatus == 0)
         try await Self.expectConsistent(store, after: "a clean stop")
     }

@@ -51,13 +51,13 @@ struct DatabaseSourceTests {
             let line = output.split(separator: "\n").first { $0.hasPrefix("stages:") } ?? ""
             return line.dropFirst("stages: ".count).split(separator: ", ").map(String.init)
         }
-        let first = try CLI.run(["run", dir.path, "--store", store])
+        let first = try await CLI.run(["run", dir.path, "--store", store])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("collect") && first.stdout.contains("200 rows"), "\(first.stdout)")
-        let again = try CLI.run(["run", dir.path, "--store", store])
+        let again = try await CLI.run(["run", dir.path, "--store", store])
         #expect(!stages(again.stdout).isEmpty && stages(again.stdout).allSatisfy { $0.hasSuffix(" cached") })
         try await server.execute(PostgresQuery(unsafeSQL: "UPDATE \(table) SET price = price + 1 WHERE id = 7"))
-        let changed = try CLI.run(["run", dir.path, "--store", store])
+        let changed = try await CLI.run(["run", dir.path, "--store", store])
         #expect(stages(changed.stdout).first?.hasSuffix(" cached") == false, "\(changed.stdout)")
         #expect(stages(changed.stdout).contains { $0.hasPrefix("train") && !$0.hasSuffix(" cached") })
         // The password is in no output and nowhere in the store (runs, datasets, artefacts, bundles).

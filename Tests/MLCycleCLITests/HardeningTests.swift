@@ -7,22 +7,22 @@ import Testing
 @Suite(.serialized) struct HardeningTests {
     /// `inf` and `1e400` are numbers a CSV may hold; JSON has none for them, so the profile writes them as strings
     /// (it failed with the encoder's raw error, naming no file).
-    @Test func aProfileOfInfiniteValuesIsStillJSON() throws {
+    @Test func aProfileOfInfiniteValuesIsStillJSON() async throws {
         let dir = try scratch(["inf.csv": "a,b\n1,2\ninf,3\n1e400,4\n-inf,5\n"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI.run(["profile", "inf.csv", "--json", "-"], in: dir)
+        let r = try await CLI.run(["profile", "inf.csv", "--json", "-"], in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let a = try #require((json["columns"] as? [[String: Any]])?.first)
         #expect(a["max"] as? String == "Infinity" && a["min"] as? String == "-Infinity", "\(a)")
         #expect(a["type"] as? String == "float64" && a["missing"] as? Int == 0)
-        let html = try CLI.run(["profile", "inf.csv", "--html", "inf.html"], in: dir)
+        let html = try await CLI.run(["profile", "inf.csv", "--html", "inf.html"], in: dir)
         #expect(html.status == 0, "\(html.stderr)")
     }
 
     /// Every learner refuses an infinite feature or target before fitting, naming the column and the row (each
     /// failed to save its model with the encoder's raw error).
-    @Test func learnersRefuseInfiniteValuesByColumnAndRow() throws {
+    @Test func learnersRefuseInfiniteValuesByColumnAndRow() async throws {
         var rows = ["x,y,label"]
         for i in 0..<40 { rows.append("\(i),\(i * 2),\(i % 2 == 0 ? "a" : "b")") }
         var badFeature = rows
@@ -35,7 +35,7 @@ import Testing
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
         for learner in ["linear", "tree", "forest", "gbdt"] {
-            let r = try CLI.run(
+            let r = try await CLI.run(
                 [
                     "train", "--data", "feature.csv", "--target", "y", "--task", "regression", "--drop", "label",
                     "--learner", learner, "--out", "m.json",
@@ -43,7 +43,7 @@ import Testing
                 in: dir)
             #expect(r.status == 2, "\(learner): \(r.stderr)")
             #expect(r.stderr.contains("column 'x' holds inf at row 8"), "\(learner): \(r.stderr)")
-            let t = try CLI.run(
+            let t = try await CLI.run(
                 [
                     "train", "--data", "target.csv", "--target", "y", "--task", "regression", "--drop", "label",
                     "--learner", learner, "--out", "m.json",
@@ -52,16 +52,16 @@ import Testing
             #expect(t.status == 2 && t.stderr.contains("column 'y' holds -inf at row 5"), "\(learner): \(t.stderr)")
         }
         for learner in ["logistic", "gbdt"] {
-            let r = try CLI.run(
+            let r = try await CLI.run(
                 ["train", "--data", "feature.csv", "--target", "label", "--task", "binary", "--learner", learner],
                 in: dir)
             #expect(r.status == 2 && r.stderr.contains("column 'x' holds inf at row 8"), "\(learner): \(r.stderr)")
         }
-        let k = try CLI.run(
+        let k = try await CLI.run(
             ["train", "--data", "feature.csv", "--task", "clustering", "--learner", "kmeans", "--drop", "label"],
             in: dir)
         #expect(k.status == 2 && k.stderr.contains("column 'x' holds inf at row 8"), "\(k.stderr)")
-        let tune = try CLI.run(
+        let tune = try await CLI.run(
             [
                 "tune", "--data", "feature.csv", "--target", "y", "--task", "regression", "--learner", "gbdt", "--drop",
                 "label", "--space", "num_leaves=4,8",
@@ -72,16 +72,16 @@ import Testing
 
     /// A ±1e308 feature is finite but overflows a linear model's standardisation: logistic regression refuses it by
     /// name (it fitted NaN coefficients, whose NaN scores then hung the precision–recall curve).
-    @Test func hugeFeaturesAreRefusedByLinearModels() throws {
+    @Test func hugeFeaturesAreRefusedByLinearModels() async throws {
         var rows = ["x,z,label"]
         for i in 0..<40 { rows.append("\(i % 2 == 0 ? "1e308" : "-1e308"),\(i),\(i % 3 == 0 ? "yes" : "no")") }
         let dir = try scratch(["huge.csv": rows.joined(separator: "\n") + "\n"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI.run(
+        let r = try await CLI.run(
             ["train", "--data", "huge.csv", "--target", "label", "--task", "binary", "--learner", "logistic"], in: dir)
         #expect(r.status == 2 && r.stderr.contains("column 'x' holds values as large as 1e+308"), "\(r.stderr)")
         // Trees split on order, not magnitude: they fit such a column.
-        let tree = try CLI.run(
+        let tree = try await CLI.run(
             ["train", "--data", "huge.csv", "--target", "label", "--task", "binary", "--learner", "gbdt"], in: dir)
         #expect(tree.status == 0, "\(tree.stderr)")
     }
@@ -102,7 +102,7 @@ import Testing
     /// A table of 5,000 columns and 50 rows (750 KB) is profiled in bounded time and memory: the correlation
     /// matrices keep 100 columns by default (they held every pair: 61 s, 8 GB and a 1.6 GB JSON), the target's
     /// associations still cover every column, and `--correlations` says how many to keep.
-    @Test func aWideTableIsProfiledWithBoundedCorrelations() throws {
+    @Test func aWideTableIsProfiledWithBoundedCorrelations() async throws {
         var rng = SystemRandomNumberGenerator()
         var lines = [(["y"] + (1..<5_000).map { "c\($0)" }).joined(separator: ",")]
         for _ in 0..<50 {
@@ -115,7 +115,7 @@ import Testing
         }
         let dir = try scratch(["wide.csv": lines.joined(separator: "\n") + "\n"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI.run(["profile", "wide.csv", "--target", "y", "--json", "wide.json"], in: dir)
+        let r = try await CLI.run(["profile", "wide.csv", "--target", "y", "--json", "wide.json"], in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         let data = try Data(contentsOf: dir.appendingPathComponent("wide.json"))
         #expect(data.count < 16_000_000, "\(data.count) bytes (the columns' own profiles: 2 KB each)")
@@ -127,32 +127,32 @@ import Testing
         let associations = try #require((json["target"] as? [String: Any])?["associations"] as? [[String: Any]])
         #expect(associations.count == 2 * 4_999, "every column is associated with the target")
         #expect(associations.first?["column"] as? String == "c4321")
-        let few = try CLI.run(["profile", "wide.csv", "--correlations", "top:3", "--json", "-"], in: dir)
+        let few = try await CLI.run(["profile", "wide.csv", "--correlations", "top:3", "--json", "-"], in: dir)
         let firstThree = try #require(
             ((try JSONSerialization.jsonObject(with: Data(few.stdout.utf8)) as? [String: Any])?["correlations"]
                 as? [String: Any])?["spearman"] as? [String: Any])
         #expect(firstThree["columns"] as? [String] == ["y", "c1", "c2"], "without a target: the first columns")
-        let wrong = try CLI.run(["profile", "wide.csv", "--correlations", "top:1"], in: dir)
+        let wrong = try await CLI.run(["profile", "wide.csv", "--correlations", "top:1"], in: dir)
         #expect(wrong.status != 0 && wrong.stderr.contains("correlations"), "\(wrong.stderr)")
     }
 
     /// A JSON Lines string with a broken surrogate pair is an error naming the file and line (it trapped on an
     /// arithmetic overflow in `profile`, `validate` and `run`).
-    @Test func brokenSurrogatesInJSONLinesAreAnErrorNamingTheLine() throws {
+    @Test func brokenSurrogatesInJSONLinesAreAnErrorNamingTheLine() async throws {
         let dir = try scratch([
             "s.jsonl": "{\"a\": \"ok\"}\n" + #"{"a":"\ud800\u0041"}"# + "\n",
             "rules.yaml": "rules:\n  - column: a\n    type: string\n",
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
         for command in [["profile", "s.jsonl"], ["validate", "s.jsonl", "--rules", "rules.yaml"]] {
-            let r = try CLI.run(command, in: dir)
+            let r = try await CLI.run(command, in: dir)
             #expect(r.status == 2 && r.stderr.contains("s.jsonl:2:") && r.stderr.contains("not \\u0041"), "\(r.stderr)")
         }
     }
 
     /// Bytes that are not UTF-8 are an error naming the line and column (they were replaced by U+FFFD, so two
     /// different files had the same fingerprint); `--encoding latin1` reads a Latin-1 file on purpose.
-    @Test func invalidUTF8IsAnErrorNamingLineAndColumn() throws {
+    @Test func invalidUTF8IsAnErrorNamingLineAndColumn() async throws {
         let dir = try scratch([:])
         defer { try? FileManager.default.removeItem(at: dir) }
         // "Caf\xE9" and "Caf\xE8": Latin-1 é and è, both U+FFFD when decoded as UTF-8.
@@ -161,31 +161,31 @@ import Testing
                 .write(to: dir.appendingPathComponent(name))
         }
         for command in [["fingerprint", "e1.csv"], ["profile", "e1.csv"]] {
-            let r = try CLI.run(command, in: dir)
+            let r = try await CLI.run(command, in: dir)
             #expect(r.status == 2, "\(command): \(r.stderr)")
             #expect(r.stderr.contains("e1.csv:3: column 2 (place): byte 0xE9 is not UTF-8"), "\(r.stderr)")
         }
-        let one = try CLI.run(["fingerprint", "e1.csv", "--encoding", "latin1"], in: dir)
-        let two = try CLI.run(["fingerprint", "e2.csv", "--encoding", "latin1"], in: dir)
+        let one = try await CLI.run(["fingerprint", "e1.csv", "--encoding", "latin1"], in: dir)
+        let two = try await CLI.run(["fingerprint", "e2.csv", "--encoding", "latin1"], in: dir)
         #expect(one.status == 0 && two.status == 0, "\(one.stderr)\(two.stderr)")
         #expect(one.stdout != two.stdout)
-        let json = try CLI.run(["profile", "e1.csv", "--encoding", "latin1", "--json", "-"], in: dir)
+        let json = try await CLI.run(["profile", "e1.csv", "--encoding", "latin1", "--json", "-"], in: dir)
         #expect(json.stdout.contains("Café"), "\(json.stdout)")
         try Data(Array("{\"a\": \"ok\"}\n{\"a\": \"Caf".utf8) + [0xE9] + Array("\"}\n".utf8))
             .write(to: dir.appendingPathComponent("e.jsonl"))
-        let lines = try CLI.run(["profile", "e.jsonl"], in: dir)
+        let lines = try await CLI.run(["profile", "e.jsonl"], in: dir)
         #expect(
             lines.status == 2 && lines.stderr.contains("e.jsonl:2:") && lines.stderr.contains("0xE9"), "\(lines.stderr)"
         )
         // A rules file or a project file (YAML, always UTF-8) with a Latin-1 byte: where it is, not a silent U+FFFD.
         try Data(Array("rules:\n  - column: place\n    allowed: [Caf".utf8) + [0xE9] + Array("]\n".utf8))
             .write(to: dir.appendingPathComponent("rules.yaml"))
-        let rules = try CLI.run(["validate", "e1.csv", "--rules", "rules.yaml", "--encoding", "latin1"], in: dir)
+        let rules = try await CLI.run(["validate", "e1.csv", "--rules", "rules.yaml", "--encoding", "latin1"], in: dir)
         #expect(
             rules.status == 2 && rules.stderr.contains("rules.yaml:3:18: byte 0xE9 is not UTF-8"), "\(rules.stderr)")
         try Data(Array("problem:\n  name: Caf".utf8) + [0xE9] + Array("\n".utf8))
             .write(to: dir.appendingPathComponent("mlcycle.yaml"))
-        let spec = try CLI.run(["run", "."], in: dir)
+        let spec = try await CLI.run(["run", "."], in: dir)
         #expect(spec.status != 0 && spec.stderr.contains("mlcycle.yaml:2:12: byte 0xE9 is not UTF-8"), "\(spec.stderr)")
     }
 }

@@ -11,10 +11,10 @@ import Testing
 /// rows and 1000-row batches from several clients at once), stopped cleanly or killed.
 @Suite(.serialized) struct PredictionLogLoadTests {
     /// A served project (the regression template's champion) in a folder of its own.
-    static func servedProject() throws -> URL {
+    static func servedProject() async throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-load-\(UUID().uuidString)")
-        #expect(try CLI.run(["init", dir.path]).status == 0)
-        let run = try CLI.run(["run", dir.path, "--quiet"])
+        #expect(try await CLI.run(["init", dir.path]).status == 0)
+        let run = try await CLI.run(["run", dir.path, "--quiet"])
         #expect(run.status == 0, "\(run.stderr)")
         return dir
     }
@@ -22,16 +22,13 @@ import Testing
     final class Server {
         let process = Process()
         let port = Int.random(in: 20_000..<40_000)
-        init(store: String, arguments: [String] = []) throws {
+        init(store: String, arguments: [String] = []) async throws {
             process.executableURL = CLI.binary
             process.arguments = ["serve", "--store", store, "--port", String(port)] + arguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            for _ in 0..<100 {
-                if (try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/health")!)) != nil { return }
-                Thread.sleep(forTimeInterval: 0.1)
-            }
+            if await answersHealth(port: port) { return }
             Issue.record("the server did not start")
         }
     }
@@ -94,14 +91,14 @@ import Testing
     }
 
     @Test func everyAnsweredPredictionIsLoggedWhenTheServerStopsCleanly() async throws {
-        let dir = try Self.servedProject()
+        let dir = try await Self.servedProject()
         let store = dir.appendingPathComponent(".mlcycle").path
-        let server = try Server(store: store)
+        let server = try await Server(store: store)
         let answers = Answers()
         await Self.load(
             port: server.port, clients: 4, until: Date().addingTimeInterval(4), atLeast: 10_000, into: answers)
         server.process.terminate()  // SIGTERM: the log writes and drains everything before the process exits
-        server.process.waitUntilExit()
+        await waitForExit(server.process)
         let answered = answers.ids.withLock { Set($0.keys) }
         let ids = try await Self.logged(store)
         #expect(answered.count >= 10_000, "\(answered.count) rows answered")
@@ -109,10 +106,10 @@ import Testing
     }
 
     @Test func afterAKillOnlyTheLastMomentIsLostAndTheSpoolDrainsOnce() async throws {
-        let dir = try Self.servedProject()
+        let dir = try await Self.servedProject()
         let store = dir.appendingPathComponent(".mlcycle").path
         // A small direct limit: most cycles spool their rows first, so the kill finds rows in the spool.
-        let server = try Server(store: store, arguments: ["--log-direct-limit", "200"])
+        let server = try await Server(store: store, arguments: ["--log-direct-limit", "200"])
         let answers = Answers()
         let port = server.port
         async let loading: Void = Self.load(
@@ -131,15 +128,15 @@ import Testing
         try await Task.sleep(for: .seconds(1))
         kill(server.process.processIdentifier, SIGKILL)
         let killed = Date()
-        server.process.waitUntilExit()
+        await waitForExit(server.process)
         answers.stopped.withLock { $0 = true }
         await loading
         let spoolPath = store + "/prediction-spool.bin"
         // A new server drains what the killed one spooled, then stops cleanly.
-        let again = try Server(store: store)
+        let again = try await Server(store: store)
         try await Task.sleep(for: .seconds(1))
         again.process.terminate()
-        again.process.waitUntilExit()
+        await waitForExit(again.process)
         let spool = (try? FileManager.default.attributesOfItem(atPath: spoolPath))?[.size] as? Int
         #expect(spool == 0, "the spool still holds \(spool ?? -1) bytes")
         let ids = try await Self.logged(store)
