@@ -190,7 +190,7 @@ public final class Retrainer {
                     "trigger": trigger, "reason": reason, "window": policy.window ?? "all",
                     "promote": policy.promote, "margin": formatDouble(policy.margin),
                 ],
-                specHash: spec.hash, gitCommit: Runner.gitCommit(directory)))
+                specHash: spec.hash, gitCommit: GitCheckout.commit(of: directory)))
         var outcome = RetrainOutcome(
             trigger: trigger, reason: reason, at: moment, window: policy.window, feedbackRows: training.rows.count,
             comparisonRows: comparison.rows.count, champion: championBefore, challenger: nil, metric: metric,

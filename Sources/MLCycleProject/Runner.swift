@@ -104,7 +104,7 @@ public final class Runner {
 
     var summary = RunSummary(project: "")
     /// The project's git commit, asked of git once per runner rather than once per stage.
-    lazy var commit: String? = Self.gitCommit(directory)
+    lazy var commit: String? = GitCheckout.commit(of: directory)
     var project: String { spec.problem.name }
 
     static func hash(_ parts: [String]) -> String {
@@ -174,20 +174,6 @@ public final class Runner {
 
     func line(_ stage: Stage, _ status: String, _ seconds: Double, _ detail: String) -> String {
         "\(stage.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(status.padding(toLength: 7, withPad: " ", startingAt: 0)) \(String(format: "%6.1f s", seconds))  \(detail)"
-    }
-
-    static func gitCommit(_ directory: String) -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = ["-C", directory, "rev-parse", "HEAD"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(
-            in: .whitespacesAndNewlines)
     }
 
     func table(_ sha: String) async throws -> Table {

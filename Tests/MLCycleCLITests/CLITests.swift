@@ -25,11 +25,12 @@ struct CLI {
         process.executableURL = binary
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
+        let (out, err) = try launch(process) {
+            let (out, err) = (Pipe(), Pipe())
+            process.standardOutput = out
+            process.standardError = err
+            return (out, err)
+        }
         let (stdout, stderr) = await offThePool {
             let stdout = out.fileHandleForReading.readDataToEndOfFile()
             let stderr = err.fileHandleForReading.readDataToEndOfFile()
@@ -41,6 +42,25 @@ struct CLI {
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 }
+
+/// Held while a test opens a child's pipes and starts it.
+private let launching = NSLock()
+
+/// Opens a child's pipes (`prepare`) and starts it while no other test does. Foundation on Linux keeps a child from
+/// inheriting the parent's descriptors by listing those open just before it spawns; a pipe, or the socket that tells
+/// Foundation a child has exited, opened by another thread in that moment leaks into this child, and the test that
+/// owns it then waits for an end of file (its child's output, its child's exit) until this child exits — forever
+/// when the two tests wait on each other.
+func launch<T>(_ process: Process, prepare: () -> T) throws -> T {
+    try launching.withLock {
+        let prepared = prepare()
+        try process.run()
+        return prepared
+    }
+}
+
+/// Starts a child whose output needs no pipe of its own (see `launch(_:prepare:)`).
+func launch(_ process: Process) throws { try launch(process) {} }
 
 /// Runs blocking work (reading a child process's pipes, waiting for it to exit) on a thread of its own. The tests
 /// share one process whose cooperative pool has a thread per core (two in CI): a test blocking one of them for a

@@ -69,7 +69,7 @@ import Testing
             process.arguments = ["run", dir.path, "--quiet", "--store", store]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try launch(process)
             try await Task.sleep(for: .seconds(delay))
             kill(process.processIdentifier, SIGKILL)
             await waitForExit(process)

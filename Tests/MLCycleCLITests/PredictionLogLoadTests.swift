@@ -27,10 +27,13 @@ import Testing
             process.arguments = ["serve", "--store", store, "--port", String(port)] + arguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try launch(process)
             if await answersHealth(port: port) { return }
             Issue.record("the server did not start")
         }
+
+        /// A test that stopped early (a failed `#require`) leaves no server behind.
+        deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
     }
 
     /// What the clients were answered: each prediction id with the time its answer arrived.

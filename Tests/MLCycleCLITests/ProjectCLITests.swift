@@ -150,7 +150,7 @@ import Testing
         let process = Process()
         process.executableURL = binary
         process.arguments = ["run", dir.path, "--quiet"]
-        try process.run()
+        try launch(process)
         // Wait until the gbdt is training (the store says so), then kill the process outright.
         let database = dir.appendingPathComponent(".mlcycle/store.sqlite").path
         var training = false
@@ -165,7 +165,7 @@ import Testing
         }
         #expect(training && FileManager.default.fileExists(atPath: database))
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await waitForExit(process)
         // The next command that opens the store finds the dead run and marks it failed; nothing half-made is registered.
         let runs = try await CLI.run(["runs", "--store", dir.appendingPathComponent(".mlcycle").path, "--json", "-"])
         let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
@@ -198,8 +198,8 @@ import Testing
             p.arguments = ["run", dir.path, "--store", store, "--quiet"]
             return p
         }
-        for p in processes { try p.run() }
-        for p in processes { p.waitUntilExit() }
+        for p in processes { try launch(p) }
+        for p in processes { await waitForExit(p) }
         #expect(processes.map(\.terminationStatus) == [0, 0])
         let models = try await CLI.run(["models", "--store", store])
         #expect(

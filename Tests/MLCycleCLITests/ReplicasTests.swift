@@ -65,7 +65,7 @@ struct ReplicasTests {
         process.arguments = ["-p", d, "-c", "\(d)/nginx.conf", "-e", "\(d)/error.log"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
         if await answersHealth(port: port) { return process }
         let log = (try? String(contentsOfFile: "\(d)/error.log", encoding: .utf8)) ?? ""
         Issue.record("nginx did not start: \(log)")

@@ -15,14 +15,15 @@ import Testing
             process = Process()
             process.executableURL = CLI.binary
             process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            pipe.fileHandleForReading.readabilityHandler = { [self] handle in
-                let text = String(decoding: handle.availableData, as: UTF8.self)
-                output.withLock { $0 += text }
+            try launch(process) {
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                process.standardError = pipe
+                pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+                    let text = String(decoding: handle.availableData, as: UTF8.self)
+                    output.withLock { $0 += text }
+                }
             }
-            try process.run()
         }
 
         var text: String { output.withLock { $0 } }
