@@ -6,8 +6,8 @@ import Testing
 /// Two processes writing to one store at once, as two people on a team do: each command succeeds and the store holds
 /// every write (SQLite's file shared by two processes, PostgreSQL's server by two clients).
 @Suite(.serialized) struct ConcurrentWritersTests {
-    /// Runs commands one after the other.
-    static func inBackground(_ commands: [[String]]) async throws -> [CLI.Result] {
+    /// Runs commands one after the other (two of these started with `async let` run beside each other).
+    static func oneAfterAnother(_ commands: [[String]]) async throws -> [CLI.Result] {
         var results = [CLI.Result]()
         for command in commands { results.append(try await CLI.run(command)) }
         return results
@@ -20,8 +20,8 @@ import Testing
         let store = try await kind.location(project: dir)
         // Two runs of the project started together: both finish, each version number is given once.
         let run = ["run", dir.path, "--quiet", "--store", store]
-        async let first = Self.inBackground([run])
-        async let second = Self.inBackground([run])
+        async let first = Self.oneAfterAnother([run])
+        async let second = Self.oneAfterAnother([run])
         for result in try await first + second { #expect(result.status == 0, "\(result.stderr)") }
         let opened = try await StoreLocation(store).open()
         let name = try #require(try await opened.modelNames().first)
@@ -37,8 +37,8 @@ import Testing
                 ]
             }
         }
-        async let ana = Self.inBackground(moves("ana"))
-        async let ben = Self.inBackground(moves("ben"))
+        async let ana = Self.oneAfterAnother(moves("ana"))
+        async let ben = Self.oneAfterAnother(moves("ben"))
         for result in try await ana + ben { #expect(result.status == 0, "\(result.stderr)") }
         let reasons = Set(moves("ana").map { $0[5] } + moves("ben").map { $0[5] })
         let audit = try await opened.audit(model: name).filter {
