@@ -33,6 +33,32 @@ public struct ModelBundle: Codable, Sendable {
     public var lineage: Lineage
     /// How a server rolls this model out against a challenger (from the project's `release` section).
     public var release: Release?
+    /// The pipeline's sources as training joined them (nil for a single table): a request then carries the first
+    /// source's columns and the others are looked up, from the records the model was trained against.
+    public var sources: FittedSources?
+
+    /// The lookups that complete a request (none for a single table).
+    var lookups: FittedSources? { sources.flatMap { $0.lookups.isEmpty ? nil : $0 } }
+
+    /// The columns a client sends: the first source's (as read, before its steps), without the target and the
+    /// columns its steps drop unread; without lookups, the input schema.
+    public var requestSchema: [FittedPipeline.ColumnSpec] {
+        guard let lookups else { return inputSchema }
+        let steps = lookups.entitySteps.steps
+        let read = Set(steps.flatMap(\.columnsRead))
+        let dropped = Set(steps.flatMap { step -> [String] in if case .drop(let c) = step { c } else { [] } })
+        return lookups.entitySteps.inputSchema.filter {
+            $0.name != target && (!dropped.contains($0.name) || read.contains($0.name))
+        }
+    }
+
+    /// The columns the lookups fill in, with the source of each; a client may send them too (its value wins).
+    public var lookedUpColumns: [(spec: FittedPipeline.ColumnSpec, source: String)] {
+        (lookups?.lookedUp ?? []).map { (FittedPipeline.ColumnSpec(name: $0.column, type: $0.type), $0.source) }
+    }
+
+    /// Every column a request may carry: what the client sends, then what lookups would fill in.
+    public var acceptedColumns: [FittedPipeline.ColumnSpec] { requestSchema + lookedUpColumns.map(\.spec) }
 
     public struct Release: Codable, Sendable, Equatable {
         /// Share of requests the challenger answers (0…1).
@@ -55,6 +81,8 @@ public struct ModelBundle: Codable, Sendable {
         public var specHash: String?
         public var gitCommit: String?
         public var run: Int64?
+        /// Fingerprints of the lookups' records kept in the model, by source name.
+        public var lookups: [String: String]?
         public var mlcycleVersion: String
         public var created: String
 
@@ -145,7 +173,33 @@ public struct ModelBundle: Codable, Sendable {
     /// a row outside a scope rule gets the estimate with `status: review` and the rule (or `unavailable` where the
     /// rule says so); an input that was missing and imputed is named in `reasons`. A missing input column or a wrong
     /// type is an error naming the column.
-    public func score(_ raw: Table) throws -> [Scored] {
+    public func score(_ raw: Table) throws -> [Scored] { try score(try complete(raw)) }
+
+    /// A request completed by the lookups into the rows training merged (the request itself without lookups).
+    public func complete(_ request: Table) throws -> FittedSources.Completed {
+        guard let lookups else { return .init(table: request) }
+        return try lookups.complete(request)
+    }
+
+    /// Scores completed rows, with what completing them found.
+    public func score(_ completed: FittedSources.Completed) throws -> [Scored] {
+        try score(merged: completed.table, unavailable: completed.unavailable, notes: completed.notes)
+    }
+
+    /// Whether a request must carry this column (null for a missing value): the answer depends on it, or a lookup
+    /// finds its record by it. A looked-up column never is.
+    public func requestNeeds(_ column: String) -> Bool {
+        guard let lookups else { return pipelineNeeds(column) }
+        if lookups.lookedUp.contains(where: { $0.column == column }) { return false }
+        let keys = lookups.lookups.flatMap { $0.keys.map(\.left) + ($0.asOf.map { [$0.left] } ?? []) }
+        return pipelineNeeds(column) || keys.contains(column)
+    }
+
+    /// Scores rows that carry the merged columns already (training's collected rows): no lookup runs.
+    /// `unavailable` and `notes` are what completing a request found, per row.
+    public func score(merged raw: Table, unavailable refused: [Int: [String]] = [:], notes: [[String]]? = nil) throws
+        -> [Scored]
+    {
         for column in inputSchema where raw[column.name] == nil {
             // Columns only training filters read (e.g. the target) may be absent; the pipeline says what it needs.
             if pipelineNeeds(column.name) {
@@ -153,7 +207,7 @@ public struct ModelBundle: Codable, Sendable {
             }
         }
         let prepared = try pipeline.transform(raw, serving: true)
-        var unavailable = prepared.rowIssues
+        var unavailable = prepared.rowIssues.merging(refused) { $1 + $0 }
         var review = [Int: [String]]()
         for column in required ?? [] {
             let c = raw[column]
@@ -204,7 +258,8 @@ public struct ModelBundle: Codable, Sendable {
             let flagged = review[r] ?? []
             return Scored(
                 prediction: prediction[r].description, value: value, probabilities: p, range: range,
-                status: flagged.isEmpty ? "ok" : "review", reasons: flagged + imputed[r], warnings: novel[r])
+                status: flagged.isEmpty ? "ok" : "review", reasons: flagged + (notes?[r] ?? []) + imputed[r],
+                warnings: novel[r])
         }
     }
 
@@ -244,16 +299,7 @@ public struct ModelBundle: Codable, Sendable {
         for step in pipeline.steps {
             switch step {
             case .filter(_, nil), .dropDuplicates: continue
-            case .filter(let e, _), .derive(_, let e):
-                if ((try? MLCycleData.Expression.parse(e).columns) ?? []).contains(column) { return true }
-            case .text(let cs, _, _, _, _), .parseDates(let cs, _), .log(let cs):
-                if cs.contains(column) { return true }
-            case .impute(let c, _, let by, _, _):
-                if c == column || by.contains(column) { return true }
-            case .oneHot(let c, _, _), .ordinal(let c, _), .frequency(let c, _), .target(let c, _, _),
-                .scale(let c, _, _):
-                if c == column { return true }
-            case .drop: continue
+            default: if step.columnsRead.contains(column) { return true }
             }
         }
         return false
@@ -338,8 +384,8 @@ extension Evaluation {
         guard let y = raw[target] else {
             throw EvaluationError.invalid("no column '\(target)' (the target) in the comparison rows")
         }
-        let a = try candidate.score(raw)
-        let b = try other.score(raw)
+        let a = try candidate.score(merged: raw)
+        let b = try other.score(merged: raw)
         let rows = (0..<raw.rowCount).filter { y.isValid($0) && a[$0].status == "ok" && b[$0].status == "ok" }
         guard rows.count >= 10 else {
             throw EvaluationError.invalid("only \(rows.count) rows could be scored by both models; too few to compare")

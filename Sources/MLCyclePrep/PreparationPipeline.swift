@@ -49,6 +49,11 @@ public struct FittedPipeline: Codable, Sendable, Equatable {
     public struct ColumnSpec: Codable, Sendable, Equatable {
         public var name: String
         public var type: DataType
+
+        public init(name: String, type: DataType) {
+            self.name = name
+            self.type = type
+        }
     }
 
     /// Applies the fitted steps. In serving mode no row is dropped: duplicates stay and rows failing a filter are

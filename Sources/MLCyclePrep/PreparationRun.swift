@@ -32,13 +32,24 @@ public enum PreparationRun {
     public static func collect(
         _ spec: PreparationSpec, directory: String, main: Table?, reader: SourceReader = fileReader
     ) throws -> Table {
+        try collectFitted(spec, directory: directory, main: main, reader: reader).table
+    }
+
+    /// Collects as `collect` does and returns the sources as fitted: the entity's steps and each later source as a
+    /// lookup (training joins through the lookups, so serving completes a request with the same code). Sources are
+    /// nil when the spec lists none.
+    public static func collectFitted(
+        _ spec: PreparationSpec, directory: String, main: Table?, reader: SourceReader = fileReader
+    ) throws -> (table: Table, sources: FittedSources?) {
         var merged: Table? = main
+        var entity = try main.map { (name: "main", steps: try PreparationPipeline.fit([], on: $0).0) }
+        var lookups = [Lookup]()
         for (i, source) in spec.sources.enumerated() {
             let path =
                 source.path.hasPrefix("/") || source.isDatabase
                 ? source.path : (directory as NSString).appendingPathComponent(source.path)
-            var t = try reader(source, path)
-            if !source.steps.isEmpty { t = try PreparationPipeline.fit(source.steps, on: t).1 }
+            let read = try reader(source, path)
+            let (steps, t) = try PreparationPipeline.fit(source.steps, on: read)
             if let left = merged, i > 0 || main != nil {
                 guard let join = source.join else {
                     throw PrepError.invalid(
@@ -53,25 +64,23 @@ public enum PreparationRun {
                     throw PrepError.invalid(
                         step: "source \(source.name)", reason: "join kind '\(join.kind)' is not left or inner")
                 }
-                for k in join.keys {
-                    if left[k.left] == nil {
-                        throw PrepError.missingColumn(
-                            step: "join \(source.name)", column: k.left, available: left.columnNames)
-                    }
-                    if t[k.right] == nil {
-                        throw PrepError.missingColumn(
-                            step: "join \(source.name)", column: k.right, available: t.columnNames)
-                    }
-                }
-                merged = try left.joined(with: t, on: join.keys.map { ($0.left, $0.right) }, kind: kind)
+                let lookup = try Lookup(
+                    name: source.name, join: join, records: t,
+                    leftColumns: left.columns.map { .init(name: $0.name, type: $0.type) })
+                merged = try lookup.join(left, kind: kind)
+                lookups.append(lookup)
             } else {
                 merged = t
+                entity = (source.name, steps)
             }
         }
-        guard let merged else {
+        guard let merged, let entity else {
             throw PrepError.invalid(step: "sources", reason: "no data: name a file with --data or list sources")
         }
-        return merged
+        let sources =
+            spec.sources.isEmpty
+            ? nil : FittedSources(entity: entity.name, entitySteps: entity.steps, lookups: lookups)
+        return (merged, sources)
     }
 
     /// Collects, splits (when the spec has a split), fits the steps on the training rows and applies them to all.

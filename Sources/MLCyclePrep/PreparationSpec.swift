@@ -52,6 +52,18 @@ public struct SourceSpec: Codable, Sendable, Equatable {
 public struct JoinSpec: Codable, Sendable, Equatable {
     public var keys: [JoinKey]
     public var kind: String  // "left" or "inner"
+    /// Whether a row with no record is refused at serving (`unavailable`); nil: when the join is inner.
+    public var required: Bool?
+    /// A point-in-time join: each row gets the latest record whose time (`right`) is not after the row's (`left`).
+    public var asOf: JoinKey?
+
+    enum CodingKeys: String, CodingKey {
+        case keys, kind, required
+        case asOf = "as_of"
+    }
+
+    /// Whether a row with no record is refused at serving.
+    public var isRequired: Bool { required ?? (kind == "inner") }
 
     public struct JoinKey: Codable, Sendable, Equatable {
         public var left: String
@@ -62,9 +74,11 @@ public struct JoinSpec: Codable, Sendable, Equatable {
         }
     }
 
-    public init(keys: [JoinKey], kind: String = "left") {
+    public init(keys: [JoinKey], kind: String = "left", required: Bool? = nil, asOf: JoinKey? = nil) {
         self.keys = keys
         self.kind = kind
+        self.required = required
+        self.asOf = asOf
     }
 }
 

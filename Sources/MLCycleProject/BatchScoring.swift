@@ -50,7 +50,7 @@ public struct BatchScorer {
     init(bundle: ModelBundle, scoredBy: String?) {
         self.init(
             score: { try Self.table(try bundle.score($0)) },
-            inputTypes: Dictionary(bundle.inputSchema.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a }),
+            inputTypes: Dictionary(bundle.acceptedColumns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a }),
             scoredBy: scoredBy)
     }
 

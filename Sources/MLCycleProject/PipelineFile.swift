@@ -130,7 +130,9 @@ final class SpecReader {
 ///       - text: {columns: [address], trim: true, case: lower, words: {st: street, "st.": street}}
 ///   - name: tax
 ///     path: tax_records.csv
-///     join: {on: [address], kind: left}     # or on: ["address:parcel_address"]
+///     join: {on: [address], kind: left}     # or on: ["address:parcel_address"]; required: true refuses a
+///                                           # request with no record; as_of: "sale_date:recorded" joins each
+///                                           # row to the latest record not after its time
 /// steps:
 ///   - filter: "living_area_sqft > 0 or is_missing(living_area_sqft)"   # drops failing rows in training
 ///   - filter: {expression: "sale_price > 1000", flag: suspicious_price} # keeps them, adds a flag column
@@ -235,7 +237,9 @@ public enum PipelineFile {
                         file = given
                     }
                     var join: JoinSpec?
-                    if let j = r.mapping(m["join"], "\(path).join", allowed: ["on", "kind"]) {
+                    if let j = r.mapping(
+                        m["join"], "\(path).join", allowed: ["on", "kind", "required", "as_of"])
+                    {
                         let keys =
                             (r.required(
                                 r.strings(j["on"], "\(path).join.on"), j["on"], "\(path).join.on", "the key columns")
@@ -254,7 +258,21 @@ public enum PipelineFile {
                         if !["left", "inner"].contains(kind) {
                             r.problem(j["kind"], "\(path).join.kind", "expected left or inner")
                         }
-                        join = JoinSpec(keys: keys, kind: kind)
+                        var asOf: JoinSpec.JoinKey?
+                        if let text = r.string(j["as_of"], "\(path).join.as_of") {
+                            let pair = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                                .map(String.init)
+                            if let left = pair.first, !left.isEmpty, pair.last?.isEmpty == false {
+                                asOf = JoinSpec.JoinKey(left: left, right: pair.count > 1 ? pair[1] : left)
+                            } else {
+                                r.problem(
+                                    j["as_of"], "\(path).join.as_of",
+                                    "'\(text)' is not a time column: write a column name, or row_time:record_time")
+                            }
+                        }
+                        join = JoinSpec(
+                            keys: keys, kind: kind, required: r.bool(j["required"], "\(path).join.required"),
+                            asOf: asOf)
                     }
                     spec.sources.append(
                         SourceSpec(

@@ -196,12 +196,15 @@ public final class Runner {
             try (databaseTables[$0.name]?.fingerprint() ?? Self.fileHash(path($0.path))) + ($0.query ?? "")
         }
         let collected = try await stage(
-            .collect, inputs: sourceHashes + [SortedJSON.encode(spec.preparation.sources), feedbackRows?.key ?? ""],
+            .collect,
+            inputs: sourceHashes + [SortedJSON.encode(spec.preparation.sources), feedbackRows?.key ?? "", "lookups"],
             detail: {
                 "\($0["rows"] ?? "?") rows\($0["feedback_rows"].map { " (\($0) from feedback)" } ?? ""), dataset \($0["fingerprint"]?.prefix(12) ?? "?")"
             }
         ) { run in
-            var t = try PreparationRun.collect(spec.preparation, directory: directory, main: nil, reader: reader)
+            let (collectedTable, fitted) = try PreparationRun.collectFitted(
+                spec.preparation, directory: directory, main: nil, reader: reader)
+            var t = collectedTable
             let sourceRows = t.rowCount
             if let feedbackRows, !feedbackRows.rows.isEmpty {
                 t = try Table.concatenate([t, try feedbackRows.table(like: t, target: target)])
@@ -214,12 +217,20 @@ public final class Runner {
             try await store.logMetric(run: run, name: "rows", value: Double(t.rowCount), step: 0)
             var out = await ["table": try put(t), "fingerprint": fingerprint, "rows": String(t.rowCount)]
             if t.rowCount > sourceRows { out["feedback_rows"] = String(t.rowCount - sourceRows) }
+            // The lookups (sources after the first) travel with the model: serving completes requests with them.
+            if let fitted, !fitted.lookups.isEmpty {
+                out["sources"] = try await store.putArtifact(try JSONEncoder().encode(fitted))
+            }
             return out
         }
         guard let tableSHA = collected["table"], let fingerprint = collected["fingerprint"] else {
             throw StoreError.invalid("collect left no table")
         }
         let merged = try await table(tableSHA)
+        var sources: FittedSources?
+        if let sha = collected["sources"] {
+            sources = try JSONDecoder().decode(FittedSources.self, from: try await store.artifact(sha))
+        }
 
         // validate: rules on the sources and the merged table; an error-severity failure stops the run.
         let ruleFiles = spec.validation.sorted { $0.key < $1.key }
@@ -592,7 +603,7 @@ public final class Runner {
         let registered = try await stage(
             .register,
             inputs: [
-                best.model, pipelineSHA, evaluated["evaluation"] ?? "", fingerprint,
+                best.model, pipelineSHA, evaluated["evaluation"] ?? "", fingerprint, collected["sources"] ?? "",
                 spec.problem.scope.joined(separator: "\n"), spec.problem.scopeOtherwise.joined(separator: ","),
                 spec.problem.required.joined(separator: ","), SortedJSON.encode(spec.release.plan?.steps ?? []),
             ],
@@ -608,6 +619,10 @@ public final class Runner {
                 reference: reference,
                 evaluation: evaluation,
                 lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: commit, run: run))
+            bundle.sources = sources
+            bundle.lineage.lookups = sources.map {
+                Dictionary($0.lookups.map { ($0.name, $0.fingerprint) }, uniquingKeysWith: { a, _ in a })
+            }
             bundle.release = .init(
                 canary: spec.release.canary, shadow: spec.release.shadow, steps: spec.release.plan?.steps)
             bundle.scopeOtherwise = spec.problem.scopeOtherwise

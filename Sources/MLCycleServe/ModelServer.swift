@@ -190,8 +190,11 @@ public struct ModelServer: Sendable {
         let table: Table
         let scored: [ModelBundle.Scored]
         do {
-            table = try rows(m.bundle)
-            scored = try m.bundle.score(table)
+            let request = try rows(m.bundle)
+            // The logged inputs are the completed rows (the columns monitoring and retraining compare with training).
+            let completed = try m.bundle.complete(request)
+            table = completed.table
+            scored = try m.bundle.score(completed)
         } catch let e as RequestError {
             metrics.record(
                 model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
@@ -583,7 +586,7 @@ public struct ModelServer: Sendable {
             return Self.json(
                 Metadata(
                     name: name, versions: [m.version],
-                    inputs: m.bundle.inputSchema.map { Tensor(name: $0.name, datatype: Self.tensorType($0.type)) },
+                    inputs: m.bundle.requestSchema.map { Tensor(name: $0.name, datatype: Self.tensorType($0.type)) },
                     outputs: [Tensor(name: "prediction", datatype: m.bundle.task == .regression ? "FP64" : "BYTES")]))
         }
         router.get("v2/models/:name/ready") { _, context -> Response in
@@ -674,12 +677,22 @@ public struct ModelServer: Sendable {
     /// `GET /v1/models/{name}`.
     struct ModelDescription: Encodable {
         struct Input: Encodable { var name, type: String }
+        /// A column the model looks up itself (a client may send it to override the record).
+        struct LookedUp: Encodable { var name, type, source: String }
         struct Lineage: Encodable {
             var datasets: [String]
             var created: String
+            /// The lookups' records kept in the model, by source: their fingerprints.
+            var lookups: [String: String]?
         }
         var name, version, task, target: String
+        /// What a client sends.
         var inputs: [Input]
+        var lookedUp: [LookedUp]?
+        enum CodingKeys: String, CodingKey {
+            case name, version, task, target, inputs, scope, lineage, metrics, release
+            case lookedUp = "looked_up"
+        }
         var scope: [String]
         var lineage: Lineage
         var metrics: [String: Double]?
@@ -691,8 +704,16 @@ public struct ModelServer: Sendable {
     static func describe(_ m: ModelCatalog.Resolved, release: ModelCatalog.Release? = nil) -> ModelDescription {
         ModelDescription(
             name: m.name, version: m.version, task: m.bundle.task.rawValue, target: m.bundle.target,
-            inputs: m.bundle.inputSchema.map { .init(name: $0.name, type: $0.type.rawValue) }, scope: m.bundle.scope,
-            lineage: .init(datasets: m.bundle.lineage.datasets, created: m.bundle.lineage.created),
+            inputs: m.bundle.requestSchema.map { .init(name: $0.name, type: $0.type.rawValue) },
+            lookedUp: m.bundle.sources == nil
+                ? nil
+                : m.bundle.lookedUpColumns.map {
+                    .init(name: $0.spec.name, type: $0.spec.type.rawValue, source: $0.source)
+                },
+            scope: m.bundle.scope,
+            lineage: .init(
+                datasets: m.bundle.lineage.datasets, created: m.bundle.lineage.created,
+                lookups: m.bundle.lineage.lookups),
             metrics: m.bundle.evaluation?.metrics,
             release: release.map { .init(challenger: $0.challenger.version, share: $0.share, shadow: $0.shadow) })
     }

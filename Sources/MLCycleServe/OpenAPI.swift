@@ -47,7 +47,9 @@ enum OpenAPI {
     /// (CSV bodies are accepted too — a header row of these columns, then rows — but JSON Schema cannot say so.)
     static func predictOperation(_ m: ModelCatalog.Resolved, generic post: JSONValue) -> JSONValue {
         var properties = [(String, JSONValue)]()
-        for c in m.bundle.inputSchema {
+        let lookedUp = Dictionary(
+            m.bundle.lookedUpColumns.map { ($0.spec.name, $0.source) }, uniquingKeysWith: { a, _ in a })
+        for c in m.bundle.acceptedColumns {
             var p: JSONValue
             switch c.type {
             case .float64: p = ["type": "number"]
@@ -58,10 +60,13 @@ enum OpenAPI {
             case .timestamp: p = ["type": "string", "format": "date-time"]
             }
             p.set("nullable", true)
+            if let source = lookedUp[c.name] {
+                p.set("description", .string("Looked up in \(source) by the model; a value sent here is used instead."))
+            }
             properties.append((c.name, p))
         }
         properties.append((m.bundle.target, [:]))  // a labelled row may carry its target; it is ignored
-        let required = m.bundle.inputSchema.map(\.name).filter { m.bundle.pipelineNeeds($0) }
+        let required = m.bundle.requestSchema.map(\.name).filter { m.bundle.requestNeeds($0) }
         let record: JSONValue = [
             "type": "object", "additionalProperties": false, "properties": .object(properties),
             "required": .array(required.map(JSONValue.string)),

@@ -142,7 +142,7 @@ public enum RowDecoder {
     /// a wrong type or a non-finite number is a 400 naming the field and the row.
     public static func table(_ rows: Cells, bundle: ModelBundle) throws -> Table {
         guard rows.rowCount > 0 else { throw RequestError("no rows to predict", field: "records") }
-        let known = Set(bundle.inputSchema.map(\.name) + [bundle.target])
+        let known = Set(bundle.acceptedColumns.map(\.name) + [bundle.target])
         // The first row (then the first name) that holds an unknown column.
         var unknown: (row: Int, name: String)?
         for (c, name) in rows.names.enumerated() where !known.contains(name) {
@@ -151,14 +151,14 @@ public enum RowDecoder {
         }
         if let unknown {
             throw RequestError(
-                "unknown column '\(unknown.name)' (the model reads: \(bundle.inputSchema.map(\.name).joined(separator: ", ")))",
+                "unknown column '\(unknown.name)' (the model reads: \(bundle.acceptedColumns.map(\.name).joined(separator: ", ")))",
                 field: unknown.name, row: unknown.row)
         }
         let index = Dictionary(rows.names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         var columns = [Column]()
-        for spec in bundle.inputSchema {
+        for spec in bundle.acceptedColumns {
             let given = index[spec.name].map { rows.cells[$0] }
-            if bundle.pipelineNeeds(spec.name) {
+            if bundle.requestNeeds(spec.name) {
                 // Every row names every column the model reads (null for a missing value).
                 let r = given.map { $0.firstIndex { $0 == nil } } ?? 0
                 if let r {
@@ -258,7 +258,7 @@ public enum RowDecoder {
             // Read once for the header, then again with the schema's types for the columns that are there.
             let names = Set(try CSVReader.read(bytes: body, name: "request body").columnNames)
             var options = CSVOptions()
-            for c in bundle.inputSchema where names.contains(c.name) { options.columnTypes[c.name] = c.type }
+            for c in bundle.acceptedColumns where names.contains(c.name) { options.columnTypes[c.name] = c.type }
             return try CSVReader.read(bytes: body, name: "request body", options: options)
         } catch {
             throw RequestError(error.localizedDescription)
