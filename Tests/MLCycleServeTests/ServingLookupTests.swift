@@ -141,6 +141,38 @@ import Testing
         #expect((0..<batch.count).map { batch[$0].doubleValue } == fromListings.map(\.value))
     }
 
+    /// `mlcycle replay` sends the listings through a live server on its own clock: the logged answers are the
+    /// batch's, and the log holds the completed rows (the looked-up columns monitoring and retraining read).
+    @Test func replayedListingsAreAnsweredAsInABatchAndLoggedCompleted() async throws {
+        let (store, bundle, dir) = try await Self.trained()
+        let sales = try CSVReader.read(path: "\(dir)/sources/sales.csv").taking(Array(0..<100))
+        let expected = try bundle.score(try sales.selecting(Self.listingFields))
+        // A replay's time column holds dates: the listings' two date formats, parsed as training parses them.
+        let dated = try PreparationPipeline.fit(
+            [.parseDates(columns: ["sale_date"], formats: ["yyyy-MM-dd", "MM/dd/yyyy"])],
+            on: try sales.selecting(Self.listingFields + ["sale_price"])
+        ).1
+        let log = PredictionLog(store: store)
+        log.start()
+        var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]), log: log)
+        server.replayClock = true
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let summary = try await app.test(.live) { client in
+            let port = try #require(client.port)
+            return try await Replay(
+                server: try #require(URL(string: "http://127.0.0.1:\(port)")), model: "houses", table: dated,
+                timeColumn: "sale_date", actualColumn: "sale_price", watcher: nil
+            ).run()
+        }
+        log.stop()
+        #expect(summary.rows == 100)
+        let logged = try await store.predictions(model: "houses", since: nil, limit: 1_000)
+        #expect(logged.count == 100)
+        #expect(logged.compactMap(\.prediction).sorted() == expected.compactMap(\.prediction).sorted())
+        #expect(logged.map(\.status).sorted() == expected.map(\.status).sorted())
+        #expect(logged.allSatisfy { $0.inputs.contains("\"lot_area_sqft\"") && $0.inputs.contains("\"homes\"") })
+    }
+
     @Test func aListingWithoutARecordOrWithASentValueSaysSo() async throws {
         let (store, bundle, dir) = try await Self.trained()
         let listing = try CSVReader.read(path: "\(dir)/sources/sales.csv").taking([0]).selecting(Self.listingFields)
