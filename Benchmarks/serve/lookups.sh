@@ -86,9 +86,12 @@ db = sqlite3.connect(f"{out}/project/.mlcycle/store.sqlite")
 rows = [json.loads(r[0]) for r in db.execute(
     "SELECT inputs FROM prediction WHERE status NOT LIKE 'error%' ORDER BY rowid LIMIT 1000")]
 assert len(rows) == 1000, len(rows)
+# The log leaves a missing value out of a row's inputs; a request names every column (null when missing).
+columns = sorted({c for r in rows for c in r})
+rows = [{c: r.get(c) for c in columns} for r in rows]
 for n, name in [(1, "single"), (1000, "batch")]:
     json.dump({"records": rows[:n]}, open(f"{out}/merged-{name}.json", "w"))
-print(f"merged rows: {len(rows[0])} columns; listings: 11")
+print(f"merged rows: {len(columns)} columns; listings: 11")
 PY
 bench() { # label body
     for spec in single:4 single:64 batch:4; do
