@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "MLCycleServe",
             dependencies: [
-                "MLCycleData", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleStore",
+                "MLCycleData", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleStore", "MLCycleSources",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "MLCycleSources",
             dependencies: [
-                "MLCycleData", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift"),
+                "MLCycleData", "MLCyclePrep", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -104,7 +104,8 @@ let package = Package(
         .testTarget(
             name: "MLCycleDataTests",
             dependencies: [
-                "MLCycleData", "MLCycleSources", "MLCycleStore", .product(name: "GRDB", package: "GRDB.swift"),
+                "MLCycleData", "MLCyclePrep", "MLCycleSources", "MLCycleStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]),
         .testTarget(

@@ -77,45 +77,8 @@ public enum CSVReader {
         path: String, options: CSVOptions = CSVOptions(), blockBytes: Int = 32 << 20,
         _ body: (_ block: Table, _ firstRow: Int) throws -> Void
     ) throws {
-        let file = try MappedFile(path: path)
-        let bytes = file.bytes
-        if bytes.isEmpty { throw DataError.emptyFile(path: path) }
-        guard let base = bytes.baseAddress, let delimiter = options.delimiter.asciiValue else {
-            // An invalid delimiter: let the whole-file reader report it.
-            try body(try CSVParser(bytes: bytes, fileName: path, options: options).parse(), 0)
-            return
-        }
-        let n = bytes.count
-        var start = n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF ? 3 : 0
-        var header = [UInt8]()
-        if options.hasHeader {
-            let end = recordBoundary(base, n, from: start, atLeast: start + 1, delimiter: delimiter)
-            header = Array(UnsafeBufferPointer(start: base + start, count: end - start))
-            if header.last != 10 && header.last != 13 { header.append(10) }
-            start = end
-        }
-        var line = options.hasHeader ? 2 : 1
-        var row = 0
-        var first = true
-        while start < n || first {
-            let end =
-                start < n
-                ? recordBoundary(
-                    base, n, from: start, atLeast: min(n, start + max(1, blockBytes)), delimiter: delimiter) : n
-            var buffer = header
-            buffer.append(contentsOf: UnsafeBufferPointer(start: base + start, count: end - start))
-            if options.encoding == .latin1 { buffer = buffer.withUnsafeBufferPointer(TextEncoding.latin1ToUTF8) }
-            let table: Table = try buffer.withUnsafeBufferPointer { b in
-                var parser = try CSVParser(bytes: b, fileName: path, options: options)
-                parser.lineOffset = line - (options.hasHeader ? 2 : 1)
-                return try parser.parse()
-            }
-            if table.rowCount > 0 || first { try body(table, row) }
-            row += table.rowCount
-            line += lineBreaks(base + start, end - start)
-            first = false
-            start = end
-        }
+        var blocks = try CSVBlocks(path: path, options: options, blockBytes: blockBytes)
+        while let (block, firstRow) = try blocks.next() { try body(block, firstRow) }
     }
 
     /// The column names a CSV file's header gives (as `read` would name them), reading only the first record.
@@ -861,5 +824,73 @@ struct MissingTokens: Sendable {
             if equal { return true }
         }
         return false
+    }
+}
+
+/// A CSV file read a block of records at a time, as `CSVReader.forEachBlock` reads it, for a caller that awaits
+/// between blocks.
+public struct CSVBlocks {
+    private let file: MappedFile
+    private let path: String
+    private let options: CSVOptions
+    private let blockBytes: Int
+    private var header = [UInt8]()
+    private var start = 0
+    private var line = 1
+    private var row = 0
+    private var first = true
+
+    public init(path: String, options: CSVOptions = CSVOptions(), blockBytes: Int = 32 << 20) throws {
+        file = try MappedFile(path: path)
+        self.path = path
+        self.options = options
+        self.blockBytes = blockBytes
+        if file.bytes.isEmpty { throw DataError.emptyFile(path: path) }
+        guard let base = file.bytes.baseAddress, let delimiter = options.delimiter.asciiValue else { return }
+        let n = file.bytes.count
+        start = n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF ? 3 : 0
+        if options.hasHeader {
+            let end = CSVReader.recordBoundary(base, n, from: start, atLeast: start + 1, delimiter: delimiter)
+            header = Array(UnsafeBufferPointer(start: base + start, count: end - start))
+            if header.last != 10 && header.last != 13 { header.append(10) }
+            start = end
+            line = 2
+        }
+    }
+
+    /// The next block with its first data row (0-based, across the file), or nil after the last; the first block
+    /// comes even when the file has no records.
+    public mutating func next() throws -> (block: Table, firstRow: Int)? {
+        let bytes = file.bytes
+        guard let base = bytes.baseAddress, let delimiter = options.delimiter.asciiValue else {
+            // An invalid delimiter: let the whole-file reader report it.
+            guard first else { return nil }
+            first = false
+            return (try CSVParser(bytes: bytes, fileName: path, options: options).parse(), 0)
+        }
+        let n = bytes.count
+        while start < n || first {
+            let end =
+                start < n
+                ? CSVReader.recordBoundary(
+                    base, n, from: start, atLeast: min(n, start + max(1, blockBytes)), delimiter: delimiter) : n
+            var buffer = header
+            buffer.append(contentsOf: UnsafeBufferPointer(start: base + start, count: end - start))
+            if options.encoding == .latin1 { buffer = buffer.withUnsafeBufferPointer(TextEncoding.latin1ToUTF8) }
+            let (options, line) = (self.options, self.line)
+            let table: Table = try buffer.withUnsafeBufferPointer { b in
+                var parser = try CSVParser(bytes: b, fileName: path, options: options)
+                parser.lineOffset = line - (options.hasHeader ? 2 : 1)
+                return try parser.parse()
+            }
+            let firstRow = row
+            let wasFirst = first
+            row += table.rowCount
+            self.line += CSVReader.lineBreaks(base + start, end - start)
+            first = false
+            start = end
+            if table.rowCount > 0 || wasFirst { return (table, firstRow) }
+        }
+        return nil
     }
 }

@@ -181,6 +181,17 @@ public struct ModelBundle: Codable, Sendable {
         return try lookups.complete(request)
     }
 
+    /// A request completed as `complete(_:)` does, live lookups read through `reader`.
+    public func complete(_ request: Table, reading reader: any LiveRecordReader) async throws
+        -> FittedSources.Completed
+    {
+        guard let lookups else { return .init(table: request) }
+        return try await lookups.complete(request, reading: reader)
+    }
+
+    /// Whether a lookup of this model reads its records from a database at serving (`serving: live`).
+    public var readsLive: Bool { lookups?.lookups.contains { $0.live != nil } ?? false }
+
     /// Scores completed rows, with what completing them found.
     public func score(_ completed: FittedSources.Completed) throws -> [Scored] {
         try score(merged: completed.table, unavailable: completed.unavailable, notes: completed.notes)

@@ -1,6 +1,14 @@
 import Foundation
 import MLCycleData
 
+/// Reads a live lookup's records (`serving: live`) for the keys a request needs: the server's database connection
+/// and cache.
+public protocol LiveRecordReader: Sendable {
+    /// The source's rows (as its query returns them, before its steps) whose keys are among `keys` (each in the
+    /// order of `lookup.keys`); nil when there are none.
+    func records(of lookup: Lookup, keys: [[Value]]) async throws -> Table?
+}
+
 /// A pipeline's sources as fitted in training: the entity source (what a request describes) with its own steps, and
 /// each later source as a lookup. Serving completes a request with them into the row training merged.
 public struct FittedSources: Codable, Sendable, Equatable {
@@ -41,36 +49,92 @@ public struct FittedSources: Codable, Sendable, Equatable {
     /// Completes request rows: the entity's steps (serving mode: no row is dropped), then each lookup in order. A
     /// looked-up column the client sent wins over the record, and the answer says so when the two differ; a row
     /// with no record gets the source's columns missing (named in `notes`), or is unavailable where the lookup is
-    /// required.
+    /// required. A live lookup needs `complete(_:reading:)`.
     public func complete(_ request: Table) throws -> Completed {
-        let n = request.rowCount
-        // Columns the entity's steps read and the request left out (a listing without an address) go in missing, so
-        // each row meets the steps as a training row with those values missing did.
-        var read = Set(
-            entitySteps.steps.flatMap { step -> [String] in
-                switch step {
-                case .filter(_, nil), .dropDuplicates, .drop: return []
-                default: return step.columnsRead
-                }
-            })
+        var completing = try Completing(self, request)
         for lookup in lookups {
-            read.formUnion(lookup.keys.map(\.left))
-            if let asOf = lookup.asOf { read.insert(asOf.left) }
+            if lookup.live != nil {
+                throw PrepError.invalid(
+                    step: "join \(lookup.name)",
+                    reason: "its records are read from its database at serving (serving: live); this path has no "
+                        + "connection to it")
+            }
+            try completing.join(lookup, records: lookup)
         }
-        var filled = request
-        for spec in entitySteps.inputSchema where read.contains(spec.name) && request[spec.name] == nil {
-            filled = try filled.setting(
-                Column(name: spec.name, type: spec.type, values: [Value](repeating: .missing, count: n)))
-        }
-        let prepared = try entitySteps.transform(filled, serving: true)
-        var unavailable = prepared.rowIssues
-        var notes = [[String]](repeating: [], count: n)
-        let lookedUp = Set(lookedUp.map(\.column))
-        var table = try prepared.table.selecting(prepared.table.columnNames.filter { !lookedUp.contains($0) })
+        return completing.completed
+    }
+
+    /// Completes request rows as `complete(_:)` does, reading live lookups' records for the rows' keys from `reader`.
+    /// Records that cannot be read leave the rows without them, with the reason (unavailable where required).
+    public func complete(_ request: Table, reading reader: any LiveRecordReader) async throws -> Completed {
+        var completing = try Completing(self, request)
         for lookup in lookups {
-            let matched = try lookup.matches(table)
+            guard lookup.live != nil else {
+                try completing.join(lookup, records: lookup)
+                continue
+            }
+            let records: Lookup
+            var failure: String?
+            do {
+                let keys = try lookup.keys(in: completing.table)
+                records = try lookup.reading(keys.isEmpty ? nil : try await reader.records(of: lookup, keys: keys))
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                records = try lookup.reading(nil)
+                failure = "\(lookup.name) could not be read (\(error.localizedDescription))"
+            }
+            try completing.join(lookup, records: records, failure: failure)
+        }
+        return completing.completed
+    }
+
+    /// A request part-way through completing: the entity's steps applied, lookups joined one after another.
+    private struct Completing {
+        let request: Table
+        var table: Table
+        var notes: [[String]]
+        var unavailable: [Int: [String]]
+
+        init(_ sources: FittedSources, _ request: Table) throws {
+            let n = request.rowCount
+            // Columns the entity's steps read and the request left out (a listing without an address) go in
+            // missing, so each row meets the steps as a training row with those values missing did.
+            var read = Set(
+                sources.entitySteps.steps.flatMap { step -> [String] in
+                    switch step {
+                    case .filter(_, nil), .dropDuplicates, .drop: return []
+                    default: return step.columnsRead
+                    }
+                })
+            for lookup in sources.lookups {
+                read.formUnion(lookup.keys.map(\.left))
+                if let asOf = lookup.asOf { read.insert(asOf.left) }
+            }
+            var filled = request
+            for spec in sources.entitySteps.inputSchema where read.contains(spec.name) && request[spec.name] == nil {
+                filled = try filled.setting(
+                    Column(name: spec.name, type: spec.type, values: [Value](repeating: .missing, count: n)))
+            }
+            let prepared = try sources.entitySteps.transform(filled, serving: true)
+            let lookedUpColumns = Set(sources.lookedUp.map(\.column))
+            self.request = request
+            table = try prepared.table.selecting(prepared.table.columnNames.filter { !lookedUpColumns.contains($0) })
+            unavailable = prepared.rowIssues
+            notes = [[String]](repeating: [], count: n)
+        }
+
+        var completed: Completed { Completed(table: table, notes: notes, unavailable: unavailable) }
+
+        /// Joins `lookup`'s columns from `records` (the lookup itself, or its records read live); `failure` is why
+        /// a live lookup's records could not be read.
+        mutating func join(_ lookup: Lookup, records: Lookup, failure: String? = nil) throws {
+            let n = table.rowCount
+            let matched = try records.matches(table)
             for (r, record) in matched.enumerated() where record == nil {
-                let why = "no \(lookup.name) record for \(lookup.describeKeys(table, row: r))"
+                let why =
+                    failure ?? records.ambiguity(table, row: r)
+                    ?? "no \(lookup.name) record for \(lookup.describeKeys(table, row: r))"
                 if lookup.required {
                     unavailable[r, default: []].append("\(why) (required)")
                 } else {
@@ -79,12 +143,12 @@ public struct FittedSources: Codable, Sendable, Equatable {
             }
             var columns = table.columns
             for a in lookup.added {
-                let record = try Lookup.column(lookup.records, a.source, lookup.name)
+                let record = try Lookup.column(records.records, a.source, lookup.name)
                 let sent = request[a.column]
                 let values = (0..<n).map { r -> Value in
                     let found = matched[r].map { record[$0] } ?? .missing
                     guard let sent, sent.isValid(r) else { return found }
-                    if !found.isMissing, Self.differ(found, sent[r]) {
+                    if !found.isMissing, FittedSources.differ(found, sent[r]) {
                         notes[r].append(
                             "\(a.column) \(sent[r]) was sent and used (the \(lookup.name) record has \(found))")
                     }
@@ -98,7 +162,6 @@ public struct FittedSources: Codable, Sendable, Equatable {
             }
             table = try Table(columns: columns)
         }
-        return Completed(table: table, notes: notes, unavailable: unavailable)
     }
 
     /// Whether two values differ (numbers, dates and times as numbers: a sent 8450 is the record's 8450.0).
@@ -120,6 +183,19 @@ extension FittedStep {
         case .oneHot(let c, _, _), .ordinal(let c, _), .frequency(let c, _), .target(let c, _, _), .scale(let c, _, _):
             return [c]
         case .drop: return []
+        }
+    }
+
+    /// The columns this step writes (new or rewritten).
+    public var columnsWritten: [String] {
+        switch self {
+        case .dropDuplicates, .drop: return []
+        case .filter(_, let flag): return flag.map { [$0] } ?? []
+        case .derive(let name, _): return [name]
+        case .text(let cs, _, _, _, _), .parseDates(let cs, _), .log(let cs): return cs
+        case .impute(let c, _, _, _, _), .oneHot(let c, _, _), .ordinal(let c, _), .frequency(let c, _),
+            .target(let c, _, _), .scale(let c, _, _):
+            return [c]
         }
     }
 }

@@ -3,7 +3,7 @@ import MLCycleData
 
 /// A source joined onto the entity's rows by key: its records after its own steps, kept (with their fingerprint) in
 /// the model bundle, so that training and every later request match rows to records with the same code and the same
-/// records.
+/// records. A live lookup keeps only how to read its records: serving reads the keys it needs from the database.
 public struct Lookup: Sendable {
     /// A lookup's records are kept in the model; larger sources are refused with a message.
     public static let snapshotLimit = 100 << 20
@@ -21,8 +21,12 @@ public struct Lookup: Sendable {
     public let fingerprint: String
     /// The columns the lookup adds to a row.
     public let added: [Added]
-    /// The CSV snapshot `fingerprint` is of.
+    /// How serving reads a live lookup's records; nil when they are kept in the model.
+    public let live: Live?
+    /// The CSV snapshot `fingerprint` is of (empty for a live lookup: only its fingerprint is kept).
     let snapshot: String
+    /// Keys with more than one record at one time in records read live: their rows get no record, and a reason.
+    public private(set) var ambiguous: [[Value]: String] = [:]
     /// Record rows by key values, oldest first for a point-in-time join.
     let index: [[Value]: [Int]]
     /// Each record's time as a comparable number (point-in-time joins only).
@@ -35,9 +39,30 @@ public struct Lookup: Sendable {
         public var type: DataType
     }
 
+    /// A lookup read from its database at serving: where, the source's own steps (applied to every record read), and
+    /// its cache.
+    public struct Live: Codable, Sendable, Equatable {
+        /// The database's URL as the pipeline wrote it (`${NAME}` is read from the server's environment).
+        public var url: String
+        public var query: String
+        /// The source's fitted steps: serving cleans the records it reads as training did.
+        public var steps: FittedPipeline
+        public var cache: LiveLookupSpec
+
+        public init(url: String, query: String, steps: FittedPipeline, cache: LiveLookupSpec) {
+            self.url = url
+            self.query = query
+            self.steps = steps
+            self.cache = cache
+        }
+    }
+
     /// Fits a lookup of `records` joined as `join` says onto rows with `leftColumns`. A key naming more than one
-    /// record (without `as_of`) is an error naming both, as are keys or times of types that cannot match.
-    public init(name: String, join: JoinSpec, records: Table, leftColumns: [FittedPipeline.ColumnSpec]) throws {
+    /// record (without `as_of`) is an error naming both, as are keys or times of types that cannot match. A live
+    /// lookup's steps may not rewrite its keys: serving finds records in the database by the keys as stored.
+    public init(
+        name: String, join: JoinSpec, records: Table, leftColumns: [FittedPipeline.ColumnSpec], live: Live? = nil
+    ) throws {
         let step = "join \(name)"
         func leftType(_ column: String) throws -> DataType {
             guard let spec = leftColumns.first(where: { $0.name == column }) else {
@@ -64,12 +89,25 @@ public struct Lookup: Sendable {
                         + "times (parse them with parse_dates in the sources' steps) or both numbers")
             }
         }
+        if let live {
+            let keys = Set(join.keys.map(\.right))
+            for step in live.steps.steps {
+                if let key = step.columnsWritten.first(where: keys.contains) {
+                    throw PrepError.invalid(
+                        step: "join \(name)",
+                        reason: "a live lookup finds its records in the database by '\(key)' as stored, so its steps "
+                            + "may not change that key: clean it in the query instead (SELECT lower(trim(\(key))) "
+                            + "AS \(key), …)")
+                }
+            }
+        }
         let snapshot = CSVWriter.string(records)
-        guard snapshot.utf8.count <= Self.snapshotLimit else {
+        guard live != nil || snapshot.utf8.count <= Self.snapshotLimit else {
             throw PrepError.invalid(
                 step: step,
                 reason: "the source is \(snapshot.utf8.count >> 20) MB as CSV; a lookup kept in the model holds at "
-                    + "most \(Self.snapshotLimit >> 20) MB: drop the columns the model does not need in its steps")
+                    + "most \(Self.snapshotLimit >> 20) MB: drop the columns the model does not need in its steps, or "
+                    + "read it from its database at serving (serving: live)")
         }
         let sameName = Set(join.keys.filter { $0.left == $0.right }.map(\.right))
         var used = Set(leftColumns.map(\.name))
@@ -82,13 +120,14 @@ public struct Lookup: Sendable {
         }
         try self.init(
             name: name, keys: join.keys, asOf: join.asOf, required: join.isRequired, records: records,
-            snapshot: snapshot, fingerprint: SHA256.hex(snapshot.utf8), added: added)
+            snapshot: live == nil ? snapshot : "", fingerprint: SHA256.hex(snapshot.utf8), added: added, live: live)
     }
 
-    /// Indexes the records; refuses two records for one key (at one time, for a point-in-time join).
+    /// Indexes the records; refuses two records for one key (at one time, for a point-in-time join), or, for records
+    /// read live (`tolerant`), leaves such a key out of the index and names it in `ambiguous`.
     private init(
         name: String, keys: [JoinSpec.JoinKey], asOf: JoinSpec.JoinKey?, required: Bool, records: Table,
-        snapshot: String, fingerprint: String, added: [Added]
+        snapshot: String, fingerprint: String, added: [Added], live: Live?, tolerant: Bool = false
     ) throws {
         let step = "join \(name)"
         let keyColumns = try keys.map { try Self.column(records, $0.right, step) }
@@ -103,9 +142,15 @@ public struct Lookup: Sendable {
             if key.contains(where: \.isMissing) { continue }
             index[key, default: []].append(r)
         }
+        var ambiguous = [[Value]: String]()
         for (key, rows) in index where rows.count > 1 {
             let described = zip(keys, key).map { "\($0.right) = '\($1)'" }.joined(separator: ", ")
             if asOf == nil {
+                if tolerant {
+                    ambiguous[key] = "\(rows.count) \(name) records for \(described) in the database"
+                    index[key] = nil
+                    continue
+                }
                 throw PrepError.invalid(
                     step: step,
                     reason: "\(rows.count) records for \(described) (rows \(rows[0] + 1) and \(rows[1] + 1) after its "
@@ -114,6 +159,11 @@ public struct Lookup: Sendable {
             }
             let sorted = rows.sorted { times[$0] < times[$1] }
             if let twin = zip(sorted, sorted.dropFirst()).first(where: { times[$0] == times[$1] }) {
+                if tolerant {
+                    ambiguous[key] = "two \(name) records for \(described) at the same time in the database"
+                    index[key] = nil
+                    continue
+                }
                 throw PrepError.invalid(
                     step: step,
                     reason: "two records for \(described) at the same time (rows \(twin.0 + 1) and \(twin.1 + 1) after "
@@ -131,6 +181,33 @@ public struct Lookup: Sendable {
         self.added = added
         self.index = index
         self.times = times
+        self.live = live
+        self.ambiguous = ambiguous
+    }
+
+    /// This lookup over records read live: `read` is what the database returned for the keys a request needs (the
+    /// source's rows before its steps; nil when it returned none). The source's steps clean them as in training;
+    /// records whose columns no longer have the types training saw are an error naming the column.
+    public func reading(_ read: Table?) throws -> Lookup {
+        let step = "lookup \(name)"
+        var columns = [Column]()
+        let cleaned = try read.map { read in try live.map { try $0.steps.transform(read).table } ?? read }
+        for c in records.columns {
+            guard let cleaned else {
+                columns.append(try Column(name: c.name, type: c.type, values: []))
+                continue
+            }
+            let found = try Self.column(cleaned, c.name, step)
+            guard found.type == c.type else {
+                throw PrepError.invalid(
+                    step: step,
+                    reason: "the database now gives '\(c.name)' as \(found.type); the model was trained with \(c.type)")
+            }
+            columns.append(found)
+        }
+        return try Lookup(
+            name: name, keys: keys, asOf: asOf, required: required, records: try Table(columns: columns),
+            snapshot: "", fingerprint: fingerprint, added: added, live: live, tolerant: true)
     }
 
     static func column(_ table: Table, _ name: String, _ step: String) throws -> Column {
@@ -179,6 +256,22 @@ public struct Lookup: Sendable {
         return try Table(columns: columns)
     }
 
+    /// The distinct keys of `table`'s rows (none missing), in the order of `keys`: what a live lookup reads.
+    public func keys(in table: Table) throws -> [[Value]] {
+        let keyColumns = try keys.map { try Self.column(table, $0.left, "join \(name)") }
+        var seen = Set<[Value]>()
+        return (0..<table.rowCount).compactMap { r in
+            let key = keyColumns.map { $0[r] }
+            return !key.contains(where: \.isMissing) && seen.insert(key).inserted ? key : nil
+        }
+    }
+
+    /// Why row `row` of `table` has no record when its key names several (records read live), or nil.
+    func ambiguity(_ table: Table, row: Int) -> String? {
+        guard !ambiguous.isEmpty else { return nil }
+        return ambiguous[keys.map { table[$0.left]?[row] ?? .missing }]
+    }
+
     /// How a row's keys read in a message (`address '12 oak street'`).
     func describeKeys(_ table: Table, row: Int) -> String {
         keys.map { "\($0.left) '\(table[$0.left].map { $0[row].description } ?? "")'" }.joined(separator: ", ")
@@ -187,7 +280,7 @@ public struct Lookup: Sendable {
 
 extension Lookup: Codable {
     enum CodingKeys: String, CodingKey {
-        case name, keys, required, fingerprint, added, schema, records
+        case name, keys, required, fingerprint, added, schema, records, live
         case asOf = "as_of"
     }
 
@@ -199,40 +292,50 @@ extension Lookup: Codable {
         try c.encode(required, forKey: .required)
         try c.encode(fingerprint, forKey: .fingerprint)
         try c.encode(added, forKey: .added)
-        try c.encode(records.columns.map { FittedPipeline.ColumnSpec(name: $0.name, type: $0.type) }, forKey: .schema)
-        try c.encode(snapshot, forKey: .records)
+        try c.encode(FittedPipeline.ColumnSpec.of(records), forKey: .schema)
+        try c.encodeIfPresent(live, forKey: .live)
+        if live == nil { try c.encode(snapshot, forKey: .records) }
     }
 
-    /// Reads a lookup back; records that do not match their fingerprint are an error.
+    /// Reads a lookup back; records that do not match their fingerprint are an error. A live lookup has none: its
+    /// schema is kept, its records are read at serving.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let name = try c.decode(String.self, forKey: .name)
         let fingerprint = try c.decode(String.self, forKey: .fingerprint)
         let schema = try c.decode([FittedPipeline.ColumnSpec].self, forKey: .schema)
-        let snapshot = try c.decode(String.self, forKey: .records)
-        guard SHA256.hex(snapshot.utf8) == fingerprint else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .records, in: c,
-                debugDescription: "the records of lookup '\(name)' do not match their fingerprint \(fingerprint)")
-        }
-        var options = CSVOptions()
-        options.columnTypes = Dictionary(schema.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
-        let records = try CSVReader.read(string: snapshot, name: "lookup \(name)", options: options)
-        guard records.columnNames == schema.map(\.name) else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .schema, in: c, debugDescription: "the records of lookup '\(name)' do not have their columns")
+        let live = try c.decodeIfPresent(Live.self, forKey: .live)
+        var snapshot = ""
+        let records: Table
+        if live != nil {
+            records = try Table(columns: schema.map { try Column(name: $0.name, type: $0.type, values: []) })
+        } else {
+            snapshot = try c.decode(String.self, forKey: .records)
+            guard SHA256.hex(snapshot.utf8) == fingerprint else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .records, in: c,
+                    debugDescription: "the records of lookup '\(name)' do not match their fingerprint \(fingerprint)")
+            }
+            var options = CSVOptions()
+            options.columnTypes = Dictionary(schema.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+            records = try CSVReader.read(string: snapshot, name: "lookup \(name)", options: options)
+            guard records.columnNames == schema.map(\.name) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .schema, in: c,
+                    debugDescription: "the records of lookup '\(name)' do not have their columns")
+            }
         }
         try self.init(
             name: name, keys: try c.decode([JoinSpec.JoinKey].self, forKey: .keys),
             asOf: try c.decodeIfPresent(JoinSpec.JoinKey.self, forKey: .asOf),
             required: try c.decode(Bool.self, forKey: .required), records: records, snapshot: snapshot,
-            fingerprint: fingerprint, added: try c.decode([Added].self, forKey: .added))
+            fingerprint: fingerprint, added: try c.decode([Added].self, forKey: .added), live: live)
     }
 }
 
 extension Lookup: Equatable {
     public static func == (a: Lookup, b: Lookup) -> Bool {
         a.name == b.name && a.keys == b.keys && a.asOf == b.asOf && a.required == b.required
-            && a.fingerprint == b.fingerprint && a.added == b.added
+            && a.fingerprint == b.fingerprint && a.added == b.added && a.live == b.live
     }
 }

@@ -50,6 +50,11 @@ public struct FittedPipeline: Codable, Sendable, Equatable {
         public var name: String
         public var type: DataType
 
+        /// A table's columns: names and types, in order.
+        public static func of(_ table: Table) -> [ColumnSpec] {
+            table.columns.map { .init(name: $0.name, type: $0.type) }
+        }
+
         public init(name: String, type: DataType) {
             self.name = name
             self.type = type
@@ -124,8 +129,8 @@ public enum PreparationPipeline {
             }
         }
         let pipeline = FittedPipeline(
-            steps: fitted, inputSchema: table.columns.map { .init(name: $0.name, type: $0.type) },
-            outputSchema: t.columns.map { .init(name: $0.name, type: $0.type) })
+            steps: fitted, inputSchema: FittedPipeline.ColumnSpec.of(table),
+            outputSchema: FittedPipeline.ColumnSpec.of(t))
         return (pipeline, t)
     }
 }

@@ -66,7 +66,7 @@ public enum PreparationRun {
                 }
                 let lookup = try Lookup(
                     name: source.name, join: join, records: t,
-                    leftColumns: left.columns.map { .init(name: $0.name, type: $0.type) })
+                    leftColumns: FittedPipeline.ColumnSpec.of(left), live: try live(source, steps: steps))
                 merged = try lookup.join(left, kind: kind)
                 lookups.append(lookup)
             } else {
@@ -81,6 +81,16 @@ public enum PreparationRun {
             spec.sources.isEmpty
             ? nil : FittedSources(entity: entity.name, entitySteps: entity.steps, lookups: lookups)
         return (merged, sources)
+    }
+
+    /// How serving reads `source` when it is live (`serving: live`): its database, query, fitted steps and cache.
+    static func live(_ source: SourceSpec, steps: FittedPipeline) throws -> Lookup.Live? {
+        guard let cache = source.live else { return nil }
+        guard source.isDatabase, let query = source.query else {
+            throw PrepError.invalid(
+                step: "source \(source.name)", reason: "serving: live reads from a database: give url: and query:")
+        }
+        return Lookup.Live(url: source.path, query: query, steps: steps, cache: cache)
     }
 
     /// Collects, splits (when the spec has a split), fits the steps on the training rows and applies them to all.

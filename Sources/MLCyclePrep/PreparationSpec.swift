@@ -37,14 +37,40 @@ public struct SourceSpec: Codable, Sendable, Equatable {
     public var steps: [PreparationStep]
     /// nil for the first source.
     public var join: JoinSpec?
+    /// A lookup read from its database at serving (`serving: live`) instead of kept in the model.
+    public var live: LiveLookupSpec?
 
-    public init(name: String, path: String, query: String? = nil, steps: [PreparationStep] = [], join: JoinSpec? = nil)
-    {
+    public init(
+        name: String, path: String, query: String? = nil, steps: [PreparationStep] = [], join: JoinSpec? = nil,
+        live: LiveLookupSpec? = nil
+    ) {
         self.name = name
         self.path = path
         self.query = query
         self.steps = steps
         self.join = join
+        self.live = live
+    }
+}
+
+/// How a live lookup is cached at serving: the records of the keys asked for most recently, each for `ttlSeconds`.
+public struct LiveLookupSpec: Codable, Sendable, Equatable {
+    /// The most keys whose records are kept (least recently used go first).
+    public var cacheRecords: Int
+    /// How long a key's records (or their absence) are used before the database is asked again; 0: every request.
+    public var ttlSeconds: Double
+
+    public static let defaultCacheRecords = 10_000
+    public static let defaultTTLSeconds = 60.0
+
+    enum CodingKeys: String, CodingKey {
+        case cacheRecords = "cache_records"
+        case ttlSeconds = "ttl_seconds"
+    }
+
+    public init(cacheRecords: Int = defaultCacheRecords, ttlSeconds: Double = defaultTTLSeconds) {
+        self.cacheRecords = cacheRecords
+        self.ttlSeconds = ttlSeconds
     }
 }
 

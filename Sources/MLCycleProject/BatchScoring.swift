@@ -11,8 +11,8 @@ import MLCycleStore
 /// parsed and scored on every core, read with the types the model was trained on, and the output appears whole
 /// (temporary file + rename) or not at all.
 public struct BatchScorer {
-    /// Scores one block of rows.
-    public let score: (Table) throws -> Table
+    /// Scores one block of rows (reading live lookups' records from their databases).
+    public let score: (Table) async throws -> Table
     /// The input columns' types in training, so every block reads alike.
     public let inputTypes: [String: DataType]
     /// `NAME vN` for a registered model, nil for a file.
@@ -41,26 +41,26 @@ public struct BatchScorer {
         return BatchScorer(bundle: bundle, scoredBy: "\(version.name) v\(version.version)")
     }
 
-    init(score: @escaping (Table) throws -> Table, inputTypes: [String: DataType], scoredBy: String?) {
+    init(score: @escaping (Table) async throws -> Table, inputTypes: [String: DataType], scoredBy: String?) {
         self.score = score
         self.inputTypes = inputTypes
         self.scoredBy = scoredBy
     }
 
-    init(bundle: ModelBundle, scoredBy: String?) {
+    init(bundle: ModelBundle, scoredBy: String?, lookupReader: any LiveRecordReader = PostgresLookupReader()) {
         self.init(
-            score: { try Self.table(try bundle.score($0)) },
+            score: { try Self.table(try bundle.score(try await bundle.complete($0, reading: lookupReader))) },
             inputTypes: Dictionary(bundle.acceptedColumns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a }),
             scoredBy: scoredBy)
     }
 
     /// Scores the table in `path` into `out` (CSV; "-" for standard output) and returns how many rows it scored.
-    public func score(file path: String, csvOptions: CSVOptions, to out: String, blockBytes: Int = 32 << 20) throws
-        -> Int
+    public func score(file path: String, csvOptions: CSVOptions, to out: String, blockBytes: Int = 32 << 20)
+        async throws -> Int
     {
         guard case .csv(_, var options) = DataSource.forFile(path, csvOptions: csvOptions) else {
             let table = try DataSource.forFile(path, csvOptions: csvOptions).load()
-            let bytes = CSVWriter.bytes(try score(table))
+            let bytes = CSVWriter.bytes(try await score(table))
             if out == "-" {
                 FileHandle.standardOutput.write(Data(bytes))
             } else {
@@ -74,8 +74,9 @@ public struct BatchScorer {
         }
         let writer = try AtomicFileWriter(path: out == "-" ? "/dev/stdout" : out)
         var rows = 0
-        try CSVReader.forEachBlock(path: path, options: options, blockBytes: blockBytes) { block, firstRow in
-            try writer.write(CSVWriter.bytes(try score(block), header: firstRow == 0))
+        var blocks = try CSVBlocks(path: path, options: options, blockBytes: blockBytes)
+        while let (block, firstRow) = try blocks.next() {
+            try writer.write(CSVWriter.bytes(try await score(block), header: firstRow == 0))
             rows += block.rowCount
         }
         try writer.commit()

@@ -1,5 +1,6 @@
 import Foundation
 import MLCycleData
+import MLCycleMonitor
 import MLCyclePrep
 import MLCycleSources
 import Yams
@@ -133,6 +134,12 @@ final class SpecReader {
 ///     join: {on: [address], kind: left}     # or on: ["address:parcel_address"]; required: true refuses a
 ///                                           # request with no record; as_of: "sale_date:recorded" joins each
 ///                                           # row to the latest record not after its time
+///   - name: assessor             # a lookup read from its database at serving, not kept in the model
+///     url: postgres://${PGUSER}@db/assessor
+///     query: "SELECT parcel_address AS address, lot_area_sqft FROM parcels"
+///     join: {on: [address]}
+///     serving: live              # default: snapshot (the records travel in the model, up to 100 MB)
+///     cache: {records: 10000, ttl: 60s}      # per server: most recently asked keys, re-read after ttl
 /// steps:
 ///   - filter: "living_area_sqft > 0 or is_missing(living_area_sqft)"   # drops failing rows in training
 ///   - filter: {expression: "sale_price > 1000", flag: suspicious_price} # keeps them, adds a flag column
@@ -199,6 +206,39 @@ public enum PipelineFile {
         return spec
     }
 
+    /// A source's `serving` and `cache`: nil unless `serving: live`, which only a database source joined as a lookup
+    /// can be.
+    static func live(_ m: [String: Node], path: String, database: Bool, joined: Bool, _ r: SpecReader)
+        -> LiveLookupSpec?
+    {
+        let mode = r.string(m["serving"], "\(path).serving") ?? "snapshot"
+        guard mode == "live" else {
+            if mode != "snapshot" { r.problem(m["serving"], "\(path).serving", "expected snapshot or live") }
+            if m["cache"] != nil { r.problem(m["cache"], "\(path).cache", "a cache is for serving: live") }
+            return nil
+        }
+        if !database || !joined {
+            r.problem(
+                m["serving"], "\(path).serving",
+                "serving: live reads a lookup from its database: it needs url: and query:, and a source before it "
+                    + "to join onto")
+        }
+        var spec = LiveLookupSpec()
+        if let c = r.mapping(m["cache"], "\(path).cache", allowed: ["records", "ttl"]) {
+            spec.cacheRecords = r.int(c["records"], "\(path).cache.records", min: 1) ?? spec.cacheRecords
+            if let text = r.string(c["ttl"], "\(path).cache.ttl") {
+                if text == "0" || text == "0s" {
+                    spec.ttlSeconds = 0
+                } else if let seconds = MonitoringDuration.seconds(text) {
+                    spec.ttlSeconds = seconds
+                } else {
+                    r.problem(c["ttl"], "\(path).cache.ttl", "expected a duration such as 30s, 5m or 1h (0: no cache)")
+                }
+            }
+        }
+        return spec
+    }
+
     /// The pipeline in an already-read mapping (also the `preparation` section of mlcycle.yaml).
     static func read(_ top: [String: Node], _ r: SpecReader, path prefix: String = "") -> PreparationSpec {
         var spec = PreparationSpec()
@@ -207,7 +247,8 @@ public enum PipelineFile {
                 for (i, node) in seq.enumerated() {
                     let path = "\(prefix)sources[\(i)]"
                     guard
-                        let m = r.mapping(node, path, allowed: ["name", "path", "url", "query", "steps", "join"])
+                        let m = r.mapping(
+                            node, path, allowed: ["name", "path", "url", "query", "steps", "join", "serving", "cache"])
                     else {
                         continue
                     }
@@ -277,7 +318,8 @@ public enum PipelineFile {
                     spec.sources.append(
                         SourceSpec(
                             name: name, path: file, query: r.string(m["query"], "\(path).query"),
-                            steps: steps(m["steps"], "\(path).steps", r), join: join))
+                            steps: steps(m["steps"], "\(path).steps", r), join: join,
+                            live: live(m, path: path, database: SourceSpec.isDatabaseURL(file), joined: i > 0, r)))
                 }
             } else {
                 r.problem(sources, "\(prefix)sources", "expected a list of sources")

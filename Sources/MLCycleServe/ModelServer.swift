@@ -5,6 +5,7 @@ import MLCycleData
 import MLCycleEvaluate
 import MLCycleLearn
 import MLCyclePrep
+import MLCycleSources
 import MLCycleStore
 import NIOCore
 import NIOFoundationEssentialsCompat
@@ -75,6 +76,8 @@ public struct ModelServer: Sendable {
     public var logger = Logger(label: "mlcycle.serve")
     /// Logs every request (method, path, status) at info level through Hummingbird's request-log middleware.
     public var logRequests = false
+    /// Reads the records of live lookups (`serving: live`) from their databases, through each lookup's cache.
+    public var lookupReader: any LiveRecordReader = PostgresLookupReader()
 
     /// The bearer tokens from the environment (`AccessTokens(environment:)`).
     public mutating func readTokens(from environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -189,10 +192,11 @@ public struct ModelServer: Sendable {
         }
         let table: Table
         let scored: [ModelBundle.Scored]
+        let request: Table
         do {
-            let request = try rows(m.bundle)
+            request = try rows(m.bundle)
             // The logged inputs are the completed rows (the columns monitoring and retraining compare with training).
-            let completed = try m.bundle.complete(request)
+            let completed = try await m.bundle.complete(request, reading: lookupReader)
             table = completed.table
             scored = try m.bundle.score(completed)
         } catch let e as RequestError {
@@ -220,15 +224,19 @@ public struct ModelServer: Sendable {
         // replay's watcher sees both.
         let server = self
         let answered = records(m, table, scored, ids: ids, seconds: seconds, at: at)
-        @Sendable func shadowRecords() -> [PredictionRecord] {
+        let lookupReader = self.lookupReader
+        @Sendable func shadowRecords() async -> [PredictionRecord] {
             let shadowStarted = Date()
-            guard let shadowScored = try? shadow.bundle.score(table) else { return [] }
+            // The other version completes the request with its own lookups, as it would if it answered.
+            guard let completed = try? await shadow.bundle.complete(request, reading: lookupReader),
+                let shadowScored = try? shadow.bundle.score(completed)
+            else { return [] }
             let shadowSeconds = Date().timeIntervalSince(shadowStarted)
             server.metrics.record(
                 model: name, version: shadow.version + " (shadow)", code: 200, seconds: shadowSeconds,
                 rows: table.rowCount)
             return server.records(
-                shadow, table,
+                shadow, completed.table,
                 shadowScored.map {
                     var s = $0
                     s.status = s.status == "ok" ? "shadow" : "shadow \(s.status)"
@@ -237,10 +245,10 @@ public struct ModelServer: Sendable {
                 ids: ids.map { $0 + "-shadow" }, seconds: shadowSeconds, at: at)
         }
         if at != nil {
-            log?.append(answered + shadowRecords())
+            log?.append(answered + (await shadowRecords()))
         } else {
             log?.append(answered)
-            _Concurrency.Task.detached { server.log?.append(shadowRecords()) }
+            _Concurrency.Task.detached { server.log?.append(await shadowRecords()) }
         }
         return Answer(model: m, table: table, scored: scored, ids: ids)
     }

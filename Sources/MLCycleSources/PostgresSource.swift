@@ -57,8 +57,10 @@ public enum PostgresSource {
             throw ReadError.connection(location: target.location, reason: describe(error))
         }
         do {
-            let table = try await read(connection, query: query, location: target.location, logger: logger)
+            let table = try await read(
+                connection, query: PostgresQuery(unsafeSQL: query), location: target.location, logger: logger)
             try? await connection.close()
+            guard let table else { throw ReadError.query(location: target.location, reason: "it returned no rows") }
             return table
         } catch {
             try? await connection.close()
@@ -66,14 +68,15 @@ public enum PostgresSource {
         }
     }
 
-    static func read(_ connection: PostgresConnection, query: String, location: String, logger: Logger) async throws
-        -> MLCycleData.Table
+    /// The rows `query` returns as a table, or nil when it returns none.
+    static func read(_ connection: PostgresConnection, query: PostgresQuery, location: String, logger: Logger)
+        async throws -> MLCycleData.Table?
     {
         var names = [String]()
         var types = [DataType]()
         var cells = [[Value]]()
         do {
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: query), logger: logger)
+            let rows = try await connection.query(query, logger: logger)
             for try await row in rows {
                 if names.isEmpty {
                     for cell in row {
@@ -94,7 +97,7 @@ public enum PostgresSource {
         } catch {
             throw ReadError.query(location: location, reason: describe(error))
         }
-        if names.isEmpty { throw ReadError.query(location: location, reason: "it returned no rows") }
+        if names.isEmpty { return nil }
         let unique = SQLiteSource.uniquify(names)
         return try MLCycleData.Table(
             columns: (0..<names.count).map { try Column(name: unique[$0], type: types[$0], values: cells[$0]) })

@@ -30,12 +30,7 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
     public init(url: String, connectTimeout: Duration = .seconds(15)) async throws {
         let target = try PostgresURL(url)
         location = target.location
-        var configuration = PostgresClient.Configuration(
-            host: target.host, port: target.port, username: target.user, password: target.password,
-            database: target.database, tls: target.tls)
-        configuration.options.connectTimeout = connectTimeout
-        configuration.options.maximumConnections = 10
-        configuration.options.connectionIdleTimeout = .seconds(60)
+        let configuration = target.poolConfiguration(timeout: connectTimeout, connections: 10)
         var quiet = Logger(label: "mlcycle.store.postgres")
         quiet.logLevel = .critical
         let logger = quiet
@@ -82,7 +77,7 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
 
     /// Runs `body`, or fails with `.unavailable` after `limit`: a pool that cannot connect keeps retrying otherwise.
     @discardableResult
-    static func within<T: Sendable>(
+    package static func within<T: Sendable>(
         _ limit: Duration, location: String, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
@@ -828,6 +823,16 @@ package struct PostgresURL {
     var tlsRequired: Bool
     /// The URL without its password, for messages.
     package var location: String
+
+    /// The settings of a pool of at most `connections` connections to this server (closed after a minute idle).
+    package func poolConfiguration(timeout: Duration, connections: Int) -> PostgresClient.Configuration {
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: tls)
+        configuration.options.connectTimeout = timeout
+        configuration.options.maximumConnections = connections
+        configuration.options.connectionIdleTimeout = .seconds(60)
+        return configuration
+    }
 
     /// The settings of one connection (not a pool) to this server.
     package func connectionConfiguration(timeout: Duration) throws -> PostgresConnection.Configuration {

@@ -523,7 +523,7 @@ struct Predict: AsyncParsableCommand {
     func run() async throws {
         try await runReportingAsyncErrors {
             let scorer = try await BatchScorer.load(model) { try await storeOptions.open() }
-            let rows = try scorer.score(
+            let rows = try await scorer.score(
                 file: input.data, csvOptions: try input.reading.csvOptions(), to: out, blockBytes: blockBytes)
             if out != "-", let scoredBy = scorer.scoredBy { print("\(rows) rows scored by \(scoredBy) → \(out)") }
         }

@@ -7,7 +7,23 @@ import Testing
 
 private func table(_ csv: String) throws -> Table { try CSVReader.read(string: csv) }
 
-private func specs(_ t: Table) -> [FittedPipeline.ColumnSpec] { t.columns.map { .init(name: $0.name, type: $0.type) } }
+/// A database as a live lookup sees it: the query's rows, of which each read returns those with the asked keys.
+private final class FakeDatabase: LiveRecordReader, @unchecked Sendable {
+    var rows: Table
+    var failure: (any Error)?
+    private(set) var asked = [[[Value]]]()
+
+    init(_ rows: Table) { self.rows = rows }
+
+    func records(of lookup: Lookup, keys: [[Value]]) async throws -> Table? {
+        asked.append(keys)
+        if let failure { throw failure }
+        let wanted = Set(keys)
+        let keyColumns = lookup.keys.map { rows[$0.right]! }
+        let found = (0..<rows.rowCount).filter { r in wanted.contains(keyColumns.map { $0[r] }) }
+        return found.isEmpty ? nil : rows.taking(found)
+    }
+}
 
 /// Lookups: the join training does and serving repeats, point in time where a source keeps versions.
 @Suite struct LookupTests {
@@ -43,7 +59,7 @@ private func specs(_ t: Table) -> [FittedPipeline.ColumnSpec] { t.columns.map { 
             name: "assessments",
             join: JoinSpec(
                 keys: [.init(left: "address", right: "address")], asOf: .init(left: "sold", right: "recorded")),
-            records: assessments, leftColumns: specs(sales))
+            records: assessments, leftColumns: FittedPipeline.ColumnSpec.of(sales))
         let joined = try lookup.join(sales, kind: .left)
         let values = try joined.column("value")
         // 2008-03-01 → the 2007 record; 2010-07-15 → the record of that very day; 2005 → none yet; 2 oak in 2010 →
@@ -59,7 +75,7 @@ private func specs(_ t: Table) -> [FittedPipeline.ColumnSpec] { t.columns.map { 
                 name: "assessments",
                 join: JoinSpec(
                     keys: [.init(left: "address", right: "address")], asOf: .init(left: "sold", right: "recorded")),
-                records: twins, leftColumns: specs(sales))
+                records: twins, leftColumns: FittedPipeline.ColumnSpec.of(sales))
         }
     }
 
@@ -158,5 +174,73 @@ private func specs(_ t: Table) -> [FittedPipeline.ColumnSpec] { t.columns.map { 
         let required = try #require(
             try PreparationRun.collectFitted(strict, directory: Self.houseProject, main: nil).sources)
         #expect(try required.complete(unknown).unavailable[0]?.first?.contains("no tax record") == true)
+    }
+
+    /// The tax source read live: the answer is the snapshot's, only the rows' distinct addresses are asked for, the
+    /// source's steps clean what is read, and a database that cannot be read leaves the rows without its columns.
+    @Test func aLiveLookupCompletesAsTheSnapshotDoes() async throws {
+        let project = try ProjectFile.load(path: "\(Self.houseProject)/mlcycle.yaml")
+        var spec = project.preparation
+        // The address is cleaned in the query (a live lookup's steps may not change its key); another step stays.
+        spec.sources[1].steps = [.text(columns: ["zoning"], trim: true, fold: nil, words: [:], values: [:])]
+        let taxRows = try CSVReader.read(path: "\(Self.houseProject)/sources/tax_records.csv")
+        let lowered = try taxRows.setting(
+            Column(
+                name: "address",
+                strings: (0..<taxRows.rowCount).map {
+                    taxRows["address"]?[$0].description.trimmingCharacters(in: .whitespaces).lowercased()
+                }))
+        let reader: PreparationRun.SourceReader = { source, path in
+            source.name == "tax" ? lowered : try PreparationRun.fileReader(source, path)
+        }
+        let snapshot = try #require(
+            try PreparationRun.collectFitted(spec, directory: Self.houseProject, main: nil, reader: reader).sources)
+        spec.sources[1].path = "postgres://assessor@db/tax"
+        spec.sources[1].query = "SELECT * FROM tax_records"
+        spec.sources[1].live = LiveLookupSpec(cacheRecords: 100, ttlSeconds: 30)
+        let live = try #require(
+            try PreparationRun.collectFitted(spec, directory: Self.houseProject, main: nil, reader: reader).sources)
+        #expect(live.lookups[0].fingerprint == snapshot.lookups[0].fingerprint)
+
+        // The model keeps how to read the records, not the records.
+        let data = try JSONEncoder().encode(live)
+        #expect(data.count < 20_000 && !String(decoding: data, as: UTF8.self).contains("31770"))
+        let back = try JSONDecoder().decode(FittedSources.self, from: data)
+        #expect(back == live && back.lookups[0].records.rowCount == 0)
+        #expect(back.lookups[0].records.columnNames == snapshot.lookups[0].records.columnNames)
+
+        let request = try CSVReader.read(path: "\(Self.houseProject)/sources/sales.csv").taking(Array(0..<300))
+            .dropping(["listing_id", "sale_price"])
+        let database = FakeDatabase(lowered)
+        let completed = try await back.complete(request, reading: database)
+        let expected = try snapshot.complete(request)
+        #expect(CSVWriter.string(completed.table) == CSVWriter.string(expected.table))
+        #expect(completed.notes == expected.notes)
+        let addresses = try #require(expected.table["address"])
+        #expect(database.asked.count == 1 && database.asked[0].count == Set((0..<300).map { addresses[$0] }).count)
+        // Without a reader, the path says what it lacks.
+        #expect(throws: PrepError.self) { try back.complete(request) }
+
+        // Two records for one address in the database: that row has no record, and the answer says why.
+        let taxAddresses = try #require(lowered["address"])
+        let (twin, taxRow) = try #require(
+            (0..<300).lazy.compactMap { r in
+                (0..<lowered.rowCount).first { taxAddresses[$0] == addresses[r] }.map { (r, $0) }
+            }.first)
+        database.rows = lowered.taking(Array(0..<lowered.rowCount) + [taxRow])
+        let doubled = try await back.complete(request, reading: database)
+        #expect(doubled.notes[twin].contains { $0.hasPrefix("2 tax records for address = ") }, "\(doubled.notes[twin])")
+
+        // A database that cannot be read: the rows are answered without the tax columns, with the reason.
+        database.failure = PrepError.invalid(step: "test", reason: "connection refused")
+        let down = try await back.complete(request, reading: database)
+        #expect(!(down.table["zoning"]?.isValid(0) ?? true))
+        #expect(down.notes[0].contains { $0.hasPrefix("tax could not be read (") && $0.contains("connection refused") })
+
+        // A live lookup whose steps change its key is refused at training.
+        spec.sources[1].steps = [.text(columns: ["address"], trim: true, fold: .lower, words: [:], values: [:])]
+        #expect {
+            try PreparationRun.collectFitted(spec, directory: Self.houseProject, main: nil, reader: reader)
+        } throws: { "\($0.localizedDescription)".contains("clean it in the query") }
     }
 }

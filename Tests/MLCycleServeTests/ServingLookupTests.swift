@@ -135,7 +135,7 @@ import Testing
         try bundle.jsonData().write(to: URL(fileURLWithPath: bundleFile))
         try CSVWriter.write(listings, to: "\(dir)/listings.csv")
         let scorer = try await BatchScorer.load(bundleFile) { store }
-        _ = try scorer.score(file: "\(dir)/listings.csv", csvOptions: CSVOptions(), to: "\(dir)/scored.csv")
+        _ = try await scorer.score(file: "\(dir)/listings.csv", csvOptions: CSVOptions(), to: "\(dir)/scored.csv")
         let scored = try CSVReader.read(path: "\(dir)/scored.csv")
         let batch = try scored.column("prediction")
         #expect((0..<batch.count).map { batch[$0].doubleValue } == fromListings.map(\.value))
