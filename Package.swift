@@ -124,6 +124,7 @@ let package = Package(
             name: "MLCycleServeTests",
             dependencies: [
                 "MLCycleData", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleStore", "MLCycleServe", "MLCycleProject",
+                "MLCycleSources", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -252,8 +252,10 @@ public struct ModelBundle: Codable, Sendable {
         let novel = novelty(raw)
         return (0..<raw.rowCount).map { r in
             if let why = unavailable[r], !why.isEmpty {
+                // What completing the row found (a lookup with no record) often explains why.
                 return Scored(
-                    prediction: nil, value: nil, probabilities: [:], range: nil, status: "unavailable", reasons: why)
+                    prediction: nil, value: nil, probabilities: [:], range: nil, status: "unavailable",
+                    reasons: why + (notes?[r] ?? []))
             }
             guard prediction.isValid(r) else {
                 return Scored(

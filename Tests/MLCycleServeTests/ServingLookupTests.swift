@@ -22,13 +22,18 @@ import Testing
         "fireplaces", "neighborhood", "sale_type", "sale_condition",
     ]
 
-    /// The project trained (60 trees) and registered, and its champion's bundle.
-    static func trained() async throws -> (store: SQLiteStore, bundle: ModelBundle, dir: String) {
+    /// The project trained (60 trees) and registered, and its champion's bundle; `tax` replaces the tax source.
+    static func trained(tax: String? = nil) async throws -> (store: SQLiteStore, bundle: ModelBundle, dir: String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-lookup-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try FileManager.default.copyItem(
             at: example.appendingPathComponent("sources"), to: dir.appendingPathComponent("sources"))
-        let spec = try String(contentsOf: example.appendingPathComponent("mlcycle.yaml"), encoding: .utf8)
+        var spec = try String(contentsOf: example.appendingPathComponent("mlcycle.yaml"), encoding: .utf8)
+        if let tax {
+            let block = try #require(spec.range(of: "  - name: tax\n"))
+            let end = try #require(spec.range(of: "  - name: neighborhoods", range: block.upperBound..<spec.endIndex))
+            spec.replaceSubrange(block.lowerBound..<end.lowerBound, with: tax)
+        }
         // The example's sources and preparation, a small learner, gates any model passes.
         let sources = try #require(spec.range(of: "sources:")).lowerBound
         let validation = try #require(spec.range(of: "validation:")).lowerBound
@@ -200,6 +205,7 @@ import Testing
                 #expect(answer["status"] as? String == "unavailable")
                 let reasons = answer["reasons"] as? [String] ?? []
                 #expect(reasons.contains("building_type is required and the row has none"), "\(answer)")
+                #expect(reasons.contains { $0.hasPrefix("no tax record for address '1 nowhere lane'") }, "\(answer)")
             }
             // The same address, the building type sent: answered, the missing tax record named.
             let typed = try unknown.setting(Column(name: "building_type", strings: ["OneFam"]))
