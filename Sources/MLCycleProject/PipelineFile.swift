@@ -227,12 +227,14 @@ public enum PipelineFile {
         if let c = r.mapping(m["cache"], "\(path).cache", allowed: ["records", "ttl"]) {
             spec.cacheRecords = r.int(c["records"], "\(path).cache.records", min: 1) ?? spec.cacheRecords
             if let text = r.string(c["ttl"], "\(path).cache.ttl") {
-                if text == "0" || text == "0s" {
+                if let seconds = Double(text), seconds >= 0, seconds.isFinite {
+                    spec.ttlSeconds = seconds
+                } else if text == "0s" {
                     spec.ttlSeconds = 0
                 } else if let seconds = MonitoringDuration.seconds(text) {
                     spec.ttlSeconds = seconds
                 } else {
-                    r.problem(c["ttl"], "\(path).cache.ttl", "expected a duration such as 30s, 5m or 1h (0: no cache)")
+                    r.problem(c["ttl"], "\(path).cache.ttl", "expected a duration such as 30s, 5m or 1h, or seconds (0: no cache)")
                 }
             }
         }

@@ -287,6 +287,9 @@ def main():
         selection="cv", folds=3, refit=False))
     variant("a SQLite source and a joined source", lambda d: d["sources"].append(
         {"name": "tax", "path": "tax.db", "query": "SELECT * FROM tax", "join": {"on": ["address:parcel"], "kind": "inner"}}))
+    variant("a lookup read live from PostgreSQL", lambda d: d["sources"].append(
+        {"name": "tax", "url": "postgres://u@db/x", "query": "SELECT * FROM tax", "join": {"on": ["address"]},
+         "serving": "live", "cache": {"records": 500, "ttl": "30s"}}))
 
     # 4. Documents the parser rejects.
     def rejected(label, change, place):
@@ -305,6 +308,10 @@ def main():
     rejected("a source without path", lambda d: d["sources"][0].pop("path"), "sources[0].path")
     rejected("join kind: outer", lambda d: d["sources"].append({"path": "b.csv", "join": {"on": "id", "kind": "outer"}}),
              "sources[1].join.kind")
+    rejected("serving: fresh", lambda d: d["sources"].append({"path": "b.csv", "join": {"on": "id"}, "serving": "fresh"}),
+             "sources[1].serving")
+    rejected("cache ttl: soon", lambda d: d["sources"].append({"url": "postgres://u@db/x", "query": "SELECT 1",
+             "join": {"on": "id"}, "serving": "live", "cache": {"ttl": "soon"}}), "sources[1].cache.ttl")
     rejected("an unknown step kind", lambda d: d["preparation"].append({"normalize": ["a"]}), "preparation[2]")
     rejected("two kinds in one step", lambda d: d["preparation"].append({"log": ["a"], "drop": ["b"]}), "preparation[2]")
     rejected("impute strategy: mode", lambda d: d["preparation"].append({"impute": {"columns": ["a"], "strategy": "mode"}}),

@@ -150,6 +150,37 @@ import Testing
             ])
     }
 
+    @Test func aLiveLookupReadsAndAMisplacedOneSaysWhatToFix() throws {
+        let base = """
+            problem: {name: p, task: regression, target: y}
+            candidates: [{learner: linear}]
+
+            """
+        let spec = try ProjectFile.parse(
+            base + #"""
+                sources:
+                  - {path: data.csv}
+                  - {name: tax, url: "postgres://u@db/x", query: "SELECT * FROM t", join: {on: [a]}, serving: live, cache: {records: 500, ttl: 5m}}
+                  - {name: other, url: "postgres://u@db/x", query: "SELECT * FROM o", join: {on: [a]}, serving: live}
+                  - {name: kept, path: k.csv, join: {on: [a]}, serving: snapshot}
+                """#)
+        #expect(spec.preparation.sources[1].live == LiveLookupSpec(cacheRecords: 500, ttlSeconds: 300))
+        #expect(spec.preparation.sources[2].live == LiveLookupSpec())
+        #expect(spec.preparation.sources[0].live == nil && spec.preparation.sources[3].live == nil)
+        expectRefused(
+            base,
+            [
+                ("sources: [{path: data.csv}, {path: b.csv, join: {on: [a]}, serving: live}]", "needs url: and query:"),
+                (#"sources: [{url: "postgres://u@db/x", query: "SELECT 1", serving: live}]"#, "a source before it"),
+                ("sources: [{path: data.csv}, {path: b.csv, join: {on: [a]}, serving: fresh}]", "snapshot or live"),
+                ("sources: [{path: data.csv}, {path: b.csv, join: {on: [a]}, cache: {ttl: 1m}}]", "for serving: live"),
+                (
+                    #"sources: [{path: a.csv}, {url: "postgres://u@db/x", query: "q", join: {on: [a]}, serving: live, cache: {ttl: soon}}]"#,
+                    "sources[1].cache.ttl"
+                ),
+            ])
+    }
+
     @Test func aBadSpecGetsEveryProblemWithLineAndPath() throws {
         let yaml = """
             problem:
