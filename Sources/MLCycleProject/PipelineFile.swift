@@ -234,7 +234,9 @@ public enum PipelineFile {
                 } else if let seconds = MonitoringDuration.seconds(text) {
                     spec.ttlSeconds = seconds
                 } else {
-                    r.problem(c["ttl"], "\(path).cache.ttl", "expected a duration such as 30s, 5m or 1h, or seconds (0: no cache)")
+                    r.problem(
+                        c["ttl"], "\(path).cache.ttl",
+                        "expected a duration such as 30s, 5m or 1h, or seconds (0: no cache)")
                 }
             }
         }

@@ -70,19 +70,21 @@ public final class PostgresLookupReader: LiveRecordReader, @unchecked Sendable {
         ].joined(separator: "\u{1F}")
         let now = Date().timeIntervalSince1970
         var (rows, missing, columns) = lock.withLock { () -> ([[Value]], [[Value]], [FittedPipeline.ColumnSpec]?) in
-            var cached =
-                caches[id]
-                ?? Cached(
-                    cache: RecordCache(capacity: live.cache.cacheRecords, ttl: live.cache.ttlSeconds), columns: nil)
+            // In place (the subscript's modify accessor): a copy of the cache per request would cost its size.
+            let fresh = Cached(
+                cache: RecordCache(capacity: live.cache.cacheRecords, ttl: live.cache.ttlSeconds), columns: nil)
             var rows = [[Value]]()
             var missing = [[Value]]()
             for key in keys {
-                if let found = cached.cache.rows(key, now: now) { rows += found } else { missing.append(key) }
+                if let found = caches[id, default: fresh].cache.rows(key, now: now) {
+                    rows += found
+                } else {
+                    missing.append(key)
+                }
             }
             counts.hits += keys.count - missing.count
             counts.misses += missing.count
-            caches[id] = cached
-            return (rows, missing, cached.columns)
+            return (rows, missing, caches[id]?.columns)
         }
         if !missing.isEmpty {
             guard let fetched = try await read(lookup, live, keys: missing) else {
@@ -110,13 +112,11 @@ public final class PostgresLookupReader: LiveRecordReader, @unchecked Sendable {
         _ id: String, _ found: [([Value], [[Value]])], columns: [FittedPipeline.ColumnSpec]?, now: Double
     ) {
         lock.withLock {
-            guard var cached = caches[id] else { return }
-            if let columns, cached.columns != columns {
-                cached.cache.removeAll()
-                cached.columns = columns
+            if let columns, caches[id]?.columns != columns {
+                caches[id]?.cache.removeAll()
+                caches[id]?.columns = columns
             }
-            for (key, rows) in found { cached.cache.store(key, rows: rows, now: now) }
-            caches[id] = cached
+            for (key, rows) in found { caches[id]?.cache.store(key, rows: rows, now: now) }
         }
     }
 
