@@ -148,8 +148,9 @@ cat > Benchmarks/serve/live-lookups.md <<MD
 # What a lookup read live from PostgreSQL costs a served model
 
 \`bash Benchmarks/serve/live-lookups.sh\`, $(date -u +%Y-%m-%d), $(nproc) cores (the server, PostgreSQL and wrk share
-them), release build, wrk -t1, $duration per cell, one run; PostgreSQL $(psql -tA "$MLCYCLE_TEST_POSTGRES_URL" -c 'SHOW server_version') on loopback,
-started by Tests/postgres.sh with its defaults, the tax table indexed on the query's key (`lower(trim(address))`). The house project (one gbdt of 500
+them), release build, wrk -t1, $duration per cell, one run; PostgreSQL
+$(psql -tA "$MLCYCLE_TEST_POSTGRES_URL" -c 'SHOW server_version') on loopback, started by Tests/postgres.sh with its
+defaults, the tax table indexed on the query's key (\`lower(trim(address))\`). The house project (one gbdt of 500
 trees) trained three times on the same rows: its tax records kept in the bundle ("snapshot"), read live with the
 default cache (10,000 keys for 60 s: "live"), and read live on every request ("no cache", \`ttl: 0\`). Every request
 is a listing's 11 fields; the three answer the same 1000 listings identically. The ratios are rows/s against the
