@@ -108,32 +108,16 @@ for name in snapshot live uncached; do
     done
     stop
 done
-python3 - "$out" <<'PY'
-import json, sys
-out = sys.argv[1]
-answers = [json.load(open(f"{out}/answers-{k}.json"))["predictions"] for k in ["snapshot", "live", "uncached"]]
-assert all(len(a) == 1000 for a in answers)
-key = lambda p: (p["prediction"], p["status"])
-same = sum(key(a) == key(b) == key(c) for a, b, c in zip(*answers))
-print(f"the same 1000 listings: {same} identical answers from the snapshot, live and uncached models")
-assert same == 1000, same
-PY
+python3 Benchmarks/serve/same_answers.py "$out" snapshot live uncached
 
 table=$(python3 - "$out/wrk" <<'PY'
-import re, sys
+import sys
+sys.path.insert(0, "Benchmarks/serve")
+from wrk import summary
 folder = sys.argv[1]
 def read(name):
-    text = open(f"{folder}/{name}.txt").read()
-    requests = int(re.search(r"(\d+) requests in", text).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    ok = requests - (int(bad.group(1)) if bad else 0)
-    value, unit = re.search(r"requests in ([\d.]+)(m?s)", text).groups()
-    seconds = float(value) / (1000 if unit == "ms" else 1)
-    def ms(q):
-        m = re.search(q + r"%\s+([\d.]+)(us|ms|s)", text)
-        return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-    rows = 1000 if "batch" in name else 1
-    return ok * rows / seconds, ms("50"), ms("99"), requests - ok
+    r = summary(f"{folder}/{name}.txt", rows=1000 if "batch" in name else 1)
+    return r["rows_per_s"], r["p50"] * 1000, r["p99"] * 1000, r["errors"]
 lines = []
 for size, c, label in [("single", 4, "1 listing, 4 connections"), ("single", 64, "1 listing, 64 connections"),
                        ("batch", 4, "1000 listings, 4 connections")]:
@@ -156,7 +140,7 @@ default cache (10,000 keys for 60 s: "live"), and read live on every request ("n
 is a listing's 11 fields; the three answer the same 1000 listings identically. The ratios are rows/s against the
 snapshot's.
 
-| payload | snapshot | live, cached | live, no cache | cached vs snapshot | no cache vs snapshot | non-2xx |
+| payload | snapshot | live, cached | live, no cache | cached vs snapshot | no cache vs snapshot | failed |
 |---|---|---|---|---:|---:|---:|
 ${table}
 MD

@@ -109,37 +109,22 @@ serve "$out/merged"
 curl -sf http://127.0.0.1:18095/v1/models/houses/predict -d @"$out/merged-batch.json" > "$out/answers-plain.json"
 bench plain merged
 stop
-python3 - "$out" <<'PY'
-import json, sys
-out = sys.argv[1]
-answers = [json.load(open(f"{out}/answers-{k}.json"))["predictions"] for k in ["listing", "merged", "plain"]]
-assert all(len(a) == 1000 for a in answers)
-key = lambda p: (p["prediction"], p["status"])
-same = sum(key(a) == key(b) == key(c) for a, b, c in zip(*answers))
-print(f"the same 1000 listings: {same} identical answers from the listing, the merged row, and the model without lookups")
-assert same == 1000, same
-PY
+python3 Benchmarks/serve/same_answers.py "$out" listing merged plain
 
 table=$(python3 - "$out/wrk" <<'PY'
-import re, sys
+import sys
+sys.path.insert(0, "Benchmarks/serve")
+from wrk import summary
 folder = sys.argv[1]
 def read(name):
-    text = open(f"{folder}/{name}.txt").read()
-    requests = int(re.search(r"(\d+) requests in", text).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    ok = requests - (int(bad.group(1)) if bad else 0)
-    value, unit = re.search(r"requests in ([\d.]+)(m?s)", text).groups()
-    seconds = float(value) / (1000 if unit == "ms" else 1)
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
-    p99ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
-    rows = 1000 if "batch" in name else 1
-    return ok * rows / seconds, p99ms, requests - ok
+    r = summary(f"{folder}/{name}.txt", rows=1000 if "batch" in name else 1)
+    return r["rows_per_s"], r["p50"] * 1000, r["p99"] * 1000, r["errors"]
 lines = []
 for size, c, label in [("single", 4, "1 row, 4 connections"), ("single", 64, "1 row, 64 connections"),
                        ("batch", 4, "1000 rows, 4 connections")]:
     l, m, p = (read(f"{k}-{size}-c{c}") for k in ["listing", "merged-to-lookups", "plain"])
-    cell = lambda x: f"{x[0]:,.0f} rows/s, p99 {x[1]:.1f} ms"
-    lines.append(f"| {label} | {cell(l)} | {cell(m)} | {cell(p)} | {l[0] / p[0]:.2f}× | {l[2] + m[2] + p[2]} |")
+    cell = lambda x: f"{x[0]:,.0f} rows/s, p99 {x[2]:.1f} ms"
+    lines.append(f"| {label} | {cell(l)} | {cell(m)} | {cell(p)} | {l[0] / p[0]:.2f}× | {l[3] + m[3] + p[3]} |")
 print("\n".join(lines))
 PY
 )
@@ -154,7 +139,7 @@ fields an agent sends, to the first; "merged row": the same listings as the firs
 column the model reads), to the first (its lookups run and find nothing to add) and to the second. All three answer
 the same 1000 listings identically. The cost of the lookups is the first column against the third.
 
-| payload | listing, model with lookups | merged row, model with lookups | merged row, model without | listing vs merged without | non-2xx |
+| payload | listing, model with lookups | merged row, model with lookups | merged row, model without | listing vs merged without | failed |
 |---|---|---|---|---:|---:|
 ${table}
 MD

@@ -1,22 +1,13 @@
 """Reads wrk's outputs from Benchmarks/serve/run.sh and prints the results table (markdown) with ratios."""
-import re
 import sys
+
+from wrk import summary
 
 results, header = sys.argv[1], sys.argv[2]
 
-def seconds(text):
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
-
 def read(label):
-    text = open(f"{results}/{label}.txt").read()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    p50 = seconds(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
-    p99 = seconds(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, socket.groups())) if socket else 0)
-    return rps, p50, p99, errors
+    r = summary(f"{results}/{label}.txt")
+    return r["requests_per_s"], r["p50"], r["p99"], r["errors"]
 
 lines = [header, "",
          "| payload | connections | server | requests/s | p50 ms | p99 ms | errors | throughput vs MLflow | p99 vs MLflow |",
