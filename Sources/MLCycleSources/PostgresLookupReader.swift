@@ -15,6 +15,8 @@ public final class PostgresLookupReader: LiveRecordReader, @unchecked Sendable {
     /// its records), so a database that is down does not make every request wait `timeout`.
     public let retryAfter: Duration
     private let environment: [String: String]
+    /// Seconds since 1970, for the caches' time to live.
+    private let now: @Sendable () -> Double
     private let logger: Logger
     private let lock = NSLock()
     private var pools = [String: Pool]()
@@ -48,11 +50,13 @@ public final class PostgresLookupReader: LiveRecordReader, @unchecked Sendable {
 
     public init(
         timeout: Duration = .seconds(5), retryAfter: Duration = .seconds(5),
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) {
         self.timeout = timeout
         self.retryAfter = retryAfter
         self.environment = environment
+        self.now = now
         var logger = Logger(label: "mlcycle.lookup.postgres")
         logger.logLevel = .critical
         self.logger = logger
@@ -68,7 +72,7 @@ public final class PostgresLookupReader: LiveRecordReader, @unchecked Sendable {
             lookup.name, live.url, live.query, lookup.keys.map(\.right).joined(separator: ","),
             "\(live.cache.cacheRecords)", "\(live.cache.ttlSeconds)",
         ].joined(separator: "\u{1F}")
-        let now = Date().timeIntervalSince1970
+        let now = self.now()
         var (rows, missing, columns) = lock.withLock { () -> ([[Value]], [[Value]], [FittedPipeline.ColumnSpec]?) in
             // In place (the subscript's modify accessor): a copy of the cache per request would cost its size.
             let fresh = Cached(
