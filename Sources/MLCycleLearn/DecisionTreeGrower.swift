@@ -88,6 +88,8 @@ struct DecisionTreeGrower: @unchecked Sendable {
         var scratch = [Int32](repeating: 0, count: bag.count)
         var tree = BoostedTree()
         var leafValues = [Double]()
+        var nodeCount = [Double]()
+        var leafCount = [Double]()
         var order = Array(0..<featureCount)
         var hist = [Double](repeating: 0, count: 256 * w)
         var groups = [Double](repeating: 0, count: 256 * w)
@@ -299,6 +301,7 @@ struct DecisionTreeGrower: @unchecked Sendable {
                                             if best.feature < 0 || best.gain + slack < threshold {
                                                 // A leaf: its mean, or its class shares.
                                                 let leaf = Int32(leafValues.count / leafWidth)
+                                                leafCount.append(Double(node.count))
                                                 switch response {
                                                 case .values: leafValues.append(total0[1] / max(total0[0], 1))
                                                 case .classes(_, let k):
@@ -365,6 +368,7 @@ struct DecisionTreeGrower: @unchecked Sendable {
                                             }
                                             tree.missingLeft.append(best.missingLeft)
                                             tree.gain.append(best.gain)
+                                            nodeCount.append(Double(node.count))
                                             tree.left.append(0)
                                             tree.right.append(0)  // set when the children are placed
                                             if node.parent >= 0 {
@@ -393,6 +397,8 @@ struct DecisionTreeGrower: @unchecked Sendable {
             }
         }
         tree.leafValues = leafValues
+        tree.nodeCount = nodeCount
+        tree.leafCount = leafCount
         return tree
     }
 }

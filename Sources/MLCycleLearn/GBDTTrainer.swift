@@ -301,6 +301,7 @@ struct TreeGrower: @unchecked Sendable {
         ]
         var pending = [0]  // leaves that may still split
         var tree = BoostedTree()
+        var nodeCount = [Double]()
         var binTree = BinTree()
         func splittable(_ l: Leaf) -> Bool {
             l.best.gain > p.minGainToSplit && (p.maxDepth < 0 || l.depth < p.maxDepth)
@@ -365,6 +366,7 @@ struct TreeGrower: @unchecked Sendable {
             }
             tree.missingLeft.append(split.missingLeft)
             tree.gain.append(split.gain)
+            nodeCount.append(Double(leaf.count))
             binTree.feature.append(f)
             binTree.binThreshold.append(split.binThreshold)
             binTree.categorySet.append(split.categorySet)
@@ -427,6 +429,8 @@ struct TreeGrower: @unchecked Sendable {
             }
         }
         tree.leafValues = leaves.map { -$0.sumG / ($0.sumH + $0.lambda) * p.learningRate }
+        tree.nodeCount = nodeCount
+        tree.leafCount = leaves.map { Double($0.count) }
         return Grown(
             tree: tree, binTree: binTree, rows: rows, leafRanges: leaves.map { $0.start..<($0.start + $0.count) })
     }

@@ -135,6 +135,10 @@ public struct BoostedTree: Codable, Sendable, Equatable {
     /// Bins (of the feature's `FeatureBins`) that go left, as 256-bit sets.
     public var categorySets: [[UInt64]] = []
     public var leafValues: [Double] = []
+    /// Training rows that reached each internal node and each leaf (bagged rows; a bootstrap duplicate counts
+    /// again): the covers TreeSHAP weighs paths by. nil in models trained before they were recorded.
+    public var nodeCount: [Double]? = nil
+    public var leafCount: [Double]? = nil
 }
 
 /// A fitted gradient-boosted ensemble.

@@ -1,0 +1,149 @@
+import Foundation
+import MLCycleData
+import Testing
+
+@testable import MLCycleLearn
+
+/// Exact SHAP values of tree models: they add up to each row's output, and equal the Shapley values computed from
+/// every coalition of features with the paper's path-dependent expectation (Algorithm 1), on models with numeric
+/// and categorical splits and missing values.
+@Suite struct TreeSHAPTests {
+    /// Rows with a numeric feature that is sometimes missing, two more numbers, and a category (sometimes missing);
+    /// the target mixes them with interactions. `kind`: "regression", "binary" or "multiclass".
+    static func table(rows: Int, kind: String) throws -> Table {
+        var rng = SeededGenerator(seed: 7)
+        var csv = "x1,x2,x3,c,y\n"
+        let levels = ["north", "south", "east", "west", "centre", "harbour"]
+        for _ in 0..<rows {
+            let x1 = Double.random(in: 0..<10, using: &rng)
+            let x2 = Double.random(in: -5..<5, using: &rng)
+            let x3 = Int.random(in: 0..<4, using: &rng)
+            let level = Int.random(in: 0..<levels.count, using: &rng)
+            let missing1 = Double.random(in: 0..<1, using: &rng) < 0.1
+            let missingC = Double.random(in: 0..<1, using: &rng) < 0.05
+            let value =
+                2 * (missing1 ? 4 : x1) + x2 * Double(x3) + [3.0, -2, 0, 5, -4, 1][level]
+                + Double.random(in: -1..<1, using: &rng)
+            let y: String
+            switch kind {
+            case "binary": y = value > 10 ? "yes" : "no"
+            case "multiclass": y = value < 5 ? "low" : value < 14 ? "mid" : "high"
+            default: y = String(value)
+            }
+            csv += "\(missing1 ? "" : String(x1)),\(x2),\(x3),\(missingC ? "" : levels[level]),\(y)\n"
+        }
+        return try CSVReader.read(string: csv)
+    }
+
+    static func data(_ kind: String, rows: Int = 400) throws -> (FeatureSchema, Dataset, TargetValues) {
+        let t = try table(rows: rows, kind: kind)
+        let schema = try FeatureSchema.infer(from: t, target: "y")
+        let task: Task = kind == "regression" ? .regression : kind == "binary" ? .binary : .multiclass
+        return (schema, try schema.encode(t), try TargetValues.read(t, column: "y", task: task).0)
+    }
+
+    static func gbdt(_ kind: String, _ parameters: [String: String] = [:]) throws -> (GBDTModel, Dataset) {
+        let (schema, x, y) = try data(kind)
+        let objective: GBDTParameters.Objective =
+            kind == "regression" ? .regression : kind == "binary" ? .binary : .multiclass
+        let model = try GradientBoostedTrees(
+            parameters: GBDTParameters(
+                parameters: ["n_estimators": "30", "num_leaves": "8", "min_data_in_leaf": "5"].merging(parameters) {
+                    $1
+                }, objective: objective)
+        ).fit(schema: schema, data: x, target: y, validation: nil)
+        return (model, x)
+    }
+
+    /// `expected` plus each row's contributions, per output.
+    static func sums(_ c: Contributions, rows: Int) -> [[Double]] {
+        c.expected.indices.map { o in (0..<rows).map { r in c.expected[o] + c.row(r, output: o).reduce(0, +) } }
+    }
+
+    @Test(arguments: ["regression", "binary", "multiclass"])
+    func gradientBoostingContributionsAddUpToTheRawScore(_ kind: String) throws {
+        let (model, x) = try Self.gbdt(kind)
+        #expect(model.trees.contains { !$0.categorySets.isEmpty }, "the category is split on")
+        let c = try model.contributions(x)
+        let raw = model.rawClassScores(x)
+        #expect(c.expected.count == raw.count && c.features == ["x1", "x2", "x3", "c"])
+        for (o, sum) in Self.sums(c, rows: x.rows).enumerated() {
+            for r in 0..<x.rows { #expect(abs(sum[r] - raw[o][r]) <= 1e-9 * max(1, abs(raw[o][r]))) }
+        }
+    }
+
+    @Test(arguments: ["regression", "binary", "multiclass"])
+    func forestContributionsAddUpToTheOutput(_ kind: String) throws {
+        let (schema, x, y) = try Self.data(kind)
+        let model = try RandomForest(parameters: ForestParameters(parameters: ["n_estimators": "20"], single: false))
+            .fit(schema: schema, data: x, target: y)
+        let c = try model.contributions(x)
+        let p = model.predict(x)
+        let w = model.leafWidth
+        for (o, sum) in Self.sums(c, rows: x.rows).enumerated() {
+            for r in 0..<x.rows {
+                let output =
+                    kind == "regression"
+                    ? p.values[r] : kind == "binary" ? p.probabilities[2 * r + 1] : p.probabilities[r * w + o]
+                #expect(abs(sum[r] - output) <= 1e-9)
+            }
+        }
+    }
+
+    /// Shapley values from their definition: every coalition S of the other features, weighted |S|!(M−|S|−1)!/M!,
+    /// with E[f | S] as the paper's Algorithm 1 takes it (features outside S follow both children by cover).
+    @Test func contributionsAreTheShapleyValuesOfEveryCoalition() throws {
+        let (model, x) = try Self.gbdt("regression", ["n_estimators": "8", "num_leaves": "12"])
+        let binned = BinnedData(x, bins: model.bins, rowMajor: false)
+        let m = model.schema.features.count
+        func expectation(_ t: BoostedTree, row: Int, known: Set<Int>) -> Double {
+            func cover(_ c: Int32) -> Double { c >= 0 ? t.nodeCount![Int(c)] : t.leafCount![Int(~c)] }
+            func go(_ c: Int32) -> Double {
+                if c < 0 { return t.leafValues[Int(~c)] }
+                let node = Int(c)
+                let feature = Int(t.feature[node])
+                guard known.contains(feature) else {
+                    return (cover(t.left[node]) * go(t.left[node]) + cover(t.right[node]) * go(t.right[node]))
+                        / t.nodeCount![node]
+                }
+                let b = Int(binned.codes[feature * binned.rows + row])
+                let left: Bool
+                if b == 0 {
+                    left = t.missingLeft[node]
+                } else if t.categorySet[node] >= 0 {
+                    left = t.categorySets[Int(t.categorySet[node])][b >> 6] & (1 << UInt64(b & 63)) != 0
+                } else {
+                    left = b <= Int(t.binThreshold[node])
+                }
+                return go(left ? t.left[node] : t.right[node])
+            }
+            return t.feature.isEmpty ? t.leafValues[0] : go(0)
+        }
+        func factorial(_ k: Int) -> Double { k <= 1 ? 1 : Double(k) * factorial(k - 1) }
+        let c = try model.contributions(x)
+        var empty = model.initialScore
+        for t in model.trees { empty += expectation(t, row: 0, known: []) }
+        #expect(abs(empty - c.expected[0]) <= 1e-9)
+        for r in stride(from: 0, to: x.rows, by: 37) {
+            for i in 0..<m {
+                var phi = 0.0
+                for mask in 0..<(1 << m) where mask & (1 << i) == 0 {
+                    let s = Set((0..<m).filter { mask & (1 << $0) != 0 })
+                    let weight = factorial(s.count) * factorial(m - s.count - 1) / factorial(m)
+                    for t in model.trees {
+                        phi += weight * (expectation(t, row: r, known: s.union([i])) - expectation(t, row: r, known: s))
+                    }
+                }
+                #expect(abs(phi - c.row(r)[c.row(r).startIndex + i]) <= 1e-9, "row \(r), feature \(i)")
+            }
+        }
+    }
+
+    @Test func aModelWithoutCoversSaysToRetrain() throws {
+        var (model, x) = try Self.gbdt("regression")
+        model.trees[0].nodeCount = nil
+        #expect {
+            try model.contributions(x)
+        } throws: { "\($0.localizedDescription)".contains("train it again") }
+    }
+}
