@@ -21,24 +21,17 @@ public struct BatchScorer {
     /// `reference` is a model file (`mlcycle train --out`), a bundle file, or a registered model NAME[@ALIAS|:VERSION]
     /// in the store `store` opens (only asked for when `reference` is not a file). A damaged file is its own error.
     public static func load(_ reference: String, store: () async throws -> any Store) async throws -> BatchScorer {
-        if let data = FileManager.default.contents(atPath: reference) {
-            if let header = FileFormat.header(of: data), header.format == ModelBundle.formatName {
-                let bundle = try ModelBundle.decode(data, path: reference, header: header)
-                return BatchScorer(bundle: bundle, scoredBy: nil)
-            }
-            let file = try ModelFile.decode(data, path: reference)
+        switch try await SavedModel.load(reference, store: store) {
+        case .bundle(let bundle, let scoredBy):
+            // A bundle applies its own preparation, scope and range, as the server does.
+            return BatchScorer(bundle: bundle, scoredBy: scoredBy)
+        case .file(let file):
             let features = try file.model().schema.features
             return BatchScorer(
                 score: { try file.predictTable($0) },
                 inputTypes: Dictionary(features.map { ($0.name, $0.sourceType) }, uniquingKeysWith: { a, _ in a }),
                 scoredBy: nil)
         }
-        // A registered model: its bundle applies its own preparation, scope and range, as the server does.
-        let store = try await store()
-        let version = try await ModelRegistry(store: store).resolve(reference)
-        let bundle = try ModelBundle.decode(
-            try await store.artifact(version.bundle), path: "\(version.name) v\(version.version)")
-        return BatchScorer(bundle: bundle, scoredBy: "\(version.name) v\(version.version)")
     }
 
     init(score: @escaping (Table) async throws -> Table, inputTypes: [String: DataType], scoredBy: String?) {

@@ -11,6 +11,7 @@ extension Task: ExpressibleByArgument {}
 extension TuningOptions.Search: ExpressibleByArgument {}
 extension Stage: ExpressibleByArgument {}
 extension ProjectTemplate: ExpressibleByArgument {}
+extension ModelExport.Format: ExpressibleByArgument {}
 
 /// Which columns a profile's correlation matrices cover: `top:N` (at most N numeric and N categorical) or `all`.
 struct CorrelationColumns: ExpressibleByArgument {

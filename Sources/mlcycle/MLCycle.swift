@@ -38,7 +38,7 @@ struct MLCycle: AsyncParsableCommand {
         version: MLCycleVersion.current,
         subcommands: [
             Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self,
-            Evaluate.self, Tune.self,
+            Evaluate.self, Tune.self, Export.self,
             Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self,
             Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Compare.self, Review.self, Alerts.self,
             Approve.self,
@@ -526,6 +526,39 @@ struct Predict: AsyncParsableCommand {
             let rows = try await scorer.score(
                 file: input.data, csvOptions: try input.reading.csvOptions(), to: out, blockBytes: blockBytes)
             if out != "-", let scoredBy = scorer.scoredBy { print("\(rows) rows scored by \(scoredBy) → \(out)") }
+        }
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a model in a format other tools run, with its preparation beside it.",
+        discussion: """
+            --format lightgbm writes a gradient-boosted model as a LightGBM text model (lightgbm.Booster(model_file=...) \
+            loads it and predicts the same raw scores) and, beside it, OUT-without-extension.preparation.json: the \
+            model's inputs in order (a categorical one as the index of its value in levels; missing: NaN) and, for a \
+            bundle or a registered model, its fitted preparation and what does not travel (range, scope, lookups).
+            """)
+
+    @Argument(
+        help:
+            "A model file written by `mlcycle train --out`, a bundle file, or a registered model NAME[@ALIAS|:VERSION]."
+    )
+    var model: String
+
+    @Option(help: "The format: \(ModelExport.Format.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var format: ModelExport.Format
+
+    @Option(help: "The file to write.")
+    var out: String
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let saved = try await SavedModel.load(model) { try await storeOptions.open() }
+            let preparation = try ModelExport.write(saved, reference: model, format: format, to: out)
+            print("\(model) → \(out) (\(format.rawValue)); its inputs and preparation → \(preparation)")
         }
     }
 }

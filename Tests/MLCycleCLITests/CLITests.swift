@@ -328,6 +328,44 @@ let housesCSV = """
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad-out.csv").path))
     }
 
+    @Test func exportWritesALightGBMModelAndItsInputs() async throws {
+        var rows = "id,area,zone,price\n"
+        for i in 0..<80 {
+            rows +=
+                "\(i),\(i % 9 == 0 ? "" : String(500 + i * 20)),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300)\n"
+        }
+        let dir = try scratch(["houses.csv": rows])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for learner in ["gbdt", "linear"] {
+            let t = try await CLI.run(
+                [
+                    "train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", learner,
+                    "--drop", "id", "--param", learner == "gbdt" ? "min_data_in_leaf=5" : "alpha=0.1", "--out",
+                    "\(learner).json",
+                ], in: dir)
+            #expect(t.status == 0, "\(t.stderr)")
+        }
+        let exported = try await CLI.run(
+            ["export", "gbdt.json", "--format", "lightgbm", "--out", "model.txt"], in: dir)
+        #expect(exported.status == 0 && exported.stdout.contains("model.preparation.json"), "\(exported.stderr)")
+        let text = try String(contentsOf: dir.appendingPathComponent("model.txt"), encoding: .utf8)
+        #expect(text.hasPrefix("tree\nversion=v4\nnum_class=1\n") && text.contains("feature_names=area zone\n"))
+        let inputs = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: dir.appendingPathComponent("model.preparation.json")))
+                as? [String: Any])
+        let features = inputs["features"] as? [[String: Any]] ?? []
+        #expect(features.map { $0["name"] as? String } == ["area", "zone"])
+        #expect(
+            features.last?["kind"] as? String == "categorical"
+                && features.last?["levels"] as? [String] == ["A", "B", "C"])
+        #expect(inputs["model"] as? String == "gbdt.json" && inputs["preparation"] == nil)
+        // A learner LightGBM's format cannot hold is refused with what to do.
+        let refused = try await CLI.run(["export", "linear.json", "--format", "lightgbm", "--out", "x.txt"], in: dir)
+        #expect(refused.status == 2 && refused.stderr.contains("train it with learner gbdt"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.txt").path))
+    }
+
     @Test func binaryTrainingReportsClassificationMetrics() async throws {
         var rows = "minutes,plan,churn\n"
         for i in 0..<120 {
