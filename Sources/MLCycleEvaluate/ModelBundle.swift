@@ -325,32 +325,8 @@ public struct ModelBundle: Codable, Sendable {
         guard model.task != .clustering, let schema = try? model.model().schema else {
             return inputSchema.map(\.name).filter(pipelineNeeds)
         }
-        var needed = Set(schema.features.map(\.name))
-        func reads(_ expression: String) -> [String] {
-            (try? MLCycleData.Expression.parse(expression).columns) ?? []
-        }
-        for step in pipeline.steps.reversed() {
-            switch step {
-            case .derive(let name, let e):
-                if needed.remove(name) != nil { needed.formUnion(reads(e)) }
-            case .filter(let e, let flag?):
-                if needed.remove(flag) != nil { needed.formUnion(reads(e)) }
-            case .impute(let c, _, let by, _, let indicator):
-                if needed.contains(c) || (indicator && needed.remove("\(c)_was_missing") != nil) {
-                    needed.insert(c)
-                    needed.formUnion(by)
-                }
-            case .oneHot(let c, let levels, let other):
-                let made = levels.map { "\(c)_\($0)" } + (other ? ["\(c)_other"] : [])
-                if made.contains(where: needed.contains) {
-                    needed.subtract(made)
-                    needed.insert(c)
-                }
-            case .filter(_, nil), .dropDuplicates, .text, .parseDates, .ordinal, .frequency, .target, .scale, .log,
-                .drop:
-                continue
-            }
-        }
+        let origins = pipeline.origins(imputeGroups: true)
+        let needed = Set(schema.features.flatMap { (origins[$0.name] ?? [$0.name: 1]).keys })
         return inputSchema.map(\.name).filter(needed.contains)
     }
 

@@ -13,6 +13,9 @@ public struct DesignMatrixSpec: Codable, Sendable, Equatable {
         public var fill: Double
         /// Readable name: the column, or `column=level`.
         public var name: String
+        /// The term's mean over the training rows (missing numbers counted as `fill`), from which contributions
+        /// are measured; nil in models trained before it was recorded.
+        public var mean: Double? = nil
     }
     public var terms: [Term]
 
@@ -28,10 +31,16 @@ public struct DesignMatrixSpec: Codable, Sendable, Equatable {
                     sum += v[r]
                     n += 1
                 }
-                terms.append(Term(feature: i, level: nil, fill: n > 0 ? sum / Double(n) : 0, name: f.name))
-            case .categorical(_, let levels):
+                let mean = n > 0 ? sum / Double(n) : 0
+                terms.append(Term(feature: i, level: nil, fill: mean, name: f.name, mean: mean))
+            case .categorical(let codes, let levels):
+                var counts = [Int](repeating: 0, count: max(1, levels))
+                for c in codes where c >= 0 && Int(c) < levels { counts[Int(c)] += 1 }
                 for l in 1..<max(1, levels) {
-                    terms.append(Term(feature: i, level: l, fill: 0, name: "\(f.name)=\(f.levels?[l] ?? String(l))"))
+                    terms.append(
+                        Term(
+                            feature: i, level: l, fill: 0, name: "\(f.name)=\(f.levels?[l] ?? String(l))",
+                            mean: Double(counts[l]) / Double(max(1, codes.count))))
                 }
             }
         }
@@ -484,20 +493,26 @@ public struct LogisticRegressionModel: FittedLearner {
     public var iterations: Int
     public var converged: Bool
 
-    public func predict(_ data: Dataset) -> Predictions {
+    /// Each row's linear score per weight row (`[row][weight row]`): the log-odds of the second class for a binary
+    /// model, each class's softmax score for a multinomial one.
+    func scores(_ data: Dataset) -> [[Double]] {
         let p = design.terms.count
-        let k = intercepts.count
-        let classes = labels.count
         let x = design.matrix(data)
-        var values = [Double](repeating: 0, count: data.rows)
-        var probabilities = [Double](repeating: 0, count: data.rows * classes)
-        var scores = [Double](repeating: 0, count: k)
-        for r in 0..<data.rows {
-            for cls in 0..<k {
+        return (0..<data.rows).map { r in
+            intercepts.indices.map { cls in
                 var s = intercepts[cls]
                 for j in 0..<p { s += coefficients[cls * p + j] * x[r * p + j] }
-                scores[cls] = s
+                return s
             }
+        }
+    }
+
+    public func predict(_ data: Dataset) -> Predictions {
+        let k = intercepts.count
+        let classes = labels.count
+        var values = [Double](repeating: 0, count: data.rows)
+        var probabilities = [Double](repeating: 0, count: data.rows * classes)
+        for (r, scores) in self.scores(data).enumerated() {
             if k == 1 {
                 let p1 = 1 / (1 + exp(-scores[0]))
                 probabilities[r * 2] = 1 - p1

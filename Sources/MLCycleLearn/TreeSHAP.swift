@@ -1,22 +1,6 @@
 import Foundation
 import MLCycleData
 
-/// Each feature's exact SHAP contribution to each row's output, and the expected output they start from: for every
-/// row, `expected[o]` plus the row's contributions to output `o` is the model's output `o` for the row.
-public struct Contributions: Sendable, Equatable {
-    /// The features, in the order of each row's values.
-    public var features: [String]
-    /// Per output (one, or one per class for a multiclass model): the expected output over the training rows.
-    public var expected: [Double]
-    /// Per output, per row, per feature: `values[o][r * features.count + f]`.
-    public var values: [[Double]]
-
-    /// Row `r`'s contributions to output `o`, one per feature.
-    public func row(_ r: Int, output o: Int = 0) -> ArraySlice<Double> {
-        values[o][(r * features.count)..<((r + 1) * features.count)]
-    }
-}
-
 /// Exact SHAP values of a tree by path-dependent TreeSHAP (Lundberg, Erion & Lee 2018, "Consistent individualized
 /// feature attribution for tree ensembles", Algorithm 2), polynomial in the tree's depth. A feature left out of a
 /// coalition follows both children of its splits, weighted by the training rows that went each way (the tree's

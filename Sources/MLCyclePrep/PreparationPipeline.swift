@@ -134,3 +134,45 @@ public enum PreparationPipeline {
         return (pipeline, t)
     }
 }
+
+extension FittedPipeline {
+    /// For each column the pipeline leaves, the input columns it was made from, each with its share (summing to 1):
+    /// a column rewritten in place is its own; a one-hot level, an imputation's `_was_missing` flag and an encoding
+    /// are their column's; a derived column or a filter's flag splits equally between the columns its expression
+    /// reads (and theirs in turn). With `imputeGroups`, an imputed column is made from its `group_by` columns too,
+    /// equally (its fill depends on them).
+    public func origins(imputeGroups: Bool = false) -> [String: [String: Double]] {
+        var map = [String: [String: Double]]()
+        for c in inputSchema { map[c.name] = [c.name: 1] }
+        func of(_ column: String) -> [String: Double] { map[column] ?? [column: 1] }
+        func mix(_ columns: [String]) -> [String: Double] {
+            var out = [String: Double]()
+            let unique = Array(Set(columns))
+            for c in unique {
+                for (input, share) in of(c) { out[input, default: 0] += share / Double(unique.count) }
+            }
+            return out
+        }
+        func reads(_ expression: String) -> [String] {
+            (try? MLCycleData.Expression.parse(expression).columns) ?? []
+        }
+        for step in steps {
+            switch step {
+            case .derive(let name, let e), .filter(let e, let name?):
+                map[name] = mix(reads(e))
+            case .impute(let c, _, let by, _, let indicator):
+                if imputeGroups && !by.isEmpty { map[c] = mix([c] + by) }
+                if indicator { map["\(c)_was_missing"] = of(c) }
+            case .oneHot(let c, let levels, let other):
+                let origin = of(c)
+                for name in levels.map({ "\(c)_\($0)" }) + (other ? ["\(c)_other"] : []) { map[name] = origin }
+                map[c] = nil
+            case .drop(let columns):
+                for c in columns { map[c] = nil }
+            case .filter(_, nil), .dropDuplicates, .text, .parseDates, .ordinal, .frequency, .target, .scale, .log:
+                continue
+            }
+        }
+        return map
+    }
+}

@@ -147,3 +147,41 @@ import Testing
         } throws: { "\($0.localizedDescription)".contains("train it again") }
     }
 }
+
+/// Linear models' contributions, and contributions credited from features to the columns they were made from.
+@Suite struct LinearContributionsTests {
+    @Test(arguments: ["regression", "binary", "multiclass"])
+    func linearContributionsAddUpToTheScore(_ kind: String) throws {
+        let (schema, x, y) = try TreeSHAPTests.data(kind)
+        let learner: LearnerParameters = kind == "regression" ? .linear(.init()) : .logistic(.init())
+        let model = try learner.fit(schema: schema, data: x, target: y)
+        let c = try model.contributions(x)
+        let raw = model.rawScores(x)
+        #expect(c.features == ["x1", "x2", "x3", "c"] && c.expected.count == (kind == "multiclass" ? 3 : 1))
+        for (o, sum) in TreeSHAPTests.sums(c, rows: x.rows).enumerated() {
+            for r in 0..<x.rows { #expect(abs(sum[r] - raw[o][r]) <= 1e-9 * max(1, abs(raw[o][r]))) }
+        }
+        // A numeric feature's contribution is its coefficient times its distance from the training mean; a missing
+        // value (filled with the mean) contributes nothing.
+        if case .linear(let m) = model {
+            let mean = try #require(m.design.terms[0].mean)
+            guard case .numeric(let v, let valid) = x.columns[0] else { return }
+            for r in 0..<x.rows {
+                let expected = (valid?[r] ?? true) ? m.coefficients[0] * (v[r] - mean) : 0
+                #expect(abs(c.row(r)[c.row(r).startIndex] - expected) <= 1e-9 * max(1, abs(expected)))
+            }
+        }
+    }
+
+    @Test func creditingSplitsAFeatureBetweenItsColumnsAndKeepsTheSum() throws {
+        let c = Contributions(
+            features: ["area", "cond_Good", "cond_Fair", "per_room"], expected: [10],
+            values: [[1, 2, 3, 4, -1, -2, -3, -4]])
+        let credited = c.credited(
+            to: ["cond_Good": ["cond": 1], "cond_Fair": ["cond": 1], "per_room": ["area": 0.5, "rooms": 0.5]],
+            columns: ["rooms", "cond", "area"])
+        #expect(credited.features == ["rooms", "cond", "area"])
+        #expect(credited.values == [[2, 5, 3, -2, -5, -3]])
+        #expect(credited.expected == [10])
+    }
+}

@@ -279,3 +279,30 @@ private func strings(_ t: Table, _ name: String) throws -> [String?] {
         }
     }
 }
+
+/// What each prepared column was made from, for crediting a model's contributions to the columns a client sent.
+@Suite struct PipelineOriginsTests {
+    @Test func featuresAreTracedToTheColumnsTheyWereMadeFrom() throws {
+        let train = try CSVReader.read(
+            string: "area,rooms,hood,cond,price\n100,2,north,Good,10\n,3,south,Fair,20\n300,4,north,Good,30\n")
+        let (fitted, prepared) = try PreparationPipeline.fit(
+            [
+                .impute(columns: ["area"], strategy: .median, groupBy: ["hood"], indicator: true),
+                .encode(columns: ["cond"], method: .oneHot(maxLevels: 5)),
+                .derive(name: "per_room", expression: "area / rooms"),
+                .derive(name: "twice", expression: "per_room + per_room + rooms"),
+                .drop(columns: ["hood"]),
+            ], on: train, target: "price")
+        let origins = fitted.origins()
+        #expect(origins["area"] == ["area": 1] && origins["area_was_missing"] == ["area": 1])
+        #expect(origins["cond_Good"] == ["cond": 1] && origins["cond_Fair"] == ["cond": 1] && origins["cond"] == nil)
+        #expect(origins["per_room"] == ["area": 0.5, "rooms": 0.5])
+        // Split equally between per_room and rooms, per_room in turn between area and rooms.
+        #expect(origins["twice"] == ["area": 0.25, "rooms": 0.75])
+        #expect(origins["hood"] == nil)
+        // Every prepared column is traced.
+        #expect(Set(prepared.columnNames).isSubset(of: Set(origins.keys)))
+        // Counting what an imputation's fill depends on: the group column too.
+        #expect(fitted.origins(imputeGroups: true)["area"] == ["area": 0.5, "hood": 0.5])
+    }
+}
