@@ -354,6 +354,17 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// A value: a number, true/false, or text (dates as ISO text); missing is `null`.
+    public mutating func value(_ v: Value) {
+        switch v {
+        case .missing: raw("null")
+        case .float64(let d): number(d)
+        case .int64(let i): integer(i)
+        case .bool(let b): bool(b)
+        case .string, .date, .timestamp: string(v.description)
+        }
+    }
+
     public var data: Data { Data(bytes) }
 }
 

@@ -172,16 +172,20 @@ public struct ModelServer: Sendable {
         var table: Table
         var scored: [ModelBundle.Scored]
         var ids: [String]
+        /// Per row, when the request asked to `explain`.
+        var explanations: [Explanation]? = nil
     }
 
     /// Scores rows for `name` as the release policy routes them (a canary share to the challenger, a shadow copy),
     /// records the metrics and logs every answered row — the one path behind the native, MLflow and v2 endpoints.
     /// `rows` reads the request for the bundle that answers; what it throws is the client's to fix (4xx).
     /// A request refused after its model was found is logged too (status `error 400`, no inputs), so monitoring can
-    /// show the error rate by status code per window.
-    func predict(_ name: String, key: String?, started: Date, at: Date? = nil, rows: (ModelBundle) throws -> Table)
-        async throws -> Answer
-    {
+    /// show the error rate by status code per window. `explain`, asked once the rows are read, is how many
+    /// contributions each answer shows (nil or 0: none).
+    func predict(
+        _ name: String, key: String?, started: Date, at: Date? = nil, explain: () -> Int? = { nil },
+        rows: (ModelBundle) throws -> Table
+    ) async throws -> Answer {
         guard let (m, shadow) = try await catalog.route(name, key: key) else {
             metrics.record(
                 model: ServerMetrics.unknownModel, version: "-", code: 404, seconds: Date().timeIntervalSince(started),
@@ -193,12 +197,19 @@ public struct ModelServer: Sendable {
         let table: Table
         let scored: [ModelBundle.Scored]
         let request: Table
+        var explanations: [Explanation]?
         do {
             request = try rows(m.bundle)
             // The logged inputs are the completed rows (the columns monitoring and retraining compare with training).
             let completed = try await m.bundle.complete(request, reading: lookupReader)
             table = completed.table
             scored = try m.bundle.score(completed)
+            if let top = explain(), top > 0 {
+                do { explanations = try m.bundle.explain(merged: table, top: top) } catch {
+                    throw RequestError(
+                        "this model cannot explain its answers (\(error.localizedDescription)); ask without explain")
+                }
+            }
         } catch let e as RequestError {
             metrics.record(
                 model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
@@ -216,7 +227,7 @@ public struct ModelServer: Sendable {
         metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
         guard let shadow else {
             logRows(m, table, scored, ids: ids, seconds: seconds, at: at)
-            return Answer(model: m, table: table, scored: scored, ids: ids)
+            return Answer(model: m, table: table, scored: scored, ids: ids, explanations: explanations)
         }
         // The other version scores a copy: logged beside the answer (same ids + "-shadow", status "shadow", or
         // "shadow review" / "shadow unavailable"), never returned. A live request does not wait for it (it runs in
@@ -250,7 +261,7 @@ public struct ModelServer: Sendable {
             log?.append(answered)
             _Concurrency.Task.detached { server.log?.append(await shadowRecords()) }
         }
-        return Answer(model: m, table: table, scored: scored, ids: ids)
+        return Answer(model: m, table: table, scored: scored, ids: ids, explanations: explanations)
     }
 
     /// Keys sorted, as every answer of the server writes them.
@@ -469,14 +480,17 @@ public struct ModelServer: Sendable {
             }
             let csv = request.headers[.contentType]?.hasPrefix("text/csv") == true
             do {
+                let asked = try RowDecoder.explainCount(
+                    query: request.uri.queryParameters.get("explain").map { String($0) })
+                var explain = asked
                 let a = try await server.predict(
-                    name, key: key, started: started, at: try server.requestedTime(request)
+                    name, key: key, started: started, at: try server.requestedTime(request), explain: { explain }
                 ) {
                     bundle in
-                    csv
-                        ? try RowDecoder.table(fromCSV: Array(buffer: body), bundle: bundle)
-                        : try RowDecoder.table(
-                            try RowDecoder.cells(fromJSON: Data(buffer: body), strict: true), bundle: bundle)
+                    if csv { return try RowDecoder.table(fromCSV: Array(buffer: body), bundle: bundle) }
+                    let cells = try RowDecoder.cells(fromJSON: Data(buffer: body), strict: true)
+                    explain = cells.explain ?? asked
+                    return try RowDecoder.table(cells, bundle: bundle)
                 }
                 if csv {
                     return Self.bytes(
@@ -490,7 +504,7 @@ public struct ModelServer: Sendable {
                 j.raw(",\"predictions\":[")
                 for (r, s) in a.scored.enumerated() {
                     if r > 0 { j.comma() }
-                    Self.row(s, id: a.ids[r], version: a.model.version, into: &j)
+                    Self.row(s, id: a.ids[r], version: a.model.version, explanation: a.explanations?[r], into: &j)
                 }
                 j.raw("]}")
                 return Self.bytes(j.data, type: "application/json")
@@ -726,14 +740,37 @@ public struct ModelServer: Sendable {
             release: release.map { .init(challenger: $0.challenger.version, share: $0.share, shadow: $0.shadow) })
     }
 
-    /// One row's answer, keys sorted: `{confidence?, id, model_version, prediction, probabilities?, range?,
-    /// reasons?, status, warnings?}`.
-    static func row(_ s: ModelBundle.Scored, id: String, version: String, into j: inout JSONWriter) {
+    /// One row's answer, keys sorted: `{confidence?, explanation?, id, model_version, prediction, probabilities?,
+    /// range?, reasons?, status, warnings?}`; an explanation is written for an answered row only.
+    static func row(
+        _ s: ModelBundle.Scored, id: String, version: String, explanation: Explanation? = nil, into j: inout JSONWriter
+    ) {
         j.raw("{")
         if s.prediction != nil {
             j.raw("\"confidence\":")
             j.string(s.confidence)
             j.comma()
+            if let e = explanation {
+                // {"contributions": [{column, contribution, value}], "expected", "output"?}
+                j.raw("\"explanation\":{\"contributions\":[")
+                for (i, part) in e.parts.enumerated() {
+                    if i > 0 { j.comma() }
+                    j.raw("{\"column\":")
+                    j.string(part.column)
+                    j.raw(",\"contribution\":")
+                    j.number(part.contribution)
+                    j.raw(",\"value\":")
+                    j.value(part.value)
+                    j.raw("}")
+                }
+                j.raw("],\"expected\":")
+                j.number(e.expected)
+                if let output = e.output {
+                    j.raw(",\"output\":")
+                    j.string(output)
+                }
+                j.raw("},")
+            }
         }
         j.raw("\"id\":")
         j.string(id)

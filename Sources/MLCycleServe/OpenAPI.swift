@@ -74,12 +74,18 @@ enum OpenAPI {
         let records: JSONValue = ["type": "array", "minItems": 1, "maxItems": 10_000, "items": record]
         let body: JSONValue = [
             "type": "object", "required": ["records"], "additionalProperties": false,
-            "properties": ["records": records],
+            "properties": [
+                "records": records,
+                "explain": [
+                    "type": "integer", "minimum": 0, "maximum": 1000,
+                    "description": "how many contributions to show per answered row (largest first)",
+                ],
+            ],
         ]
         var operation = post
         operation.set("summary", .string("Score rows with \(m.name)"))
         if case .array(let parameters) = post["parameters"] {
-            operation.set("parameters", .array(parameters.filter { $0["name"] == "key" }))
+            operation.set("parameters", .array(parameters.filter { $0["name"] == "key" || $0["name"] == "explain" }))
         }
         operation.set("requestBody", ["required": true, "content": ["application/json": ["schema": body]]])
         return operation

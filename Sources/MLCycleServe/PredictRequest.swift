@@ -37,6 +37,30 @@ public enum RowDecoder {
         public var names: [String]
         public var cells: [[JSONValue?]]
         public var rowCount: Int
+        /// The body's `"explain": N`: how many contributions to show per row (nil: none asked).
+        public var explain: Int? = nil
+    }
+
+    /// The number of contributions a request asks to see per row (`"explain": 5` or `?explain=5`): 0 to 1000.
+    public static func explainCount(_ value: JSONValue?) throws -> Int? {
+        guard let value else { return nil }
+        guard case .number(let n) = value, n == n.rounded(), n >= 0, n <= 1000 else {
+            throw RequestError(
+                "\"explain\" is how many contributions to show per row, a whole number from 0 to 1000 (such as 5)",
+                field: "explain")
+        }
+        return Int(n)
+    }
+
+    /// `?explain=N` as `explainCount(_:)` reads it.
+    public static func explainCount(query text: String?) throws -> Int? {
+        guard let text else { return nil }
+        guard let n = Double(text) else {
+            throw RequestError(
+                "explain is how many contributions to show per row, a whole number from 0 to 1000 (such as 5); got "
+                    + "'\(text)'", field: "explain")
+        }
+        return try explainCount(.number(n))
     }
 
     /// Parses a JSON body; malformed JSON is a 400 saying where.
@@ -53,11 +77,22 @@ public enum RowDecoder {
             throw RequestError("the body must be a JSON object with \"records\" or \"columns\" and \"data\"")
         }
         let body = JSONValue.object(members)
-        if strict, let extra = members.map(\.0).sorted().first(where: { !["records", "columns", "data"].contains($0) })
+        if strict,
+            let extra = members.map(\.0).sorted().first(where: {
+                !["records", "columns", "data", "explain"].contains($0)
+            })
         {
             throw RequestError(
-                "unknown field '\(extra)'; the body holds \"records\", or \"columns\" and \"data\"", field: extra)
+                "unknown field '\(extra)'; the body holds \"records\", or \"columns\" and \"data\", and may ask to "
+                    + "\"explain\"", field: extra)
         }
+        var cells = try rows(body)
+        cells.explain = try explainCount(body["explain"])
+        return cells
+    }
+
+    /// The rows of a parsed body (see `cells(fromJSON:strict:)`).
+    static func rows(_ body: JSONValue) throws -> Cells {
         if let records = body["records"] ?? body["dataframe_records"] ?? body["instances"] ?? body["inputs"] {
             switch records {
             case .array(let list):
