@@ -23,17 +23,40 @@ public struct Explanation: Sendable, Equatable {
     public var expected: Double
     /// Input columns, largest |contribution| first.
     public var parts: [Part]
+
+    /// The class output `o` of `c` explains (nil for regression): a binary model's one output is its second class.
+    static func output(_ o: Int, of c: Contributions, labels: [String]) -> String? {
+        labels.isEmpty ? nil : c.expected.count > 1 ? labels[o] : labels[min(1, labels.count - 1)]
+    }
+
+    /// Contributions as a table, one row per explained row: `explained_class` (classification), `expected_value`,
+    /// then each feature's contribution to the row's explained output, under the feature's name.
+    public static func table(_ c: Contributions, labels: [String]) throws -> Table {
+        let outputs = (0..<c.rows).map { c.explainedOutput(row: $0) }
+        var columns = [Column]()
+        if !labels.isEmpty {
+            columns.append(
+                Column(name: "explained_class", strings: outputs.map { output($0, of: c, labels: labels) }))
+        }
+        columns.append(Column(name: "expected_value", doubles: outputs.map { c.expected[$0] }))
+        for (f, name) in c.features.enumerated() {
+            columns.append(
+                Column(name: name, doubles: outputs.enumerated().map { r, o in c.values[o][r * c.features.count + f] }))
+        }
+        return try Table(columns: columns)
+    }
 }
 
 extension ModelBundle {
     /// The contributions of each input column (as the model bundle's input schema names them, looked-up columns
     /// included) for the rows of a merged table: the model's per-feature contributions credited through the
     /// preparation (a one-hot level to its column; a derived feature to the columns it reads, equally).
-    public func contributions(merged raw: Table) throws -> Contributions {
+    /// With `credited: false`, per feature the model sees (after preparation).
+    public func contributions(merged raw: Table, credited: Bool = true) throws -> Contributions {
         let prepared = try pipeline.transform(raw, serving: true).table
         let fitted = try model.model()
-        let data = try fitted.schema.encode(prepared)
-        return try fitted.contributions(data).credited(to: pipeline.origins(), columns: inputSchema.map(\.name))
+        let c = try fitted.contributions(try fitted.schema.encode(prepared))
+        return credited ? c.credited(to: pipeline.origins(), columns: inputSchema.map(\.name)) : c
     }
 
     /// Each row's explanation with its `top` largest contributions (all when nil).
@@ -42,14 +65,8 @@ extension ModelBundle {
         let labels = try model.model().labels
         let columns = c.features.map { raw[$0] }
         return (0..<c.rows).map { r in
-            // One output, or the class with the highest raw output (the predicted one).
-            var o = 0
-            if c.expected.count > 1 {
-                let outputs = c.expected.indices.map { c.expected[$0] + c.row(r, output: $0).reduce(0, +) }
-                o = outputs.indices.max { outputs[$0] < outputs[$1] } ?? 0
-            }
-            let output: String? =
-                labels.isEmpty ? nil : c.expected.count > 1 ? labels[o] : labels[min(1, labels.count - 1)]
+            let o = c.explainedOutput(row: r)
+            let output = Explanation.output(o, of: c, labels: labels)
             var parts = zip(c.features.indices, c.row(r, output: o)).map { f, v in
                 Explanation.Part(column: c.features[f], value: columns[f]?[r] ?? .missing, contribution: v)
             }

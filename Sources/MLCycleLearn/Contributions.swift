@@ -24,6 +24,14 @@ public struct Contributions: Sendable, Equatable {
     /// How many rows are explained.
     public var rows: Int { features.isEmpty ? 0 : (values.first?.count ?? 0) / features.count }
 
+    /// The output each row is explained by: the only one, or the one with the highest raw output (the predicted
+    /// class of a multiclass model).
+    public func explainedOutput(row r: Int) -> Int {
+        guard expected.count > 1 else { return 0 }
+        let outputs = expected.indices.map { expected[$0] + row(r, output: $0).reduce(0, +) }
+        return outputs.indices.max { outputs[$0] < outputs[$1] } ?? 0
+    }
+
     /// Row `r`'s contributions to output `o`, one per feature.
     public func row(_ r: Int, output o: Int = 0) -> ArraySlice<Double> {
         values[o][(r * features.count)..<((r + 1) * features.count)]

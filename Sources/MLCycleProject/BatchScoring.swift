@@ -34,6 +34,36 @@ public struct BatchScorer {
         }
     }
 
+    /// Explains instead of scoring (`mlcycle explain`): per row, the expected value and each input column's
+    /// contribution (each feature's the model sees, with `perFeature`), for the class it predicts.
+    public static func explaining(_ reference: String, perFeature: Bool, store: () async throws -> any Store)
+        async throws -> BatchScorer
+    {
+        switch try await SavedModel.load(reference, store: store) {
+        case .bundle(let bundle, let scoredBy):
+            let reader = PostgresLookupReader()
+            let labels = try bundle.model.model().labels
+            return BatchScorer(
+                score: {
+                    let completed = try await bundle.complete($0, reading: reader)
+                    return try Explanation.table(
+                        try bundle.contributions(merged: completed.table, credited: !perFeature), labels: labels)
+                },
+                inputTypes: Dictionary(
+                    bundle.acceptedColumns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a }),
+                scoredBy: scoredBy)
+        case .file(let file):
+            let model = try file.model()
+            return BatchScorer(
+                score: {
+                    try Explanation.table(try model.contributions(try model.schema.encode($0)), labels: model.labels)
+                },
+                inputTypes: Dictionary(
+                    model.schema.features.map { ($0.name, $0.sourceType) }, uniquingKeysWith: { a, _ in a }),
+                scoredBy: nil)
+        }
+    }
+
     init(score: @escaping (Table) async throws -> Table, inputTypes: [String: DataType], scoredBy: String?) {
         self.score = score
         self.inputTypes = inputTypes

@@ -38,7 +38,7 @@ struct MLCycle: AsyncParsableCommand {
         version: MLCycleVersion.current,
         subcommands: [
             Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self,
-            Evaluate.self, Tune.self, Export.self,
+            Evaluate.self, Tune.self, Explain.self, Export.self,
             Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self,
             Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Compare.self, Review.self, Alerts.self,
             Approve.self,
@@ -526,6 +526,49 @@ struct Predict: AsyncParsableCommand {
             let rows = try await scorer.score(
                 file: input.data, csvOptions: try input.reading.csvOptions(), to: out, blockBytes: blockBytes)
             if out != "-", let scoredBy = scorer.scoredBy { print("\(rows) rows scored by \(scoredBy) → \(out)") }
+        }
+    }
+}
+
+struct Explain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write each row's contributions: why the model answers it as it does.",
+        discussion: """
+            One output row per input row: explained_class (classification: the class explained, the second for \
+            binary, the predicted one for more), expected_value (the model's expected raw output over its training \
+            rows), then each input column's contribution; expected_value plus the contributions is the row's raw \
+            output (the estimate; log-odds for a binary boosted or logistic model). Tree models by exact TreeSHAP, \
+            linear ones as coefficient x (value - training mean); prepared features are credited to the columns \
+            they were made from (--per-feature keeps them apart). The file streams through in blocks, each on every \
+            core.
+            """)
+
+    @Option(
+        help:
+            "A model file written by `mlcycle train --out`, a bundle file, or a registered model NAME[@ALIAS|:VERSION]."
+    )
+    var model: String
+
+    @OptionGroup var input: DataOptions
+
+    @Option(help: "Write the contributions (CSV) to this file ('-' for standard output).")
+    var out: String
+
+    @Flag(help: "One column per feature the model sees (after preparation) instead of per input column.")
+    var perFeature = false
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: .hidden) var blockBytes = 32 << 20
+
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let explainer = try await BatchScorer.explaining(model, perFeature: perFeature) {
+                try await storeOptions.open()
+            }
+            let rows = try await explainer.score(
+                file: input.data, csvOptions: try input.reading.csvOptions(), to: out, blockBytes: blockBytes)
+            if out != "-" { print("\(rows) rows explained\(explainer.scoredBy.map { " by \($0)" } ?? "") → \(out)") }
         }
     }
 }

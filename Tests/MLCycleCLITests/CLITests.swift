@@ -366,6 +366,46 @@ let housesCSV = """
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.txt").path))
     }
 
+    @Test func explainWritesEachRowsContributions() async throws {
+        var rows = "id,area,zone,price\n"
+        for i in 0..<80 {
+            rows +=
+                "\(i),\(i % 9 == 0 ? "" : String(500 + i * 20)),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300)\n"
+        }
+        let dir = try scratch(["houses.csv": rows])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try await CLI.run(
+            [
+                "train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "gbdt",
+                "--drop", "id", "--param", "min_data_in_leaf=5", "--out", "model.json",
+            ], in: dir)
+        #expect(t.status == 0, "\(t.stderr)")
+        let e = try await CLI.run(
+            ["explain", "--model", "model.json", "--data", "houses.csv", "--out", "contributions.csv"], in: dir)
+        #expect(e.status == 0 && e.stdout.contains("80 rows explained"), "\(e.stderr)")
+        let p = try await CLI.run(
+            ["predict", "--model", "model.json", "--data", "houses.csv", "--out", "predictions.csv"], in: dir)
+        #expect(p.status == 0)
+        let text = try String(contentsOf: dir.appendingPathComponent("contributions.csv"), encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.first == "expected_value,area,zone" && lines.count == 81)
+        let predictions = try String(contentsOf: dir.appendingPathComponent("predictions.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().compactMap { Double($0) }
+        // The expected value plus the row's contributions is its estimate.
+        for (line, prediction) in zip(lines.dropFirst(), predictions) {
+            let sum = line.split(separator: ",").compactMap { Double($0) }.reduce(0, +)
+            #expect(abs(sum - prediction) <= 1e-9 * prediction, "\(line)")
+        }
+        // In blocks, the same file.
+        let blocks = try await CLI.run(
+            [
+                "explain", "--model", "model.json", "--data", "houses.csv", "--out", "blocks.csv", "--block-bytes",
+                "100",
+            ], in: dir)
+        #expect(blocks.status == 0)
+        #expect(try String(contentsOf: dir.appendingPathComponent("blocks.csv"), encoding: .utf8) == text)
+    }
+
     @Test func binaryTrainingReportsClassificationMetrics() async throws {
         var rows = "minutes,plan,churn\n"
         for i in 0..<120 {
