@@ -156,7 +156,9 @@ public struct GBDTModel: FittedLearner {
     public var bestIteration: Int
     /// The trees packed for prediction, built on first use and shared by copies (derived data: not saved, not
     /// compared).
-    let packed = PackedTreesCache()
+    let packed = TreesDerivedCache<PackedTrees>()
+    /// Each tree's leaf paths for its contributions, built on first use (derived data, as `packed`).
+    let shapPaths = TreesDerivedCache<[TreeSHAP.Paths]>()
 
     enum CodingKeys: String, CodingKey {
         case schema, bins, parameters, labels, initialScore, initialScores, trees, bestIteration
@@ -173,7 +175,7 @@ public struct GBDTModel: FittedLearner {
         let n = data.rows
         let starts = initialScores ?? [initialScore]
         let k = starts.count
-        let packed = self.packed.trees(for: trees)
+        let packed = self.packed.value(for: trees, build: PackedTrees.init)
         @Sendable func score(_ rows: Range<Int>) -> [[Double]] {
             var out = starts.map { [Double](repeating: $0, count: rows.count) }
             for c in 0..<k {
@@ -351,21 +353,23 @@ struct PackedTrees: Sendable {
     }
 }
 
-/// Holds a model's `PackedTrees`, built on first use (under a lock; prediction runs on many threads). Rebuilt if
-/// the model's tree count changed since (training appends trees and early stopping cuts them).
-final class PackedTreesCache: @unchecked Sendable, Equatable {
+/// Holds data derived from a model's trees (its `PackedTrees`, its leaf paths), built on first use (under a lock;
+/// prediction runs on many threads). Rebuilt if the model's tree count changed since (training appends trees and
+/// early stopping cuts them).
+final class TreesDerivedCache<Value: Sendable>: @unchecked Sendable, Equatable {
     private let lock = NSLock()
-    private var packed: PackedTrees?
+    private var built: (trees: Int, value: Value)?
 
-    func trees(for trees: [BoostedTree]) -> PackedTrees {
+    /// The value built from `trees` (kept while the model has as many trees).
+    func value(for trees: [BoostedTree], build: ([BoostedTree]) -> Value) -> Value {
         lock.lock()
         defer { lock.unlock() }
-        if let packed, packed.roots.count == trees.count { return packed }
-        let built = PackedTrees(trees)
-        packed = built
-        return built
+        if let built, built.trees == trees.count { return built.value }
+        let value = build(trees)
+        built = (trees.count, value)
+        return value
     }
 
     /// Derived data: two models with equal trees are equal whatever their caches hold.
-    static func == (a: PackedTreesCache, b: PackedTreesCache) -> Bool { true }
+    static func == (a: TreesDerivedCache, b: TreesDerivedCache) -> Bool { true }
 }

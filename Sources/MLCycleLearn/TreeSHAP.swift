@@ -1,20 +1,127 @@
 import Foundation
 import MLCycleData
 
-/// Exact SHAP values of a tree by path-dependent TreeSHAP (Lundberg, Erion & Lee 2018, "Consistent individualized
-/// feature attribution for tree ensembles", Algorithm 2), polynomial in the tree's depth. A feature left out of a
-/// coalition follows both children of its splits, weighted by the training rows that went each way (the tree's
-/// `nodeCount` and `leafCount`): the conditional expectation of the paper's Algorithm 1, computed for every
-/// coalition at once.
+/// Exact SHAP values of a tree: the values of path-dependent TreeSHAP (Lundberg, Erion & Lee 2018, "Consistent
+/// individualized feature attribution for tree ensembles", Algorithm 2). A feature left out of a coalition follows
+/// both children of its splits, weighted by the training rows that went each way (the tree's `nodeCount` and
+/// `leafCount`): the conditional expectation of the paper's Algorithm 1, for every coalition at once.
+///
+/// Computed leaf by leaf: for a leaf of value v whose path splits on the distinct features j (each with z_j, the share
+/// of training rows following the path through j's splits, and o_j, 1 when the row follows all of them, else 0),
+/// feature i receives v · (o_i − z_i) · ∫₀¹ Π_{j≠i} (t·o_j + (1−t)·z_j) dt — Algorithm 2's coalition weights
+/// k!(d−k−1)!/d! written as the Beta integral ∫₀¹ t^k (1−t)^(d−k−1) dt (as Linear TreeSHAP, Yu et al. 2022, does).
+/// The integrand is a polynomial of degree d−1, so Gauss–Legendre quadrature with ⌈d/2⌉ points gives it exactly.
+/// Each leaf's path is prepared once per model; a row then costs about 1.5·d² multiplications per leaf, without the
+/// algorithm's recursion, path copies and divisions.
 enum TreeSHAP {
-    /// One split feature on the path from the root (the first element stands for no feature): the share of the
-    /// training rows that follow the path through its splits (`zero`: the feature unknown), whether this row does
-    /// (`one`: 1 or 0), and the share of coalitions, by size, that the path's weight holds (`weight`).
-    struct PathElement {
-        var feature: Int32 = -1
-        var zero = 0.0
-        var one = 0.0
-        var weight = 0.0
+    /// Every leaf's path from the root, as the contributions need it.
+    struct Paths: Sendable {
+        /// Per leaf, its distinct features' entries: `entryStart[l]..<entryStart[l + 1]`.
+        var entryStart: [Int32] = [0]
+        /// Per entry: the feature, its zero fraction, and its splits (`splitStart[e]..<splitStart[e + 1]`).
+        var feature: [Int32] = []
+        var zero: [Double] = []
+        var splitStart: [Int32] = [0]
+        /// Per split on a path: the node, and whether the path goes left there.
+        var splitNode: [Int32] = []
+        var splitLeft: [Bool] = []
+        /// The most distinct features on one leaf's path.
+        var longest = 0
+
+        init(_ t: BoostedTree) {
+            guard !t.feature.isEmpty, let nodeCount = t.nodeCount, let leafCount = t.leafCount else {
+                entryStart = [Int32](repeating: 0, count: t.leafValues.isEmpty ? 1 : 2)
+                return
+            }
+            let leaves = leafCount.count
+            var leafEntries = [[(feature: Int32, zero: Double, splits: [(Int32, Bool)])]](repeating: [], count: leaves)
+            func cover(_ child: Int32) -> Double { child >= 0 ? nodeCount[Int(child)] : leafCount[Int(~child)] }
+            var path = [(node: Int32, left: Bool)]()
+            func walk(_ child: Int32) {
+                guard child >= 0 else {
+                    var entries = [(feature: Int32, zero: Double, splits: [(Int32, Bool)])]()
+                    for (node, left) in path {
+                        let f = t.feature[Int(node)]
+                        let next = left ? t.left[Int(node)] : t.right[Int(node)]
+                        let share = cover(next) / nodeCount[Int(node)]
+                        if let k = entries.firstIndex(where: { $0.feature == f }) {
+                            entries[k].zero *= share
+                            entries[k].splits.append((node, left))
+                        } else {
+                            entries.append((f, share, [(node, left)]))
+                        }
+                    }
+                    leafEntries[Int(~child)] = entries
+                    return
+                }
+                for left in [true, false] {
+                    path.append((child, left))
+                    walk(left ? t.left[Int(child)] : t.right[Int(child)])
+                    path.removeLast()
+                }
+            }
+            walk(0)
+            for entries in leafEntries {
+                longest = max(longest, entries.count)
+                for e in entries {
+                    feature.append(e.feature)
+                    zero.append(e.zero)
+                    for (node, left) in e.splits {
+                        splitNode.append(node)
+                        splitLeft.append(left)
+                    }
+                    splitStart.append(Int32(splitNode.count))
+                }
+                entryStart.append(Int32(feature.count))
+            }
+        }
+    }
+
+    /// Gauss–Legendre rules on [0, 1] with 1…64 points, flat: rule m's points and weights are at
+    /// `start(m)..<start(m) + m`. Exact for polynomials of degree up to 2m − 1.
+    struct Quadrature: Sendable {
+        var points: [Double] = []
+        var weights: [Double] = []
+        static func start(_ m: Int) -> Int { m * (m - 1) / 2 }
+
+        init() {
+            for m in 1...64 {
+                var rulePoints = [Double](repeating: 0, count: m)
+                var ruleWeights = [Double](repeating: 0, count: m)
+                for i in 0..<((m + 1) / 2) {
+                    // Newton's method on the Legendre polynomial P_m from the usual first guess.
+                    var x = cos(Double.pi * (Double(i) + 0.75) / (Double(m) + 0.5))
+                    var derivative = 0.0
+                    for _ in 0..<100 {
+                        var (p1, p2) = (1.0, 0.0)
+                        for j in 1...m {
+                            let p3 = p2
+                            p2 = p1
+                            p1 = ((2 * Double(j) - 1) * x * p2 - (Double(j) - 1) * p3) / Double(j)
+                        }
+                        derivative = Double(m) * (x * p1 - p2) / (x * x - 1)
+                        let step = p1 / derivative
+                        x -= step
+                        if abs(step) < 1e-16 { break }
+                    }
+                    let w = 2 / ((1 - x * x) * derivative * derivative)
+                    rulePoints[i] = (1 - x) / 2
+                    rulePoints[m - 1 - i] = (1 + x) / 2
+                    ruleWeights[i] = w / 2
+                    ruleWeights[m - 1 - i] = w / 2
+                }
+                points += rulePoints
+                weights += ruleWeights
+            }
+        }
+    }
+
+    static let quadrature = Quadrature()
+
+    /// Buffers one thread reuses row after row, in one array: per split, 1 where the row goes left; then per
+    /// feature on a leaf's path, its indicator, factor, prefix product and weight.
+    struct Scratch {
+        var buffer: [Double] = []
     }
 
     /// Why a tree cannot be explained, or nil: its covers (training rows per node) must have been recorded.
@@ -38,131 +145,110 @@ enum TreeSHAP {
         return sum / total
     }
 
-    /// The most splits on any path from the root to a leaf.
-    static func depth(_ t: BoostedTree) -> Int {
-        func depth(_ child: Int32) -> Int {
-            child < 0 ? 0 : 1 + max(depth(t.left[Int(child)]), depth(t.right[Int(child)]))
-        }
-        return t.feature.isEmpty ? 0 : depth(0)
-    }
-
-    /// Adds `scale` × the contributions of tree `t` (leaves of `width` values) for row `row` of `binned` to
-    /// `phi[f * width + c]`. `path` is scratch space, grown here as the tree needs.
+    /// Adds `scale` × the contributions of tree `t` (leaves of `width` values; its leaf paths `paths`) for row `row`
+    /// of `binned` (its codes: `codes`) to `phi[f * width + c]`, with the quadrature rules `points` and `weights`.
     static func add(
-        _ t: BoostedTree, width: Int, binned: BinnedData, row: Int, scale: Double,
-        into phi: UnsafeMutableBufferPointer<Double>, path: inout [PathElement]
+        _ t: BoostedTree, paths: Paths, width: Int, codes: UnsafeBufferPointer<UInt8>, rows n: Int, row: Int,
+        scale: Double, points: UnsafeBufferPointer<Double>, weights: UnsafeBufferPointer<Double>,
+        into phi: UnsafeMutableBufferPointer<Double>, scratch: inout Scratch
     ) {
-        guard !t.feature.isEmpty, let nodeCount = t.nodeCount, let leafCount = t.leafCount else { return }
-        let d = depth(t)
-        let needed = (d + 2) * (d + 3) / 2
-        if path.count < needed { path = [PathElement](repeating: PathElement(), count: needed) }
-        let n = binned.rows
-        // Raw buffers: the recursion visits every node of every tree for each explained row.
-        binned.codes.withUnsafeBufferPointer { codes in
-            path.withUnsafeMutableBufferPointer { p in
-                /// The covers (training rows) of a child reference.
-                func cover(_ child: Int32) -> Double { child >= 0 ? nodeCount[Int(child)] : leafCount[Int(~child)] }
-
-                /// Whether row `row` goes left at `node`, as prediction decides it.
-                func goesLeft(_ node: Int) -> Bool {
-                    let b = Int(codes[Int(t.feature[node]) * n + row])
-                    if b == 0 { return t.missingLeft[node] }
-                    let set = t.categorySet[node]
-                    if set >= 0 { return t.categorySets[Int(set)][b >> 6] & (1 << UInt64(b & 63)) != 0 }
-                    return b <= Int(t.binThreshold[node])
-                }
-
-                /// Appends a feature to the path of `length` elements at `s`, updating the coalition weights.
-                func extend(_ s: Int, _ length: Int, zero: Double, one: Double, feature: Int32) {
-                    p[s + length] = PathElement(feature: feature, zero: zero, one: one, weight: length == 0 ? 1 : 0)
-                    let l = Double(length + 1)
-                    for i in stride(from: length - 1, through: 0, by: -1) {
-                        p[s + i + 1].weight += one * p[s + i].weight * Double(i + 1) / l
-                        p[s + i].weight = zero * p[s + i].weight * Double(length - i) / l
+        guard !t.feature.isEmpty, paths.longest > 0 else { return }
+        let nodes = t.feature.count
+        let longest = paths.longest
+        if scratch.buffer.count < nodes + 4 * longest {
+            scratch.buffer = [Double](repeating: 0, count: 2 * (nodes + 4 * longest))
+        }
+        // Raw buffers: this runs for every leaf of every tree for each explained row.
+        scratch.buffer.withUnsafeMutableBufferPointer { buffer in
+            let goesLeft = buffer.baseAddress!
+            let (one, factor) = (goesLeft + nodes, goesLeft + nodes + longest)
+            let (prefix, weight) = (goesLeft + nodes + 2 * longest, goesLeft + nodes + 3 * longest)
+            // Where the row goes at each split, as prediction decides it.
+            for node in t.feature.indices {
+                let b = Int(codes[Int(t.feature[node]) * n + row])
+                if b == 0 {
+                    goesLeft[node] = t.missingLeft[node] ? 1 : 0
+                } else if t.categorySet[node] >= 0 {
+                    let left = t.categorySets[Int(t.categorySet[node])].withUnsafeBufferPointer { set in
+                        b >> 6 < set.count && set[b >> 6] & (1 << UInt64(b & 63)) != 0
                     }
+                    goesLeft[node] = left ? 1 : 0
+                } else {
+                    goesLeft[node] = b <= Int(t.binThreshold[node]) ? 1 : 0
                 }
-
-                /// Removes element `k` from the path of `length` elements at `s`, undoing its weight updates.
-                func unwind(_ s: Int, _ length: Int, _ k: Int) {
-                    let (zero, one) = (p[s + k].zero, p[s + k].one)
-                    let last = length - 1
-                    let l = Double(length)
-                    var next = p[s + last].weight
-                    for i in stride(from: last - 1, through: 0, by: -1) {
-                        if one != 0 {
-                            let kept = p[s + i].weight
-                            p[s + i].weight = next * l / (Double(i + 1) * one)
-                            next = kept - p[s + i].weight * zero * Double(last - i) / l
-                        } else {
-                            p[s + i].weight = p[s + i].weight * l / (zero * Double(last - i))
+            }
+            paths.withBuffers { entryStart, feature, zero, splitStart, splitNode, splitLeft in
+                t.leafValues.withUnsafeBufferPointer { leafValues in
+                    do {
+                        for leaf in 0..<(entryStart.count - 1) {
+                            let first = Int(entryStart[leaf])
+                            let d = Int(entryStart[leaf + 1]) - first
+                            guard d > 0 else { continue }
+                            var reachable = true
+                            for k in 0..<d {
+                                let e = first + k
+                                var on = true
+                                for s in Int(splitStart[e])..<Int(splitStart[e + 1])
+                                where (goesLeft[Int(splitNode[s])] == 1) != splitLeft[s] {
+                                    on = false
+                                    break
+                                }
+                                one[k] = on ? 1 : 0
+                                weight[k] = 0
+                                // A path neither this row nor any training row takes adds nothing.
+                                if !on && zero[e] == 0 { reachable = false }
+                            }
+                            guard reachable else { continue }
+                            // Each feature's integral of the product of the others' factors: prefix × suffix
+                            // products at each quadrature point (no division).
+                            let m = (d + 1) / 2
+                            let rule = Quadrature.start(m)
+                            for q in 0..<m {
+                                let x = points[rule + q]
+                                var running = 1.0
+                                for k in 0..<d {
+                                    factor[k] = x * one[k] + (1 - x) * zero[first + k]
+                                    prefix[k] = running
+                                    running *= factor[k]
+                                }
+                                var suffix = weights[rule + q]
+                                for k in stride(from: d - 1, through: 0, by: -1) {
+                                    weight[k] += prefix[k] * suffix
+                                    suffix *= factor[k]
+                                }
+                            }
+                            for k in 0..<d {
+                                let change = one[k] - zero[first + k]
+                                guard change != 0 else { continue }
+                                let f = Int(feature[first + k]) * width
+                                let w = scale * change * weight[k]
+                                for c in 0..<width { phi[f + c] += w * leafValues[leaf * width + c] }
+                            }
                         }
                     }
-                    for i in k..<last {
-                        p[s + i].feature = p[s + i + 1].feature
-                        p[s + i].zero = p[s + i + 1].zero
-                        p[s + i].one = p[s + i + 1].one
-                    }
                 }
+            }
+        }
+    }
+}
 
-                /// The total weight the path of `length` elements at `s` would have without element `k`.
-                func unwoundWeight(_ s: Int, _ length: Int, _ k: Int) -> Double {
-                    let (zero, one) = (p[s + k].zero, p[s + k].one)
-                    let last = length - 1
-                    let l = Double(length)
-                    var next = p[s + last].weight
-                    var total = 0.0
-                    for i in stride(from: last - 1, through: 0, by: -1) {
-                        if one != 0 {
-                            let w = next * l / (Double(i + 1) * one)
-                            total += w
-                            next = p[s + i].weight - w * zero * Double(last - i) / l
-                        } else if zero != 0 {
-                            total += p[s + i].weight * l / (zero * Double(last - i))
+extension TreeSHAP.Paths {
+    /// The paths' arrays as buffers, for the per-row loop.
+    func withBuffers<R>(
+        _ body: (
+            UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Double>,
+            UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Bool>
+        ) -> R
+    ) -> R {
+        entryStart.withUnsafeBufferPointer { a in
+            feature.withUnsafeBufferPointer { b in
+                zero.withUnsafeBufferPointer { c in
+                    splitStart.withUnsafeBufferPointer { d in
+                        splitNode.withUnsafeBufferPointer { e in
+                            splitLeft.withUnsafeBufferPointer { f in body(a, b, c, d, e, f) }
                         }
                     }
-                    return total
                 }
-
-                /// Visits `child` with the caller's path (`length` elements at `from`) extended by the split that
-                /// led here; the path is copied into its own segment, after the caller's `callerLength` elements.
-                func visit(
-                    _ child: Int32, from: Int, length: Int, callerLength: Int, zero: Double, one: Double,
-                    feature: Int32
-                ) {
-                    let s = from + callerLength
-                    for i in 0..<length { p[s + i] = p[from + i] }
-                    extend(s, length, zero: zero, one: one, feature: feature)
-                    var length = length + 1
-                    let extended = length
-                    if child < 0 {
-                        let leaf = Int(~child)
-                        for k in 1..<length {
-                            let e = p[s + k]
-                            let w = unwoundWeight(s, length, k) * (e.one - e.zero) * scale
-                            for c in 0..<width { phi[Int(e.feature) * width + c] += w * t.leafValues[leaf * width + c] }
-                        }
-                        return
-                    }
-                    let node = Int(child)
-                    let feature = t.feature[node]
-                    let (hot, cold) = goesLeft(node) ? (t.left[node], t.right[node]) : (t.right[node], t.left[node])
-                    let total = nodeCount[node]
-                    var (zeroIn, oneIn) = (1.0, 1.0)
-                    // A feature split on again above: its earlier split is undone, and both are taken as one.
-                    if let k = (1..<length).first(where: { p[s + $0].feature == feature }) {
-                        (zeroIn, oneIn) = (p[s + k].zero, p[s + k].one)
-                        unwind(s, length, k)
-                        length -= 1
-                    }
-                    visit(
-                        hot, from: s, length: length, callerLength: extended, zero: cover(hot) / total * zeroIn,
-                        one: oneIn, feature: feature)
-                    visit(
-                        cold, from: s, length: length, callerLength: extended, zero: cover(cold) / total * zeroIn,
-                        one: 0, feature: feature)
-                }
-
-                visit(0, from: 0, length: 0, callerLength: 0, zero: 1, one: 1, feature: -1)
             }
         }
     }
@@ -173,28 +259,43 @@ extension TreeSHAP {
     /// tree `i` to output `i % classes` when `width` is 1, to every output otherwise) for each row of `data`, the
     /// rows split across cores when there are many.
     static func contributions(
-        _ trees: [BoostedTree], bins: [FeatureBins], features: [String], data: Dataset, classes: Int, width: Int,
-        scale: Double, expected: [Double]
+        _ trees: [BoostedTree], paths: [Paths], bins: [FeatureBins], features: [String], data: Dataset, classes: Int,
+        width: Int, scale: Double, expected: [Double]
     ) throws -> Contributions {
         if let problem = trees.lazy.compactMap(problem).first { throw LearnError.unsupported(problem) }
         let binned = BinnedData(data, bins: bins, rowMajor: false)
         let n = data.rows
         let f = features.count
         let outputs = expected.count
+        // Rule m = ⌈d/2⌉ ≤ 64 integrates exactly up to d = 127 distinct features on a path.
+        if paths.contains(where: { $0.longest > 127 }) {
+            throw LearnError.unsupported(
+                "a tree of this model splits on more than 127 features on one path, more than exact contributions are "
+                    + "computed for")
+        }
+        let quadrature = Self.quadrature
         @Sendable func explain(_ rows: Range<Int>) -> [[Double]] {
             var out = [[Double]](repeating: [Double](repeating: 0, count: rows.count * f), count: outputs)
             var phi = [Double](repeating: 0, count: f * width)
-            var path = [PathElement]()
-            for r in rows {
-                for (i, t) in trees.enumerated() {
-                    for k in phi.indices { phi[k] = 0 }
-                    phi.withUnsafeMutableBufferPointer {
-                        add(t, width: width, binned: binned, row: r, scale: scale, into: $0, path: &path)
-                    }
-                    for c in 0..<width {
-                        let o = width == 1 ? i % classes : c
-                        let base = (r - rows.lowerBound) * f
-                        for j in 0..<f { out[o][base + j] += phi[j * width + c] }
+            var scratch = Scratch()
+            binned.codes.withUnsafeBufferPointer { codes in
+                quadrature.points.withUnsafeBufferPointer { points in
+                    quadrature.weights.withUnsafeBufferPointer { weights in
+                        for r in rows {
+                            for (i, t) in trees.enumerated() {
+                                for k in phi.indices { phi[k] = 0 }
+                                phi.withUnsafeMutableBufferPointer {
+                                    add(
+                                        t, paths: paths[i], width: width, codes: codes, rows: n, row: r, scale: scale,
+                                        points: points, weights: weights, into: $0, scratch: &scratch)
+                                }
+                                for c in 0..<width {
+                                    let o = width == 1 ? i % classes : c
+                                    let base = (r - rows.lowerBound) * f
+                                    for j in 0..<f { out[o][base + j] += phi[j * width + c] }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -216,8 +317,8 @@ extension GBDTModel {
         let k = expected.count
         for (i, t) in trees.enumerated() { expected[i % k] += TreeSHAP.expectedValue(t, width: 1, output: 0) }
         return try TreeSHAP.contributions(
-            trees, bins: bins, features: schema.features.map(\.name), data: data, classes: k, width: 1, scale: 1,
-            expected: expected)
+            trees, paths: shapPaths.value(for: trees) { $0.map(TreeSHAP.Paths.init) }, bins: bins,
+            features: schema.features.map(\.name), data: data, classes: k, width: 1, scale: 1, expected: expected)
     }
 }
 
@@ -232,7 +333,7 @@ extension ForestModel {
             trees.reduce(0) { $0 + TreeSHAP.expectedValue($1, width: w, output: c) } / count
         }
         return try TreeSHAP.contributions(
-            trees, bins: bins, features: schema.features.map(\.name), data: data, classes: 1, width: w,
-            scale: 1 / count, expected: expected)
+            trees, paths: trees.map(TreeSHAP.Paths.init), bins: bins, features: schema.features.map(\.name), data: data,
+            classes: 1, width: w, scale: 1 / count, expected: expected)
     }
 }
