@@ -328,13 +328,14 @@ let housesCSV = """
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad-out.csv").path))
     }
 
+    /// 80 rows of a number (every ninth missing), a category and a price that depends on both.
+    static let eightyHouses = (0..<80).reduce("id,area,zone,price\n") { rows, i in
+        rows
+            + "\(i),\(i % 9 == 0 ? "" : String(500 + i * 20)),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300)\n"
+    }
+
     @Test func exportWritesALightGBMModelAndItsInputs() async throws {
-        var rows = "id,area,zone,price\n"
-        for i in 0..<80 {
-            rows +=
-                "\(i),\(i % 9 == 0 ? "" : String(500 + i * 20)),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300)\n"
-        }
-        let dir = try scratch(["houses.csv": rows])
+        let dir = try scratch(["houses.csv": Self.eightyHouses])
         defer { try? FileManager.default.removeItem(at: dir) }
         for learner in ["gbdt", "linear"] {
             let t = try await CLI.run(
@@ -367,12 +368,7 @@ let housesCSV = """
     }
 
     @Test func explainWritesEachRowsContributions() async throws {
-        var rows = "id,area,zone,price\n"
-        for i in 0..<80 {
-            rows +=
-                "\(i),\(i % 9 == 0 ? "" : String(500 + i * 20)),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300)\n"
-        }
-        let dir = try scratch(["houses.csv": rows])
+        let dir = try scratch(["houses.csv": Self.eightyHouses])
         defer { try? FileManager.default.removeItem(at: dir) }
         let t = try await CLI.run(
             [
