@@ -94,6 +94,15 @@ public struct EvaluationReport: Codable, Sendable {
         public var std: Double
         /// Total split gain (tree models), or nil.
         public var gain: Double?
+        /// Mean |contribution| (SHAP values for trees) to each row's explained output, or nil (clustering, or a
+        /// model trained before contributions could be computed).
+        public var shap: Double? = nil
+    }
+    /// How a feature's value moved the model's output, row by row: the dependence chart of its contributions.
+    public struct Dependence: Codable, Sendable {
+        public var feature: String
+        /// `[value, contribution]` per row (numeric features; at most 500 rows).
+        public var points: [[Double]]
     }
     public struct PartialDependence: Codable, Sendable {
         public var feature: String
@@ -138,6 +147,8 @@ public struct EvaluationReport: Codable, Sendable {
     public var fairness: [Fairness]
     public var importance: [Importance]
     public var partialDependence: [PartialDependence]
+    /// Contributions against values for the three numeric features with the largest mean |contribution|.
+    public var dependence: [Dependence] = []
     public var comparisons: [Comparison]
     /// Binary: the threshold chosen for a target precision or recall, and what it gives.
     public var operatingPoint: Metrics.OperatingPoint?
@@ -163,6 +174,7 @@ public struct EvaluationReport: Codable, Sendable {
         case rankingMetric = "ranking_metric"
         case partialDependence = "partial_dependence"
         case operatingPoint = "operating_point"
+        case dependence
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -178,6 +190,7 @@ public struct EvaluationReport: Codable, Sendable {
         try c.encode(fairness, forKey: .fairness)
         try c.encode(importance, forKey: .importance)
         try c.encode(partialDependence, forKey: .partialDependence)
+        if !dependence.isEmpty { try c.encode(dependence, forKey: .dependence) }
         try c.encode(comparisons, forKey: .comparisons)
         try c.encodeIfPresent(operatingPoint, forKey: .operatingPoint)
         try c.encodeIfPresent(ranges, forKey: .ranges)
@@ -200,6 +213,7 @@ public struct EvaluationReport: Codable, Sendable {
         fairness = try c.decode([Fairness].self, forKey: .fairness)
         importance = try c.decode([Importance].self, forKey: .importance)
         partialDependence = try c.decode([PartialDependence].self, forKey: .partialDependence)
+        dependence = try c.decodeIfPresent([Dependence].self, forKey: .dependence) ?? []
         comparisons = try c.decode([Comparison].self, forKey: .comparisons)
         ranges = try c.decodeIfPresent(Ranges.self, forKey: .ranges)
         operatingPoint = try c.decodeIfPresent(Metrics.OperatingPoint.self, forKey: .operatingPoint)
@@ -370,6 +384,7 @@ public enum Evaluation {
             report.partialDependence.append(
                 try partialDependence(model, pdRows, feature: item.feature, positive: truth.positive, task: file.task))
         }
+        try contributionSummary(model, pdRows, into: &report)
 
         // Comparison with the baseline and the champion on the same rows: a paired bootstrap of the metric difference.
         var references = [String: [String: Double]]()
@@ -513,6 +528,32 @@ public enum Evaluation {
             return (predicted - actual) / Double(max(1, rows.count))
         default:
             return 0  // no single direction over several classes
+        }
+    }
+
+    /// Each feature's mean |contribution| (on at most 500 rows, those of partial dependence) beside its permutation
+    /// importance, and the dependence chart of the three numeric features with the largest. A model that cannot be
+    /// explained (clustering; trained before contributions could be computed) has none.
+    static func contributionSummary(_ model: FittedModel, _ t: Table, into report: inout EvaluationReport) throws {
+        guard t.rowCount > 0, let c = try? model.contributions(try model.schema.encode(t))
+        else { return }
+        let outputs = (0..<c.rows).map { c.explainedOutput(row: $0) }
+        var mean = [String: Double]()
+        for (f, name) in c.features.enumerated() {
+            let sum = outputs.enumerated().reduce(0.0) {
+                $0 + abs(c.values[$1.element][$1.offset * c.features.count + f])
+            }
+            mean[name] = sum / Double(c.rows)
+        }
+        for i in report.importance.indices { report.importance[i].shap = mean[report.importance[i].feature] }
+        let numeric = c.features.enumerated().filter { t[$0.element]?.type.isNumeric == true }
+        for (f, name) in numeric.sorted(by: { (mean[$0.element] ?? 0) > (mean[$1.element] ?? 0) }).prefix(3) {
+            guard let values = t[name] else { continue }
+            let points = (0..<c.rows).compactMap { r -> [Double]? in
+                guard values.isValid(r), let v = values[r].doubleValue else { return nil }
+                return [v, c.values[outputs[r]][r * c.features.count + f]]
+            }
+            report.dependence.append(.init(feature: name, points: points))
         }
     }
 

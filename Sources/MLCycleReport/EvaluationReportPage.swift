@@ -203,12 +203,15 @@ public enum EvaluationReportPage {
         h.raw("<h2 id=\"importance\">Feature importance</h2><p>Permutation importance: how much worse <b>")
         h.text(r.rankingMetric)
         h.raw(
-            "</b> gets when a feature's values are shuffled (mean of repeats; gain from the trees where available).</p>"
+            "</b> gets when a feature's values are shuffled (mean of repeats; gain from the trees where available). "
+                + "Mean |SHAP|: the feature's average contribution to a row's output, either way (exact SHAP values for "
+                + "trees, coefficient × (value − training mean) for linear models).</p>"
         )
         let top = r.importance.prefix(20)
         let largest = top.map { max(0, $0.mean) }.max() ?? 1
         h.raw(
-            "<table><thead><tr><th>feature</th><th>importance</th><th></th><th>± sd</th><th>gain</th></tr></thead><tbody>"
+            "<table><thead><tr><th>feature</th><th>importance</th><th></th><th>± sd</th><th>gain</th>"
+                + "<th>mean |SHAP|</th></tr></thead><tbody>"
         )
         for i in top {
             h.raw("<tr><td>")
@@ -221,6 +224,8 @@ public enum EvaluationReportPage {
             h.text(ReportFormat.num(i.std))
             h.raw("</td><td>")
             h.text(i.gain.map(ReportFormat.num) ?? "")
+            h.raw("</td><td>")
+            h.text(i.shap.map(ReportFormat.num) ?? "")
             h.raw("</td></tr>")
         }
         h.raw("</tbody></table><div class=\"cards\" id=\"partial-dependence\">")
@@ -242,6 +247,12 @@ public enum EvaluationReportPage {
                     }
                     h.raw("</table>")
                 }
+            }
+        }
+        // Dependence of the contributions: one point per row, the feature's value against its contribution.
+        for d in r.dependence {
+            Charts.card("Contributions of \(d.feature)", into: &h) { h in
+                Charts.points(d.points, xLabel: d.feature, yLabel: "contribution", into: &h)
             }
         }
         h.raw(

@@ -112,13 +112,27 @@ enum Charts {
     static func scatter(_ points: [[Double]], into h: inout HTMLBuilder) {
         let values = points.flatMap { $0 }.filter { $0.isFinite }
         let r = (values.min() ?? 0, values.max() ?? 1)
-        frame(r, r, xLabel: "actual", yLabel: "predicted", into: &h)
-        h.raw(
-            "<line x1=\"\(px(r.0, r))\" y1=\"\(py(r.0, r))\" x2=\"\(px(r.1, r))\" y2=\"\(py(r.1, r))\" stroke=\"#b03a2e\" stroke-dasharray=\"4 3\"/>"
-        )
-        for p in points where p[0].isFinite && p[1].isFinite {
+        self.points(points, xLabel: "actual", yLabel: "predicted", ranges: (r, r), into: &h) { h in
             h.raw(
-                "<circle cx=\"\(ReportFormat.f1(px(p[0], r)))\" cy=\"\(ReportFormat.f1(py(p[1], r)))\" r=\"1.6\" fill=\"#2f5d9a\" fill-opacity=\"0.45\"/>"
+                "<line x1=\"\(px(r.0, r))\" y1=\"\(py(r.0, r))\" x2=\"\(px(r.1, r))\" y2=\"\(py(r.1, r))\" stroke=\"#b03a2e\" stroke-dasharray=\"4 3\"/>"
+            )
+        }
+    }
+
+    /// One dot per `[x, y]` point, each axis over its own values (or `ranges`); `extra` draws under the dots.
+    static func points(
+        _ points: [[Double]], xLabel: String, yLabel: String,
+        ranges: ((Double, Double), (Double, Double))? = nil, into h: inout HTMLBuilder,
+        _ extra: (inout HTMLBuilder) -> Void = { _ in }
+    ) {
+        let finite = points.filter { $0[0].isFinite && $0[1].isFinite }
+        let xr = ranges?.0 ?? (finite.map { $0[0] }.min() ?? 0, finite.map { $0[0] }.max() ?? 1)
+        let yr = ranges?.1 ?? (finite.map { $0[1] }.min() ?? 0, finite.map { $0[1] }.max() ?? 1)
+        frame(xr, yr, xLabel: xLabel, yLabel: yLabel, into: &h)
+        extra(&h)
+        for p in finite {
+            h.raw(
+                "<circle cx=\"\(ReportFormat.f1(px(p[0], xr)))\" cy=\"\(ReportFormat.f1(py(p[1], yr)))\" r=\"1.6\" fill=\"#2f5d9a\" fill-opacity=\"0.45\"/>"
             )
         }
         h.raw("</svg>")

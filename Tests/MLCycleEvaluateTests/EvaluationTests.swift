@@ -70,6 +70,14 @@ import Testing
         // Partial dependence on size rises with size, as price does.
         let pd = try #require(report.partialDependence.first { $0.feature == "size" })
         #expect(pd.predictions == pd.predictions.sorted() && pd.predictions.count >= 5)
+        // Mean |contribution|: size's is the largest, noise's small; contributions rise with size, as price does.
+        let sizeShap = try #require(report.importance.first { $0.feature == "size" }?.shap)
+        #expect(
+            report.importance.allSatisfy { ($0.shap ?? .infinity) <= sizeShap } && (noise.shap ?? 1) < 0.1 * sizeShap)
+        let dependence = try #require(report.dependence.first)
+        #expect(dependence.feature == "size" && dependence.points.count == 300 && report.dependence.count <= 3)
+        let bySize = dependence.points.sorted { $0[0] < $1[0] }.map { $0[1] }
+        #expect(bySize == bySize.sorted())
         #expect(throws: EvaluationError.self) {
             var bad = options
             bad.gates = ["auc >= baseline + 0.02"]
@@ -155,6 +163,7 @@ import Testing
             #expect(page.contains("id=\"\(id)\""), "section \(id) is missing")
         }
         #expect(page.contains("Predicted vs actual") && page.contains("Residuals"))
+        #expect(page.contains("mean |SHAP|") && page.contains("Contributions of "))
         #expect(page.contains("gbdt &lt;test&gt; &amp; co"))  // user text is escaped
         #expect(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"))
         for tag in ["svg", "table", "section", "tr", "ul"] {
