@@ -384,7 +384,7 @@ public enum Evaluation {
             report.partialDependence.append(
                 try partialDependence(model, pdRows, feature: item.feature, positive: truth.positive, task: file.task))
         }
-        try contributionSummary(model, pdRows, into: &report)
+        contributionSummary(model, pdRows, into: &report)
 
         // Comparison with the baseline and the champion on the same rows: a paired bootstrap of the metric difference.
         var references = [String: [String: Double]]()
@@ -534,7 +534,7 @@ public enum Evaluation {
     /// Each feature's mean |contribution| (on at most 500 rows, those of partial dependence) beside its permutation
     /// importance, and the dependence chart of the three numeric features with the largest. A model that cannot be
     /// explained (clustering; trained before contributions could be computed) has none.
-    static func contributionSummary(_ model: FittedModel, _ t: Table, into report: inout EvaluationReport) throws {
+    static func contributionSummary(_ model: FittedModel, _ t: Table, into report: inout EvaluationReport) {
         guard t.rowCount > 0, let c = try? model.contributions(try model.schema.encode(t))
         else { return }
         let outputs = (0..<c.rows).map { c.explainedOutput(row: $0) }

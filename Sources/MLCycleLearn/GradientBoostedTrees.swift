@@ -139,6 +139,20 @@ public struct BoostedTree: Codable, Sendable, Equatable {
     /// again): the covers TreeSHAP weighs paths by. nil in models trained before they were recorded.
     public var nodeCount: [Double]? = nil
     public var leafCount: [Double]? = nil
+
+    /// Whether a row whose feature is in bin `b` (0: missing) goes left at internal node `node`. Prediction's loops
+    /// (`forEachLeaf`, `PackedTrees`) inline the same rule over raw buffers.
+    @inline(__always)
+    func goesLeft(_ node: Int, bin b: Int) -> Bool {
+        if b == 0 { return missingLeft[node] }
+        let set = categorySet[node]
+        if set >= 0 {
+            return categorySets[Int(set)].withUnsafeBufferPointer {
+                b >> 6 < $0.count && $0[b >> 6] & (1 << UInt64(b & 63)) != 0
+            }
+        }
+        return b <= Int(binThreshold[node])
+    }
 }
 
 /// A fitted gradient-boosted ensemble.

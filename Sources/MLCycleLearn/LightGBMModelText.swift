@@ -163,11 +163,8 @@ public enum LightGBMModelText {
                         + "cannot say")
             }
             let levelBins = bins[f].levelBins
-            let bits = t.categorySets[Int(set)]
-            let chosen = levelBins.indices.filter { level in
-                let b = Int(levelBins[level])
-                return b >> 6 < bits.count && bits[b >> 6] & (1 << UInt64(b & 63)) != 0
-            }
+            // Every level has a bin of its own or the shared "other" one (≥ 1), so this is the category-set rule.
+            let chosen = levelBins.indices.filter { t.goesLeft(node, bin: Int(levelBins[$0])) }
             var bitset = [UInt32](repeating: 0, count: max(1, ((chosen.last ?? 0) >> 5) + 1))
             for level in chosen { bitset[level >> 5] |= 1 << UInt32(level & 31) }
             threshold.append("\(boundaries.count - 1)")

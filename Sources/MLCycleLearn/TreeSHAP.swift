@@ -165,65 +165,53 @@ enum TreeSHAP {
             let (prefix, weight) = (goesLeft + nodes + 2 * longest, goesLeft + nodes + 3 * longest)
             // Where the row goes at each split, as prediction decides it.
             for node in t.feature.indices {
-                let b = Int(codes[Int(t.feature[node]) * n + row])
-                if b == 0 {
-                    goesLeft[node] = t.missingLeft[node] ? 1 : 0
-                } else if t.categorySet[node] >= 0 {
-                    let left = t.categorySets[Int(t.categorySet[node])].withUnsafeBufferPointer { set in
-                        b >> 6 < set.count && set[b >> 6] & (1 << UInt64(b & 63)) != 0
-                    }
-                    goesLeft[node] = left ? 1 : 0
-                } else {
-                    goesLeft[node] = b <= Int(t.binThreshold[node]) ? 1 : 0
-                }
+                goesLeft[node] = t.goesLeft(node, bin: Int(codes[Int(t.feature[node]) * n + row])) ? 1 : 0
             }
             paths.withBuffers { entryStart, feature, zero, splitStart, splitNode, splitLeft in
                 t.leafValues.withUnsafeBufferPointer { leafValues in
-                    do {
-                        for leaf in 0..<(entryStart.count - 1) {
-                            let first = Int(entryStart[leaf])
-                            let d = Int(entryStart[leaf + 1]) - first
-                            guard d > 0 else { continue }
-                            var reachable = true
+                    for leaf in 0..<(entryStart.count - 1) {
+                        let first = Int(entryStart[leaf])
+                        let d = Int(entryStart[leaf + 1]) - first
+                        guard d > 0 else { continue }
+                        var reachable = true
+                        for k in 0..<d {
+                            let e = first + k
+                            var on = true
+                            for s in Int(splitStart[e])..<Int(splitStart[e + 1])
+                            where (goesLeft[Int(splitNode[s])] == 1) != splitLeft[s] {
+                                on = false
+                                break
+                            }
+                            one[k] = on ? 1 : 0
+                            weight[k] = 0
+                            // A path neither this row nor any training row takes adds nothing.
+                            if !on && zero[e] == 0 { reachable = false }
+                        }
+                        guard reachable else { continue }
+                        // Each feature's integral of the product of the others' factors: prefix × suffix
+                        // products at each quadrature point (no division).
+                        let m = (d + 1) / 2
+                        let rule = Quadrature.start(m)
+                        for q in 0..<m {
+                            let x = points[rule + q]
+                            var running = 1.0
                             for k in 0..<d {
-                                let e = first + k
-                                var on = true
-                                for s in Int(splitStart[e])..<Int(splitStart[e + 1])
-                                where (goesLeft[Int(splitNode[s])] == 1) != splitLeft[s] {
-                                    on = false
-                                    break
-                                }
-                                one[k] = on ? 1 : 0
-                                weight[k] = 0
-                                // A path neither this row nor any training row takes adds nothing.
-                                if !on && zero[e] == 0 { reachable = false }
+                                factor[k] = x * one[k] + (1 - x) * zero[first + k]
+                                prefix[k] = running
+                                running *= factor[k]
                             }
-                            guard reachable else { continue }
-                            // Each feature's integral of the product of the others' factors: prefix × suffix
-                            // products at each quadrature point (no division).
-                            let m = (d + 1) / 2
-                            let rule = Quadrature.start(m)
-                            for q in 0..<m {
-                                let x = points[rule + q]
-                                var running = 1.0
-                                for k in 0..<d {
-                                    factor[k] = x * one[k] + (1 - x) * zero[first + k]
-                                    prefix[k] = running
-                                    running *= factor[k]
-                                }
-                                var suffix = weights[rule + q]
-                                for k in stride(from: d - 1, through: 0, by: -1) {
-                                    weight[k] += prefix[k] * suffix
-                                    suffix *= factor[k]
-                                }
+                            var suffix = weights[rule + q]
+                            for k in stride(from: d - 1, through: 0, by: -1) {
+                                weight[k] += prefix[k] * suffix
+                                suffix *= factor[k]
                             }
-                            for k in 0..<d {
-                                let change = one[k] - zero[first + k]
-                                guard change != 0 else { continue }
-                                let f = Int(feature[first + k]) * width
-                                let w = scale * change * weight[k]
-                                for c in 0..<width { phi[f + c] += w * leafValues[leaf * width + c] }
-                            }
+                        }
+                        for k in 0..<d {
+                            let change = one[k] - zero[first + k]
+                            guard change != 0 else { continue }
+                            let f = Int(feature[first + k]) * width
+                            let w = scale * change * weight[k]
+                            for c in 0..<width { phi[f + c] += w * leafValues[leaf * width + c] }
                         }
                     }
                 }

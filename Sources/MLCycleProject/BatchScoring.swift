@@ -26,11 +26,8 @@ public struct BatchScorer {
             // A bundle applies its own preparation, scope and range, as the server does.
             return BatchScorer(bundle: bundle, scoredBy: scoredBy)
         case .file(let file):
-            let features = try file.model().schema.features
             return BatchScorer(
-                score: { try file.predictTable($0) },
-                inputTypes: Dictionary(features.map { ($0.name, $0.sourceType) }, uniquingKeysWith: { a, _ in a }),
-                scoredBy: nil)
+                score: { try file.predictTable($0) }, inputTypes: inputTypes(try file.model().schema), scoredBy: nil)
         }
     }
 
@@ -49,18 +46,14 @@ public struct BatchScorer {
                     return try Explanation.table(
                         try bundle.contributions(merged: completed.table, credited: !perFeature), labels: labels)
                 },
-                inputTypes: Dictionary(
-                    bundle.acceptedColumns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a }),
-                scoredBy: scoredBy)
+                inputTypes: inputTypes(bundle), scoredBy: scoredBy)
         case .file(let file):
             let model = try file.model()
             return BatchScorer(
                 score: {
                     try Explanation.table(try model.contributions(try model.schema.encode($0)), labels: model.labels)
                 },
-                inputTypes: Dictionary(
-                    model.schema.features.map { ($0.name, $0.sourceType) }, uniquingKeysWith: { a, _ in a }),
-                scoredBy: nil)
+                inputTypes: inputTypes(model.schema), scoredBy: nil)
         }
     }
 
@@ -73,8 +66,17 @@ public struct BatchScorer {
     init(bundle: ModelBundle, scoredBy: String?, lookupReader: any LiveRecordReader = PostgresLookupReader()) {
         self.init(
             score: { try Self.table(try bundle.score(try await bundle.complete($0, reading: lookupReader))) },
-            inputTypes: Dictionary(bundle.acceptedColumns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a }),
-            scoredBy: scoredBy)
+            inputTypes: Self.inputTypes(bundle), scoredBy: scoredBy)
+    }
+
+    /// The types a bundle's accepted columns had in training, so every block reads alike.
+    static func inputTypes(_ bundle: ModelBundle) -> [String: DataType] {
+        Dictionary(bundle.acceptedColumns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The types a model file's input columns had in training.
+    static func inputTypes(_ schema: FeatureSchema) -> [String: DataType] {
+        Dictionary(schema.features.map { ($0.name, $0.sourceType) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Scores the table in `path` into `out` (CSV; "-" for standard output) and returns how many rows it scored.
