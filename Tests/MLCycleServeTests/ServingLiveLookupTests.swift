@@ -96,7 +96,8 @@ struct ServingLiveLookupTests {
         let expected = try snapshot.score(listings).map(\.value)
         // The cache's clock is the test's: a slow machine does not age the records between two requests.
         let clock = TestClock()
-        let reader = PostgresLookupReader(now: { clock.seconds })
+        // A patient time limit: a loaded CI machine has taken more than the default 5 s to open the first connection.
+        let reader = PostgresLookupReader(timeout: .seconds(60), now: { clock.seconds })
         var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
         server.lookupReader = reader
         let app = Application(router: server.router())
