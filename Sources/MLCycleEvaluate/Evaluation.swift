@@ -162,6 +162,8 @@ public struct EvaluationReport: Codable, Sendable {
     /// Which rows judged what, in words (`mlcycle run`: the rows that ranked the candidates, the rows the chosen
     /// model was fitted on, the test rows these figures come from).
     public var judgedOn: [String] = []
+    /// Test rows in deciles of the confidence their answers were served with, and the error of each (`mlcycle run`).
+    public var reliability: ReliabilityTable?
 
     /// True when every gate passed (and there was at least none failing).
     public var passed: Bool { gates.allSatisfy(\.passed) }
@@ -174,7 +176,7 @@ public struct EvaluationReport: Codable, Sendable {
         case rankingMetric = "ranking_metric"
         case partialDependence = "partial_dependence"
         case operatingPoint = "operating_point"
-        case dependence
+        case dependence, reliability
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -199,6 +201,7 @@ public struct EvaluationReport: Codable, Sendable {
         try c.encodeIfPresent(curves, forKey: .curves)
         try c.encode(sample, forKey: .sample)
         if !judgedOn.isEmpty { try c.encode(judgedOn, forKey: .judgedOn) }
+        try c.encodeIfPresent(reliability, forKey: .reliability)
     }
 
     public init(from decoder: Decoder) throws {
@@ -222,6 +225,7 @@ public struct EvaluationReport: Codable, Sendable {
         curves = try c.decodeIfPresent(Curves.self, forKey: .curves)
         sample = try c.decode([[Double]].self, forKey: .sample)
         judgedOn = try c.decodeIfPresent([String].self, forKey: .judgedOn) ?? []
+        reliability = try c.decodeIfPresent(ReliabilityTable.self, forKey: .reliability)
     }
 
     init(

@@ -36,6 +36,9 @@ public struct ModelBundle: Codable, Sendable {
     /// The pipeline's sources as training joined them (nil for a single table): a request then carries the first
     /// source's columns and the others are looked up, from the records the model was trained against.
     public var sources: FittedSources?
+    /// How wide the training rows' answers were: turns each answer's spread into its confidence (nil: confidence
+    /// comes from the inputs alone).
+    public var confidenceScale: ConfidenceScale?
 
     /// The lookups that complete a request (none for a single table).
     var lookups: FittedSources? { sources.flatMap { $0.lookups.isEmpty ? nil : $0 } }
@@ -127,17 +130,21 @@ public struct ModelBundle: Codable, Sendable {
         /// `reasons`. An ok answer may carry reasons too (an input that was missing and imputed).
         public var status: String
         public var reasons: [String]
-        /// Inputs unlike the training data (a number outside its range, a category never seen): the answer is
-        /// given, but with low confidence.
+        /// Inputs unlike the training data (a number outside its range, a category never or rarely seen).
         public var warnings: [String] = []
-        public var confidence: String { warnings.isEmpty ? "normal" : "low" }
+        /// How sure the model is of this answer, in [0, 1] (nil without an answer): see `Confidence`.
+        public var confidence: Double? = nil
+        /// Confidence below `Confidence.low`.
+        public var lowConfidence: Bool { (confidence ?? 1) < Confidence.low }
     }
 
     /// Per row, how its inputs differ from the training data (reference statistics): numbers outside the training
-    /// range, categories the training data never had. Dates and times are not checked: served rows come after the
+    /// range, categories the training data never had or had in fewer than `Confidence.rareRows` rows; and the
+    /// factor by which that lowers the row's confidence. Dates and times are not checked: served rows come after the
     /// training period by nature, and every one of them would be flagged.
-    public func novelty(_ raw: Table) -> [[String]] {
+    public func novelty(_ raw: Table) -> (warnings: [[String]], factors: [Double]) {
         var out = [[String]](repeating: [], count: raw.rowCount)
+        var factors = [Double](repeating: 1, count: raw.rowCount)
         for ref in reference.columns {
             guard let c = raw[ref.name], !c.type.isTemporal else { continue }
             if let sample = ref.sample, let lo = sample.first, let hi = sample.last, let v = c.doubles(),
@@ -146,14 +153,22 @@ public struct ModelBundle: Codable, Sendable {
                 for r in 0..<c.count where c.isValid(r) && (v[r] < lo || v[r] > hi) {
                     out[r].append(
                         "\(ref.name) \(c[r]) is outside the training range \(formatDouble(lo))–\(formatDouble(hi))")
+                    factors[r] *= Confidence.unlikeTraining
                 }
             } else if let counts = ref.counts, counts["(other)"] == nil {
-                for r in 0..<c.count where c.isValid(r) && counts[c[r].description] == nil {
-                    out[r].append("\(ref.name) '\(c[r])' was never seen in training")
+                for r in 0..<c.count where c.isValid(r) {
+                    let seen = counts[c[r].description] ?? 0
+                    if seen == 0 {
+                        out[r].append("\(ref.name) '\(c[r])' was never seen in training")
+                        factors[r] *= Confidence.unlikeTraining
+                    } else if seen < Confidence.rareRows {
+                        out[r].append("\(ref.name) '\(c[r])' was seen in only \(seen) training rows")
+                        factors[r] *= Confidence.rare
+                    }
                 }
             }
         }
-        return out
+        return (out, factors)
     }
 
     /// Why `value` cannot be an outcome of this model's target, or nil when it can: a regression's is a finite
@@ -269,10 +284,13 @@ public struct ModelBundle: Codable, Sendable {
             let value = labels.isEmpty ? prediction.doubles()?[r] : nil
             let range = lower.flatMap { lo in upper.map { hi in [lo.doubles()?[r] ?? .nan, hi.doubles()?[r] ?? .nan] } }
             let flagged = review[r] ?? []
-            return Scored(
+            var s = Scored(
                 prediction: prediction[r].description, value: value, probabilities: p, range: range,
                 status: flagged.isEmpty ? "ok" : "review", reasons: flagged + (notes?[r] ?? []) + imputed[r],
-                warnings: novel[r])
+                warnings: novel.warnings[r])
+            let tightness = confidenceScale.map { scale in scale.spread(of: s).map(scale.share(widerThan:)) ?? 1 } ?? 1
+            s.confidence = tightness * novel.factors[r] * pow(Confidence.imputed, Double(imputed[r].count))
+            return s
         }
     }
 

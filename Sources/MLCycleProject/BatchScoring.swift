@@ -64,8 +64,11 @@ public struct BatchScorer {
     }
 
     init(bundle: ModelBundle, scoredBy: String?, lookupReader: any LiveRecordReader = PostgresLookupReader()) {
+        let labels = (try? bundle.model.model().labels) ?? []
         self.init(
-            score: { try Self.table(try bundle.score(try await bundle.complete($0, reading: lookupReader))) },
+            score: {
+                try Self.table(try bundle.score(try await bundle.complete($0, reading: lookupReader)), labels: labels)
+            },
             inputTypes: Self.inputTypes(bundle), scoredBy: scoredBy)
     }
 
@@ -108,16 +111,26 @@ public struct BatchScorer {
         return rows
     }
 
-    /// One row per input row: prediction, lower, upper, status and the reasons a row is unavailable.
-    static func table(_ scored: [ModelBundle.Scored]) throws -> Table {
-        let columns = [
-            Column(name: "prediction", strings: scored.map { s in s.value.map { formatDouble($0) } ?? s.prediction }),
-            Column(name: "lower", doubles: scored.map { $0.range?[0] }),
-            Column(name: "upper", doubles: scored.map { $0.range?[1] }),
-            Column(name: "status", strings: scored.map(\.status)),
-            Column(
-                name: "reasons", strings: scored.map { $0.reasons.isEmpty ? nil : $0.reasons.joined(separator: "; ") }),
-        ]
+    /// One row per input row: prediction, lower, upper, a classifier's `probability_<label>` per class, confidence,
+    /// status and the reasons a row is unavailable.
+    static func table(_ scored: [ModelBundle.Scored], labels: [String] = []) throws -> Table {
+        let columns =
+            [
+                Column(
+                    name: "prediction", strings: scored.map { s in s.value.map { formatDouble($0) } ?? s.prediction }),
+                Column(name: "lower", doubles: scored.map { $0.range?[0] }),
+                Column(name: "upper", doubles: scored.map { $0.range?[1] }),
+            ]
+            + labels.map { label in
+                Column(name: "probability_\(label)", doubles: scored.map { $0.probabilities[label] })
+            }
+            + [
+                Column(name: "confidence", doubles: scored.map(\.confidence)),
+                Column(name: "status", strings: scored.map(\.status)),
+                Column(
+                    name: "reasons",
+                    strings: scored.map { $0.reasons.isEmpty ? nil : $0.reasons.joined(separator: "; ") }),
+            ]
         return try Table(columns: columns)
     }
 }

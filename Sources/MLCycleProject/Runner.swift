@@ -549,15 +549,24 @@ public final class Runner {
                     "the gates judged the \(report.rows) test rows whose estimate is inside the scope (\(spec.problem.answerRules.joined(separator: "; "))); \(outside) (\(String(format: "%.1f", share * 100)) %) would be answered for review"
                 )
             }
+            // Confidence, as serving will give it: its scale learnt on the rows the model was fitted on, then
+            // judged on the raw test rows.
+            var candidate = try servingBundle(
+                model: model, pipeline: try FittedPipeline.decode(try await store.artifact(pipelineSHA)),
+                merged: merged, sources: sources, fingerprint: fingerprint)
+            var outputs = [String: String]()
+            if let scale = try candidate.confidenceScale(
+                training: try rawRows(merged, in: [.train, .validation]),
+                relative: ConfidenceScale.relativeMetrics.contains(metric))
+            {
+                candidate.confidenceScale = scale
+                outputs["confidence"] = try await store.putArtifact(try JSONEncoder().encode(scale))
+            }
+            report.reliability = try candidate.reliability(on: try rawTestRows(merged))
             // The champion answers with its own pipeline: both bundles score the raw test rows.
             var references = [String: [String: Double]]()
             if let championVersion {
                 let champion = try ModelBundle.decode(try await store.artifact(championVersion.bundle))
-                let candidate = ModelBundle(
-                    name: project, target: target, scope: spec.problem.scope,
-                    pipeline: try FittedPipeline.decode(try await store.artifact(pipelineSHA)), model: model,
-                    reference: ReferenceStatistics(columns: []), evaluation: nil,
-                    lineage: .init(datasets: [fingerprint]))
                 let rows = try comparisonRows.map { try $0.table(like: merged, target: target) } ?? rawTestRows(merged)
                 let comparison = try Evaluation.compare(
                     candidate, with: champion, against: "champion v\(championVersion.version)",
@@ -587,10 +596,10 @@ public final class Runner {
                 Data(EvaluationReportPage.html(report, title: "\(project): \(best.name)").utf8), to: htmlPath)
             let e = JSONEncoder()
             e.outputFormatting = .sortedKeys
-            return [
-                "evaluation": try await store.putArtifact(try e.encode(report)), "html": htmlPath,
-                "passed": String(report.passed),
-            ]
+            outputs["evaluation"] = try await store.putArtifact(try e.encode(report))
+            outputs["html"] = htmlPath
+            outputs["passed"] = String(report.passed)
+            return outputs
         }
         let evaluation = try JSONDecoder().decode(
             EvaluationReport.self, from: try await store.artifact(evaluated["evaluation"] ?? ""))
@@ -611,22 +620,21 @@ public final class Runner {
                 "\(project) v\($0["version"] ?? "?")\($0["alias"].map { " → \($0)" } ?? " (not promotable: gates failed)")"
             }
         ) { run in
-            let model = try ModelFile.decode(try await store.artifact(best.model))
-            let pipeline = try FittedPipeline.decode(try await store.artifact(pipelineSHA))
-            let reference = ReferenceStatistics.compute(merged, excluding: target.isEmpty ? [] : [target])
-            var bundle = ModelBundle(
-                name: project, target: target, scope: spec.problem.scope, pipeline: pipeline, model: model,
-                reference: reference,
-                evaluation: evaluation,
-                lineage: .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: commit, run: run))
-            bundle.sources = sources
+            var bundle = try servingBundle(
+                model: ModelFile.decode(try await store.artifact(best.model)),
+                pipeline: FittedPipeline.decode(try await store.artifact(pipelineSHA)), merged: merged,
+                sources: sources, fingerprint: fingerprint)
+            bundle.evaluation = evaluation
+            bundle.lineage = .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: commit, run: run)
             bundle.lineage.lookups = sources.map {
                 Dictionary($0.lookups.map { ($0.name, $0.fingerprint) }, uniquingKeysWith: { a, _ in a })
             }
             bundle.release = .init(
                 canary: spec.release.canary, shadow: spec.release.shadow, steps: spec.release.plan?.steps)
-            bundle.scopeOtherwise = spec.problem.scopeOtherwise
-            bundle.required = spec.problem.required
+            if let scale = evaluated["confidence"] {
+                bundle.confidenceScale = try JSONDecoder().decode(
+                    ConfidenceScale.self, from: try await store.artifact(scale))
+            }
             if let unknown = spec.problem.required.first(where: { c in !bundle.inputSchema.contains { $0.name == c } })
             {
                 throw StoreError.invalid(
@@ -698,10 +706,29 @@ public final class Runner {
     }
 
     /// The raw (collected, in-scope) rows the split put in the test part: what serving would have been sent.
-    func rawTestRows(_ merged: Table) throws -> Table {
+    func rawTestRows(_ merged: Table) throws -> Table { try rawRows(merged, in: [.test]) }
+
+    /// The raw (collected, in-scope) rows the split put in `parts`.
+    func rawRows(_ merged: Table, in parts: Set<SplitPart>) throws -> Table {
         let scoped = try merged.filtered(try scopeMask(merged))
-        let parts = try Splitter.assign(scoped, spec.preparation.split ?? SplitSpec())
-        return scoped.taking(parts.indices.filter { parts[$0] == .test })
+        let assigned = try Splitter.assign(scoped, spec.preparation.split ?? SplitSpec())
+        return scoped.taking(assigned.indices.filter { parts.contains(assigned[$0]) })
+    }
+
+    /// The bundle serving would get for a model, before evaluation, lineage and release are added: the preparation,
+    /// the scope and required inputs, the lookups, and reference statistics of the collected rows.
+    func servingBundle(
+        model: ModelFile, pipeline: FittedPipeline, merged: Table, sources: FittedSources?, fingerprint: String
+    ) throws -> ModelBundle {
+        let target = spec.problem.target
+        var bundle = ModelBundle(
+            name: project, target: target, scope: spec.problem.scope, pipeline: pipeline, model: model,
+            reference: ReferenceStatistics.compute(merged, excluding: target.isEmpty ? [] : [target]),
+            evaluation: nil, lineage: .init(datasets: [fingerprint]))
+        bundle.sources = sources
+        bundle.scopeOtherwise = spec.problem.scopeOtherwise
+        bundle.required = spec.problem.required
+        return bundle
     }
 
     /// Canonical JSON (sorted keys) of a value, for stage keys and outputs.

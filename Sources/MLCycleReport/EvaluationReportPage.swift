@@ -91,6 +91,8 @@ public enum EvaluationReportPage {
             h.raw("</p>")
         }
 
+        if let t = r.reliability { reliability(t, into: &h) }
+
         // Charts by task.
         h.raw("<h2 id=\"charts\">Predictions</h2><div class=\"cards\">")
         switch r.task {
@@ -260,6 +262,36 @@ public enum EvaluationReportPage {
         return h.output
     }
 
+    /// The test rows in deciles of confidence, each with its error: honest confidence has the error fall as it rises.
+    static func reliability(_ t: ReliabilityTable, into h: inout HTMLBuilder) {
+        h.raw("<h2 id=\"reliability\">Confidence</h2><p>")
+        h.text(
+            "Each answer's confidence comes from "
+                + (t.spread == nil
+                    ? "how unlike the training data its inputs are"
+                    : "how wide its "
+                        + (t.spread == .classDoubt ? "doubt (1 − the probability of its class)" : "calibrated range")
+                        + " is against the training rows' answers, and how unlike the training data its inputs are")
+                + ". The test rows in ten groups by confidence, least confident first:")
+        h.raw("</p><table id=\"reliability-table\"><thead><tr><th>confidence</th><th>rows</th><th>")
+        h.text(t.error)
+        h.raw("</th><th>low confidence</th></tr></thead><tbody>")
+        for g in t.groups {
+            h.raw("<tr><td>")
+            h.text("\(ReportFormat.num(g.low))–\(ReportFormat.num(g.high))")
+            h.raw("</td><td>")
+            h.text(String(g.rows))
+            h.raw("</td><td>")
+            h.text(
+                t.spread == .relativeRangeWidth || t.error == "error rate"
+                    ? ReportFormat.pct(g.error) : ReportFormat.num(g.error))
+            h.raw("</td><td>")
+            h.text(ReportFormat.pct(g.lowShare))
+            h.raw("</td></tr>")
+        }
+        h.raw("</tbody></table>")
+    }
+
     /// A short terminal summary: verdict, metrics, worst slices.
     public static func text(_ r: EvaluationReport) -> String {
         var lines = ["\(r.task.rawValue), \(r.rows) rows\(r.positiveClass.map { ", positive class \($0)" } ?? "")"]
@@ -279,6 +311,11 @@ public enum EvaluationReportPage {
         if let g = r.ranges {
             lines.append(
                 "ranges cover \(ReportFormat.pct(g.coverage))\(g.nominal.map { " (promised \(ReportFormat.pct($0)))" } ?? "")"
+            )
+        }
+        if let t = r.reliability, let least = t.groups.first, let most = t.groups.last {
+            lines.append(
+                "confidence: \(t.error) \(ReportFormat.num(least.error)) in the least confident tenth, \(ReportFormat.num(most.error)) in the most confident"
             )
         }
         for s in r.slices.prefix(5) {

@@ -151,7 +151,7 @@ public struct ModelServer: Sendable {
                     id: ids[r], model: m.name, version: m.version, at: now, latencySeconds: seconds,
                     inputs: String(decoding: inputs.bytes, as: UTF8.self),
                     prediction: s.value.map { formatDouble($0) } ?? s.prediction, status: s.status,
-                    confidence: s.prediction.flatMap { s.probabilities[$0] }, lowConfidence: !s.warnings.isEmpty,
+                    confidence: s.prediction.flatMap { s.probabilities[$0] }, lowConfidence: s.lowConfidence,
                     reasons: s.reasons.isEmpty ? nil : s.reasons))
         }
         return records
@@ -746,9 +746,9 @@ public struct ModelServer: Sendable {
         _ s: ModelBundle.Scored, id: String, version: String, explanation: Explanation? = nil, into j: inout JSONWriter
     ) {
         j.raw("{")
-        if s.prediction != nil {
+        if s.prediction != nil, let confidence = s.confidence {
             j.raw("\"confidence\":")
-            j.string(s.confidence)
+            j.number(confidence)
             j.comma()
             if let e = explanation {
                 // {"contributions": [{column, contribution, value}], "expected", "output"?}
@@ -774,6 +774,10 @@ public struct ModelServer: Sendable {
         }
         j.raw("\"id\":")
         j.string(id)
+        if s.prediction != nil, s.confidence != nil {
+            j.raw(",\"low_confidence\":")
+            j.raw(s.lowConfidence ? "true" : "false")
+        }
         j.raw(",\"model_version\":")
         j.string(version)
         j.raw(",\"prediction\":")
@@ -808,11 +812,11 @@ public struct ModelServer: Sendable {
     }
 
     static func csv(_ scored: [ModelBundle.Scored], ids: [String], version: String) -> String {
-        var out = "id,prediction,lower,upper,status,model_version\n"
+        var out = "id,prediction,lower,upper,confidence,status,model_version\n"
         for (s, id) in zip(scored, ids) {
             let p = s.value.map { formatDouble($0) } ?? s.prediction ?? ""
             out +=
-                "\(id),\(p),\(s.range.map { formatDouble($0[0]) } ?? ""),\(s.range.map { formatDouble($0[1]) } ?? ""),\(s.status),\(version)\n"
+                "\(id),\(p),\(s.range.map { formatDouble($0[0]) } ?? ""),\(s.range.map { formatDouble($0[1]) } ?? ""),\(s.confidence.map { formatDouble($0) } ?? ""),\(s.status),\(version)\n"
         }
         return out
     }

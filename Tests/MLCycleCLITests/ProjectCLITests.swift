@@ -82,7 +82,7 @@ import Testing
         ])
         let lines = scored.stdout.split(separator: "\n")
         #expect(
-            scored.status == 0 && lines.first == "prediction,lower,upper,status,reasons" && lines.count == 3,
+            scored.status == 0 && lines.first == "prediction,lower,upper,confidence,status,reasons" && lines.count == 3,
             "\(scored.stdout)\(scored.stderr)")
         #expect(
             lines.count == 3 && lines[1].hasSuffix(",ok,") && lines[2].contains(",review,outside scope"),

@@ -69,8 +69,8 @@ import Testing
 }
 
 @Suite struct LoggedConfidenceTests {
-    /// An answer whose inputs are unlike the training data (an unseen kind) is logged with low confidence, and the
-    /// window shows the share; the store keeps both fields.
+    /// An answer whose inputs are unlike the training data (an unseen kind, a size out of range) is logged with low
+    /// confidence, and the window shows the share; the store keeps both fields.
     @Test func lowConfidenceAnswersAreLoggedAndCounted() async throws {
         let (store, _) = try await servedProject()
         let log = PredictionLog(store: store)
@@ -78,7 +78,7 @@ import Testing
         try await Application(router: server.router()).test(.router) { client in
             try await client.execute(
                 uri: "/v1/models/small/predict", method: .post,
-                body: body(#"{"records": [{"size": 3, "kind": "a"}, {"size": 3, "kind": "zzz"}]}"#)
+                body: body(#"{"records": [{"size": 3, "kind": "a"}, {"size": 30, "kind": "zzz"}]}"#)
             ) { r in
                 #expect(r.status == .ok)
             }

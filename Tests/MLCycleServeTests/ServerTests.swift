@@ -86,9 +86,13 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                     first["status"] as? String == "ok" && first["model_version"] as? String == "v1"
                         && (first["id"] as? String)?.count == 36)
                 #expect(abs((first["prediction"] as? Double ?? 0) - 350) < 25)
-                #expect(first["confidence"] as? String == "normal" && first["warnings"] == nil)
-                // A category the training data never had: answered, with low confidence and why.
-                #expect(predictions[1]["status"] as? String == "ok" && predictions[1]["confidence"] as? String == "low")
+                let confidence = try #require(first["confidence"] as? Double)
+                #expect(confidence > 0 && confidence <= 1 && first["warnings"] == nil)
+                #expect(first["low_confidence"] as? Bool == (confidence < Confidence.low))
+                // A category the training data never had: answered, its confidence cut to a fifth at most, and why.
+                let unlike = try #require(predictions[1]["confidence"] as? Double)
+                #expect(predictions[1]["status"] as? String == "ok" && unlike <= Confidence.unlikeTraining)
+                #expect(predictions[1]["low_confidence"] as? Bool == (unlike < Confidence.low))
                 #expect((predictions[1]["warnings"] as? [String])?.first == "kind 'z' was never seen in training")
                 let range = try #require(first["range"] as? [Double])
                 #expect(range[0] < 350 && range[1] > 350)
@@ -110,7 +114,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
                 uri: "/v1/models/small/predict", method: .post, headers: csvHeaders, body: body("size,kind\n5,a\n")
             ) { r in
                 #expect(r.status == .ok && r.headers[.contentType] == "text/csv")
-                #expect(String(buffer: r.body).hasPrefix("id,prediction,lower,upper,status,model_version\n"))
+                #expect(String(buffer: r.body).hasPrefix("id,prediction,lower,upper,confidence,status,model_version\n"))
             }
             try await client.execute(uri: "/metrics", method: .get) { r in
                 let text = String(buffer: r.body)
@@ -125,9 +129,12 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         let v = try #require(try await store.modelVersion("small", version: 1))
         let bundle = try ModelBundle.decode(try await store.artifact(v.bundle))
         let novelty = bundle.novelty(try CSVReader.read(string: "size,kind\n5,a\n12.5,a\n0.2,q\n"))
-        #expect(novelty[0].isEmpty)
-        #expect(novelty[1].count == 1 && novelty[1][0].hasPrefix("size 12.5 is outside the training range 1"))
-        #expect(novelty[2].count == 2 && novelty[2][1] == "kind 'q' was never seen in training")
+        let warnings = novelty.warnings
+        #expect(warnings[0].isEmpty)
+        #expect(warnings[1].count == 1 && warnings[1][0].hasPrefix("size 12.5 is outside the training range 1"))
+        #expect(warnings[2].count == 2 && warnings[2][1] == "kind 'q' was never seen in training")
+        let f = Confidence.unlikeTraining
+        #expect(novelty.factors == [1, f, f * f])
     }
 
     @Test func badRequestsAreClear4xxAndNeverCrash() async throws {
