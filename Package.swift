@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Core: no server, database or YAML package (docs/architecture.md); hashing is swift-crypto's.
@@ -40,6 +41,11 @@ let package = Package(
             name: "MLCycleEvaluate",
             dependencies: ["MLCycleData", "MLCycleMetrics", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn"]),
         .target(name: "MLCycleMonitor", dependencies: ["MLCycleData", "MLCycleMetrics", "MLCycleQuality"]),
+        // ONNX export: the ONNX format's Swift types (generated once from its proto, committed) and the writer.
+        .target(
+            name: "MLCycleONNX",
+            dependencies: ["MLCycleLearn", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["proto"]),
         .target(
             name: "MLCycleReport",
             dependencies: [
@@ -81,7 +87,7 @@ let package = Package(
             name: "MLCycleProject",
             dependencies: [
                 "MLCycleData", "MLCycleQuality", "MLCyclePrep", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate",
-                "MLCycleReport", "MLCycleStore",
+                "MLCycleReport", "MLCycleStore", "MLCycleONNX",
                 "MLCycleSources", "MLCycleMonitor", .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -113,7 +119,10 @@ let package = Package(
             dependencies: ["MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleProject"]),
         .testTarget(
             name: "MLCycleLearnTests",
-            dependencies: ["MLCycleData", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate"]),
+            dependencies: [
+                "MLCycleData", "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleONNX",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]),
         .testTarget(
             name: "MLCycleEvaluateTests",
             dependencies: [

@@ -153,6 +153,29 @@ public struct BoostedTree: Codable, Sendable, Equatable {
         }
         return b <= Int(binThreshold[node])
     }
+
+    /// A split on raw inputs, as exported models make it (see `LightGBMModelText` for the inputs' encoding).
+    public enum RawSplit: Equatable, Sendable {
+        /// Values ≤ the threshold go left.
+        case numeric(Double)
+        /// The indices, in the feature's levels, of the values that go left (ascending).
+        case categorical([Int])
+    }
+
+    /// Internal node `node`'s split on raw inputs: a numeric bin threshold as the bin's upper bound, a set of
+    /// category bins as the levels in them. Missing values go where `missingLeft` says.
+    public func rawSplit(_ node: Int, bins: [FeatureBins]) -> RawSplit {
+        let f = Int(feature[node])
+        guard categorySet[node] >= 0 else {
+            let bound = Int(binThreshold[node]) - 1
+            let upper = bins[f].upperBounds
+            // Every bin up to the last one: every value goes left.
+            return .numeric(bound < upper.count ? upper[max(0, bound)] : .greatestFiniteMagnitude)
+        }
+        let levelBins = bins[f].levelBins
+        // Every level has a bin of its own or the shared "other" one (≥ 1), so this is the category-set rule.
+        return .categorical(levelBins.indices.filter { goesLeft(node, bin: Int(levelBins[$0])) })
+    }
 }
 
 /// A fitted gradient-boosted ensemble.

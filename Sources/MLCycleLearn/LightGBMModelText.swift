@@ -30,6 +30,13 @@ public enum LightGBMModelText {
             case name, kind, levels
             case lightgbmName = "lightgbm_name"
         }
+
+        public init(name: String, lightgbmName: String, kind: FeatureSpec.Kind, levels: [String]?) {
+            self.name = name
+            self.lightgbmName = lightgbmName
+            self.kind = kind
+            self.levels = levels
+        }
     }
 
     /// The exported model's input columns.
@@ -65,9 +72,8 @@ public enum LightGBMModelText {
         }
         let starts = model.initialScores ?? [model.initialScore]
         let k = starts.count
-        var trees = model.trees
         // No rounds: one leaf per class holding the starting score.
-        if trees.isEmpty { trees = starts.map { _ in BoostedTree(leafValues: [0]) } }
+        let trees = model.exportedTrees
         var out = """
             tree
             version=v4
@@ -145,26 +151,22 @@ public enum LightGBMModelText {
         var words = [UInt32]()
         for node in t.feature.indices {
             let f = Int(t.feature[node])
-            let set = t.categorySet[node]
-            guard set >= 0 else {
-                let bound = Int(t.binThreshold[node]) - 1
-                let upper = bins[f].upperBounds
-                // Every bin up to the last one: every value goes left.
-                threshold.append(number(bound < upper.count ? upper[max(0, bound)] : .greatestFiniteMagnitude))
+            let chosen: [Int]
+            switch t.rawSplit(node, bins: bins) {
+            case .numeric(let bound):
+                threshold.append(number(bound))
                 // Numeric, missing values as NaN (2 << 2), sent left when bit 1 is set.
                 decision.append((2 << 2) | (t.missingLeft[node] ? 2 : 0))
                 continue
+            case .categorical(let levels): chosen = levels
             }
-            // The levels whose bins go left. LightGBM sends NaN (missing, or a level not known) right, as mlcycle's
-            // gradient boosting always does with a categorical split.
+            // LightGBM sends NaN (missing, or a level not known) right, as mlcycle's gradient boosting always does
+            // with a categorical split.
             guard !t.missingLeft[node] else {
                 throw LearnError.unsupported(
                     "a categorical split of '\(features[f].name)' sends missing values left, which LightGBM's format "
                         + "cannot say")
             }
-            let levelBins = bins[f].levelBins
-            // Every level has a bin of its own or the shared "other" one (≥ 1), so this is the category-set rule.
-            let chosen = levelBins.indices.filter { t.goesLeft(node, bin: Int(levelBins[$0])) }
             var bitset = [UInt32](repeating: 0, count: max(1, ((chosen.last ?? 0) >> 5) + 1))
             for level in chosen { bitset[level >> 5] |= 1 << UInt32(level & 31) }
             threshold.append("\(boundaries.count - 1)")
@@ -206,5 +208,250 @@ public enum LightGBMModelText {
         }
         s += "is_linear=0\nshrinkage=1"
         return s
+    }
+}
+
+extension GBDTModel {
+    /// The trees an export writes, one per class and round; a model without rounds as one leaf (0) per class.
+    public var exportedTrees: [BoostedTree] {
+        trees.isEmpty ? (initialScores ?? [initialScore]).map { _ in BoostedTree(leafValues: [0]) } : trees
+    }
+}
+
+extension LightGBMModelText {
+    /// Reads a LightGBM text model (`Booster.save_model`) whose inputs are `features`, in order (numbers as they
+    /// are; a categorical feature as the index of its value in `levels`), as a gradient-boosted model that scores
+    /// as LightGBM does. `labels` names a classifier's classes (default "0", "1", …).
+    ///
+    /// mlcycle's trees split on bins of a byte: each numeric feature's distinct thresholds become its bin bounds (at
+    /// most 254), each level its own bin (at most 254 levels). Linear trees, `zero_as_missing` splits that send a
+    /// zero elsewhere than its value would go, and objectives other than regression (l2, l1, huber, quantile),
+    /// binary (sigmoid 1) and multiclass (softmax) are refused, each with the reason.
+    public static func read(_ text: String, features: [Feature], labels: [String]? = nil) throws -> GBDTModel {
+        var header = [String: String]()
+        var blocks = [[String: String]]()
+        var parameters = [String: String]()
+        var inTrees = false
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("Tree=") {
+                inTrees = true
+                blocks.append([:])
+                continue
+            }
+            if line == "end of trees" {
+                inTrees = false
+                continue
+            }
+            if line.hasPrefix("["), line.hasSuffix("]"), let colon = line.firstIndex(of: ":") {
+                let key = String(line[line.index(after: line.startIndex)..<colon])
+                parameters[key] = line[line.index(after: colon)..<line.index(before: line.endIndex)]
+                    .trimmingCharacters(in: .whitespaces)
+                continue
+            }
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<eq])
+            let value = String(line[line.index(after: eq)...])
+            if inTrees, !blocks.isEmpty {
+                blocks[blocks.count - 1][key] = value
+            } else if !inTrees {
+                header[key] = header[key] ?? value
+            }
+        }
+        guard header["version"] != nil || header["num_class"] != nil, !blocks.isEmpty else {
+            throw LearnError.unsupported("this is not a LightGBM text model (no header or no Tree= sections)")
+        }
+        let objectiveWords = (header["objective"] ?? "regression").split(separator: " ").map(String.init)
+        let k = Int(header["num_tree_per_iteration"] ?? header["num_class"] ?? "1") ?? 1
+        var p = GBDTParameters()
+        switch objectiveWords.first ?? "" {
+        case "regression", "regression_l2", "l2", "mean_squared_error", "mse": p.objective = .regression
+        case "regression_l1", "l1", "mean_absolute_error", "mae": p.objective = .absoluteError
+        case "huber": p.objective = .huber
+        case "quantile": p.objective = .quantile
+        case "binary":
+            if let sigmoid = objectiveWords.first(where: { $0.hasPrefix("sigmoid:") }),
+                Double(sigmoid.dropFirst(8)) != 1
+            {
+                throw LearnError.unsupported(
+                    "the binary objective's \(sigmoid) is not supported: mlcycle's probability is 1/(1+exp(-score))")
+            }
+            p.objective = .binary
+        case "multiclass", "softmax": p.objective = .multiclass
+        case let other:
+            throw LearnError.unsupported(
+                "the objective '\(other)' cannot be imported; mlcycle imports regression (l2, l1, huber, quantile), "
+                    + "binary and multiclass models")
+        }
+        if let lr = parameters["learning_rate"].flatMap(Double.init) { p.learningRate = lr }
+        if let leaves = parameters["num_leaves"].flatMap(Int.init) { p.numLeaves = leaves }
+        if let alpha = parameters["alpha"].flatMap(Double.init) { p.alpha = alpha }
+        let featureCount = (Int(header["max_feature_idx"] ?? "") ?? -1) + 1
+        guard featureCount == features.count else {
+            throw LearnError.unsupported(
+                "the model takes \(featureCount) features and the schema lists \(features.count): list every input, "
+                    + "in the model's order (its feature_names: \(header["feature_names"] ?? "?"))")
+        }
+        let classLabels: [String]
+        if p.objective == .binary || p.objective == .multiclass {
+            let count = p.objective == .binary ? 2 : k
+            classLabels = labels ?? (0..<count).map(String.init)
+            guard classLabels.count == count else {
+                throw LearnError.unsupported("the model has \(count) classes and the schema names \(classLabels.count)")
+            }
+        } else {
+            classLabels = []
+        }
+
+        // Each tree's arrays as LightGBM wrote them.
+        struct Parsed {
+            var leaves: [Double]
+            var feature: [Int32]
+            var threshold: [Double]
+            var decision: [Int]
+            var left: [Int32]
+            var right: [Int32]
+            var gain: [Double]
+            var catBoundaries: [Int]
+            var catThreshold: [UInt32]
+            var leafCount: [Double]?
+            var nodeCount: [Double]?
+        }
+        func numbers<T>(_ block: [String: String], _ key: String, _ parse: (Substring) -> T?) throws -> [T] {
+            guard let line = block[key], !line.isEmpty else { return [] }
+            return try line.split(separator: " ").map {
+                guard let v = parse($0) else {
+                    throw LearnError.unsupported("a tree's \(key) holds '\($0)', which is not a number")
+                }
+                return v
+            }
+        }
+        let parsed = try blocks.enumerated().map { (i, b) -> Parsed in
+            if b["is_linear"] == "1" {
+                throw LearnError.unsupported(
+                    "tree \(i) is a linear tree (linear_tree=true), which mlcycle cannot score")
+            }
+            let leaves = try numbers(b, "leaf_value") { Double($0) }
+            let feature = try numbers(b, "split_feature") { Int32($0) }
+            let count = feature.count
+            let parsed = Parsed(
+                leaves: leaves, feature: feature, threshold: try numbers(b, "threshold") { Double($0) },
+                decision: try numbers(b, "decision_type") { Int($0) }, left: try numbers(b, "left_child") { Int32($0) },
+                right: try numbers(b, "right_child") { Int32($0) },
+                gain: try numbers(b, "split_gain") { Double($0) },
+                catBoundaries: try numbers(b, "cat_boundaries") { Int($0) },
+                catThreshold: try numbers(b, "cat_threshold") { UInt32($0) },
+                leafCount: b["leaf_count"] == nil ? nil : try numbers(b, "leaf_count") { Double($0) },
+                nodeCount: b["internal_count"] == nil ? nil : try numbers(b, "internal_count") { Double($0) })
+            guard leaves.count == count + 1, parsed.threshold.count == count, parsed.decision.count == count,
+                parsed.left.count == count, parsed.right.count == count,
+                parsed.feature.allSatisfy({ $0 >= 0 && Int($0) < features.count })
+            else {
+                throw LearnError.unsupported(
+                    "tree \(i) is malformed: \(count) splits and \(leaves.count) leaves, or a split on a feature "
+                        + "the model does not have")
+            }
+            return parsed
+        }
+
+        // Bins: each numeric feature's distinct thresholds; each categorical level its own bin.
+        var thresholds = [Set<Double>](repeating: [], count: features.count)
+        for t in parsed {
+            for (n, f) in t.feature.enumerated() where t.decision[n] & 1 == 0 {
+                thresholds[Int(f)].insert(t.threshold[n])
+            }
+        }
+        var bins = [FeatureBins]()
+        for (f, feature) in features.enumerated() {
+            if feature.kind == .categorical {
+                let levels = feature.levels ?? []
+                guard levels.count <= 254 else {
+                    throw LearnError.unsupported(
+                        "'\(feature.name)' has \(levels.count) levels; mlcycle's trees take at most 254 per feature")
+                }
+                bins.append(
+                    FeatureBins(
+                        kind: .categorical, upperBounds: [], levelBins: levels.indices.map { UInt8($0 + 1) },
+                        count: levels.count + 1))
+            } else {
+                let bounds = thresholds[f].sorted()
+                guard bounds.count <= 254 else {
+                    throw LearnError.unsupported(
+                        "'\(feature.name)' is split at \(bounds.count) distinct thresholds; mlcycle's trees take at "
+                            + "most 254 per feature (its bins are bytes): train with max_bin ≤ 255")
+                }
+                bins.append(FeatureBins(kind: .numeric, upperBounds: bounds, levelBins: [], count: bounds.count + 2))
+            }
+        }
+
+        let trees = try parsed.enumerated().map { (i, t) -> BoostedTree in
+            var tree = BoostedTree(leafValues: t.leaves)
+            tree.leafCount = t.leafCount
+            tree.nodeCount = t.nodeCount
+            for n in t.feature.indices {
+                let f = Int(t.feature[n])
+                let d = t.decision[n]
+                let defaultLeft = d & 2 != 0
+                let missingType = (d >> 2) & 3  // 0 none (NaN is read as 0), 1 zero, 2 NaN
+                tree.feature.append(t.feature[n])
+                tree.left.append(t.left[n])
+                tree.right.append(t.right[n])
+                tree.gain.append(n < t.gain.count ? t.gain[n] : 0)
+                if d & 1 == 0 {
+                    guard features[f].kind == .numeric else {
+                        throw LearnError.unsupported(
+                            "tree \(i) splits '\(features[f].name)' as a number; the schema says it is categorical")
+                    }
+                    let threshold = t.threshold[n]
+                    let zeroGoesLeft = 0 <= threshold
+                    if missingType == 1 && defaultLeft != zeroGoesLeft {
+                        throw LearnError.unsupported(
+                            "tree \(i) treats a zero in '\(features[f].name)' as missing (zero_as_missing) and sends it "
+                                + "where its value would not go; mlcycle cannot score that split")
+                    }
+                    tree.threshold.append(threshold)
+                    tree.binThreshold.append(Int32((bins[f].upperBounds.firstIndex(of: threshold) ?? 0) + 1))
+                    tree.categorySet.append(-1)
+                    tree.missingLeft.append(missingType == 0 ? zeroGoesLeft : defaultLeft)
+                } else {
+                    guard features[f].kind == .categorical else {
+                        throw LearnError.unsupported(
+                            "tree \(i) splits '\(features[f].name)' as a category; the schema says it is numeric: give "
+                                + "it kind categorical and its levels")
+                    }
+                    let index = Int(t.threshold[n])
+                    guard index >= 0, index + 1 < t.catBoundaries.count,
+                        t.catBoundaries[index + 1] <= t.catThreshold.count
+                    else { throw LearnError.unsupported("tree \(i) has a categorical split without its category set") }
+                    let words = t.catThreshold[t.catBoundaries[index]..<t.catBoundaries[index + 1]]
+                    func inSet(_ category: Int) -> Bool {
+                        let w = category >> 5
+                        return w < words.count && words[words.startIndex + w] & (1 << UInt32(category & 31)) != 0
+                    }
+                    var set = [UInt64](repeating: 0, count: 4)
+                    for level in 0..<(features[f].levels?.count ?? 0) where inSet(level) {
+                        let b = level + 1
+                        set[b >> 6] |= 1 << UInt64(b & 63)
+                    }
+                    tree.threshold.append(0)
+                    tree.binThreshold.append(0)
+                    tree.categorySet.append(Int32(tree.categorySets.count))
+                    tree.categorySets.append(set)
+                    // A missing value: NaN goes right with missing type NaN, else it is read as category 0.
+                    tree.missingLeft.append(missingType == 2 ? false : inSet(0))
+                }
+            }
+            return tree
+        }
+        let schema = FeatureSchema(
+            features: features.map {
+                FeatureSpec(
+                    name: $0.name, kind: $0.kind, sourceType: $0.kind == .categorical ? .string : .float64,
+                    levels: $0.kind == .categorical ? ($0.levels ?? []) : nil)
+            })
+        return GBDTModel(
+            schema: schema, bins: bins, parameters: p, labels: classLabels, initialScore: 0,
+            initialScores: k > 1 ? [Double](repeating: 0, count: k) : nil, trees: trees,
+            bestIteration: trees.count / max(1, k))
     }
 }

@@ -136,6 +136,11 @@ public enum PreparationPipeline {
 }
 
 extension FittedPipeline {
+    /// A pipeline without steps: rows of `columns` pass through as they are (an imported model's).
+    public init(passingThrough columns: [ColumnSpec]) {
+        self.init(steps: [], inputSchema: columns, outputSchema: columns)
+    }
+
     /// For each column the pipeline leaves, the input columns it was made from, each with its share (summing to 1):
     /// a column rewritten in place is its own; a one-hot level, an imputation's `_was_missing` flag and an encoding
     /// are their column's; a derived column or a filter's flag splits equally between the columns its expression

@@ -2,6 +2,7 @@ import Foundation
 import MLCycleData
 import MLCycleEvaluate
 import MLCycleLearn
+import MLCycleONNX
 import MLCyclePrep
 
 /// `mlcycle export`: a model written in a format other tools run, with a JSON file beside it saying how a row
@@ -11,6 +12,8 @@ public enum ModelExport {
     public enum Format: String, CaseIterable, Sendable {
         /// LightGBM's text model format (gradient-boosted models).
         case lightgbm
+        /// ONNX: one ai.onnx.ml tree-ensemble operator (gradient-boosted models), for ONNX Runtime.
+        case onnx
     }
 
     /// What is written beside an exported model (`<out>.preparation.json`): the inputs it takes, in order, and, for
@@ -86,11 +89,19 @@ public enum ModelExport {
                         + "merged, as input_schema lists them")
             }
         }
-        let text = try LightGBMModelText.text(gbdt)
+        let model: Data
+        switch format {
+        case .lightgbm: model = Data(try LightGBMModelText.text(gbdt).utf8)
+        case .onnx:
+            model = try ONNXTreeEnsemble.data(gbdt, producerVersion: MLCycleVersion.current)
+            preparation.notExported.append(
+                "full precision in the answers: ONNX's tree ensembles answer 32-bit floats (the same estimates to "
+                    + "about 1e-7 relative)")
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let path = preparationPath(for: out)
-        try AtomicFile.write(Data(text.utf8), to: out)
+        try AtomicFile.write(model, to: out)
         try AtomicFile.write(try encoder.encode(preparation), to: path)
         return path
     }

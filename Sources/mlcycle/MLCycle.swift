@@ -38,7 +38,7 @@ struct MLCycle: AsyncParsableCommand {
         version: MLCycleVersion.current,
         subcommands: [
             Profile.self, Validate.self, SuggestRules.self, Fingerprint.self, Prepare.self, Train.self, Predict.self,
-            Evaluate.self, Tune.self, Explain.self, Export.self,
+            Evaluate.self, Tune.self, Explain.self, Export.self, Import.self,
             Run.self, Runs.self, Show.self, Models.self, ModelCommand.self, Promote.self, Rollback.self, Lineage.self,
             Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Compare.self, Review.self, Alerts.self,
             Approve.self,
@@ -580,7 +580,7 @@ struct Export: AsyncParsableCommand {
             --format lightgbm writes a gradient-boosted model as a LightGBM text model (lightgbm.Booster(model_file=...) \
             loads it and predicts the same raw scores) and, beside it, OUT-without-extension.preparation.json: the \
             model's inputs in order (a categorical one as the index of its value in levels; missing: NaN) and, for a \
-            bundle or a registered model, its fitted preparation and what does not travel (range, scope, lookups).
+            bundle or a registered model, its fitted preparation and what does not travel (range, scope, lookups).             --format onnx writes it as an ONNX model (one ai.onnx.ml tree-ensemble operator; ONNX Runtime runs it)             taking the same inputs as doubles in one tensor named input, with the same preparation file beside it.
             """)
 
     @Argument(
@@ -602,6 +602,48 @@ struct Export: AsyncParsableCommand {
             let saved = try await SavedModel.load(model) { try await storeOptions.open() }
             let preparation = try ModelExport.write(saved, reference: model, format: format, to: out)
             print("\(model) → \(out) (\(format.rawValue)); its inputs and preparation → \(preparation)")
+        }
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register a model trained elsewhere as a version: served, monitored, explained and compared.",
+        discussion: """
+            mlcycle import lightgbm model.txt --name NAME --schema FILE reads a LightGBM text model (Booster.save_model) \
+            and registers it as the next version of NAME. The schema file (YAML or JSON) lists the model's inputs in \
+            its order, features: [{name, kind: numeric|categorical, levels: [...]}] (category i is levels[i]), and \
+            optionally target and labels (a classifier's classes); the preparation.json that mlcycle export writes is \
+            one, and brings its preparation along. --data gives rows like the training data: the version's \
+            reference statistics (drift, confidence) and, with the target, its evaluation.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case lightgbm }
+
+    @Argument(help: "The model's format: lightgbm.") var format: Format
+    @Argument(help: "The model file.") var file: String
+    @Option(help: "The registered model's name (a new name, or the next version of one).") var name: String
+    @Option(help: "The schema file: the model's inputs, target and classes.") var schema: String
+    @Option(
+        help: "Rows like the model's training rows (CSV): reference statistics and, with the target, an evaluation.")
+    var data: String?
+    @OptionGroup var reading: ReadingOptions
+    @Option(name: .customLong("as"), help: "Who imports (default: $USER), for the audit log.") var actor: String?
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() async throws {
+        try await runReportingAsyncErrors {
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            let rows = try data.map { try CSVReader.read(path: $0, options: try reading.csvOptions()) }
+            let source = (file as NSString).lastPathComponent
+            let bundle = try ModelImport.bundle(
+                lightgbm: text, schema: try ModelImport.Schema.load(path: schema), name: name, data: rows,
+                source: source)
+            let version = try await ModelImport.register(
+                bundle, source: source, store: try await storeOptions.open(), by: person(actor))
+            print(
+                "\(file) → \(version.name):\(version.version) (\(bundle.task.rawValue), \(bundle.inputSchema.count) inputs)"
+            )
         }
     }
 }

@@ -367,6 +367,55 @@ let housesCSV = """
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.txt").path))
     }
 
+    /// A model exported to LightGBM's format comes back with `mlcycle import lightgbm` (its preparation file as the
+    /// schema) as a registered version that answers as the model did; the same model exports to ONNX.
+    @Test func anExportedModelImportsBackAsARegisteredVersion() async throws {
+        let dir = try scratch(["houses.csv": Self.eightyHouses])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try await CLI.run(
+            [
+                "train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "gbdt",
+                "--drop", "id", "--param", "min_data_in_leaf=5", "--out", "gbdt.json",
+            ], in: dir)
+        #expect(t.status == 0, "\(t.stderr)")
+        let exported = try await CLI.run(
+            ["export", "gbdt.json", "--format", "lightgbm", "--out", "model.txt"], in: dir)
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let imported = try await CLI.run(
+            [
+                "import", "lightgbm", "model.txt", "--name", "houses", "--schema", "model.preparation.json", "--data",
+                "houses.csv", "--store", ".mlcycle",
+            ], in: dir)
+        #expect(
+            imported.status == 0 && imported.stdout.contains("houses:1 (regression, 2 inputs)"), "\(imported.stderr)")
+        for (model, out) in [("gbdt.json", "trained.csv"), ("houses", "imported.csv")] {
+            let p = try await CLI.run(
+                ["predict", "--model", model, "--data", "houses.csv", "--out", out, "--store", ".mlcycle"], in: dir)
+            #expect(p.status == 0, "\(p.stderr)")
+        }
+        func estimates(_ file: String) throws -> [Double] {
+            try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8).split(separator: "\n").dropFirst()
+                .map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[0]) ?? .nan }
+        }
+        let (a, b) = (try estimates("trained.csv"), try estimates("imported.csv"))
+        #expect(a.count == 80 && b.count == 80 && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-9 * abs($0) })
+        // The imported version is evaluated on the rows given, and its reference statistics are theirs.
+        let shown = try await CLI.run(["model", "houses:1", "--store", ".mlcycle"], in: dir)
+        #expect(shown.status == 0 && shown.stdout.contains("imported from model.txt"), "\(shown.stdout)\(shown.stderr)")
+        // A schema that does not list every input is refused with what to do.
+        try #"{"features": [{"name": "area"}]}"#.write(
+            to: dir.appendingPathComponent("short.json"), atomically: true, encoding: .utf8)
+        let short = try await CLI.run(
+            ["import", "lightgbm", "model.txt", "--name", "x", "--schema", "short.json", "--store", ".mlcycle"], in: dir
+        )
+        #expect(short.status == 2 && short.stderr.contains("list every input"), "\(short.stderr)")
+        // ONNX: a model file with one tree-ensemble operator, and the same preparation file beside it.
+        let onnx = try await CLI.run(["export", "gbdt.json", "--format", "onnx", "--out", "model.onnx"], in: dir)
+        #expect(onnx.status == 0 && onnx.stdout.contains("model.preparation.json"), "\(onnx.stderr)")
+        let bytes = try Data(contentsOf: dir.appendingPathComponent("model.onnx"))
+        #expect(bytes.count > 100 && String(decoding: bytes, as: UTF8.self).contains("TreeEnsembleRegressor"))
+    }
+
     @Test func explainWritesEachRowsContributions() async throws {
         let dir = try scratch(["houses.csv": Self.eightyHouses])
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -6,7 +6,7 @@ mlcycle trains three gradient-boosted models and exports each as a LightGBM text
 categorical splits shap asks LightGBM for its path-dependent TreeSHAP values, `pred_contrib=True`).
 
 Usage (from the repository root, after `swift build`):
-    python3 -m venv /tmp/ref && /tmp/ref/bin/pip install numpy pandas lightgbm shap
+    python3 -m venv /tmp/ref && /tmp/ref/bin/pip install numpy pandas lightgbm shap onnx onnxruntime
     /tmp/ref/bin/python Tests/Fixtures/explain/make_shap_fixtures.py .build/debug/mlcycle [Tests/Fixtures/explain]
     /tmp/ref/bin/python Tests/Fixtures/explain/make_shap_fixtures.py .build/debug/mlcycle --check
 
@@ -21,8 +21,12 @@ expected_value), raw (LightGBM's raw score), then each feature's SHAP value. Plu
 rows_churn.csv, the explained rows.
 
 --check trains and exports the same models into a temporary folder and checks that LightGBM, loading the exports,
-predicts what `mlcycle predict` predicts (1e-9) and that shap's values add up to LightGBM's raw scores (1e-9 relative): the
-LightGBM compatibility test .ci/run runs. Nothing is written to the fixtures.
+predicts what `mlcycle predict` predicts (1e-9), that shap's values add up to LightGBM's raw scores (1e-9 relative),
+and that ONNX Runtime, running the models exported with `--format onnx` (checked by onnx's checker), predicts the same
+labels and the same probabilities and estimates to 1e-6 (ONNX's tree ensembles answer 32-bit floats), and that a
+model LightGBM trains itself, imported with `mlcycle import lightgbm`, predicts what LightGBM predicts (1e-9): the
+compatibility test .ci/run runs (Tests/Interop/exports.sh, with onnx and onnxruntime installed too). Nothing is
+written to the fixtures.
 """
 import json
 import subprocess
@@ -102,6 +106,77 @@ def build(mlcycle, work, name):
     return model, preparation, rows, booster, x, raw, values, expected
 
 
+def check_onnx(mlcycle, work, name, model, preparation, x, ours):
+    """The model exported as ONNX, run by ONNX Runtime: its largest gap to mlcycle's predictions (relative for a
+    regression's estimates, absolute for probabilities)."""
+    import onnx
+    import onnxruntime
+
+    path = work / f"{name}.onnx"
+    run(mlcycle, "export", str(model), "--format", "onnx", "--out", str(path))
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {"input": x})
+    if name == "regression":
+        mine = ours["prediction"].to_numpy(dtype=float)
+        theirs = outputs[0].reshape(-1).astype(float)
+        return float(np.max(np.abs(mine - theirs) / np.maximum(1, np.abs(mine))))
+    labels = preparation["labels"]
+    mine = ours[[f"probability_{label}" for label in labels]].to_numpy(dtype=float)
+    probabilities = np.asarray(outputs[1], dtype=float)
+    if list(outputs[0]) != list(ours["prediction"].astype(str)):
+        return float("inf")
+    return float(np.max(np.abs(mine - probabilities)))
+
+
+def check_import(mlcycle, work, name):
+    """A model LightGBM trains itself (categorical features as pandas categories, missing values as NaN), saved as
+    text and imported with `mlcycle import lightgbm` into a fresh store: the largest gap between `mlcycle predict`
+    with the registered version and LightGBM's own predictions on the test rows."""
+    data, target, task, drop, rounds = MODELS[name]
+    read = lambda part: pd.read_csv(work / f"{data}_{part}.csv", keep_default_na=False, na_values=NA)
+    train, test = read("train"), read("test")
+    features = [c for c in train.columns if c not in [target, *drop]]
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(train[c])]
+    levels = {c: sorted(train[c].dropna().unique().tolist()) for c in categorical}
+
+    def encoded(df):
+        x = df[features].copy()
+        for c in categorical:
+            x[c] = pd.Categorical(x[c].where(x[c].isin(levels[c])), categories=levels[c])
+        return x
+
+    classes = sorted(train[target].unique().tolist()) if task != "regression" else None
+    y = train[target] if classes is None else train[target].map({c: i for i, c in enumerate(classes)})
+    objective = {"regression": "regression", "binary": "binary", "multiclass": "multiclass"}[task]
+    params = {"objective": objective, "num_leaves": 15, "learning_rate": 0.1, "min_data_in_leaf": 10, "verbose": -1,
+              "num_threads": 2, "max_cat_to_onehot": 4}
+    if classes and len(classes) > 2:
+        params["num_class"] = len(classes)
+    booster = lgb.train(params, lgb.Dataset(encoded(train), y, categorical_feature=categorical), rounds)
+    booster.save_model(str(work / f"{name}.lightgbm.txt"))
+    schema = {"target": target, "features": [
+        {"name": c, "kind": "categorical", "levels": levels[c]} if c in categorical else {"name": c} for c in features]}
+    if classes:
+        schema["labels"] = [str(c) for c in classes]
+    (work / f"{name}.schema.json").write_text(json.dumps(schema))
+    store = work / f"{name}-store"
+    run(mlcycle, "import", "lightgbm", str(work / f"{name}.lightgbm.txt"), "--name", name, "--schema",
+        str(work / f"{name}.schema.json"), "--data", str(work / f"{data}_train.csv"), "--store", str(store))
+    test.to_csv(work / f"{name}.import-rows.csv", index=False)
+    run(mlcycle, "predict", "--model", name, "--data", str(work / f"{name}.import-rows.csv"), "--out",
+        str(work / f"{name}.imported.csv"), "--store", str(store))
+    ours = pd.read_csv(work / f"{name}.imported.csv")
+    theirs = np.asarray(booster.predict(encoded(test))).reshape(len(test), -1)
+    if classes is None:
+        mine = ours[["prediction"]].to_numpy(dtype=float)
+        return float(np.max(np.abs(mine - theirs) / np.maximum(1, np.abs(mine))))
+    if len(classes) == 2:
+        return float(np.max(np.abs(ours[f"probability_{classes[1]}"].to_numpy() - theirs[:, 0])))
+    mine = ours[[f"probability_{c}" for c in classes]].to_numpy(dtype=float)
+    return float(np.max(np.abs(mine - theirs)))
+
+
 def check(mlcycle, learn):
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,8 +197,11 @@ def check(mlcycle, learn):
                 mine = ours[[f"probability_{label}" for label in preparation["labels"]]].to_numpy(dtype=float)
                 gap = np.max(np.abs(mine - theirs))
             additivity = np.max(np.abs(values.sum(axis=1) + expected - raw) / np.maximum(1, np.abs(raw)))
-            print(f"{name}: LightGBM vs mlcycle predictions {gap:.2e}, shap additivity {additivity:.2e}")
-            if gap > 1e-9 or additivity > 1e-9:
+            onnx_gap = check_onnx(mlcycle, work, name, model, preparation, x, ours)
+            import_gap = check_import(mlcycle, work, name)
+            print(f"{name}: LightGBM vs mlcycle predictions {gap:.2e}, shap additivity {additivity:.2e}, "
+                  f"ONNX Runtime vs mlcycle {onnx_gap:.2e}, LightGBM's own model imported {import_gap:.2e}")
+            if gap > 1e-9 or additivity > 1e-9 or onnx_gap > 1e-6 or import_gap > 1e-9:
                 failures.append(name)
     if failures:
         sys.exit(f"LightGBM export check failed for: {', '.join(failures)}")
