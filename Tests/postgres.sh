@@ -170,6 +170,7 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+log_lock_waits = on
 EOF
 
     for attempt in 1 2 3 4 5; do

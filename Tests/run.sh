@@ -33,4 +33,13 @@ if [ -z "${MLCYCLE_TEST_NGINX:-}" ] && ! [ -x /usr/sbin/nginx ]; then
         echo "Tests/run.sh: no nginx (apt-get install nginx): the replicas test is skipped" >&2
     fi
 fi
-swift test "$@"
+# A failing run shows what the test PostgreSQL logged (lock waits over a second included), to tell a slow server
+# from a stuck one.
+swift test "$@" || {
+    status=$?
+    if [ -n "${MLCYCLE_TEST_POSTGRES_DIR:-}" ] && [ -f "$MLCYCLE_TEST_POSTGRES_DIR/data/server.log" ]; then
+        echo "Tests/run.sh: the test PostgreSQL's log (last 60 lines):" >&2
+        tail -n 60 "$MLCYCLE_TEST_POSTGRES_DIR/data/server.log" >&2
+    fi
+    exit "$status"
+}

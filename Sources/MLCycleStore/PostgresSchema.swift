@@ -80,6 +80,9 @@ enum PostgresSchema {
     @discardableResult
     static func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
         do {
+            // A store whose schema is current (every server and worker opening it after the first) needs no lock:
+            // migrations only ever add versions, so one read is enough, and openings do not queue behind each other.
+            if try await upToDate(client, logger: logger) { return [] }
             return try await PostgresStore.transaction(client, logger: logger) { connection in
                 try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock))", logger)
                 try await connection.rows(
@@ -112,6 +115,24 @@ enum PostgresSchema {
             }
         } catch {
             throw PostgresStore.storeError(error)
+        }
+    }
+
+    /// Whether the store holds every migration this mlcycle knows (false when it has none, or no migration table).
+    static func upToDate(_ client: PostgresClient, logger: Logger) async throws -> Bool {
+        try await client.withConnection { connection in
+            let exists = try await connection.query(
+                "SELECT to_regclass('mlcycle_migration') IS NOT NULL", logger: logger
+            ).decode(Bool.self)
+            for try await present in exists where !present { return false }
+            var applied = Set<Int>()
+            for try await version in try await connection.query(
+                "SELECT version FROM mlcycle_migration", logger: logger
+            ).decode(Int.self) {
+                applied.insert(version)
+            }
+            // A newer schema (a later mlcycle) goes the locked way, which refuses it with what to do.
+            return applied == Set(1...migrations.count)
         }
     }
 
