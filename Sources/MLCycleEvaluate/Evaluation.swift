@@ -104,6 +104,30 @@ public struct EvaluationReport: Codable, Sendable {
         /// `[value, contribution]` per row (numeric features; at most 500 rows).
         public var points: [[Double]]
     }
+    /// A feature's contributions row by row, for a beeswarm chart: per row [contribution, where its value ranks
+    /// among the rows' (0 lowest … 1 highest; −1 for a category or a missing value)].
+    public struct Beeswarm: Codable, Sendable {
+        public var feature: String
+        public var points: [[Double]]
+    }
+    /// The slice the model does worst on, explained against every row: how far off its estimates are, and the
+    /// features whose mean contribution there differs most from their mean over all the rows.
+    public struct SliceContrast: Codable, Sendable {
+        public struct Shift: Codable, Sendable {
+            public var feature: String
+            /// Mean contribution on the slice's rows, and over all the evaluation rows.
+            public var slice: Double
+            public var overall: Double
+        }
+        public var column: String
+        public var value: String
+        public var rows: Int
+        /// Regression: (Σ estimate − Σ actual) / |Σ actual| on the slice (negative: under-estimated); binary: the
+        /// mean predicted probability of the positive class minus its observed rate.
+        public var bias: Double
+        /// The five largest shifts, largest |slice − overall| first.
+        public var shifts: [Shift]
+    }
     public struct PartialDependence: Codable, Sendable {
         public var feature: String
         public var values: [String]
@@ -149,6 +173,13 @@ public struct EvaluationReport: Codable, Sendable {
     public var partialDependence: [PartialDependence]
     /// Contributions against values for the three numeric features with the largest mean |contribution|.
     public var dependence: [Dependence] = []
+    /// The eight features with the largest mean |contribution|, row by row (at most 500 rows).
+    public var beeswarm: [Beeswarm] = []
+    /// The worst slice's contributions against every row's (regression and binary models that can be explained).
+    public var worstSlice: SliceContrast?
+    /// Each input column's mean |contribution| on the raw test rows (`mlcycle run`): what monitoring compares the
+    /// served answers' explanations with.
+    public var columnContributions: [String: Double]?
     public var comparisons: [Comparison]
     /// Binary: the threshold chosen for a target precision or recall, and what it gives.
     public var operatingPoint: Metrics.OperatingPoint?
@@ -176,7 +207,9 @@ public struct EvaluationReport: Codable, Sendable {
         case rankingMetric = "ranking_metric"
         case partialDependence = "partial_dependence"
         case operatingPoint = "operating_point"
-        case dependence, reliability
+        case dependence, reliability, beeswarm
+        case worstSlice = "worst_slice"
+        case columnContributions = "column_contributions"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -193,6 +226,9 @@ public struct EvaluationReport: Codable, Sendable {
         try c.encode(importance, forKey: .importance)
         try c.encode(partialDependence, forKey: .partialDependence)
         if !dependence.isEmpty { try c.encode(dependence, forKey: .dependence) }
+        if !beeswarm.isEmpty { try c.encode(beeswarm, forKey: .beeswarm) }
+        try c.encodeIfPresent(worstSlice, forKey: .worstSlice)
+        try c.encodeIfPresent(columnContributions, forKey: .columnContributions)
         try c.encode(comparisons, forKey: .comparisons)
         try c.encodeIfPresent(operatingPoint, forKey: .operatingPoint)
         try c.encodeIfPresent(ranges, forKey: .ranges)
@@ -217,6 +253,9 @@ public struct EvaluationReport: Codable, Sendable {
         importance = try c.decode([Importance].self, forKey: .importance)
         partialDependence = try c.decode([PartialDependence].self, forKey: .partialDependence)
         dependence = try c.decodeIfPresent([Dependence].self, forKey: .dependence) ?? []
+        beeswarm = try c.decodeIfPresent([Beeswarm].self, forKey: .beeswarm) ?? []
+        worstSlice = try c.decodeIfPresent(SliceContrast.self, forKey: .worstSlice)
+        columnContributions = try c.decodeIfPresent([String: Double].self, forKey: .columnContributions)
         comparisons = try c.decode([Comparison].self, forKey: .comparisons)
         ranges = try c.decodeIfPresent(Ranges.self, forKey: .ranges)
         operatingPoint = try c.decodeIfPresent(Metrics.OperatingPoint.self, forKey: .operatingPoint)
@@ -333,8 +372,10 @@ public enum Evaluation {
         }
 
         // Slices, worst first.
+        var sliceRows = [String: [Int]]()
         for spec in o.slices {
             for (value, rows) in try spec.rows(in: t) where !rows.isEmpty {
+                sliceRows[spec.column + "\u{1}" + value] = rows
                 let m = metrics(truth, predictions, rows: rows, threshold: o.threshold)
                 report.slices.append(
                     .init(
@@ -388,7 +429,14 @@ public enum Evaluation {
             report.partialDependence.append(
                 try partialDependence(model, pdRows, feature: item.feature, positive: truth.positive, task: file.task))
         }
-        contributionSummary(model, pdRows, into: &report)
+        if let whole = contributionSummary(model, pdRows, into: &report), file.task != .multiclass,
+            let worst = report.slices.first(where: { $0.gap > 0 && $0.rows >= 5 }),
+            let rows = sliceRows[worst.column + "\u{1}" + worst.value]
+        {
+            let sample = rows.count > 500 ? Array(rows.shuffled(using: &rng).prefix(500)).sorted() : rows
+            report.worstSlice = sliceContrast(
+                model, t.taking(sample), whole: whole, slice: worst, bias: bias(truth, predictions, rows: rows))
+        }
 
         // Comparison with the baseline and the champion on the same rows: a paired bootstrap of the metric difference.
         var references = [String: [String: Double]]()
@@ -538,9 +586,13 @@ public enum Evaluation {
     /// Each feature's mean |contribution| (on at most 500 rows, those of partial dependence) beside its permutation
     /// importance, and the dependence chart of the three numeric features with the largest. A model that cannot be
     /// explained (clustering; trained before contributions could be computed) has none.
-    static func contributionSummary(_ model: FittedModel, _ t: Table, into report: inout EvaluationReport) {
+    /// Returns the contributions (nil when there are none).
+    @discardableResult
+    static func contributionSummary(_ model: FittedModel, _ t: Table, into report: inout EvaluationReport)
+        -> Contributions?
+    {
         guard t.rowCount > 0, let c = try? model.contributions(try model.schema.encode(t))
-        else { return }
+        else { return nil }
         let outputs = (0..<c.rows).map { c.explainedOutput(row: $0) }
         var mean = [String: Double]()
         for (f, name) in c.features.enumerated() {
@@ -559,6 +611,63 @@ public enum Evaluation {
             }
             report.dependence.append(.init(feature: name, points: points))
         }
+        for (f, name) in c.features.enumerated().sorted(by: { (mean[$0.element] ?? 0) > (mean[$1.element] ?? 0) })
+            .prefix(8)
+        {
+            let values = t[name]
+            let numbers = (0..<c.rows).map { r -> Double? in
+                guard let v = values, v.type.isNumeric, v.isValid(r) else { return nil }
+                return v[r].doubleValue
+            }
+            let ranks = Self.ranks(numbers)
+            report.beeswarm.append(
+                .init(
+                    feature: name,
+                    points: (0..<c.rows).map { r in [c.values[outputs[r]][r * c.features.count + f], ranks[r] ?? -1] }))
+        }
+        return c
+    }
+
+    /// Each number's place among the others, 0 (smallest) … 1 (largest), ties sharing their mean place.
+    static func ranks(_ values: [Double?]) -> [Double?] {
+        let order = values.enumerated().compactMap { r, v in v.map { (row: r, value: $0) } }.sorted {
+            $0.value < $1.value
+        }
+        var out = [Double?](repeating: nil, count: values.count)
+        let last = Double(max(1, order.count - 1))
+        var i = 0
+        while i < order.count {
+            var j = i
+            while j + 1 < order.count && order[j + 1].value == order[i].value { j += 1 }
+            for k in i...j { out[order[k].row] = Double(i + j) / 2 / last }
+            i = j + 1
+        }
+        return out
+    }
+
+    /// The slice's mean contributions against the whole's (`whole`: every evaluation row's, or a sample of them).
+    static func sliceContrast(
+        _ model: FittedModel, _ rows: Table, whole: Contributions, slice: EvaluationReport.Slice, bias: Double
+    ) -> EvaluationReport.SliceContrast? {
+        guard let c = try? model.contributions(try model.schema.encode(rows)), c.rows > 0, whole.rows > 0 else {
+            return nil
+        }
+        func means(_ c: Contributions) -> [Double] {
+            let k = c.features.count
+            var sums = [Double](repeating: 0, count: k)
+            for r in 0..<c.rows {
+                let o = c.explainedOutput(row: r)
+                for f in 0..<k { sums[f] += c.values[o][r * k + f] }
+            }
+            return sums.map { $0 / Double(c.rows) }
+        }
+        let (inSlice, overall) = (means(c), means(whole))
+        let shifts = c.features.indices.map {
+            EvaluationReport.SliceContrast.Shift(feature: c.features[$0], slice: inSlice[$0], overall: overall[$0])
+        }
+        return .init(
+            column: slice.column, value: slice.value, rows: slice.rows, bias: bias,
+            shifts: Array(shifts.sorted { abs($0.slice - $0.overall) > abs($1.slice - $1.overall) }.prefix(5)))
     }
 
     /// The model's own importance (split gain, for trees) of the features it split on, by name.

@@ -59,6 +59,33 @@ extension ModelBundle {
         return credited ? c.credited(to: pipeline.origins(), columns: inputSchema.map(\.name)) : c
     }
 
+    /// Each input column's mean |contribution| over the rows of a merged table (a seeded sample of at most `limit`),
+    /// each row's contributions to the output its answer is explained by: how much the model leans on each column.
+    /// Input columns the rows lack are taken as missing.
+    public func meanAbsoluteContributions(merged raw: Table, limit: Int = 2000, seed: UInt64 = 42) throws
+        -> [String: Double]
+    {
+        var rows = raw
+        if raw.rowCount > limit {
+            var rng = SeededGenerator(seed: seed)
+            rows = raw.taking(Array(Array(0..<raw.rowCount).shuffled(using: &rng).prefix(limit)).sorted())
+        }
+        for column in inputSchema where rows[column.name] == nil {
+            let missing = [Double?](repeating: nil, count: rows.rowCount)
+            rows = try rows.setting(
+                column.type == .string
+                    ? Column(name: column.name, strings: missing.map { _ in nil })
+                    : Column(name: column.name, doubles: missing))
+        }
+        let c = try contributions(merged: rows)
+        guard c.rows > 0 else { return [:] }
+        var sums = [Double](repeating: 0, count: c.features.count)
+        for r in 0..<c.rows {
+            for (f, v) in c.row(r, output: c.explainedOutput(row: r)).enumerated() { sums[f] += abs(v) }
+        }
+        return Dictionary(uniqueKeysWithValues: zip(c.features, sums.map { $0 / Double(c.rows) }))
+    }
+
     /// Each row's explanation with its `top` largest contributions (all when nil).
     public func explain(merged raw: Table, top: Int? = nil) throws -> [Explanation] {
         let c = try contributions(merged: raw)

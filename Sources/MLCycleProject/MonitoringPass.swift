@@ -33,6 +33,9 @@ public struct MonitoringPass: Sendable {
         public var predictionDrift: ColumnDrift?
         /// The metrics per evaluation slice on the last window's labelled rows.
         public var slices: [SliceSummary]
+        /// What the model leaned on in the last window against the test rows: each input column's mean |contribution|
+        /// in both, largest change first (a model whose reasons change is one whose world changed).
+        public var explanationDrift: [ExplanationShift]? = nil
         public var alerts: [AlertCheck]
         public var fired: [AlertRecord]
         /// The other versions answering beside this one (the challenger: canary or shadow), each on its own rows.
@@ -48,7 +51,17 @@ public struct MonitoringPass: Sendable {
             case overrides
             case predictionDrift = "prediction_drift"
             case slices, alerts, fired, alongside, comparison
+            case explanationDrift = "explanation_drift"
         }
+    }
+
+    /// One input column's mean |contribution| on the test rows and in the last window.
+    public struct ExplanationShift: Encodable, Sendable, Equatable {
+        public var column: String
+        public var test: Double
+        public var window: Double
+        /// window / test − 1 (nil when the test rows' is 0).
+        public var change: Double?
     }
 
     public var store: any Store
@@ -238,10 +251,24 @@ public struct MonitoringPass: Sendable {
                 predictions: lastAnswered.compactMap(\.prediction), overrides: lastAnswered.map { override[$0.id] },
                 specs: sliceSpecs, regression: regression)
         }
-        return Output(
+        var output = Output(
             model: version.name, version: "v\(version.version)", aliases: aliases, shadowRows: shadowRows,
             window: windowText, windows: windows, drift: last, driftLeftOut: driftLeftOut, overrides: overrides,
             predictionDrift: try predictionDrift(lastStart, moment), slices: slices, alerts: checks, fired: fired)
+        output.explanationDrift = try explanationDrift(bundle, lastAnswered.map(\.inputs))
+        return output
+    }
+
+    /// The last window's mean |contribution| per input column against the test rows' (kept in the bundle's
+    /// evaluation by `mlcycle run`); nil without both.
+    func explanationDrift(_ bundle: ModelBundle, _ inputs: [String]) throws -> [ExplanationShift]? {
+        guard let test = bundle.evaluation?.columnContributions, !test.isEmpty, !inputs.isEmpty else { return nil }
+        let rows = try DriftDetector.table(loggedInputs: inputs, reference: bundle.reference)
+        guard let window = try? bundle.meanAbsoluteContributions(merged: rows) else { return nil }
+        return test.keys.map { column in
+            let (t, w) = (test[column] ?? 0, window[column] ?? 0)
+            return ExplanationShift(column: column, test: t, window: w, change: t > 0 ? w / t - 1 : nil)
+        }.sorted { abs($0.window - $0.test) > abs($1.window - $1.test) }
     }
 
     /// The id of the request a logged row answered: a shadow answer's id is the request's with "-shadow" after it.
@@ -408,7 +435,10 @@ extension MonitoringPass {
             model: output.model, version: output.version, window: output.window, windows: output.windows,
             drift: output.drift, checks: output.alerts, history: history, retrainings: retrainings,
             predictionDrift: output.predictionDrift, slices: output.slices, versions: versions,
-            overrides: output.overrides, driftLeftOut: output.driftLeftOut, comparison: output.comparison?.text)
+            overrides: output.overrides, driftLeftOut: output.driftLeftOut, comparison: output.comparison?.text,
+            explanationDrift: (output.explanationDrift ?? []).map {
+                .init(column: $0.column, test: $0.test, window: $0.window)
+            })
     }
 }
 

@@ -562,12 +562,18 @@ public final class Runner {
                 candidate.confidenceScale = scale
                 outputs["confidence"] = try await store.putArtifact(try JSONEncoder().encode(scale))
             }
-            report.reliability = try candidate.reliability(on: try rawTestRows(merged))
+            let rawTest = try rawTestRows(merged)
+            report.reliability = try candidate.reliability(on: rawTest)
+            // What the model leans on, per input column: monitoring compares the served answers' with it. A model
+            // that cannot be explained (clustering) has none.
+            if spec.problem.task != .clustering {
+                report.columnContributions = try? candidate.meanAbsoluteContributions(merged: rawTest)
+            }
             // The champion answers with its own pipeline: both bundles score the raw test rows.
             var references = [String: [String: Double]]()
             if let championVersion {
                 let champion = try ModelBundle.decode(try await store.artifact(championVersion.bundle))
-                let rows = try comparisonRows.map { try $0.table(like: merged, target: target) } ?? rawTestRows(merged)
+                let rows = try comparisonRows.map { try $0.table(like: merged, target: target) } ?? rawTest
                 let comparison = try Evaluation.compare(
                     candidate, with: champion, against: "champion v\(championVersion.version)",
                     rows: rows, metric: metric)

@@ -251,6 +251,12 @@ public enum EvaluationReportPage {
                 }
             }
         }
+        if !r.beeswarm.isEmpty {
+            Charts.card("Contributions row by row (blue: low value, red: high, grey: a category)", into: &h) { h in
+                Charts.beeswarm(r.beeswarm.map { ($0.feature, $0.points) }, into: &h)
+            }
+        }
+        if let w = r.worstSlice { worstSlice(w, task: r.task, into: &h) }
         // Dependence of the contributions: one point per row, the feature's value against its contribution.
         for d in r.dependence {
             Charts.card("Contributions of \(d.feature)", into: &h) { h in
@@ -260,6 +266,39 @@ public enum EvaluationReportPage {
         h.raw(
             "</div><footer>Made by mlcycle. Metrics follow scikit-learn's definitions.</footer></main></body></html>\n")
         return h.output
+    }
+
+    /// The worst slice in words and a table: how far off it is, and the features that move its estimates away from
+    /// the others'.
+    static func worstSlice(_ w: EvaluationReport.SliceContrast, task: Task, into h: inout HTMLBuilder) {
+        Charts.card("Why \(w.column) = \(w.value) is off", into: &h) { h in
+            let direction =
+                task == .regression
+                ? (w.bias < 0
+                    ? "under-estimated by \(ReportFormat.pct(-w.bias))"
+                    : "over-estimated by \(ReportFormat.pct(w.bias))")
+                : (w.bias < 0
+                    ? "given \(ReportFormat.num(-w.bias)) less probability than its rate"
+                    : "given \(ReportFormat.num(w.bias)) more probability than its rate")
+            let names = w.shifts.prefix(2).map(\.feature)
+            h.raw("<p>")
+            h.text(
+                "The worst slice (\(w.rows) rows) is \(direction), mainly through \(names.joined(separator: " and ")): "
+                    + "its mean contributions against those of every row:")
+            h.raw(
+                "</p><table><thead><tr><th>feature</th><th>slice</th><th>all rows</th><th>difference</th></tr></thead><tbody>"
+            )
+            for s in w.shifts {
+                h.raw("<tr><td>")
+                h.text(s.feature)
+                for v in [s.slice, s.overall, s.slice - s.overall] {
+                    h.raw("</td><td>")
+                    h.text(ReportFormat.num(v))
+                }
+                h.raw("</td></tr>")
+            }
+            h.raw("</tbody></table>")
+        }
     }
 
     /// The test rows in deciles of confidence, each with its error: honest confidence has the error fall as it rises.

@@ -138,6 +138,45 @@ enum Charts {
         h.raw("</svg>")
     }
 
+    /// One row per feature, one dot per evaluation row at its contribution, coloured by where its value ranks (blue
+    /// low, red high; grey −1: a category or missing), dots spread vertically so that piles show.
+    static func beeswarm(_ rows: [(String, [[Double]])], into h: inout HTMLBuilder) {
+        let left = 110.0
+        let band = 22.0
+        let height = band * Double(rows.count) + 30
+        let all = rows.flatMap { $0.1.map { $0[0] } }.filter(\.isFinite)
+        let lo = min(0, all.min() ?? 0)
+        let hi = max(0, all.max() ?? 1)
+        let x = { (v: Double) in left + (v - lo) / max(hi - lo, 1e-12) * (w - left - 8) }
+        h.raw("<svg class=\"chart\" viewBox=\"0 0 \(Int(w)) \(Int(height))\" role=\"img\">")
+        h.raw(
+            "<line x1=\"\(ReportFormat.f1(x(0)))\" y1=\"4\" x2=\"\(ReportFormat.f1(x(0)))\" y2=\"\(ReportFormat.f1(height - 24))\" stroke=\"#999\"/>"
+        )
+        for (i, (feature, points)) in rows.enumerated() {
+            let mid = band * Double(i) + band / 2 + 4
+            h.raw("<text x=\"\(left - 4)\" y=\"\(ReportFormat.f1(mid + 3))\" text-anchor=\"end\">")
+            h.text(feature.count > 18 ? String(feature.prefix(17)) + "…" : feature)
+            h.raw("</text>")
+            for (j, p) in points.enumerated() where p[0].isFinite {
+                // A fixed spread by row number (golden-ratio steps): the same report draws the same picture.
+                let dy = (Double(j) * 0.618_033_988_75).truncatingRemainder(dividingBy: 1) * (band - 6) - (band - 6) / 2
+                let colour =
+                    p[1] < 0
+                    ? "#9aa1ad" : "rgb(\(Int(47 + p[1] * 129)),\(Int(93 - p[1] * 35)),\(Int(154 - p[1] * 108)))"
+                h.raw(
+                    "<circle cx=\"\(ReportFormat.f1(x(p[0])))\" cy=\"\(ReportFormat.f1(mid + dy))\" r=\"1.5\" fill=\"\(colour)\" fill-opacity=\"0.6\"/>"
+                )
+            }
+        }
+        h.raw("<text x=\"\(left)\" y=\"\(ReportFormat.f1(height - 10))\">")
+        h.text(ReportFormat.short(lo))
+        h.raw("</text><text x=\"\(w - 8)\" y=\"\(ReportFormat.f1(height - 10))\" text-anchor=\"end\">")
+        h.text(ReportFormat.short(hi))
+        h.raw(
+            "</text><text x=\"\((w + left) / 2)\" y=\"\(ReportFormat.f1(height - 2))\" text-anchor=\"middle\">contribution</text></svg>"
+        )
+    }
+
     static func histogram(_ values: [Double], into h: inout HTMLBuilder) {
         let v = values.filter { $0.isFinite }
         let lo = v.min() ?? 0

@@ -51,11 +51,24 @@ public enum MonitoringReportPage {
         }
     }
 
+    /// One input column's mean |contribution| on the test rows and in the last window.
+    public struct ExplanationShift: Sendable {
+        public var column: String
+        public var test: Double
+        public var window: Double
+        public init(column: String, test: Double, window: Double) {
+            self.column = column
+            self.test = test
+            self.window = window
+        }
+    }
+
     public static func html(
         model: String, version: String, window: String, windows: [WindowSummary], drift: DriftReport?,
         checks: [AlertCheck], history: [FiredAlert], retrainings: [Retraining] = [],
         predictionDrift: ColumnDrift? = nil, slices: [SliceSummary] = [], versions: [VersionRows] = [],
-        overrides: OverrideSummary? = nil, driftLeftOut: [String: String] = [:], comparison: String? = nil
+        overrides: OverrideSummary? = nil, driftLeftOut: [String: String] = [:], comparison: String? = nil,
+        explanationDrift: [ExplanationShift] = []
     ) -> String {
         var h = HTMLBuilder()
         h.page(
@@ -251,6 +264,7 @@ public enum MonitoringReportPage {
             DriftSections.overlay(p, into: &h)
             h.raw("</section>")
         }
+        if !explanationDrift.isEmpty { explanations(explanationDrift, into: &h) }
         if let drift {
             h.raw("<h2>Drift of the last window against training</h2>")
             DriftSections.table(drift, into: &h)
@@ -272,6 +286,29 @@ public enum MonitoringReportPage {
         }
         h.raw("</main></body></html>\n")
         return h.output
+    }
+
+    /// What the model leaned on in the last window against the test rows, per input column, largest change first.
+    static func explanations(_ shifts: [ExplanationShift], into h: inout HTMLBuilder) {
+        h.raw("<section class=\"card wide\" id=\"explanation-drift\"><h2>Explanations, last window</h2><p>")
+        h.text(
+            "Each input column's mean |contribution| to the answers (exact SHAP values, credited to the columns sent) "
+                + "in the last window against the test rows: a model whose reasons change is one whose world changed.")
+        h.raw("</p><div class=\"scroll\"><table><thead><tr><th>column</th><th>test rows</th><th>last window</th>")
+        h.raw("<th>change</th></tr></thead><tbody>")
+        for s in shifts {
+            let change = s.test > 0 ? s.window / s.test - 1 : nil
+            h.raw(change.map { abs($0) >= 0.5 } ?? (s.window > 0) ? "<tr class=\"flag\"><td>" : "<tr><td>")
+            h.text(s.column)
+            h.raw("</td><td>")
+            h.text(ReportFormat.num(s.test))
+            h.raw("</td><td>")
+            h.text(ReportFormat.num(s.window))
+            h.raw("</td><td>")
+            h.text(change.map { ($0 >= 0 ? "+" : "") + ReportFormat.pct($0) } ?? "–")
+            h.raw("</td></tr>")
+        }
+        h.raw("</tbody></table></div></section>")
     }
 
     /// Each version's own rows over the period and in its last window: volume (shadow answers counted), refused share,

@@ -78,6 +78,31 @@ import Testing
         #expect(dependence.feature == "size" && dependence.points.count == 300 && report.dependence.count <= 3)
         let bySize = dependence.points.sorted { $0[0] < $1[0] }.map { $0[1] }
         #expect(bySize == bySize.sorted())
+        // The beeswarm: size first, a point per row, its colour the value's rank, its contribution rising with it.
+        let swarm = try #require(report.beeswarm.first)
+        #expect(swarm.feature == "size" && swarm.points.count == 300 && report.beeswarm.count <= 8)
+        #expect(swarm.points.allSatisfy { (0...1).contains($0[1]) })
+        let byRank = swarm.points.sorted { $0[1] < $1[1] }.map { $0[0] }
+        #expect(byRank == byRank.sorted())
+        // The worst slice against every row: its bias and its mean contributions, largest shifts first, as the
+        // model's own contributions and predictions on the slice's rows give them.
+        let contrast = try #require(report.worstSlice)
+        #expect(contrast.column == "segment" && contrast.value == "wild" && contrast.rows == worst.rows)
+        let shifts = contrast.shifts.map { abs($0.slice - $0.overall) }
+        #expect(!shifts.isEmpty && shifts == shifts.sorted(by: >))
+        let data = try Self.houses(300, seed: 2)
+        let wild = try data.filtered((0..<300).map { data["segment"]?[$0].description == "wild" })
+        let fitted = try model.model()
+        let c = try fitted.contributions(try fitted.schema.encode(wild))
+        for shift in contrast.shifts {
+            let f = try #require(c.features.firstIndex(of: shift.feature))
+            let mean = (0..<c.rows).reduce(0.0) { $0 + c.values[0][$1 * c.features.count + f] } / Double(c.rows)
+            #expect(abs(mean - shift.slice) <= 1e-9 * max(1, abs(mean)))
+        }
+        let estimates = fitted.predict(try fitted.schema.encode(wild)).values
+        let actual = try #require(wild["price"]?.doubles())
+        let bias = (estimates.reduce(0, +) - actual.reduce(0, +)) / abs(actual.reduce(0, +))
+        #expect(abs(bias - contrast.bias) <= 1e-9)
         #expect(throws: EvaluationError.self) {
             var bad = options
             bad.gates = ["auc >= baseline + 0.02"]
@@ -164,6 +189,7 @@ import Testing
         }
         #expect(page.contains("Predicted vs actual") && page.contains("Residuals"))
         #expect(page.contains("mean |SHAP|") && page.contains("Contributions of "))
+        #expect(page.contains("Contributions row by row") && page.contains("Why segment = wild is off"))
         #expect(page.contains("gbdt &lt;test&gt; &amp; co"))  // user text is escaped
         #expect(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"))
         for tag in ["svg", "table", "section", "tr", "ul"] {

@@ -636,6 +636,19 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         let last = try #require(out.windows.last)
         #expect(last.volume == 40 && last.labelled == 40 && abs((last.metrics["mape"] ?? 0) - 0.5) < 1e-9)
         #expect(out.drift?.columns.map(\.name).sorted() == ["kind", "size"])
+        // Explanations: each input column's mean |contribution| in the window, as the bundle computes it on the
+        // logged rows, against the test rows' (kept by the run); size carries the model.
+        let bundle = try ModelBundle.decode(try await store.artifact(version.bundle))
+        let test = try #require(bundle.evaluation?.columnContributions)
+        let shifts = try #require(out.explanationDrift)
+        #expect(Set(shifts.map(\.column)) == Set(test.keys) && shifts.first?.column == "size")
+        let window = try bundle.meanAbsoluteContributions(
+            merged: try DriftDetector.table(loggedInputs: logged.map(\.inputs), reference: bundle.reference))
+        for shift in shifts {
+            #expect(shift.test == test[shift.column] && abs(shift.window - (window[shift.column] ?? .nan)) < 1e-9)
+        }
+        let page = try await pass.html(out)
+        #expect(page.contains("id=\"explanation-drift\""))
         #expect(out.alerts.map(\.fired) == [true, false])
         #expect(out.fired.count == 1 && out.fired[0].delivery.hasPrefix("failed after 2 attempts"))
         let stored = try await store.alerts(model: "small", limit: 10)
