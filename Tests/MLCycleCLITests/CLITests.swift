@@ -334,10 +334,11 @@ let housesCSV = """
             + "\(i),\(i % 9 == 0 ? "" : String(500 + i * 20)),\(["A", "B", "C"][i % 3]),\(1000 + i * 40 + (i % 3) * 300)\n"
     }
 
-    @Test func exportWritesALightGBMModelAndItsInputs() async throws {
+    /// A folder holding `eightyHouses` as houses.csv and, for each learner, a model of price trained on them
+    /// (`LEARNER.json`).
+    static func trainedHouses(_ learners: [String] = ["gbdt"]) async throws -> URL {
         let dir = try scratch(["houses.csv": Self.eightyHouses])
-        defer { try? FileManager.default.removeItem(at: dir) }
-        for learner in ["gbdt", "linear"] {
+        for learner in learners {
             let t = try await CLI.run(
                 [
                     "train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", learner,
@@ -346,6 +347,12 @@ let housesCSV = """
                 ], in: dir)
             #expect(t.status == 0, "\(t.stderr)")
         }
+        return dir
+    }
+
+    @Test func exportWritesALightGBMModelAndItsInputs() async throws {
+        let dir = try await Self.trainedHouses(["gbdt", "linear"])
+        defer { try? FileManager.default.removeItem(at: dir) }
         let exported = try await CLI.run(
             ["export", "gbdt.json", "--format", "lightgbm", "--out", "model.txt"], in: dir)
         #expect(exported.status == 0 && exported.stdout.contains("model.preparation.json"), "\(exported.stderr)")
@@ -370,14 +377,8 @@ let housesCSV = """
     /// A model exported to LightGBM's format comes back with `mlcycle import lightgbm` (its preparation file as the
     /// schema) as a registered version that answers as the model did; the same model exports to ONNX.
     @Test func anExportedModelImportsBackAsARegisteredVersion() async throws {
-        let dir = try scratch(["houses.csv": Self.eightyHouses])
+        let dir = try await Self.trainedHouses()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let t = try await CLI.run(
-            [
-                "train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "gbdt",
-                "--drop", "id", "--param", "min_data_in_leaf=5", "--out", "gbdt.json",
-            ], in: dir)
-        #expect(t.status == 0, "\(t.stderr)")
         let exported = try await CLI.run(
             ["export", "gbdt.json", "--format", "lightgbm", "--out", "model.txt"], in: dir)
         #expect(exported.status == 0, "\(exported.stderr)")
@@ -417,19 +418,13 @@ let housesCSV = """
     }
 
     @Test func explainWritesEachRowsContributions() async throws {
-        let dir = try scratch(["houses.csv": Self.eightyHouses])
+        let dir = try await Self.trainedHouses()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let t = try await CLI.run(
-            [
-                "train", "--data", "houses.csv", "--target", "price", "--task", "regression", "--learner", "gbdt",
-                "--drop", "id", "--param", "min_data_in_leaf=5", "--out", "model.json",
-            ], in: dir)
-        #expect(t.status == 0, "\(t.stderr)")
         let e = try await CLI.run(
-            ["explain", "--model", "model.json", "--data", "houses.csv", "--out", "contributions.csv"], in: dir)
+            ["explain", "--model", "gbdt.json", "--data", "houses.csv", "--out", "contributions.csv"], in: dir)
         #expect(e.status == 0 && e.stdout.contains("80 rows explained"), "\(e.stderr)")
         let p = try await CLI.run(
-            ["predict", "--model", "model.json", "--data", "houses.csv", "--out", "predictions.csv"], in: dir)
+            ["predict", "--model", "gbdt.json", "--data", "houses.csv", "--out", "predictions.csv"], in: dir)
         #expect(p.status == 0)
         let text = try String(contentsOf: dir.appendingPathComponent("contributions.csv"), encoding: .utf8)
         let lines = text.split(separator: "\n")
@@ -444,7 +439,7 @@ let housesCSV = """
         // In blocks, the same file.
         let blocks = try await CLI.run(
             [
-                "explain", "--model", "model.json", "--data", "houses.csv", "--out", "blocks.csv", "--block-bytes",
+                "explain", "--model", "gbdt.json", "--data", "houses.csv", "--out", "blocks.csv", "--block-bytes",
                 "100",
             ], in: dir)
         #expect(blocks.status == 0)
