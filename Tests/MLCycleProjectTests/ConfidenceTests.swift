@@ -57,8 +57,8 @@ import Testing
     }
 
     /// Churn: the table is made as for house prices. The gradient-boosted model is sure of almost every customer
-    /// (fewer than 2 % of the test customers get a churn probability between 0.05 and 0.95) and its errors are
-    /// customers it was sure would stay, so the error rate is about the same in every tenth: the requirement that
+    /// (about 1 % of the test customers get a churn probability between 0.1 and 0.9) and its errors are customers it
+    /// was sure would stay, so the error rate is about the same in every tenth: the requirement that
     /// the least confident tenth's be clearly higher is not met on this example (docs/evaluation.md#confidence).
     @Test func churnReliabilityTableIsMadeByErrorRate() async throws {
         let bundle = try await Self.trained(
