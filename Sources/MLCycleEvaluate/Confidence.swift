@@ -152,7 +152,7 @@ public struct ReliabilityTable: Codable, Sendable, Equatable {
 }
 
 extension ModelBundle {
-    /// Learns the confidence scale from training rows (a seeded sample of at most 10,000): the spread of each of
+    /// Learns the confidence scale from training rows (a seeded sample of at most 5,000): the spread of each of
     /// their answers. `relative` makes a regression's spread its range width relative to the estimate. Nil for a
     /// regression without a calibrated range, or a clustering.
     public func confidenceScale(training raw: Table, relative: Bool, seed: UInt64 = 42) throws -> ConfidenceScale? {
@@ -163,11 +163,11 @@ extension ModelBundle {
         case .clustering: return nil
         }
         var rows = raw
-        if raw.rowCount > 10_000 {
+        if raw.rowCount > 5000 {
             var rng = SeededGenerator(seed: seed)
             var order = Array(0..<raw.rowCount)
             order.shuffle(using: &rng)
-            rows = raw.taking(Array(order.prefix(10_000)).sorted())
+            rows = raw.taking(Array(order.prefix(5000)).sorted())
         }
         var unscaled = self
         unscaled.confidenceScale = nil

@@ -62,7 +62,7 @@ extension ModelBundle {
     /// Each input column's mean |contribution| over the rows of a merged table (a seeded sample of at most `limit`),
     /// each row's contributions to the output its answer is explained by: how much the model leans on each column.
     /// Input columns the rows lack are taken as missing.
-    public func meanAbsoluteContributions(merged raw: Table, limit: Int = 2000, seed: UInt64 = 42) throws
+    public func meanAbsoluteContributions(merged raw: Table, limit: Int = 500, seed: UInt64 = 42) throws
         -> [String: Double]
     {
         var rows = raw

@@ -87,7 +87,8 @@ struct PostgresLookupReaderTests {
 
     @Test func onlyTheAskedKeysAreReadAndThenCached() async throws {
         let table = try await parcels()
-        let lookup = try await lookup(table, keys: ["address", "unit"], cache: .init(cacheRecords: 2, ttlSeconds: 60))
+        let lookup = try await lookup(
+            table, keys: ["address", "unit"], cache: .init(cacheRecords: 2, ttlSeconds: 3600))
         let reader = PostgresLookupReader(timeout: Self.patient)
         let keys: [[Value]] = [
             [.string("1 elm"), .int64(2)], [.string("3 ash"), .int64(1)], [.string("9 fir"), .int64(1)],

@@ -140,7 +140,14 @@ func temporaryDirectory(_ name: String) throws -> String {
             try spool.append(records(0..<20))
             try await store.logPredictions(records(0..<12))  // committed, not yet trimmed from the spool
         }
-        let log = PredictionLog(store: store, spool: try PredictionLog.spool(in: dir))
+        // The first spool is closed, but a process another test forks at that moment holds its lock until it
+        // execs (flock follows the open file, which the child shares): wait for it rather than take a second spool.
+        var spool = try PredictionLog.spool(in: dir)
+        for _ in 0..<200 where !spool.path.hasSuffix("/prediction-spool.bin") {
+            try await Task.sleep(for: .milliseconds(50))
+            spool = try PredictionLog.spool(in: dir)
+        }
+        let log = PredictionLog(store: store, spool: spool)
         #expect(log.counts.spoolPending == 20)
         log.flush()
         let c = log.counts
