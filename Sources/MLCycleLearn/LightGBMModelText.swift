@@ -351,6 +351,34 @@ extension LightGBMModelText {
                     "tree \(i) is malformed: \(count) splits and \(leaves.count) leaves, or a split on a feature "
                         + "the model does not have")
             }
+            // A tree: every node but the root and every leaf is reached from exactly one split, thresholds are
+            // numbers, covers (when given) one per node.
+            var reached = [Int](repeating: 0, count: 2 * count + 1)
+            for child in parsed.left + parsed.right {
+                let slot = child >= 0 ? Int(child) : count + Int(~child)
+                guard child >= 0 ? Int(child) < count && child != 0 : Int(~child) < leaves.count else {
+                    throw LearnError.unsupported(
+                        "tree \(i) is malformed: a child \(child) that is not one of its nodes")
+                }
+                reached[slot] += 1
+            }
+            // Reached once each, and all of them from the root: a tree (no loop away from the root).
+            var seen = count == 0 ? 1 : 0
+            var stack: [Int32] = count == 0 ? [] : [0]
+            while let node = stack.popLast(), seen <= 2 * count + 1 {
+                seen += 1
+                if node >= 0 { stack += [parsed.left[Int(node)], parsed.right[Int(node)]] }
+            }
+            guard reached.enumerated().allSatisfy({ $0.offset == 0 ? $0.element == 0 : $0.element == 1 }),
+                seen == 2 * count + 1,
+                parsed.threshold.allSatisfy(\.isFinite),
+                parsed.leafCount.map({ $0.count == leaves.count }) ?? true,
+                parsed.nodeCount.map({ $0.count == count }) ?? true
+            else {
+                throw LearnError.unsupported(
+                    "tree \(i) is malformed: its children do not make a tree, a threshold is not a number, or its "
+                        + "counts do not match its nodes")
+            }
             return parsed
         }
 
@@ -419,8 +447,10 @@ extension LightGBMModelText {
                             "tree \(i) splits '\(features[f].name)' as a category; the schema says it is numeric: give "
                                 + "it kind categorical and its levels")
                     }
-                    let index = Int(t.threshold[n])
-                    guard index >= 0, index + 1 < t.catBoundaries.count,
+                    // (Thresholds are finite, checked above; a huge one is no set's index.)
+                    let index = t.threshold[n] >= 0 && t.threshold[n] < 1e9 ? Int(t.threshold[n]) : -1
+                    guard index >= 0, index + 1 < t.catBoundaries.count, t.catBoundaries[index] >= 0,
+                        t.catBoundaries[index] <= t.catBoundaries[index + 1],
                         t.catBoundaries[index + 1] <= t.catThreshold.count
                     else { throw LearnError.unsupported("tree \(i) has a categorical split without its category set") }
                     let words = t.catThreshold[t.catBoundaries[index]..<t.catBoundaries[index + 1]]

@@ -57,6 +57,19 @@ import Testing
             numeric[i].levels = nil
         }
         #expect(refusal(text, numeric).contains("give it kind categorical"))
+        // A damaged file is an error, never a crash or a loop: a child out of range, a threshold that is not a
+        // number, a child that points back up.
+        func damaged(_ key: String, _ change: (inout [Substring]) -> Void) -> String {
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            guard let at = lines.firstIndex(where: { $0.hasPrefix(key + "=") }) else { return "no \(key)" }
+            var values = lines[at].dropFirst(key.count + 1).split(separator: " ")
+            change(&values)
+            lines[at] = Substring(key + "=" + values.joined(separator: " "))
+            return refusal(lines.joined(separator: "\n"), features)
+        }
+        #expect(damaged("left_child") { $0[0] = "99" }.contains("not one of its nodes"))
+        #expect(damaged("threshold") { $0[0] = "nan" }.contains("a threshold is not a number"))
+        #expect(damaged("left_child") { $0[1] = "1" }.contains("do not make a tree"))
     }
 
     /// Every fixture model as an ONNX tree ensemble: walked as ONNX Runtime walks it (BRANCH_LEQ, BRANCH_EQ chains,
