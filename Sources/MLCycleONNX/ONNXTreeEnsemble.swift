@@ -13,7 +13,7 @@ import SwiftProtobuf
 /// A categorical split (the levels in a set go left) becomes a chain of `BRANCH_EQ` nodes, one per level, each
 /// sending its level to its own copy of the left subtree; a missing value follows the split's direction.
 public enum ONNXTreeEnsemble {
-    /// The ONNX IR version written (ONNX 1.13+; ONNX Runtime 1.14+ reads it).
+    /// The ONNX IR version written (8: the format of ONNX 1.10 and later).
     public static let irVersion: Int64 = 8
 
     /// Why a model cannot be written as ONNX.
@@ -47,7 +47,7 @@ public enum ONNXTreeEnsemble {
         var leafWeight: [Double] = []
         var limit = 20_000_000
 
-        /// Appends a node and returns its id (its index within the tree).
+        /// Appends a node with id `id` (its index within the tree), a leaf until the caller sets its split.
         mutating func node(tree: Int64, id: Int64) throws {
             guard nodeIDs.count < limit else { throw ExportError.tooLarge(nodes: limit) }
             treeIDs.append(tree)
