@@ -28,8 +28,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
-        // Core: no server, database or YAML package (docs/architecture.md); hashing is swift-crypto's.
-        .target(name: "MLCycleData", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Core: no server, database or YAML package (docs/architecture.md); hashing is swift-crypto's, the deque
+        // swift-collections'.
+        .target(
+            name: "MLCycleData",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]),
         .target(name: "MLCycleQuality", dependencies: ["MLCycleData"]),
         .target(name: "MLCyclePrep", dependencies: ["MLCycleData"]),
         .target(name: "MLCycleLearn", dependencies: ["MLCycleData", "CPrefetch"]),

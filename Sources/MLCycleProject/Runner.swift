@@ -183,7 +183,13 @@ public final class Runner {
     func put(_ table: Table) async throws -> String { try await store.putArtifact(Data(CSVWriter.string(table).utf8)) }
 
     /// Runs every stage and returns the summary; a stage that fails stops the run (and is recorded as failed).
+    /// The run's work is done on a thread of its own: a server, watcher or worker in the same process keeps Swift's
+    /// cooperative threads for its requests, database pool and leases while a model trains for minutes.
     public func run() async throws -> RunSummary {
+        try await onThreadOfItsOwn(named: "mlcycle-run \(project)") { try await runStages() }
+    }
+
+    private func runStages() async throws -> RunSummary {
         summary = RunSummary(project: project)
         try await store.ensureProject(project)
         let target = spec.problem.target

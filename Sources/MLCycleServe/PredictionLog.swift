@@ -1,5 +1,6 @@
 import DequeModule
 import Foundation
+import MLCycleData
 import MLCycleStore
 import Prometheus
 

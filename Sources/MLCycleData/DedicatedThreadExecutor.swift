@@ -1,24 +1,35 @@
 import DequeModule
 import Foundation
 
-/// Runs the jobs of the tasks that prefer it on one thread of its own, never on Swift's cooperative threads. A thread
-/// that must wait for an async call (the prediction log's store thread, which waits for the store's write) starts the
-/// call as a task preferring this executor: the wait then needs no cooperative thread, so it cannot deadlock when
-/// every cooperative thread is itself waiting (for the log to stop, say).
+/// Runs the jobs of the tasks that prefer it on one thread of its own, never on Swift's cooperative threads.
+///
+/// Two uses: a thread that must wait for an async call (the prediction log's store thread) starts the call as a task
+/// preferring this executor, so the wait needs no cooperative thread and cannot deadlock when every cooperative
+/// thread is itself waiting; and minutes of CPU-bound work (a training run) run here, so the servers, lease
+/// renewals and database pools of the same process keep the cooperative threads (two on a two-core machine).
 package final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs = Deque<UnownedJob>()
     private var stopped = false
+    private var finished = false
 
-    package init(name: String) {
+    /// Starts the thread; `stackSize` as a cooperative thread's (deep trees recurse).
+    package init(name: String, stackSize: Int = 8 << 20) {
         let thread = Thread { [self] in run() }
         thread.name = name
+        thread.stackSize = stackSize
         thread.start()
     }
 
     package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
+        if finished {
+            // A job that arrives after the thread ended (a task resuming after `shutdown`) runs on the global pool.
+            condition.unlock()
+            globalConcurrentExecutor.enqueue(ExecutorJob(job))
+            return
+        }
         jobs.append(job)
         condition.signal()
         condition.unlock()
@@ -37,6 +48,7 @@ package final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
             condition.lock()
             while jobs.isEmpty && !stopped { condition.wait() }
             guard let job = jobs.popFirst() else {
+                finished = true
                 condition.unlock()
                 return
             }
@@ -58,6 +70,15 @@ package final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
         guard let result = outcome.result else { throw CancellationError() }
         return try result.get()
     }
+}
+
+/// Runs `operation` with its task's jobs on a thread of its own (see `DedicatedThreadExecutor`), which ends after it.
+package func onThreadOfItsOwn<T>(
+    named name: String, isolation: isolated (any Actor)? = #isolation, _ operation: () async throws -> T
+) async throws -> T {
+    let executor = DedicatedThreadExecutor(name: name)
+    defer { executor.shutdown() }
+    return try await withTaskExecutorPreference(executor, isolation: isolation, operation: operation)
 }
 
 /// A task's result handed to the thread that waits for it (written before the semaphore is signalled, read after).
