@@ -194,8 +194,8 @@ public struct GBDTModel: FittedLearner {
     /// The trees packed for prediction, built on first use and shared by copies (derived data: not saved, not
     /// compared).
     let packed = TreesDerivedCache<PackedTrees>()
-    /// Each tree's leaf paths for its contributions, built on first use (derived data, as `packed`).
-    let shapPaths = TreesDerivedCache<[TreeSHAP.Paths]>()
+    /// The trees prepared for their contributions, built on first use (derived data, as `packed`).
+    let explainer = TreesDerivedCache<Result<TreeSHAP.Explainer, LearnError>>()
 
     enum CodingKeys: String, CodingKey {
         case schema, bins, parameters, labels, initialScore, initialScores, trees, bestIteration
@@ -212,7 +212,7 @@ public struct GBDTModel: FittedLearner {
         let n = data.rows
         let starts = initialScores ?? [initialScore]
         let k = starts.count
-        let packed = self.packed.value(for: trees, build: PackedTrees.init)
+        let packed = self.packed.value(for: trees) { PackedTrees($0) }
         @Sendable func score(_ rows: Range<Int>) -> [[Double]] {
             var out = starts.map { [Double](repeating: $0, count: rows.count) }
             for c in 0..<k {
@@ -326,10 +326,11 @@ struct PackedTrees: Sendable {
     /// Each tree's root, as a child reference (a tree without splits is a leaf).
     var roots: [Int32] = []
 
-    init(_ trees: [BoostedTree]) {
+    /// Packs `trees` whose leaves hold `width` values each (a forest's class shares; 1 for boosted trees).
+    init(_ trees: [BoostedTree], width: Int = 1) {
         for t in trees {
             let nodeBase = Int32(nodes.count)
-            let leafBase = Int32(leafValues.count)
+            let leafBase = Int32(leafValues.count / width)
             func child(_ c: Int32) -> Int32 { c >= 0 ? nodeBase + c : ~(leafBase + ~c) }
             roots.append(t.feature.isEmpty ? ~leafBase : nodeBase)
             for i in t.feature.indices {
@@ -347,6 +348,14 @@ struct PackedTrees: Sendable {
             }
             leafValues += t.leafValues
         }
+    }
+
+    /// Whether a row whose feature is in bin `b` (0: missing) goes left at `node` (`words`: the category sets).
+    @inline(__always)
+    static func goesLeft(_ node: Node, bin b: Int32, words: UnsafeBufferPointer<UInt64>) -> Bool {
+        if b == 0 { return node.missingLeft }
+        if node.threshold >= 0 { return b <= node.threshold }
+        return words[Int(-1 - node.threshold) * 4 + Int(b >> 6)] & (1 << UInt64(b & 63)) != 0
     }
 
     /// Adds the leaf values of the trees in `trees` for each row in `rows` to `out[row - rows.lowerBound]`.
@@ -367,16 +376,7 @@ struct PackedTrees: Sendable {
                                         while ref >= 0 {
                                             let node = nodes[Int(ref)]
                                             let b = Int32(codes[Int(node.feature) * n + r])
-                                            let goLeft: Bool
-                                            if b == 0 {
-                                                goLeft = node.missingLeft
-                                            } else if node.threshold >= 0 {
-                                                goLeft = b <= node.threshold
-                                            } else {
-                                                let set = Int(-1 - node.threshold) * 4
-                                                goLeft = words[set + Int(b >> 6)] & (1 << UInt64(b & 63)) != 0
-                                            }
-                                            ref = goLeft ? node.left : node.right
+                                            ref = Self.goesLeft(node, bin: b, words: words) ? node.left : node.right
                                         }
                                         out[r - lo] += leaves[Int(~ref)]
                                     }

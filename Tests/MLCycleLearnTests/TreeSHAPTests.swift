@@ -139,6 +139,115 @@ import Testing
         }
     }
 
+    /// The Shapley values of each leaf's game, from their definition: for a leaf of value v whose path splits on
+    /// the distinct features j (o_j: the row follows all of j's splits; z_j: the share of training rows that do),
+    /// feature i gets v · (o_i − z_i) · Σ_S |S|!(d−|S|−1)!/d! · Π_{j∈S} o_j · Π_{j∉S, j≠i} z_j, the sum over the
+    /// subsets S of the other features gathered by size (every term is ≥ 0, so deep paths lose no precision).
+    static func leafByLeaf(_ model: GBDTModel, _ x: Dataset, row: Int) -> [Double] {
+        let binned = BinnedData(x, bins: model.bins, rowMajor: false)
+        var phi = [Double](repeating: 0, count: model.schema.features.count)
+        func logFactorial(_ k: Int) -> Double { lgamma(Double(k) + 1) }
+        for t in model.trees where !t.feature.isEmpty {
+            func cover(_ c: Int32) -> Double { c >= 0 ? t.nodeCount![Int(c)] : t.leafCount![Int(~c)] }
+            func leaf(_ value: Double, _ path: [(feature: Int, o: Double, z: Double)]) {
+                let d = path.count
+                for (i, own) in path.enumerated() where own.o != own.z {
+                    // sizes[k]: Σ over subsets S of size k of the other features of Π_{S} o · Π_{not S} z.
+                    var sizes = [1.0]
+                    for (j, other) in path.enumerated() where j != i {
+                        var next = [Double](repeating: 0, count: sizes.count + 1)
+                        for (k, w) in sizes.enumerated() {
+                            next[k] += w * other.z
+                            next[k + 1] += w * other.o
+                        }
+                        sizes = next
+                    }
+                    var sum = 0.0
+                    for (k, w) in sizes.enumerated() where w != 0 {
+                        sum += w * exp(logFactorial(k) + logFactorial(d - k - 1) - logFactorial(d))
+                    }
+                    phi[own.feature] += value * (own.o - own.z) * sum
+                }
+            }
+            func walk(_ c: Int32, _ path: [(feature: Int, o: Double, z: Double)]) {
+                guard c >= 0 else { return leaf(t.leafValues[Int(~c)], path) }
+                let node = Int(c)
+                let f = Int(t.feature[node])
+                let b = Int(binned.codes[f * binned.rows + row])
+                for child in [t.left[node], t.right[node]] {
+                    let followed = (child == t.left[node]) == t.goesLeft(node, bin: b)
+                    var next = path
+                    let share = cover(child) / t.nodeCount![node]
+                    if let k = next.firstIndex(where: { $0.feature == f }) {
+                        next[k].o *= followed ? 1 : 0
+                        next[k].z *= share
+                    } else {
+                        next.append((f, followed ? 1 : 0, share))
+                    }
+                    walk(child, next)
+                }
+            }
+            walk(0, [])
+        }
+        return phi
+    }
+
+    /// Deep trees, where the walk needs its widest vectors: a boosted model grown to 400 leaves on 80 features,
+    /// with a chain of 70 distinct features (then 5 of them again) added as a fourth tree, whose longest path needs
+    /// 35 quadrature points. The contributions add up to the raw score and equal each leaf's Shapley values.
+    @Test func deepTreesAgreeWithEachLeafsShapleyValues() throws {
+        var rng = SeededGenerator(seed: 11)
+        let columns = (0..<80).map { "x\($0)" }
+        var csv = (columns + ["y"]).joined(separator: ",") + "\n"
+        for _ in 0..<800 {
+            let xs = columns.map { _ in Double.random(in: 0..<1, using: &rng) }
+            let y = xs.enumerated().reduce(0) { $0 + sin(Double($1.offset) + 6 * $1.element) }
+            csv += (xs.map { String($0) } + [String(y)]).joined(separator: ",") + "\n"
+        }
+        let table = try CSVReader.read(string: csv)
+        let schema = try FeatureSchema.infer(from: table, target: "y")
+        let x = try schema.encode(table)
+        var model = try GradientBoostedTrees(
+            parameters: GBDTParameters(
+                parameters: [
+                    "n_estimators": "3", "num_leaves": "400", "min_data_in_leaf": "1", "learning_rate": "0.5",
+                ],
+                objective: .regression)
+        ).fit(
+            schema: schema, data: x, target: try TargetValues.read(table, column: "y", task: .regression).0,
+            validation: nil)
+        // The chain: node k splits on feature k % 70 (k < 75) at its middle bin; its left child is a leaf.
+        var chain = BoostedTree()
+        let nodes = 75
+        for k in 0..<nodes {
+            let f = k % 70
+            chain.feature.append(Int32(f))
+            chain.threshold.append(0.5)
+            chain.binThreshold.append(Int32(model.bins[f].count / 2))
+            chain.categorySet.append(-1)
+            chain.missingLeft.append(k % 2 == 0)
+            chain.left.append(~Int32(k))
+            chain.right.append(k + 1 < nodes ? Int32(k + 1) : ~Int32(nodes))
+            chain.gain.append(1)
+            chain.nodeCount = (chain.nodeCount ?? []) + [Double(1000 - 10 * k)]
+            chain.leafCount = (chain.leafCount ?? []) + [10]
+            chain.leafValues.append(Double.random(in: -1..<1, using: &rng))
+        }
+        chain.leafCount?.append(Double(1000 - 10 * nodes))
+        chain.leafValues.append(0.25)
+        model.trees.append(chain)
+        let c = try model.contributions(x)
+        let raw = model.rawScores(x)
+        for r in stride(from: 0, to: x.rows, by: 97) {
+            #expect(abs(Self.sums(c, rows: x.rows)[0][r] - raw[r]) <= 1e-9 * max(1, abs(raw[r])), "row \(r)")
+            for (f, expected) in Self.leafByLeaf(model, x, row: r).enumerated() {
+                #expect(abs(c.row(r)[c.row(r).startIndex + f] - expected) <= 1e-9, "row \(r), feature \(f)")
+            }
+        }
+        let explainer = try TreeSHAP.Explainer(model.trees, width: 1)
+        #expect(explainer.points.last == 35 && explainer.points.dropLast().allSatisfy { $0 > 2 })
+    }
+
     @Test func aModelWithoutCoversSaysToRetrain() throws {
         var (model, x) = try Self.gbdt("regression")
         model.trees[0].nodeCount = nil
