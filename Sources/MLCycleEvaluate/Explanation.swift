@@ -53,7 +53,11 @@ extension ModelBundle {
     /// preparation (a one-hot level to its column; a derived feature to the columns it reads, equally).
     /// With `credited: false`, per feature the model sees (after preparation).
     public func contributions(merged raw: Table, credited: Bool = true) throws -> Contributions {
-        let prepared = try pipeline.transform(raw, serving: true).table
+        try contributions(prepared: try pipeline.transform(raw, serving: true).table, credited: credited)
+    }
+
+    /// The contributions of rows the bundle's preparation has made (`contributions(merged:credited:)`).
+    func contributions(prepared: Table, credited: Bool = true) throws -> Contributions {
         let fitted = try model.model()
         let c = try fitted.contributions(try fitted.schema.encode(prepared))
         return credited ? c.credited(to: pipeline.origins(), columns: inputSchema.map(\.name)) : c
@@ -88,7 +92,12 @@ extension ModelBundle {
 
     /// Each row's explanation with its `top` largest contributions (all when nil).
     public func explain(merged raw: Table, top: Int? = nil) throws -> [Explanation] {
-        let c = try contributions(merged: raw)
+        try explain(merged: raw, prepared: try pipeline.transform(raw, serving: true).table, top: top)
+    }
+
+    /// `explain(merged:top:)` for rows whose preparation (`prepared`) is made already.
+    func explain(merged raw: Table, prepared: Table, top: Int?) throws -> [Explanation] {
+        let c = try contributions(prepared: prepared)
         let labels = try model.model().labels
         let columns = c.features.map { raw[$0] }
         return (0..<c.rows).map { r in

@@ -136,6 +136,8 @@ public struct ModelBundle: Codable, Sendable {
         public var confidence: Double? = nil
         /// Confidence below `Confidence.low`.
         public var lowConfidence: Bool { (confidence ?? 1) < Confidence.low }
+        /// Why, when scoring was asked to explain: the largest contributions (nil for a row without an answer).
+        public var explanation: Explanation? = nil
     }
 
     /// Per row, how its inputs differ from the training data (reference statistics): numbers outside the training
@@ -207,9 +209,10 @@ public struct ModelBundle: Codable, Sendable {
     /// Whether a lookup of this model reads its records from a database at serving (`serving: live`).
     public var readsLive: Bool { lookups?.lookups.contains { $0.live != nil } ?? false }
 
-    /// Scores completed rows, with what completing them found.
-    public func score(_ completed: FittedSources.Completed) throws -> [Scored] {
-        try score(merged: completed.table, unavailable: completed.unavailable, notes: completed.notes)
+    /// Scores completed rows, with what completing them found; `explain`: how many contributions each answer
+    /// carries (none when nil or 0).
+    public func score(_ completed: FittedSources.Completed, explain top: Int? = nil) throws -> [Scored] {
+        try score(merged: completed.table, unavailable: completed.unavailable, notes: completed.notes, explain: top)
     }
 
     /// Whether a request must carry this column (null for a missing value): the answer depends on it, or a lookup
@@ -222,10 +225,11 @@ public struct ModelBundle: Codable, Sendable {
     }
 
     /// Scores rows that carry the merged columns already (training's collected rows): no lookup runs.
-    /// `unavailable` and `notes` are what completing a request found, per row.
-    public func score(merged raw: Table, unavailable refused: [Int: [String]] = [:], notes: [[String]]? = nil) throws
-        -> [Scored]
-    {
+    /// `unavailable` and `notes` are what completing a request found, per row. `explain`: how many contributions
+    /// each answer carries, the rows prepared once for both (none when nil or 0).
+    public func score(
+        merged raw: Table, unavailable refused: [Int: [String]] = [:], notes: [[String]]? = nil, explain top: Int? = nil
+    ) throws -> [Scored] {
         for column in inputSchema where raw[column.name] == nil {
             // Columns only training filters read (e.g. the target) may be absent; the pipeline says what it needs.
             if pipelineNeeds(column.name) {
@@ -265,6 +269,13 @@ public struct ModelBundle: Codable, Sendable {
         let upper = out["upper"]
         let probabilities = labels.map { out["probability_\($0)"] }
         let novel = novelty(raw)
+        var explanations: [Explanation]?
+        if let top, top > 0 {
+            do { explanations = try explain(merged: raw, prepared: prepared.table, top: top) } catch {
+                throw EvaluationError.invalid(
+                    "this model cannot explain its answers (\(error.localizedDescription)); ask without explain")
+            }
+        }
         return (0..<raw.rowCount).map { r in
             if let why = unavailable[r], !why.isEmpty {
                 // What completing the row found (a lookup with no record) often explains why.
@@ -290,6 +301,7 @@ public struct ModelBundle: Codable, Sendable {
                 warnings: novel.warnings[r])
             let tightness = confidenceScale.map { scale in scale.spread(of: s).map(scale.share(widerThan:)) ?? 1 } ?? 1
             s.confidence = tightness * novel.factors[r] * pow(Confidence.imputed, Double(imputed[r].count))
+            s.explanation = explanations?[r]
             return s
         }
     }

@@ -172,8 +172,6 @@ public struct ModelServer: Sendable {
         var table: Table
         var scored: [ModelBundle.Scored]
         var ids: [String]
-        /// Per row, when the request asked to `explain`.
-        var explanations: [Explanation]? = nil
     }
 
     /// Scores rows for `name` as the release policy routes them (a canary share to the challenger, a shadow copy),
@@ -197,19 +195,12 @@ public struct ModelServer: Sendable {
         let table: Table
         let scored: [ModelBundle.Scored]
         let request: Table
-        var explanations: [Explanation]?
         do {
             request = try rows(m.bundle)
             // The logged inputs are the completed rows (the columns monitoring and retraining compare with training).
             let completed = try await m.bundle.complete(request, reading: lookupReader)
             table = completed.table
-            scored = try m.bundle.score(completed)
-            if let top = explain(), top > 0 {
-                do { explanations = try m.bundle.explain(merged: table, top: top) } catch {
-                    throw RequestError(
-                        "this model cannot explain its answers (\(error.localizedDescription)); ask without explain")
-                }
-            }
+            scored = try m.bundle.score(completed, explain: explain())
         } catch let e as RequestError {
             metrics.record(
                 model: name, version: m.version, code: e.status, seconds: Date().timeIntervalSince(started), rows: 0)
@@ -227,7 +218,7 @@ public struct ModelServer: Sendable {
         metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
         guard let shadow else {
             logRows(m, table, scored, ids: ids, seconds: seconds, at: at)
-            return Answer(model: m, table: table, scored: scored, ids: ids, explanations: explanations)
+            return Answer(model: m, table: table, scored: scored, ids: ids)
         }
         // The other version scores a copy: logged beside the answer (same ids + "-shadow", status "shadow", or
         // "shadow review" / "shadow unavailable"), never returned. A live request does not wait for it (it runs in
@@ -261,7 +252,7 @@ public struct ModelServer: Sendable {
             log?.append(answered)
             _Concurrency.Task.detached { server.log?.append(await shadowRecords()) }
         }
-        return Answer(model: m, table: table, scored: scored, ids: ids, explanations: explanations)
+        return Answer(model: m, table: table, scored: scored, ids: ids)
     }
 
     /// Keys sorted, as every answer of the server writes them.
@@ -504,7 +495,7 @@ public struct ModelServer: Sendable {
                 j.raw(",\"predictions\":[")
                 for (r, s) in a.scored.enumerated() {
                     if r > 0 { j.comma() }
-                    Self.row(s, id: a.ids[r], version: a.model.version, explanation: a.explanations?[r], into: &j)
+                    Self.row(s, id: a.ids[r], version: a.model.version, into: &j)
                 }
                 j.raw("]}")
                 return Self.bytes(j.data, type: "application/json")
@@ -743,14 +734,14 @@ public struct ModelServer: Sendable {
     /// One row's answer, keys sorted: `{confidence?, explanation?, id, model_version, prediction, probabilities?,
     /// range?, reasons?, status, warnings?}`; an explanation is written for an answered row only.
     static func row(
-        _ s: ModelBundle.Scored, id: String, version: String, explanation: Explanation? = nil, into j: inout JSONWriter
+        _ s: ModelBundle.Scored, id: String, version: String, into j: inout JSONWriter
     ) {
         j.raw("{")
         if s.prediction != nil, let confidence = s.confidence {
             j.raw("\"confidence\":")
             j.number(confidence)
             j.comma()
-            if let e = explanation {
+            if let e = s.explanation {
                 // {"contributions": [{column, contribution, value}], "expected", "output"?}
                 j.raw("\"explanation\":{\"contributions\":[")
                 for (i, part) in e.parts.enumerated() {
