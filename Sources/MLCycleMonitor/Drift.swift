@@ -440,3 +440,30 @@ extension DriftDetector {
         return try Table(columns: columns)
     }
 }
+
+/// One input column's mean |contribution| to the answers of the last monitoring window against the test rows': a
+/// model whose reasons change is one whose world changed.
+public struct ExplanationShift: Encodable, Sendable, Equatable {
+    public var column: String
+    /// Mean |contribution| on the test rows, and in the window.
+    public var test: Double
+    public var window: Double
+    /// window / test − 1 (nil when the test rows' is 0).
+    public var change: Double? { test > 0 ? window / test - 1 : nil }
+
+    public init(column: String, test: Double, window: Double) {
+        self.column = column
+        self.test = test
+        self.window = window
+    }
+
+    enum CodingKeys: String, CodingKey { case column, test, window, change }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(column, forKey: .column)
+        try c.encode(test, forKey: .test)
+        try c.encode(window, forKey: .window)
+        try c.encodeIfPresent(change, forKey: .change)
+    }
+}

@@ -55,15 +55,6 @@ public struct MonitoringPass: Sendable {
         }
     }
 
-    /// One input column's mean |contribution| on the test rows and in the last window.
-    public struct ExplanationShift: Encodable, Sendable, Equatable {
-        public var column: String
-        public var test: Double
-        public var window: Double
-        /// window / test − 1 (nil when the test rows' is 0).
-        public var change: Double?
-    }
-
     public var store: any Store
     public var spec: ProjectSpec?
     /// Webhook deliveries: attempts, and the first pause between them (doubled each time).
@@ -267,7 +258,7 @@ public struct MonitoringPass: Sendable {
         guard let window = try? bundle.meanAbsoluteContributions(merged: rows) else { return nil }
         return test.keys.map { column in
             let (t, w) = (test[column] ?? 0, window[column] ?? 0)
-            return ExplanationShift(column: column, test: t, window: w, change: t > 0 ? w / t - 1 : nil)
+            return ExplanationShift(column: column, test: t, window: w)
         }.sorted { abs($0.window - $0.test) > abs($1.window - $1.test) }
     }
 
@@ -436,9 +427,7 @@ extension MonitoringPass {
             drift: output.drift, checks: output.alerts, history: history, retrainings: retrainings,
             predictionDrift: output.predictionDrift, slices: output.slices, versions: versions,
             overrides: output.overrides, driftLeftOut: output.driftLeftOut, comparison: output.comparison?.text,
-            explanationDrift: (output.explanationDrift ?? []).map {
-                .init(column: $0.column, test: $0.test, window: $0.window)
-            })
+            explanationDrift: output.explanationDrift ?? [])
     }
 }
 

@@ -51,18 +51,6 @@ public enum MonitoringReportPage {
         }
     }
 
-    /// One input column's mean |contribution| on the test rows and in the last window.
-    public struct ExplanationShift: Sendable {
-        public var column: String
-        public var test: Double
-        public var window: Double
-        public init(column: String, test: Double, window: Double) {
-            self.column = column
-            self.test = test
-            self.window = window
-        }
-    }
-
     public static func html(
         model: String, version: String, window: String, windows: [WindowSummary], drift: DriftReport?,
         checks: [AlertCheck], history: [FiredAlert], retrainings: [Retraining] = [],
@@ -297,7 +285,7 @@ public enum MonitoringReportPage {
         h.raw("</p><div class=\"scroll\"><table><thead><tr><th>column</th><th>test rows</th><th>last window</th>")
         h.raw("<th>change</th></tr></thead><tbody>")
         for s in shifts {
-            let change = s.test > 0 ? s.window / s.test - 1 : nil
+            let change = s.change
             h.raw(change.map { abs($0) >= 0.5 } ?? (s.window > 0) ? "<tr class=\"flag\"><td>" : "<tr><td>")
             h.text(s.column)
             h.raw("</td><td>")
