@@ -536,6 +536,9 @@ public final class Runner {
                 spec.evaluation.slices.joined(separator: "\n"), spec.evaluation.groups.joined(separator: "\n"), metric,
                 championVersion?.bundle ?? "no champion", comparisonRows?.key ?? "", SortedJSON.encode(judgedOn),
                 spec.problem.answerRules.joined(separator: "\n"),
+                // What the serving bundle is made of besides the model (register builds it with this reference).
+                pipelineSHA, fingerprint, collected["sources"] ?? "", spec.problem.scope.joined(separator: "\n"),
+                spec.problem.scopeOtherwise.joined(separator: ","), spec.problem.required.joined(separator: ","),
             ],
             detail: { "\(best.name): \($0["passed"] == "true" ? "passes every gate" : "fails a gate")" }
         ) { run in
@@ -555,8 +558,9 @@ public final class Runner {
                     "the gates judged the \(report.rows) test rows whose estimate is inside the scope (\(spec.problem.answerRules.joined(separator: "; "))); \(outside) (\(String(format: "%.1f", share * 100)) %) would be answered for review"
                 )
             }
-            // Confidence, as serving will give it: its scale learnt on the rows the model was fitted on, then
-            // judged on the raw test rows.
+            // The bundle serving would get (register adds the evaluation, lineage and release). Confidence, as
+            // serving will give it: its scale learnt on the rows the model was fitted on, then judged on the raw
+            // test rows.
             var candidate = try servingBundle(
                 model: model, pipeline: try FittedPipeline.decode(try await store.artifact(pipelineSHA)),
                 merged: merged, sources: sources, fingerprint: fingerprint)
@@ -566,6 +570,10 @@ public final class Runner {
                 relative: ConfidenceScale.relativeMetrics.contains(metric))
             {
                 candidate.confidenceScale = scale
+            }
+            // Register builds the same bundle: it reads these rather than compute them again.
+            outputs["reference"] = try await store.putArtifact(try JSONEncoder().encode(candidate.reference))
+            if let scale = candidate.confidenceScale {
                 outputs["confidence"] = try await store.putArtifact(try JSONEncoder().encode(scale))
             }
             let rawTest = try rawTestRows(merged)
@@ -624,7 +632,8 @@ public final class Runner {
         let registered = try await stage(
             .register,
             inputs: [
-                best.model, pipelineSHA, evaluated["evaluation"] ?? "", fingerprint, collected["sources"] ?? "",
+                best.model, pipelineSHA, evaluated["evaluation"] ?? "", evaluated["reference"] ?? "", fingerprint,
+                collected["sources"] ?? "",
                 spec.problem.scope.joined(separator: "\n"), spec.problem.scopeOtherwise.joined(separator: ","),
                 spec.problem.required.joined(separator: ","), SortedJSON.encode(spec.release.plan?.steps ?? []),
             ],
@@ -635,7 +644,13 @@ public final class Runner {
             var bundle = try servingBundle(
                 model: ModelFile.decode(try await store.artifact(best.model)),
                 pipeline: FittedPipeline.decode(try await store.artifact(pipelineSHA)), merged: merged,
-                sources: sources, fingerprint: fingerprint)
+                sources: sources, fingerprint: fingerprint,
+                reference: try JSONDecoder().decode(
+                    ReferenceStatistics.self, from: try await store.artifact(evaluated["reference"] ?? "")))
+            if let scale = evaluated["confidence"] {
+                bundle.confidenceScale = try JSONDecoder().decode(
+                    ConfidenceScale.self, from: try await store.artifact(scale))
+            }
             bundle.evaluation = evaluation
             bundle.lineage = .init(datasets: [fingerprint], specHash: spec.hash, gitCommit: commit, run: run)
             bundle.lineage.lookups = sources.map {
@@ -643,10 +658,6 @@ public final class Runner {
             }
             bundle.release = .init(
                 canary: spec.release.canary, shadow: spec.release.shadow, steps: spec.release.plan?.steps)
-            if let scale = evaluated["confidence"] {
-                bundle.confidenceScale = try JSONDecoder().decode(
-                    ConfidenceScale.self, from: try await store.artifact(scale))
-            }
             if let unknown = spec.problem.required.first(where: { c in !bundle.inputSchema.contains { $0.name == c } })
             {
                 throw StoreError.invalid(
@@ -728,14 +739,16 @@ public final class Runner {
     }
 
     /// The bundle serving would get for a model, before evaluation, lineage and release are added: the preparation,
-    /// the scope and required inputs, the lookups, and reference statistics of the collected rows.
+    /// the scope and required inputs, the lookups, and reference statistics of the collected rows (`reference`
+    /// when they are computed already).
     func servingBundle(
-        model: ModelFile, pipeline: FittedPipeline, merged: Table, sources: FittedSources?, fingerprint: String
+        model: ModelFile, pipeline: FittedPipeline, merged: Table, sources: FittedSources?, fingerprint: String,
+        reference: ReferenceStatistics? = nil
     ) throws -> ModelBundle {
         let target = spec.problem.target
         var bundle = ModelBundle(
             name: project, target: target, scope: spec.problem.scope, pipeline: pipeline, model: model,
-            reference: ReferenceStatistics.compute(merged, excluding: target.isEmpty ? [] : [target]),
+            reference: reference ?? ReferenceStatistics.compute(merged, excluding: target.isEmpty ? [] : [target]),
             evaluation: nil, lineage: .init(datasets: [fingerprint]))
         bundle.sources = sources
         bundle.scopeOtherwise = spec.problem.scopeOtherwise
