@@ -253,7 +253,8 @@ public struct Worker: Sendable {
                     "candidate \(work.candidate) of this search is planned differently here (another mlcycle version?)")
             }
             let options = work.options
-            let entry = try await onOwnThread {
+            // On a thread of its own: Swift's cooperative threads stay free for the lease's renewal.
+            let entry = try await onThreadOfItsOwn(named: "mlcycle-trial") {
                 try Tuning.trial(table, options: options, plan: plan, candidate: work.candidate)
             }
             return try SortedJSON.encode(entry)
@@ -271,15 +272,6 @@ public struct Worker: Sendable {
             return try Retrainer.outputs(outcome)["outcome"] ?? ""
         default:
             throw WorkError.unknown("no worker handles work of kind '\(item.kind)'")
-        }
-    }
-
-    /// Runs CPU-bound work on a thread of its own, leaving Swift's cooperative threads to the lease's renewal.
-    func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { continuation.resume(with: Result { try body() }) }
-            thread.stackSize = 8 << 20
-            thread.start()
         }
     }
 }
