@@ -390,9 +390,9 @@ struct PackedTrees: Sendable {
     }
 }
 
-/// Holds data derived from a model's trees (its `PackedTrees`, its `TreeSHAP.Explainer`), built on first use (under a lock;
-/// prediction runs on many threads). Rebuilt if the model's tree count changed since (training appends trees and
-/// early stopping cuts them).
+/// Holds data derived from a model's trees (its `PackedTrees`, its `TreeSHAP.Explainer`), built on first use (under
+/// a lock; prediction runs on many threads). Rebuilt if the model's tree count changed since (training appends trees
+/// and early stopping cuts them).
 final class TreesDerivedCache<Value: Sendable>: @unchecked Sendable, Equatable {
     private let lock = NSLock()
     private var built: (trees: Int, value: Value)?

@@ -174,7 +174,6 @@ enum TreeSHAP {
         for (leaf, count) in counts.enumerated() { sum += count * t.leafValues[leaf * width + c] }
         return sum / total
     }
-
 }
 
 /// One row's walk through one tree (its polynomials as `V`'s lanes, one per quadrature point; see `TreeSHAP`).
@@ -266,9 +265,10 @@ extension TreeSHAP {
                                 var points = V(repeating: 0.5)
                                 var weights = V()
                                 let m = explainer.points[i]
+                                let start = Quadrature.start(m)
                                 for k in 0..<m {
-                                    points[k] = quadrature.points[Quadrature.start(m) + k]
-                                    weights[k] = quadrature.weights[Quadrature.start(m) + k]
+                                    points[k] = quadrature.points[start + k]
+                                    weights[k] = quadrature.weights[start + k]
                                 }
                                 let root = explainer.packed.roots[i]
                                 let o = width == 1 ? i % classes : c
