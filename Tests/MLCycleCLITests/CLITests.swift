@@ -1,5 +1,10 @@
 import Foundation
+import Synchronization
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs the real `mlcycle` binary (built next to this test bundle) and captures what it prints.
 struct CLI {
@@ -80,6 +85,32 @@ func answersHealth(port: Int) async -> Bool {
             Thread.sleep(forTimeInterval: 0.1)
         }
         return false
+    }
+}
+
+/// The next port `unusedPort()` tries; each is handed out once in this process.
+private let nextPort = Atomic<Int>(Int.random(in: 20_000..<28_000))
+
+/// A loopback port for a child server or proxy: below Linux's ephemeral range (32768 up), where the kernel places
+/// outgoing connections and the tests' port-0 servers, never handed out twice in this process, and free when asked.
+/// (A random port in that range once met an in-process server: nginx could not listen, its health check was answered
+/// by that server, and every request after it stopped failed.)
+func unusedPort() -> Int {
+    while true {
+        let port = 20_000 + (nextPort.add(1, ordering: .relaxed).newValue - 20_000) % 12_000
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { continue }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        if bound { return port }
     }
 }
 

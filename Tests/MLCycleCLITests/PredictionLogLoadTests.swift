@@ -21,7 +21,7 @@ import Testing
 
     final class Server {
         let process = Process()
-        let port = Int.random(in: 20_000..<40_000)
+        let port = unusedPort()
         init(store: String, arguments: [String] = []) async throws {
             process.executableURL = CLI.binary
             process.arguments = ["serve", "--store", store, "--port", String(port)] + arguments

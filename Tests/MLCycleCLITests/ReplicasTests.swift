@@ -99,7 +99,7 @@ struct ReplicasTests {
         for _ in 0..<2 {
             replicas.append(try await PredictionLogLoadTests.Server(store: store, arguments: ["--project", dir.path]))
         }
-        let port = Int.random(in: 40_000..<50_000)
+        let port = unusedPort()
         let nginx = try await Self.startNginx(port: port, replicas: replicas.map(\.port), in: dir)
         defer { Self.stopNginx(nginx) }
 

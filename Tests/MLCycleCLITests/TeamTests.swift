@@ -64,7 +64,7 @@ struct TeamTests {
                 try await PredictionLogLoadTests.Server(
                     store: store, arguments: ["--project", dir.path, "--replay-clock"]))
         }
-        let port = Int.random(in: 40_000..<50_000)
+        let port = unusedPort()
         let nginx = try await ReplicasTests.startNginx(port: port, replicas: replicas.map(\.port), in: root)
         defer { ReplicasTests.stopNginx(nginx) }
         let replay = try await CLI.run([
