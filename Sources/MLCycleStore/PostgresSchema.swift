@@ -71,6 +71,8 @@ enum PostgresSchema {
         CREATE INDEX work_item_claim ON work_item(kind, state, id);
         CREATE INDEX work_item_batch ON work_item(batch, id)
         """,
+        // 3: a project's runs listed newest first, a page at a time.
+        "CREATE INDEX run_project_id ON run(project, id)",
     ]
 
     /// The key of the advisory lock migrations hold (any fixed number; the same in every mlcycle).

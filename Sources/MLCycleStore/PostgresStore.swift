@@ -287,13 +287,18 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
             .first
     }
 
-    public func runs(project: String?, limit: Int) async throws -> [RunRecord] {
-        try await records(
-            RunRecord.self,
-            """
-            SELECT \(unescaped: PostgresSchema.runColumns) FROM run
-            WHERE (\(project)::text IS NULL OR project = \(project)) ORDER BY id DESC LIMIT \(limit)
-            """)
+    public func projects() async throws -> [String] {
+        try await execute("SELECT name FROM project ORDER BY name").map { try $0.decode(String.self) }
+    }
+
+    public func runs(_ filter: RunFilter) async throws -> [RunRecord] {
+        try await records(RunRecord.self, Self.query(filter.select(PostgresSchema.runColumns, .postgres)))
+    }
+
+    public func countRuns(_ filter: RunFilter) async throws -> Int {
+        let rows = try await execute(Self.query(filter.select("COUNT(*)", .postgres, count: true)))
+        guard let row = rows.first else { return 0 }
+        do { return try row.decode(Int.self) } catch { throw StoreError.damaged(String(describing: error)) }
     }
 
     public func metrics(run: Int64) async throws -> [MetricPoint] {
@@ -672,7 +677,7 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
     }
 
     /// A built statement as postgres-nio's query, its values bound in order.
-    static func query(_ statement: PredictionFilter.Statement) -> PostgresQuery {
+    static func query(_ statement: SQLStatement) -> PostgresQuery {
         var binds = PostgresBindings(capacity: statement.values.count)
         for value in statement.values {
             switch value {

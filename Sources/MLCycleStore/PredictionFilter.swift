@@ -40,43 +40,13 @@ public struct PredictionFilter: Sendable, Equatable {
         self.limit = limit
     }
 
-    /// A value bound to a statement's placeholder.
-    enum Value: Sendable {
-        case text(String)
-        case real(Double)
-        case integer(Int)
-    }
-
-    /// What tells the two databases' SQL apart here: their placeholders, and the column that orders rows stored in
-    /// the same instant.
-    struct Dialect {
-        /// `$1, $2, …` (PostgreSQL) rather than `?` (SQLite).
-        var numberedPlaceholders: Bool
-        /// What orders rows logged in the same instant: SQLite's rowid (insertion order), else the id.
-        var predictionSequence: String
-        /// The feedback table's insertion order.
-        var feedbackSequence: String
-
-        static let sqlite = Dialect(numberedPlaceholders: false, predictionSequence: "rowid", feedbackSequence: "rowid")
-        static let postgres = Dialect(numberedPlaceholders: true, predictionSequence: "id", feedbackSequence: "id")
-    }
-
-    /// A statement's SQL and the values bound to its placeholders, in order.
-    struct Statement {
-        var sql: String
-        var values: [Value]
-    }
-
     /// The id of the request a row answered, in SQL: a shadow answer's id is the request's with "-shadow" after it.
     static let requestID = "CASE WHEN p.id LIKE '%-shadow' THEN substr(p.id, 1, length(p.id) - 7) ELSE p.id END"
 
     /// `SELECT columns FROM prediction p WHERE … ORDER BY … LIMIT …` for this filter (a count: no order, no limit).
-    func select(_ columns: String, _ dialect: Dialect, count: Bool = false) -> Statement {
-        var values = [Value]()
-        func bind(_ value: Value) -> String {
-            values.append(value)
-            return dialect.numberedPlaceholders ? "$\(values.count)" : "?"
-        }
+    func select(_ columns: String, _ dialect: SQLDialect, count: Bool = false) -> SQLStatement {
+        var binder = SQLBinder(dialect)
+        func bind(_ value: SQLValue) -> String { binder.bind(value) }
         var conditions = ["p.model = \(bind(.text(model)))"]
         if let version { conditions.append("p.version = \(bind(.text(version)))") }
         if let since { conditions.append("p.at >= \(bind(.real(since.timeIntervalSince1970)))") }
@@ -93,16 +63,16 @@ public struct PredictionFilter: Sendable, Equatable {
             )
         }
         var sql = "SELECT \(columns) FROM prediction p WHERE \(conditions.joined(separator: " AND "))"
-        if count { return Statement(sql: sql, values: values) }
+        if count { return SQLStatement(sql: sql, values: binder.values) }
         let direction = newestFirst ? " DESC" : ""
         let order = ["p.at\(direction)", "p.\(dialect.predictionSequence)\(direction)"]
         sql += " ORDER BY \(order.joined(separator: ", "))"
         if let limit { sql += " LIMIT \(bind(.integer(max(0, limit))))" }
-        return Statement(sql: sql, values: values)
+        return SQLStatement(sql: sql, values: binder.values)
     }
 
     /// The latest feedback value of `kind` on the request a row answered, as a correlated subquery.
-    static func latestFeedback(_ kind: FeedbackKind, _ dialect: Dialect) -> String {
+    static func latestFeedback(_ kind: FeedbackKind, _ dialect: SQLDialect) -> String {
         """
         (SELECT f.actual FROM feedback f WHERE f.prediction_id = \(requestID) AND f.kind = '\(kind.rawValue)' \
         ORDER BY f.at DESC, f.\(dialect.feedbackSequence) DESC LIMIT 1) AS "\(kind == .actual ? "actual" : "override")"

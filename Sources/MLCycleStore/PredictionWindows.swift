@@ -43,8 +43,8 @@ public struct PredictionWindows: Sendable, Equatable {
     static let withinShare = 0.10
 
     /// The statement counting each window's rows per status (a shadow's statuses read as the answers they stand for).
-    func countsStatement(_ dialect: PredictionFilter.Dialect) -> PredictionFilter.Statement {
-        var binder = Binder(dialect)
+    func countsStatement(_ dialect: SQLDialect) -> SQLStatement {
+        var binder = SQLBinder(dialect)
         let sql = """
             \(windowsTable(&binder))
             SELECT w.k AS "window", \(Self.status) AS status, COUNT(*) AS count,
@@ -53,15 +53,15 @@ public struct PredictionWindows: Sendable, Equatable {
             WHERE \(conditions(&binder))
             GROUP BY w.k, \(Self.status)
             """
-        return PredictionFilter.Statement(sql: sql, values: binder.values)
+        return SQLStatement(sql: sql, values: binder.values)
     }
 
     /// The statement summing up each window: latency quantile positions, answers, confidence, overrides, and the
     /// labelled rows' errors (regression) or hits and ranks (classification). SQLite looks each row's latest feedback
     /// up on the feedback index (a join with a ranked feedback table is far slower there, as it cannot index it);
     /// PostgreSQL hash-joins it. Each ranking sorts only the two columns it needs (SQLite sorts whole rows).
-    func totalsStatement(_ dialect: PredictionFilter.Dialect) -> PredictionFilter.Statement {
-        var b = Binder(dialect)
+    func totalsStatement(_ dialect: SQLDialect) -> SQLStatement {
+        var b = SQLBinder(dialect)
         let greatest = dialect.numberedPlaceholders ? "GREATEST" : "MAX"
         let least = dialect.numberedPlaceholders ? "LEAST" : "MIN"
         let eps = b.bind(.real(Self.epsilon))
@@ -235,7 +235,7 @@ public struct PredictionWindows: Sendable, Equatable {
                    lq.lat2_a AS lat2_a, lq.lat2_b AS lat2_b, \(rankedColumns)
             FROM s LEFT JOIN lq ON lq.k = s."window" LEFT JOIN aq ON aq.k = s."window"
             """
-        return PredictionFilter.Statement(sql: sql, values: b.values)
+        return SQLStatement(sql: sql, values: b.values)
     }
 
     /// A row's status with a shadow's read as the answer it stands for ("shadow" is "ok"; "shadow review" is
@@ -245,7 +245,7 @@ public struct PredictionWindows: Sendable, Equatable {
 
     /// A text column as a number where it is one, else NULL. SQLite has no regular expressions: there a text made of
     /// digits, signs, points and exponents counts (the server only logs numbers a regression's values are made of).
-    static func number(_ column: String, _ dialect: PredictionFilter.Dialect) -> String {
+    static func number(_ column: String, _ dialect: SQLDialect) -> String {
         let test =
             dialect.numberedPlaceholders
             ? "\(column) ~ '^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'"
@@ -254,7 +254,7 @@ public struct PredictionWindows: Sendable, Equatable {
     }
 
     /// `WITH w(k, lo, hi) AS (VALUES …)`: the windows as a table the log is joined to.
-    func windowsTable(_ b: inout Binder) -> String {
+    func windowsTable(_ b: inout SQLBinder) -> String {
         let rows = bounds.enumerated().map { k, bound in
             "(\(k), \(b.bind(.real(bound.start.timeIntervalSince1970))), \(b.bind(.real(bound.end.timeIntervalSince1970))))"
         }
@@ -262,25 +262,13 @@ public struct PredictionWindows: Sendable, Equatable {
     }
 
     /// The version's rows within the outermost bounds (so the database reads them by its (model, version, at) index).
-    func conditions(_ b: inout Binder) -> String {
+    func conditions(_ b: inout SQLBinder) -> String {
         let first = bounds.map(\.start).min() ?? Date(timeIntervalSince1970: 0)
         let last = bounds.map(\.end).max() ?? first
         return """
             p.model = \(b.bind(.text(model))) AND p.version = \(b.bind(.text(version))) \
             AND p.at >= \(b.bind(.real(first.timeIntervalSince1970))) AND p.at < \(b.bind(.real(last.timeIntervalSince1970)))
             """
-    }
-
-    /// Numbered placeholders and their values: a value may be used more than once, and in any order in the text
-    /// (`$n` for PostgreSQL, `?n` for SQLite).
-    struct Binder {
-        let dialect: PredictionFilter.Dialect
-        var values = [PredictionFilter.Value]()
-        init(_ dialect: PredictionFilter.Dialect) { self.dialect = dialect }
-        mutating func bind(_ value: PredictionFilter.Value) -> String {
-            values.append(value)
-            return (dialect.numberedPlaceholders ? "$" : "?") + "\(values.count)"
-        }
     }
 }
 

@@ -158,6 +158,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     CREATE INDEX work_item_batch ON work_item(batch, id);
                     """)
         }
+        // A project's runs listed newest first, a page at a time.
+        m.registerMigration("v10") { db in try db.execute(sql: "CREATE INDEX run_project_id ON run(project, id)") }
         return m
     }
 
@@ -293,11 +295,21 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try await read { db in try RunRecord.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]) }
     }
 
-    public func runs(project: String?, limit: Int) async throws -> [RunRecord] {
-        try await read { db in
-            try RunRecord.fetchAll(
-                db, sql: "SELECT * FROM run WHERE (? IS NULL OR project = ?) ORDER BY id DESC LIMIT ?",
-                arguments: [project, project, limit])
+    public func projects() async throws -> [String] {
+        try await read { db in try String.fetchAll(db, sql: "SELECT name FROM project ORDER BY name") }
+    }
+
+    public func runs(_ filter: RunFilter) async throws -> [RunRecord] {
+        let statement = filter.select("*", .sqlite)
+        return try await read { db in
+            try RunRecord.fetchAll(db, sql: statement.sql, arguments: Self.arguments(statement))
+        }
+    }
+
+    public func countRuns(_ filter: RunFilter) async throws -> Int {
+        let statement = filter.select("COUNT(*)", .sqlite, count: true)
+        return try await read { db in
+            try Int.fetchOne(db, sql: statement.sql, arguments: Self.arguments(statement)) ?? 0
         }
     }
 
@@ -607,7 +619,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    static func arguments(_ statement: PredictionFilter.Statement) -> StatementArguments {
+    static func arguments(_ statement: SQLStatement) -> StatementArguments {
         StatementArguments(
             statement.values.map { value -> any DatabaseValueConvertible in
                 switch value {

@@ -27,8 +27,12 @@ public protocol TrackingStore: Sendable {
     func appendLog(run: Int64, _ line: String) async throws
     func finishRun(_ id: Int64, status: RunStatus, outputs: [String: String]) async throws
     func run(_ id: Int64) async throws -> RunRecord?
-    /// The newest runs first (of `project` only, when given).
-    func runs(project: String?, limit: Int) async throws -> [RunRecord]
+    /// Every project's name, in order.
+    func projects() async throws -> [String]
+    /// The runs `filter` picks, in its order, one page of them (filtered, ordered and paged by the database).
+    func runs(_ filter: RunFilter) async throws -> [RunRecord]
+    /// How many runs `filter` picks (its page aside).
+    func countRuns(_ filter: RunFilter) async throws -> Int
     func metrics(run: Int64) async throws -> [MetricPoint]
     func logs(run: Int64) async throws -> [String]
     /// The newest finished run of `stage` in `project` whose inputs hashed to `inputHash` (for caching), or nil.
@@ -260,6 +264,13 @@ extension ServingRecordStore {
 }
 
 /// One served prediction, as logged.
+extension TrackingStore {
+    /// The newest runs first (of `project` only, when given).
+    public func runs(project: String?, limit: Int) async throws -> [RunRecord] {
+        try await runs(RunFilter(project: project, limit: limit))
+    }
+}
+
 public struct PredictionRecord: Codable, Sendable, Equatable {
     public var id: String
     public var model: String

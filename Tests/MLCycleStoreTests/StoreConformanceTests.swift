@@ -125,6 +125,40 @@ enum PostgresTestDatabase {
     }
 
     @Test(arguments: StoreKind.available)
+    func runListingsAreFilteredSortedAndPagedByTheDatabase(_ kind: StoreKind) async throws {
+        let store = try await TestStore.make(kind).store
+        let parent = try await store.startRun(NewRun(project: "houses", stage: "pipeline", inputHash: "p"))
+        var ids = [Int64]()
+        for (i, learner) in ["gbdt", "linear", "gbdt", "forest"].enumerated() {
+            let run = try await store.startRun(
+                NewRun(
+                    project: "houses", stage: "train", inputHash: "\(i)", params: ["learner": learner],
+                    tags: ["pipeline": String(parent.id)]))
+            try await store.finishRun(run.id, status: i == 1 ? .failed : .finished, outputs: [:])
+            ids.append(run.id)
+        }
+        _ = try await store.startRun(
+            NewRun(project: "churn", stage: "train", inputHash: "c", params: ["learner": "gbdt"]))
+        #expect(try await store.projects() == ["churn", "houses"])
+        let gbdt = RunFilter(project: "houses", learner: "gbdt")
+        #expect(try await store.runs(gbdt).map(\.id) == [ids[2], ids[0]])
+        #expect(try await store.countRuns(gbdt) == 2)
+        #expect(try await store.runs(RunFilter(status: .failed)).map(\.id) == [ids[1]])
+        #expect(try await store.runs(RunFilter(stage: "pipeline")).map(\.id) == [parent.id])
+        #expect(try await store.runs(RunFilter(pipeline: parent.id, order: .oldest)).map(\.id) == ids)
+        let page = RunFilter(project: "houses", order: .oldest, offset: 1, limit: 2)
+        #expect(try await store.runs(page).map(\.id) == [ids[0], ids[1]])
+        #expect(try await store.countRuns(page) == 5)
+        // The running pipeline run is the longest: its time runs to now.
+        #expect(try await store.runs(RunFilter(project: "houses", order: .longest, limit: 1)).map(\.id) == [parent.id])
+        let started = try #require(try await store.run(ids[0])).started
+        #expect(try await store.countRuns(RunFilter(project: "houses", since: started)) == 4)
+        #expect(try await store.countRuns(RunFilter(project: "houses", before: started)) == 1)
+        // A learner name is a bound value, never SQL.
+        #expect(try await store.countRuns(RunFilter(learner: "x') OR 1=1 --")) == 0)
+    }
+
+    @Test(arguments: StoreKind.available)
     func datasetsAreRecordedOnceAndTakeTheirProfile(_ kind: StoreKind) async throws {
         let store = try await TestStore.make(kind).store
         let snapshot = DatasetSnapshot(
