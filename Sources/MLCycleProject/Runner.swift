@@ -103,6 +103,8 @@ public final class Runner {
     }
 
     var summary = RunSummary(project: "")
+    /// The run standing for this whole `mlcycle run` while it runs (its stage runs are tagged with it).
+    var pipelineRun: Int64?
     /// The project's git commit, asked of git once per runner rather than once per stage.
     lazy var commit: String? = GitCheckout.commit(of: directory)
     var project: String { spec.problem.name }
@@ -142,8 +144,8 @@ public final class Runner {
         }
         let run = try await store.startRun(
             NewRun(
-                project: project, stage: stage.rawValue, inputHash: inputHash, params: params, specHash: spec.hash,
-                gitCommit: commit))
+                project: project, stage: stage.rawValue, inputHash: inputHash, params: params,
+                tags: pipelineRun.map { ["pipeline": String($0)] } ?? [:], specHash: spec.hash, gitCommit: commit))
         do {
             let outputs = try await body(run.id)
             try await store.finishRun(run.id, status: .finished, outputs: outputs)
@@ -189,9 +191,56 @@ public final class Runner {
         try await onThreadOfItsOwn(named: "mlcycle-run \(project)") { try await runStages() }
     }
 
+    /// Records the whole run as a run of its own (stage `pipeline`, MLflow's parent run): the problem it is for as its
+    /// parameters, each stage run tagged with its id, and at the end its outcome (the summary as an artefact, the
+    /// verdict, the registered version) with the test metrics of the evaluated model, so a listing shows one row per
+    /// `mlcycle run` with every stage it ran or reused.
     private func runStages() async throws -> RunSummary {
         summary = RunSummary(project: project)
         try await store.ensureProject(project)
+        let problem = spec.problem
+        let parameters: [String: String?] = [
+            "task": problem.task.rawValue, "target": problem.target, "goal": problem.goal, "success": problem.success,
+            "owner": problem.owner, "scope": problem.scope.isEmpty ? nil : problem.scope.joined(separator: "; "),
+            "from": from?.rawValue,
+        ]
+        let parent = try await store.startRun(
+            NewRun(
+                project: project, stage: Self.pipelineStage, inputHash: UUID().uuidString,
+                params: parameters.compactMapValues { $0 }, specHash: spec.hash, gitCommit: commit))
+        pipelineRun = parent.id
+        defer { pipelineRun = nil }
+        do {
+            let result = try await runEveryStage()
+            try await finishPipelineRun(parent.id, status: .finished)
+            return result
+        } catch {
+            try? await store.appendLog(run: parent.id, "failed: \(error.localizedDescription)")
+            try? await finishPipelineRun(parent.id, status: .failed)
+            throw error
+        }
+    }
+
+    /// The stage name of the run that stands for a whole `mlcycle run`.
+    public static let pipelineStage = "pipeline"
+
+    /// Ends the pipeline run with what the stages came to, and the evaluated model's test metrics.
+    private func finishPipelineRun(_ id: Int64, status: RunStatus) async throws {
+        var outputs = ["summary": try await store.putArtifact(try JSONEncoder().encode(summary))]
+        outputs["passed"] = summary.passed.map { String($0) }
+        outputs["chosen"] = summary.chosen
+        outputs["version"] = summary.registered.map { String($0.version) }
+        outputs["alias"] = summary.alias
+        if let evaluated = summary.stages.last(where: { $0.stage == .evaluate })?.run {
+            outputs["evaluate_run"] = String(evaluated)
+            for m in try await store.metrics(run: evaluated) where m.step == 0 {
+                try await store.logMetric(run: id, name: m.name, value: m.value, step: 0)
+            }
+        }
+        try await store.finishRun(id, status: status, outputs: outputs)
+    }
+
+    private func runEveryStage() async throws -> RunSummary {
         let target = spec.problem.target
 
         // collect: read and merge the sources. A database source is read first: its content's fingerprint stands for
@@ -248,6 +297,8 @@ public final class Runner {
         ) { run in
             var rules = 0
             var warnings = 0
+            // Each table's report is kept (an artefact per table) for the data pages.
+            var outputs = ["fingerprint": fingerprint]
             for (name, file) in ruleFiles {
                 let checked: Table
                 if name == "merged" {
@@ -257,6 +308,7 @@ public final class Runner {
                     checked = try reader(source, source.isDatabase ? source.path : path(source.path))
                 }
                 let report = Validator.validate(checked, rules: try RuleFile.load(path: path(file)))
+                outputs["report_\(name)"] = try await store.putArtifact(try JSONEncoder().encode(report))
                 rules += report.results.count
                 warnings += report.results.filter { !$0.passed }.count
                 for r in report.results where !r.passed {
@@ -270,7 +322,9 @@ public final class Runner {
                                 separator: "; "))
                 }
             }
-            return ["rules": String(rules), "warnings": String(warnings)]
+            outputs["rules"] = String(rules)
+            outputs["warnings"] = String(warnings)
+            return outputs
         }
 
         // profile: the statistics of the merged table (JSON artefact and an HTML page).

@@ -208,11 +208,12 @@ import Testing
         let runs = try await CLI.run(["runs", "--store", store, "--json", "-", "--limit", "100"])
         let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
         #expect(list.allSatisfy { $0["status"] as? String == "finished" })
-        // Per project: seven stages with two candidates, then the final fit of the chosen one and the baseline.
+        // Per project: the pipeline run, seven stages with two candidates, then the final fit of the chosen one and the
+        // baseline.
         for project in ["prices", "churn"] {
             let own = list.filter { $0["project"] as? String == project }
             let finals = own.filter { ($0["params"] as? [String: String])?["fit"] == "final" }.count
-            #expect(own.count == 8 + finals && (1...2).contains(finals), "\(project): \(own.count) runs")
+            #expect(own.count == 9 + finals && (1...2).contains(finals), "\(project): \(own.count) runs")
         }
     }
 
