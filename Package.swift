@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.0"),
     ],
     targets: [
         // Core: no server, database or YAML package (docs/architecture.md); hashing is swift-crypto's, the deque
@@ -72,6 +73,18 @@ let package = Package(
             ],
             // The HTTP API's description, a checked JSON file compiled into the binary (no bundle beside it).
             resources: [.embedInCode("openapi.json")]),
+        // The web UI (Hummingbird routes, swift-mustache templates; the templates, CSS and script built into the binary).
+        .target(
+            name: "MLCycleUI",
+            dependencies: [
+                "MLCycleData", "MLCycleQuality", "MLCycleStore", "MLCycleReport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("Templates"), .embedInCode("Static")]),
         // The stores: SQLite (GRDB, embedded) and PostgreSQL (postgres-nio, the team's).
         .target(
             name: "MLCycleStore",
@@ -109,7 +122,7 @@ let package = Package(
                 "CMallocTuning",
                 "MLCycleData", "MLCycleQuality", "MLCycleReport", "MLCycleSources", "MLCycleProject",
                 "MLCycleLearn", "MLCycleMetrics", "MLCycleEvaluate", "MLCyclePrep", "MLCycleStore", "MLCycleServe",
-                "MLCycleMonitor",
+                "MLCycleMonitor", "MLCycleUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]),
@@ -166,6 +179,15 @@ let package = Package(
             name: "MLCycleMonitorTests",
             dependencies: [
                 "MLCycleData", "MLCycleQuality", "MLCycleMetrics", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleReport",
+            ]),
+        .testTarget(
+            name: "MLCycleUITests",
+            dependencies: [
+                "MLCycleUI", "MLCycleStore", "MLCycleProject",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]),
         .testTarget(
             name: "MLCycleCLITests",

@@ -79,10 +79,17 @@ enum Charts {
     }
 
     static func frame(
-        _ xr: (Double, Double), _ yr: (Double, Double), xLabel: String, yLabel: String, into h: inout HTMLBuilder
+        _ xr: (Double, Double), _ yr: (Double, Double), xLabel: String, yLabel: String, title: String? = nil,
+        into h: inout HTMLBuilder
     ) {
+        h.raw("<svg class=\"chart\" viewBox=\"0 0 \(Int(w)) \(Int(hgt))\" role=\"img\">")
+        if let title {
+            h.raw("<title>")
+            h.text(title)
+            h.raw("</title>")
+        }
         h.raw(
-            "<svg class=\"chart\" viewBox=\"0 0 \(Int(w)) \(Int(hgt))\" role=\"img\"><rect x=\"\(pad)\" y=\"8\" width=\"\(w - pad - 8)\" height=\"\(hgt - pad - 8)\" fill=\"#fbfcfd\" stroke=\"#dde1e7\"/>"
+            "<rect x=\"\(pad)\" y=\"8\" width=\"\(w - pad - 8)\" height=\"\(hgt - pad - 8)\" fill=\"#fbfcfd\" stroke=\"#dde1e7\"/>"
         )
         h.raw("<text x=\"\(pad)\" y=\"\(hgt - 20)\">")
         h.text(ReportFormat.short(xr.0))

@@ -43,7 +43,7 @@ struct MLCycle: AsyncParsableCommand {
             Report.self, Init.self, Serve.self, Drift.self, Monitor.self, Compare.self, Review.self, Alerts.self,
             Approve.self,
             Retrain.self,
-            Watch.self, Replay.self, WorkerCommand.self, StoreCommand.self, Reference.self,
+            Watch.self, Replay.self, WorkerCommand.self, StoreCommand.self, UICommand.self, Reference.self,
         ]
     )
 }

@@ -1,0 +1,239 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MLCycleData
+import MLCycleStore
+import Mustache
+import NIOCore
+
+/// The web UI: server-rendered pages over a store — projects, runs and their comparison, models with their versions,
+/// aliases, lineage and audit trail — mounted under one path (`/ui`) of `mlcycle ui` or `mlcycle serve --project`.
+/// Pages are Mustache templates (every value HTML-escaped by the template engine, in one place), charts inline SVG,
+/// and a little plain JavaScript (sorting, refresh) that no page needs to work. Bad input to any route is a 4xx page.
+public struct WebUI: Sendable {
+    public let store: any Store
+    /// The path the pages live under, without a trailing slash (`/ui`).
+    public let base: String
+    /// What the footer says the store is (a folder, or a URL without its password).
+    public var storeLabel: String
+    /// The monitoring page of a model (HTML), or nil for an unknown model, when this process can run a monitoring
+    /// pass; without it the monitoring link says how to get one.
+    public var monitoringPage: (@Sendable (String) async throws -> String?)?
+    let templates: MustacheLibrary
+
+    /// Rows on a page of runs or versions.
+    static let pageSize = 50
+
+    public init(store: any Store, base: String = "/ui", storeLabel: String = "") throws {
+        self.store = store
+        self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
+        self.storeLabel = storeLabel
+        self.templates = try Self.library()
+    }
+
+    /// The templates, compiled once from the copies built into the binary.
+    static func library() throws -> MustacheLibrary {
+        let sources: [String: [UInt8]] = [
+            "layout": PackageResources.layout_mustache, "error": PackageResources.error_mustache,
+            "projects": PackageResources.projects_mustache, "project": PackageResources.project_mustache,
+            "pipelinerows": PackageResources.pipelinerows_mustache, "runs": PackageResources.runs_mustache,
+            "pager": PackageResources.pager_mustache, "run": PackageResources.run_mustache,
+            "compare": PackageResources.compare_mustache, "models": PackageResources.models_mustache,
+            "model": PackageResources.model_mustache, "auditrows": PackageResources.auditrows_mustache,
+            "version": PackageResources.version_mustache, "datasets": PackageResources.datasets_mustache,
+            "dataset": PackageResources.dataset_mustache,
+        ]
+        var library = MustacheLibrary()
+        for (name, bytes) in sources { try library.register(String(decoding: bytes, as: UTF8.self), named: name) }
+        return library
+    }
+
+    /// A rendered page: its status and HTML.
+    struct Rendered {
+        var status: HTTPResponse.Status = .ok
+        var html: String
+    }
+
+    /// Renders `template` with `values` and what every page has (the base path, the version, the store).
+    func render(_ template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Rendered {
+        var context = values
+        context["base"] = base
+        context["appVersion"] = MLCycleVersion.current
+        context["store"] = storeLabel
+        let html =
+            templates.render(Self.withoutNils(context) ?? [:], withTemplate: template)
+            ?? "<!DOCTYPE html><title>mlcycle</title><p>the page template '\(template)' is missing"
+        return Rendered(status: status, html: html)
+    }
+
+    /// The values with every nil left out (at any depth): the template engine would print an absent value held in
+    /// a dictionary of `Any` as "nil", and take it for true.
+    static func withoutNils(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let wrapped = mirror.children.first?.value else { return nil }
+            return withoutNils(wrapped)
+        }
+        if let dictionary = value as? [String: Any] { return dictionary.compactMapValues { withoutNils($0) } }
+        if let array = value as? [Any] { return array.compactMap { withoutNils($0) } }
+        return value
+    }
+
+    /// An error page.
+    func errorPage(_ error: UIError) -> Rendered {
+        let heading: String
+        switch error.status {
+        case 404: heading = "Not found"
+        case 401, 403: heading = "Not allowed"
+        case 405: heading = "Not this way"
+        case 503: heading = "The store cannot be reached"
+        default: heading = "That request cannot be answered"
+        }
+        return render(
+            "error", ["heading": heading, "message": error.message], status: HTTPResponse.Status(code: error.status))
+    }
+
+    static func response(_ rendered: Rendered) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        securityHeaders(&headers)
+        return Response(
+            status: rendered.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: rendered.html)))
+    }
+
+    /// What every UI answer says to the browser: run only this server's scripts, never inside another site's frame.
+    static func securityHeaders(_ headers: inout HTTPFields) {
+        headers[.contentSecurityPolicy] =
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        headers[.xContentTypeOptions] = "nosniff"
+        if let referrer = HTTPField.Name("Referrer-Policy") { headers[referrer] = "same-origin" }
+    }
+
+    /// Runs a page's work; a `UIError` becomes its error page, a store that cannot answer a 503 page, anything else a
+    /// 500 page that names it (a fault of mlcycle's, not of the request).
+    func page(_ work: () async throws -> Rendered) async -> Response {
+        do {
+            return Self.response(try await work())
+        } catch let error as UIError {
+            return Self.response(errorPage(error))
+        } catch let error as StoreError {
+            switch error {
+            case .notFound(let what): return Self.response(errorPage(UIError(404, "not found: \(what)")))
+            case .busy, .unavailable:
+                return Self.response(errorPage(UIError(503, error.localizedDescription + " (reload the page)")))
+            default: return Self.response(errorPage(UIError(500, error.localizedDescription)))
+            }
+        } catch {
+            return Self.response(errorPage(UIError(500, error.localizedDescription)))
+        }
+    }
+
+    /// A path parameter, percent-decoded and checked.
+    static func parameter(_ context: some RequestContext, _ name: String) throws -> String {
+        guard let raw = context.parameters.get(name), let value = raw.removingPercentEncoding, !value.isEmpty,
+            value.count <= UIQuery.maximumValue
+        else { throw UIError(400, "the address has no proper \(name) in it") }
+        return value
+    }
+
+    /// A name as one path segment of a link.
+    static func segment(_ name: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/?#")
+        return name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name
+    }
+
+    /// A name as a query value of a link.
+    static func queryValue(_ name: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+#")
+        return name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name
+    }
+
+    /// Adds the UI's routes under `base` to `router`: GET pages, and 405 for any other method on them.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        let ui = self
+        let group = router.group(RouterPath(base))
+        func get(
+            _ path: RouterPath,
+            _ body: @escaping @Sendable (Request, Context, UIQuery) async throws -> Rendered
+        ) {
+            group.get(path) { request, context in
+                await ui.page { try await body(request, context, try UIQuery(request.uri.query)) }
+            }
+            for method in [HTTPRequest.Method.post, .put, .delete, .patch] {
+                group.on(path, method: method) { _, _ in
+                    var response = Self.response(
+                        ui.errorPage(UIError(405, "\(method.rawValue) is not allowed here: this page is only read")))
+                    response.headers[.allow] = "GET, HEAD"
+                    return response
+                }
+            }
+        }
+        get("") { _, _, query in try await ui.projectsPage(query) }
+        get("projects/:name") { _, context, query in
+            try await ui.projectPage(try Self.parameter(context, "name"), query)
+        }
+        get("runs") { _, _, query in try await ui.runsPage(query) }
+        get("runs/:id") { _, context, query in
+            let text = try Self.parameter(context, "id")
+            guard let id = Int64(text), id > 0 else { throw UIError(404, "no run has the id '\(text.prefix(40))'") }
+            return try await ui.runPage(id, query)
+        }
+        get("compare") { _, _, query in try await ui.comparePage(query) }
+        get("models") { _, _, query in try await ui.modelsPage(query) }
+        get("models/:name") { _, context, query in try await ui.modelPage(try Self.parameter(context, "name"), query) }
+        get("models/:name/:version") { _, context, query in
+            let name = try Self.parameter(context, "name")
+            let text = try Self.parameter(context, "version")
+            guard let version = Int(text.hasPrefix("v") ? String(text.dropFirst()) : text), version > 0 else {
+                throw UIError(404, "model \(name) has no version '\(text.prefix(40))'")
+            }
+            return try await ui.versionPage(name, version, query)
+        }
+        get("data") { _, _, query in try await ui.datasetsPage(query) }
+        get("data/:fingerprint") { _, context, query in
+            try await ui.datasetPage(try Self.parameter(context, "fingerprint"), query)
+        }
+        get("data/:fingerprint/profile") { _, context, _ in
+            try await ui.profileReport(try Self.parameter(context, "fingerprint"))
+        }
+        get("monitoring/:name") { _, context, _ in
+            let name = try Self.parameter(context, "name")
+            guard let monitoringPage = ui.monitoringPage else {
+                throw UIError(
+                    404,
+                    "monitoring needs a monitoring pass over the served predictions: open the UI of a server started with mlcycle serve --project, or run mlcycle monitor"
+                )
+            }
+            guard let html = try await monitoringPage(name) else { throw UIError(404, "no model called '\(name)'") }
+            return Rendered(html: html)
+        }
+        for (file, type, bytes) in [
+            ("style.css", "text/css; charset=utf-8", PackageResources.style_css),
+            ("ui.js", "text/javascript; charset=utf-8", PackageResources.ui_js),
+        ] {
+            group.get(RouterPath("static/\(file)")) { _, _ in
+                var headers = HTTPFields()
+                headers[.contentType] = type
+                headers[.cacheControl] = "max-age=300"
+                Self.securityHeaders(&headers)
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
+        }
+    }
+
+    /// Serves the UI alone (`mlcycle ui`): its pages under `base`, and `/` sends a browser there.
+    public func run(host: String, port: Int, logger: Logger = Logger(label: "mlcycle.ui")) async throws {
+        let router = Router()
+        addRoutes(to: router)
+        let target = base + "/"
+        router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: target]) }
+        router.get("health") { _, _ in "ok" }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
+        try await app.runService()
+    }
+}
