@@ -374,9 +374,16 @@ extension WebUI {
             ]
         }
         func link(_ page: Int) -> String { "\(base)/models/\(Self.segment(name))?page=\(page)" }
+        let rollback = aliases.keys.sorted().map { alias in
+            ActionForm(
+                action: "rollback", title: "Roll \(alias) back to the version it had before", button: "Roll back",
+                model: name, askAlias: false, alias: alias)
+        }
+        var values = actionValues(rollback, verbs: "roll an alias back", here: "\(base)/models/\(Self.segment(name))")
+        values["notice"] = try await notice(query, model: name)
         return render(
             "model",
-            [
+            values.merging([
                 "name": name, "path": Self.segment(name), "aliases": aliasRows, "hasAliases": !aliasRows.isEmpty,
                 "release": releaseValues as Any, "metricNames": metricNames,
                 "versions": shown.map { v -> [String: Any] in
@@ -392,7 +399,7 @@ extension WebUI {
                 },
                 "pager": Self.pager(page, of: pages, link: link),
                 "audit": auditRows(Array(audit.suffix(200))), "hasAudit": !audit.isEmpty,
-            ])
+            ]) { _, page in page })
     }
 
     func versionPage(_ name: String, _ number: Int, _ query: UIQuery) async throws -> Rendered {
@@ -423,9 +430,23 @@ extension WebUI {
                 "text": passed ? String(gate.dropFirst("passed: ".count)) : gate,
             ]
         }
+        var forms = [
+            ActionForm(
+                action: "promote", title: "Promote v\(number)", button: "Promote", model: name, version: number,
+                askAlias: true, alias: "champion", override: !version.gatesPassed && !version.gates.isEmpty)
+        ]
+        if version.gatesPassed && !aliases.contains("champion") {
+            forms.append(
+                ActionForm(
+                    action: "approve", title: "Approve v\(number) as the champion", button: "Approve", model: name,
+                    version: number))
+        }
+        var values = actionValues(
+            forms, verbs: "promote or approve this version", here: "\(base)/models/\(path)/\(number)")
+        values["notice"] = try await notice(query, model: name)
         return render(
             "version",
-            [
+            values.merging([
                 "name": name, "path": path, "version": number, "created": UIFormat.time(version.created),
                 "aliases": aliases, "bundle": version.bundle, "bundleShort": String(version.bundle.prefix(12)),
                 "specHash": version.specHash as Any, "gates": gates.text, "gateKind": gates.kind,
@@ -434,6 +455,6 @@ extension WebUI {
                     ["name": $0.key, "value": UIFormat.number($0.value)]
                 },
                 "audit": auditRows(audit), "hasAudit": !audit.isEmpty,
-            ])
+            ]) { _, page in page })
     }
 }

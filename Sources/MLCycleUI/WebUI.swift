@@ -20,6 +20,20 @@ public struct WebUI: Sendable {
     /// The monitoring page of a model (HTML), or nil for an unknown model, when this process can run a monitoring
     /// pass; without it the monitoring link says how to get one.
     public var monitoringPage: (@Sendable (String) async throws -> String?)?
+    /// The project's `release.approvers`: when set, only they may promote or approve here, as with the CLI.
+    public var approvers: [String] = []
+    /// Called after an action moved an alias (a server reloads what it serves).
+    public var afterMove: (@Sendable () -> Void)?
+    /// Marks the session cookie `Secure` (when the UI is reached over HTTPS, behind a proxy that ends TLS).
+    public var secureCookies = false
+    /// Signs sessions and forms with the admin token; nil: actions are off (the pages only read).
+    var sessions: UISession?
+
+    /// The admin token that logs a person in to act (nil: actions are off).
+    public var adminToken: String? {
+        get { nil }
+        set { sessions = newValue.flatMap { $0.isEmpty ? nil : UISession(adminToken: $0) } }
+    }
     let templates: MustacheLibrary
 
     /// Rows on a page of runs or versions.
@@ -42,7 +56,8 @@ public struct WebUI: Sendable {
             "compare": PackageResources.compare_mustache, "models": PackageResources.models_mustache,
             "model": PackageResources.model_mustache, "auditrows": PackageResources.auditrows_mustache,
             "version": PackageResources.version_mustache, "datasets": PackageResources.datasets_mustache,
-            "dataset": PackageResources.dataset_mustache,
+            "dataset": PackageResources.dataset_mustache, "login": PackageResources.login_mustache,
+            "actionforms": PackageResources.actionforms_mustache,
         ]
         var library = MustacheLibrary()
         for (name, bytes) in sources { try library.register(String(decoding: bytes, as: UTF8.self), named: name) }
@@ -61,6 +76,7 @@ public struct WebUI: Sendable {
         context["base"] = base
         context["appVersion"] = MLCycleVersion.current
         context["store"] = storeLabel
+        context["viewer"] = Self.viewerValues(Self.viewer)
         let html =
             templates.render(Self.withoutNils(context) ?? [:], withTemplate: template)
             ?? "<!DOCTYPE html><title>mlcycle</title><p>the page template '\(template)' is missing"
@@ -111,6 +127,11 @@ public struct WebUI: Sendable {
         if let referrer = HTTPField.Name("Referrer-Policy") { headers[referrer] = "same-origin" }
     }
 
+    /// Runs the work of a form's POST: a refusal becomes its error page (as `page`).
+    func respond(_ work: () async throws -> Response) async -> Response {
+        do { return try await work() } catch { return await page { throw error } }
+    }
+
     /// Runs a page's work; a `UIError` becomes its error page, a store that cannot answer a 503 page, anything else a
     /// 500 page that names it (a fault of mlcycle's, not of the request).
     func page(_ work: () async throws -> Rendered) async -> Response {
@@ -157,22 +178,43 @@ public struct WebUI: Sendable {
         let ui = self
         let group = router.group(RouterPath(base))
         func get(
-            _ path: RouterPath,
+            _ path: RouterPath, refusing refused: [HTTPRequest.Method] = [.post, .put, .delete, .patch],
             _ body: @escaping @Sendable (Request, Context, UIQuery) async throws -> Rendered
         ) {
             group.get(path) { request, context in
-                await ui.page { try await body(request, context, try UIQuery(request.uri.query)) }
+                await Self.$viewer.withValue(ui.viewer(request)) {
+                    await ui.page { try await body(request, context, try UIQuery(request.uri.query)) }
+                }
             }
-            for method in [HTTPRequest.Method.post, .put, .delete, .patch] {
+            for method in refused {
                 group.on(path, method: method) { _, _ in
                     var response = Self.response(
                         ui.errorPage(UIError(405, "\(method.rawValue) is not allowed here: this page is only read")))
-                    response.headers[.allow] = "GET, HEAD"
+                    response.headers[.allow] = refused.contains(.post) ? "GET, HEAD" : "GET, HEAD, POST"
                     return response
                 }
             }
         }
         get("") { _, _, query in try await ui.projectsPage(query) }
+        get("login", refusing: [.put, .delete, .patch]) { _, _, query in try ui.loginPage(query) }
+        group.post("login") { request, _ in await ui.respond { try await ui.logIn(request) } }
+        group.post("logout") { request, _ in await ui.respond { try await ui.logOut(request) } }
+        for action in ["promote", "approve", "rollback"] {
+            group.post(RouterPath("actions/\(action)")) { request, _ in
+                await Self.$viewer.withValue(ui.viewer(request)) {
+                    await ui.respond { try await ui.act(action, request) }
+                }
+            }
+            for method in [HTTPRequest.Method.get, .put, .delete, .patch] {
+                group.on(RouterPath("actions/\(action)"), method: method) { _, _ in
+                    var response = Self.response(
+                        ui.errorPage(
+                            UIError(405, "\(action) is done by sending its form (POST), never by opening an address")))
+                    response.headers[.allow] = "POST"
+                    return response
+                }
+            }
+        }
         get("projects/:name") { _, context, query in
             try await ui.projectPage(try Self.parameter(context, "name"), query)
         }

@@ -195,3 +195,163 @@ import Testing
         }
     }
 }
+
+/// Promote, approve and roll back from the UI: refused without a login, a CSRF token or from another site; done, and
+/// on the record, with them.
+@Suite(.serialized) struct WebUIActionTests {
+    static let token = "ui-test-admin-token"
+
+    /// A store with two versions of `prices` (the second registered from the first's bundle, gates failed).
+    static func store() async throws -> SQLiteStore {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlcycle-ui-\(UUID().uuidString)").path
+        let store = try SQLiteStore(directory: dir)
+        let bundle = try await store.putArtifact(Data("{}".utf8))
+        let registry = ModelRegistry(store: store)
+        let first = try await registry.register(
+            NewModelVersion(
+                name: "prices", bundle: bundle, metrics: ["mape": 0.08], gatesPassed: true, gates: ["passed: mape"],
+                run: nil, datasets: [], specHash: nil), by: .policy("test"))
+        _ = try await registry.register(
+            NewModelVersion(
+                name: "prices", bundle: bundle, metrics: ["mape": 0.2], gatesPassed: false,
+                gates: ["failed: mape <= 0.1"], run: nil, datasets: [], specHash: nil), by: .policy("test"))
+        try await registry.promote(first, by: .policy("test"), reason: "first")
+        return store
+    }
+
+    static func router(_ store: any Store, approvers: [String] = []) throws -> Router<BasicRequestContext> {
+        var ui = try WebUI(store: store)
+        ui.adminToken = token
+        ui.approvers = approvers
+        let router = Router()
+        ui.addRoutes(to: router)
+        return router
+    }
+
+    static func form(_ fields: [String: String]) -> ByteBuffer {
+        ByteBuffer(
+            string: fields.map { "\($0.key)=\(WebUI.queryValue($0.value).replacingOccurrences(of: "%20", with: "+"))" }
+                .joined(separator: "&"))
+    }
+
+    static func headers(cookie: String? = nil, origin: String? = nil) -> HTTPFields {
+        var h = HTTPFields()
+        h[.contentType] = "application/x-www-form-urlencoded"
+        if let cookie { h[.cookie] = "\(UISession.cookie)=\(cookie)" }
+        if let origin { h[.origin] = origin }
+        return h
+    }
+
+    @Test func aPromotionNeedsALoginAndItsFormsTokenAndIsOnTheRecord() async throws {
+        let store = try await Self.store()
+        let router = try Self.router(store)
+        try await Application(router: router).test(.router) { client in
+            // Without a login: refused, and the page only offers to log in.
+            let refused = try await client.execute(
+                uri: "/ui/actions/promote", method: .post, headers: Self.headers(),
+                body: Self.form(["model": "prices", "version": "2", "who": "ann", "reason": "try", "csrf": "x"])
+            ) { $0.status }
+            #expect(refused == .unauthorized)
+            #expect(
+                try await client.execute(uri: "/ui/actions/promote", method: .get) { $0.status } == .methodNotAllowed)
+            let anonymous = try await client.execute(uri: "/ui/models/prices/2", method: .get) {
+                String(buffer: $0.body)
+            }
+            #expect(anonymous.contains("Log in") && !anonymous.contains("name=\"csrf\""))
+
+            // A wrong token is refused; the right one sets a strict, HttpOnly session cookie for the UI only.
+            let wrong = try await client.execute(
+                uri: "/ui/login", method: .post, headers: Self.headers(), body: Self.form(["token": "nope"])
+            ) { $0.status }
+            #expect(wrong == .unauthorized)
+            let setCookie = try await client.execute(
+                uri: "/ui/login", method: .post, headers: Self.headers(),
+                body: Self.form(["token": Self.token, "next": "/ui/models/prices/2"])
+            ) { r -> String in
+                #expect(r.status == .seeOther && r.headers[.location] == "/ui/models/prices/2")
+                return r.headers[.setCookie] ?? ""
+            }
+            #expect(
+                setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict")
+                    && setCookie.contains("Path=/ui"))
+            let session = try #require(setCookie.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last)
+                .description
+
+            // The page now has the forms, with the session's CSRF token.
+            let page = try await client.execute(
+                uri: "/ui/models/prices/2", method: .get, headers: Self.headers(cookie: session)
+            ) { String(buffer: $0.body) }
+            let csrf = try #require(page.firstMatch(of: /name="csrf" value="([0-9a-f]{64})"/)).1.description
+            #expect(page.contains("override_gates"))
+
+            let fields = ["model": "prices", "version": "2", "who": "ann", "reason": "better on new data"]
+            // A forged or missing CSRF token, another site, or failed gates without the override: refused.
+            for (headers, extra, expected) in [
+                (
+                    Self.headers(cookie: session), ["csrf": String(repeating: "0", count: 64)],
+                    HTTPResponse.Status.forbidden
+                ),
+                (Self.headers(cookie: session), [:], .forbidden),
+                (Self.headers(cookie: session, origin: "https://evil.example"), ["csrf": csrf], .forbidden),
+                (Self.headers(cookie: session), ["csrf": csrf], .conflict),
+            ] {
+                let status = try await client.execute(
+                    uri: "/ui/actions/promote", method: .post, headers: headers,
+                    body: Self.form(fields.merging(extra) { a, _ in a })
+                ) { $0.status }
+                #expect(status == expected, "\(extra) \(headers)")
+                #expect(try await store.aliases("prices")["champion"] == 1)
+            }
+            // With the override: promoted, audited, and the page says so.
+            let done = try await client.execute(
+                uri: "/ui/actions/promote", method: .post, headers: Self.headers(cookie: session),
+                body: Self.form(fields.merging(["csrf": csrf, "override_gates": "yes"]) { a, _ in a })
+            ) { r -> String in
+                #expect(r.status == .seeOther)
+                return r.headers[.location] ?? ""
+            }
+            #expect(done == "/ui/models/prices/2?done=promote")
+            #expect(try await store.aliases("prices")["champion"] == 2)
+            let entry = try #require(try await store.audit(model: "prices").last)
+            #expect(entry.actor == "ann" && entry.reason == "better on new data" && entry.action.hasPrefix("promote"))
+            let after = try await client.execute(uri: done, method: .get, headers: Self.headers(cookie: session)) {
+                String(buffer: $0.body)
+            }
+            #expect(after.contains("class=\"notice\"") && after.contains("champion now points at v2"))
+
+            // Rolled back from the model page's form.
+            let back = try await client.execute(
+                uri: "/ui/actions/rollback", method: .post, headers: Self.headers(cookie: session),
+                body: Self.form([
+                    "model": "prices", "alias": "champion", "who": "bob", "reason": "complaints", "csrf": csrf,
+                ])
+            ) { $0.status }
+            #expect(back == .seeOther)
+            #expect(try await store.aliases("prices")["champion"] == 1)
+        }
+    }
+
+    @Test func onlyTheProjectsApproversPromote() async throws {
+        let store = try await Self.store()
+        let router = try Self.router(store, approvers: ["lead"])
+        try await Application(router: router).test(.router) { client in
+            let cookie = try await client.execute(
+                uri: "/ui/login", method: .post, headers: Self.headers(), body: Self.form(["token": Self.token])
+            ) { $0.headers[.setCookie] ?? "" }
+            let session = try #require(cookie.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last)
+                .description
+            let csrf = UISession(adminToken: Self.token).csrf(for: session)
+            for (who, status) in [("ann", HTTPResponse.Status.forbidden), ("lead", .seeOther)] {
+                let got = try await client.execute(
+                    uri: "/ui/actions/promote", method: .post, headers: Self.headers(cookie: session),
+                    body: Self.form([
+                        "model": "prices", "version": "1", "alias": "challenger", "who": who, "reason": "r",
+                        "csrf": csrf,
+                    ])
+                ) { $0.status }
+                #expect(got == status, "\(who)")
+            }
+            #expect(try await store.aliases("prices")["challenger"] == 1)
+        }
+    }
+}
