@@ -64,7 +64,7 @@ let package = Package(
             name: "MLCycleServe",
             dependencies: [
                 "MLCycleData", "MLCyclePrep", "MLCycleLearn", "MLCycleEvaluate", "MLCycleStore", "MLCycleSources",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "MLCycleUI", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -153,7 +153,7 @@ let package = Package(
             name: "MLCycleServeTests",
             dependencies: [
                 "MLCycleData", "MLCycleEvaluate", "MLCycleMonitor", "MLCycleStore", "MLCycleServe", "MLCycleProject",
-                "MLCycleSources", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "MLCycleSources", "MLCycleUI", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -118,14 +118,21 @@ extension ModelServer {
         "/v1/models/{name}/predict": [.post: .predict], "/invocations": [.post: .predict],
         "/v2/models/{name}": [.get: .predict], "/v2/models/{name}/ready": [.get: .predict],
         "/v2/models/{name}/infer": [.post: .predict],
-        "/v1/feedback": [.post: .feedback], "/ui/monitoring/{name}": [.get: .feedback],
+        "/v1/feedback": [.post: .feedback],
         "/v1/admin/models/{name}/{action}": [.post: .admin],
     ]
 
+    /// Where the web UI's pages are: a browser sends no bearer token, so they need none here; the UI reads openly
+    /// and acts only for a session logged in with the admin token (`WebUI`).
+    public static let uiPrefix = "/ui"
+
     /// The token `method` on the route `path` needs: from `routeAccess`; HEAD as GET (Hummingbird answers HEAD with
-    /// the GET handler); a method the path does not declare (405) needs none; an unknown route needs the admin token.
+    /// the GET handler); a method the path does not declare (405) needs none; the UI's pages none (they have their own
+    /// login); an unknown route needs the admin token.
     static func access(_ method: HTTPRequest.Method, _ path: String?) -> RouteAccess {
-        guard let path, let methods = routeAccess[path] else { return .admin }
+        guard let path else { return .admin }
+        if path == uiPrefix || path.hasPrefix(uiPrefix + "/") { return .open }
+        guard let methods = routeAccess[path] else { return .admin }
         return methods[method == .head ? .get : method] ?? .open
     }
 }

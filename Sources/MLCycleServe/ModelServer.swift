@@ -7,6 +7,7 @@ import MLCycleLearn
 import MLCyclePrep
 import MLCycleSources
 import MLCycleStore
+import MLCycleUI
 import NIOCore
 import NIOFoundationEssentialsCompat
 import Prometheus
@@ -83,9 +84,9 @@ public struct ModelServer: Sendable {
     public mutating func readTokens(from environment: [String: String] = ProcessInfo.processInfo.environment) {
         tokens = AccessTokens(environment: environment)
     }
-    /// The monitoring page of a model (HTML), or nil for an unknown one: served at `/ui/monitoring/{name}` when set.
-    /// The CLI supplies it (a monitoring pass needs the project's rules, which the server does not read itself).
-    public var monitoringPage: (@Sendable (String) async throws -> String?)?
+    /// The web UI, served under its base path (`/ui`) when set: its pages are read without a bearer token, and act
+    /// through its own login with the admin token (the CLI sets it up with the project's monitoring pass).
+    public var webUI: WebUI?
     /// When true, a native prediction request may say when it happened (`X-MLCycle-Time: 2008-03-15T00:00:00Z`) and
     /// is logged at that time — for replaying history through the server (`mlcycle serve --replay-clock`); off, the
     /// header is refused so live logs keep the server's own clock.
@@ -289,19 +290,13 @@ public struct ModelServer: Sendable {
         let limit = maxBodyBytes
         let server = self
         router.get("health") { _, _ in Self.json(["status": "ok"]) }
-        router.get("ui/monitoring/:name") { _, context -> Response in
-            let name = try context.parameters.require("name")
-            guard let page = server.monitoringPage else {
-                return Self.error(RequestError(status: 404, "the monitoring page needs a store: serve with --store"))
-            }
-            do {
-                guard let html = try await page(name) else {
-                    return Self.error(RequestError(status: 404, "no model called '\(name)'"))
+        if let webUI {
+            webUI.addRoutes(to: router)
+        } else {
+            for path in ["ui", "ui/**"] {
+                router.get(RouterPath(path)) { _, _ in
+                    Self.error(RequestError(status: 404, "the web UI needs a store: serve with --store or --project"))
                 }
-                return Self.bytes(Data(html.utf8), type: "text/html; charset=utf-8")
-            } catch {
-                return Self.error(
-                    RequestError(status: 500, "the monitoring pass failed: \(error.localizedDescription)"))
             }
         }
         router.get("openapi.json") { _, _ -> Response in
@@ -505,7 +500,7 @@ public struct ModelServer: Sendable {
         }
         compatibility(router)
         // A method a path does not take is 405 (with Allow), not 404.
-        for (path, methods) in Self.routeAccess where !path.hasPrefix("/v2/") && !path.hasPrefix("/ui/") {
+        for (path, methods) in Self.routeAccess where !path.hasPrefix("/v2/") {
             let allowed = methods.keys.sorted { $0.rawValue < $1.rawValue }
             let methods: [HTTPRequest.Method] =
                 [.get, .post, .put, .delete, .patch, .trace, .options] + [HTTPRequest.Method("QUERY")].compactMap { $0 }

@@ -20,6 +20,9 @@ public struct WebUI: Sendable {
     /// The monitoring page of a model (HTML), or nil for an unknown model, when this process can run a monitoring
     /// pass; without it the monitoring link says how to get one.
     public var monitoringPage: (@Sendable (String) async throws -> String?)?
+    /// The monitoring pages show served inputs and outcomes: when the server guards its prediction log with a token,
+    /// they need a login too.
+    public var monitoringNeedsLogin = false
     /// The project's `release.approvers`: when set, only they may promote or approve here, as with the CLI.
     public var approvers: [String] = []
     /// Called after an action moved an alias (a server reloads what it serves).
@@ -244,6 +247,10 @@ public struct WebUI: Sendable {
         }
         get("monitoring/:name") { _, context, _ in
             let name = try Self.parameter(context, "name")
+            if ui.monitoringNeedsLogin && Self.viewer.session == nil {
+                throw UIError(
+                    401, "the monitoring page shows served inputs and outcomes: log in first (\(ui.base)/login)")
+            }
             guard let monitoringPage = ui.monitoringPage else {
                 throw UIError(
                     404,

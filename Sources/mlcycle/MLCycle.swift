@@ -13,6 +13,7 @@ import MLCycleReport
 import MLCycleServe
 import MLCycleSources
 import MLCycleStore
+import MLCycleUI
 import Metrics
 
 /// The mlcycle command line: thin commands over the libraries.
@@ -1458,7 +1459,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let catalog: ModelCatalog
         var log: PredictionLog?
-        var pass: MonitoringPass?
+        var ui: (store: any Store, label: String, spec: ProjectSpec?)?
         do {
             if let bundle {
                 catalog = try ModelCatalog(bundlePath: bundle)
@@ -1476,26 +1477,24 @@ struct Serve: AsyncParsableCommand {
                 }
                 log = PredictionLog(
                     store: store, spool: try PredictionLog.spool(in: spoolFolder), directLimit: max(1, logDirectLimit))
-                let spec = try project.map { try projectSpec($0) }
-                pass = MonitoringPass(store: store, spec: spec)
+                ui = (store, location.description, try project.map { try projectSpec($0) })
             }
         } catch {
             throw reported(error)
         }
         var server = ModelServer(catalog: catalog, log: log)
-        server.approvers = pass?.spec?.release.approvers ?? []
-        if let pass {
-            // Alerts are checked and shown here but never stored or sent: that is `mlcycle monitor`'s job.
-            server.monitoringPage = { name in
-                guard let output = try await pass.runServed(name, recordAlerts: false) else { return nil }
-                return try await pass.html(output)
-            }
-        }
+        server.approvers = ui?.spec?.release.approvers ?? []
         // Tokens come from the environment (or a file named there), never from the command line, where `ps` shows them.
+        server.readTokens()
+        if let ui {
+            // The UI at /ui (monitoring there checks alerts but never stores or sends them: `mlcycle monitor` does).
+            var pages = try webUI(store: ui.store, label: ui.label, spec: ui.spec, tokens: server.tokens)
+            pages.afterMove = { catalog.invalidate() }
+            server.webUI = pages
+        }
         server.replayClock = replayClock
         server.logRequests = logRequests
         MetricsSystem.bootstrap(server.metrics.metricsFactory())
-        server.readTokens()
         print(
             "serving \(await (try? catalog.names())?.joined(separator: ", ") ?? "") on http://\(host):\(port)"
                 + (server.tokens.admin == nil ? " (admin endpoints off: set MLCYCLE_ADMIN_TOKEN)" : ""))

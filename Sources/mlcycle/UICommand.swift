@@ -30,17 +30,11 @@ struct UICommand: AsyncParsableCommand {
         do {
             let location = try storeOptions.location(project ?? ".")
             let store = try await location.open()
-            var built = try WebUI(store: store, storeLabel: location.description)
             let spec = try project.map { try projectSpec($0) }
-            // The admin token comes from the environment (or a file named there), never the command line.
-            built.adminToken = AccessTokens(environment: ProcessInfo.processInfo.environment).admin
-            built.approvers = spec?.release.approvers ?? []
+            var built = try webUI(
+                store: store, label: location.description, spec: spec,
+                tokens: AccessTokens(environment: ProcessInfo.processInfo.environment))
             built.secureCookies = secureCookies
-            let pass = MonitoringPass(store: store, spec: spec)
-            built.monitoringPage = { name in
-                guard let output = try await pass.runServed(name, recordAlerts: false) else { return nil }
-                return try await pass.html(output)
-            }
             ui = built
         } catch {
             throw reported(error)
@@ -50,4 +44,19 @@ struct UICommand: AsyncParsableCommand {
             Data("the UI of \(ui.storeLabel) is on http://\(host):\(port)\(ui.base)/\n".utf8))
         try await ui.run(host: host, port: port)
     }
+}
+
+/// The web UI over a store, as `mlcycle ui` and `mlcycle serve` set it up: monitoring by a pass with the project's
+/// rules (when given), actions with the admin token (from the environment) under the project's approvers.
+func webUI(store: any Store, label: String, spec: ProjectSpec?, tokens: AccessTokens) throws -> WebUI {
+    var ui = try WebUI(store: store, storeLabel: label)
+    ui.adminToken = tokens.admin
+    ui.approvers = spec?.release.approvers ?? []
+    ui.monitoringNeedsLogin = tokens.predict != nil || tokens.feedback != nil
+    let pass = MonitoringPass(store: store, spec: spec)
+    ui.monitoringPage = { name in
+        guard let output = try await pass.runServed(name, recordAlerts: false) else { return nil }
+        return try await pass.html(output)
+    }
+    return ui
 }

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import MLCycleData
 import MLCycleStore
+import MLCycleUI
 import NIOFoundationEssentialsCompat
 import Testing
 
@@ -26,9 +27,17 @@ import Testing
         var server = ModelServer(
             catalog: ModelCatalog(store: store, models: [:]), log: PredictionLog(store: store))
         server.tokens = Self.tokens
-        server.monitoringPage = { _ in "<html></html>" }
+        var ui = try WebUI(store: store)
+        ui.monitoringPage = { _ in "<html></html>" }
+        server.webUI = ui
         let router = server.router()
-        let routes = router.routes.map { ($0.path.description, $0.method) }
+        // The UI's pages need no bearer token (a browser sends none): they act only through their own login.
+        let uiRoutes = router.routes.filter { $0.path.description.hasPrefix(ModelServer.uiPrefix) }
+        #expect(
+            uiRoutes.count > 10 && uiRoutes.allSatisfy { ModelServer.access($0.method, $0.path.description) == .open })
+        let routes = router.routes.map { ($0.path.description, $0.method) }.filter {
+            !$0.0.hasPrefix(ModelServer.uiPrefix)
+        }
         let paths = Set(routes.map(\.0))
         #expect(
             paths == Set(ModelServer.routeAccess.keys), "routes without an access entry, or entries without a route")

@@ -6,6 +6,7 @@ import MLCycleEvaluate
 import MLCycleMonitor
 import MLCycleProject
 import MLCycleStore
+import MLCycleUI
 import NIOFoundationEssentialsCompat
 import Testing
 
@@ -663,6 +664,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
 }
 
 @Suite struct MonitoringRouteTests {
+    /// The UI's monitoring page under the server: per model, and behind a login when the server guards its log.
     @Test func theMonitoringPageIsServedPerModel() async throws {
         let (store, _) = try await servedProject()
         var server = ModelServer(catalog: ModelCatalog(store: store, models: [:]))
@@ -670,14 +672,23 @@ func object(_ response: TestResponse) throws -> [String: Any] {
         try await bare.test(.router) { client in
             try await client.execute(uri: "/ui/monitoring/small", method: .get) { #expect($0.status == .notFound) }
         }
-        server.monitoringPage = { name in name == "small" ? "<html><h1>\(name)</h1></html>" : nil }
-        let app = Application(router: server.router())
-        try await app.test(.router) { client in
+        var ui = try WebUI(store: store)
+        ui.monitoringPage = { name in name == "small" ? "<html><h1>\(name)</h1></html>" : nil }
+        server.webUI = ui
+        try await Application(router: server.router()).test(.router) { client in
             try await client.execute(uri: "/ui/monitoring/small", method: .get) { r in
                 #expect(r.status == .ok && r.headers[.contentType]?.hasPrefix("text/html") == true)
                 #expect(String(buffer: r.body).contains("<h1>small</h1>"))
             }
             try await client.execute(uri: "/ui/monitoring/other", method: .get) { #expect($0.status == .notFound) }
+        }
+        ui.adminToken = "admin"
+        ui.monitoringNeedsLogin = true
+        server.webUI = ui
+        try await Application(router: server.router()).test(.router) { client in
+            try await client.execute(uri: "/ui/monitoring/small", method: .get) { r in
+                #expect(r.status == .unauthorized && String(buffer: r.body).contains("log in first"))
+            }
         }
     }
 }
