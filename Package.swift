@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "MLCycleUI",
             dependencies: [
-                "MLCycleData", "MLCycleQuality", "MLCycleStore", "MLCycleReport",
+                "MLCycleData", "MLCycleQuality", "MLCycleEvaluate", "MLCycleStore", "MLCycleReport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),

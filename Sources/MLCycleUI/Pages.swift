@@ -1,6 +1,10 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
+import MLCycleEvaluate
 import MLCycleReport
 import MLCycleStore
+import NIOCore
 
 /// The pages' content, read from the store: each builds the values its template shows.
 extension WebUI {
@@ -238,12 +242,18 @@ extension WebUI {
             } else if key.hasSuffix("_run"), Int64(value) != nil {
                 href = "\(base)/runs/\(value)"
             }
+            if key == "fingerprint" {
+                href = "\(base)/data/\(Self.segment(value))"  // a dataset's, not an artefact
+            } else if href == nil && UIFormat.isArtefact(value) {
+                href = "\(base)/artefacts/\(value)"
+            }
             return [
-                "name": key, "value": value, "href": href as Any, "artefact": UIFormat.isArtefact(value),
-                "short": String(value.prefix(12)),
+                "name": key, "value": UIFormat.isArtefact(value) ? String(value.prefix(12)) : value,
+                "href": href as Any,
             ]
         }
         values["hasOutputs"] = !run.outputs.isEmpty
+        values["report"] = run.outputs["evaluation"] != nil
         let log = try await store.logs(run: id)
         values["log"] = log.suffix(2_000).map { $0 }
         values["hasLog"] = !log.isEmpty
@@ -411,8 +421,16 @@ extension WebUI {
         let gates = Self.gateSummary(version)
         let path = Self.segment(name)
         var run: LineageChart.Node?
+        var evaluation: Int64?
         if let id = version.run {
             let record = try await store.run(id)
+            // The evaluate stage of the whole run that registered it holds the evaluation report.
+            if let parent = record?.tags["pipeline"].flatMap(Int64.init),
+                let evaluated = try await store.run(parent)?.outputs["evaluate_run"].flatMap(Int64.init),
+                try await store.run(evaluated)?.outputs["evaluation"] != nil
+            {
+                evaluation = evaluated
+            }
             run = .init(
                 label: "run \(id)" + (record.map { " (\($0.stage))" } ?? ""),
                 detail: record.map { UIFormat.time($0.started) } ?? "", href: "\(base)/runs/\(id)")
@@ -444,6 +462,7 @@ extension WebUI {
         var values = actionValues(
             forms, verbs: "promote or approve this version", here: "\(base)/models/\(path)/\(number)")
         values["notice"] = try await notice(query, model: name)
+        values["evaluation"] = evaluation
         return render(
             "version",
             values.merging([
@@ -456,5 +475,25 @@ extension WebUI {
                 },
                 "audit": auditRows(audit), "hasAudit": !audit.isEmpty,
             ]) { _, page in page })
+    }
+
+    /// The evaluation report an evaluate run kept (metrics, slices, fairness, explanations), as `mlcycle run` writes it.
+    func reportPage(_ id: Int64) async throws -> Rendered {
+        guard let run = try await store.run(id), let sha = run.outputs["evaluation"] else {
+            throw UIError(404, "run \(id) kept no evaluation report (only an evaluate stage does)")
+        }
+        let report = try JSONDecoder().decode(EvaluationReport.self, from: try await store.artifact(sha))
+        return Rendered(html: EvaluationReportPage.html(report, title: "\(run.project): evaluation (run \(id))"))
+    }
+
+    /// An artefact's bytes, as a download.
+    func artefact(_ sha: String) async throws -> Response {
+        guard UIFormat.isArtefact(sha) else { throw UIError(404, "'\(sha.prefix(40))' is not an artefact's hash") }
+        let data = try await store.artifact(sha)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/octet-stream"
+        headers[.contentDisposition] = "attachment; filename=\"\(sha.prefix(12))\""
+        Self.securityHeaders(&headers)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

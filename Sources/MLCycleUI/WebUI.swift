@@ -227,6 +227,14 @@ public struct WebUI: Sendable {
             guard let id = Int64(text), id > 0 else { throw UIError(404, "no run has the id '\(text.prefix(40))'") }
             return try await ui.runPage(id, query)
         }
+        get("runs/:id/report") { _, context, _ in
+            let text = try Self.parameter(context, "id")
+            guard let id = Int64(text), id > 0 else { throw UIError(404, "no run has the id '\(text.prefix(40))'") }
+            return try await ui.reportPage(id)
+        }
+        group.get("artefacts/:sha") { _, context in
+            await ui.respond { try await ui.artefact(try Self.parameter(context, "sha")) }
+        }
         get("compare") { _, _, query in try await ui.comparePage(query) }
         get("models") { _, _, query in try await ui.modelsPage(query) }
         get("models/:name") { _, context, query in try await ui.modelPage(try Self.parameter(context, "name"), query) }
@@ -263,6 +271,7 @@ public struct WebUI: Sendable {
         for (file, type, bytes) in [
             ("style.css", "text/css; charset=utf-8", PackageResources.style_css),
             ("ui.js", "text/javascript; charset=utf-8", PackageResources.ui_js),
+            ("icon.svg", "image/svg+xml", PackageResources.icon_svg),
         ] {
             group.get(RouterPath("static/\(file)")) { _, _ in
                 var headers = HTTPFields()
@@ -281,6 +290,12 @@ public struct WebUI: Sendable {
         let target = base + "/"
         router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: target]) }
         router.get("health") { _, _ in "ok" }
+        // Browsers ask for it at the root whatever the page's icon link says.
+        router.get("favicon.ico") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
+                body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.icon_svg)))
+        }
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
         try await app.runService()

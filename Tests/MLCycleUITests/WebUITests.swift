@@ -102,6 +102,9 @@ import Testing
         let dataset = try #require(bodies["/ui/data/\(fingerprint)"])
         #expect(
             dataset.contains("area_sqft") && dataset.contains("usual areas") && dataset.contains("<td>warning</td>"))
+        // The version links the evaluation report its run kept, explanations and all.
+        let report = try #require(bodies.first { $0.key.hasSuffix("/report") }?.value)
+        #expect(report.contains("<svg") && report.lowercased().contains("shap"))
         // The version page draws its lineage and links the run that made it.
         let version = try #require(bodies["/ui/models/prices/1"])
         #expect(version.contains("<svg class=\"lineage\"") && version.contains("Audit trail"))
@@ -171,7 +174,8 @@ import Testing
             ("/ui/models/nope", .get, 404), ("/ui/models/prices/0", .get, 404), ("/ui/models/prices/v99", .get, 404),
             ("/ui/models/prices/abc", .get, 404), ("/ui/monitoring/nope", .get, 404),
             ("/ui/data/nope", .get, 404), ("/ui/data/\(long)", .get, 400), ("/ui/data/nope/profile", .get, 404),
-            ("/ui/data?project=nope", .get, 404),
+            ("/ui/data?project=nope", .get, 404), ("/ui/artefacts/nope", .get, 404),
+            ("/ui/artefacts/\(String(repeating: "a", count: 64))", .get, 404), ("/ui/runs/1/report", .get, 404),
             ("/ui/runs?page=0", .get, 400), ("/ui/runs?page=abc", .get, 400),
             ("/ui/runs?page=99999999999999999999", .get, 400), ("/ui/runs?page=999", .get, 404),
             ("/ui/runs?status=bogus", .get, 400), ("/ui/runs?stage=x", .get, 400), ("/ui/runs?order=x", .get, 400),
