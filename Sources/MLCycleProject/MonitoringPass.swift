@@ -404,6 +404,18 @@ final class SpanMemo<Value> {
 }
 
 extension MonitoringPass {
+    /// The page a viewer asks for (the UI's monitoring page): of `version` alone when given, else of the champion
+    /// beside the challenger; rules are checked and shown, never stored or sent. Nil for an unknown version, or a
+    /// model without a champion.
+    public func page(_ name: String, version: Int? = nil) async throws -> String? {
+        if let version {
+            guard let found = try await store.modelVersion(name, version: version) else { return nil }
+            return try await html(try await run(found, recordAlerts: false))
+        }
+        guard let output = try await runServed(name, recordAlerts: false) else { return nil }
+        return try await html(output)
+    }
+
     /// The monitoring page of a pass: its windows, rules and drift, with the fired alerts and the retrainings from
     /// the store.
     public func html(_ output: Output) async throws -> String {
@@ -422,12 +434,20 @@ extension MonitoringPass {
             MonitoringReportPage.VersionRows(
                 version: $0.version, aliases: $0.aliases, shadowRows: $0.shadowRows, windows: $0.windows)
         }
+        // Where alerts fired and aliases moved (promotions, rollbacks, release steps), for the charts.
+        let moves = try await store.audit(model: output.model).filter { $0.alias != nil }.map {
+            ChartMarker(
+                at: $0.at, kind: .move,
+                label: "\($0.action): \($0.alias ?? "") → \($0.version.map { "v\($0)" } ?? "none") (\($0.actor))")
+        }
+        let markers =
+            history.map { ChartMarker(at: $0.at, kind: .alert, label: "alert \($0.name): \($0.reason)") } + moves
         return MonitoringReportPage.html(
             model: output.model, version: output.version, window: output.window, windows: output.windows,
             drift: output.drift, checks: output.alerts, history: history, retrainings: retrainings,
             predictionDrift: output.predictionDrift, slices: output.slices, versions: versions,
             overrides: output.overrides, driftLeftOut: output.driftLeftOut, comparison: output.comparison?.text,
-            explanationDrift: output.explanationDrift ?? [])
+            explanationDrift: output.explanationDrift ?? [], markers: markers)
     }
 }
 

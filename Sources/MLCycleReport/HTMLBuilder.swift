@@ -96,13 +96,18 @@ enum Charts {
         h.raw("</text><text x=\"\(w - 8)\" y=\"\(hgt - 20)\" text-anchor=\"end\">")
         h.text(ReportFormat.short(xr.1))
         h.raw("</text>")
+        h.raw("<text x=\"\((w + pad) / 2)\" y=\"\(hgt - 4)\" text-anchor=\"middle\">")
+        h.text(xLabel)
+        h.raw("</text>")
+        yAxis(yr, yLabel, into: &h)
+    }
+
+    /// The y axis's range at its ends and its name along it.
+    static func yAxis(_ yr: (Double, Double), _ yLabel: String, into h: inout HTMLBuilder) {
         h.raw("<text x=\"\(pad - 3)\" y=\"\(hgt - pad)\" text-anchor=\"end\">")
         h.text(ReportFormat.short(yr.0))
         h.raw("</text><text x=\"\(pad - 3)\" y=\"16\" text-anchor=\"end\">")
         h.text(ReportFormat.short(yr.1))
-        h.raw("</text>")
-        h.raw("<text x=\"\((w + pad) / 2)\" y=\"\(hgt - 4)\" text-anchor=\"middle\">")
-        h.text(xLabel)
         h.raw("</text>")
         h.raw("<text transform=\"translate(10 \((hgt - pad) / 2)) rotate(-90)\" text-anchor=\"middle\">")
         h.text(yLabel)

@@ -56,7 +56,7 @@ public enum MonitoringReportPage {
         checks: [AlertCheck], history: [FiredAlert], retrainings: [Retraining] = [],
         predictionDrift: ColumnDrift? = nil, slices: [SliceSummary] = [], versions: [VersionRows] = [],
         overrides: OverrideSummary? = nil, driftLeftOut: [String: String] = [:], comparison: String? = nil,
-        explanationDrift: [ExplanationShift] = []
+        explanationDrift: [ExplanationShift] = [], markers: [ChartMarker] = []
     ) -> String {
         var h = HTMLBuilder()
         h.page(
@@ -82,24 +82,20 @@ public enum MonitoringReportPage {
         h.raw("</b> with feedback</span></p>")
 
         let formatter = ISO8601DateFormatter()
-        // x: the window's number, 1 the oldest (the last one ends at the time in the heading of each chart's axis).
-        let xs = windows.indices.map { Double($0 + 1) }
-        let axis = "window (the last ends \(windows.last.map { formatter.string(from: $0.end) } ?? "-"))"
+        // x: time, each window's value at its end; alerts and alias moves marked where they happened.
+        let spans = windows.map { (start: $0.start, end: $0.end) }
+        func chart(_ values: [Double], _ yLabel: String, threshold: Double? = nil, into h: inout HTMLBuilder) {
+            TimeChart.draw(values, windows: spans, yLabel: yLabel, threshold: threshold, markers: markers, into: &h)
+        }
         h.raw("<div class=\"grid\" id=\"series\">")
         Charts.card("Volume per window", into: &h) { h in
-            Charts.lines(
-                [zip(xs, windows.map { Double($0.volume) }).map { [$0, $1] }], xLabel: axis, yLabel: "predictions",
-                diagonal: false, dots: true, into: &h)
+            chart(windows.map { Double($0.volume) }, "predictions", into: &h)
         }
         Charts.card("Latency p99 (ms)", into: &h) { h in
-            Charts.lines(
-                [zip(xs, windows.map { ($0.latencyP99 ?? .nan) * 1000 }).map { [$0, $1] }], xLabel: axis, yLabel: "ms",
-                diagonal: false, dots: true, into: &h)
+            chart(windows.map { ($0.latencyP99 ?? .nan) * 1000 }, "ms", into: &h)
         }
         Charts.card("Refused requests (error rate)", into: &h) { h in
-            Charts.lines(
-                [zip(xs, windows.map(\.errorRate)).map { [$0, $1] }], xLabel: axis, yLabel: "share", diagonal: false,
-                dots: true, into: &h)
+            chart(windows.map(\.errorRate), "share", into: &h)
             let codes = windows.reduce(into: [String: Int]()) { all, w in
                 for (k, v) in w.errors { all[k, default: 0] += v }
             }
@@ -112,22 +108,14 @@ public enum MonitoringReportPage {
             }
         }
         Charts.card("Low-confidence answers (inputs unlike training)", into: &h) { h in
-            Charts.lines(
-                [zip(xs, windows.map(\.lowConfidenceShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share",
-                diagonal: false, dots: true, into: &h)
+            chart(windows.map(\.lowConfidenceShare), "share", into: &h)
         }
         if windows.contains(where: { $0.confidenceMean != nil }) {
             Charts.card("Mean confidence (probability of the predicted class)", into: &h) { h in
-                Charts.lines(
-                    [zip(xs, windows.map { $0.confidenceMean ?? .nan }).map { [$0, $1] }], xLabel: axis,
-                    yLabel: "probability", diagonal: false, dots: true, into: &h)
+                chart(windows.map { $0.confidenceMean ?? .nan }, "probability", into: &h)
             }
         }
-        Charts.card("Unavailable answers", into: &h) { h in
-            Charts.lines(
-                [zip(xs, windows.map(\.unavailableShare)).map { [$0, $1] }], xLabel: axis, yLabel: "share",
-                diagonal: false, dots: true, into: &h)
-        }
+        Charts.card("Unavailable answers", into: &h) { h in chart(windows.map(\.unavailableShare), "share", into: &h) }
         let metric =
             windows.contains { $0.metrics["mape"] != nil }
             ? "mape" : (windows.contains { $0.metrics["accuracy"] != nil } ? "accuracy" : nil)
@@ -136,13 +124,7 @@ public enum MonitoringReportPage {
             Charts.card(
                 "\(metric) on rows with feedback\(threshold.map { " (alert at \(ReportFormat.num($0)))" } ?? "")",
                 into: &h
-            ) { h in
-                var series = [zip(xs, windows.map { $0.metrics[metric] ?? .nan }).map { [$0, $1] }]
-                if let threshold, let first = xs.first, let last = xs.last {
-                    series.append([[first, threshold], [last, threshold]])
-                }
-                Charts.lines(series, xLabel: axis, yLabel: metric, diagonal: false, dots: true, into: &h)
-            }
+            ) { h in chart(windows.map { $0.metrics[metric] ?? .nan }, metric, threshold: threshold, into: &h) }
         }
         h.raw("</div>")
         if versions.count > 1 {

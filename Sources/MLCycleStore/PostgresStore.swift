@@ -296,7 +296,12 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
     }
 
     public func countRuns(_ filter: RunFilter) async throws -> Int {
-        let rows = try await execute(Self.query(filter.select("COUNT(*)", .postgres, count: true)))
+        try await count(filter.select("COUNT(*)", .postgres, count: true))
+    }
+
+    /// The number a `SELECT COUNT(*)` statement answers.
+    func count(_ statement: SQLStatement) async throws -> Int {
+        let rows = try await execute(Self.query(statement))
         guard let row = rows.first else { return 0 }
         do { return try row.decode(Int.self) } catch { throw StoreError.damaged(String(describing: error)) }
     }
@@ -456,6 +461,19 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
             SELECT \(unescaped: PostgresSchema.modelVersionColumns) FROM model_version WHERE name = \(name)
             ORDER BY version
             """)
+    }
+
+    public func newestModelVersions(_ name: String, offset: Int, limit: Int) async throws -> [ModelVersion] {
+        try await records(
+            ModelVersion.self,
+            """
+            SELECT \(unescaped: PostgresSchema.modelVersionColumns) FROM model_version WHERE name = \(name)
+            ORDER BY version DESC LIMIT \(max(0, limit)) OFFSET \(max(0, offset))
+            """)
+    }
+
+    public func modelVersionCount(_ name: String) async throws -> Int {
+        try await count(SQLStatement(sql: "SELECT COUNT(*) FROM model_version WHERE name = $1", values: [.text(name)]))
     }
 
     public func modelVersion(_ name: String, version: Int) async throws -> ModelVersion? {
@@ -664,9 +682,7 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
     }
 
     public func countPredictions(_ filter: PredictionFilter) async throws -> Int {
-        let rows = try await execute(Self.query(filter.select("COUNT(*)", .postgres, count: true)))
-        guard let row = rows.first else { return 0 }
-        do { return try row.decode(Int.self) } catch { throw StoreError.damaged(String(describing: error)) }
+        try await count(filter.select("COUNT(*)", .postgres, count: true))
     }
 
     public func predictionWindows(_ query: PredictionWindows) async throws -> [PredictionWindowAggregate] {

@@ -307,10 +307,12 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     public func countRuns(_ filter: RunFilter) async throws -> Int {
-        let statement = filter.select("COUNT(*)", .sqlite, count: true)
-        return try await read { db in
-            try Int.fetchOne(db, sql: statement.sql, arguments: Self.arguments(statement)) ?? 0
-        }
+        try await count(filter.select("COUNT(*)", .sqlite, count: true))
+    }
+
+    /// The number a `SELECT COUNT(*)` statement answers.
+    func count(_ statement: SQLStatement) async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: statement.sql, arguments: Self.arguments(statement)) ?? 0 }
     }
 
     public func metrics(run: Int64) async throws -> [MetricPoint] {
@@ -464,6 +466,20 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
+    public func newestModelVersions(_ name: String, offset: Int, limit: Int) async throws -> [ModelVersion] {
+        try await read { db in
+            try ModelVersion.fetchAll(
+                db, sql: "SELECT * FROM model_version WHERE name = ? ORDER BY version DESC LIMIT ? OFFSET ?",
+                arguments: [name, max(0, limit), max(0, offset)])
+        }
+    }
+
+    public func modelVersionCount(_ name: String) async throws -> Int {
+        try await read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM model_version WHERE name = ?", arguments: [name]) ?? 0
+        }
+    }
+
     public func modelVersion(_ name: String, version: Int) async throws -> ModelVersion? {
         try await read { db in
             try ModelVersion.fetchOne(
@@ -602,10 +618,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     public func countPredictions(_ filter: PredictionFilter) async throws -> Int {
-        let statement = filter.select("COUNT(*)", .sqlite, count: true)
-        return try await read { db in
-            try Int.fetchOne(db, sql: statement.sql, arguments: Self.arguments(statement)) ?? 0
-        }
+        try await count(filter.select("COUNT(*)", .sqlite, count: true))
     }
 
     public func predictionWindows(_ query: PredictionWindows) async throws -> [PredictionWindowAggregate] {

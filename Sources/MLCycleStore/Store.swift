@@ -58,6 +58,10 @@ public protocol RegistryStore: Sendable {
     func registerModel(_ version: NewModelVersion, actor: String) async throws -> ModelVersion
     func modelNames() async throws -> [String]
     func modelVersions(_ name: String) async throws -> [ModelVersion]
+    /// The versions of `name`, newest first, one page of them (read by the database on its (name, version) key).
+    func newestModelVersions(_ name: String, offset: Int, limit: Int) async throws -> [ModelVersion]
+    /// How many versions `name` has.
+    func modelVersionCount(_ name: String) async throws -> Int
     func modelVersion(_ name: String, version: Int) async throws -> ModelVersion?
     /// Points `alias` of model `name` at `version` (nil removes it), recording who, why and what it pointed at before.
     func setAlias(_ name: String, alias: String, version: Int?, actor: String, action: String, reason: String)

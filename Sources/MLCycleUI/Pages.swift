@@ -334,7 +334,7 @@ extension WebUI {
         for name in try await store.modelNames() {
             let aliases = try await store.aliases(name).sorted { $0.key < $1.key }
             rows.append([
-                "name": name, "path": Self.segment(name), "versions": try await store.modelVersions(name).count,
+                "name": name, "path": Self.segment(name), "versions": try await store.modelVersionCount(name),
                 "aliases": aliases.map { ["alias": $0.key, "version": $0.value] },
                 "release": releaseText(try await store.release(name)),
             ])
@@ -358,14 +358,15 @@ extension WebUI {
     }
 
     func modelPage(_ name: String, _ query: UIQuery) async throws -> Rendered {
-        let versions = try await store.modelVersions(name)
-        guard !versions.isEmpty else { throw UIError(404, "no model called '\(name)' is registered") }
+        let count = try await store.modelVersionCount(name)
+        guard count > 0 else { throw UIError(404, "no model called '\(name)' is registered") }
         let page = try query.integer("page", in: 1...1_000_000) ?? 1
-        let pages = max(1, (versions.count + Self.pageSize - 1) / Self.pageSize)
+        let pages = max(1, (count + Self.pageSize - 1) / Self.pageSize)
         guard page <= pages else { throw UIError(404, "model \(name) has \(pages) pages of versions, not \(page)") }
         let aliases = try await store.aliases(name)
         let audit = try await store.audit(model: name)
-        let shown = Array(versions.reversed().dropFirst((page - 1) * Self.pageSize).prefix(Self.pageSize))
+        let shown = try await store.newestModelVersions(
+            name, offset: (page - 1) * Self.pageSize, limit: Self.pageSize)
         let metricNames = Array(Set(shown.flatMap(\.metrics.keys)).sorted().prefix(6))
         let aliasRows = aliases.sorted { $0.key < $1.key }.map { alias, version -> [String: Any] in
             let moved = audit.last { $0.alias == alias && $0.version == version }

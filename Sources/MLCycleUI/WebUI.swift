@@ -17,9 +17,13 @@ public struct WebUI: Sendable {
     public let base: String
     /// What the footer says the store is (a folder, or a URL without its password).
     public var storeLabel: String
-    /// The monitoring page of a model (HTML), or nil for an unknown model, when this process can run a monitoring
-    /// pass; without it the monitoring link says how to get one.
-    public var monitoringPage: (@Sendable (String) async throws -> String?)?
+    /// The monitoring page of a model (HTML) — of one version when given, else of the champion beside the
+    /// challenger — or nil for an unknown model, when this process can run a monitoring pass; without it the
+    /// monitoring link says how to get one.
+    public var monitoringPage: (@Sendable (_ model: String, _ version: Int?) async throws -> String?)?
+    /// Monitoring pages already computed, each kept for a minute: a pass reads the prediction log's windows, so a
+    /// page reloaded (or refreshed by itself) in that minute costs nothing.
+    let monitoringPages = MonitoringPages()
     /// The monitoring pages show served inputs and outcomes: when the server guards its prediction log with a token,
     /// they need a login too.
     public var monitoringNeedsLogin = false
@@ -253,8 +257,9 @@ public struct WebUI: Sendable {
         get("data/:fingerprint/profile") { _, context, _ in
             try await ui.profileReport(try Self.parameter(context, "fingerprint"))
         }
-        get("monitoring/:name") { _, context, _ in
+        get("monitoring/:name") { _, context, query in
             let name = try Self.parameter(context, "name")
+            let version = try query.integer("version", in: 1...Int(Int32.max))
             if ui.monitoringNeedsLogin && Self.viewer.session == nil {
                 throw UIError(
                     401, "the monitoring page shows served inputs and outcomes: log in first (\(ui.base)/login)")
@@ -265,8 +270,14 @@ public struct WebUI: Sendable {
                     "monitoring needs a monitoring pass over the served predictions: open the UI of a server started with mlcycle serve --project, or run mlcycle monitor"
                 )
             }
-            guard let html = try await monitoringPage(name) else { throw UIError(404, "no model called '\(name)'") }
-            return Rendered(html: html)
+            if let version, try await ui.store.modelVersion(name, version: version) == nil {
+                throw UIError(404, "model '\(name)' has no version \(version)")
+            }
+            let key = "\(name)|\(version.map(String.init) ?? "served")"
+            let (computed, html) = try await ui.monitoringPages.page(key) { try await monitoringPage(name, version) }
+            guard let html else { throw UIError(404, "no model called '\(name)' is served (it has no champion)") }
+            let versions = try await ui.store.newestModelVersions(name, offset: 0, limit: 20).map(\.version)
+            return Rendered(html: ui.framed(html, model: name, version: version, versions: versions, at: computed))
         }
         for (file, type, bytes) in [
             ("style.css", "text/css; charset=utf-8", PackageResources.style_css),
@@ -299,5 +310,53 @@ public struct WebUI: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
         try await app.runService()
+    }
+}
+
+/// Monitoring pages computed in the last minute, by model and version.
+actor MonitoringPages {
+    static let lifetime: TimeInterval = 60
+    private var pages: [String: (at: Date, html: String?)] = [:]
+
+    /// The page kept for `key` when it is less than a minute old, else `make()`'s, kept; with the time it was made.
+    func page(_ key: String, _ make: () async throws -> String?) async throws -> (Date, String?) {
+        let now = Date()
+        if let kept = pages[key], now.timeIntervalSince(kept.at) < Self.lifetime { return (kept.at, kept.html) }
+        let html = try await make()
+        if pages.count >= 64 { pages = pages.filter { now.timeIntervalSince($0.value.at) < Self.lifetime } }
+        pages[key] = (now, html)
+        return (now, html)
+    }
+}
+
+extension WebUI {
+    /// A monitoring page (a page of its own, as `mlcycle monitor --html` writes it) inside the UI: a bar with the way
+    /// back, the versions to look at one by one and when it was computed; it refreshes itself every minute.
+    func framed(_ page: String, model: String, version: Int?, versions: [Int], at: Date) -> String {
+        let path = "\(base)/monitoring/\(Self.segment(model))"
+        var bar =
+            "<nav aria-label=\"mlcycle\" style=\"font:14px sans-serif;padding:8px 24px;border-bottom:1px solid #dde1e7;"
+        bar += "display:flex;gap:14px;flex-wrap:wrap\"><a href=\"\(base)/\">mlcycle</a>"
+        bar += "<a href=\"\(base)/models/\(Self.segment(model))\">model \(Self.escaped(model))</a>"
+        bar += version == nil ? "<b>served (champion, challenger)</b>" : "<a href=\"\(path)\">served</a>"
+        for v in versions {
+            bar += v == version ? "<b>v\(v)</b>" : "<a href=\"\(path)?version=\(v)\">v\(v)</a>"
+        }
+        bar += "<span>computed \(UIFormat.time(at)), refreshed every minute</span></nav>"
+        var framed = page
+        if let body = framed.range(of: "<body>") { framed.insert(contentsOf: bar, at: body.upperBound) }
+        if let main = framed.range(of: "<main>") {
+            framed.replaceSubrange(main, with: "<main data-refresh=\"60\">")
+        }
+        if let head = framed.range(of: "</head>") {
+            framed.insert(contentsOf: "<script src=\"\(base)/static/ui.js\" defer></script>", at: head.lowerBound)
+        }
+        return framed
+    }
+
+    /// Text for HTML outside the templates.
+    static func escaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

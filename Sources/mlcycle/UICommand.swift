@@ -54,9 +54,6 @@ func webUI(store: any Store, label: String, spec: ProjectSpec?, tokens: AccessTo
     ui.approvers = spec?.release.approvers ?? []
     ui.monitoringNeedsLogin = tokens.predict != nil || tokens.feedback != nil
     let pass = MonitoringPass(store: store, spec: spec)
-    ui.monitoringPage = { name in
-        guard let output = try await pass.runServed(name, recordAlerts: false) else { return nil }
-        return try await pass.html(output)
-    }
+    ui.monitoringPage = { name, version in try await pass.page(name, version: version) }
     return ui
 }

@@ -117,7 +117,7 @@ try:
     check(any("learner" in name for name in differing), f"the learner differs and is highlighted: {differing}")
     deltas = driver.find_elements(By.CSS_SELECTOR, "small.delta")
     check(len(deltas) > 0, "the second run's metrics show their difference from the first's")
-    shot("compare", 1280, 1400)
+    shot("compare", 1280, 1000)
 
     # The model and its first version: gates, lineage, audit trail.
     driver.find_element(By.LINK_TEXT, "Models").click()

@@ -30,6 +30,34 @@ import Testing
 }
 
 @Suite struct MonitoringPageTests {
+    /// Every time axis reads in dates, every point says its window and value on hover, and alerts and alias moves are
+    /// marked where they happened (and only within the charts' span).
+    @Test func timeAxesAreDatedAndMarkWhereAlertsFiredAndAliasesMoved() throws {
+        let (rows, end) = AlertTests().week()
+        let windows = Monitoring.windows(rows, size: 86_400, end: end, regression: true)
+        let first = try #require(windows.first)
+        let middle = windows[windows.count / 2].end
+        let page = MonitoringReportPage.html(
+            model: "prices", version: "v2", window: "1d", windows: windows, drift: nil, checks: [], history: [],
+            markers: [
+                ChartMarker(at: middle, kind: .alert, label: "alert accuracy-drop: mape 0.2"),
+                ChartMarker(at: middle.addingTimeInterval(3_600), kind: .move, label: "promote: champion → v2 (ann)"),
+                ChartMarker(at: first.start.addingTimeInterval(-86_400 * 30), kind: .move, label: "long before"),
+            ])
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd"
+        let charts = page.components(separatedBy: "<svg").count - 1
+        #expect(charts >= 5)
+        #expect(page.components(separatedBy: ">\(f.string(from: first.start))</text>").count - 1 == charts)
+        #expect(page.components(separatedBy: "class=\"marker alert\"").count - 1 == charts)
+        #expect(page.components(separatedBy: "class=\"marker move\"").count - 1 == charts)
+        #expect(!page.contains("long before") && page.contains("promote: champion → v2 (ann)"))
+        let volume = "\(f.string(from: first.start)) – \(f.string(from: first.end)): \(first.volume)</title>"
+        #expect(page.contains(volume), "each point's window and value on hover")
+    }
+
     @Test func thePageShowsSeriesRulesHistoryAndDrift() throws {
         let (rows, end) = AlertTests().week()
         let windows = Monitoring.windows(rows, size: 86_400, end: end, regression: true)

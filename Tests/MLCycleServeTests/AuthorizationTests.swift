@@ -28,7 +28,7 @@ import Testing
             catalog: ModelCatalog(store: store, models: [:]), log: PredictionLog(store: store))
         server.tokens = Self.tokens
         var ui = try WebUI(store: store)
-        ui.monitoringPage = { _ in "<html></html>" }
+        ui.monitoringPage = { _, _ in "<html></html>" }
         server.webUI = ui
         let router = server.router()
         // The UI's pages need no bearer token (a browser sends none): they act only through their own login.

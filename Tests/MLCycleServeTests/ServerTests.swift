@@ -673,7 +673,7 @@ func object(_ response: TestResponse) throws -> [String: Any] {
             try await client.execute(uri: "/ui/monitoring/small", method: .get) { #expect($0.status == .notFound) }
         }
         var ui = try WebUI(store: store)
-        ui.monitoringPage = { name in name == "small" ? "<html><h1>\(name)</h1></html>" : nil }
+        ui.monitoringPage = { name, _ in name == "small" ? "<html><h1>\(name)</h1></html>" : nil }
         server.webUI = ui
         try await Application(router: server.router()).test(.router) { client in
             try await client.execute(uri: "/ui/monitoring/small", method: .get) { r in

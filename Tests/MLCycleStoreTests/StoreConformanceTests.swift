@@ -125,6 +125,22 @@ enum PostgresTestDatabase {
     }
 
     @Test(arguments: StoreKind.available)
+    func modelVersionsArePagedNewestFirstByTheDatabase(_ kind: StoreKind) async throws {
+        let store = try await TestStore.make(kind).store
+        let bundle = try await store.putArtifact(Data("{}".utf8))
+        for _ in 0..<7 {
+            _ = try await store.registerModel(
+                NewModelVersion(
+                    name: "prices", bundle: bundle, metrics: [:], gatesPassed: true, gates: [], run: nil, datasets: [],
+                    specHash: nil), actor: "test")
+        }
+        #expect(try await store.modelVersionCount("prices") == 7)
+        #expect(try await store.modelVersionCount("other") == 0)
+        #expect(try await store.newestModelVersions("prices", offset: 0, limit: 3).map(\.version) == [7, 6, 5])
+        #expect(try await store.newestModelVersions("prices", offset: 6, limit: 3).map(\.version) == [1])
+    }
+
+    @Test(arguments: StoreKind.available)
     func runListingsAreFilteredSortedAndPagedByTheDatabase(_ kind: StoreKind) async throws {
         let store = try await TestStore.make(kind).store
         let parent = try await store.startRun(NewRun(project: "houses", stage: "pipeline", inputHash: "p"))

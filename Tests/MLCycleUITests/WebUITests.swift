@@ -46,10 +46,7 @@ import Testing
     static func ui(_ store: any Store) throws -> (WebUI, Router<BasicRequestContext>) {
         var ui = try WebUI(store: store, storeLabel: "test store")
         let pass = MonitoringPass(store: store, spec: nil)
-        ui.monitoringPage = { name in
-            guard let output = try await pass.runServed(name, recordAlerts: false) else { return nil }
-            return try await pass.html(output)
-        }
+        ui.monitoringPage = { name, version in try await pass.page(name, version: version) }
         let router = Router()
         ui.addRoutes(to: router)
         return (ui, router)
