@@ -73,6 +73,8 @@ enum PostgresSchema {
         """,
         // 3: a project's runs listed newest first, a page at a time.
         "CREATE INDEX run_project_id ON run(project, id)",
+        // 4: a model's audit trail read newest first, a page at a time.
+        "CREATE INDEX audit_model_id ON audit(model, id)",
     ]
 
     /// The key of the advisory lock migrations hold (any fixed number; the same in every mlcycle).

@@ -123,7 +123,11 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
                     try await connection.rows("COMMIT", logger)
                     return value
                 } catch {
-                    if !connection.isClosed { _ = try? await connection.rows("ROLLBACK", logger) }
+                    // A connection whose ROLLBACK fails is lost (the server dropped it, and the pool may not know
+                    // yet): closed here, so that the pool never hands it to the next call.
+                    if !connection.isClosed {
+                        do { _ = try await connection.rows("ROLLBACK", logger) } catch { try? await connection.close() }
+                    }
                     throw error
                 }
             }
@@ -542,6 +546,15 @@ public final class PostgresStore: Store, RegistryChangeFeed, @unchecked Sendable
             SELECT id, at, actor, action, model, version, alias, previous_version AS "previousVersion", reason
             FROM audit WHERE (\(model)::text IS NULL OR model = \(model)) ORDER BY id
             """)
+    }
+
+    public func audit(_ filter: AuditFilter) async throws -> [AuditEntry] {
+        try await records(
+            AuditEntry.self,
+            Self.query(
+                filter.select(
+                    #"id, at, actor, action, model, version, alias, previous_version AS "previousVersion", reason"#,
+                    .postgres)))
     }
 
     public func release(_ name: String) async throws -> ReleaseState? {

@@ -160,6 +160,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
         // A project's runs listed newest first, a page at a time.
         m.registerMigration("v10") { db in try db.execute(sql: "CREATE INDEX run_project_id ON run(project, id)") }
+        // A model's audit trail read newest first, a page at a time.
+        m.registerMigration("v11") { db in try db.execute(sql: "CREATE INDEX audit_model_id ON audit(model, id)") }
         return m
     }
 
@@ -538,6 +540,13 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try await read { db in
             try AuditEntry.fetchAll(
                 db, sql: "SELECT * FROM audit WHERE (? IS NULL OR model = ?) ORDER BY id", arguments: [model, model])
+        }
+    }
+
+    public func audit(_ filter: AuditFilter) async throws -> [AuditEntry] {
+        let statement = filter.select("*", .sqlite)
+        return try await read { db in
+            try AuditEntry.fetchAll(db, sql: statement.sql, arguments: Self.arguments(statement))
         }
     }
 

@@ -70,6 +70,8 @@ public protocol RegistryStore: Sendable {
     /// The alias history is in the audit log; this is the version an alias pointed at before its latest move.
     func previousVersion(_ name: String, alias: String) async throws -> Int?
     func audit(model: String?) async throws -> [AuditEntry]
+    /// The newest entries `filter` picks, newest first.
+    func audit(_ filter: AuditFilter) async throws -> [AuditEntry]
 
     /// Where a progressive release of `name` stands (nil: none under way).
     func release(_ name: String) async throws -> ReleaseState?

@@ -56,9 +56,7 @@ extension WebUI {
     /// The latest move on the record, for the page an action comes back to.
     func notice(_ query: UIQuery, model: String) async throws -> String? {
         guard let done = try query.one("done"), ["promote", "approve", "rollback"].contains(done) else { return nil }
-        guard let entry = try await store.audit(model: model).max(by: { ($0.at, $0.id) < ($1.at, $1.id) }) else {
-            return nil
-        }
+        guard let entry = try await store.audit(AuditFilter(model: model, limit: 1)).first else { return nil }
         let target = entry.version.map { "v\($0)" } ?? "nothing"
         return
             "Done: \(entry.action) — \(entry.alias ?? "") now points at \(target) (by \(entry.actor): \(entry.reason))."

@@ -364,16 +364,17 @@ extension WebUI {
         let pages = max(1, (count + Self.pageSize - 1) / Self.pageSize)
         guard page <= pages else { throw UIError(404, "model \(name) has \(pages) pages of versions, not \(page)") }
         let aliases = try await store.aliases(name)
-        let audit = try await store.audit(model: name)
+        let audit = try await store.audit(AuditFilter(model: name, limit: 200))
         let shown = try await store.newestModelVersions(
             name, offset: (page - 1) * Self.pageSize, limit: Self.pageSize)
         let metricNames = Array(Set(shown.flatMap(\.metrics.keys)).sorted().prefix(6))
-        let aliasRows = aliases.sorted { $0.key < $1.key }.map { alias, version -> [String: Any] in
-            let moved = audit.last { $0.alias == alias && $0.version == version }
-            return [
+        var aliasRows = [[String: Any]]()
+        for (alias, version) in aliases.sorted(by: { $0.key < $1.key }) {
+            let moved = try await store.audit(AuditFilter(model: name, alias: alias, limit: 1)).first
+            aliasRows.append([
                 "alias": alias, "version": version, "since": moved.map { UIFormat.time($0.at) } ?? "",
                 "actor": moved?.actor ?? "", "reason": moved?.reason ?? "",
-            ]
+            ])
         }
         var releaseValues: [String: Any]?
         if let release = try await store.release(name) {
@@ -409,7 +410,7 @@ extension WebUI {
                     ]
                 },
                 "pager": Self.pager(page, of: pages, link: link),
-                "audit": auditRows(Array(audit.suffix(200))), "hasAudit": !audit.isEmpty,
+                "audit": auditRows(audit), "hasAudit": !audit.isEmpty,
             ]) { _, page in page })
     }
 
@@ -418,7 +419,7 @@ extension WebUI {
             throw UIError(404, "model '\(name)' has no version \(number)")
         }
         let aliases = try await store.aliases(name).filter { $0.value == number }.map(\.key).sorted()
-        let audit = try await store.audit(model: name).filter { $0.version == number || $0.previousVersion == number }
+        let audit = try await store.audit(AuditFilter(model: name, version: number, limit: 200))
         let gates = Self.gateSummary(version)
         let path = Self.segment(name)
         var run: LineageChart.Node?

@@ -138,6 +138,14 @@ enum PostgresTestDatabase {
         #expect(try await store.modelVersionCount("other") == 0)
         #expect(try await store.newestModelVersions("prices", offset: 0, limit: 3).map(\.version) == [7, 6, 5])
         #expect(try await store.newestModelVersions("prices", offset: 6, limit: 3).map(\.version) == [1])
+        // The audit trail, newest first, by version (moved to or from it) and by alias.
+        try await store.setAlias("prices", alias: "champion", version: 3, actor: "a", action: "promote", reason: "r")
+        try await store.setAlias("prices", alias: "champion", version: 5, actor: "b", action: "promote", reason: "r")
+        let third = try await store.audit(AuditFilter(model: "prices", version: 3, limit: 10))
+        #expect(third.map(\.action) == ["promote", "promote", "register"] && third.first?.version == 5)
+        #expect(try await store.audit(AuditFilter(model: "prices", alias: "champion", limit: 1)).map(\.actor) == ["b"])
+        #expect(try await store.audit(AuditFilter(model: "prices", limit: 4)).count == 4)
+        #expect(try await store.audit(AuditFilter(model: "other", limit: 4)).isEmpty)
     }
 
     @Test(arguments: StoreKind.available)
