@@ -206,7 +206,7 @@ public final class Runner {
         ]
         let parent = try await store.startRun(
             NewRun(
-                project: project, stage: Self.pipelineStage, inputHash: UUID().uuidString,
+                project: project, stage: RunRecord.pipelineStage, inputHash: UUID().uuidString,
                 params: parameters.compactMapValues { $0 }, specHash: spec.hash, gitCommit: commit))
         pipelineRun = parent.id
         defer { pipelineRun = nil }
@@ -220,9 +220,6 @@ public final class Runner {
             throw error
         }
     }
-
-    /// The stage name of the run that stands for a whole `mlcycle run`.
-    public static let pipelineStage = "pipeline"
 
     /// Ends the pipeline run with what the stages came to, and the evaluated model's test metrics.
     private func finishPipelineRun(_ id: Int64, status: RunStatus) async throws {

@@ -418,6 +418,12 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var pid: Int32
 }
 
+extension RunRecord {
+    /// The stage of the run that stands for a whole `mlcycle run` (MLflow's parent run): its stage runs carry its id
+    /// as the tag `pipeline`.
+    public static let pipelineStage = "pipeline"
+}
+
 public struct MetricPoint: Codable, Sendable, Equatable {
     public var name: String
     public var value: Double

@@ -17,15 +17,12 @@ extension WebUI {
     }
 
     func projectState(_ name: String) async throws -> ProjectState {
-        let latest = try await store.runs(RunFilter(project: name, stage: Self.pipelineStage, limit: 1)).first
+        let latest = try await store.runs(RunFilter(project: name, stage: RunRecord.pipelineStage, limit: 1)).first
         let verdict = try await store.runs(
-            RunFilter(project: name, stage: Self.pipelineStage, status: .finished, limit: 1)
+            RunFilter(project: name, stage: RunRecord.pipelineStage, status: .finished, limit: 1)
         ).first
         return ProjectState(latest: latest, verdictRun: verdict)
     }
-
-    /// The stage name of the run that stands for a whole `mlcycle run`.
-    static let pipelineStage = "pipeline"
 
     static func verdict(_ run: RunRecord?) -> [String: Any]? {
         guard let run, let passed = run.outputs["passed"] else { return nil }
@@ -77,7 +74,7 @@ extension WebUI {
         }
         values["verdict"] = Self.verdict(state.verdictRun)
         values["hasModel"] = try await store.modelNames().contains(name)
-        let pipelines = try await store.runs(RunFilter(project: name, stage: Self.pipelineStage, limit: 20))
+        let pipelines = try await store.runs(RunFilter(project: name, stage: RunRecord.pipelineStage, limit: 20))
         values["pipelines"] = pipelines.map(pipelineRow)
         values["hasPipelines"] = !pipelines.isEmpty
         return render("project", values)
@@ -170,7 +167,7 @@ extension WebUI {
 
     /// What a run was about, in a few words: a training run's candidate and learner, a whole run's choice.
     static func what(_ run: RunRecord) -> String {
-        if run.stage == pipelineStage {
+        if run.stage == RunRecord.pipelineStage {
             return run.outputs["chosen"].map { "chose \($0)" + (run.outputs["version"].map { ", v\($0)" } ?? "") } ?? ""
         }
         return [run.params["candidate"], run.params["learner"].map { "(\($0))" }, run.params["fit"]]
@@ -237,7 +234,7 @@ extension WebUI {
         }
         values["outputs"] = run.outputs.sorted { $0.key < $1.key }.map { key, value -> [String: Any] in
             var href: String?
-            if key == "version", run.stage == Self.pipelineStage || run.stage == "register" {
+            if key == "version", run.stage == RunRecord.pipelineStage || run.stage == "register" {
                 href = "\(base)/models/\(Self.segment(run.project))/\(value)"
             } else if key.hasSuffix("_run"), Int64(value) != nil {
                 href = "\(base)/runs/\(value)"

@@ -1437,7 +1437,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "The project directory whose mlcycle.yaml gives the monitoring window and alert rules for /ui/monitoring/{model}."
+            "The project directory whose mlcycle.yaml gives the monitoring window and alert rules of the UI's monitoring pages (/ui/monitoring/{model}) and the approvers of its actions."
     )
     var project: String?
 
