@@ -112,7 +112,7 @@ extension ModelServer {
     /// declare is answered 405 and needs no token.
     public static let routeAccess: [String: [HTTPRequest.Method: RouteAccess]] = [
         "/health": [.get: .open], "/ready": [.get: .open], "/metrics": [.get: .open],
-        "/ping": [.get: .open], "/version": [.get: .open],
+        "/ping": [.get: .open], "/version": [.get: .open], "/favicon.ico": [.get: .open],
         "/v2/health/live": [.get: .open], "/v2/health/ready": [.get: .open],
         "/openapi.json": [.get: .predict], "/v1/models": [.get: .predict], "/v1/models/{name}": [.get: .predict],
         "/v1/models/{name}/predict": [.post: .predict], "/invocations": [.post: .predict],

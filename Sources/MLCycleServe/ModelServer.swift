@@ -292,6 +292,7 @@ public struct ModelServer: Sendable {
         router.get("health") { _, _ in Self.json(["status": "ok"]) }
         if let webUI {
             webUI.addRoutes(to: router)
+            WebUI.addIcon(to: router)
         } else {
             for path in ["ui", "ui/**"] {
                 router.get(RouterPath(path)) { _, _ in

@@ -65,6 +65,7 @@ public struct WebUI: Sendable {
             "version": PackageResources.version_mustache, "datasets": PackageResources.datasets_mustache,
             "dataset": PackageResources.dataset_mustache, "login": PackageResources.login_mustache,
             "actionforms": PackageResources.actionforms_mustache,
+            "monitoringbar": PackageResources.monitoringbar_mustache,
         ]
         var library = MustacheLibrary()
         for (name, bytes) in sources { try library.register(String(decoding: bytes, as: UTF8.self), named: name) }
@@ -294,6 +295,15 @@ public struct WebUI: Sendable {
         }
     }
 
+    /// The icon at `/favicon.ico`, where browsers ask for it whatever the page's icon link says.
+    public static func addIcon<Context: RequestContext>(to router: Router<Context>) {
+        router.get("favicon.ico") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
+                body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.icon_svg)))
+        }
+    }
+
     /// Serves the UI alone (`mlcycle ui`): its pages under `base`, and `/` sends a browser there.
     public func run(host: String, port: Int, logger: Logger = Logger(label: "mlcycle.ui")) async throws {
         let router = Router()
@@ -301,12 +311,7 @@ public struct WebUI: Sendable {
         let target = base + "/"
         router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: target]) }
         router.get("health") { _, _ in "ok" }
-        // Browsers ask for it at the root whatever the page's icon link says.
-        router.get("favicon.ico") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
-                body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.icon_svg)))
-        }
+        Self.addIcon(to: router)
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
         try await app.runService()
@@ -333,16 +338,12 @@ extension WebUI {
     /// A monitoring page (a page of its own, as `mlcycle monitor --html` writes it) inside the UI: a bar with the way
     /// back, the versions to look at one by one and when it was computed; it refreshes itself every minute.
     func framed(_ page: String, model: String, version: Int?, versions: [Int], at: Date) -> String {
-        let path = "\(base)/monitoring/\(Self.segment(model))"
-        var bar =
-            "<nav aria-label=\"mlcycle\" style=\"font:14px sans-serif;padding:8px 24px;border-bottom:1px solid #dde1e7;"
-        bar += "display:flex;gap:14px;flex-wrap:wrap\"><a href=\"\(base)/\">mlcycle</a>"
-        bar += "<a href=\"\(base)/models/\(Self.segment(model))\">model \(Self.escaped(model))</a>"
-        bar += version == nil ? "<b>served (champion, challenger)</b>" : "<a href=\"\(path)\">served</a>"
-        for v in versions {
-            bar += v == version ? "<b>v\(v)</b>" : "<a href=\"\(path)?version=\(v)\">v\(v)</a>"
-        }
-        bar += "<span>computed \(UIFormat.time(at)), refreshed every minute</span></nav>"
+        let values: [String: Any] = [
+            "base": base, "model": model, "modelPath": Self.segment(model), "served": version == nil,
+            "versions": versions.map { ["version": $0, "current": $0 == version] as [String: Any] },
+            "computed": UIFormat.time(at),
+        ]
+        let bar = templates.render(values, withTemplate: "monitoringbar") ?? ""
         var framed = page
         if let body = framed.range(of: "<body>") { framed.insert(contentsOf: bar, at: body.upperBound) }
         if let main = framed.range(of: "<main>") {
@@ -352,11 +353,5 @@ extension WebUI {
             framed.insert(contentsOf: "<script src=\"\(base)/static/ui.js\" defer></script>", at: head.lowerBound)
         }
         return framed
-    }
-
-    /// Text for HTML outside the templates.
-    static func escaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

@@ -46,14 +46,14 @@ import Testing
                 #expect(routes.contains { $0 == (path, method) }, "\(method) \(path) is in the table but not routed")
             }
         }
-        // Only probes and counts are open; nothing that writes is.
+        // Only probes, counts and the UI's icon are open; nothing that writes is.
         let open = ModelServer.routeAccess.flatMap { path, methods in
             methods.filter { $0.value == .open }.map { "\($0.key) \(path)" }
         }
         #expect(
             Set(open) == [
                 "GET /health", "GET /ready", "GET /metrics", "GET /ping", "GET /version", "GET /v2/health/live",
-                "GET /v2/health/ready",
+                "GET /v2/health/ready", "GET /favicon.ico",
             ])
         let app = Application(router: router)
         try await app.test(.router) { client in

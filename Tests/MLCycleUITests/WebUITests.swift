@@ -89,6 +89,11 @@ import Testing
         // The project page states the problem and its verdict, from the whole run's record.
         let project = try #require(bodies["/ui/projects/prices"])
         #expect(project.contains("Success metric") && project.contains("Current verdict"), "\(project)")
+        // The monitoring page carries the way back and a link to each version's own page.
+        let monitoring = try #require(bodies["/ui/monitoring/prices"])
+        #expect(monitoring.contains("<b>served (champion, challenger)</b>"), "\(monitoring.prefix(2000))")
+        #expect(monitoring.contains("<a href=\"/ui/monitoring/prices?version=1\">v1</a>"), "\(monitoring.prefix(2000))")
+        #expect(monitoring.contains("<a href=\"/ui/models/prices\">model prices</a>"))
         // A whole run lists its seven stages, each linked to its own run.
         let pipeline = try #require(try await store.runs(RunFilter(stage: "pipeline")).first)
         let run = try #require(bodies["/ui/runs/\(pipeline.id)"])
