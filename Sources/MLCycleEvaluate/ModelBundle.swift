@@ -215,13 +215,14 @@ public struct ModelBundle: Codable, Sendable {
         try score(merged: completed.table, unavailable: completed.unavailable, notes: completed.notes, explain: top)
     }
 
-    /// Whether a request must carry this column (null for a missing value): the answer depends on it, or a lookup
-    /// finds its record by it. A looked-up column never is.
-    public func requestNeeds(_ column: String) -> Bool {
-        guard let lookups else { return pipelineNeeds(column) }
-        if lookups.lookedUp.contains(where: { $0.column == column }) { return false }
-        let keys = lookups.lookups.flatMap { $0.keys.map(\.left) + ($0.asOf.map { [$0.left] } ?? []) }
-        return pipelineNeeds(column) || keys.contains(column)
+    /// The columns a request must carry in every row (null for a missing value): those the answer depends on, and
+    /// those a lookup finds its record by. A looked-up column never is.
+    public var requiredRequestColumns: Set<String> {
+        var needed = pipelineReads
+        guard let lookups else { return needed }
+        needed.formUnion(lookups.lookups.flatMap { $0.keys.map(\.left) + ($0.asOf.map { [$0.left] } ?? []) })
+        needed.subtract(lookups.lookedUp.map(\.column))
+        return needed
     }
 
     /// Scores rows that carry the merged columns already (training's collected rows): no lookup runs.
@@ -333,19 +334,22 @@ public struct ModelBundle: Codable, Sendable {
     }
 
     /// Whether a column is read by a step that runs at serving time (filters without a flag do not run there).
-    public func pipelineNeeds(_ column: String) -> Bool {
-        if model.task != .clustering, let schema = try? model.model().schema,
-            schema.features.contains(where: { $0.name == column })
-        {
-            return true
+    public func pipelineNeeds(_ column: String) -> Bool { pipelineReads.contains(column) }
+
+    /// The columns the model's features and the preparation's steps read (a step that only filters training rows
+    /// excepted): the columns `pipelineNeeds`.
+    public var pipelineReads: Set<String> {
+        var read = Set<String>()
+        if model.task != .clustering, let schema = try? model.model().schema {
+            read.formUnion(schema.features.map(\.name))
         }
         for step in pipeline.steps {
             switch step {
             case .filter(_, nil), .dropDuplicates: continue
-            default: if step.columnsRead.contains(column) { return true }
+            default: read.formUnion(step.columnsRead)
             }
         }
-        return false
+        return read
     }
 
     /// The input columns the model's features are made from, traced back through the preparation steps (a one-hot
@@ -353,7 +357,8 @@ public struct ModelBundle: Codable, Sendable {
     /// on. A column the pipeline drops, or reads only to filter training rows, is not among them.
     public var columnsTheModelReads: [String] {
         guard model.task != .clustering, let schema = try? model.model().schema else {
-            return inputSchema.map(\.name).filter(pipelineNeeds)
+            let read = pipelineReads
+            return inputSchema.map(\.name).filter(read.contains)
         }
         let origins = pipeline.origins(imputeGroups: true)
         let needed = Set(schema.features.flatMap { (origins[$0.name] ?? [$0.name: 1]).keys })

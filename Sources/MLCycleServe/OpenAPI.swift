@@ -66,7 +66,8 @@ enum OpenAPI {
             properties.append((c.name, p))
         }
         properties.append((m.bundle.target, [:]))  // a labelled row may carry its target; it is ignored
-        let required = m.bundle.requestSchema.map(\.name).filter { m.bundle.requestNeeds($0) }
+        let needed = m.bundle.requiredRequestColumns
+        let required = m.bundle.requestSchema.map(\.name).filter(needed.contains)
         let record: JSONValue = [
             "type": "object", "additionalProperties": false, "properties": .object(properties),
             "required": .array(required.map(JSONValue.string)),

@@ -177,7 +177,8 @@ public enum RowDecoder {
     /// a wrong type or a non-finite number is a 400 naming the field and the row.
     public static func table(_ rows: Cells, bundle: ModelBundle) throws -> Table {
         guard rows.rowCount > 0 else { throw RequestError("no rows to predict", field: "records") }
-        let known = Set(bundle.acceptedColumns.map(\.name) + [bundle.target])
+        let accepted = bundle.acceptedColumns
+        let known = Set(accepted.map(\.name) + [bundle.target])
         // The first row (then the first name) that holds an unknown column.
         var unknown: (row: Int, name: String)?
         for (c, name) in rows.names.enumerated() where !known.contains(name) {
@@ -186,14 +187,15 @@ public enum RowDecoder {
         }
         if let unknown {
             throw RequestError(
-                "unknown column '\(unknown.name)' (the model reads: \(bundle.acceptedColumns.map(\.name).joined(separator: ", ")))",
+                "unknown column '\(unknown.name)' (the model reads: \(accepted.map(\.name).joined(separator: ", ")))",
                 field: unknown.name, row: unknown.row)
         }
         let index = Dictionary(rows.names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let required = bundle.requiredRequestColumns
         var columns = [Column]()
-        for spec in bundle.acceptedColumns {
+        for spec in accepted {
             let given = index[spec.name].map { rows.cells[$0] }
-            if bundle.requestNeeds(spec.name) {
+            if required.contains(spec.name) {
                 // Every row names every column the model reads (null for a missing value).
                 let r = given.map { $0.firstIndex { $0 == nil } } ?? 0
                 if let r {
