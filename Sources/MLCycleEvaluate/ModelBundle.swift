@@ -336,8 +336,8 @@ public struct ModelBundle: Codable, Sendable {
     /// Whether a column is read by a step that runs at serving time (filters without a flag do not run there).
     public func pipelineNeeds(_ column: String) -> Bool { pipelineReads.contains(column) }
 
-    /// The columns the model's features and the preparation's steps read (a step that only filters training rows
-    /// excepted): the columns `pipelineNeeds`.
+    /// The columns the model's features and the serving-time preparation steps read (a filter without a flag, or
+    /// dropping duplicates, runs only in training).
     public var pipelineReads: Set<String> {
         var read = Set<String>()
         if model.task != .clustering, let schema = try? model.model().schema {
