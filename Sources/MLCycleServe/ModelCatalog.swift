@@ -15,16 +15,19 @@ public final class ModelCatalog: @unchecked Sendable {
         /// "v3" for a registered version, "bundle" for a file.
         public var version: String
         public var bundle: ModelBundle
+        /// What a request for this bundle may and must carry.
+        public var plan: RequestPlan
     }
 
     enum Source {
-        case bundles([String: ModelBundle])
+        case bundles([String: Resolved])
         case store(any Store, models: [String: String])
     }
 
     let source: Source
     private let lock = NSLock()
-    private var decoded = [String: ModelBundle]()
+    /// Bundles by content hash, decoded once, with their request plans.
+    private var decoded = [String: (bundle: ModelBundle, plan: RequestPlan)]()
     /// "name@alias" → what it resolved to, and when (seconds since the reference date).
     private var resolved = [String: Lookup]()
     private struct Lookup {
@@ -75,7 +78,9 @@ public final class ModelCatalog: @unchecked Sendable {
             throw DataError.fileNotFound(path: bundlePath)
         }
         let bundle = try ModelBundle.decode(data, path: bundlePath)
-        source = .bundles([bundle.name: bundle])
+        source = .bundles([
+            bundle.name: Resolved(name: bundle.name, version: "bundle", bundle: bundle, plan: RequestPlan(bundle))
+        ])
         aliasRefresh = 0
     }
 
@@ -187,7 +192,7 @@ public final class ModelCatalog: @unchecked Sendable {
         switch source {
         case .bundles(let b):
             guard override == nil else { return nil }
-            return b[name].map { Resolved(name: name, version: "bundle", bundle: $0) }
+            return b[name]
         case .store(let store, let models):
             guard models.isEmpty || models[name] != nil else { return nil }
             let alias = override ?? models[name] ?? "champion"
@@ -207,10 +212,13 @@ public final class ModelCatalog: @unchecked Sendable {
             return nil
         }
         let cached = lock.withLock { decoded[version.bundle] }
-        if let cached { return Resolved(name: name, version: "v\(version.version)", bundle: cached) }
+        if let cached {
+            return Resolved(name: name, version: "v\(version.version)", bundle: cached.bundle, plan: cached.plan)
+        }
         let bundle = try ModelBundle.decode(
             try await store.artifact(version.bundle), path: "\(name) v\(version.version)")
-        lock.withLock { decoded[version.bundle] = bundle }
-        return Resolved(name: name, version: "v\(version.version)", bundle: bundle)
+        let plan = RequestPlan(bundle)
+        lock.withLock { decoded[version.bundle] = (bundle, plan) }
+        return Resolved(name: name, version: "v\(version.version)", bundle: bundle, plan: plan)
     }
 }

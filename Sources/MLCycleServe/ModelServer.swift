@@ -183,7 +183,7 @@ public struct ModelServer: Sendable {
     /// contributions each answer shows (nil or 0: none).
     func predict(
         _ name: String, key: String?, started: Date, at: Date? = nil, explain: () -> Int? = { nil },
-        rows: (ModelBundle) throws -> Table
+        rows: (ModelCatalog.Resolved) throws -> Table
     ) async throws -> Answer {
         guard let (m, shadow) = try await catalog.route(name, key: key) else {
             metrics.record(
@@ -197,7 +197,7 @@ public struct ModelServer: Sendable {
         let scored: [ModelBundle.Scored]
         let request: Table
         do {
-            request = try rows(m.bundle)
+            request = try rows(m)
             // The logged inputs are the completed rows (the columns monitoring and retraining compare with training).
             let completed = try await m.bundle.complete(request, reading: lookupReader)
             table = completed.table
@@ -473,11 +473,11 @@ public struct ModelServer: Sendable {
                 let a = try await server.predict(
                     name, key: key, started: started, at: try server.requestedTime(request), explain: { explain }
                 ) {
-                    bundle in
-                    if csv { return try RowDecoder.table(fromCSV: Array(buffer: body), bundle: bundle) }
+                    m in
+                    if csv { return try RowDecoder.table(fromCSV: Array(buffer: body), bundle: m.bundle) }
                     let cells = try RowDecoder.cells(fromJSON: Data(buffer: body), strict: true)
                     explain = cells.explain ?? asked
-                    return try RowDecoder.table(cells, bundle: bundle)
+                    return try RowDecoder.table(cells, plan: m.plan)
                 }
                 if csv {
                     return Self.bytes(
@@ -547,10 +547,10 @@ public struct ModelServer: Sendable {
                 let a = try await server.predict(
                     name, key: request.headers.first { $0.name.canonicalName == "x-request-key" }?.value,
                     started: started
-                ) { bundle in
+                ) { m in
                     csv
-                        ? try RowDecoder.table(fromCSV: Array(buffer: data), bundle: bundle)
-                        : try RowDecoder.table(try RowDecoder.cells(fromJSON: Data(buffer: data)), bundle: bundle)
+                        ? try RowDecoder.table(fromCSV: Array(buffer: data), bundle: m.bundle)
+                        : try RowDecoder.table(try RowDecoder.cells(fromJSON: Data(buffer: data)), plan: m.plan)
                 }
                 var j = JSONWriter(capacity: 32 + 24 * a.scored.count)
                 j.raw("{\"predictions\":[")
@@ -628,8 +628,8 @@ public struct ModelServer: Sendable {
                     }
                     columns.append((n, t["data"]!))
                 }
-                let a = try await server.predict(name, key: nil, started: started) { bundle in
-                    try RowDecoder.table(try RowDecoder.columns(columns), bundle: bundle)
+                let a = try await server.predict(name, key: nil, started: started) { m in
+                    try RowDecoder.table(try RowDecoder.columns(columns), plan: m.plan)
                 }
                 let scored = a.scored
                 let m = a.model

@@ -29,6 +29,21 @@ public struct RequestError: Error, Sendable, Equatable {
     }
 }
 
+/// What a request for one bundle may and must carry, worked out once per bundle rather than per request: the
+/// columns it accepts in order, their names with the target's (a labelled row may carry it), and the columns every
+/// row must name.
+public struct RequestPlan: Sendable {
+    public let accepted: [FittedPipeline.ColumnSpec]
+    public let known: Set<String>
+    public let required: Set<String>
+
+    public init(_ bundle: ModelBundle) {
+        accepted = bundle.acceptedColumns
+        known = Set(accepted.map(\.name) + [bundle.target])
+        required = bundle.requiredRequestColumns
+    }
+}
+
 /// Turns request rows into a table of the bundle's input schema, checking every value.
 public enum RowDecoder {
     /// Request rows as cells: `cells[column][row]`, for the column names in `names`; nil where a row does not
@@ -176,9 +191,14 @@ public enum RowDecoder {
     /// Checks each value against the input schema and builds the table: an unknown column, a missing required one,
     /// a wrong type or a non-finite number is a 400 naming the field and the row.
     public static func table(_ rows: Cells, bundle: ModelBundle) throws -> Table {
+        try table(rows, plan: RequestPlan(bundle))
+    }
+
+    /// `table(_:bundle:)` with the bundle's request plan worked out before (the server keeps one per bundle).
+    public static func table(_ rows: Cells, plan: RequestPlan) throws -> Table {
         guard rows.rowCount > 0 else { throw RequestError("no rows to predict", field: "records") }
-        let accepted = bundle.acceptedColumns
-        let known = Set(accepted.map(\.name) + [bundle.target])
+        let accepted = plan.accepted
+        let known = plan.known
         // The first row (then the first name) that holds an unknown column.
         var unknown: (row: Int, name: String)?
         for (c, name) in rows.names.enumerated() where !known.contains(name) {
@@ -191,7 +211,7 @@ public enum RowDecoder {
                 field: unknown.name, row: unknown.row)
         }
         let index = Dictionary(rows.names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        let required = bundle.requiredRequestColumns
+        let required = plan.required
         var columns = [Column]()
         for spec in accepted {
             let given = index[spec.name].map { rows.cells[$0] }
