@@ -49,7 +49,7 @@ enum OpenAPI {
         var properties = [(String, JSONValue)]()
         let lookedUp = Dictionary(
             m.bundle.lookedUpColumns.map { ($0.spec.name, $0.source) }, uniquingKeysWith: { a, _ in a })
-        for c in m.bundle.acceptedColumns {
+        for c in m.plan.accepted {
             var p: JSONValue
             switch c.type {
             case .float64: p = ["type": "number"]
@@ -66,8 +66,7 @@ enum OpenAPI {
             properties.append((c.name, p))
         }
         properties.append((m.bundle.target, [:]))  // a labelled row may carry its target; it is ignored
-        let needed = m.bundle.requiredRequestColumns
-        let required = m.bundle.requestSchema.map(\.name).filter(needed.contains)
+        let required = m.bundle.requestSchema.map(\.name).filter(m.plan.required.contains)
         let record: JSONValue = [
             "type": "object", "additionalProperties": false, "properties": .object(properties),
             "required": .array(required.map(JSONValue.string)),
