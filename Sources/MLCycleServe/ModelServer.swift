@@ -162,7 +162,7 @@ public struct ModelServer: Sendable {
     func logFailure(_ m: ModelCatalog.Resolved, code: Int, seconds: Double, at: Date?) {
         log?.append([
             PredictionRecord(
-                id: UUID().uuidString.lowercased(), model: m.name, version: m.version, at: at ?? Date(),
+                id: PredictionRecord.newID(), model: m.name, version: m.version, at: at ?? Date(),
                 latencySeconds: seconds, inputs: "{}", prediction: nil, status: "error \(code)")
         ])
     }
@@ -214,7 +214,7 @@ public struct ModelServer: Sendable {
             logFailure(m, code: 400, seconds: Date().timeIntervalSince(started), at: at)
             throw RequestError(error.localizedDescription)
         }
-        let ids = scored.map { _ in UUID().uuidString.lowercased() }
+        let ids = scored.map { _ in PredictionRecord.newID() }
         let seconds = Date().timeIntervalSince(started)
         metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
         guard let shadow else {
