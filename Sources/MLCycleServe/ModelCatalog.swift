@@ -7,6 +7,8 @@ import MLCycleStore
 /// models whose alias (default `champion`) is looked up in the store — again at most `aliasRefresh` seconds after
 /// the last look (1 s by default; reading the store on every request cost more than scoring a row), and at once
 /// after `invalidate()`, which the admin endpoints call. A promotion or rollback so takes effect without a restart.
+/// When a look is due, the first request makes it and the requests arriving meanwhile are answered as before: 64
+/// connections all reading the store at once each second had made the slowest 1 % of answers 150 ms.
 /// Bundles are decoded once per content hash and kept.
 public final class ModelCatalog: @unchecked Sendable {
     /// A model ready to answer: its bundle and the version that answers.
@@ -34,6 +36,9 @@ public final class ModelCatalog: @unchecked Sendable {
         var model: Resolved?
         var at: Double
     }
+    /// The keys (`name@alias`, `release name`, `names`) whose store look is under way: other requests keep the
+    /// answer of the last look meanwhile.
+    private var looking = Set<String>()
     /// How long an alias lookup is trusted before the store is asked again, in seconds (0: every request).
     public let aliasRefresh: Double
     private var cachedNames: (names: [String], at: Double)?
@@ -46,6 +51,7 @@ public final class ModelCatalog: @unchecked Sendable {
         resolved.removeAll()
         releases.removeAll()
         cachedNames = nil
+        looking.removeAll()
         lock.unlock()
     }
 
@@ -71,6 +77,20 @@ public final class ModelCatalog: @unchecked Sendable {
             try? await Task.sleep(for: .seconds(retry))
         }
     }
+
+    /// Whether the caller looks `key` up in the store again, its last look having been at `last`: when that is
+    /// `aliasRefresh` old and no other request is looking it up already (with `aliasRefresh` 0, always). A caller
+    /// told yes calls `looked(_:)` when done, whether or not the look succeeded.
+    private func mustLook(_ key: String, last: Double, now: Double) -> Bool {
+        lock.withLock {
+            guard aliasRefresh > 0 else { return true }
+            guard now - last >= aliasRefresh, !looking.contains(key) else { return false }
+            looking.insert(key)
+            return true
+        }
+    }
+
+    private func looked(_ key: String) { _ = lock.withLock { looking.remove(key) } }
 
     /// Serves one bundle file under its own name.
     public init(bundlePath: String) throws {
@@ -114,7 +134,8 @@ public final class ModelCatalog: @unchecked Sendable {
             guard models.isEmpty else { return models.keys.sorted() }
             let now = Date().timeIntervalSinceReferenceDate
             let recent = lock.withLock { cachedNames }
-            if let recent, now - recent.at < aliasRefresh { return recent.names }
+            if let recent, !mustLook("names", last: recent.at, now: now) { return recent.names }
+            defer { looked("names") }
             let names = try await store.modelNames()
             lock.withLock { cachedNames = (names, now) }
             return names
@@ -176,10 +197,12 @@ public final class ModelCatalog: @unchecked Sendable {
     private func releaseShare(_ name: String, challenger: String, _ store: any Store) async throws -> Double? {
         let now = Date().timeIntervalSinceReferenceDate
         let recent = lock.withLock { releases[name] }
+        let key = "release \(name)"
         let state: ReleaseState?
-        if let recent, now - recent.at < aliasRefresh {
+        if let recent, !mustLook(key, last: recent.at, now: now) {
             state = recent.state
         } else {
+            defer { looked(key) }
             state = try await store.release(name)
             lock.withLock { releases[name] = (state, now) }
         }
@@ -199,7 +222,8 @@ public final class ModelCatalog: @unchecked Sendable {
             let key = "\(name)@\(alias)"
             let now = Date().timeIntervalSinceReferenceDate
             let recent = lock.withLock { resolved[key] }
-            if let recent, now - recent.at < aliasRefresh { return recent.model }
+            if let recent, !mustLook(key, last: recent.at, now: now) { return recent.model }
+            defer { looked(key) }
             let answer = try await lookUp(store, name: name, alias: alias)
             lock.withLock { resolved[key] = Lookup(model: answer, at: now) }
             return answer
