@@ -36,11 +36,18 @@ public struct RequestPlan: Sendable {
     public let accepted: [FittedPipeline.ColumnSpec]
     public let known: Set<String>
     public let required: Set<String>
+    /// Each accepted column's place in `accepted`, and whether every row must name it (by that place).
+    let position: [String: Int]
+    let mustName: [Bool]
 
     public init(_ bundle: ModelBundle) {
-        accepted = bundle.acceptedColumns
+        let accepted = bundle.acceptedColumns
+        let required = bundle.requiredRequestColumns
+        self.accepted = accepted
+        self.required = required
         known = Set(accepted.map(\.name) + [bundle.target])
-        required = bundle.requiredRequestColumns
+        position = Dictionary(accepted.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        mustName = accepted.map { required.contains($0.name) }
     }
 }
 
@@ -114,6 +121,11 @@ public enum RowDecoder {
                 var index = [String: Int]()
                 var names = [String]()
                 var cells = [[JSONValue?]]()
+                if case .object(let first) = list.first {
+                    index.reserveCapacity(first.count)
+                    names.reserveCapacity(first.count)
+                    cells.reserveCapacity(first.count)
+                }
                 for (r, item) in list.enumerated() {
                     guard case .object(let row) = item else {
                         throw RequestError(
@@ -198,11 +210,16 @@ public enum RowDecoder {
     public static func table(_ rows: Cells, plan: RequestPlan) throws -> Table {
         guard rows.rowCount > 0 else { throw RequestError("no rows to predict", field: "records") }
         let accepted = plan.accepted
-        let known = plan.known
+        // Each accepted column's cells, by its place in the plan: one look-up per name the request gives.
+        var given = [Int?](repeating: nil, count: accepted.count)
         // The first row (then the first name) that holds an unknown column.
         var unknown: (row: Int, name: String)?
-        for (c, name) in rows.names.enumerated() where !known.contains(name) {
-            guard let r = rows.cells[c].firstIndex(where: { $0 != nil }) else { continue }
+        for (c, name) in rows.names.enumerated() {
+            if let p = plan.position[name] {
+                if given[p] == nil { given[p] = c }
+                continue
+            }
+            guard !plan.known.contains(name), let r = rows.cells[c].firstIndex(where: { $0 != nil }) else { continue }
             if unknown == nil || r < unknown!.row || (r == unknown!.row && name < unknown!.name) { unknown = (r, name) }
         }
         if let unknown {
@@ -210,21 +227,19 @@ public enum RowDecoder {
                 "unknown column '\(unknown.name)' (the model reads: \(accepted.map(\.name).joined(separator: ", ")))",
                 field: unknown.name, row: unknown.row)
         }
-        let index = Dictionary(rows.names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        let required = plan.required
         var columns = [Column]()
-        for spec in accepted {
-            let given = index[spec.name].map { rows.cells[$0] }
-            if required.contains(spec.name) {
+        columns.reserveCapacity(accepted.count)
+        for (p, spec) in accepted.enumerated() {
+            let cells = given[p].map { rows.cells[$0] }
+            if plan.mustName[p] {
                 // Every row names every column the model reads (null for a missing value).
-                let r = given.map { $0.firstIndex { $0 == nil } } ?? 0
-                if let r {
+                if let r = cells.map({ $0.firstIndex { $0 == nil } }) ?? 0 {
                     throw RequestError(
                         "missing column '\(spec.name)' (send null for a missing value)", field: spec.name, row: r)
                 }
             }
-            guard let given, given.contains(where: { $0 != nil }) else { continue }
-            do { columns.append(try column(given, spec: spec)) } catch let e as RequestError { throw e } catch {
+            guard let cells, cells.contains(where: { $0 != nil }) else { continue }
+            do { columns.append(try column(cells, spec: spec)) } catch let e as RequestError { throw e } catch {
                 throw RequestError("column '\(spec.name)': \(error.localizedDescription)", field: spec.name)
             }
         }
@@ -237,22 +252,25 @@ public enum RowDecoder {
         func wrong(_ v: JSONValue, _ r: Int, _ expected: String) -> RequestError {
             RequestError("'\(field)' must be \(expected), got \(v.described)", field: field, row: r)
         }
-        var valid = [Bool](repeating: true, count: cells.count)
-        var anyMissing = false
+        // Made at the first missing value: most columns have none.
+        var valid: [Bool]?
+        func missing(_ r: Int) {
+            if valid == nil { valid = [Bool](repeating: true, count: cells.count) }
+            valid![r] = false
+        }
         switch spec.type {
         case .float64, .int64:
-            var doubles = [Double](repeating: 0, count: cells.count)
-            var ints = [Int64](repeating: 0, count: cells.count)
+            let isInt = spec.type == .int64
+            var doubles = [Double](repeating: 0, count: isInt ? 0 : cells.count)
+            var ints = [Int64](repeating: 0, count: isInt ? cells.count : 0)
             for (r, cell) in cells.enumerated() {
                 switch cell ?? .null {
-                case .null:
-                    valid[r] = false
-                    anyMissing = true
+                case .null: missing(r)
                 case .number(let d):
                     guard d.isFinite else {
                         throw RequestError("'\(field)' must be a finite number", field: field, row: r)
                     }
-                    if spec.type == .int64 {
+                    if isInt {
                         guard d.rounded() == d, abs(d) <= 9e15 else { throw wrong(cell!, r, "a whole number") }
                         ints[r] = Int64(d)
                     } else {
@@ -261,22 +279,19 @@ public enum RowDecoder {
                 case let v: throw wrong(v, r, "a number")
                 }
             }
-            let validity = anyMissing ? valid : nil
-            return spec.type == .int64
-                ? Column(name: field, storage: .int64(ints), validity: validity)
-                : Column(name: field, storage: .float64(doubles), validity: validity)
+            return isInt
+                ? Column(name: field, storage: .int64(ints), validity: valid)
+                : Column(name: field, storage: .float64(doubles), validity: valid)
         case .bool:
             var values = [Bool](repeating: false, count: cells.count)
             for (r, cell) in cells.enumerated() {
                 switch cell ?? .null {
-                case .null:
-                    valid[r] = false
-                    anyMissing = true
+                case .null: missing(r)
                 case .bool(let b): values[r] = b
                 case let v: throw wrong(v, r, "true or false")
                 }
             }
-            return Column(name: field, storage: .bool(values), validity: anyMissing ? valid : nil)
+            return Column(name: field, storage: .bool(values), validity: valid)
         case .string:
             var values = [String?](repeating: nil, count: cells.count)
             for (r, cell) in cells.enumerated() {
@@ -291,9 +306,7 @@ public enum RowDecoder {
             var values = [Int64](repeating: 0, count: cells.count)
             for (r, cell) in cells.enumerated() {
                 switch cell ?? .null {
-                case .null:
-                    valid[r] = false
-                    anyMissing = true
+                case .null: missing(r)
                 case .string(let s):
                     let parsed = FieldParsing.withBytes(s) { p, n in
                         spec.type == .date ? FieldParsing.parseDate(p, n) : FieldParsing.parseTimestamp(p, n)
@@ -304,8 +317,8 @@ public enum RowDecoder {
                 }
             }
             return spec.type == .date
-                ? Column(name: field, storage: .date(values), validity: anyMissing ? valid : nil)
-                : Column(name: field, storage: .timestamp(values), validity: anyMissing ? valid : nil)
+                ? Column(name: field, storage: .date(values), validity: valid)
+                : Column(name: field, storage: .timestamp(values), validity: valid)
         }
     }
 

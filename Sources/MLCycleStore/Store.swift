@@ -321,16 +321,16 @@ public struct PredictionRecord: Codable, Sendable, Equatable {
     /// 800,000 rows, random version 4 ids made its writes fall behind under load.
     public static func newID(at date: Date = Date()) -> String {
         var rng = SystemRandomNumberGenerator()
+        let random = (rng.next(), rng.next())
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        let random = rng.next()
-        let high = (millis << 16) | 0x7000 | (random & 0x0FFF)  // 48-bit time, version 7, 12 random bits
-        let low = (rng.next() & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // variant 10, 62 random bits
+        let high = (millis << 16) | 0x7000 | (random.0 & 0x0FFF)  // 48-bit time, version 7, 12 random bits
+        let low = (random.1 & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // variant 10, 62 random bits
         return String(unsafeUninitializedCapacity: 36) { out in
-            let digits = Array("0123456789abcdef".utf8)
             var i = 0
             func put(_ value: UInt64, nibbles: Int) {
                 for k in stride(from: nibbles - 1, through: 0, by: -1) {
-                    out[i] = digits[Int((value >> (4 * UInt64(k))) & 0xF)]
+                    let nibble = UInt8((value >> (4 * UInt64(k))) & 0xF)
+                    out[i] = nibble < 10 ? 48 + nibble : 87 + nibble  // 0-9, a-f
                     i += 1
                 }
             }
