@@ -8,8 +8,9 @@ import MLCycleData
 /// An append-only file of prediction records waiting for the store: where the prediction log puts what the store
 /// cannot take now (busy, unreachable, or slower than the server), so that no answered prediction is lost.
 ///
-/// Each record is `[payload length: UInt32 LE][first 4 bytes of the payload's SHA-256][payload: the record as
-/// JSON]`; every append is one `write` and one `fsync`. A torn record at the end (a crash in the middle of an
+/// Each record is `[payload length: UInt32 LE][first 4 bytes of the payload's SHA-256][payload]`; every append is
+/// one `write` and one `fsync`. The payload is the record in binary (see `encode`); spools written before that hold
+/// it as JSON, and are read as well. A torn record at the end (a crash in the middle of an
 /// append, never acknowledged) is cut off when the file is opened; a damaged one (its checksum fails) is left out:
 /// the file is set aside as `…damaged-TIME` for a person to look at and the readable records are kept in a fresh
 /// one. Records are drained oldest first; the file is emptied once all of them are in the store. One process holds
@@ -67,6 +68,7 @@ public final class PredictionSpool: @unchecked Sendable {
                 return try rescue(from: 0, size: size)
             case .torn:
                 // A crash during an append left part of a record: it was never acknowledged to the log.
+                forgetBlock()
                 guard ftruncate(fd, off_t(offset)) == 0 else { throw failure("cut the torn record off") }
                 break reading
             }
@@ -95,6 +97,7 @@ public final class PredictionSpool: @unchecked Sendable {
         let aside = path + ".damaged-\(Int(Date().timeIntervalSince1970))"
         try? FileManager.default.removeItem(atPath: aside)
         try FileManager.default.copyItem(atPath: path, toPath: aside)
+        forgetBlock()
         guard ftruncate(fd, 0) == 0 else { throw failure("empty the damaged spool") }
         (drainOffset, end, pendingCount, peekedEnd, peekedCount) = (0, 0, 0, 0, 0)
         try appendLocked(kept)  // (called with the lock held from a peek, and from init)
@@ -109,6 +112,7 @@ public final class PredictionSpool: @unchecked Sendable {
     }
 
     private func appendLocked(_ records: [PredictionRecord]) throws {
+        forgetBlock()  // (what is cached may end in a torn tail that this append overwrites)
         var bytes = [UInt8]()
         bytes.reserveCapacity(records.count * 256)
         for r in records {
@@ -167,6 +171,7 @@ public final class PredictionSpool: @unchecked Sendable {
             pendingCount -= peekedCount
             peekedCount = 0
             if drainOffset >= end {
+                forgetBlock()
                 guard ftruncate(fd, 0) == 0 else { throw failure("empty the drained spool") }
                 (drainOffset, end, pendingCount, peekedEnd) = (0, 0, 0, 0)
             }
@@ -175,6 +180,12 @@ public final class PredictionSpool: @unchecked Sendable {
 
     private var peekedEnd: Int64 = 0
     private var peekedCount = 0
+
+    /// The last stretch of the file read, from `blockStart`: a drain reads a megabyte at a time, not two system calls
+    /// per record. Records are never rewritten in place, so it stays right until the file is cut (`forgetBlock`).
+    private var block = [UInt8]()
+    private var blockStart: Int64 = 0
+    private func forgetBlock() { block.removeAll(keepingCapacity: true) }
 
     enum Read {
         case record(PredictionRecord, next: Int64)
@@ -187,71 +198,132 @@ public final class PredictionSpool: @unchecked Sendable {
     /// The record at `offset` and where the next one starts.
     private func readRecord(at offset: Int64, limit: Int64) throws -> Read {
         guard offset + 8 <= limit else { return .torn }
-        var header = [UInt8](repeating: 0, count: 8)
-        guard try readFully(&header, at: offset) else { return .torn }
-        let length = Int(UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24)
+        guard try fill(offset, count: 8, limit: limit) else { return .torn }
+        let h = Int(offset - blockStart)
+        let length = Int(
+            UInt32(block[h]) | UInt32(block[h + 1]) << 8 | UInt32(block[h + 2]) << 16 | UInt32(block[h + 3]) << 24)
         guard offset + 8 + Int64(length) <= limit else { return .torn }
-        var payload = [UInt8](repeating: 0, count: length)
-        guard try readFully(&payload, at: offset + 8) else { return .torn }
+        guard try fill(offset, count: 8 + length, limit: limit) else { return .torn }
+        let at = Int(offset - blockStart)
+        let payload = block[(at + 8)..<(at + 8 + length)]
         var hash = MLCycleData.SHA256()
         hash.update(payload)
-        guard Array(hash.finalize().prefix(4)) == Array(header[4..<8]), let record = Self.decode(payload) else {
+        guard hash.finalize().prefix(4).elementsEqual(block[(at + 4)..<(at + 8)]), let record = Self.decode(payload)
+        else {
             return .damaged
         }
         return .record(record, next: offset + 8 + Int64(length))
     }
 
-    private func readFully(_ buffer: inout [UInt8], at offset: Int64) throws -> Bool {
-        let count = buffer.count
+    /// Makes `block` hold the file's bytes `offset..<offset + count` (reading a megabyte or up to `limit` from
+    /// `offset` when it does not); false when the file ends first.
+    private func fill(_ offset: Int64, count: Int, limit: Int64) throws -> Bool {
+        if offset >= blockStart, offset + Int64(count) <= blockStart + Int64(block.count) { return true }
+        let want = max(count, min(1 << 20, Int(limit - offset)))
+        block = [UInt8](repeating: 0, count: want)
+        blockStart = offset
         var done = 0
-        try buffer.withUnsafeMutableBytes { raw in
-            while done < count {
-                let n = pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+        try block.withUnsafeMutableBytes { raw in
+            while done < want {
+                let n = pread(fd, raw.baseAddress! + done, want - done, off_t(offset) + off_t(done))
                 if n < 0 && errno == EINTR { continue }
                 guard n >= 0 else { throw failure("read") }
-                if n == 0 { return }
+                if n == 0 { break }
                 done += n
             }
         }
-        return done == count
+        block.removeLast(want - done)
+        return done >= count
     }
 
     private func failure(_ what: String) -> StoreError {
         StoreError.io("prediction spool \(path): cannot \(what): \(String(cString: strerror(errno)))")
     }
 
-    /// A record as one JSON object (the JSON core, as the server writes its answers).
+    /// The first byte of a binary payload (a JSON one starts with `{`).
+    static let binaryFormat: UInt8 = 1
+
+    /// A record in binary: the format byte, then `at`, `latency` (Float64 LE); flags (1: a prediction, 2: a confidence,
+    /// 4: low confidence, 8: reasons); `confidence` when flagged; `id`, `model`, `version`, `inputs`, `status`,
+    /// `prediction` when flagged, as UInt32 LE lengths and UTF-8; and, when flagged, a UInt32 count of reasons, each
+    /// as a string. Writing the inputs (already JSON) as JSON inside JSON had made the spool cost more than scoring.
     static func encode(_ r: PredictionRecord) -> [UInt8] {
-        var j = JSONWriter(capacity: 160 + r.inputs.utf8.count)
-        j.raw("{\"id\":")
-        j.string(r.id)
-        j.raw(",\"model\":")
-        j.string(r.model)
-        j.raw(",\"version\":")
-        j.string(r.version)
-        j.raw(",\"at\":")
-        j.number(r.at.timeIntervalSince1970)
-        j.raw(",\"latency\":")
-        j.number(r.latencySeconds)
-        j.raw(",\"inputs\":")
-        j.string(r.inputs)
-        if let p = r.prediction {
-            j.raw(",\"prediction\":")
-            j.string(p)
+        var out = [UInt8]()
+        out.reserveCapacity(64 + r.id.utf8.count + r.model.utf8.count + r.inputs.utf8.count + 32)
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        func put(_ s: String) {
+            put(UInt32(s.utf8.count))
+            out.append(contentsOf: s.utf8)
         }
-        j.raw(",\"status\":")
-        j.string(r.status)
-        if let c = r.confidence {
-            j.raw(",\"confidence\":")
-            j.number(c)
+        out.append(binaryFormat)
+        put(r.at.timeIntervalSince1970.bitPattern)
+        put(r.latencySeconds.bitPattern)
+        let reasons = r.reasons ?? []
+        let flags: UInt8 =
+            (r.prediction != nil ? 1 : 0) | (r.confidence != nil ? 2 : 0) | (r.lowConfidence ? 4 : 0)
+            | (r.reasons != nil ? 8 : 0)
+        out.append(flags)
+        if let c = r.confidence { put(c.bitPattern) }
+        for text in [r.id, r.model, r.version, r.inputs, r.status] { put(text) }
+        if let p = r.prediction { put(p) }
+        if r.reasons != nil {
+            put(UInt32(reasons.count))
+            for reason in reasons { put(reason) }
         }
-        j.raw(",\"low_confidence\":")
-        j.bool(r.lowConfidence)
-        j.raw("}")
-        return j.bytes
+        return out
     }
 
-    static func decode(_ payload: [UInt8]) -> PredictionRecord? {
+    static func decode(_ payload: ArraySlice<UInt8>) -> PredictionRecord? {
+        guard let first = payload.first else { return nil }
+        if first == UInt8(ascii: "{") { return decodeJSON(Array(payload)) }
+        guard first == binaryFormat else { return nil }
+        var i = payload.startIndex + 1
+        func take<T: FixedWidthInteger>(_: T.Type) -> T? {
+            let size = MemoryLayout<T>.size
+            guard payload.endIndex - i >= size else { return nil }
+            var v = T.zero
+            for k in 0..<size { v |= T(payload[i + k]) << (8 * k) }
+            i += size
+            return v
+        }
+        func text() -> String? {
+            guard let n = take(UInt32.self).map(Int.init), payload.endIndex - i >= n else { return nil }
+            defer { i += n }
+            return String(validating: payload[i..<(i + n)], as: UTF8.self)
+        }
+        guard let at = take(UInt64.self), let latency = take(UInt64.self), let flags = take(UInt8.self) else {
+            return nil
+        }
+        var confidence: Double?
+        if flags & 2 != 0 {
+            guard let c = take(UInt64.self) else { return nil }
+            confidence = Double(bitPattern: c)
+        }
+        guard let id = text(), let model = text(), let version = text(), let inputs = text(), let status = text()
+        else { return nil }
+        var prediction: String?
+        if flags & 1 != 0 {
+            guard let p = text() else { return nil }
+            prediction = p
+        }
+        var reasons: [String]?
+        if flags & 8 != 0 {
+            guard let n = take(UInt32.self), Int(n) <= payload.endIndex - i else { return nil }
+            reasons = []
+            for _ in 0..<n {
+                guard let reason = text() else { return nil }
+                reasons?.append(reason)
+            }
+        }
+        guard i == payload.endIndex else { return nil }
+        return PredictionRecord(
+            id: id, model: model, version: version, at: Date(timeIntervalSince1970: Double(bitPattern: at)),
+            latencySeconds: Double(bitPattern: latency), inputs: inputs, prediction: prediction, status: status,
+            confidence: confidence, lowConfidence: flags & 4 != 0, reasons: reasons)
+    }
+
+    /// A record as the spools of earlier versions wrote it: one JSON object (without reasons).
+    static func decodeJSON(_ payload: [UInt8]) -> PredictionRecord? {
         guard let v = try? JSONValue.parse(Data(payload)),
             case .string(let id)? = v["id"], case .string(let model)? = v["model"],
             case .string(let version)? = v["version"], case .number(let at)? = v["at"],

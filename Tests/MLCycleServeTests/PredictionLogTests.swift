@@ -1,4 +1,5 @@
 import Foundation
+import MLCycleData
 import MLCycleStore
 import Synchronization
 import Testing
@@ -78,6 +79,40 @@ func temporaryDirectory(_ name: String) throws -> String {
             $0.hasPrefix("spool.bin.damaged-")
         }
         #expect(aside.count == 1)
+    }
+
+    @Test func everyFieldComesBackReasonsIncluded() throws {
+        let path = try temporaryDirectory("spool") + "/spool.bin"
+        var written = records(0..<4)
+        written[1].reasons = ["outside scope: Gr_Liv_Area < 4000", "Lot_Frontage was missing: imputed as in training"]
+        written[2].reasons = []
+        written[3].inputs = #"{"text":"line\nbreak \u0000 ünïcode 🏠"}"#
+        do { try PredictionSpool(path: path).append(written) }
+        #expect(try PredictionSpool(path: path).peek(10) == written)
+    }
+
+    /// A spool left by a server before the binary records (each payload one JSON object) is drained as it was.
+    @Test func aSpoolOfJSONRecordsIsStillRead() throws {
+        let path = try temporaryDirectory("spool") + "/spool.bin"
+        let written = records(0..<3)
+        var file = [UInt8]()
+        for r in written {
+            var object: [String: Any] = [
+                "id": r.id, "model": r.model, "version": r.version, "at": r.at.timeIntervalSince1970,
+                "latency": r.latencySeconds, "inputs": r.inputs, "status": r.status, "low_confidence": r.lowConfidence,
+            ]
+            if let p = r.prediction { object["prediction"] = p }
+            if let c = r.confidence { object["confidence"] = c }
+            let payload = [UInt8](try JSONSerialization.data(withJSONObject: object))
+            var hash = MLCycleData.SHA256()
+            hash.update(payload)
+            withUnsafeBytes(of: UInt32(payload.count).littleEndian) { file.append(contentsOf: $0) }
+            file += hash.finalize().prefix(4) + payload
+        }
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        let spool = try PredictionSpool(path: path)
+        #expect(spool.pending == 3)
+        #expect(try spool.peek(10) == written)
     }
 
     @Test func aSecondProcessCannotHoldTheSameSpool() throws {
