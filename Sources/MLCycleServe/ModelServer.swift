@@ -239,7 +239,7 @@ public struct ModelServer: Sendable {
             logFailure(m, code: 400, seconds: Date().timeIntervalSince(started), at: at)
             throw RequestError(error.localizedDescription)
         }
-        let ids = scored.map { _ in PredictionRecord.newID() }
+        let ids = PredictionRecord.newIDs(scored.count)
         let seconds = Date().timeIntervalSince(started)
         metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
         guard let shadow else {

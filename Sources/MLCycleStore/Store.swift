@@ -320,7 +320,19 @@ public struct PredictionRecord: Codable, Sendable, Equatable {
     /// millisecond), so the store's primary-key index grows at its end rather than at random pages: on a log of
     /// 800,000 rows, random version 4 ids made its writes fall behind under load.
     public static func newID(at date: Date = Date()) -> String {
-        var rng = SystemRandomNumberGenerator()
+        var random = SystemRandomNumberGenerator()
+        return newID(at: date, using: &random)
+    }
+
+    /// `count` new ids for the rows of one request: the system's generator seeds a SplitMix64 sequence for their 74
+    /// random bits each (two system calls per id had been 2.7 % of the server's time under 1000-row requests).
+    public static func newIDs(_ count: Int, at date: Date = Date()) -> [String] {
+        var system = SystemRandomNumberGenerator()
+        var random = SplitMix64(seed: system.next())
+        return (0..<count).map { _ in newID(at: date, using: &random) }
+    }
+
+    static func newID<R: RandomNumberGenerator>(at date: Date, using rng: inout R) -> String {
         let random = (rng.next(), rng.next())
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
         let high = (millis << 16) | 0x7000 | (random.0 & 0x0FFF)  // 48-bit time, version 7, 12 random bits
@@ -349,6 +361,19 @@ public struct PredictionRecord: Codable, Sendable, Equatable {
             put(low & 0xFFFF_FFFF_FFFF, nibbles: 12)
             return i
         }
+    }
+}
+
+/// Steele, Lea and Flood's SplitMix64: a fast sequence of well-mixed 64-bit values from one seed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

@@ -26,5 +26,8 @@ import Testing
         #expect(Set(ids).count == ids.count)
         let sameMillisecond = (0..<2_000).map { _ in PredictionRecord.newID(at: start) }
         #expect(Set(sameMillisecond).count == sameMillisecond.count)
+        // A request's ids come from one seeded sequence: distinct within it, and across requests.
+        let batches = (0..<20).flatMap { _ in PredictionRecord.newIDs(1_000, at: start) }
+        #expect(Set(batches).count == batches.count && batches.allSatisfy { UUID(uuidString: $0) != nil })
     }
 }
