@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Times `mlcycle profile` against pandas (read_csv + describe(include="all") + corr()) on the same files,
+# Times `mlcycle profile` against pandas (read_csv + describe(include="all") + Pearson and Spearman corr(); and with
+# Pearson only, the earlier comparison) on the same files,
 # whole process, median of 3 runs, with peak memory. Usage: bash Benchmarks/profile/run.sh [ames] [300000] [3000000] [wide]
 # `wide` is 5,000 columns × 50 rows: its correlation matrices are bounded (--correlations top:100, the default), while
 # pandas' corr() covers every pair.
@@ -51,23 +52,23 @@ tiny=Benchmarks/data/profile_tiny.csv
 printf 'a,b\n1,x\n' > "$tiny"
 if [ "${SKIP_MLCYCLE:-0}" != 1 ]; then read -r _ base < <(measure .build/release/mlcycle profile "$tiny" --json /dev/null); fi
 
-table="| file | rows × columns | file MiB | mlcycle s | pandas s | time ratio | mlcycle MiB | pandas MiB | memory ratio | mlcycle beyond a one-row profile ÷ file |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+table="| file | rows × columns | file MiB | mlcycle s | pandas s | time ratio | pandas s, Pearson only | time ratio | mlcycle MiB | pandas MiB | memory ratio | pandas MiB, Pearson only | memory ratio | mlcycle beyond a one-row profile ÷ file |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for f in "${files[@]}"; do
     rows=$(( $(wc -l < "$f") - 1 ))
     columns=$(head -1 "$f" | python3 -c "import csv, sys; print(len(next(csv.reader(sys.stdin))))")
     size=$(stat -c %s "$f")
     fmib=$(python3 -c "print(f'{$size / 1048576:.1f}')")
     read -r pt pm < <(measure Benchmarks/.venv/bin/python Benchmarks/profile/pandas_profile.py "$f")
+    read -r qt qm < <(measure Benchmarks/.venv/bin/python Benchmarks/profile/pandas_profile.py "$f" --pearson-only)
     if [ "${SKIP_MLCYCLE:-0}" = 1 ]; then
-        table+=$'\n'"| $(basename "$f") | $rows × $columns | $fmib | – | $pt | – | – | $((pm / 1024)) | – | – |"
+        table+=$'\n'"| $(basename "$f") | $rows × $columns | $fmib | – | $pt | – | $qt | – | – | $((pm / 1024)) | – | $((qm / 1024)) | – | – |"
         continue
     fi
     read -r mt mm < <(measure .build/release/mlcycle profile "$f" --json /dev/null)
-    tr=$(python3 -c "print(f'{$mt / $pt:.2f}×')")
-    mr=$(python3 -c "print(f'{$mm / $pm:.2f}×')")
+    ratio() { python3 -c "print(f'{$1 / $2:.2f}×')"; }
     fr=$(python3 -c "print(f'{max($mm - $base, 0) * 1024 / $size:.1f}×')")
-    table+=$'\n'"| $(basename "$f") | $rows × $columns | $fmib | $mt | $pt | $tr | $((mm / 1024)) | $((pm / 1024)) | $mr | $fr |"
+    table+=$'\n'"| $(basename "$f") | $rows × $columns | $fmib | $mt | $pt | $(ratio "$mt" "$pt") | $qt | $(ratio "$mt" "$qt") | $((mm / 1024)) | $((pm / 1024)) | $(ratio "$mm" "$pm") | $((qm / 1024)) | $(ratio "$mm" "$qm") | $fr |"
 done
 
 header="Profile benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, pandas $pandas_version, median of $runs runs (ratio < 1: mlcycle is faster / smaller); a one-row profile peaks at $((${base:-0} / 1024)) MiB."
