@@ -56,9 +56,11 @@ public final class ModelCatalog: @unchecked Sendable {
         var model: Resolved?
         var at: Double
     }
-    /// The keys (`name@alias`, `release name`, `names`) whose store look is under way: other requests keep the
-    /// answer of the last look meanwhile.
-    private var looking = Set<String>()
+    /// The keys (`name@alias`, `release name`, `names`) whose store look is under way, and since when: other
+    /// requests keep the answer of the last look meanwhile, unless the look has taken longer than `lookDeadline`.
+    private var looking = [String: Double]()
+    /// Moves on at each `invalidate()`: a look begun before it does not keep its (older) answer.
+    private var generation = 0
     /// How long an alias lookup is trusted before the store is asked again, in seconds (0: every request).
     public let aliasRefresh: Double
     private var cachedNames: (names: [String], at: Double)?
@@ -72,6 +74,7 @@ public final class ModelCatalog: @unchecked Sendable {
         releases.removeAll()
         cachedNames = nil
         looking.removeAll()
+        generation += 1
         lock.unlock()
     }
 
@@ -98,19 +101,38 @@ public final class ModelCatalog: @unchecked Sendable {
         }
     }
 
-    /// Whether the caller looks `key` up in the store again, its last look having been at `last`: when that is
-    /// `aliasRefresh` old and no other request is looking it up already (with `aliasRefresh` 0, always). A caller
-    /// told yes calls `looked(_:)` when done, whether or not the look succeeded.
-    private func mustLook(_ key: String, last: Double, now: Double) -> Bool {
+    /// A look at the store this caller makes: its key, when it began, and the generation it began in.
+    private struct Look {
+        var key: String
+        var began: Double
+        var generation: Int
+    }
+
+    /// Whether the caller looks `key` up in the store, its last answer having been got at `last` (nil: none yet):
+    /// yes when there is none, or it is `aliasRefresh` old and no other request has been looking for less than
+    /// `lookDeadline` (with `aliasRefresh` 0, always). A caller given a look calls `finish(_:)` when done.
+    private func startLook(_ key: String, last: Double?, now: Double) -> Look? {
         lock.withLock {
-            guard aliasRefresh > 0 else { return true }
-            guard now - last >= aliasRefresh, !looking.contains(key) else { return false }
-            looking.insert(key)
-            return true
+            let look = Look(key: key, began: now, generation: generation)
+            guard aliasRefresh > 0, let last else { return look }
+            guard now - last >= aliasRefresh else { return nil }
+            if let since = looking[key], now - since < lookDeadline { return nil }
+            looking[key] = now
+            return look
         }
     }
 
-    private func looked(_ key: String) { _ = lock.withLock { looking.remove(key) } }
+    /// Ends a look: clears its mark (not a newer one's), and says whether its answer may be kept (no
+    /// `invalidate()` since it began).
+    private func finish(_ look: Look) -> Bool {
+        lock.withLock {
+            if looking[look.key] == look.began { looking[look.key] = nil }
+            return generation == look.generation
+        }
+    }
+
+    /// How long the other requests wait on one look before one of them looks again (a store that hangs).
+    private var lookDeadline: Double { max(5, 5 * aliasRefresh) }
 
     /// Serves one bundle file under its own name.
     public init(bundlePath: String) throws {
@@ -154,10 +176,13 @@ public final class ModelCatalog: @unchecked Sendable {
             guard models.isEmpty else { return models.keys.sorted() }
             let now = Date().timeIntervalSinceReferenceDate
             let recent = lock.withLock { cachedNames }
-            if let recent, !mustLook("names", last: recent.at, now: now) { return recent.names }
-            defer { looked("names") }
-            let names = try await store.modelNames()
-            lock.withLock { cachedNames = (names, now) }
+            guard let look = startLook("names", last: recent?.at, now: now) else { return recent?.names ?? [] }
+            let names: [String]
+            do { names = try await store.modelNames() } catch {
+                _ = finish(look)
+                throw error
+            }
+            if finish(look) { lock.withLock { cachedNames = (names, now) } }
             return names
         }
     }
@@ -217,14 +242,15 @@ public final class ModelCatalog: @unchecked Sendable {
     private func releaseShare(_ name: String, challenger: String, _ store: any Store) async throws -> Double? {
         let now = Date().timeIntervalSinceReferenceDate
         let recent = lock.withLock { releases[name] }
-        let key = "release \(name)"
         let state: ReleaseState?
-        if let recent, !mustLook(key, last: recent.at, now: now) {
-            state = recent.state
+        if let look = startLook("release \(name)", last: recent?.at, now: now) {
+            do { state = try await store.release(name) } catch {
+                _ = finish(look)
+                throw error
+            }
+            if finish(look) { lock.withLock { releases[name] = (state, now) } }
         } else {
-            defer { looked(key) }
-            state = try await store.release(name)
-            lock.withLock { releases[name] = (state, now) }
+            state = recent?.state
         }
         guard let state, "v\(state.version)" == challenger else { return nil }
         return state.share
@@ -242,10 +268,13 @@ public final class ModelCatalog: @unchecked Sendable {
             let key = "\(name)@\(alias)"
             let now = Date().timeIntervalSinceReferenceDate
             let recent = lock.withLock { resolved[key] }
-            if let recent, !mustLook(key, last: recent.at, now: now) { return recent.model }
-            defer { looked(key) }
-            let answer = try await lookUp(store, name: name, alias: alias)
-            lock.withLock { resolved[key] = Lookup(model: answer, at: now) }
+            guard let look = startLook(key, last: recent?.at, now: now) else { return recent?.model }
+            let answer: Resolved?
+            do { answer = try await lookUp(store, name: name, alias: alias) } catch {
+                _ = finish(look)
+                throw error
+            }
+            if finish(look) { lock.withLock { resolved[key] = Lookup(model: answer, at: now) } }
             return answer
         }
     }

@@ -11,7 +11,6 @@ import MLCycleUI
 import NIOCore
 import NIOFoundationEssentialsCompat
 import Prometheus
-import Synchronization
 
 /// The server's Prometheus metrics (swift-prometheus), names as documented: requests by model, version and status,
 /// rows scored, latency histogram; the prediction log's counters live in the same registry, and so does what
@@ -34,12 +33,16 @@ public final class ServerMetrics: Sendable {
         var rows: Prometheus.Counter
         var duration: Prometheus.ValueHistogram
     }
-    private let series = Mutex([String: Series]())
+    private let series = SeriesCache()
+    private final class SeriesCache: @unchecked Sendable {
+        let lock = NSLock()
+        var byKey = [String: Series]()  // under `lock`
+    }
 
     func record(model: String, version: String, code: Int, seconds: Double, rows n: Int) {
         let key = "\(model)\u{0}\(version)\u{0}\(code)"
         let s =
-            series.withLock { $0[key] }
+            series.lock.withLock { series.byKey[key] }
             ?? {
                 let labels = [("model", model), ("version", version)]
                 let made = Series(
@@ -53,7 +56,7 @@ public final class ServerMetrics: Sendable {
                         descriptor: Self.name(
                             "request_duration", unit: "seconds", "Time to answer a prediction request."),
                         labels: labels, buckets: Self.buckets))
-                series.withLock { $0[key] = made }
+                series.lock.withLock { series.byKey[key] = made }
                 return made
             }()
         s.requests.increment()
@@ -187,7 +190,7 @@ public struct ModelServer: Sendable {
     func logFailure(_ m: ModelCatalog.Resolved, code: Int, seconds: Double, at: Date?) {
         log?.append([
             PredictionRecord(
-                id: PredictionRecord.newID(), model: m.name, version: m.version, at: at ?? Date(),
+                id: PredictionRecord.newID(at: at ?? Date()), model: m.name, version: m.version, at: at ?? Date(),
                 latencySeconds: seconds, inputs: "{}", prediction: nil, status: "error \(code)")
         ])
     }
@@ -239,7 +242,7 @@ public struct ModelServer: Sendable {
             logFailure(m, code: 400, seconds: Date().timeIntervalSince(started), at: at)
             throw RequestError(error.localizedDescription)
         }
-        let ids = PredictionRecord.newIDs(scored.count)
+        let ids = PredictionRecord.newIDs(scored.count, at: at ?? Date())
         let seconds = Date().timeIntervalSince(started)
         metrics.record(model: name, version: m.version, code: 200, seconds: seconds, rows: table.rowCount)
         guard let shadow else {

@@ -289,7 +289,11 @@ public final class PredictionSpool: @unchecked Sendable {
         func text() -> String? {
             guard let n = take(UInt32.self).map(Int.init), payload.endIndex - i >= n else { return nil }
             defer { i += n }
-            return String(validating: payload[i..<(i + n)], as: UTF8.self)
+            let bytes = payload[i..<(i + n)]
+            let valid = bytes.withContiguousStorageIfAvailable { b in
+                b.isEmpty || TextEncoding.firstInvalidUTF8(b.baseAddress!, count: b.count) == nil
+            }
+            return valid == true ? String(decoding: bytes, as: UTF8.self) : nil
         }
         guard let at = take(UInt64.self), let latency = take(UInt64.self), let flags = take(UInt8.self) else {
             return nil
