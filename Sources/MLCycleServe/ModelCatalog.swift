@@ -101,34 +101,36 @@ public final class ModelCatalog: @unchecked Sendable {
         }
     }
 
-    /// A look at the store this caller makes: its key, when it began, and the generation it began in.
-    private struct Look {
-        var key: String
-        var began: Double
-        var generation: Int
-    }
-
-    /// Whether the caller looks `key` up in the store, its last answer having been got at `last` (nil: none yet):
-    /// yes when there is none, or it is `aliasRefresh` old and no other request has been looking for less than
-    /// `lookDeadline` (with `aliasRefresh` 0, always). A caller given a look calls `finish(_:)` when done.
-    private func startLook(_ key: String, last: Double?, now: Double) -> Look? {
-        lock.withLock {
-            let look = Look(key: key, began: now, generation: generation)
-            guard aliasRefresh > 0, let last else { return look }
-            guard now - last >= aliasRefresh else { return nil }
-            if let since = looking[key], now - since < lookDeadline { return nil }
-            looking[key] = now
-            return look
+    /// The answer for `key`: `recent` (the last look's answer, and when it was got) while it is fresh, or while
+    /// another request has been looking for less than `lookDeadline`; else `fetch()`'s, handed to `keep` unless an
+    /// `invalidate()` came while it was fetched. With `aliasRefresh` 0 every call fetches.
+    private func cached<T>(
+        _ key: String, _ recent: (value: T, at: Double)?, fetch: () async throws -> T, keep: (T, Double) -> Void
+    ) async throws -> T {
+        let now = Date().timeIntervalSinceReferenceDate
+        let decision: (keep: T?, generation: Int) = lock.withLock {
+            if aliasRefresh > 0, let recent {
+                if now - recent.at < aliasRefresh { return (recent.value, generation) }
+                if let since = looking[key], now - since < lookDeadline { return (recent.value, generation) }
+                looking[key] = now
+            }
+            return (nil, generation)
         }
-    }
-
-    /// Ends a look: clears its mark (not a newer one's), and says whether its answer may be kept (no
-    /// `invalidate()` since it began).
-    private func finish(_ look: Look) -> Bool {
-        lock.withLock {
-            if looking[look.key] == look.began { looking[look.key] = nil }
-            return generation == look.generation
+        if let kept = decision.keep { return kept }
+        // Clears this look's mark (not a newer one's); its answer is kept only if nothing was invalidated meanwhile.
+        func finish() -> Bool {
+            lock.withLock {
+                if looking[key] == now { looking[key] = nil }
+                return generation == decision.generation
+            }
         }
+        let value: T
+        do { value = try await fetch() } catch {
+            _ = finish()
+            throw error
+        }
+        if finish() { keep(value, now) }
+        return value
     }
 
     /// How long the other requests wait on one look before one of them looks again (a store that hangs).
@@ -174,16 +176,11 @@ public final class ModelCatalog: @unchecked Sendable {
         case .bundles(let b): return b.keys.sorted()
         case .store(let store, let models):
             guard models.isEmpty else { return models.keys.sorted() }
-            let now = Date().timeIntervalSinceReferenceDate
             let recent = lock.withLock { cachedNames }
-            guard let look = startLook("names", last: recent?.at, now: now) else { return recent?.names ?? [] }
-            let names: [String]
-            do { names = try await store.modelNames() } catch {
-                _ = finish(look)
-                throw error
+            return try await cached("names", recent.map { ($0.names, $0.at) }, fetch: { try await store.modelNames() })
+            {
+                names, at in lock.withLock { cachedNames = (names, at) }
             }
-            if finish(look) { lock.withLock { cachedNames = (names, now) } }
-            return names
         }
     }
 
@@ -240,17 +237,11 @@ public final class ModelCatalog: @unchecked Sendable {
 
     /// The share of a release under way for `challenger` ("v4"), looked up again after `aliasRefresh` seconds.
     private func releaseShare(_ name: String, challenger: String, _ store: any Store) async throws -> Double? {
-        let now = Date().timeIntervalSinceReferenceDate
         let recent = lock.withLock { releases[name] }
-        let state: ReleaseState?
-        if let look = startLook("release \(name)", last: recent?.at, now: now) {
-            do { state = try await store.release(name) } catch {
-                _ = finish(look)
-                throw error
-            }
-            if finish(look) { lock.withLock { releases[name] = (state, now) } }
-        } else {
-            state = recent?.state
+        let state = try await cached(
+            "release \(name)", recent.map { ($0.state, $0.at) }, fetch: { try await store.release(name) }
+        ) {
+            state, at in lock.withLock { releases[name] = (state, at) }
         }
         guard let state, "v\(state.version)" == challenger else { return nil }
         return state.share
@@ -266,16 +257,10 @@ public final class ModelCatalog: @unchecked Sendable {
             guard models.isEmpty || models[name] != nil else { return nil }
             let alias = override ?? models[name] ?? "champion"
             let key = "\(name)@\(alias)"
-            let now = Date().timeIntervalSinceReferenceDate
             let recent = lock.withLock { resolved[key] }
-            guard let look = startLook(key, last: recent?.at, now: now) else { return recent?.model }
-            let answer: Resolved?
-            do { answer = try await lookUp(store, name: name, alias: alias) } catch {
-                _ = finish(look)
-                throw error
-            }
-            if finish(look) { lock.withLock { resolved[key] = Lookup(model: answer, at: now) } }
-            return answer
+            return try await cached(
+                key, recent.map { ($0.model, $0.at) }, fetch: { try await lookUp(store, name: name, alias: alias) }
+            ) { answer, at in lock.withLock { resolved[key] = Lookup(model: answer, at: at) } }
         }
     }
 
