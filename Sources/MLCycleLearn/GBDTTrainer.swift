@@ -320,38 +320,9 @@ struct TreeGrower: @unchecked Sendable {
             leaves[chosen].histogram = nil
             let split = leaf.best
             // Partition the leaf's rows: left ones first, stable.
-            var nl = 0
-            var nr = 0
             let f = split.feature
-            binned.codes.withUnsafeBufferPointer { codes in
-                rows.withUnsafeMutableBufferPointer { rows in
-                    scratch.withUnsafeMutableBufferPointer { scratch in
-                        // Raw buffers: every split walks all of its leaf's rows.
-                        let col = codes.baseAddress! + f * binned.rows
-                        let set = split.categorySet
-                        for i in leaf.start..<(leaf.start + leaf.count) {
-                            let r = rows[i]
-                            let b = Int(col[Int(r)])
-                            let goLeft: Bool
-                            if b == 0 {
-                                goLeft = split.missingLeft
-                            } else if let set {
-                                goLeft = set[b >> 6] & (1 << UInt64(b & 63)) != 0
-                            } else {
-                                goLeft = b <= split.binThreshold
-                            }
-                            if goLeft {
-                                rows[leaf.start + nl] = r
-                                nl += 1
-                            } else {
-                                scratch[nr] = r
-                                nr += 1
-                            }
-                        }
-                        for k in 0..<nr { rows[leaf.start + nl + k] = scratch[k] }
-                    }
-                }
-            }
+            let nl = partition(&rows, scratch: &scratch, start: leaf.start, count: leaf.count, split: split)
+            let nr = leaf.count - nl
             // The new internal node takes the leaf's place in the tree.
             let node = Int32(tree.feature.count)
             let bins = binned.bins[f]
@@ -433,6 +404,69 @@ struct TreeGrower: @unchecked Sendable {
         tree.leafCount = leaves.map { Double($0.count) }
         return Grown(
             tree: tree, binTree: binTree, rows: rows, leafRanges: leaves.map { $0.start..<($0.start + $0.count) })
+    }
+
+    /// Reorders `rows[start ..< start+count]` so the rows `split` sends left come first, both sides in their
+    /// order; returns how many went left. Large leaves are cut in two halves partitioned at once.
+    func partition(_ rows: inout [Int32], scratch: inout [Int32], start: Int, count: Int, split: SplitCandidate) -> Int
+    {
+        // Which side each bin goes to (1: left), so a row costs a table look-up and no unpredictable branch.
+        var goesLeft = [UInt8](repeating: 0, count: 256)
+        goesLeft[0] = split.missingLeft ? 1 : 0
+        for b in 1..<256 {
+            if let set = split.categorySet {
+                goesLeft[b] = set[b >> 6] & (1 << UInt64(b & 63)) != 0 ? 1 : 0
+            } else {
+                goesLeft[b] = b <= split.binThreshold ? 1 : 0
+            }
+        }
+        let side = goesLeft
+        let tasks = count >= 65_536 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
+        let offset = split.feature * binned.rows
+        let codes = binned.codes
+        return rows.withUnsafeMutableBufferPointer { rowsBuffer in
+            scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+                let rows = SendablePointer(rowsBuffer.baseAddress!)
+                let scratch = SendablePointer(scratchBuffer.baseAddress!)
+                // Each part puts its left rows at its own start and its right rows in `scratch` at the same offset;
+                // raw pointers because every split walks all of its leaf's rows.
+                let lefts: [Int] = parallelMap(tasks) { k in
+                    let lo = start + count * k / tasks
+                    let hi = start + count * (k + 1) / tasks
+                    return codes.withUnsafeBufferPointer { codes in
+                        side.withUnsafeBufferPointer { side in
+                            let column = codes.baseAddress! + offset
+                            var nl = 0
+                            var nr = 0
+                            for i in lo..<hi {
+                                let r = rows.pointer[i]
+                                let left = Int(side[Int(column[Int(r)])])
+                                // Written to both places; only the side it belongs to advances (no branch).
+                                rows.pointer[lo + nl] = r
+                                scratch.pointer[lo - start + nr] = r
+                                nl += left
+                                nr += 1 - left
+                            }
+                            return nl
+                        }
+                    }
+                }
+                var nl = 0
+                for k in 0..<tasks {
+                    let lo = start + count * k / tasks
+                    if lo != start + nl { (rows.pointer + start + nl).update(from: rows.pointer + lo, count: lefts[k]) }
+                    nl += lefts[k]
+                }
+                var placed = start + nl
+                for k in 0..<tasks {
+                    let lo = start + count * k / tasks
+                    let nr = count * (k + 1) / tasks - count * k / tasks - lefts[k]
+                    (rows.pointer + placed).update(from: scratch.pointer + (lo - start), count: nr)
+                    placed += nr
+                }
+                return nl
+            }
+        }
     }
 
     /// Sums of gradients and hessians per bin over the rows `rows[start ..< start+count]` (`gradients` holds pairs).
