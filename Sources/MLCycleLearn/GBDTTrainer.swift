@@ -169,7 +169,7 @@ public struct GradientBoostedTrees: Learner {
 struct BinTree {
     var feature: [Int] = []
     var binThreshold: [Int] = []
-    var categorySet: [[UInt64]?] = []
+    var categorySet: [SIMD4<UInt64>?] = []
     var missingLeft: [Bool] = []
     var left: [Int32] = []
     var right: [Int32] = []
@@ -206,23 +206,28 @@ struct BinTree {
     }
 }
 
-/// Gradient and hessian sums per bin of every feature, interleaved (`gh[2·bin]`, `gh[2·bin + 1]`) so one bin's
-/// pair shares a cache line. No counts are kept: like LightGBM, a bin's row count is estimated from its hessian.
-struct Histogram {
-    var gh: [Double]
+/// Histograms of gradient and hessian sums per bin of every feature, interleaved (`h[2·bin]`, `h[2·bin + 1]`) so
+/// one bin's pair shares a cache line, handed out and taken back while a tree grows so a leaf's histogram costs no
+/// allocation. No counts are kept: like LightGBM, a bin's row count is estimated from its hessian.
+final class HistogramPool: @unchecked Sendable {
+    /// Doubles per histogram: two per bin.
+    let size: Int
+    private var free: [UnsafeMutablePointer<Double>] = []
+    private var made: [UnsafeMutablePointer<Double>] = []
 
-    init(bins: Int) { gh = [Double](repeating: 0, count: 2 * bins) }
+    init(bins: Int) { size = 2 * bins }
 
-    /// `self - other`, bin by bin (the larger child's histogram from the parent's and the smaller child's).
-    func subtracting(_ other: Histogram) -> Histogram {
-        var out = self
-        out.gh.withUnsafeMutableBufferPointer { o in
-            other.gh.withUnsafeBufferPointer { b in
-                for i in 0..<o.count { o[i] -= b[i] }
-            }
-        }
-        return out
+    /// A histogram whose contents are undefined (the caller clears the features it fills).
+    func take() -> UnsafeMutablePointer<Double> {
+        if let h = free.popLast() { return h }
+        let h = UnsafeMutablePointer<Double>.allocate(capacity: max(size, 1))
+        made.append(h)
+        return h
     }
+
+    func give(_ h: UnsafeMutablePointer<Double>) { free.append(h) }
+
+    deinit { for h in made { h.deallocate() } }
 }
 
 /// The best split found for a leaf.
@@ -230,7 +235,7 @@ struct SplitCandidate {
     var gain = -Double.infinity
     var feature = -1
     var binThreshold = 0
-    var categorySet: [UInt64]? = nil
+    var categorySet: SIMD4<UInt64>? = nil
     var missingLeft = false
     var leftG = 0.0, leftH = 0.0, leftC = 0
     /// The L2 regularisation of the children's values (larger after a many-vs-many categorical split).
@@ -263,8 +268,11 @@ struct TreeGrower: @unchecked Sendable {
         /// L2 regularisation of this leaf's value.
         var lambda: Double
         var depth: Int
-        var histogram: Histogram?
+        /// Its histogram while it may still be split (from the grower's pool).
+        var histogram: UnsafeMutablePointer<Double>?
         var best: SplitCandidate
+        /// The features with a split this leaf's size limits allow: the only ones its children search.
+        var searched: [Int]
         /// The internal node that points to this leaf, and on which side (-1 for the root).
         var parent: Int
         var isLeft: Bool
@@ -292,12 +300,15 @@ struct TreeGrower: @unchecked Sendable {
             sumG += gradients[2 * Int(r)]
             sumH += gradients[2 * Int(r) + 1]
         }
-        let rootHist = histogram(rows: rows, start: 0, count: rows.count, gradients: gradients, features: features)
+        let pool = HistogramPool(bins: totalBins)
+        let rootHist = pool.take()
+        histogram(
+            into: rootHist, rows: rows, start: 0, count: rows.count, gradients: gradients, features: features, pool: pool)
+        let (rootBest, rootSearched) = bestSplit(rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: features)
         var leaves = [
             Leaf(
                 start: 0, count: rows.count, sumG: sumG, sumH: sumH, lambda: p.lambdaL2, depth: 0, histogram: rootHist,
-                best: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: features), parent: -1,
-                isLeft: false)
+                best: rootBest, searched: rootSearched, parent: -1, isLeft: false)
         ]
         var pending = [0]  // leaves that may still split
         var tree = BoostedTree()
@@ -318,6 +329,7 @@ struct TreeGrower: @unchecked Sendable {
             let chosen = pending.remove(at: slot)
             let leaf = leaves[chosen]
             leaves[chosen].histogram = nil
+            leaves[chosen].searched = []
             let split = leaf.best
             // Partition the leaf's rows: left ones first, stable.
             let f = split.feature
@@ -331,7 +343,7 @@ struct TreeGrower: @unchecked Sendable {
             tree.binThreshold.append(Int32(split.binThreshold))
             if let set = split.categorySet {
                 tree.categorySet.append(Int32(tree.categorySets.count))
-                tree.categorySets.append(set)
+                tree.categorySets.append([set[0], set[1], set[2], set[3]])
             } else {
                 tree.categorySet.append(-1)
             }
@@ -357,46 +369,63 @@ struct TreeGrower: @unchecked Sendable {
                     binTree.right[leaf.parent] = node
                 }
             }
-            // Children: build the smaller one's histogram, subtract for the larger.
+            // Children: build the smaller one's histogram, subtract it from the parent's for the larger. Neither
+            // is needed when the tree is complete or neither child could be split (as in LightGBM).
             let rightG = leaf.sumG - split.leftG
             let rightH = leaf.sumH - split.leftH
-            let leftSmaller = nl <= nr
-            let smallStart = leftSmaller ? leaf.start : leaf.start + nl
-            let smallCount = leftSmaller ? nl : nr
-            let small = histogram(
-                rows: rows, start: smallStart, count: smallCount, gradients: gradients, features: features)
-            let large = leaf.histogram!.subtracting(small)
-            let leftHist = leftSmaller ? small : large
-            let rightHist = leftSmaller ? large : small
-            let leftCount = nl
-            let rightCount = nr
-            let leftFeatures = features
-            let rightFeatures = features
-            let leftBest: SplitCandidate
-            let rightBest: SplitCandidate
-            if totalBins >= 65_536 {
-                (leftBest, rightBest) = inParallel(
-                    {
-                        bestSplit(
-                            leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: leftFeatures)
-                    },
-                    { bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: rightFeatures) })
-            } else {  // too little work to be worth waking a second thread
-                leftBest = bestSplit(
-                    leftHist, sumG: split.leftG, sumH: split.leftH, count: leftCount, features: leftFeatures)
-                rightBest = bestSplit(rightHist, sumG: rightG, sumH: rightH, count: rightCount, features: rightFeatures)
+            let childDepth = leaf.depth + 1
+            let mayGrow = leaves.count + 1 < p.numLeaves && (p.maxDepth < 0 || childDepth < p.maxDepth)
+            let searched = leaf.searched
+            var leftBest = SplitCandidate()
+            var rightBest = SplitCandidate()
+            var leftSearched = [Int]()
+            var rightSearched = [Int]()
+            var leftHist: UnsafeMutablePointer<Double>? = nil
+            var rightHist: UnsafeMutablePointer<Double>? = nil
+            if mayGrow && max(nl, nr) >= 2 * p.minDataInLeaf && !searched.isEmpty, let parentHist = leaf.histogram {
+                let leftSmaller = nl <= nr
+                let small = pool.take()
+                histogram(
+                    into: small, rows: rows, start: leftSmaller ? leaf.start : leaf.start + nl,
+                    count: leftSmaller ? nl : nr, gradients: gradients, features: searched, pool: pool)
+                subtract(small, from: parentHist, features: searched)
+                let (l, r) = leftSmaller ? (small, parentHist) : (parentHist, small)
+                (leftHist, rightHist) = (l, r)
+                let leftCount = nl
+                let rightCount = nr
+                let sums = (split.leftG, split.leftH, rightG, rightH)
+                let left = SendablePointer(l)
+                let right = SendablePointer(r)
+                if totalBins >= 65_536 {
+                    ((leftBest, leftSearched), (rightBest, rightSearched)) = inParallel(
+                        { bestSplit(left.pointer, sumG: sums.0, sumH: sums.1, count: leftCount, features: searched) },
+                        { bestSplit(right.pointer, sumG: sums.2, sumH: sums.3, count: rightCount, features: searched) })
+                } else {  // too little work to be worth waking a second thread
+                    (leftBest, leftSearched) = bestSplit(
+                        l, sumG: sums.0, sumH: sums.1, count: leftCount, features: searched)
+                    (rightBest, rightSearched) = bestSplit(
+                        r, sumG: sums.2, sumH: sums.3, count: rightCount, features: searched)
+                }
+            } else if let parentHist = leaf.histogram {
+                pool.give(parentHist)
             }
             leaves[leftLeaf] = Leaf(
                 start: leaf.start, count: nl, sumG: split.leftG, sumH: split.leftH, lambda: split.childLambda,
-                depth: leaf.depth + 1,
-                histogram: leftHist, best: leftBest, parent: Int(node), isLeft: true)
+                depth: childDepth, histogram: leftHist, best: leftBest, searched: leftSearched, parent: Int(node),
+                isLeft: true)
             leaves.append(
                 Leaf(
                     start: leaf.start + nl, count: nr, sumG: rightG, sumH: rightH, lambda: split.childLambda,
-                    depth: leaf.depth + 1,
-                    histogram: rightHist, best: rightBest, parent: Int(node), isLeft: false))
+                    depth: childDepth, histogram: rightHist, best: rightBest, searched: rightSearched,
+                    parent: Int(node), isLeft: false))
             for child in [leftLeaf, rightLeaf] {
-                if splittable(leaves[child]) { pending.append(child) } else { leaves[child].histogram = nil }
+                if splittable(leaves[child]) {
+                    pending.append(child)
+                } else if let h = leaves[child].histogram {
+                    pool.give(h)
+                    leaves[child].histogram = nil
+                    leaves[child].searched = []
+                }
             }
         }
         tree.leafValues = leaves.map { -$0.sumG / ($0.sumH + $0.lambda) * p.learningRate }
@@ -469,47 +498,52 @@ struct TreeGrower: @unchecked Sendable {
         }
     }
 
-    /// Sums of gradients and hessians per bin over the rows `rows[start ..< start+count]` (`gradients` holds pairs).
+    /// Fills `out` with the sums of gradients and hessians per bin of `features` over the rows
+    /// `rows[start ..< start+count]` (`gradients` holds pairs); other features' bins are left as they were.
     ///
     /// Row-wise, as LightGBM does with many features: each row's bins are contiguous, so a row costs one random
     /// read for its gradient pair and one for its bins; large leaves are split across cores, each summing into its
     /// own histogram, then added up.
-    func histogram(rows: [Int32], start: Int, count: Int, gradients: [Double], features: [Int]) -> Histogram {
+    func histogram(
+        into out: UnsafeMutablePointer<Double>, rows: [Int32], start: Int, count: Int, gradients: [Double],
+        features: [Int], pool: HistogramPool
+    ) {
         let featureCount = binned.bins.count
         let active = features.map { Int32($0) }
         let binOffsets = offsets.map { Int32($0) }
         let tasks = count * features.count >= 200_000 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
-        let partial: [[Double]] = parallelMap(tasks) { k in
-            var local = [Double](repeating: 0, count: 2 * totalBins)
+        // The first part sums straight into `out`, the others into histograms from the pool, added in at the end.
+        var targets = [SendablePointer(out)]
+        for _ in 1..<tasks { targets.append(SendablePointer(pool.take())) }
+        for t in targets { clear(t.pointer, features: features) }
+        let parts = targets
+        parallelFor(tasks) { k in
+            let out = parts[k].pointer
             let lo = start + count * k / tasks
             let hi = start + count * (k + 1) / tasks
             // Raw buffers: this is the hottest loop of training (rows × features per leaf).
-            local.withUnsafeMutableBufferPointer { out in
-                rows.withUnsafeBufferPointer { rows in
-                    gradients.withUnsafeBufferPointer { gh in
-                        do {
-                            binned.rowCodes.withUnsafeBufferPointer { codes in
-                                active.withUnsafeBufferPointer { active in
-                                    binOffsets.withUnsafeBufferPointer { offsets in
-                                        // Rows of a leaf lie far apart in memory: prefetch the gradient pair and bins of the
-                                        // row `distance` ahead, so the cache misses overlap instead of stalling each row.
-                                        let distance = 16
-                                        for i in lo..<hi {
-                                            if i + distance < hi {
-                                                let ahead = Int(rows[i + distance])
-                                                mlcycle_prefetch(gh.baseAddress! + 2 * ahead)
-                                                mlcycle_prefetch(codes.baseAddress! + ahead * featureCount)
-                                            }
-                                            let r = Int(rows[i])
-                                            let gr = gh[2 * r]
-                                            let hr = gh[2 * r + 1]
-                                            let rowBins = codes.baseAddress! + r * featureCount
-                                            for f in active {
-                                                let b = 2 * (Int(offsets[Int(f)]) + Int(rowBins[Int(f)]))
-                                                out[b] += gr
-                                                out[b + 1] += hr
-                                            }
-                                        }
+            rows.withUnsafeBufferPointer { rows in
+                gradients.withUnsafeBufferPointer { gh in
+                    binned.rowCodes.withUnsafeBufferPointer { codes in
+                        active.withUnsafeBufferPointer { active in
+                            binOffsets.withUnsafeBufferPointer { offsets in
+                                // Rows of a leaf lie far apart in memory: prefetch the gradient pair and bins of the
+                                // row `distance` ahead, so the cache misses overlap instead of stalling each row.
+                                let distance = 16
+                                for i in lo..<hi {
+                                    if i + distance < hi {
+                                        let ahead = Int(rows[i + distance])
+                                        mlcycle_prefetch(gh.baseAddress! + 2 * ahead)
+                                        mlcycle_prefetch(codes.baseAddress! + ahead * featureCount)
+                                    }
+                                    let r = Int(rows[i])
+                                    let gr = gh[2 * r]
+                                    let hr = gh[2 * r + 1]
+                                    let rowBins = codes.baseAddress! + r * featureCount
+                                    for f in active {
+                                        let b = 2 * (Int(offsets[Int(f)]) + Int(rowBins[Int(f)]))
+                                        out[b] += gr
+                                        out[b + 1] += hr
                                     }
                                 }
                             }
@@ -517,43 +551,66 @@ struct TreeGrower: @unchecked Sendable {
                     }
                 }
             }
-            return local
         }
-        var hist = Histogram(bins: totalBins)
-        hist.gh = partial[0]
-        for k in 1..<partial.count {
-            hist.gh.withUnsafeMutableBufferPointer { o in
-                partial[k].withUnsafeBufferPointer { b in for i in 0..<o.count { o[i] += b[i] } }
+        for t in parts.dropFirst() {
+            for f in features {
+                let range = 2 * offsets[f]..<2 * (offsets[f] + binned.bins[f].count)
+                for i in range { out[i] += t.pointer[i] }
             }
+            pool.give(t.pointer)
         }
-        return hist
+    }
+
+    /// Zeroes the bins of `features` in a histogram.
+    func clear(_ h: UnsafeMutablePointer<Double>, features: [Int]) {
+        for f in features { (h + 2 * offsets[f]).update(repeating: 0, count: 2 * binned.bins[f].count) }
+    }
+
+    /// `large -= small` over the bins of `features`: the larger child's histogram from its parent's.
+    func subtract(_ small: UnsafeMutablePointer<Double>, from large: UnsafeMutablePointer<Double>, features: [Int]) {
+        for f in features {
+            for i in 2 * offsets[f]..<2 * (offsets[f] + binned.bins[f].count) { large[i] -= small[i] }
+        }
     }
 
     @inline(__always)
     func leafGain(_ g: Double, _ h: Double, _ lambda: Double) -> Double { g * g / (h + lambda) }
 
-    /// The best split of a leaf over the given features.
+    /// The best split of a leaf over the given features, and the features on which some split meets the
+    /// `min_data_in_leaf` and `min_sum_hessian_in_leaf` limits (the only ones its children search: they hold a
+    /// subset of its rows, so a feature no split of the parent could use cannot split them either).
     ///
     /// Row counts used by the `min_data_*` and `cat_smooth` checks are estimated from each bin's share of the
     /// hessian (round(h · n / Σh)), as LightGBM does: with log-loss, rows the model is already sure of count less.
-    func bestSplit(_ hist: Histogram, sumG: Double, sumH: Double, count: Int, features: [Int]) -> SplitCandidate {
+    func bestSplit(_ gh: UnsafePointer<Double>, sumG: Double, sumH: Double, count: Int, features: [Int]) -> (
+        SplitCandidate, searched: [Int]
+    ) {
         let p = parameters
         var best = SplitCandidate()
-        guard count >= 2 * p.minDataInLeaf, sumH > 0 else { return best }
+        guard count >= 2 * p.minDataInLeaf, sumH > 0 else { return (best, []) }
         let parentGain = leafGain(sumG, sumH, p.lambdaL2)
         let countFactor = Double(count) / sumH
-        return hist.gh.withUnsafeBufferPointer { gh in
+        var searched = [Int]()
+        searched.reserveCapacity(features.count)
+        // A categorical feature's levels present in the leaf, those tried in groups, and their sort keys (by bin).
+        var present = [Int](repeating: 0, count: 256)
+        var candidates = [Int](repeating: 0, count: 256)
+        var ratio = [Double](repeating: 0, count: 256)
+        do {
             @inline(__always) func g(_ i: Int) -> Double { gh[2 * i] }
             @inline(__always) func h(_ i: Int) -> Double { gh[2 * i + 1] }
             @inline(__always) func rows(_ i: Int) -> Int { Int(gh[2 * i + 1] * countFactor + 0.5) }  // hessians are ≥ 0
             for f in features {
+                var gains = false
+                defer { if gains { searched.append(f) } }
                 let off = offsets[f]
                 let nb = binned.bins[f].count
                 let mg = g(off)
                 let mh = h(off)
                 let mc = h(off) > 0 ? max(1, rows(off)) : 0
                 if binned.bins[f].kind == .numeric {
-                    for missingLeft in mc > 0 ? [false, true] : [false] {
+                    for pass in 0..<(mc > 0 ? 2 : 1) {
+                        let missingLeft = pass == 1
                         var gl = missingLeft ? mg : 0
                         var hl = missingLeft ? mh : 0
                         var cl = missingLeft ? mc : 0
@@ -566,6 +623,7 @@ struct TreeGrower: @unchecked Sendable {
                             if cr < p.minDataInLeaf { break }
                             let hr = sumH - hl
                             if hr < p.minSumHessianInLeaf { break }
+                            gains = true
                             let gain = leafGain(gl, hl, p.lambdaL2) + leafGain(sumG - gl, hr, p.lambdaL2) - parentGain
                             if gain > best.gain {
                                 best = SplitCandidate(
@@ -579,10 +637,14 @@ struct TreeGrower: @unchecked Sendable {
                     // one against the rest; with more, categories with at least `cat_smooth` rows are sorted by
                     // gradient/(hessian + cat_smooth) and prefixes from either end (at most half of them, and only every
                     // `min_data_per_group` rows) are tried, with the larger `lambda_l2 + cat_l2` on the children.
-                    let present = (1..<nb).filter { h(off + $0) > 0 }
-                    guard present.count >= 2 else { continue }
+                    var presentCount = 0
+                    for b in 1..<nb where h(off + b) > 0 {
+                        present[presentCount] = b
+                        presentCount += 1
+                    }
+                    guard presentCount >= 2 else { continue }
                     if nb - 1 <= p.maxCatToOnehot {
-                        for b in present {
+                        for b in present[0..<presentCount] {
                             let gl = g(off + b)
                             let hl = h(off + b)
                             let cl = rows(off + b)
@@ -593,9 +655,10 @@ struct TreeGrower: @unchecked Sendable {
                             {
                                 continue
                             }
+                            gains = true
                             let gain = leafGain(gl, hl, p.lambdaL2) + leafGain(sumG - gl, hr, p.lambdaL2) - parentGain
                             if gain > best.gain {
-                                var set = [UInt64](repeating: 0, count: 4)
+                                var set = SIMD4<UInt64>(repeating: 0)
                                 set[b >> 6] |= 1 << UInt64(b & 63)
                                 best = SplitCandidate(
                                     gain: gain, feature: f, binThreshold: 0, categorySet: set, missingLeft: false,
@@ -604,21 +667,28 @@ struct TreeGrower: @unchecked Sendable {
                         }
                         continue
                     }
-                    let candidates = present.filter { Double(rows(off + $0)) >= p.catSmooth }
-                        .sorted {
-                            g(off + $0) / (h(off + $0) + p.catSmooth) < g(off + $1) / (h(off + $1) + p.catSmooth)
-                        }
-                    let used = candidates.count
+                    // Which groups are tried here depends on the order and spacing of the levels, which a child's rows
+                    // change: a feature with two levels present stays searched.
+                    gains = true
+                    var used = 0
+                    for b in present[0..<presentCount] where Double(rows(off + b)) >= p.catSmooth {
+                        candidates[used] = b
+                        ratio[b] = g(off + b) / (h(off + b) + p.catSmooth)
+                        used += 1
+                    }
                     guard used >= 2 else { continue }
+                    candidates[0..<used].sort { ratio[$0] < ratio[$1] }
                     let lambda = p.lambdaL2 + p.catL2
                     let maxLeft = min(p.maxCatThreshold, (used + 1) / 2)
-                    for order in [candidates, Array(candidates.reversed())] {
+                    for pass in 0..<2 {
+                        let reversed = pass == 1
                         var gl = 0.0
                         var hl = 0.0
                         var cl = 0
                         var sinceLastTry = 0
-                        var set = [UInt64](repeating: 0, count: 4)
-                        for b in order.prefix(maxLeft) {
+                        var set = SIMD4<UInt64>(repeating: 0)
+                        for j in 0..<maxLeft {
+                            let b = candidates[reversed ? used - 1 - j : j]
                             let cb = rows(off + b)
                             gl += g(off + b)
                             hl += h(off + b)
@@ -641,7 +711,7 @@ struct TreeGrower: @unchecked Sendable {
                     }
                 }
             }
-            return best
         }
+        return (best, searched)
     }
 }
