@@ -615,8 +615,12 @@ struct TreeGrower: @unchecked Sendable {
                         var hl = missingLeft ? mh : 0
                         var cl = missingLeft ? mc : 0
                         for t in 1..<max(1, nb - 1) {
-                            gl += g(off + t)
-                            hl += h(off + t)
+                            let gt = g(off + t)
+                            let ht = h(off + t)
+                            // An empty bin moves nothing left: the split before it, already tried, is the same one.
+                            if ht == 0 && gt == 0 { continue }
+                            gl += gt
+                            hl += ht
                             cl += rows(off + t)
                             let cr = count - cl
                             if cl < p.minDataInLeaf || hl < p.minSumHessianInLeaf { continue }
