@@ -80,11 +80,19 @@ public struct GradientBoostedTrees: Learner {
                 }
                 let tree = grown.tree
                 // Every training row moves by its leaf's value: bagged rows from the partition, the others by traversal.
-                grown.rows.withUnsafeBufferPointer { rows in
-                    scores[c].withUnsafeMutableBufferPointer { scores in
-                        for (leaf, range) in grown.leafRanges.enumerated() {
-                            let v = tree.leafValues[leaf]
-                            for i in range { scores[Int(rows[i])] += v }
+                // Large bags in two halves at once: each row is in one place of `rows`, so the halves write apart.
+                let placed = grown.rows
+                let ranges = grown.leafRanges
+                let tasks = placed.count >= 65_536 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
+                scores[c].withUnsafeMutableBufferPointer { scores in
+                    let target = SendablePointer(scores.baseAddress!)
+                    parallelFor(tasks) { k in
+                        let part = placed.count * k / tasks..<placed.count * (k + 1) / tasks
+                        placed.withUnsafeBufferPointer { rows in
+                            for (leaf, range) in ranges.enumerated() {
+                                let v = tree.leafValues[leaf]
+                                for i in range.clamped(to: part) { target.pointer[Int(rows[i])] += v }
+                            }
                         }
                     }
                 }
