@@ -311,8 +311,10 @@ struct TreeGrower: @unchecked Sendable {
         let pool = HistogramPool(bins: totalBins)
         let rootHist = pool.take()
         histogram(
-            into: rootHist, rows: rows, start: 0, count: rows.count, gradients: gradients, features: features, pool: pool)
-        let (rootBest, rootSearched) = bestSplit(rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: features)
+            into: rootHist, rows: rows, start: 0, count: rows.count, gradients: gradients, features: features,
+            pool: pool)
+        let (rootBest, rootSearched) = bestSplit(
+            rootHist, sumG: sumG, sumH: sumH, count: rows.count, features: features)
         var leaves = [
             Leaf(
                 start: 0, count: rows.count, sumG: sumG, sumH: sumH, lambda: p.lambdaL2, depth: 0, histogram: rootHist,

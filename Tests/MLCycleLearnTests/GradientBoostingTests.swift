@@ -154,6 +154,48 @@ import Testing
         }
     }
 
+    /// A leaf large enough to be partitioned in two halves at once keeps the order a plain stable partition gives,
+    /// for a numeric split with missing values on either side and for a categorical one.
+    @Test func largeLeavesArePartitionedLikeAStablePartition() {
+        let n = 210_000
+        var rng = SeededGenerator(seed: 7)
+        let values = (0..<n).map { _ in Double(rng.next(upperBound: UInt64(1000))) }
+        let valid = (0..<n).map { _ in rng.next(upperBound: UInt64(10)) != 0 }
+        let levels = (0..<n).map { _ in Int32(rng.next(upperBound: UInt64(40))) }
+        let data = Dataset(rows: n, columns: [.numeric(values, valid: valid), .categorical(levels, levels: 40)])
+        let bins = [
+            FeatureBins.numeric(values, valid: valid, maxBin: 255),
+            FeatureBins.categorical(levels, levels: 40, maxBin: 255),
+        ]
+        let grower = TreeGrower(binned: BinnedData(data, bins: bins), parameters: GBDTParameters())
+        // Every third row, from row 10 on: a leaf whose rows lie apart, not starting at 0.
+        let leaf = Array(stride(from: Int32(10), to: Int32(n), by: 3))
+        var evenLevels = SIMD4<UInt64>(repeating: 0)
+        for b in stride(from: 2, to: 41, by: 2) { evenLevels[b >> 6] |= 1 << UInt64(b & 63) }
+        let splits = [
+            SplitCandidate(feature: 0, binThreshold: 100, missingLeft: true),
+            SplitCandidate(feature: 0, binThreshold: 100, missingLeft: false),
+            SplitCandidate(feature: 1, categorySet: evenLevels),
+        ]
+        for split in splits {
+            let column = grower.binned.codes[(split.feature * n)..<((split.feature + 1) * n)]
+            func goesLeft(_ r: Int32) -> Bool {
+                let b = Int(column[column.startIndex + Int(r)])
+                if b == 0 { return split.missingLeft }
+                if let set = split.categorySet { return set[b >> 6] & (1 << UInt64(b & 63)) != 0 }
+                return b <= split.binThreshold
+            }
+            let expected = leaf.filter(goesLeft) + leaf.filter { !goesLeft($0) }
+            var rows = [Int32](repeating: -1, count: 5) + leaf + [Int32](repeating: -1, count: 5)
+            var scratch = [Int32](repeating: 0, count: rows.count)
+            let left = grower.partition(&rows, scratch: &scratch, start: 5, count: leaf.count, split: split)
+            #expect(leaf.count >= 65_536)
+            #expect(left == leaf.filter(goesLeft).count)
+            #expect(Array(rows[5..<(5 + leaf.count)]) == expected)
+            #expect(rows.prefix(5).allSatisfy { $0 == -1 } && rows.suffix(5).allSatisfy { $0 == -1 })
+        }
+    }
+
     @Test func trainingIsDeterministicAndRoundTripsBitForBit() throws {
         let train = try fixtureTable("gbdt_churn_train.csv")
         let params = [
