@@ -102,5 +102,7 @@ print("\n".join(rows))
 PY
 )
 done
-header="Learner benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $versions; synthetic: $rows rows. Boosting times are medians of $repeats interleaved runs per side, the others one run. Ratios are mlcycle / incumbent (< 1: faster, lower error)."
+timing="Boosting times are medians of $repeats interleaved runs per side, the others one run."
+[ "$repeats" = 1 ] && timing="One run per side."
+header="Learner benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $versions; synthetic: $rows rows. $timing Ratios are mlcycle / incumbent (< 1: faster, lower error)."
 printf '%s\n\n%s\n\n%s\n' "$header" "$table" "$whole" | tee "$results"
