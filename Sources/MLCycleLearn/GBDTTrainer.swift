@@ -611,8 +611,8 @@ struct TreeGrower: @unchecked Sendable {
             @inline(__always) func h(_ i: Int) -> Double { gh[2 * i + 1] }
             @inline(__always) func rows(_ i: Int) -> Int { Int(gh[2 * i + 1] * countFactor + 0.5) }  // hessians are ≥ 0
             for f in features {
-                var gains = false
-                defer { if gains { searched.append(f) } }
+                var usable = false  // some split of this feature meets the size limits
+                defer { if usable { searched.append(f) } }
                 let off = offsets[f]
                 let nb = binned.bins[f].count
                 let mg = g(off)
@@ -648,7 +648,7 @@ struct TreeGrower: @unchecked Sendable {
                             if total - cl < minData { break }
                             let hr = sumH - hl
                             if hr < p.minSumHessianInLeaf { break }
-                            gains = true
+                            usable = true
                             let gain = leafGain(gl, hl, p.lambdaL2) + leafGain(sumG - gl, hr, p.lambdaL2) - parentGain
                             if gain > best.gain {
                                 best = SplitCandidate(
@@ -681,7 +681,7 @@ struct TreeGrower: @unchecked Sendable {
                             {
                                 continue
                             }
-                            gains = true
+                            usable = true
                             let gain = leafGain(gl, hl, p.lambdaL2) + leafGain(sumG - gl, hr, p.lambdaL2) - parentGain
                             if gain > best.gain {
                                 var set = SIMD4<UInt64>(repeating: 0)
@@ -695,7 +695,7 @@ struct TreeGrower: @unchecked Sendable {
                     }
                     // Which groups are tried here depends on the order and spacing of the levels, which a child's rows
                     // change: a feature with two levels present stays searched.
-                    gains = true
+                    usable = true
                     var used = 0
                     for b in present[0..<presentCount] where Double(rows(off + b)) >= p.catSmooth {
                         candidates[used] = b
