@@ -27,6 +27,13 @@ if ! [ -f "$data/synthetic_train.csv" ] || [ "$(( $(wc -l < "$data/synthetic_tra
     Benchmarks/.venv/bin/python Benchmarks/learn/prepare.py ../shared/data "$data" --synthetic-rows "$rows"
 fi
 
+# train DATA-NAME TARGET TASK LEARNER JSON [PARAMETERS...]: mlcycle on the benchmark's train/test files.
+train() {
+    local name=$1 target=$2 task=$3 learner=$4 json=$5
+    shift 5
+    .build/release/mlcycle train --data "$data/${name}_train.csv" --test "$data/${name}_test.csv" --target "$target" \
+        --task "$task" --learner "$learner" "$@" --json "$json" > /dev/null
+}
 gbdt=(--param n_estimators=500 --param learning_rate=0.05 --param num_leaves=31 --param max_bin=255 --param min_data_in_leaf=20)
 table="| data | learner | fit s | predict s | metric | value | vs | fit ratio | predict ratio | metric ratio |
 |---|---|---:|---:|---|---:|---|---:|---:|---:|"
@@ -49,8 +56,7 @@ for spec in "${specs[@]}"; do
         INCUMBENTS=lightgbm Benchmarks/.venv/bin/python Benchmarks/learn/incumbents.py "$data" "$name" "$target" "$task" \
             > "$data/${name}_lightgbm_$rep.json"
         started=$(date +%s.%N)
-        .build/release/mlcycle train --data "$data/${name}_train.csv" --test "$data/${name}_test.csv" --target "$target" --task "$task" \
-            --learner gbdt "${gbdt[@]}" --json "$data/${name}_gbdt_$rep.json" > /dev/null
+        train "$name" "$target" "$task" gbdt "$data/${name}_gbdt_$rep.json" "${gbdt[@]}"
         python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$started" "$(date +%s.%N)" > "$data/${name}_gbdt_whole_$rep.txt"
     done
     # The other incumbents once.
@@ -63,8 +69,7 @@ for spec in "${specs[@]}"; do
         echo '{}' > "$data/${name}_others.json"
     fi
     for learner in "${others[@]}"; do
-        .build/release/mlcycle train --data "$data/${name}_train.csv" --test "$data/${name}_test.csv" --target "$target" --task "$task" \
-            --learner "$learner" --json "$data/${name}_${learner}.json" > /dev/null
+        train "$name" "$target" "$task" "$learner" "$data/${name}_${learner}.json"
     done
     # The medians, in the files the table reads.
     python3 - "$data" "$name" "$repeats" <<'PY'

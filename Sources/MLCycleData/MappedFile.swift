@@ -59,6 +59,12 @@ final class MappedFile: @unchecked Sendable {
     }
 }
 
+/// The `k`-th of `parts` consecutive, nearly equal ranges that together cover `0..<count` (how parallel work is cut).
+@inlinable
+public func slice(_ k: Int, of count: Int, into parts: Int) -> Range<Int> {
+    count * k / parts..<count * (k + 1) / parts
+}
+
 /// Runs `body(i)` for `i` in `0..<count` on all cores when `count > 1`.
 @inlinable
 public func parallelFor(_ count: Int, _ body: @Sendable (Int) -> Void) {

@@ -83,11 +83,11 @@ public struct GradientBoostedTrees: Learner {
                 // Large bags in two halves at once: each row is in one place of `rows`, so the halves write apart.
                 let placed = grown.rows
                 let ranges = grown.leafRanges
-                let tasks = placed.count >= 65_536 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
+                let tasks = cores(for: placed.count, from: 65_536)
                 scores[c].withUnsafeMutableBufferPointer { scores in
                     let target = SendablePointer(scores.baseAddress!)
                     parallelFor(tasks) { k in
-                        let part = placed.count * k / tasks..<placed.count * (k + 1) / tasks
+                        let part = slice(k, of: placed.count, into: tasks)
                         placed.withUnsafeBufferPointer { rows in
                             for (leaf, range) in ranges.enumerated() {
                                 let v = tree.leafValues[leaf]
@@ -248,6 +248,13 @@ struct SplitCandidate {
     var leftG = 0.0, leftH = 0.0, leftC = 0
     /// The L2 regularisation of the children's values (larger after a many-vs-many categorical split).
     var childLambda = 0.0
+
+    /// Whether a row in `bin` of the split's feature goes to the left child.
+    func sendsLeft(bin b: Int) -> Bool {
+        if b == 0 { return missingLeft }
+        if let set = categorySet { return set[b >> 6] & (1 << UInt64(b & 63)) != 0 }
+        return b <= binThreshold
+    }
 }
 
 /// Grows one tree leaf-wise from gradients and hessians.
@@ -255,6 +262,8 @@ struct TreeGrower: @unchecked Sendable {
     let binned: BinnedData
     let parameters: GBDTParameters
     let offsets: [Int]
+    /// `offsets` as the histogram loop reads them.
+    let offsets32: [Int32]
     let totalBins: Int
 
     init(binned: BinnedData, parameters: GBDTParameters) {
@@ -267,6 +276,7 @@ struct TreeGrower: @unchecked Sendable {
             t += b.count
         }
         offsets = o
+        offsets32 = o.map { Int32($0) }
         totalBins = t
     }
 
@@ -450,17 +460,14 @@ struct TreeGrower: @unchecked Sendable {
     func partition(_ rows: inout [Int32], scratch: inout [Int32], start: Int, count: Int, split: SplitCandidate) -> Int
     {
         // Which side each bin goes to (1: left), so a row costs a table look-up and no unpredictable branch.
-        var goesLeft = [UInt8](repeating: 0, count: 256)
-        goesLeft[0] = split.missingLeft ? 1 : 0
-        for b in 1..<256 {
-            if let set = split.categorySet {
-                goesLeft[b] = set[b >> 6] & (1 << UInt64(b & 63)) != 0 ? 1 : 0
-            } else {
-                goesLeft[b] = b <= split.binThreshold ? 1 : 0
-            }
+        let side = (0..<256).map { split.sendsLeft(bin: $0) ? UInt8(1) : 0 }
+        let tasks = cores(for: count, from: 65_536)
+        // The parts, as positions in `rows` (each part's right rows go to the same positions, less `start`, in
+        // `scratch`).
+        let parts = (0..<tasks).map { k in
+            let part = slice(k, of: count, into: tasks)
+            return (start + part.lowerBound)..<(start + part.upperBound)
         }
-        let side = goesLeft
-        let tasks = count >= 65_536 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
         let offset = split.feature * binned.rows
         let codes = binned.codes
         return rows.withUnsafeMutableBufferPointer { rowsBuffer in
@@ -470,8 +477,7 @@ struct TreeGrower: @unchecked Sendable {
                 // Each part puts its left rows at its own start and its right rows in `scratch` at the same offset;
                 // raw pointers because every split walks all of its leaf's rows.
                 let lefts: [Int] = parallelMap(tasks) { k in
-                    let lo = start + count * k / tasks
-                    let hi = start + count * (k + 1) / tasks
+                    let (lo, hi) = (parts[k].lowerBound, parts[k].upperBound)
                     return codes.withUnsafeBufferPointer { codes in
                         side.withUnsafeBufferPointer { side in
                             let column = codes.baseAddress! + offset
@@ -491,16 +497,15 @@ struct TreeGrower: @unchecked Sendable {
                     }
                 }
                 var nl = 0
-                for k in 0..<tasks {
-                    let lo = start + count * k / tasks
-                    if lo != start + nl { (rows.pointer + start + nl).update(from: rows.pointer + lo, count: lefts[k]) }
-                    nl += lefts[k]
+                for (part, left) in zip(parts, lefts) {
+                    let lo = part.lowerBound
+                    if lo != start + nl { (rows.pointer + start + nl).update(from: rows.pointer + lo, count: left) }
+                    nl += left
                 }
                 var placed = start + nl
-                for k in 0..<tasks {
-                    let lo = start + count * k / tasks
-                    let nr = count * (k + 1) / tasks - count * k / tasks - lefts[k]
-                    (rows.pointer + placed).update(from: scratch.pointer + (lo - start), count: nr)
+                for (part, left) in zip(parts, lefts) {
+                    let nr = part.count - left
+                    (rows.pointer + placed).update(from: scratch.pointer + (part.lowerBound - start), count: nr)
                     placed += nr
                 }
                 return nl
@@ -520,8 +525,8 @@ struct TreeGrower: @unchecked Sendable {
     ) {
         let featureCount = binned.bins.count
         let active = features.map { Int32($0) }
-        let binOffsets = offsets.map { Int32($0) }
-        let tasks = count * features.count >= 200_000 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
+        let binOffsets = offsets32
+        let tasks = cores(for: count * features.count, from: 200_000)
         // The first part sums straight into `out`, the others into histograms from the pool, added in at the end.
         var targets = [SendablePointer(out)]
         for _ in 1..<tasks { targets.append(SendablePointer(pool.take())) }
@@ -529,8 +534,8 @@ struct TreeGrower: @unchecked Sendable {
         let parts = targets
         parallelFor(tasks) { k in
             let out = parts[k].pointer
-            let lo = start + count * k / tasks
-            let hi = start + count * (k + 1) / tasks
+            let part = slice(k, of: count, into: tasks)
+            let (lo, hi) = (start + part.lowerBound, start + part.upperBound)
             // Raw buffers: this is the hottest loop of training (rows × features per leaf).
             rows.withUnsafeBufferPointer { rows in
                 gradients.withUnsafeBufferPointer { gh in
@@ -564,22 +569,27 @@ struct TreeGrower: @unchecked Sendable {
         }
         for t in parts.dropFirst() {
             for f in features {
-                let range = 2 * offsets[f]..<2 * (offsets[f] + binned.bins[f].count)
-                for i in range { out[i] += t.pointer[i] }
+                for i in sums(of: f) { out[i] += t.pointer[i] }
             }
             pool.give(t.pointer)
         }
     }
 
+    /// Where feature `f`'s gradient and hessian sums lie in a histogram.
+    func sums(of f: Int) -> Range<Int> { 2 * offsets[f]..<2 * (offsets[f] + binned.bins[f].count) }
+
     /// Zeroes the bins of `features` in a histogram.
     func clear(_ h: UnsafeMutablePointer<Double>, features: [Int]) {
-        for f in features { (h + 2 * offsets[f]).update(repeating: 0, count: 2 * binned.bins[f].count) }
+        for f in features {
+            let range = sums(of: f)
+            (h + range.lowerBound).update(repeating: 0, count: range.count)
+        }
     }
 
     /// `large -= small` over the bins of `features`: the larger child's histogram from its parent's.
     func subtract(_ small: UnsafeMutablePointer<Double>, from large: UnsafeMutablePointer<Double>, features: [Int]) {
         for f in features {
-            for i in 2 * offsets[f]..<2 * (offsets[f] + binned.bins[f].count) { large[i] -= small[i] }
+            for i in sums(of: f) { large[i] -= small[i] }
         }
     }
 
@@ -740,4 +750,10 @@ struct TreeGrower: @unchecked Sendable {
         }
         return (best, searched)
     }
+}
+
+/// How many tasks to cut `work` into: one per core from `threshold` on, else one (waking other cores costs more than
+/// a small piece of work saves).
+func cores(for work: Int, from threshold: Int) -> Int {
+    work >= threshold ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
 }

@@ -224,7 +224,7 @@ public struct GBDTModel: FittedLearner {
         // A small request is scored on the calling thread: waking the other cores costs more than it saves.
         if n < 4096 { return score(0..<n) }
         let chunks = ProcessInfo.processInfo.activeProcessorCount * 4
-        let parts = parallelMap(chunks) { part in score(n * part / chunks..<n * (part + 1) / chunks) }
+        let parts = parallelMap(chunks) { part in score(slice(part, of: n, into: chunks)) }
         return (0..<k).map { c in parts.flatMap { $0[c] } }
     }
 

@@ -193,8 +193,8 @@ public struct ForestModel: FittedLearner {
         let w = leafWidth
         let chunks = n < 4096 ? 1 : ProcessInfo.processInfo.activeProcessorCount * 4
         let parts = parallelMap(chunks) { k -> [Double] in
-            let lo = n * k / chunks
-            let hi = n * (k + 1) / chunks
+            let part = slice(k, of: n, into: chunks)
+            let (lo, hi) = (part.lowerBound, part.upperBound)
             var out = [Double](repeating: 0, count: (hi - lo) * w)
             for tree in trees {
                 if w == 1 {

@@ -302,12 +302,12 @@ extension TreeSHAP {
             return out
         }
         let chunks = n < 64 ? 1 : ProcessInfo.processInfo.activeProcessorCount * 4
-        let parts = parallelMap(chunks) { k in explain(n * k / chunks..<n * (k + 1) / chunks) }
+        let parts = parallelMap(chunks) { k in explain(slice(k, of: n, into: chunks)) }
         return Contributions(
             features: features, expected: expected,
             values: (0..<outputs).map { o in
                 parts.enumerated().flatMap { k, part in
-                    let count = n * (k + 1) / chunks - n * k / chunks
+                    let count = slice(k, of: n, into: chunks).count
                     return part[(o * count * f)..<((o + 1) * count * f)]
                 }
             })

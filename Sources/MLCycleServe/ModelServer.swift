@@ -188,9 +188,10 @@ public struct ModelServer: Sendable {
 
     /// Logs a refused request as one record (status `error CODE`, no inputs, no prediction).
     func logFailure(_ m: ModelCatalog.Resolved, code: Int, seconds: Double, at: Date?) {
+        let when = at ?? Date()
         log?.append([
             PredictionRecord(
-                id: PredictionRecord.newID(at: at ?? Date()), model: m.name, version: m.version, at: at ?? Date(),
+                id: PredictionRecord.newID(at: when), model: m.name, version: m.version, at: when,
                 latencySeconds: seconds, inputs: "{}", prediction: nil, status: "error \(code)")
         ])
     }
